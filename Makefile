@@ -1,0 +1,32 @@
+# Everything a fresh machine needs is set up by these targets themselves.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench browser install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# A Chromium for Playwright: Playwright's own if installed, else the system's,
+# else Debian's package when we are root (see portals/browser.py).
+browser: $(STAMP)
+	$(PY) -m portals.browser ensure
+
+demo: install browser
+	$(PY) -m claims.demo
+
+test: install browser
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: install browser
+	$(PY) tests/benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo-workspace .bench

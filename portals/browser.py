@@ -1,0 +1,127 @@
+"""Finding (and if need be installing) a Chromium for Playwright.
+
+Order of preference, as the architecture asks:
+
+1. an explicit path (``CLAIMS_CHROMIUM`` or the workspace setting ``browser.executable``);
+2. Playwright's own Chromium, where ``playwright install`` has put one;
+3. the system's (``/usr/bin/chromium``, ``chromium-browser``, ``google-chrome``);
+4. when we are root on Debian/Ubuntu: ``apt-get install chromium``, then 3 again.
+
+``python -m portals.browser ensure`` runs that chain and prints the path it settled on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+#: Flags that keep a system Chromium quiet, headless and network-silent in a sandbox.
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+_SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+class BrowserNotFound(RuntimeError):
+    """No Chromium could be found or installed."""
+
+
+def playwright_chromium() -> Path | None:
+    """Playwright's own Chromium if it is installed, else None."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - playwright is a core dependency
+        return None
+    try:
+        with sync_playwright() as pw:
+            path = Path(pw.chromium.executable_path)
+    except Exception:  # noqa: BLE001 - any failure simply means "not installed"
+        return None
+    return path if path.exists() else None
+
+
+def system_chromium() -> Path | None:
+    """The system's Chromium (or Chrome) on PATH, else None."""
+    for name in _SYSTEM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    return None
+
+
+def find_chromium(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The Chromium to launch: None means "let Playwright use its own"."""
+    explicit = explicit or os.environ.get("CLAIMS_CHROMIUM")
+    if explicit:
+        path = Path(explicit)
+        if not path.exists():
+            raise BrowserNotFound(f"browser.executable {path} does not exist")
+        return path
+    if playwright_chromium() is not None:
+        return None
+    system = system_chromium()
+    if system is not None:
+        return system
+    raise BrowserNotFound(
+        "no Chromium found: run `playwright install chromium`, or install your system's "
+        "chromium package, or set CLAIMS_CHROMIUM to its path"
+    )
+
+
+def ensure_chromium() -> str:
+    """Make sure some Chromium is available; install Debian's when root. Returns a description."""
+    if os.environ.get("CLAIMS_CHROMIUM"):
+        return str(find_chromium())
+    own = playwright_chromium()
+    if own is not None:
+        return f"playwright's own: {own}"
+    system = system_chromium()
+    if system is not None:
+        return f"system: {system}"
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+        system = system_chromium()
+        if system is not None:
+            return f"system (installed now): {system}"
+    raise BrowserNotFound(
+        "no Chromium: not root, so it cannot be installed here; run `playwright install "
+        "chromium` or install the chromium package"
+    )
+
+
+def launch_options(executable: str | None = None, headless: bool = True) -> dict[str, object]:
+    """Keyword arguments for ``playwright.chromium.launch`` on this machine."""
+    path = find_chromium(executable)
+    options: dict[str, object] = {"headless": headless}
+    if path is not None:
+        options["executable_path"] = str(path)
+        options["args"] = list(CHROMIUM_ARGS)
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] != ["ensure"]:
+        print("usage: python -m portals.browser ensure", file=sys.stderr)
+        return 2
+    try:
+        print(f"chromium: {ensure_chromium()}")
+    except (BrowserNotFound, subprocess.CalledProcessError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
