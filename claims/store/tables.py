@@ -178,3 +178,55 @@ class ClaimEventRow(Base):
     status: Mapped[str | None] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(100), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ContactRow(Base):
+    """A person at a customer or agency: finance contacts get the reminders."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"),
+                                             index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32), default="finance")  # finance | other
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    external_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class PaymentRow(Base):
+    """Money received: a bank statement line or a portal payment advice."""
+
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))          # camt053 | mt940 | csv | portal
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)  # dedupes re-imports
+    value_date: Mapped[Any] = mapped_column(Date, index=True)
+    amount: Mapped[Decimal] = mapped_column(MoneyColumn)
+    currency: Mapped[str] = mapped_column(String(3))
+    payer_name: Mapped[str | None] = mapped_column(String(200))
+    payer_iban: Mapped[str | None] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(Text)      # structured ref / end-to-end id
+    remittance: Mapped[str | None] = mapped_column(Text)     # free text
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaymentApplicationRow(Base):
+    """Part of a payment applied to an invoice (or written off / discounted / credited).
+
+    An invoice's open balance is its total less its live (not undone) applications.
+    """
+
+    __tablename__ = "payment_applications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(MoneyColumn)
+    kind: Mapped[str] = mapped_column(String(16), default="payment")  # payment|writeoff|discount|credit
+    confidence: Mapped[int] = mapped_column(Integer, default=100)     # 0-100
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100), default="")
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
