@@ -31,7 +31,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 __all__ = [
     "MAX_SINGLE_READ",
@@ -528,19 +528,19 @@ def _inspect_open_pdf(
         if damaged:
             return  # already reported; the parse error is a consequence
         if isinstance(err, _ReadTooLarge):
-            message = (
-                f"{name}: is corrupt — reading it would need {err.requested:,} bytes at once "
-                "(a damaged structure or a hostile length)"
-            )
-        elif page is not None:
-            message = f"{name}: page {page} cannot be read ({_describe(err)})"
+            reason = (f"reading it would need {err.requested:,} bytes at once — a damaged "
+                      "structure or a hostile length")  # fmt: skip
         else:
-            message = f"{name}: is corrupt — it cannot be parsed as a PDF ({_describe(err)})"
+            reason = _describe(err)
+        if page is not None:
+            message = f"{name}: is corrupt — page {page} cannot be read ({reason})"
+        else:
+            message = f"{name}: is corrupt — it cannot be parsed as a PDF ({reason})"
         problems.append(PdfProblem(PdfProblemCode.CORRUPT, message, page))
 
     fh.seek(0)
     try:
-        reader = PdfReader(_BoundedReader(fh, size, MAX_SINGLE_READ), strict=False)
+        reader = PdfReader(cast(IO[bytes], _BoundedReader(fh, size, MAX_SINGLE_READ)), strict=False)
         encrypted = encrypted or reader.is_encrypted
     except (DependencyError, FileNotDecryptedError) as err:
         # e.g. AES encryption without the optional cryptography package

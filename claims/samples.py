@@ -125,7 +125,7 @@ class _SampleDoc(FPDF):
         self.multi_cell(0, h, _latin1(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def row(self, cells: Sequence[str], widths: Sequence[float], *, style: str = "",
-            aligns: Sequence[str] = (), border: int | str = 0) -> None:  # fmt: skip
+            aligns: Sequence[str] = (), border: Literal[0, 1] | str = 0) -> None:  # fmt: skip
         self.set_font("Helvetica", style, 9)
         for i, (text, width) in enumerate(zip(cells, widths, strict=True)):
             align = aligns[i] if i < len(aligns) else "L"
@@ -172,7 +172,7 @@ def make_invoice_pdf(
     if not lines:
         raise ValueError("an invoice needs at least one line")
     amounts = tuple((q * p).quantize(_CENT, rounding=ROUND_HALF_UP) for _d, q, p in lines)
-    net = sum(amounts, Decimal("0"))
+    net = sum(amounts, Decimal(0))
     vat = (net * vat_percent / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
     totals = InvoiceTotals(currency, amounts, net, vat, net + vat)
     supplier_name = supplier.splitlines()[0]
@@ -208,13 +208,13 @@ def make_invoice_pdf(
         doc.row((label, format_money(value)), (label_w, value_w), style=style, aligns=("R", "R"))
     doc.fill_to(pages, [
         ("Payment instructions", (
-            f"Please pay {currency} {format_money(totals.total)} by {due.isoformat()}, "
-            f"quoting invoice number {number}.",
+            (f"Please pay {currency} {format_money(totals.total)} by {due.isoformat()}, "
+             f"quoting invoice number {number}."),
             f"Payee: {supplier_name}. Bank transfer only.",
         )),
         ("Terms and conditions", (
-            "Late payments accrue statutory interest. Queries about this invoice must be "
-            "raised within 14 days of receipt.",
+            ("Late payments accrue statutory interest. Queries about this invoice must be "
+             "raised within 14 days of receipt."),
             "Work is delivered under the contract named on the purchase order.",
         )),
     ])  # fmt: skip
@@ -281,7 +281,7 @@ def make_certificate_pdf(
         for day, hours in days:
             doc.row((day.isoformat(), day.strftime("%A"), f"{hours:.2f}"), widths,
                     aligns=("L", "L", "R"))  # fmt: skip
-        total = sum((h for _d, h in days), Decimal("0"))
+        total = sum((h for _d, h in days), Decimal(0))
         doc.row(("Total hours", "", f"{total:.2f}"), widths, style="B", aligns=("L", "L", "R"))
     doc.ln(8)
     doc.line_text("Signed: ______________________   for " + issuer)
@@ -290,7 +290,7 @@ def make_certificate_pdf(
 
 # --------------------------------------------------------------------------- big files
 
-_TRAILER_KEYS = re.compile(rb"trailer\s*<<(?P<body>.*?)>>\s*startxref\s*(?P<xref>\d+)", re.S)
+_TRAILER_KEYS = re.compile(rb"trailer\s*<<(?P<body>.*?)>>\s*startxref\s*(?P<xref>\d+)", re.DOTALL)
 
 
 def _simple_pdf_bytes(title: str, body_lines: Sequence[str], created: date) -> bytes:
@@ -307,8 +307,9 @@ def make_padded_pdf(
     target_bytes: int,
     *,
     title: str = "Scanned attachment",
-    body_lines: Sequence[str] = ("This document has one page of text and a large embedded "
-                                 "object that is not shown on the page.",),
+    body_lines: Sequence[str] = (
+        "This document has one page of text and a large embedded object that is not shown.",
+    ),
     created: date = date(2024, 1, 1),
 ) -> Path:
     """Write a valid PDF of about ``target_bytes`` (within a few hundred bytes; never smaller

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,9 +39,9 @@ def _invoice(path: Path, *, pages: int = 2, number: str = "INV-2024-0042") -> sa
         number=number,
         issue_date=date(2024, 5, 1),
         currency="EUR",
-        lines=[("Structural survey, phase 1", Decimal("10"), Decimal("900.00")),
-               ("Site visit", Decimal("2"), Decimal("61.725"))],
-        vat_percent=Decimal("15"),
+        lines=[("Structural survey, phase 1", Decimal(10), Decimal("900.00")),
+               ("Site visit", Decimal(2), Decimal("61.725"))],
+        vat_percent=Decimal(15),
         pages=pages,
     )
 
@@ -157,6 +158,37 @@ def test_page_with_undecodable_content_is_survived(tmp_path: Path) -> None:
     assert result.found["INV-2024-0042"] == [1]
 
 
+def test_oversized_reads_are_refused_and_reported_per_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A page whose content stream is larger than the single-read cap is reported, and the
+    # other pages are still read. (The real cap is 64 MiB; lowered here to keep the file small.)
+    from fpdf import FPDF
+
+    from claims import documents
+
+    pdf = FPDF()
+    pdf.set_compression(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=3)
+    for i in range(200):
+        pdf.cell(0, 1.2, f"line {i} of a dense page", new_x="LMARGIN", new_y="NEXT")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.cell(0, 10, "INV-1 on a small page")
+    path = tmp_path / "dense.pdf"
+    pdf.output(str(path))
+    monkeypatch.setattr(documents, "MAX_SINGLE_READ", 10_000)
+    result = inspect_pdf(path, needles=["INV-1", "line 7 of"])
+    assert result.pages == 2
+    assert result.found == {"INV-1": [2], "line 7 of": []}
+    assert [(p.code, p.page) for p in result.problems] == [(PdfProblemCode.CORRUPT, 1)]
+    assert "page 1 cannot be read" in result.problems[0].message
+    assert "bytes at once" in result.problems[0].message
+    monkeypatch.setattr(documents, "MAX_SINGLE_READ", 64 * 1024 * 1024)
+    assert inspect_pdf(path, needles=["line 7 of"]).found == {"line 7 of": [1]}
+
+
 # --------------------------------------------------------------------------- needles
 
 
@@ -209,14 +241,14 @@ def test_text_matching_rules(text: str, needle: str, expected: bool) -> None:
 
 
 def test_amount_spellings() -> None:
-    assert amount_spellings(Decimal("9000")) == [
+    assert amount_spellings(Decimal(9000)) == [
         "9,000.00", "9000.00", "9 000,00", "9.000,00", "9 000.00", "9000,00", "9'000.00",
     ]
     assert amount_spellings(Decimal("1234567.891"))[:4] == [
         "1,234,567.89", "1234567.89", "1 234 567,89", "1.234.567,89",
     ]
     assert amount_spellings(Decimal("12.345")) == ["12.35", "12,35"]  # half-up
-    assert amount_spellings(Decimal("-1500"))[0] == "-1,500.00"
+    assert amount_spellings(Decimal(-1500))[0] == "-1,500.00"
     with pytest.raises(TypeError):
         amount_spellings(9000.0)  # type: ignore[arg-type]  # ok: checking floats are refused
 
@@ -269,7 +301,7 @@ def test_dates_found_with_their_pages(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- memory
 
 
-def _peak_rss_mb(code: str) -> dict[str, object]:
+def _peak_rss_mb(code: str) -> dict[str, Any]:
     script = textwrap.dedent(code) + textwrap.dedent("""
         import resource
         out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
