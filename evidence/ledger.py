@@ -66,12 +66,28 @@ def create_schema(bind: Engine | Connection) -> None:
     """
     try:
         if isinstance(bind, Engine):
-            with bind.begin() as conn:
+            # Several workers may open the archive at once: take the append lock first, so one
+            # creates the tables and the others then find them.
+            with bind.connect() as conn:
+                _lock(conn)
                 _create(conn)
+                conn.commit()
         else:
             _create(bind)
     except SQLAlchemyError as err:
         raise LedgerError(f"cannot create the evidence tables: {err}") from err
+
+
+def _lock(conn: Connection) -> None:
+    """Take the ledger's write lock for the rest of this transaction."""
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.driver_connection
+        # pysqlite (legacy transaction control) has not begun anything on a fresh connection;
+        # an engine configured to emit its own BEGIN has, and then the first write takes the lock.
+        if not getattr(driver, "in_transaction", True):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
 
 
 def _create(conn: Connection) -> None:
@@ -94,15 +110,8 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the ledger's append lock from its first statement."""
     try:
         with engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                driver = conn.connection.driver_connection
-                # pysqlite (legacy transaction control) has not begun anything on a fresh
-                # connection; an engine configured to emit its own BEGIN has, and then the state
-                # row write below takes the lock instead.
-                if not getattr(driver, "in_transaction", True):
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-            elif conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
+            _lock(conn)
+            # a write first: on any other database this row lock serialises appends
             conn.execute(update(state_table).where(state_table.c.id == 1)
                          .values(size=state_table.c.size))
             yield conn

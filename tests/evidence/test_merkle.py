@@ -114,7 +114,7 @@ def _flip(b: bytes) -> bytes:
     return bytes([b[0] ^ 1]) + b[1:]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(data=st.data(), size=st.integers(1, 400))
 def test_inclusion_proofs_verify_and_corruptions_are_rejected(data: st.DataObject, size: int
                                                              ) -> None:
@@ -146,7 +146,7 @@ def test_inclusion_proofs_verify_and_corruptions_are_rejected(data: st.DataObjec
     assert not merkle.verify_inclusion(h(index), index, size, proof, _flip(root))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(data=st.data(), new=st.integers(1, 400))
 def test_consistency_proofs_verify_and_corruptions_are_rejected(data: st.DataObject, new: int
                                                                ) -> None:
@@ -173,6 +173,16 @@ def test_consistency_proofs_verify_and_corruptions_are_rejected(data: st.DataObj
     assert not merkle.verify_consistency(old, new, old_root, new_root, bad)
     assert not merkle.verify_consistency(old, new, old_root, new_root, proof[:-1])
     assert not merkle.verify_consistency(old, new, old_root, new_root, [*proof, h(0)])
+
+
+def test_every_leaf_of_every_tree_up_to_300_proves_its_inclusion() -> None:
+    for size in range(1, 301):
+        root = TREE.root(size)
+        for index in range(size):
+            proof = TREE.inclusion_proof(index, size)
+            assert merkle.verify_inclusion(h(index), index, size, proof, root), (index, size)
+            if index:
+                assert not merkle.verify_inclusion(h(index), index - 1, size, proof, root)
 
 
 @pytest.mark.parametrize("new", range(1, 65))
