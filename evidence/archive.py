@@ -7,7 +7,7 @@ import mimetypes
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -82,7 +82,7 @@ class EvidenceArchive:
     # --- recording -----------------------------------------------------------------------------
 
     def record(self, kind: str, claim: str | None, actor: str, metadata: dict[str, Any],
-               files: dict[str, Path | bytes] | None = None) -> Entry:
+               files: Mapping[str, Path | bytes] | None = None) -> Entry:
         """Store ``files`` as blobs and append one event to the ledger; return the entry.
 
         ``files`` maps a name (``"receipt.pdf"``, ``"step-3.png"``) to a path or bytes.
@@ -318,8 +318,8 @@ class EvidenceArchive:
         previous: Checkpoint | None = None
         verified_sizes = [0]  # sizes whose signed root matched the ledger
         for item in stored:
-            cp, where = item.checkpoint, f"checkpoint #{item.id} (size {item.checkpoint.tree_size}, "\
-                f"{item.checkpoint.time})"
+            cp = item.checkpoint
+            where = f"checkpoint #{item.id} (size {cp.tree_size}, {cp.time})"
             report.count("checkpoints")
             if key is not None and not cp.signature_valid(key):
                 report.fail("checkpoint-signature", where, "signature does not verify with key "
@@ -412,11 +412,10 @@ class _Reading:
         except SQLAlchemyError as err:
             raise LedgerError(f"evidence ledger read failed: {err}") from err
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._cm.__exit__(exc_type, exc, tb)
         if isinstance(exc, SQLAlchemyError):
             raise LedgerError(f"evidence ledger read failed: {exc}") from exc
-        return False
 
 
 def _checkpoint_from_row(row: Any) -> Checkpoint:

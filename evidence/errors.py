@@ -59,7 +59,8 @@ class BlobNotFound(BlobError):
     """No blob is stored under ``digest``."""
 
     def __init__(self, digest: str, path: Path) -> None:
-        super().__init__(f"no evidence blob {digest} (expected at {path})", digest=digest, path=path)
+        super().__init__(f"no evidence blob {digest} (expected at {path})", digest=digest,
+                         path=path)
 
 
 class SigningKeyError(EvidenceError):

@@ -3,14 +3,14 @@
 Bag layout::
 
     bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt
-    data/index.html              the readable timeline per claim (re-rendered and compared on verify)
+    data/index.html              the readable timeline per claim (re-rendered, compared on verify)
     data/README.txt              how to verify
     data/blobs/<sha256>          every file the exported events refer to
     data/keys/signing.pub        the archive's Ed25519 public key
     data/ledger/checkpoint.json  the signed checkpoint every proof is against
     data/ledger/entries.jsonl    per event: index, exact leaf, leaf hash, inclusion proof
     data/ledger/checkpoints.json earlier signed checkpoints, each with a consistency proof
-    data/ledger/export.json      signed statement: the scope and exactly which entries are in the bag
+    data/ledger/export.json      signed statement: the scope and exactly which entries it holds
 
 BagIt manifests catch accidental damage; they can be recomputed by whoever tampers, so
 :func:`verify_export` also checks every blob against its leaf, every leaf against the signed root,
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evidence import merkle
-from evidence.blobs import CHUNK, DIGEST_RE, hash_file
+from evidence.blobs import CHUNK, hash_file
 from evidence.canonical import canonical_json
 from evidence.errors import EvidenceError, ExportError, ExportExists
 from evidence.html import render_index
@@ -392,7 +392,7 @@ def _verify_bag_content(bag: Path, actual: dict[str, tuple[str, int]], report: V
         for index, h in missing:
             report.fail("entry-removed", f"entry {index}", "listed in the signed export "
                         f"statement (leaf hash {h[:16]}…) but not in the bag, or altered")
-        for index, h in extra:
+        for index, _ in extra:
             report.fail("entry-added", f"entry {index}", "in the bag but not in the signed "
                         "export statement")
         if not missing and not extra and present != listed:

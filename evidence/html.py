@@ -65,7 +65,8 @@ is itself covered by the check.</p>
 <td class="kind">{{ e.label }}</td><td>{{ e.actor }}</td>
 <td><dl class="meta">{% for k, v in e.metadata %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endfor %}
 </dl></td>
-<td>{% for f in e.files %}{% if f.image %}<a href="{{ f.href }}"><img src="{{ f.href }}" alt="{{ f.name }}"></a>{% endif %}
+<td>{% for f in e.files %}{% if f.image %}
+<a href="{{ f.href }}"><img src="{{ f.href }}" alt="{{ f.name }}"></a>{% endif %}
 <a href="{{ f.href }}" download="{{ f.name }}" type="{{ f.media_type }}">{{ f.name }}</a>
 ({{ f.size }} bytes, sha256 <code>{{ f.sha256[:16] }}…</code>)<br>
 {% endfor %}</td>

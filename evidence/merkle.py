@@ -3,7 +3,7 @@
 Pure functions and one in-memory tree; no I/O. Hashes are raw 32-byte ``bytes``.
 
 * leaf hash ``SHA-256(0x00 || leaf)``, node hash ``SHA-256(0x01 || left || right)``;
-  the tree over ``n`` leaves splits at ``k``, the largest power of two below ``n`` (RFC 9162 §2.1.1).
+  the tree over ``n`` leaves splits at ``k``, the largest power of two below ``n`` (§2.1.1).
 * :func:`inclusion_proof` / :func:`verify_inclusion` — RFC 9162 §2.1.3.
 * :func:`consistency_proof` / :func:`verify_consistency` — RFC 9162 §2.1.4.
 * :class:`MerkleTree` keeps every complete subtree hash (2n hashes, in flat ``bytearray`` levels) so

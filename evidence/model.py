@@ -121,7 +121,7 @@ class Checkpoint:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Checkpoint:
-        """Read the form :meth:`to_json` writes (raises ``ValueError``/``KeyError`` if malformed)."""
+        """Read the form :meth:`to_json` writes (``ValueError``/``KeyError`` if malformed)."""
         if data.get("type") != CHECKPOINT_TYPE:
             raise ValueError(f"not a {CHECKPOINT_TYPE}")
         size = data["tree_size"]

@@ -31,7 +31,7 @@ def edit_leaf(leaf: bytes, **changes: object) -> bytes:
 
 
 def set_row(engine: Engine, idx: int, leaf: bytes, *, rehash: bool) -> None:
-    """Overwrite one entry's leaf; with ``rehash`` also its stored leaf hash (a careful attacker)."""
+    """Overwrite one entry's leaf; with ``rehash`` also its stored leaf hash (careful attacker)."""
     t = ledger.entries_table
     values: dict[str, object] = {"leaf": leaf}
     if rehash:
@@ -42,8 +42,9 @@ def set_row(engine: Engine, idx: int, leaf: bytes, *, rehash: bool) -> None:
 
 def rewrite_log(engine: Engine, new_leaves: list[bytes], key: Ed25519PrivateKey | None,
                 *, keep_checkpoints: bool = False) -> Checkpoint | None:
-    """Replace the whole ledger with ``new_leaves``, consistently: hashes, columns, state; drop the
-    checkpoints (unless ``keep_checkpoints``) and, given a key, sign a fresh one over the new log."""
+    """Replace the whole ledger with ``new_leaves``, consistently: hashes, columns, state.
+
+    Drops the checkpoints (unless ``keep_checkpoints``) and, given a key, signs a fresh one."""
     e, c, s = ledger.entries_table, ledger.checkpoints_table, ledger.state_table
     compact: list[bytes] = []
     with engine.begin() as conn:

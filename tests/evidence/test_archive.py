@@ -57,7 +57,8 @@ def test_an_unreadable_file_is_refused_and_nothing_is_recorded(archive: Evidence
     from evidence import BlobError
 
     with pytest.raises(BlobError, match="missing.pdf"):
-        archive.record("portal.receipt", "CLM-1", "w", {}, files={"r.pdf": tmp_path / "missing.pdf"})
+        archive.record("portal.receipt", "CLM-1", "w", {},
+                       files={"r.pdf": tmp_path / "missing.pdf"})
     assert archive.size() == 0
 
 

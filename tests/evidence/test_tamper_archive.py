@@ -1,4 +1,4 @@
-"""`verify` catches every kind of tampering with the workspace's archive, and says what and where."""
+"""`verify` catches every kind of tampering with a workspace's archive, saying what and where."""
 
 from __future__ import annotations
 
