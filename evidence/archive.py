@@ -192,11 +192,10 @@ class EvidenceArchive:
         query = select(t.c.leaf_hash).order_by(t.c.idx)
         if size is not None:
             query = query.where(t.c.idx < size)
-        tree = merkle.MerkleTree()
         with self._read() as conn:
-            for (h,) in conn.execution_options(yield_per=10_000).execute(query):
-                tree.append(bytes(h))
-        return tree
+            hashes = [bytes(h) for (h,) in
+                      conn.execution_options(yield_per=10_000).execute(query)]
+        return merkle.MerkleTree.from_leaf_hashes(hashes)
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """The inclusion proof of entry ``index`` in the log of ``size`` entries (default: all)."""
@@ -233,6 +232,8 @@ class EvidenceArchive:
                                     + (f" (claim {claim})" if claim else ""))
         key = self._verification_key(report, trusted_key)
         tree, referenced = self._verify_ledger(report, claim)
+        if claim is not None and not report.checked.get("claim entries"):
+            report.warn("claim-unknown", f"claim {claim}", "no evidence recorded for this claim")
         self._verify_checkpoints(report, tree, key, list(trusted_checkpoints))
         self._verify_blobs(report, referenced, all_blobs=claim is None)
         return report
@@ -259,7 +260,7 @@ class EvidenceArchive:
     def _verify_ledger(self, report: VerificationReport, claim: str | None
                        ) -> tuple[merkle.MerkleTree, dict[str, tuple[int, str]]]:
         t = ledger.entries_table
-        tree = merkle.MerkleTree()
+        hashes: list[bytes] = []
         referenced: dict[str, tuple[int, str]] = {}
         seen: dict[str, int] = {}
 
@@ -284,7 +285,7 @@ class EvidenceArchive:
                 if lh != bytes(row.leaf_hash):
                     fail("entry-altered", where, "leaf bytes no longer match the leaf hash stored "
                          "when the entry was appended")
-                tree.append(lh)
+                hashes.append(lh)
                 report.count("entries")
                 try:
                     data = json.loads(leaf.decode("utf-8"))
@@ -300,9 +301,12 @@ class EvidenceArchive:
                 if (entry.kind, entry.claim, format_time(entry.time)) != (
                         row.kind, row.claim, row.recorded_at):
                     fail("entry-columns", where, "kind/claim/time columns differ from the leaf")
+                if claim is not None and entry.claim == claim:
+                    report.count("claim entries")
                 if claim is None or entry.claim == claim:
                     for name, ref in entry.blobs.items():
                         referenced.setdefault(ref.sha256, (ref.size, f"{where} file {name!r}"))
+        tree = merkle.MerkleTree.from_leaf_hashes(hashes)
         if state_size != tree.size:
             report.fail("state-size", "evidence_state", f"records {state_size} entries but the "
                         f"ledger holds {tree.size}")

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import (BigInteger, Column, Connection, Engine, Integer, LargeBinary, MetaData,
                         String, Table, insert, select, update)
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from evidence import merkle
 from evidence.errors import LedgerError
@@ -92,12 +92,9 @@ def _lock(conn: Connection) -> None:
 
 def _create(conn: Connection) -> None:
     metadata.create_all(conn, checkfirst=True)
+    # No race here: through an engine this runs under the append lock, and a migration runs alone.
     if conn.execute(select(state_table.c.id)).first() is None:
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(state_table).values(id=1, size=0, compact=b""))
-        except IntegrityError:
-            pass  # another process made it first
+        conn.execute(insert(state_table).values(id=1, size=0, compact=b""))
 
 
 def split_compact(blob: bytes) -> list[bytes]:

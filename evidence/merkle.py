@@ -54,6 +54,21 @@ class MerkleTree:
         for h in leaf_hashes:
             self.append(h)
 
+    @classmethod
+    def from_leaf_hashes(cls, leaf_hashes: Sequence[bytes]) -> MerkleTree:
+        """Build a tree in bulk, one level at a time (several times faster than appending)."""
+        if any(len(h) != HASH_SIZE for h in leaf_hashes):
+            raise ValueError("a leaf hash is 32 bytes")
+        tree = cls()
+        level = list(leaf_hashes)
+        tree._levels = [bytearray(b"".join(level))]
+        tree._size = len(level)
+        while len(level) >= 2:
+            level = [_sha256(b"\x01" + level[i] + level[i + 1]).digest()
+                     for i in range(0, len(level) - 1, 2)]
+            tree._levels.append(bytearray(b"".join(level)))
+        return tree
+
     @property
     def size(self) -> int:
         """The number of leaves."""
@@ -164,7 +179,7 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, size: int | None =
     size = len(leaf_hashes) if size is None else size
     if not 0 <= size <= len(leaf_hashes):
         raise ProofError(f"tree size {size} is outside 0..{len(leaf_hashes)}")
-    return MerkleTree(leaf_hashes[:size]).inclusion_proof(index)
+    return MerkleTree.from_leaf_hashes(leaf_hashes[:size]).inclusion_proof(index)
 
 
 def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int, new_size: int | None = None
@@ -173,7 +188,7 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int, new_size: int
     new_size = len(leaf_hashes) if new_size is None else new_size
     if not 0 <= new_size <= len(leaf_hashes):
         raise ProofError(f"tree size {new_size} is outside 0..{len(leaf_hashes)}")
-    return MerkleTree(leaf_hashes[:new_size]).consistency_proof(old_size)
+    return MerkleTree.from_leaf_hashes(leaf_hashes[:new_size]).consistency_proof(old_size)
 
 
 def root_from_inclusion_proof(leaf_hash_: bytes, index: int, size: int,

@@ -175,3 +175,25 @@ def test_the_log_reads_as_a_timeline(archive: EvidenceArchive, history: Callable
     assert len(lines) == 2
     assert "#5" in lines[0] and "bundle.built" in lines[0] and "bundle.zip (14 B)" in lines[0]
     assert "reminder.sent" in lines[1] and 'to="ap@agency.example"' in lines[1]
+
+
+def test_create_schema_inside_a_migration_transaction(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    with engine.begin() as conn:  # as Alembic's op.get_bind() hands it over
+        ledger.create_schema(conn)
+        ledger.create_schema(conn)
+    assert "evidence_state" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert ledger.read_state(conn) == (0, [])
+    engine.dispose()
+
+
+def test_verifying_a_claim_with_no_evidence_warns(archive: EvidenceArchive,
+                                                  history: Callable[[], None]) -> None:
+    history()
+    report = archive.verify(claim="CLM-404")
+    assert report.ok
+    assert [w.code for w in report.warnings] == ["claim-unknown"]
+    assert archive.verify(claim="CLM-1").checked["claim entries"] == 7

@@ -194,3 +194,15 @@ def test_consistency_for_every_pair_of_small_sizes(new: int) -> None:
         if old:
             forged = merkle.MerkleTree([_flip(h(0)), *(h(i) for i in range(1, new))])
             assert not merkle.verify_consistency(old, new, forged.root(old), TREE.root(new), proof)
+
+
+def test_bulk_built_trees_equal_appended_ones_and_keep_growing() -> None:
+    grown = merkle.MerkleTree()
+    for n in range(0, 300):
+        bulk = merkle.MerkleTree.from_leaf_hashes([h(i) for i in range(n)])
+        assert bulk._levels == grown._levels and bulk.root() == grown.root()
+        bulk.append(h(n))
+        grown.append(h(n))
+        assert bulk.root() == grown.root() == TREE.root(n + 1)
+    with pytest.raises(ValueError):
+        merkle.MerkleTree.from_leaf_hashes([b"short"])
