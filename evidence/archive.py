@@ -408,10 +408,11 @@ class _Reading:
     """A read-only connection whose SQLAlchemy errors become :class:`LedgerError`."""
 
     def __init__(self, engine: Engine) -> None:
-        self._cm = engine.connect()
+        self._engine = engine
 
     def __enter__(self) -> Any:
         try:
+            self._cm = self._engine.connect()
             return self._cm.__enter__()
         except SQLAlchemyError as err:
             raise LedgerError(f"evidence ledger read failed: {err}") from err

@@ -206,10 +206,7 @@ def verify_export(path: Path, *, trusted_key: Ed25519PublicKey | Path | bytes | 
     files = sorted(p for p in bag.rglob("*") if p.is_file())
     actual = {p.relative_to(bag).as_posix(): h for p, h in _hash_all(files).items()}
     _verify_bag_structure(bag, actual, report)
-    try:
-        _verify_bag_content(bag, actual, report, trusted_key, list(trusted_checkpoints))
-    except EvidenceError as err:
-        report.fail("bag-key", "data/keys/signing.pub", str(err))
+    _verify_bag_content(bag, actual, report, trusted_key, list(trusted_checkpoints))
     return report
 
 
@@ -297,11 +294,19 @@ def _verify_bag_content(bag: Path, actual: dict[str, tuple[str, int]], report: V
                         trusted_key: Ed25519PublicKey | Path | bytes | None,
                         trusted: list[Checkpoint]) -> None:
     # The key: the bag's own, unless the auditor pins one.
-    bag_key = load_public_key(bag / "data" / "keys" / "signing.pub")
-    key = bag_key
+    try:
+        bag_key: Ed25519PublicKey | None = load_public_key(bag / "data" / "keys" / "signing.pub")
+    except EvidenceError as err:
+        report.fail("bag-key", "data/keys/signing.pub", str(err))
+        bag_key = None
     if trusted_key is not None:
         key = trusted_key if isinstance(trusted_key, Ed25519PublicKey) \
             else load_public_key(trusted_key)
+    elif bag_key is not None:
+        key = bag_key
+    else:
+        return  # nothing to check signatures with
+    if bag_key is not None and trusted_key is not None:
         if key_id(key) != key_id(bag_key):
             report.fail("key-replaced", "data/keys/signing.pub", f"the bag's key (id "
                         f"{key_id(bag_key)}) is not the trusted key (id {key_id(key)})")

@@ -338,3 +338,13 @@ def test_verify_export_of_something_that_is_not_a_bag(tmp_path: Path) -> None:
     report = verify_export(tmp_path / "empty")
     assert not report.ok
     assert "bag-declaration" in report.codes()
+
+
+def test_a_bag_without_its_public_key_is_caught_and_still_checked_with_a_trusted_key(
+        bag: Path, archive: EvidenceArchive) -> None:
+    (bag / "data/keys/signing.pub").unlink()
+    recompute_manifests(bag)
+    assert verify_export(bag).codes() == {"bag-key"}
+    report = verify_export(bag, trusted_key=archive.public_key_pem())
+    assert report.codes() == {"bag-key"}
+    assert report.checked["entries"] == 8  # everything else was checked, and held
