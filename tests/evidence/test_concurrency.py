@@ -82,12 +82,14 @@ def pg_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_concurrent_appends_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     init_keys(tmp_path / "evidence")
     _check(pg_url, tmp_path / "evidence", _run_writers(pg_url, tmp_path / "evidence", 15), 15)
 
 
+@pytest.mark.slow
 def test_concurrent_appends_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'claims.db'}"
     with create_engine(url).connect() as conn:  # WAL, as a workspace database runs
