@@ -16,6 +16,7 @@ from pathlib import Path
 
 import structlog
 
+from claims import evidence_hooks
 from claims.bundle import Bundle, build_bundle, claim_document
 from claims.claimtypes import document_rules, known_document_types
 from claims.documents import sniff_media_type
@@ -189,6 +190,15 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
                                                       "reused": bundle.reused},
                               bundle_path=str(bundle.zip_path),
                               bundle_sha256=bundle.bag_digest)
+    if not bundle.reused:
+        evidence_hooks.record(
+            ws, kind="bundle.built", claim=str(claim_id),
+            metadata={"bag_digest": bundle.bag_digest, "zip": bundle.zip_path.name,
+                      "contract": contract.number, "invoice": invoice.number,
+                      "payload_bytes": bundle.payload_bytes, "files": bundle.files},
+            files={name: bundle.directory / name for name in (
+                "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")}
+            | {"claim.json": bundle.directory / "data" / "claim.json"})
     log.info("claim.built", claim=claim_id, zip=str(bundle.zip_path), reused=bundle.reused)
     return bundle
 
