@@ -21,7 +21,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -51,7 +51,9 @@ class BrowserOptions(_Frozen):
     )
     timeout_ms: int = Field(default=15_000, ge=100, description="per-action and navigation timeout")
     max_attempts: int = Field(default=3, ge=1, description="tries before the final click")
-    backoff_s: float = Field(default=0.5, ge=0, description="first backoff; doubles each try")  # ok: seconds, not money
+    backoff_s: float = Field(
+        default=0.5, ge=0, description="first backoff; doubles each try"
+    )  # ok: seconds, not money
 
 
 class PortalLimits(_Frozen):
@@ -227,7 +229,7 @@ class PortalAdapter(ABC):
     def close(self) -> None:
         """Release the browser; safe to call twice."""
 
-    def __enter__(self) -> PortalAdapter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -12,6 +12,7 @@ Order of preference, as the architecture asks:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -136,7 +137,9 @@ def _thread_browsers() -> _ThreadBrowsers:
 
 
 def acquire_browser(
-    executable: str | None = None, headless: bool = True, ws_endpoint: str | None = None,
+    executable: str | None = None,
+    headless: bool = True,
+    ws_endpoint: str | None = None,
     timeout_ms: float = 30_000,  # ok: milliseconds
 ) -> Browser:
     """A Chromium shared by every caller in this thread (Playwright's sync API allows only one
@@ -178,10 +181,8 @@ def release_browser(browser: Browser) -> None:
             entry[1] = int(entry[1]) - 1  # type: ignore[call-overload]
             if int(entry[1]) <= 0:  # type: ignore[call-overload]
                 del state.browsers[key]
-                try:
+                with contextlib.suppress(Exception):  # already disconnected: nothing to close
                     browser.close()
-                except Exception:  # noqa: BLE001 - already disconnected: nothing to close
-                    pass
             break
     if not state.browsers and state.playwright is not None:
         state.playwright.stop()

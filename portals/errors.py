@@ -85,9 +85,7 @@ class PortalRejected(PortalError):
         messages: the portal's messages, verbatim, in page order.
     """
 
-    def __init__(
-        self, messages: list[str], *, portal: str | None = None, step: str | None = None
-    ):
+    def __init__(self, messages: list[str], *, portal: str | None = None, step: str | None = None):
         self.messages = list(messages)
         super().__init__("portal refused: " + "; ".join(self.messages), portal=portal, step=step)
 

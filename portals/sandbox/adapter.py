@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pyotp
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response
+from playwright.sync_api import Browser, BrowserContext, FilePayload, Locator, Page, Response
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -94,8 +94,9 @@ class SandboxAdapter(PortalAdapter):
         state_file: Path,
         evidence_dir: Path,
     ) -> None:
-        super().__init__(base_url, credentials, browser=browser, state_file=state_file,
-                         evidence_dir=evidence_dir)
+        super().__init__(
+            base_url, credentials, browser=browser, state_file=state_file, evidence_dir=evidence_dir
+        )
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
         self._page: Page | None = None
@@ -129,17 +130,27 @@ class SandboxAdapter(PortalAdapter):
         for row in page.get_by_role("table").locator("tbody").get_by_role("row").all():
             cells = [c.strip() for c in row.get_by_role("cell").all_inner_texts()]
             if len(cells) >= 6 and cells[1] == contract_number and cells[2] == invoice_number:
-                return ExistingClaim(reference=cells[0], contract_number=cells[1],
-                                     invoice_number=cells[2], status=cells[5])
+                return ExistingClaim(
+                    reference=cells[0],
+                    contract_number=cells[1],
+                    invoice_number=cells[2],
+                    status=cells[5],
+                )
         return None
 
-    def submit(self, package: SubmissionPackage, evidence_dir: Path,
-               on_final_submit: FinalSubmitHook) -> Receipt:
+    def submit(
+        self, package: SubmissionPackage, evidence_dir: Path, on_final_submit: FinalSubmitHook
+    ) -> Receipt:
         """File ``package`` through the four-step wizard; see :meth:`PortalAdapter.submit`."""
         return self._file(package, evidence_dir, on_final_submit, resubmit_of=None)
 
-    def resubmit(self, reference: str, package: SubmissionPackage, evidence_dir: Path,
-                 on_final_submit: FinalSubmitHook) -> Receipt:
+    def resubmit(
+        self,
+        reference: str,
+        package: SubmissionPackage,
+        evidence_dir: Path,
+        on_final_submit: FinalSubmitHook,
+    ) -> Receipt:
         """Correct the *returned* claim ``reference`` with ``package``; same reference after.
 
         Raises PortalRejected when the claim is not (any more) returned for correction.
@@ -155,15 +166,18 @@ class SandboxAdapter(PortalAdapter):
                 page.get_by_role("link", name="Export CSV").click()
             path = info.value.path()
         except PlaywrightTimeoutError as err:
-            raise PortalTimeout("the CSV export did not arrive", portal=self.name,
-                                step="export") from err
+            raise PortalTimeout(
+                "the CSV export did not arrive", portal=self.name, step="export"
+            ) from err
         except PlaywrightError as err:
-            raise PortalUnavailable(f"the CSV export failed: {_first_line(err)}",
-                                    portal=self.name, step="export") from err
+            raise PortalUnavailable(
+                f"the CSV export failed: {_first_line(err)}", portal=self.name, step="export"
+            ) from err
         text = Path(path).read_text(encoding="utf-8")
         if not text.startswith("reference,"):
-            raise PortalUnavailable("the CSV export is not a CSV file", portal=self.name,
-                                    step="export")
+            raise PortalUnavailable(
+                "the CSV export is not a CSV file", portal=self.name, step="export"
+            )
         return [_status_report(row) for row in csv.DictReader(io.StringIO(text))]
 
     def download_documents(self, reference: str, dest: Path) -> list[Path]:
@@ -181,12 +195,16 @@ class SandboxAdapter(PortalAdapter):
                 download = info.value
                 target = dest / Path(download.suggested_filename).name
                 if target.exists():
-                    raise PortalError(f"{target} already exists; not overwriting",
-                                      portal=self.name, step="documents")
+                    raise PortalError(
+                        f"{target} already exists; not overwriting",
+                        portal=self.name,
+                        step="documents",
+                    )
                 download.save_as(target)
             except PlaywrightTimeoutError as err:
-                raise PortalTimeout("a document download did not arrive", portal=self.name,
-                                    step="documents") from err
+                raise PortalTimeout(
+                    "a document download did not arrive", portal=self.name, step="documents"
+                ) from err
             saved.append(target)
         return saved
 
@@ -207,14 +225,25 @@ class SandboxAdapter(PortalAdapter):
         self._browser = self._context = self._page = None
 
     # -- the wizard ---------------------------------------------------------------------------
-    def _file(self, package: SubmissionPackage, evidence_dir: Path,
-              on_final_submit: FinalSubmitHook, *, resubmit_of: str | None) -> Receipt:
+    def _file(
+        self,
+        package: SubmissionPackage,
+        evidence_dir: Path,
+        on_final_submit: FinalSubmitHook,
+        *,
+        resubmit_of: str | None,
+    ) -> Receipt:
         problems = check_package(package, self.limits)
         if problems:
             raise PortalRejected(problems, portal=self.name, step="check")
         operation = "resubmit" if resubmit_of else "submit"
-        ev = self._ev = EvidenceRecorder(evidence_dir, adapter=self.name, operation=operation,
-                                         base_url=self.base_url, claim_key=package.claim_key)
+        ev = self._ev = EvidenceRecorder(
+            evidence_dir,
+            adapter=self.name,
+            operation=operation,
+            base_url=self.base_url,
+            claim_key=package.claim_key,
+        )
         try:
             opts = self.browser_options
             for attempt in range(1, opts.max_attempts + 1):
@@ -254,8 +283,11 @@ class SandboxAdapter(PortalAdapter):
             if button.count() == 0:
                 status = page.get_by_test_id("status")
                 now = status.inner_text() if status.count() else "not found"
-                raise PortalRejected([f"claim {resubmit_of} is not returned for correction "
-                                      f"(status: {now})"], portal=self.name, step="resubmit")
+                raise PortalRejected(
+                    [(f"claim {resubmit_of} is not returned for correction (status: {now})")],
+                    portal=self.name,
+                    step="resubmit",
+                )
             self._snap("claim")
             self._submit(button, "resubmit")
         else:
@@ -263,9 +295,16 @@ class SandboxAdapter(PortalAdapter):
             contract = page.get_by_label("Contract", exact=True)
             values = contract.evaluate("s => Array.from(s.options).map(o => o.value)")
             if package.contract_number not in values:
-                raise PortalRejected([f"Contract: {package.contract_number} is not one of this "
-                                      "account's contracts on the portal"],
-                                     portal=self.name, step="contract")
+                raise PortalRejected(
+                    [
+                        (
+                            f"Contract: {package.contract_number} is not one of this "
+                            "account's contracts on the portal"
+                        )
+                    ],
+                    portal=self.name,
+                    step="contract",
+                )
             contract.select_option(value=package.contract_number)
             page.get_by_label("Period start", exact=True).fill(package.period_start.isoformat())
             page.get_by_label("Period end", exact=True).fill(package.period_end.isoformat())
@@ -284,14 +323,23 @@ class SandboxAdapter(PortalAdapter):
         for f in package.files:
             field = page.get_by_label(re.compile(rf"\({re.escape(f.document_type)}\)$"))
             if field.count() != 1:
-                raise PortalRejected([f"{f.filename}: the portal asks for no document of type "
-                                      f"{f.document_type!r} on this contract"],
-                                     portal=self.name, step="upload")
+                raise PortalRejected(
+                    [
+                        (
+                            f"{f.filename}: the portal asks for no document of type "
+                            f"{f.document_type!r} on this contract"
+                        )
+                    ],
+                    portal=self.name,
+                    step="upload",
+                )
             field.set_input_files(_file_payload(f))
         self._snap("upload")
         self._submit(page.get_by_role("button", name="Upload and continue"), "upload", package)
         self._expect_h1("Review and declaration", "review")
-        page.get_by_label("I declare that the information in this claim is true and complete", exact=True).check()
+        page.get_by_label(
+            "I declare that the information in this claim is true and complete", exact=True
+        ).check()
         self._snap("review")
 
     def _final_click(self, package: SubmissionPackage) -> Receipt:
@@ -306,8 +354,12 @@ class SandboxAdapter(PortalAdapter):
             status = response.status if response is not None else None
             if status is not None and status >= 500:
                 self._snap(step, http_status=status)
-                raise OutcomeUnknown(f"the portal answered HTTP {status} to the final submit",
-                                     portal=self.name, step=step, evidence=list(ev.screenshots))
+                raise OutcomeUnknown(
+                    f"the portal answered HTTP {status} to the final submit",
+                    portal=self.name,
+                    step=step,
+                    evidence=list(ev.screenshots),
+                )
             heading = _h1(page)
             if heading == "Review and declaration":
                 self._snap(step, http_status=status)
@@ -315,28 +367,49 @@ class SandboxAdapter(PortalAdapter):
                 self._raise_refusal(messages, package, step)
             if heading != "Claim submitted":
                 self._snap(step, http_status=status)
-                raise OutcomeUnknown(f"unexpected page after the final submit: {heading!r}",
-                                     portal=self.name, step=step, evidence=list(ev.screenshots))
+                raise OutcomeUnknown(
+                    f"unexpected page after the final submit: {heading!r}",
+                    portal=self.name,
+                    step=step,
+                    evidence=list(ev.screenshots),
+                )
             reference = page.get_by_label("Reference number", exact=True).inner_text().strip()
             if not _REFERENCE.fullmatch(reference):
-                raise OutcomeUnknown(f"the receipt shows no reference ({reference!r})",
-                                     portal=self.name, step=step)
-            when = page.get_by_label("Received at", exact=True).locator("time").get_attribute("datetime")
+                raise OutcomeUnknown(
+                    f"the receipt shows no reference ({reference!r})", portal=self.name, step=step
+                )
+            when = (
+                page.get_by_label("Received at", exact=True)
+                .locator("time")
+                .get_attribute("datetime")
+            )
             message = page.get_by_role("status").first.inner_text().strip()
             self._snap("receipt", reference=reference)
         except (AlreadySubmitted, PortalRejected, OutcomeUnknown):
             raise
         except PlaywrightError as err:
-            raise OutcomeUnknown(f"the final submit failed: {_first_line(err)}",
-                                 portal=self.name, step=step,
-                                 evidence=list(ev.screenshots)) from err
+            raise OutcomeUnknown(
+                f"the final submit failed: {_first_line(err)}",
+                portal=self.name,
+                step=step,
+                evidence=list(ev.screenshots),
+            ) from err
         except Exception as err:
-            raise OutcomeUnknown(f"the final submit failed: {err!r}", portal=self.name,
-                                 step=step, evidence=list(ev.screenshots)) from err
+            raise OutcomeUnknown(
+                f"the final submit failed: {err!r}",
+                portal=self.name,
+                step=step,
+                evidence=list(ev.screenshots),
+            ) from err
         receipt_pdf = self._download_receipt(reference)
         submitted_at = dt.datetime.fromisoformat(when) if when else dt.datetime.now(dt.UTC)
-        return Receipt(reference=reference, submitted_at=submitted_at, receipt_pdf=receipt_pdf,
-                       screenshots=list(ev.screenshots), portal_message=message)
+        return Receipt(
+            reference=reference,
+            submitted_at=submitted_at,
+            receipt_pdf=receipt_pdf,
+            screenshots=list(ev.screenshots),
+            portal_message=message,
+        )
 
     def _download_receipt(self, reference: str) -> Path | None:
         """The receipt PDF; the claim is accepted either way, so a failure is only noted."""
@@ -365,18 +438,21 @@ class SandboxAdapter(PortalAdapter):
             self._raise_auth(_alerts(page), "login")
         if _h1(page) == "Enter your one-time code":
             if self.credentials.totp_secret is None:
-                raise AuthenticationFailed("the portal asks for a one-time code but no TOTP "
-                                           "secret is configured", portal=self.name, step="totp")
+                raise AuthenticationFailed(
+                    "the portal asks for a one-time code but no TOTP secret is configured",
+                    portal=self.name,
+                    step="totp",
+                )
             code = pyotp.TOTP(self.credentials.totp_secret.get_secret_value()).now()
             page.get_by_label("One-time code", exact=True).fill(code)
             self._snap("totp")
-            self._submit(page.get_by_role("button", name="Verify"), "totp",
-                         allow_login_page=True)
+            self._submit(page.get_by_role("button", name="Verify"), "totp", allow_login_page=True)
             if _h1(page) != "My claims":
                 self._raise_auth(_alerts(page), "totp")
         if _h1(page) != "My claims":
-            raise PortalError(f"unexpected page after sign-in: {_h1(page)!r}", portal=self.name,
-                              step="login")
+            raise PortalError(
+                f"unexpected page after sign-in: {_h1(page)!r}", portal=self.name, step="login"
+            )
         self._save_state()
 
     @contextmanager
@@ -385,14 +461,17 @@ class SandboxAdapter(PortalAdapter):
         try:
             yield
         except PlaywrightTimeoutError as err:
-            raise PortalTimeout(f"timed out: {_first_line(err)}", portal=self.name,
-                                step=step) from err
+            raise PortalTimeout(
+                f"timed out: {_first_line(err)}", portal=self.name, step=step
+            ) from err
         except PlaywrightError as err:
             if "net::" in (err.message or ""):
-                raise PortalUnavailable(f"network error: {_first_line(err)}", portal=self.name,
-                                        step=step) from err
-            raise PortalError(f"unexpected page: {_first_line(err)}", portal=self.name,
-                              step=step) from err
+                raise PortalUnavailable(
+                    f"network error: {_first_line(err)}", portal=self.name, step=step
+                ) from err
+            raise PortalError(
+                f"unexpected page: {_first_line(err)}", portal=self.name, step=step
+            ) from err
 
     def _raise_auth(self, messages: list[str], step: str) -> None:
         text = " ".join(messages)
@@ -427,15 +506,23 @@ class SandboxAdapter(PortalAdapter):
         try:
             response = self._p.goto(self.base_url + path)
         except PlaywrightTimeoutError as err:
-            raise PortalTimeout(f"{path} did not load in time", portal=self.name,
-                                step=step) from err
+            raise PortalTimeout(
+                f"{path} did not load in time", portal=self.name, step=step
+            ) from err
         except PlaywrightError as err:
-            raise PortalUnavailable(f"cannot reach {self.base_url}: {_first_line(err)}",
-                                    portal=self.name, step=step) from err
+            raise PortalUnavailable(
+                f"cannot reach {self.base_url}: {_first_line(err)}", portal=self.name, step=step
+            ) from err
         self._check(response, step, allow_login_page=allow_login_page)
 
-    def _submit(self, button: Locator, step: str, package: SubmissionPackage | None = None,
-                *, allow_login_page: bool = False) -> None:
+    def _submit(
+        self,
+        button: Locator,
+        step: str,
+        package: SubmissionPackage | None = None,
+        *,
+        allow_login_page: bool = False,
+    ) -> None:
         """Click a form's button, wait for the next page, map what came back to our errors."""
         page = self._p
         try:
@@ -443,11 +530,13 @@ class SandboxAdapter(PortalAdapter):
                 button.click()
             response = nav.value
         except PlaywrightTimeoutError as err:
-            raise PortalTimeout(f"no answer to the {step} step in time", portal=self.name,
-                                step=step) from err
+            raise PortalTimeout(
+                f"no answer to the {step} step in time", portal=self.name, step=step
+            ) from err
         except PlaywrightError as err:
-            raise PortalUnavailable(f"the {step} step failed: {_first_line(err)}",
-                                    portal=self.name, step=step) from err
+            raise PortalUnavailable(
+                f"the {step} step failed: {_first_line(err)}", portal=self.name, step=step
+            ) from err
         self._check(response, step, allow_login_page=allow_login_page)
         if response is not None and response.status in (409, 422):
             self._snap(step, http_status=response.status)
@@ -461,20 +550,31 @@ class SandboxAdapter(PortalAdapter):
         if status is not None and status >= 500:
             self._snap(f"{step}-error", http_status=status)
             if heading == "Scheduled maintenance":
-                raise PortalUnavailable("the portal is in maintenance", status=status,
-                                        maintenance=True, portal=self.name, step=step)
-            raise PortalUnavailable(f"HTTP {status}: {heading or 'server error'}", status=status,
-                                    portal=self.name, step=step)
+                raise PortalUnavailable(
+                    "the portal is in maintenance",
+                    status=status,
+                    maintenance=True,
+                    portal=self.name,
+                    step=step,
+                )
+            raise PortalUnavailable(
+                f"HTTP {status}: {heading or 'server error'}",
+                status=status,
+                portal=self.name,
+                step=step,
+            )
         if status == 403 and heading == "Request refused":
-            raise SessionExpired("the portal refused the form's security token",
-                                 portal=self.name, step=step)
+            raise SessionExpired(
+                "the portal refused the form's security token", portal=self.name, step=step
+            )
         if not allow_login_page and self._on_login_page():
             raise SessionExpired("the portal ended the session", portal=self.name, step=step)
         if status == 404:
             raise PortalError(f"{heading or 'not found'}", portal=self.name, step=step)
 
-    def _raise_refusal(self, messages: list[str], package: SubmissionPackage | None,
-                       step: str) -> None:
+    def _raise_refusal(
+        self, messages: list[str], package: SubmissionPackage | None, step: str
+    ) -> None:
         for message in messages:
             if message.startswith("Duplicate invoice"):
                 found = _REFERENCE.search(message)
@@ -482,15 +582,21 @@ class SandboxAdapter(PortalAdapter):
                     found.group(0) if found else None,
                     contract_number=package.contract_number if package else None,
                     invoice_number=package.invoice_number if package else None,
-                    portal=self.name, step=step)
-        raise PortalRejected(messages or ["the portal refused the form without a message"],
-                             portal=self.name, step=step)
+                    portal=self.name,
+                    step=step,
+                )
+        raise PortalRejected(
+            messages or ["the portal refused the form without a message"],
+            portal=self.name,
+            step=step,
+        )
 
     def _expect_h1(self, heading: str, step: str) -> None:
         got = _h1(self._p)
         if got != heading:
-            raise PortalError(f"expected the {heading!r} page, got {got!r}", portal=self.name,
-                              step=step)
+            raise PortalError(
+                f"expected the {heading!r} page, got {got!r}", portal=self.name, step=step
+            )
 
     def _on_login_page(self) -> bool:
         return urllib.parse.urlparse(self._p.url).path in ("/login", "/login/totp")
@@ -510,21 +616,22 @@ class SandboxAdapter(PortalAdapter):
     def _p(self) -> Page:
         if self._page is None:
             self._start()
-        assert self._page is not None  # noqa: S101 - for the type checker
+        assert self._page is not None
         return self._page
 
     @property
     def _ctx(self) -> BrowserContext:
         if self._context is None:
             self._start()
-        assert self._context is not None  # noqa: S101 - for the type checker
+        assert self._context is not None
         return self._context
 
     def _start(self) -> None:
         opts = self.browser_options
         try:
-            self._browser = acquire_browser(opts.executable, opts.headless, opts.ws_endpoint,
-                                            opts.timeout_ms)
+            self._browser = acquire_browser(
+                opts.executable, opts.headless, opts.ws_endpoint, opts.timeout_ms
+            )
             state: str | None = None
             if self.state_file.exists():
                 try:
@@ -540,8 +647,9 @@ class SandboxAdapter(PortalAdapter):
             raise PortalError(str(err), portal=self.name, step="browser") from err
         except PlaywrightError as err:
             self.close()
-            raise PortalUnavailable(f"cannot start the browser: {_first_line(err)}",
-                                    portal=self.name, step="browser") from err
+            raise PortalUnavailable(
+                f"cannot start the browser: {_first_line(err)}", portal=self.name, step="browser"
+            ) from err
 
 
 def _first_line(err: PlaywrightError) -> str:
@@ -561,7 +669,7 @@ def _amount(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-def _file_payload(f: PackageFile) -> dict[str, Any]:
+def _file_payload(f: PackageFile) -> FilePayload:
     """The upload under the package's file name (which may differ from the path's)."""
     return {"name": f.filename, "mimeType": "application/pdf", "buffer": f.path.read_bytes()}
 

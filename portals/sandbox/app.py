@@ -31,7 +31,7 @@ from typing import Any
 import pyotp
 from fpdf import FPDF
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
@@ -146,12 +146,12 @@ def portal_of(request: Request) -> Portal:
     return request.app.state.portal  # type: ignore[no-any-return]
 
 
-def render(
-    request: Request, template: str, status: int = 200, **context: Any
-) -> Response:
+def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     sess: WebSession | None = getattr(request.state, "sess", None)
     context.setdefault("errors", [])
-    context.update(request=request, csrf=sess.csrf if sess else "", user=getattr(request.state, "user", None))
+    context.update(
+        request=request, csrf=sess.csrf if sess else "", user=getattr(request.state, "user", None)
+    )
     return TEMPLATES.TemplateResponse(request, template, context, status_code=status)
 
 
@@ -247,8 +247,11 @@ async def login_form(request: Request) -> Response:
     fresh = sess is None
     if fresh:
         sess = request.state.sess = portal.new_session()
-    notice = "Your session has expired. Please sign in again." if request.query_params.get(
-        "expired") else None
+    notice = (
+        "Your session has expired. Please sign in again."
+        if request.query_params.get("expired")
+        else None
+    )
     response = render(request, "login.html", title="Sign in", notice=notice)
     if fresh:
         portal.set_cookie(response, sess)
@@ -266,18 +269,24 @@ async def login_submit(request: Request) -> Response:
         account = s.scalar(select(db.Account).where(db.Account.username == username))
         if account is not None and account.locked:
             return render(request, "login.html", status=403, title="Sign in", errors=[
-                "This account is locked after too many failed sign-in attempts. "
-                "Contact the help desk to unlock it."])  # fmt: skip
+                ("This account is locked after too many failed sign-in attempts. "
+                "Contact the help desk to unlock it.")])  # fmt: skip
         if account is None or not db.check_password(password, account.password_hash):
             if account is not None:
                 account.failed_logins += 1
                 if account.failed_logins >= MAX_FAILED_LOGINS:
                     account.locked = True
                     return render(request, "login.html", status=403, title="Sign in", errors=[
-                        "This account is locked after too many failed sign-in attempts. "
-                        "Contact the help desk to unlock it."])  # fmt: skip
-            return render(request, "login.html", status=401, title="Sign in",
-                          errors=["Invalid username or password."], username=username)
+                        ("This account is locked after too many failed sign-in attempts. "
+                        "Contact the help desk to unlock it.")])  # fmt: skip
+            return render(
+                request,
+                "login.html",
+                status=401,
+                title="Sign in",
+                errors=["Invalid username or password."],
+                username=username,
+            )
         account.failed_logins = 0
         has_totp = bool(account.totp_secret)
         acc_id = account.id
@@ -311,12 +320,25 @@ async def totp_submit(request: Request) -> Response:
     code = re.sub(r"\s", "", str(form_of(request).get("code", "")))
     with portal.Session() as s:
         account = s.get(db.Account, sess.pending_account)
-        ok = account is not None and not account.locked and bool(account.totp_secret) and \
-            pyotp.TOTP(account.totp_secret or "").verify(code, valid_window=1)
+        ok = (
+            account is not None
+            and not account.locked
+            and bool(account.totp_secret)
+            and pyotp.TOTP(account.totp_secret or "").verify(code, valid_window=1)
+        )
     if not ok:
-        return render(request, "totp.html", status=401, title="Enter your one-time code",
-                      errors=["The one-time code is not valid. Enter the current code from "
-                              "your authenticator app."])
+        return render(
+            request,
+            "totp.html",
+            status=401,
+            title="Enter your one-time code",
+            errors=[
+                (
+                    "The one-time code is not valid. Enter the current code from "
+                    "your authenticator app."
+                )
+            ],
+        )
     portal.drop(sess)
     new = portal.new_session()
     new.account_id = sess.pending_account
@@ -335,8 +357,11 @@ async def logout(request: Request) -> Response:
 
 # -- wizard -------------------------------------------------------------------------------
 def contracts_of(s: Session, acc: int) -> list[db.Contract]:
-    return list(s.scalars(select(db.Contract).where(db.Contract.account_id == acc)
-                          .order_by(db.Contract.number)))
+    return list(
+        s.scalars(
+            select(db.Contract).where(db.Contract.account_id == acc).order_by(db.Contract.number)
+        )
+    )
 
 
 @page(None)
@@ -362,40 +387,63 @@ async def new_claim_submit(request: Request) -> Response:
         if start and end and end < start:
             errors.append("Period end: must not be before the period start")
         if errors or contract is None or start is None or end is None:
-            return render(request, "step_contract.html", status=422, title="New claim",
-                          contracts=contracts, values=values, errors=errors)
-        draft = db.Draft(id=secrets.token_hex(16), account_id=account_id(request),
-                         contract_id=contract.id, period_start=start, period_end=end,
-                         currency=contract.currency)
+            return render(
+                request,
+                "step_contract.html",
+                status=422,
+                title="New claim",
+                contracts=contracts,
+                values=values,
+                errors=errors,
+            )
+        draft = db.Draft(
+            id=secrets.token_hex(16),
+            account_id=account_id(request),
+            contract_id=contract.id,
+            period_start=start,
+            period_end=end,
+            currency=contract.currency,
+        )
         s.add(draft)
     return see_other(f"/claims/new/{draft.id}/invoice")
 
 
 def load_draft(s: Session, request: Request) -> db.Draft | None:
-    draft = s.get(db.Draft, request.path_params["draft"],
-                  options=[selectinload(db.Draft.files), selectinload(db.Draft.contract)])
+    draft = s.get(
+        db.Draft,
+        request.path_params["draft"],
+        options=[selectinload(db.Draft.files), selectinload(db.Draft.contract)],
+    )
     if draft is None or draft.account_id != account_id(request):
         return None
     return draft
 
 
 def draft_gone(request: Request) -> Response:
-    return error_page(request, 404, "Claim draft not found",
-                      "This claim draft does not exist or has already been submitted.")
+    return error_page(
+        request,
+        404,
+        "Claim draft not found",
+        "This claim draft does not exist or has already been submitted.",
+    )
 
 
-def duplicate_of(s: Session, contract_id: int, invoice_number: str,
-                 except_claim: int | None) -> db.Claim | None:
-    query = select(db.Claim).where(db.Claim.contract_id == contract_id,
-                                   db.Claim.invoice_number == invoice_number)
+def duplicate_of(
+    s: Session, contract_id: int, invoice_number: str, except_claim: int | None
+) -> db.Claim | None:
+    query = select(db.Claim).where(
+        db.Claim.contract_id == contract_id, db.Claim.invoice_number == invoice_number
+    )
     if except_claim is not None:
         query = query.where(db.Claim.id != except_claim)
     return s.scalar(query)
 
 
 def duplicate_message(claim: db.Claim, contract_number: str) -> str:
-    return (f"Duplicate invoice: a claim for invoice {claim.invoice_number} already exists on "
-            f"contract {contract_number} (reference {claim.reference}).")
+    return (
+        f"Duplicate invoice: a claim for invoice {claim.invoice_number} already exists on "
+        f"contract {contract_number} (reference {claim.reference})."
+    )
 
 
 @page(None)
@@ -404,12 +452,17 @@ async def invoice_form(request: Request) -> Response:
         draft = load_draft(s, request)
         if draft is None:
             return draft_gone(request)
-        values = {"invoice_number": draft.invoice_number or "",
-                  "invoice_date": str(draft.invoice_date or ""),
-                  "currency": draft.currency or draft.contract.currency,
-                  "net": draft.net or "", "vat": draft.vat or "", "total": draft.total or ""}
-        return render(request, "step_invoice.html", title="Invoice details", draft=draft,
-                      values=values)
+        values = {
+            "invoice_number": draft.invoice_number or "",
+            "invoice_date": str(draft.invoice_date or ""),
+            "currency": draft.currency or draft.contract.currency,
+            "net": draft.net or "",
+            "vat": draft.vat or "",
+            "total": draft.total or "",
+        }
+        return render(
+            request, "step_invoice.html", title="Invoice details", draft=draft, values=values
+        )
 
 
 @page("invoice")
@@ -433,8 +486,10 @@ async def invoice_submit(request: Request) -> Response:
         vat = parse_money(values["vat"], "VAT amount", errors)
         total = parse_money(values["total"], "Total amount", errors)
         if net is not None and vat is not None and total is not None and net + vat != total:
-            errors.append(f"Total amount: {fmt_money(total)} is not net {fmt_money(net)} "
-                          f"plus VAT {fmt_money(vat)}")
+            errors.append(
+                f"Total amount: {fmt_money(total)} is not net {fmt_money(net)} "
+                f"plus VAT {fmt_money(vat)}"
+            )
         if net is not None and net <= 0:
             errors.append("Net amount: must be more than zero")
         if not errors:
@@ -442,8 +497,15 @@ async def invoice_submit(request: Request) -> Response:
             if dup is not None:
                 errors.append(duplicate_message(dup, draft.contract.number))
         if errors:
-            return render(request, "step_invoice.html", status=422, title="Invoice details",
-                          draft=draft, values=values, errors=errors)
+            return render(
+                request,
+                "step_invoice.html",
+                status=422,
+                title="Invoice details",
+                draft=draft,
+                values=values,
+                errors=errors,
+            )
         draft.invoice_number = values["invoice_number"]
         draft.invoice_date = inv_date
         draft.currency = values["currency"]
@@ -458,9 +520,14 @@ async def documents_form(request: Request) -> Response:
         draft = load_draft(s, request)
         if draft is None:
             return draft_gone(request)
-        return render(request, "step_documents.html", title="Supporting documents", draft=draft,
-                      doc_types=[(t, doc_label(t)) for t in draft.contract.document_type_list],
-                      limits=LIMITS)
+        return render(
+            request,
+            "step_documents.html",
+            title="Supporting documents",
+            draft=draft,
+            doc_types=[(t, doc_label(t)) for t in draft.contract.document_type_list],
+            limits=LIMITS,
+        )
 
 
 @page("upload")
@@ -481,21 +548,37 @@ async def documents_submit(request: Request) -> Response:
                 name = item.filename or ""
                 content = await item.read()
             if name and portal.faults.fire("fail_upload", doc_type):
-                return error_page(request, 503, "Upload failed",
-                                  f"{doc_label(doc_type)}: the file could not be stored. "
-                                  "Please try again later.")
+                return error_page(
+                    request,
+                    503,
+                    "Upload failed",
+                    f"{doc_label(doc_type)}: the file could not be stored. Please try again later.",
+                )
             errors.extend(check_upload(doc_label(doc_type), name, content))
             uploads.append((doc_type, name, content))
         errors.extend(check_names([name for _, name, _ in uploads if name]))
         if errors:
-            return render(request, "step_documents.html", status=422,
-                          title="Supporting documents", draft=draft, errors=errors,
-                          doc_types=[(t, doc_label(t)) for t in doc_types], limits=LIMITS)
+            return render(
+                request,
+                "step_documents.html",
+                status=422,
+                title="Supporting documents",
+                draft=draft,
+                errors=errors,
+                doc_types=[(t, doc_label(t)) for t in doc_types],
+                limits=LIMITS,
+            )
         draft.files.clear()
         for doc_type, name, content in uploads:
-            draft.files.append(db.DraftFile(
-                document_type=doc_type, filename=name, size=len(content),
-                sha256=hashlib.sha256(content).hexdigest(), content=content))
+            draft.files.append(
+                db.DraftFile(
+                    document_type=doc_type,
+                    filename=name,
+                    size=len(content),
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    content=content,
+                )
+            )
         draft_id = draft.id
     return see_other(f"/claims/new/{draft_id}/review")
 
@@ -508,8 +591,14 @@ async def review_form(request: Request) -> Response:
             return draft_gone(request)
         if draft.invoice_number is None or not draft.files:
             return see_other(f"/claims/new/{draft.id}/invoice")
-        return render(request, "step_review.html", title="Review and declaration", draft=draft,
-                      fmt_money=fmt_money, doc_label=doc_label)
+        return render(
+            request,
+            "step_review.html",
+            title="Review and declaration",
+            draft=draft,
+            fmt_money=fmt_money,
+            doc_label=doc_label,
+        )
 
 
 @page("final_submit")
@@ -522,26 +611,44 @@ async def review_submit(request: Request) -> Response:
         if draft is None:
             return draft_gone(request)
         if form.get("declaration") != "yes":
-            return render(request, "step_review.html", status=422,
-                          title="Review and declaration", draft=draft, fmt_money=fmt_money,
-                          doc_label=doc_label,
-                          errors=["Declaration: you must confirm the declaration to submit"])
-        assert draft.invoice_number and draft.invoice_date and draft.currency  # noqa: S101
+            return render(
+                request,
+                "step_review.html",
+                status=422,
+                title="Review and declaration",
+                draft=draft,
+                fmt_money=fmt_money,
+                doc_label=doc_label,
+                errors=["Declaration: you must confirm the declaration to submit"],
+            )
+        assert draft.invoice_number and draft.invoice_date and draft.currency
         dup = duplicate_of(s, draft.contract_id, draft.invoice_number, draft.resubmit_of)
         if dup is not None:
-            return render(request, "step_review.html", status=409,
-                          title="Review and declaration", draft=draft, fmt_money=fmt_money,
-                          doc_label=doc_label, errors=[duplicate_message(dup, draft.contract.number)])
+            return render(
+                request,
+                "step_review.html",
+                status=409,
+                title="Review and declaration",
+                draft=draft,
+                fmt_money=fmt_money,
+                doc_label=doc_label,
+                errors=[duplicate_message(dup, draft.contract.number)],
+            )
         if draft.resubmit_of is not None:
             claim = s.get(db.Claim, draft.resubmit_of)
             if claim is None or claim.status != "returned":
-                return error_page(request, 409, "Claim cannot be resubmitted",
-                                  "Only a claim returned for correction can be resubmitted.")
+                return error_page(
+                    request,
+                    409,
+                    "Claim cannot be resubmitted",
+                    "Only a claim returned for correction can be resubmitted.",
+                )
             note = "resubmitted after correction"
             claim.files.clear()
         else:
-            claim = db.Claim(account_id=draft.account_id, contract_id=draft.contract_id,
-                             submitted_at=now)
+            claim = db.Claim(
+                account_id=draft.account_id, contract_id=draft.contract_id, submitted_at=now
+            )
             s.add(claim)
             note = "submitted"
         claim.invoice_number = draft.invoice_number
@@ -551,8 +658,15 @@ async def review_submit(request: Request) -> Response:
         claim.net, claim.vat, claim.total = draft.net or "0", draft.vat or "0", draft.total or "0"
         claim.status, claim.status_at = "submitted", now
         for f in draft.files:
-            claim.files.append(db.ClaimFile(document_type=f.document_type, filename=f.filename,
-                                            size=f.size, sha256=f.sha256, content=f.content))
+            claim.files.append(
+                db.ClaimFile(
+                    document_type=f.document_type,
+                    filename=f.filename,
+                    size=f.size,
+                    sha256=f.sha256,
+                    content=f.content,
+                )
+            )
         claim.events.append(db.StatusEvent(status="submitted", at=now, note=note))
         s.flush()
         if claim.reference is None:
@@ -567,10 +681,17 @@ async def review_submit(request: Request) -> Response:
 
 # -- claims -----------------------------------------------------------------------------------
 def own_claim(s: Session, request: Request) -> db.Claim | None:
-    claim = s.scalar(select(db.Claim).where(db.Claim.reference == request.path_params["ref"])
-                     .options(selectinload(db.Claim.files), selectinload(db.Claim.events),
-                              selectinload(db.Claim.comments), selectinload(db.Claim.payments),
-                              selectinload(db.Claim.contract)))
+    claim = s.scalar(
+        select(db.Claim)
+        .where(db.Claim.reference == request.path_params["ref"])
+        .options(
+            selectinload(db.Claim.files),
+            selectinload(db.Claim.events),
+            selectinload(db.Claim.comments),
+            selectinload(db.Claim.payments),
+            selectinload(db.Claim.contract),
+        )
+    )
     if claim is None or claim.account_id != account_id(request):
         return None
     return claim
@@ -586,8 +707,14 @@ async def receipt_page(request: Request) -> Response:
         claim = own_claim(s, request)
         if claim is None:
             return claim_gone(request)
-        return render(request, "receipt.html", title="Claim submitted", claim=claim,
-                      fmt_money=fmt_money, submitted_at=db.aware(claim.status_at))
+        return render(
+            request,
+            "receipt.html",
+            title="Claim submitted",
+            claim=claim,
+            fmt_money=fmt_money,
+            submitted_at=db.aware(claim.status_at),
+        )
 
 
 def receipt_pdf_bytes(claim: db.Claim) -> bytes:
@@ -617,8 +744,13 @@ def receipt_pdf_bytes(claim: db.Claim) -> bytes:
     pdf.cell(0, 7, "Documents received:", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Courier", size=8)
     for f in claim.files:
-        pdf.multi_cell(0, 5, latin(f"{f.document_type}: {f.filename} ({f.size} bytes) "
-                                   f"sha256 {f.sha256}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(
+            0,
+            5,
+            latin(f"{f.document_type}: {f.filename} ({f.size} bytes) sha256 {f.sha256}"),
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
     return bytes(pdf.output())
 
 
@@ -630,15 +762,20 @@ async def receipt_pdf(request: Request) -> Response:
             return claim_gone(request)
         body = receipt_pdf_bytes(claim)
         name = f"receipt-{claim.reference}.pdf"
-    return Response(body, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def claim_filters(request: Request) -> tuple[Any, dict[str, str]]:
-    params = {k: request.query_params.get(k, "").strip()
-              for k in ("status", "contract", "invoice")}
-    query = (select(db.Claim.id).join(db.Contract, db.Claim.contract_id == db.Contract.id)
-             .where(db.Claim.account_id == account_id(request)))
+    params = {k: request.query_params.get(k, "").strip() for k in ("status", "contract", "invoice")}
+    query = (
+        select(db.Claim.id)
+        .join(db.Contract, db.Claim.contract_id == db.Contract.id)
+        .where(db.Claim.account_id == account_id(request))
+    )
     if params["status"]:
         query = query.where(db.Claim.status == params["status"])
     if params["contract"]:
@@ -660,18 +797,38 @@ async def claims_list(request: Request) -> Response:
         total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
         ids = query.order_by(db.Claim.id.desc()).limit(per_page).offset((page_no - 1) * per_page)
         rows = s.execute(
-            select(db.Claim.reference, db.Contract.number, db.Claim.invoice_number,
-                   db.Claim.invoice_date, db.Claim.currency, db.Claim.total, db.Claim.status,
-                   db.Claim.status_at)
+            select(
+                db.Claim.reference,
+                db.Contract.number,
+                db.Claim.invoice_number,
+                db.Claim.invoice_date,
+                db.Claim.currency,
+                db.Claim.total,
+                db.Claim.status,
+                db.Claim.status_at,
+            )
             .join(db.Contract, db.Claim.contract_id == db.Contract.id)
-            .where(db.Claim.id.in_(ids.scalar_subquery())).order_by(db.Claim.id.desc())
+            .where(db.Claim.id.in_(ids.scalar_subquery()))
+            .order_by(db.Claim.id.desc())
         ).all()
         contracts = contracts_of(s, account_id(request))
     pages = max(1, math.ceil(total / per_page))
     qs = "&".join(f"{k}={v}" for k, v in params.items() if v)
-    return render(request, "claims.html", title="My claims", rows=rows, total=total,
-                  page_no=page_no, pages=pages, per_page=per_page, params=params, qs=qs,
-                  statuses=STATUSES, contracts=contracts, fmt_money=fmt_money)
+    return render(
+        request,
+        "claims.html",
+        title="My claims",
+        rows=rows,
+        total=total,
+        page_no=page_no,
+        pages=pages,
+        per_page=per_page,
+        params=params,
+        qs=qs,
+        statuses=STATUSES,
+        contracts=contracts,
+        fmt_money=fmt_money,
+    )
 
 
 CSV_COLUMNS = (
@@ -688,37 +845,61 @@ async def claims_export(request: Request) -> Response:
     ids = query.scalar_subquery()
     with portal_of(request).Session() as s:
         rows = s.execute(
-            select(db.Claim.id, db.Claim.reference, db.Contract.number, db.Claim.invoice_number,
-                   db.Claim.invoice_date, db.Claim.period_start, db.Claim.period_end,
-                   db.Claim.currency, db.Claim.net, db.Claim.vat, db.Claim.total,
-                   db.Claim.status, db.Claim.status_at, db.Claim.submitted_at)
+            select(
+                db.Claim.id,
+                db.Claim.reference,
+                db.Contract.number,
+                db.Claim.invoice_number,
+                db.Claim.invoice_date,
+                db.Claim.period_start,
+                db.Claim.period_end,
+                db.Claim.currency,
+                db.Claim.net,
+                db.Claim.vat,
+                db.Claim.total,
+                db.Claim.status,
+                db.Claim.status_at,
+                db.Claim.submitted_at,
+            )
             .join(db.Contract, db.Claim.contract_id == db.Contract.id)
-            .where(db.Claim.id.in_(ids)).order_by(db.Claim.id)
+            .where(db.Claim.id.in_(ids))
+            .order_by(db.Claim.id)
         ).all()
         comments: dict[int, list[str]] = {}
-        for cid, text in s.execute(select(db.Comment.claim_id, db.Comment.text)
-                                   .where(db.Comment.claim_id.in_(ids)).order_by(db.Comment.id)):
+        for cid, text in s.execute(
+            select(db.Comment.claim_id, db.Comment.text)
+            .where(db.Comment.claim_id.in_(ids))
+            .order_by(db.Comment.id)
+        ):
             comments.setdefault(cid, []).append(text)
         payments: dict[int, list[tuple[str, dt.date, str]]] = {}
         for cid, amount, paid_on, ref in s.execute(
-                select(db.Payment.claim_id, db.Payment.amount, db.Payment.paid_on,
-                       db.Payment.reference).where(db.Payment.claim_id.in_(ids))
-                .order_by(db.Payment.id)):
+            select(db.Payment.claim_id, db.Payment.amount, db.Payment.paid_on, db.Payment.reference)
+            .where(db.Payment.claim_id.in_(ids))
+            .order_by(db.Payment.id)
+        ):
             payments.setdefault(cid, []).append((amount, paid_on, ref))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         paid = payments.get(row[0], [])
-        writer.writerow([
-            *row[1:12], db.aware(row[12]).isoformat(),  # type: ignore[union-attr]
-            db.aware(row[13]).isoformat(),  # type: ignore[union-attr]
-            str(sum((Decimal(p[0]) for p in paid), Decimal("0"))) if paid else "",
-            str(paid[-1][1]) if paid else "", paid[-1][2] if paid else "",
-            "\n".join(comments.get(row[0], [])),
-        ])
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="claims.csv"'})
+        writer.writerow(
+            [
+                *row[1:12],
+                db.aware(row[12]).isoformat(),  # type: ignore[union-attr]
+                db.aware(row[13]).isoformat(),  # type: ignore[union-attr]
+                str(sum((Decimal(p[0]) for p in paid), Decimal(0))) if paid else "",
+                str(paid[-1][1]) if paid else "",
+                paid[-1][2] if paid else "",
+                "\n".join(comments.get(row[0], [])),
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="claims.csv"'},
+    )
 
 
 @page("claim")
@@ -727,9 +908,17 @@ async def claim_page(request: Request) -> Response:
         claim = own_claim(s, request)
         if claim is None:
             return claim_gone(request)
-        paid = sum((Decimal(p.amount) for p in claim.payments), Decimal("0"))
-        return render(request, "claim.html", title=f"Claim {claim.reference}", claim=claim,
-                      fmt_money=fmt_money, paid=paid, doc_label=doc_label, aware=db.aware)
+        paid = sum((Decimal(p.amount) for p in claim.payments), Decimal(0))
+        return render(
+            request,
+            "claim.html",
+            title=f"Claim {claim.reference}",
+            claim=claim,
+            fmt_money=fmt_money,
+            paid=paid,
+            doc_label=doc_label,
+            aware=db.aware,
+        )
 
 
 @page("claim")
@@ -741,8 +930,11 @@ async def claim_document(request: Request) -> Response:
         f = next((f for f in claim.files if f.id == int(request.path_params["file"])), None)
         if f is None:
             return error_page(request, 404, "Document not found", "No such document.")
-        return Response(f.content, media_type="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="{f.filename}"'})
+        return Response(
+            f.content,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{f.filename}"'},
+        )
 
 
 @page("resubmit")
@@ -752,13 +944,26 @@ async def claim_resubmit(request: Request) -> Response:
         if claim is None:
             return claim_gone(request)
         if claim.status != "returned":
-            return error_page(request, 409, "Claim cannot be resubmitted",
-                              "Only a claim returned for correction can be resubmitted.")
-        draft = db.Draft(id=secrets.token_hex(16), account_id=claim.account_id,
-                         contract_id=claim.contract_id, resubmit_of=claim.id,
-                         period_start=claim.period_start, period_end=claim.period_end,
-                         invoice_number=claim.invoice_number, invoice_date=claim.invoice_date,
-                         currency=claim.currency, net=claim.net, vat=claim.vat, total=claim.total)
+            return error_page(
+                request,
+                409,
+                "Claim cannot be resubmitted",
+                "Only a claim returned for correction can be resubmitted.",
+            )
+        draft = db.Draft(
+            id=secrets.token_hex(16),
+            account_id=claim.account_id,
+            contract_id=claim.contract_id,
+            resubmit_of=claim.id,
+            period_start=claim.period_start,
+            period_end=claim.period_end,
+            invoice_number=claim.invoice_number,
+            invoice_date=claim.invoice_date,
+            currency=claim.currency,
+            net=claim.net,
+            vat=claim.vat,
+            total=claim.total,
+        )
         s.add(draft)
     return see_other(f"/claims/new/{draft.id}/invoice")
 
@@ -807,8 +1012,9 @@ def bo_add_account(request: Request, portal: Portal, body: dict[str, Any]) -> di
 
 def bo_unlock(request: Request, portal: Portal, body: dict[str, Any]) -> dict[str, Any]:
     with portal.Session() as s, s.begin():
-        account = s.scalar(select(db.Account).where(
-            db.Account.username == request.path_params["username"]))
+        account = s.scalar(
+            select(db.Account).where(db.Account.username == request.path_params["username"])
+        )
         if account is None:
             raise BackofficeError(404, "no such account")
         account.failed_logins, account.locked = 0, False
@@ -817,12 +1023,16 @@ def bo_unlock(request: Request, portal: Portal, body: dict[str, Any]) -> dict[st
 
 def bo_account(request: Request, portal: Portal, body: dict[str, Any]) -> dict[str, Any]:
     with portal.Session() as s:
-        account = s.scalar(select(db.Account).where(
-            db.Account.username == request.path_params["username"]))
+        account = s.scalar(
+            select(db.Account).where(db.Account.username == request.path_params["username"])
+        )
         if account is None:
             raise BackofficeError(404, "no such account")
-        return {"username": account.username, "locked": account.locked,
-                "failed_logins": account.failed_logins}
+        return {
+            "username": account.username,
+            "locked": account.locked,
+            "failed_logins": account.failed_logins,
+        }
 
 
 def bo_add_contract(request: Request, portal: Portal, body: dict[str, Any]) -> dict[str, Any]:
@@ -847,16 +1057,22 @@ def bo_add_contract(request: Request, portal: Portal, body: dict[str, Any]) -> d
 def claim_json(claim: db.Claim) -> dict[str, Any]:
     paid = [p for p in claim.payments]
     return {
-        "reference": claim.reference, "contract_number": claim.contract.number,
-        "invoice_number": claim.invoice_number, "status": claim.status,
+        "reference": claim.reference,
+        "contract_number": claim.contract.number,
+        "invoice_number": claim.invoice_number,
+        "status": claim.status,
         "status_at": db.aware(claim.status_at).isoformat(),  # type: ignore[union-attr]
-        "total": claim.total, "currency": claim.currency,
-        "files": [{"document_type": f.document_type, "filename": f.filename,
-                   "sha256": f.sha256} for f in claim.files],
+        "total": claim.total,
+        "currency": claim.currency,
+        "files": [
+            {"document_type": f.document_type, "filename": f.filename, "sha256": f.sha256}
+            for f in claim.files
+        ],
         "history": [{"status": e.status, "note": e.note} for e in claim.events],
         "comments": [c.text for c in claim.comments],
-        "payments": [{"amount": p.amount, "date": str(p.paid_on), "reference": p.reference}
-                     for p in paid],
+        "payments": [
+            {"amount": p.amount, "date": str(p.paid_on), "reference": p.reference} for p in paid
+        ],
     }
 
 
@@ -918,15 +1134,22 @@ def bo_pay(request: Request, portal: Portal, body: dict[str, Any]) -> dict[str, 
         claim = bo_claim_for(s, request.path_params["ref"])
         if claim.status not in PAYABLE:
             raise BackofficeError(409, f"cannot pay a {claim.status} claim")
-        claim.payments.append(db.Payment(amount=str(amount),
-                                         paid_on=dt.date.fromisoformat(body["date"]),
-                                         reference=str(body["reference"])))
+        claim.payments.append(
+            db.Payment(
+                amount=str(amount),
+                paid_on=dt.date.fromisoformat(body["date"]),
+                reference=str(body["reference"]),
+            )
+        )
         s.flush()
-        paid = sum((Decimal(p.amount) for p in claim.payments), Decimal("0"))
+        paid = sum((Decimal(p.amount) for p in claim.payments), Decimal(0))
         claim.status = "paid" if paid >= Decimal(claim.total) else "partially_paid"
         claim.status_at = now
-        claim.events.append(db.StatusEvent(status=claim.status, at=now,
-                                           note=f"payment {body['reference']}: {amount}"))
+        claim.events.append(
+            db.StatusEvent(
+                status=claim.status, at=now, note=f"payment {body['reference']}: {amount}"
+            )
+        )
         s.flush()
         return claim_json(claim)
 
@@ -941,13 +1164,29 @@ def bo_seed_claims(request: Request, portal: Portal, body: dict[str, Any]) -> di
         if contract is None:
             raise BackofficeError(404, "no such contract")
         start = (s.scalar(select(func.max(db.Claim.id))) or 0) + 1
-        s.execute(db.Claim.__table__.insert(), [
-            {"id": start + i, "reference": f"CLM-{now.year}-{start + i:06d}",
-             "account_id": contract.account_id, "contract_id": contract.id,
-             "invoice_number": f"{prefix}{i + 1:06d}", "invoice_date": now.date(),
-             "period_start": now.date(), "period_end": now.date(), "currency": contract.currency,
-             "net": "100.00", "vat": "20.00", "total": "120.00", "status": "submitted",
-             "submitted_at": now, "status_at": now} for i in range(count)])
+        s.execute(
+            insert(db.Claim),
+            [
+                {
+                    "id": start + i,
+                    "reference": f"CLM-{now.year}-{start + i:06d}",
+                    "account_id": contract.account_id,
+                    "contract_id": contract.id,
+                    "invoice_number": f"{prefix}{i + 1:06d}",
+                    "invoice_date": now.date(),
+                    "period_start": now.date(),
+                    "period_end": now.date(),
+                    "currency": contract.currency,
+                    "net": "100.00",
+                    "vat": "20.00",
+                    "total": "120.00",
+                    "status": "submitted",
+                    "submitted_at": now,
+                    "status_at": now,
+                }
+                for i in range(count)
+            ],
+        )
     return {"created": count}
 
 

@@ -54,8 +54,11 @@ class BackofficeClient:
 
     def add_account(self, username: str, password: str, totp_secret: str | None) -> Any:
         """Create or reset a supplier account (unlocks it too)."""
-        return self.call("POST", "/backoffice/accounts",
-                         {"username": username, "password": password, "totp_secret": totp_secret})
+        return self.call(
+            "POST",
+            "/backoffice/accounts",
+            {"username": username, "password": password, "totp_secret": totp_secret},
+        )
 
     def account(self, username: str) -> Any:
         return self.call("GET", f"/backoffice/accounts/{username}")
@@ -63,12 +66,27 @@ class BackofficeClient:
     def unlock(self, username: str) -> Any:
         return self.call("POST", f"/backoffice/accounts/{username}/unlock", {})
 
-    def add_contract(self, number: str, username: str, *, title: str = "", currency: str = "EUR",
-                     document_types: list[str] | None = None) -> Any:
+    def add_contract(
+        self,
+        number: str,
+        username: str,
+        *,
+        title: str = "",
+        currency: str = "EUR",
+        document_types: list[str] | None = None,
+    ) -> Any:
         """Create or update a contract of ``username`` requiring ``document_types``."""
-        return self.call("POST", "/backoffice/contracts", {
-            "number": number, "username": username, "title": title, "currency": currency,
-            "document_types": document_types or ["invoice"]})
+        return self.call(
+            "POST",
+            "/backoffice/contracts",
+            {
+                "number": number,
+                "username": username,
+                "title": title,
+                "currency": currency,
+                "document_types": document_types or ["invoice"],
+            },
+        )
 
     def claim(self, reference: str) -> Any:
         return self.call("GET", f"/backoffice/claims/{reference}")
@@ -77,23 +95,38 @@ class BackofficeClient:
         query = f"?invoice={invoice}" if invoice else ""
         return self.call("GET", f"/backoffice/claims{query}")["claims"]  # type: ignore[no-any-return]
 
-    def move(self, reference: str, status: str, *, reasons: list[str] | None = None,
-             comment: str | None = None) -> Any:
+    def move(
+        self,
+        reference: str,
+        status: str,
+        *,
+        reasons: list[str] | None = None,
+        comment: str | None = None,
+    ) -> Any:
         """Move a claim (under_review, returned (needs reasons), approved, payment_ordered, rejected)."""
-        return self.call("POST", f"/backoffice/claims/{reference}/status",
-                         {"status": status, "reasons": reasons or [], "comment": comment})
+        return self.call(
+            "POST",
+            f"/backoffice/claims/{reference}/status",
+            {"status": status, "reasons": reasons or [], "comment": comment},
+        )
 
     def comment(self, reference: str, text: str) -> Any:
         return self.call("POST", f"/backoffice/claims/{reference}/comments", {"text": text})
 
     def pay(self, reference: str, amount: str, date: str, payment_reference: str) -> Any:
         """Record a (possibly partial) payment; the claim becomes partially_paid or paid."""
-        return self.call("POST", f"/backoffice/claims/{reference}/payments",
-                         {"amount": amount, "date": date, "reference": payment_reference})
+        return self.call(
+            "POST",
+            f"/backoffice/claims/{reference}/payments",
+            {"amount": amount, "date": date, "reference": payment_reference},
+        )
 
     def seed_claims(self, contract: str, count: int, prefix: str = "BULK-") -> Any:
-        return self.call("POST", "/backoffice/seed-claims",
-                         {"contract": contract, "count": count, "prefix": prefix})
+        return self.call(
+            "POST",
+            "/backoffice/seed-claims",
+            {"contract": contract, "count": count, "prefix": prefix},
+        )
 
     def set_faults(self, spec: str) -> Any:
         """Replace the live fault set (``""`` clears every fault)."""
@@ -130,8 +163,12 @@ def serve(args: argparse.Namespace) -> int:
     if not token:
         token = secrets.token_urlsafe(16)
         print(f"back-office token (X-Backoffice-Token): {token}", file=sys.stderr)
-    config = PortalConfig(db_path=Path(args.db), backoffice_token=token,
-                          idle_timeout=args.idle_timeout, faults=args.faults or "")
+    config = PortalConfig(
+        db_path=Path(args.db),
+        backoffice_token=token,
+        idle_timeout=args.idle_timeout,
+        faults=args.faults or "",
+    )
     app = create_app(config)
     print(f"sandbox portal on http://{args.host}:{args.port}/ (db {args.db})", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
@@ -151,14 +188,19 @@ def backoffice(args: argparse.Namespace) -> int:
         elif cmd == "unlock":
             result = client.unlock(args.username)
         elif cmd == "add-contract":
-            result = client.add_contract(args.number, args.user, title=args.title,
-                                         currency=args.currency,
-                                         document_types=args.documents.split(","))
+            result = client.add_contract(
+                args.number,
+                args.user,
+                title=args.title,
+                currency=args.currency,
+                document_types=args.documents.split(","),
+            )
         elif cmd == "show":
             result = client.claim(args.reference)
         elif cmd == "move":
-            result = client.move(args.reference, args.status, reasons=args.reason,
-                                 comment=args.comment)
+            result = client.move(
+                args.reference, args.status, reasons=args.reason, comment=args.comment
+            )
         elif cmd == "comment":
             result = client.comment(args.reference, args.text)
         elif cmd == "pay":
@@ -178,18 +220,28 @@ def backoffice(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m portals.sandbox", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m portals.sandbox",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the sandbox portal")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--db", default="sandbox-portal.db", help="SQLite file (created if missing)")
     s.add_argument("--faults", default="", help='e.g. "latency=0.5;http500=upload*1"')
-    s.add_argument("--idle-timeout", type=float, default=900.0,
-                   help="seconds of inactivity before a session expires")
-    s.add_argument("--backoffice-token", default=None,
-                   help="token for X-Backoffice-Token (default: $SANDBOX_BACKOFFICE_TOKEN or random)")
+    s.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=900.0,
+        help="seconds of inactivity before a session expires",
+    )
+    s.add_argument(
+        "--backoffice-token",
+        default=None,
+        help="token for X-Backoffice-Token (default: $SANDBOX_BACKOFFICE_TOKEN or random)",
+    )
     s.add_argument("--log-level", default="warning")
     s.set_defaults(func=serve)
 
@@ -213,8 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("reference")
     x = bsub.add_parser("move", help="move a claim to a new status")
     x.add_argument("reference")
-    x.add_argument("status", choices=["under_review", "returned", "approved", "payment_ordered",
-                                      "rejected"])
+    x.add_argument(
+        "status", choices=["under_review", "returned", "approved", "payment_ordered", "rejected"]
+    )
     x.add_argument("--reason", action="append", default=[], help="why it is returned (repeat)")
     x.add_argument("--comment", default=None, help="a reviewer comment")
     x = bsub.add_parser("comment", help="add a reviewer comment")

@@ -16,7 +16,9 @@ from playwright.sync_api import Page
 from portals.errors import PortalError
 
 #: Fields whose content must never appear in a screenshot.
-SECRET_FIELDS = "input[type=password], input[autocomplete=one-time-code], input[autocomplete=current-password]"
+SECRET_FIELDS = (
+    "input[type=password], input[autocomplete=one-time-code], input[autocomplete=current-password]"
+)
 
 
 def _now() -> str:
@@ -26,18 +28,34 @@ def _now() -> str:
 class EvidenceRecorder:
     """Screenshots and ``manifest.json`` in one write-once directory."""
 
-    def __init__(self, directory: Path, *, adapter: str, operation: str, base_url: str,
-                 claim_key: str | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        adapter: str,
+        operation: str,
+        base_url: str,
+        claim_key: str | None = None,
+    ):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.manifest_path = self.dir / "manifest.json"
         if self.manifest_path.exists():
-            raise PortalError(f"evidence directory {self.dir} is already used; refusing to "
-                              "overwrite its evidence", portal=adapter, step=operation)
+            raise PortalError(
+                f"evidence directory {self.dir} is already used; refusing to "
+                "overwrite its evidence",
+                portal=adapter,
+                step=operation,
+            )
         self.screenshots: list[Path] = []
         self.data: dict[str, Any] = {
-            "adapter": adapter, "operation": operation, "base_url": base_url,
-            "claim_key": claim_key, "started_at": _now(), "steps": [], "outcome": None,
+            "adapter": adapter,
+            "operation": operation,
+            "base_url": base_url,
+            "claim_key": claim_key,
+            "started_at": _now(),
+            "steps": [],
+            "outcome": None,
         }
         self._write()
 
@@ -59,8 +77,9 @@ class EvidenceRecorder:
 
     def note(self, step: str, **details: Any) -> None:
         """Record a step without a screenshot (retries, callbacks, downloads)."""
-        self.data["steps"].append({"n": len(self.data["steps"]) + 1, "step": step, "at": _now(),
-                                   **details})
+        self.data["steps"].append(
+            {"n": len(self.data["steps"]) + 1, "step": step, "at": _now(), **details}
+        )
         self._write()
 
     def finish(self, outcome: str, **details: Any) -> None:

@@ -61,8 +61,8 @@ class Supplier:
     @property
     def credentials(self) -> PortalCredentials:
         return PortalCredentials.model_validate(
-            {"username": self.username, "password": self.password,
-             "totp_secret": self.totp_secret})
+            {"username": self.username, "password": self.password, "totp_secret": self.totp_secret}
+        )
 
     def totp_now(self) -> str:
         return pyotp.TOTP(self.totp_secret).now()
@@ -74,7 +74,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:  # ok: seconds
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes], timeout: float = 20.0
+) -> None:  # ok: seconds
     """Poll ``/health`` until it answers; fail early if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -86,8 +88,9 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 2
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             # not listening yet: block on the socket's own timeout rather than sleeping
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=0.1
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=0.1),
             ):
                 pass
     raise TimeoutError(f"sandbox portal at {url} did not answer within {timeout}s")
@@ -95,7 +98,10 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 2
 
 @contextlib.contextmanager
 def running_sandbox(
-    workdir: Path, *, faults: str = "", idle_timeout: float = 900.0  # ok: seconds
+    workdir: Path,
+    *,
+    faults: str = "",
+    idle_timeout: float = 900.0,  # ok: seconds
 ) -> Iterator[SandboxServer]:
     """Run ``python -m portals.sandbox serve`` on a free port in ``workdir``; stop it after."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -103,16 +109,29 @@ def running_sandbox(
     token = secrets.token_urlsafe(16)
     db_path = workdir / "portal.db"
     log_path = workdir / "portal.log"
-    cmd = [sys.executable, "-m", "portals.sandbox", "serve", "--port", str(port),
-           "--db", str(db_path), "--idle-timeout", str(idle_timeout), "--faults", faults]
+    cmd = [
+        sys.executable,
+        "-m",
+        "portals.sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        str(db_path),
+        "--idle-timeout",
+        str(idle_timeout),
+        "--faults",
+        faults,
+    ]
     env = dict(os.environ, SANDBOX_BACKOFFICE_TOKEN=token)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, process)
-        yield SandboxServer(url=url, token=token, db_path=db_path, process=process,
-                            log_path=log_path)
+        yield SandboxServer(
+            url=url, token=token, db_path=db_path, process=process, log_path=log_path
+        )
     finally:
         process.terminate()
         try:
@@ -140,14 +159,19 @@ def seed_supplier(
         document_types=document_types,
     )
     server.backoffice.add_account(supplier.username, supplier.password, supplier.totp_secret)
-    server.backoffice.add_contract(supplier.contract_number, supplier.username,
-                                   title="Consulting services", currency=currency,
-                                   document_types=list(document_types))
+    server.backoffice.add_contract(
+        supplier.contract_number,
+        supplier.username,
+        title="Consulting services",
+        currency=currency,
+        document_types=list(document_types),
+    )
     return supplier
 
 
-def make_pdf(path: Path, text: str = "Supporting document", *, pages: int = 1,
-             password: str | None = None) -> Path:
+def make_pdf(
+    path: Path, text: str = "Supporting document", *, pages: int = 1, password: str | None = None
+) -> Path:
     """Write a real PDF with ``text`` on each page (encrypted when ``password`` is given)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if pages == 0:

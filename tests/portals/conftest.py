@@ -9,7 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from portals.sandbox.testing import SandboxServer, Supplier, make_pdf, running_sandbox, seed_supplier
+from portals.sandbox.testing import (
+    SandboxServer,
+    Supplier,
+    make_pdf,
+    running_sandbox,
+    seed_supplier,
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +58,12 @@ def csrf_of(html: str) -> str:
 
 
 def alerts_of(html: str) -> list[str]:
-    block = re.search(r'role="alert".*?<ul>(.*?)</ul>', html, re.S)
-    return re.findall(r"<li>(.*?)</li>", block.group(1), re.S) if block else []
+    block = re.search(r'role="alert".*?<ul>(.*?)</ul>', html, re.DOTALL)
+    return re.findall(r"<li>(.*?)</li>", block.group(1), re.DOTALL) if block else []
 
 
 def h1_of(html: str) -> str:
-    found = re.search(r"<h1>(.*?)</h1>", html, re.S)
+    found = re.search(r"<h1>(.*?)</h1>", html, re.DOTALL)
     return found.group(1).strip() if found else ""
 
 
@@ -67,16 +73,22 @@ class PortalClient(httpx.Client):
     def __init__(self, server: SandboxServer):
         super().__init__(base_url=server.url, follow_redirects=True, timeout=20)
 
-    def post_form(self, get_path: str, post_path: str | None = None,
-                  data: dict[str, str] | None = None,
-                  files: dict[str, tuple[str, bytes, str]] | None = None) -> httpx.Response:
+    def post_form(
+        self,
+        get_path: str,
+        post_path: str | None = None,
+        data: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> httpx.Response:
         page = self.get(get_path)
         payload = {"csrf_token": csrf_of(page.text), **(data or {})}
         return self.post(post_path or get_path, data=payload, files=files)
 
     def login(self, supplier: Supplier, password: str | None = None) -> httpx.Response:
-        first = self.post_form("/login", data={"username": supplier.username,
-                                               "password": password or supplier.password})
+        first = self.post_form(
+            "/login",
+            data={"username": supplier.username, "password": password or supplier.password},
+        )
         if h1_of(first.text) != "Enter your one-time code":
             return first
         return self.post_form("/login/totp", data={"code": supplier.totp_now()})

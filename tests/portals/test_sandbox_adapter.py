@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import stat
 from collections.abc import Callable, Iterator
@@ -12,8 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from PIL import Image
+from pydantic import SecretStr
 from pypdf import PdfReader
 
 from portals.base import BrowserOptions, PackageFile, SubmissionPackage
@@ -35,16 +34,31 @@ pytestmark = pytest.mark.browser
 FAST = BrowserOptions(timeout_ms=8_000, max_attempts=3, backoff_s=0.05)
 
 
-def package_for(supplier: Supplier, invoice: str, pdfs: dict[str, Path],
-                **changes: object) -> SubmissionPackage:
-    files = [PackageFile(document_type=t, path=p, filename=p.name,
-                         sha256=hashlib.sha256(p.read_bytes()).hexdigest())
-             for t, p in pdfs.items()]
-    data: dict[str, object] = dict(
-        claim_key=f"key-{invoice}", contract_number=supplier.contract_number,
-        invoice_number=invoice, invoice_date=dt.date(2026, 2, 1),
-        period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 1, 31), currency="EUR",
-        net=Decimal("1000.00"), vat=Decimal("200.00"), total=Decimal("1200.00"), files=files)
+def package_for(
+    supplier: Supplier, invoice: str, pdfs: dict[str, Path], **changes: object
+) -> SubmissionPackage:
+    files = [
+        PackageFile(
+            document_type=t,
+            path=p,
+            filename=p.name,
+            sha256=hashlib.sha256(p.read_bytes()).hexdigest(),
+        )
+        for t, p in pdfs.items()
+    ]
+    data: dict[str, object] = {
+        "claim_key": f"key-{invoice}",
+        "contract_number": supplier.contract_number,
+        "invoice_number": invoice,
+        "invoice_date": dt.date(2026, 2, 1),
+        "period_start": dt.date(2026, 1, 1),
+        "period_end": dt.date(2026, 1, 31),
+        "currency": "EUR",
+        "net": Decimal("1000.00"),
+        "vat": Decimal("200.00"),
+        "total": Decimal("1200.00"),
+        "files": files,
+    }
     data.update(changes)
     return SubmissionPackage.model_validate(data)
 
@@ -61,13 +75,19 @@ class Hook:
 
 
 @pytest.fixture(scope="module")
-def shared(sandbox_server: SandboxServer,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Supplier, SandboxAdapter]]:
+def shared(
+    sandbox_server: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Supplier, SandboxAdapter]]:
     """One supplier and one signed-in adapter for the module (each test uses its own invoices)."""
     supplier = seed_supplier(sandbox_server)
     state = tmp_path_factory.mktemp("shared") / "session.json"
-    with SandboxAdapter(sandbox_server.url, supplier.credentials, browser=FAST,
-                        state_file=state, evidence_dir=state.parent) as adapter:
+    with SandboxAdapter(
+        sandbox_server.url,
+        supplier.credentials,
+        browser=FAST,
+        state_file=state,
+        evidence_dir=state.parent,
+    ) as adapter:
         yield supplier, adapter
 
 
@@ -87,19 +107,26 @@ def fresh_supplier(sandbox: SandboxServer) -> Supplier:
 
 
 @pytest.fixture
-def make_adapter(sandbox: SandboxServer, tmp_path: Path
-                 ) -> Iterator[Callable[..., SandboxAdapter]]:
+def make_adapter(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Callable[..., SandboxAdapter]]:
     """More adapters: a supplier's own session file (shared by its adapters), other options."""
     made: list[SandboxAdapter] = []
 
-    def make(supplier: Supplier, options: BrowserOptions = FAST,
-             password: str | None = None, state_file: Path | None = None) -> SandboxAdapter:
+    def make(
+        supplier: Supplier,
+        options: BrowserOptions = FAST,
+        password: str | None = None,
+        state_file: Path | None = None,
+    ) -> SandboxAdapter:
         creds = supplier.credentials
         if password is not None:
             creds = creds.model_copy(update={"password": SecretStr(password)})
-        adapter = SandboxAdapter(sandbox.url, creds, browser=options,
-                                 state_file=state_file or tmp_path / supplier.username / "session.json",
-                                 evidence_dir=tmp_path / "evidence")
+        adapter = SandboxAdapter(
+            sandbox.url,
+            creds,
+            browser=options,
+            state_file=state_file or tmp_path / supplier.username / "session.json",
+            evidence_dir=tmp_path / "evidence",
+        )
         made.append(adapter)
         return adapter
 
@@ -109,15 +136,20 @@ def make_adapter(sandbox: SandboxServer, tmp_path: Path
 
 
 def test_happy_path_files_a_claim_with_receipt_and_screenshots(
-        sandbox: SandboxServer, supplier: Supplier, adapter: SandboxAdapter,
-        pdfs: dict[str, Path], tmp_path: Path) -> None:
+    sandbox: SandboxServer,
+    supplier: Supplier,
+    adapter: SandboxAdapter,
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     hook = Hook(sandbox, "INV-100")
     receipt = adapter.submit(package_for(supplier, "INV-100", pdfs), tmp_path / "ev1", hook)
     assert hook.calls == 1 and hook.portal_had == [0]  # called before the claim existed
     stored = sandbox.backoffice.claim(receipt.reference)
     assert (stored["invoice_number"], stored["status"]) == ("INV-100", "submitted")
     assert {f["sha256"] for f in stored["files"]} == {
-        hashlib.sha256(p.read_bytes()).hexdigest() for p in pdfs.values()}
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in pdfs.values()
+    }
     assert receipt.receipt_pdf is not None
     text = PdfReader(receipt.receipt_pdf).pages[0].extract_text()
     assert receipt.reference in text and "INV-100" in text
@@ -126,27 +158,35 @@ def test_happy_path_files_a_claim_with_receipt_and_screenshots(
     names = [s["step"] for s in steps["steps"]]
     assert names[-5:] == ["upload", "review", "on_final_submit", "receipt", "receipt_pdf"]
     assert steps["outcome"]["result"] == "accepted"
-    assert receipt.screenshots and all(p.exists() and p.suffix == ".png"
-                                       for p in receipt.screenshots)
+    assert receipt.screenshots and all(
+        p.exists() and p.suffix == ".png" for p in receipt.screenshots
+    )
     assert adapter.find_claim(supplier.contract_number, "INV-100").reference == receipt.reference  # type: ignore[union-attr]
     assert adapter.find_claim(supplier.contract_number, "INV-NOPE") is None
 
 
 def test_the_stored_session_is_reused_then_renewed_and_no_secret_is_kept(
-        sandbox: SandboxServer, fresh_supplier: Supplier,
-        make_adapter: Callable[..., SandboxAdapter], pdfs: dict[str, Path],
-        tmp_path: Path) -> None:
+    sandbox: SandboxServer,
+    fresh_supplier: Supplier,
+    make_adapter: Callable[..., SandboxAdapter],
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     supplier = fresh_supplier
     first = make_adapter(supplier)
     first.login()
     first.close()
     second = make_adapter(supplier)
     second.submit(package_for(supplier, "INV-R1", pdfs), tmp_path / "ev-r1", lambda: None)
-    steps = [s["step"] for s in json.loads((tmp_path / "ev-r1" / "manifest.json").read_text())["steps"]]
+    steps = [
+        s["step"] for s in json.loads((tmp_path / "ev-r1" / "manifest.json").read_text())["steps"]
+    ]
     assert "login" not in steps and "totp" not in steps
     sandbox.backoffice.expire_sessions()
     second.submit(package_for(supplier, "INV-R2", pdfs), tmp_path / "ev-r2", lambda: None)
-    steps = [s["step"] for s in json.loads((tmp_path / "ev-r2" / "manifest.json").read_text())["steps"]]
+    steps = [
+        s["step"] for s in json.loads((tmp_path / "ev-r2" / "manifest.json").read_text())["steps"]
+    ]
     # the wizard noticed the ended session, signed in again and started over
     assert steps[:3] == ["retry", "login", "totp"]
     # no secret reached the evidence, the password field was masked, the session file is private
@@ -161,26 +201,37 @@ def test_the_stored_session_is_reused_then_renewed_and_no_secret_is_kept(
 
 
 def test_the_portals_own_rejection_is_portal_rejected(
-        supplier: Supplier, adapter: SandboxAdapter, pdfs: dict[str, Path],
-        tmp_path: Path) -> None:
+    supplier: Supplier, adapter: SandboxAdapter, pdfs: dict[str, Path], tmp_path: Path
+) -> None:
     locked = make_pdf(tmp_path / "locked-timesheet.pdf", password="x")
     hook_calls: list[int] = []
     with pytest.raises(PortalRejected) as info:
-        adapter.submit(package_for(supplier, "INV-REJ", {**pdfs, "timesheet": locked}),
-                       tmp_path / "ev-rej", lambda: hook_calls.append(1))
+        adapter.submit(
+            package_for(supplier, "INV-REJ", {**pdfs, "timesheet": locked}),
+            tmp_path / "ev-rej",
+            lambda: hook_calls.append(1),
+        )
     assert info.value.step == "upload" and hook_calls == []
     assert info.value.messages == [
-        "Timesheet (timesheet): locked-timesheet.pdf is password-protected (encrypted)"]
+        "Timesheet (timesheet): locked-timesheet.pdf is password-protected (encrypted)"
+    ]
     with pytest.raises(PortalRejected) as info:
-        adapter.submit(package_for(supplier, "INV-REJ2", pdfs, total=Decimal("1300.00")),
-                       tmp_path / "ev-rej2", lambda: hook_calls.append(1))
+        adapter.submit(
+            package_for(supplier, "INV-REJ2", pdfs, total=Decimal("1300.00")),
+            tmp_path / "ev-rej2",
+            lambda: hook_calls.append(1),
+        )
     assert info.value.step == "invoice" and "is not net 1,000.00 plus VAT" in info.value.messages[0]
     assert hook_calls == []
 
 
 def test_a_second_submission_of_an_invoice_is_already_submitted(
-        sandbox: SandboxServer, supplier: Supplier, adapter: SandboxAdapter,
-        pdfs: dict[str, Path], tmp_path: Path) -> None:
+    sandbox: SandboxServer,
+    supplier: Supplier,
+    adapter: SandboxAdapter,
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     first = adapter.submit(package_for(supplier, "INV-TWICE", pdfs), tmp_path / "a", lambda: None)
     hook = Hook(sandbox, "INV-TWICE")
     with pytest.raises(AlreadySubmitted) as info:
@@ -189,11 +240,16 @@ def test_a_second_submission_of_an_invoice_is_already_submitted(
 
 
 def test_5xx_before_the_final_click_is_retried(
-        sandbox: SandboxServer, supplier: Supplier, adapter: SandboxAdapter,
-        pdfs: dict[str, Path], tmp_path: Path) -> None:
+    sandbox: SandboxServer,
+    supplier: Supplier,
+    adapter: SandboxAdapter,
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     sandbox.backoffice.set_faults("http500=upload*1;fail_upload=timesheet*1")
-    receipt = adapter.submit(package_for(supplier, "INV-RETRY", pdfs), tmp_path / "ev",
-                             lambda: None)
+    receipt = adapter.submit(
+        package_for(supplier, "INV-RETRY", pdfs), tmp_path / "ev", lambda: None
+    )
     manifest = json.loads((tmp_path / "ev" / "manifest.json").read_text())
     retries = [s for s in manifest["steps"] if s["step"] == "retry"]
     assert [r["error"] for r in retries] == ["PortalUnavailable", "PortalUnavailable"]
@@ -202,8 +258,12 @@ def test_5xx_before_the_final_click_is_retried(
 
 
 def test_persistent_5xx_and_maintenance_are_portal_unavailable(
-        sandbox: SandboxServer, supplier: Supplier, adapter: SandboxAdapter,
-        pdfs: dict[str, Path], tmp_path: Path) -> None:
+    sandbox: SandboxServer,
+    supplier: Supplier,
+    adapter: SandboxAdapter,
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     adapter.login()
     sandbox.backoffice.set_faults("http500=invoice")
     hook = Hook(sandbox, "INV-DOWN")
@@ -218,8 +278,12 @@ def test_persistent_5xx_and_maintenance_are_portal_unavailable(
 
 
 def test_failures_after_the_final_click_are_outcome_unknown_and_find_claim_tells(
-        sandbox: SandboxServer, supplier: Supplier, adapter: SandboxAdapter,
-        pdfs: dict[str, Path], tmp_path: Path) -> None:
+    sandbox: SandboxServer,
+    supplier: Supplier,
+    adapter: SandboxAdapter,
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     sandbox.backoffice.set_faults("http500=final_submit*1")
     with pytest.raises(OutcomeUnknown):  # unknown to us, though this time nothing was stored
         adapter.submit(package_for(supplier, "INV-500F", pdfs), tmp_path / "ev0", lambda: None)
@@ -236,32 +300,43 @@ def test_failures_after_the_final_click_are_outcome_unknown_and_find_claim_tells
 
 
 def test_a_session_expiring_mid_wizard_is_renewed_and_the_wizard_restarted(
-        sandbox: SandboxServer, supplier: Supplier, adapter: SandboxAdapter,
-        pdfs: dict[str, Path], tmp_path: Path) -> None:
+    sandbox: SandboxServer,
+    supplier: Supplier,
+    adapter: SandboxAdapter,
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     sandbox.backoffice.set_faults("expire_session=review*1")
-    receipt = adapter.submit(package_for(supplier, "INV-EXP", pdfs), tmp_path / "ev",
-                             lambda: None)
-    steps = [s["step"] for s in json.loads((tmp_path / "ev" / "manifest.json").read_text())["steps"]]
+    receipt = adapter.submit(package_for(supplier, "INV-EXP", pdfs), tmp_path / "ev", lambda: None)
+    steps = [
+        s["step"] for s in json.loads((tmp_path / "ev" / "manifest.json").read_text())["steps"]
+    ]
     retry = steps.index("retry")
     assert "login" in steps[retry:] and "totp" in steps[retry:]  # signed in again after it
     assert sandbox.backoffice.claim(receipt.reference)["status"] == "submitted"
 
 
 def test_a_slow_portal_before_the_final_click_is_portal_timeout(
-        sandbox: SandboxServer, supplier: Supplier, adapter: SandboxAdapter,
-        make_adapter: Callable[..., SandboxAdapter], pdfs: dict[str, Path],
-        tmp_path: Path) -> None:
+    sandbox: SandboxServer,
+    supplier: Supplier,
+    adapter: SandboxAdapter,
+    make_adapter: Callable[..., SandboxAdapter],
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     adapter.login()  # the shared adapter's stored session, so the impatient one need not sign in
-    adapter = make_adapter(supplier, BrowserOptions(timeout_ms=2_000, max_attempts=1),
-                           state_file=adapter.state_file)
+    adapter = make_adapter(
+        supplier, BrowserOptions(timeout_ms=2_000, max_attempts=1), state_file=adapter.state_file
+    )
     sandbox.backoffice.set_faults("latency=4@invoice")
     with pytest.raises(PortalTimeout) as info:
         adapter.submit(package_for(supplier, "INV-SLOW", pdfs), tmp_path / "ev", lambda: None)
     assert info.value.step == "invoice"
 
 
-def test_wrong_passwords_fail_then_lock(fresh_supplier: Supplier,
-                                        make_adapter: Callable[..., SandboxAdapter]) -> None:
+def test_wrong_passwords_fail_then_lock(
+    fresh_supplier: Supplier, make_adapter: Callable[..., SandboxAdapter]
+) -> None:
     adapter = make_adapter(fresh_supplier, password="wrong")
     for _ in range(2):
         with pytest.raises(AuthenticationFailed) as info:
@@ -275,9 +350,12 @@ def test_wrong_passwords_fail_then_lock(fresh_supplier: Supplier,
 
 
 def test_statuses_come_in_bulk_after_the_back_office_moves_claims(
-        sandbox: SandboxServer, fresh_supplier: Supplier,
-        make_adapter: Callable[..., SandboxAdapter], pdfs: dict[str, Path],
-        tmp_path: Path) -> None:
+    sandbox: SandboxServer,
+    fresh_supplier: Supplier,
+    make_adapter: Callable[..., SandboxAdapter],
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     supplier = fresh_supplier
     adapter = make_adapter(supplier)
     bo = sandbox.backoffice
@@ -293,26 +371,38 @@ def test_statuses_come_in_bulk_after_the_back_office_moves_claims(
     assert {r.status for r in reports.values()} == {"submitted", "partially_paid", "returned"}
     p = reports[paid["reference"]]
     assert (p.status, p.paid_amount, p.paid_date, p.payment_reference) == (
-        "partially_paid", Decimal("100.00"), dt.date(2026, 3, 1), "PAY-A")
+        "partially_paid",
+        Decimal("100.00"),
+        dt.date(2026, 3, 1),
+        "PAY-A",
+    )
     r = reports[back["reference"]]
     assert r.status == "returned" and r.comments == ["Returned: timesheet unsigned", "please fix"]
     assert r.paid_amount is None and r.status_at is not None
 
 
 def test_a_returned_claim_is_corrected_and_resubmitted_under_its_reference(
-        sandbox: SandboxServer, supplier: Supplier, adapter: SandboxAdapter,
-        pdfs: dict[str, Path], tmp_path: Path) -> None:
+    sandbox: SandboxServer,
+    supplier: Supplier,
+    adapter: SandboxAdapter,
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     first = adapter.submit(package_for(supplier, "INV-FIX", pdfs), tmp_path / "a", lambda: None)
     with pytest.raises(PortalRejected, match="is not returned for correction"):
-        adapter.resubmit(first.reference, package_for(supplier, "INV-FIX", pdfs),
-                         tmp_path / "b", lambda: None)
+        adapter.resubmit(
+            first.reference, package_for(supplier, "INV-FIX", pdfs), tmp_path / "b", lambda: None
+        )
     sandbox.backoffice.move(first.reference, "under_review")
     sandbox.backoffice.move(first.reference, "returned", reasons=["timesheet unsigned"])
     signed = make_pdf(tmp_path / "timesheet-signed.pdf", "Timesheet, signed")
     hook = Hook(sandbox, "INV-FIX")
-    again = adapter.resubmit(first.reference,
-                             package_for(supplier, "INV-FIX", {**pdfs, "timesheet": signed}),
-                             tmp_path / "c", hook)
+    again = adapter.resubmit(
+        first.reference,
+        package_for(supplier, "INV-FIX", {**pdfs, "timesheet": signed}),
+        tmp_path / "c",
+        hook,
+    )
     assert again.reference == first.reference and hook.calls == 1
     stored = sandbox.backoffice.claim(first.reference)
     assert stored["status"] == "submitted"
@@ -322,9 +412,13 @@ def test_a_returned_claim_is_corrected_and_resubmitted_under_its_reference(
     assert (tmp_path / "dl" / "timesheet-signed.pdf").read_bytes() == signed.read_bytes()
 
 
-def test_evidence_is_never_overwritten(sandbox: SandboxServer, supplier: Supplier,
-                                       adapter: SandboxAdapter, pdfs: dict[str, Path],
-                                       tmp_path: Path) -> None:
+def test_evidence_is_never_overwritten(
+    sandbox: SandboxServer,
+    supplier: Supplier,
+    adapter: SandboxAdapter,
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
     used = tmp_path / "ev"
     used.mkdir()
     (used / "manifest.json").write_text('{"earlier": "evidence"}')
