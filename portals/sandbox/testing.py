@@ -187,3 +187,38 @@ def make_pdf(
         pdf.set_encryption(owner_password=password, user_password=password)
     pdf.output(str(path))
     return path
+
+
+@contextlib.contextmanager
+def browser_server(workdir: Path) -> Iterator[str]:
+    """A Playwright browser server (``playwright launch-server``) on this machine's Chromium;
+    yields its ``ws://`` endpoint for ``BrowserOptions(ws_endpoint=...)``."""
+    import json
+
+    from portals.browser import launch_options
+
+    options = launch_options()
+    config = {"headless": True, "port": 0, "args": options.get("args", [])}
+    if "executable_path" in options:
+        config["executablePath"] = options["executable_path"]
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "browser-server.json"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "playwright", "launch-server", "--browser", "chromium",
+         "--config", str(config_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None  # noqa: S101 - we asked for a pipe
+        line = process.stdout.readline().decode().strip()  # blocks until the server prints it
+        if not line.startswith("ws://"):
+            raise RuntimeError(f"browser server did not start: {line!r}")
+        yield line
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

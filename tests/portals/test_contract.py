@@ -118,3 +118,23 @@ def test_money_in_a_package_is_decimal() -> None:
     assert isinstance(package.total, Decimal)
     with pytest.raises(ValueError):
         SubmissionPackage.model_validate({**package.model_dump(), "currency": "EURO"})
+
+
+def test_every_part_of_the_adapter_contract_is_documented() -> None:
+    import inspect
+
+    public = [n for n, _ in inspect.getmembers(PortalAdapter) if not n.startswith("_")]
+    assert {
+        "limits",
+        "login",
+        "find_claim",
+        "submit",
+        "resubmit",
+        "fetch_statuses",
+        "download_documents",
+        "close",
+    } <= set(public)
+    for name in public:
+        member = getattr(PortalAdapter, name)
+        doc = member.__doc__ if not isinstance(member, property) else member.fget.__doc__  # type: ignore[union-attr]
+        assert doc and doc.strip(), f"PortalAdapter.{name} has no docstring"

@@ -27,7 +27,13 @@ from portals.errors import (
     PortalUnavailable,
 )
 from portals.sandbox.adapter import SandboxAdapter
-from portals.sandbox.testing import SandboxServer, Supplier, make_pdf, seed_supplier
+from portals.sandbox.testing import (
+    SandboxServer,
+    Supplier,
+    browser_server,
+    make_pdf,
+    seed_supplier,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -426,3 +432,16 @@ def test_evidence_is_never_overwritten(
         adapter.submit(package_for(supplier, "INV-W1", pdfs), used, lambda: None)
     assert (used / "manifest.json").read_text() == '{"earlier": "evidence"}'
     assert sandbox.backoffice.claims(invoice="INV-W1") == []
+
+
+def test_a_remote_browser_server_works_over_websocket(
+    sandbox: SandboxServer,
+    fresh_supplier: Supplier,
+    make_adapter: Callable[..., SandboxAdapter],
+    tmp_path: Path,
+) -> None:
+    with browser_server(tmp_path / "bs") as endpoint:
+        remote = make_adapter(fresh_supplier, BrowserOptions(ws_endpoint=endpoint))
+        remote.login()
+        assert remote.find_claim(fresh_supplier.contract_number, "INV-NONE") is None
+        remote.close()
