@@ -615,18 +615,15 @@ class SandboxAdapter(PortalAdapter):
     @property
     def _p(self) -> Page:
         if self._page is None:
-            self._start()
-        assert self._page is not None
+            self._page = self._ctx.new_page()
         return self._page
 
     @property
     def _ctx(self) -> BrowserContext:
-        if self._context is None:
-            self._start()
-        assert self._context is not None
-        return self._context
+        return self._context if self._context is not None else self._start()
 
-    def _start(self) -> None:
+    def _start(self) -> BrowserContext:
+        """Our own context (cookies from the state file) on the thread's shared Chromium."""
         opts = self.browser_options
         try:
             self._browser = acquire_browser(
@@ -639,10 +636,9 @@ class SandboxAdapter(PortalAdapter):
                     state = str(self.state_file)
                 except (OSError, ValueError):
                     state = None  # unreadable: sign in afresh, it is rewritten then
-            self._context = self._browser.new_context(storage_state=state, accept_downloads=True)
-            self._context.set_default_timeout(opts.timeout_ms)
-            self._context.set_default_navigation_timeout(opts.timeout_ms)
-            self._page = self._context.new_page()
+            context = self._browser.new_context(storage_state=state, accept_downloads=True)
+            context.set_default_timeout(opts.timeout_ms)
+            context.set_default_navigation_timeout(opts.timeout_ms)
         except BrowserNotFound as err:
             raise PortalError(str(err), portal=self.name, step="browser") from err
         except PlaywrightError as err:
@@ -650,6 +646,8 @@ class SandboxAdapter(PortalAdapter):
             raise PortalUnavailable(
                 f"cannot start the browser: {_first_line(err)}", portal=self.name, step="browser"
             ) from err
+        self._context = context
+        return context
 
 
 def _first_line(err: PlaywrightError) -> str:

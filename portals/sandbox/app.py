@@ -621,7 +621,9 @@ async def review_submit(request: Request) -> Response:
                 doc_label=doc_label,
                 errors=["Declaration: you must confirm the declaration to submit"],
             )
-        assert draft.invoice_number and draft.invoice_date and draft.currency
+        if draft.invoice_number is None or draft.invoice_date is None or not draft.files:
+            # the review form was posted before steps 2 and 3 were complete
+            return see_other(f"/claims/new/{draft.id}/invoice")
         dup = duplicate_of(s, draft.contract_id, draft.invoice_number, draft.resubmit_of)
         if dup is not None:
             return render(
@@ -654,7 +656,7 @@ async def review_submit(request: Request) -> Response:
         claim.invoice_number = draft.invoice_number
         claim.invoice_date = draft.invoice_date
         claim.period_start, claim.period_end = draft.period_start, draft.period_end
-        claim.currency = draft.currency
+        claim.currency = draft.currency or draft.contract.currency
         claim.net, claim.vat, claim.total = draft.net or "0", draft.vat or "0", draft.total or "0"
         claim.status, claim.status_at = "submitted", now
         for f in draft.files:

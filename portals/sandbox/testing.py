@@ -210,7 +210,7 @@ def browser_server(workdir: Path) -> Iterator[str]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        assert process.stdout is not None  # noqa: S101 - we asked for a pipe
+        assert process.stdout is not None
         line = process.stdout.readline().decode().strip()  # blocks until the server prints it
         if not line.startswith("ws://"):
             raise RuntimeError(f"browser server did not start: {line!r}")

@@ -383,3 +383,14 @@ def test_latency_is_added(sandbox: SandboxServer, client: PortalClient) -> None:
         data={"csrf_token": csrf_of(client.get("/login").text), "username": "x", "password": "y"},
     )
     assert time.perf_counter() - started >= 0.4
+
+
+def test_skipping_wizard_steps_files_nothing(
+    sandbox: SandboxServer, client: PortalClient, supplier: Supplier
+) -> None:
+    client.login(supplier)
+    r = start_wizard(client, supplier, "INV-SKIP")  # now on the documents step
+    review = str(r.url.path).replace("/documents", "/review")
+    r = client.post(review, data={"csrf_token": csrf_of(r.text), "declaration": "yes"})
+    assert h1_of(r.text) == "Invoice details"
+    assert sandbox.backoffice.claims(invoice="INV-SKIP") == []
