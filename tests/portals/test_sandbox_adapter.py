@@ -445,3 +445,21 @@ def test_a_remote_browser_server_works_over_websocket(
         remote.login()
         assert remote.find_claim(fresh_supplier.contract_number, "INV-NONE") is None
         remote.close()
+
+
+def test_when_the_caller_cannot_persist_its_intent_nothing_is_clicked(
+    sandbox: SandboxServer, supplier: Supplier, adapter: SandboxAdapter,
+    pdfs: dict[str, Path], tmp_path: Path,
+) -> None:
+    class IntentNotStored(Exception):
+        pass
+
+    def hook() -> None:
+        raise IntentNotStored("database is down")
+
+    with pytest.raises(IntentNotStored):
+        adapter.submit(package_for(supplier, "INV-NOCLICK", pdfs), tmp_path / "ev", hook)
+    assert sandbox.backoffice.claims(invoice="INV-NOCLICK") == []
+    manifest = json.loads((tmp_path / "ev" / "manifest.json").read_text())
+    assert manifest["outcome"]["error"] == "IntentNotStored"
+    assert "final_submit" not in [s["step"] for s in manifest["steps"]]
