@@ -1,0 +1,197 @@
+"""The Python API: each CLI command is a thin layer over one function here.
+
+>>> ws = find_workspace("my-ws")                                    # doctest: +SKIP
+>>> claim = new_claim(ws, "C-123", "INV-001", [("invoice", "inv.pdf"), ...])  # doctest: +SKIP
+>>> findings = validate_claim(ws, claim.id)                         # doctest: +SKIP
+>>> bundle = build_claim(ws, claim.id)                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import structlog
+
+from claims.bundle import Bundle, build_bundle, claim_document
+from claims.claimtypes import document_rules, known_document_types
+from claims.documents import sniff_media_type
+from claims.inspections import from_json, inspect_for_store, to_json
+from claims.errors import ConflictError, InputError, UnknownName, ValidationFailed
+from claims.intake import check_document_path, load_contract, load_invoices, schema_findings, store_blob
+from claims.models import Claim, ClaimStatus, Contract
+from claims.store import ImportResult
+from claims.validation.findings import Finding, has_errors
+from claims.validation.rules import Context, run_rules
+from claims.workspace import Workspace
+
+log = structlog.get_logger("claims")
+
+#: Never store a file larger than this, whatever a claim type allows (a 2 GB "PDF" is refused
+#: before it is copied). Claim types set the real, smaller limits.
+HARD_MAX_BYTES = 1536 * 1024 * 1024
+
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+#: Statuses after which a claim's content is frozen: the portal has (or may have) it.
+FROZEN = {ClaimStatus.SUBMITTING, ClaimStatus.UNKNOWN, ClaimStatus.SUBMITTED,
+          ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED, ClaimStatus.PAYMENT_ORDERED,
+          ClaimStatus.PAID}
+
+
+def add_contract(ws: Workspace, path: Path, *, replace: bool = False) -> tuple[Contract, bool]:
+    """Load, check and store a contract file; returns (contract, was it new)."""
+    contract = load_contract(path)
+    new = ws.store.put_contract(contract, source_file=str(path), replace=replace)
+    log.info("contract.added", contract=contract.number, new=new)
+    return contract, new
+
+
+def add_invoices(ws: Workspace, path: Path) -> ImportResult:
+    """Load invoices from a JSON / YAML / CSV file and store them all, or none."""
+    result = ws.store.put_invoices(load_invoices(path))
+    log.info("invoices.added", file=str(path), added=len(result.added),
+             unchanged=len(result.unchanged), changed=len(result.changed),
+             conflicts=len(result.conflicts))
+    return result
+
+
+def parse_period(text: str) -> tuple[date, date]:
+    """``2026-03`` → (2026-03-01, 2026-03-31)."""
+    match = _PERIOD.match(text.strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise InputError(f"{text!r} is not a month like 2026-03", field="--period",
+                         rule="period-format")
+    year, month = int(match[1]), int(match[2])
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def new_claim(ws: Workspace, contract_number: str, invoice_number: str,
+              documents: Sequence[tuple[str, str]], *, claim_type: str | None = None,
+              period: str | None = None, milestone: str | None = None,
+              expiry: dict[str, date] | None = None,
+              issued: dict[str, date] | None = None) -> Claim:
+    """Create a DRAFT claim from stored contract and invoice and the given document files.
+
+    ``documents`` are (type, path) pairs. Each file is checked (path, type name, size) and copied
+    into the workspace's content-addressed store; on any error nothing is stored.
+    """
+    contract = ws.store.get_contract(contract_number)
+    ws.store.get_invoice(invoice_number)
+    if claim_type is None:
+        if len(contract.claim_types) != 1:
+            raise InputError(f"contract {contract.number} allows several claim types "
+                             f"({', '.join(contract.claim_types)}); choose one with --type",
+                             field="--type", rule="claim-type-required")
+        claim_type = contract.claim_types[0]
+    rules = document_rules(contract, claim_type)
+    known = known_document_types() | set(rules)
+    expiry, issued = expiry or {}, issued or {}
+    for flag, mapping in (("--expiry", expiry), ("--issued", issued)):
+        for doc_type in mapping:
+            if doc_type not in {t for t, _ in documents}:
+                raise InputError(f"no --doc of type {doc_type} to date", field=flag,
+                                 rule="dated-document-attached")
+    checked = []
+    for doc_type, raw in documents:
+        if doc_type not in known:
+            raise UnknownName("document type", doc_type, known, file=raw, field="--doc")
+        path = check_document_path(raw, field=f"--doc {doc_type}")
+        checked.append((doc_type, path))
+    start = end = None
+    if period:
+        start, end = parse_period(period)
+    stored_files: list[Path] = []
+    docs = []
+    try:
+        for doc_type, path in checked:
+            sha, size, stored = store_blob(path, ws.documents_dir, max_bytes=HARD_MAX_BYTES,
+                                           field=f"--doc {doc_type}")
+            stored_files.append(stored)
+            known_insp = ws.store.inspections([sha]).get(sha)
+            insp = from_json(known_insp) if known_insp else inspect_for_store(stored)
+            docs.append({"type": doc_type, "filename": path.name, "sha256": sha, "size": size,
+                         "media_type": insp.media_type, "pages": insp.pages,
+                         "inspection": known_insp or to_json(insp),
+                         "stored_path": str(stored.relative_to(ws.root)),
+                         "expiry_date": expiry.get(doc_type), "issue_date": issued.get(doc_type)})
+        claim = ws.store.create_claim(contract_number=contract.number,
+                                      invoice_number=invoice_number, claim_type=claim_type,
+                                      documents=docs, period_start=start, period_end=end,
+                                      milestone=milestone, actor=ws.actor)
+    except BaseException:
+        # Content-addressed files may be shared with other claims: remove only those that no
+        # stored claim refers to (new ones, from this call).
+        ws.store.prune_documents(stored_files, ws.root)
+        raise
+    log.info("claim.created", claim=claim.id, contract=contract.number, invoice=invoice_number)
+    return claim
+
+
+def _context(ws: Workspace, claim_id: int, as_of: date | None) -> Context:
+    data = ws.store.claim_context(claim_id)
+    return Context(claim=data["claim"], contract=data["contract"], invoice=data["invoice"],
+                   root=ws.root, as_of=as_of or date.today(), earlier=data["earlier"],
+                   invoice_changed=data["invoice_changed"],
+                   inspections={sha: from_json(i) for sha, i in data["inspections"].items()})
+
+
+def _findings(ctx: Context) -> list[Finding]:
+    findings = run_rules(ctx)
+    if not has_errors(findings):
+        import schemas
+
+        findings += schema_findings(claim_document(ctx.claim, ctx.contract, ctx.invoice),
+                                    schemas.load(f"claim-types/{ctx.claim.claim_type}"),
+                                    file="claim.json", code="E-SCHEMA-002")
+    return findings
+
+
+def findings_for(ws: Workspace, claim: Claim, *, as_of: date | None = None) -> list[Finding]:
+    """Every finding for ``claim`` as of ``as_of`` (default today), without recording anything."""
+    return _findings(_context(ws, claim.id, as_of))
+
+
+def validate_claim(ws: Workspace, claim_id: int, *, as_of: date | None = None) -> list[Finding]:
+    """Validate and record the outcome (status VALID or INVALID, unless already submitted)."""
+    ctx = _context(ws, claim_id, as_of)
+    claim, findings = ctx.claim, _findings(ctx)
+    errors = [f for f in findings if f.is_error]
+    if claim.status not in FROZEN and claim.status is not ClaimStatus.READY:
+        status = ClaimStatus.INVALID if errors else ClaimStatus.VALID
+        ws.store.record_event(claim_id, "validated", status=status, actor=ws.actor,
+                              detail={"errors": len(errors),
+                                      "codes": sorted({f.code for f in errors})})
+    log.info("claim.validated", claim=claim_id, errors=len(errors), findings=len(findings))
+    return findings
+
+
+def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
+                as_of: date | None = None) -> Bundle:
+    """Validate, then build the bundle; raises :class:`ValidationFailed` on error findings."""
+    ctx = _context(ws, claim_id, as_of)
+    claim, contract, invoice = ctx.claim, ctx.contract, ctx.invoice
+    if claim.status in FROZEN and claim.bundle_path is None:
+        raise ConflictError(f"claim {claim_id} is {claim.status.value}; it cannot be rebuilt")
+    findings = _findings(ctx)
+    if has_errors(findings):
+        raise ValidationFailed(claim_id, findings)
+    bundle = build_bundle(claim, contract, invoice, root=ws.root,
+                          out_dir=out_dir or ws.bundles_dir / contract.number,
+                          bagging_date=claim.created_at.date())
+    if claim.status not in FROZEN:
+        ws.store.record_event(claim_id, "bundle.built", status=ClaimStatus.READY,
+                              actor=ws.actor, detail={"zip": str(bundle.zip_path),
+                                                      "bag_digest": bundle.bag_digest,
+                                                      "reused": bundle.reused},
+                              bundle_path=str(bundle.zip_path),
+                              bundle_sha256=bundle.bag_digest)
+    log.info("claim.built", claim=claim_id, zip=str(bundle.zip_path), reused=bundle.reused)
+    return bundle
+
+
+__all__ = ["add_contract", "add_invoices", "new_claim", "validate_claim", "build_claim",
+           "findings_for", "parse_period", "sniff_media_type"]

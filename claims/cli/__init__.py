@@ -1,0 +1,59 @@
+"""The ``claims`` command. Each sub-command parses, calls :mod:`claims.api`, and prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from claims.cli import claim, contract, evidence, invoice, portal
+from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
+
+app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
+                  help="Claimwright: invoices to accepted government claims, collected and proven.")
+app.add_typer(contract.app, name="contract")
+app.add_typer(invoice.app, name="invoice")
+app.add_typer(claim.app, name="claim")
+claim.app.command("submit")(portal.submit)
+app.add_typer(portal.status_app, name="status")
+app.add_typer(portal.portal_app, name="portal")
+app.add_typer(evidence.app, name="evidence")
+
+
+@app.callback()
+def root(ctx: typer.Context,
+         workspace: Path = typer.Option(None, "--workspace", "-w", envvar="CLAIMS_WORKSPACE",
+                                        help="Workspace folder (default: the current folder)."),
+         verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress events.")
+         ) -> None:
+    ctx.obj = {"workspace_dir": workspace}
+    configure_logging(verbose)
+
+
+@app.command("init")
+def init(directory: Path = typer.Argument(..., help="Folder to make the workspace in."),
+         with_samples: bool = typer.Option(False, "--with-samples",
+                                           help="Add a sample contract, invoices and PDFs."),
+         database_url: str = typer.Option(None, "--database-url",
+                                          help="SQLAlchemy URL (default: SQLite in the folder)."),
+         as_json: bool = JsonOption) -> None:
+    """Create a workspace.
+
+    Example: claims init --with-samples ws
+    """
+    from claims.samples_workspace import add_samples
+    from claims.workspace import init_workspace
+
+    ws = init_workspace(directory, database_url=database_url)
+    samples = add_samples(ws) if with_samples else None
+    if as_json:
+        emit_json({"workspace": str(ws.root), "samples": samples})
+    else:
+        typer.echo(f"workspace ready: {ws.root}")
+        if samples:
+            typer.echo(f"samples: {samples['contract']} and invoices in {samples['folder']}")
+            typer.echo(f"try: cd {ws.root} && claims claim validate --all")
+
+
+def main() -> None:
+    app(prog_name="claims")

@@ -1,0 +1,106 @@
+"""What every CLI command shares: the workspace, JSON output, one clean error line.
+
+Exit codes (documented in the README):
+
+- 0: done, nothing failed
+- 1: an expected failure: bad input, error findings, a refused action, some items failed
+- 2: usage error (unknown option, missing argument)
+- 3: the portal could not be reached (status sync, submit)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from claims.errors import ClaimsError
+from claims.workspace import Workspace, find_workspace
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON (stable format).")
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """structlog to stderr: readable on a terminal, JSON lines otherwise (cron, CI)."""
+    level = logging.INFO if verbose or not sys.stderr.isatty() else logging.WARNING
+    renderer: Any = (structlog.dev.ConsoleRenderer() if sys.stderr.isatty()
+                     else structlog.processors.JSONRenderer())
+    structlog.configure(
+        processors=[structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True), renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        # resolve sys.stderr at each call: test runners and daemons swap it
+        logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _to_jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "value") and hasattr(value, "name"):  # enums
+        return value.value
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as JSON on stdout (Decimals as strings, dates ISO)."""
+    typer.echo(json.dumps(data, default=_to_jsonable, indent=2, ensure_ascii=False))
+
+
+def workspace_from(ctx: typer.Context) -> Workspace:
+    """The workspace for this command (``--workspace``, ``CLAIMS_WORKSPACE``, or the cwd)."""
+    root = ctx.find_root()
+    obj = root.obj if isinstance(root.obj, dict) else {}
+    if "workspace" not in obj:
+        obj["workspace"] = find_workspace(obj.get("workspace_dir"))
+        root.obj = obj
+        root.call_on_close(obj["workspace"].close)
+    ws: Workspace = obj["workspace"]
+    return ws
+
+
+class ClaimsGroup(TyperGroup):
+    """The root group: an expected failure becomes one clear line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClaimsError as err:
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False,
+                              soft_wrap=True)
+            raise typer.Exit(err.exit_code) from None
+        except _portal_errors() as err:
+            err_console.print(f"[bold red]portal error:[/] {escape(str(err))}", highlight=False,
+                              soft_wrap=True)
+            raise typer.Exit(getattr(err, "exit_code", 1)) from None
+
+
+def _portal_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from portals.errors import PortalError
+    except ImportError:  # pragma: no cover - portals ships with claims
+        return ()
+    return (PortalError,)

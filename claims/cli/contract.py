@@ -1,0 +1,48 @@
+"""``claims contract …``: describe a government contract once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from claims import api
+from claims.cli.common import JsonOption, console, emit_json, workspace_from
+from claims.money import fmt
+
+app = typer.Typer(no_args_is_help=True, help="Contracts: add and list.")
+
+
+@app.command("add")
+def add(ctx: typer.Context,
+        file: Path = typer.Argument(..., help="Contract file (YAML or JSON)."),
+        replace: bool = typer.Option(False, "--replace", help="Update an existing contract."),
+        as_json: bool = JsonOption) -> None:
+    """Add a contract, checked against schemas/contract.schema.json.
+
+    Example: claims contract add contract.yaml
+    """
+    contract, new = api.add_contract(workspace_from(ctx), file, replace=replace)
+    if as_json:
+        emit_json({"contract": contract, "new": new})
+    else:
+        typer.echo(f"{'added' if new else 'updated'} contract {contract.number} "
+                   f"({contract.agency}, ceiling {contract.currency} {fmt(contract.ceiling)})")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List contracts.
+
+    Example: claims contract list --json
+    """
+    contracts = workspace_from(ctx).store.list_contracts()
+    if as_json:
+        emit_json([c.model_dump(mode="json") for c in contracts])
+        return
+    table = Table("number", "agency", "portal", "ceiling", "period", "claim types")
+    for c in contracts:
+        table.add_row(c.number, c.agency, c.portal, f"{c.currency} {fmt(c.ceiling)}",
+                      f"{c.period_start} – {c.period_end}", ", ".join(c.claim_types))
+    console.print(table)

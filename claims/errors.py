@@ -1,0 +1,98 @@
+"""One exception tree for the whole library.
+
+::
+
+    ClaimsError                      base; ``exit_code`` is what the CLI exits with
+    ├── WorkspaceError               no workspace, bad claims.toml, refused overwrite
+    ├── InputError                   a bad file or value a user gave us (names file, field, rule)
+    │   └── UnknownName              an unknown document type / claim type ("did you mean …?")
+    ├── NotFound                     an id or number that is not in the store
+    ├── ValidationFailed             validation found error findings (carries them)
+    ├── BundleError                  a bundle could not be built (nothing is left half-made)
+    ├── StoreError                   the database refused (wrapped SQLAlchemy errors)
+    └── ConflictError                the action conflicts with the state (already built, …)
+
+Portal errors live in :mod:`portals.errors` (``portals`` never imports ``claims``); the CLI maps
+them the same way. Every error carries structured attributes, and its message is built from them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from claims.validation.findings import Finding
+
+
+class ClaimsError(Exception):
+    """Base of every expected failure; the CLI prints its message and exits ``exit_code``."""
+
+    exit_code = 1
+
+
+class WorkspaceError(ClaimsError):
+    """The workspace is missing, unreadable or would be overwritten."""
+
+
+class InputError(ClaimsError):
+    """Bad input from a user: names the file, the field and the rule that it broke."""
+
+    def __init__(self, message: str, *, file: str | None = None, field: str | None = None,
+                 rule: str | None = None) -> None:
+        self.file, self.field, self.rule = file, field, rule
+        where = ": ".join(part for part in (file, field) if part)
+        text = f"{where}: {message}" if where else message
+        if rule:
+            text += f" [rule: {rule}]"
+        super().__init__(text)
+
+
+class UnknownName(InputError):
+    """A name that is not in a known vocabulary, with near-miss suggestions."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], *, file: str | None = None,
+                 field: str | None = None) -> None:
+        self.kind, self.name, self.known = kind, name, sorted(known)
+        self.suggestions = difflib.get_close_matches(name, self.known, n=1, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(self.suggestions)}?)" if self.suggestions else ""
+        known_list = ", ".join(self.known) or "none"
+        super().__init__(f"unknown {kind} {name!r}{hint}; known: {known_list}", file=file,
+                         field=field, rule=f"known-{kind.replace(' ', '-')}")
+
+
+class NotFound(ClaimsError):
+    """An id or a number that is not in the store."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind, self.key = kind, key
+        super().__init__(f"no {kind} {key}")
+
+
+class ValidationFailed(ClaimsError):
+    """Validation produced error findings; ``findings`` holds all of them."""
+
+    def __init__(self, claim_id: int | None, findings: Sequence[Finding]) -> None:
+        self.claim_id, self.findings = claim_id, list(findings)
+        errors = [f for f in self.findings if f.is_error]
+        head = f"claim {claim_id}: " if claim_id is not None else ""
+        lines = "\n".join(f"  {f}" for f in errors)
+        super().__init__(f"{head}{len(errors)} error finding(s)\n{lines}")
+
+
+class BundleError(ClaimsError):
+    """A bundle could not be built; nothing was left behind."""
+
+    def __init__(self, message: str, *, claim_id: int | None = None,
+                 path: str | None = None) -> None:
+        self.claim_id, self.path = claim_id, path
+        super().__init__(message)
+
+
+class StoreError(ClaimsError):
+    """The database refused an operation (a wrapped SQLAlchemy error)."""
+
+
+class ConflictError(ClaimsError):
+    """The requested action conflicts with the current state."""

@@ -1,0 +1,12 @@
+"""Alembic environment: migrations run on the connection the store hands over."""
+
+from alembic import context
+
+from claims.store.tables import Base
+
+config = context.config
+connection = config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata,
+                  render_as_batch=connection.dialect.name == "sqlite")
+with context.begin_transaction():
+    context.run_migrations()

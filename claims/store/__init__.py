@@ -1,0 +1,388 @@
+"""The store: maps domain models (:mod:`claims.models`) to tables (:mod:`claims.store.tables`).
+
+Every write is one transaction: an import or a claim either lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from claims.errors import ConflictError, NotFound, StoreError
+from claims.models import (
+    Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice,
+)
+from claims.store.engine import make_engine, migrate
+from claims.store.tables import (
+    ClaimDocumentRow, ClaimEventRow, ClaimRow, ContractRow, CustomerRow, DocumentRow, InvoiceRow,
+    utcnow,
+)
+
+__all__ = ["Store", "ImportResult", "invoice_hash", "make_engine", "migrate"]
+
+#: Statuses whose claims no longer count against the ceiling or block a new claim.
+DEAD_STATUSES = frozenset({ClaimStatus.REJECTED.value, ClaimStatus.REJECTED_BY_PORTAL.value})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def invoice_hash(invoice: Invoice) -> str:
+    """A fingerprint of an invoice's content, to notice a source that changed it."""
+    data = _jsonable(invoice.model_dump(exclude={"source"}))
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an invoice import did: new ones added, identical ones skipped, changed ones flagged."""
+
+    added: list[str]
+    unchanged: list[str]
+    changed: list[str]      # differed from what we have; updated only if no claim uses them
+    conflicts: list[str]    # differed, and a claim was already built from the old content
+
+
+class Store:
+    """The Claimwright database. ``Store.open(url)`` migrates it to the newest schema."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        engine = make_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back on any error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except IntegrityError as err:
+            session.rollback()
+            raise StoreError(f"the database refused the change: {err.orig}") from err
+        except SQLAlchemyError as err:
+            session.rollback()
+            raise StoreError(f"database error: {err}") from err
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # -- contracts ---------------------------------------------------------------------------
+
+    def put_contract(self, contract: Contract, *, source_file: str | None = None,
+                     replace: bool = False) -> bool:
+        """Store a contract; returns True if it was new. An existing number needs ``replace``."""
+        with self.session() as s:
+            row = s.scalar(select(ContractRow).where(ContractRow.number == contract.number))
+            if row is not None and not replace:
+                raise ConflictError(
+                    f"contract {contract.number} exists already (use --replace to update it)")
+            row = row or ContractRow(number=contract.number)
+            row.agency, row.portal, row.currency = contract.agency, contract.portal, contract.currency
+            row.ceiling = contract.ceiling
+            row.period_start, row.period_end = contract.period_start, contract.period_end
+            row.data = _jsonable(contract.model_dump())
+            row.source_file = source_file
+            new = row.id is None
+            s.add(row)
+            return new
+
+    def get_contract(self, number: str) -> Contract:
+        with self.session() as s:
+            row = s.scalar(select(ContractRow).where(ContractRow.number == number))
+            if row is None:
+                raise NotFound("contract", number)
+            return Contract.model_validate(row.data)
+
+    def list_contracts(self) -> list[Contract]:
+        with self.session() as s:
+            rows = s.scalars(select(ContractRow).order_by(ContractRow.number))
+            return [Contract.model_validate(r.data) for r in rows]
+
+    # -- invoices ----------------------------------------------------------------------------
+
+    def _customer_id(self, s: Session, name: str) -> int | None:
+        if not name:
+            return None
+        row = s.scalar(select(CustomerRow).where(CustomerRow.name == name))
+        if row is None:
+            row = CustomerRow(name=name)
+            s.add(row)
+            s.flush()
+        return row.id
+
+    def put_invoices(self, invoices: Sequence[Invoice]) -> ImportResult:
+        """Add or update invoices, all or nothing.
+
+        Re-importing the same content is a no-op. Changed content updates the invoice unless a
+        claim was already built or submitted from it: then it is a conflict, never overwritten.
+        """
+        added: list[str] = []
+        unchanged: list[str] = []
+        changed: list[str] = []
+        conflicts: list[str] = []
+        with self.session() as s:
+            for inv in invoices:
+                digest = invoice_hash(inv)
+                row = s.scalar(select(InvoiceRow).where(InvoiceRow.number == inv.number))
+                if row is not None and row.content_hash == digest:
+                    unchanged.append(inv.number)
+                    continue
+                if row is not None:
+                    used = s.scalar(select(func.count()).select_from(ClaimRow).where(
+                        ClaimRow.invoice_id == row.id, ClaimRow.bundle_sha256.is_not(None)))
+                    if used:
+                        conflicts.append(inv.number)
+                        continue
+                    changed.append(inv.number)
+                else:
+                    row = InvoiceRow(number=inv.number)
+                    added.append(inv.number)
+                row.customer_id = self._customer_id(s, inv.customer)
+                row.contract_number = inv.contract_number
+                row.currency, row.issue_date, row.due_date = inv.currency, inv.issue_date, inv.due_date
+                row.net, row.vat, row.total = inv.net, inv.vat, inv.total
+                row.data = _jsonable(inv.model_dump())
+                row.source, row.content_hash, row.updated_at = inv.source, digest, utcnow()
+                s.add(row)
+        return ImportResult(added, unchanged, changed, conflicts)
+
+    def get_invoice(self, number: str) -> Invoice:
+        with self.session() as s:
+            row = s.scalar(select(InvoiceRow).where(InvoiceRow.number == number))
+            if row is None:
+                raise NotFound("invoice", number)
+            return Invoice.model_validate(row.data)
+
+    def list_invoices(self) -> list[Invoice]:
+        with self.session() as s:
+            return [Invoice.model_validate(r.data)
+                    for r in s.scalars(select(InvoiceRow).order_by(InvoiceRow.number))]
+
+    # -- documents and claims ----------------------------------------------------------------
+
+    def put_document(self, s: Session, *, sha256: str, size: int, media_type: str,
+                     pages: int | None, stored_path: str,
+                     inspection: dict[str, Any] | None = None) -> DocumentRow:
+        row = s.scalar(select(DocumentRow).where(DocumentRow.sha256 == sha256))
+        if row is None:
+            row = DocumentRow(sha256=sha256, size=size, media_type=media_type, pages=pages,
+                              stored_path=stored_path, inspection=inspection)
+            s.add(row)
+            s.flush()
+        return row
+
+    def create_claim(self, *, contract_number: str, invoice_number: str, claim_type: str,
+                     documents: Sequence[dict[str, Any]], period_start: date | None = None,
+                     period_end: date | None = None, milestone: str | None = None,
+                     actor: str = "") -> Claim:
+        """Create a DRAFT claim with its documents (dicts as made by :mod:`claims.intake`)."""
+        with self.session() as s:
+            contract = s.scalar(select(ContractRow).where(ContractRow.number == contract_number))
+            if contract is None:
+                raise NotFound("contract", contract_number)
+            invoice = s.scalar(select(InvoiceRow).where(InvoiceRow.number == invoice_number))
+            if invoice is None:
+                raise NotFound("invoice", invoice_number)
+            claim = ClaimRow(contract_id=contract.id, invoice_id=invoice.id, claim_type=claim_type,
+                             period_start=period_start, period_end=period_end,
+                             milestone=milestone, status=ClaimStatus.DRAFT.value,
+                             invoice_hash=invoice.content_hash)
+            s.add(claim)
+            s.flush()
+            for seq, doc in enumerate(documents, start=1):
+                stored = self.put_document(s, sha256=doc["sha256"], size=doc["size"],
+                                           media_type=doc["media_type"], pages=doc.get("pages"),
+                                           stored_path=doc["stored_path"],
+                                           inspection=doc.get("inspection"))
+                s.add(ClaimDocumentRow(claim_id=claim.id, seq=seq, doc_type=doc["type"],
+                                       document_id=stored.id, filename=doc["filename"],
+                                       issue_date=doc.get("issue_date"),
+                                       expiry_date=doc.get("expiry_date")))
+            s.add(ClaimEventRow(claim_id=claim.id, kind="created",
+                                status=ClaimStatus.DRAFT.value, actor=actor,
+                                detail={"documents": len(documents)}))
+            claim_id = claim.id
+        return self.get_claim(claim_id)
+
+    def _to_claim(self, s: Session, row: ClaimRow) -> Claim:
+        contract = s.get(ContractRow, row.contract_id)
+        invoice = s.get(InvoiceRow, row.invoice_id)
+        assert contract is not None and invoice is not None  # FKs guarantee it
+        docs = []
+        for cd, d in s.execute(
+                select(ClaimDocumentRow, DocumentRow)
+                .join(DocumentRow, DocumentRow.id == ClaimDocumentRow.document_id)
+                .where(ClaimDocumentRow.claim_id == row.id).order_by(ClaimDocumentRow.seq)):
+            docs.append(Document(type=cd.doc_type, filename=cd.filename,
+                                 stored_path=d.stored_path, size=d.size, sha256=d.sha256,
+                                 media_type=d.media_type, pages=d.pages,
+                                 issue_date=cd.issue_date, expiry_date=cd.expiry_date))
+        events = [ClaimEvent(at=e.at, kind=e.kind,
+                             status=ClaimStatus(e.status) if e.status else None,
+                             actor=e.actor, detail=e.detail or {})
+                  for e in s.scalars(select(ClaimEventRow).where(ClaimEventRow.claim_id == row.id)
+                                     .order_by(ClaimEventRow.id))]
+        return Claim(id=row.id, contract_number=contract.number, invoice_number=invoice.number,
+                     claim_type=row.claim_type, period_start=row.period_start,
+                     period_end=row.period_end, milestone=row.milestone,
+                     status=ClaimStatus(row.status), documents=tuple(docs),
+                     created_at=row.created_at, portal_reference=row.portal_reference,
+                     bundle_path=row.bundle_path, bundle_sha256=row.bundle_sha256,
+                     events=tuple(events))
+
+    def get_claim(self, claim_id: int) -> Claim:
+        with self.session() as s:
+            row = s.get(ClaimRow, claim_id)
+            if row is None:
+                raise NotFound("claim", claim_id)
+            return self._to_claim(s, row)
+
+    def list_claims(self, status: str | None = None) -> list[Claim]:
+        with self.session() as s:
+            query = select(ClaimRow).order_by(ClaimRow.id)
+            if status:
+                query = query.where(ClaimRow.status == status)
+            return [self._to_claim(s, r) for r in s.scalars(query)]
+
+    def claims_with_status(self, statuses: Sequence[str]) -> list[Claim]:
+        """Claims in any of ``statuses`` (without their documents and history, for speed)."""
+        with self.session() as s:
+            rows = s.execute(
+                select(ClaimRow, ContractRow.number, InvoiceRow.number)
+                .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
+                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                .where(ClaimRow.status.in_(list(statuses))).order_by(ClaimRow.id))
+            return [Claim(id=r.id, contract_number=c, invoice_number=i, claim_type=r.claim_type,
+                          status=ClaimStatus(r.status), created_at=r.created_at,
+                          portal_reference=r.portal_reference, bundle_path=r.bundle_path,
+                          bundle_sha256=r.bundle_sha256) for r, c, i in rows]
+
+    def claim_ids(self, status: str | None = None) -> list[int]:
+        with self.session() as s:
+            query = select(ClaimRow.id).order_by(ClaimRow.id)
+            if status:
+                query = query.where(ClaimRow.status == status)
+            return list(s.scalars(query))
+
+    def record_event(self, claim_id: int, kind: str, *, status: ClaimStatus | None = None,
+                     actor: str = "", detail: dict[str, Any] | None = None,
+                     **columns: Any) -> None:
+        """Append an event; with ``status``, move the claim there; ``columns`` update the row."""
+        with self.session() as s:
+            row = s.get(ClaimRow, claim_id)
+            if row is None:
+                raise NotFound("claim", claim_id)
+            if status is not None:
+                row.status = status.value
+            for name, value in columns.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+            s.add(ClaimEventRow(claim_id=claim_id, kind=kind,
+                                status=status.value if status else None, actor=actor,
+                                detail=_jsonable(detail or {})))
+
+    def other_claims(self, claim: Claim) -> list[tuple[int, str, str, Decimal]]:
+        """Live claims on the same contract other than ``claim``: (id, invoice, status, total)."""
+        with self.session() as s:
+            contract_id = s.scalar(select(ContractRow.id).where(
+                ContractRow.number == claim.contract_number))
+            rows = s.execute(
+                select(ClaimRow.id, InvoiceRow.number, ClaimRow.status, InvoiceRow.total)
+                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                .where(ClaimRow.contract_id == contract_id, ClaimRow.id != claim.id,
+                       ClaimRow.status.not_in(DEAD_STATUSES))
+                .order_by(ClaimRow.id))
+            return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def inspections(self, shas: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored inspections of these documents, by sha256 (those that have one)."""
+        with self.session() as s:
+            rows = s.execute(select(DocumentRow.sha256, DocumentRow.inspection)
+                             .where(DocumentRow.sha256.in_(list(shas))))
+            return {sha: insp for sha, insp in rows if insp is not None}
+
+    def prune_documents(self, paths: Sequence[Path], root: Path) -> None:
+        """Delete stored document files no row refers to (cleanup after a failed intake)."""
+        with self.session() as s:
+            for path in paths:
+                rel = str(Path(path).relative_to(root))
+                used = s.scalar(select(func.count()).select_from(DocumentRow)
+                                .where(DocumentRow.stored_path == rel))
+                if not used:
+                    Path(path).unlink(missing_ok=True)
+
+    def claim_context(self, claim_id: int) -> dict[str, Any]:
+        """Everything validating and building a claim needs, read in one transaction."""
+        with self.session() as s:
+            row = s.get(ClaimRow, claim_id)
+            if row is None:
+                raise NotFound("claim", claim_id)
+            claim = self._to_claim(s, row)
+            contract = s.get(ContractRow, row.contract_id)
+            invoice = s.get(InvoiceRow, row.invoice_id)
+            assert contract is not None and invoice is not None  # FKs guarantee it
+            earlier = s.execute(
+                select(ClaimRow.id, InvoiceRow.number, ClaimRow.status, InvoiceRow.total)
+                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                .where(ClaimRow.contract_id == row.contract_id, ClaimRow.id != row.id,
+                       ClaimRow.status.not_in(DEAD_STATUSES))
+                .order_by(ClaimRow.id))
+            inspections = s.execute(
+                select(DocumentRow.sha256, DocumentRow.inspection)
+                .where(DocumentRow.sha256.in_([d.sha256 for d in claim.documents])))
+            return {"claim": claim, "contract": Contract.model_validate(contract.data),
+                    "invoice": Invoice.model_validate(invoice.data),
+                    "invoice_changed": bool(row.invoice_hash
+                                            and row.invoice_hash != invoice.content_hash),
+                    "earlier": [(r[0], r[1], r[2], r[3]) for r in earlier],
+                    "inspections": {sha: insp for sha, insp in inspections if insp}}
+
+    def get_claim_attempts(self, claim_id: int) -> int:
+        with self.session() as s:
+            row = s.get(ClaimRow, claim_id)
+            if row is None:
+                raise NotFound("claim", claim_id)
+            return row.attempts or 0
+
+    def current_invoice_hash(self, claim_id: int) -> tuple[str | None, str]:
+        """(hash when the claim was made, hash of the invoice now)."""
+        with self.session() as s:
+            row = s.get(ClaimRow, claim_id)
+            if row is None:
+                raise NotFound("claim", claim_id)
+            inv = s.get(InvoiceRow, row.invoice_id)
+            assert inv is not None
+            return row.invoice_hash, inv.content_hash
+

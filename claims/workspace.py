@@ -1,0 +1,102 @@
+"""The workspace: a folder with ``claims.toml``, the database, documents, bundles and evidence.
+
+Found from ``--workspace DIR``, else ``CLAIMS_WORKSPACE``, else the current folder.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from functools import cached_property
+from pathlib import Path
+
+import tomli_w
+
+from claims.errors import WorkspaceError
+from claims.settings import Settings, load_settings
+from claims.store import Store
+from claims.store.engine import resolve_url
+
+CONFIG_NAME = "claims.toml"
+
+DEFAULT_CONFIG = {
+    "database": {"url": "sqlite:///claims.db"},
+    "browser": {"executable": "", "headless": True, "ws_endpoint": ""},
+    "portals": {
+        "sandbox": {
+            "url": "http://127.0.0.1:8765",
+            "username": "supplier",
+            "password": {"env": "CLAIMS_SANDBOX_PASSWORD"},
+            "totp_secret": {"env": "CLAIMS_SANDBOX_TOTP"},
+        }
+    },
+}
+
+
+class Workspace:
+    """One specialist's (or one team's) Claimwright folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.config_path = self.root / CONFIG_NAME
+        if not self.config_path.is_file():
+            raise WorkspaceError(
+                f"{self.root} is not a Claimwright workspace (no {CONFIG_NAME}); "
+                f"run `claims init {self.root}` or pass --workspace")
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config_path)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store.open(self.database_url)
+
+    @property
+    def database_url(self) -> str:
+        return resolve_url(self.settings.database.url, self.root)
+
+    @property
+    def actor(self) -> str:
+        return self.settings.actor or getpass.getuser()
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.root / "documents"
+
+    @property
+    def bundles_dir(self) -> Path:
+        return self.root / "bundles"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.root / "evidence"
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def find_workspace(explicit: str | os.PathLike[str] | None = None) -> Workspace:
+    """The workspace from ``explicit``, else ``CLAIMS_WORKSPACE``, else the current folder."""
+    chosen = explicit or os.environ.get("CLAIMS_WORKSPACE") or os.getcwd()
+    return Workspace(Path(chosen))
+
+
+def init_workspace(root: Path, *, database_url: str | None = None) -> Workspace:
+    """Create a workspace in ``root`` (created if missing); refuses to overwrite one."""
+    root = root.resolve()
+    if (root / CONFIG_NAME).exists():
+        raise WorkspaceError(f"{root / CONFIG_NAME} exists already; refusing to overwrite it")
+    root.mkdir(parents=True, exist_ok=True)
+    for sub in ("documents", "bundles", "evidence"):
+        (root / sub).mkdir(exist_ok=True)
+    config = dict(DEFAULT_CONFIG)
+    if database_url:
+        config["database"] = {"url": database_url}
+    tmp = root / f".{CONFIG_NAME}.tmp"
+    tmp.write_bytes(tomli_w.dumps(config).encode())
+    tmp.replace(root / CONFIG_NAME)
+    ws = Workspace(root)
+    _ = ws.store  # create and migrate the database now, so a broken URL fails at init
+    return ws

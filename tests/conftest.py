@@ -1,0 +1,63 @@
+"""Shared fixtures: workspaces on real SQLite or real PostgreSQL, and the CLI runner."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+PG_URL = os.environ.get("CLAIMS_TEST_PG_URL")
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("CLAIMS_TEST_PG_URL is not set (CI sets it)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'claims.db'}"
+    return request.getfixturevalue("pg_schema_url")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path):
+    from claims.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    """Run ``claims`` in a workspace folder: ``cli("claim", "list", "--json")``."""
+    from claims.cli import app
+
+    runner = CliRunner()
+    root = tmp_path / "ws"
+
+    def run(*args: str, workspace: Path | None = root):
+        prefix = ["--workspace", str(workspace)] if workspace else []
+        return runner.invoke(app, [*prefix, *args], catch_exceptions=False)
+
+    run.root = root  # type: ignore[attr-defined]
+    return run
