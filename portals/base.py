@@ -31,7 +31,7 @@ class _Frozen(BaseModel):
 
 
 class PortalCredentials(_Frozen):
-    """One portal account. Secrets are :class:`~pydantic.SecretStr`: printing shows ``**********``."""
+    """One portal account. Secrets are :class:`~pydantic.SecretStr` (printed as ``**********``)."""
 
     username: str = Field(description="the portal user name (not secret)")
     password: SecretStr = Field(description="the account password")

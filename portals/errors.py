@@ -2,14 +2,14 @@
 
 ::
 
-    PortalError                      base: ``portal`` (adapter name) and ``step`` (where it happened)
+    PortalError                      base: ``portal`` (adapter name), ``step`` (where it failed)
     ├── PortalUnavailable            unreachable, maintenance, HTTP 5xx — *before* the final click
     ├── PortalTimeout                a page or element did not come in time — before the final click
     ├── AuthenticationFailed         wrong username, password or one-time code (never retried)
     │   └── AccountLocked            the portal has locked the account
     ├── SessionExpired               the portal's session ran out; log in again and start over
     ├── PortalRejected               the portal's own validation refused the input (``messages``)
-    ├── AlreadySubmitted             the portal says this invoice already has a claim (``reference``)
+    ├── AlreadySubmitted             this invoice already has a claim there (``reference``)
     └── OutcomeUnknown               anything that went wrong *after* the final click
 
 Only errors raised before the final click are safe to retry. ``OutcomeUnknown`` means the claim

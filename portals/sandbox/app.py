@@ -48,8 +48,7 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 COOKIE = "portal_session"
 MAX_FAILED_LOGINS = 3
 STATUSES = (
-    "submitted", "under_review", "returned", "approved", "payment_ordered",
-    "partially_paid", "paid", "rejected",
+    "submitted", "under_review", "returned", "approved", "payment_ordered", "paid", "rejected",
 )  # fmt: skip
 #: back-office moves; "returned" → "submitted" happens when the supplier resubmits
 TRANSITIONS: dict[str, set[str]] = {
@@ -58,11 +57,11 @@ TRANSITIONS: dict[str, set[str]] = {
     "returned": {"rejected"},
     "approved": {"payment_ordered", "rejected"},
     "payment_ordered": set(),
-    "partially_paid": set(),
     "paid": set(),
     "rejected": set(),
 }
-PAYABLE = {"approved", "payment_ordered", "partially_paid"}
+#: a partial payment leaves the claim payment_ordered (the amount paid so far is reported)
+PAYABLE = {"approved", "payment_ordered"}
 DOC_TITLES = {
     "invoice": "Invoice",
     "timesheet": "Timesheet",
@@ -756,6 +755,57 @@ def receipt_pdf_bytes(claim: db.Claim) -> bytes:
     return bytes(pdf.output())
 
 
+def payment_advice_bytes(claim: db.Claim) -> bytes:
+    pdf = FPDF()
+    pdf.set_title(f"Payment advice {claim.reference}")
+    pdf.set_creation_date(claim.status_at.replace(tzinfo=dt.UTC))
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 10, "Agency e-Claims Portal - payment advice", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=11)
+    pdf.cell(
+        0,
+        7,
+        f"Claim {claim.reference}, invoice {claim.invoice_number}, contract "
+        f"{claim.contract.number}",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    paid = Decimal(0)
+    for p in claim.payments:
+        paid += Decimal(p.amount)
+        pdf.cell(
+            0,
+            7,
+            f"{p.paid_on}  {claim.currency} {fmt_money(p.amount)}  ref {p.reference}",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+    pdf.cell(
+        0,
+        7,
+        f"Paid {claim.currency} {fmt_money(paid)} of {fmt_money(claim.total)}",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    return bytes(pdf.output())
+
+
+@page("claim")
+async def payment_advice_pdf(request: Request) -> Response:
+    with portal_of(request).Session() as s:
+        claim = own_claim(s, request)
+        if claim is None or not claim.payments:
+            return claim_gone(request)
+        body = payment_advice_bytes(claim)
+        name = f"payment-advice-{claim.reference}.pdf"
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 @page("receipt")
 async def receipt_pdf(request: Request) -> Response:
     with portal_of(request).Session() as s:
@@ -1145,7 +1195,7 @@ def bo_pay(request: Request, portal: Portal, body: dict[str, Any]) -> dict[str, 
         )
         s.flush()
         paid = sum((Decimal(p.amount) for p in claim.payments), Decimal(0))
-        claim.status = "paid" if paid >= Decimal(claim.total) else "partially_paid"
+        claim.status = "paid" if paid >= Decimal(claim.total) else "payment_ordered"
         claim.status_at = now
         claim.events.append(
             db.StatusEvent(
@@ -1241,6 +1291,7 @@ def create_app(config: PortalConfig) -> Starlette:
         Route("/claims/{ref}", claim_page),
         Route("/claims/{ref}/receipt", receipt_page),
         Route("/claims/{ref}/receipt.pdf", receipt_pdf),
+        Route("/claims/{ref}/payment-advice.pdf", payment_advice_pdf),
         Route("/claims/{ref}/documents/{file:int}", claim_document),
         Route("/claims/{ref}/resubmit", claim_resubmit, methods=["POST"]),
         Route("/backoffice/accounts", backoffice(bo_add_account), methods=["POST"]),

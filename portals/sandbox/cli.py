@@ -1,4 +1,4 @@
-"""``python -m portals.sandbox``: run the sandbox portal and drive its back office.
+r"""``python -m portals.sandbox``: run the sandbox portal and drive its back office.
 
 Examples::
 
@@ -6,9 +6,11 @@ Examples::
     python -m portals.sandbox serve --faults "latency=0.2;lost_response=final_submit*1"
     export SANDBOX_URL=http://127.0.0.1:8765 SANDBOX_BACKOFFICE_TOKEN=...
     python -m portals.sandbox backoffice add-account acme --password 'pw' --totp-secret BASE32
-    python -m portals.sandbox backoffice add-contract C-2026-001 --user acme --documents invoice,timesheet
-    python -m portals.sandbox backoffice move CLM-2026-000001 returned --reason "timesheet unsigned"
-    python -m portals.sandbox backoffice pay CLM-2026-000001 1200.00 --date 2026-03-01 --reference PAY-9
+    python -m portals.sandbox backoffice add-contract C-2026-001 --user acme \
+        --documents invoice,timesheet
+    python -m portals.sandbox backoffice move CLM-2026-000001 returned --reason "unsigned"
+    python -m portals.sandbox backoffice pay CLM-2026-000001 1200.00 --date 2026-03-01 \
+        --reference PAY-9
     python -m portals.sandbox backoffice faults "http500=upload*1"
 
 Exit codes: 0 ok, 1 the portal refused the request, 2 usage error.
@@ -103,7 +105,8 @@ class BackofficeClient:
         reasons: list[str] | None = None,
         comment: str | None = None,
     ) -> Any:
-        """Move a claim (under_review, returned (needs reasons), approved, payment_ordered, rejected)."""
+        """Move a claim: under_review, returned (needs reasons), approved, payment_ordered,
+        rejected."""
         return self.call(
             "POST",
             f"/backoffice/claims/{reference}/status",
@@ -114,7 +117,8 @@ class BackofficeClient:
         return self.call("POST", f"/backoffice/claims/{reference}/comments", {"text": text})
 
     def pay(self, reference: str, amount: str, date: str, payment_reference: str) -> Any:
-        """Record a (possibly partial) payment; the claim becomes partially_paid or paid."""
+        """Record a (possibly partial) payment; the claim becomes paid once fully paid
+        (until then it stays payment_ordered, with the amount paid so far)."""
         return self.call(
             "POST",
             f"/backoffice/claims/{reference}/payments",

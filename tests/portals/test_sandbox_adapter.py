@@ -374,14 +374,17 @@ def test_statuses_come_in_bulk_after_the_back_office_moves_claims(
     bo.move(back["reference"], "returned", reasons=["timesheet unsigned"], comment="please fix")
     reports = {r.reference: r for r in adapter.fetch_statuses()}
     assert len(reports) == 1000
-    assert {r.status for r in reports.values()} == {"submitted", "partially_paid", "returned"}
+    assert {r.status for r in reports.values()} == {"submitted", "payment_ordered", "returned"}
     p = reports[paid["reference"]]
     assert (p.status, p.paid_amount, p.paid_date, p.payment_reference) == (
-        "partially_paid",
+        "payment_ordered",
         Decimal("100.00"),
         dt.date(2026, 3, 1),
         "PAY-A",
     )
+    advice = adapter.download_documents(paid["reference"], tmp_path / "advice")
+    assert [p.name for p in advice] == [f"payment-advice-{paid['reference']}.pdf"]
+    assert "PAY-A" in PdfReader(advice[0]).pages[0].extract_text()
     r = reports[back["reference"]]
     assert r.status == "returned" and r.comments == ["Returned: timesheet unsigned", "please fix"]
     assert r.paid_amount is None and r.status_at is not None
@@ -448,8 +451,11 @@ def test_a_remote_browser_server_works_over_websocket(
 
 
 def test_when_the_caller_cannot_persist_its_intent_nothing_is_clicked(
-    sandbox: SandboxServer, supplier: Supplier, adapter: SandboxAdapter,
-    pdfs: dict[str, Path], tmp_path: Path,
+    sandbox: SandboxServer,
+    supplier: Supplier,
+    adapter: SandboxAdapter,
+    pdfs: dict[str, Path],
+    tmp_path: Path,
 ) -> None:
     class IntentNotStored(Exception):
         pass
