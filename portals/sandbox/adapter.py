@@ -254,6 +254,7 @@ class SandboxAdapter(PortalAdapter):
         operation = "resubmit" if resubmit_of else "submit"
         ev = self._ev = EvidenceRecorder(
             evidence_dir,
+            sent=package.model_dump(mode="json"),
             adapter=self.name,
             operation=operation,
             base_url=self.base_url,
