@@ -47,3 +47,23 @@ def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
             raise InputError(f"unknown e-invoice kind {kind!r}", rule="known-source")
     return store_batch(ws, items, source=kind, target=", ".join(str(p) for p in paths),
                        input_sha256=sha256_of(blobs), dry_run=dry_run)
+
+
+def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
+                   dry_run: bool = False) -> ImportBatch:
+    """Import a CSV or XLSX accounting export through the named mapping, all rows or none."""
+    from claims.sources.tabular import get_mapping, read_tabular
+
+    mapping = get_mapping(mapping_name, ws.settings.extra)
+    source = "xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv"
+    items = read_tabular(path, mapping, mapping_name, source=source)
+    return store_batch(ws, items, source=source, target=str(path),
+                       input_sha256=sha256_of(_read_all([path])), dry_run=dry_run,
+                       detail={"mapping": mapping_name})
+
+
+def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5) -> dict:
+    """The first ``rows`` rows of an export as the mapping reads them."""
+    from claims.sources.tabular import get_mapping, preview
+
+    return preview(path, get_mapping(mapping_name, ws.settings.extra), mapping_name, rows)
