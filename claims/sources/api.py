@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from claims.errors import InputError
 from claims.sources.common import ImportBatch, SourceInvoice, sha256_of
@@ -67,3 +69,52 @@ def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5)
     from claims.sources.tabular import get_mapping, preview
 
     return preview(path, get_mapping(mapping_name, ws.settings.extra), mapping_name, rows)
+
+
+def last_zoho_cursor(ws: Workspace) -> str | None:
+    """The high-water mark of the last completed Zoho import (its newest last_modified_time)."""
+    from sqlalchemy import select
+
+    from claims.sources.tables import InvoiceImportRow
+
+    with ws.store.session() as s:
+        return s.scalar(select(InvoiceImportRow.cursor)
+                        .where(InvoiceImportRow.source == "zoho",
+                               InvoiceImportRow.cursor.is_not(None))
+                        .order_by(InvoiceImportRow.id.desc()).limit(1))
+
+
+def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool = False,
+                transport: Any = None, sleep: Callable[[float], None] | None = None
+                ) -> ImportBatch:
+    """Import from Zoho Books: invoices modified since ``since`` (default: since the last
+    completed import), all or none. ``transport`` / ``sleep`` are for tests."""
+    import json
+
+    from claims.sources.zoho import ZohoClient, since_text, to_source_invoices, zoho_settings
+
+    settings = zoho_settings(ws.settings.extra)
+    secret = settings.client_secret.resolve("invoice_import.zoho.client_secret")
+    refresh = settings.refresh_token.resolve("invoice_import.zoho.refresh_token")
+    cursor = since_text(since) if since is not None else last_zoho_cursor(ws)
+    kwargs: dict[str, Any] = {"transport": transport}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    client = ZohoClient(settings, client_secret=secret, refresh_token=refresh, **kwargs)
+    try:
+        fetched = client.fetch(cursor)
+    finally:
+        client.close()
+    endpoint = f"{client.api_base or settings.api(None)} org {settings.organization_id}"
+    items, skipped = to_source_invoices(fetched, endpoint=endpoint)
+    # what was read, canonically: the invoice details, contacts and payments as received
+    digest = sha256_of([json.dumps([fetched.invoices, fetched.contacts, fetched.payments],
+                                   default=str, sort_keys=True).encode(),
+                        *(fetched.pdfs[k] for k in sorted(fetched.pdfs))])
+    minimum = fetched.minimum_requests(settings.fetch_pdf, settings.per_page)
+    return store_batch(ws, items, source="zoho", target=endpoint, input_sha256=digest,
+                       dry_run=dry_run, requests=fetched.requests,
+                       cursor=fetched.cursor or cursor,
+                       detail={"since": cursor, "skipped_drafts_and_voids": skipped,
+                               "retries": fetched.retries, "minimum_requests": minimum,
+                               "payments": len(fetched.payments)})
