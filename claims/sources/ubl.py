@@ -160,6 +160,8 @@ def parse_ubl(data: bytes, *, file: str, source: str = "ubl") -> SourceInvoice:
     if not main:
         raise InputError("no TaxTotal in the document currency", file=file, field="TaxTotal",
                          rule="ubl-taxtotal")
+    # ZATCA repeats the total in the tax currency without subtotals: take the one that has them
+    main.sort(key=lambda t: not t.all("cac:TaxSubtotal"))
     tax_total = main[0].need_amount("cbc:TaxAmount")
     breakdown = []
     seen: set[tuple[str, Decimal]] = set()
