@@ -47,8 +47,12 @@ def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
             items.append(parse_zatca(data, file=str(path)))
         else:  # pragma: no cover - the CLI offers only the three
             raise InputError(f"unknown e-invoice kind {kind!r}", rule="known-source")
-    return store_batch(ws, items, source=kind, target=", ".join(str(p) for p in paths),
-                       input_sha256=sha256_of(blobs), dry_run=dry_run)
+    names = [str(p) for p in paths]
+    # the record names the files (a long batch by its ends); the sha256 covers every byte
+    target = ", ".join(names) if len(names) <= 3 else \
+        f"{len(names)} files: {names[0]} … {names[-1]}"
+    return store_batch(ws, items, source=kind, target=target, input_sha256=sha256_of(blobs),
+                       dry_run=dry_run, detail={"files": len(names)})
 
 
 def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,

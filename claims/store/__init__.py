@@ -171,31 +171,48 @@ class Store:
         changed: list[str] = []
         conflicts: list[str] = []
         differences: dict[str, dict[str, tuple[Any, Any]]] = {}
-        for inv in invoices:
-            digest = invoice_hash(inv)
-            row = s.scalar(select(InvoiceRow).where(InvoiceRow.number == inv.number))
-            if row is not None and row.content_hash == digest:
-                unchanged.append(inv.number)
-                continue
-            data = _jsonable(inv.model_dump())
-            if row is not None:
-                differences[inv.number] = _differences(row.data, data)
-                used = s.scalar(select(func.count()).select_from(ClaimRow).where(
-                    ClaimRow.invoice_id == row.id, ClaimRow.bundle_sha256.is_not(None)))
-                if used:
-                    conflicts.append(inv.number)
+        # look the batch up in a few queries, not one per invoice (imports are 10,000s)
+        numbers = list(dict.fromkeys(inv.number for inv in invoices))
+        existing: dict[str, InvoiceRow] = {}
+        built: set[int] = set()
+        for start in range(0, len(numbers), 500):
+            chunk = numbers[start:start + 500]
+            rows = list(s.scalars(select(InvoiceRow).where(InvoiceRow.number.in_(chunk))))
+            existing.update((r.number, r) for r in rows)
+            if rows:
+                built.update(s.scalars(select(ClaimRow.invoice_id).where(
+                    ClaimRow.invoice_id.in_([r.id for r in rows]),
+                    ClaimRow.bundle_sha256.is_not(None))))
+        customers: dict[str, int | None] = {}
+        with s.no_autoflush:
+            for inv in invoices:
+                digest = invoice_hash(inv)
+                row = existing.get(inv.number)
+                if row is not None and row.content_hash == digest:
+                    unchanged.append(inv.number)
                     continue
-                changed.append(inv.number)
-            else:
-                row = InvoiceRow(number=inv.number)
-                added.append(inv.number)
-            row.customer_id = self._customer_id(s, inv.customer)
-            row.contract_number = inv.contract_number
-            row.currency, row.issue_date, row.due_date = inv.currency, inv.issue_date, inv.due_date
-            row.net, row.vat, row.total = inv.net, inv.vat, inv.total
-            row.data = data
-            row.source, row.content_hash, row.updated_at = inv.source, digest, utcnow()
-            s.add(row)
+                data = _jsonable(inv.model_dump())
+                if row is not None:
+                    differences[inv.number] = _differences(row.data, data)
+                    if row.id in built:
+                        conflicts.append(inv.number)
+                        continue
+                    changed.append(inv.number)
+                else:
+                    row = InvoiceRow(number=inv.number)
+                    existing[inv.number] = row
+                    added.append(inv.number)
+                if inv.customer not in customers:
+                    customers[inv.customer] = self._customer_id(s, inv.customer)
+                row.customer_id = customers[inv.customer]
+                row.contract_number = inv.contract_number
+                row.currency, row.issue_date, row.due_date = (inv.currency, inv.issue_date,
+                                                              inv.due_date)
+                row.net, row.vat, row.total = inv.net, inv.vat, inv.total
+                row.data = data
+                row.source, row.content_hash, row.updated_at = inv.source, digest, utcnow()
+                s.add(row)
+        s.flush()
         return ImportResult(added, unchanged, changed, conflicts, differences)
 
     def get_invoice(self, number: str) -> Invoice:

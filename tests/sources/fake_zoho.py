@@ -184,6 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         url = urlparse(self.path)
         path = url.path
+        if path == "/_stats":    # for a benchmark driving the server in another process
+            return self._send(200, {"requests": len(fake.log), "tokens": fake.count("/oauth")})
         fake.log.append(("GET", path))
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
         if self._fault(path):
@@ -259,12 +261,30 @@ class FakeZohoServer:
 
     def settings_toml(self, **over: Any) -> str:
         """The ``[invoice_import.zoho]`` table pointing at this server."""
-        values = {"data_center": "sa", "organization_id": ORG, "client_id": CLIENT_ID,
-                  "accounts_url": self.url, "api_url": "", "requests_per_minute": 0,
-                  "max_retries": 3, **over}
-        lines = ["\n[invoice_import.zoho]"]
-        for k, v in values.items():
-            lines.append(f"{k} = {json.dumps(v)}")
-        lines.append('client_secret = { env = "TEST_ZOHO_CLIENT_SECRET" }')
-        lines.append('refresh_token = { env = "TEST_ZOHO_REFRESH_TOKEN" }')
-        return "\n".join(lines) + "\n"
+        return settings_toml(self.url, **over)
+
+
+def settings_toml(url: str, **over: Any) -> str:
+    """An ``[invoice_import.zoho]`` table for a fake server at ``url`` (secrets by env)."""
+    values = {"data_center": "sa", "organization_id": ORG, "client_id": CLIENT_ID,
+              "accounts_url": url, "api_url": "", "requests_per_minute": 0,
+              "max_retries": 3, **over}
+    lines = ["\n[invoice_import.zoho]"]
+    for k, v in values.items():
+        lines.append(f"{k} = {json.dumps(v)}")
+    lines.append('client_secret = { env = "TEST_ZOHO_CLIENT_SECRET" }')
+    lines.append('refresh_token = { env = "TEST_ZOHO_REFRESH_TOKEN" }')
+    return "\n".join(lines) + "\n"
+
+def main() -> None:
+    """``python -m tests.sources.fake_zoho N CUSTOMERS``: serve N invoices, print the URL."""
+    import sys
+
+    n, customers = int(sys.argv[1]), int(sys.argv[2])
+    server = FakeZohoServer(FakeZoho.with_invoices(n, customers=customers, payments=n // 10))
+    print(server.url, flush=True)
+    server.httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
