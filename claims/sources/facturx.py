@@ -155,12 +155,14 @@ def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
     breakdown = []
     tax_sum = ZERO
     for j, t in enumerate(st.all("ram:ApplicableTradeTax"), start=1):
-        cat, pct = t.required("ram:CategoryCode"), t.amount("ram:RateApplicablePercent", ZERO) or ZERO
+        cat = t.required("ram:CategoryCode")
+        pct = t.amount("ram:RateApplicablePercent", ZERO) or ZERO
         basis, calc = t.need_amount("ram:BasisAmount"), t.need_amount("ram:CalculatedAmount")
         tax_sum += calc
-        if basis != by_category.get((cat, pct), ZERO):
+        expected_basis = by_category.get((cat, pct), ZERO)
+        if basis != expected_basis:
             finding("E-CII-VAT-BASE", f"VAT {cat} {pct}%: basis {basis} is not the lines, "
-                    f"allowances and charges of that category ({by_category.get((cat, pct), ZERO)})",
+                    f"allowances and charges of that category ({expected_basis})",
                     f"ApplicableTradeTax[{j}]/BasisAmount")
         if calc != money2(basis * pct / 100):
             finding("E-CII-VAT", f"VAT {cat} {pct}%: {calc} is not {pct}% of {basis} "
@@ -191,7 +193,8 @@ def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
             ("BR-CO-10", "LineTotalAmount", line_total, line_sum),
             ("BR-CO-11", "AllowanceTotalAmount", allow_total, allowances),
             ("BR-CO-12", "ChargeTotalAmount", charge_total, charges),
-            ("BR-CO-13", "TaxBasisTotalAmount", basis_total, line_total - allow_total + charge_total),
+            ("BR-CO-13", "TaxBasisTotalAmount", basis_total,
+             line_total - allow_total + charge_total),
             ("BR-CO-14", "TaxTotalAmount", tax_total, tax_sum),
             ("BR-CO-15", "GrandTotalAmount", grand, basis_total + tax_total),
             ("BR-CO-16", "DuePayableAmount", due, grand - prepaid + rounding)):

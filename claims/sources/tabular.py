@@ -415,7 +415,7 @@ def _invoice(number: str, group: dict[str, Any], mapping: Mapping, file: str, so
     if not head.get("issue_date"):
         return None
     customer = head.get("customer") or ""
-    contacts = ()
+    contacts: tuple[ContactRef, ...] = ()
     if head.get("contact_email") or head.get("contact_name"):
         contacts = (ContactRef(name=head.get("contact_name") or "",
                                email=head.get("contact_email") or None),)

@@ -109,7 +109,8 @@ def parse_zatca(data: bytes, *, file: str) -> SourceInvoice:
 
     seller = (doc.text("cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/"
                        "cbc:RegistrationName") or "")
-    vat_no = doc.text("cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID") or ""
+    vat_no = doc.text("cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/"
+                      "cbc:CompanyID") or ""
     stamp = f"{doc.text('cbc:IssueDate') or ''}T{doc.text('cbc:IssueTime') or ''}"
     sar_tax = [t for t in doc.all("cac:TaxTotal") if t.attr("cbc:TaxAmount", "currencyID") == "SAR"]
     xml_vat = sar_tax[0].amount("cbc:TaxAmount") if sar_tax else None
@@ -128,7 +129,8 @@ def parse_zatca(data: bytes, *, file: str) -> SourceInvoice:
         try:
             value = Decimal(text(tag))
         except InvalidOperation:
-            finding("E-ZATCA-QR", f"QR {what} {text(tag)!r} is not a number", f"QR/{TLV_NAMES[tag]}")
+            finding("E-ZATCA-QR", f"QR {what} {text(tag)!r} is not a number",
+                    f"QR/{TLV_NAMES[tag]}")
             continue
         if expected is None or value != expected:
             finding("E-ZATCA-QR", f"QR {what} {value} is not the XML's {expected}",

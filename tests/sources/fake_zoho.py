@@ -18,7 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, ORG = "1000.TESTCLIENT", "s3cret-client", "1000.r3fresh", "10234695"
+CLIENT_ID, CLIENT_SECRET = "1000.TESTCLIENT", "s3cret-client"
+REFRESH_TOKEN, ORG = "1000.r3fresh", "10234695"
 
 
 def tiny_pdf(text: str) -> bytes:

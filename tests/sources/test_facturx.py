@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (invoice data: XML, CSV rows and expected tables read best unwrapped)
 """Factur-X / ZUGFeRD: a real PDF (fpdf2) with the CII XML embedded (pypdf), imported with the
 PDF as the invoice's document; totals recomputed; bad PDFs and missing XML refused."""
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (invoice data: XML, CSV rows and expected tables read best unwrapped)
 """Accounting exports: built-in QuickBooks / SAP / Oracle mappings, user mappings, locales,
 errors per row and column, all or nothing."""
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (invoice data: XML, CSV rows and expected tables read best unwrapped)
 """UBL 2.1 / PEPPOL BIS 3: the published examples import with the right totals; bad XML and
 totals that do not add up are refused with nothing stored."""
 
