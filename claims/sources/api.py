@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from claims.errors import InputError
-from claims.sources.common import ImportBatch, SourceInvoice, sha256_of
+from claims.sources.common import ImportBatch, ImportFinding, SourceInvoice, sha256_of
 from claims.sources.store import store_batch
 from claims.workspace import Workspace
 
@@ -75,6 +75,24 @@ def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5)
     return preview(path, get_mapping(mapping_name, ws.settings.extra), mapping_name, rows)
 
 
+def _voided(ws: Workspace, fetched: list[dict[str, Any]]) -> list[ImportFinding]:
+    """An invoice we hold that Zoho now says is void is a warning on the batch: a claim may
+    rest on it. (It is not deleted here: what was claimed stays on record.)"""
+    from sqlalchemy import select
+
+    from claims.store.tables import InvoiceRow
+
+    void = {str(i.get("invoice_number")): str(i.get("invoice_id")) for i in fetched
+            if i.get("status") == "void"}
+    if not void:
+        return []
+    with ws.store.session() as s:
+        held = set(s.scalars(select(InvoiceRow.number).where(InvoiceRow.number.in_(list(void)))))
+    return [ImportFinding("W-ZOHO-VOID", "warning", f"invoice {number} was voided in Zoho Books "
+                          "after it was imported; check any claim made from it",
+                          f"Zoho invoice {void[number]}", "status") for number in sorted(held)]
+
+
 def last_zoho_cursor(ws: Workspace) -> str | None:
     """The high-water mark of the last completed Zoho import (its newest last_modified_time)."""
     from sqlalchemy import select
@@ -111,6 +129,7 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
         client.close()
     endpoint = f"{client.api_base or settings.api(None)} org {settings.organization_id}"
     items, skipped = to_source_invoices(fetched, endpoint=endpoint)
+    voided = _voided(ws, fetched.invoices) if skipped else []
     # what was read, canonically: the invoice details, contacts and payments as received
     digest = sha256_of([json.dumps([fetched.invoices, fetched.contacts, fetched.payments],
                                    default=str, sort_keys=True).encode(),
@@ -118,7 +137,7 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
     minimum = fetched.minimum_requests(settings.fetch_pdf, settings.per_page)
     return store_batch(ws, items, source="zoho", target=endpoint, input_sha256=digest,
                        dry_run=dry_run, requests=fetched.requests,
-                       cursor=fetched.cursor or cursor,
+                       cursor=fetched.cursor or cursor, warnings=voided,
                        detail={"since": cursor, "skipped_drafts_and_voids": skipped,
                                "retries": fetched.retries, "minimum_requests": minimum,
                                "payments": len(fetched.payments)})

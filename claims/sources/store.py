@@ -139,7 +139,8 @@ def check_batch(items: Sequence[SourceInvoice]) -> list[ImportFinding]:
 
 def store_batch(ws: Workspace, items: Sequence[SourceInvoice], *, source: str, target: str,
                 input_sha256: str, dry_run: bool = False, requests: int = 0,
-                cursor: str | None = None, detail: dict[str, Any] | None = None) -> ImportBatch:
+                cursor: str | None = None, detail: dict[str, Any] | None = None,
+                warnings: Sequence[ImportFinding] = ()) -> ImportBatch:
     """Store ``items`` all or nothing and record the import; returns what was done.
 
     Customers and contacts are matched (external id, then tax id, then name) or created;
@@ -147,7 +148,7 @@ def store_batch(ws: Workspace, items: Sequence[SourceInvoice], *, source: str, t
     was built is a conflict, kept, with its old and new values). With ``dry_run`` nothing is
     written, not even the record of the import.
     """
-    findings = check_batch(items)
+    findings = check_batch(items) + list(warnings)
     batch = ImportBatch(source=source, target=target, input_sha256=input_sha256,
                         dry_run=dry_run, invoices=len(items), findings=findings,
                         requests=requests, cursor=cursor, detail=detail or {})

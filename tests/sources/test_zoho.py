@@ -184,3 +184,17 @@ def test_secrets_never_reach_the_database(ws, secrets) -> None:
                          for row in conn.execute(text(f"SELECT * FROM {table}")))
     for secret in (CLIENT_SECRET, REFRESH_TOKEN, "1000.access"):
         assert secret not in dump
+
+
+def test_an_invoice_voided_in_zoho_after_import_is_a_warning(ws, secrets) -> None:
+    fake = FakeZoho.with_invoices(4, customers=1)
+    with FakeZohoServer(fake) as server:
+        configure(ws, server, fetch_pdf=False)
+        import_zoho(ws)
+        fake.modify("INV-000002", "2026-03-09T00:00:00+0000", status="void")
+        fake.modify("INV-000003", "2026-03-09T00:00:01+0000", due_date="2026-05-01")
+        batch = import_zoho(ws)
+    assert [(f.code, f.severity) for f in batch.findings] == [("W-ZOHO-VOID", "warning")]
+    assert "INV-000002 was voided" in batch.findings[0].message
+    assert batch.detail["skipped_drafts_and_voids"] == ["INV-000002"]
+    assert ws.store.get_invoice("INV-000002").number == "INV-000002"   # kept on record
