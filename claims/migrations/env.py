@@ -3,6 +3,7 @@
 from alembic import context
 
 from claims.store.tables import Base
+import claims.sources.tables  # noqa: F401,E402  (imports' tables, before configure)
 
 config = context.config
 connection = config.attributes["connection"]
@@ -10,4 +11,3 @@ context.configure(connection=connection, target_metadata=Base.metadata,
                   render_as_batch=connection.dialect.name == "sqlite")
 with context.begin_transaction():
     context.run_migrations()
-import claims.sources.tables  # noqa: F401
