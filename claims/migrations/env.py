@@ -3,6 +3,7 @@
 from alembic import context
 
 from claims.store.tables import Base
+import claims.sources.tables  # noqa: F401,E402  (imports' tables, before configure)
 
 config = context.config
 connection = config.attributes["connection"]
