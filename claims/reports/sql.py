@@ -1,0 +1,99 @@
+"""The KPI aggregates as plain SQL text, so the very same statements run on SQLite, PostgreSQL
+and (in the benchmark, as the reference) DuckDB. Money columns are integers of 1/10,000.
+
+Dates are bound as parameters; only the day difference differs per dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+
+def day_diff(dialect: str, later: str, earlier: str) -> str:
+    """SQL for the whole days from ``earlier`` to ``later`` (both DATE columns)."""
+    if dialect == "sqlite":
+        return f"(julianday({later}) - julianday({earlier}))"
+    return f"({later} - {earlier})"  # PostgreSQL and DuckDB: date - date is an integer
+
+
+def invoice_sums(month_ends: Sequence[str], months: Sequence[tuple[str, str]],
+                 windows: Sequence[tuple[str, str]]) -> str:
+    """One scan of invoices: issued up to each month end (total and still current),
+    sales per month, sales in each DSO window. Parameters are the names given."""
+    cols = []
+    for e in month_ends:
+        cols.append(f"SUM(CASE WHEN issue_date <= :{e} THEN total ELSE 0 END)")
+        cols.append(f"SUM(CASE WHEN issue_date <= :{e} AND COALESCE(due_date, issue_date) >= "
+                    f":{e} THEN total ELSE 0 END)")
+    for start, end in [*months, *windows]:
+        cols.append(f"SUM(CASE WHEN issue_date >= :{start} AND issue_date <= :{end} "
+                    "THEN total ELSE 0 END)")
+    return f"SELECT {', '.join(cols)} FROM invoices WHERE currency = :currency"
+
+
+def application_sums(dialect: str, month_ends: Sequence[str],
+                     months: Sequence[tuple[str, str]], pay_window: tuple[str, str]) -> str:
+    """One scan of live applications (dated by their payment's value date): applied up to each
+    month end (all, and on invoices still current then), collected and written off per month,
+    and the amount-weighted days to pay in ``pay_window``."""
+    cols = []
+    for e in month_ends:
+        cols.append(f"SUM(CASE WHEN p.value_date <= :{e} THEN a.amount ELSE 0 END)")
+        cols.append(f"SUM(CASE WHEN p.value_date <= :{e} AND i.issue_date <= :{e} AND "
+                    f"COALESCE(i.due_date, i.issue_date) >= :{e} THEN a.amount ELSE 0 END)")
+    for start, end in months:
+        cols.append(f"SUM(CASE WHEN a.kind = 'payment' AND p.value_date >= :{start} AND "
+                    f"p.value_date <= :{end} THEN a.amount ELSE 0 END)")
+        cols.append(f"SUM(CASE WHEN a.kind IN ('writeoff', 'discount') AND p.value_date >= "
+                    f":{start} AND p.value_date <= :{end} THEN a.amount ELSE 0 END)")
+    start, end = pay_window
+    in_window = (f"a.kind = 'payment' AND p.value_date >= :{start} AND p.value_date <= :{end}")
+    days = day_diff(dialect, "p.value_date", "i.issue_date")
+    # a float weighted sum: it yields a number of days, never money  # ok: not money
+    cols.append(f"SUM(CASE WHEN {in_window} THEN a.amount * 1.0 * {days} ELSE 0 END)")
+    cols.append(f"SUM(CASE WHEN {in_window} THEN a.amount ELSE 0 END)")
+    return ("SELECT " + ", ".join(cols) + " FROM payment_applications a "
+            "JOIN payments p ON p.id = a.payment_id JOIN invoices i ON i.id = a.invoice_id "
+            "WHERE a.undone_at IS NULL AND i.currency = :currency")
+
+
+def open_at(extra_columns: str = "") -> str:
+    """A CTE ``op``: every invoice's open balance as of ``:as_of`` and its aging basis date."""
+    return (
+        "WITH applied AS (SELECT a.invoice_id, SUM(a.amount) AS amount "
+        "FROM payment_applications a JOIN payments p ON p.id = a.payment_id "
+        "WHERE a.undone_at IS NULL AND p.value_date <= :as_of GROUP BY a.invoice_id), "
+        "op AS (SELECT i.id, i.customer_id, i.number, i.issue_date, i.due_date, "
+        "COALESCE(i.due_date, i.issue_date) AS due_basis, "
+        f"i.total - COALESCE(applied.amount, 0) AS open{extra_columns} "
+        "FROM invoices i LEFT JOIN applied ON applied.invoice_id = i.id "
+        "WHERE i.issue_date <= :as_of AND i.currency = :currency) ")
+
+
+def aging(edges: Sequence[str], labels: Sequence[str], basis: str,
+          group: str | None = None) -> str:
+    """Open balance per aging bucket (and per ``group`` column of op + customers)."""
+    column = "op.due_basis" if basis == "due" else "op.issue_date"
+    case = " ".join(f"WHEN {column} >= :{e} THEN '{label}'" for e, label in zip(edges, labels))
+    bucket = f"CASE {case} ELSE '{labels[-1]}' END"
+    if group:
+        return (open_at() + f"SELECT {group}, {bucket} AS bucket, SUM(op.open), COUNT(*) "
+                "FROM op LEFT JOIN customers c ON c.id = op.customer_id WHERE op.open <> 0 "
+                f"GROUP BY {group}, {bucket}")
+    return (open_at() + f"SELECT {bucket} AS bucket, SUM(op.open), COUNT(*) FROM op "
+            f"WHERE op.open <> 0 GROUP BY {bucket}")
+
+
+def month_bounds(as_of: date, count: int) -> list[tuple[date, date]]:
+    """``count`` calendar months back from ``as_of``'s month, newest first; the first ends at
+    ``as_of`` itself (a month to date), the others at their last day."""
+    result = []
+    year, month = as_of.year, as_of.month
+    end = as_of
+    for _ in range(count):
+        start = date(year, month, 1)
+        result.append((start, end))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        end = start.fromordinal(start.toordinal() - 1)
+    return result
