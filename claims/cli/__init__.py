@@ -14,6 +14,8 @@ app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
 app.add_typer(contract.app, name="contract")
 app.add_typer(invoice.app, name="invoice")
 app.add_typer(claim.app, name="claim")
+from claims.cli import payments as _payments, reports as _reports  # noqa: E402
+app.add_typer(_payments.app, name="payments"); app.command("kpi")(_reports.kpi); app.command("report")(_reports.report)  # noqa: E501,E702
 
 
 @app.callback()

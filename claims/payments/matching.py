@@ -14,7 +14,7 @@ payer known — several open items sum to it (oldest first)     subset     80 (n
 Then the amount is settled against the invoice(s) found: a difference within the tolerance is
 written off (or taken as a discount) −5; a short payment leaves the rest open and is flagged
 −10; an overpayment puts the excess on account as a credit −10. Several open items of the same
-amount from one payer is ambiguous (−25). An invoice that is already paid gives 50.
+amount from one payer is ambiguous (−25). Paying an invoice already paid goes on account (−50).
 
 Every lookup is a dict access on a normalised key; the subset search looks only at a payer's
 oldest ``subset_window`` items and at most ``subset_max_items`` of them, with a node budget, so
