@@ -98,5 +98,5 @@ def init_workspace(root: Path, *, database_url: str | None = None) -> Workspace:
     tmp.write_bytes(tomli_w.dumps(config).encode())
     tmp.replace(root / CONFIG_NAME)
     ws = Workspace(root)
-    ws.store  # create and migrate the database now, so a broken URL fails at init
+    _ = ws.store  # create and migrate the database now, so a broken URL fails at init
     return ws

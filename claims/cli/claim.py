@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -115,7 +116,7 @@ def _print_findings(claim_id: int, findings: list[Finding]) -> None:
                   highlight=False)
     colour = {"error": "red", "warning": "yellow", "info": "dim"}
     for f in findings:
-        console.print(f"  [{colour[f.severity]}]{f}[/]", highlight=False, soft_wrap=True)
+        console.print(f"  [{colour[f.severity]}]{escape(str(f))}[/]", highlight=False, soft_wrap=True)
 
 
 @app.command("validate")
@@ -145,7 +146,7 @@ def validate(ctx: typer.Context,
         for i, fs in done.items():
             _print_findings(i, fs)
         for i, e in failed.items():
-            err_console.print(f"claim {i}: error: {e}", highlight=False)
+            err_console.print(f"claim {i}: error: {escape(str(e))}", highlight=False)
         if len(done) + len(failed) > 1:
             typer.echo(f"{len(done) - len(invalid)} valid, {len(invalid)} invalid, "
                        f"{len(failed)} failed")
@@ -193,7 +194,7 @@ def build(ctx: typer.Context,
             typer.echo(f"claim {i}: would build" if b is None else
                        f"claim {i}: {b.zip_path}{' (unchanged)' if b.reused else ''}")
         for i, e in failed.items():
-            err_console.print(f"claim {i}: error: {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"claim {i}: error: {escape(str(e))}", highlight=False, soft_wrap=True)
         if len(ids) > 1:
             typer.echo(f"{len(done)} built, {len(failed)} failed")
     if failed:

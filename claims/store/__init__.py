@@ -274,6 +274,19 @@ class Store:
                 query = query.where(ClaimRow.status == status)
             return [self._to_claim(s, r) for r in s.scalars(query)]
 
+    def claims_with_status(self, statuses: Sequence[str]) -> list[Claim]:
+        """Claims in any of ``statuses`` (without their documents and history, for speed)."""
+        with self.session() as s:
+            rows = s.execute(
+                select(ClaimRow, ContractRow.number, InvoiceRow.number)
+                .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
+                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                .where(ClaimRow.status.in_(list(statuses))).order_by(ClaimRow.id))
+            return [Claim(id=r.id, contract_number=c, invoice_number=i, claim_type=r.claim_type,
+                          status=ClaimStatus(r.status), created_at=r.created_at,
+                          portal_reference=r.portal_reference, bundle_path=r.bundle_path,
+                          bundle_sha256=r.bundle_sha256) for r, c, i in rows]
+
     def claim_ids(self, status: str | None = None) -> list[int]:
         with self.session() as s:
             query = select(ClaimRow.id).order_by(ClaimRow.id)
@@ -320,6 +333,13 @@ class Store:
                                 .where(DocumentRow.stored_path == rel))
                 if not used:
                     Path(path).unlink(missing_ok=True)
+
+    def get_claim_attempts(self, claim_id: int) -> int:
+        with self.session() as s:
+            row = s.get(ClaimRow, claim_id)
+            if row is None:
+                raise NotFound("claim", claim_id)
+            return row.attempts or 0
 
     def current_invoice_hash(self, claim_id: int) -> tuple[str | None, str]:
         """(hash when the claim was made, hash of the invoice now)."""

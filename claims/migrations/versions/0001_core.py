@@ -1,7 +1,7 @@
 """core tables: customers, contracts, invoices, documents, claims
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 """
 from alembic import op
 import sqlalchemy as sa

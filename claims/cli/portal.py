@@ -1,0 +1,131 @@
+"""``claims claim submit``, ``claims status sync`` and ``claims portal sandbox``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import typer
+from rich.markup import escape
+from rich.progress import Progress
+
+from claims.cli.common import JsonOption, emit_json, err_console, workspace_from
+from claims.errors import ClaimsError, InputError
+
+status_app = typer.Typer(no_args_is_help=True, help="Portal status of submitted claims.")
+portal_app = typer.Typer(no_args_is_help=True, help="Portals: run the sandbox portal.")
+
+#: Exit code when the portal cannot be reached at all.
+EXIT_PORTAL_UNREACHABLE = 3
+
+
+class PortalUnreachable(ClaimsError):
+    exit_code = EXIT_PORTAL_UNREACHABLE
+
+
+def submit(ctx: typer.Context,
+           claim_id: int = typer.Argument(None, metavar="ID", help="Claim id."),
+           all_: bool = typer.Option(False, "--all", help="Every READY claim (and reconcile "
+                                                          "SUBMITTING/UNKNOWN ones)."),
+           workers: int = typer.Option(1, "--workers", help="Parallel browser workers."),
+           dry_run: bool = typer.Option(False, "--dry-run",
+                                        help="Show what would be submitted; touch nothing."),
+           as_json: bool = JsonOption) -> None:
+    """Submit claims through their contract's portal in headless Chromium, never twice.
+
+    Example: claims claim submit --all --workers 2 --json
+    """
+    from claims import submission
+
+    ws = workspace_from(ctx)
+    if (claim_id is None) == (not all_):
+        raise InputError("give a claim ID or --all", field="ID", rule="one-target")
+    ids = [claim_id] if claim_id is not None else None
+    if dry_run:
+        candidates = [c for c in ws.store.claims_with_status(list(submission.SUBMITTABLE))
+                      if ids is None or c.id in ids]
+        plan = [{"id": c.id, "status": c.status.value, "invoice": c.invoice_number,
+                 "action": "reconcile first" if c.status.value != "READY" else "submit"}
+                for c in candidates]
+        if as_json:
+            emit_json({"dry_run": True, "claims": plan})
+        else:
+            for p in plan:
+                typer.echo(f"claim {p['id']}: would {p['action']} ({p['invoice']})")
+            typer.echo(f"{len(plan)} claim(s) would be submitted")
+        return
+    if ids and ws.store.get_claim(ids[0]).status.value not in submission.SUBMITTABLE:
+        raise InputError(f"claim {ids[0]} is {ws.store.get_claim(ids[0]).status.value}; "
+                         "only READY claims are submitted (build it first)", field="ID",
+                         rule="submittable-status")
+    show = not as_json and err_console.is_terminal
+    with Progress(console=err_console, disable=not show, transient=True) as progress:
+        task = progress.add_task("submitting", total=None)
+        summary = submission.submit_claims(ws, ids=ids, workers=workers,
+                                           progress=lambda o: progress.advance(task))
+    if as_json:
+        emit_json(summary.to_json())
+    else:
+        for o in summary.outcomes:
+            ref = f" {o.reference}" if o.reference else ""
+            note = " (found on the portal)" if o.reconciled else ""
+            typer.echo(f"claim {o.claim_id}: {o.status}{ref}{note}"
+                       + (f" — {o.message}" if o.message and not o.ok else ""))
+        ok = sum(o.ok for o in summary.outcomes)
+        typer.echo(f"{ok} submitted, {len(summary.outcomes) - ok} not")
+        if summary.stopped:
+            err_console.print(f"stopped: {escape(summary.stopped)}", highlight=False)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@status_app.command("sync")
+def sync(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Read every submitted claim's status from the portal (one bulk export) and record changes.
+
+    Exit codes: 0 all synced, 1 some claims failed, 3 portal unreachable, 4 another sync runs.
+    Example (cron): */30 * * * * claims --workspace /srv/ws status sync --json >> sync.log
+    """
+    from claims import submission, tracking
+    from portals.errors import PortalError
+
+    ws = workspace_from(ctx)
+    portals = sorted({c.portal for c in ws.store.list_contracts()})
+    results = {}
+    for portal in portals:
+        adapter = submission.default_adapter_factory(ws, portal)
+        try:
+            results[portal] = tracking.sync_statuses(ws, adapter)
+        except PortalError as err:
+            raise PortalUnreachable(f"{portal}: {err}") from err
+        finally:
+            adapter.close()
+    if as_json:
+        emit_json({"ok": all(r.ok for r in results.values()),
+                   "portals": {p: r.to_json() for p, r in results.items()}})
+    else:
+        for portal, r in results.items():
+            typer.echo(f"{portal}: {r.seen} on the portal, {len(r.changed)} changed, "
+                       f"{len(r.failed)} failed")
+            for c in r.changed:
+                typer.echo(f"  claim {c['claim']}: {c['from']} -> {c['to']} ({c['reference']})")
+    if not all(r.ok for r in results.values()):
+        raise typer.Exit(1)
+
+
+@portal_app.command("sandbox", context_settings={"allow_extra_args": True,
+                                                 "ignore_unknown_options": True})
+def sandbox(ctx: typer.Context,
+            host: str = typer.Option("127.0.0.1", "--host"),
+            port: int = typer.Option(8765, "--port"),
+            faults: str = typer.Option("", "--faults", help="e.g. 'latency=0.5;http500=upload'")
+            ) -> None:
+    """Run the sandbox portal (a real web app that behaves like a government e-claims portal).
+
+    Example: claims portal sandbox --port 8765 --faults "lost_response=final_submit"
+    """
+    args = [sys.executable, "-m", "portals.sandbox", "serve", "--host", host, "--port",
+            str(port)]
+    if faults:
+        args += ["--faults", faults]
+    raise typer.Exit(subprocess.call(args + list(ctx.args)))

@@ -1,0 +1,164 @@
+"""Scheduled status sync: what the portal says about every submitted claim, recorded as events.
+
+``claims status sync`` is made for cron. It takes a lock so two runs never overlap (a file lock
+on SQLite; a PostgreSQL advisory lock for a team database), reads every claim's status in one
+bulk export, records each change as an event with its time, fetches payment advice for paid
+claims, and sets the expected payment date of approved claims (approval + the contract's
+payment days).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import text
+
+from claims.errors import ClaimsError
+from claims.models import ClaimStatus
+from claims.workspace import Workspace
+from portals.base import PortalAdapter, StatusReport
+
+log = structlog.get_logger("claims.tracking")
+
+#: The portal's words for a claim's state, mapped to ours.
+PORTAL_STATUS = {
+    "submitted": ClaimStatus.SUBMITTED, "under_review": ClaimStatus.UNDER_REVIEW,
+    "returned": ClaimStatus.RETURNED, "approved": ClaimStatus.APPROVED,
+    "payment_ordered": ClaimStatus.PAYMENT_ORDERED, "paid": ClaimStatus.PAID,
+    "rejected": ClaimStatus.REJECTED,
+}
+
+#: Statuses whose claims the portal knows (and so a sync looks at).
+TRACKED = {ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.RETURNED,
+           ClaimStatus.APPROVED, ClaimStatus.PAYMENT_ORDERED}
+
+_PG_LOCK_KEY = 0x434C4D53  # "CLMS"
+
+
+class SyncLocked(ClaimsError):
+    """Another status sync holds the lock; this run did nothing."""
+
+    exit_code = 4
+
+
+@dataclass
+class SyncResult:
+    seen: int = 0
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    unknown_on_portal: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "seen": self.seen, "changed": self.changed,
+                "failed": {str(k): v for k, v in self.failed.items()},
+                "not_on_portal": self.unknown_on_portal}
+
+
+@contextmanager
+def sync_lock(ws: Workspace) -> Iterator[None]:
+    """Hold the status-sync lock or raise :class:`SyncLocked` at once (never wait)."""
+    engine = ws.store.engine
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                {"k": _PG_LOCK_KEY}).scalar():
+                raise SyncLocked("another status sync is running (PostgreSQL advisory lock)")
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.commit()
+        return
+    path = ws.root / ".status-sync.lock"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SyncLocked(f"another status sync is running (lock {path})") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def apply_reports(ws: Workspace, reports: list[StatusReport], *,
+                  today: date | None = None) -> SyncResult:
+    """Record what changed between our claims and the portal's reports."""
+    from claims import evidence_hooks
+
+    store = ws.store
+    by_key = {(r.contract_number, r.invoice_number): r for r in reports}
+    by_ref = {r.reference: r for r in reports}
+    result = SyncResult(seen=len(reports))
+    for claim in store.claims_with_status([s.value for s in TRACKED]):
+        report = by_ref.get(claim.portal_reference or "") or by_key.get(
+            (claim.contract_number, claim.invoice_number))
+        if report is None:
+            result.unknown_on_portal.append(claim.id)
+            continue
+        try:
+            status = PORTAL_STATUS[report.status]
+        except KeyError:
+            result.failed[claim.id] = f"unknown portal status {report.status!r}"
+            continue
+        if status is claim.status:
+            continue
+        detail: dict[str, Any] = {"from": claim.status.value, "portal_status": report.status,
+                                  "portal_time": report.status_at, "comments": report.comments}
+        if status is ClaimStatus.APPROVED:
+            contract = store.get_contract(claim.contract_number)
+            approved = (report.status_at.date() if report.status_at else today or date.today())
+            detail["expected_payment_date"] = approved + timedelta(
+                days=contract.payment_terms.days)
+        if report.paid_amount is not None:
+            detail |= {"paid_amount": report.paid_amount, "paid_date": report.paid_date,
+                       "payment_reference": report.payment_reference}
+        store.record_event(claim.id, "status.changed", status=status, actor=ws.actor,
+                           detail=detail, portal_reference=report.reference)
+        evidence_hooks.record(ws, kind="status.changed", claim=str(claim.id),
+                              metadata={k: str(v) if v is not None else None
+                                        for k, v in detail.items() if k != "comments"}
+                              | {"comments": report.comments})
+        result.changed.append({"claim": claim.id, "from": claim.status.value,
+                               "to": status.value, "reference": report.reference})
+    return result
+
+
+def sync_statuses(ws: Workspace, adapter: PortalAdapter) -> SyncResult:
+    """One locked sync run: bulk-fetch statuses, record changes, fetch payment advice."""
+    with sync_lock(ws):
+        reports = adapter.fetch_statuses()
+        result = apply_reports(ws, reports)
+        for change in result.changed:
+            if change["to"] == ClaimStatus.PAID.value:
+                _payment_advice(ws, adapter, change)
+    log.info("status.synced", seen=result.seen, changed=len(result.changed),
+             failed=len(result.failed))
+    return result
+
+
+def _payment_advice(ws: Workspace, adapter: PortalAdapter, change: dict[str, Any]) -> None:
+    """Download the portal's documents for a paid claim into the evidence archive."""
+    from claims import evidence_hooks
+
+    dest = ws.evidence_dir / "portal" / f"claim-{change['claim']:06d}" / "payment-advice"
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        files = adapter.download_documents(change["reference"], dest)
+    except Exception as err:  # noqa: BLE001 - advice is a bonus; the status change stands
+        log.warning("status.payment_advice_failed", claim=change["claim"], error=str(err))
+        return
+    evidence_hooks.record(ws, kind="payment.advice", claim=str(change["claim"]),
+                          metadata={"reference": change["reference"]},
+                          files={p.name: p for p in files})

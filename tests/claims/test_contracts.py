@@ -1,0 +1,74 @@
+"""Contract files are checked against schemas/contract.schema.json with clear errors."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from claims.errors import InputError
+from claims.intake import load_contract
+
+GOOD = {
+    "number": "C-123", "agency": "Ministry of Health", "portal": "sandbox", "currency": "SAR",
+    "ceiling": "1000000.00", "period": {"start": "2026-01-01", "end": "2026-12-31"},
+    "vat_percent": "15", "retention_percent": "5", "claim_types": ["services-monthly"],
+}
+
+
+def write(tmp_path: Path, data: dict, name: str = "contract.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_good_contract_loads_with_exact_amounts(tmp_path: Path) -> None:
+    contract = load_contract(write(tmp_path, GOOD))
+    assert str(contract.ceiling) == "1000000.00" and contract.claim_types == ("services-monthly",)
+    assert contract.rounding.mode == "half-up" and contract.rounding.places == 2
+
+
+@pytest.mark.parametrize("change, field, words", [
+    ({"ceiling": 1500.5}, "/ceiling", "binary float"),
+    ({"ceiling": "-5"}, "/ceiling", "negative"),
+    ({"vat_percent": 15.5}, "/vat_percent", "binary float"),
+    ({"number": 123}, "/number", "not of type 'string'"),
+    ({"currency": "riyal"}, "/currency", "does not match"),
+    ({"period": {"start": "2026-01-01"}}, "/period", "'end' is a required property"),
+    ({"colour": "blue"}, "/", "Additional properties"),
+])
+def test_a_wrong_contract_names_the_file_the_field_and_the_rule(tmp_path, change, field,
+                                                                words) -> None:
+    path = write(tmp_path, GOOD | change)
+    with pytest.raises(InputError) as err:
+        load_contract(path)
+    text = str(err.value)
+    assert str(path) in text and f"{field}:" in text and words in text
+    assert "[schema:" in text  # the rule
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="2 problem"):
+        load_contract(write(tmp_path, GOOD | {"ceiling": 1.5, "vat_percent": "-1"}))
+
+
+def test_an_unknown_claim_type_suggests_the_near_miss(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="did you mean services-monthly"):
+        load_contract(write(tmp_path, GOOD | {"claim_types": ["services-montly"]}))
+
+
+def test_a_period_that_ends_before_it_starts_is_refused(tmp_path: Path) -> None:
+    bad = GOOD | {"period": {"start": "2026-12-31", "end": "2026-01-01"}}
+    with pytest.raises(InputError, match="period-order"):
+        load_contract(write(tmp_path, bad))
+
+
+def test_json_contracts_and_syntax_errors(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "c.json").write_text(json.dumps(GOOD))
+    assert load_contract(tmp_path / "c.json").number == "C-123"
+    (tmp_path / "broken.json").write_text("{\"number\": ")
+    with pytest.raises(InputError, match="not valid JSON.*syntax"):
+        load_contract(tmp_path / "broken.json")
+    with pytest.raises(InputError, match="file not found"):
+        load_contract(tmp_path / "missing.yaml")
