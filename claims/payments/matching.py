@@ -82,7 +82,13 @@ class Allocation:
 
     def to_json(self) -> dict[str, object]:
         return {"invoice_id": self.invoice_id, "invoice": self.number,
-                "amount": str(self.amount), "kind": self.kind}
+                "amount": str(plain(self.amount)), "kind": self.kind}
+
+
+def plain(amount: Decimal) -> Decimal:
+    """``1500.0000`` (as the store keeps it) → ``1500.00``; more places are kept if used."""
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else amount.normalize()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import exists, func, select
 
+from claims.money import CURRENCIES, quantize
 from claims.store import DEAD_STATUSES, Store
 from claims.store.tables import (
     ClaimRow, CustomerRow, InvoiceRow, PaymentApplicationRow, PaymentRow,
@@ -92,5 +93,12 @@ def reconciliation(store: Store, *, customer: str | None = None) -> list[dict[st
                 e["differences"].append({"kind": "unapplied-cash", "payment_id": p.id,
                                          "value_date": p.value_date, "payer": p.payer_name,
                                          "amount": unapplied})
+    for e in result.values():  # the store keeps 4 places; show the currency's own
+        places = CURRENCIES.get(e["currency"], 2)
+        for key, value in e.items():
+            if isinstance(value, Decimal):
+                e[key] = quantize(value, places)
+        for d in e["differences"]:
+            d["amount"] = quantize(d["amount"], places)
     return sorted(result.values(), key=lambda e: (e["customer"] is None, e["customer"] or "",
                                                   e["currency"]))

@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 
 from claims.errors import ConflictError, InputError, NotFound
 from claims.money import CURRENCIES
-from claims.payments.matching import Allocation, Book, Match, MatchSettings, OpenItem, match_lines
+from claims.payments.matching import (
+    Allocation, Book, Match, MatchSettings, OpenItem, match_lines, plain,
+)
 from claims.payments.parsers import (
     CsvMapping, Statement, StatementLine, csv_mapping, parse_statement,
 )
@@ -175,7 +177,7 @@ def _record_matches(s: Session, payments: Sequence[PaymentRow], matches: Sequenc
             summary.review += 1
         summary.matches.append({
             "payment_id": payment.id, "external_id": payment.external_id,
-            "amount": str(payment.amount), "currency": payment.currency,
+            "amount": str(plain(payment.amount)), "currency": payment.currency,
             "method": match.method, "confidence": match.confidence, "reason": match.reason,
             "flags": list(match.flags), "status": "applied" if auto else "review",
             "allocations": [a.to_json() for a in match.allocations]})
@@ -304,7 +306,7 @@ def review_queue(store: Store, *, status: str = "review") -> list[dict[str, Any]
                          .join(PaymentRow, PaymentRow.id == PaymentMatchRow.payment_id)
                          .where(PaymentMatchRow.status == status)
                          .order_by(PaymentRow.value_date, PaymentRow.id))
-        return [{"payment_id": p.id, "value_date": p.value_date, "amount": p.amount,
+        return [{"payment_id": p.id, "value_date": p.value_date, "amount": plain(p.amount),
                  "currency": p.currency, "payer_name": p.payer_name, "payer_iban": p.payer_iban,
                  "reference": p.reference, "remittance": p.remittance, "method": m.method,
                  "confidence": m.confidence, "reason": m.reason, "flags": m.flags,

@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from claims.models import Invoice
@@ -55,25 +54,16 @@ def ledger(store: Store) -> Store:
 
 @pytest.fixture
 def pay_cli(tmp_path: Path):
-    """``claims`` with the payments and reports commands, in a fresh workspace folder."""
-    from claims.cli import common, payments, reports
+    """``claims …`` (the real command) in a fresh workspace: ``pay_cli("kpi", "--json")``."""
+    from claims.cli import app
     from claims.workspace import init_workspace
 
     root = tmp_path / "ws"
     init_workspace(root).close()
-    app = typer.Typer(cls=common.ClaimsGroup, no_args_is_help=True)
-
-    @app.callback()
-    def _root(ctx: typer.Context) -> None:
-        ctx.obj = {"workspace_dir": root}
-
-    app.add_typer(payments.app, name="payments")
-    app.command("kpi")(reports.kpi)
-    app.command("report")(reports.report)
     runner = CliRunner()
 
     def run(*args: str):
-        return runner.invoke(app, list(args), catch_exceptions=False)
+        return runner.invoke(app, ["--workspace", str(root), *args], catch_exceptions=False)
 
     run.root = root  # type: ignore[attr-defined]
     return run
