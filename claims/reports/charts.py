@@ -59,7 +59,7 @@ def bar_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[Deci
 def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[Decimal | None]],
                *, width: int = 640, height: int = 260) -> str:
     """Lines over time (labels oldest first); a ``None`` value breaks the line."""
-    top, bottom, left, right = 30, 40, 50, 10
+    top, bottom, left, right = 30, 40, 50, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [_num(v) for vs in series.values() for v in vs if v is not None]
     peak = max(values or [1.0]) or 1.0

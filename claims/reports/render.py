@@ -33,7 +33,8 @@ _TEMPLATE = """<!doctype html>
  .kpi .v { font-size: 1.3rem; font-weight: 600; } .kpi .l { font-size: .8rem; color: #4a5568; }
  table { border-collapse: collapse; margin-top: .5rem; font-size: .85rem; }
  th, td { border: 1px solid #e2e8f0; padding: .25rem .55rem; }
- th { background: #edf2f7; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+ th { background: #edf2f7; text-align: left; }
+ td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
  .note { color: #718096; font-style: italic; }
 </style></head><body>
 <h1>{{ r.title }}</h1>
