@@ -123,7 +123,10 @@ def change(ctx: typer.Context, payment_id: int = typer.Argument(...),
 def reject(ctx: typer.Context, payment_id: int = typer.Argument(...),
            note: str = typer.Option("", "--note", help="why (recorded)"),
            as_json: bool = JsonOption) -> None:
-    """Reject the proposal: the payment stays unapplied. Example: claims payments review reject 12"""
+    """Reject the proposal: the payment stays unapplied.
+
+    Example: claims payments review reject 12 --note "not ours"
+    """
     ws = workspace_from(ctx)
     service.reject(ws.store, payment_id, actor=ws.actor, note=note)
     _done(as_json, payment_id, "rejected")

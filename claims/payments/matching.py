@@ -174,7 +174,6 @@ def _settle(book: Book, ids: Sequence[int], amount: Decimal, settings: MatchSett
             ) -> tuple[list[Allocation], list[str], int, str]:
     """Spread ``amount`` over ``ids`` oldest first; returns allocations, flags, penalty, note."""
     allocations: list[Allocation] = []
-    flags: list[str] = []
     left = amount
     total_open = sum((book.remaining[i] for i in ids), Decimal(0))
     if total_open <= 0:

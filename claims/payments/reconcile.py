@@ -19,7 +19,7 @@ from claims.store.tables import (
 
 def reconciliation(store: Store, *, customer: str | None = None) -> list[dict[str, Any]]:
     """One entry per customer and currency (``customer: None`` collects unidentified payments)."""
-    A, P, I = PaymentApplicationRow, PaymentRow, InvoiceRow  # noqa: N806
+    A, P, I = PaymentApplicationRow, PaymentRow, InvoiceRow  # noqa: N806, E741
     live = A.undone_at.is_(None)
     result: dict[tuple[int | None, str], dict[str, Any]] = {}
     names: dict[int | None, str | None] = {None: None}

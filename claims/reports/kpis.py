@@ -37,7 +37,8 @@ class KpiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     aging_buckets: list[int] = Field([30, 60, 90], description="bucket edges in days, ascending")
-    aging_basis: Literal["due", "invoice"] = Field("due", description="age from due or invoice date")
+    aging_basis: Literal["due", "invoice"] = Field("due",
+                                                   description="age from due or invoice date")
     dso_days: int = Field(90, ge=1, le=366, description="days of sales in standard DSO")
     trend_months: int = Field(6, ge=1, le=24, description="months in the trends")
     at_risk_days: int = Field(90, ge=1, description="past due by more than this: at risk")
@@ -101,7 +102,7 @@ def aging_labels(settings: KpiSettings) -> list[str]:
         labels = ["current", f"1-{edges[0]}"]
     else:
         labels = [f"0-{edges[0]}"]
-    labels += [f"{a + 1}-{b}" for a, b in zip(edges, edges[1:])]
+    labels += [f"{a + 1}-{b}" for a, b in zip(edges, edges[1:], strict=False)]
     return labels + [f"{edges[-1]}+"]
 
 
@@ -257,7 +258,8 @@ def _aging(run: Runner, as_of: date, settings: KpiSettings, params: dict[str, An
         local[f"ag{k}"] = e
     local["risk"] = as_of - timedelta(days=settings.at_risk_days)
     column = "op.due_basis" if settings.aging_basis == "due" else "op.issue_date"
-    case = " ".join(f"WHEN {column} >= :ag{k} THEN '{label}'" for k, label in enumerate(labels[:-1]))
+    case = " ".join(f"WHEN {column} >= :ag{k} THEN '{label}'"
+                    for k, label in enumerate(labels[:-1]))
     statement = (sql.open_at() + f"SELECT CASE {case} ELSE '{labels[-1]}' END AS bucket, "
                  "CASE WHEN op.due_basis < :risk THEN 1 ELSE 0 END AS risk, "
                  "SUM(op.open), COUNT(*) FROM op WHERE op.open <> 0 GROUP BY 1, 2")

@@ -26,8 +26,10 @@ _TEMPLATE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ r.title }}</title>
 <style>
- body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem; color: #1a202c; }
- h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #e2e8f0; }
+ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem;
+        color: #1a202c; }
+ h1 { font-size: 1.5rem; }
+ h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #e2e8f0; }
  .kpis { display: flex; flex-wrap: wrap; gap: .75rem; }
  .kpi { border: 1px solid #e2e8f0; border-radius: 6px; padding: .5rem .9rem; min-width: 9rem; }
  .kpi .v { font-size: 1.3rem; font-weight: 600; } .kpi .l { font-size: .8rem; color: #4a5568; }
@@ -40,15 +42,20 @@ _TEMPLATE = """<!doctype html>
 <h1>{{ r.title }}</h1>
 <p>As of {{ r.as_of }} · amounts in {{ r.currency }}</p>
 <div class="kpis">{% for label, value, kind in r.headline %}
-<div class="kpi"><div class="v">{{ fmt(value, kind) }}</div><div class="l">{{ label }}</div></div>{% endfor %}
+<div class="kpi"><div class="v">{{ fmt(value, kind) }}</div>
+<div class="l">{{ label }}</div></div>{% endfor %}
 </div>
 {% for t in r.tables %}
 <section id="{{ t.key }}"><h2>{{ t.title }}</h2>
 {% if t.chart %}<figure>{{ svg(t.chart) }}</figure>{% endif %}
 {% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}
-{% if t.columns %}<table><thead><tr>{% for key, head, kind in t.columns %}<th>{{ head }}</th>{% endfor %}</tr></thead>
-<tbody>{% for row in t.rows %}<tr>{% for key, head, kind in t.columns %}<td{% if kind in numeric %} class="n"{% endif %}>{{ fmt(row.get(key), kind) }}</td>{% endfor %}</tr>
-{% else %}<tr><td colspan="{{ t.columns|length }}" class="note">none</td></tr>{% endfor %}</tbody></table>{% endif %}
+{% if t.columns %}<table><thead><tr>
+{%- for key, head, kind in t.columns %}<th>{{ head }}</th>{% endfor %}</tr></thead>
+<tbody>{% for row in t.rows %}<tr>{% for key, head, kind in t.columns -%}
+<td{% if kind in numeric %} class="n"{% endif %}>{{ fmt(row.get(key), kind) }}</td>
+{%- endfor %}</tr>
+{% else %}<tr><td colspan="{{ t.columns|length }}" class="note">none</td></tr>{% endfor %}
+</tbody></table>{% endif %}
 </section>
 {% endfor %}
 </body></html>
@@ -127,7 +134,7 @@ def to_xlsx(report: Report, path: Path) -> None:
                 cell = ws.cell(row_no, col, value)
                 if kind in formats:
                     cell.number_format = formats[kind]
-        for col, (_, head, kind) in enumerate(table.columns, start=1):
+        for col, (_, head, _kind) in enumerate(table.columns, start=1):
             ws.column_dimensions[get_column_letter(col)].width = max(12, len(head) + 4)
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{len(table.rows) + 1}"

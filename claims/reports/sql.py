@@ -71,20 +71,6 @@ def open_at(extra_columns: str = "") -> str:
         "WHERE i.issue_date <= :as_of AND i.currency = :currency) ")
 
 
-def aging(edges: Sequence[str], labels: Sequence[str], basis: str,
-          group: str | None = None) -> str:
-    """Open balance per aging bucket (and per ``group`` column of op + customers)."""
-    column = "op.due_basis" if basis == "due" else "op.issue_date"
-    case = " ".join(f"WHEN {column} >= :{e} THEN '{label}'" for e, label in zip(edges, labels))
-    bucket = f"CASE {case} ELSE '{labels[-1]}' END"
-    if group:
-        return (open_at() + f"SELECT {group}, {bucket} AS bucket, SUM(op.open), COUNT(*) "
-                "FROM op LEFT JOIN customers c ON c.id = op.customer_id WHERE op.open <> 0 "
-                f"GROUP BY {group}, {bucket}")
-    return (open_at() + f"SELECT {bucket} AS bucket, SUM(op.open), COUNT(*) FROM op "
-            f"WHERE op.open <> 0 GROUP BY {bucket}")
-
-
 def month_bounds(as_of: date, count: int) -> list[tuple[date, date]]:
     """``count`` calendar months back from ``as_of``'s month, newest first; the first ends at
     ``as_of`` itself (a month to date), the others at their last day."""

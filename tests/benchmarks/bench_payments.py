@@ -264,7 +264,8 @@ def main() -> None:
         results.append(r)
         print(f"{n:>9,} {r['seconds']:>9.2f} {n / r['seconds']:>10,.0f} "
               f"{r['applied'] / n:>12.0%} {r['floor']:>9.2f} {r['seconds'] / r['floor']:>8.1f}")
-    print(f"growth {sizes[0]:,} → {sizes[1]:,}: x{results[1]['seconds'] / results[0]['seconds']:.1f}"
+    growth = results[1]["seconds"] / results[0]["seconds"]
+    print(f"growth {sizes[0]:,} → {sizes[1]:,}: x{growth:.1f}"
           f" (x{sizes[1] // sizes[0]} would be linear)")
 
     print(f"\n2. KPIs over {n_invoices:,} invoices and ~{n_invoices * 3 // 2:,} payments")

@@ -37,7 +37,8 @@ def book() -> Book:
 
 
 def line(amount: str, **kw: str) -> StatementLine:
-    return StatementLine(external_id=f"x:{amount}:{sorted(kw.items())}", value_date=date(2026, 11, 20),
+    return StatementLine(external_id=f"x:{amount}:{sorted(kw.items())}",
+                         value_date=date(2026, 11, 20),
                          amount=Decimal(amount), currency=kw.pop("currency", "EUR"), **kw)
 
 

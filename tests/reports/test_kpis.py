@@ -17,7 +17,6 @@ Countback ledger, as of 31 March 2026 (dso_days 90 = 1 Jan – 31 Mar):
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 import pytest

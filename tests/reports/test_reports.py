@@ -94,7 +94,7 @@ def test_xlsx_has_one_sheet_per_table_with_real_numbers_and_dates(aged_ledger: S
                                          tmp_path / "m.xlsx"))
     trends = monthly["KPI trends, month over month"]
     header = [c.value for c in trends[1]]
-    row = {h: c.value for h, c in zip(header, trends[trends.max_row])}
+    row = {h: c.value for h, c in zip(header, trends[trends.max_row], strict=True)}
     assert row["Month"] == "2026-03" and row["DSO countback"] == pytest.approx(78.93)
 
 
