@@ -148,29 +148,47 @@ def compute_kpis(run: Runner, dialect: str, as_of: date, settings: KpiSettings |
     params: dict[str, Any] = {"currency": currency, "as_of": as_of}
     for k, e in enumerate(month_ends):
         params[f"e{k}"] = e
-    for k, (start, end) in enumerate(months):
+    for k, (start, end) in enumerate(months[:m]):
         params[f"ms{k}"], params[f"me{k}"] = start, end
-    for k, (start, end) in enumerate(windows):
-        params[f"ws{k}"], params[f"we{k}"] = start, end
     params["ps"], params["pe"] = windows[0]
 
+    # Two grouped scans; everything else is arithmetic on their (few thousand) rows.
+    inv_rows = [(_day(issue), _day(due), money_from_sql(total))
+                for issue, due, total in run(sql.INVOICES_BY_DATES, params)]
     e_names = [f"e{k}" for k in range(m + 1)]
-    inv = run(sql.invoice_sums(e_names, [(f"ms{k}", f"me{k}") for k in range(n_months)],
-                               [(f"ws{k}", f"we{k}") for k in range(m)]), params)[0]
-    app = run(sql.application_sums(dialect, e_names, [(f"ms{k}", f"me{k}") for k in range(m)],
-                                   ("ps", "pe")), params)[0]
-    money = [money_from_sql(v) for v in inv]
-    issued = money[0:2 * (m + 1):2]
-    issued_current = money[1:2 * (m + 1):2]
-    sales = money[2 * (m + 1):2 * (m + 1) + n_months]
-    window_sales = money[2 * (m + 1) + n_months:]
-    applied = [money_from_sql(v) for v in app[0:2 * (m + 1):2]]
-    applied_current = [money_from_sql(v) for v in app[1:2 * (m + 1):2]]
-    per_month = app[2 * (m + 1):2 * (m + 1) + 2 * m]
-    collected = [money_from_sql(v) for v in per_month[0::2]]
-    written_off = [money_from_sql(v) for v in per_month[1::2]]
-    weighted_days = Decimal(str(app[-2] or 0)).scaleb(-4)
-    paid_in_window = money_from_sql(app[-1])
+    app_rows = run(sql.applications_by_invoice_dates(
+        dialect, e_names, [(f"ms{k}", f"me{k}") for k in range(m)], ("ps", "pe")), params)
+
+    def issued_sum(pred: Callable[[date, date], bool]) -> Decimal:
+        return sum((t for issue, due, t in inv_rows if pred(issue, due)), Decimal(0))
+
+    issued = [issued_sum(lambda i, d, e=e: i <= e) for e in month_ends]
+    issued_current = [issued_sum(lambda i, d, e=e: i <= e and d >= e) for e in month_ends]
+    sales = [issued_sum(lambda i, d, s=s_, e=e_: s <= i <= e) for s_, e_ in months]
+    window_sales = [issued_sum(lambda i, d, s=s_, e=e_: s <= i <= e) for s_, e_ in windows]
+    applied = [Decimal(0)] * (m + 1)
+    applied_current = [Decimal(0)] * (m + 1)
+    collected = [Decimal(0)] * m
+    written_off = [Decimal(0)] * m
+    weighted_days = paid_in_window = Decimal(0)
+    applied_rows: list[tuple[date, date, Decimal]] = []  # (issue, due basis, applied ≤ as-of)
+    for row in app_rows:
+        issue, due, kind = _day(row[0]), _day(row[1]), row[2]
+        upto = [money_from_sql(v) for v in row[3:3 + m + 1]]
+        in_month = [money_from_sql(v) for v in row[4 + m:4 + 2 * m]]
+        applied_rows.append((issue, due, upto[0]))
+        for k, e in enumerate(month_ends):
+            applied[k] += upto[k]
+            if issue <= e <= due:
+                applied_current[k] += upto[k]
+        for k in range(m):
+            if kind == "payment":
+                collected[k] += in_month[k]
+            elif kind in ("writeoff", "discount"):
+                written_off[k] += in_month[k]
+        if kind == "payment":
+            weighted_days += Decimal(str(row[-2] or 0)).scaleb(-4)
+            paid_in_window += money_from_sql(row[-1])
 
     ar = [issued[k] - applied[k] for k in range(m + 1)]
     current = [issued_current[k] - applied_current[k] for k in range(m + 1)]
@@ -208,7 +226,7 @@ def compute_kpis(run: Runner, dialect: str, as_of: date, settings: KpiSettings |
                   else None)
             for key in ("receivables", "dso_countback", "cei", "collected", "percent_current")}
 
-    buckets, at_risk = _aging(run, as_of, settings, params)
+    buckets, at_risk = _aging(inv_rows, applied_rows, as_of, settings)
     return _money_places({
         "as_of": as_of, "currency": currency,
         "receivables": ar[0], "current": current[0], "overdue": ar[0] - current[0],
@@ -249,28 +267,42 @@ def _money_places(value: Any, currency: str, key: str = "") -> Any:
     return value
 
 
-def _aging(run: Runner, as_of: date, settings: KpiSettings, params: dict[str, Any],
+def _day(value: Any) -> date:
+    """A DATE from any driver (SQLite gives ISO text)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _aging(invoices: Sequence[tuple[date, date, Decimal]],
+           applied: Sequence[tuple[date, date, Decimal]], as_of: date, settings: KpiSettings,
            ) -> tuple[list[dict[str, Any]], Decimal]:
+    """Open balance at ``as_of`` per bucket: invoice totals less applications dated ≤ as-of,
+    both grouped by the invoice's dates (the bucket depends on nothing else)."""
     labels = aging_labels(settings)
     edges = aging_edges(as_of, settings)
-    local = dict(params)
-    for k, e in enumerate(edges):
-        local[f"ag{k}"] = e
-    local["risk"] = as_of - timedelta(days=settings.at_risk_days)
-    column = "op.due_basis" if settings.aging_basis == "due" else "op.issue_date"
-    case = " ".join(f"WHEN {column} >= :ag{k} THEN '{label}'"
-                    for k, label in enumerate(labels[:-1]))
-    statement = (sql.open_at() + f"SELECT CASE {case} ELSE '{labels[-1]}' END AS bucket, "
-                 "CASE WHEN op.due_basis < :risk THEN 1 ELSE 0 END AS risk, "
-                 "SUM(op.open), COUNT(*) FROM op WHERE op.open <> 0 GROUP BY 1, 2")
-    totals = {label: [Decimal(0), 0] for label in labels}
+    risk_edge = as_of - timedelta(days=settings.at_risk_days)
+    totals = {label: Decimal(0) for label in labels}
     at_risk = Decimal(0)
-    for bucket, risk, amount, count in run(statement, local):
-        totals[bucket][0] += money_from_sql(amount)
-        totals[bucket][1] += int(count)
-        if int(risk):
-            at_risk += money_from_sql(amount)
-    return ([{"bucket": b, "amount": a, "invoices": c} for b, (a, c) in totals.items()], at_risk)
+
+    def add(issue: date, due: date, amount: Decimal) -> None:
+        nonlocal at_risk
+        if issue > as_of:
+            return
+        basis = due if settings.aging_basis == "due" else issue
+        label = next((lb for lb, edge in zip(labels, edges, strict=False) if basis >= edge),
+                     labels[-1])
+        totals[label] += amount
+        if due < risk_edge:
+            at_risk += amount
+
+    for issue, due, total in invoices:
+        add(issue, due, total)
+    for issue, due, amount in applied:
+        add(issue, due, -amount)
+    return [{"bucket": b, "amount": a} for b, a in totals.items()], at_risk
 
 
 def _match_rates(run: Runner, months: Sequence[tuple[date, date]], params: dict[str, Any],

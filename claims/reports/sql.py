@@ -17,45 +17,33 @@ def day_diff(dialect: str, later: str, earlier: str) -> str:
     return f"({later} - {earlier})"  # PostgreSQL and DuckDB: date - date is an integer
 
 
-def invoice_sums(month_ends: Sequence[str], months: Sequence[tuple[str, str]],
-                 windows: Sequence[tuple[str, str]]) -> str:
-    """One scan of invoices: issued up to each month end (total and still current),
-    sales per month, sales in each DSO window. Parameters are the names given."""
-    cols = []
-    for e in month_ends:
-        cols.append(f"SUM(CASE WHEN issue_date <= :{e} THEN total ELSE 0 END)")
-        cols.append(f"SUM(CASE WHEN issue_date <= :{e} AND COALESCE(due_date, issue_date) >= "
-                    f":{e} THEN total ELSE 0 END)")
-    for start, end in [*months, *windows]:
-        cols.append(f"SUM(CASE WHEN issue_date >= :{start} AND issue_date <= :{end} "
-                    "THEN total ELSE 0 END)")
-    return f"SELECT {', '.join(cols)} FROM invoices WHERE currency = :currency"
+#: Invoice totals grouped by (issue date, due basis): a few thousand rows for any number of
+#: invoices, from which sales per month/window and receivables at any date follow.
+INVOICES_BY_DATES = (
+    "SELECT issue_date, COALESCE(due_date, issue_date), SUM(total) FROM invoices "
+    "WHERE currency = :currency GROUP BY issue_date, COALESCE(due_date, issue_date)")
 
 
-def application_sums(dialect: str, month_ends: Sequence[str],
-                     months: Sequence[tuple[str, str]], pay_window: tuple[str, str]) -> str:
-    """One scan of live applications (dated by their payment's value date): applied up to each
-    month end (all, and on invoices still current then), collected and written off per month,
-    and the amount-weighted days to pay in ``pay_window``."""
-    cols = []
-    for e in month_ends:
-        cols.append(f"SUM(CASE WHEN p.value_date <= :{e} THEN a.amount ELSE 0 END)")
-        cols.append(f"SUM(CASE WHEN p.value_date <= :{e} AND i.issue_date <= :{e} AND "
-                    f"COALESCE(i.due_date, i.issue_date) >= :{e} THEN a.amount ELSE 0 END)")
-    for start, end in months:
-        cols.append(f"SUM(CASE WHEN a.kind = 'payment' AND p.value_date >= :{start} AND "
-                    f"p.value_date <= :{end} THEN a.amount ELSE 0 END)")
-        cols.append(f"SUM(CASE WHEN a.kind IN ('writeoff', 'discount') AND p.value_date >= "
-                    f":{start} AND p.value_date <= :{end} THEN a.amount ELSE 0 END)")
+def applications_by_invoice_dates(dialect: str, month_ends: Sequence[str],
+                                  months: Sequence[tuple[str, str]],
+                                  pay_window: tuple[str, str]) -> str:
+    """One scan of live applications (dated by their payment's value date), grouped by the
+    invoice's (issue date, due basis) and the kind: applied up to each month end, applied in
+    each month, and the amount-weighted days to pay within ``pay_window``."""
+    cols = [f"SUM(CASE WHEN p.value_date <= :{e} THEN a.amount ELSE 0 END)"
+            for e in month_ends]
+    cols += [f"SUM(CASE WHEN p.value_date >= :{s} AND p.value_date <= :{e} THEN a.amount "
+             "ELSE 0 END)" for s, e in months]
     start, end = pay_window
-    in_window = (f"a.kind = 'payment' AND p.value_date >= :{start} AND p.value_date <= :{end}")
+    in_window = f"p.value_date >= :{start} AND p.value_date <= :{end}"
     days = day_diff(dialect, "p.value_date", "i.issue_date")
     # a float weighted sum: it yields a number of days, never money  # ok: not money
     cols.append(f"SUM(CASE WHEN {in_window} THEN a.amount * 1.0 * {days} ELSE 0 END)")
     cols.append(f"SUM(CASE WHEN {in_window} THEN a.amount ELSE 0 END)")
-    return ("SELECT " + ", ".join(cols) + " FROM payment_applications a "
+    keys = "i.issue_date, COALESCE(i.due_date, i.issue_date), a.kind"
+    return (f"SELECT {keys}, " + ", ".join(cols) + " FROM payment_applications a "
             "JOIN payments p ON p.id = a.payment_id JOIN invoices i ON i.id = a.invoice_id "
-            "WHERE a.undone_at IS NULL AND i.currency = :currency")
+            f"WHERE a.undone_at IS NULL AND i.currency = :currency GROUP BY {keys}")
 
 
 def open_at(extra_columns: str = "") -> str:
