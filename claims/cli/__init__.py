@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from claims.cli import claim, contract, invoice, portal
+from claims.cli import claim, contract, evidence, invoice, portal
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
 app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
@@ -17,6 +17,7 @@ app.add_typer(claim.app, name="claim")
 claim.app.command("submit")(portal.submit)
 app.add_typer(portal.status_app, name="status")
 app.add_typer(portal.portal_app, name="portal")
+app.add_typer(evidence.app, name="evidence")
 from claims.cli import payments as _payments, reports as _reports  # noqa: E402
 app.add_typer(_payments.app, name="payments"); app.command("kpi")(_reports.kpi); app.command("report")(_reports.report)  # noqa: E501,E702
 

@@ -186,7 +186,7 @@ def build(ctx: typer.Context,
         emit_json({"ok": not failed, "dry_run": dry_run,
                    "built": [{"id": i, "directory": b.directory if b else None,
                               "zip": b.zip_path if b else None,
-                              "sha256": b.zip_sha256 if b else None,
+                              "bag_digest": b.bag_digest if b else None,
                               "reused": b.reused if b else False} for i, b in done.items()],
                    "failed": {str(i): str(e) for i, e in failed.items()}})
     else:
@@ -240,7 +240,7 @@ def show(ctx: typer.Context, claim_id: int = typer.Argument(..., metavar="ID"),
     if claim.portal_reference:
         typer.echo(f"  portal reference {claim.portal_reference}")
     if claim.bundle_path:
-        typer.echo(f"  bundle {claim.bundle_path} (sha256 {claim.bundle_sha256})")
+        typer.echo(f"  bundle {claim.bundle_path} (bag digest {claim.bundle_sha256})")
     typer.echo("  documents:")
     for d in claim.documents:
         typer.echo(f"    {d.type:<26} {d.filename} ({d.size:,} bytes, {d.pages or '?'} page(s))")

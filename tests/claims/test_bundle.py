@@ -50,15 +50,15 @@ def test_the_same_inputs_give_a_byte_identical_zip(tmp_path: Path) -> None:
         ws = init_workspace(tmp_path / name)
         _claim, bundle = built(ws, tmp_path / "inputs")  # the very same input files
         digests.append(hashlib.sha256(bundle.zip_path.read_bytes()).hexdigest())
-        assert digests[-1] == bundle.zip_sha256
+        digests.append(bundle.bag_digest)
         ws.close()
-    assert digests[0] == digests[1]
+    assert digests[0] == digests[2] and digests[1] == digests[3]
 
 
 def test_rebuilding_is_a_no_op_and_a_different_bundle_is_never_overwritten(workspace) -> None:
     claim, first = built(workspace)
     again = api.build_claim(workspace, claim.id, as_of=TODAY)
-    assert again.reused and again.zip_sha256 == first.zip_sha256
+    assert again.reused and again.bag_digest == first.bag_digest
     first.zip_path.chmod(0o644)
     first.zip_path.write_bytes(b"someone else's bundle")
     with pytest.raises(BundleError, match="exists and differs.*refusing to overwrite"):

@@ -30,6 +30,11 @@ def test_a_specialists_day_init_validate_build_show(cli, samples) -> None:
     shown = out_json(cli("claim", "show", "1", "--json"))
     assert shown["status"] == "READY" and [e["kind"] for e in shown["events"]] == [
         "created", "validated", "bundle.built"]
+    verified = cli("evidence", "verify", "--json")
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["ok"] is True
+    timeline = cli("evidence", "log", "--claim", "1")
+    assert "bundle.built" in timeline.stdout
     human = cli("claim", "show", "1")
     assert "completion-certificate" in human.stdout and "bundle.built" in human.stdout
     assert out_json(cli("claim", "list", "--status", "ready", "--json"))[0]["id"] == 1
