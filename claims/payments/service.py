@@ -289,7 +289,8 @@ def record_portal_payment(store: Store, *, portal: str, advice_id: str, invoice_
         if known:
             existing = s.scalar(select(PaymentRow).where(PaymentRow.external_id ==
                                                         line.external_id))
-            assert existing is not None
+            if existing is None:  # another writer removed it between the two reads
+                raise ConflictError(f"payment advice {advice_id} vanished while recording it")
             return {"payment_id": existing.id, "external_id": existing.external_id,
                     "status": "already-recorded"}
         matches = match_lines(load_book(s, [currency]), [line], settings)
