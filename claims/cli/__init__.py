@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from claims.cli import claim, contract, evidence, invoice, portal
+from claims.cli import claim, contract, evidence, invoice, payments, portal, reports
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
 app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
@@ -18,6 +18,9 @@ claim.app.command("submit")(portal.submit)
 app.add_typer(portal.status_app, name="status")
 app.add_typer(portal.portal_app, name="portal")
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(payments.app, name="payments")
+app.command("kpi")(reports.kpi)
+app.command("report")(reports.report)
 
 
 @app.callback()
