@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from claims import evidence_hooks
 from claims.bundle import Bundle, build_bundle, claim_document
 from claims.claimtypes import document_rules, known_document_types
-from claims.documents import sniff_media_type
-from claims.inspections import from_json, inspect_for_store, to_json
 from claims.errors import ConflictError, InputError, UnknownName, ValidationFailed
-from claims.intake import check_document_path, load_contract, load_invoices, schema_findings, store_blob
+from claims.inspections import from_json, inspect_for_store, to_json
+from claims.intake import (
+    check_document_path, load_contract, load_invoices, schema_findings, store_blob,
+)
 from claims.models import Claim, ClaimStatus, Contract
 from claims.store import ImportResult
 from claims.validation.findings import Finding, has_errors
@@ -88,6 +91,24 @@ def new_claim(ws: Workspace, contract_number: str, invoice_number: str,
                              f"({', '.join(contract.claim_types)}); choose one with --type",
                              field="--type", rule="claim-type-required")
         claim_type = contract.claim_types[0]
+    start = end = None
+    if period:
+        start, end = parse_period(period)
+    with _intake(ws, contract, claim_type, documents, expiry, issued) as docs:
+        claim = ws.store.create_claim(contract_number=contract.number,
+                                      invoice_number=invoice_number, claim_type=claim_type,
+                                      documents=docs, period_start=start, period_end=end,
+                                      milestone=milestone, actor=ws.actor)
+    log.info("claim.created", claim=claim.id, contract=contract.number, invoice=invoice_number)
+    return claim
+
+
+@contextmanager
+def _intake(ws: Workspace, contract: Contract, claim_type: str,
+            documents: Sequence[tuple[str, str]], expiry: dict[str, date] | None,
+            issued: dict[str, date] | None) -> Iterator[list[dict[str, Any]]]:
+    """Check (type, path) pairs, store the files, yield their rows; on any error in the block,
+    remove the files no stored claim refers to, so nothing is half-written."""
     rules = document_rules(contract, claim_type)
     known = known_document_types() | set(rules)
     expiry, issued = expiry or {}, issued or {}
@@ -100,14 +121,10 @@ def new_claim(ws: Workspace, contract_number: str, invoice_number: str,
     for doc_type, raw in documents:
         if doc_type not in known:
             raise UnknownName("document type", doc_type, known, file=raw, field="--doc")
-        path = check_document_path(raw, field=f"--doc {doc_type}")
-        checked.append((doc_type, path))
-    start = end = None
-    if period:
-        start, end = parse_period(period)
+        checked.append((doc_type, check_document_path(raw, field=f"--doc {doc_type}")))
     stored_files: list[Path] = []
-    docs = []
     try:
+        docs = []
         for doc_type, path in checked:
             sha, size, stored = store_blob(path, ws.documents_dir, max_bytes=HARD_MAX_BYTES,
                                            field=f"--doc {doc_type}")
@@ -119,17 +136,34 @@ def new_claim(ws: Workspace, contract_number: str, invoice_number: str,
                          "inspection": known_insp or to_json(insp),
                          "stored_path": str(stored.relative_to(ws.root)),
                          "expiry_date": expiry.get(doc_type), "issue_date": issued.get(doc_type)})
-        claim = ws.store.create_claim(contract_number=contract.number,
-                                      invoice_number=invoice_number, claim_type=claim_type,
-                                      documents=docs, period_start=start, period_end=end,
-                                      milestone=milestone, actor=ws.actor)
+        yield docs
     except BaseException:
         # Content-addressed files may be shared with other claims: remove only those that no
         # stored claim refers to (new ones, from this call).
         ws.store.prune_documents(stored_files, ws.root)
         raise
-    log.info("claim.created", claim=claim.id, contract=contract.number, invoice=invoice_number)
-    return claim
+
+
+def correct_claim(ws: Workspace, claim_id: int, documents: Sequence[tuple[str, str]], *,
+                  expiry: dict[str, date] | None = None,
+                  issued: dict[str, date] | None = None) -> Claim:
+    """Correct a claim the agency RETURNED: replace the documents of the given types.
+
+    The claim goes back to DRAFT keeping its portal reference; once validated and rebuilt (a
+    new bundle revision), ``submit`` resubmits it under that same reference.
+    """
+    claim = ws.store.get_claim(claim_id)
+    if claim.status is not ClaimStatus.RETURNED:
+        raise ConflictError(f"claim {claim_id} is {claim.status.value}; only a claim the "
+                            "agency RETURNED is corrected")
+    if not documents:
+        raise InputError("give at least one --doc TYPE=FILE to replace", field="--doc",
+                         rule="correction-documents")
+    contract = ws.store.get_contract(claim.contract_number)
+    with _intake(ws, contract, claim.claim_type, documents, expiry, issued) as docs:
+        ws.store.replace_claim_documents(claim_id, docs, actor=ws.actor)
+    log.info("claim.corrected", claim=claim_id, replaced=[t for t, _ in documents])
+    return ws.store.get_claim(claim_id)
 
 
 def _context(ws: Workspace, claim_id: int, as_of: date | None) -> Context:
@@ -204,4 +238,4 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
 
 
 __all__ = ["add_contract", "add_invoices", "new_claim", "validate_claim", "build_claim",
-           "findings_for", "parse_period", "sniff_media_type"]
+           "correct_claim", "findings_for", "parse_period", "ValidationFailed"]

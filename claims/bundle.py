@@ -99,8 +99,10 @@ def canonical_json(data: Any) -> bytes:
 
 
 def bundle_name(claim: Claim) -> str:
+    """``claim-000017-INV-001``; a corrected claim's bundles get ``-r2``, ``-r3``, …"""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in claim.invoice_number)
-    return f"claim-{claim.id:06d}-{safe}"
+    revision = 1 + sum(e.kind == "corrected" for e in claim.events)
+    return f"claim-{claim.id:06d}-{safe}" + (f"-r{revision}" if revision > 1 else "")
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

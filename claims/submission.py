@@ -113,9 +113,12 @@ def submit_one(ws: Workspace, adapter: PortalAdapter, claim_id: int) -> Outcome:
     """Submit (or reconcile) one leased claim. Raises AuthenticationFailed to stop a run."""
     store, actor = ws.store, ws.actor
     claim = store.get_claim(claim_id)
+    # a claim with a portal reference that is to be submitted again was returned and corrected
+    resubmission = claim.portal_reference is not None
     if claim.status.value in (ClaimStatus.SUBMITTING.value, ClaimStatus.UNKNOWN.value):
         found = adapter.find_claim(claim.contract_number, claim.invoice_number)
-        if found is not None:
+        went_in = found is not None and not (resubmission and found.status == "returned")
+        if found is not None and went_in:
             store.record_event(claim_id, "submission.reconciled", status=ClaimStatus.SUBMITTED,
                                actor=actor, detail={"reference": found.reference,
                                                     "portal_status": found.status},
@@ -141,13 +144,20 @@ def submit_one(ws: Workspace, adapter: PortalAdapter, claim_id: int) -> Outcome:
     def on_final_submit() -> None:
         # The intent is durable before the click: a crash from here on is reconciled.
         store.record_event(claim_id, "submission.intent", status=ClaimStatus.SUBMITTING,
-                           actor=actor, detail={"attempt": attempts}, attempts=attempts)
+                           actor=actor, detail={"attempt": attempts,
+                                                "resubmission": resubmission},
+                           attempts=attempts)
 
     _record_evidence(ws, claim_id, "submission.started",
                      {"attempt": attempts, "invoice": claim.invoice_number,
-                      "contract": claim.contract_number, "files": len(package.files)})
+                      "contract": claim.contract_number, "files": len(package.files),
+                      "resubmission_of": claim.portal_reference})
     try:
-        receipt = adapter.submit(package, evidence, on_final_submit)
+        if claim.portal_reference is not None:
+            receipt = adapter.resubmit(claim.portal_reference, package, evidence,
+                                       on_final_submit)
+        else:
+            receipt = adapter.submit(package, evidence, on_final_submit)
     except AlreadySubmitted as err:
         found = adapter.find_claim(claim.contract_number, claim.invoice_number)
         reference = found.reference if found else err.reference if hasattr(err, "reference") else None

@@ -78,6 +78,28 @@ def new(ctx: typer.Context,
                    f"{claim.invoice_number}, {len(claim.documents)} document(s), DRAFT")
 
 
+@app.command("correct")
+def correct(ctx: typer.Context,
+            claim_id: int = typer.Argument(..., metavar="ID", help="A RETURNED claim."),
+            doc: list[str] = typer.Option([], "--doc", help="TYPE=FILE to replace, repeatable."),
+            expiry: list[str] = typer.Option([], "--expiry", help="TYPE=YYYY-MM-DD expiry."),
+            issued: list[str] = typer.Option([], "--issued", help="TYPE=YYYY-MM-DD issue date."),
+            as_json: bool = JsonOption) -> None:
+    """Correct a claim the agency returned: replace documents, then validate, build and
+    submit it again (it is resubmitted under its portal reference).
+
+    Example: claims claim correct 2 --doc completion-certificate=signed-cc.pdf
+    """
+    claim = api.correct_claim(workspace_from(ctx), claim_id, _pairs(doc, "--doc"),
+                              expiry=_dates(expiry, "--expiry"),
+                              issued=_dates(issued, "--issued"))
+    if as_json:
+        emit_json(claim_summary(claim))
+    else:
+        typer.echo(f"claim {claim.id}: corrected, DRAFT again (portal reference "
+                   f"{claim.portal_reference}); validate, build and submit it")
+
+
 def _targets(ws: Workspace, claim_id: int | None, all_: bool) -> list[int]:
     if claim_id is None and not all_:
         raise InputError("give a claim ID or --all", field="ID", rule="target-required")

@@ -273,6 +273,40 @@ class Store:
             claim_id = claim.id
         return self.get_claim(claim_id)
 
+    def replace_claim_documents(self, claim_id: int, documents: Sequence[dict[str, Any]], *,
+                                actor: str = "") -> None:
+        """Swap the claim's documents of the given types for new ones; back to DRAFT."""
+        types = {d["type"] for d in documents}
+        with self.session() as s:
+            row = s.get(ClaimRow, claim_id)
+            if row is None:
+                raise NotFound("claim", claim_id)
+            kept = [cd for cd in s.scalars(select(ClaimDocumentRow).where(
+                ClaimDocumentRow.claim_id == claim_id).order_by(ClaimDocumentRow.seq))
+                if cd.doc_type not in types]
+            for cd in s.scalars(select(ClaimDocumentRow).where(
+                    ClaimDocumentRow.claim_id == claim_id)):
+                s.delete(cd)
+            s.flush()
+            seq = 0
+            for seq, cd in enumerate(kept, start=1):
+                s.add(ClaimDocumentRow(claim_id=claim_id, seq=seq, doc_type=cd.doc_type,
+                                       document_id=cd.document_id, filename=cd.filename,
+                                       issue_date=cd.issue_date, expiry_date=cd.expiry_date))
+            for seq, doc in enumerate(documents, start=seq + 1):
+                stored = self.put_document(s, sha256=doc["sha256"], size=doc["size"],
+                                           media_type=doc["media_type"], pages=doc.get("pages"),
+                                           stored_path=doc["stored_path"],
+                                           inspection=doc.get("inspection"))
+                s.add(ClaimDocumentRow(claim_id=claim_id, seq=seq, doc_type=doc["type"],
+                                       document_id=stored.id, filename=doc["filename"],
+                                       issue_date=doc.get("issue_date"),
+                                       expiry_date=doc.get("expiry_date")))
+            row.status, row.updated_at = ClaimStatus.DRAFT.value, utcnow()
+            s.add(ClaimEventRow(claim_id=claim_id, kind="corrected",
+                                status=ClaimStatus.DRAFT.value, actor=actor,
+                                detail={"replaced": sorted(types)}))
+
     def _to_claim(self, s: Session, row: ClaimRow) -> Claim:
         contract = s.get(ContractRow, row.contract_id)
         invoice = s.get(InvoiceRow, row.invoice_id)

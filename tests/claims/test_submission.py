@@ -153,3 +153,41 @@ def test_no_secret_reaches_logs_evidence_or_the_database(
     for name, data in haystacks:
         for secret in secrets:
             assert secret.encode() not in data, f"a secret is in {name}"
+
+
+def test_a_returned_claim_is_corrected_and_resubmitted_under_its_reference(
+        cli, workspace, server, monkeypatch, tmp_path) -> None:
+    from datetime import timedelta
+
+    from claims.samples import make_certificate_pdf
+    from tests.claims.helpers import TODAY
+
+    supplier = ready_claims(workspace, server, monkeypatch, n=1)
+    code, out = run_json(cli, "claim", "submit", "1")
+    reference = out["claims"][0]["reference"]
+    server.backoffice.move(reference, "under_review")
+    server.backoffice.move(reference, "returned", reasons=["Completion certificate unsigned"])
+    assert run_json(cli, "status", "sync")[0] == 0
+    # submitting a RETURNED claim as it is is refused
+    assert cli("claim", "submit", "1").exit_code == 1
+    signed = tmp_path / "signed-cc.pdf"
+    make_certificate_pdf(signed, kind="completion-certificate", title="Certificate (signed)",
+                         holder="Gulf Engineering Services LLC",
+                         number_reference=f"{supplier.contract_number}-INV-001",
+                         issue_date=TODAY - timedelta(days=1))
+    code, corrected = run_json(cli, "claim", "correct", "1", "--doc",
+                               f"completion-certificate={signed}")
+    assert code == 0 and corrected["status"] == "DRAFT"
+    assert corrected["portal_reference"] == reference
+    code, built = run_json(cli, "claim", "build", "1", "--as-of", str(TODAY))
+    assert code == 0 and built["built"][0]["zip"].endswith("-r2.zip")
+    code, out = run_json(cli, "claim", "submit", "1")
+    assert code == 0 and out["claims"][0]["reference"] == reference
+    [on_portal] = portal_claims(server, supplier.contract_number)
+    assert on_portal["status"] == "submitted" and on_portal["reference"] == reference
+    import hashlib
+
+    sent = {f["document_type"]: f["sha256"] for f in on_portal["files"]}
+    assert sent["completion-certificate"] == hashlib.sha256(signed.read_bytes()).hexdigest()
+    history = [h["status"] for h in on_portal["history"]]
+    assert history.count("submitted") == 2 and "returned" in history
