@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from playwright.sync_api import sync_playwright  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
-from claims import api  # noqa: E402
+from claims import api, evidence_hooks, tracking  # noqa: E402
 from claims.models import ClaimStatus, Invoice  # noqa: E402
 from claims.samples_workspace import AGENCY, SUPPLIER  # noqa: E402
 from claims.store.tables import ClaimRow, ContractRow, InvoiceRow  # noqa: E402
@@ -45,6 +45,8 @@ from claims.tracking import sync_statuses  # noqa: E402
 from claims.workspace import Workspace, init_workspace  # noqa: E402
 from portals.base import SubmissionPackage  # noqa: E402
 from portals.browser import launch_options  # noqa: E402
+from portals.sandbox.adapter import SandboxAdapter  # noqa: E402
+from portals.sandbox.evidence import EvidenceRecorder  # noqa: E402
 from portals.sandbox.testing import (  # noqa: E402
     SandboxServer,
     Supplier,
@@ -56,6 +58,32 @@ from tests.claims.portal_helpers import DOC_TYPES, point_at_portal, ready_claims
 
 REFERENCE = re.compile(r"CLM-\d{4}-\d{6}")
 ROWS: list[tuple[str, str, str, str]] = []
+
+
+class Timers:
+    """Wall-clock seconds spent inside chosen functions (wrapped in place for one phase)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self._undo: list[tuple[object, str, object]] = []
+
+    def wrap(self, owner: object, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.spent[label] = self.spent.get(label, 0.0) + time.perf_counter() - start
+
+        self._undo.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+        self._undo.clear()
 
 
 class EnvPatch:
@@ -74,9 +102,11 @@ def add_row(measure: str, figure: str, reference: str = "", ratio: str = "") -> 
 
 
 def bare_submit(server: SandboxServer, supplier: Supplier,
-                packages: list[SubmissionPackage], prefix: str) -> list[str]:
-    """The same clicks as the adapter, no screenshots, no evidence, no receipt PDF, no DB."""
+                packages: list[SubmissionPackage], prefix: str) -> tuple[list[str], float]:
+    """The same clicks as the adapter, no screenshots, no evidence, no receipt PDF, no DB.
+    Returns the references and the seconds spent starting Chromium and signing in."""
     refs: list[str] = []
+    start = time.perf_counter()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**launch_options())  # type: ignore[arg-type]
         page = browser.new_context().new_page()
@@ -88,6 +118,7 @@ def bare_submit(server: SandboxServer, supplier: Supplier,
         page.get_by_label("One-time code", exact=True).fill(pyotp.TOTP(supplier.totp_secret).now())
         with page.expect_navigation():
             page.get_by_role("button", name="Verify").click()
+        setup_s = time.perf_counter() - start
         for i, pkg in enumerate(packages, start=1):
             page.goto(server.url + "/claims/new")
             page.get_by_label("Contract", exact=True).select_option(
@@ -118,7 +149,7 @@ def bare_submit(server: SandboxServer, supplier: Supplier,
                 raise RuntimeError(f"bare script: no reference after submit (page shows {ref!r})")
             refs.append(ref)
         browser.close()
-    return refs
+    return refs, setup_s
 
 
 def bench_submit(server: SandboxServer, base: Path, n: int) -> None:
@@ -132,15 +163,24 @@ def bench_submit(server: SandboxServer, base: Path, n: int) -> None:
                          document_types=DOC_TYPES, currency="SAR")
     warm = seed_supplier(server, contract_number=f"W-{secrets.token_hex(3).upper()}",
                          document_types=DOC_TYPES, currency="SAR")
-    bare_submit(server, warm, packages[:1], "WARM-")  # untimed: warms the portal and the OS cache
+    bare_submit(server, warm, packages[:1], f"{warm.contract_number}-WARM-")  # untimed: warms the portal and the OS cache
 
     start = time.perf_counter()
-    refs = bare_submit(server, bare, packages, f"{bare.contract_number}-BARE-")
+    refs, bare_setup_s = bare_submit(server, bare, packages, f"{bare.contract_number}-BARE-")
     bare_s = time.perf_counter() - start
     assert len(set(refs)) == n
 
+    timers = Timers()
+    timers.wrap(EvidenceRecorder, "snap", "screenshots (EvidenceRecorder.snap)")
+    timers.wrap(SandboxAdapter, "_download_receipt", "receipt PDF download")
+    timers.wrap(evidence_hooks, "record", "evidence archive records")
+    timers.wrap(SandboxAdapter, "_start", "Chromium start (adapter)")
+    timers.wrap(SandboxAdapter, "login", "sign-in (adapter)")
     start = time.perf_counter()
-    summary = submit_claims(ws)
+    try:
+        summary = submit_claims(ws)
+    finally:
+        timers.restore()
     ours_s = time.perf_counter() - start
     start = time.perf_counter()
     ws.close()  # what the CLI does on exit: signs the evidence checkpoint
@@ -157,6 +197,16 @@ def bench_submit(server: SandboxServer, base: Path, n: int) -> None:
     add_row("  same + workspace close (checkpoint), s/claim", f"{per_all:.2f} s",
             f"{per_bare:.2f} s bare", f"{per_all / per_bare:.2f}x")
     add_row("  screenshots recorded (all claims)", f"{shots}", "", "")
+    for label, spent in timers.spent.items():
+        add_row(f"  of which {label}, s/claim", f"{spent / n:.2f} s", "", "")
+    ours_setup_s = sum(v for k, v in timers.spent.items() if "adapter" in k)
+    steady_bare = (bare_s - bare_setup_s) / n
+    steady_ours = (ours_s - ours_setup_s) / n
+    add_row("bare: Chromium start + sign-in, once", f"{bare_setup_s:.2f} s", "", "")
+    add_row("ours: Chromium start + sign-in, once", f"{ours_setup_s:.2f} s",
+            f"{bare_setup_s:.2f} s bare", f"{ours_setup_s / bare_setup_s:.2f}x")
+    add_row("per claim without start + sign-in, ours", f"{steady_ours:.2f} s",
+            f"{steady_bare:.2f} s bare", f"{steady_ours / steady_bare:.2f}x")
 
 
 # -- 2. status sync -----------------------------------------------------------------------------
@@ -218,10 +268,19 @@ def bench_sync(server: SandboxServer, base: Path, count: int, moved: int, sample
         server.backoffice.move(ref, "under_review")
         server.backoffice.move(ref, "approved")
 
+    timers = Timers()
+    timers.wrap(SandboxAdapter, "_start", "Chromium start")
+    timers.wrap(SandboxAdapter, "_sign_in", "sign-in")
+    timers.wrap(SandboxAdapter, "_fetch_statuses", "CSV export (incl. sign-in)")
+    timers.wrap(tracking, "apply_reports", "apply_reports (DB + evidence)")
+    timers.wrap(evidence_hooks, "record", "evidence archive records")
     start = time.perf_counter()
     adapter = default_adapter_factory(ws, "sandbox")
     try:
-        result = sync_statuses(ws, adapter)
+        try:
+            result = sync_statuses(ws, adapter)
+        finally:
+            timers.restore()
         sync_s = time.perf_counter() - start
         start = time.perf_counter()
         again = sync_statuses(ws, adapter)
@@ -252,8 +311,9 @@ def bench_sync(server: SandboxServer, base: Path, count: int, moved: int, sample
     projected = visit_s * count
     add_row(f"status sync, {count} claims ({moved} changed), s", f"{sync_s:.2f} s",
             f"{projected:.1f} s visits", f"{sync_s / projected:.3f}x (aim <30 s)")
-    add_row("  incl. Chromium start + sign-in; repeat sync (0 changed)", f"{again_s:.2f} s",
-            "", "")
+    for label, spent in timers.spent.items():
+        add_row(f"  of which {label}", f"{spent:.2f} s", "", "")
+    add_row("  repeat sync, same session (0 changed)", f"{again_s:.2f} s", "", "")
     add_row(f"one page visit per claim (find_claim), n={len(picked)}", f"{visit_s * 1000:.0f} ms",
             "", "")
     add_row(f"  extrapolated to {count} claims (x{count / len(picked):.0f})",
