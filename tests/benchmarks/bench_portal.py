@@ -334,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         with running_sandbox(base / "portal") as server:
             bench_submit(server, base, n)
             bench_sync(server, base, count, moved, sample)
-    print(f"\nbench_portal ({'quick' if args.quick else 'full'}; one sandbox, headless Chromium)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())  # ok: load average, not money
+    print(f"\nbench_portal ({'quick' if args.quick else 'full'}; one sandbox, headless Chromium; "
+          f"{os.cpu_count()} CPUs, load {load} - figures swing with other load on the machine)")
     widths = [max(len(r[i]) for r in [("measure", "figure", "reference", "ratio"), *ROWS])
               for i in range(4)]
     for r in [("measure", "figure", "reference", "ratio"), *ROWS]:
