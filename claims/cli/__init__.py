@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from claims.cli import claim, contract, invoice, portal
+from claims.cli import followup
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
 app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
@@ -17,6 +18,7 @@ app.add_typer(claim.app, name="claim")
 claim.app.command("submit")(portal.submit)
 app.add_typer(portal.status_app, name="status")
 app.add_typer(portal.portal_app, name="portal")
+followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …
 
 
 @app.callback()

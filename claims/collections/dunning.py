@@ -280,12 +280,13 @@ def build_email(ws: Workspace, msg: Message, as_of: date, *, send_key: str) -> E
     email["Date"] = format_datetime(datetime.now(UTC))
     sender_domain = getaddresses([config.followup.smtp.sender])[0][1].rpartition("@")[2]
     email["Message-ID"] = make_msgid("dunning", domain=sender_domain or "localhost")
-    email["Content-Language"] = msg.language
     email["Auto-Submitted"] = "auto-generated"
     email["X-Claimwright-Level"] = msg.level.name
     email["X-Claimwright-Send-Key"] = send_key
     email.set_content(body)
     email.add_alternative(html, subtype="html")
+    # after the body: set_content / add_alternative move Content-* headers into the parts
+    email["Content-Language"] = msg.language
     return email
 
 

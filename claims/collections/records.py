@@ -55,6 +55,11 @@ def invoice_row(s: Session, number: str) -> InvoiceRow:
     return row
 
 
+def _q(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` with the currency's decimal places (stored money has four)."""
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
+
+
 def _positive(amount: Decimal, currency: str, field: str) -> Decimal:
     if amount <= 0:
         raise InputError(f"{amount} is not a positive amount", field=field, rule="positive")
@@ -178,12 +183,11 @@ def promise_states(store: Store, as_of: date, *, customer: str | None = None,
             query = query.where(PromiseRow.customer_id == customer_row(s, customer).id)
         out = []
         for p, name in s.execute(query.order_by(PromiseRow.id)):
-            paid = s.scalar(select(func.coalesce(func.sum(App.amount), 0))
+            paid = s.scalar(select(func.sum(App.amount))
                             .join(InvoiceRow, InvoiceRow.id == App.invoice_id)
                             .where(InvoiceRow.customer_id == p.customer_id,
                                    App.undone_at.is_(None), App.applied_at >= p.made_at))
-            from claims.store.tables import money_from_sql
-            paid_amount = money_from_sql(paid)
+            paid_amount = paid or Decimal(0)  # SUM keeps the MoneyColumn type
             if p.cancelled_at is not None:
                 state: Literal["open", "kept", "broken", "cancelled"] = "cancelled"
             elif paid_amount >= p.amount:
@@ -192,8 +196,9 @@ def promise_states(store: Store, as_of: date, *, customer: str | None = None,
                 state = "broken"
             else:
                 state = "open"
-            out.append(PromiseStatus(p.id, name, p.amount, p.currency, p.promised_date,
-                                     p.promised_by, paid_amount, state))
+            out.append(PromiseStatus(p.id, name, _q(p.amount, p.currency), p.currency,
+                                     p.promised_date, p.promised_by,
+                                     _q(paid_amount, p.currency), state))
         return out
 
 
@@ -207,7 +212,7 @@ def add_plan(store: Store, customer: str, *, invoices: Sequence[str],
     The instalments must add up to the invoices' open balance today, so that the plan settles
     exactly what is owed. A plan in good standing pauses dunning on its invoices.
     """
-    from claims.store.tables import PaymentApplicationRow as App, money_from_sql
+    from claims.store.tables import PaymentApplicationRow as App
 
     if not invoices:
         raise InputError("a plan needs at least one invoice", field="invoice", rule="non-empty")
@@ -234,10 +239,9 @@ def add_plan(store: Store, customer: str, *, invoices: Sequence[str],
             _positive(amount, currency, "instalment")
         open_total = Decimal(0)
         for inv in rows:
-            paid = money_from_sql(s.scalar(
-                select(func.coalesce(func.sum(App.amount), 0))
-                .where(App.invoice_id == inv.id, App.undone_at.is_(None))))
-            open_total += inv.total - paid
+            paid = s.scalar(select(func.sum(App.amount))
+                            .where(App.invoice_id == inv.id, App.undone_at.is_(None)))
+            open_total += inv.total - (paid or Decimal(0))
         total = sum((a for _, a in instalments), Decimal(0))
         if total != open_total:
             raise InputError(f"instalments add up to {total}, the open balance is "
@@ -262,7 +266,7 @@ def add_plan(store: Store, customer: str, *, invoices: Sequence[str],
 def plan_status(store: Store, plan_id: int, as_of: date, *, grace_days: int = 3
                 ) -> dict[str, Any]:
     """Adherence of a plan: paid since agreed vs. what fell due, and each instalment's state."""
-    from claims.store.tables import PaymentApplicationRow as App, money_from_sql
+    from claims.store.tables import PaymentApplicationRow as App
 
     with store.session() as s:
         plan = s.get(PlanRow, plan_id)
@@ -270,10 +274,9 @@ def plan_status(store: Store, plan_id: int, as_of: date, *, grace_days: int = 3
             raise NotFound("payment plan", plan_id)
         invoice_ids = list(s.scalars(select(PlanInvoiceRow.invoice_id)
                                      .where(PlanInvoiceRow.plan_id == plan_id)))
-        paid = money_from_sql(s.scalar(
-            select(func.coalesce(func.sum(App.amount), 0))
-            .where(App.invoice_id.in_(invoice_ids), App.undone_at.is_(None),
-                   App.applied_at >= plan.agreed_at)))
+        paid = s.scalar(select(func.sum(App.amount))
+                        .where(App.invoice_id.in_(invoice_ids), App.undone_at.is_(None),
+                               App.applied_at >= plan.agreed_at)) or Decimal(0)
         rows = list(s.scalars(select(PlanInstalmentRow).where(PlanInstalmentRow.plan_id == plan_id)
                               .order_by(PlanInstalmentRow.seq)))
         cumulative = Decimal(0)
@@ -287,13 +290,14 @@ def plan_status(store: Store, plan_id: int, as_of: date, *, grace_days: int = 3
                 state, missed = "missed", True
             else:
                 state = "due" if r.due_date <= as_of else "upcoming"
-            instalments.append({"seq": r.seq, "due_date": r.due_date, "amount": r.amount,
+            instalments.append({"seq": r.seq, "due_date": r.due_date,
+                                "amount": _q(r.amount, plan.currency),
                                 "state": state})
         standing = ("cancelled" if plan.cancelled_at else "completed" if paid >= plan.total
                     else "defaulted" if missed else "good")
         name = s.get(CustomerRow, plan.customer_id).name  # type: ignore[union-attr]
-        return {"id": plan.id, "customer": name, "currency": plan.currency, "total": plan.total,
-                "paid": paid, "standing": standing, "instalments": instalments}
+        return {"id": plan.id, "customer": name, "currency": plan.currency,
+                "total": _q(plan.total, plan.currency), "paid": _q(paid, plan.currency), "standing": standing, "instalments": instalments}
 
 
 # -- disputes --------------------------------------------------------------------------------

@@ -69,8 +69,10 @@ def schedule(terms: Terms, issue_date: date, total: Decimal, places: int = 2) ->
     remaining = total
     for seq, part in enumerate(terms.instalments, start=1):
         last = seq == len(terms.instalments)
+        if last and part.amount is not None and part.amount != remaining:
+            raise ValueError(f"instalments do not add up to the total {total}")
         if last:
-            amount = remaining
+            amount = remaining  # a percent share takes the rounding remainder
         elif part.amount is not None:
             amount = part.amount
         else:
