@@ -207,7 +207,7 @@ def escalation_candidates(ws: Workspace, as_of: date | None = None) -> list[Cand
                                                           policy.writeoff_min_days))
         query = f"""{cte}{pauses},
 finals AS (
-  SELECT di.invoice_id, MIN(s.sent_at) AS final_at FROM dunning_send_items di
+  SELECT di.invoice_id, MIN(s.as_of) AS final_at FROM dunning_send_items di
   JOIN dunning_sends s ON s.id = di.send_id
   WHERE s.state = 'sent' AND di.level IN ({finals_in}) GROUP BY di.invoice_id),
 last_contact AS (
@@ -244,9 +244,10 @@ ORDER BY c.name, o.number"""
                 reasons += [f"{days} days overdue (policy: {policy.legal_min_days})",
                             f"open {amount} ≥ {policy.legal_min_amount}"]
             if r.final_at is not None:
-                final_at = as_datetime(r.final_at)
-                silent = r.last_at is None or as_datetime(r.last_at) < final_at
-                waited = (as_of - final_at.date()).days
+                # the run's as-of day, so a catch-up run counts from the day it acted for
+                final_on = as_date(r.final_at)
+                silent = r.last_at is None or as_datetime(r.last_at).date() < final_on
+                waited = (as_of - final_on).days
                 if silent and waited >= policy.no_answer_days:
                     reasons.append(f"no answer {waited} days after the final notice "
                                    f"(policy: {policy.no_answer_days})")
