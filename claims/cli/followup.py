@@ -42,9 +42,9 @@ def _date(text: str | None, field: str) -> date | None:
 
 def _amount(text: str, field: str) -> Decimal:
     try:
-        return to_decimal(text, field=field)
-    except ValueError as err:
-        raise InputError(str(err), field=field, rule="amount") from None
+        return to_decimal(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not an amount", field=field, rule="amount") from None
 
 
 # -- followup -------------------------------------------------------------------------------
@@ -246,15 +246,18 @@ def worklist(ctx: typer.Context, as_of: str = AsOfOption,
     if as_json:
         emit_json({"as_of": day, "accounts": [a.to_json() for a in accounts]})
         return
-    table = Table("#", "customer", "collector", "score", "overdue", "days", "broken",
-                  "disputes", "stuck", "plans", "interest")
+    if not accounts:
+        typer.echo("nothing to work on")
+    labels = {"amount_overdue": "amount", "days_overdue": "days", "broken_promises": "broken",
+              "disputes": "disputes", "stuck_claims": "stuck", "defaulted_plans": "plans"}
     for n, a in enumerate(accounts, start=1):
-        table.add_row(str(n), a.customer, a.collector, str(a.score),
-                      ", ".join(f"{c} {v:,}" for c, v in sorted(a.overdue.items())),
-                      str(a.days_overdue), str(a.broken_promises), str(a.open_disputes),
-                      str(a.stuck_claims), str(a.defaulted_plans),
-                      ", ".join(f"{c} {v:,}" for c, v in sorted(a.interest.items())))
-    console.print(table)
+        parts = " + ".join(f"{labels[k]} {v}" for k, v in a.parts.items() if v)
+        overdue = ", ".join(f"{c} {v:,}" for c, v in sorted(a.overdue.items())) or "nothing"
+        interest = ", ".join(f"{c} {v:,}" for c, v in sorted(a.interest.items()))
+        typer.echo(f"{n:>3}. {a.customer}  score {a.score} = {parts}")
+        typer.echo(f"     overdue {overdue} (oldest {a.days_overdue} days)"
+                   + (f"; interest owed {interest}" if interest else "")
+                   + (f"; collector {a.collector}" if a.collector else ""))
 
 
 # -- notes ----------------------------------------------------------------------------------

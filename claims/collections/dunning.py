@@ -35,6 +35,7 @@ from typing import Any
 
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from pydantic import SecretStr
 from sqlalchemy import delete, select, update
 
 from claims.collections.config import CollectionsConfig, Level, load_config
@@ -299,6 +300,17 @@ class Mailer:
     def __init__(self, ws: Workspace) -> None:
         self.settings = config_of(ws).followup.smtp
         self._smtp: smtplib.SMTP | None = None
+        self._password: SecretStr | None = None
+
+    def check_credentials(self) -> None:
+        """Resolve the password now, so a missing secret fails the run before anything is
+        reserved (it stays in memory only, as a ``SecretStr``)."""
+        cfg = self.settings
+        if cfg.username and self._password is None:
+            if cfg.password is None:
+                raise InputError("a username is set but no password reference",
+                                 field="followup.smtp.password", rule="smtp-login")
+            self._password = cfg.password.resolve("followup.smtp.password")
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self.settings
@@ -312,11 +324,9 @@ class Mailer:
                 if cfg.starttls:
                     smtp.starttls(context=ssl.create_default_context())
             if cfg.username:
-                password = cfg.password.resolve("followup.smtp.password") if cfg.password else None
-                if password is None:
-                    raise InputError("a username is set but no password reference",
-                                     field="followup.smtp.password", rule="smtp-login")
-                smtp.login(cfg.username, password.get_secret_value())
+                self.check_credentials()
+                assert self._password is not None  # check_credentials raised otherwise
+                smtp.login(cfg.username, self._password.get_secret_value())
         except smtplib.SMTPAuthenticationError as err:
             raise _ConnectionFailed(f"SMTP login as {cfg.username} refused "
                                     f"({err.smtp_code})") from None
@@ -446,6 +456,8 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
             (result.tasks if msg.level.channel == "task" else result.sent).append(entry)
         return result
     mailer = Mailer(ws)
+    if any(m.level.channel == "email" and not m.problem for m in messages):
+        mailer.check_credentials()
     connection_error: str | None = None
     try:
         for msg in messages:
@@ -484,11 +496,12 @@ def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: 
     if connection_error:
         result.failed.append(summary | {"error": f"not attempted: {connection_error}"})
         return
+    # rendered before the reservation: a template error must not leave a row in 'sending'
+    email = build_email(ws, msg, as_of, send_key=msg.key)
     send_id = _reserve(ws, msg, as_of, state="sending")
     if send_id is None:
         result.taken += 1
         return
-    email = build_email(ws, msg, as_of, send_key=msg.key)
     eml = _outbox(ws, as_of) / f"{send_id:08d}-{msg.level.name}.eml"
     try:
         mailer.send(email)

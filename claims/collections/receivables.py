@@ -255,7 +255,9 @@ def set_terms(store: Store, invoice_number: str, terms: Terms) -> list[dict[str,
         if inv is None:
             raise NotFound("invoice", invoice_number)
         try:
-            dues = schedule(terms, inv.issue_date, inv.total, minor_units(inv.currency))
+            places = minor_units(inv.currency)
+            total = inv.total.quantize(Decimal(1).scaleb(-places))
+            dues = schedule(terms, inv.issue_date, total, places)
         except ValueError as err:
             raise InputError(str(err), field="instalments", rule="instalments-sum") from err
         s.query(ScheduleRow).filter(ScheduleRow.invoice_id == inv.id).delete()

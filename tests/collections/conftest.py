@@ -166,3 +166,13 @@ def submitted_claim(ws: Workspace, number: str, agency: str, *, issued: date, su
         conn.execute(text("UPDATE claims SET updated_at = :t WHERE id = :c"),
                      {"t": when, "c": claim.id})
     return claim.id
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """The CLI points structlog at the runner's stderr, which is closed after each invoke;
+    put the defaults back so later library calls do not write to a closed stream."""
+    yield
+    import structlog
+
+    structlog.reset_defaults()
