@@ -20,6 +20,13 @@ from tests.collections.conftest import (
 D = date
 
 
+@pytest.fixture
+def database_url(tmp_path: Any) -> str:
+    """The CLI only parses and prints: SQLite is enough here (the library's SQL is tested on
+    SQLite and PostgreSQL in test_dunning / test_worklist)."""
+    return f"sqlite:///{tmp_path / 'claims.db'}"
+
+
 def load(result: Any) -> Any:
     assert result.stdout, result.output
     return json.loads(result.stdout)

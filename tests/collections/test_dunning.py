@@ -100,6 +100,18 @@ def test_one_statement_per_customer_and_level_in_its_language(
     assert any(n["kind"] == "dunning" and "first-reminder" in n["summary"] for n in notes)
 
 
+def test_a_long_statement_is_still_one_message(ws: Workspace, smtp_server: SmtpServer) -> None:
+    add_invoices(ws, "Acme Corp", [(f"A-{n:03d}", D(2026, 1, 1), D(2026, 3, 1), f"{n}.50")
+                                   for n in range(1, 121)])
+    customer(ws, "Acme Corp", "ap@acme.test")
+    result = dunning.run(ws, D(2026, 3, 12))
+    assert result.ok and len(smtp_server.messages) == 1
+    body = text_part(smtp_server.messages[0])
+    assert all(f"A-{n:03d}  due 2026-03-01" in body for n in range(1, 121))
+    assert "Total open: USD 7,320.00" in body  # 1.5 + 2.5 + … + 120.5
+    assert html_part(smtp_server.messages[0]).count("<tr>") == 121
+
+
 def test_many_runs_on_one_day_send_once(ws: Workspace, smtp_server: SmtpServer) -> None:
     setup_two_customers(ws)
     for _ in range(5):
