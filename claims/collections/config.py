@@ -51,6 +51,7 @@ class SmtpSettings(_Section):
     timeout_seconds: float = Field(30.0, gt=0, description="per-command timeout")  # ok: not money
     sender: str = Field("Receivables <receivables@localhost>", description="From: header")
     reply_to: str = Field("", description="Reply-To: header, if any")
+    connections: int = Field(4, ge=1, le=32, description="SMTP connections used in parallel")
 
 
 class Level(_Section):

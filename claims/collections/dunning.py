@@ -21,10 +21,12 @@ How "exactly once" works (and its one trade-off):
 from __future__ import annotations
 
 import hashlib
+import threading
 import re
 import smtplib
 import ssl
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -475,30 +477,62 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
             entry = msg.to_json()
             (result.tasks if msg.level.channel == "task" else result.sent).append(entry)
         return result
-    mailer = Mailer(ws)
+    first = Mailer(ws)
     if any(m.level.channel == "email" and not m.problem for m in messages):
-        mailer.check_credentials()
-    connection_error: str | None = None
+        first.check_credentials()
+    state = _RunState()
+    local = threading.local()
+    mailers: list[Mailer] = []
+
+    def mailer() -> Mailer:
+        # one SMTP connection per worker thread; the resolved password is shared in memory
+        current: Mailer | None = getattr(local, "mailer", None)
+        if current is None:
+            current = local.mailer = Mailer(ws)
+            current._password = first._password
+            with state.lock:
+                mailers.append(current)
+        return current
+
+    workers = max(1, min(config_of(ws).followup.smtp.connections, len(messages)))
     try:
-        for msg in messages:
-            _send_one(ws, msg, as_of, mailer, result, connection_error)
-            if result.failed and result.failed[-1].get("connection"):
-                connection_error = result.failed[-1]["error"]
+        if workers == 1:
+            for msg in messages:
+                _send_one(ws, msg, as_of, mailer(), result, state)
+        else:
+            # SMTP round trips dominate a send: a few connections in parallel overlap them.
+            # Each message is still reserved, sent and confirmed on its own.
+            with ThreadPoolExecutor(workers, thread_name_prefix="followup") as pool:
+                for _ in pool.map(lambda m: _send_one(ws, m, as_of, mailer(), result, state),
+                                  messages):
+                    pass
     finally:
-        mailer.close()
+        for m in mailers:
+            m.close()
+    for entries in (result.sent, result.tasks, result.failed):
+        entries.sort(key=lambda e: (e["customer"], e["level"]))
     log.info("followup.run", as_of=as_of.isoformat(), sent=len(result.sent),
              tasks=len(result.tasks), failed=len(result.failed), stuck=len(result.stuck))
     return result
 
 
+@dataclass
+class _RunState:
+    """What the workers of one run share: the first connection error, and a lock."""
+
+    connection_error: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: RunResult,
-              connection_error: str | None) -> None:
+              state: _RunState) -> None:
     summary = {"customer": msg.customer, "level": msg.level.name,
                "items": [i.label for i in msg.items]}
     if msg.level.channel == "task":
         send_id = _reserve(ws, msg, as_of, state="sent")
         if send_id is None:
-            result.taken += 1
+            with state.lock:
+                result.taken += 1
             return
         with ws.store.session() as s:
             s.execute(update(DunningSendRow).where(DunningSendRow.id == send_id)
@@ -513,14 +547,15 @@ def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: 
     if msg.problem:
         result.failed.append(summary | {"error": msg.problem})
         return
-    if connection_error:
-        result.failed.append(summary | {"error": f"not attempted: {connection_error}"})
+    if state.connection_error:
+        result.failed.append(summary | {"error": f"not attempted: {state.connection_error}"})
         return
     # rendered before the reservation: a template error must not leave a row in 'sending'
     email = build_email(ws, msg, as_of, send_key=msg.key)
     send_id = _reserve(ws, msg, as_of, state="sending")
     if send_id is None:
-        result.taken += 1
+        with state.lock:
+            result.taken += 1
         return
     eml = _outbox(ws, as_of) / f"{send_id:08d}-{msg.level.name}.eml"
     # serialised once: the bytes the server gets are the bytes kept as evidence
@@ -532,6 +567,9 @@ def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: 
         _release(ws, send_id)
         log.warning("followup.send_failed", customer=msg.customer, level=msg.level.name,
                     error=str(err))
+        if isinstance(err, _ConnectionFailed):
+            with state.lock:
+                state.connection_error = state.connection_error or str(err)
         result.failed.append(summary | {"error": str(err),
                                         "connection": isinstance(err, _ConnectionFailed)})
         return

@@ -54,7 +54,7 @@ def sends(ws: Workspace) -> list[tuple[str, str, str]]:
         rows = conn.execute(text(
             "SELECT i.number, di.seq, di.level, s.state FROM dunning_send_items di "
             "JOIN dunning_sends s ON s.id = di.send_id JOIN invoices i ON i.id = di.invoice_id "
-            "ORDER BY s.id, i.number"))
+            "ORDER BY i.number, di.seq, s.id"))
         return [(n if not seq else f"{n}/{seq}", lv, st) for n, seq, lv, st in rows]
 
 
@@ -279,6 +279,7 @@ def test_a_refusing_server_leaves_the_reminder_due(
 def test_a_dropped_connection_leaves_the_reminder_due(
         ws: Workspace, smtp_server: SmtpServer) -> None:
     setup_two_customers(ws)
+    write_config(ws, smtp_server, smtp={"connections": 1})  # one connection: a known order
     smtp_server.handler.mode = "drop"
     result = dunning.run(ws, D(2026, 3, 12))
     assert not result.ok
