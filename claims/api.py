@@ -16,9 +16,11 @@ from pathlib import Path
 
 import structlog
 
+from claims import evidence_hooks
 from claims.bundle import Bundle, build_bundle, claim_document
 from claims.claimtypes import document_rules, known_document_types
-from claims.documents import inspect_pdf, sniff_media_type
+from claims.documents import sniff_media_type
+from claims.inspections import from_json, inspect_for_store, to_json
 from claims.errors import ConflictError, InputError, UnknownName, ValidationFailed
 from claims.intake import check_document_path, load_contract, load_invoices, schema_findings, store_blob
 from claims.models import Claim, ClaimStatus, Contract
@@ -110,10 +112,11 @@ def new_claim(ws: Workspace, contract_number: str, invoice_number: str,
             sha, size, stored = store_blob(path, ws.documents_dir, max_bytes=HARD_MAX_BYTES,
                                            field=f"--doc {doc_type}")
             stored_files.append(stored)
-            media = sniff_media_type(stored)
-            pages = inspect_pdf(stored).pages if media == "application/pdf" else None
+            known_insp = ws.store.inspections([sha]).get(sha)
+            insp = from_json(known_insp) if known_insp else inspect_for_store(stored)
             docs.append({"type": doc_type, "filename": path.name, "sha256": sha, "size": size,
-                         "media_type": media, "pages": pages,
+                         "media_type": insp.media_type, "pages": insp.pages,
+                         "inspection": known_insp or to_json(insp),
                          "stored_path": str(stored.relative_to(ws.root)),
                          "expiry_date": expiry.get(doc_type), "issue_date": issued.get(doc_type)})
         claim = ws.store.create_claim(contract_number=contract.number,
@@ -129,28 +132,34 @@ def new_claim(ws: Workspace, contract_number: str, invoice_number: str,
     return claim
 
 
-def findings_for(ws: Workspace, claim: Claim, *, as_of: date | None = None) -> list[Finding]:
-    """Every finding for ``claim`` as of ``as_of`` (default today), without recording anything."""
-    contract = ws.store.get_contract(claim.contract_number)
-    invoice = ws.store.get_invoice(claim.invoice_number)
-    made_from, now = ws.store.current_invoice_hash(claim.id)
-    ctx = Context(claim=claim, contract=contract, invoice=invoice, root=ws.root,
-                  as_of=as_of or date.today(), earlier=ws.store.other_claims(claim),
-                  invoice_changed=made_from is not None and made_from != now)
+def _context(ws: Workspace, claim_id: int, as_of: date | None) -> Context:
+    data = ws.store.claim_context(claim_id)
+    return Context(claim=data["claim"], contract=data["contract"], invoice=data["invoice"],
+                   root=ws.root, as_of=as_of or date.today(), earlier=data["earlier"],
+                   invoice_changed=data["invoice_changed"],
+                   inspections={sha: from_json(i) for sha, i in data["inspections"].items()})
+
+
+def _findings(ctx: Context) -> list[Finding]:
     findings = run_rules(ctx)
     if not has_errors(findings):
         import schemas
 
-        findings += schema_findings(claim_document(claim, contract, invoice),
-                                    schemas.load(f"claim-types/{claim.claim_type}"),
+        findings += schema_findings(claim_document(ctx.claim, ctx.contract, ctx.invoice),
+                                    schemas.load(f"claim-types/{ctx.claim.claim_type}"),
                                     file="claim.json", code="E-SCHEMA-002")
     return findings
 
 
+def findings_for(ws: Workspace, claim: Claim, *, as_of: date | None = None) -> list[Finding]:
+    """Every finding for ``claim`` as of ``as_of`` (default today), without recording anything."""
+    return _findings(_context(ws, claim.id, as_of))
+
+
 def validate_claim(ws: Workspace, claim_id: int, *, as_of: date | None = None) -> list[Finding]:
     """Validate and record the outcome (status VALID or INVALID, unless already submitted)."""
-    claim = ws.store.get_claim(claim_id)
-    findings = findings_for(ws, claim, as_of=as_of)
+    ctx = _context(ws, claim_id, as_of)
+    claim, findings = ctx.claim, _findings(ctx)
     errors = [f for f in findings if f.is_error]
     if claim.status not in FROZEN and claim.status is not ClaimStatus.READY:
         status = ClaimStatus.INVALID if errors else ClaimStatus.VALID
@@ -164,24 +173,32 @@ def validate_claim(ws: Workspace, claim_id: int, *, as_of: date | None = None) -
 def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
                 as_of: date | None = None) -> Bundle:
     """Validate, then build the bundle; raises :class:`ValidationFailed` on error findings."""
-    claim = ws.store.get_claim(claim_id)
+    ctx = _context(ws, claim_id, as_of)
+    claim, contract, invoice = ctx.claim, ctx.contract, ctx.invoice
     if claim.status in FROZEN and claim.bundle_path is None:
         raise ConflictError(f"claim {claim_id} is {claim.status.value}; it cannot be rebuilt")
-    findings = findings_for(ws, claim, as_of=as_of)
+    findings = _findings(ctx)
     if has_errors(findings):
         raise ValidationFailed(claim_id, findings)
-    contract = ws.store.get_contract(claim.contract_number)
-    invoice = ws.store.get_invoice(claim.invoice_number)
     bundle = build_bundle(claim, contract, invoice, root=ws.root,
                           out_dir=out_dir or ws.bundles_dir / contract.number,
                           bagging_date=claim.created_at.date())
     if claim.status not in FROZEN:
         ws.store.record_event(claim_id, "bundle.built", status=ClaimStatus.READY,
                               actor=ws.actor, detail={"zip": str(bundle.zip_path),
-                                                      "sha256": bundle.zip_sha256,
+                                                      "bag_digest": bundle.bag_digest,
                                                       "reused": bundle.reused},
                               bundle_path=str(bundle.zip_path),
-                              bundle_sha256=bundle.zip_sha256)
+                              bundle_sha256=bundle.bag_digest)
+    if not bundle.reused:
+        evidence_hooks.record(
+            ws, kind="bundle.built", claim=str(claim_id),
+            metadata={"bag_digest": bundle.bag_digest, "zip": bundle.zip_path.name,
+                      "contract": contract.number, "invoice": invoice.number,
+                      "payload_bytes": bundle.payload_bytes, "files": bundle.files},
+            files={name: bundle.directory / name for name in (
+                "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")}
+            | {"claim.json": bundle.directory / "data" / "claim.json"})
     log.info("claim.built", claim=claim_id, zip=str(bundle.zip_path), reused=bundle.reused)
     return bundle
 

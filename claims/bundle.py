@@ -24,7 +24,6 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -44,7 +43,9 @@ FORMAT = "claimwright-claim/1"
 class Bundle:
     directory: Path
     zip_path: Path
-    zip_sha256: str
+    #: SHA-256 of the bag's tagmanifest-sha256.txt: it covers every tag file, and through
+    #: manifest-sha256.txt every payload file, so it identifies the bag's whole content.
+    bag_digest: str
     payload_bytes: int
     files: int
     reused: bool = False   # an identical bundle was there already
@@ -102,105 +103,123 @@ def bundle_name(claim: Claim) -> str:
     return f"claim-{claim.id:06d}-{safe}"
 
 
-def _copy_hashing(src: Path, dst: Path) -> tuple[str, int]:
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link a stored (read-only, content-addressed) file into the bag; copy if we can't."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _zip_entry(zf: zipfile.ZipFile, arcname: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(arcname, date_time=ZIP_EPOCH)
+    info.external_attr = 0o100644 << 16
+    info.create_system = 3
+    info.compress_type = zipfile.ZIP_STORED
+    return info
+
+
+def _stream_into_zip(zf: zipfile.ZipFile, arcname: str, src: Path) -> tuple[str, int]:
+    """Copy ``src`` into the zip, hashing it on the way: one read of every byte."""
     digest, size = hashlib.sha256(), 0
-    with src.open("rb") as fin, dst.open("wb") as fout:
+    with src.open("rb") as fin, zf.open(_zip_entry(zf, arcname), "w", force_zip64=True) as out:
         while chunk := fin.read(CHUNK):
             digest.update(chunk)
-            fout.write(chunk)
+            out.write(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
 
 
-def _write_zip(zip_path: Path, bag: Path, name: str, entries: Iterable[str]) -> None:
-    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_STORED) as zf:
-        for rel in entries:
-            info = zipfile.ZipInfo(f"{name}/{rel}", date_time=ZIP_EPOCH)
-            info.external_attr = 0o100644 << 16
-            info.create_system = 3
-            info.compress_type = zipfile.ZIP_STORED
-            with (bag / rel).open("rb") as fin, zf.open(info, "w", force_zip64=True) as fout:
-                shutil.copyfileobj(fin, fout, CHUNK)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _same_bag(bag: Path, zip_path: Path, name: str, tagmanifest: bytes,
+              sizes: dict[str, int]) -> bool:
+    """Is the bundle already there this very bag? (Cheap: tag files and the zip's directory.)"""
+    existing = bag / "tagmanifest-sha256.txt"
+    if not (zip_path.is_file() and existing.is_file() and existing.read_bytes() == tagmanifest):
+        return False
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            if zf.read(f"{name}/tagmanifest-sha256.txt") != tagmanifest:
+                return False
+            entries = {i.filename: i.file_size for i in zf.infolist()}
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return False
+    return all(entries.get(arc) == size for arc, size in sizes.items())
 
 
 def build_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Path,
                  out_dir: Path, bagging_date: date) -> Bundle:
     """Build the bag folder and its zip under ``out_dir``; returns where they are.
 
-    ``root`` is the workspace the claim's stored documents are relative to. Raises
-    :class:`BundleError` (leaving nothing behind) if a document changed in the store or the
+    ``root`` is the workspace the claim's stored documents are relative to. Every payload byte
+    is read once: streamed into the zip while its SHA-256 is checked against the one recorded
+    at intake (the bag folder's files are hard links to the read-only stored copies). Raises
+    :class:`BundleError`, leaving nothing behind, if a stored document changed or the
     destination holds a different bundle of the same name.
     """
     name = bundle_name(claim)
     final_dir, final_zip = out_dir / name, out_dir / f"{name}.zip"
+    documents = [(f"data/documents/{document_filename(seq, d.type)}", d)
+                 for seq, d in enumerate(claim.documents, start=1)]
+    claim_json = canonical_json(claim_document(claim, contract, invoice))
+    manifest = sorted([(d.sha256, rel) for rel, d in documents]
+                      + [(hashlib.sha256(claim_json).hexdigest(), "data/claim.json")],
+                      key=lambda item: item[1])
+    payload_bytes = sum(d.size for d in claim.documents) + len(claim_json)
+    tags = {
+        "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+        "bag-info.txt": "".join(f"{k}: {v}\n" for k, v in [
+            ("Source-Organization", contract.supplier or "unknown"),
+            ("External-Identifier", name),
+            ("External-Description", f"{claim.claim_type} claim on contract "
+                                     f"{contract.number} for invoice {invoice.number}"),
+            ("Bagging-Date", bagging_date.isoformat()),
+            ("Payload-Oxum", f"{payload_bytes}.{len(manifest)}"),
+            ("Contract-Number", contract.number),
+            ("Invoice-Number", invoice.number),
+        ]).encode(),
+        "manifest-sha256.txt": "".join(f"{sha}  {rel}\n" for sha, rel in manifest).encode(),
+    }
+    tagmanifest = "".join(f"{hashlib.sha256(tags[rel]).hexdigest()}  {rel}\n"
+                          for rel in sorted(tags)).encode()
+    tags["tagmanifest-sha256.txt"] = tagmanifest
+    bag_digest = hashlib.sha256(tagmanifest).hexdigest()
+    if final_zip.exists() or final_dir.exists():
+        expected = {f"{name}/{rel}": d.size for rel, d in documents}
+        if _same_bag(final_dir, final_zip, name, tagmanifest, expected):
+            return Bundle(final_dir, final_zip, bag_digest, payload_bytes, len(manifest),
+                          reused=True)
+        raise BundleError(f"{final_zip} exists and differs from this build; refusing to "
+                          "overwrite it (move it away to rebuild)", claim_id=claim.id,
+                          path=str(final_zip))
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out_dir))
     try:
         bag = staging / name
         (bag / "data" / "documents").mkdir(parents=True)
-        manifest: list[tuple[str, str]] = []
-        payload_bytes = 0
-        for seq, doc in enumerate(claim.documents, start=1):
-            rel = f"data/documents/{document_filename(seq, doc.type)}"
-            sha, size = _copy_hashing(root / doc.stored_path, bag / rel)
-            if sha != doc.sha256:
-                raise BundleError(f"{doc.filename}: stored copy changed (sha256 {sha} is not "
-                                  f"the recorded {doc.sha256})", claim_id=claim.id,
-                                  path=doc.stored_path)
-            manifest.append((sha, rel))
-            payload_bytes += size
-        claim_json = canonical_json(claim_document(claim, contract, invoice))
-        (bag / "data" / "claim.json").write_bytes(claim_json)
-        manifest.append((hashlib.sha256(claim_json).hexdigest(), "data/claim.json"))
-        payload_bytes += len(claim_json)
-        manifest.sort(key=lambda item: item[1])
-        tags = {
-            "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-            "bag-info.txt": "".join(f"{k}: {v}\n" for k, v in [
-                ("Source-Organization", contract.supplier or "unknown"),
-                ("External-Identifier", name),
-                ("External-Description", f"{claim.claim_type} claim on contract "
-                                         f"{contract.number} for invoice {invoice.number}"),
-                ("Bagging-Date", bagging_date.isoformat()),
-                ("Payload-Oxum", f"{payload_bytes}.{len(manifest)}"),
-                ("Contract-Number", contract.number),
-                ("Invoice-Number", invoice.number),
-            ]).encode(),
-            "manifest-sha256.txt": "".join(f"{sha}  {rel}\n" for sha, rel in manifest).encode(),
-        }
-        for rel, content in tags.items():
-            (bag / rel).write_bytes(content)
-        tagmanifest = "".join(f"{hashlib.sha256(tags[rel]).hexdigest()}  {rel}\n"
-                              for rel in sorted(tags)).encode()
-        (bag / "tagmanifest-sha256.txt").write_bytes(tagmanifest)
-        entries = sorted([*tags, "tagmanifest-sha256.txt"]) + [rel for _, rel in manifest]
         staged_zip = staging / f"{name}.zip"
-        _write_zip(staged_zip, bag, name, entries)
-        zip_sha = _sha256_file(staged_zip)
-        if final_zip.exists() or final_dir.exists():
-            if final_zip.exists() and _sha256_file(final_zip) == zip_sha and final_dir.is_dir():
-                return Bundle(final_dir, final_zip, zip_sha, payload_bytes, len(manifest),
-                              reused=True)
-            raise BundleError(f"{final_zip} exists and differs from this build; refusing to "
-                              "overwrite it (move it away to rebuild)", claim_id=claim.id,
-                              path=str(final_zip))
-        with staged_zip.open("rb") as fh:
-            os.fsync(fh.fileno())
+        with zipfile.ZipFile(staged_zip, "w", compression=zipfile.ZIP_STORED) as zf:
+            for rel in sorted(tags):
+                (bag / rel).write_bytes(tags[rel])
+                zf.writestr(_zip_entry(zf, f"{name}/{rel}"), tags[rel])
+            (bag / "data" / "claim.json").write_bytes(claim_json)
+            zf.writestr(_zip_entry(zf, f"{name}/data/claim.json"), claim_json)
+            for rel, doc in documents:
+                stored = root / doc.stored_path
+                sha, _size = _stream_into_zip(zf, f"{name}/{rel}", stored)
+                if sha != doc.sha256:
+                    raise BundleError(f"{doc.filename}: stored copy changed (sha256 {sha} is "
+                                      f"not the recorded {doc.sha256})", claim_id=claim.id,
+                                      path=doc.stored_path)
+                _link_or_copy(stored, bag / rel)
+            zf.fp.flush()  # type: ignore[union-attr]
+            os.fsync(zf.fp.fileno())  # type: ignore[union-attr]
         bag.rename(final_dir)
         try:
             staged_zip.rename(final_zip)
         except OSError:
             shutil.rmtree(final_dir, ignore_errors=True)
             raise
-        return Bundle(final_dir, final_zip, zip_sha, payload_bytes, len(manifest))
+        return Bundle(final_dir, final_zip, bag_digest, payload_bytes, len(manifest))
     except OSError as err:
         raise BundleError(f"cannot build bundle {name}: {err}", claim_id=claim.id) from err
     finally:

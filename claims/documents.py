@@ -298,6 +298,8 @@ class PdfInspection:
     found: dict[str, list[int]] = field(default_factory=dict)
     dates: list[tuple[str, date, int]] = field(default_factory=list)
     pages_read: int = 0
+    #: the normalised text of each page read, when asked for with ``keep_text=True``
+    texts: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -402,6 +404,7 @@ def inspect_pdf(
     needles: Sequence[str] = (),
     max_text_pages: int | None = None,
     dates: bool = True,
+    keep_text: bool = False,
 ) -> PdfInspection:
     """Inspect the file at ``path`` as a supporting PDF; never raises for a bad file.
 
@@ -412,6 +415,8 @@ def inspect_pdf(
     Text is read from at most ``max_text_pages`` pages, and reading stops as soon as every
     needle is found and (when looking for dates) an issue and an expiry date have been seen.
     Encrypted files are reported, not decrypted, and their text is not read.
+    ``keep_text=True`` reads every page (up to ``max_text_pages``) and returns their
+    normalised text in ``texts``, so later searches need not parse the file again.
     """
     p = Path(path)
     name = p.name
@@ -437,7 +442,8 @@ def inspect_pdf(
         return PdfInspection(media_type, size, None, False, [problem], found)
     try:
         with p.open("rb") as fh, _quiet_pypdf():
-            return _inspect_open_pdf(fh, name, size, found, needles, max_text_pages, dates)
+            return _inspect_open_pdf(fh, name, size, found, needles, max_text_pages, dates,
+                                     keep_text)
     except OSError as err:
         reason = err.strerror or str(err)
         problem = PdfProblem(PdfProblemCode.UNREADABLE, f"{name}: cannot be read ({reason})")
@@ -484,6 +490,7 @@ def _inspect_open_pdf(
     needles: Sequence[str],
     max_text_pages: int | None,
     want_dates: bool,
+    keep_text: bool = False,
 ) -> PdfInspection:
     # Imported here so that sniffing and hashing do not pay for importing pypdf.
     from pypdf import PdfReader
@@ -517,8 +524,10 @@ def _inspect_open_pdf(
     if encrypted:
         problems.append(_encrypted_problem(name))
 
+    texts: list[str] = []
+
     def result(pages: int | None, dates: list[tuple[str, date, int]], read: int) -> PdfInspection:
-        return PdfInspection(PDF, size, pages, encrypted, problems, found, dates, read)
+        return PdfInspection(PDF, size, pages, encrypted, problems, found, dates, read, texts)
 
     if damaged and size > MAX_REPAIR_SIZE:
         # pypdf would repair by reading the whole file at once; too costly for a file this big.
@@ -563,7 +572,7 @@ def _inspect_open_pdf(
         page_count = None
     if page_count == 0:
         problems.append(PdfProblem(PdfProblemCode.NO_PAGES, f"{name}: has no pages"))
-    if encrypted or not page_count or (not needles and not want_dates):
+    if encrypted or not page_count or (not needles and not want_dates and not keep_text):
         return result(page_count, [], 0)
 
     limit = page_count if max_text_pages is None else max(0, min(page_count, max_text_pages))
@@ -580,6 +589,8 @@ def _inspect_open_pdf(
             fail(err, page=number)
             continue
         norm = normalise_text(text)
+        if keep_text:
+            texts.append(norm)
         for needle, pattern in patterns:
             if pattern is not None and pattern.search(norm):
                 found[needle].append(number)
@@ -588,7 +599,7 @@ def _inspect_open_pdf(
                 found_dates.append((label, when, number))
                 labels_seen.add(label)
         all_found = all(found[n] for n, pat in patterns if pat is not None)
-        if all_found and (not want_dates or labels_seen >= {"issue", "expiry"}):
+        if all_found and not keep_text and (not want_dates or labels_seen >= {"issue", "expiry"}):
             break
     return result(page_count, found_dates, read)
 

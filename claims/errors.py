@@ -55,7 +55,7 @@ class UnknownName(InputError):
     def __init__(self, kind: str, name: str, known: Iterable[str], *, file: str | None = None,
                  field: str | None = None) -> None:
         self.kind, self.name, self.known = kind, name, sorted(known)
-        self.suggestions = difflib.get_close_matches(name, self.known, n=3, cutoff=0.6)
+        self.suggestions = difflib.get_close_matches(name, self.known, n=1, cutoff=0.6)
         hint = f" (did you mean {' or '.join(self.suggestions)}?)" if self.suggestions else ""
         known_list = ", ".join(self.known) or "none"
         super().__init__(f"unknown {kind} {name!r}{hint}; known: {known_list}", file=file,

@@ -26,6 +26,11 @@ def archive(ws: Workspace) -> Any:
 
 def record(ws: Workspace, *, kind: str, claim: str | None, metadata: dict[str, Any],
            files: dict[str, Path | bytes] | None = None) -> Any:
-    """Append one evidence event (with its files as blobs); returns the ledger entry."""
-    return archive(ws).record(kind=kind, claim=claim, actor=ws.actor, metadata=metadata,
-                              files=files or {})
+    """Append one evidence event (with its files as blobs); returns the ledger entry.
+
+    The workspace signs a checkpoint over everything recorded when it is closed.
+    """
+    entry = archive(ws).record(kind=kind, claim=claim, actor=ws.actor, metadata=metadata,
+                               files=files or {})
+    ws.__dict__["_evidence_dirty"] = True
+    return entry

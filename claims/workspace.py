@@ -73,6 +73,11 @@ class Workspace:
         return self.root / "evidence"
 
     def close(self) -> None:
+        """Seal what this session recorded in the evidence log (a signed checkpoint), then
+        release the database."""
+        archive = self.__dict__.pop("_evidence_archive", None)
+        if archive is not None and self.__dict__.pop("_evidence_dirty", False):
+            archive.checkpoint()
         if "store" in self.__dict__:
             self.store.close()
 
@@ -97,6 +102,9 @@ def init_workspace(root: Path, *, database_url: str | None = None) -> Workspace:
     tmp = root / f".{CONFIG_NAME}.tmp"
     tmp.write_bytes(tomli_w.dumps(config).encode())
     tmp.replace(root / CONFIG_NAME)
+    from evidence import init_keys
+
+    init_keys(root / "evidence")  # the Ed25519 key that signs evidence checkpoints
     ws = Workspace(root)
     _ = ws.store  # create and migrate the database now, so a broken URL fails at init
     return ws

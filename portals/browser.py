@@ -12,11 +12,19 @@ Order of preference, as the architecture asks:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
 
 #: Flags that keep a system Chromium quiet, headless and network-silent in a sandbox.
 CHROMIUM_ARGS: tuple[str, ...] = (
@@ -35,8 +43,10 @@ class BrowserNotFound(RuntimeError):
     """No Chromium could be found or installed."""
 
 
+@functools.lru_cache(maxsize=1)
 def playwright_chromium() -> Path | None:
-    """Playwright's own Chromium if it is installed, else None."""
+    """Playwright's own Chromium if it is installed, else None (asked once per process: it
+    starts a Playwright driver, which cannot happen while another one runs in this thread)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - playwright is a core dependency
@@ -108,6 +118,75 @@ def launch_options(executable: str | None = None, headless: bool = True) -> dict
         options["executable_path"] = str(path)
         options["args"] = list(CHROMIUM_ARGS)
     return options
+
+
+@dataclass
+class _ThreadBrowsers:
+    playwright: Playwright | None = None
+    #: (executable, headless, ws_endpoint) -> [browser, users]
+    browsers: dict[tuple[str | None, bool, str | None], list[object]] = field(default_factory=dict)
+
+
+_local = threading.local()
+
+
+def _thread_browsers() -> _ThreadBrowsers:
+    if not hasattr(_local, "state"):
+        _local.state = _ThreadBrowsers()
+    return _local.state  # type: ignore[no-any-return]
+
+
+def acquire_browser(
+    executable: str | None = None,
+    headless: bool = True,
+    ws_endpoint: str | None = None,
+    timeout_ms: float = 30_000,  # ok: milliseconds
+) -> Browser:
+    """A Chromium shared by every caller in this thread (Playwright's sync API allows only one
+    driver per thread), launched here or connected to a browser server at ``ws_endpoint``.
+
+    Each caller gets its own context from it; give it back with :func:`release_browser`.
+    """
+    state = _thread_browsers()
+    key = (executable, headless, ws_endpoint)
+    entry = state.browsers.get(key)
+    if entry is not None and entry[0].is_connected():  # type: ignore[attr-defined]
+        entry[1] = int(entry[1]) + 1  # type: ignore[call-overload]
+        return entry[0]  # type: ignore[return-value]
+    options = None if ws_endpoint else launch_options(executable, headless)
+    if state.playwright is None:
+        from playwright.sync_api import sync_playwright
+
+        state.playwright = sync_playwright().start()
+    try:
+        if ws_endpoint:
+            browser = state.playwright.chromium.connect(ws_endpoint, timeout=timeout_ms)
+        else:
+            browser = state.playwright.chromium.launch(**options)  # type: ignore[arg-type]
+    except Exception:
+        if not state.browsers:
+            state.playwright.stop()
+            state.playwright = None
+        raise
+    state.browsers[key] = [browser, 1]
+    return browser
+
+
+def release_browser(browser: Browser) -> None:
+    """Give back a browser from :func:`acquire_browser`; the last user closes it (and the
+    thread's Playwright driver when no browser is left)."""
+    state = _thread_browsers()
+    for key, entry in list(state.browsers.items()):
+        if entry[0] is browser:
+            entry[1] = int(entry[1]) - 1  # type: ignore[call-overload]
+            if int(entry[1]) <= 0:  # type: ignore[call-overload]
+                del state.browsers[key]
+                with contextlib.suppress(Exception):  # already disconnected: nothing to close
+                    browser.close()
+            break
+    if not state.browsers and state.playwright is not None:
+        state.playwright.stop()
+        state.playwright = None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from claims.cli import claim, contract, invoice, portal
+from claims.cli import claim, contract, evidence, invoice, portal
 from claims.cli import followup
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
@@ -18,6 +18,7 @@ app.add_typer(claim.app, name="claim")
 claim.app.command("submit")(portal.submit)
 app.add_typer(portal.status_app, name="status")
 app.add_typer(portal.portal_app, name="portal")
+app.add_typer(evidence.app, name="evidence")
 followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -115,7 +116,7 @@ def _print_findings(claim_id: int, findings: list[Finding]) -> None:
                   highlight=False)
     colour = {"error": "red", "warning": "yellow", "info": "dim"}
     for f in findings:
-        console.print(f"  [{colour[f.severity]}]{f}[/]", highlight=False, soft_wrap=True)
+        console.print(f"  [{colour[f.severity]}]{escape(str(f))}[/]", highlight=False, soft_wrap=True)
 
 
 @app.command("validate")
@@ -145,7 +146,7 @@ def validate(ctx: typer.Context,
         for i, fs in done.items():
             _print_findings(i, fs)
         for i, e in failed.items():
-            err_console.print(f"claim {i}: error: {e}", highlight=False)
+            err_console.print(f"claim {i}: error: {escape(str(e))}", highlight=False)
         if len(done) + len(failed) > 1:
             typer.echo(f"{len(done) - len(invalid)} valid, {len(invalid)} invalid, "
                        f"{len(failed)} failed")
@@ -185,7 +186,7 @@ def build(ctx: typer.Context,
         emit_json({"ok": not failed, "dry_run": dry_run,
                    "built": [{"id": i, "directory": b.directory if b else None,
                               "zip": b.zip_path if b else None,
-                              "sha256": b.zip_sha256 if b else None,
+                              "bag_digest": b.bag_digest if b else None,
                               "reused": b.reused if b else False} for i, b in done.items()],
                    "failed": {str(i): str(e) for i, e in failed.items()}})
     else:
@@ -193,7 +194,7 @@ def build(ctx: typer.Context,
             typer.echo(f"claim {i}: would build" if b is None else
                        f"claim {i}: {b.zip_path}{' (unchanged)' if b.reused else ''}")
         for i, e in failed.items():
-            err_console.print(f"claim {i}: error: {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"claim {i}: error: {escape(str(e))}", highlight=False, soft_wrap=True)
         if len(ids) > 1:
             typer.echo(f"{len(done)} built, {len(failed)} failed")
     if failed:
@@ -239,7 +240,7 @@ def show(ctx: typer.Context, claim_id: int = typer.Argument(..., metavar="ID"),
     if claim.portal_reference:
         typer.echo(f"  portal reference {claim.portal_reference}")
     if claim.bundle_path:
-        typer.echo(f"  bundle {claim.bundle_path} (sha256 {claim.bundle_sha256})")
+        typer.echo(f"  bundle {claim.bundle_path} (bag digest {claim.bundle_sha256})")
     typer.echo("  documents:")
     for d in claim.documents:
         typer.echo(f"    {d.type:<26} {d.filename} ({d.size:,} bytes, {d.pages or '?'} page(s))")

@@ -22,6 +22,7 @@ import click
 import structlog
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from claims.errors import ClaimsError
@@ -42,7 +43,8 @@ def configure_logging(verbose: bool = False) -> None:
         processors=[structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # resolve sys.stderr at each call: test runners and daemons swap it
+        logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
 
@@ -87,11 +89,11 @@ class ClaimsGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except ClaimsError as err:
-            err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False,
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False,
                               soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
         except _portal_errors() as err:
-            err_console.print(f"[bold red]portal error:[/] {err}", highlight=False,
+            err_console.print(f"[bold red]portal error:[/] {escape(str(err))}", highlight=False,
                               soft_wrap=True)
             raise typer.Exit(getattr(err, "exit_code", 1)) from None
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 
 from claims.cli.common import JsonOption, emit_json, err_console, workspace_from
@@ -73,7 +74,7 @@ def submit(ctx: typer.Context,
         ok = sum(o.ok for o in summary.outcomes)
         typer.echo(f"{ok} submitted, {len(summary.outcomes) - ok} not")
         if summary.stopped:
-            err_console.print(f"stopped: {summary.stopped}", highlight=False)
+            err_console.print(f"stopped: {escape(summary.stopped)}", highlight=False)
     if not summary.ok:
         raise typer.Exit(1)
 

@@ -193,11 +193,12 @@ class Store:
     # -- documents and claims ----------------------------------------------------------------
 
     def put_document(self, s: Session, *, sha256: str, size: int, media_type: str,
-                     pages: int | None, stored_path: str) -> DocumentRow:
+                     pages: int | None, stored_path: str,
+                     inspection: dict[str, Any] | None = None) -> DocumentRow:
         row = s.scalar(select(DocumentRow).where(DocumentRow.sha256 == sha256))
         if row is None:
             row = DocumentRow(sha256=sha256, size=size, media_type=media_type, pages=pages,
-                              stored_path=stored_path)
+                              stored_path=stored_path, inspection=inspection)
             s.add(row)
             s.flush()
         return row
@@ -223,7 +224,8 @@ class Store:
             for seq, doc in enumerate(documents, start=1):
                 stored = self.put_document(s, sha256=doc["sha256"], size=doc["size"],
                                            media_type=doc["media_type"], pages=doc.get("pages"),
-                                           stored_path=doc["stored_path"])
+                                           stored_path=doc["stored_path"],
+                                           inspection=doc.get("inspection"))
                 s.add(ClaimDocumentRow(claim_id=claim.id, seq=seq, doc_type=doc["type"],
                                        document_id=stored.id, filename=doc["filename"],
                                        issue_date=doc.get("issue_date"),
@@ -324,6 +326,13 @@ class Store:
                 .order_by(ClaimRow.id))
             return [(r[0], r[1], r[2], r[3]) for r in rows]
 
+    def inspections(self, shas: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored inspections of these documents, by sha256 (those that have one)."""
+        with self.session() as s:
+            rows = s.execute(select(DocumentRow.sha256, DocumentRow.inspection)
+                             .where(DocumentRow.sha256.in_(list(shas))))
+            return {sha: insp for sha, insp in rows if insp is not None}
+
     def prune_documents(self, paths: Sequence[Path], root: Path) -> None:
         """Delete stored document files no row refers to (cleanup after a failed intake)."""
         with self.session() as s:
@@ -333,6 +342,32 @@ class Store:
                                 .where(DocumentRow.stored_path == rel))
                 if not used:
                     Path(path).unlink(missing_ok=True)
+
+    def claim_context(self, claim_id: int) -> dict[str, Any]:
+        """Everything validating and building a claim needs, read in one transaction."""
+        with self.session() as s:
+            row = s.get(ClaimRow, claim_id)
+            if row is None:
+                raise NotFound("claim", claim_id)
+            claim = self._to_claim(s, row)
+            contract = s.get(ContractRow, row.contract_id)
+            invoice = s.get(InvoiceRow, row.invoice_id)
+            assert contract is not None and invoice is not None  # FKs guarantee it
+            earlier = s.execute(
+                select(ClaimRow.id, InvoiceRow.number, ClaimRow.status, InvoiceRow.total)
+                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                .where(ClaimRow.contract_id == row.contract_id, ClaimRow.id != row.id,
+                       ClaimRow.status.not_in(DEAD_STATUSES))
+                .order_by(ClaimRow.id))
+            inspections = s.execute(
+                select(DocumentRow.sha256, DocumentRow.inspection)
+                .where(DocumentRow.sha256.in_([d.sha256 for d in claim.documents])))
+            return {"claim": claim, "contract": Contract.model_validate(contract.data),
+                    "invoice": Invoice.model_validate(invoice.data),
+                    "invoice_changed": bool(row.invoice_hash
+                                            and row.invoice_hash != invoice.content_hash),
+                    "earlier": [(r[0], r[1], r[2], r[3]) for r in earlier],
+                    "inspections": {sha: insp for sha, insp in inspections if insp}}
 
     def get_claim_attempts(self, claim_id: int) -> int:
         with self.session() as s:

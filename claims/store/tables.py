@@ -131,6 +131,8 @@ class DocumentRow(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     pages: Mapped[int | None] = mapped_column(Integer)
     stored_path: Mapped[str] = mapped_column(Text)
+    #: what inspecting the file found (see claims.inspections), made once at intake
+    inspection: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

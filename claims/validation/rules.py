@@ -7,13 +7,14 @@ domain models (and the stored files), so each one is tested on its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from claims.claimtypes import claim_type, document_rules
-from claims.documents import amount_spellings, inspect_pdf
+from claims.documents import PdfInspection, amount_spellings
+from claims.inspections import inspect_for_store, search
 from claims.models import Claim, Contract, Document, DocumentRule, Invoice
 from claims.money import fmt, quantize
 from claims.validation.findings import Finding, error, info, warning
@@ -33,6 +34,7 @@ class Context:
     as_of: date                     # the submission date the rules check against
     earlier: list[tuple[int, str, str, Decimal]]   # other live claims: (id, invoice, status, total)
     invoice_changed: bool = False
+    inspections: dict[str, PdfInspection] = field(default_factory=dict)  # by sha256
 
 
 def _rounded(ctx: Context, amount: Decimal) -> Decimal:
@@ -155,12 +157,18 @@ def check_document(ctx: Context, doc: Document, rule: DocumentRule) -> list[Find
     out: list[Finding] = []
     name = doc.filename
     path = ctx.root / doc.stored_path
-    if not path.is_file():
+    try:
+        on_disk = path.stat().st_size
+    except OSError:
         return [error("E-DOC-009", "the stored copy is missing from the workspace",
                       file=name)]
+    if on_disk != doc.size:
+        return [error("E-DOC-009", f"the stored copy changed size ({on_disk:,} bytes, not "
+                      f"{doc.size:,})", file=name)]
     wanted = _needles(rule, ctx)
     spellings = [s for group in wanted.values() for s in group]
-    report = inspect_pdf(path, needles=spellings)
+    report = ctx.inspections.get(doc.sha256) or inspect_for_store(path)
+    found = search(report, spellings)
     if report.media_type not in rule.media_types:
         out.append(error("E-DOC-003", f"is {report.media_type} by its content, not "
                          f"{' or '.join(rule.media_types)}", file=name))
@@ -173,7 +181,7 @@ def check_document(ctx: Context, doc: Document, rule: DocumentRule) -> list[Find
     if report.problems:
         return out
     for fact, options in wanted.items():
-        if not any(report.found.get(s) for s in options):
+        if not any(found.get(s) for s in options):
             shown = options[0]
             out.append(error("E-DOC-005", f"does not mention the {fact.replace('_', ' ')} "
                              f"{shown}", file=name))

@@ -1,0 +1,180 @@
+"""``claims evidence …``: verify, read, export and verify exports of the evidence archive.
+
+Exit codes: 0 verified / done; 1 verification found problems, or an expected failure (the message
+says what and where); 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from claims.cli.common import JsonOption, emit_json, err_console, workspace_from
+from claims.errors import InputError
+
+app = typer.Typer(no_args_is_help=True,
+                  help="Evidence: verify the archive, read its log, export it for an auditor.")
+
+TrustedKey = typer.Option(None, "--trusted-key", exists=True, dir_okay=False,
+                          help="The public key (PEM) you were given; pins it instead of the "
+                               "one stored beside the evidence.")
+SavedCheckpoint = typer.Option([], "--checkpoint", exists=True, dir_okay=False,
+                               help="A checkpoint saved earlier (JSON, e.g. an export's "
+                                    "data/ledger/checkpoint.json); the log must still be "
+                                    "consistent with it. Repeatable.")
+
+
+@contextmanager
+def _evidence_errors() -> Iterator[None]:
+    """An evidence error is one clear line and exit code 1, like every expected failure."""
+    from evidence import EvidenceError
+
+    try:
+        yield
+    except EvidenceError as err:
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _checkpoints(paths: list[Path]) -> list:  # list[evidence.Checkpoint]
+    from evidence import Checkpoint
+
+    out = []
+    for path in paths:
+        try:
+            out.append(Checkpoint.from_json(json.loads(path.read_text(encoding="utf-8"))))
+        except (ValueError, KeyError, TypeError) as err:
+            raise InputError(f"not a signed checkpoint: {err}", file=str(path),
+                             rule="evidence-checkpoint") from None
+    return out
+
+
+def _date(text: str | None, flag: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=flag,
+                         rule="iso-date") from None
+
+
+def _print_report(report, as_json: bool) -> None:  # report: evidence.VerificationReport
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        typer.echo(report.summary())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("verify")
+def verify(ctx: typer.Context,
+           claim: str = typer.Option(None, "--claim", help="Hash only this claim's files."),
+           trusted_key: Path = TrustedKey, checkpoint: list[Path] = SavedCheckpoint,
+           as_json: bool = JsonOption) -> None:
+    """Check blobs, ledger entries, tree roots, checkpoint signatures and consistency.
+
+    Lists every problem with what failed and where; exits 1 if there is any.
+
+    Example: claims evidence verify --claim 12 --trusted-key auditor/signing.pub
+    """
+    from claims.evidence_hooks import archive
+
+    saved = _checkpoints(checkpoint)
+    with _evidence_errors():
+        report = archive(workspace_from(ctx)).verify(claim, trusted_key=trusted_key,
+                                                     trusted_checkpoints=saved)
+    _print_report(report, as_json)
+
+
+@app.command("log")
+def log(ctx: typer.Context,
+        claim: str = typer.Option(None, "--claim", help="Only this claim's events."),
+        as_json: bool = JsonOption) -> None:
+    """Print the evidence timeline, oldest first.
+
+    Example: claims evidence log --claim 12
+    """
+    from claims.evidence_hooks import archive
+    from evidence import format_log
+    from evidence.model import format_time
+
+    with _evidence_errors():
+        entries = archive(workspace_from(ctx)).entries(claim)
+    if as_json:
+        emit_json([{"index": e.index, "time": format_time(e.time), "kind": e.kind,
+                    "claim": e.claim, "actor": e.actor, "metadata": e.metadata,
+                    "files": {n: r.to_json() for n, r in e.blobs.items()},
+                    "leaf_hash": e.leaf_hash.hex()} for e in entries])
+        return
+    for line in format_log(entries):
+        typer.echo(line)
+    if not entries:
+        typer.echo("no evidence recorded" + (f" for claim {claim}" if claim else ""))
+
+
+@app.command("export")
+def export(ctx: typer.Context,
+           out: Path = typer.Argument(..., help="The bag folder to create (must not exist)."),
+           claim: str = typer.Option(None, "--claim", help="Export this claim's events."),
+           since: str = typer.Option(None, "--from", help="First day, YYYY-MM-DD (UTC)."),
+           until: str = typer.Option(None, "--to", help="Last day, YYYY-MM-DD (UTC), inclusive."),
+           as_json: bool = JsonOption) -> None:
+    """Write a self-contained BagIt bag for an auditor: files, events, proofs, key, index.html.
+
+    Example: claims evidence export --claim 12 audit-claim-12
+    Example: claims evidence export --from 2026-01-01 --to 2026-03-31 audit-q1
+    """
+    from claims.evidence_hooks import archive
+
+    if claim is None and since is None and until is None:
+        raise typer.BadParameter("give --claim ID, or --from DATE --to DATE",
+                                 param_hint="--claim / --from / --to")
+    ws = workspace_from(ctx)
+    with _evidence_errors():
+        path = archive(ws).export(out, claim=claim, since=_date(since, "--from"),
+                                  until=_date(until, "--to"), actor=ws.actor)
+    if as_json:
+        emit_json({"bag": str(path)})
+    else:
+        typer.echo(f"exported to {path} (open {path / 'data' / 'index.html'}; "
+                   f"check with: claims evidence verify-export {path})")
+
+
+@app.command("verify-export")
+def verify_export(path: Path = typer.Argument(..., help="The exported bag folder."),
+                  trusted_key: Path = TrustedKey, checkpoint: list[Path] = SavedCheckpoint,
+                  as_json: bool = JsonOption) -> None:
+    """Verify an exported bag offline: needs no workspace and no database.
+
+    Example: claims evidence verify-export audit-claim-12 --trusted-key signing.pub
+    """
+    from evidence import verify_export as verify_bag
+
+    saved = _checkpoints(checkpoint)
+    with _evidence_errors():
+        report = verify_bag(path, trusted_key=trusted_key, trusted_checkpoints=saved)
+    _print_report(report, as_json)
+
+
+@app.command("checkpoint")
+def checkpoint(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Sign a checkpoint of the log now and print it (save it to check consistency later).
+
+    Example: claims evidence checkpoint --json > checkpoint-2026-03-31.json
+    """
+    from claims.evidence_hooks import archive
+
+    with _evidence_errors():
+        cp = archive(workspace_from(ctx)).checkpoint()
+    if as_json:
+        emit_json(cp.to_json())
+    else:
+        typer.echo(f"checkpoint: {cp.tree_size} entries, root {cp.root_hash.hex()}, {cp.time}, "
+                   f"key id {cp.key_id}")

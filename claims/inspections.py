@@ -1,0 +1,48 @@
+"""Document inspections, made once per stored file and kept with it.
+
+A stored document never changes (it is content-addressed), so what :func:`inspect_pdf` learns
+— type, pages, problems, the text of its first pages and its labelled dates — is stored as JSON
+beside it at intake. Validation then searches that text instead of parsing the PDF again:
+checking a claim costs database reads, not PDF parsing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from claims.documents import PdfInspection, PdfProblem, PdfProblemCode, inspect_pdf, text_contains
+
+#: Text is kept for this many pages at most; needles beyond them are not looked for.
+MAX_TEXT_PAGES = 50
+
+
+def inspect_for_store(path: Path) -> PdfInspection:
+    return inspect_pdf(path, keep_text=True, max_text_pages=MAX_TEXT_PAGES)
+
+
+def to_json(insp: PdfInspection) -> dict[str, Any]:
+    return {"media_type": insp.media_type, "size": insp.size, "pages": insp.pages,
+            "encrypted": insp.encrypted, "pages_read": insp.pages_read,
+            "problems": [{"code": p.code.value, "message": p.message, "page": p.page}
+                         for p in insp.problems],
+            "dates": [[label, d.isoformat(), page] for label, d, page in insp.dates],
+            "texts": insp.texts}
+
+
+def from_json(data: dict[str, Any]) -> PdfInspection:
+    return PdfInspection(
+        media_type=data["media_type"], size=data["size"], pages=data["pages"],
+        encrypted=data["encrypted"], pages_read=data["pages_read"],
+        problems=[PdfProblem(PdfProblemCode(p["code"]), p["message"], p["page"])
+                  for p in data["problems"]],
+        dates=[(label, date.fromisoformat(d), page) for label, d, page in data["dates"]],
+        texts=list(data["texts"]))
+
+
+def search(insp: PdfInspection, needles: Sequence[str]) -> dict[str, list[int]]:
+    """For each needle, the 1-based pages of the stored text that contain it."""
+    return {n: [i for i, text in enumerate(insp.texts, start=1) if text_contains(text, n)]
+            for n in needles}

@@ -1,0 +1,143 @@
+"""The ledger's SQL tables (prefix ``evidence_``, own ``MetaData``) and serialised appends.
+
+* ``evidence_entries`` — one row per leaf: its index, canonical leaf bytes and leaf hash, plus
+  ``kind``/``claim``/``recorded_at`` copied out of the leaf for querying (verification checks they
+  agree with the leaf).
+* ``evidence_checkpoints`` — signed tree heads, in the order they were made.
+* ``evidence_state`` — one row: the tree size and its compact range (the O(log n) right edge of the
+  tree), so a checkpoint is signed without reading every leaf.
+
+Appends are serialised: on PostgreSQL by ``pg_advisory_xact_lock`` in the append transaction, on
+SQLite by ``BEGIN IMMEDIATE`` (the write lock is taken before anything is read). In both, the first
+statement also writes the state row, which any other database serialises too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (BigInteger, Column, Connection, Engine, Integer, LargeBinary, MetaData,
+                        String, Table, insert, select, update)
+from sqlalchemy.exc import SQLAlchemyError
+
+from evidence import merkle
+from evidence.errors import LedgerError
+
+metadata = MetaData()
+
+entries_table = Table(
+    "evidence_entries", metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("claim", String(200), nullable=True, index=True),
+    Column("recorded_at", String(32), nullable=False, index=True),
+)
+
+checkpoints_table = Table(
+    "evidence_checkpoints", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("time", String(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+)
+
+state_table = Table(
+    "evidence_state", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("compact", LargeBinary, nullable=False),
+)
+
+# Key of the PostgreSQL advisory lock that serialises appends: "evidence" in ASCII.
+ADVISORY_LOCK_KEY = int.from_bytes(b"evidence", "big")
+
+
+def create_schema(bind: Engine | Connection) -> None:
+    """Create the evidence tables (if missing) and the state row. Idempotent.
+
+    Called from the claims Alembic migration (with its connection) and by
+    :meth:`EvidenceArchive.open`.
+    """
+    try:
+        if isinstance(bind, Engine):
+            # Several workers may open the archive at once: take the append lock first, so one
+            # creates the tables and the others then find them.
+            with bind.connect() as conn:
+                _lock(conn)
+                _create(conn)
+                conn.commit()
+        else:
+            _create(bind)
+    except SQLAlchemyError as err:
+        raise LedgerError(f"cannot create the evidence tables: {err}") from err
+
+
+def _lock(conn: Connection) -> None:
+    """Take the ledger's write lock for the rest of this transaction."""
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.driver_connection
+        # pysqlite (legacy transaction control) has not begun anything on a fresh connection;
+        # an engine configured to emit its own BEGIN has, and then the first write takes the lock.
+        if not getattr(driver, "in_transaction", True):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
+
+
+def _create(conn: Connection) -> None:
+    metadata.create_all(conn, checkfirst=True)
+    # No race here: through an engine this runs under the append lock, and a migration runs alone.
+    if conn.execute(select(state_table.c.id)).first() is None:
+        conn.execute(insert(state_table).values(id=1, size=0, compact=b""))
+
+
+def split_compact(blob: bytes) -> list[bytes]:
+    """The compact range stored as concatenated 32-byte hashes."""
+    return [blob[i:i + 32] for i in range(0, len(blob), 32)]
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the ledger's append lock from its first statement."""
+    try:
+        with engine.connect() as conn:
+            _lock(conn)
+            # a write first: on any other database this row lock serialises appends
+            conn.execute(update(state_table).where(state_table.c.id == 1)
+                         .values(size=state_table.c.size))
+            yield conn
+            conn.commit()
+    except SQLAlchemyError as err:
+        raise LedgerError(f"evidence ledger write failed: {err}") from err
+
+
+def read_state(conn: Connection) -> tuple[int, list[bytes]]:
+    """(tree size, compact range) as stored."""
+    row = conn.execute(select(state_table.c.size, state_table.c.compact)
+                       .where(state_table.c.id == 1)).one()
+    return int(row.size), split_compact(bytes(row.compact))
+
+
+def append(engine: Engine, make_leaf: Callable[[int], tuple[bytes, dict[str, Any]]]
+           ) -> tuple[int, bytes, bytes]:
+    """Append one leaf; ``make_leaf(index)`` builds it under the lock. Returns (index, leaf, hash).
+
+    ``make_leaf`` returns the canonical leaf bytes and the columns copied out of it (kind, claim,
+    recorded_at).
+    """
+    with write_transaction(engine) as conn:
+        size, compact = read_state(conn)
+        leaf, columns = make_leaf(size)
+        leaf_hash = merkle.leaf_hash(leaf)
+        conn.execute(insert(entries_table).values(idx=size, leaf=leaf, leaf_hash=leaf_hash,
+                                                  **columns))
+        compact = merkle.compact_append(compact, size, leaf_hash)
+        conn.execute(update(state_table).where(state_table.c.id == 1)
+                     .values(size=size + 1, compact=b"".join(compact)))
+    return size, leaf, leaf_hash

@@ -1,0 +1,5 @@
+import sys
+
+from portals.sandbox.cli import main
+
+sys.exit(main())

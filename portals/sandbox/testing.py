@@ -1,0 +1,224 @@
+"""Start the real sandbox portal for tests (claims' tests may import this too).
+
+    from portals.sandbox.testing import running_sandbox, seed_supplier, make_pdf
+
+    with running_sandbox(tmp_path) as server:          # a subprocess on a free port
+        supplier = seed_supplier(server)               # account + contract with TOTP
+        server.backoffice.set_faults("http500=upload*1")
+
+Pytest fixtures built on it live in ``tests/portals/conftest.py`` (``sandbox_server`` per
+module, ``supplier`` per test with a fresh contract).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyotp
+from fpdf import FPDF
+from pypdf import PdfWriter
+
+from portals.base import PortalCredentials
+from portals.sandbox.cli import BackofficeClient
+
+
+@dataclass
+class SandboxServer:
+    """A running sandbox portal: its URL, back office, database and process."""
+
+    url: str
+    token: str
+    db_path: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    backoffice: BackofficeClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.backoffice = BackofficeClient(self.url, self.token)
+
+
+@dataclass(frozen=True)
+class Supplier:
+    """A seeded supplier account with one contract."""
+
+    username: str
+    password: str
+    totp_secret: str
+    contract_number: str
+    document_types: tuple[str, ...]
+
+    @property
+    def credentials(self) -> PortalCredentials:
+        return PortalCredentials.model_validate(
+            {"username": self.username, "password": self.password, "totp_secret": self.totp_secret}
+        )
+
+    def totp_now(self) -> str:
+        return pyotp.TOTP(self.totp_secret).now()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes], timeout: float = 20.0
+) -> None:  # ok: seconds
+    """Poll ``/health`` until it answers; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"sandbox portal exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            # not listening yet: block on the socket's own timeout rather than sleeping
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=0.1),
+            ):
+                pass
+    raise TimeoutError(f"sandbox portal at {url} did not answer within {timeout}s")
+
+
+@contextlib.contextmanager
+def running_sandbox(
+    workdir: Path,
+    *,
+    faults: str = "",
+    idle_timeout: float = 900.0,  # ok: seconds
+) -> Iterator[SandboxServer]:
+    """Run ``python -m portals.sandbox serve`` on a free port in ``workdir``; stop it after."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    token = secrets.token_urlsafe(16)
+    db_path = workdir / "portal.db"
+    log_path = workdir / "portal.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "portals.sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        str(db_path),
+        "--idle-timeout",
+        str(idle_timeout),
+        "--faults",
+        faults,
+    ]
+    env = dict(os.environ, SANDBOX_BACKOFFICE_TOKEN=token)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process)
+        yield SandboxServer(
+            url=url, token=token, db_path=db_path, process=process, log_path=log_path
+        )
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def seed_supplier(
+    server: SandboxServer,
+    *,
+    username: str | None = None,
+    contract_number: str | None = None,
+    document_types: tuple[str, ...] = ("invoice", "timesheet"),
+    currency: str = "EUR",
+) -> Supplier:
+    """A fresh supplier account (password + TOTP) with one contract, via the back office."""
+    suffix = secrets.token_hex(3)
+    supplier = Supplier(
+        username=username or f"supplier-{suffix}",
+        password=f"pw-{secrets.token_urlsafe(12)}",
+        totp_secret=pyotp.random_base32(),
+        contract_number=contract_number or f"C-2026-{suffix.upper()}",
+        document_types=document_types,
+    )
+    server.backoffice.add_account(supplier.username, supplier.password, supplier.totp_secret)
+    server.backoffice.add_contract(
+        supplier.contract_number,
+        supplier.username,
+        title="Consulting services",
+        currency=currency,
+        document_types=list(document_types),
+    )
+    return supplier
+
+
+def make_pdf(
+    path: Path, text: str = "Supporting document", *, pages: int = 1, password: str | None = None
+) -> Path:
+    """Write a real PDF with ``text`` on each page (encrypted when ``password`` is given)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if pages == 0:
+        with open(path, "wb") as fh:
+            PdfWriter().write(fh)
+        return path
+    pdf = FPDF()
+    for n in range(pages):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=12)
+        pdf.cell(0, 10, f"{text} - page {n + 1}")
+    if password is not None:
+        pdf.set_encryption(owner_password=password, user_password=password)
+    pdf.output(str(path))
+    return path
+
+
+@contextlib.contextmanager
+def browser_server(workdir: Path) -> Iterator[str]:
+    """A Playwright browser server (``playwright launch-server``) on this machine's Chromium;
+    yields its ``ws://`` endpoint for ``BrowserOptions(ws_endpoint=...)``."""
+    import json
+
+    from portals.browser import launch_options
+
+    options = launch_options()
+    config = {"headless": True, "port": 0, "args": options.get("args", [])}
+    if "executable_path" in options:
+        config["executablePath"] = options["executable_path"]
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "browser-server.json"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "playwright", "launch-server", "--browser", "chromium",
+         "--config", str(config_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().decode().strip()  # blocks until the server prints it
+        if not line.startswith("ws://"):
+            raise RuntimeError(f"browser server did not start: {line!r}")
+        yield line
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,189 @@
+"""Benchmark: validate + build claims, beside bagit.make_bag and SHA-256 of the same bytes.
+
+    python tests/benchmarks/bench_bundles.py [--claims N] [--quick] [--skip-1gb]
+
+Each claim has a 2-page invoice and five supporting PDFs, about 5 MB in all. Printed side by
+side, from one run on the same files:
+
+- claims/s for intake (copy + hash into the workspace) + validate + build (bag + zip);
+- claims/s for validate + build alone;
+- bagit.make_bag (sha256 only) over copies of the same files, and the ratio;
+- SHA-256 of the same bytes alone (the hashing limit), and the ratio;
+- peak RSS of validate + build in a fresh process when one attachment is 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from claims import api  # noqa: E402
+from claims.samples import make_certificate_pdf, make_invoice_pdf, make_padded_pdf  # noqa: E402
+from claims.workspace import init_workspace  # noqa: E402
+
+TODAY = date(2026, 11, 23)
+MB = 1024 * 1024
+EXTRA = [{"type": "site-photos", "max_bytes": 2048 * MB},
+         {"type": "bill-of-quantities", "max_bytes": 2048 * MB}]
+
+
+def contract(folder: Path, n: int) -> Path:
+    import yaml
+
+    data = {"number": "C-BENCH", "agency": "Ministry", "portal": "sandbox", "currency": "SAR",
+            "supplier": "Bench Co", "ceiling": str(10**12),
+            "period": {"start": "2026-01-01", "end": "2026-12-31"}, "vat_percent": "15",
+            "claim_types": ["services-milestone"], "extra_documents": EXTRA}
+    path = folder / "contract.yaml"
+    path.write_text(yaml.safe_dump(data))
+    invoices = [{"number": f"INV-{i:05d}", "issue_date": "2026-11-01", "currency": "SAR",
+                 "customer": "Ministry", "contract_number": "C-BENCH",
+                 "lines": [{"description": "Works", "quantity": "1", "unit_price": "1000.00",
+                            "net": "1000.00", "vat": "150.00"}],
+                 "net": "1000.00", "vat": "150.00", "total": "1150.00"} for i in range(n)]
+    (folder / "invoices.json").write_text(json.dumps(invoices))
+    return path
+
+
+def make_docs(folder: Path, number: str, photo_bytes: int = int(2.2 * MB)) -> list[tuple[str, str]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    docs = {t: folder / f"{t}.pdf" for t in ("invoice", "completion-certificate",
+                                              "tax-certificate", "registration-certificate",
+                                              "site-photos", "bill-of-quantities")}
+    make_invoice_pdf(docs["invoice"], supplier="Bench Co", customer="Ministry", number=number,
+                     issue_date=date(2026, 11, 1), currency="SAR",
+                     lines=[("Works", Decimal(1), Decimal("1000.00"))], vat_percent=Decimal(15),
+                     pages=2)
+    make_certificate_pdf(docs["completion-certificate"], kind="completion-certificate",
+                         title="Certificate of Completion", holder="Bench Co",
+                         number_reference=number, issue_date=date(2026, 11, 1))
+    for kind in ("tax-certificate", "registration-certificate"):
+        make_certificate_pdf(docs[kind], kind=kind, title=kind.title(), holder="Bench Co",
+                             number_reference=None, issue_date=date(2026, 1, 1),
+                             expiry_date=date(2027, 6, 30))
+    make_padded_pdf(docs["site-photos"], photo_bytes)
+    make_padded_pdf(docs["bill-of-quantities"], int(2.4 * MB))
+    return [(t, str(p)) for t, p in docs.items()]
+
+
+def sha256_alone(paths: list[Path]) -> float:
+    start = time.perf_counter()
+    for p in paths:
+        digest = hashlib.sha256()
+        with p.open("rb") as fh:
+            while chunk := fh.read(MB):
+                digest.update(chunk)
+    return time.perf_counter() - start
+
+
+def run(n: int, work: Path) -> dict[str, float]:
+    import bagit
+
+    ws = init_workspace(work / "ws")
+    inputs = work / "inputs"
+    inputs.mkdir()
+    api.add_contract(ws, contract(inputs, n))
+    api.add_invoices(ws, inputs / "invoices.json")
+    per_claim = [make_docs(inputs / f"c{i}", f"INV-{i:05d}") for i in range(n)]
+    all_files = [Path(p) for docs in per_claim for _, p in docs]
+    total_bytes = sum(p.stat().st_size for p in all_files)
+
+    t0 = time.perf_counter()
+    ids = [api.new_claim(ws, "C-BENCH", f"INV-{i:05d}", docs, milestone="M1").id
+           for i, docs in enumerate(per_claim)]
+    t1 = time.perf_counter()
+    for claim_id in ids:
+        api.build_claim(ws, claim_id, as_of=TODAY)   # validates, then builds bag + zip
+    t2 = time.perf_counter()
+
+    bag_dirs = []
+    for i, docs in enumerate(per_claim):
+        d = work / "bagit" / f"c{i}"
+        d.mkdir(parents=True)
+        for t, p in docs:
+            shutil.copyfile(p, d / f"{t}.pdf")
+        bag_dirs.append(d)
+    t3 = time.perf_counter()
+    for d in bag_dirs:
+        bagit.make_bag(str(d), checksums=["sha256"])
+    t4 = time.perf_counter()
+    hashing = sha256_alone(all_files)
+    ws.close()
+    return {"claims": n, "mb": total_bytes / MB, "intake": t1 - t0, "validate_build": t2 - t1,
+            "bagit": t4 - t3, "sha256": hashing}
+
+
+def peak_rss_1gb(work: Path) -> float:
+    """Peak RSS (MB) of a fresh process that makes, validates and builds a claim with 1 GB."""
+    code = f"""
+import sys, resource, json
+sys.path.insert(0, {str(ROOT)!r})
+from pathlib import Path
+from datetime import date
+from tests.benchmarks.bench_bundles import contract, make_docs, TODAY
+from claims import api
+from claims.workspace import init_workspace
+work = Path({str(work)!r})
+ws = init_workspace(work / "ws1g")
+(work / "in1g").mkdir()
+api.add_contract(ws, contract(work / "in1g", 1))
+api.add_invoices(ws, work / "in1g" / "invoices.json")
+docs = make_docs(work / "in1g" / "docs", "INV-00000", photo_bytes=1024 ** 3)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+claim = api.new_claim(ws, "C-BENCH", "INV-00000", docs, milestone="M1")
+bundle = api.build_claim(ws, claim.id, as_of=TODAY)
+print(json.dumps({{"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "before_mb": base / 1024, "zip_mb": bundle.zip_path.stat().st_size / 2**20}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=40)
+    parser.add_argument("--quick", action="store_true", help="3 claims, no 1 GB run")
+    parser.add_argument("--skip-1gb", action="store_true")
+    args = parser.parse_args()
+    n = 3 if args.quick else args.claims
+    with tempfile.TemporaryDirectory(prefix="claimwright-bench-") as tmp:
+        r = run(n, Path(tmp))
+        full = r["intake"] + r["validate_build"]
+        rows = [
+            ("claims", f"{r['claims']}", ""),
+            ("payload", f"{r['mb']:.1f} MB", f"{r['mb'] / r['claims']:.2f} MB/claim"),
+            ("intake + validate + build", f"{r['claims'] / full:.1f} claims/s",
+             f"{r['mb'] / full:.0f} MB/s"),
+            ("validate + build", f"{r['claims'] / r['validate_build']:.1f} claims/s",
+             f"{r['mb'] / r['validate_build']:.0f} MB/s"),
+            ("bagit.make_bag (sha256)", f"{r['claims'] / r['bagit']:.1f} claims/s",
+             f"ours is {r['bagit'] / r['validate_build']:.2f}x its speed (validate+build)"),
+            ("sha256 of the same bytes", f"{r['mb'] / r['sha256']:.0f} MB/s",
+             f"validate+build takes {r['validate_build'] / r['sha256']:.2f}x hashing alone"),
+        ]
+        if not (args.quick or args.skip_1gb):
+            mem = peak_rss_1gb(Path(tmp))
+            rows.append(("peak RSS, one 1 GB attachment", f"{mem['peak_mb']:.0f} MB",
+                         f"(process before the claim: {mem['before_mb']:.0f} MB; zip "
+                         f"{mem['zip_mb']:.0f} MB)"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'figure':>16}  reference / ratio")
+    for name, figure, note in rows:
+        print(f"{name:<{width}}  {figure:>16}  {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

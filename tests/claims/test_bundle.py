@@ -1,0 +1,93 @@
+"""Bundles: a valid BagIt bag, byte-identical for the same inputs, atomic, never overwritten."""
+
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+import bagit
+import pytest
+
+from claims import api
+from claims.errors import BundleError, ValidationFailed
+from claims.workspace import init_workspace
+from tests.claims.helpers import TODAY, load_samples, sample_claim
+
+
+def built(ws, folder: Path | None = None):
+    files = load_samples(ws, folder)
+    claim = sample_claim(ws, files)
+    return claim, api.build_claim(ws, claim.id, as_of=TODAY)
+
+
+def test_the_bundle_is_a_bag_the_independent_bagit_package_validates(workspace) -> None:
+    claim, bundle = built(workspace)
+    bag = bagit.Bag(str(bundle.directory))
+    bag.validate()  # raises BagValidationError on any problem
+    assert sorted(bag.payload_files()) == [
+        "data/claim.json", "data/documents/01-invoice.pdf",
+        "data/documents/02-completion-certificate.pdf", "data/documents/03-tax-certificate.pdf",
+        "data/documents/04-registration-certificate.pdf"]
+    assert bag.info["Invoice-Number"] == "INV-2026-0101"
+    assert workspace.store.get_claim(claim.id).status.value == "READY"
+
+
+def test_the_zip_holds_the_same_bag_with_fixed_times_and_permissions(workspace) -> None:
+    _claim, bundle = built(workspace)
+    with zipfile.ZipFile(bundle.zip_path) as zf:
+        names = zf.namelist()
+        assert names[0].endswith("/bag-info.txt") and names[-1].endswith("04-registration-certificate.pdf")
+        for info in zf.infolist():
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert (info.external_attr >> 16) & 0o777 == 0o644
+        inner = zf.read(f"{bundle.directory.name}/data/documents/01-invoice.pdf")
+    assert inner == (bundle.directory / "data/documents/01-invoice.pdf").read_bytes()
+
+
+def test_the_same_inputs_give_a_byte_identical_zip(tmp_path: Path) -> None:
+    digests = []
+    for name in ("one", "two"):
+        ws = init_workspace(tmp_path / name)
+        _claim, bundle = built(ws, tmp_path / "inputs")  # the very same input files
+        digests.append(hashlib.sha256(bundle.zip_path.read_bytes()).hexdigest())
+        digests.append(bundle.bag_digest)
+        ws.close()
+    assert digests[0] == digests[2] and digests[1] == digests[3]
+
+
+def test_rebuilding_is_a_no_op_and_a_different_bundle_is_never_overwritten(workspace) -> None:
+    claim, first = built(workspace)
+    again = api.build_claim(workspace, claim.id, as_of=TODAY)
+    assert again.reused and again.bag_digest == first.bag_digest
+    first.zip_path.chmod(0o644)
+    first.zip_path.write_bytes(b"someone else's bundle")
+    with pytest.raises(BundleError, match="exists and differs.*refusing to overwrite"):
+        api.build_claim(workspace, claim.id, as_of=TODAY)
+    assert first.zip_path.read_bytes() == b"someone else's bundle"
+
+
+def test_an_invalid_claim_builds_nothing(workspace) -> None:
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files, drop="invoice")
+    with pytest.raises(ValidationFailed, match="E-DOC-001"):
+        api.build_claim(workspace, claim.id, as_of=TODAY)
+    assert not any(workspace.bundles_dir.rglob("*"))
+
+
+def test_a_document_changed_in_the_store_stops_the_build_and_leaves_nothing(workspace) -> None:
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files)
+    stored = workspace.root / claim.documents[1].stored_path
+    os.chmod(stored, 0o644)
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    stored.write_bytes(bytes(data))
+    from claims.bundle import build_bundle
+
+    contract = workspace.store.get_contract(claim.contract_number)
+    invoice = workspace.store.get_invoice(claim.invoice_number)
+    out = workspace.root / "out"
+    with pytest.raises(BundleError, match="stored copy changed"):
+        build_bundle(claim, contract, invoice, root=workspace.root, out_dir=out,
+                     bagging_date=TODAY)
+    assert list(out.iterdir()) == []  # no half-made bag, zip or staging folder

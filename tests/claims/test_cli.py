@@ -1,0 +1,145 @@
+"""The CLI as a specialist and a script use it: exit codes, clean errors, stable JSON."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+def out_json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def samples(cli):
+    result = cli("init", "--with-samples", str(cli.root), workspace=None)
+    assert result.exit_code == 0, result.output
+    return cli.root / "samples"
+
+
+def test_a_specialists_day_init_validate_build_show(cli, samples) -> None:
+    contracts = out_json(cli("contract", "list", "--json"))
+    assert [c["number"] for c in contracts] == ["C-2026-014"]
+    claims = out_json(cli("claim", "list", "--json"))
+    assert [c["status"] for c in claims] == ["DRAFT", "DRAFT"]
+    validated = out_json(cli("claim", "validate", "--all", "--json"))
+    assert validated["ok"] is True and [c["errors"] for c in validated["claims"]] == [0, 0]
+    built = out_json(cli("claim", "build", "--all", "--json"))
+    assert built["ok"] and all(Path(b["zip"]).is_file() for b in built["built"])
+    shown = out_json(cli("claim", "show", "1", "--json"))
+    assert shown["status"] == "READY" and [e["kind"] for e in shown["events"]] == [
+        "created", "validated", "bundle.built"]
+    verified = cli("evidence", "verify", "--json")
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["ok"] is True
+    timeline = cli("evidence", "log", "--claim", "1")
+    assert "bundle.built" in timeline.stdout
+    human = cli("claim", "show", "1")
+    assert "completion-certificate" in human.stdout and "bundle.built" in human.stdout
+    assert out_json(cli("claim", "list", "--status", "ready", "--json"))[0]["id"] == 1
+
+
+def test_validate_exits_1_with_every_finding_when_a_claim_has_errors(cli, samples) -> None:
+    result = cli("claim", "new", "--contract", "C-2026-014", "--invoice", "INV-2026-0101",
+                 "--milestone", "M3", "--doc", f"invoice={samples / 'INV-2026-0101.pdf'}",
+                 "--json")
+    new_id = out_json(result)["id"]
+    check = cli("claim", "validate", str(new_id))
+    assert check.exit_code == 1
+    assert "E-DOC-001" in check.stdout and "E-DUP-001" in check.stdout
+    assert "Traceback" not in check.output
+    build = cli("claim", "build", str(new_id))
+    assert build.exit_code == 1 and "E-DOC-001" in build.output
+
+
+def test_a_bad_contract_file_is_one_clear_line_and_exit_1(cli, samples, tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("number: C-9\nagency: A\ncurrency: SAR\nceiling: 10.5\nperiod: {start: "
+                   "2026-01-01, end: 2026-12-31}\nvat_percent: '15'\nclaim_types: [goods-delivery]\n")
+    result = cli("contract", "add", str(bad))
+    assert result.exit_code == 1
+    assert str(bad) in result.stderr and "/ceiling" in result.stderr
+    assert "binary float" in result.stderr and "Traceback" not in result.output
+    assert [c["number"] for c in out_json(cli("contract", "list", "--json"))] == ["C-2026-014"]
+
+
+def claim_new(cli, samples, *docs: str):
+    args = ["claim", "new", "--contract", "C-2026-014", "--invoice", "INV-2026-0102",
+            "--milestone", "M4"]
+    for d in docs:
+        args += ["--doc", d]
+    return cli(*args)
+
+
+@pytest.mark.parametrize("doc, words", [
+    ("completion-certifcate={inv}", "did you mean completion-certificate?"),
+    ("invoice={samples}/../samples/INV-2026-0102.pdf", "'..' is refused"),
+    ("invoice={samples}/nope.pdf", "file not found"),
+    ("invoice", "is not TYPE=VALUE"),
+])
+def test_bad_document_arguments_are_refused_and_nothing_is_stored(cli, samples, doc, words) -> None:
+    before = sorted(p.name for p in (cli.root / "documents").rglob("*"))
+    result = claim_new(cli, samples, doc.format(inv=samples / "INV-2026-0102.pdf",
+                                                 samples=samples))
+    assert result.exit_code == 1 and words in result.stderr, result.output
+    assert "Traceback" not in result.output
+    assert len(out_json(cli("claim", "list", "--json"))) == 2
+    assert sorted(p.name for p in (cli.root / "documents").rglob("*")) == before
+
+
+def test_a_2_gb_file_is_refused_before_it_is_copied(cli, samples, tmp_path) -> None:
+    huge = tmp_path / "huge.pdf"
+    with huge.open("wb") as fh:  # sparse: costs no disk
+        fh.truncate(2 * 1024**3)
+    result = claim_new(cli, samples, f"invoice={huge}")
+    assert result.exit_code == 1 and "max_bytes" in result.stderr
+    assert "2,147,483,648 bytes" in result.stderr
+    assert not list((cli.root / "documents").rglob(".incoming-*"))
+
+
+def test_invoices_with_floats_are_refused_whole(cli, samples, tmp_path) -> None:
+    bad = tmp_path / "inv.json"
+    good = {"number": "INV-9", "issue_date": "2026-11-01", "currency": "SAR", "net": "10.00",
+            "vat": "1.50", "total": "11.50"}
+    bad.write_text(json.dumps([good, good | {"number": "INV-10", "total": 11.5}]))
+    result = cli("invoice", "add", str(bad))
+    assert result.exit_code == 1 and "/1/total" in result.stderr and "binary float" in result.stderr
+    again = cli("invoice", "add", str(samples / "invoices.json"), "--json")
+    assert out_json(again)["unchanged"] == ["INV-2026-0101", "INV-2026-0102"]
+
+
+def test_invoices_from_csv(cli, samples, tmp_path) -> None:
+    csv_file = tmp_path / "inv.csv"
+    csv_file.write_text(
+        "number,issue_date,currency,customer,description,quantity,unit_price,line_net,line_vat\n"
+        "INV-77,2026-11-01,SAR,Ministry,Design,2,500.00,1000.00,150.00\n"
+        "INV-77,2026-11-01,SAR,Ministry,Survey,1,200.00,200.00,30.00\n")
+    added = out_json(cli("invoice", "add", str(csv_file), "--json"))
+    assert added["added"] == ["INV-77"]
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("invoice,amount\nX,1\n")
+    result = cli("invoice", "add", str(wrong))
+    assert result.exit_code == 1 and "missing column(s)" in result.stderr
+
+
+def test_no_workspace_is_a_clear_error(cli, tmp_path) -> None:
+    result = cli("claim", "list", workspace=tmp_path / "nowhere")
+    assert result.exit_code == 1 and "not a Claimwright workspace" in result.stderr
+
+
+def test_init_refuses_to_overwrite_a_workspace(cli, samples) -> None:
+    result = cli("init", str(cli.root), workspace=None)
+    assert result.exit_code == 1 and "refusing to overwrite" in result.stderr
+
+
+def test_unknown_claim_ids_and_missing_targets(cli, samples) -> None:
+    assert "no claim 99" in cli("claim", "show", "99").stderr
+    result = cli("claim", "validate")
+    assert result.exit_code == 1 and "give a claim ID or --all" in result.stderr
+
+
+def test_build_dry_run_writes_nothing(cli, samples) -> None:
+    result = out_json(cli("claim", "build", "--all", "--dry-run", "--json"))
+    assert result["dry_run"] and result["ok"]
+    assert not any((cli.root / "bundles").rglob("*.zip"))

@@ -1,0 +1,190 @@
+"""Validation finds everything a portal would reject, all at once, in words a specialist reads."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from claims import api
+from claims.samples import (
+    make_certificate_pdf, make_corrupt_pdf, make_encrypted_pdf, make_truncated_pdf,
+)
+from tests.claims.helpers import TODAY, codes, load_samples, sample_claim
+
+
+def test_the_samples_are_valid_on_the_day(workspace) -> None:
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files)
+    findings = api.validate_claim(workspace, claim.id, as_of=TODAY)
+    assert [f for f in findings if f.is_error] == []
+    assert "I-RET-001" in codes(findings)  # 5% retention is announced
+    assert workspace.store.get_claim(claim.id).status.value == "VALID"
+
+
+def test_wrong_vat_is_explained_with_the_expected_figure(workspace) -> None:
+    def bad_vat(invoices):
+        inv = invoices[0]
+        inv["vat"] = str(Decimal(inv["vat"]) + Decimal("100.00"))
+        inv["total"] = str(Decimal(inv["net"]) + Decimal(inv["vat"]))
+
+    files = load_samples(workspace, edit_invoices=bad_vat)
+    findings = api.validate_claim(workspace, sample_claim(workspace, files).id, as_of=TODAY)
+    vat = next(f for f in findings if f.code == "E-VAT-002")
+    assert str(vat) == ("E-VAT-002 invoice /invoice/vat: VAT 14,950.00 is not 15% of net "
+                        "99,000.00 (expected 14,850.00)")
+    assert workspace.store.get_claim(1).status.value == "INVALID"
+
+
+def test_every_arithmetic_error_is_found_at_once(workspace) -> None:
+    def break_all(invoices):
+        inv = invoices[0]
+        inv["lines"][1]["net"] = "15000.01"   # 12 × 1,250.00 = 15,000.00
+        inv["lines"][1]["vat"] = "2250.00"
+        inv["lines"][0]["vat_percent"] = "5"
+        inv["total"] = "1.00"
+
+    files = load_samples(workspace, edit_invoices=break_all)
+    found = codes(api.validate_claim(workspace, sample_claim(workspace, files).id, as_of=TODAY))
+    for code in ("E-INV-001", "E-VAT-001", "E-VAT-003", "E-INV-002", "E-INV-003"):
+        assert code in found
+
+
+def test_contract_terms_currency_period_and_claim_type(workspace) -> None:
+    def shift(invoices):
+        invoices[0]["issue_date"] = "2020-01-01"
+        invoices[0]["currency"] = "USD"
+
+    files = load_samples(workspace, edit_invoices=shift)
+    found = codes(api.validate_claim(workspace, sample_claim(workspace, files).id, as_of=TODAY))
+    assert "E-CUR-001" in found and "E-PER-001" in found
+
+
+def test_the_ceiling_counts_earlier_claims(workspace) -> None:
+    files = load_samples(workspace, edit_contract=lambda c: c.update(ceiling="150000.00"))
+    first = sample_claim(workspace, files, 0)
+    assert "E-CEIL-001" not in codes(api.validate_claim(workspace, first.id, as_of=TODAY))
+    second = sample_claim(workspace, files, 1, replace={})
+    ceiling = [f for f in api.validate_claim(workspace, second.id, as_of=TODAY)
+               if f.code == "E-CEIL-001"]
+    assert ceiling and "over the contract ceiling 150,000.00" in ceiling[0].message
+    assert "113,850.00 claimed before" in ceiling[0].message
+
+
+def test_the_same_invoice_is_never_claimed_twice_on_a_contract(workspace) -> None:
+    files = load_samples(workspace)
+    sample_claim(workspace, files)
+    again = sample_claim(workspace, files)
+    dup = [f for f in api.validate_claim(workspace, again.id, as_of=TODAY) if f.code == "E-DUP-001"]
+    assert dup and "already claimed on contract C-2026-014 by claim 1" in dup[0].message
+
+
+def test_a_missing_required_document_is_named(workspace) -> None:
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files, drop="completion-certificate")
+    missing = [f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
+               if f.code == "E-DOC-001"]
+    assert [f.message for f in missing] == ["the required completion-certificate is missing"]
+
+
+def test_an_expired_certificate_is_caught_from_its_own_text(workspace, tmp_path: Path) -> None:
+    files = load_samples(workspace)
+    expired = tmp_path / "old-tax.pdf"
+    make_certificate_pdf(expired, kind="tax-certificate", title="Tax Certificate", holder="X",
+                         number_reference=None, issue_date=TODAY - timedelta(days=400),
+                         expiry_date=TODAY - timedelta(days=3))
+    claim = sample_claim(workspace, files, replace={"tax-certificate": expired})
+    finding = next(f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
+                   if f.code == "E-DOC-006")
+    assert finding.file == "old-tax.pdf" and finding.page == 1
+    assert f"expired on {TODAY - timedelta(days=3)}" in finding.message
+
+
+def test_an_expiry_given_on_the_command_line_wins(workspace) -> None:
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files, expiry={"tax-certificate": TODAY - timedelta(days=1)})
+    assert "E-DOC-006" in codes(api.validate_claim(workspace, claim.id, as_of=TODAY))
+
+
+def test_a_certificate_that_does_not_mention_the_invoice_is_caught(workspace, tmp_path) -> None:
+    files = load_samples(workspace)
+    other = tmp_path / "cc.pdf"
+    make_certificate_pdf(other, kind="completion-certificate", title="Certificate of Completion",
+                         holder="X", number_reference="INV-1999-0001", issue_date=TODAY)
+    claim = sample_claim(workspace, files, replace={"completion-certificate": other})
+    finding = next(f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
+                   if f.code == "E-DOC-005")
+    assert finding.message == "does not mention the invoice number INV-2026-0101"
+
+
+def test_a_stale_completion_certificate_is_too_old(workspace) -> None:
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files)
+    late = TODAY + timedelta(days=120)
+    found = api.validate_claim(workspace, claim.id, as_of=late)
+    assert any(f.code == "E-DOC-008" and "more than 90 days" in f.message for f in found)
+
+
+@pytest.mark.parametrize("maker, code", [
+    (make_encrypted_pdf, "E-PDF-ENCRYPTED"),
+    (make_truncated_pdf, "E-PDF-"),
+    (make_corrupt_pdf, "E-PDF-"),
+])
+def test_bad_pdfs_become_findings_not_crashes(workspace, tmp_path, maker, code) -> None:
+    files = load_samples(workspace)
+    bad = tmp_path / "bad.pdf"
+    maker(bad)
+    claim = sample_claim(workspace, files, replace={"completion-certificate": bad})
+    found = [f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
+             if f.file == "bad.pdf"]
+    assert found and found[0].code.startswith(code) and found[0].is_error
+
+
+@pytest.mark.parametrize("content, media", [(b"PK\x03\x04" + b"\0" * 100, "application/zip"),
+                                            (b"MZ\x90\0" + b"\0" * 100, "application/x-msdownload"),
+                                            (b"", "application/x-empty")])
+def test_a_pdf_name_does_not_make_a_pdf(workspace, tmp_path, content, media) -> None:
+    files = load_samples(workspace)
+    fake = tmp_path / "certificate.pdf"
+    fake.write_bytes(content)
+    claim = sample_claim(workspace, files, replace={"completion-certificate": fake})
+    found = next(f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
+                 if f.file == "certificate.pdf")
+    assert found.code == "E-DOC-003" and media in found.message
+
+
+def test_an_oversized_document_breaks_the_claim_types_limit(workspace, tmp_path) -> None:
+    from claims.samples import make_padded_pdf
+
+    files = load_samples(workspace)
+    big = tmp_path / "big-tax.pdf"
+    make_padded_pdf(big, 6 * 1024 * 1024)
+    claim = sample_claim(workspace, files, replace={"tax-certificate": big})
+    found = next(f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
+                 if f.code == "E-DOC-004")
+    assert "5,242,880-byte limit for tax-certificate" in found.message
+
+
+def test_a_monthly_claim_needs_its_period(workspace) -> None:
+    files = load_samples(workspace, edit_contract=lambda c: c.update(
+        claim_types=["services-monthly"]))
+    c = files["claims"][0]
+    claim = api.new_claim(workspace, c["contract"], c["invoice"], c["documents"][:1])
+    assert "E-PER-002" in codes(api.validate_claim(workspace, claim.id, as_of=TODAY))
+    with_period = api.new_claim(workspace, c["contract"], c["invoice"], c["documents"][:1],
+                                period=f"{TODAY.year + 1}-01")
+    assert "E-PER-004" in codes(api.validate_claim(workspace, with_period.id, as_of=TODAY))
+
+
+def test_a_claim_type_not_on_the_contract_is_an_error(workspace) -> None:
+    files = load_samples(workspace)
+    c = files["claims"][0]
+    claim = api.new_claim(workspace, c["contract"], c["invoice"], c["documents"],
+                          claim_type="goods-delivery")
+    assert "E-CON-002" in codes(api.validate_claim(workspace, claim.id, as_of=TODAY))
+
+
+def test_today_is_the_default_submission_date(workspace) -> None:
+    files = load_samples(workspace, today=date.today())
+    claim = sample_claim(workspace, files)
+    assert not [f for f in api.validate_claim(workspace, claim.id) if f.is_error]

@@ -1,0 +1,82 @@
+"""What an attacker with write access to the database and the files would do (test helpers)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, delete, insert, select, update
+
+from evidence import EvidenceArchive, ledger, merkle
+from evidence.canonical import canonical_json
+from evidence.keys import key_id
+from evidence.model import Checkpoint, format_time
+
+
+def leaves(engine: Engine) -> list[bytes]:
+    t = ledger.entries_table
+    with engine.connect() as conn:
+        return [bytes(r.leaf) for r in conn.execute(select(t.c.leaf).order_by(t.c.idx))]
+
+
+def edit_leaf(leaf: bytes, **changes: object) -> bytes:
+    data = json.loads(leaf)
+    for k, v in changes.items():
+        if k == "metadata":
+            data["metadata"].update(v)  # type: ignore[arg-type]
+        else:
+            data[k] = v
+    return canonical_json(data)
+
+
+def set_row(engine: Engine, idx: int, leaf: bytes, *, rehash: bool) -> None:
+    """Overwrite one entry's leaf; with ``rehash`` also its stored leaf hash (careful attacker)."""
+    t = ledger.entries_table
+    values: dict[str, object] = {"leaf": leaf}
+    if rehash:
+        values["leaf_hash"] = merkle.leaf_hash(leaf)
+    with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.idx == idx).values(**values))
+
+
+def rewrite_log(engine: Engine, new_leaves: list[bytes], key: Ed25519PrivateKey | None,
+                *, keep_checkpoints: bool = False) -> Checkpoint | None:
+    """Replace the whole ledger with ``new_leaves``, consistently: hashes, columns, state.
+
+    Drops the checkpoints (unless ``keep_checkpoints``) and, given a key, signs a fresh one."""
+    e, c, s = ledger.entries_table, ledger.checkpoints_table, ledger.state_table
+    compact: list[bytes] = []
+    with engine.begin() as conn:
+        conn.execute(delete(e))
+        for i, leaf in enumerate(new_leaves):
+            data = json.loads(leaf)
+            conn.execute(insert(e).values(idx=i, leaf=leaf, leaf_hash=merkle.leaf_hash(leaf),
+                                          kind=data["kind"], claim=data["claim"],
+                                          recorded_at=data["time"]))
+            compact = merkle.compact_append(compact, i, merkle.leaf_hash(leaf))
+        conn.execute(update(s).values(size=len(new_leaves), compact=b"".join(compact)))
+        if not keep_checkpoints:
+            conn.execute(delete(c))
+        if key is None:
+            return None
+        cp = Checkpoint(len(new_leaves), merkle.compact_root(compact),
+                        format_time(__import__("datetime").datetime.now(
+                            __import__("datetime").UTC)),
+                        key_id(key.public_key())).signed(key)
+        conn.execute(insert(c).values(tree_size=cp.tree_size, root_hash=cp.root_hash,
+                                      time=cp.time, key_id=cp.key_id, signature=cp.signature))
+    return cp
+
+
+def flip_byte(path: Path, at: int | None = None) -> None:
+    """Flip one bit of one byte of a file (the middle byte by default)."""
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    at = len(data) // 2 if at is None else at
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def blob_paths(archive: EvidenceArchive) -> list[tuple[str, Path]]:
+    return [(d, p) for d, p in archive.blobs.files() if d is not None]

@@ -1,0 +1,199 @@
+"""Recording, blobs, keys and the secret guard; the happy path of verification."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from evidence import (EvidenceArchive, KeysExist, KeysMissing, MetadataError, SecretInMetadata,
+                      SigningKeyError, init_keys, ledger, merkle)
+from evidence.blobs import hash_file
+from evidence.canonical import canonical_json
+
+
+def test_record_returns_the_entry_with_its_index_and_leaf_hash(archive: EvidenceArchive) -> None:
+    e0 = archive.record("bundle.built", "CLM-1", "alice", {"net": Decimal("9000.00")},
+                        files={"bundle.zip": b"bytes"})
+    e1 = archive.record("status.changed", "CLM-1", "sync", {"to": "approved"})
+    assert (e0.index, e1.index) == (0, 1)
+    assert e0.leaf_hash == merkle.leaf_hash(e0.leaf)
+    assert e0.metadata == {"net": "9000.00"}  # Decimal recorded as its exact text
+    assert e0.blobs["bundle.zip"].size == 5
+    assert e0.blobs["bundle.zip"].media_type == "application/zip"
+    assert archive.entry(0) == e0
+    assert [e.index for e in archive.entries("CLM-1")] == [0, 1]
+
+
+def test_leaves_are_canonical_json(archive: EvidenceArchive) -> None:
+    e = archive.record("status.changed", "CLM-9", "sync", {"b": 1, "a": {"z": [1, 2], "é": "ü"}})
+    assert e.leaf == canonical_json(__import__("json").loads(e.leaf))
+    assert b" " not in e.leaf and "é".encode() in e.leaf
+
+
+def test_blobs_are_content_addressed_read_only_and_stored_once(archive: EvidenceArchive,
+                                                               tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * (1 << 20) + 17))  # more than one 1 MiB chunk
+    a = archive.record("bundle.built", "CLM-1", "alice", {}, files={"a.bin": big})
+    b = archive.record("bundle.built", "CLM-2", "alice", {}, files={"b.bin": big.read_bytes()})
+    digest = a.blobs["a.bin"].sha256
+    assert b.blobs["b.bin"].sha256 == digest
+    path = archive.blobs.path(digest)
+    assert path == archive.evidence_dir / "blobs" / digest[:2] / digest[2:]
+    assert hash_file(path) == (digest, big.stat().st_size)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert [d for d, _ in archive.blobs.files()] == [digest]
+    assert not any((archive.evidence_dir / "blobs" / ".tmp").iterdir())
+
+
+def test_an_unreadable_file_is_refused_and_nothing_is_recorded(archive: EvidenceArchive,
+                                                               tmp_path: Path) -> None:
+    from evidence import BlobError
+
+    with pytest.raises(BlobError, match="missing.pdf"):
+        archive.record("portal.receipt", "CLM-1", "w", {},
+                       files={"r.pdf": tmp_path / "missing.pdf"})
+    assert archive.size() == 0
+
+
+@pytest.mark.parametrize("metadata", [
+    {"password": "hunter2"}, {"portal": {"Session-Cookie": "abc"}}, {"totp_seed": "JBSW"},
+    {"api_token": "x"}, {"steps": [{"clientSecret": "s"}]},
+])
+def test_secret_looking_metadata_is_refused_before_anything_is_written(
+        archive: EvidenceArchive, metadata: dict) -> None:
+    with pytest.raises(SecretInMetadata) as info:
+        archive.record("submission.started", "CLM-1", "w", metadata, files={"x.png": b"img"})
+    assert info.value.path.startswith("/")
+    assert "secret" in str(info.value)
+    assert archive.size() == 0
+    assert list(archive.blobs.files()) == []
+
+
+def test_secret_looking_file_names_are_refused(archive: EvidenceArchive) -> None:
+    with pytest.raises(SecretInMetadata, match="cookies.json"):
+        archive.record("submission.started", "CLM-1", "w", {}, files={"cookies.json": b"{}"})
+
+
+@pytest.mark.parametrize(("kind", "claim", "actor", "metadata", "where"), [
+    ("Bundle Built", "CLM-1", "a", {}, "kind"),
+    ("bundle.built", "", "a", {}, "claim"),
+    ("bundle.built", "CLM-1", "", {}, "actor"),
+    ("bundle.built", "CLM-1", "a", {"amount": 10.5}, "/amount"),
+    ("bundle.built", "CLM-1", "a", {"when": object()}, "/when"),
+    ("bundle.built", "CLM-1", "a", {1: "x"}, "<root>"),
+])
+def test_bad_events_are_refused_with_where(archive: EvidenceArchive, kind: str, claim: str,
+                                           actor: str, metadata: dict, where: str) -> None:
+    with pytest.raises(MetadataError) as info:
+        archive.record(kind, claim, actor, metadata)
+    assert where in str(info.value)
+    assert archive.size() == 0
+
+
+def test_keys_are_made_once_with_a_private_mode(tmp_path: Path) -> None:
+    pub = init_keys(tmp_path / "ev")
+    key = tmp_path / "ev" / "keys" / "signing.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert pub.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    with pytest.raises(KeysExist):
+        init_keys(tmp_path / "ev")
+
+
+def test_checkpoint_needs_a_private_key_kept_private(tmp_path: Path, engine: Engine) -> None:
+    archive = EvidenceArchive.open(tmp_path / "nokeys", engine)
+    archive.record("bundle.built", "CLM-1", "a", {})
+    with pytest.raises(KeysMissing):
+        archive.checkpoint()
+    init_keys(tmp_path / "nokeys")
+    (tmp_path / "nokeys" / "keys" / "signing.key").chmod(0o644)
+    with pytest.raises(SigningKeyError, match="readable by other users"):
+        archive.checkpoint()
+
+
+def test_checkpoints_are_signed_and_match_the_tree(archive: EvidenceArchive) -> None:
+    for i in range(5):
+        archive.record("status.changed", f"CLM-{i}", "sync", {"to": "approved"})
+    cp = archive.checkpoint()
+    assert cp.tree_size == 5
+    assert cp.signature_valid(archive.public_key())
+    assert cp.root_hash == archive.tree().root()
+    assert archive.checkpoint() == cp  # nothing new: no new checkpoint
+    archive.record("status.changed", "CLM-9", "sync", {"to": "paid"})
+    cp2 = archive.checkpoint()
+    assert merkle.verify_consistency(5, 6, cp.root_hash, cp2.root_hash,
+                                     archive.consistency_proof(5))
+    entry = archive.entry(3)
+    assert merkle.verify_inclusion(entry.leaf_hash, 3, 6, archive.inclusion_proof(3),
+                                   cp2.root_hash)
+    assert archive.checkpoints() == [cp, cp2]
+
+
+def test_verify_passes_on_an_untouched_archive(archive: EvidenceArchive,
+                                               history: Callable[[], None]) -> None:
+    history()
+    report = archive.verify()
+    assert report.ok, report.summary()
+    assert report.checked["entries"] == 9
+    assert report.checked["checkpoints"] == 3
+    assert report.checked["blobs"] == 4  # the same screenshot twice is one blob
+    assert report.warnings == []
+    assert archive.verify(claim="CLM-2").checked["blobs"] == 2
+
+
+def test_entries_after_the_last_checkpoint_are_a_warning(archive: EvidenceArchive,
+                                                         history: Callable[[], None]) -> None:
+    history()
+    archive.record("status.changed", "CLM-2", "sync", {"to": "rejected"})
+    report = archive.verify()
+    assert report.ok
+    assert [w.code for w in report.warnings] == ["not-checkpointed"]
+    assert "entries 9..9" in str(report.warnings[0])
+
+
+def test_schema_uses_its_own_prefixed_tables(engine: Engine, archive: EvidenceArchive) -> None:
+    from sqlalchemy import inspect
+
+    assert set(inspect(engine).get_table_names()) == {
+        "evidence_entries", "evidence_checkpoints", "evidence_state"}
+    ledger.create_schema(engine)  # idempotent
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ledger.state_table)).scalar() == 1
+
+
+def test_the_log_reads_as_a_timeline(archive: EvidenceArchive, history: Callable[[], None]) -> None:
+    from evidence import format_log
+
+    history()
+    lines = format_log(archive.entries("CLM-2"))
+    assert len(lines) == 2
+    assert "#5" in lines[0] and "bundle.built" in lines[0] and "bundle.zip (14 B)" in lines[0]
+    assert "reminder.sent" in lines[1] and 'to="ap@agency.example"' in lines[1]
+
+
+def test_create_schema_inside_a_migration_transaction(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    with engine.begin() as conn:  # as Alembic's op.get_bind() hands it over
+        ledger.create_schema(conn)
+        ledger.create_schema(conn)
+    assert "evidence_state" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert ledger.read_state(conn) == (0, [])
+    engine.dispose()
+
+
+def test_verifying_a_claim_with_no_evidence_warns(archive: EvidenceArchive,
+                                                  history: Callable[[], None]) -> None:
+    history()
+    report = archive.verify(claim="CLM-404")
+    assert report.ok
+    assert [w.code for w in report.warnings] == ["claim-unknown"]
+    assert archive.verify(claim="CLM-1").checked["claim entries"] == 7
