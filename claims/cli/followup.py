@@ -214,7 +214,8 @@ def contact(ctx: typer.Context, customer: str = typer.Argument(..., help="Custom
             as_json: bool = JsonOption) -> None:
     """Add a (finance) contact to a customer or agency.
 
-    Example: claims followup contact "Ministry of Works" --name "A. Saleh" --email a@mow.gov --language ar
+    Example: claims followup contact "Ministry of Works" --name "A. Saleh"
+    --email a@mow.gov --language ar
     """
     cid = records.add_contact(workspace_from(ctx).store, customer, name=name, email=email,
                               phone=phone, role=role, language=language)
@@ -348,7 +349,8 @@ def plan_add(ctx: typer.Context, customer: str = typer.Argument(..., help="Custo
              as_json: bool = JsonOption) -> None:
     """Agree a payment plan for the open balance of some invoices.
 
-    Example: claims plan add Acme --invoice INV-1 --instalment 2026-04-01=500 --instalment 2026-05-01=500
+    Example: claims plan add Acme --invoice INV-1 --instalment 2026-04-01=500
+    --instalment 2026-05-01=500
     """
     parts = []
     for spec in instalment:

@@ -357,7 +357,8 @@ class Mailer:
         return smtp
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
-        """Hand the message to the server; raises :class:`_Refused` or :class:`_ConnectionFailed`."""
+        """Hand the message to the server; raises :class:`_Refused` or
+        :class:`_ConnectionFailed`."""
         if self._smtp is None:
             self._smtp = self._connect()
         try:
@@ -402,6 +403,7 @@ class RunResult:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     stuck: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     taken: int = 0   # groups another concurrent run reserved first
 
     @property
@@ -411,7 +413,7 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         return {"as_of": self.as_of, "dry_run": self.dry_run, "sent": self.sent,
                 "tasks": self.tasks, "failed": self.failed, "stuck": self.stuck,
-                "taken_by_other_run": self.taken}
+                "warnings": self.warnings, "taken_by_other_run": self.taken}
 
 
 def stuck_sends(ws: Workspace) -> list[dict[str, Any]]:
@@ -584,8 +586,28 @@ def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: 
         s.add(InteractionRow(customer_id=msg.customer_id, author="followup", kind="dunning",
                              summary=f"{msg.level.name} sent to {', '.join(msg.recipients)}: "
                                      + ", ".join(i.label for i in msg.items)))
+    _evidence(ws, msg, as_of, send_id, str(email["Message-ID"]), raw, result, state)
     result.sent.append(summary | {"send_id": send_id, "recipients": msg.recipients,
                                   "eml": str(eml), "subject": str(email["Subject"])})
+
+
+def _evidence(ws: Workspace, msg: Message, as_of: date, send_id: int, message_id: str,
+              raw: bytes, result: RunResult, state: _RunState) -> None:
+    """Keep the sent message in the evidence archive. The message went out and is recorded as
+    sent whatever happens here; a failure to archive is reported, not hidden."""
+    from claims import evidence_hooks
+
+    try:
+        with state.lock:  # one appender at a time on the ledger
+            evidence_hooks.record(ws, kind="followup.sent", claim=None, metadata={
+                "send_id": send_id, "customer": msg.customer, "level": msg.level.name,
+                "as_of": as_of.isoformat(), "recipients": msg.recipients,
+                "message_id": message_id, "items": [i.label for i in msg.items]},
+                files={"message.eml": raw})
+    except Exception as err:  # noqa: BLE001 - any archive failure is reported per message
+        log.error("followup.evidence_failed", send_id=send_id, error=str(err))
+        result.warnings.append({"send_id": send_id, "customer": msg.customer,
+                                "error": f"sent, but not archived as evidence: {err}"})
 
 
 def resolve_stuck(ws: Workspace, send_id: int, *, was_sent: bool) -> dict[str, Any]:

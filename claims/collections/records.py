@@ -297,7 +297,8 @@ def plan_status(store: Store, plan_id: int, as_of: date, *, grace_days: int = 3
                     else "defaulted" if missed else "good")
         name = s.get(CustomerRow, plan.customer_id).name  # type: ignore[union-attr]
         return {"id": plan.id, "customer": name, "currency": plan.currency,
-                "total": _q(plan.total, plan.currency), "paid": _q(paid, plan.currency), "standing": standing, "instalments": instalments}
+                "total": _q(plan.total, plan.currency), "paid": _q(paid, plan.currency),
+                "standing": standing, "instalments": instalments}
 
 
 # -- disputes --------------------------------------------------------------------------------

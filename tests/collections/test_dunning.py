@@ -94,6 +94,16 @@ def test_one_statement_per_customer_and_level_in_its_language(
         import email.policy
         kept = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
         assert kept["Message-ID"] == by_to[kept["To"]]["Message-ID"]
+    # … and in the evidence archive, as the very bytes that went out
+    from claims import evidence_hooks
+
+    archive = evidence_hooks.archive(ws)
+    entries = {e.metadata["customer"]: e for e in archive.entries() if e.kind == "followup.sent"}
+    assert set(entries) == {"Acme Corp", "Ministry of Water"} and result.warnings == []
+    acme_sent = [e for e in result.sent if e["customer"] == "Acme Corp"][0]
+    archived = archive.blobs.read(entries["Acme Corp"].blobs["message.eml"].sha256)
+    assert archived == Path(acme_sent["eml"]).read_bytes()
+    assert entries["Acme Corp"].metadata["items"] == ["A-1", "A-2"]
     assert sends(ws) == [("A-1", "first-reminder", "sent"), ("A-2", "first-reminder", "sent"),
                          ("W-1", "first-reminder", "sent")]
     notes = records.list_notes(ws.store, "Acme Corp")

@@ -28,7 +28,8 @@ def test_net_and_end_of_month_terms() -> None:
 
 def test_instalments_have_their_own_due_dates_and_add_up() -> None:
     terms = Terms(kind="instalments", instalments=(
-        Instalment(days=30, percent=Decimal("33.33")), Instalment(days=60, percent=Decimal("33.33")),
+        Instalment(days=30, percent=Decimal("33.33")),
+        Instalment(days=60, percent=Decimal("33.33")),
         Instalment(days=90, percent=Decimal("33.34"))))
     dues = schedule(terms, date(2026, 1, 1), Decimal("1000.00"))
     assert [(d.seq, d.due_date, d.amount) for d in dues] == [
