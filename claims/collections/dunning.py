@@ -475,9 +475,17 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
     result.stuck = stuck_sends(ws)
     messages = plan_messages(ws, as_of, customer=customer)
     if dry_run:
+        # the same shape as a real run's entries (items by label); `preview` shows the detail
         for msg in messages:
-            entry = msg.to_json()
-            (result.tasks if msg.level.channel == "task" else result.sent).append(entry)
+            entry = {"customer": msg.customer, "level": msg.level.name,
+                     "items": [i.label for i in msg.items], "recipients": msg.recipients,
+                     "totals": {c: str(a) for c, a in msg.totals().items()}}
+            if msg.level.channel == "task":
+                result.tasks.append(entry | {"owner": msg.level.owner or msg.collector})
+            elif msg.problem:
+                result.failed.append(entry | {"error": msg.problem})
+            else:
+                result.sent.append(entry)
         return result
     first = Mailer(ws)
     if any(m.level.channel == "email" and not m.problem for m in messages):

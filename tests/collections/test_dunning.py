@@ -137,7 +137,9 @@ def test_dry_run_and_preview_reserve_and_send_nothing(
         ws: Workspace, smtp_server: SmtpServer) -> None:
     setup_two_customers(ws)
     dry = dunning.run(ws, D(2026, 3, 12), dry_run=True)
-    assert [m["customer"] for m in dry.sent] == ["Acme Corp", "Ministry of Water"]
+    assert [(m["customer"], m["items"], m["totals"]) for m in dry.sent] == [
+        ("Acme Corp", ["A-1", "A-2"], {"USD": "1200.00"}),
+        ("Ministry of Water", ["W-1"], {"SAR": "2000.00"})]
     assert smtp_server.messages == [] and sends(ws) == []
     assert len(dunning.run(ws, D(2026, 3, 12)).sent) == 2
 
