@@ -26,7 +26,7 @@ test: install browser
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: install browser
-	$(PY) tests/benchmarks/run_all.py
+	$(PY) tests/benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-workspace .bench

@@ -3,7 +3,9 @@
 A fresh workspace in ./demo-workspace (SQLite), sample contract, invoices and real PDFs; every
 claim validated and bundled; then each later stage that is installed (portal submission on the
 sandbox in headless Chromium, status sync, evidence verification) runs on it in turn.
-Each step is printed as the command a specialist would type.
+Each step is printed as the command a specialist would type. The sandbox portal (a real web
+application) runs on a free port for the submission and status steps; the agency's back office
+moves the claims along between them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(os.environ.get("CLAIMS_DEMO_DIR", "demo-workspace")).resolve()
 
@@ -38,16 +43,61 @@ def main() -> int:
     claims("claim", "list")
     claims("claim", "validate", "--all")
     claims("claim", "build", "--all")
-    claims("claim", "show", "1")
-    for step in _later_steps():
-        step()
+    with _sandbox_portal() as server:
+        claims("claim", "submit", "--all")
+        claims("claim", "submit", "--all")  # a second run files nothing twice
+        first, second = _store_refs()
+        print(f"\n(the agency's back office approves {first} and returns {second})")
+        server.backoffice.move(first, "under_review")
+        server.backoffice.move(first, "approved")
+        server.backoffice.move(second, "under_review")
+        server.backoffice.move(second, "returned", reasons=["Completion certificate unsigned"])
+        claims("status", "sync")
+        claims("claim", "show", "1")
+    claims("evidence", "verify")
+    claims("evidence", "log", "--claim", "1")
+    export = ROOT / "audit-export-claim-1"
+    claims("evidence", "export", "--claim", "1", str(export))
+    claims("evidence", "verify-export", str(export))
+    print(f"\nopen {export / 'data' / 'index.html'} in a browser for the auditor's timeline")
     print("\ndemo finished: every step above ran for real.")
     return 0
 
 
-def _later_steps() -> list:
-    """Stages that later parts of Claimwright add to the demo."""
-    return []
+def _store():  # noqa: ANN202 - the demo's own peek at the database
+    from claims.workspace import Workspace
+
+    return Workspace(ROOT).store
+
+
+def _store_refs() -> list[str]:
+    return [c.portal_reference or "" for c in _store().list_claims()]
+
+
+@contextmanager
+def _sandbox_portal() -> Iterator[Any]:
+    """The sandbox portal on a free port, a supplier account with the sample contract on it,
+    and the workspace pointed at it (secrets passed by environment, as in production)."""
+    import tomllib
+
+    import tomli_w
+
+    from portals.sandbox.testing import running_sandbox, seed_supplier
+
+    print("\n(starting the sandbox portal: a real web app, in a subprocess)")
+    with running_sandbox(ROOT / ".sandbox-portal") as server:
+        supplier = seed_supplier(server, contract_number="C-2026-014", currency="SAR",
+                                 document_types=("invoice", "completion-certificate",
+                                                 "tax-certificate", "registration-certificate"))
+        config = ROOT / "claims.toml"
+        data = tomllib.loads(config.read_text())
+        data["portals"]["sandbox"].update(url=server.url, username=supplier.username)
+        config.write_text(tomli_w.dumps(data))
+        os.environ["CLAIMS_SANDBOX_PASSWORD"] = supplier.password
+        os.environ["CLAIMS_SANDBOX_TOTP"] = supplier.totp_secret
+        print(f"(portal at {server.url}; supplier {supplier.username}; password and TOTP seed "
+              "in the environment only)")
+        yield server
 
 
 if __name__ == "__main__":

@@ -32,13 +32,17 @@ def _free(now: datetime):  # noqa: ANN202 - an SQL expression
 
 
 def take_next(engine: Engine, owner: str, statuses: Iterable[str], *,
-              only: Iterable[int] | None = None, ttl: timedelta = DEFAULT_TTL) -> int | None:
-    """Lease the lowest-numbered free claim in ``statuses`` (and ``only``); None if none."""
+              only: Iterable[int] | None = None, exclude: Iterable[int] = (),
+              ttl: timedelta = DEFAULT_TTL) -> int | None:
+    """Lease the lowest-numbered free claim in ``statuses`` (and ``only``, not ``exclude``)."""
     now = utcnow()
     query = (select(ClaimRow.id).where(ClaimRow.status.in_(list(statuses)), _free(now))
              .order_by(ClaimRow.id).limit(1))
     if only is not None:
         query = query.where(ClaimRow.id.in_(list(only)))
+    excluded = list(exclude)
+    if excluded:
+        query = query.where(ClaimRow.id.not_in(excluded))
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -21,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from evidence import ledger, merkle
 from evidence.blobs import CHUNK, BlobStore, hash_file
 from evidence.canonical import canonical_json, clean_metadata, secret_word
-from evidence.errors import (EntryNotFound, LedgerError, MetadataError, SecretInMetadata,
-                             SigningKeyError)
+from evidence.errors import (EntryNotFound, LedgerError, MetadataError, ProofError,
+                             SecretInMetadata, SigningKeyError)
 from evidence.keys import (PUBLIC_KEY_FILE, key_id, keys_dir, load_private_key, load_public_key,
                            public_pem)
 from evidence.model import (LEAF_VERSION, BlobRef, Checkpoint, Entry, Problem,
@@ -198,12 +198,33 @@ class EvidenceArchive:
         return merkle.MerkleTree.from_leaf_hashes(hashes)
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
-        """The inclusion proof of entry ``index`` in the log of ``size`` entries (default: all)."""
-        return self.tree(size).inclusion_proof(index)
+        """The inclusion proof of entry ``index`` in the log of ``size`` entries (default: all).
+
+        Reads O(log n) cached nodes and at most a few hundred leaf hashes.
+        """
+        with self._read() as conn:
+            return merkle.path_of(ledger.subtree_reader(conn), index, self._size_arg(conn, size))
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """The consistency proof from the log at ``old_size`` to ``new_size`` (default: now)."""
-        return self.tree(new_size).consistency_proof(old_size)
+        with self._read() as conn:
+            return merkle.consistency_path(ledger.subtree_reader(conn), old_size,
+                                           self._size_arg(conn, new_size))
+
+    def root(self, size: int | None = None) -> bytes:
+        """The root hash of the log's first ``size`` entries (default: all), from stored hashes."""
+        with self._read() as conn:
+            size = self._size_arg(conn, size)
+            return merkle.EMPTY_ROOT if size == 0 else ledger.subtree_reader(conn)(0, size)
+
+    @staticmethod
+    def _size_arg(conn: Any, size: int | None) -> int:
+        current = ledger.read_state(conn)[0]
+        if size is None:
+            return current
+        if not 0 <= size <= current:
+            raise ProofError(f"tree size {size} is outside 0..{current}")
+        return size
 
     def public_key(self) -> Ed25519PublicKey:
         """The archive's public key (``keys/signing.pub``)."""
@@ -307,6 +328,15 @@ class EvidenceArchive:
                     for name, ref in entry.blobs.items():
                         referenced.setdefault(ref.sha256, (ref.size, f"{where} file {name!r}"))
         tree = merkle.MerkleTree.from_leaf_hashes(hashes)
+        nodes = ledger.nodes_table
+        with self._read() as conn:
+            for row in conn.execution_options(yield_per=10_000).execute(
+                    select(nodes.c.height, nodes.c.idx, nodes.c.hash)):
+                report.count("cached nodes")
+                if tree.node(int(row.height), int(row.idx)) != bytes(row.hash):
+                    fail("node-altered", f"evidence_nodes height {row.height} index {row.idx}",
+                         "cached subtree hash differs from the leaves' (proofs served from it "
+                         "would fail)")
         if state_size != tree.size:
             report.fail("state-size", "evidence_state", f"records {state_size} entries but the "
                         f"ledger holds {tree.size}")

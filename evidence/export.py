@@ -101,8 +101,7 @@ def build_export(archive: EvidenceArchive, out: Path, *, claim: str | None,
     archive.record(EventKind.EVIDENCE_EXPORTED, claim, actor, {"scope": scope, "bag": out.name})
     cp = archive.checkpoint()
     entries = [e for e in archive.entries(claim, lo, hi) if e.index < cp.tree_size]
-    tree = archive.tree(cp.tree_size)
-    if tree.root() != cp.root_hash:
+    if archive.root(cp.tree_size) != cp.root_hash:
         raise ExportError("the ledger does not match its latest signed checkpoint; run "
                           "`claims evidence verify`", path=out)
     earlier = [c for c in archive.checkpoints() if c.tree_size <= cp.tree_size and c != cp]
@@ -124,13 +123,14 @@ def build_export(archive: EvidenceArchive, out: Path, *, claim: str | None,
         (data / "ledger" / "checkpoint.json").write_bytes(canonical_json(cp.to_json()) + b"\n")
         lines = [canonical_json({"index": e.index, "leaf": e.leaf.decode("utf-8"),
                                  "leaf_hash": e.leaf_hash.hex(),
-                                 "inclusion_proof": [p.hex() for p in
-                                                     tree.inclusion_proof(e.index)]})
+                                 "inclusion_proof": [p.hex() for p in archive.inclusion_proof(
+                                     e.index, cp.tree_size)]})
                  for e in entries]
         (data / "ledger" / "entries.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
         (data / "ledger" / "checkpoints.json").write_bytes(canonical_json({"checkpoints": [
             {"checkpoint": c.to_json(),
-             "consistency_proof": [p.hex() for p in tree.consistency_proof(c.tree_size)]}
+             "consistency_proof": [p.hex() for p in
+                                   archive.consistency_proof(c.tree_size, cp.tree_size)]}
             for c in earlier]}) + b"\n")
         statement = {"type": EXPORT_TYPE, "scope": scope, "checkpoint": cp.to_json(),
                      "entries": [[e.index, e.leaf_hash.hex()] for e in entries],

@@ -6,6 +6,9 @@
 * ``evidence_checkpoints`` — signed tree heads, in the order they were made.
 * ``evidence_state`` — one row: the tree size and its compact range (the O(log n) right edge of the
   tree), so a checkpoint is signed without reading every leaf.
+* ``evidence_nodes`` — a cache of complete subtree hashes of ``2**NODE_MIN_HEIGHT`` leaves or more
+  (about n/128 rows), so an inclusion or consistency proof reads O(log n) rows, not every leaf.
+  It is derived data: verification recomputes it from the leaves and reports any difference.
 
 Appends are serialised: on PostgreSQL by ``pg_advisory_xact_lock`` in the append transaction, on
 SQLite by ``BEGIN IMMEDIATE`` (the write lock is taken before anything is read). In both, the first
@@ -53,6 +56,16 @@ state_table = Table(
     Column("size", BigInteger, nullable=False),
     Column("compact", LargeBinary, nullable=False),
 )
+
+nodes_table = Table(
+    "evidence_nodes", metadata,
+    Column("height", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Subtrees of at least 2**NODE_MIN_HEIGHT leaves are cached; smaller ones are hashed from leaves.
+NODE_MIN_HEIGHT = 8
 
 # Key of the PostgreSQL advisory lock that serialises appends: "evidence" in ASCII.
 ADVISORY_LOCK_KEY = int.from_bytes(b"evidence", "big")
@@ -117,6 +130,22 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         raise LedgerError(f"evidence ledger write failed: {err}") from err
 
 
+def subtree_reader(conn: Connection) -> merkle.Subtree:
+    """Subtree hashes of the stored tree: cached nodes, else hashed from leaf hashes."""
+    def lookup(height: int, index: int) -> bytes | None:
+        row = conn.execute(select(nodes_table.c.hash).where(
+            nodes_table.c.height == height, nodes_table.c.idx == index)).first()
+        return bytes(row.hash) if row else None
+
+    def leaves(start: int, end: int) -> list[bytes]:
+        t = entries_table
+        rows = conn.execute(select(t.c.leaf_hash).where(t.c.idx >= start, t.c.idx < end)
+                            .order_by(t.c.idx))
+        return [bytes(h) for (h,) in rows]
+
+    return merkle.subtree_from(lookup, leaves, NODE_MIN_HEIGHT)
+
+
 def read_state(conn: Connection) -> tuple[int, list[bytes]]:
     """(tree size, compact range) as stored."""
     row = conn.execute(select(state_table.c.size, state_table.c.compact)
@@ -137,7 +166,11 @@ def append(engine: Engine, make_leaf: Callable[[int], tuple[bytes, dict[str, Any
         leaf_hash = merkle.leaf_hash(leaf)
         conn.execute(insert(entries_table).values(idx=size, leaf=leaf, leaf_hash=leaf_hash,
                                                   **columns))
-        compact = merkle.compact_append(compact, size, leaf_hash)
+        compact, made = merkle.compact_append_nodes(compact, size, leaf_hash)
+        cached = [{"height": h, "idx": i, "hash": node} for h, i, node in made
+                  if h >= NODE_MIN_HEIGHT]
+        if cached:
+            conn.execute(insert(nodes_table), cached)
         conn.execute(update(state_table).where(state_table.c.id == 1)
                      .values(size=size + 1, compact=b"".join(compact)))
     return size, leaf, leaf_hash

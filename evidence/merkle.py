@@ -15,7 +15,7 @@ Pure functions and one in-memory tree; no I/O. Hashes are raw 32-byte ``bytes``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from evidence.errors import ProofError
 
@@ -121,48 +121,88 @@ class MerkleTree:
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """The audit path of leaf ``index`` in the tree of the first ``size`` leaves."""
-        size = self._check_size(size)
-        if not 0 <= index < size:
-            raise ProofError(f"leaf {index} is outside a tree of {size} leaves")
-        path: list[bytes] = []
-        start, end = 0, size
-        # Walk down from the root; each sibling is prepended so the path reads leaf to root.
-        while end - start > 1:
-            k = _split(end - start)
-            if index < start + k:
-                path.append(self._subtree(start + k, end))
-                end = start + k
-            else:
-                path.append(self._subtree(start, start + k))
-                start = start + k
-        path.reverse()
-        return path
+        return path_of(self._subtree, index, self._check_size(size))
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """The proof that the tree of ``old_size`` leaves is a prefix of the one of ``new_size``."""
-        new_size = self._check_size(new_size)
-        if not 0 <= old_size <= new_size:
-            raise ProofError(f"cannot prove size {old_size} consistent with size {new_size}")
-        if old_size == 0 or old_size == new_size:
-            return []
-        proof: list[bytes] = []
-        m, start, end, complete = old_size, 0, new_size, True
-        # RFC 9162 §2.1.4.1 SUBPROOF, unrolled; nodes collected root-side first, then reversed.
-        while True:
-            width = end - start
-            if m == width:
-                if not complete:
-                    proof.append(self._subtree(start, end))
-                break
-            k = _split(width)
-            if m <= k:
-                proof.append(self._subtree(start + k, end))
-                end = start + k
-            else:
-                proof.append(self._subtree(start, start + k))
-                start, m, complete = start + k, m - k, False
-        proof.reverse()
-        return proof
+        return consistency_path(self._subtree, old_size, self._check_size(new_size))
+
+    def node(self, height: int, index: int) -> bytes | None:
+        """The hash of the ``index``-th complete subtree of ``2**height`` leaves, if it exists."""
+        if height >= len(self._levels) or (index + 1) * HASH_SIZE > len(self._levels[height]):
+            return None
+        return bytes(self._levels[height][index * HASH_SIZE:(index + 1) * HASH_SIZE])
+
+
+Subtree = Callable[[int, int], bytes]
+"""``subtree(start, end)`` returns MTH(D[start:end]) for a range that is a node of the tree."""
+
+
+def path_of(subtree: Subtree, index: int, size: int) -> list[bytes]:
+    """The inclusion proof of leaf ``index`` in a tree of ``size`` leaves (RFC 9162 §2.1.3.1),
+    reading subtree hashes from ``subtree``."""
+    if not 0 <= index < size:
+        raise ProofError(f"leaf {index} is outside a tree of {size} leaves")
+    path: list[bytes] = []
+    start, end = 0, size
+    # Walk down from the root; each sibling is collected root-side first, then reversed.
+    while end - start > 1:
+        k = _split(end - start)
+        if index < start + k:
+            path.append(subtree(start + k, end))
+            end = start + k
+        else:
+            path.append(subtree(start, start + k))
+            start = start + k
+    path.reverse()
+    return path
+
+
+def consistency_path(subtree: Subtree, old_size: int, new_size: int) -> list[bytes]:
+    """The consistency proof from ``old_size`` to ``new_size`` leaves (RFC 9162 §2.1.4.1),
+    reading subtree hashes from ``subtree``."""
+    if not 0 <= old_size <= new_size:
+        raise ProofError(f"cannot prove size {old_size} consistent with size {new_size}")
+    if old_size == 0 or old_size == new_size:
+        return []
+    proof: list[bytes] = []
+    m, start, end, complete = old_size, 0, new_size, True
+    # SUBPROOF, unrolled; nodes collected root-side first, then reversed.
+    while True:
+        width = end - start
+        if m == width:
+            if not complete:
+                proof.append(subtree(start, end))
+            break
+        k = _split(width)
+        if m <= k:
+            proof.append(subtree(start + k, end))
+            end = start + k
+        else:
+            proof.append(subtree(start, start + k))
+            start, m, complete = start + k, m - k, False
+    proof.reverse()
+    return proof
+
+
+def subtree_from(lookup: Callable[[int, int], bytes | None],
+                 leaves: Callable[[int, int], Sequence[bytes]], min_height: int) -> Subtree:
+    """A ``subtree`` function over stored nodes: ``lookup(height, index)`` gives a cached complete
+    subtree (or None), ``leaves(start, end)`` the leaf hashes of a range. Ranges of up to
+    ``2**min_height`` leaves are hashed from their leaves; larger ones come from the cache."""
+    def subtree(start: int, end: int) -> bytes:
+        width = end - start
+        if width & (width - 1) == 0:
+            height = width.bit_length() - 1
+            if height >= min_height:
+                cached = lookup(height, start >> height)
+                if cached is not None:
+                    return cached
+            if height <= min_height:
+                return MerkleTree.from_leaf_hashes(leaves(start, end)).root()
+        k = _split(width)
+        return node_hash(subtree(start, start + k), subtree(start + k, end))
+    return subtree
 
 
 def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
@@ -257,14 +297,23 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
 
 def compact_append(compact: Sequence[bytes], size: int, leaf_hash_: bytes) -> list[bytes]:
     """Append a leaf to a compact range (the complete subtrees' roots of a tree of ``size``)."""
+    return compact_append_nodes(compact, size, leaf_hash_)[0]
+
+
+def compact_append_nodes(compact: Sequence[bytes], size: int, leaf_hash_: bytes
+                         ) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
+    """:func:`compact_append`, also returning the subtrees it completed as (height, index, hash)."""
     out = list(compact)
     out.append(leaf_hash_)
-    s = size
+    made: list[tuple[int, int, bytes]] = []
+    s, height = size, 0
     while s & 1:  # each trailing 1 bit of the old size completes one more subtree
         right = out.pop()
         out[-1] = node_hash(out[-1], right)
+        height += 1
+        made.append((height, ((size + 1) >> height) - 1, out[-1]))
         s >>= 1
-    return out
+    return out, made
 
 
 def compact_root(compact: Sequence[bytes]) -> bytes:

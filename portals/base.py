@@ -160,7 +160,8 @@ def check_package(package: SubmissionPackage, limits: PortalLimits) -> list[str]
 class PortalAdapter(ABC):
     """Drives one account on one portal. Subclass it and register under ``claims.portals``.
 
-    Not thread-safe: use one adapter per worker. Usable as a context manager (``close()`` on exit).
+    Not thread-safe: one adapter per worker thread, created, used and closed in that thread.
+    Usable as a context manager (``close()`` on exit).
     """
 
     #: The registry name; set by subclasses.

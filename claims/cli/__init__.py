@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from claims.cli import claim, contract, evidence, invoice, portal
+from claims.cli import claim, contract, evidence, invoice, payments, portal, reports
 from claims.cli import followup
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
@@ -19,6 +19,9 @@ claim.app.command("submit")(portal.submit)
 app.add_typer(portal.status_app, name="status")
 app.add_typer(portal.portal_app, name="portal")
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(payments.app, name="payments")
+app.command("kpi")(reports.kpi)
+app.command("report")(reports.report)
 followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …
 
 

@@ -33,3 +33,7 @@ def add(ctx: typer.Context,
                        "kept the old content", err=True)
     if result.conflicts:
         raise typer.Exit(1)
+
+
+from claims.cli import sources  # noqa: E402  (``claims invoice import …``)
+app.add_typer(sources.app, name="import")

@@ -1,7 +1,12 @@
-"""Alembic environment: migrations run on the connection the store hands over."""
+"""Alembic environment: migrations run on the connection the store hands over.
+
+Each area's tables are imported so that autogenerate sees the whole schema.
+"""
 
 from alembic import context
 
+import claims.payments.tables  # noqa: F401
+import claims.sources.tables  # noqa: F401
 from claims.store.tables import Base
 
 config = context.config

@@ -9,7 +9,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -61,6 +61,14 @@ class ImportResult:
     unchanged: list[str]
     changed: list[str]      # differed from what we have; updated only if no claim uses them
     conflicts: list[str]    # differed, and a claim was already built from the old content
+    #: for each changed or conflicting invoice: field → (old value, new value), JSON-ready
+    differences: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The top-level fields whose stored (JSON) values differ, as (old, new)."""
+    return {key: (old.get(key), new.get(key)) for key in sorted(set(old) | set(new))
+            if key != "source" and old.get(key) != new.get(key)}
 
 
 class Store:
@@ -142,41 +150,70 @@ class Store:
             s.flush()
         return row.id
 
-    def put_invoices(self, invoices: Sequence[Invoice]) -> ImportResult:
+    def put_invoices(self, invoices: Sequence[Invoice], *,
+                     session: Session | None = None) -> ImportResult:
         """Add or update invoices, all or nothing.
 
         Re-importing the same content is a no-op. Changed content updates the invoice unless a
         claim was already built or submitted from it: then it is a conflict, never overwritten.
+        ``differences`` gives the old and new values of each changed or conflicting invoice.
+        With ``session``, the work joins the caller's transaction (an import that also writes
+        customers and its own records), else it is one transaction of its own.
         """
+        if session is not None:
+            return self._put_invoices(session, invoices)
+        with self.session() as s:
+            return self._put_invoices(s, invoices)
+
+    def _put_invoices(self, s: Session, invoices: Sequence[Invoice]) -> ImportResult:
         added: list[str] = []
         unchanged: list[str] = []
         changed: list[str] = []
         conflicts: list[str] = []
-        with self.session() as s:
+        differences: dict[str, dict[str, tuple[Any, Any]]] = {}
+        # look the batch up in a few queries, not one per invoice (imports are 10,000s)
+        numbers = list(dict.fromkeys(inv.number for inv in invoices))
+        existing: dict[str, InvoiceRow] = {}
+        built: set[int] = set()
+        for start in range(0, len(numbers), 500):
+            chunk = numbers[start:start + 500]
+            rows = list(s.scalars(select(InvoiceRow).where(InvoiceRow.number.in_(chunk))))
+            existing.update((r.number, r) for r in rows)
+            if rows:
+                built.update(s.scalars(select(ClaimRow.invoice_id).where(
+                    ClaimRow.invoice_id.in_([r.id for r in rows]),
+                    ClaimRow.bundle_sha256.is_not(None))))
+        customers: dict[str, int | None] = {}
+        with s.no_autoflush:
             for inv in invoices:
                 digest = invoice_hash(inv)
-                row = s.scalar(select(InvoiceRow).where(InvoiceRow.number == inv.number))
+                row = existing.get(inv.number)
                 if row is not None and row.content_hash == digest:
                     unchanged.append(inv.number)
                     continue
+                data = _jsonable(inv.model_dump())
                 if row is not None:
-                    used = s.scalar(select(func.count()).select_from(ClaimRow).where(
-                        ClaimRow.invoice_id == row.id, ClaimRow.bundle_sha256.is_not(None)))
-                    if used:
+                    differences[inv.number] = _differences(row.data, data)
+                    if row.id in built:
                         conflicts.append(inv.number)
                         continue
                     changed.append(inv.number)
                 else:
                     row = InvoiceRow(number=inv.number)
+                    existing[inv.number] = row
                     added.append(inv.number)
-                row.customer_id = self._customer_id(s, inv.customer)
+                if inv.customer not in customers:
+                    customers[inv.customer] = self._customer_id(s, inv.customer)
+                row.customer_id = customers[inv.customer]
                 row.contract_number = inv.contract_number
-                row.currency, row.issue_date, row.due_date = inv.currency, inv.issue_date, inv.due_date
+                row.currency, row.issue_date, row.due_date = (inv.currency, inv.issue_date,
+                                                              inv.due_date)
                 row.net, row.vat, row.total = inv.net, inv.vat, inv.total
-                row.data = _jsonable(inv.model_dump())
+                row.data = data
                 row.source, row.content_hash, row.updated_at = inv.source, digest, utcnow()
                 s.add(row)
-        return ImportResult(added, unchanged, changed, conflicts)
+        s.flush()
+        return ImportResult(added, unchanged, changed, conflicts, differences)
 
     def get_invoice(self, number: str) -> Invoice:
         with self.session() as s:

@@ -159,6 +159,10 @@ class SandboxAdapter(PortalAdapter):
 
     def fetch_statuses(self) -> list[StatusReport]:
         """Every claim of the account, from one CSV export."""
+        with self._mapped("export"):
+            return self._fetch_statuses()
+
+    def _fetch_statuses(self) -> list[StatusReport]:
         self._logged_in_goto("/claims", "statuses")
         page = self._p
         try:
@@ -178,10 +182,21 @@ class SandboxAdapter(PortalAdapter):
             raise PortalUnavailable(
                 "the CSV export is not a CSV file", portal=self.name, step="export"
             )
-        return [_status_report(row) for row in csv.DictReader(io.StringIO(text))]
+        try:
+            return [_status_report(row) for row in csv.DictReader(io.StringIO(text))]
+        except (KeyError, ValueError, ArithmeticError) as err:
+            raise PortalError(
+                f"the CSV export has an unexpected format: {err!r}",
+                portal=self.name,
+                step="export",
+            ) from err
 
     def download_documents(self, reference: str, dest: Path) -> list[Path]:
         """Save the claim's documents into ``dest`` (refusing to overwrite); returns the paths."""
+        with self._mapped("documents"):
+            return self._download_documents(reference, dest)
+
+    def _download_documents(self, reference: str, dest: Path) -> list[Path]:
         self._logged_in_goto(f"/claims/{urllib.parse.quote(reference)}", "documents")
         page = self._p
         if _h1(page) != f"Claim {reference}":
@@ -239,6 +254,7 @@ class SandboxAdapter(PortalAdapter):
         operation = "resubmit" if resubmit_of else "submit"
         ev = self._ev = EvidenceRecorder(
             evidence_dir,
+            sent=package.model_dump(mode="json"),
             adapter=self.name,
             operation=operation,
             base_url=self.base_url,

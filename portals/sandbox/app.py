@@ -1254,6 +1254,16 @@ def bo_set_faults(request: Request, portal: Portal, body: dict[str, Any]) -> dic
     return portal.faults.describe()
 
 
+def bo_settings(request: Request, portal: Portal, body: dict[str, Any]) -> dict[str, Any]:
+    """Change run-time settings (today: ``idle_timeout`` in seconds) without a restart."""
+    if "idle_timeout" in body:
+        seconds = float(body["idle_timeout"])  # ok: seconds
+        if seconds <= 0:
+            raise BackofficeError(400, "idle_timeout must be positive")
+        portal.config.idle_timeout = seconds
+    return {"idle_timeout": portal.config.idle_timeout}
+
+
 def bo_expire_sessions(request: Request, portal: Portal, body: dict[str, Any]) -> dict[str, Any]:
     count = len(portal.sessions)
     portal.sessions.clear()
@@ -1306,6 +1316,7 @@ def create_app(config: PortalConfig) -> Starlette:
         Route("/backoffice/seed-claims", backoffice(bo_seed_claims), methods=["POST"]),
         Route("/backoffice/faults", backoffice(bo_get_faults), methods=["GET"]),
         Route("/backoffice/faults", backoffice(bo_set_faults), methods=["PUT", "POST"]),
+        Route("/backoffice/settings", backoffice(bo_settings), methods=["PUT", "POST"]),
         Route("/backoffice/sessions/expire", backoffice(bo_expire_sessions), methods=["POST"]),
     ]
     app = Starlette(routes=routes)

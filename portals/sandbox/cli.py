@@ -139,6 +139,10 @@ class BackofficeClient:
     def faults(self) -> Any:
         return self.call("GET", "/backoffice/faults")
 
+    def set_idle_timeout(self, seconds: float) -> Any:  # ok: seconds
+        """Change how long an idle session lives, at run time."""
+        return self.call("PUT", "/backoffice/settings", {"idle_timeout": seconds})
+
     def expire_sessions(self) -> Any:
         return self.call("POST", "/backoffice/sessions/expire", {})
 

@@ -36,6 +36,7 @@ class EvidenceRecorder:
         operation: str,
         base_url: str,
         claim_key: str | None = None,
+        sent: dict[str, Any] | None = None,
     ):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -54,6 +55,7 @@ class EvidenceRecorder:
             "base_url": base_url,
             "claim_key": claim_key,
             "started_at": _now(),
+            "sent": sent,  # what the forms were filled with: fields, file names and hashes
             "steps": [],
             "outcome": None,
         }

@@ -49,12 +49,17 @@ def rewrite_log(engine: Engine, new_leaves: list[bytes], key: Ed25519PrivateKey 
     compact: list[bytes] = []
     with engine.begin() as conn:
         conn.execute(delete(e))
+        conn.execute(delete(ledger.nodes_table))
         for i, leaf in enumerate(new_leaves):
             data = json.loads(leaf)
             conn.execute(insert(e).values(idx=i, leaf=leaf, leaf_hash=merkle.leaf_hash(leaf),
                                           kind=data["kind"], claim=data["claim"],
                                           recorded_at=data["time"]))
-            compact = merkle.compact_append(compact, i, merkle.leaf_hash(leaf))
+            compact, made = merkle.compact_append_nodes(compact, i, merkle.leaf_hash(leaf))
+            for height, index, node in made:
+                if height >= ledger.NODE_MIN_HEIGHT:
+                    conn.execute(insert(ledger.nodes_table).values(height=height, idx=index,
+                                                                   hash=node))
         conn.execute(update(s).values(size=len(new_leaves), compact=b"".join(compact)))
         if not keep_checkpoints:
             conn.execute(delete(c))

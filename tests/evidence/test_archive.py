@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from evidence import (EvidenceArchive, KeysExist, KeysMissing, MetadataError, SecretInMetadata,
-                      SigningKeyError, init_keys, ledger, merkle)
+from evidence import (EvidenceArchive, KeysExist, KeysMissing, MetadataError, ProofError,
+                      SecretInMetadata, SigningKeyError, init_keys, ledger, merkle)
 from evidence.blobs import hash_file
 from evidence.canonical import canonical_json
 
@@ -161,7 +161,7 @@ def test_schema_uses_its_own_prefixed_tables(engine: Engine, archive: EvidenceAr
     from sqlalchemy import inspect
 
     assert set(inspect(engine).get_table_names()) == {
-        "evidence_entries", "evidence_checkpoints", "evidence_state"}
+        "evidence_entries", "evidence_checkpoints", "evidence_state", "evidence_nodes"}
     ledger.create_schema(engine)  # idempotent
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(ledger.state_table)).scalar() == 1
@@ -197,3 +197,47 @@ def test_verifying_a_claim_with_no_evidence_warns(archive: EvidenceArchive,
     assert report.ok
     assert [w.code for w in report.warnings] == ["claim-unknown"]
     assert archive.verify(claim="CLM-1").checked["claim entries"] == 7
+
+
+def test_proofs_come_from_the_node_cache_and_match_the_full_tree(
+        archive: EvidenceArchive, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger, "NODE_MIN_HEIGHT", 2)  # cache subtrees of 4 leaves and up
+    for i in range(37):
+        archive.record("status.changed", f"CLM-{i % 4}", "sync", {"n": i})
+    with engine.connect() as conn:
+        heights = [r.height for r in conn.execute(select(ledger.nodes_table))]
+    assert sorted(set(heights)) == [2, 3, 4, 5]
+    assert len(heights) == 37 // 4 + 37 // 8 + 37 // 16 + 37 // 32
+    tree = archive.tree()
+    for size in (1, 4, 5, 16, 17, 31, 32, 37):
+        assert archive.root(size) == tree.root(size)
+        for index in range(size):
+            assert archive.inclusion_proof(index, size) == tree.inclusion_proof(index, size)
+        for old in range(size + 1):
+            assert archive.consistency_proof(old, size) == tree.consistency_proof(old, size)
+    archive.checkpoint()
+    report = archive.verify()
+    assert report.ok and report.checked["cached nodes"] == len(heights)
+    with pytest.raises(ProofError):
+        archive.inclusion_proof(0, 38)
+
+
+def test_a_tampered_node_cache_is_reported(archive: EvidenceArchive, engine: Engine,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import update
+
+    monkeypatch.setattr(ledger, "NODE_MIN_HEIGHT", 2)
+    for i in range(9):
+        archive.record("status.changed", "CLM-1", "sync", {"n": i})
+    archive.checkpoint()
+    with engine.begin() as conn:
+        conn.execute(update(ledger.nodes_table).where(ledger.nodes_table.c.height == 3)
+                     .values(hash=b"\x00" * 32))
+    report = archive.verify()
+    assert report.codes() == {"node-altered"}
+    assert report.problems[0].where == "evidence_nodes height 3 index 0"
+    # a proof served from the bad node does not verify against the signed root
+    cp = archive.latest_checkpoint()
+    assert cp is not None
+    proof = archive.inclusion_proof(8, 9)
+    assert not merkle.verify_inclusion(archive.entry(8).leaf_hash, 8, 9, proof, cp.root_hash)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evidence import EvidenceArchive, init_keys
+from evidence import EvidenceArchive
 
 from .conftest import png
 
@@ -18,8 +18,7 @@ def ws(cli, tmp_path: Path) -> Path:
 
     result = cli("init", str(cli.root), workspace=None)
     assert result.exit_code == 0, result.output
-    if not (cli.root / "evidence" / "keys" / "signing.key").exists():
-        init_keys(cli.root / "evidence")  # until `claims init` makes the key itself
+    assert (cli.root / "evidence" / "keys" / "signing.key").exists()  # made by `claims init`
     workspace = Workspace(cli.root)
     archive = EvidenceArchive.open(workspace.evidence_dir, workspace.store.engine)
     archive.record("bundle.built", "12", "alice", {"invoice": "INV-1"},

@@ -164,6 +164,8 @@ def test_happy_path_files_a_claim_with_receipt_and_screenshots(
     names = [s["step"] for s in steps["steps"]]
     assert names[-5:] == ["upload", "review", "on_final_submit", "receipt", "receipt_pdf"]
     assert steps["outcome"]["result"] == "accepted"
+    assert steps["sent"]["invoice_number"] == "INV-100" and steps["sent"]["total"] == "1200.00"
+    assert {f["sha256"] for f in steps["sent"]["files"]} == {f["sha256"] for f in stored["files"]}
     assert receipt.screenshots and all(
         p.exists() and p.suffix == ".png" for p in receipt.screenshots
     )

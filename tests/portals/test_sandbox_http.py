@@ -113,15 +113,23 @@ def test_three_wrong_passwords_lock_the_account(
     assert h1_of(client.login(supplier).text) == "My claims"
 
 
-def test_an_idle_session_expires(tmp_path: Path) -> None:
+def test_an_idle_session_expires(
+    sandbox: SandboxServer, client: PortalClient, supplier: Supplier
+) -> None:
+    assert h1_of(client.login(supplier).text) == "My claims"
+    sandbox.backoffice.set_idle_timeout(0.5)
+    try:
+        assert client.get("/claims").url.path == "/claims"
+        time.sleep(0.8)  # ok: a test waiting out the portal's 0.5 s idle timeout
+        r = client.get("/claims")
+        assert r.url.path == "/login" and "session has expired" in r.text
+    finally:
+        sandbox.backoffice.set_idle_timeout(900)
+
+
+def test_a_server_started_with_a_short_idle_timeout_uses_it(tmp_path: Path) -> None:
     with running_sandbox(tmp_path / "idle", idle_timeout=0.5) as server:
-        supplier = seed_supplier(server)
-        with PortalClient(server) as c:
-            assert h1_of(c.login(supplier).text) == "My claims"
-            assert c.get("/claims").url.path == "/claims"
-            time.sleep(0.8)  # ok: a test waiting out the portal's 0.5 s idle timeout
-            r = c.get("/claims")
-            assert r.url.path == "/login" and "session has expired" in r.text
+        assert server.backoffice.call("PUT", "/backoffice/settings", {}) == {"idle_timeout": 0.5}
 
 
 def test_another_suppliers_claim_is_not_visible(
@@ -394,3 +402,49 @@ def test_skipping_wizard_steps_files_nothing(
     r = client.post(review, data={"csrf_token": csrf_of(r.text), "declaration": "yes"})
     assert h1_of(r.text) == "Invoice details"
     assert sandbox.backoffice.claims(invoice="INV-SKIP") == []
+
+
+def _unlabelled_fields(html: str) -> list[str]:
+    """Every visible form field without a <label for=...> naming it."""
+    labels = set(re.findall(r'<label for="([^"]+)"', html))
+    fields = re.findall(r"<(?:input|select|textarea)\b([^>]*)>", html)
+    missing = []
+    for attrs in fields:
+        if 'type="hidden"' in attrs:
+            continue
+        found = re.search(r'id="([^"]+)"', attrs)
+        if found is None or found.group(1) not in labels:
+            missing.append(attrs.strip())
+    return missing
+
+
+def test_every_page_has_one_h1_and_every_field_a_label(
+    client: PortalClient, supplier: Supplier, pdfs: dict[str, Path]
+) -> None:
+    pages = [client.get("/login").text]
+    pages.append(
+        client.post_form(
+            "/login", data={"username": supplier.username, "password": supplier.password}
+        ).text
+    )
+    pages.append(client.post_form("/login/totp", data={"code": supplier.totp_now()}).text)
+    pages.append(client.get("/claims/new").text)
+    invoice = client.post_form(
+        "/claims/new",
+        data={
+            "contract": supplier.contract_number,
+            "period_start": "2026-01-01",
+            "period_end": "2026-01-31",
+        },
+    )
+    pages.append(invoice.text)
+    documents = start_wizard(client, supplier, "INV-A11Y")
+    pages.append(documents.text)
+    review = client.post_form(
+        str(documents.url.path), files={f"file:{t}": pdf_part(p) for t, p in pdfs.items()}
+    )
+    pages.append(review.text)
+    for html in pages:
+        assert html.count("<h1>") == 1, h1_of(html)
+        assert _unlabelled_fields(html) == [], h1_of(html)
+        assert '<html lang="en">' in html and "<main>" in html

@@ -1,0 +1,219 @@
+"""``claims payments …``: import bank statements, review uncertain matches, undo, reconcile."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from claims.cli.common import JsonOption, emit_json, workspace_from
+from claims.errors import InputError
+from claims.payments import reconcile, service
+from claims.payments.parsers import FORMATS
+
+app = typer.Typer(no_args_is_help=True,
+                  help="Cash application: statements in, payments matched, reviewed, undone.")
+review_app = typer.Typer(help="The review queue: accept, change or reject proposed matches.")
+mapping_app = typer.Typer(no_args_is_help=True, help="Saved CSV column mappings per bank.")
+app.add_typer(review_app, name="review")
+app.add_typer(mapping_app, name="mapping")
+
+
+def _settings(ctx: typer.Context) -> Any:
+    ws = workspace_from(ctx)
+    return service.match_settings(ws.settings.extra, file=str(ws.config_path))
+
+
+@app.command("import")
+def import_(ctx: typer.Context,
+            file: Path = typer.Argument(..., help="camt.053 XML, MT940 or CSV statement"),
+            fmt: str = typer.Option(None, "--format", help=f"{' | '.join(FORMATS)} "
+                                    "(default: guessed from the content)"),
+            bank: str = typer.Option(None, "--bank", help="the saved CSV mapping to use"),
+            dry_run: bool = typer.Option(False, "--dry-run", help="match, but keep nothing"),
+            as_json: bool = JsonOption) -> None:
+    """Import a bank statement: new credits are matched, applied when certain, else queued.
+    Importing the same statement again adds nothing.
+
+    Example: claims payments import statement-2026-11-20.xml --format camt053
+    """
+    ws = workspace_from(ctx)
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}",
+                         field="--format", rule="statement-format")
+    summary = service.import_statement(ws.store, file, fmt=fmt, bank=bank,
+                                       settings=_settings(ctx), actor=ws.actor, dry_run=dry_run)
+    if as_json:
+        emit_json({**summary.to_json(), "dry_run": dry_run})
+        return
+    if summary.duplicate:
+        typer.echo(f"{file}: imported before; nothing added")
+        return
+    typer.echo(f"{file} ({summary.format}): {summary.lines} credit line(s), {summary.added} new, "
+               f"{summary.already_known} already known, {summary.debits_skipped} debit(s) "
+               f"skipped; applied {summary.applied}, to review {summary.review}, unmatched "
+               f"{summary.unmatched}{' (dry run: nothing kept)' if dry_run else ''}")
+    for m in summary.matches:
+        typer.echo(f"  #{m['payment_id']} {m['currency']} {m['amount']}: {m['status']} "
+                   f"[{m['confidence']}] {m['reason']}")
+
+
+@review_app.callback(invoke_without_command=True)
+def review(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List the payments waiting for a decision (with the proposed match and its reason).
+
+    Example: claims payments review
+    """
+    if ctx.invoked_subcommand:
+        return
+    queue = service.review_queue(workspace_from(ctx).store)
+    if as_json:
+        emit_json(queue)
+        return
+    if not queue:
+        typer.echo("nothing to review")
+    for item in queue:
+        proposal = ", ".join(f"{a['invoice'] or 'on account'} {a['amount']} ({a['kind']})"
+                             for a in item["proposal"]) or "no proposal"
+        typer.echo(f"#{item['payment_id']} {item['value_date']} {item['currency']} "
+                   f"{item['amount']} from {item['payer_name'] or '?'} "
+                   f"[{item['confidence']}] {item['reason']} → {proposal}")
+
+
+@review_app.command("accept")
+def accept(ctx: typer.Context, payment_id: int = typer.Argument(...),
+           as_json: bool = JsonOption) -> None:
+    """Apply the proposed match. Example: claims payments review accept 12"""
+    ws = workspace_from(ctx)
+    service.accept(ws.store, payment_id, actor=ws.actor)
+    _done(as_json, payment_id, "accepted")
+
+
+def _parse_invoice(spec: str) -> tuple[str, Decimal | None]:
+    number, _, amount = spec.partition("=")
+    if not amount:
+        return number.strip(), None
+    try:
+        return number.strip(), Decimal(amount.strip())
+    except InvalidOperation as err:
+        raise InputError(f"{amount!r} is not an amount", field=f"--invoice {spec}",
+                         rule="amount-number") from err
+
+
+@review_app.command("change")
+def change(ctx: typer.Context, payment_id: int = typer.Argument(...),
+           invoice: list[str] = typer.Option(..., "--invoice",
+                                             help="INVOICE or INVOICE=AMOUNT, repeatable"),
+           note: str = typer.Option("", "--note", help="why (recorded)"),
+           as_json: bool = JsonOption) -> None:
+    """Apply the payment to other invoices; what is left goes on account.
+
+    Example: claims payments review change 12 --invoice INV-7=400.00 --invoice INV-9
+    """
+    ws = workspace_from(ctx)
+    allocations = service.change(ws.store, payment_id, [_parse_invoice(i) for i in invoice],
+                                 actor=ws.actor, note=note)
+    _done(as_json, payment_id, "changed", [a.to_json() for a in allocations])
+
+
+@review_app.command("reject")
+def reject(ctx: typer.Context, payment_id: int = typer.Argument(...),
+           note: str = typer.Option("", "--note", help="why (recorded)"),
+           as_json: bool = JsonOption) -> None:
+    """Reject the proposal: the payment stays unapplied.
+
+    Example: claims payments review reject 12 --note "not ours"
+    """
+    ws = workspace_from(ctx)
+    service.reject(ws.store, payment_id, actor=ws.actor, note=note)
+    _done(as_json, payment_id, "rejected")
+
+
+@app.command("undo")
+def undo(ctx: typer.Context, payment_id: int = typer.Argument(...),
+         note: str = typer.Option("", "--note", help="why (recorded)"),
+         as_json: bool = JsonOption) -> None:
+    """Undo every application of a payment; it goes back to review.
+
+    Example: claims payments undo 12 --note "wrong customer"
+    """
+    ws = workspace_from(ctx)
+    count = service.undo(ws.store, payment_id, actor=ws.actor, note=note)
+    _done(as_json, payment_id, "undone", undone=count)
+
+
+@app.command("history")
+def history(ctx: typer.Context, payment_id: int = typer.Argument(...),
+            as_json: bool = JsonOption) -> None:
+    """Every recorded step of a payment. Example: claims payments history 12"""
+    events = service.history(workspace_from(ctx).store, payment_id)
+    if as_json:
+        emit_json(events)
+        return
+    for e in events:
+        typer.echo(f"{e['at']:%Y-%m-%d %H:%M} {e['kind']} by {e['actor'] or '?'}: "
+                   f"{json.dumps(e['detail'], default=str)}")
+
+
+def _done(as_json: bool, payment_id: int, status: str,
+          allocations: list[dict[str, object]] | None = None, **extra: object) -> None:
+    if as_json:
+        emit_json({"payment_id": payment_id, "status": status,
+                   **({"allocations": allocations} if allocations is not None else {}), **extra})
+    else:
+        typer.echo(f"payment {payment_id}: {status}")
+
+
+@app.command("reconcile")
+def reconcile_cmd(ctx: typer.Context,
+                  customer: str = typer.Option(None, "--customer", help="only this customer"),
+                  as_json: bool = JsonOption) -> None:
+    """Per customer: invoiced, claimed, paid, open, and every unexplained difference.
+
+    Example: claims payments reconcile --customer "Ministry of Works"
+    """
+    rows = reconcile.reconciliation(workspace_from(ctx).store, customer=customer)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        typer.echo(f"{r['customer'] or '(unidentified payer)'} {r['currency']}: invoiced "
+                   f"{r['invoiced']:,.2f}, claimed {r['claimed']:,.2f}, paid {r['paid']:,.2f}, "
+                   f"written off {r['written_off']:,.2f}, open {r['open']:,.2f}, unapplied "
+                   f"{r['unapplied']:,.2f}")
+        for d in r["differences"]:
+            what = d.get("invoice") or f"payment #{d.get('payment_id')}"
+            typer.echo(f"  {d['kind']}: {what} {d['amount']:,.2f}")
+
+
+@mapping_app.command("set")
+def mapping_set(ctx: typer.Context, bank: str = typer.Argument(..., help="a name for the bank"),
+                file: Path = typer.Argument(..., help="mapping JSON: columns, date_format, …"),
+                as_json: bool = JsonOption) -> None:
+    """Save a bank's CSV column mapping.
+
+    Example: claims payments mapping set sparkasse sparkasse.json
+    """
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", file=str(file),
+                         rule="file-readable") from err
+    except json.JSONDecodeError as err:
+        raise InputError(f"not JSON: {err}", file=str(file), rule="json-syntax") from err
+    if not isinstance(data, dict):
+        raise InputError("a mapping is a JSON object", file=str(file), rule="csv-mapping")
+    mapping = service.save_mapping(workspace_from(ctx).store, bank, data, file=str(file))
+    if as_json:
+        emit_json({"bank": bank, "mapping": mapping.model_dump()})
+    else:
+        typer.echo(f"saved the CSV mapping of {bank}")
+
+
+@mapping_app.command("show")
+def mapping_show(ctx: typer.Context, bank: str = typer.Argument(...)) -> None:
+    """Print a bank's saved CSV mapping as JSON. Example: claims payments mapping show sparkasse"""
+    emit_json(service.get_mapping(workspace_from(ctx).store, bank).model_dump())

@@ -1,0 +1,207 @@
+"""``claims invoice import …``: invoices from where they already live.
+
+Each command reads its source, stores all or nothing, and prints what it did. ``--json`` prints
+the :class:`~claims.sources.common.ImportBatch` (see its ``to_json``). Exit codes: 0 done; 1 bad
+input (nothing imported) or some invoices conflict (changed after their claim was built; kept
+as they were); 3 Zoho could not be reached.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from claims.cli.common import JsonOption, emit_json, workspace_from
+from claims.errors import InputError
+from claims.sources import api  # the library; this module only parses and prints
+from claims.sources.common import ImportBatch, InvoiceChange
+
+app = typer.Typer(no_args_is_help=True,
+                  help="Import invoices: Zoho Books, CSV/XLSX exports, UBL, Factur-X, ZATCA.")
+
+DryRun = typer.Option(False, "--dry-run", help="Read and check everything; store nothing.")
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, list):
+        return f"[{len(v)} line(s)]"
+    return "—" if v is None or v == "" else str(v)
+
+
+def _change(change: InvoiceChange) -> list[str]:
+    return [f"      {field}: {_value(old)} → {_value(new)}"
+            for field, (old, new) in change.fields.items()]
+
+
+def report(batch: ImportBatch, as_json: bool) -> None:
+    """Print the batch; exit 1 if any invoice conflicts (kept, never overwritten)."""
+    if as_json:
+        emit_json(batch.to_json())
+    else:
+        verb = "would import" if batch.dry_run else "imported"
+        typer.echo(f"{batch.source}: {verb} {batch.invoices} invoice(s): added "
+                   f"{len(batch.added)}, unchanged {len(batch.unchanged)}, updated "
+                   f"{len(batch.changed)}, conflicts {len(batch.conflicts)}; customers added "
+                   f"{batch.customers_added}, contacts added {batch.contacts_added}"
+                   + (f"; {batch.requests} request(s)" if batch.requests else ""))
+        for change in batch.changed:
+            typer.echo(f"  updated {change.number}:")
+            for line in _change(change):
+                typer.echo(line)
+        for change in batch.conflicts:
+            typer.echo(f"  CONFLICT {change.number}: changed at the source after its claim was "
+                       "built; kept the old content:", err=True)
+            for line in _change(change):
+                typer.echo(line, err=True)
+        for finding in batch.findings:
+            typer.echo(f"  {finding.severity}: {finding}", err=True)
+    if batch.conflicts:
+        raise typer.Exit(1)
+
+
+def _since(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise InputError(f"{text!r} is not a date like 2026-03-01", field="--since",
+                         rule="date-format") from None
+
+
+@app.command("zoho")
+def zoho(ctx: typer.Context,
+         since: str = typer.Option(None, "--since", metavar="DATE",
+                                   help="Invoices modified since DATE (default: since the last "
+                                        "import)."),
+         dry_run: bool = DryRun, as_json: bool = JsonOption) -> None:
+    """Import from Zoho Books (settings: the invoice_import.zoho table in claims.toml).
+
+    Example: claims invoice import zoho --since 2026-01-01 --dry-run
+    """
+    from claims.sources.zoho import ZohoError
+
+    try:
+        batch = api.import_zoho(workspace_from(ctx), since=_since(since), dry_run=dry_run)
+    except ZohoError as err:
+        if err.status is None or err.status == 429 or err.status >= 500:
+            err.exit_code = 3  # could not be reached (or kept refusing): try again later
+        raise
+    report(batch, as_json)
+
+
+def _tabular(ctx: typer.Context, file: Path, mapping: str, preview: int, dry_run: bool,
+             as_json: bool) -> None:
+    ws = workspace_from(ctx)
+    if preview:
+        shown = api.preview_tabular(ws, file, mapping, preview)
+        if as_json:
+            emit_json(shown)
+            return
+        typer.echo(f"{file} through mapping {mapping!r} (first {len(shown['rows'])} rows):")
+        for row in shown["rows"]:
+            fields = ", ".join(f"{k}={v}" for k, v in row.items() if k != "row" and v)
+            typer.echo(f"  row {row['row']}: {fields}")
+        return
+    report(api.import_tabular(ws, file, mapping, dry_run=dry_run), as_json)
+
+
+MappingOption = typer.Option(..., "--mapping", "-m",
+                             help="quickbooks, sap, oracle, or one of yours in claims.toml.")
+PreviewOption = typer.Option(0, "--preview", metavar="N",
+                             help="Show the first N rows as the mapping reads them; "
+                                  "import nothing.")
+
+
+@app.command("csv")
+def csv_(ctx: typer.Context, file: Path = typer.Argument(..., help="the CSV export"),
+         mapping: str = MappingOption, preview: int = PreviewOption, dry_run: bool = DryRun,
+         as_json: bool = JsonOption) -> None:
+    """Import a CSV accounting export through a column mapping, all rows or none.
+
+    Example: claims invoice import csv ar.csv --mapping quickbooks --preview 5
+    """
+    _tabular(ctx, file, mapping, preview, dry_run, as_json)
+
+
+@app.command("xlsx")
+def xlsx(ctx: typer.Context, file: Path = typer.Argument(..., help="the XLSX export"),
+         mapping: str = MappingOption, preview: int = PreviewOption, dry_run: bool = DryRun,
+         as_json: bool = JsonOption) -> None:
+    """Import an XLSX accounting export through a column mapping, all rows or none.
+
+    Example: claims invoice import xlsx receivables.xlsx --mapping oracle
+    """
+    _tabular(ctx, file, mapping, preview, dry_run, as_json)
+
+
+Files = typer.Argument(..., help="one or more files")
+
+
+@app.command("ubl")
+def ubl(ctx: typer.Context, files: list[Path] = Files, dry_run: bool = DryRun,
+        as_json: bool = JsonOption) -> None:
+    """Import UBL 2.1 / PEPPOL BIS 3 invoices and credit notes, all files or none.
+
+    Example: claims invoice import ubl inbox/*.xml
+    """
+    report(api.import_xml_files(workspace_from(ctx), "ubl", files, dry_run=dry_run), as_json)
+
+
+@app.command("facturx")
+def facturx(ctx: typer.Context, files: list[Path] = Files, dry_run: bool = DryRun,
+            as_json: bool = JsonOption) -> None:
+    """Import Factur-X / ZUGFeRD PDFs (the embedded XML; the PDF becomes the document).
+
+    Example: claims invoice import facturx RE-2026-001.pdf
+    """
+    report(api.import_xml_files(workspace_from(ctx), "facturx", files, dry_run=dry_run),
+           as_json)
+
+
+@app.command("zatca")
+def zatca(ctx: typer.Context, files: list[Path] = Files, dry_run: bool = DryRun,
+          as_json: bool = JsonOption) -> None:
+    """Import ZATCA e-invoices (UBL with QR code and invoice hash, both checked).
+
+    Example: claims invoice import zatca SME00062.xml
+    """
+    report(api.import_xml_files(workspace_from(ctx), "zatca", files, dry_run=dry_run), as_json)
+
+
+@app.command("mappings")
+def list_mappings(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List the column mappings (built in, and yours from claims.toml).
+
+    Example: claims invoice import mappings --json
+    """
+    from claims.sources.tabular import mappings
+
+    known = mappings(workspace_from(ctx).settings.extra)
+    if as_json:
+        emit_json({name: m.model_dump() for name, m in known.items()})
+        return
+    for name, m in known.items():
+        typer.echo(f"{name}: {m.description or ', '.join(m.columns.values())}")
+
+
+@app.command("history")
+def history(ctx: typer.Context, limit: int = typer.Option(20, "--limit", help="How many."),
+            as_json: bool = JsonOption) -> None:
+    """Recent imports: source, input, counts, who and when.
+
+    Example: claims invoice import history --limit 5
+    """
+    from claims.sources.store import list_imports
+
+    rows = list_imports(workspace_from(ctx), limit)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        typer.echo(f"#{r['id']} {r['finished_at'][:19]} {r['source']} by {r['actor']}: "
+                   f"{r['invoices']} invoice(s), +{r['added']} ={r['unchanged']} "
+                   f"~{r['changed']} !{r['conflicts']}  {r['target']}")

@@ -1,0 +1,14 @@
+"""Cash application: bank statements in, payments matched to invoices, a review queue for the
+uncertain rest, every application recorded and reversible, and a per-customer reconciliation.
+
+::
+
+    parsers.parse_statement(path, fmt)      → StatementLine[]   (camt.053, MT940, CSV)
+    matching.match_lines(lines, book)       → Match[]            (pure, indexed, no I/O)
+    service.import_statement(ws, path, …)   → ImportSummary      (store, match, apply or queue)
+    service.review_queue / accept / change / reject / undo_payment
+    service.record_portal_payment(ws, …)    → a payment advice from the portal's status sync
+    reconcile.reconciliation(ws)            → per customer: invoiced, claimed, paid, open
+"""
+
+from claims.payments import tables  # noqa: F401  (registers the tables with the metadata)

@@ -1,0 +1,421 @@
+"""Bank statement parsers: ISO 20022 camt.053, SWIFT MT940 and bank CSV exports.
+
+Each parser reads a whole file and returns a :class:`Statement` of credit lines, or raises
+:class:`~claims.errors.InputError` naming the file, the field and the rule — never a partial
+result. camt.053 is parsed with :mod:`defusedxml` (no DTD, no entities, no external references:
+a statement comes from outside). Debit lines are counted and skipped: cash application is about
+money received.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from claims.errors import InputError
+from claims.money import CURRENCIES, to_decimal
+
+StatementFormat = Literal["camt053", "mt940", "csv"]
+FORMATS: tuple[str, ...] = ("camt053", "mt940", "csv")
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One credit (money received) on a statement."""
+
+    external_id: str            # stable across re-imports of the same statement: dedupes
+    value_date: date
+    amount: Decimal             # positive
+    currency: str
+    payer_name: str | None = None
+    payer_iban: str | None = None
+    reference: str | None = None    # structured creditor reference / end-to-end id
+    remittance: str | None = None   # unstructured remittance text
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A parsed statement: its credit lines, and how many debit lines were skipped."""
+
+    format: str
+    account: str | None
+    statement_id: str | None
+    lines: list[StatementLine] = field(default_factory=list)
+    debits_skipped: int = 0
+
+
+def _money(text: str | None, currency: str | None, *, file: str, where: str) -> tuple[Decimal, str]:
+    if not currency or currency.upper() not in CURRENCIES:
+        raise InputError(f"unknown currency {currency!r} (ISO 4217 code expected)", file=file,
+                         field=where, rule="currency-known")
+    currency = currency.upper()
+    if text is None or not text.strip():
+        raise InputError("amount is missing", file=file, field=where, rule="amount-required")
+    try:
+        amount = to_decimal(text.strip(), field=where)
+    except ValueError as err:
+        raise InputError(str(err), file=file, field=where, rule="amount-number") from err
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > CURRENCIES[currency]:
+        raise InputError(f"{amount} has more decimals than {currency} allows", file=file,
+                         field=where, rule="amount-minor-units")
+    return amount, currency
+
+
+def _iban(text: str | None) -> str | None:
+    cleaned = re.sub(r"\s+", "", text or "").upper()
+    return cleaned or None
+
+
+def _clean(text: str | None) -> str | None:
+    cleaned = " ".join((text or "").split())
+    return cleaned or None
+
+
+def _stable_id(prefix: str, parts: Iterable[object], seen: Counter[str]) -> str:
+    """A deterministic id for a line without a bank-given one; repeats within a file count up."""
+    key = "\x1f".join("" if p is None else str(p) for p in parts)
+    seen[key] += 1
+    digest = hashlib.sha256(f"{key}\x1f{seen[key]}".encode()).hexdigest()[:32]
+    return f"{prefix}:{digest}"
+
+
+# -- camt.053 -------------------------------------------------------------------------------
+
+_CAMT_NS = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.\d\d\}")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _find(el: Element | None, path: str) -> Element | None:
+    """The first descendant along ``path`` (local names, '/'-separated), namespace-agnostic."""
+    current = el
+    for step in path.split("/"):
+        if current is None:
+            return None
+        current = next((c for c in current if _local(c.tag) == step), None)
+    return current
+
+
+def _findall(el: Element | None, name: str) -> list[Element]:
+    return [] if el is None else [c for c in el if _local(c.tag) == name]
+
+
+def _text(el: Element | None, path: str) -> str | None:
+    found = _find(el, path)
+    return found.text.strip() if found is not None and found.text else None
+
+
+def _date(text: str | None, *, file: str, where: str) -> date:
+    if not text:
+        raise InputError("date is missing", file=file, field=where, rule="date-required")
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError as err:
+        raise InputError(f"{text!r} is not an ISO date", file=file, field=where,
+                         rule="date-iso") from err
+
+
+def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
+    """Parse an ISO 20022 camt.053 (versions .001.02 to .001.13) bank-to-customer statement."""
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True,
+                                 forbid_external=True)
+    except DefusedXmlException as err:
+        raise InputError(f"unsafe XML refused ({type(err).__name__}): DTDs and entities are "
+                         "not allowed in a statement", file=file, rule="xml-safe") from err
+    except ParseError as err:
+        raise InputError(f"not well-formed XML (truncated or malformed): {err}", file=file,
+                         rule="xml-syntax") from err
+    if _local(root.tag) != "Document" or not _CAMT_NS.match(root.tag):
+        raise InputError(f"root element {root.tag!r} is not a camt.053 Document", file=file,
+                         rule="camt053-namespace")
+    body = _find(root, "BkToCstmrStmt")
+    statements = _findall(body, "Stmt")
+    if not statements:
+        raise InputError("no Stmt in BkToCstmrStmt", file=file, field="BkToCstmrStmt/Stmt",
+                         rule="camt053-structure")
+    lines: list[StatementLine] = []
+    debits = 0
+    seen: Counter[str] = Counter()
+    account = statement_id = None
+    for s_no, stmt in enumerate(statements, start=1):
+        statement_id = _text(stmt, "Id")
+        account = _iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
+        for n_no, entry in enumerate(_findall(stmt, "Ntry"), start=1):
+            where = f"Stmt[{s_no}]/Ntry[{n_no}]"
+            status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
+            if status and status not in ("BOOK",):
+                continue  # pending / information-only entries are not money received yet
+            indicator = _text(entry, "CdtDbtInd")
+            if indicator not in ("CRDT", "DBIT"):
+                raise InputError(f"CdtDbtInd {indicator!r} is not CRDT or DBIT", file=file,
+                                 field=f"{where}/CdtDbtInd", rule="camt053-structure")
+            amt_el = _find(entry, "Amt")
+            amount, currency = _money(amt_el.text if amt_el is not None else None,
+                                      amt_el.get("Ccy") if amt_el is not None else None,
+                                      file=file, where=f"{where}/Amt")
+            if indicator == "DBIT":
+                debits += 1
+                continue
+            value_date = _date(_text(entry, "ValDt/Dt") or _text(entry, "ValDt/DtTm")
+                               or _text(entry, "BookgDt/Dt"), file=file, where=f"{where}/ValDt")
+            entry_ref = _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef")
+            txs = [tx for det in _findall(entry, "NtryDtls") for tx in _findall(det, "TxDtls")]
+            if not txs:
+                txs = [Element("TxDtls")]  # an entry without details is one payment
+            parts: list[tuple[StatementLine, Decimal]] = []
+            for t_no, tx in enumerate(txs, start=1):
+                tx_where = f"{where}/NtryDtls/TxDtls[{t_no}]"
+                tx_amt = _find(tx, "Amt")
+                if tx_amt is None:  # (an Element without children is falsy: no `or` here)
+                    tx_amt = _find(tx, "AmtDtls/TxAmt/Amt")
+                if len(txs) > 1 or tx_amt is not None:
+                    if tx_amt is None:
+                        raise InputError("a batch entry's transaction has no amount", file=file,
+                                         field=f"{tx_where}/Amt", rule="camt053-structure")
+                    tx_amount, tx_currency = _money(tx_amt.text, tx_amt.get("Ccy"), file=file,
+                                                    where=f"{tx_where}/Amt")
+                else:
+                    tx_amount, tx_currency = amount, currency
+                e2e = _text(tx, "Refs/EndToEndId")
+                if e2e and e2e.upper() == "NOTPROVIDED":
+                    e2e = None
+                structured = _text(tx, "RmtInf/Strd/CdtrRefInf/Ref")
+                free = " ".join(el.text.strip() for el in _findall(_find(tx, "RmtInf"), "Ustrd")
+                                if el.text)
+                payer = (_text(tx, "RltdPties/Dbtr/Nm") or _text(tx, "RltdPties/Dbtr/Pty/Nm")
+                         or _text(tx, "RltdPties/UltmtDbtr/Nm"))
+                payer_iban = (_text(tx, "RltdPties/DbtrAcct/Id/IBAN")
+                              or _text(tx, "RltdPties/DbtrAcct/Id/Othr/Id"))
+                tx_ref = _text(tx, "Refs/AcctSvcrRef") or _text(tx, "Refs/TxId")
+                if tx_ref:
+                    external = f"camt053:{account}:{tx_ref}"
+                elif entry_ref:
+                    external = f"camt053:{account}:{entry_ref}:{t_no}"
+                else:
+                    external = _stable_id("camt053", (account, statement_id, value_date,
+                                                      tx_amount, e2e, structured, free), seen)
+                line = StatementLine(
+                    external_id=external, value_date=value_date, amount=tx_amount,
+                    currency=tx_currency, payer_name=_clean(payer), payer_iban=_iban(payer_iban),
+                    reference=_clean(structured or e2e),
+                    remittance=_clean(" ".join(x for x in (free, e2e if structured else None)
+                                               if x)))
+                parts.append((line, tx_amount))
+            if len(parts) > 1 and sum(p[1] for p in parts) != amount:
+                raise InputError(f"batch transactions sum to {sum(p[1] for p in parts)}, the "
+                                 f"entry says {amount}", file=file, field=f"{where}/Amt",
+                                 rule="camt053-batch-sum")
+            lines.extend(p[0] for p in parts)
+    return Statement("camt053", account, statement_id, lines, debits)
+
+
+# -- MT940 ----------------------------------------------------------------------------------
+
+def parse_mt940(data: bytes, *, file: str = "<mt940>") -> Statement:
+    """Parse a SWIFT MT940 customer statement (with German ``:86:`` structured details)."""
+    import mt940  # the mt-940 package
+    from mt940.options import Options
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")  # MT940 from German banks is often ISO-8859-1
+    if ":20:" not in text or ":61:" not in text and ":62F:" not in text:
+        raise InputError("not an MT940 statement (no :20: / :61: / :62F: tags)", file=file,
+                         rule="mt940-structure")
+    try:
+        blocks = mt940.parse_statements(text, options=Options(applicant_iban=True))
+    except Exception as err:  # the parser raises bare ValueError/RuntimeError/KeyError
+        raise InputError(f"malformed MT940: {err}", file=file, rule="mt940-syntax") from err
+    lines: list[StatementLine] = []
+    debits = 0
+    seen: Counter[str] = Counter()
+    account = statement_id = None
+    for b_no, block in enumerate(blocks, start=1):
+        head: dict[str, Any] = block.data
+        account = _iban(head.get("account_identification"))
+        statement_id = head.get("statement_number") or head.get("transaction_reference")
+        opening = head.get("final_opening_balance") or head.get("intermediate_opening_balance")
+        closing = head.get("final_closing_balance") or head.get("intermediate_closing_balance")
+        if closing is None:
+            raise InputError("no closing balance :62F: (truncated statement?)", file=file,
+                             field=f"statement {b_no}", rule="mt940-closing-balance")
+        total = Decimal(0)
+        for t_no, tx in enumerate(block, start=1):
+            d: dict[str, Any] = tx.data
+            where = f"statement {b_no} :61: #{t_no}"
+            amount_obj = d.get("amount")
+            if amount_obj is None or d.get("date") is None:
+                raise InputError("transaction without amount or value date", file=file,
+                                 field=where, rule="mt940-structure")
+            amount, currency = _money(str(abs(amount_obj.amount)), amount_obj.currency,
+                                      file=file, where=where)
+            total += amount_obj.amount
+            if d.get("status") in ("D", "RC") or amount_obj.amount < 0:
+                debits += 1
+                continue
+            value_date = date(d["date"].year, d["date"].month, d["date"].day)
+            customer_ref = d.get("customer_reference")
+            if customer_ref and customer_ref.upper() == "NONREF":
+                customer_ref = None
+            remittance = " ".join(str(x) for x in (d.get("purpose"), d.get("additional_purpose"))
+                                  if x) or d.get("transaction_details")
+            bank_ref = d.get("bank_reference")
+            parts = (account, statement_id, value_date, amount, customer_ref, bank_ref,
+                     remittance)
+            lines.append(StatementLine(
+                external_id=_stable_id("mt940", parts, seen), value_date=value_date,
+                amount=amount, currency=currency, payer_name=_clean(d.get("applicant_name")),
+                payer_iban=_iban(d.get("applicant_iban") or d.get("gvc_applicant_iban")),
+                reference=_clean(customer_ref), remittance=_clean(remittance)))
+        if opening is not None and opening.amount.amount + total != closing.amount.amount:
+            raise InputError(f"opening balance {opening.amount.amount} plus transactions {total} "
+                             f"is not the closing balance {closing.amount.amount} (truncated or "
+                             "corrupted statement)", file=file, field=f"statement {b_no}",
+                             rule="mt940-balance")
+    if not blocks:
+        raise InputError("no statement found", file=file, rule="mt940-structure")
+    return Statement("mt940", account, statement_id, lines, debits)
+
+
+# -- CSV ------------------------------------------------------------------------------------
+
+CSV_FIELDS = ("date", "amount", "currency", "payer_name", "payer_iban", "reference",
+              "remittance", "id")
+
+
+class CsvMapping(BaseModel):
+    """A bank's CSV layout: ``columns`` maps our field names to the bank's column headers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: dict[Literal["date", "amount", "currency", "payer_name", "payer_iban", "reference",
+                          "remittance", "id"], str] = Field(
+        default_factory=lambda: {f: f for f in CSV_FIELDS},
+        description="our field → the bank's column header; date and amount are required")
+    date_format: str = Field("%Y-%m-%d", description="strptime format of the date column")
+    decimal: Literal[".", ","] = Field(".", description="decimal separator of amounts")
+    delimiter: str = Field(",", min_length=1, max_length=1, description="field separator")
+    currency: str | None = Field(None, description="currency when there is no currency column")
+    encoding: str = Field("utf-8-sig", description="file encoding")
+
+
+def csv_mapping(data: dict[str, Any], *, file: str = "<mapping>") -> CsvMapping:
+    """Validate a mapping (e.g. read from JSON); a clear error names the bad field."""
+    try:
+        mapping = CsvMapping.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(first["msg"], file=file, field=".".join(map(str, first["loc"])),
+                         rule="csv-mapping") from err
+    missing = [f for f in ("date", "amount") if f not in mapping.columns]
+    if missing:
+        raise InputError(f"the mapping must name the {' and '.join(missing)} column(s)",
+                         file=file, field="columns", rule="csv-mapping")
+    if "currency" not in mapping.columns and not mapping.currency:
+        raise InputError("give a currency column or a fixed currency", file=file,
+                         field="currency", rule="csv-mapping")
+    return mapping
+
+
+def parse_csv(data: bytes, mapping: CsvMapping | None = None, *, file: str = "<csv>",
+              bank: str = "generic") -> Statement:
+    """Parse a bank CSV export with ``mapping`` (default: our own column names)."""
+    mapping = mapping or CsvMapping()
+    try:
+        text = data.decode(mapping.encoding)
+    except (UnicodeDecodeError, LookupError) as err:
+        raise InputError(f"cannot decode as {mapping.encoding}: {err}", file=file,
+                         rule="csv-encoding") from err
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=mapping.delimiter)
+    header = reader.fieldnames or []
+    wanted = {f: c for f, c in mapping.columns.items()}
+    missing = sorted(c for f, c in wanted.items() if c not in header)
+    required_missing = [wanted[f] for f in ("date", "amount") if wanted[f] not in header]
+    if required_missing or missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}; the file has "
+                         f"{', '.join(header) or 'no header'}", file=file, field="header",
+                         rule="csv-columns")
+    lines: list[StatementLine] = []
+    debits = 0
+    seen: Counter[str] = Counter()
+    for row_no, row in enumerate(reader, start=2):
+        if None in row or any(row.get(c) is None for c in wanted.values()):
+            raise InputError("wrong number of fields", file=file, field=f"row {row_no}",
+                             rule="csv-row-length")
+
+        def get(name: str) -> str | None:
+            column = wanted.get(name)  # noqa: B023 - used at once
+            return (row[column] or "").strip() or None if column else None  # noqa: B023
+
+        raw_amount = (get("amount") or "").replace(" ", "")
+        if mapping.decimal == ",":
+            raw_amount = raw_amount.replace(".", "").replace(",", ".")
+        amount, currency = _money(raw_amount, get("currency") or mapping.currency, file=file,
+                                  where=f"row {row_no}: {wanted['amount']}")
+        raw_date = get("date") or ""
+        try:
+            value_date = datetime.strptime(raw_date, mapping.date_format).date()
+        except ValueError as err:
+            raise InputError(f"{raw_date!r} does not match {mapping.date_format}", file=file,
+                             field=f"row {row_no}: {wanted['date']}", rule="csv-date") from err
+        if amount <= 0:
+            debits += 1
+            continue
+        parts = (bank, value_date, amount, currency, get("payer_name"), get("payer_iban"),
+                 get("reference"), get("remittance"))
+        bank_id = get("id")
+        lines.append(StatementLine(
+            external_id=f"csv:{bank}:{bank_id}" if bank_id else _stable_id(f"csv:{bank}", parts,
+                                                                            seen),
+            value_date=value_date, amount=amount, currency=currency,
+            payer_name=_clean(get("payer_name")), payer_iban=_iban(get("payer_iban")),
+            reference=_clean(get("reference")), remittance=_clean(get("remittance"))))
+    return Statement("csv", None, None, lines, debits)
+
+
+def sniff_format(data: bytes) -> str:
+    """Guess the format from the content: XML → camt053, ``:20:`` tags → mt940, else csv."""
+    head = data[:4096].lstrip()
+    if head.startswith(b"<") or head.startswith(b"\xef\xbb\xbf<"):
+        return "camt053"
+    if re.search(rb"(^|\n|\{4:\s*\n?):20:", head):
+        return "mt940"
+    return "csv"
+
+
+def parse_statement(path: Path, fmt: str | None = None, *,
+                    mapping: CsvMapping | None = None, bank: str = "generic") -> Statement:
+    """Read ``path`` and parse it as ``fmt`` (guessed from the content when None)."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", file=str(path),
+                         rule="file-readable") from err
+    fmt = fmt or sniff_format(data)
+    if fmt == "camt053":
+        return parse_camt053(data, file=str(path))
+    if fmt == "mt940":
+        return parse_mt940(data, file=str(path))
+    if fmt == "csv":
+        return parse_csv(data, mapping, file=str(path), bank=bank)
+    raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}", file=str(path),
+                     field="--format", rule="statement-format")

@@ -1,0 +1,415 @@
+"""Cash application against the store: import, match, apply or queue, review, undo.
+
+Every write is one transaction: a statement lands whole (its payments, their matches and the
+applications made automatically) or not at all. Each application row records its confidence,
+reason and actor; undoing sets ``undone_at`` (rows are never deleted) and leaves an event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from claims.errors import ConflictError, InputError, NotFound
+from claims.money import CURRENCIES
+from claims.payments.matching import (
+    Allocation, Book, Match, MatchSettings, OpenItem, match_lines, plain,
+)
+from claims.payments.parsers import (
+    CsvMapping, Statement, StatementLine, csv_mapping, parse_statement,
+)
+from claims.payments.tables import (
+    BankCsvMappingRow, PayerAccountRow, PaymentEventRow, PaymentMatchRow, StatementImportRow,
+)
+from claims.store import Store
+from claims.store.tables import (
+    CustomerRow, InvoiceRow, PaymentApplicationRow, PaymentRow, utcnow,
+)
+
+log = structlog.get_logger("claims.payments")
+
+
+def match_settings(extra: dict[str, Any], *, file: str = "claims.toml") -> MatchSettings:
+    """The ``[payments]`` table of claims.toml, validated (defaults when absent)."""
+    try:
+        return MatchSettings.model_validate(extra.get("payments", {}))
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(first["msg"], file=file,
+                         field="payments." + ".".join(map(str, first["loc"])),
+                         rule="settings") from err
+
+
+@dataclass
+class ImportSummary:
+    """What an import did. ``duplicate``: the very same file was imported before."""
+
+    file: str
+    format: str
+    duplicate: bool = False
+    lines: int = 0
+    debits_skipped: int = 0
+    added: int = 0
+    already_known: int = 0
+    applied: int = 0
+    review: int = 0
+    unmatched: int = 0
+    matches: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# -- reading the book -----------------------------------------------------------------------
+
+def applied_by_invoice():  # type: ignore[no-untyped-def]
+    """A subquery: live applied amount per invoice (payments, write-offs and discounts)."""
+    return (select(PaymentApplicationRow.invoice_id.label("invoice_id"),
+                   func.sum(PaymentApplicationRow.amount).label("applied"))
+            .where(PaymentApplicationRow.undone_at.is_(None),
+                   PaymentApplicationRow.invoice_id.is_not(None))
+            .group_by(PaymentApplicationRow.invoice_id).subquery())
+
+
+def open_items(s: Session, currencies: Sequence[str] | None = None) -> list[OpenItem]:
+    """Every invoice with an open balance (total less live applications)."""
+    applied = applied_by_invoice()
+    query = (select(InvoiceRow.id, InvoiceRow.number, InvoiceRow.customer_id,
+                    InvoiceRow.currency, InvoiceRow.total, applied.c.applied,
+                    InvoiceRow.issue_date, InvoiceRow.due_date)
+             .outerjoin(applied, applied.c.invoice_id == InvoiceRow.id))
+    if currencies:
+        query = query.where(InvoiceRow.currency.in_(sorted(set(currencies))))
+    items = []
+    for r in s.execute(query):
+        open_amount = r.total - (r.applied or Decimal(0))  # typed: already a Decimal
+        if open_amount > 0:
+            items.append(OpenItem(r.id, r.number, r.customer_id, r.currency, open_amount,
+                                  r.issue_date, r.due_date))
+    return items
+
+
+def load_book(s: Session, currencies: Sequence[str] | None = None) -> Book:
+    """Open items, learned payer accounts and customer names, indexed for matching."""
+    ibans = {r.iban: r.customer_id for r in s.scalars(select(PayerAccountRow))}
+    names = {name: cid for cid, name in s.execute(select(CustomerRow.id, CustomerRow.name))}
+    return Book(open_items(s, currencies), payer_ibans=ibans, customer_names=names)
+
+
+def _invoice_open(s: Session, invoice_id: int) -> Decimal:
+    total = s.scalar(select(InvoiceRow.total).where(InvoiceRow.id == invoice_id))
+    applied = s.scalar(select(func.sum(PaymentApplicationRow.amount)).where(
+        PaymentApplicationRow.invoice_id == invoice_id, PaymentApplicationRow.undone_at.is_(None)))
+    return (total or Decimal(0)) - (applied or Decimal(0))  # SUM keeps the MoneyColumn type
+
+
+# -- writing --------------------------------------------------------------------------------
+
+def _apply(s: Session, payment: PaymentRow, allocations: Sequence[Allocation], *,
+           confidence: int, reason: str, actor: str, check: bool = True) -> None:
+    if check:
+        money = sum((a.amount for a in allocations if a.kind in ("payment", "credit")),
+                    Decimal(0))
+        if money > payment.amount:
+            raise ConflictError(f"payment {payment.id}: allocations {money} exceed the payment "
+                                f"{payment.amount}")
+        for a in allocations:
+            if a.invoice_id is None:
+                continue
+            invoice = s.get(InvoiceRow, a.invoice_id)
+            if invoice is None:
+                raise NotFound("invoice", a.invoice_id)
+            if invoice.currency != payment.currency:
+                raise ConflictError(f"invoice {invoice.number} is in {invoice.currency}, the "
+                                    f"payment in {payment.currency}")
+            owed = _invoice_open(s, a.invoice_id)
+            if a.amount > owed:
+                raise ConflictError(f"invoice {invoice.number} has {owed} open; cannot apply "
+                                    f"{a.amount}")
+    for a in allocations:
+        s.add(PaymentApplicationRow(payment_id=payment.id, invoice_id=a.invoice_id,
+                                    amount=a.amount, kind=a.kind, confidence=confidence,
+                                    reason=reason, actor=actor))
+    s.add(PaymentEventRow(payment_id=payment.id, kind="applied", actor=actor,
+                          detail={"allocations": [a.to_json() for a in allocations],
+                                  "confidence": confidence, "reason": reason}))
+
+
+def _learn_payer(s: Session, iban: str | None, customer_id: int | None) -> None:
+    """Remember a payer account once an invoice-numbered payment proves whose it is."""
+    if not iban or customer_id is None:
+        return
+    if s.scalar(select(PayerAccountRow.id).where(PayerAccountRow.iban == iban)) is None:
+        s.add(PayerAccountRow(iban=iban, customer_id=customer_id))
+        s.flush()
+
+
+def _record_matches(s: Session, payments: Sequence[PaymentRow], matches: Sequence[Match],
+                    settings: MatchSettings, actor: str, import_id: int | None,
+                    summary: ImportSummary) -> None:
+    for payment, match in zip(payments, matches, strict=True):
+        payment.customer_id = match.customer_id
+        auto = bool(match.allocations) and match.confidence >= settings.auto_apply_threshold
+        s.add(PaymentMatchRow(payment_id=payment.id, import_id=import_id, method=match.method,
+                              confidence=match.confidence, reason=match.reason,
+                              flags=list(match.flags),
+                              proposal=[a.to_json() for a in match.allocations], auto=auto,
+                              status="applied" if auto else "review"))
+        if auto:
+            _apply(s, payment, match.allocations, confidence=match.confidence,
+                   reason=match.reason, actor=f"auto ({actor})", check=False)
+            if match.method in ("reference", "text"):
+                _learn_payer(s, payment.payer_iban, match.customer_id)
+            summary.applied += 1
+        elif match.method == "none":
+            summary.unmatched += 1
+        else:
+            summary.review += 1
+        summary.matches.append({
+            "payment_id": payment.id, "external_id": payment.external_id,
+            "amount": str(plain(payment.amount)), "currency": payment.currency,
+            "method": match.method, "confidence": match.confidence, "reason": match.reason,
+            "flags": list(match.flags), "status": "applied" if auto else "review",
+            "allocations": [a.to_json() for a in match.allocations]})
+
+
+def _insert_lines(s: Session, lines: Sequence[StatementLine], source: str,
+                  ) -> tuple[list[PaymentRow], int]:
+    ids = [line.external_id for line in lines]
+    known: set[str] = set()
+    for start in range(0, len(ids), 500):
+        known.update(s.scalars(select(PaymentRow.external_id).where(
+            PaymentRow.external_id.in_(ids[start:start + 500]))))
+    rows = [PaymentRow(source=source, external_id=line.external_id, value_date=line.value_date,
+                       amount=line.amount, currency=line.currency, payer_name=line.payer_name,
+                       payer_iban=line.payer_iban, reference=line.reference,
+                       remittance=line.remittance)
+            for line in lines if line.external_id not in known]
+    s.add_all(rows)
+    s.flush()
+    return rows, len(known)
+
+
+def get_mapping(store: Store, bank: str) -> CsvMapping:
+    """The saved CSV mapping of ``bank``."""
+    with store.session() as s:
+        row = s.scalar(select(BankCsvMappingRow).where(BankCsvMappingRow.bank == bank))
+        if row is None:
+            known = list(s.scalars(select(BankCsvMappingRow.bank)))
+            raise InputError(f"no CSV mapping saved for bank {bank!r}; known: "
+                             f"{', '.join(known) or 'none'}", field="--bank",
+                             rule="csv-mapping-known")
+        return CsvMapping.model_validate(row.mapping)
+
+
+def save_mapping(store: Store, bank: str, data: dict[str, Any], *, file: str = "<mapping>",
+                 ) -> CsvMapping:
+    """Validate and save (or replace) ``bank``'s CSV column mapping."""
+    mapping = csv_mapping(data, file=file)
+    with store.session() as s:
+        row = s.scalar(select(BankCsvMappingRow).where(BankCsvMappingRow.bank == bank))
+        row = row or BankCsvMappingRow(bank=bank)
+        row.mapping, row.updated_at = mapping.model_dump(), utcnow()
+        s.add(row)
+    return mapping
+
+
+def import_statement(store: Store, path: Path, *, fmt: str | None = None,
+                     bank: str | None = None, settings: MatchSettings | None = None,
+                     actor: str = "", dry_run: bool = False) -> ImportSummary:
+    """Import a statement file: new credits become payments, matched and applied or queued.
+
+    The same file (by content) or the same lines (by their bank ids) imported again add
+    nothing. With ``dry_run`` everything is computed and nothing is kept.
+    """
+    settings = settings or MatchSettings()
+    if not path.is_file():
+        raise InputError("no such file", file=str(path), rule="file-readable")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    mapping = get_mapping(store, bank) if bank else None
+    statement: Statement = parse_statement(path, fmt, mapping=mapping, bank=bank or "generic")
+    summary = ImportSummary(str(path), statement.format, lines=len(statement.lines),
+                            debits_skipped=statement.debits_skipped)
+    with store.session() as s:
+        if s.scalar(select(StatementImportRow.id).where(StatementImportRow.sha256 == digest)):
+            summary.duplicate = True
+            summary.already_known = len(statement.lines)
+            return summary
+        record = StatementImportRow(sha256=digest, filename=path.name, format=statement.format,
+                                    account=statement.account,
+                                    statement_id=statement.statement_id,
+                                    lines=len(statement.lines), actor=actor)
+        s.add(record)
+        s.flush()
+        rows, summary.already_known = _insert_lines(s, statement.lines, statement.format)
+        record.added = summary.added = len(rows)
+        book = load_book(s, [r.currency for r in rows])
+        by_id = {r.external_id: r for r in rows}
+        lines = [line for line in statement.lines if line.external_id in by_id]
+        matches = match_lines(book, lines, settings)
+        _record_matches(s, rows, matches, settings, actor, record.id, summary)
+        if dry_run:
+            s.rollback()
+    log.info("statement imported", file=str(path), format=statement.format, added=summary.added,
+             applied=summary.applied, review=summary.review, dry_run=dry_run)
+    return summary
+
+
+def record_portal_payment(store: Store, *, portal: str, advice_id: str, invoice_number: str,
+                          amount: Decimal, currency: str, value_date: date,
+                          payer_name: str | None = None, settings: MatchSettings | None = None,
+                          actor: str = "status-sync") -> dict[str, Any]:
+    """Record a payment advice from a portal (called by the status sync); idempotent by
+    ``(portal, advice_id)``. It is matched like a statement line whose reference is the
+    invoice number. Returns the match as in :class:`ImportSummary` ``matches``."""
+    if currency not in CURRENCIES:
+        raise InputError(f"unknown currency {currency!r}", field="currency",
+                         rule="currency-known")
+    if not isinstance(amount, Decimal) or amount <= 0:
+        raise InputError(f"amount {amount!r} must be a positive Decimal", field="amount",
+                         rule="amount-positive")
+    settings = settings or MatchSettings()
+    line = StatementLine(external_id=f"portal:{portal}:{advice_id}", value_date=value_date,
+                         amount=amount, currency=currency, payer_name=payer_name,
+                         reference=invoice_number, remittance=f"{portal} payment advice")
+    summary = ImportSummary(f"portal:{portal}", "portal", lines=1)
+    with store.session() as s:
+        rows, known = _insert_lines(s, [line], "portal")
+        if known:
+            existing = s.scalar(select(PaymentRow).where(PaymentRow.external_id ==
+                                                        line.external_id))
+            if existing is None:  # another writer removed it between the two reads
+                raise ConflictError(f"payment advice {advice_id} vanished while recording it")
+            return {"payment_id": existing.id, "external_id": existing.external_id,
+                    "status": "already-recorded"}
+        matches = match_lines(load_book(s, [currency]), [line], settings)
+        _record_matches(s, rows, matches, settings, actor, None, summary)
+    return summary.matches[0]
+
+
+# -- review ---------------------------------------------------------------------------------
+
+def review_queue(store: Store, *, status: str = "review") -> list[dict[str, Any]]:
+    """Payments waiting for a decision (or in another match ``status``), oldest first."""
+    with store.session() as s:
+        rows = s.execute(select(PaymentMatchRow, PaymentRow)
+                         .join(PaymentRow, PaymentRow.id == PaymentMatchRow.payment_id)
+                         .where(PaymentMatchRow.status == status)
+                         .order_by(PaymentRow.value_date, PaymentRow.id))
+        return [{"payment_id": p.id, "value_date": p.value_date, "amount": plain(p.amount),
+                 "currency": p.currency, "payer_name": p.payer_name, "payer_iban": p.payer_iban,
+                 "reference": p.reference, "remittance": p.remittance, "method": m.method,
+                 "confidence": m.confidence, "reason": m.reason, "flags": m.flags,
+                 "proposal": m.proposal} for m, p in rows]
+
+
+def _match_row(s: Session, payment_id: int) -> tuple[PaymentMatchRow, PaymentRow]:
+    payment = s.get(PaymentRow, payment_id)
+    match = s.scalar(select(PaymentMatchRow).where(PaymentMatchRow.payment_id == payment_id))
+    if payment is None or match is None:
+        raise NotFound("payment", payment_id)
+    return match, payment
+
+
+def _decide(match: PaymentMatchRow, status: str, actor: str) -> None:
+    match.status, match.decided_by, match.decided_at = status, actor, utcnow()
+
+
+def accept(store: Store, payment_id: int, *, actor: str = "") -> None:
+    """Apply the proposed match of a payment waiting in review."""
+    with store.session() as s:
+        match, payment = _match_row(s, payment_id)
+        if match.status not in ("review", "undone"):
+            raise ConflictError(f"payment {payment_id} is {match.status}, not waiting in review")
+        if not match.proposal:
+            raise ConflictError(f"payment {payment_id} has no proposal; use change")
+        allocations = [Allocation(a["invoice_id"], a["invoice"], Decimal(a["amount"]), a["kind"])
+                       for a in match.proposal]
+        _apply(s, payment, allocations, confidence=100,
+               reason=f"accepted: {match.reason}", actor=actor)
+        _learn_payer(s, payment.payer_iban, payment.customer_id)
+        _decide(match, "accepted", actor)
+
+
+def change(store: Store, payment_id: int, invoices: Sequence[tuple[str, Decimal | None]], *,
+           actor: str = "", note: str = "") -> list[Allocation]:
+    """Apply a payment to the invoices a specialist names (amount None: what is open, up to
+    what is left); anything left over goes on account as a credit."""
+    with store.session() as s:
+        match, payment = _match_row(s, payment_id)
+        if match.status not in ("review", "undone", "rejected"):
+            raise ConflictError(f"payment {payment_id} is {match.status}; undo it first")
+        left = payment.amount
+        allocations: list[Allocation] = []
+        customer_id = payment.customer_id
+        for number, amount in invoices:
+            invoice = s.scalar(select(InvoiceRow).where(InvoiceRow.number == number))
+            if invoice is None:
+                raise NotFound("invoice", number)
+            part = amount if amount is not None else min(_invoice_open(s, invoice.id), left)
+            if part <= 0 or part > left:
+                raise InputError(f"{part} is not between 0 and the {left} left of the payment",
+                                 field=f"invoice {number}", rule="allocation-amount")
+            allocations.append(Allocation(invoice.id, invoice.number, part))
+            left -= part
+            customer_id = customer_id or invoice.customer_id
+        if left > 0:
+            allocations.append(Allocation(None, None, left, "credit"))
+        payment.customer_id = customer_id
+        _apply(s, payment, allocations, confidence=100,
+               reason=f"changed by a specialist{': ' + note if note else ''}", actor=actor)
+        _learn_payer(s, payment.payer_iban, customer_id)
+        match.proposal = [a.to_json() for a in allocations]
+        _decide(match, "changed", actor)
+        return allocations
+
+
+def reject(store: Store, payment_id: int, *, actor: str = "", note: str = "") -> None:
+    """Reject the proposal: the payment stays unapplied cash."""
+    with store.session() as s:
+        match, payment = _match_row(s, payment_id)
+        if match.status not in ("review", "undone"):
+            raise ConflictError(f"payment {payment_id} is {match.status}, not waiting in review")
+        _decide(match, "rejected", actor)
+        s.add(PaymentEventRow(payment_id=payment.id, kind="rejected", actor=actor,
+                              detail={"note": note}))
+
+
+def undo(store: Store, payment_id: int, *, actor: str = "", note: str = "") -> int:
+    """Reverse every live application of a payment; it goes back to review. Returns how many
+    applications were undone."""
+    with store.session() as s:
+        match, payment = _match_row(s, payment_id)
+        live = list(s.scalars(select(PaymentApplicationRow).where(and_(
+            PaymentApplicationRow.payment_id == payment_id,
+            PaymentApplicationRow.undone_at.is_(None)))))
+        if not live:
+            raise ConflictError(f"payment {payment_id} has no live application to undo")
+        now = utcnow()
+        for row in live:
+            row.undone_at = now
+        _decide(match, "undone", actor)
+        match.status = "review"
+        s.add(PaymentEventRow(payment_id=payment.id, kind="undone", actor=actor,
+                              detail={"applications": [r.id for r in live], "note": note}))
+        return len(live)
+
+
+def history(store: Store, payment_id: int) -> list[dict[str, Any]]:
+    """The recorded events of a payment, oldest first."""
+    with store.session() as s:
+        _match_row(s, payment_id)
+        return [{"at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail}
+                for e in s.scalars(select(PaymentEventRow).where(
+                    PaymentEventRow.payment_id == payment_id).order_by(PaymentEventRow.id))]

@@ -1,0 +1,379 @@
+"""Collection KPIs as of a date. The formulas are written out in ``docs/kpis.md``.
+
+All aggregation happens in SQL (:mod:`claims.reports.sql`, a handful of scans whatever the
+number of invoices); Python only combines the sums, in ``Decimal``. A KPI whose denominator is
+zero is ``None`` (no sales, no receivables), never a made-up number.
+
+Promises kept and disputes by age read the collections tables (``promises``, ``disputes``)
+when they exist in the database and are ``None`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Engine, inspect, text
+
+from claims.errors import InputError
+from claims.money import CURRENCIES, quantize
+from claims.reports import sql
+from claims.store.tables import money_from_sql
+
+#: ``run(sql_text, params)`` → rows; lets the same statements run on SQLAlchemy or DuckDB.
+Runner = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
+
+CEI_VARIANT = ("CRF standard: (beginning AR + credit sales − ending total AR) / (beginning AR + "
+               "credit sales − ending current AR) × 100, over the calendar month to the as-of "
+               "date")
+
+
+class KpiSettings(BaseModel):
+    """``[reports]`` in claims.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aging_buckets: list[int] = Field([30, 60, 90], description="bucket edges in days, ascending")
+    aging_basis: Literal["due", "invoice"] = Field("due",
+                                                   description="age from due or invoice date")
+    dso_days: int = Field(90, ge=1, le=366, description="days of sales in standard DSO")
+    trend_months: int = Field(6, ge=1, le=24, description="months in the trends")
+    at_risk_days: int = Field(90, ge=1, description="past due by more than this: at risk")
+    countback_months: int = Field(24, ge=1, le=60, description="most months countback walks")
+    currency: str | None = Field(None, description="KPI currency (default: the most invoiced)")
+    monthly_target: Decimal | None = Field(None, description="cash to collect per month")
+
+    @field_validator("aging_buckets")
+    @classmethod
+    def _ascending(cls, value: list[int]) -> list[int]:
+        if not value or sorted(set(value)) != value or value[0] <= 0:
+            raise ValueError("bucket edges must be positive and strictly ascending")
+        return value
+
+
+def kpi_settings(extra: dict[str, Any], *, file: str = "claims.toml") -> KpiSettings:
+    """The ``[reports]`` table of claims.toml, validated."""
+    try:
+        return KpiSettings.model_validate(extra.get("reports", {}))
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(first["msg"], file=file,
+                         field="reports." + ".".join(map(str, first["loc"])),
+                         rule="settings") from err
+
+
+def _r(value: Decimal | None, places: int = 2) -> Decimal | None:
+    if value is None:
+        return None
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _div(a: Decimal, b: Decimal) -> Decimal | None:
+    return None if b == 0 else a / b
+
+
+def countback_dso(receivables: Decimal, months: Sequence[tuple[Decimal, int]]) -> Decimal | None:
+    """Countback DSO: walk back month by month (newest first, ``(sales, days)``), taking whole
+    months while receivables cover their sales, then the fraction of the month that is left."""
+    if receivables <= 0:
+        return Decimal(0)
+    left, days = receivables, Decimal(0)
+    for sales, month_days in months:
+        if sales <= 0:
+            days += month_days
+            continue
+        if left >= sales:
+            left -= sales
+            days += month_days
+            if left == 0:
+                return days
+        else:
+            return days + left / sales * month_days
+    return days  # receivables exceed every month walked: the DSO is at least this
+
+
+def aging_labels(settings: KpiSettings) -> list[str]:
+    """Bucket names: ``current, 1-30, 31-60, 61-90, 90+`` (due basis) or ``0-30, …`` (invoice)."""
+    edges = settings.aging_buckets
+    if settings.aging_basis == "due":
+        labels = ["current", f"1-{edges[0]}"]
+    else:
+        labels = [f"0-{edges[0]}"]
+    labels += [f"{a + 1}-{b}" for a, b in zip(edges, edges[1:], strict=False)]
+    return labels + [f"{edges[-1]}+"]
+
+
+def aging_edges(as_of: date, settings: KpiSettings) -> list[date]:
+    """The earliest basis date of each bucket but the last (days back from ``as_of``)."""
+    days = ([0] if settings.aging_basis == "due" else []) + settings.aging_buckets
+    return [as_of - timedelta(days=d) for d in days]
+
+
+def sqlalchemy_runner(engine: Engine) -> Runner:
+    """A :data:`Runner` on a SQLAlchemy engine (SQLite gets ISO date strings, as it stores)."""
+    sqlite = engine.dialect.name == "sqlite"
+
+    def run(statement: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        if sqlite:
+            params = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(statement), params)]
+    return run
+
+
+def _main_currency(run: Runner) -> str | None:
+    rows = run("SELECT currency, COUNT(*) FROM invoices GROUP BY currency "
+               "ORDER BY COUNT(*) DESC, currency LIMIT 1", {})
+    return rows[0][0] if rows else None
+
+
+def compute_kpis(run: Runner, dialect: str, as_of: date, settings: KpiSettings | None = None, *,
+                 currency: str | None = None, tables: set[str] | None = None,
+                 ) -> dict[str, Any]:
+    """Every KPI as of ``as_of`` (see docs/kpis.md), with month-over-month trends.
+
+    ``tables``: the table names present (for the optional collections KPIs and match rate).
+    """
+    settings = settings or KpiSettings()
+    tables = tables or set()
+    currency = currency or settings.currency or _main_currency(run) or "EUR"
+    m = settings.trend_months
+    n_months = m + settings.countback_months
+    months = sql.month_bounds(as_of, n_months)
+    month_ends = [months[k][1] for k in range(m + 1)]
+    windows = [(e - timedelta(days=settings.dso_days - 1), e) for e in month_ends[:m]]
+    params: dict[str, Any] = {"currency": currency, "as_of": as_of}
+    for k, e in enumerate(month_ends):
+        params[f"e{k}"] = e
+    for k, (start, end) in enumerate(months[:m]):
+        params[f"ms{k}"], params[f"me{k}"] = start, end
+    params["ps"], params["pe"] = windows[0]
+
+    # Two grouped scans; everything else is arithmetic on their (few thousand) rows.
+    inv_rows = [(_day(issue), _day(due), money_from_sql(total))
+                for issue, due, total in run(sql.INVOICES_BY_DATES, params)]
+    e_names = [f"e{k}" for k in range(m + 1)]
+    app_rows = run(sql.applications_by_invoice_dates(
+        dialect, e_names, [(f"ms{k}", f"me{k}") for k in range(m)], ("ps", "pe")), params)
+
+    def issued_sum(pred: Callable[[date, date], bool]) -> Decimal:
+        return sum((t for issue, due, t in inv_rows if pred(issue, due)), Decimal(0))
+
+    issued = [issued_sum(lambda i, d, e=e: i <= e) for e in month_ends]
+    issued_current = [issued_sum(lambda i, d, e=e: i <= e and d >= e) for e in month_ends]
+    sales = [issued_sum(lambda i, d, s=s_, e=e_: s <= i <= e) for s_, e_ in months]
+    window_sales = [issued_sum(lambda i, d, s=s_, e=e_: s <= i <= e) for s_, e_ in windows]
+    applied = [Decimal(0)] * (m + 1)
+    applied_current = [Decimal(0)] * (m + 1)
+    collected = [Decimal(0)] * m
+    written_off = [Decimal(0)] * m
+    weighted_days = paid_in_window = Decimal(0)
+    applied_rows: list[tuple[date, date, Decimal]] = []  # (issue, due basis, applied ≤ as-of)
+    for row in app_rows:
+        issue, due, kind = _day(row[0]), _day(row[1]), row[2]
+        upto = [money_from_sql(v) for v in row[3:3 + m + 1]]
+        in_month = [money_from_sql(v) for v in row[4 + m:4 + 2 * m]]
+        applied_rows.append((issue, due, upto[0]))
+        for k, e in enumerate(month_ends):
+            applied[k] += upto[k]
+            if issue <= e <= due:
+                applied_current[k] += upto[k]
+        for k in range(m):
+            if kind == "payment":
+                collected[k] += in_month[k]
+            elif kind in ("writeoff", "discount"):
+                written_off[k] += in_month[k]
+        if kind == "payment":
+            weighted_days += Decimal(str(row[-2] or 0)).scaleb(-4)
+            paid_in_window += money_from_sql(row[-1])
+
+    ar = [issued[k] - applied[k] for k in range(m + 1)]
+    current = [issued_current[k] - applied_current[k] for k in range(m + 1)]
+    month_days = [(end - start).days + 1 for start, end in months]
+    n = Decimal(settings.dso_days)
+    match_rates = _match_rates(run, months[:m], params, tables)
+
+    trends = []
+    for k in range(m):
+        std = _div(ar[k] * n, window_sales[k])
+        best = _div(current[k] * n, window_sales[k])
+        countback = countback_dso(ar[k], [(sales[j], month_days[j])
+                                          for j in range(k, k + settings.countback_months)])
+        cei_num = ar[k + 1] + sales[k] - ar[k]
+        cei_den = ar[k + 1] + sales[k] - current[k]
+        pct = _div(current[k] * 100, ar[k])
+        trends.append({
+            "month": months[k][0].strftime("%Y-%m"), "start": months[k][0], "end": months[k][1],
+            "receivables": ar[k], "current": current[k], "overdue": ar[k] - current[k],
+            "sales": sales[k], "collected": collected[k], "write_offs": written_off[k],
+            "dso_standard": _r(std), "dso_countback": _r(countback),
+            "best_possible_dso": _r(best),
+            "average_days_delinquent": _r(std - best) if std is not None and best is not None
+            else None,
+            "cei": _r(_div(cei_num * 100, cei_den)), "percent_current": _r(pct),
+            "auto_match_rate": match_rates[k],
+            "target": settings.monthly_target,
+        })
+    now = trends[0]
+    for k in range(m):
+        previous = trends[k + 1] if k + 1 < m else None
+        trends[k]["change"] = {
+            key: (trends[k][key] - previous[key]
+                  if previous and trends[k][key] is not None and previous[key] is not None
+                  else None)
+            for key in ("receivables", "dso_countback", "cei", "collected", "percent_current")}
+
+    buckets, at_risk = _aging(inv_rows, applied_rows, as_of, settings)
+    return _money_places({
+        "as_of": as_of, "currency": currency,
+        "receivables": ar[0], "current": current[0], "overdue": ar[0] - current[0],
+        "dso": {"standard": now["dso_standard"], "countback": now["dso_countback"],
+                "best_possible": now["best_possible_dso"], "days": settings.dso_days},
+        "average_days_delinquent": now["average_days_delinquent"],
+        "cei": {"value": now["cei"], "variant": CEI_VARIANT, "start": months[0][0],
+                "end": months[0][1], "beginning_receivables": ar[1], "sales": sales[0],
+                "ending_receivables": ar[0], "ending_current": current[0]},
+        "average_days_to_pay": _r(_div(weighted_days, paid_in_window)),
+        "percent_current": now["percent_current"],
+        "at_risk": {"days": settings.at_risk_days, "amount": at_risk,
+                    "percent": _r(_div(at_risk * 100, ar[0]))},
+        "aging": {"basis": settings.aging_basis, "buckets": buckets},
+        "collected_month_to_date": collected[0],
+        "write_offs_month_to_date": written_off[0],
+        "auto_match_rate": now["auto_match_rate"],
+        "promises_kept": promises_kept(run, months[0], tables),
+        "disputes_by_age": disputes_by_age(run, as_of, tables),
+        "trends": trends,
+    }, currency)
+
+
+MONEY_KEYS = frozenset({
+    "receivables", "current", "overdue", "sales", "collected", "write_offs", "amount", "target",
+    "beginning_receivables", "ending_receivables", "ending_current", "collected_month_to_date",
+    "write_offs_month_to_date"})
+
+
+def _money_places(value: Any, currency: str, key: str = "") -> Any:
+    """Money fields rounded to the currency's minor units (they come from SQL at 4 places)."""
+    if isinstance(value, dict):
+        return {k: _money_places(v, currency, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_money_places(v, currency, key) for v in value]
+    if isinstance(value, Decimal) and key in MONEY_KEYS:
+        return quantize(value, CURRENCIES.get(currency, 2))
+    return value
+
+
+def _day(value: Any) -> date:
+    """A DATE from any driver (SQLite gives ISO text)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _aging(invoices: Sequence[tuple[date, date, Decimal]],
+           applied: Sequence[tuple[date, date, Decimal]], as_of: date, settings: KpiSettings,
+           ) -> tuple[list[dict[str, Any]], Decimal]:
+    """Open balance at ``as_of`` per bucket: invoice totals less applications dated ≤ as-of,
+    both grouped by the invoice's dates (the bucket depends on nothing else)."""
+    labels = aging_labels(settings)
+    edges = aging_edges(as_of, settings)
+    risk_edge = as_of - timedelta(days=settings.at_risk_days)
+    totals = {label: Decimal(0) for label in labels}
+    at_risk = Decimal(0)
+
+    def add(issue: date, due: date, amount: Decimal) -> None:
+        nonlocal at_risk
+        if issue > as_of:
+            return
+        basis = due if settings.aging_basis == "due" else issue
+        label = next((lb for lb, edge in zip(labels, edges, strict=False) if basis >= edge),
+                     labels[-1])
+        totals[label] += amount
+        if due < risk_edge:
+            at_risk += amount
+
+    for issue, due, total in invoices:
+        add(issue, due, total)
+    for issue, due, amount in applied:
+        add(issue, due, -amount)
+    return [{"bucket": b, "amount": a} for b, a in totals.items()], at_risk
+
+
+def _match_rates(run: Runner, months: Sequence[tuple[date, date]], params: dict[str, Any],
+                 tables: set[str]) -> list[dict[str, Any] | None]:
+    if "payment_matches" not in tables:
+        return [None] * len(months)
+    cols = []
+    for k in range(len(months)):
+        within = f"p.value_date >= :ms{k} AND p.value_date <= :me{k}"
+        cols.append(f"SUM(CASE WHEN {within} AND pm.auto THEN 1 ELSE 0 END)")
+        cols.append(f"SUM(CASE WHEN {within} THEN 1 ELSE 0 END)")
+    row = run(f"SELECT {', '.join(cols)} FROM payment_matches pm JOIN payments p "
+              "ON p.id = pm.payment_id WHERE p.currency = :currency", params)[0]
+    rates: list[dict[str, Any] | None] = []
+    for k in range(len(months)):
+        auto, total = int(row[2 * k] or 0), int(row[2 * k + 1] or 0)
+        rates.append({"auto": auto, "total": total,
+                      "percent": _r(_div(Decimal(auto * 100), Decimal(total)))})
+    return rates
+
+
+def promises_kept(run: Runner, month: tuple[date, date], tables: set[str],
+                  ) -> dict[str, Any] | None:
+    """Promises to pay falling due in the month: kept / (kept + broken). ``None`` without the
+    collections ``promises`` table (columns ``status`` and ``promised_date`` or ``due_date``)."""
+    if "promises" not in tables:
+        return None
+    for date_column in ("promised_date", "due_date", "promise_date"):
+        try:
+            rows = run(f"SELECT status, COUNT(*) FROM promises WHERE {date_column} >= :s AND "
+                       f"{date_column} <= :e GROUP BY status", {"s": month[0], "e": month[1]})
+        except Exception:  # noqa: BLE001 - the column is not there: try the next name
+            continue
+        counts = {str(status).lower(): int(c) for status, c in rows}
+        kept, broken = counts.get("kept", 0), counts.get("broken", 0)
+        return {"kept": kept, "broken": broken, "open": sum(counts.values()) - kept - broken,
+                "percent": _r(_div(Decimal(kept * 100), Decimal(kept + broken)))}
+    return None
+
+
+def disputes_by_age(run: Runner, as_of: date, tables: set[str]) -> list[dict[str, Any]] | None:
+    """Open disputes by age since opened (0-30, 31-60, 61-90, 90+). ``None`` without the
+    collections ``disputes`` table (columns ``status`` and ``opened_at``/``opened_on``/
+    ``created_at``)."""
+    if "disputes" not in tables:
+        return None
+    for column in ("opened_on", "opened_at", "created_at"):
+        try:
+            rows = run(f"SELECT {column} FROM disputes WHERE LOWER(status) NOT IN "
+                       "('resolved', 'closed', 'withdrawn')", {})
+        except Exception:  # noqa: BLE001 - the column is not there: try the next name
+            continue
+        buckets = {"0-30": 0, "31-60": 0, "61-90": 0, "90+": 0}
+        for (opened,) in rows:
+            if isinstance(opened, datetime):
+                day = opened.date()
+            elif isinstance(opened, date):
+                day = opened
+            else:
+                day = date.fromisoformat(str(opened)[:10])
+            age = (as_of - day).days
+            key = ("0-30" if age <= 30 else "31-60" if age <= 60 else "61-90" if age <= 90
+                   else "90+")
+            buckets[key] += 1
+        return [{"age": k, "open": v} for k, v in buckets.items()]
+    return None
+
+
+def kpis(engine: Engine, as_of: date, settings: KpiSettings | None = None, *,
+         currency: str | None = None) -> dict[str, Any]:
+    """:func:`compute_kpis` on a Claimwright database."""
+    tables = set(inspect(engine).get_table_names())
+    return compute_kpis(sqlalchemy_runner(engine), engine.dialect.name, as_of, settings,
+                        currency=currency, tables=tables)

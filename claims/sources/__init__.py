@@ -1,0 +1,11 @@
+"""Invoice sources: Zoho Books, accounting exports (CSV / XLSX), UBL, Factur-X and ZATCA.
+
+Each source module reads and returns :class:`~claims.sources.common.SourceInvoice` records;
+:func:`~claims.sources.store.store_batch` stores them all or nothing and records the import.
+The ``import_*`` functions in :mod:`claims.sources.api` are what the CLI calls.
+"""
+
+from claims.sources import tables  # noqa: F401  (the tables must be known to the metadata)
+from claims.sources.common import ImportBatch, ImportFinding, ImportRejected, SourceInvoice
+
+__all__ = ["ImportBatch", "ImportFinding", "ImportRejected", "SourceInvoice"]

@@ -1,0 +1,241 @@
+"""Factur-X / ZUGFeRD: the CII XML (UN/CEFACT Cross Industry Invoice) embedded in a PDF/A-3.
+
+The XML is taken from the PDF's embedded files with pypdf (``factur-x.xml``, ``zugferd-invoice.xml``
+or ``xrechnung.xml``), parsed safely, and its totals recomputed as for UBL (EN 16931: BR-CO-10
+… BR-CO-16 and the VAT breakdown). The PDF itself becomes the invoice's document. The same
+mapping as UBL applies: allowances / charges become lines, a credit note (type 381) is negated.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from claims.errors import InputError
+from claims.models import InvoiceLine
+from claims.sources.common import (
+    ContactRef, CustomerRef, ImportFinding, SourceInvoice, check_currency, make_invoice, money2,
+)
+from claims.sources.ubl import AllowanceCharge, negate
+from claims.sources.xmlsafe import Reader, parse_xml
+
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+}
+XML_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "ZUGFeRD-invoice.xml", "xrechnung.xml")
+CREDIT_NOTE_TYPES = {"381", "396", "261", "262"}
+ZERO = Decimal(0)
+
+
+def extract_xml(pdf: bytes, *, file: str) -> tuple[str, bytes]:
+    """(attachment name, XML bytes) of the Factur-X / ZUGFeRD invoice embedded in ``pdf``."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    if not pdf.startswith(b"%PDF"):
+        raise InputError("is not a PDF (Factur-X is a PDF/A-3 with the invoice XML inside)",
+                         file=file, rule="facturx-pdf")
+    try:
+        attachments = PdfReader(io.BytesIO(pdf)).attachments
+        names = list(attachments)
+        for name in XML_NAMES:
+            if name in attachments:
+                return name, attachments[name][0]
+    except (PyPdfError, ValueError, KeyError, TypeError) as err:
+        raise InputError(f"cannot read the PDF ({type(err).__name__}: {err})", file=file,
+                         rule="facturx-pdf") from err
+    raise InputError(f"has no embedded Factur-X / ZUGFeRD XML (looked for {', '.join(XML_NAMES)}"
+                     f"; found {', '.join(names) or 'no attachments'})", file=file,
+                     field="EmbeddedFiles", rule="facturx-attachment")
+
+
+def _date(r: Reader, path: str) -> date | None:
+    text = r.text(path)
+    if text is None:
+        return None
+    try:
+        return date(int(text[0:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        raise InputError(f"{text!r} is not a date in format 102 (YYYYMMDD)", file=r.file,
+                         field=path.split(":")[-1], rule="date-format") from None
+
+
+def parse_facturx(pdf: bytes, *, file: str) -> SourceInvoice:
+    """A :class:`SourceInvoice` from a Factur-X PDF (the PDF kept as its document)."""
+    name, xml = extract_xml(pdf, file=file)
+    item = parse_cii(xml, file=f"{file}!{name}")
+    item.document, item.document_name, item.origin = pdf, file.rsplit("/", 1)[-1], file
+    item.invoice = item.invoice.model_copy(update={"source": "facturx"})
+    item.extra["attachment"] = name
+    return item
+
+
+def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
+    """A :class:`SourceInvoice` from CII XML, with findings for totals that disagree."""
+    root = parse_xml(data, file=file)
+    if root.tag != f"{{{NS['rsm']}}}CrossIndustryInvoice":
+        raise InputError(f"root element {root.tag!r} is not a CII CrossIndustryInvoice",
+                         file=file, rule="cii-root")
+    doc = Reader(root, NS, file)
+    findings: list[ImportFinding] = []
+
+    def finding(code: str, message: str, field: str) -> None:
+        findings.append(ImportFinding(code, "error", message, file, field))
+
+    number = doc.required("rsm:ExchangedDocument/ram:ID")
+    type_code = doc.text("rsm:ExchangedDocument/ram:TypeCode", "380") or "380"
+    issue = _date(doc, "rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString")
+    if issue is None:
+        raise InputError("is missing", file=file, field="ExchangedDocument/IssueDateTime",
+                         rule="required-element")
+    tx_el = doc.find("rsm:SupplyChainTradeTransaction")
+    if tx_el is None:
+        raise InputError("is missing", file=file, field="SupplyChainTradeTransaction",
+                         rule="required-element")
+    tx = doc.at(tx_el)
+    settle_el = tx.find("ram:ApplicableHeaderTradeSettlement")
+    if settle_el is None:
+        raise InputError("is missing", file=file, field="ApplicableHeaderTradeSettlement",
+                         rule="required-element")
+    st = tx.at(settle_el)
+    currency = check_currency(st.required("ram:InvoiceCurrencyCode"), file=file,
+                              field="InvoiceCurrencyCode")
+
+    lines: list[InvoiceLine] = []
+    by_category: dict[tuple[str, Decimal], Decimal] = defaultdict(lambda: ZERO)
+    line_sum = ZERO
+    for i, li in enumerate(tx.all("ram:IncludedSupplyChainTradeLineItem"), start=1):
+        where = f"IncludedSupplyChainTradeLineItem[{i}]"
+        net = li.need_amount("ram:SpecifiedLineTradeSettlement/"
+                             "ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount")
+        qty = li.amount("ram:SpecifiedLineTradeDelivery/ram:BilledQuantity", Decimal(1)) or ZERO
+        price = li.amount("ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/"
+                          "ram:ChargeAmount", ZERO) or ZERO
+        base = li.amount("ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/"
+                         "ram:BasisQuantity", Decimal(1)) or Decimal(1)
+        unit = price / base
+        if money2(qty * unit) != net and not li.all(
+                "ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeAllowanceCharge"):
+            finding("E-CII-LINE", f"line total {net} is not {qty} × {unit.normalize()}",
+                    f"{where}/LineTotalAmount")
+        tax = "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/"
+        cat = li.text(tax + "ram:CategoryCode", "S") or "S"
+        pct = li.amount(tax + "ram:RateApplicablePercent", ZERO) or ZERO
+        by_category[(cat, pct)] += net
+        line_sum += net
+        lines.append(InvoiceLine(
+            description=li.text("ram:SpecifiedTradeProduct/ram:Name") or f"line {i}",
+            quantity=qty, unit_price=unit, net=net, vat_percent=pct,
+            vat=money2(net * pct / 100)))
+    if not lines:
+        raise InputError("has no IncludedSupplyChainTradeLineItem", file=file,
+                         field="IncludedSupplyChainTradeLineItem", rule="cii-lines")
+
+    adjustments: list[AllowanceCharge] = []
+    for ac in st.all("ram:SpecifiedTradeAllowanceCharge"):
+        charge = ac.required("ram:ChargeIndicator/udt:Indicator") == "true"
+        item = AllowanceCharge(
+            charge=charge, amount=ac.need_amount("ram:ActualAmount"),
+            reason=ac.text("ram:Reason") or "", code=ac.text("ram:ReasonCode"),
+            category=ac.text("ram:CategoryTradeTax/ram:CategoryCode", "S") or "S",
+            percent=ac.amount("ram:CategoryTradeTax/ram:RateApplicablePercent", ZERO) or ZERO)
+        adjustments.append(item)
+        signed = item.amount if charge else -item.amount
+        by_category[(item.category, item.percent)] += signed
+        lines.append(InvoiceLine(
+            description=f"{'Charge' if charge else 'Allowance'}: {item.reason}".strip(),
+            quantity=Decimal(1), unit_price=signed, net=signed, vat_percent=item.percent,
+            vat=money2(signed * item.percent / 100)))
+
+    breakdown = []
+    tax_sum = ZERO
+    for j, t in enumerate(st.all("ram:ApplicableTradeTax"), start=1):
+        cat = t.required("ram:CategoryCode")
+        pct = t.amount("ram:RateApplicablePercent", ZERO) or ZERO
+        basis, calc = t.need_amount("ram:BasisAmount"), t.need_amount("ram:CalculatedAmount")
+        tax_sum += calc
+        expected_basis = by_category.get((cat, pct), ZERO)
+        if basis != expected_basis:
+            finding("E-CII-VAT-BASE", f"VAT {cat} {pct}%: basis {basis} is not the lines, "
+                    f"allowances and charges of that category ({expected_basis})",
+                    f"ApplicableTradeTax[{j}]/BasisAmount")
+        if calc != money2(basis * pct / 100):
+            finding("E-CII-VAT", f"VAT {cat} {pct}%: {calc} is not {pct}% of {basis} "
+                    f"({money2(basis * pct / 100)})", f"ApplicableTradeTax[{j}]/CalculatedAmount")
+        breakdown.append({"category": cat, "percent": str(pct), "taxable": str(basis),
+                          "tax": str(calc)})
+
+    sm_el = st.find("ram:SpecifiedTradeSettlementHeaderMonetarySummation")
+    if sm_el is None:
+        raise InputError("is missing", file=file,
+                         field="SpecifiedTradeSettlementHeaderMonetarySummation",
+                         rule="required-element")
+    sm = st.at(sm_el)
+    line_total = sm.need_amount("ram:LineTotalAmount")
+    charge_total = sm.amount("ram:ChargeTotalAmount", ZERO) or ZERO
+    allow_total = sm.amount("ram:AllowanceTotalAmount", ZERO) or ZERO
+    basis_total = sm.need_amount("ram:TaxBasisTotalAmount")
+    tax_els = [e for e in sm.el.findall("ram:TaxTotalAmount", NS)
+               if e.get("currencyID") in (None, currency)]
+    tax_total = Decimal(tax_els[0].text.strip()) if tax_els and tax_els[0].text else tax_sum
+    grand = sm.need_amount("ram:GrandTotalAmount")
+    prepaid = sm.amount("ram:TotalPrepaidAmount", ZERO) or ZERO
+    rounding = sm.amount("ram:RoundingAmount", ZERO) or ZERO
+    due = sm.need_amount("ram:DuePayableAmount")
+    allowances = sum((a.amount for a in adjustments if not a.charge), ZERO)
+    charges = sum((a.amount for a in adjustments if a.charge), ZERO)
+    for rule, name, printed, expected in (
+            ("BR-CO-10", "LineTotalAmount", line_total, line_sum),
+            ("BR-CO-11", "AllowanceTotalAmount", allow_total, allowances),
+            ("BR-CO-12", "ChargeTotalAmount", charge_total, charges),
+            ("BR-CO-13", "TaxBasisTotalAmount", basis_total,
+             line_total - allow_total + charge_total),
+            ("BR-CO-14", "TaxTotalAmount", tax_total, tax_sum),
+            ("BR-CO-15", "GrandTotalAmount", grand, basis_total + tax_total),
+            ("BR-CO-16", "DuePayableAmount", due, grand - prepaid + rounding)):
+        if printed != expected:
+            finding(f"E-{rule}", f"{name} {printed} is not {expected} as recomputed",
+                    f"SpecifiedTradeSettlementHeaderMonetarySummation/{name}")
+
+    agreement = tx.find("ram:ApplicableHeaderTradeAgreement")
+    customer = None
+    contract = None
+    if agreement is not None:
+        ag = tx.at(agreement)
+        contract = ag.text("ram:ContractReferencedDocument/ram:IssuerAssignedID")
+        buyer_el = ag.find("ram:BuyerTradeParty")
+        if buyer_el is not None:
+            buyer = ag.at(buyer_el)
+            contacts = tuple(
+                ContactRef(name=c.text("ram:PersonName") or "",
+                           email=c.text("ram:EmailURIUniversalCommunication/ram:URIID"),
+                           phone=c.text("ram:TelephoneUniversalCommunication/ram:CompleteNumber"))
+                for c in buyer.all("ram:DefinedTradeContact"))
+            customer = CustomerRef(
+                name=buyer.required("ram:Name"), external_id=buyer.text("ram:ID"),
+                tax_id=buyer.text("ram:SpecifiedTaxRegistration/ram:ID"), contacts=contacts)
+    invoice = make_invoice(dict(
+        number=number, issue_date=issue,
+        due_date=_date(st, "ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString"),
+        currency=currency, customer=customer.name if customer else "", contract_number=contract,
+        period_start=_date(st, "ram:BillingSpecifiedPeriod/ram:StartDateTime/udt:DateTimeString"),
+        period_end=_date(st, "ram:BillingSpecifiedPeriod/ram:EndDateTime/udt:DateTimeString"),
+        lines=lines, net=basis_total, vat=tax_total, total=grand, source="cii"), file=file)
+    kind = "credit-note" if type_code in CREDIT_NOTE_TYPES else "invoice"
+    if kind == "credit-note":
+        invoice = negate(invoice)
+    extra: dict[str, Any] = {
+        "document_type": f"CII {type_code}", "negated": kind == "credit-note",
+        "guideline": doc.text("rsm:ExchangedDocumentContext/"
+                              "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID"),
+        "allowances": [a.to_json() for a in adjustments if not a.charge],
+        "charges": [a.to_json() for a in adjustments if a.charge],
+        "vat_breakdown": breakdown, "line_extension": str(line_total), "prepaid": str(prepaid),
+        "rounding": str(rounding), "payable": str(due)}
+    return SourceInvoice(invoice=invoice, origin=file, kind=kind,  # type: ignore[arg-type]
+                         external_id=number, customer=customer, extra=extra, findings=findings)

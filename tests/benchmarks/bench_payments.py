@@ -1,0 +1,314 @@
+"""Benchmark: cash-application matching and the KPI report at scale.
+
+    python tests/benchmarks/bench_payments.py [--quick] [--pg URL] [--invoices N]
+
+1. Matching: n statement lines against n open items (n = 10,000 and 100,000), a realistic
+   mix (structured references, numbers in free text, payers by IBAN, one payment for several
+   invoices, short / over payments, unknown payers). Printed: seconds, lines/s, the growth
+   from 10k to 100k (≈10 when linear), and the floor measured in the same run: normalising
+   every reference and one dict lookup per line.
+2. KPIs (claims.reports.kpis.compute_kpis: DSO standard/countback, CEI, aging, days to pay,
+   trends …) over N invoices (default 1,000,000) and 1.5·N payments/applications on SQLite
+   and PostgreSQL, beside DuckDB running the very same SQL text on the same rows (reference).
+   Rows are bulk-loaded from CSV (sqlite3 executemany, PostgreSQL COPY, DuckDB read_csv).
+   ``payment_matches`` is left empty (the match-rate query runs, on no rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from claims.payments.matching import Book, MatchSettings, OpenItem, match_lines, normalise  # noqa: E402
+from claims.payments.parsers import StatementLine  # noqa: E402
+from claims.reports.kpis import KpiSettings, compute_kpis, sqlalchemy_runner  # noqa: E402
+
+AS_OF = date(2026, 10, 31)
+DEFAULT_PG = os.environ.get("CLAIMS_TEST_PG_URL",
+                            "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# -- 1. matching --------------------------------------------------------------------------
+
+def matching_case(n: int, seed: int = 7) -> tuple[list[OpenItem], list[StatementLine],
+                                                   dict[str, int]]:
+    rnd = random.Random(seed)
+    customers = max(n // 10, 1)
+    items = []
+    for i in range(n):
+        cents = rnd.randint(10_000, 10_000_000)
+        issue = date(2026, 1, 1) + timedelta(days=i % 280)
+        items.append(OpenItem(i, f"INV-{i:07d}", i % customers, "EUR",
+                              Decimal(cents).scaleb(-2), issue, issue + timedelta(days=30)))
+    ibans = {f"DE{c:020d}": c for c in range(customers)}
+    lines = []
+    for k, it in enumerate(items):
+        kind = k % 20
+        common = dict(external_id=f"L{k}", value_date=AS_OF, currency="EUR")
+        if kind < 10:      # structured reference, exact amount
+            line = StatementLine(amount=it.open, reference=f"RF18{it.number.replace('-', '')}",
+                                 **common)
+        elif kind < 14:    # invoice number in free text, spaced and lower case
+            spaced = it.number.lower().replace("-", " ")
+            line = StatementLine(amount=it.open, remittance=f"payment {spaced} thank you",
+                                 **common)
+        elif kind < 17:    # payer by IBAN, exact amount of one open item
+            line = StatementLine(amount=it.open, payer_iban=f"DE{it.customer_id:020d}",
+                                 **common)
+        elif kind == 17:   # short payment by reference
+            line = StatementLine(amount=it.open - Decimal("10.00"), reference=it.number,
+                                 **common)
+        elif kind == 18:   # payer by IBAN, amount of two of its items: a subset sum
+            other = items[(k + customers) % n]
+            line = StatementLine(amount=it.open + other.open if other.customer_id ==
+                                 it.customer_id else it.open,
+                                 payer_iban=f"DE{it.customer_id:020d}", **common)
+        else:              # unknown payer, no reference
+            line = StatementLine(amount=Decimal("12.34"), payer_name=f"Stranger {k}", **common)
+        lines.append(line)
+    return items, lines, ibans
+
+
+def bench_matching(n: int) -> dict[str, Any]:
+    items, lines, ibans = matching_case(n)
+    settings = MatchSettings()
+    t0 = time.perf_counter()
+    book = Book(items, payer_ibans=ibans)
+    matches = match_lines(book, lines, settings)
+    elapsed = time.perf_counter() - t0
+    applied = sum(1 for m in matches if m.allocations and
+                  m.confidence >= settings.auto_apply_threshold)
+    t0 = time.perf_counter()  # the floor: normalise every key, one dict lookup per line
+    index = {normalise(i.number): i.invoice_id for i in items}
+    hits = sum(1 for line in lines if normalise(line.reference or line.remittance or "") in index)
+    floor = time.perf_counter() - t0
+    del hits
+    return {"n": n, "seconds": elapsed, "floor": floor, "applied": applied}
+
+
+# -- 2. KPIs ------------------------------------------------------------------------------
+
+def write_csvs(folder: Path, n_invoices: int, seed: int = 11) -> dict[str, Path]:
+    rnd = random.Random(seed)
+    customers = 2000
+    paths = {name: folder / f"{name}.csv" for name in
+             ("customers", "invoices", "payments", "payment_applications")}
+    with paths["customers"].open("w", newline="") as f:
+        w = csv.writer(f)
+        for c in range(1, customers + 1):
+            w.writerow([c, f"Customer {c}", "agency", f"collector-{c % 12}",
+                        "2026-01-01 00:00:00+00"])
+    pay_id = 0
+    start = AS_OF - timedelta(days=730)
+    with paths["invoices"].open("w", newline="") as fi, \
+            paths["payments"].open("w", newline="") as fp, \
+            paths["payment_applications"].open("w", newline="") as fa:
+        wi, wp, wa = csv.writer(fi), csv.writer(fp), csv.writer(fa)
+        for i in range(1, n_invoices + 1):
+            cents = rnd.randint(10_000, 10_000_000)
+            issue = start + timedelta(days=rnd.randint(0, 730))
+            due = issue + timedelta(days=30)
+            customer = rnd.randint(1, customers)
+            total = cents * 100  # 1/10,000 units
+            wi.writerow([i, f"INV-{i:08d}", customer, "EUR", issue.isoformat(),
+                         due.isoformat(), total, 0, total, "{}", "bench", "x",
+                         "2026-01-01 00:00:00+00", "2026-01-01 00:00:00+00"])
+            parts = {0: 1, 1: 2, 2: 3, 3: 0}[i % 4]
+            if parts:
+                split = [cents // parts] * (parts - 1)
+                split.append(cents - sum(split))
+                for part in split:
+                    pay_id += 1
+                    day = issue + timedelta(days=rnd.randint(5, 90))
+                    wp.writerow([pay_id, "camt053", f"P{pay_id}", day.isoformat(), part * 100,
+                                 "EUR", customer, "2026-01-01 00:00:00+00"])
+                    wa.writerow([pay_id, pay_id, i, part * 100, "payment", 100, "bench", "bench",
+                                 "2026-01-01 00:00:00+00", ""])
+    return paths
+
+
+COLUMNS = {
+    "customers": "id, name, kind, collector, created_at",
+    "invoices": "id, number, customer_id, currency, issue_date, due_date, net, vat, total, data,"
+                " source, content_hash, created_at, updated_at",
+    "payments": "id, source, external_id, value_date, amount, currency, customer_id, created_at",
+    "payment_applications": "id, payment_id, invoice_id, amount, kind, confidence, reason, "
+                            "actor, applied_at, undone_at",
+}
+
+
+def load_sqlite(url: str, paths: dict[str, Path]) -> float:
+    import sqlite3
+
+    from claims.store import Store
+
+    Store.open(url).close()  # the real schema, by the migrations
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    conn.execute("PRAGMA synchronous=OFF")
+    for table, path in paths.items():
+        cols = COLUMNS[table]
+        marks = ", ".join("?" for _ in cols.split(","))
+        with path.open(newline="") as f:
+            rows = ([None if v == "" else v for v in row] for row in csv.reader(f))
+            conn.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+    conn.commit()
+    conn.execute("ANALYZE")
+    conn.close()
+    return time.perf_counter() - t0
+
+
+def load_pg(url: str, paths: dict[str, Path]) -> float:
+    import psycopg
+    from sqlalchemy import create_engine, text
+
+    from claims.store import Store
+
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS bench_payments CASCADE"))
+        conn.execute(text("CREATE SCHEMA bench_payments"))
+    admin.dispose()
+    scoped = url + ("&" if "?" in url else "?") + "options=-csearch_path%3Dbench_payments"
+    Store.open(scoped).close()
+    t0 = time.perf_counter()
+    raw = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(raw, options="-c search_path=bench_payments") as conn:
+        with conn.cursor() as cur:
+            for table, path in paths.items():
+                with cur.copy(f"COPY {table} ({COLUMNS[table]}) FROM STDIN WITH (FORMAT csv)") \
+                        as copy, path.open("rb") as f:
+                    while chunk := f.read(1 << 20):
+                        copy.write(chunk)
+            for table in paths:
+                cur.execute(f"ANALYZE {table}")
+        conn.commit()
+    return time.perf_counter() - t0
+
+
+DUCK_TYPES = {
+    "customers": "id INTEGER, name VARCHAR, kind VARCHAR, collector VARCHAR, created_at VARCHAR",
+    "invoices": "id INTEGER, number VARCHAR, customer_id INTEGER, currency VARCHAR, "
+                "issue_date DATE, due_date DATE, net BIGINT, vat BIGINT, total BIGINT, "
+                "data VARCHAR, source VARCHAR, content_hash VARCHAR, created_at VARCHAR, "
+                "updated_at VARCHAR",
+    "payments": "id INTEGER, source VARCHAR, external_id VARCHAR, value_date DATE, "
+                "amount BIGINT, currency VARCHAR, customer_id INTEGER, created_at VARCHAR",
+    "payment_applications": "id INTEGER, payment_id INTEGER, invoice_id INTEGER, "
+                            "amount BIGINT, kind VARCHAR, confidence INTEGER, reason VARCHAR, "
+                            "actor VARCHAR, applied_at VARCHAR, undone_at VARCHAR",
+}
+
+
+def load_duckdb(paths: dict[str, Path]) -> tuple[Any, float]:
+    import duckdb
+
+    con = duckdb.connect()
+    t0 = time.perf_counter()
+    con.execute("CREATE TABLE payment_matches (payment_id INTEGER, auto BOOLEAN)")
+    for table, path in paths.items():
+        con.execute(f"CREATE TABLE {table} ({DUCK_TYPES[table]})")
+        columns = ", ".join(f"'{c.split()[0]}': '{c.split()[1]}'"
+                            for c in DUCK_TYPES[table].split(", "))
+        con.execute(f"INSERT INTO {table} SELECT * FROM read_csv('{path}', header = false, "
+                    f"nullstr = '', columns = {{{columns}}})")
+    return con, time.perf_counter() - t0
+
+
+def duckdb_runner(con: Any) -> Any:
+    def run(statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        used = set(re.findall(r"(?<!:):([a-z_][a-z0-9_]*)", statement))
+        sql = re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", r"$\1", statement)
+        return con.execute(sql, {k: v for k, v in params.items() if k in used}).fetchall()
+    return run
+
+
+def time_kpis(run: Any, dialect: str, repeat: int = 2) -> tuple[float, dict[str, Any]]:
+    best, result = float("inf"), {}  # ok: seconds, not money
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = compute_kpis(run, dialect, AS_OF, KpiSettings(), currency="EUR",
+                              tables={"payment_matches"})
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--invoices", type=int, default=None)
+    parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL ('' to skip)")
+    args = parser.parse_args()
+    sizes = (1_000, 10_000) if args.quick else (10_000, 100_000)
+    n_invoices = args.invoices or (10_000 if args.quick else 1_000_000)
+
+    print("1. matching n lines against n open items")
+    print(f"{'n':>9} {'seconds':>9} {'lines/s':>10} {'auto-applied':>13} {'floor s':>9} "
+          f"{'x floor':>8}")
+    results = []
+    for n in sizes:
+        r = bench_matching(n)
+        results.append(r)
+        print(f"{n:>9,} {r['seconds']:>9.2f} {n / r['seconds']:>10,.0f} "
+              f"{r['applied'] / n:>12.0%} {r['floor']:>9.2f} {r['seconds'] / r['floor']:>8.1f}")
+    growth = results[1]["seconds"] / results[0]["seconds"]
+    print(f"growth {sizes[0]:,} → {sizes[1]:,}: x{growth:.1f}"
+          f" (x{sizes[1] // sizes[0]} would be linear)")
+
+    print(f"\n2. KPIs over {n_invoices:,} invoices and ~{n_invoices * 3 // 2:,} payments")
+    with tempfile.TemporaryDirectory(prefix="bench-payments-") as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        paths = write_csvs(folder, n_invoices)
+        print(f"generated CSV in {time.perf_counter() - t0:.1f} s")
+        con, load = load_duckdb(paths)
+        duck_s, duck = time_kpis(duckdb_runner(con), "duckdb")
+        rows = [("DuckDB (reference)", load, duck_s, duck)]
+        sqlite_url = f"sqlite:///{folder / 'bench.db'}"
+        load = load_sqlite(sqlite_url, paths)
+        from sqlalchemy import create_engine
+
+        engine = create_engine(sqlite_url)
+        s, k = time_kpis(sqlalchemy_runner(engine), "sqlite")
+        rows.append(("SQLite", load, s, k))
+        engine.dispose()
+        if args.pg:
+            try:
+                load = load_pg(args.pg, paths)
+            except Exception as err:  # noqa: BLE001 - report and go on without PostgreSQL
+                print(f"PostgreSQL skipped: {err}")
+            else:
+                scoped = args.pg + ("&" if "?" in args.pg else "?") + \
+                    "options=-csearch_path%3Dbench_payments"
+                engine = create_engine(scoped)
+                s, k = time_kpis(sqlalchemy_runner(engine), "postgresql")
+                rows.append(("PostgreSQL", load, s, k))
+                with engine.begin() as conn:
+                    from sqlalchemy import text
+                    conn.execute(text("DROP SCHEMA bench_payments CASCADE"))
+                engine.dispose()
+        print(f"{'engine':<20} {'load s':>8} {'KPIs s':>8} {'x DuckDB':>9}  "
+              f"{'receivables':>20} {'DSO cb':>7} {'CEI':>6}")
+        for name, load_s, kpi_s, k in rows:
+            print(f"{name:<20} {load_s:>8.1f} {kpi_s:>8.2f} {kpi_s / duck_s:>9.1f}  "
+                  f"{k['receivables']:>20,} {k['dso']['countback']!s:>7} {k['cei']['value']!s:>6}")
+        same = all(r[3]["receivables"] == duck["receivables"] and
+                   r[3]["dso"] == duck["dso"] and r[3]["aging"] == duck["aging"] for r in rows)
+        print(f"all engines agree on receivables, DSO and aging: {same}")
+
+
+if __name__ == "__main__":
+    main()

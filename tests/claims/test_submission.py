@@ -1,0 +1,155 @@
+"""Submitting through the real sandbox portal in real headless Chromium — never twice.
+
+One sandbox portal (a real web server in a subprocess) serves the module; each test gets a
+fresh supplier account and contract on it, and a workspace of READY claims.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from portals.sandbox.testing import SandboxServer, running_sandbox
+from tests.claims.portal_helpers import portal_claims, ready_claims
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    with running_sandbox(tmp_path_factory.mktemp("portal")) as server:
+        yield server
+
+
+@pytest.fixture
+def server(portal: SandboxServer) -> Iterator[SandboxServer]:
+    yield portal
+    portal.backoffice.set_faults("")
+
+
+def run_json(cli, *args: str) -> tuple[int, dict]:
+    result = cli(*args, "--json")
+    assert "Traceback" not in result.output
+    assert result.stdout.strip(), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_submit_files_each_claim_once_with_receipt_screenshots_and_evidence(
+        cli, workspace, server, monkeypatch) -> None:
+    supplier = ready_claims(workspace, server, monkeypatch, n=2)
+    code, out = run_json(cli, "claim", "submit", "--all")
+    assert code == 0, out
+    refs = [c["reference"] for c in out["claims"]]
+    assert all(r and r.startswith("CLM-") for r in refs) and len(set(refs)) == 2
+    on_portal = portal_claims(server, supplier.contract_number)
+    assert sorted(c["reference"] for c in on_portal) == sorted(refs)
+    assert {f["document_type"] for f in on_portal[0]["files"]} == {
+        "invoice", "completion-certificate", "tax-certificate", "registration-certificate"}
+    shown = json.loads(cli("claim", "show", "1", "--json").stdout)
+    assert shown["status"] == "SUBMITTED" and shown["portal_reference"] == refs[0]
+    kinds = [e["kind"] for e in shown["events"]]
+    assert kinds.index("submission.intent") < kinds.index("submission.finished")
+    timeline = cli("evidence", "log", "--claim", "1").stdout
+    assert "submission.started" in timeline and "submission.finished" in timeline
+    verified = cli("evidence", "verify", "--json")
+    assert verified.exit_code == 0 and json.loads(verified.stdout)["ok"]
+    shots = list((workspace.evidence_dir / "portal").rglob("*.png"))
+    assert shots and list((workspace.evidence_dir / "portal").rglob("receipt*.pdf"))
+    # a second run finds nothing to do and files nothing
+    code, again = run_json(cli, "claim", "submit", "--all")
+    assert code == 0 and again["claims"] == []
+    assert len(portal_claims(server, supplier.contract_number)) == 2
+
+
+def test_a_lost_response_is_reconciled_on_the_portal_not_submitted_again(
+        cli, workspace, server, monkeypatch) -> None:
+    supplier = ready_claims(workspace, server, monkeypatch, n=1)
+    server.backoffice.set_faults("lost_response=final_submit*1")
+    code, out = run_json(cli, "claim", "submit", "1")
+    assert code == 1 and out["claims"][0]["status"] == "UNKNOWN", out
+    assert len(portal_claims(server, supplier.contract_number)) == 1  # it did go in
+    code, out = run_json(cli, "claim", "submit", "1")
+    assert code == 0 and out["claims"][0]["reconciled"] is True
+    [only] = portal_claims(server, supplier.contract_number)
+    assert out["claims"][0]["reference"] == only["reference"]
+
+
+def test_a_5xx_before_the_final_click_leaves_the_claim_ready_for_the_next_run(
+        cli, workspace, server, monkeypatch) -> None:
+    supplier = ready_claims(workspace, server, monkeypatch, n=1)
+    server.backoffice.set_faults("http500=upload")
+    code, out = run_json(cli, "claim", "submit", "1")
+    assert code == 1 and out["claims"][0]["status"] == "READY"
+    assert portal_claims(server, supplier.contract_number) == []
+    server.backoffice.set_faults("")
+    code, out = run_json(cli, "claim", "submit", "1")
+    assert code == 0 and out["claims"][0]["status"] == "SUBMITTED"
+    assert len(portal_claims(server, supplier.contract_number)) == 1
+
+
+def test_a_refused_password_stops_the_run_and_is_never_retried(
+        cli, workspace, server, monkeypatch) -> None:
+    supplier = ready_claims(workspace, server, monkeypatch, n=2)
+    monkeypatch.setenv("CLAIMS_SANDBOX_PASSWORD", "not-the-password")
+    code, out = run_json(cli, "claim", "submit", "--all")
+    assert code == 1 and "refused the credentials" in out["stopped"]
+    assert server.backoffice.account(supplier.username)["failed_logins"] == 1  # one try only
+    statuses = [c["status"] for c in json.loads(cli("claim", "list", "--json").stdout)]
+    assert statuses == ["READY", "READY"]
+
+
+def test_the_portals_own_rejection_is_recorded_with_its_message(
+        cli, workspace, server, monkeypatch) -> None:
+    # the agency's portal pays this contract in EUR; our contract file says SAR
+    supplier = ready_claims(workspace, server, monkeypatch, n=1, portal_currency="EUR")
+    code, out = run_json(cli, "claim", "submit", "1")
+    assert code == 1 and out["claims"][0]["status"] == "REJECTED_BY_PORTAL", out
+    assert "this contract is paid in EUR" in out["claims"][0]["message"]
+    assert portal_claims(server, supplier.contract_number) == []
+    shown = json.loads(cli("claim", "show", "1", "--json").stdout)
+    assert shown["events"][-1]["detail"]["messages"]
+
+
+def test_status_sync_records_changes_once_and_sets_the_expected_payment_date(
+        cli, workspace, server, monkeypatch) -> None:
+    ready_claims(workspace, server, monkeypatch, n=2)
+    code, out = run_json(cli, "claim", "submit", "--all")
+    assert code == 0
+    first, second = (c["reference"] for c in out["claims"])
+    server.backoffice.move(first, "under_review")
+    server.backoffice.move(first, "approved")
+    server.backoffice.move(second, "under_review")
+    server.backoffice.move(second, "returned", reasons=["Timesheet unsigned"])
+    code, synced = run_json(cli, "status", "sync")
+    assert code == 0, synced
+    changes = {c["claim"]: c["to"] for c in synced["portals"]["sandbox"]["changed"]}
+    assert changes == {1: "APPROVED", 2: "RETURNED"}
+    approved = json.loads(cli("claim", "show", "1", "--json").stdout)
+    detail = approved["events"][-1]["detail"]
+    assert detail["expected_payment_date"] and approved["status"] == "APPROVED"
+    code, again = run_json(cli, "status", "sync")
+    assert code == 0 and again["portals"]["sandbox"]["changed"] == []
+    assert "status.changed" in cli("evidence", "log", "--claim", "2").stdout
+
+
+def test_no_secret_reaches_logs_evidence_or_the_database(
+        cli, workspace, server, monkeypatch, capfd) -> None:
+    supplier = ready_claims(workspace, server, monkeypatch, n=1)
+    result = cli("--verbose", "claim", "submit", "--all")
+    assert result.exit_code == 0, result.output
+    state = next((workspace.root / ".portal-state").glob("*.json"))
+    assert state.stat().st_mode & 0o777 == 0o600
+    cookies = [c["value"] for c in json.loads(state.read_text())["cookies"]]
+    secrets = [supplier.password, supplier.totp_secret, *cookies]
+    captured = capfd.readouterr()
+    haystacks: list[tuple[str, bytes]] = [("output", (result.output + captured.out
+                                                      + captured.err).encode())]
+    for path in workspace.root.rglob("*"):
+        if path.is_file() and ".portal-state" not in path.parts:
+            haystacks.append((str(path), path.read_bytes()))
+    for name, data in haystacks:
+        for secret in secrets:
+            assert secret.encode() not in data, f"a secret is in {name}"

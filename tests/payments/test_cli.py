@@ -1,0 +1,123 @@
+"""The payments / kpi / report commands: exit codes, --json shapes, clean errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from claims.workspace import Workspace
+from tests.payments.conftest import LEDGER
+from tests.payments.test_service import EVERY_CASE
+from tests.payments.statements import GERMAN_MAPPING, Tx, bank_csv, camt053
+
+
+def _ledger(root: Path) -> None:
+    ws = Workspace(root)
+    ws.store.put_invoices(LEDGER)
+    ws.close()
+
+
+def test_import_review_undo_reconcile(pay_cli, tmp_path: Path) -> None:
+    _ledger(pay_cli.root)
+    stmt = tmp_path / "stmt.xml"
+    stmt.write_bytes(camt053(EVERY_CASE))
+    result = pay_cli("payments", "import", str(stmt), "--format", "camt053", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["added"], data["applied"], data["review"], data["unmatched"]) == (7, 5, 1, 1)
+    assert set(data["matches"][0]) == {"payment_id", "external_id", "amount", "currency",
+                                       "method", "confidence", "reason", "flags", "status",
+                                       "allocations"}
+    again = pay_cli("payments", "import", str(stmt))
+    assert again.exit_code == 0 and "imported before; nothing added" in again.output
+
+    queue = json.loads(pay_cli("payments", "review", "--json").stdout)
+    assert [q["method"] for q in queue] == ["subset", "none"]
+    subset, unknown = queue
+    ok = pay_cli("payments", "review", "accept", str(subset["payment_id"]), "--json")
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["status"] == "accepted"
+    changed = pay_cli("payments", "review", "change", str(unknown["payment_id"]),
+                      "--invoice", "INV-2026-009=50.00", "--note", "phone call", "--json")
+    assert changed.exit_code == 0, changed.output
+    allocations = json.loads(changed.stdout)["allocations"]
+    assert [(a["invoice"], a["amount"], a["kind"]) for a in allocations] == [
+        ("INV-2026-009", "50.00", "payment"), (None, "27.00", "credit")]
+    undone = pay_cli("payments", "undo", str(unknown["payment_id"]), "--json")
+    assert json.loads(undone.stdout) == {"payment_id": unknown["payment_id"],
+                                         "status": "undone", "undone": 2}
+    history = json.loads(pay_cli("payments", "history", str(unknown["payment_id"]),
+                                 "--json").stdout)
+    assert [h["kind"] for h in history] == ["applied", "undone"]
+    rejected = pay_cli("payments", "review", "reject", str(unknown["payment_id"]))
+    assert rejected.exit_code == 0 and "rejected" in rejected.output
+    again = pay_cli("payments", "review", "reject", str(unknown["payment_id"]))
+    assert again.exit_code == 1 and "not waiting in review" in again.output
+
+    rec = json.loads(pay_cli("payments", "reconcile", "--json").stdout)
+    # the rejected payment was attributed to Roads Authority by the change before its undo
+    assert {r["customer"] for r in rec} == {"Ministry of Works", "Health Agency",
+                                            "Roads Authority"}
+    roads = next(r for r in rec if r["customer"] == "Roads Authority")
+    assert roads["unapplied"] == "77.00" and roads["written_off"] == "0.50"
+    text = pay_cli("payments", "reconcile", "--customer", "Health Agency")
+    assert "short-paid: INV-2026-007 500.00" in text.output
+
+
+def test_bad_input_is_one_clean_line(pay_cli, tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_bytes(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><Document>&a;'
+                     b"</Document>")
+    result = pay_cli("payments", "import", str(bomb))
+    assert result.exit_code == 1
+    assert "unsafe XML refused" in result.output and "Traceback" not in result.output
+    result = pay_cli("payments", "import", str(bomb), "--format", "pdf")
+    assert result.exit_code == 1 and "unknown format 'pdf'" in result.output
+    result = pay_cli("payments", "undo", "999")
+    assert result.exit_code == 1 and "no payment 999" in result.output
+
+
+def test_csv_mapping_and_import(pay_cli, tmp_path: Path) -> None:
+    _ledger(pay_cli.root)
+    mapping = tmp_path / "sparkasse.json"
+    mapping.write_text(json.dumps(GERMAN_MAPPING))
+    assert pay_cli("payments", "mapping", "set", "sparkasse", str(mapping)).exit_code == 0
+    shown = json.loads(pay_cli("payments", "mapping", "show", "sparkasse").stdout)
+    assert shown["delimiter"] == ";" and shown["columns"]["date"] == "Buchungstag"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"columns": {"amount": "x"}}')
+    result = pay_cli("payments", "mapping", "set", "other", str(bad))
+    assert result.exit_code == 1 and "csv-mapping" in result.output
+    csv_file = tmp_path / "s.csv"
+    csv_file.write_bytes(bank_csv([Tx("750.00", payer="Roads Authority",
+                                      text="Rg. INV-2026-008")]))
+    result = pay_cli("payments", "import", str(csv_file), "--format", "csv", "--bank",
+                     "sparkasse")
+    assert result.exit_code == 0 and "applied 1" in result.output
+
+
+def test_kpi_and_reports(pay_cli, tmp_path: Path) -> None:
+    _ledger(pay_cli.root)
+    stmt = tmp_path / "stmt.xml"
+    stmt.write_bytes(camt053(EVERY_CASE))
+    pay_cli("payments", "import", str(stmt))
+    result = pay_cli("kpi", "--as-of", "2026-11-30", "--json")
+    assert result.exit_code == 0, result.output
+    k = json.loads(result.stdout)
+    assert set(k) >= {"as_of", "currency", "receivables", "dso", "cei", "average_days_to_pay",
+                      "percent_current", "at_risk", "aging", "auto_match_rate",
+                      "promises_kept", "disputes_by_age", "trends"}
+    assert k["auto_match_rate"] == {"auto": 5, "total": 7, "percent": "71.43"}
+    assert "DSO countback" in pay_cli("kpi", "--as-of", "2026-11-30").output
+    assert pay_cli("kpi", "--as-of", "30/11/2026").exit_code == 1
+    for kind in ("weekly", "monthly"):
+        for fmt in ("html", "xlsx", "json"):
+            out = tmp_path / f"{kind}.{fmt}"
+            result = pay_cli("report", kind, "--as-of", "2026-11-30", "--format", fmt,
+                             "--out", str(out), "--json")
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout)["out"] == str(out) and out.stat().st_size > 0
+    assert load_workbook(tmp_path / "weekly.xlsx").sheetnames[0] == "Summary"
+    bad = pay_cli("report", "yearly", "--out", str(tmp_path / "y.html"))
+    assert bad.exit_code == 1 and "unknown report 'yearly'" in bad.output

@@ -1,0 +1,165 @@
+"""Statement parsers: real camt.053 / MT940 / CSV content, and every kind of bad input."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from claims.errors import InputError
+from claims.payments.parsers import (
+    csv_mapping, parse_camt053, parse_csv, parse_mt940, parse_statement, sniff_format,
+)
+from tests.payments.conftest import WORKS_IBAN as WORKS
+from tests.payments.statements import GERMAN_MAPPING, OUR_IBAN, Tx, bank_csv, camt053, mt940
+
+
+@pytest.mark.parametrize("version", ["02", "08"])
+def test_camt053_credit_lines_with_payer_reference_and_batches(version: str) -> None:
+    data = camt053([
+        Tx("1500.00", payer="Ministry of Works", iban="DE02 1203 0000 0000 2020 51",
+           reference="RF18INV2026001", e2e="E2E-77"),
+        [Tx("200.00", text="INV-2026-002"), Tx("300.50", text="INV 2026 003")],
+        Tx("80.00", credit=False, text="bank fee"),
+    ], version=version)
+    statement = parse_camt053(data, file="s.xml")
+    assert statement.account == OUR_IBAN
+    assert statement.debits_skipped == 1
+    first, second, third = statement.lines
+    assert first.amount == Decimal("1500.00") and first.currency == "EUR"
+    assert first.payer_name == "Ministry of Works"
+    assert first.payer_iban == "DE02120300000000202051"
+    assert first.reference == "RF18INV2026001"
+    assert first.value_date == date(2026, 11, 20)
+    # a batch entry becomes one line per transaction, each with its own amount
+    assert (second.amount, third.amount) == (Decimal("200.00"), Decimal("300.50"))
+    assert second.remittance == "INV-2026-002"
+    assert len({line.external_id for line in statement.lines}) == 3
+
+
+def test_camt053_end_to_end_id_is_the_reference_without_a_structured_one() -> None:
+    line = parse_camt053(camt053([Tx("10.00", e2e="INV-2026-009")])).lines[0]
+    assert line.reference == "INV-2026-009"
+
+
+def test_camt053_entity_bomb_is_refused() -> None:
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+            b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+            b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">&lol3;</Document>')
+    with pytest.raises(InputError) as err:
+        parse_camt053(bomb, file="bomb.xml")
+    assert err.value.rule == "xml-safe" and err.value.file == "bomb.xml"
+
+
+def test_camt053_external_entity_is_refused() -> None:
+    xxe = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+           b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">&x;</Document>')
+    with pytest.raises(InputError, match="unsafe XML") as err:
+        parse_camt053(xxe)
+    assert err.value.rule == "xml-safe"
+
+
+def test_camt053_truncated_file() -> None:
+    data = camt053([Tx("10.00", text="INV-2026-001")])
+    with pytest.raises(InputError) as err:
+        parse_camt053(data[: len(data) // 2], file="cut.xml")
+    assert err.value.rule == "xml-syntax" and "truncated" in str(err.value)
+
+
+def test_camt053_unknown_currency_names_the_entry() -> None:
+    data = camt053([Tx("10.00"), Tx("5.00", currency="XYZ")])
+    with pytest.raises(InputError) as err:
+        parse_camt053(data, file="s.xml")
+    assert err.value.rule == "currency-known"
+    assert err.value.field == "Stmt[1]/Ntry[2]/Amt"
+
+
+def test_camt053_missing_amount_and_wrong_document() -> None:
+    data = camt053([Tx("10.00")]).replace(b'<Amt Ccy="EUR">10.00</Amt>', b"")
+    with pytest.raises(InputError) as err:
+        parse_camt053(data)
+    assert err.value.rule == "currency-known"  # no Amt at all: neither currency nor amount
+    pain = b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"/>'
+    with pytest.raises(InputError, match="not a camt.053") as err:
+        parse_camt053(pain)
+    assert err.value.rule == "camt053-namespace"
+
+
+def test_camt053_batch_that_does_not_add_up() -> None:
+    data = camt053([[Tx("200.00"), Tx("300.00")]]).replace(b">500.00<", b">501.00<")
+    with pytest.raises(InputError) as err:
+        parse_camt053(data)
+    assert err.value.rule == "camt053-batch-sum"
+
+
+def test_mt940_credits_with_structured_details() -> None:
+    data = mt940([Tx("1500.00", payer="MINISTRY OF WORKS", iban=WORKS,
+                     text="INV-2026-001 payment for september services"),
+                  Tx("20.00", credit=False, text="fee")])
+    statement = parse_mt940(data, file="s.sta")
+    assert statement.account == OUR_IBAN and statement.debits_skipped == 1
+    (line,) = statement.lines
+    assert line.amount == Decimal("1500.00") and line.currency == "EUR"
+    assert line.payer_iban == WORKS and line.payer_name == "MINISTRY OF WORKS"
+    assert line.remittance is not None and "INV-2026-001" in line.remittance
+    # the same file parses to the same ids: re-imports are recognised
+    assert parse_mt940(data).lines[0].external_id == line.external_id
+
+
+def test_mt940_truncated_and_inconsistent() -> None:
+    with pytest.raises(InputError) as err:
+        parse_mt940(mt940([Tx("10.00")], truncate=True), file="cut.sta")
+    assert err.value.rule == "mt940-closing-balance" and err.value.file == "cut.sta"
+    with pytest.raises(InputError) as err:
+        parse_mt940(mt940([Tx("10.00")], closing="999.99"))
+    assert err.value.rule == "mt940-balance"
+    with pytest.raises(InputError) as err:
+        parse_mt940(b"hello, this is not a statement")
+    assert err.value.rule == "mt940-structure"
+
+
+def test_csv_with_a_bank_mapping() -> None:
+    data = bank_csv([Tx("1.234,56".replace(".", "").replace(",", "."), payer="Health Agency",
+                        iban="DE02500105170137075030", text="INV-2026-005"),
+                     Tx("12.00", credit=False)])
+    statement = parse_csv(data, csv_mapping(GERMAN_MAPPING), file="b.csv", bank="sparkasse")
+    (line,) = statement.lines
+    assert line.amount == Decimal("1234.56") and line.value_date == date(2026, 11, 20)
+    assert line.payer_name == "Health Agency" and statement.debits_skipped == 1
+    assert line.external_id.startswith("csv:sparkasse:")
+
+
+def test_csv_wrong_columns_bad_date_and_currency() -> None:
+    mapping = csv_mapping(GERMAN_MAPPING)
+    wrong = bank_csv([Tx("1.00")], header=("Datum", "Betrag", "Waehrung", "Name", "IBAN", "Text"))
+    with pytest.raises(InputError) as err:
+        parse_csv(wrong, mapping, file="b.csv")
+    assert err.value.rule == "csv-columns" and "Buchungstag" in str(err.value)
+    bad_date = bank_csv([Tx("1.00")]).replace(b"20.11.2026", b"2026-11-20")
+    with pytest.raises(InputError) as err:
+        parse_csv(bad_date, mapping, file="b.csv")
+    assert err.value.rule == "csv-date" and err.value.field == "row 2: Buchungstag"
+    with pytest.raises(InputError) as err:
+        parse_csv(bank_csv([Tx("1.00", currency="EURO")]), mapping)
+    assert err.value.rule == "currency-known"
+
+
+def test_csv_mapping_is_validated() -> None:
+    with pytest.raises(InputError) as err:
+        csv_mapping({"columns": {"amount": "Betrag"}, "currency": "EUR"})
+    assert err.value.rule == "csv-mapping" and "date" in str(err.value)
+    with pytest.raises(InputError) as err:
+        csv_mapping({"columns": {"date": "D", "amount": "A", "colour": "C"}})
+    assert err.value.rule == "csv-mapping"
+
+
+def test_format_is_guessed_from_the_content(tmp_path) -> None:
+    assert sniff_format(camt053([Tx("1.00")])) == "camt053"
+    assert sniff_format(mt940([Tx("1.00")])) == "mt940"
+    assert sniff_format(b"date,amount,currency\n") == "csv"
+    missing = tmp_path / "none.xml"
+    with pytest.raises(InputError) as err:
+        parse_statement(missing)
+    assert err.value.rule == "file-readable"

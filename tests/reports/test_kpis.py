@@ -1,0 +1,123 @@
+"""Every KPI against a small ledger worked by hand (docs/kpis.md has the formulas).
+
+Countback ledger, as of 31 March 2026 (dso_days 90 = 1 Jan – 31 Mar):
+  J1 700,000 issued 10 Jan, due 9 Feb; paid 100,000 on 20 Feb and 200,000 on 5 Mar
+  F1 800,000 issued 10 Feb, due 12 Mar
+  M1 900,000 issued 10 Mar, due 9 Apr
+  receivables 2,100,000; current (due ≥ 31 Mar) 900,000; sales in the 90 days 2,400,000
+  countback: 2.1M − 900k (Mar, 31 d) − 800k (Feb, 28 d) = 400k; 400/700 × 31 = 17.714
+             → 31 + 28 + 17.714 = 76.71 days
+  standard DSO 2.1M / 2.4M × 90 = 78.75; best possible 900k / 2.4M × 90 = 33.75
+  average days delinquent 78.75 − 33.75 = 45.00; % current 900/2100 = 42.86
+  CEI (March): beginning AR (28 Feb) 1,400,000 + sales 900,000 − ending 2,100,000 = 200,000
+               over 1,400,000 + 900,000 − current 900,000 = 1,400,000 → 14.29 %
+  average days to pay: (100,000 × 41 + 200,000 × 54) / 300,000 = 49.67
+  auto-match rate: March 1 of 1 = 100 %, February 0 of 1 = 0 %
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from claims.errors import InputError
+from claims.reports.kpis import KpiSettings, countback_dso, kpi_settings, kpis
+from claims.store import Store
+from tests.reports.conftest import AS_OF
+
+D = Decimal
+
+
+def test_countback_dso_of_the_issue_example() -> None:
+    months = [(D(900_000), 31), (D(800_000), 28), (D(700_000), 31)]
+    assert round(countback_dso(D(2_100_000), months), 2) == D("76.71")
+    assert countback_dso(D(900_000), months) == 31
+    assert countback_dso(D(0), months) == 0
+    assert round(countback_dso(D(450_000), months), 2) == D("15.50")
+    # a month without sales counts whole: the receivables are older
+    assert countback_dso(D(100), [(D(0), 30), (D(200), 31)]) == D("45.5")
+
+
+def test_kpis_of_the_countback_ledger(countback_ledger: Store) -> None:
+    k = kpis(countback_ledger.engine, AS_OF)
+    assert k["currency"] == "EUR"
+    assert k["receivables"] == D("2100000.00") and k["current"] == D("900000.00")
+    assert k["dso"] == {"standard": D("78.75"), "countback": D("76.71"),
+                        "best_possible": D("33.75"), "days": 90}
+    assert k["average_days_delinquent"] == D("45.00")
+    assert k["percent_current"] == D("42.86")
+    assert k["cei"]["value"] == D("14.29")
+    assert k["cei"]["beginning_receivables"] == D("1400000.00")
+    assert k["average_days_to_pay"] == D("49.67")
+    assert k["collected_month_to_date"] == D("200000.00")
+    assert k["auto_match_rate"] == {"auto": 1, "total": 1, "percent": D("100.00")}
+    # optional collections KPIs: the tables are not here
+    assert k["promises_kept"] is None and k["disputes_by_age"] is None
+
+
+def test_trends_month_over_month(countback_ledger: Store) -> None:
+    trends = kpis(countback_ledger.engine, AS_OF)["trends"]
+    assert [t["month"] for t in trends[:3]] == ["2026-03", "2026-02", "2026-01"]
+    march, feb, jan = trends[:3]
+    assert feb["receivables"] == D("1400000.00") and jan["receivables"] == D("700000.00")
+    assert (march["sales"], feb["sales"], jan["sales"]) == (
+        D("900000.00"), D("800000.00"), D("700000.00"))
+    assert feb["collected"] == D("100000.00")
+    assert feb["auto_match_rate"]["percent"] == D("0.00")
+    assert march["change"]["receivables"] == D("700000.00")
+    # February: 1.4M against Feb 800k (28 d) then 600/700 of January (31 d) = 54.57
+    assert feb["dso_countback"] == D("54.57")
+    # February CEI: beginning 700k + sales 800k − ending 1.4M = 100k; over 1.5M − current
+    # (28 Feb: F1 800k due 12 Mar) 800k = 700k → 14.29
+    assert feb["cei"] == D("14.29")
+
+
+def test_aging_at_risk_and_basis(aged_ledger: Store) -> None:
+    k = kpis(aged_ledger.engine, AS_OF)
+    buckets = {b["bucket"]: b["amount"] for b in k["aging"]["buckets"]}
+    assert buckets == {"current": D("900000.00"), "1-30": D("800000.00"),
+                       "31-60": D("400000.00"), "61-90": D("0.00"), "90+": D("50000.00")}
+    assert k["at_risk"] == {"days": 90, "amount": D("50000.00"), "percent": D("2.33")}
+    by_invoice_date = kpis(aged_ledger.engine, AS_OF, KpiSettings(aging_basis="invoice"))
+    buckets = {b["bucket"]: b["amount"] for b in by_invoice_date["aging"]["buckets"]}
+    assert buckets == {"0-30": D("900000.00"), "31-60": D("800000.00"),
+                       "61-90": D("400000.00"), "90+": D("50000.00")}
+    custom = kpis(aged_ledger.engine, AS_OF, KpiSettings(aging_buckets=[45, 180]))
+    assert [b["bucket"] for b in custom["aging"]["buckets"]] == [
+        "current", "1-45", "46-180", "180+"]
+    assert custom["aging"]["buckets"][2]["amount"] == D("450000.00")  # J1 400k + O1 50k
+
+
+def test_optional_collections_tables_are_read_when_present(aged_ledger: Store) -> None:
+    with aged_ledger.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE promises (id INTEGER PRIMARY KEY, status VARCHAR(16), "
+                          "promised_date DATE)"))
+        conn.execute(text("INSERT INTO promises (id, status, promised_date) VALUES "
+                          "(1, 'kept', '2026-03-05'), (2, 'kept', '2026-03-15'), "
+                          "(3, 'broken', '2026-03-20'), (4, 'open', '2026-04-02'), "
+                          "(5, 'broken', '2026-02-01')"))
+        conn.execute(text("CREATE TABLE disputes (id INTEGER PRIMARY KEY, status VARCHAR(16), "
+                          "opened_on DATE)"))
+        conn.execute(text("INSERT INTO disputes (id, status, opened_on) VALUES "
+                          "(1, 'open', '2026-03-20'), (2, 'open', '2025-12-01'), "
+                          "(3, 'resolved', '2026-01-01')"))
+    k = kpis(aged_ledger.engine, AS_OF)
+    assert k["promises_kept"] == {"kept": 2, "broken": 1, "open": 0, "percent": D("66.67")}
+    assert k["disputes_by_age"] == [{"age": "0-30", "open": 1}, {"age": "31-60", "open": 0},
+                                    {"age": "61-90", "open": 0}, {"age": "90+", "open": 1}]
+
+
+def test_empty_database_gives_nulls_not_numbers(store: Store) -> None:
+    k = kpis(store.engine, AS_OF)
+    assert k["receivables"] == D("0.00")
+    assert k["dso"]["standard"] is None and k["cei"]["value"] is None
+    assert k["percent_current"] is None and k["average_days_to_pay"] is None
+
+
+def test_settings_are_validated() -> None:
+    assert kpi_settings({"reports": {"aging_basis": "invoice"}}).aging_basis == "invoice"
+    with pytest.raises(InputError) as err:
+        kpi_settings({"reports": {"aging_buckets": [60, 30]}})
+    assert err.value.field == "reports.aging_buckets" and err.value.rule == "settings"

@@ -1,0 +1,93 @@
+"""``claims invoice import …`` through the real CLI: output, --json shape, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import build_claim_on
+from .fake_zoho import CLIENT_SECRET, REFRESH_TOKEN, FakeZoho, FakeZohoServer
+
+
+@pytest.fixture
+def ws_cli(cli, workspace):
+    """The CLI runner on the ``workspace`` fixture's folder (both are tmp_path/ws)."""
+    assert cli.root == workspace.root
+    return cli
+
+
+def test_ubl_import_text_and_json(ws_cli, peppol_dir) -> None:
+    result = ws_cli("invoice", "import", "ubl", str(peppol_dir / "base-example.xml"))
+    assert result.exit_code == 0, result.output
+    assert "ubl: imported 1 invoice(s): added 1, unchanged 0" in result.output
+    result = ws_cli("invoice", "import", "ubl", str(peppol_dir / "base-example.xml"), "--json")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 0 and data["unchanged"] == ["Snippet1"] and data["added"] == []
+    assert set(data) >= {"source", "target", "input_sha256", "dry_run", "import_id", "invoices",
+                         "added", "unchanged", "changed", "conflicts", "customers_added",
+                         "contacts_added", "findings", "requests", "cursor"}
+    history = json.loads(ws_cli("invoice", "import", "history", "--json").stdout)
+    assert [h["added"] for h in history] == [0, 1]
+
+
+def test_a_conflict_shows_old_and_new_and_exits_1(ws_cli, workspace, peppol_dir, tmp_path) -> None:
+    src = peppol_dir / "base-example.xml"
+    assert ws_cli("invoice", "import", "ubl", str(src)).exit_code == 0
+    build_claim_on(workspace, "Snippet1")
+    changed = tmp_path / "changed.xml"
+    changed.write_bytes(src.read_bytes().replace(b"<cbc:DueDate>2017-12-01",
+                                                 b"<cbc:DueDate>2018-01-15"))
+    result = ws_cli("invoice", "import", "ubl", str(changed))
+    assert result.exit_code == 1
+    assert "CONFLICT Snippet1" in result.stderr
+    assert "due_date: 2017-12-01 → 2018-01-15" in result.stderr
+    data = json.loads(ws_cli("invoice", "import", "ubl", str(changed), "--json").stdout)
+    assert data["conflicts"] == [{"number": "Snippet1", "conflict": True, "fields": {
+        "due_date": {"old": "2017-12-01", "new": "2018-01-15"}}}]
+
+
+def test_bad_input_is_one_clean_error(ws_cli, tmp_path) -> None:
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_bytes(b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>')
+    result = ws_cli("invoice", "import", "ubl", str(bomb))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "error:" in result.stderr and "bomb.xml" in result.stderr
+    assert "refused unsafe XML" in result.stderr
+
+
+def test_csv_preview_and_dry_run(ws_cli, tmp_path) -> None:
+    path = tmp_path / "qb.csv"
+    path.write_text("Date,Num,Customer,Email,Due Date,Currency,Memo/Description,Qty,Sales Price,"
+                    "Amount,Tax Amount\n"
+                    "03/01/2026,77,Agency,,03/31/2026,USD,Work,1,100,100.00,15.00\n",
+                    encoding="utf-8")
+    result = ws_cli("invoice", "import", "csv", str(path), "--mapping", "quickbooks",
+                    "--preview", "3")
+    assert result.exit_code == 0 and "row 2: number=77" in result.output
+    dry = json.loads(ws_cli("invoice", "import", "csv", str(path), "-m", "quickbooks",
+                            "--dry-run", "--json").stdout)
+    assert dry["dry_run"] is True and dry["added"] == ["77"] and dry["import_id"] is None
+    assert json.loads(ws_cli("invoice", "import", "history", "--json").stdout) == []
+    wrong = ws_cli("invoice", "import", "csv", str(path), "-m", "sapp")
+    assert wrong.exit_code == 1 and "did you mean sap" in wrong.stderr
+
+
+def test_zoho_through_the_cli(ws_cli, workspace, monkeypatch) -> None:
+    monkeypatch.setenv("TEST_ZOHO_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("TEST_ZOHO_REFRESH_TOKEN", REFRESH_TOKEN)
+    fake = FakeZoho.with_invoices(5, customers=2)
+    with FakeZohoServer(fake) as server:
+        with workspace.config_path.open("a", encoding="utf-8") as f:
+            f.write(server.settings_toml())
+        result = ws_cli("invoice", "import", "zoho", "--since", "2026-01-01", "--json")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert len(data["added"]) == 5 and data["requests"] == len(fake.log)
+        assert data["detail"]["minimum_requests"] == data["requests"]
+        assert CLIENT_SECRET not in result.output and REFRESH_TOKEN not in result.output
+        bad = ws_cli("invoice", "import", "zoho", "--since", "March")
+        assert bad.exit_code == 1 and "--since" in bad.stderr
+    # the server is gone: Zoho cannot be reached → exit 3, one line
+    down = ws_cli("invoice", "import", "zoho")
+    assert down.exit_code == 3 and "cannot connect" in down.stderr
