@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from claims.cli import claim, contract, evidence, invoice, payments, portal, reports
+from claims.cli import followup
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
 app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
@@ -21,6 +22,7 @@ app.add_typer(evidence.app, name="evidence")
 app.add_typer(payments.app, name="payments")
 app.command("kpi")(reports.kpi)
 app.command("report")(reports.report)
+followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …
 
 
 @app.callback()

@@ -15,3 +15,4 @@ context.configure(connection=connection, target_metadata=Base.metadata,
                   render_as_batch=connection.dialect.name == "sqlite")
 with context.begin_transaction():
     context.run_migrations()
+import claims.collections.tables  # noqa: F401

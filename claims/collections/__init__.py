@@ -1,0 +1,7 @@
+"""Collections follow-up: receivables, dunning, promises, plans, disputes, worklist.
+
+The library does the work (:mod:`claims.collections.dunning`, :mod:`.worklist`, :mod:`.records`);
+``claims followup …`` and ``claims worklist`` only parse and print.
+"""
+
+from claims.collections import tables  # noqa: F401  (registers the tables on Base.metadata)

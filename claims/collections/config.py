@@ -1,0 +1,154 @@
+"""Follow-up configuration: ``[followup]``, ``[followup.smtp]``, ``[[followup.levels]]`` and
+``[agencies."<name>"]`` in claims.toml, with built-in defaults so an empty file works.
+
+Example::
+
+    [followup]
+    language = "en"                 # when a customer's finance contact names none
+    default_net_days = 30           # due date of an invoice with neither due date nor schedule
+
+    [followup.smtp]
+    host = "smtp.example.com"
+    port = 587
+    starttls = true
+    username = "receivables@example.com"
+    password = {env = "CLAIMS_SMTP_PASSWORD"}
+    sender = "Receivables <receivables@example.com>"
+
+    [[followup.levels]]
+    name = "courtesy"
+    days = -5                       # five days BEFORE the due date
+    template = "statement"
+
+    [agencies."Ministry of Works"]
+    rule = "prompt-payment"
+    interest_rate_percent = "4.625"
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from claims.errors import InputError
+from claims.models import Amount
+from claims.settings import SecretRef
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SmtpSettings(_Section):
+    host: str = Field("127.0.0.1", description="SMTP server host")
+    port: int = Field(25, ge=1, le=65535, description="SMTP server port")
+    starttls: bool = Field(False, description="upgrade the connection with STARTTLS")
+    ssl: bool = Field(False, description="connect over TLS from the start (port 465)")
+    username: str = Field("", description="login user; empty: no login")
+    password: SecretRef | None = Field(None, description="where the login password is")
+    timeout_seconds: float = Field(30.0, gt=0, description="per-command timeout")  # ok: not money
+    sender: str = Field("Receivables <receivables@localhost>", description="From: header")
+    reply_to: str = Field("", description="Reply-To: header, if any")
+    connections: int = Field(4, ge=1, le=32, description="SMTP connections used in parallel")
+
+
+class Level(_Section):
+    """A dunning level: when (days relative to the due date), how, with which template."""
+
+    name: str = Field(description="unique name, e.g. first-reminder")
+    days: int = Field(description="days after the due date (negative: before it)")
+    channel: Literal["email", "task"] = Field("email", description="email, or a call task")
+    template: str = Field("statement", description="template name in the templates folder")
+    owner: str = Field("", description="who owns the escalation at this level")
+    final: bool = Field(False, description="the final notice (escalation counts from it)")
+
+
+DEFAULT_LEVELS = (
+    Level(name="courtesy", days=-5, template="statement"),
+    Level(name="first-reminder", days=7, template="statement"),
+    Level(name="second-reminder", days=21, template="statement"),
+    Level(name="call", days=30, channel="task", owner="collector"),
+    Level(name="final-notice", days=45, template="final", owner="finance-manager", final=True),
+)
+
+
+class Weights(_Section):
+    """How the worklist score is made from its parts (each part is shown)."""
+
+    per_thousand_overdue: Amount = Field(Decimal("1"), description="points per 1,000 overdue")
+    per_day_overdue: Amount = Field(Decimal("0.5"), description="points per day of the oldest")
+    broken_promise: Amount = Field(Decimal("25"), description="points per broken promise")
+    dispute: Amount = Field(Decimal("10"), description="points per open dispute")
+    stuck_claim: Amount = Field(Decimal("15"), description="points per claim stuck at a status")
+    defaulted_plan: Amount = Field(Decimal("30"), description="points per plan with a missed "
+                                                                "instalment")
+
+
+class EscalationPolicy(_Section):
+    legal_min_days: int = Field(120, description="days overdue before legal action is proposed")
+    legal_min_amount: Amount = Field(Decimal("5000"), description="open amount for legal action")
+    writeoff_min_days: int = Field(365, description="days overdue before a write-off is proposed")
+    writeoff_max_amount: Amount = Field(Decimal("500"), description="largest amount to write off")
+    no_answer_days: int = Field(14, description="days of silence after the final notice")
+
+
+class FollowupSettings(_Section):
+    language: str = Field("en", description="language when the contact names none (en or ar)")
+    default_net_days: int = Field(30, ge=0, description="due date = issue + N without terms")
+    templates_dir: str = Field("", description="own templates (else the built-in ones)")
+    outbox_dir: str = Field("followup/outbox", description="where sent .eml files are kept")
+    stuck_days: int = Field(30, ge=1, description="a claim at one status longer is 'stuck'")
+    promise_grace_days: int = Field(0, ge=0, description="days after a promise date before "
+                                                         "it counts as broken")
+    plan_grace_days: int = Field(3, ge=0, description="days after an instalment before it is "
+                                                      "missed")
+    smtp: SmtpSettings = SmtpSettings()
+    levels: tuple[Level, ...] = DEFAULT_LEVELS
+    weights: Weights = Weights()
+    escalation: EscalationPolicy = EscalationPolicy()
+
+    @field_validator("levels")
+    @classmethod
+    def _unique_levels(cls, levels: tuple[Level, ...]) -> tuple[Level, ...]:
+        names = [lv.name for lv in levels]
+        if len(set(names)) != len(names):
+            raise ValueError("level names must be unique")
+        if len({lv.days for lv in levels}) != len(levels):
+            raise ValueError("two levels have the same days")
+        if not levels:
+            raise ValueError("at least one level is needed")
+        return tuple(sorted(levels, key=lambda lv: lv.days))
+
+
+class AgencyRule(_Section):
+    """Statutory payment rules of one agency (e.g. the US Prompt Payment Act)."""
+
+    rule: Literal["none", "prompt-payment"] = Field(
+        "none", description="prompt-payment: due N days after the later of receipt and "
+                            "acceptance, interest on late payment")
+    payment_days: int = Field(30, ge=0, description="days to pay after approval / the later date")
+    acceptance_days: int = Field(7, ge=0, description="acceptance deemed N days after delivery")
+    interest_rate_percent: Amount = Field(Decimal("0"), description="annual rate, published")
+    compounding_days: int = Field(30, ge=1, description="interest compounds every N days")
+    day_count: int = Field(360, description="days in the interest year")
+
+
+class CollectionsConfig(_Section):
+    followup: FollowupSettings = FollowupSettings()
+    agencies: dict[str, AgencyRule] = Field(default_factory=dict)
+
+    def agency(self, name: str) -> AgencyRule:
+        return self.agencies.get(name, AgencyRule())
+
+
+def load_config(extra: dict[str, Any], file: str | None = None) -> CollectionsConfig:
+    """Validate ``[followup]`` and ``[agencies]`` from the settings' extra tables."""
+    data = {k: extra[k] for k in ("followup", "agencies") if k in extra}
+    try:
+        return CollectionsConfig.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise InputError(first["msg"], file=file, field=field, rule="followup-settings") from err

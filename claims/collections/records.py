@@ -1,0 +1,407 @@
+"""What is on record with a client: promises, payment plans, disputes, interactions, contacts,
+and escalation decisions. Each function is one transaction and returns plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from claims.collections.tables import (
+    DisputeRow, EscalationDecisionRow, InteractionRow, PlanInstalmentRow, PlanInvoiceRow, PlanRow,
+    PromiseRow,
+)
+from claims.errors import ConflictError, InputError, NotFound, UnknownName
+from claims.money import minor_units
+from claims.store import Store
+from claims.store.tables import ClaimRow, ContactRow, CustomerRow, InvoiceRow, utcnow
+
+CHANNELS = ("call", "email", "letter", "meeting", "portal", "other")
+INTERACTION_KINDS = ("call", "email", "note", "letter", "meeting")
+DISPUTE_REASONS = ("pricing", "quantity", "quality", "not-delivered", "duplicate",
+                   "missing-documents", "po-mismatch", "tax", "other")
+TEAMS = ("Operations", "Sales", "Finance")
+RESOLUTIONS = ("credit-note", "resubmitted", "rejected")
+ACTIONS = ("legal", "write-off")
+
+
+def _check(value: str, known: Sequence[str], kind: str, field: str) -> str:
+    if value not in known:
+        raise UnknownName(kind, value, known, field=field)
+    return value
+
+
+def customer_row(s: Session, name: str) -> CustomerRow:
+    """The customer called ``name``; an unknown name is a clear error with suggestions."""
+    row = s.scalar(select(CustomerRow).where(CustomerRow.name == name))
+    if row is None:
+        known = list(s.scalars(select(CustomerRow.name).order_by(CustomerRow.name).limit(5000)))
+        raise UnknownName("customer", name, known if len(known) < 50 else
+                          [k for k in known if k[:1].lower() == name[:1].lower()][:50],
+                          field="customer")
+    return row
+
+
+def invoice_row(s: Session, number: str) -> InvoiceRow:
+    row = s.scalar(select(InvoiceRow).where(InvoiceRow.number == number))
+    if row is None:
+        raise NotFound("invoice", number)
+    return row
+
+
+def _q(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` with the currency's decimal places (stored money has four)."""
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
+
+
+def _positive(amount: Decimal, currency: str, field: str) -> Decimal:
+    if amount <= 0:
+        raise InputError(f"{amount} is not a positive amount", field=field, rule="positive")
+    places = minor_units(currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+        raise InputError(f"{amount} has more than {places} decimals for {currency}",
+                         field=field, rule="currency-places")
+    return amount
+
+
+# -- customers and contacts ------------------------------------------------------------------
+
+def set_collector(store: Store, customer: str, collector: str) -> None:
+    """Make ``collector`` responsible for ``customer``."""
+    with store.session() as s:
+        customer_row(s, customer).collector = collector
+
+
+def add_contact(store: Store, customer: str, *, name: str, email: str | None,
+                phone: str | None = None, role: str = "finance", language: str = "en") -> int:
+    """Add a contact to a customer (finance contacts get the reminders); returns its id."""
+    from claims.collections.dunning import check_address
+
+    if email:
+        check_address(email, field="email")
+    with store.session() as s:
+        row = ContactRow(customer_id=customer_row(s, customer).id, name=name, email=email,
+                         phone=phone, role=role, language=language)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+# -- interactions ----------------------------------------------------------------------------
+
+def add_note(store: Store, customer: str, summary: str, *, author: str, kind: str = "note",
+             invoice: str | None = None, dispute_id: int | None = None,
+             at: datetime | None = None) -> dict[str, Any]:
+    """Log a call, email or note with an account; returns the entry."""
+    _check(kind, INTERACTION_KINDS, "interaction kind", "kind")
+    if not summary.strip():
+        raise InputError("the note is empty", field="summary", rule="non-empty")
+    with store.session() as s:
+        cust = customer_row(s, customer)
+        inv = invoice_row(s, invoice) if invoice else None
+        row = InteractionRow(customer_id=cust.id, at=at or utcnow(), author=author, kind=kind,
+                             summary=summary.strip(), invoice_id=inv.id if inv else None,
+                             dispute_id=dispute_id)
+        s.add(row)
+        s.flush()
+        return {"id": row.id, "customer": cust.name, "at": row.at, "author": author,
+                "kind": kind, "summary": row.summary, "invoice": invoice,
+                "dispute": dispute_id}
+
+
+def list_notes(store: Store, customer: str) -> list[dict[str, Any]]:
+    """The interaction log of an account, oldest first."""
+    with store.session() as s:
+        cust = customer_row(s, customer)
+        rows = s.execute(select(InteractionRow, InvoiceRow.number)
+                         .outerjoin(InvoiceRow, InvoiceRow.id == InteractionRow.invoice_id)
+                         .where(InteractionRow.customer_id == cust.id)
+                         .order_by(InteractionRow.at, InteractionRow.id))
+        return [{"id": r.id, "at": r.at, "author": r.author, "kind": r.kind,
+                 "summary": r.summary, "invoice": number, "dispute": r.dispute_id}
+                for r, number in rows]
+
+
+# -- promises --------------------------------------------------------------------------------
+
+def add_promise(store: Store, customer: str, *, amount: Decimal, currency: str,
+                promised_date: date, promised_by: str, channel: str, actor: str,
+                at: datetime | None = None) -> dict[str, Any]:
+    """Record a promise to pay; it pauses dunning for the customer until its date passes."""
+    _check(channel, CHANNELS, "channel", "channel")
+    _positive(amount, currency, "amount")
+    if not promised_by.strip():
+        raise InputError("who promised is missing", field="by", rule="non-empty")
+    with store.session() as s:
+        cust = customer_row(s, customer)
+        row = PromiseRow(customer_id=cust.id, amount=amount, currency=currency,
+                         promised_date=promised_date, promised_by=promised_by, channel=channel,
+                         made_at=at or utcnow(), actor=actor)
+        s.add(row)
+        s.flush()
+        s.add(InteractionRow(customer_id=cust.id, at=row.made_at, author=actor, kind=(
+            channel if channel in INTERACTION_KINDS else "note"),
+            summary=f"promise #{row.id}: {promised_by} promised {currency} {amount} by "
+                    f"{promised_date.isoformat()}"))
+        return {"id": row.id, "customer": cust.name, "amount": amount, "currency": currency,
+                "promised_date": promised_date, "by": promised_by, "channel": channel}
+
+
+@dataclass(frozen=True)
+class PromiseStatus:
+    id: int
+    customer: str
+    amount: Decimal
+    currency: str
+    promised_date: date
+    promised_by: str
+    paid_since: Decimal
+    state: Literal["open", "kept", "broken", "cancelled"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "customer": self.customer, "amount": str(self.amount),
+                "currency": self.currency, "promised_date": self.promised_date,
+                "by": self.promised_by, "paid_since": str(self.paid_since), "state": self.state}
+
+
+def promise_states(store: Store, as_of: date, *, customer: str | None = None,
+                   grace_days: int = 0) -> list[PromiseStatus]:
+    """Each promise's adherence: kept once the customer paid the amount since it was made;
+    broken when its date (+ grace) passed without that; otherwise open."""
+    from claims.store.tables import PaymentApplicationRow as App
+
+    with store.session() as s:
+        query = select(PromiseRow, CustomerRow.name).join(
+            CustomerRow, CustomerRow.id == PromiseRow.customer_id)
+        if customer:
+            query = query.where(PromiseRow.customer_id == customer_row(s, customer).id)
+        out = []
+        for p, name in s.execute(query.order_by(PromiseRow.id)):
+            paid = s.scalar(select(func.sum(App.amount))
+                            .join(InvoiceRow, InvoiceRow.id == App.invoice_id)
+                            .where(InvoiceRow.customer_id == p.customer_id,
+                                   App.undone_at.is_(None), App.applied_at >= p.made_at))
+            paid_amount = paid or Decimal(0)  # SUM keeps the MoneyColumn type
+            if p.cancelled_at is not None:
+                state: Literal["open", "kept", "broken", "cancelled"] = "cancelled"
+            elif paid_amount >= p.amount:
+                state = "kept"
+            elif (as_of - p.promised_date).days > grace_days:
+                state = "broken"
+            else:
+                state = "open"
+            out.append(PromiseStatus(p.id, name, _q(p.amount, p.currency), p.currency,
+                                     p.promised_date, p.promised_by,
+                                     _q(paid_amount, p.currency), state))
+        return out
+
+
+# -- payment plans ---------------------------------------------------------------------------
+
+def add_plan(store: Store, customer: str, *, invoices: Sequence[str],
+             instalments: Sequence[tuple[date, Decimal]], actor: str, note: str = "",
+             at: datetime | None = None) -> dict[str, Any]:
+    """Agree a plan of instalments for the open balance of ``invoices`` (one currency).
+
+    The instalments must add up to the invoices' open balance today, so that the plan settles
+    exactly what is owed. A plan in good standing pauses dunning on its invoices.
+    """
+    from claims.store.tables import PaymentApplicationRow as App
+
+    if not invoices:
+        raise InputError("a plan needs at least one invoice", field="invoice", rule="non-empty")
+    if not instalments:
+        raise InputError("a plan needs at least one instalment", field="instalment",
+                         rule="non-empty")
+    dates = [d for d, _ in instalments]
+    if dates != sorted(dates) or len(set(dates)) != len(dates):
+        raise InputError("instalment dates must be strictly increasing", field="instalment",
+                         rule="increasing-dates")
+    with store.session() as s:
+        cust = customer_row(s, customer)
+        rows = [invoice_row(s, n) for n in invoices]
+        for inv in rows:
+            if inv.customer_id != cust.id:
+                raise InputError(f"invoice {inv.number} is not {cust.name}'s", field="invoice",
+                                 rule="same-customer")
+        currencies = {inv.currency for inv in rows}
+        if len(currencies) != 1:
+            raise InputError(f"invoices in several currencies: {sorted(currencies)}",
+                             field="invoice", rule="one-currency")
+        currency = currencies.pop()
+        for _, amount in instalments:
+            _positive(amount, currency, "instalment")
+        open_total = Decimal(0)
+        for inv in rows:
+            paid = s.scalar(select(func.sum(App.amount))
+                            .where(App.invoice_id == inv.id, App.undone_at.is_(None)))
+            open_total += inv.total - (paid or Decimal(0))
+        total = sum((a for _, a in instalments), Decimal(0))
+        if total != open_total:
+            raise InputError(f"instalments add up to {total}, the open balance is "
+                             f"{open_total}", field="instalment", rule="plan-sum")
+        plan = PlanRow(customer_id=cust.id, currency=currency, total=total,
+                       agreed_at=at or utcnow(), note=note, actor=actor)
+        s.add(plan)
+        s.flush()
+        for inv in rows:
+            s.add(PlanInvoiceRow(plan_id=plan.id, invoice_id=inv.id))
+        for seq, (due, amount) in enumerate(instalments, start=1):
+            s.add(PlanInstalmentRow(plan_id=plan.id, seq=seq, due_date=due, amount=amount))
+        s.add(InteractionRow(customer_id=cust.id, at=plan.agreed_at, author=actor, kind="note",
+                             summary=f"payment plan #{plan.id}: {len(instalments)} instalments, "
+                                     f"{currency} {total}, invoices {', '.join(invoices)}"))
+        return {"id": plan.id, "customer": cust.name, "currency": currency, "total": total,
+                "invoices": list(invoices),
+                "instalments": [{"seq": i, "due_date": d, "amount": a}
+                                for i, (d, a) in enumerate(instalments, start=1)]}
+
+
+def plan_status(store: Store, plan_id: int, as_of: date, *, grace_days: int = 3
+                ) -> dict[str, Any]:
+    """Adherence of a plan: paid since agreed vs. what fell due, and each instalment's state."""
+    from claims.store.tables import PaymentApplicationRow as App
+
+    with store.session() as s:
+        plan = s.get(PlanRow, plan_id)
+        if plan is None:
+            raise NotFound("payment plan", plan_id)
+        invoice_ids = list(s.scalars(select(PlanInvoiceRow.invoice_id)
+                                     .where(PlanInvoiceRow.plan_id == plan_id)))
+        paid = s.scalar(select(func.sum(App.amount))
+                        .where(App.invoice_id.in_(invoice_ids), App.undone_at.is_(None),
+                               App.applied_at >= plan.agreed_at)) or Decimal(0)
+        rows = list(s.scalars(select(PlanInstalmentRow).where(PlanInstalmentRow.plan_id == plan_id)
+                              .order_by(PlanInstalmentRow.seq)))
+        cumulative = Decimal(0)
+        instalments = []
+        missed = False
+        for r in rows:
+            cumulative += r.amount
+            if paid >= cumulative:
+                state = "paid"
+            elif (as_of - r.due_date).days > grace_days:
+                state, missed = "missed", True
+            else:
+                state = "due" if r.due_date <= as_of else "upcoming"
+            instalments.append({"seq": r.seq, "due_date": r.due_date,
+                                "amount": _q(r.amount, plan.currency),
+                                "state": state})
+        standing = ("cancelled" if plan.cancelled_at else "completed" if paid >= plan.total
+                    else "defaulted" if missed else "good")
+        name = s.get(CustomerRow, plan.customer_id).name  # type: ignore[union-attr]
+        return {"id": plan.id, "customer": name, "currency": plan.currency,
+                "total": _q(plan.total, plan.currency), "paid": _q(paid, plan.currency),
+                "standing": standing, "instalments": instalments}
+
+
+# -- disputes --------------------------------------------------------------------------------
+
+def open_dispute(store: Store, *, invoice: str | None = None, claim_id: int | None = None,
+                 reason: str, team: str, due_date: date | None, note: str, actor: str,
+                 at: datetime | None = None) -> dict[str, Any]:
+    """Open a dispute on an invoice or a claim (its invoice); it pauses dunning on that item."""
+    _check(reason, DISPUTE_REASONS, "dispute reason", "reason")
+    _check(team, TEAMS, "team", "team")
+    if (invoice is None) == (claim_id is None):
+        raise InputError("give an invoice or a claim", field="invoice", rule="one-of")
+    with store.session() as s:
+        if claim_id is not None:
+            claim = s.get(ClaimRow, claim_id)
+            if claim is None:
+                raise NotFound("claim", claim_id)
+            inv = s.get(InvoiceRow, claim.invoice_id)
+            assert inv is not None  # the foreign key guarantees it
+        else:
+            inv = invoice_row(s, invoice or "")
+        if inv.customer_id is None:
+            raise InputError(f"invoice {inv.number} has no customer", field="invoice",
+                             rule="has-customer")
+        already = s.scalar(select(DisputeRow.id).where(DisputeRow.invoice_id == inv.id,
+                                                       DisputeRow.status == "open"))
+        if already:
+            raise ConflictError(f"invoice {inv.number} has an open dispute already (#{already})")
+        row = DisputeRow(customer_id=inv.customer_id, invoice_id=inv.id, claim_id=claim_id,
+                         reason=reason, team=team, due_date=due_date, opened_at=at or utcnow(),
+                         opened_by=actor)
+        s.add(row)
+        s.flush()
+        s.add(InteractionRow(customer_id=inv.customer_id, at=row.opened_at, author=actor,
+                             kind="note", invoice_id=inv.id, dispute_id=row.id,
+                             summary=f"dispute #{row.id} opened ({reason}, {team})"
+                                     + (f": {note}" if note else "")))
+        return {"id": row.id, "invoice": inv.number, "claim": claim_id, "reason": reason,
+                "team": team, "due_date": due_date, "status": "open"}
+
+
+def resolve_dispute(store: Store, dispute_id: int, *, resolution: str, note: str, actor: str,
+                    at: datetime | None = None) -> dict[str, Any]:
+    """Close a dispute with its resolution; dunning on the item resumes."""
+    _check(resolution, RESOLUTIONS, "resolution", "resolution")
+    with store.session() as s:
+        row = s.get(DisputeRow, dispute_id)
+        if row is None:
+            raise NotFound("dispute", dispute_id)
+        if row.status != "open":
+            raise ConflictError(f"dispute #{dispute_id} is {row.status} already")
+        row.status, row.resolution, row.resolution_note = "resolved", resolution, note
+        row.resolved_at, row.resolved_by = at or utcnow(), actor
+        s.add(InteractionRow(customer_id=row.customer_id, at=row.resolved_at, author=actor,
+                             kind="note", invoice_id=row.invoice_id, dispute_id=row.id,
+                             summary=f"dispute #{row.id} resolved: {resolution}"
+                                     + (f": {note}" if note else "")))
+        return {"id": row.id, "status": "resolved", "resolution": resolution}
+
+
+def list_disputes(store: Store, *, status: str | None = "open") -> list[dict[str, Any]]:
+    with store.session() as s:
+        query = (select(DisputeRow, InvoiceRow.number, CustomerRow.name)
+                 .join(InvoiceRow, InvoiceRow.id == DisputeRow.invoice_id)
+                 .join(CustomerRow, CustomerRow.id == DisputeRow.customer_id)
+                 .order_by(DisputeRow.id))
+        if status:
+            query = query.where(DisputeRow.status == status)
+        return [{"id": d.id, "customer": name, "invoice": number, "claim": d.claim_id,
+                 "reason": d.reason, "team": d.team, "due_date": d.due_date,
+                 "status": d.status, "resolution": d.resolution, "opened_at": d.opened_at,
+                 "opened_by": d.opened_by}
+                for d, number, name in s.execute(query)]
+
+
+# -- escalation decisions --------------------------------------------------------------------
+
+def approve_escalation(store: Store, invoice: str, *, action: str, reason: str, actor: str,
+                       amount: Decimal) -> dict[str, Any]:
+    """Record the explicit approval of legal action or a write-off for an invoice.
+
+    Nothing is written off without this call. It stops dunning on the invoice; the accounting
+    entry (a ``writeoff`` payment application) belongs to the payments side.
+    """
+    _check(action, ACTIONS, "action", "action")
+    if not reason.strip():
+        raise InputError("an approval needs a reason", field="reason", rule="non-empty")
+    with store.session() as s:
+        inv = invoice_row(s, invoice)
+        if inv.customer_id is None:
+            raise InputError(f"invoice {inv.number} has no customer", field="invoice",
+                             rule="has-customer")
+        if s.scalar(select(EscalationDecisionRow.id).where(
+                EscalationDecisionRow.invoice_id == inv.id,
+                EscalationDecisionRow.action == action)):
+            raise ConflictError(f"{action} of {invoice} was approved already")
+        row = EscalationDecisionRow(customer_id=inv.customer_id, invoice_id=inv.id,
+                                    action=action, amount=amount, reason=reason,
+                                    approved_by=actor)
+        s.add(row)
+        s.add(InteractionRow(customer_id=inv.customer_id, author=actor, kind="note",
+                             invoice_id=inv.id, summary=f"{action} approved for {invoice} "
+                                                        f"({inv.currency} {amount}): {reason}"))
+        s.flush()
+        return {"id": row.id, "invoice": invoice, "action": action, "amount": amount,
+                "approved_by": actor}

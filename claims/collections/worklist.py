@@ -1,0 +1,318 @@
+"""The specialist's day: the worklist (accounts ranked by a score whose parts are shown),
+escalation candidates, and the receivables ledger with expected payment dates and interest.
+
+The score of an account is the sum of its parts, each a count or amount times its weight
+(``[followup.weights]``)::
+
+    overdue amount / 1,000 × per_thousand_overdue      (all currencies added at face value)
+  + days the oldest overdue item is late × per_day_overdue
+  + broken promises × broken_promise
+  + open disputes × dispute
+  + claims stuck at one status longer than stuck_days × stuck_claim
+  + plans with a missed instalment × defaulted_plan
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from claims.collections.config import CollectionsConfig
+from claims.collections.dunning import config_of
+from claims.collections.receivables import (
+    WAITING_STATUSES, Sql, as_date, as_datetime, bind, day_start, items_cte, money, pause_ctes,
+)
+from claims.collections.terms import late_interest
+from claims.store.tables import money_from_sql
+from claims.workspace import Workspace
+
+
+@dataclass
+class Account:
+    """One line of the worklist."""
+
+    customer: str
+    collector: str
+    overdue: dict[str, Decimal] = field(default_factory=dict)
+    days_overdue: int = 0
+    broken_promises: int = 0
+    open_disputes: int = 0
+    stuck_claims: int = 0
+    defaulted_plans: int = 0
+    interest: dict[str, Decimal] = field(default_factory=dict)
+    parts: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def score(self) -> Decimal:
+        return sum(self.parts.values(), Decimal(0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"customer": self.customer, "collector": self.collector,
+                "score": str(self.score),
+                "parts": {k: str(v) for k, v in self.parts.items()},
+                "overdue": {c: str(a) for c, a in sorted(self.overdue.items())},
+                "days_overdue": self.days_overdue, "broken_promises": self.broken_promises,
+                "open_disputes": self.open_disputes, "stuck_claims": self.stuck_claims,
+                "defaulted_plans": self.defaulted_plans,
+                "interest_owed": {c: str(a) for c, a in sorted(self.interest.items())}}
+
+
+def _score(account: Account, config: CollectionsConfig) -> None:
+    w = config.followup.weights
+    overdue = sum(account.overdue.values(), Decimal(0))
+    account.parts = {
+        "amount_overdue": (overdue / 1000 * w.per_thousand_overdue).quantize(Decimal("0.01")),
+        "days_overdue": (account.days_overdue * w.per_day_overdue).quantize(Decimal("0.01")),
+        "broken_promises": (account.broken_promises * w.broken_promise).quantize(Decimal("0.01")),
+        "disputes": (account.open_disputes * w.dispute).quantize(Decimal("0.01")),
+        "stuck_claims": (account.stuck_claims * w.stuck_claim).quantize(Decimal("0.01")),
+        "defaulted_plans": (account.defaulted_plans * w.defaulted_plan).quantize(Decimal("0.01")),
+    }
+
+
+def worklist(ws: Workspace, as_of: date | None = None, *, limit: int | None = None
+             ) -> list[Account]:
+    """Accounts needing attention on ``as_of``, highest score first (ties: by name).
+
+    Every aggregate is computed in SQL; Python only adds up the parts per account.
+    """
+    as_of = as_of or date.today()
+    config = config_of(ws)
+    fu = config.followup
+    with ws.store.engine.connect() as conn:
+        sql = Sql(conn.dialect.name)
+        cte, params = items_cte(sql, config)
+        pauses, pause_params = pause_ctes(as_of, config)
+        params |= pause_params | {
+            "as_of": as_of,
+            "stuck_before": day_start(as_of - timedelta(days=fu.stuck_days)),
+            "broken_before": as_of - timedelta(days=fu.promise_grace_days),
+        }
+        statuses = ", ".join(f"'{s}'" for s in WAITING_STATUSES)
+        head = f"{cte}{pauses}"
+        queries = {
+            "overdue": f"""{head}
+SELECT customer_id, currency, SUM(open_amount) AS amount, MIN(due_date) AS oldest
+FROM open_items WHERE due_date < :as_of GROUP BY customer_id, currency""",
+            "broken": f"""{head}
+SELECT pr.customer_id, COUNT(*) AS n FROM collection_promises pr
+WHERE pr.cancelled_at IS NULL AND pr.promised_date < :broken_before
+  AND pr.amount > (SELECT COALESCE(SUM(a.amount), 0) FROM payment_applications a
+                   JOIN invoices i ON i.id = a.invoice_id
+                   WHERE i.customer_id = pr.customer_id AND a.undone_at IS NULL
+                     AND a.applied_at >= pr.made_at)
+GROUP BY pr.customer_id""",
+            "disputes": f"""{head}
+SELECT customer_id, COUNT(*) AS n FROM collection_disputes WHERE status = 'open'
+GROUP BY customer_id""",
+            "stuck": f"""{head}
+SELECT i.customer_id, COUNT(*) AS n FROM claims c JOIN invoices i ON i.id = c.invoice_id
+WHERE c.status IN ({statuses}) AND c.updated_at < :stuck_before
+  AND i.customer_id IS NOT NULL
+  AND EXISTS (SELECT 1 FROM open_items o WHERE o.invoice_id = i.id)
+GROUP BY i.customer_id""",
+            "plans": f"""{head}
+SELECT customer_id, COUNT(*) AS n FROM plan_state WHERE good = 0 GROUP BY customer_id""",
+            "interest": f"""{head}
+SELECT customer_id, currency, agency, open_amount, due_date FROM open_items
+WHERE agency IS NOT NULL AND due_date < :as_of""",
+        }
+        results = {}
+        for name, query in queries.items():
+            used = {k: v for k, v in params.items() if f":{k}" in query}
+            results[name] = list(conn.execute(bind(query, used)))
+        customer_ids = {r.customer_id for rows in results.values() for r in rows}
+        names = {}
+        if customer_ids:
+            for r in conn.execute(bind("SELECT id, name, collector FROM customers", {})):
+                if r.id in customer_ids:
+                    names[r.id] = (r.name, r.collector or "")
+    accounts: dict[int, Account] = {}
+
+    def account(cid: int) -> Account:
+        if cid not in accounts:
+            name, collector = names[cid]
+            accounts[cid] = Account(customer=name, collector=collector)
+        return accounts[cid]
+
+    for r in results["overdue"]:
+        acc = account(r.customer_id)
+        acc.overdue[r.currency] = money(r.amount, r.currency)
+        acc.days_overdue = max(acc.days_overdue, (as_of - as_date(r.oldest)).days)
+    for r in results["broken"]:
+        account(r.customer_id).broken_promises = int(r.n)
+    for r in results["disputes"]:
+        account(r.customer_id).open_disputes = int(r.n)
+    for r in results["stuck"]:
+        account(r.customer_id).stuck_claims = int(r.n)
+    for r in results["plans"]:
+        account(r.customer_id).defaulted_plans = int(r.n)
+    interest: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for r in results["interest"]:
+        rule = config.agency(r.agency)
+        interest[r.customer_id][r.currency] += late_interest(
+            money_from_sql(r.open_amount), as_date(r.due_date), as_of,
+            annual_rate_percent=rule.interest_rate_percent,
+            compounding_days=rule.compounding_days, day_count=rule.day_count)
+    for cid, by_currency in interest.items():
+        account(cid).interest = {c: a for c, a in by_currency.items() if a > 0}
+    for acc in accounts.values():
+        _score(acc, config)
+    ranked = sorted((a for a in accounts.values() if a.score > 0),
+                    key=lambda a: (-a.score, a.customer))
+    return ranked[:limit] if limit else ranked
+
+
+@dataclass
+class Candidate:
+    """An invoice that policy says may need legal action or a write-off, with the reasons."""
+
+    customer: str
+    invoice: str
+    currency: str
+    open_amount: Decimal
+    due_date: date
+    days_overdue: int
+    action: str
+    reasons: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"customer": self.customer, "invoice": self.invoice, "currency": self.currency,
+                "open": str(self.open_amount), "due_date": self.due_date,
+                "days_overdue": self.days_overdue, "action": self.action,
+                "reasons": self.reasons}
+
+
+def escalation_candidates(ws: Workspace, as_of: date | None = None) -> list[Candidate]:
+    """Invoices for legal action (old and large, or silence after the final notice) or
+    write-off (old and small). Disputed, already decided or planned items are left out.
+    Nothing is decided here: approval is :func:`claims.collections.records.approve_escalation`.
+    """
+    as_of = as_of or date.today()
+    config = config_of(ws)
+    policy = config.followup.escalation
+    finals = [lv.name for lv in config.followup.levels if lv.final] or [
+        config.followup.levels[-1].name]
+    with ws.store.engine.connect() as conn:
+        sql = Sql(conn.dialect.name)
+        cte, params = items_cte(sql, config)
+        pauses, pause_params = pause_ctes(as_of, config)
+        params |= pause_params
+        finals_in = ", ".join(f":final{n}" for n in range(len(finals)))
+        params |= {f"final{n}": name for n, name in enumerate(finals)}
+        params["oldest_cut"] = as_of - timedelta(days=min(policy.legal_min_days,
+                                                          policy.writeoff_min_days))
+        query = f"""{cte}{pauses},
+finals AS (
+  SELECT di.invoice_id, MIN(s.as_of) AS final_at FROM dunning_send_items di
+  JOIN dunning_sends s ON s.id = di.send_id
+  WHERE s.state = 'sent' AND di.level IN ({finals_in}) GROUP BY di.invoice_id),
+last_contact AS (
+  SELECT customer_id, MAX(at) AS last_at FROM collection_interactions
+  WHERE kind NOT IN ('dunning', 'task') AND author <> 'followup' GROUP BY customer_id)
+SELECT o.invoice_id, o.number, o.currency, o.due_date, o.open_amount, c.name AS customer,
+       f.final_at, lc.last_at
+FROM (SELECT invoice_id, MIN(number) AS number, MIN(currency) AS currency,
+             MIN(due_date) AS due_date, SUM(open_amount) AS open_amount,
+             MIN(customer_id) AS customer_id
+      FROM open_items GROUP BY invoice_id) o
+JOIN customers c ON c.id = o.customer_id
+LEFT JOIN finals f ON f.invoice_id = o.invoice_id
+LEFT JOIN last_contact lc ON lc.customer_id = o.customer_id
+WHERE (o.due_date <= :oldest_cut OR f.final_at IS NOT NULL)
+  AND o.invoice_id NOT IN (SELECT invoice_id FROM disputed)
+  AND o.invoice_id NOT IN (SELECT invoice_id FROM planned)
+  AND NOT EXISTS (SELECT 1 FROM collection_escalations x WHERE x.invoice_id = o.invoice_id)
+ORDER BY c.name, o.number"""
+        rows = list(conn.execute(bind(query, params)))
+    out = []
+    for r in rows:
+        due = as_date(r.due_date)
+        days = (as_of - due).days
+        amount = money(r.open_amount, r.currency)
+        reasons: list[str] = []
+        action = ""
+        if days >= policy.writeoff_min_days and amount <= policy.writeoff_max_amount:
+            action = "write-off"
+            reasons += [f"{days} days overdue (policy: {policy.writeoff_min_days})",
+                        f"open {amount} ≤ {policy.writeoff_max_amount}"]
+        else:
+            if days >= policy.legal_min_days and amount >= policy.legal_min_amount:
+                reasons += [f"{days} days overdue (policy: {policy.legal_min_days})",
+                            f"open {amount} ≥ {policy.legal_min_amount}"]
+            if r.final_at is not None:
+                # the run's as-of day, so a catch-up run counts from the day it acted for
+                final_on = as_date(r.final_at)
+                silent = r.last_at is None or as_datetime(r.last_at).date() < final_on
+                waited = (as_of - final_on).days
+                if silent and waited >= policy.no_answer_days:
+                    reasons.append(f"no answer {waited} days after the final notice "
+                                   f"(policy: {policy.no_answer_days})")
+            if reasons:
+                action = "legal"
+        if action:
+            out.append(Candidate(r.customer, r.number, r.currency, amount, due, days, action,
+                                 reasons))
+    return out
+
+
+def receivables(ws: Workspace, as_of: date | None = None, *, customer: str | None = None
+                ) -> list[dict[str, Any]]:
+    """The open items of one customer (or all), with due date, open balance, days overdue,
+    statutory interest, and for claims the expected payment date its status implies
+    (approval + the agency's payment days, or the statutory due date while under review)."""
+    from claims.collections.receivables import open_items
+    from claims.collections.records import customer_row
+
+    as_of = as_of or date.today()
+    config = config_of(ws)
+    cid = None
+    if customer:
+        with ws.store.session() as s:
+            cid = customer_row(s, customer).id
+    with ws.store.engine.connect() as conn:
+        items = open_items(conn, config, customer_id=cid)
+        claims = {r.invoice_id: r for r in conn.execute(bind("""
+SELECT c.invoice_id, c.id, c.status, k.agency, k.data AS contract,
+       (SELECT MAX(e.at) FROM claim_events e WHERE e.claim_id = c.id AND e.status = 'APPROVED')
+         AS approved_at
+FROM claims c JOIN contracts k ON k.id = c.contract_id
+WHERE c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')""", {}))}
+        names = {r.id: r.name for r in conn.execute(bind("SELECT id, name FROM customers", {}))}
+    out = []
+    for item in items:
+        entry = item.to_json() | {"customer": names.get(item.customer_id),
+                                  "days_overdue": max(0, (as_of - item.due_date).days)}
+        claim = claims.get(item.invoice_id)
+        expected: date | None = None
+        if claim is not None:
+            rule = config.agencies.get(claim.agency)
+            days = rule.payment_days if rule else _contract_days(claim.contract)
+            if claim.approved_at is not None and claim.status in ("APPROVED", "PAYMENT_ORDERED"):
+                expected = as_datetime(claim.approved_at).date() + timedelta(days=days)
+            elif claim.status in WAITING_STATUSES:
+                expected = item.due_date
+            entry |= {"claim": claim.id, "claim_status": claim.status}
+        entry["expected_payment_date"] = expected
+        interest = Decimal("0.00")
+        if item.agency:
+            rule = config.agency(item.agency)
+            interest = late_interest(item.open_amount, item.due_date, as_of,
+                                     annual_rate_percent=rule.interest_rate_percent,
+                                     compounding_days=rule.compounding_days,
+                                     day_count=rule.day_count)
+        entry["interest"] = str(interest)
+        out.append(entry)
+    return out
+
+
+def _contract_days(data: Any) -> int:
+    import json
+
+    if isinstance(data, str):
+        data = json.loads(data)
+    terms = (data or {}).get("payment_terms") or {}
+    return int(terms.get("days", 30))
