@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from claims.cli import claim, contract, evidence, invoice, payments, portal, reports
-from claims.cli import followup
+from claims.cli import claim, contract, evidence, followup, invoice, payments, portal, reports
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
 app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
