@@ -19,7 +19,8 @@ from claims.models import Claim
 from claims.validation.findings import Finding
 from claims.workspace import Workspace
 
-app = typer.Typer(no_args_is_help=True, help="Claims: new, validate, build, list, show.")
+app = typer.Typer(no_args_is_help=True,
+                  help="Claims: new, validate, build, submit, correct, list, show.")
 
 AsOf = typer.Option(None, "--as-of", help="Check as if submitting on this date (YYYY-MM-DD).")
 

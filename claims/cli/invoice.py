@@ -9,7 +9,8 @@ import typer
 from claims import api
 from claims.cli.common import JsonOption, emit_json, workspace_from
 
-app = typer.Typer(no_args_is_help=True, help="Invoices: add from JSON, YAML or CSV.")
+app = typer.Typer(no_args_is_help=True, help="Invoices: add from JSON, YAML or CSV; import from "
+                                                 "Zoho Books, accounting exports, e-invoices.")
 
 
 @app.command("add")
