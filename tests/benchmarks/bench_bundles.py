@@ -128,7 +128,7 @@ def run(n: int, work: Path) -> dict[str, float]:
 def peak_rss_1gb(work: Path) -> float:
     """Peak RSS (MB) of a fresh process that makes, validates and builds a claim with 1 GB."""
     code = f"""
-import sys, resource, json
+import sys, json
 sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
 from datetime import date
@@ -141,11 +141,12 @@ ws = init_workspace(work / "ws1g")
 api.add_contract(ws, contract(work / "in1g", 1))
 api.add_invoices(ws, work / "in1g" / "invoices.json")
 docs = make_docs(work / "in1g" / "docs", "INV-00000", photo_bytes=1024 ** 3)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+from tests.memory import peak_rss_mb
+base = peak_rss_mb()
 claim = api.new_claim(ws, "C-BENCH", "INV-00000", docs, milestone="M1")
 bundle = api.build_claim(ws, claim.id, as_of=TODAY)
-print(json.dumps({{"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "before_mb": base / 1024, "zip_mb": bundle.zip_path.stat().st_size / 2**20}}))
+print(json.dumps({{"peak_mb": peak_rss_mb(),
+                  "before_mb": base, "zip_mb": bundle.zip_path.stat().st_size / 2**20}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

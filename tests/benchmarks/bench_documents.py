@@ -22,16 +22,18 @@ from claims.documents import hash_file, inspect_pdf
 from claims.samples import make_padded_pdf
 
 MEASURE = """
-import json, resource, time
+import json, sys, time
+sys.path.insert(0, {root!r})
+from tests.memory import peak_rss_mb
 start = time.perf_counter()
 {body}
 print(json.dumps({{"seconds": time.perf_counter() - start,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_rss_mb": peak_rss_mb()}}))
 """
 
 
 def _in_subprocess(body: str) -> dict[str, float]:
-    code = MEASURE.format(body=body)
+    code = MEASURE.format(body=body, root=str(Path(__file__).resolve().parents[2]))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out.strip().splitlines()[-1])

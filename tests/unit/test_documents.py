@@ -302,9 +302,11 @@ def test_dates_found_with_their_pages(tmp_path: Path) -> None:
 
 
 def _peak_rss_mb(code: str) -> dict[str, Any]:
+    # VmHWM is this process's own peak: ru_maxrss would survive fork+exec and report the
+    # (large) pytest parent's peak instead
     script = textwrap.dedent(code) + textwrap.dedent("""
-        import resource
-        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        from tests.memory import peak_rss_mb
+        out["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(out, default=str))
     """)
     proc = subprocess.run([sys.executable, "-c", "import json\n" + script], cwd=ROOT,
