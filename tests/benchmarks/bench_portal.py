@@ -156,7 +156,7 @@ def bench_submit(server: SandboxServer, base: Path, n: int) -> None:
     print(f"\nsubmission: {n} claims, 4 PDFs each", flush=True)
     env = EnvPatch()
     ws = init_workspace(base / "submit-ws")
-    supplier = ready_claims(ws, server, env, n=n)  # type: ignore[arg-type]
+    ready_claims(ws, server, env, n=n)  # type: ignore[arg-type]
     packages = [package_for(ws, c) for c in ws.store.list_claims(ClaimStatus.READY.value)]
     assert len(packages) == n, f"expected {n} READY claims, got {len(packages)}"
     bare = seed_supplier(server, contract_number=f"B-{secrets.token_hex(3).upper()}",
