@@ -67,7 +67,11 @@ class EvidenceRecorder:
         path = self.dir / f"{n:02d}-{step}.png"
         entry: dict[str, Any] = {"n": n, "step": step, "at": _now(), "url": page.url, **details}
         try:
-            page.screenshot(path=str(path), full_page=True, mask=[page.locator(SECRET_FIELDS)])
+            # mask whenever a secret field is on the page (sign-in, one-time code); masking
+            # costs about as much as the screenshot itself, so pages without one skip it
+            secrets = page.locator(SECRET_FIELDS)
+            mask = [secrets] if secrets.count() else []
+            page.screenshot(path=str(path), full_page=True, mask=mask)
             entry["screenshot"] = path.name
             self.screenshots.append(path)
         except PlaywrightError as err:  # a failed screenshot must not hide the real outcome
