@@ -140,7 +140,7 @@ class ZohoClient:
 
     def __init__(self, settings: ZohoSettings, *, client_secret: SecretStr,
                  refresh_token: SecretStr, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
+                 sleep: Callable[[float], None] = time.sleep,  # ok: back-off, injectable
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self._secret, self._refresh = client_secret, refresh_token
@@ -221,7 +221,7 @@ class ZohoClient:
                                 "again in Zoho and update the refresh_token reference",
                                 endpoint="oauth token", status=resp.status_code)
         self._token = str(token)
-        self._token_expires = self._clock() + float(body.get("expires_in", 3600)) - 60
+        self._token_expires = self._clock() + float(body.get("expires_in", 3600)) - 60  # ok: seconds
         self._api = self.settings.api(body.get("api_domain"))
 
     def get(self, path: str, *, where: str = "", pdf: bool = False,
