@@ -63,10 +63,3 @@ def release(engine: Engine, claim_id: int, owner: str) -> None:
         conn.execute(update(ClaimRow).where(ClaimRow.id == claim_id,
                                             ClaimRow.lease_owner == owner)
                      .values(lease_owner=None, lease_expires_at=None))
-
-
-def holds(engine: Engine, claim_id: int, owner: str) -> bool:
-    with engine.connect() as conn:
-        return conn.execute(select(ClaimRow.lease_owner).where(ClaimRow.id == claim_id)
-                            ).scalar() == owner
-

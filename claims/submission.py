@@ -160,7 +160,7 @@ def submit_one(ws: Workspace, adapter: PortalAdapter, claim_id: int) -> Outcome:
             receipt = adapter.submit(package, evidence, on_final_submit)
     except AlreadySubmitted as err:
         found = adapter.find_claim(claim.contract_number, claim.invoice_number)
-        reference = found.reference if found else err.reference if hasattr(err, "reference") else None
+        reference = found.reference if found else getattr(err, "reference", None)
         if reference:
             store.record_event(claim_id, "submission.reconciled", status=ClaimStatus.SUBMITTED,
                                actor=actor, detail={"reference": reference,

@@ -288,12 +288,11 @@ class Store:
                     ClaimDocumentRow.claim_id == claim_id)):
                 s.delete(cd)
             s.flush()
-            seq = 0
             for seq, cd in enumerate(kept, start=1):
                 s.add(ClaimDocumentRow(claim_id=claim_id, seq=seq, doc_type=cd.doc_type,
                                        document_id=cd.document_id, filename=cd.filename,
                                        issue_date=cd.issue_date, expiry_date=cd.expiry_date))
-            for seq, doc in enumerate(documents, start=seq + 1):
+            for seq, doc in enumerate(documents, start=len(kept) + 1):
                 stored = self.put_document(s, sha256=doc["sha256"], size=doc["size"],
                                            media_type=doc["media_type"], pages=doc.get("pages"),
                                            stored_path=doc["stored_path"],
@@ -384,19 +383,6 @@ class Store:
                                 status=status.value if status else None, actor=actor,
                                 detail=_jsonable(detail or {})))
 
-    def other_claims(self, claim: Claim) -> list[tuple[int, str, str, Decimal]]:
-        """Live claims on the same contract other than ``claim``: (id, invoice, status, total)."""
-        with self.session() as s:
-            contract_id = s.scalar(select(ContractRow.id).where(
-                ContractRow.number == claim.contract_number))
-            rows = s.execute(
-                select(ClaimRow.id, InvoiceRow.number, ClaimRow.status, InvoiceRow.total)
-                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
-                .where(ClaimRow.contract_id == contract_id, ClaimRow.id != claim.id,
-                       ClaimRow.status.not_in(DEAD_STATUSES))
-                .order_by(ClaimRow.id))
-            return [(r[0], r[1], r[2], r[3]) for r in rows]
-
     def inspections(self, shas: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored inspections of these documents, by sha256 (those that have one)."""
         with self.session() as s:
@@ -446,14 +432,3 @@ class Store:
             if row is None:
                 raise NotFound("claim", claim_id)
             return row.attempts or 0
-
-    def current_invoice_hash(self, claim_id: int) -> tuple[str | None, str]:
-        """(hash when the claim was made, hash of the invoice now)."""
-        with self.session() as s:
-            row = s.get(ClaimRow, claim_id)
-            if row is None:
-                raise NotFound("claim", claim_id)
-            inv = s.get(InvoiceRow, row.invoice_id)
-            assert inv is not None
-            return row.invoice_hash, inv.content_hash
-
