@@ -20,7 +20,7 @@ browser: $(STAMP)
 	$(PY) -m portals.browser ensure
 
 demo: install browser
-	$(PY) -m claims.demo
+	$(PY) -m demo
 
 test: install browser
 	$(PY) -m pytest -q -p no:cacheprovider tests

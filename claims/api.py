@@ -18,18 +18,17 @@ from typing import Any
 
 import structlog
 
-from claims import evidence_hooks
-from claims.bundle import Bundle, build_bundle, claim_document
-from claims.claimtypes import document_rules, known_document_types
+from claims.lifecycle.bundle import Bundle, build_bundle, claim_document
+from claims.core.claimtypes import document_rules, known_document_types
 from claims.errors import ConflictError, InputError, UnknownName, ValidationFailed
-from claims.inspections import from_json, inspect_for_store, to_json
-from claims.intake import (
+from claims.lifecycle.documents.stored import from_json, inspect_for_store, to_json
+from claims.lifecycle.intake import (
     check_document_path, load_contract, load_invoices, schema_findings, store_blob,
 )
-from claims.models import Claim, ClaimStatus, Contract
+from claims.core.models import Claim, ClaimStatus, Contract
 from claims.store import ImportResult
-from claims.validation.findings import Finding, has_errors
-from claims.validation.rules import Context, run_rules
+from claims.lifecycle.validation.findings import Finding, has_errors
+from claims.lifecycle.validation.rules import Context, run_rules
 from claims.workspace import Workspace
 
 log = structlog.get_logger("claims")
@@ -225,8 +224,7 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
                               bundle_path=str(bundle.zip_path),
                               bundle_sha256=bundle.bag_digest)
     if not bundle.reused:
-        evidence_hooks.record(
-            ws, kind="bundle.built", claim=str(claim_id),
+        ws.record_evidence(kind="bundle.built", claim=str(claim_id),
             metadata={"bag_digest": bundle.bag_digest, "zip": bundle.zip_path.name,
                       "contract": contract.number, "invoice": invoice.number,
                       "payload_bytes": bundle.payload_bytes, "files": bundle.files},

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from claims.validation.findings import Finding
+    from claims.lifecycle.validation.findings import Finding
 
 
 class ClaimsError(Exception):

@@ -9,10 +9,12 @@ import getpass
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
 from claims.errors import WorkspaceError
+from evidence import Entry, EvidenceArchive, init_keys
 from claims.settings import Settings, load_settings
 from claims.store import Store
 from claims.store.engine import resolve_url
@@ -72,12 +74,36 @@ class Workspace:
     def evidence_dir(self) -> Path:
         return self.root / "evidence"
 
+    @cached_property
+    def evidence(self) -> EvidenceArchive:
+        """The evidence archive: blobs in ``evidence/``, the ledger in the database."""
+        return EvidenceArchive.open(self.evidence_dir, self.store.engine)
+
+    def record_evidence(self, *, kind: str, claim: str | None, metadata: dict[str, Any],
+                        files: dict[str, Path | bytes] | None = None) -> Entry:
+        """Append one evidence event (with its files as blobs); returns the ledger entry.
+
+        The one place ``claims`` writes evidence. Metadata must carry no secrets: the archive
+        refuses keys that look like one. :meth:`close` signs a checkpoint over what was recorded.
+        """
+        entry = self.evidence.record(kind=kind, claim=claim, actor=self.actor,
+                                     metadata=metadata, files=files or {})
+        self._evidence_recorded = True
+        return entry
+
+    def reload_settings(self) -> Settings:
+        """Read ``claims.toml`` again (after it was edited in this process)."""
+        self.__dict__.pop("settings", None)
+        return self.settings
+
+    _evidence_recorded = False
+
     def close(self) -> None:
         """Seal what this session recorded in the evidence log (a signed checkpoint), then
         release the database."""
-        archive = self.__dict__.pop("_evidence_archive", None)
-        if archive is not None and self.__dict__.pop("_evidence_dirty", False):
-            archive.checkpoint()
+        if self._evidence_recorded:
+            self.evidence.checkpoint()
+            self._evidence_recorded = False
         if "store" in self.__dict__:
             self.store.close()
 
@@ -102,8 +128,6 @@ def init_workspace(root: Path, *, database_url: str | None = None) -> Workspace:
     tmp = root / f".{CONFIG_NAME}.tmp"
     tmp.write_bytes(tomli_w.dumps(config).encode())
     tmp.replace(root / CONFIG_NAME)
-    from evidence import init_keys
-
     init_keys(root / "evidence")  # the Ed25519 key that signs evidence checkpoints
     ws = Workspace(root)
     _ = ws.store  # create and migrate the database now, so a broken URL fails at init

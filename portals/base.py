@@ -1,7 +1,7 @@
 """The portal adapter contract: the small typed package an adapter receives, what it returns,
 and the one base class every adapter (the sandbox's and third parties') subclasses.
 
-An adapter drives one portal account. The caller (``claims.submission``) owns the never-twice
+An adapter drives one portal account. The caller (``claims.lifecycle.submission``) owns never-twice
 rules; the adapter's part of them is:
 
 * everything up to the final click may be retried (the adapter does so itself, with backoff,

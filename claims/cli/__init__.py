@@ -45,7 +45,7 @@ def init(directory: Path = typer.Argument(..., help="Folder to make the workspac
 
     Example: claims init --with-samples ws
     """
-    from claims.samples_workspace import add_samples
+    from claims.samples.workspace import add_samples
     from claims.workspace import init_workspace
 
     ws = init_workspace(directory, database_url=database_url)

@@ -15,8 +15,8 @@ from rich.table import Table
 from claims import api
 from claims.cli.common import JsonOption, console, emit_json, err_console, workspace_from
 from claims.errors import ClaimsError, InputError
-from claims.models import Claim
-from claims.validation.findings import Finding
+from claims.core.models import Claim
+from claims.lifecycle.validation.findings import Finding
 from claims.workspace import Workspace
 
 app = typer.Typer(no_args_is_help=True,

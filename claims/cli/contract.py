@@ -9,7 +9,7 @@ from rich.table import Table
 
 from claims import api
 from claims.cli.common import JsonOption, console, emit_json, workspace_from
-from claims.money import fmt
+from claims.core.money import fmt
 
 app = typer.Typer(no_args_is_help=True, help="Contracts: add and list.")
 

@@ -84,11 +84,10 @@ def verify(ctx: typer.Context,
 
     Example: claims evidence verify --claim 12 --trusted-key auditor/signing.pub
     """
-    from claims.evidence_hooks import archive
 
     saved = _checkpoints(checkpoint)
     with _evidence_errors():
-        report = archive(workspace_from(ctx)).verify(claim, trusted_key=trusted_key,
+        report = workspace_from(ctx).evidence.verify(claim, trusted_key=trusted_key,
                                                      trusted_checkpoints=saved)
     _print_report(report, as_json)
 
@@ -101,12 +100,11 @@ def log(ctx: typer.Context,
 
     Example: claims evidence log --claim 12
     """
-    from claims.evidence_hooks import archive
     from evidence import format_log
     from evidence.model import format_time
 
     with _evidence_errors():
-        entries = archive(workspace_from(ctx)).entries(claim)
+        entries = workspace_from(ctx).evidence.entries(claim)
     if as_json:
         emit_json([{"index": e.index, "time": format_time(e.time), "kind": e.kind,
                     "claim": e.claim, "actor": e.actor, "metadata": e.metadata,
@@ -131,14 +129,13 @@ def export(ctx: typer.Context,
     Example: claims evidence export --claim 12 audit-claim-12
     Example: claims evidence export --from 2026-01-01 --to 2026-03-31 audit-q1
     """
-    from claims.evidence_hooks import archive
 
     if claim is None and since is None and until is None:
         raise typer.BadParameter("give --claim ID, or --from DATE --to DATE",
                                  param_hint="--claim / --from / --to")
     ws = workspace_from(ctx)
     with _evidence_errors():
-        path = archive(ws).export(out, claim=claim, since=_date(since, "--from"),
+        path = ws.evidence.export(out, claim=claim, since=_date(since, "--from"),
                                   until=_date(until, "--to"), actor=ws.actor)
     if as_json:
         emit_json({"bag": str(path)})
@@ -169,10 +166,9 @@ def checkpoint(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
     Example: claims evidence checkpoint --json > checkpoint-2026-03-31.json
     """
-    from claims.evidence_hooks import archive
 
     with _evidence_errors():
-        cp = archive(workspace_from(ctx)).checkpoint()
+        cp = workspace_from(ctx).evidence.checkpoint()
     if as_json:
         emit_json(cp.to_json())
     else:

@@ -18,7 +18,7 @@ from claims.collections import dunning, records, worklist as worklist_lib
 from claims.collections.receivables import set_terms
 from claims.collections.terms import Instalment, Terms
 from claims.errors import InputError
-from claims.money import to_decimal
+from claims.core.money import to_decimal
 
 followup_app = typer.Typer(no_args_is_help=True, help="Dunning: reminders, statements, terms.")
 note_app = typer.Typer(no_args_is_help=True, help="Interaction log: calls, emails, notes.")

@@ -35,7 +35,7 @@ def submit(ctx: typer.Context,
 
     Example: claims claim submit --all --workers 2 --json
     """
-    from claims import submission
+    from claims.lifecycle import submission
 
     ws = workspace_from(ctx)
     if (claim_id is None) == (not all_):
@@ -86,7 +86,8 @@ def sync(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     Exit codes: 0 all synced, 1 some claims failed, 3 portal unreachable, 4 another sync runs.
     Example (cron): */30 * * * * claims --workspace /srv/ws status sync --json >> sync.log
     """
-    from claims import submission, tracking
+    from claims.lifecycle import submission
+    from claims.lifecycle import status_sync as tracking
     from portals.errors import PortalError
 
     ws = workspace_from(ctx)

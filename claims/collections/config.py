@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from claims.errors import InputError
-from claims.models import Amount
+from claims.core.models import Amount
 from claims.settings import SecretRef
 
 

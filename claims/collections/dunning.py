@@ -51,7 +51,7 @@ from claims.collections.receivables import (
 from claims.collections.tables import DunningSendItemRow, DunningSendRow, InteractionRow
 from claims.collections.terms import late_interest
 from claims.errors import ClaimsError, ConflictError, InputError, NotFound, StoreError
-from claims.money import fmt, minor_units
+from claims.core.money import fmt, minor_units
 from claims.store.tables import ContactRow, CustomerRow, utcnow
 from claims.workspace import Workspace
 
@@ -603,11 +603,9 @@ def _evidence(ws: Workspace, msg: Message, as_of: date, send_id: int, message_id
               raw: bytes, result: RunResult, state: _RunState) -> None:
     """Keep the sent message in the evidence archive. The message went out and is recorded as
     sent whatever happens here; a failure to archive is reported, not hidden."""
-    from claims import evidence_hooks
-
     try:
         with state.lock:  # one appender at a time on the ledger
-            evidence_hooks.record(ws, kind="followup.sent", claim=None, metadata={
+            ws.record_evidence(kind="followup.sent", claim=None, metadata={
                 "send_id": send_id, "customer": msg.customer, "level": msg.level.name,
                 "as_of": as_of.isoformat(), "recipients": msg.recipients,
                 "message_id": message_id, "items": [i.label for i in msg.items]},

@@ -25,7 +25,7 @@ from claims.collections.config import CollectionsConfig
 from claims.collections.tables import ScheduleRow
 from claims.collections.terms import Terms, schedule
 from claims.errors import InputError, NotFound
-from claims.money import minor_units
+from claims.core.money import minor_units
 from claims.store import Store
 from claims.store.tables import InvoiceRow, UTCDateTime, money_from_sql
 

@@ -18,7 +18,7 @@ from claims.collections.tables import (
     PromiseRow,
 )
 from claims.errors import ConflictError, InputError, NotFound, UnknownName
-from claims.money import minor_units
+from claims.core.money import minor_units
 from claims.store import Store
 from claims.store.tables import ClaimRow, ContactRow, CustomerRow, InvoiceRow, utcnow
 

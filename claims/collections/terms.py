@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from claims.models import Amount, Model
-from claims.money import quantize
+from claims.core.models import Amount, Model
+from claims.core.money import quantize
 
 
 class Instalment(Model):

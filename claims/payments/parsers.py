@@ -27,7 +27,7 @@ from defusedxml import DefusedXmlException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from claims.errors import InputError
-from claims.money import CURRENCIES, to_decimal
+from claims.core.money import CURRENCIES, to_decimal
 
 StatementFormat = Literal["camt053", "mt940", "csv"]
 FORMATS: tuple[str, ...] = ("camt053", "mt940", "csv")

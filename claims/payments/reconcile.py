@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import exists, func, select
 
-from claims.money import CURRENCIES, quantize
+from claims.core.money import CURRENCIES, quantize
 from claims.store import DEAD_STATUSES, Store
 from claims.store.tables import (
     ClaimRow, CustomerRow, InvoiceRow, PaymentApplicationRow, PaymentRow,

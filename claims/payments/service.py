@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from claims.errors import ConflictError, InputError, NotFound
-from claims.money import CURRENCIES
+from claims.core.money import CURRENCIES
 from claims.payments.matching import (
     Allocation, Book, Match, MatchSettings, OpenItem, match_lines, plain,
 )

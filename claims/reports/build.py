@@ -12,7 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from claims.money import CURRENCIES, quantize
+from claims.core.money import CURRENCIES, quantize
 from claims.reports import charts, sql
 from claims.reports.kpis import (
     KpiSettings, Runner, aging_edges, aging_labels, compute_kpis, sqlalchemy_runner,

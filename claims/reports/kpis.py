@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Engine, inspect, text
 
 from claims.errors import InputError
-from claims.money import CURRENCIES, quantize
+from claims.core.money import CURRENCIES, quantize
 from claims.reports import sql
 from claims.store.tables import money_from_sql
 

@@ -16,7 +16,7 @@ from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
 from claims.errors import InputError
-from claims.money import CURRENCIES
+from claims.core.money import CURRENCIES
 from claims.reports.build import Report
 
 ReportFormat = Literal["html", "xlsx", "json"]

@@ -17,8 +17,8 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from claims.errors import InputError
-from claims.models import Invoice
-from claims.money import CURRENCIES, quantize
+from claims.core.models import Invoice
+from claims.core.money import CURRENCIES, quantize
 
 Severity = Literal["error", "warning"]
 

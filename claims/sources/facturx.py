@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from claims.errors import InputError
-from claims.models import InvoiceLine
+from claims.core.models import InvoiceLine
 from claims.sources.common import (
     ContactRef, CustomerRef, ImportFinding, SourceInvoice, check_currency, make_invoice, money2,
 )

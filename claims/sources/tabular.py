@@ -34,8 +34,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from claims.errors import InputError, UnknownName
-from claims.models import InvoiceLine
-from claims.money import CURRENCIES
+from claims.core.models import InvoiceLine
+from claims.core.money import CURRENCIES
 from claims.sources.common import (
     ContactRef, CustomerRef, ImportFinding, ImportRejected, SourceInvoice, make_invoice, money2,
 )

@@ -3,7 +3,7 @@
 Every total is recomputed from the lines, allowances and charges (BR-CO-10 … BR-CO-16, and the
 VAT breakdown per category, BR-S-08/09 and friends); a disagreement is an error finding.
 
-How the document maps onto the core :class:`~claims.models.Invoice` (which has only lines):
+How the document maps onto the core :class:`~claims.core.models.Invoice` (which has only lines):
 
 * ``net`` / ``vat`` / ``total`` are ``TaxExclusiveAmount`` / ``TaxAmount`` / ``TaxInclusiveAmount``
   (the core checks total = net + VAT; prepaid and rounding only change the *payable* amount,
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from claims.errors import InputError
-from claims.models import Invoice, InvoiceLine
+from claims.core.models import Invoice, InvoiceLine
 from claims.sources.common import (
     ContactRef, CustomerRef, ImportFinding, SourceInvoice, check_currency, make_invoice, money2,
     parse_iso_date,

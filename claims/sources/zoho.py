@@ -34,7 +34,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from claims.errors import ClaimsError, InputError
-from claims.models import InvoiceLine
+from claims.core.models import InvoiceLine
 from claims.settings import SecretRef
 from claims.sources.common import (
     ContactRef, CustomerRef, ImportFinding, SourceInvoice, check_currency, make_invoice, money2,

@@ -1,4 +1,4 @@
-"""The store: maps domain models (:mod:`claims.models`) to tables (:mod:`claims.store.tables`).
+"""The store: maps domain models (:mod:`claims.core.models`) to tables (:mod:`claims.store.tables`).
 
 Every write is one transaction: an import or a claim either lands whole or not at all.
 """
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from claims.errors import ConflictError, NotFound, StoreError
-from claims.models import (
+from claims.core.models import (
     Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice,
 )
 from claims.store.engine import make_engine, migrate
@@ -244,7 +244,7 @@ class Store:
                      documents: Sequence[dict[str, Any]], period_start: date | None = None,
                      period_end: date | None = None, milestone: str | None = None,
                      actor: str = "") -> Claim:
-        """Create a DRAFT claim with its documents (dicts as made by :mod:`claims.intake`)."""
+        """Create a DRAFT claim with its documents (dicts as made by :mod:`claims.lifecycle.intake`)."""
         with self.session() as s:
             contract = s.scalar(select(ContractRow).where(ContractRow.number == contract_number))
             if contract is None:

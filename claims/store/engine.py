@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from claims.errors import StoreError
 
-_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def resolve_url(url: str, root: Path) -> str:

@@ -1,4 +1,4 @@
-"""The SQLAlchemy tables. Domain models live in :mod:`claims.models`; the store maps between.
+"""The SQLAlchemy tables. Domain models live in :mod:`claims.core.models`; the store maps between.
 
 Money columns are :class:`MoneyColumn`: exact integers of 1/10,000 of the currency unit, so sums
 in SQL are exact on SQLite (which has no decimal type) and PostgreSQL alike.
@@ -131,7 +131,7 @@ class DocumentRow(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     pages: Mapped[int | None] = mapped_column(Integer)
     stored_path: Mapped[str] = mapped_column(Text)
-    #: what inspecting the file found (see claims.inspections), made once at intake
+    #: what inspecting the file found (see claims.lifecycle.documents.stored), made once at intake
     inspection: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from claims import api  # noqa: E402
-from claims.samples import make_certificate_pdf, make_invoice_pdf, make_padded_pdf  # noqa: E402
+from claims.samples.pdfs import make_certificate_pdf, make_invoice_pdf, make_padded_pdf  # noqa: E402
 from claims.workspace import init_workspace  # noqa: E402
 
 TODAY = date(2026, 11, 23)

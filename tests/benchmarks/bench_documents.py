@@ -1,4 +1,4 @@
-"""Benchmark claims.documents: PDF inspection time and peak memory against reading the file.
+"""Benchmark claims.lifecycle.documents.pdf: PDF inspection time and peak memory against reading the file.
 
 Prints a table. The reference in the same run is hash_file (a streamed read of every byte):
 inspecting should cost a small, size-independent fraction of it. Peak RSS is measured in a
@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from claims.documents import hash_file, inspect_pdf
-from claims.samples import make_padded_pdf
+from claims.lifecycle.documents.pdf import hash_file, inspect_pdf
+from claims.samples.pdfs import make_padded_pdf
 
 MEASURE = """
 import json, sys, time
@@ -61,7 +61,7 @@ def main() -> None:
             hash_file(path)
             hash_s = time.perf_counter() - t0
             ours = _in_subprocess(
-                f"from claims.documents import inspect_pdf\ninspect_pdf({str(path)!r}, "
+                f"from claims.lifecycle.documents.pdf import inspect_pdf\ninspect_pdf({str(path)!r}, "
                 "needles=['one page of text'])")
             naive = _in_subprocess(
                 f"from pypdf import PdfReader\nPdfReader({str(path)!r}).pages[0].extract_text()")

@@ -36,12 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from playwright.sync_api import sync_playwright  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
-from claims import api, evidence_hooks, tracking  # noqa: E402
-from claims.models import ClaimStatus, Invoice  # noqa: E402
-from claims.samples_workspace import AGENCY, SUPPLIER  # noqa: E402
+from claims import api
+from claims.workspace import Workspace
+from claims.lifecycle import status_sync as tracking  # noqa: E402
+from claims.core.models import ClaimStatus, Invoice  # noqa: E402
+from claims.samples.workspace import AGENCY, SUPPLIER  # noqa: E402
 from claims.store.tables import ClaimRow, ContractRow, InvoiceRow  # noqa: E402
-from claims.submission import default_adapter_factory, package_for, submit_claims  # noqa: E402
-from claims.tracking import sync_statuses  # noqa: E402
+from claims.lifecycle.submission import default_adapter_factory, package_for, submit_claims  # noqa: E402
+from claims.lifecycle.status_sync import sync_statuses  # noqa: E402
 from claims.workspace import Workspace, init_workspace  # noqa: E402
 from portals.base import SubmissionPackage  # noqa: E402
 from portals.browser import launch_options  # noqa: E402
@@ -173,7 +175,7 @@ def bench_submit(server: SandboxServer, base: Path, n: int) -> None:
     timers = Timers()
     timers.wrap(EvidenceRecorder, "snap", "screenshots (EvidenceRecorder.snap)")
     timers.wrap(SandboxAdapter, "_download_receipt", "receipt PDF download")
-    timers.wrap(evidence_hooks, "record", "evidence archive records")
+    timers.wrap(Workspace, "record_evidence", "evidence archive records")
     timers.wrap(SandboxAdapter, "_start", "Chromium start (adapter)")
     timers.wrap(SandboxAdapter, "login", "Chromium start + sign-in (adapter)")
     start = time.perf_counter()
@@ -274,7 +276,7 @@ def bench_sync(server: SandboxServer, base: Path, count: int, moved: int, sample
     timers.wrap(SandboxAdapter, "_sign_in", "sign-in")
     timers.wrap(SandboxAdapter, "_fetch_statuses", "CSV export (incl. sign-in)")
     timers.wrap(tracking, "apply_reports", "apply_reports (DB + evidence)")
-    timers.wrap(evidence_hooks, "record", "evidence archive records")
+    timers.wrap(Workspace, "record_evidence", "evidence archive records")
     start = time.perf_counter()
     adapter = default_adapter_factory(ws, "sandbox")
     try:

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from claims.models import Invoice, InvoiceLine  # noqa: E402
+from claims.core.models import Invoice, InvoiceLine  # noqa: E402
 from claims.sources.api import import_tabular, import_xml_files, import_zoho  # noqa: E402
 from claims.workspace import init_workspace  # noqa: E402
 

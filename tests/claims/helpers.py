@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from claims import api
-from claims.samples_workspace import write_samples
+from claims.samples.workspace import write_samples
 from claims.workspace import Workspace
 
 TODAY = date(2026, 11, 23)

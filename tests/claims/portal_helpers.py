@@ -12,8 +12,8 @@ import tomli_w
 import yaml
 
 from claims import api
-from claims.samples import make_certificate_pdf, make_invoice_pdf
-from claims.samples_workspace import AGENCY, SUPPLIER
+from claims.samples.pdfs import make_certificate_pdf, make_invoice_pdf
+from claims.samples.workspace import AGENCY, SUPPLIER
 from claims.workspace import Workspace
 from portals.sandbox.testing import SandboxServer, Supplier, seed_supplier
 from tests.claims.helpers import TODAY

@@ -82,7 +82,7 @@ def test_a_document_changed_in_the_store_stops_the_build_and_leaves_nothing(work
     data = bytearray(stored.read_bytes())
     data[len(data) // 2] ^= 0xFF
     stored.write_bytes(bytes(data))
-    from claims.bundle import build_bundle
+    from claims.lifecycle.bundle import build_bundle
 
     contract = workspace.store.get_contract(claim.contract_number)
     invoice = workspace.store.get_invoice(claim.invoice_number)

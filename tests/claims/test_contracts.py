@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from claims.errors import InputError
-from claims.intake import load_contract
+from claims.lifecycle.intake import load_contract
 
 GOOD = {
     "number": "C-123", "agency": "Ministry of Health", "portal": "sandbox", "currency": "SAR",

@@ -3,8 +3,8 @@
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from claims.leases import release, take_next, worker_id
-from claims.models import ClaimStatus
+from claims.lifecycle.leases import release, take_next, worker_id
+from claims.core.models import ClaimStatus
 from claims.store import Store
 from tests.claims.test_store import contract, invoice
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from claims.money import Money, fmt, quantize, to_decimal
+from claims.core.money import Money, fmt, quantize, to_decimal
 
 
 def test_a_binary_float_is_refused_with_a_hint() -> None:

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from claims.errors import ConflictError, NotFound, StoreError
-from claims.models import ClaimStatus, Contract, Invoice, InvoiceLine
+from claims.core.models import ClaimStatus, Contract, Invoice, InvoiceLine
 from claims.store import Store
 
 

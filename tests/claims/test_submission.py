@@ -158,7 +158,7 @@ def test_a_returned_claim_is_corrected_and_resubmitted_under_its_reference(
         cli, workspace, server, monkeypatch, tmp_path) -> None:
     from datetime import timedelta
 
-    from claims.samples import make_certificate_pdf
+    from claims.samples.pdfs import make_certificate_pdf
     from tests.claims.helpers import TODAY
 
     supplier = ready_claims(workspace, server, monkeypatch, n=1)

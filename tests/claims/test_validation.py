@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from claims import api
-from claims.samples import (
+from claims.samples.pdfs import (
     make_certificate_pdf, make_corrupt_pdf, make_encrypted_pdf, make_truncated_pdf,
 )
 from tests.claims.helpers import TODAY, codes, load_samples, sample_claim
@@ -154,7 +154,7 @@ def test_a_pdf_name_does_not_make_a_pdf(workspace, tmp_path, content, media) -> 
 
 
 def test_an_oversized_document_breaks_the_claim_types_limit(workspace, tmp_path) -> None:
-    from claims.samples import make_padded_pdf
+    from claims.samples.pdfs import make_padded_pdf
 
     files = load_samples(workspace)
     big = tmp_path / "big-tax.pdf"

@@ -23,7 +23,7 @@ import tomli_w
 from aiosmtpd.controller import Controller
 
 from claims.collections import records
-from claims.models import Invoice
+from claims.core.models import Invoice
 from claims.store.tables import InvoiceRow, PaymentApplicationRow
 from claims.workspace import Workspace, init_workspace
 
@@ -141,7 +141,7 @@ def submitted_claim(ws: Workspace, number: str, agency: str, *, issued: date, su
     ``status`` on ``status_at``); returns the claim id."""
     from sqlalchemy import text
 
-    from claims.models import ClaimStatus, Contract
+    from claims.core.models import ClaimStatus, Contract
 
     contract = f"K-{number}"
     ws.store.put_contract(Contract(

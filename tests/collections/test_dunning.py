@@ -95,9 +95,7 @@ def test_one_statement_per_customer_and_level_in_its_language(
         kept = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
         assert kept["Message-ID"] == by_to[kept["To"]]["Message-ID"]
     # … and in the evidence archive, as the very bytes that went out
-    from claims import evidence_hooks
-
-    archive = evidence_hooks.archive(ws)
+    archive = ws.evidence
     entries = {e.metadata["customer"]: e for e in archive.entries() if e.kind == "followup.sent"}
     assert set(entries) == {"Acme Corp", "Ministry of Water"} and result.warnings == []
     acme_sent = [e for e in result.sent if e["customer"] == "Acme Corp"][0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from claims.models import Invoice
+from claims.core.models import Invoice
 from claims.store import Store
 
 

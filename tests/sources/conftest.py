@@ -46,7 +46,7 @@ def build_claim_on(ws, invoice_number: str) -> int:
     """Make a claim whose bundle was built from the invoice (the state that freezes it)."""
     from datetime import date
 
-    from claims.models import Contract
+    from claims.core.models import Contract
 
     ws.store.put_contract(Contract.model_validate(dict(
         number="C-1", agency="Ministry", currency="EUR", ceiling="1000000",

@@ -1,4 +1,4 @@
-"""claims.documents: sniffing, hashing and PDF inspection on real generated files."""
+"""claims.lifecycle.documents.pdf: sniffing, hashing and PDF inspection on real generated files."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from claims import samples
-from claims.documents import (
+from claims.samples import pdfs as samples
+from claims.lifecycle.documents.pdf import (
     PdfProblemCode,
     amount_spellings,
     find_labelled_dates,
@@ -165,7 +165,7 @@ def test_oversized_reads_are_refused_and_reported_per_page(
     # other pages are still read. (The real cap is 64 MiB; lowered here to keep the file small.)
     from fpdf import FPDF
 
-    from claims import documents
+    from claims.lifecycle.documents import pdf as documents
 
     pdf = FPDF()
     pdf.set_compression(False)
@@ -320,7 +320,7 @@ def test_huge_pdf_is_generated_and_inspected_in_bounded_memory(tmp_path: Path) -
     big = tmp_path / "big.pdf"
     target = 300 * 1024 * 1024
     made = _peak_rss_mb(f"""
-        from claims.samples import make_padded_pdf
+        from claims.samples.pdfs import make_padded_pdf
         make_padded_pdf({str(big)!r}, {target})
         out = {{}}
     """)
@@ -328,7 +328,7 @@ def test_huge_pdf_is_generated_and_inspected_in_bounded_memory(tmp_path: Path) -
     assert made["peak_rss_mb"] < 200, made
 
     inspect = f"""
-        from claims.documents import inspect_pdf
+        from claims.lifecycle.documents.pdf import inspect_pdf
         r = inspect_pdf({str(big)!r}, needles=["one page of text"])
         out = {{"pages": r.pages, "codes": [str(c) for c in r.codes], "found": r.found}}
     """

@@ -1,4 +1,4 @@
-"""claims.samples: real, deterministic sample PDFs and the bad files tests rely on."""
+"""claims.samples.pdfs: real, deterministic sample PDFs and the bad files tests rely on."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from claims import samples
+from claims.samples import pdfs as samples
 
 
 def _text(path: Path) -> list[str]:

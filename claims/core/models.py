@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from claims.money import CURRENCIES, RoundingMode, to_decimal
+from claims.core.money import CURRENCIES, RoundingMode, to_decimal
 
 
 def _amount(value: Any) -> Decimal:

@@ -21,11 +21,11 @@ import structlog
 from sqlalchemy import text
 
 from claims.errors import ClaimsError
-from claims.models import ClaimStatus
+from claims.core.models import ClaimStatus
 from claims.workspace import Workspace
 from portals.base import PortalAdapter, StatusReport
 
-log = structlog.get_logger("claims.tracking")
+log = structlog.get_logger("claims.lifecycle.status_sync")
 
 #: The portal's words for a claim's state, mapped to ours.
 PORTAL_STATUS = {
@@ -95,8 +95,6 @@ def sync_lock(ws: Workspace) -> Iterator[None]:
 def apply_reports(ws: Workspace, reports: list[StatusReport], *,
                   today: date | None = None) -> SyncResult:
     """Record what changed between our claims and the portal's reports."""
-    from claims import evidence_hooks
-
     store = ws.store
     by_key = {(r.contract_number, r.invoice_number): r for r in reports}
     by_ref = {r.reference: r for r in reports}
@@ -126,7 +124,7 @@ def apply_reports(ws: Workspace, reports: list[StatusReport], *,
                        "payment_reference": report.payment_reference}
         store.record_event(claim.id, "status.changed", status=status, actor=ws.actor,
                            detail=detail, portal_reference=report.reference)
-        evidence_hooks.record(ws, kind="status.changed", claim=str(claim.id),
+        ws.record_evidence(kind="status.changed", claim=str(claim.id),
                               metadata={k: str(v) if v is not None else None
                                         for k, v in detail.items() if k != "comments"}
                               | {"comments": report.comments})
@@ -150,8 +148,6 @@ def sync_statuses(ws: Workspace, adapter: PortalAdapter) -> SyncResult:
 
 def _payment_advice(ws: Workspace, adapter: PortalAdapter, change: dict[str, Any]) -> None:
     """Download the portal's documents for a paid claim into the evidence archive."""
-    from claims import evidence_hooks
-
     dest = ws.evidence_dir / "portal" / f"claim-{change['claim']:06d}" / "payment-advice"
     dest.mkdir(parents=True, exist_ok=True)
     try:
@@ -159,6 +155,6 @@ def _payment_advice(ws: Workspace, adapter: PortalAdapter, change: dict[str, Any
     except Exception as err:  # noqa: BLE001 - advice is a bonus; the status change stands
         log.warning("status.payment_advice_failed", claim=change["claim"], error=str(err))
         return
-    evidence_hooks.record(ws, kind="payment.advice", claim=str(change["claim"]),
+    ws.record_evidence(kind="payment.advice", claim=str(change["claim"]),
                           metadata={"reference": change["reference"]},
                           files={p.name: p for p in files})

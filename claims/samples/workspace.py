@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from claims import api
-from claims.money import quantize
-from claims.samples import make_certificate_pdf, make_invoice_pdf
+from claims.core.money import quantize
+from claims.samples.pdfs import make_certificate_pdf, make_invoice_pdf
 from claims.workspace import Workspace
 
 SUPPLIER = "Gulf Engineering Services LLC"

@@ -1,6 +1,6 @@
 """Real, realistic sample PDFs for ``claims init --with-samples``, the demo, tests and benchmarks.
 
-The documents are real PDFs made with fpdf2 (text a portal or :mod:`claims.documents` can
+The documents are real PDFs made with fpdf2 (text a portal or :mod:`claims.lifecycle.documents.pdf` can
 read), not placeholders. Output is deterministic: the creation date is derived from the
 document's own issue date and nothing random goes in, so the same inputs give the same bytes
 and a bundle built from samples is byte-reproducible. The only exception is

@@ -6,7 +6,7 @@ from functools import cache
 
 import schemas
 from claims.errors import UnknownName
-from claims.models import ClaimType, Contract, DocumentRule
+from claims.core.models import ClaimType, Contract, DocumentRule
 
 
 @cache

@@ -29,15 +29,15 @@ from typing import Any
 import structlog
 
 from claims.errors import ConflictError, InputError
-from claims.leases import release, take_next, worker_id
-from claims.models import Claim, ClaimStatus
+from claims.lifecycle.leases import release, take_next, worker_id
+from claims.core.models import Claim, ClaimStatus
 from claims.workspace import Workspace
 from portals.base import PackageFile, PortalAdapter, SubmissionPackage, check_package
 from portals.errors import (
     AlreadySubmitted, AuthenticationFailed, OutcomeUnknown, PortalError, PortalRejected,
 )
 
-log = structlog.get_logger("claims.submission")
+log = structlog.get_logger("claims.lifecycle.submission")
 
 #: Statuses a submit run picks up: ready ones, and those whose last outcome is not known.
 SUBMITTABLE = (ClaimStatus.READY.value, ClaimStatus.SUBMITTING.value, ClaimStatus.UNKNOWN.value)
@@ -103,9 +103,7 @@ def _evidence_dir(ws: Workspace, claim_id: int) -> Path:
 def _record_evidence(ws: Workspace, claim_id: int, kind: str, metadata: dict[str, Any],
                      files: dict[str, Path] | None = None) -> None:
     """Record in the evidence archive when it is installed, else a manifest beside the files."""
-    from claims import evidence_hooks
-
-    evidence_hooks.record(ws, kind=kind, claim=str(claim_id), metadata=metadata,
+    ws.record_evidence(kind=kind, claim=str(claim_id), metadata=metadata,
                           files=files or {})
 
 

@@ -12,12 +12,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from claims.claimtypes import claim_type, document_rules
-from claims.documents import PdfInspection, amount_spellings
-from claims.inspections import inspect_for_store, search
-from claims.models import Claim, Contract, Document, DocumentRule, Invoice
-from claims.money import fmt, quantize
-from claims.validation.findings import Finding, error, info, warning
+from claims.core.claimtypes import claim_type, document_rules
+from claims.lifecycle.documents.pdf import PdfInspection, amount_spellings
+from claims.lifecycle.documents.stored import inspect_for_store, search
+from claims.core.models import Claim, Contract, Document, DocumentRule, Invoice
+from claims.core.money import fmt, quantize
+from claims.lifecycle.validation.findings import Finding, error, info, warning
 
 #: A certificate that expires within this many days of the submission date gets a warning.
 EXPIRY_WARNING_DAYS = 14

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from claims.errors import BundleError
-from claims.models import Claim, Contract, Invoice
-from claims.money import quantize
+from claims.core.models import Claim, Contract, Invoice
+from claims.core.money import quantize
 
 CHUNK = 1024 * 1024
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

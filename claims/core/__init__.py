@@ -1,0 +1,1 @@
+"""The pure core: models, money, claim types. No I/O, no other slice."""

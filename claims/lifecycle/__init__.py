@@ -1,0 +1,1 @@
+"""The claim lifecycle: intake, documents, validation, bundle, submission (with leases), status sync."""
