@@ -10,7 +10,10 @@
     ├── ValidationFailed             validation found error findings (carries them)
     ├── BundleError                  a bundle could not be built (nothing is left half-made)
     ├── StoreError                   the database refused (wrapped SQLAlchemy errors)
-    └── ConflictError                the action conflicts with the state (already built, …)
+    ├── ConflictError                the action conflicts with the state (already built, …)
+    ├── PortalUnreachable            a portal could not be reached at all (exit 3)
+    ├── SyncLocked                   another status sync holds the lock (exit 4)
+    └── EvidenceFailed               the evidence archive refused or could not be read
 
 Portal errors live in :mod:`portals.errors` (``portals`` never imports ``claims``); the CLI maps
 them the same way. Every error carries structured attributes, and its message is built from them.
@@ -96,3 +99,23 @@ class StoreError(ClaimsError):
 
 class ConflictError(ClaimsError):
     """The requested action conflicts with the current state."""
+
+
+class PortalUnreachable(ClaimsError):
+    """A portal could not be reached at all (status sync); ``portal`` names it."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, portal: str | None = None) -> None:
+        self.portal = portal
+        super().__init__(message)
+
+
+class SyncLocked(ClaimsError):
+    """Another status sync holds the lock; this run did nothing."""
+
+    exit_code = 4
+
+
+class EvidenceFailed(ClaimsError):
+    """An evidence operation failed (a wrapped :class:`evidence.EvidenceError`)."""

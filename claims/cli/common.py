@@ -25,8 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from claims.errors import ClaimsError
-from claims.workspace import Workspace, find_workspace
+from claims.api import ClaimsError, InputError, PortalError, Workspace, find_workspace, to_decimal
 
 console = Console()
 err_console = Console(stderr=True)
@@ -70,6 +69,25 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, default=_to_jsonable, indent=2, ensure_ascii=False))
 
 
+def parse_date(text: str | None, field: str) -> date | None:
+    """A YYYY-MM-DD option value as a date (None stays None); a clear error otherwise."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=field,
+                         rule="iso-date") from None
+
+
+def parse_amount(text: str, field: str) -> Decimal:
+    """An amount option value as an exact Decimal; a clear error otherwise."""
+    try:
+        return to_decimal(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not an amount", field=field, rule="amount") from None
+
+
 def workspace_from(ctx: typer.Context) -> Workspace:
     """The workspace for this command (``--workspace``, ``CLAIMS_WORKSPACE``, or the cwd)."""
     root = ctx.find_root()
@@ -92,15 +110,8 @@ class ClaimsGroup(TyperGroup):
             err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False,
                               soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
-        except _portal_errors() as err:
+        except PortalError as err:
             err_console.print(f"[bold red]portal error:[/] {escape(str(err))}", highlight=False,
                               soft_wrap=True)
             raise typer.Exit(getattr(err, "exit_code", 1)) from None
 
-
-def _portal_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from portals.errors import PortalError
-    except ImportError:  # pragma: no cover - portals ships with claims
-        return ()
-    return (PortalError,)

@@ -244,7 +244,8 @@ class Store:
                      documents: Sequence[dict[str, Any]], period_start: date | None = None,
                      period_end: date | None = None, milestone: str | None = None,
                      actor: str = "") -> Claim:
-        """Create a DRAFT claim with its documents (dicts as made by :mod:`claims.lifecycle.intake`)."""
+        """Create a DRAFT claim with its documents (dicts as made by
+        :mod:`claims.lifecycle.intake`)."""
         with self.session() as s:
             contract = s.scalar(select(ContractRow).where(ContractRow.number == contract_number))
             if contract is None:

@@ -1,4 +1,4 @@
-"""The Python API: each CLI command is a thin layer over one function here.
+"""Contracts, invoices and claims as user actions: add, make, validate, build, correct, list.
 
 >>> ws = find_workspace("my-ws")                                    # doctest: +SKIP
 >>> claim = new_claim(ws, "C-123", "INV-001", [("invoice", "inv.pdf"), ...])  # doctest: +SKIP
@@ -235,5 +235,45 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
     return bundle
 
 
-__all__ = ["add_contract", "add_invoices", "new_claim", "validate_claim", "build_claim",
-           "correct_claim", "findings_for", "parse_period", "ValidationFailed"]
+def list_contracts(ws: Workspace) -> list[Contract]:
+    """Every stored contract, by number."""
+    return ws.store.list_contracts()
+
+
+def list_claims(ws: Workspace, status: str | None = None) -> list[Claim]:
+    """Claims (with this status, case-insensitive), by id."""
+    return ws.store.list_claims(status=status.upper() if status else None)
+
+
+def get_claim(ws: Workspace, claim_id: int) -> Claim:
+    """One claim with its documents and history; :class:`NotFound` if there is none."""
+    return ws.store.get_claim(claim_id)
+
+
+def target_claims(ws: Workspace, claim_id: int | None, all_: bool, *,
+                  unfrozen: bool = False) -> list[int]:
+    """The claims a command acts on: one id, or every claim with ``all_`` (leaving out those
+    the portal has or may have when ``unfrozen``)."""
+    if claim_id is None and not all_:
+        raise InputError("give a claim ID or --all", field="ID", rule="target-required")
+    if claim_id is not None and all_:
+        raise InputError("give a claim ID or --all, not both", field="ID", rule="one-target")
+    if claim_id is not None:
+        return [claim_id]
+    ids = ws.store.claim_ids()
+    if unfrozen:
+        ids = [i for i in ids if ws.store.get_claim(i).status not in FROZEN]
+    return ids
+
+
+def check_buildable(ws: Workspace, claim_id: int, *, as_of: date | None = None) -> None:
+    """Validate as ``build`` would, building nothing; :class:`ValidationFailed` on errors."""
+    findings = findings_for(ws, ws.store.get_claim(claim_id), as_of=as_of)
+    if has_errors(findings):
+        raise ValidationFailed(claim_id, findings)
+
+
+__all__ = ["FROZEN", "add_contract", "add_invoices", "new_claim", "validate_claim",
+           "build_claim", "check_buildable", "correct_claim", "findings_for", "get_claim",
+           "list_claims", "list_contracts", "parse_period", "target_claims", "Bundle", "Claim",
+           "ClaimStatus", "Contract", "Finding", "ImportResult"]
