@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -33,10 +34,27 @@ err_console = Console(stderr=True)
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON (stable format).")
 
 
+#: ``CLAIMS_LOG_LEVEL`` names the least severe event logged (default: info when not on a
+#: terminal, for cron and CI; warning on a terminal, where a person reads the output).
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+              "error": logging.ERROR}
+
+
 def configure_logging(verbose: bool = False) -> None:
-    """structlog to stderr: readable on a terminal, JSON lines otherwise (cron, CI)."""
-    level = logging.INFO if verbose or not sys.stderr.isatty() else logging.WARNING
-    renderer: Any = (structlog.dev.ConsoleRenderer() if sys.stderr.isatty()
+    """structlog to stderr: readable on a terminal, JSON lines otherwise (cron, CI).
+
+    ``--verbose`` logs progress events; ``CLAIMS_LOG_LEVEL`` (debug, info, warning, error)
+    sets the level outright, e.g. ``warning`` for a script that shows output to a person.
+    """
+    on_terminal = sys.stderr.isatty()
+    level = logging.INFO if verbose or not on_terminal else logging.WARNING
+    chosen = os.environ.get("CLAIMS_LOG_LEVEL", "").strip().lower()
+    if chosen:
+        if chosen not in LOG_LEVELS:
+            raise InputError(f"{chosen!r} is not one of {', '.join(LOG_LEVELS)}",
+                             field="CLAIMS_LOG_LEVEL", rule="log-level")
+        level = LOG_LEVELS[chosen]
+    renderer: Any = (structlog.dev.ConsoleRenderer() if on_terminal
                      else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[structlog.processors.add_log_level,
