@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import structlog
 
+import schemas
 from claims.lifecycle.bundle import Bundle, build_bundle, claim_document
-from claims.core.claimtypes import document_rules, known_document_types
-from claims.errors import ConflictError, InputError, UnknownName, ValidationFailed
-from claims.lifecycle.documents.stored import from_json, inspect_for_store, to_json
-from claims.lifecycle.intake import (
-    check_document_path, load_contract, load_invoices, schema_findings, store_blob,
-)
+from claims.errors import ConflictError, InputError, ValidationFailed
+from claims.lifecycle.documents.door import accept_documents
+from claims.lifecycle.documents.stored import from_json
+from claims.lifecycle.intake import load_contract, load_invoices, schema_findings
 from claims.core.models import Claim, ClaimStatus, Contract
 from claims.store import ImportResult
 from claims.lifecycle.validation.findings import Finding, has_errors
@@ -32,10 +29,6 @@ from claims.lifecycle.validation.rules import Context, run_rules
 from claims.workspace import Workspace
 
 log = structlog.get_logger("claims")
-
-#: Never store a file larger than this, whatever a claim type allows (a 2 GB "PDF" is refused
-#: before it is copied). Claim types set the real, smaller limits.
-HARD_MAX_BYTES = 1536 * 1024 * 1024
 
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -93,54 +86,13 @@ def new_claim(ws: Workspace, contract_number: str, invoice_number: str,
     start = end = None
     if period:
         start, end = parse_period(period)
-    with _intake(ws, contract, claim_type, documents, expiry, issued) as docs:
+    with accept_documents(ws, contract, claim_type, documents, expiry, issued) as docs:
         claim = ws.store.create_claim(contract_number=contract.number,
                                       invoice_number=invoice_number, claim_type=claim_type,
                                       documents=docs, period_start=start, period_end=end,
                                       milestone=milestone, actor=ws.actor)
     log.info("claim.created", claim=claim.id, contract=contract.number, invoice=invoice_number)
     return claim
-
-
-@contextmanager
-def _intake(ws: Workspace, contract: Contract, claim_type: str,
-            documents: Sequence[tuple[str, str]], expiry: dict[str, date] | None,
-            issued: dict[str, date] | None) -> Iterator[list[dict[str, Any]]]:
-    """Check (type, path) pairs, store the files, yield their rows; on any error in the block,
-    remove the files no stored claim refers to, so nothing is half-written."""
-    rules = document_rules(contract, claim_type)
-    known = known_document_types() | set(rules)
-    expiry, issued = expiry or {}, issued or {}
-    for flag, mapping in (("--expiry", expiry), ("--issued", issued)):
-        for doc_type in mapping:
-            if doc_type not in {t for t, _ in documents}:
-                raise InputError(f"no --doc of type {doc_type} to date", field=flag,
-                                 rule="dated-document-attached")
-    checked = []
-    for doc_type, raw in documents:
-        if doc_type not in known:
-            raise UnknownName("document type", doc_type, known, file=raw, field="--doc")
-        checked.append((doc_type, check_document_path(raw, field=f"--doc {doc_type}")))
-    stored_files: list[Path] = []
-    try:
-        docs = []
-        for doc_type, path in checked:
-            sha, size, stored = store_blob(path, ws.documents_dir, max_bytes=HARD_MAX_BYTES,
-                                           field=f"--doc {doc_type}")
-            stored_files.append(stored)
-            known_insp = ws.store.inspections([sha]).get(sha)
-            insp = from_json(known_insp) if known_insp else inspect_for_store(stored)
-            docs.append({"type": doc_type, "filename": path.name, "sha256": sha, "size": size,
-                         "media_type": insp.media_type, "pages": insp.pages,
-                         "inspection": known_insp or to_json(insp),
-                         "stored_path": str(stored.relative_to(ws.root)),
-                         "expiry_date": expiry.get(doc_type), "issue_date": issued.get(doc_type)})
-        yield docs
-    except BaseException:
-        # Content-addressed files may be shared with other claims: remove only those that no
-        # stored claim refers to (new ones, from this call).
-        ws.store.prune_documents(stored_files, ws.root)
-        raise
 
 
 def correct_claim(ws: Workspace, claim_id: int, documents: Sequence[tuple[str, str]], *,
@@ -159,7 +111,7 @@ def correct_claim(ws: Workspace, claim_id: int, documents: Sequence[tuple[str, s
         raise InputError("give at least one --doc TYPE=FILE to replace", field="--doc",
                          rule="correction-documents")
     contract = ws.store.get_contract(claim.contract_number)
-    with _intake(ws, contract, claim.claim_type, documents, expiry, issued) as docs:
+    with accept_documents(ws, contract, claim.claim_type, documents, expiry, issued) as docs:
         ws.store.replace_claim_documents(claim_id, docs, actor=ws.actor)
     log.info("claim.corrected", claim=claim_id, replaced=[t for t, _ in documents])
     return ws.store.get_claim(claim_id)
@@ -176,8 +128,6 @@ def _context(ws: Workspace, claim_id: int, as_of: date | None) -> Context:
 def _findings(ctx: Context) -> list[Finding]:
     findings = run_rules(ctx)
     if not has_errors(findings):
-        import schemas
-
         findings += schema_findings(claim_document(ctx.claim, ctx.contract, ctx.invoice),
                                     schemas.load(f"claim-types/{ctx.claim.claim_type}"),
                                     file="claim.json", code="E-SCHEMA-002")

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from claims import api
+from claims.api import InputError
 from claims.samples.pdfs import (
+    make_padded_pdf,
     make_certificate_pdf, make_corrupt_pdf, make_encrypted_pdf, make_truncated_pdf,
 )
 from tests.claims.helpers import TODAY, codes, load_samples, sample_claim
@@ -125,44 +127,57 @@ def test_a_stale_completion_certificate_is_too_old(workspace) -> None:
     assert any(f.code == "E-DOC-008" and "more than 90 days" in f.message for f in found)
 
 
-@pytest.mark.parametrize("maker, code", [
-    (make_encrypted_pdf, "E-PDF-ENCRYPTED"),
-    (make_truncated_pdf, "E-PDF-"),
-    (make_corrupt_pdf, "E-PDF-"),
+def _stored_documents(ws) -> set[Path]:
+    return {p for p in ws.documents_dir.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("maker, rule", [
+    (make_encrypted_pdf, "document-encrypted"),
+    (make_truncated_pdf, "document-truncated"),
+    (make_corrupt_pdf, "document-"),
 ])
-def test_bad_pdfs_become_findings_not_crashes(workspace, tmp_path, maker, code) -> None:
+def test_a_broken_pdf_is_refused_at_the_door(workspace, tmp_path, maker, rule) -> None:
+    """A PDF that can never become valid is refused by `claim new`: one error naming the
+    user's file and the rule, no claim, nothing stored."""
     files = load_samples(workspace)
+    before, claims_before = _stored_documents(workspace), workspace.store.claim_ids()
     bad = tmp_path / "bad.pdf"
     maker(bad)
-    claim = sample_claim(workspace, files, replace={"completion-certificate": bad})
-    found = [f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
-             if f.file == "bad.pdf"]
-    assert found and found[0].code.startswith(code) and found[0].is_error
+    with pytest.raises(InputError) as refused:
+        sample_claim(workspace, files, replace={"completion-certificate": bad})
+    assert str(bad) in str(refused.value) and f"[rule: {rule}" in str(refused.value)
+    assert "documents/" not in str(refused.value)  # names the user's file, not the stored copy
+    assert _stored_documents(workspace) == before
+    assert workspace.store.claim_ids() == claims_before
 
 
-@pytest.mark.parametrize("content, media", [(b"PK\x03\x04" + b"\0" * 100, "application/zip"),
-                                            (b"MZ\x90\0" + b"\0" * 100, "application/x-msdownload"),
-                                            (b"", "application/x-empty")])
-def test_a_pdf_name_does_not_make_a_pdf(workspace, tmp_path, content, media) -> None:
+@pytest.mark.parametrize("content, rule, said", [
+    (b"PK\x03\x04" + b"\0" * 100, "document-not-a-pdf", "application/zip"),
+    (b"MZ\x90\0" + b"\0" * 100, "document-not-a-pdf", "application/x-msdownload"),
+    (b"<!doctype html><html><body>hi</body></html>", "document-not-a-pdf", "is not a PDF"),
+    (b"", "document-zero-bytes", "empty"),
+    (b"%PDF-1.7\n", "document-", ""),  # a header and nothing else
+])
+def test_a_pdf_name_does_not_make_a_pdf(workspace, tmp_path, content, rule, said) -> None:
     files = load_samples(workspace)
+    before = _stored_documents(workspace)
     fake = tmp_path / "certificate.pdf"
     fake.write_bytes(content)
-    claim = sample_claim(workspace, files, replace={"completion-certificate": fake})
-    found = next(f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
-                 if f.file == "certificate.pdf")
-    assert found.code == "E-DOC-003" and media in found.message
+    with pytest.raises(InputError) as refused:
+        sample_claim(workspace, files, replace={"completion-certificate": fake})
+    assert f"[rule: {rule}" in str(refused.value) and said in str(refused.value)
+    assert str(fake) in str(refused.value)
+    assert _stored_documents(workspace) == before
 
 
-def test_an_oversized_document_breaks_the_claim_types_limit(workspace, tmp_path) -> None:
-    from claims.samples.pdfs import make_padded_pdf
-
+def test_an_oversized_document_is_refused_at_the_door(workspace, tmp_path) -> None:
     files = load_samples(workspace)
     big = tmp_path / "big-tax.pdf"
     make_padded_pdf(big, 6 * 1024 * 1024)
-    claim = sample_claim(workspace, files, replace={"tax-certificate": big})
-    found = next(f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
-                 if f.code == "E-DOC-004")
-    assert "5,242,880-byte limit for tax-certificate" in found.message
+    with pytest.raises(InputError) as refused:
+        sample_claim(workspace, files, replace={"tax-certificate": big})
+    assert "is over the 5,242,880 a tax-certificate may have" in str(refused.value)
+    assert "[rule: document-max-bytes]" in str(refused.value)
 
 
 def test_a_monthly_claim_needs_its_period(workspace) -> None:
