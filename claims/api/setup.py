@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from claims.api.lifecycle import add_contract, add_invoices, new_claim
+from claims.lifecycle.workflow import add_contract, add_invoices, new_claim
 from claims.samples.workspace import write_samples
 from claims.workspace import Workspace, find_workspace, init_workspace as _init_workspace
 

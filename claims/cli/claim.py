@@ -19,7 +19,7 @@ from claims.cli.common import (
 )
 
 app = typer.Typer(no_args_is_help=True,
-                  help="Claims: new, validate, build, submit, correct, list, show.")
+                  help="Claims: new, validate, build, submit, correct, withdraw, list, show.")
 
 AsOf = typer.Option(None, "--as-of", help="Check as if submitting on this date (YYYY-MM-DD).")
 
@@ -202,6 +202,23 @@ def build(ctx: typer.Context,
             typer.echo(f"{len(done)} built, {len(failed)} failed")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("withdraw")
+def withdraw(ctx: typer.Context, claim_id: int = typer.Argument(..., metavar="ID"),
+             reason: str = typer.Option(..., "--reason", help="Why (kept in history and "
+                                                             "evidence)."),
+             as_json: bool = JsonOption) -> None:
+    """Withdraw a claim the portal never had; it no longer counts toward the contract's
+    ceiling or as a duplicate, and stays in history and evidence.
+
+    Example: claims claim withdraw 7 --reason "invoice cancelled by credit note CN-12"
+    """
+    claim = api.withdraw_claim(workspace_from(ctx), claim_id, reason=reason)
+    if as_json:
+        emit_json(claim_summary(claim))
+    else:
+        typer.echo(f"claim {claim.id}: WITHDRAWN ({reason})")
 
 
 @app.command("list")

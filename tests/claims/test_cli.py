@@ -168,3 +168,14 @@ def test_json_event_lines_go_to_scripts_and_stay_out_of_a_persons_output(tmp_pat
     bad = _claims(root, "claim", "list", CLAIMS_LOG_LEVEL="loud")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "CLAIMS_LOG_LEVEL: 'loud' is not one of debug, info, warning, error" in bad.stderr
+
+
+def test_withdraw_from_the_command_line(cli, samples) -> None:
+    done = cli("claim", "withdraw", "2", "--reason", "duplicate of claim 1", "--json")
+    assert out_json(done)["status"] == "WITHDRAWN"
+    again = cli("claim", "withdraw", "2", "--reason", "twice")
+    assert again.exit_code == 1 and "is WITHDRAWN" in again.stderr
+    listed = out_json(cli("claim", "list", "--status", "withdrawn", "--json"))
+    assert [c["id"] for c in listed] == [2]
+    bogus = cli("claim", "list", "--status", "BOGUS")
+    assert bogus.exit_code == 1 and "unknown status 'BOGUS'" in bogus.stderr

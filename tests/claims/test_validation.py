@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from claims import api
-from claims.api import InputError
+from claims.api import ConflictError, InputError
 from claims.samples.pdfs import (
     make_padded_pdf,
     make_certificate_pdf, make_corrupt_pdf, make_encrypted_pdf, make_truncated_pdf,
@@ -203,3 +203,60 @@ def test_today_is_the_default_submission_date(workspace) -> None:
     files = load_samples(workspace, today=date.today())
     claim = sample_claim(workspace, files)
     assert not [f for f in api.validate_claim(workspace, claim.id) if f.is_error]
+
+
+def test_a_later_duplicate_never_invalidates_the_earlier_claim(workspace) -> None:
+    files = load_samples(workspace)
+    original = sample_claim(workspace, files)
+    api.build_claim(workspace, original.id, as_of=TODAY)
+    again = sample_claim(workspace, files)
+    assert "E-DUP-001" in codes(api.validate_claim(workspace, again.id, as_of=TODAY))
+    assert "E-DUP-001" not in codes(api.validate_claim(workspace, original.id, as_of=TODAY))
+    assert api.get_claim(workspace, original.id).status.value == "READY"
+
+
+def test_withdrawn_claims_count_for_nothing(workspace) -> None:
+    """An abandoned claim, withdrawn, no longer blocks the invoice or eats the ceiling; it
+    stays in history and in evidence."""
+    files = load_samples(workspace, edit_contract=lambda c: c.update(ceiling="150000.00"))
+    abandoned = sample_claim(workspace, files, 1)
+    wanted = sample_claim(workspace, files, 0)
+    assert "E-CEIL-001" in codes(api.validate_claim(workspace, wanted.id, as_of=TODAY))
+    gone = api.withdraw_claim(workspace, abandoned.id, reason="raised in error")
+    assert gone.status.value == "WITHDRAWN"
+    assert gone.events[-1].kind == "withdrawn"
+    assert gone.events[-1].detail == {"reason": "raised in error", "from": "DRAFT"}
+    assert "E-CEIL-001" not in codes(api.validate_claim(workspace, wanted.id, as_of=TODAY))
+    again = sample_claim(workspace, files, 1)  # the withdrawn claim's invoice, claimed anew
+    assert "E-DUP-001" not in codes(api.validate_claim(workspace, again.id, as_of=TODAY))
+    kinds = [e.kind for e in workspace.evidence.entries(str(abandoned.id))]
+    assert kinds == ["claim.withdrawn"]
+    with pytest.raises(ConflictError, match="cannot be rebuilt"):
+        api.build_claim(workspace, abandoned.id, as_of=TODAY)
+    assert api.validate_claim(workspace, abandoned.id, as_of=TODAY) is not None
+    assert api.get_claim(workspace, abandoned.id).status.value == "WITHDRAWN"
+
+
+def test_only_a_claim_the_portal_never_had_is_withdrawn(workspace) -> None:
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files)
+    with pytest.raises(InputError, match="needs a reason"):
+        api.withdraw_claim(workspace, claim.id, reason="  ")
+    workspace.store.record_event(claim.id, "submission.finished",
+                                 status=api.ClaimStatus.SUBMITTED, portal_reference="CLM-1")
+    with pytest.raises(ConflictError, match="is SUBMITTED; only a claim the portal never had"):
+        api.withdraw_claim(workspace, claim.id, reason="too late")
+    with pytest.raises(api.NotFound):
+        api.withdraw_claim(workspace, 999, reason="no such claim")
+
+
+def test_a_claim_leased_by_a_live_worker_is_not_withdrawn(workspace) -> None:
+    from claims.lifecycle.leases import take_next
+
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files)
+    api.build_claim(workspace, claim.id, as_of=TODAY)
+    assert take_next(workspace.store.engine, "host:1:w", ["READY"]) == claim.id
+    with pytest.raises(ConflictError, match="being submitted by host:1:w"):
+        api.withdraw_claim(workspace, claim.id, reason="changed our mind")
+    assert api.get_claim(workspace, claim.id).status.value == "READY"

@@ -1,0 +1,233 @@
+"""A claim's life before the portal: contracts and invoices in, a claim made from them and
+its documents, validated, bundled, corrected after a return, or withdrawn.
+
+Every function takes the workspace first; :mod:`claims.api` hands them to users.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import structlog
+
+import schemas
+from claims.lifecycle.bundle import Bundle, build_bundle, claim_document
+from claims.errors import ConflictError, InputError, UnknownName, ValidationFailed
+from claims.lifecycle.documents.door import accept_documents
+from claims.lifecycle.documents.stored import from_json
+from claims.lifecycle.intake import load_contract, load_invoices, schema_findings
+from claims.core.models import DEAD, FROZEN, Claim, ClaimStatus, Contract
+from claims.store import ImportResult
+from claims.lifecycle.validation.findings import Finding, has_errors
+from claims.lifecycle.validation.rules import Context, run_rules
+from claims.workspace import Workspace
+
+log = structlog.get_logger("claims")
+
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def add_contract(ws: Workspace, path: Path, *, replace: bool = False) -> tuple[Contract, bool]:
+    """Load, check and store a contract file; returns (contract, was it new)."""
+    contract = load_contract(path)
+    new = ws.store.put_contract(contract, source_file=str(path), replace=replace)
+    log.info("contract.added", contract=contract.number, new=new)
+    return contract, new
+
+
+def add_invoices(ws: Workspace, path: Path) -> ImportResult:
+    """Load invoices from a JSON / YAML / CSV file and store them all, or none."""
+    result = ws.store.put_invoices(load_invoices(path))
+    log.info("invoices.added", file=str(path), added=len(result.added),
+             unchanged=len(result.unchanged), changed=len(result.changed),
+             conflicts=len(result.conflicts))
+    return result
+
+
+def parse_period(text: str) -> tuple[date, date]:
+    """``2026-03`` → (2026-03-01, 2026-03-31)."""
+    match = _PERIOD.match(text.strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise InputError(f"{text!r} is not a month like 2026-03", field="--period",
+                         rule="period-format")
+    year, month = int(match[1]), int(match[2])
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def new_claim(ws: Workspace, contract_number: str, invoice_number: str,
+              documents: Sequence[tuple[str, str]], *, claim_type: str | None = None,
+              period: str | None = None, milestone: str | None = None,
+              expiry: dict[str, date] | None = None,
+              issued: dict[str, date] | None = None) -> Claim:
+    """Create a DRAFT claim from stored contract and invoice and the given document files.
+
+    ``documents`` are (type, path) pairs. Each file is checked (path, type name, size) and copied
+    into the workspace's content-addressed store; on any error nothing is stored.
+    """
+    contract = ws.store.get_contract(contract_number)
+    ws.store.get_invoice(invoice_number)
+    if claim_type is None:
+        if len(contract.claim_types) != 1:
+            raise InputError(f"contract {contract.number} allows several claim types "
+                             f"({', '.join(contract.claim_types)}); choose one with --type",
+                             field="--type", rule="claim-type-required")
+        claim_type = contract.claim_types[0]
+    start = end = None
+    if period:
+        start, end = parse_period(period)
+    with accept_documents(ws, contract, claim_type, documents, expiry, issued) as docs:
+        claim = ws.store.create_claim(contract_number=contract.number,
+                                      invoice_number=invoice_number, claim_type=claim_type,
+                                      documents=docs, period_start=start, period_end=end,
+                                      milestone=milestone, actor=ws.actor)
+    log.info("claim.created", claim=claim.id, contract=contract.number, invoice=invoice_number)
+    return claim
+
+
+def correct_claim(ws: Workspace, claim_id: int, documents: Sequence[tuple[str, str]], *,
+                  expiry: dict[str, date] | None = None,
+                  issued: dict[str, date] | None = None) -> Claim:
+    """Correct a claim the agency RETURNED: replace the documents of the given types.
+
+    The claim goes back to DRAFT keeping its portal reference; once validated and rebuilt (a
+    new bundle revision), ``submit`` resubmits it under that same reference.
+    """
+    claim = ws.store.get_claim(claim_id)
+    if claim.status is not ClaimStatus.RETURNED:
+        raise ConflictError(f"claim {claim_id} is {claim.status.value}; only a claim the "
+                            "agency RETURNED is corrected")
+    if not documents:
+        raise InputError("give at least one --doc TYPE=FILE to replace", field="--doc",
+                         rule="correction-documents")
+    contract = ws.store.get_contract(claim.contract_number)
+    with accept_documents(ws, contract, claim.claim_type, documents, expiry, issued) as docs:
+        ws.store.replace_claim_documents(claim_id, docs, actor=ws.actor)
+    log.info("claim.corrected", claim=claim_id, replaced=[t for t, _ in documents])
+    return ws.store.get_claim(claim_id)
+
+
+def _context(ws: Workspace, claim_id: int, as_of: date | None) -> Context:
+    data = ws.store.claim_context(claim_id)
+    return Context(claim=data["claim"], contract=data["contract"], invoice=data["invoice"],
+                   root=ws.root, as_of=as_of or date.today(), earlier=data["earlier"],
+                   invoice_changed=data["invoice_changed"],
+                   inspections={sha: from_json(i) for sha, i in data["inspections"].items()})
+
+
+def _findings(ctx: Context) -> list[Finding]:
+    findings = run_rules(ctx)
+    if not has_errors(findings):
+        findings += schema_findings(claim_document(ctx.claim, ctx.contract, ctx.invoice),
+                                    schemas.load(f"claim-types/{ctx.claim.claim_type}"),
+                                    file="claim.json", code="E-SCHEMA-002")
+    return findings
+
+
+def findings_for(ws: Workspace, claim: Claim, *, as_of: date | None = None) -> list[Finding]:
+    """Every finding for ``claim`` as of ``as_of`` (default today), without recording anything."""
+    return _findings(_context(ws, claim.id, as_of))
+
+
+def validate_claim(ws: Workspace, claim_id: int, *, as_of: date | None = None) -> list[Finding]:
+    """Validate and record the outcome (status VALID or INVALID, unless already submitted)."""
+    ctx = _context(ws, claim_id, as_of)
+    claim, findings = ctx.claim, _findings(ctx)
+    errors = [f for f in findings if f.is_error]
+    if claim.status not in FROZEN | DEAD and claim.status is not ClaimStatus.READY:
+        status = ClaimStatus.INVALID if errors else ClaimStatus.VALID
+        ws.store.record_event(claim_id, "validated", status=status, actor=ws.actor,
+                              detail={"errors": len(errors),
+                                      "codes": sorted({f.code for f in errors})})
+    log.info("claim.validated", claim=claim_id, errors=len(errors), findings=len(findings))
+    return findings
+
+
+def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
+                as_of: date | None = None) -> Bundle:
+    """Validate, then build the bundle; raises :class:`ValidationFailed` on error findings."""
+    ctx = _context(ws, claim_id, as_of)
+    claim, contract, invoice = ctx.claim, ctx.contract, ctx.invoice
+    if claim.status in FROZEN and claim.bundle_path is None or claim.status in DEAD:
+        raise ConflictError(f"claim {claim_id} is {claim.status.value}; it cannot be rebuilt")
+    findings = _findings(ctx)
+    if has_errors(findings):
+        raise ValidationFailed(claim_id, findings)
+    bundle = build_bundle(claim, contract, invoice, root=ws.root,
+                          out_dir=out_dir or ws.bundles_dir / contract.number,
+                          bagging_date=claim.created_at.date())
+    if claim.status not in FROZEN:
+        ws.store.record_event(claim_id, "bundle.built", status=ClaimStatus.READY,
+                              actor=ws.actor, detail={"zip": str(bundle.zip_path),
+                                                      "bag_digest": bundle.bag_digest,
+                                                      "reused": bundle.reused},
+                              bundle_path=str(bundle.zip_path),
+                              bundle_sha256=bundle.bag_digest)
+    if not bundle.reused:
+        ws.record_evidence(kind="bundle.built", claim=str(claim_id),
+            metadata={"bag_digest": bundle.bag_digest, "zip": bundle.zip_path.name,
+                      "contract": contract.number, "invoice": invoice.number,
+                      "payload_bytes": bundle.payload_bytes, "files": bundle.files},
+            files={name: bundle.directory / name for name in (
+                "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")}
+            | {"claim.json": bundle.directory / "data" / "claim.json"})
+    log.info("claim.built", claim=claim_id, zip=str(bundle.zip_path), reused=bundle.reused)
+    return bundle
+
+
+def list_contracts(ws: Workspace) -> list[Contract]:
+    """Every stored contract, by number."""
+    return ws.store.list_contracts()
+
+
+def list_claims(ws: Workspace, status: str | None = None) -> list[Claim]:
+    """Claims (with this status, case-insensitive), by id; an unknown status word is an
+    error with a suggestion, not an empty list."""
+    if status:
+        words = [s.value for s in ClaimStatus]
+        if status.upper() not in words:
+            raise UnknownName("status", status.upper(), words, field="--status")
+    return ws.store.list_claims(status=status.upper() if status else None)
+
+
+def get_claim(ws: Workspace, claim_id: int) -> Claim:
+    """One claim with its documents and history; :class:`NotFound` if there is none."""
+    return ws.store.get_claim(claim_id)
+
+
+def target_claims(ws: Workspace, claim_id: int | None, all_: bool, *,
+                  unfrozen: bool = False) -> list[int]:
+    """The claims a command acts on: one id, or every claim with ``all_`` (leaving out those
+    the portal has or may have when ``unfrozen``)."""
+    if claim_id is None and not all_:
+        raise InputError("give a claim ID or --all", field="ID", rule="target-required")
+    if claim_id is not None and all_:
+        raise InputError("give a claim ID or --all, not both", field="ID", rule="one-target")
+    if claim_id is not None:
+        return [claim_id]
+    ids = ws.store.claim_ids()
+    if unfrozen:
+        ids = [i for i in ids if ws.store.get_claim(i).status not in FROZEN | DEAD]
+    return ids
+
+
+def withdraw_claim(ws: Workspace, claim_id: int, *, reason: str) -> Claim:
+    """Withdraw a claim the portal never had (DRAFT … READY, or refused by the portal): it
+    counts no more toward the ceiling or as a duplicate, and stays in history and evidence."""
+    if not reason.strip():
+        raise InputError("a withdrawal needs a reason", field="--reason", rule="non-empty")
+    was = ws.store.withdraw_claim(claim_id, reason=reason.strip(), actor=ws.actor)
+    ws.record_evidence(kind="claim.withdrawn", claim=str(claim_id),
+                       metadata={"reason": reason.strip(), "from": was.value})
+    log.info("claim.withdrawn", claim=claim_id, was=was.value)
+    return ws.store.get_claim(claim_id)
+
+
+def check_buildable(ws: Workspace, claim_id: int, *, as_of: date | None = None) -> None:
+    """Validate as ``build`` would, building nothing; :class:`ValidationFailed` on errors."""
+    findings = findings_for(ws, ws.store.get_claim(claim_id), as_of=as_of)
+    if has_errors(findings):
+        raise ValidationFailed(claim_id, findings)
