@@ -39,6 +39,7 @@ class Workspace:
     """One specialist's (or one team's) Claimwright folder."""
 
     def __init__(self, root: Path) -> None:
+        make_private()  # whatever this process writes for the workspace is its owner's only
         self.root = root.resolve()
         self.config_path = self.root / CONFIG_NAME
         if not self.config_path.is_file():
@@ -108,6 +109,12 @@ class Workspace:
             self.store.close()
 
 
+def make_private() -> None:
+    """From now on this process creates files and folders for their owner only (umask 077):
+    the database, documents, bundles, the outbox and keys are private to the workspace owner."""
+    os.umask(0o077)
+
+
 def find_workspace(explicit: str | os.PathLike[str] | None = None) -> Workspace:
     """The workspace from ``explicit``, else ``CLAIMS_WORKSPACE``, else the current folder."""
     chosen = explicit or os.environ.get("CLAIMS_WORKSPACE") or os.getcwd()
@@ -119,9 +126,11 @@ def init_workspace(root: Path, *, database_url: str | None = None) -> Workspace:
     root = root.resolve()
     if (root / CONFIG_NAME).exists():
         raise WorkspaceError(f"{root / CONFIG_NAME} exists already; refusing to overwrite it")
+    make_private()
     root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)  # contact e-mails, IBANs, documents and keys: the owner's only
     for sub in ("documents", "bundles", "evidence"):
-        (root / sub).mkdir(exist_ok=True)
+        (root / sub).mkdir(mode=0o700, exist_ok=True)
     config = dict(DEFAULT_CONFIG)
     if database_url:
         config["database"] = {"url": database_url}

@@ -74,7 +74,7 @@ class BlobStore:
                 out.flush()
                 os.fsync(out.fileno())
             digest = h.hexdigest()
-            tmp.chmod(0o444)
+            tmp.chmod(0o400)  # read-only; private to the archive owner
             final = self.path(digest)
             final.parent.mkdir(exist_ok=True)
             try:

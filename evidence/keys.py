@@ -49,7 +49,7 @@ def init_keys(evidence_dir: Path) -> Path:
     with os.fdopen(fd, "wb") as f:
         f.write(private_pem)
     public_path.write_bytes(public_pem(key.public_key()))
-    public_path.chmod(0o644)
+    public_path.chmod(0o600)  # not secret, but the workspace is its owner's: copy it out to share
     return public_path
 
 

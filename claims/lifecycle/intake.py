@@ -260,7 +260,7 @@ def store_blob(source: Path, dest_dir: Path, *, max_bytes: int, field: str) -> t
         if final.exists():
             tmp.unlink()
         else:
-            tmp.chmod(0o444)
+            tmp.chmod(0o400)  # read-only, and private to the workspace owner
             tmp.replace(final)
         return sha, copied, final
     except BaseException:

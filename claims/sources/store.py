@@ -44,7 +44,7 @@ def _store_pdf(data: bytes, dest_dir: Path) -> tuple[str, Path]:
     fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".incoming-")
     with os.fdopen(fd, "wb") as out:
         out.write(data)
-    Path(tmp).chmod(0o444)
+    Path(tmp).chmod(0o400)  # read-only, and private to the workspace owner
     os.replace(tmp, final)
     return sha, final
 

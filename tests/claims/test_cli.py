@@ -179,3 +179,16 @@ def test_withdraw_from_the_command_line(cli, samples) -> None:
     assert [c["id"] for c in listed] == [2]
     bogus = cli("claim", "list", "--status", "BOGUS")
     assert bogus.exit_code == 1 and "unknown status 'BOGUS'" in bogus.stderr
+
+
+def test_the_workspace_is_private_to_its_owner(cli, samples) -> None:
+    """Database, documents, bundles and keys: nothing is readable by group or others."""
+    import stat
+
+    assert cli("claim", "build", "--all").exit_code == 0
+    exposed = [p for p in cli.root.rglob("*")
+               if not p.is_symlink() and p.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)]
+    assert exposed == []
+    assert stat.S_IMODE(cli.root.stat().st_mode) == 0o700
+    stored = next((cli.root / "documents").rglob("*.pdf"))
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o400

@@ -47,7 +47,7 @@ def test_blobs_are_content_addressed_read_only_and_stored_once(archive: Evidence
     path = archive.blobs.path(digest)
     assert path == archive.evidence_dir / "blobs" / digest[:2] / digest[2:]
     assert hash_file(path) == (digest, big.stat().st_size)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert stat.S_IMODE(path.stat().st_mode) == 0o400  # read-only, and private to the owner
     assert [d for d, _ in archive.blobs.files()] == [digest]
     assert not any((archive.evidence_dir / "blobs" / ".tmp").iterdir())
 
