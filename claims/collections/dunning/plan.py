@@ -55,12 +55,14 @@ class Message:
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def totals(self) -> dict[str, Decimal]:
+        """The open amount of the message's items per currency."""
         out: dict[str, Decimal] = defaultdict(Decimal)
         for item in self.items:
             out[item.currency] += item.open_amount
         return dict(sorted(out.items()))
 
     def to_json(self) -> dict[str, Any]:
+        """The message as plain JSON data (amounts as strings)."""
         return {"customer": self.customer, "level": self.level.name,
                 "channel": self.level.channel, "recipients": self.recipients,
                 "language": self.language,

@@ -34,6 +34,8 @@ def _environment(ws: Workspace) -> Environment:
 
 
 def _make_environment(config: CollectionsConfig, root: Path) -> Environment:
+    """A Jinja environment on the workspace's own templates (if any) before ours,
+    with the ``money`` filter."""
     paths = [TEMPLATES]
     if config.followup.templates_dir:
         own = Path(config.followup.templates_dir)
@@ -44,6 +46,7 @@ def _make_environment(config: CollectionsConfig, root: Path) -> Environment:
                       autoescape=lambda name: bool(name and name.endswith(".html.j2")))
 
     def money(amount: Decimal, currency: str) -> str:
+        """``amount`` formatted with the currency's minor units."""
         return fmt(amount, minor_units(currency))
 
     env.filters["money"] = money

@@ -42,6 +42,7 @@ class SendFailed(ClaimsError):
 
     def __init__(self, message: str, *, customer: str, level: str,
                  connection: bool = False) -> None:
+        """A failure sending ``customer``'s ``level`` message (``connection``: the link died)."""
         self.customer, self.level, self.connection = customer, level, connection
         super().__init__(f"{customer} / {level}: {message}")
 
@@ -51,6 +52,7 @@ class Mailer:
     and never logged (smtplib's debug output stays off)."""
 
     def __init__(self, ws: Workspace) -> None:
+        """A mailer with the workspace's SMTP settings; nothing is connected yet."""
         self.settings = config_of(ws).followup.smtp
         self._smtp: smtplib.SMTP | None = None
         self._password: SecretStr | None = None
@@ -66,6 +68,7 @@ class Mailer:
             self._password = cfg.password.resolve("followup.smtp.password")
 
     def _connect(self) -> smtplib.SMTP:
+        """Open (and log in to) the SMTP connection; raises :class:`_ConnectionFailed`."""
         cfg = self.settings
         try:
             smtp: smtplib.SMTP
@@ -109,6 +112,7 @@ class Mailer:
             log.warning("followup.recipients_refused", refused=sorted(refused))
 
     def close(self) -> None:
+        """Quit the connection, if one is open."""
         if self._smtp is not None:
             try:
                 self._smtp.quit()
@@ -118,15 +122,21 @@ class Mailer:
 
 
 class _Refused(Exception):
+    """The server refused this message (the connection may still be used)."""
+
     pass
 
 
 class _ConnectionFailed(Exception):
+    """The SMTP connection failed or was lost."""
+
     pass
 
 
 @dataclass
 class RunResult:
+    """What a run did: sent, tasks, failed, stuck, warnings, and groups another run took."""
+
     as_of: date
     dry_run: bool
     sent: list[dict[str, Any]] = field(default_factory=list)
@@ -138,9 +148,11 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
+        """True when no message failed."""
         return not self.failed
 
     def to_json(self) -> dict[str, Any]:
+        """The result as plain JSON data."""
         return {"as_of": self.as_of, "dry_run": self.dry_run, "sent": self.sent,
                 "tasks": self.tasks, "failed": self.failed, "stuck": self.stuck,
                 "warnings": self.warnings, "taken_by_other_run": self.taken}
@@ -179,12 +191,14 @@ def _reserve(ws: Workspace, msg: Message, as_of: date, state: str) -> int | None
 
 
 def _release(ws: Workspace, send_id: int) -> None:
+    """Delete a reservation and its items: the reminder is due again."""
     with ws.store.session() as s:
         s.execute(delete(DunningSendItemRow).where(DunningSendItemRow.send_id == send_id))
         s.execute(delete(DunningSendRow).where(DunningSendRow.id == send_id))
 
 
 def _outbox(ws: Workspace, as_of: date) -> Path:
+    """The folder the sent messages of ``as_of`` are kept in (created)."""
     folder = Path(config_of(ws).followup.outbox_dir)
     folder = folder if folder.is_absolute() else ws.root / folder
     folder = folder / as_of.isoformat()
@@ -226,6 +240,7 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
 
     def mailer() -> Mailer:
         # one SMTP connection per worker thread; the resolved password is shared in memory
+        """This worker thread's mailer (one SMTP connection per thread)."""
         current: Mailer | None = getattr(local, "mailer", None)
         if current is None:
             current = local.mailer = Mailer(ws)
@@ -266,6 +281,8 @@ class _RunState:
 
 def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: RunResult,
               state: _RunState) -> None:
+    """Reserve, send and confirm one message (or record one call task); the outcome is
+    added to ``result``."""
     summary = {"customer": msg.customer, "level": msg.level.name,
                "items": [i.label for i in msg.items]}
     if msg.level.channel == "task":
