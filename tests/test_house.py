@@ -180,4 +180,5 @@ def test_pending_lists_name_only_real_offenders() -> None:
         + [f"{p}: {m} (allowed import)" for p, m in set(ALLOWED_FUNCTION_IMPORTS) - lazy_imports]
     )
     if stale:
-        pytest.fail("stale allow-list entries; remove them:\n  " + "\n  ".join(stale), pytrace=False)
+        listing = "\n  ".join(stale)
+        pytest.fail(f"stale allow-list entries; remove them:\n  {listing}", pytrace=False)

@@ -230,7 +230,8 @@ def check_document_path(raw: str, *, field: str) -> Path:
     return path
 
 
-def store_blob(source: Path, dest_dir: Path, *, max_bytes: int, field: str) -> tuple[str, int, Path]:
+def store_blob(source: Path, dest_dir: Path, *, max_bytes: int,
+               field: str) -> tuple[str, int, Path]:
     """Copy ``source`` into the content-addressed ``dest_dir`` (streamed, hashed as it goes).
 
     Returns (sha256, size, stored path). The stored file is read-only and named by its digest,
