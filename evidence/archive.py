@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,11 @@ from evidence.blobs import CHUNK, BlobStore, hash_file
 from evidence.canonical import canonical_json, clean_metadata, secret_word
 from evidence.errors import (EntryNotFound, LedgerError, MetadataError, ProofError,
                              SecretInMetadata, SigningKeyError)
+from evidence.export import build_export
 from evidence.keys import (PUBLIC_KEY_FILE, key_id, keys_dir, load_private_key, load_public_key,
                            public_pem)
 from evidence.model import (LEAF_VERSION, BlobRef, Checkpoint, Entry, Problem,
-                            VerificationReport, format_time)
+                            VerificationReport, as_utc_bound, format_time)
 
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 FILE_NAME_RE = re.compile(r"^[^/\\\x00]{1,200}$")
@@ -35,16 +36,6 @@ MAX_PROBLEMS_PER_CODE = 50  # a rewritten log would otherwise list every later e
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc_bound(value: date | datetime | None, *, end: bool) -> datetime | None:
-    """A date range bound as a UTC datetime; a bare date ends at the end of that day."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    moment = datetime.combine(value, time.min, tzinfo=UTC)
-    return moment + timedelta(days=1) - timedelta(microseconds=1) if end else moment
 
 
 @dataclass(frozen=True)
@@ -429,8 +420,6 @@ class EvidenceArchive:
         in a temporary folder beside ``out`` that is renamed into place when complete. Raises
         :class:`~evidence.errors.ExportExists` if ``out`` exists.
         """
-        from evidence.export import build_export
-
         return build_export(self, Path(out), claim=claim, since=since, until=until, actor=actor)
 
 

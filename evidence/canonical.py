@@ -12,6 +12,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from evidence.errors import MetadataError, SecretInMetadata
+
 # Normalised (lower case, no separators) substrings that mark a key as a secret.
 SECRET_WORDS: tuple[str, ...] = (
     "password", "passwd", "passphrase", "secret", "token", "cookie", "totp", "otpseed",
@@ -42,8 +44,6 @@ def clean_metadata(value: Any, path: str = "") -> Any:
     :class:`~evidence.errors.MetadataError` for anything else that cannot be recorded; ``path``
     in the error is a JSON pointer to the offending place.
     """
-    from evidence.errors import MetadataError, SecretInMetadata
-
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, Decimal):

@@ -27,22 +27,21 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evidence import merkle
-from evidence.blobs import CHUNK, hash_file
+from evidence.blobs import CHUNK, BlobStore, hash_file
 from evidence.canonical import canonical_json
 from evidence.errors import EvidenceError, ExportError, ExportExists
 from evidence.html import render_index
 from evidence.keys import key_id, load_private_key, load_public_key, public_pem, signature_ok
-from evidence.model import Checkpoint, Entry, EventKind, VerificationReport, format_time
-
-if TYPE_CHECKING:
-    from evidence.archive import EvidenceArchive
+from evidence.model import (Checkpoint, Entry, EventKind, VerificationReport, as_utc_bound,
+                            format_time)
 
 EXPORT_TYPE = "claimwright-evidence-export/v1"
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -83,11 +82,35 @@ def _title(scope: dict[str, Any]) -> str:
     return ", ".join(parts) or "the whole log"
 
 
-def build_export(archive: EvidenceArchive, out: Path, *, claim: str | None,
-                 since: date | datetime | None, until: date | datetime | None, actor: str) -> Path:
-    """Build the bag for :meth:`EvidenceArchive.export` (see there)."""
-    from evidence.archive import as_utc_bound
+class ExportSource(Protocol):
+    """What an export reads from the archive (:class:`evidence.archive.EvidenceArchive` is one).
 
+    Declared here so that the archive depends on the export and not the other way round.
+    """
+
+    evidence_dir: Path
+    blobs: BlobStore
+
+    def record(self, kind: str, claim: str | None, actor: str,
+               metadata: dict[str, Any]) -> Entry: ...
+
+    def checkpoint(self) -> Checkpoint: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    def entries(self, claim: str | None, since: datetime | None,
+                until: datetime | None) -> Iterable[Entry]: ...
+
+    def root(self, size: int) -> bytes: ...
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]: ...
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]: ...
+
+
+def build_export(archive: ExportSource, out: Path, *, claim: str | None,
+                 since: date | datetime | None, until: date | datetime | None, actor: str) -> Path:
+    """Build the bag for :meth:`EvidenceArchive.export` (see there); returns ``out``."""
     if out.exists():
         raise ExportExists(out)
     if not out.parent.is_dir():
@@ -293,7 +316,28 @@ def _load_json(bag: Path, rel: str, report: VerificationReport) -> Any:
 def _verify_bag_content(bag: Path, actual: dict[str, tuple[str, int]], report: VerificationReport,
                         trusted_key: Ed25519PublicKey | Path | bytes | None,
                         trusted: list[Checkpoint]) -> None:
-    # The key: the bag's own, unless the auditor pins one.
+    """Check the bag's evidence: key, signed checkpoint and statement, entries, blobs, pages."""
+    key = _verification_key(bag, trusted_key, report)
+    if key is None:
+        return  # nothing to check signatures with
+    cp = _verify_checkpoint(bag, key, report)
+    if cp is None:
+        return
+    listed, scope = _verify_statement(bag, cp, key, report)
+    found = _verify_entries(bag, cp, report)
+    if listed is not None:
+        _verify_listed(listed, found.present, report)
+    _verify_blobs(actual, found.referenced, report)
+    _verify_earlier_checkpoints(bag, cp, key, trusted, report)
+    _verify_derived_files(actual, sorted(found.entries, key=lambda e: e.index), scope, cp, report)
+
+
+def _verification_key(bag: Path, trusted_key: Ed25519PublicKey | Path | bytes | None,
+                      report: VerificationReport) -> Ed25519PublicKey | None:
+    """The key to check signatures with: the pinned one, else the bag's own; None if neither.
+
+    A pinned key that differs from the bag's is reported as ``key-replaced``.
+    """
     try:
         bag_key: Ed25519PublicKey | None = load_public_key(bag / "data" / "keys" / "signing.pub")
     except EvidenceError as err:
@@ -305,14 +349,18 @@ def _verify_bag_content(bag: Path, actual: dict[str, tuple[str, int]], report: V
     elif bag_key is not None:
         key = bag_key
     else:
-        return  # nothing to check signatures with
+        return None
     if bag_key is not None and trusted_key is not None:
         if key_id(key) != key_id(bag_key):
             report.fail("key-replaced", "data/keys/signing.pub", f"the bag's key (id "
                         f"{key_id(bag_key)}) is not the trusted key (id {key_id(key)})")
     report.key_id = key_id(key)
+    return key
 
-    # The checkpoint every proof is against.
+
+def _verify_checkpoint(bag: Path, key: Ed25519PublicKey,
+                       report: VerificationReport) -> Checkpoint | None:
+    """The checkpoint every proof is against, its signature checked; None if unreadable."""
     raw_cp = _load_json(bag, "data/ledger/checkpoint.json", report)
     try:
         cp = Checkpoint.from_json(raw_cp) if raw_cp is not None else None
@@ -320,40 +368,57 @@ def _verify_bag_content(bag: Path, actual: dict[str, tuple[str, int]], report: V
         report.fail("checkpoint-unreadable", "data/ledger/checkpoint.json", str(err))
         cp = None
     if cp is None:
-        return
+        return None
     report.checkpoint = cp
     report.count("checkpoints")
     if not cp.signature_valid(key):
         report.fail("checkpoint-signature", "data/ledger/checkpoint.json", "signature does not "
                     f"verify with key {key_id(key)}: forged, edited, or signed with another key")
+    return cp
 
-    # The signed export statement: which entries the bag must hold.
+
+def _verify_statement(bag: Path, cp: Checkpoint, key: Ed25519PublicKey, report: VerificationReport
+                      ) -> tuple[list[tuple[int, str]] | None, dict[str, Any]]:
+    """Check the signed export statement; returns the entries it lists (None if it has no list)
+    as (index, leaf hash hex), and the export's scope."""
     statement = _load_json(bag, "data/ledger/export.json", report)
     listed: list[tuple[int, str]] | None = None
     scope: dict[str, Any] = {"claim": None, "since": None, "until": None}
-    if isinstance(statement, dict):
-        body = {k: v for k, v in statement.items() if k != "signature"}
-        try:
-            sig_ok = signature_ok(key, bytes.fromhex(str(statement.get("signature"))),
-                                  canonical_json(body))
-        except ValueError:
-            sig_ok = False
-        if not sig_ok:
-            report.fail("export-signature", "data/ledger/export.json", "signature does not "
-                        f"verify with key {key_id(key)}: the statement was edited or forged")
-        if body.get("checkpoint") != cp.to_json():
-            report.fail("export-checkpoint", "data/ledger/export.json", "names a different "
-                        "checkpoint from data/ledger/checkpoint.json")
-        try:
-            listed = [(int(i), str(h)) for i, h in body["entries"]]
-            scope = dict(body["scope"])
-        except (KeyError, TypeError, ValueError):
-            report.fail("export-unreadable", "data/ledger/export.json", "no entry list")
+    if not isinstance(statement, dict):
+        return listed, scope
+    body = {k: v for k, v in statement.items() if k != "signature"}
+    try:
+        sig_ok = signature_ok(key, bytes.fromhex(str(statement.get("signature"))),
+                              canonical_json(body))
+    except ValueError:
+        sig_ok = False
+    if not sig_ok:
+        report.fail("export-signature", "data/ledger/export.json", "signature does not "
+                    f"verify with key {key_id(key)}: the statement was edited or forged")
+    if body.get("checkpoint") != cp.to_json():
+        report.fail("export-checkpoint", "data/ledger/export.json", "names a different "
+                    "checkpoint from data/ledger/checkpoint.json")
+    try:
+        listed = [(int(i), str(h)) for i, h in body["entries"]]
+        scope = dict(body["scope"])
+    except (KeyError, TypeError, ValueError):
+        report.fail("export-unreadable", "data/ledger/export.json", "no entry list")
+    return listed, scope
 
-    # Every entry: leaf hash, inclusion proof, blobs.
-    present: list[tuple[int, str]] = []
-    entries: list[Entry] = []
-    referenced: dict[str, tuple[int, str]] = {}
+
+@dataclass
+class _BagEntries:
+    """What entries.jsonl holds: (index, leaf hash hex) per line with a proof, the readable
+    events, and every blob they refer to (sha256 → (size, where it is referred to))."""
+
+    present: list[tuple[int, str]] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    referenced: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+def _verify_entries(bag: Path, cp: Checkpoint, report: VerificationReport) -> _BagEntries:
+    """Check every line of entries.jsonl (leaf hash, inclusion proof, event); returns them."""
+    found = _BagEntries()
     try:
         text = (bag / "data/ledger/entries.jsonl").read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -363,47 +428,60 @@ def _verify_bag_content(bag: Path, actual: dict[str, tuple[str, int]], report: V
         report.fail("bag-ledger-unreadable", "data/ledger/entries.jsonl", "not UTF-8")
         text = ""
     for n, line in enumerate(text.splitlines(), 1):
-        where = f"data/ledger/entries.jsonl line {n}"
-        try:
-            item = json.loads(line)
-            index, leaf = int(item["index"]), str(item["leaf"]).encode("utf-8")
-            proof = [bytes.fromhex(p) for p in item["inclusion_proof"]]
-            stated = bytes.fromhex(item["leaf_hash"])
-        except (ValueError, KeyError, TypeError) as err:
-            report.fail("entry-unreadable", where, f"not an entry with a proof: {err}")
-            continue
-        where = f"entry {index} ({where})"
-        report.count("entries")
-        lh = merkle.leaf_hash(leaf)
-        present.append((index, lh.hex()))
-        if lh != stated:
-            report.fail("entry-altered", where, "leaf does not hash to its recorded leaf hash")
-        if not merkle.verify_inclusion(lh, index, cp.tree_size, proof, cp.root_hash):
-            report.fail("entry-proof", where, "leaf is not in the signed log at this index "
-                        "(inclusion proof fails): altered, moved or forged")
-        try:
-            entry = Entry.from_leaf(leaf, lh)
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            report.fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
-            continue
-        if entry.index != index:
-            report.fail("entry-moved", where, f"leaf records index {entry.index}")
-        entries.append(entry)
-        for name, ref in entry.blobs.items():
-            referenced.setdefault(ref.sha256, (ref.size, f"entry {index} file {name!r}"))
-    if listed is not None:
-        missing = sorted(set(listed) - set(present))
-        extra = sorted(set(present) - set(listed))
-        for index, h in missing:
-            report.fail("entry-removed", f"entry {index}", "listed in the signed export "
-                        f"statement (leaf hash {h[:16]}…) but not in the bag, or altered")
-        for index, _ in extra:
-            report.fail("entry-added", f"entry {index}", "in the bag but not in the signed "
-                        "export statement")
-        if not missing and not extra and present != listed:
-            report.fail("entry-order", "data/ledger/entries.jsonl", "entries are out of order")
+        _verify_entry_line(line, f"data/ledger/entries.jsonl line {n}", cp, report, found)
+    return found
 
-    # Blobs: each referenced one present with the recorded hash and size; no others.
+
+def _verify_entry_line(line: str, where: str, cp: Checkpoint, report: VerificationReport,
+                       found: _BagEntries) -> None:
+    """Check one entries.jsonl line against the checkpoint and add what it holds to ``found``."""
+    try:
+        item = json.loads(line)
+        index, leaf = int(item["index"]), str(item["leaf"]).encode("utf-8")
+        proof = [bytes.fromhex(p) for p in item["inclusion_proof"]]
+        stated = bytes.fromhex(item["leaf_hash"])
+    except (ValueError, KeyError, TypeError) as err:
+        report.fail("entry-unreadable", where, f"not an entry with a proof: {err}")
+        return
+    where = f"entry {index} ({where})"
+    report.count("entries")
+    lh = merkle.leaf_hash(leaf)
+    found.present.append((index, lh.hex()))
+    if lh != stated:
+        report.fail("entry-altered", where, "leaf does not hash to its recorded leaf hash")
+    if not merkle.verify_inclusion(lh, index, cp.tree_size, proof, cp.root_hash):
+        report.fail("entry-proof", where, "leaf is not in the signed log at this index "
+                    "(inclusion proof fails): altered, moved or forged")
+    try:
+        entry = Entry.from_leaf(leaf, lh)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        report.fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
+        return
+    if entry.index != index:
+        report.fail("entry-moved", where, f"leaf records index {entry.index}")
+    found.entries.append(entry)
+    for name, ref in entry.blobs.items():
+        found.referenced.setdefault(ref.sha256, (ref.size, f"entry {index} file {name!r}"))
+
+
+def _verify_listed(listed: list[tuple[int, str]], present: list[tuple[int, str]],
+                   report: VerificationReport) -> None:
+    """The bag holds exactly the entries the signed statement lists, in its order."""
+    missing = sorted(set(listed) - set(present))
+    extra = sorted(set(present) - set(listed))
+    for index, h in missing:
+        report.fail("entry-removed", f"entry {index}", "listed in the signed export "
+                    f"statement (leaf hash {h[:16]}…) but not in the bag, or altered")
+    for index, _ in extra:
+        report.fail("entry-added", f"entry {index}", "in the bag but not in the signed "
+                    "export statement")
+    if not missing and not extra and present != listed:
+        report.fail("entry-order", "data/ledger/entries.jsonl", "entries are out of order")
+
+
+def _verify_blobs(actual: dict[str, tuple[str, int]], referenced: dict[str, tuple[int, str]],
+                  report: VerificationReport) -> None:
+    """Each referenced blob is present with its recorded hash and size; no other payload file."""
     for digest, (size, where) in sorted(referenced.items()):
         rel = f"data/blobs/{digest}"
         report.count("blobs")
@@ -415,17 +493,20 @@ def _verify_bag_content(bag: Path, actual: dict[str, tuple[str, int]], report: V
     for rel in sorted(actual):
         if rel.startswith("data/blobs/") and rel[len("data/blobs/"):] not in referenced:
             report.fail("blob-unreferenced", rel, "no exported event refers to this file (added)")
-    known = {"data/index.html", "data/README.txt", "data/keys/signing.pub",
-             "data/ledger/checkpoint.json", "data/ledger/entries.jsonl",
-             "data/ledger/checkpoints.json", "data/ledger/export.json"}
     for rel in sorted(actual):
-        if rel.startswith("data/") and not rel.startswith("data/blobs/") and rel not in known:
+        if rel.startswith("data/") and not rel.startswith("data/blobs/") and rel not in _KNOWN:
             report.fail("bag-file-unexpected", rel, "not part of an evidence export (added)")
 
-    _verify_earlier_checkpoints(bag, cp, key, trusted, report)
 
-    # The derived files must be exactly what the verified content produces.
-    entries.sort(key=lambda e: e.index)
+_KNOWN = {"data/index.html", "data/README.txt", "data/keys/signing.pub",
+          "data/ledger/checkpoint.json", "data/ledger/entries.jsonl",
+          "data/ledger/checkpoints.json", "data/ledger/export.json"}
+
+
+def _verify_derived_files(actual: dict[str, tuple[str, int]], entries: list[Entry],
+                          scope: dict[str, Any], cp: Checkpoint,
+                          report: VerificationReport) -> None:
+    """index.html and README.txt are exactly what the verified content produces."""
     if actual.get("data/index.html", ("",))[0] != hashlib.sha256(
             render_index(_title(scope), entries, cp)).hexdigest():
         report.fail("bag-index-altered", "data/index.html", "is not the page the verified events "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -71,6 +71,16 @@ class Entry:
             blobs={name: BlobRef(ref["sha256"], int(ref["size"]), ref["media_type"])
                    for name, ref in data["blobs"].items()},
             leaf=leaf, leaf_hash=leaf_hash)
+
+
+def as_utc_bound(value: date | datetime | None, *, end: bool) -> datetime | None:
+    """A date range bound as a UTC datetime; a bare date ends at the end of that day."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment = datetime.combine(value, time.min, tzinfo=UTC)
+    return moment + timedelta(days=1) - timedelta(microseconds=1) if end else moment
 
 
 def format_time(moment: datetime) -> str:

@@ -4,6 +4,7 @@ and escalation decisions. Each function is one transaction and returns plain dat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,6 +22,7 @@ from claims.errors import ConflictError, InputError, NotFound, UnknownName
 from claims.core.money import minor_units
 from claims.store import Store
 from claims.store.tables import ClaimRow, ContactRow, CustomerRow, InvoiceRow, utcnow
+from claims.store.tables import PaymentApplicationRow as App
 
 CHANNELS = ("call", "email", "letter", "meeting", "portal", "other")
 INTERACTION_KINDS = ("call", "email", "note", "letter", "meeting")
@@ -29,6 +31,16 @@ DISPUTE_REASONS = ("pricing", "quantity", "quality", "not-delivered", "duplicate
 TEAMS = ("Operations", "Sales", "Finance")
 RESOLUTIONS = ("credit-note", "resubmitted", "rejected")
 ACTIONS = ("legal", "write-off")
+#: a plain e-mail address (what reminders can be sent to)
+EMAIL_ADDRESS = re.compile(r"^[A-Za-z0-9._%+\-']+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
+
+
+def check_address(address: str, *, field: str = "email") -> str:
+    """``address`` if it is a plain e-mail address, else a clear :class:`InputError`."""
+    if not EMAIL_ADDRESS.match(address.strip()):
+        raise InputError(f"{address!r} is not an e-mail address", field=field,
+                         rule="email-address")
+    return address.strip()
 
 
 def _check(value: str, known: Sequence[str], kind: str, field: str) -> str:
@@ -81,8 +93,6 @@ def set_collector(store: Store, customer: str, collector: str) -> None:
 def add_contact(store: Store, customer: str, *, name: str, email: str | None,
                 phone: str | None = None, role: str = "finance", language: str = "en") -> int:
     """Add a contact to a customer (finance contacts get the reminders); returns its id."""
-    from claims.collections.dunning import check_address
-
     if email:
         check_address(email, field="email")
     with store.session() as s:
@@ -174,8 +184,6 @@ def promise_states(store: Store, as_of: date, *, customer: str | None = None,
                    grace_days: int = 0) -> list[PromiseStatus]:
     """Each promise's adherence: kept once the customer paid the amount since it was made;
     broken when its date (+ grace) passed without that; otherwise open."""
-    from claims.store.tables import PaymentApplicationRow as App
-
     with store.session() as s:
         query = select(PromiseRow, CustomerRow.name).join(
             CustomerRow, CustomerRow.id == PromiseRow.customer_id)
@@ -212,8 +220,6 @@ def add_plan(store: Store, customer: str, *, invoices: Sequence[str],
     The instalments must add up to the invoices' open balance today, so that the plan settles
     exactly what is owed. A plan in good standing pauses dunning on its invoices.
     """
-    from claims.store.tables import PaymentApplicationRow as App
-
     if not invoices:
         raise InputError("a plan needs at least one invoice", field="invoice", rule="non-empty")
     if not instalments:
@@ -266,8 +272,6 @@ def add_plan(store: Store, customer: str, *, invoices: Sequence[str],
 def plan_status(store: Store, plan_id: int, as_of: date, *, grace_days: int = 3
                 ) -> dict[str, Any]:
     """Adherence of a plan: paid since agreed vs. what fell due, and each instalment's state."""
-    from claims.store.tables import PaymentApplicationRow as App
-
     with store.session() as s:
         plan = s.get(PlanRow, plan_id)
         if plan is None:

@@ -14,6 +14,7 @@ The score of an account is the sum of its parts, each a count or amount times it
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -21,10 +22,12 @@ from decimal import Decimal
 from typing import Any
 
 from claims.collections.config import CollectionsConfig
-from claims.collections.dunning import config_of
+from claims.collections.dunning.plan import config_of
 from claims.collections.receivables import (
-    WAITING_STATUSES, Sql, as_date, as_datetime, bind, day_start, items_cte, money, pause_ctes,
+    WAITING_STATUSES, Sql, as_date, as_datetime, bind, day_start, items_cte, money, open_items,
+    pause_ctes,
 )
+from claims.collections.records import customer_row
 from claims.collections.terms import late_interest
 from claims.store.tables import money_from_sql
 from claims.workspace import Workspace
@@ -81,6 +84,52 @@ def worklist(ws: Workspace, as_of: date | None = None, *, limit: int | None = No
     """
     as_of = as_of or date.today()
     config = config_of(ws)
+    results, names = _aggregates(ws, config, as_of)
+    accounts = _accounts(results, names, config, as_of)
+    for acc in accounts.values():
+        _score(acc, config)
+    ranked = sorted((a for a in accounts.values() if a.score > 0),
+                    key=lambda a: (-a.score, a.customer))
+    return ranked[:limit] if limit else ranked
+
+
+def _queries(head: str) -> dict[str, str]:
+    """The worklist's aggregate queries by name, each after ``head`` (the open-items and pause
+    CTEs): overdue per currency, broken promises, open disputes, stuck claims, defaulted plans,
+    and the items that bear interest."""
+    statuses = ", ".join(f"'{s}'" for s in WAITING_STATUSES)
+    return {
+        "overdue": f"""{head}
+SELECT customer_id, currency, SUM(open_amount) AS amount, MIN(due_date) AS oldest
+FROM open_items WHERE due_date < :as_of GROUP BY customer_id, currency""",
+        "broken": f"""{head}
+SELECT pr.customer_id, COUNT(*) AS n FROM collection_promises pr
+WHERE pr.cancelled_at IS NULL AND pr.promised_date < :broken_before
+  AND pr.amount > (SELECT COALESCE(SUM(a.amount), 0) FROM payment_applications a
+               JOIN invoices i ON i.id = a.invoice_id
+               WHERE i.customer_id = pr.customer_id AND a.undone_at IS NULL
+                 AND a.applied_at >= pr.made_at)
+GROUP BY pr.customer_id""",
+        "disputes": f"""{head}
+SELECT customer_id, COUNT(*) AS n FROM collection_disputes WHERE status = 'open'
+GROUP BY customer_id""",
+        "stuck": f"""{head}
+SELECT i.customer_id, COUNT(*) AS n FROM claims c JOIN invoices i ON i.id = c.invoice_id
+WHERE c.status IN ({statuses}) AND c.updated_at < :stuck_before
+  AND i.customer_id IS NOT NULL
+  AND EXISTS (SELECT 1 FROM open_items o WHERE o.invoice_id = i.id)
+GROUP BY i.customer_id""",
+        "plans": f"""{head}
+SELECT customer_id, COUNT(*) AS n FROM plan_state WHERE good = 0 GROUP BY customer_id""",
+        "interest": f"""{head}
+SELECT customer_id, currency, agency, open_amount, due_date FROM open_items
+WHERE agency IS NOT NULL AND due_date < :as_of""",
+    }
+
+def _aggregates(ws: Workspace, config: CollectionsConfig, as_of: date
+                ) -> tuple[dict[str, list[Any]], dict[int, tuple[str, str]]]:
+    """Run the worklist's queries on ``as_of``; returns their rows by query name, and the name
+    and collector of every customer they mention."""
     fu = config.followup
     with ws.store.engine.connect() as conn:
         sql = Sql(conn.dialect.name)
@@ -91,37 +140,8 @@ def worklist(ws: Workspace, as_of: date | None = None, *, limit: int | None = No
             "stuck_before": day_start(as_of - timedelta(days=fu.stuck_days)),
             "broken_before": as_of - timedelta(days=fu.promise_grace_days),
         }
-        statuses = ", ".join(f"'{s}'" for s in WAITING_STATUSES)
-        head = f"{cte}{pauses}"
-        queries = {
-            "overdue": f"""{head}
-SELECT customer_id, currency, SUM(open_amount) AS amount, MIN(due_date) AS oldest
-FROM open_items WHERE due_date < :as_of GROUP BY customer_id, currency""",
-            "broken": f"""{head}
-SELECT pr.customer_id, COUNT(*) AS n FROM collection_promises pr
-WHERE pr.cancelled_at IS NULL AND pr.promised_date < :broken_before
-  AND pr.amount > (SELECT COALESCE(SUM(a.amount), 0) FROM payment_applications a
-                   JOIN invoices i ON i.id = a.invoice_id
-                   WHERE i.customer_id = pr.customer_id AND a.undone_at IS NULL
-                     AND a.applied_at >= pr.made_at)
-GROUP BY pr.customer_id""",
-            "disputes": f"""{head}
-SELECT customer_id, COUNT(*) AS n FROM collection_disputes WHERE status = 'open'
-GROUP BY customer_id""",
-            "stuck": f"""{head}
-SELECT i.customer_id, COUNT(*) AS n FROM claims c JOIN invoices i ON i.id = c.invoice_id
-WHERE c.status IN ({statuses}) AND c.updated_at < :stuck_before
-  AND i.customer_id IS NOT NULL
-  AND EXISTS (SELECT 1 FROM open_items o WHERE o.invoice_id = i.id)
-GROUP BY i.customer_id""",
-            "plans": f"""{head}
-SELECT customer_id, COUNT(*) AS n FROM plan_state WHERE good = 0 GROUP BY customer_id""",
-            "interest": f"""{head}
-SELECT customer_id, currency, agency, open_amount, due_date FROM open_items
-WHERE agency IS NOT NULL AND due_date < :as_of""",
-        }
         results = {}
-        for name, query in queries.items():
+        for name, query in _queries(f"{cte}{pauses}").items():
             used = {k: v for k, v in params.items() if f":{k}" in query}
             results[name] = list(conn.execute(bind(query, used)))
         customer_ids = {r.customer_id for rows in results.values() for r in rows}
@@ -130,6 +150,13 @@ WHERE agency IS NOT NULL AND due_date < :as_of""",
             for r in conn.execute(bind("SELECT id, name, collector FROM customers", {})):
                 if r.id in customer_ids:
                     names[r.id] = (r.name, r.collector or "")
+    return results, names
+
+
+def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
+              config: CollectionsConfig, as_of: date) -> dict[int, Account]:
+    """One unscored :class:`Account` per customer in ``results``, with its counts, amounts and
+    late interest filled in."""
     accounts: dict[int, Account] = {}
 
     def account(cid: int) -> Account:
@@ -159,11 +186,7 @@ WHERE agency IS NOT NULL AND due_date < :as_of""",
             compounding_days=rule.compounding_days, day_count=rule.day_count)
     for cid, by_currency in interest.items():
         account(cid).interest = {c: a for c, a in by_currency.items() if a > 0}
-    for acc in accounts.values():
-        _score(acc, config)
-    ranked = sorted((a for a in accounts.values() if a.score > 0),
-                    key=lambda a: (-a.score, a.customer))
-    return ranked[:limit] if limit else ranked
+    return accounts
 
 
 @dataclass
@@ -264,9 +287,6 @@ def receivables(ws: Workspace, as_of: date | None = None, *, customer: str | Non
     """The open items of one customer (or all), with due date, open balance, days overdue,
     statutory interest, and for claims the expected payment date its status implies
     (approval + the agency's payment days, or the statutory due date while under review)."""
-    from claims.collections.receivables import open_items
-    from claims.collections.records import customer_row
-
     as_of = as_of or date.today()
     config = config_of(ws)
     cid = None
@@ -310,8 +330,6 @@ WHERE c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')""", {}))}
 
 
 def _contract_days(data: Any) -> int:
-    import json
-
     if isinstance(data, str):
         data = json.loads(data)
     terms = (data or {}).get("payment_terms") or {}

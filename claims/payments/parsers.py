@@ -134,18 +134,7 @@ def _date(text: str | None, *, file: str, where: str) -> date:
 
 def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
     """Parse an ISO 20022 camt.053 (versions .001.02 to .001.13) bank-to-customer statement."""
-    try:
-        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True,
-                                 forbid_external=True)
-    except DefusedXmlException as err:
-        raise InputError(f"unsafe XML refused ({type(err).__name__}): DTDs and entities are "
-                         "not allowed in a statement", file=file, rule="xml-safe") from err
-    except ParseError as err:
-        raise InputError(f"not well-formed XML (truncated or malformed): {err}", file=file,
-                         rule="xml-syntax") from err
-    if _local(root.tag) != "Document" or not _CAMT_NS.match(root.tag):
-        raise InputError(f"root element {root.tag!r} is not a camt.053 Document", file=file,
-                         rule="camt053-namespace")
+    root = _camt_document(data, file)
     body = _find(root, "BkToCstmrStmt")
     statements = _findall(body, "Stmt")
     if not statements:
@@ -159,72 +148,120 @@ def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
         statement_id = _text(stmt, "Id")
         account = _iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
         for n_no, entry in enumerate(_findall(stmt, "Ntry"), start=1):
-            where = f"Stmt[{s_no}]/Ntry[{n_no}]"
             status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
             if status and status not in ("BOOK",):
                 continue  # pending / information-only entries are not money received yet
-            indicator = _text(entry, "CdtDbtInd")
-            if indicator not in ("CRDT", "DBIT"):
-                raise InputError(f"CdtDbtInd {indicator!r} is not CRDT or DBIT", file=file,
-                                 field=f"{where}/CdtDbtInd", rule="camt053-structure")
-            amt_el = _find(entry, "Amt")
-            amount, currency = _money(amt_el.text if amt_el is not None else None,
-                                      amt_el.get("Ccy") if amt_el is not None else None,
-                                      file=file, where=f"{where}/Amt")
-            if indicator == "DBIT":
+            where = f"Stmt[{s_no}]/Ntry[{n_no}]"
+            credits = _camt_entry_lines(entry, where, account, statement_id, seen, file)
+            if credits is None:
                 debits += 1
-                continue
-            value_date = _date(_text(entry, "ValDt/Dt") or _text(entry, "ValDt/DtTm")
-                               or _text(entry, "BookgDt/Dt"), file=file, where=f"{where}/ValDt")
-            entry_ref = _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef")
-            txs = [tx for det in _findall(entry, "NtryDtls") for tx in _findall(det, "TxDtls")]
-            if not txs:
-                txs = [Element("TxDtls")]  # an entry without details is one payment
-            parts: list[tuple[StatementLine, Decimal]] = []
-            for t_no, tx in enumerate(txs, start=1):
-                tx_where = f"{where}/NtryDtls/TxDtls[{t_no}]"
-                tx_amt = _find(tx, "Amt")
-                if tx_amt is None:  # (an Element without children is falsy: no `or` here)
-                    tx_amt = _find(tx, "AmtDtls/TxAmt/Amt")
-                if len(txs) > 1 or tx_amt is not None:
-                    if tx_amt is None:
-                        raise InputError("a batch entry's transaction has no amount", file=file,
-                                         field=f"{tx_where}/Amt", rule="camt053-structure")
-                    tx_amount, tx_currency = _money(tx_amt.text, tx_amt.get("Ccy"), file=file,
-                                                    where=f"{tx_where}/Amt")
-                else:
-                    tx_amount, tx_currency = amount, currency
-                e2e = _text(tx, "Refs/EndToEndId")
-                if e2e and e2e.upper() == "NOTPROVIDED":
-                    e2e = None
-                structured = _text(tx, "RmtInf/Strd/CdtrRefInf/Ref")
-                free = " ".join(el.text.strip() for el in _findall(_find(tx, "RmtInf"), "Ustrd")
-                                if el.text)
-                payer = (_text(tx, "RltdPties/Dbtr/Nm") or _text(tx, "RltdPties/Dbtr/Pty/Nm")
-                         or _text(tx, "RltdPties/UltmtDbtr/Nm"))
-                payer_iban = (_text(tx, "RltdPties/DbtrAcct/Id/IBAN")
-                              or _text(tx, "RltdPties/DbtrAcct/Id/Othr/Id"))
-                tx_ref = _text(tx, "Refs/AcctSvcrRef") or _text(tx, "Refs/TxId")
-                if tx_ref:
-                    external = f"camt053:{account}:{tx_ref}"
-                elif entry_ref:
-                    external = f"camt053:{account}:{entry_ref}:{t_no}"
-                else:
-                    external = _stable_id("camt053", (account, statement_id, value_date,
-                                                      tx_amount, e2e, structured, free), seen)
-                line = StatementLine(
-                    external_id=external, value_date=value_date, amount=tx_amount,
-                    currency=tx_currency, payer_name=_clean(payer), payer_iban=_iban(payer_iban),
-                    reference=_clean(structured or e2e),
-                    remittance=_clean(" ".join(x for x in (free, e2e if structured else None)
-                                               if x)))
-                parts.append((line, tx_amount))
-            if len(parts) > 1 and sum(p[1] for p in parts) != amount:
-                raise InputError(f"batch transactions sum to {sum(p[1] for p in parts)}, the "
-                                 f"entry says {amount}", file=file, field=f"{where}/Amt",
-                                 rule="camt053-batch-sum")
-            lines.extend(p[0] for p in parts)
+            else:
+                lines.extend(credits)
     return Statement("camt053", account, statement_id, lines, debits)
+
+
+def _camt_document(data: bytes, file: str) -> Element:
+    """The root ``Document`` of a camt.053 file, parsed with DTDs and entities refused."""
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True,
+                                 forbid_external=True)
+    except DefusedXmlException as err:
+        raise InputError(f"unsafe XML refused ({type(err).__name__}): DTDs and entities are "
+                         "not allowed in a statement", file=file, rule="xml-safe") from err
+    except ParseError as err:
+        raise InputError(f"not well-formed XML (truncated or malformed): {err}", file=file,
+                         rule="xml-syntax") from err
+    if _local(root.tag) != "Document" or not _CAMT_NS.match(root.tag):
+        raise InputError(f"root element {root.tag!r} is not a camt.053 Document", file=file,
+                         rule="camt053-namespace")
+    return root
+
+
+@dataclass(frozen=True)
+class _CamtEntry:
+    """What a booked credit entry's transactions inherit: where it is, its statement's account
+    and id, its value date, its own reference, and its amount."""
+
+    file: str
+    where: str
+    account: str | None
+    statement_id: str | None
+    value_date: date
+    entry_ref: str | None
+    amount: Decimal
+    currency: str
+
+
+def _camt_entry_lines(entry: Element, where: str, account: str | None,
+                      statement_id: str | None, seen: Counter[str],
+                      file: str) -> list[StatementLine] | None:
+    """The statement lines of one booked entry: one per transaction of a batch (whose amounts
+    must add up to the entry's), or one for an entry without details. None for a debit."""
+    indicator = _text(entry, "CdtDbtInd")
+    if indicator not in ("CRDT", "DBIT"):
+        raise InputError(f"CdtDbtInd {indicator!r} is not CRDT or DBIT", file=file,
+                         field=f"{where}/CdtDbtInd", rule="camt053-structure")
+    amt_el = _find(entry, "Amt")
+    amount, currency = _money(amt_el.text if amt_el is not None else None,
+                              amt_el.get("Ccy") if amt_el is not None else None,
+                              file=file, where=f"{where}/Amt")
+    if indicator == "DBIT":
+        return None
+    value_date = _date(_text(entry, "ValDt/Dt") or _text(entry, "ValDt/DtTm")
+                       or _text(entry, "BookgDt/Dt"), file=file, where=f"{where}/ValDt")
+    ctx = _CamtEntry(file, where, account, statement_id, value_date,
+                     _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef"), amount, currency)
+    txs = [tx for det in _findall(entry, "NtryDtls") for tx in _findall(det, "TxDtls")]
+    if not txs:
+        txs = [Element("TxDtls")]  # an entry without details is one payment
+    parts = [_camt_tx_line(tx, t_no, len(txs) > 1, ctx, seen)
+             for t_no, tx in enumerate(txs, start=1)]
+    if len(parts) > 1 and sum(p.amount for p in parts) != amount:
+        raise InputError(f"batch transactions sum to {sum(p.amount for p in parts)}, the "
+                         f"entry says {amount}", file=file, field=f"{where}/Amt",
+                         rule="camt053-batch-sum")
+    return parts
+
+
+def _camt_tx_line(tx: Element, t_no: int, batch: bool, ctx: _CamtEntry,
+                  seen: Counter[str]) -> StatementLine:
+    """One transaction (``TxDtls``, number ``t_no`` of its entry) as a statement line: its own
+    amount in a batch (else the entry's), payer, references and a stable external id."""
+    tx_where = f"{ctx.where}/NtryDtls/TxDtls[{t_no}]"
+    tx_amt = _find(tx, "Amt")
+    if tx_amt is None:  # (an Element without children is falsy: no `or` here)
+        tx_amt = _find(tx, "AmtDtls/TxAmt/Amt")
+    if batch or tx_amt is not None:
+        if tx_amt is None:
+            raise InputError("a batch entry's transaction has no amount", file=ctx.file,
+                             field=f"{tx_where}/Amt", rule="camt053-structure")
+        tx_amount, tx_currency = _money(tx_amt.text, tx_amt.get("Ccy"), file=ctx.file,
+                                        where=f"{tx_where}/Amt")
+    else:
+        tx_amount, tx_currency = ctx.amount, ctx.currency
+    e2e = _text(tx, "Refs/EndToEndId")
+    if e2e and e2e.upper() == "NOTPROVIDED":
+        e2e = None
+    structured = _text(tx, "RmtInf/Strd/CdtrRefInf/Ref")
+    free = " ".join(el.text.strip() for el in _findall(_find(tx, "RmtInf"), "Ustrd")
+                    if el.text)
+    payer = (_text(tx, "RltdPties/Dbtr/Nm") or _text(tx, "RltdPties/Dbtr/Pty/Nm")
+             or _text(tx, "RltdPties/UltmtDbtr/Nm"))
+    payer_iban = (_text(tx, "RltdPties/DbtrAcct/Id/IBAN")
+                  or _text(tx, "RltdPties/DbtrAcct/Id/Othr/Id"))
+    tx_ref = _text(tx, "Refs/AcctSvcrRef") or _text(tx, "Refs/TxId")
+    if tx_ref:
+        external = f"camt053:{ctx.account}:{tx_ref}"
+    elif ctx.entry_ref:
+        external = f"camt053:{ctx.account}:{ctx.entry_ref}:{t_no}"
+    else:
+        external = _stable_id("camt053", (ctx.account, ctx.statement_id, ctx.value_date,
+                                          tx_amount, e2e, structured, free), seen)
+    return StatementLine(
+        external_id=external, value_date=ctx.value_date, amount=tx_amount,
+        currency=tx_currency, payer_name=_clean(payer), payer_iban=_iban(payer_iban),
+        reference=_clean(structured or e2e),
+        remittance=_clean(" ".join(x for x in (free, e2e if structured else None) if x)))
 
 
 # -- MT940 ----------------------------------------------------------------------------------

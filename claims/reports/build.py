@@ -95,10 +95,38 @@ def weekly_report(engine: Engine, as_of: date, settings: KpiSettings | None = No
     run, dialect, tables = _context(engine)
     kpis = compute_kpis(run, dialect, as_of, settings, currency=currency, tables=tables)
     currency = kpis["currency"]
-    labels = aging_labels(settings)
     params: dict[str, Any] = {"as_of": as_of, "currency": currency}
     for k, e in enumerate(aging_edges(as_of, settings)):
         params[f"ag{k}"] = e
+    aging_customer, aging_collector = _aging_tables(run, params, kpis, settings)
+    top_overdue = _top_overdue(run, params, top)
+    unapplied = _unapplied_cash(run, params, tables)
+    week_end = as_of + timedelta(days=7)
+    promises = _optional_rows(engine, "promises", tables)
+    promise_rows = None if promises is None else [
+        r for r in promises if str(r.get("status", "")).lower() == "broken"
+        or _in_week(r, as_of, week_end)]
+    disputes = _optional_rows(engine, "disputes", tables)
+    dispute_rows = None if disputes is None else [
+        r for r in disputes
+        if str(r.get("status", "open")).lower() not in ("resolved", "closed", "withdrawn")]
+    missing = "not available: the collections tables are not in this database"
+    report = Report("weekly", f"Weekly collection report — {as_of}", as_of, currency,
+                    _headline(kpis), kpis=kpis)
+    report.tables += [aging_customer, aging_collector, top_overdue,
+                      _generic("promises", "Promises due this week and broken", promise_rows,
+                               missing),
+                      _generic("open_disputes", "Open disputes", dispute_rows, missing),
+                      unapplied]
+    return report
+
+
+def _aging_tables(run: Runner, params: dict[str, Any], kpis: dict[str, Any],
+                  settings: KpiSettings) -> tuple[Table, Table]:
+    """Open amounts per aging bucket (bind parameters ``ag<k>``), by customer and by
+    collector, largest total first; the customer table carries the aging chart."""
+    currency = params["currency"]
+    labels = aging_labels(settings)
     column = "op.due_basis" if settings.aging_basis == "due" else "op.issue_date"
     case = " ".join(f"WHEN {column} >= :ag{k} THEN '{label}'"
                     for k, label in enumerate(labels[:-1]))
@@ -129,6 +157,12 @@ def weekly_report(engine: Engine, as_of: date, settings: KpiSettings | None = No
         "aging_by_collector", "Aging by collector",
         [("collector", "Collector", "text"), *money_cols, ("total", "Total", "money")],
         sorted(by_collector.values(), key=lambda r: (-r["total"], r["collector"])))
+    return aging_customer, aging_collector
+
+
+def _top_overdue(run: Runner, params: dict[str, Any], top: int) -> Table:
+    """The ``top`` largest overdue open invoices on ``params["as_of"]``."""
+    as_of, currency = params["as_of"], params["currency"]
     overdue_rows = run(sql.open_at() + "SELECT op.number, c.name, c.collector, op.due_basis, "
                        "op.open FROM op LEFT JOIN customers c ON c.id = op.customer_id "
                        "WHERE op.open > 0 AND op.due_basis < :as_of "
@@ -141,6 +175,12 @@ def weekly_report(engine: Engine, as_of: date, settings: KpiSettings | None = No
         [{"invoice": n, "customer": c, "collector": col, "due_date": _as_date(d),
           "days_overdue": (as_of - _as_date(d)).days, "open": _m(o, currency)}
          for n, c, col, d, o in overdue_rows])
+    return top_overdue
+
+
+def _unapplied_cash(run: Runner, params: dict[str, Any], tables: set[str]) -> Table:
+    """Payments not fully applied to invoices by ``params["as_of"]`` (at most 500)."""
+    currency = params["currency"]
     unapplied_rows = run(
         "SELECT p.id, p.value_date, p.payer_name, c.name, p.amount, COALESCE(u.used, 0), "
         "m.status FROM payments p LEFT JOIN (SELECT payment_id, SUM(amount) AS used FROM "
@@ -160,24 +200,7 @@ def weekly_report(engine: Engine, as_of: date, settings: KpiSettings | None = No
           "amount": _m(amount, currency), "unapplied": _m(amount, currency) - _m(used, currency),
           "status": status or "on account"}
          for pid, vd, payer, cust, amount, used, status in unapplied_rows])
-    week_end = as_of + timedelta(days=7)
-    promises = _optional_rows(engine, "promises", tables)
-    promise_rows = None if promises is None else [
-        r for r in promises if str(r.get("status", "")).lower() == "broken"
-        or _in_week(r, as_of, week_end)]
-    disputes = _optional_rows(engine, "disputes", tables)
-    dispute_rows = None if disputes is None else [
-        r for r in disputes
-        if str(r.get("status", "open")).lower() not in ("resolved", "closed", "withdrawn")]
-    missing = "not available: the collections tables are not in this database"
-    report = Report("weekly", f"Weekly collection report — {as_of}", as_of, currency,
-                    _headline(kpis), kpis=kpis)
-    report.tables += [aging_customer, aging_collector, top_overdue,
-                      _generic("promises", "Promises due this week and broken", promise_rows,
-                               missing),
-                      _generic("open_disputes", "Open disputes", dispute_rows, missing),
-                      unapplied]
-    return report
+    return unapplied
 
 
 def _in_week(row: dict[str, Any], start: date, end: date) -> bool:

@@ -10,7 +10,8 @@ when they exist in the database and are ``None`` otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
@@ -140,17 +141,9 @@ def compute_kpis(run: Runner, dialect: str, as_of: date, settings: KpiSettings |
     settings = settings or KpiSettings()
     tables = tables or set()
     currency = currency or settings.currency or _main_currency(run) or "EUR"
+    p = _Periods.of(as_of, settings)
+    params = p.params(currency, as_of)
     m = settings.trend_months
-    n_months = m + settings.countback_months
-    months = sql.month_bounds(as_of, n_months)
-    month_ends = [months[k][1] for k in range(m + 1)]
-    windows = [(e - timedelta(days=settings.dso_days - 1), e) for e in month_ends[:m]]
-    params: dict[str, Any] = {"currency": currency, "as_of": as_of}
-    for k, e in enumerate(month_ends):
-        params[f"e{k}"] = e
-    for k, (start, end) in enumerate(months[:m]):
-        params[f"ms{k}"], params[f"me{k}"] = start, end
-    params["ps"], params["pe"] = windows[0]
 
     # Two grouped scans; everything else is arithmetic on their (few thousand) rows.
     inv_rows = [(_day(issue), _day(due), money_from_sql(total))
@@ -158,44 +151,122 @@ def compute_kpis(run: Runner, dialect: str, as_of: date, settings: KpiSettings |
     e_names = [f"e{k}" for k in range(m + 1)]
     app_rows = run(sql.applications_by_invoice_dates(
         dialect, e_names, [(f"ms{k}", f"me{k}") for k in range(m)], ("ps", "pe")), params)
+    a = _Applied.sum(app_rows, p.month_ends, m)
 
     def issued_sum(pred: Callable[[date, date], bool]) -> Decimal:
         return sum((t for issue, due, t in inv_rows if pred(issue, due)), Decimal(0))
 
-    issued = [issued_sum(lambda i, d, e=e: i <= e) for e in month_ends]
-    issued_current = [issued_sum(lambda i, d, e=e: i <= e and d >= e) for e in month_ends]
-    sales = [issued_sum(lambda i, d, s=s_, e=e_: s <= i <= e) for s_, e_ in months]
-    window_sales = [issued_sum(lambda i, d, s=s_, e=e_: s <= i <= e) for s_, e_ in windows]
-    applied = [Decimal(0)] * (m + 1)
-    applied_current = [Decimal(0)] * (m + 1)
-    collected = [Decimal(0)] * m
-    written_off = [Decimal(0)] * m
-    weighted_days = paid_in_window = Decimal(0)
-    applied_rows: list[tuple[date, date, Decimal]] = []  # (issue, due basis, applied ≤ as-of)
-    for row in app_rows:
-        issue, due, kind = _day(row[0]), _day(row[1]), row[2]
-        upto = [money_from_sql(v) for v in row[3:3 + m + 1]]
-        in_month = [money_from_sql(v) for v in row[4 + m:4 + 2 * m]]
-        applied_rows.append((issue, due, upto[0]))
-        for k, e in enumerate(month_ends):
-            applied[k] += upto[k]
-            if issue <= e <= due:
-                applied_current[k] += upto[k]
-        for k in range(m):
+    issued = [issued_sum(lambda i, d, e=e: i <= e) for e in p.month_ends]
+    issued_current = [issued_sum(lambda i, d, e=e: i <= e and d >= e) for e in p.month_ends]
+    sales = [issued_sum(lambda i, d, s=s_, e=e_: s <= i <= e) for s_, e_ in p.months]
+    window_sales = [issued_sum(lambda i, d, s=s_, e=e_: s <= i <= e) for s_, e_ in p.windows]
+    ar = [issued[k] - a.applied[k] for k in range(m + 1)]
+    current = [issued_current[k] - a.applied_current[k] for k in range(m + 1)]
+    trends = _trends(p, settings, ar, current, sales, window_sales, a,
+                     _match_rates(run, p.months[:m], params, tables))
+    now = trends[0]
+    buckets, at_risk = _aging(inv_rows, a.rows, as_of, settings)
+    months = p.months
+    return _money_places({
+        "as_of": as_of, "currency": currency,
+        "receivables": ar[0], "current": current[0], "overdue": ar[0] - current[0],
+        "dso": {"standard": now["dso_standard"], "countback": now["dso_countback"],
+                "best_possible": now["best_possible_dso"], "days": settings.dso_days},
+        "average_days_delinquent": now["average_days_delinquent"],
+        "cei": {"value": now["cei"], "variant": CEI_VARIANT, "start": months[0][0],
+                "end": months[0][1], "beginning_receivables": ar[1], "sales": sales[0],
+                "ending_receivables": ar[0], "ending_current": current[0]},
+        "average_days_to_pay": _r(_div(a.weighted_days, a.paid_in_window)),
+        "percent_current": now["percent_current"],
+        "at_risk": {"days": settings.at_risk_days, "amount": at_risk,
+                    "percent": _r(_div(at_risk * 100, ar[0]))},
+        "aging": {"basis": settings.aging_basis, "buckets": buckets},
+        "collected_month_to_date": a.collected[0],
+        "write_offs_month_to_date": a.written_off[0],
+        "auto_match_rate": now["auto_match_rate"],
+        "promises_kept": promises_kept(run, months[0], tables),
+        "disputes_by_age": disputes_by_age(run, as_of, tables),
+        "trends": trends,
+    }, currency)
+
+
+@dataclass(frozen=True)
+class _Periods:
+    """The calendar the KPIs are computed over: the months (newest first, trend months plus
+    countback months), the month ends (one more than the trend months) and the DSO windows
+    ending on each trend month's end."""
+
+    months: list[tuple[date, date]]
+    month_ends: list[date]
+    windows: list[tuple[date, date]]
+
+    @classmethod
+    def of(cls, as_of: date, settings: KpiSettings) -> _Periods:
+        """The periods for ``as_of`` under ``settings``."""
+        m = settings.trend_months
+        months = sql.month_bounds(as_of, m + settings.countback_months)
+        month_ends = [months[k][1] for k in range(m + 1)]
+        windows = [(e - timedelta(days=settings.dso_days - 1), e) for e in month_ends[:m]]
+        return cls(months, month_ends, windows)
+
+    def params(self, currency: str, as_of: date) -> dict[str, Any]:
+        """The bind parameters of the KPI queries: ``e<k>`` month ends, ``ms<k>``/``me<k>``
+        trend months, ``ps``/``pe`` the latest DSO window."""
+        params: dict[str, Any] = {"currency": currency, "as_of": as_of}
+        for k, e in enumerate(self.month_ends):
+            params[f"e{k}"] = e
+        for k, (start, end) in enumerate(self.months[:len(self.windows)]):
+            params[f"ms{k}"], params[f"me{k}"] = start, end
+        params["ps"], params["pe"] = self.windows[0]
+        return params
+
+
+@dataclass
+class _Applied:
+    """Payments, write-offs and discounts applied to invoices, summed per month end / month."""
+
+    applied: list[Decimal]
+    applied_current: list[Decimal]
+    collected: list[Decimal]
+    written_off: list[Decimal]
+    weighted_days: Decimal = Decimal(0)
+    paid_in_window: Decimal = Decimal(0)
+    #: (issue, due basis, applied up to as-of) per application row, for aging
+    rows: list[tuple[date, date, Decimal]] = field(default_factory=list)
+
+    @classmethod
+    def sum(cls, app_rows: Iterable[Sequence[Any]], month_ends: list[date], m: int) -> _Applied:
+        """Add up the rows of ``sql.applications_by_invoice_dates`` over ``m`` trend months."""
+        out = cls([Decimal(0)] * (m + 1), [Decimal(0)] * (m + 1), [Decimal(0)] * m,
+                  [Decimal(0)] * m)
+        for row in app_rows:
+            issue, due, kind = _day(row[0]), _day(row[1]), row[2]
+            upto = [money_from_sql(v) for v in row[3:3 + m + 1]]
+            in_month = [money_from_sql(v) for v in row[4 + m:4 + 2 * m]]
+            out.rows.append((issue, due, upto[0]))
+            for k, e in enumerate(month_ends):
+                out.applied[k] += upto[k]
+                if issue <= e <= due:
+                    out.applied_current[k] += upto[k]
+            for k in range(m):
+                if kind == "payment":
+                    out.collected[k] += in_month[k]
+                elif kind in ("writeoff", "discount"):
+                    out.written_off[k] += in_month[k]
             if kind == "payment":
-                collected[k] += in_month[k]
-            elif kind in ("writeoff", "discount"):
-                written_off[k] += in_month[k]
-        if kind == "payment":
-            weighted_days += Decimal(str(row[-2] or 0)).scaleb(-4)
-            paid_in_window += money_from_sql(row[-1])
+                out.weighted_days += Decimal(str(row[-2] or 0)).scaleb(-4)
+                out.paid_in_window += money_from_sql(row[-1])
+        return out
 
-    ar = [issued[k] - applied[k] for k in range(m + 1)]
-    current = [issued_current[k] - applied_current[k] for k in range(m + 1)]
-    month_days = [(end - start).days + 1 for start, end in months]
+
+def _trends(p: _Periods, settings: KpiSettings, ar: list[Decimal], current: list[Decimal],
+            sales: list[Decimal], window_sales: list[Decimal], a: _Applied,
+            match_rates: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """One entry per trend month (newest first): receivables, DSO variants, CEI, percent
+    current, collections, and the ``change`` of the headline figures from the month before."""
+    m = settings.trend_months
+    month_days = [(end - start).days + 1 for start, end in p.months]
     n = Decimal(settings.dso_days)
-    match_rates = _match_rates(run, months[:m], params, tables)
-
     trends = []
     for k in range(m):
         std = _div(ar[k] * n, window_sales[k])
@@ -206,9 +277,10 @@ def compute_kpis(run: Runner, dialect: str, as_of: date, settings: KpiSettings |
         cei_den = ar[k + 1] + sales[k] - current[k]
         pct = _div(current[k] * 100, ar[k])
         trends.append({
-            "month": months[k][0].strftime("%Y-%m"), "start": months[k][0], "end": months[k][1],
+            "month": p.months[k][0].strftime("%Y-%m"), "start": p.months[k][0],
+            "end": p.months[k][1],
             "receivables": ar[k], "current": current[k], "overdue": ar[k] - current[k],
-            "sales": sales[k], "collected": collected[k], "write_offs": written_off[k],
+            "sales": sales[k], "collected": a.collected[k], "write_offs": a.written_off[k],
             "dso_standard": _r(std), "dso_countback": _r(countback),
             "best_possible_dso": _r(best),
             "average_days_delinquent": _r(std - best) if std is not None and best is not None
@@ -217,7 +289,6 @@ def compute_kpis(run: Runner, dialect: str, as_of: date, settings: KpiSettings |
             "auto_match_rate": match_rates[k],
             "target": settings.monthly_target,
         })
-    now = trends[0]
     for k in range(m):
         previous = trends[k + 1] if k + 1 < m else None
         trends[k]["change"] = {
@@ -225,29 +296,7 @@ def compute_kpis(run: Runner, dialect: str, as_of: date, settings: KpiSettings |
                   if previous and trends[k][key] is not None and previous[key] is not None
                   else None)
             for key in ("receivables", "dso_countback", "cei", "collected", "percent_current")}
-
-    buckets, at_risk = _aging(inv_rows, applied_rows, as_of, settings)
-    return _money_places({
-        "as_of": as_of, "currency": currency,
-        "receivables": ar[0], "current": current[0], "overdue": ar[0] - current[0],
-        "dso": {"standard": now["dso_standard"], "countback": now["dso_countback"],
-                "best_possible": now["best_possible_dso"], "days": settings.dso_days},
-        "average_days_delinquent": now["average_days_delinquent"],
-        "cei": {"value": now["cei"], "variant": CEI_VARIANT, "start": months[0][0],
-                "end": months[0][1], "beginning_receivables": ar[1], "sales": sales[0],
-                "ending_receivables": ar[0], "ending_current": current[0]},
-        "average_days_to_pay": _r(_div(weighted_days, paid_in_window)),
-        "percent_current": now["percent_current"],
-        "at_risk": {"days": settings.at_risk_days, "amount": at_risk,
-                    "percent": _r(_div(at_risk * 100, ar[0]))},
-        "aging": {"basis": settings.aging_basis, "buckets": buckets},
-        "collected_month_to_date": collected[0],
-        "write_offs_month_to_date": written_off[0],
-        "auto_match_rate": now["auto_match_rate"],
-        "promises_kept": promises_kept(run, months[0], tables),
-        "disputes_by_age": disputes_by_age(run, as_of, tables),
-        "trends": trends,
-    }, currency)
+    return trends
 
 
 MONEY_KEYS = frozenset({

@@ -28,6 +28,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+
+from portals.sandbox.app import PortalConfig, create_app
+from portals.sandbox.faults import Faults, FaultSpecError
+
 
 class BackofficeClient:
     """The back office's HTTP API (stdlib only, so the CLI and tests need nothing extra)."""
@@ -157,11 +162,7 @@ class BackofficeRefused(Exception):
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from portals.sandbox.app import PortalConfig, create_app
-    from portals.sandbox.faults import Faults, FaultSpecError
-
+    """Run the portal under uvicorn until stopped; returns the exit code (2: bad --faults)."""
     try:
         Faults.parse(args.faults)
     except FaultSpecError as err:

@@ -13,6 +13,7 @@ module, ``supplier`` per test with a fresh contract).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import socket
@@ -30,6 +31,7 @@ from fpdf import FPDF
 from pypdf import PdfWriter
 
 from portals.base import PortalCredentials
+from portals.browser import launch_options
 from portals.sandbox.cli import BackofficeClient
 
 
@@ -193,10 +195,6 @@ def make_pdf(
 def browser_server(workdir: Path) -> Iterator[str]:
     """A Playwright browser server (``playwright launch-server``) on this machine's Chromium;
     yields its ``ws://`` endpoint for ``BrowserOptions(ws_endpoint=...)``."""
-    import json
-
-    from portals.browser import launch_options
-
     options = launch_options()
     config = {"headless": True, "port": 0, "args": options.get("args", [])}
     if "executable_path" in options:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from claims.collections import dunning, records
+from claims.collections.dunning import send as dunning_send
 from claims.store.tables.collections import DunningSendItemRow, DunningSendRow
 from claims.errors import ConflictError, UnknownName
 from claims.workspace import Workspace
@@ -340,7 +341,7 @@ def test_a_send_stuck_after_a_crash_is_reported_not_resent(
     setup_two_customers(ws)
     # a run that crashed after reserving Acme's message, before the SMTP server answered
     acme = [m for m in dunning.plan_messages(ws, D(2026, 3, 12)) if m.customer == "Acme Corp"][0]
-    send_id = dunning._reserve(ws, acme, D(2026, 3, 12), state="sending")
+    send_id = dunning_send._reserve(ws, acme, D(2026, 3, 12), state="sending")
     assert send_id is not None
     result = dunning.run(ws, D(2026, 3, 12))
     assert [s["send_id"] for s in result.stuck] == [send_id]

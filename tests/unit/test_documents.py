@@ -20,13 +20,11 @@ import pytest
 from claims.samples import pdfs as samples
 from claims.lifecycle.documents.pdf import (
     PdfProblemCode,
-    amount_spellings,
-    find_labelled_dates,
     hash_file,
     inspect_pdf,
     sniff_media_type,
-    text_contains,
 )
+from claims.lifecycle.documents.text import amount_spellings, find_labelled_dates, text_contains
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,6 +11,9 @@ or total mentioned, expiry and age on the submission date) stays a validation fi
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -22,12 +25,66 @@ from claims.core.models import Contract, DocumentRule
 from claims.errors import InputError, UnknownName
 from claims.lifecycle.documents.pdf import PdfInspection
 from claims.lifecycle.documents.stored import from_json, inspect_for_store, to_json
-from claims.lifecycle.intake import check_document_path, store_blob
 from claims.workspace import Workspace
+
+#: Read and hash files this much at a time.
+CHUNK = 1024 * 1024
 
 #: Never store a file larger than this, whatever a claim type allows (a 2 GB "PDF" is refused
 #: before it is copied). Claim types set the real, smaller limits.
 HARD_MAX_BYTES = 1536 * 1024 * 1024
+
+
+def check_document_path(raw: str, *, field: str) -> Path:
+    """A user-given document path: no ``..`` components, must be an existing regular file."""
+    if ".." in Path(raw).parts:
+        raise InputError("a path with '..' is refused", file=raw, field=field,
+                         rule="no-parent-traversal")
+    path = Path(raw)
+    if not path.exists():
+        raise InputError("file not found", file=raw, field=field, rule="file-exists")
+    if not path.is_file():
+        raise InputError("not a regular file", file=raw, field=field, rule="regular-file")
+    return path
+
+
+def store_blob(source: Path, dest_dir: Path, *, max_bytes: int,
+               field: str) -> tuple[str, int, Path]:
+    """Copy ``source`` into the content-addressed ``dest_dir`` (streamed, hashed as it goes).
+
+    Returns (sha256, size, stored path). The stored file is read-only and named by its digest,
+    so the same bytes are stored once and a stored document can never change under a claim.
+    """
+    size = source.stat().st_size
+    if size > max_bytes:
+        raise InputError(f"{size:,} bytes is over the limit of {max_bytes:,}", file=str(source),
+                         field=field, rule="max_bytes")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=".incoming-")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            copied = 0
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                copied += len(chunk)
+                if copied > max_bytes:  # the file grew while we read it
+                    raise InputError(f"over the limit of {max_bytes:,} bytes while reading",
+                                     file=str(source), field=field, rule="max_bytes")
+        sha = digest.hexdigest()
+        final = dest_dir / sha[:2] / f"{sha}{source.suffix.lower() or '.bin'}"
+        final.parent.mkdir(exist_ok=True)
+        if final.exists():
+            tmp.unlink()
+        else:
+            tmp.chmod(0o400)  # read-only, and private to the workspace owner
+            tmp.replace(final)
+        return sha, copied, final
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def refuse_at_the_door(insp: PdfInspection, rule: DocumentRule | None, *, user_file: str,

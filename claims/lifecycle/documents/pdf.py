@@ -8,7 +8,8 @@ supplier's e-mail), so nothing trusts the file name or the file:
 - :func:`inspect_pdf` opens a PDF with pypdf *from an open file object* (given a path, pypdf
   reads the whole file into memory), never raises for a bad file, and reports what is wrong as
   :class:`PdfProblem` values. It also finds needles (invoice numbers, amounts) per page and
-  labelled dates ("Expiry Date: 2027-03-31") that validation checks against the contract.
+  labelled dates ("Expiry Date: 2027-03-31") that validation checks against the contract, with
+  the matching rules of :mod:`claims.lifecycle.documents.text`.
 
 Memory stays bounded for any input: structural damage is detected from the tail of the file
 first, and pypdf's repair path (which reads the whole file at once) is only allowed for small
@@ -17,34 +18,32 @@ files; any single read pypdf asks for above :data:`MAX_SINGLE_READ` becomes a pr
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import io
 import logging
 import os
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
+
+from claims.lifecycle.documents.text import find_labelled_dates, needle_pattern, normalise_text
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
 __all__ = [
     "MAX_SINGLE_READ",
     "PdfInspection",
     "PdfProblem",
     "PdfProblemCode",
-    "amount_spellings",
-    "find_labelled_dates",
     "hash_file",
     "inspect_pdf",
-    "normalise_text",
     "sniff_media_type",
-    "text_contains",
 ]
 
 PDF = "application/pdf"
@@ -125,134 +124,6 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
             digest.update(view[:n])
             size += n
     return digest.hexdigest(), size
-
-
-# --------------------------------------------------------------------------- text matching
-
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"), "-")
-_WHITESPACE = re.compile(r"\s+")
-
-
-def normalise_text(text: str) -> str:
-    """Normalise text for matching: NFKC, case-folded, unicode dashes → ``-``, whitespace
-    runs (including non-breaking and thin spaces) collapsed to one space, stripped."""
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES).casefold()
-    return _WHITESPACE.sub(" ", text).strip()
-
-
-def _needle_pattern(needle: str) -> re.Pattern[str] | None:
-    norm = normalise_text(needle)
-    if not norm:
-        return None
-    # Boundaries keep "9,000.00" from matching inside "19,000.00" and "INV-7" inside
-    # "INV-71", while still matching "EUR9,000.00" (PDF text extraction often glues cells).
-    start = ""
-    if norm[0].isdigit():
-        start = r"(?<!\d)(?<!\d[.,'])"
-    elif norm[0].isalnum():
-        start = r"(?<!\w)"
-    end = ""
-    if norm[-1].isdigit():
-        end = r"(?!\d)(?![.,']\d)"
-    elif norm[-1].isalnum():
-        end = r"(?!\w)"
-    return re.compile(start + re.escape(norm) + end)
-
-
-def text_contains(text: str, needle: str) -> bool:
-    """True if ``needle`` occurs in ``text`` under the matching rules of :func:`inspect_pdf`:
-    case-insensitive, whitespace collapsed, unicode dashes as ``-``, and not glued to further
-    digits (``9,000.00`` is not found in ``19,000.00``). An empty needle is never found."""
-    pattern = _needle_pattern(needle)
-    return bool(pattern and pattern.search(normalise_text(text)))
-
-
-def amount_spellings(amount: Decimal) -> list[str]:
-    """Return the usual printed spellings of a money amount, rounded half-up to 2 places.
-
-    ``amount_spellings(Decimal("9000"))`` gives ``["9,000.00", "9000.00", "9 000,00",
-    "9.000,00", "9 000.00", "9000,00", "9'000.00"]`` (duplicates removed, order kept, so for
-    amounts under 1,000 the list is shorter). Negative amounts keep a leading ``-``. Pass them
-    all as needles and accept a page where any is found.
-    """
-    if not isinstance(amount, Decimal):
-        raise TypeError(f"amount must be a Decimal, not {type(amount).__name__}")
-    q = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    sign = "-" if q < 0 else ""
-    whole, frac = f"{abs(q):.2f}".split(".")
-    groups: list[str] = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    variants = [
-        ",".join(groups) + "." + frac,
-        "".join(groups) + "." + frac,
-        " ".join(groups) + "," + frac,
-        ".".join(groups) + "," + frac,
-        " ".join(groups) + "." + frac,
-        "".join(groups) + "," + frac,
-        "'".join(groups) + "." + frac,
-    ]
-    return list(dict.fromkeys(sign + v for v in variants))
-
-
-# --------------------------------------------------------------------------- labelled dates
-
-_MONTHS: dict[str, int] = {}
-for _number in range(1, 13):
-    _MONTHS[calendar.month_name[_number].lower()] = _number
-    _MONTHS[calendar.month_abbr[_number].lower()] = _number
-_MONTHS["sept"] = 9
-_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
-
-_DATE_RE = (
-    r"(?:(?P<iy>\d{4})[-/.](?P<im>\d{1,2})[-/.](?P<id>\d{1,2})(?!\d)"
-    r"|(?P<nd>\d{1,2})[/.\-](?P<nm>\d{1,2})[/.\-](?P<ny>\d{4})(?!\d)"
-    rf"|(?P<td>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:of\s+)?(?P<tm>{_MONTH_RE})\.?,?\s*(?P<ty>\d{{4}})"
-    rf"|(?P<am>{_MONTH_RE})\.?\s+(?P<ad>\d{{1,2}})(?:st|nd|rd|th)?,?\s*(?P<ay>\d{{4}}))"
-)
-_EXPIRY_LABELS = (
-    r"expiry date|date of expiry|expiration date|expiration|expiry|expires|expiring"
-    r"|valid (?:from \S+(?: \S+ \d{4})? )?(?:until|till|to|through|thru)|not valid after"
-)
-_ISSUE_LABELS = r"date of issue|issue date|issued date|date issued|issued|issuing date|invoice date"
-_LABELLED_DATE = re.compile(
-    rf"(?<!\w)(?:(?P<expiry>{_EXPIRY_LABELS})|(?P<issue>{_ISSUE_LABELS}))"
-    rf"(?: on)?\s*[:\-]?\s*(?:on\s+)?{_DATE_RE}",
-    re.IGNORECASE,
-)
-
-
-def find_labelled_dates(text: str) -> list[tuple[str, date]]:
-    """Return ``(label, date)`` pairs for the labelled dates in ``text``, in order.
-
-    Labels are normalised to ``"expiry"`` ("Expiry Date", "Valid until", "Expires on", …) or
-    ``"issue"`` ("Date of issue", "Issue date", "Issued", "Invoice date"). Dates may be ISO
-    (``2027-03-31``), numeric day-first (``31/03/2027``, ``31.03.2027``), or written
-    (``31 March 2027``, ``31st Mar 2027``, ``March 31, 2027``). Impossible dates are skipped.
-    """
-    found: list[tuple[str, date]] = []
-    for m in _LABELLED_DATE.finditer(normalise_text(text)):
-        label = "expiry" if m.group("expiry") else "issue"
-        parsed = _parse_date_match(m)
-        if parsed is not None and (label, parsed) not in found:
-            found.append((label, parsed))
-    return found
-
-
-def _parse_date_match(m: re.Match[str]) -> date | None:
-    g = m.groupdict()
-    try:
-        if g["iy"]:
-            return date(int(g["iy"]), int(g["im"]), int(g["id"]))
-        if g["ny"]:
-            return date(int(g["ny"]), int(g["nm"]), int(g["nd"]))
-        if g["ty"]:
-            return date(int(g["ty"]), _MONTHS[g["tm"].lower()], int(g["td"]))
-        return date(int(g["ay"]), _MONTHS[g["am"].lower()], int(g["ad"]))
-    except ValueError:
-        return None
 
 
 # --------------------------------------------------------------------------- PDF inspection
@@ -482,6 +353,75 @@ def _describe(err: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _tail_problems(tail: _Tail, name: str, size: int) -> list[PdfProblem]:
+    """What the file's tail shows is structurally wrong: truncated, or no usable xref table.
+
+    Returns at most one problem; any problem means pypdf would have to repair the file.
+    """
+    if not tail.has_eof:
+        return [PdfProblem(
+            PdfProblemCode.TRUNCATED,
+            f"{name}: is truncated — it does not end with the %%EOF marker "
+            "(an incomplete download or copy?)",
+        )]  # fmt: skip
+    if tail.startxref is not None and tail.startxref >= size:
+        return [PdfProblem(
+            PdfProblemCode.TRUNCATED,
+            f"{name}: is truncated — its cross-reference table should be at byte "
+            f"{tail.startxref:,} but the file has only {size:,} bytes",
+        )]  # fmt: skip
+    if not tail.xref_looks_valid:
+        return [PdfProblem(
+            PdfProblemCode.CORRUPT,
+            f"{name}: is corrupt — its cross-reference table (the index of its objects) "
+            "is missing or damaged",
+        )]  # fmt: skip
+    return []
+
+
+@dataclass
+class _Findings:
+    """What one inspection of an open PDF has learnt so far; :meth:`result` wraps it up."""
+
+    name: str
+    size: int
+    found: dict[str, list[int]]
+    problems: list[PdfProblem]
+    encrypted: bool
+    #: structural damage already reported (later parse errors are its consequence)
+    damaged: bool
+    texts: list[str] = field(default_factory=list)
+
+    def fail(self, err: BaseException, page: int | None = None) -> None:
+        """Report a parse error (of the whole file or of one page) as CORRUPT, unless the
+        file is already known to be damaged."""
+        if self.damaged:
+            return  # already reported; the parse error is a consequence
+        if isinstance(err, _ReadTooLarge):
+            reason = (f"reading it would need {err.requested:,} bytes at once — a damaged "
+                      "structure or a hostile length")  # fmt: skip
+        else:
+            reason = _describe(err)
+        if page is not None:
+            message = f"{self.name}: is corrupt — page {page} cannot be read ({reason})"
+        else:
+            message = f"{self.name}: is corrupt — it cannot be parsed as a PDF ({reason})"
+        self.problems.append(PdfProblem(PdfProblemCode.CORRUPT, message, page))
+
+    def mark_encrypted(self) -> None:
+        """Note that the file is encrypted (reported once)."""
+        self.encrypted = True
+        if PdfProblemCode.ENCRYPTED not in [p.code for p in self.problems]:
+            self.problems.append(_encrypted_problem(self.name))
+
+    def result(
+        self, pages: int | None, dates: list[tuple[str, date, int]] | None = None, read: int = 0
+    ) -> PdfInspection:
+        """The inspection's outcome with ``pages`` pages, the dates found and pages read."""
+        return PdfInspection(PDF, self.size, pages, self.encrypted, self.problems, self.found,
+                             dates or [], read, self.texts)  # fmt: skip
+
+
 def _inspect_open_pdf(
     fh: io.BufferedReader,
     name: str,
@@ -492,91 +432,75 @@ def _inspect_open_pdf(
     want_dates: bool,
     keep_text: bool = False,
 ) -> PdfInspection:
+    """Inspect the open PDF ``fh``: its tail first, then pypdf's view of it, then the text of
+    its pages (when there are needles or dates to find, or text to keep)."""
+    tail = _read_tail(fh, size)
+    problems = _tail_problems(tail, name, size)
+    run = _Findings(name, size, found, problems, False, damaged=bool(problems))
+    if tail.encrypt_marker:
+        run.mark_encrypted()
+    if run.damaged and size > MAX_REPAIR_SIZE:
+        # pypdf would repair by reading the whole file at once; too costly for a file this big.
+        return run.result(None)
+    reader = _open_reader(fh, run)
+    if reader is None:
+        return run.result(None)
+    try:
+        page_count: int | None = len(reader.pages)
+    except Exception as err:  # noqa: BLE001
+        if not run.encrypted:
+            run.fail(err)
+        page_count = None
+    if page_count == 0:
+        problems.append(PdfProblem(PdfProblemCode.NO_PAGES, f"{name}: has no pages"))
+    if run.encrypted or not page_count or (not needles and not want_dates and not keep_text):
+        return run.result(page_count)
+    limit = page_count if max_text_pages is None else max(0, min(page_count, max_text_pages))
+    dates, read = _read_pages(reader, run, limit, needles, want_dates, keep_text)
+    return run.result(page_count, dates, read)
+
+
+def _open_reader(fh: io.BufferedReader, run: _Findings) -> PdfReader | None:
+    """pypdf's reader on ``fh`` (every single read bounded); None when it cannot be opened.
+
+    Notes encryption (also when pypdf cannot decrypt without an optional package) and reports
+    a parse failure as CORRUPT.
+    """
     # Imported here so that sniffing and hashing do not pay for importing pypdf.
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
-    problems: list[PdfProblem] = []
-    tail = _read_tail(fh, size)
-    damaged = False
-    if not tail.has_eof:
-        damaged = True
-        problems.append(PdfProblem(
-            PdfProblemCode.TRUNCATED,
-            f"{name}: is truncated — it does not end with the %%EOF marker "
-            "(an incomplete download or copy?)",
-        ))  # fmt: skip
-    elif tail.startxref is not None and tail.startxref >= size:
-        damaged = True
-        problems.append(PdfProblem(
-            PdfProblemCode.TRUNCATED,
-            f"{name}: is truncated — its cross-reference table should be at byte "
-            f"{tail.startxref:,} but the file has only {size:,} bytes",
-        ))  # fmt: skip
-    elif not tail.xref_looks_valid:
-        damaged = True
-        problems.append(PdfProblem(
-            PdfProblemCode.CORRUPT,
-            f"{name}: is corrupt — its cross-reference table (the index of its objects) "
-            "is missing or damaged",
-        ))  # fmt: skip
-    encrypted = tail.encrypt_marker
-    if encrypted:
-        problems.append(_encrypted_problem(name))
-
-    texts: list[str] = []
-
-    def result(pages: int | None, dates: list[tuple[str, date, int]], read: int) -> PdfInspection:
-        return PdfInspection(PDF, size, pages, encrypted, problems, found, dates, read, texts)
-
-    if damaged and size > MAX_REPAIR_SIZE:
-        # pypdf would repair by reading the whole file at once; too costly for a file this big.
-        return result(None, [], 0)
-
-    def fail(err: BaseException, page: int | None = None) -> None:
-        if damaged:
-            return  # already reported; the parse error is a consequence
-        if isinstance(err, _ReadTooLarge):
-            reason = (f"reading it would need {err.requested:,} bytes at once — a damaged "
-                      "structure or a hostile length")  # fmt: skip
-        else:
-            reason = _describe(err)
-        if page is not None:
-            message = f"{name}: is corrupt — page {page} cannot be read ({reason})"
-        else:
-            message = f"{name}: is corrupt — it cannot be parsed as a PDF ({reason})"
-        problems.append(PdfProblem(PdfProblemCode.CORRUPT, message, page))
-
     fh.seek(0)
     try:
-        reader = PdfReader(cast(IO[bytes], _BoundedReader(fh, size, MAX_SINGLE_READ)), strict=False)
-        encrypted = encrypted or reader.is_encrypted
-    except (DependencyError, FileNotDecryptedError) as err:
+        reader = PdfReader(cast(IO[bytes], _BoundedReader(fh, run.size, MAX_SINGLE_READ)),
+                           strict=False)  # fmt: skip
+    except (DependencyError, FileNotDecryptedError):
         # e.g. AES encryption without the optional cryptography package
-        if not encrypted:
-            encrypted = True
-            problems.append(_encrypted_problem(name))
-        del err
-        return result(None, [], 0)
+        run.mark_encrypted()
+        return None
     except Exception as err:  # noqa: BLE001 — any parser failure is a property of the file
-        fail(err)
-        return result(None, [], 0)
-    if encrypted and PdfProblemCode.ENCRYPTED not in [p.code for p in problems]:
-        problems.append(_encrypted_problem(name))
+        run.fail(err)
+        return None
+    if reader.is_encrypted:
+        run.mark_encrypted()
+    return reader
 
-    try:
-        page_count: int | None = len(reader.pages)
-    except Exception as err:  # noqa: BLE001
-        if not encrypted:
-            fail(err)
-        page_count = None
-    if page_count == 0:
-        problems.append(PdfProblem(PdfProblemCode.NO_PAGES, f"{name}: has no pages"))
-    if encrypted or not page_count or (not needles and not want_dates and not keep_text):
-        return result(page_count, [], 0)
 
-    limit = page_count if max_text_pages is None else max(0, min(page_count, max_text_pages))
-    patterns = [(n, _needle_pattern(n)) for n in dict.fromkeys(needles)]
+def _read_pages(
+    reader: PdfReader,
+    run: _Findings,
+    limit: int,
+    needles: Sequence[str],
+    want_dates: bool,
+    keep_text: bool,
+) -> tuple[list[tuple[str, date, int]], int]:
+    """Extract the text of up to ``limit`` pages, recording on which pages each needle occurs
+    (in ``run.found``) and keeping the text when asked. Stops early once every needle is found
+    and, when looking for dates, an issue and an expiry date were seen.
+
+    Returns the labelled dates as ``(label, date, page)`` and the number of pages read.
+    """
+    patterns = [(n, needle_pattern(n)) for n in dict.fromkeys(needles)]
     found_dates: list[tuple[str, date, int]] = []
     labels_seen: set[str] = set()
     read = 0
@@ -586,25 +510,26 @@ def _inspect_open_pdf(
         try:
             text = reader.pages[index].extract_text() or ""
         except Exception as err:  # noqa: BLE001
-            fail(err, page=number)
+            run.fail(err, page=number)
             continue
         norm = normalise_text(text)
         if keep_text:
-            texts.append(norm)
+            run.texts.append(norm)
         for needle, pattern in patterns:
             if pattern is not None and pattern.search(norm):
-                found[needle].append(number)
+                run.found[needle].append(number)
         if want_dates:
             for label, when in find_labelled_dates(norm):
                 found_dates.append((label, when, number))
                 labels_seen.add(label)
-        all_found = all(found[n] for n, pat in patterns if pat is not None)
+        all_found = all(run.found[n] for n, pat in patterns if pat is not None)
         if all_found and not keep_text and (not want_dates or labels_seen >= {"issue", "expiry"}):
             break
-    return result(page_count, found_dates, read)
+    return found_dates, read
 
 
 def _encrypted_problem(name: str) -> PdfProblem:
+    """The ENCRYPTED problem for file ``name``."""
     return PdfProblem(
         PdfProblemCode.ENCRYPTED,
         f"{name}: is encrypted (password protected); portals reject encrypted files — "

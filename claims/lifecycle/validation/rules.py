@@ -13,7 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from claims.core.claimtypes import claim_type, document_rules
-from claims.lifecycle.documents.pdf import PdfInspection, amount_spellings
+from claims.lifecycle.documents.pdf import PdfInspection
+from claims.lifecycle.documents.text import amount_spellings
 from claims.lifecycle.documents.stored import inspect_for_store, search
 from claims.core.models import Claim, Contract, Document, DocumentRule, Invoice
 from claims.core.money import fmt, quantize

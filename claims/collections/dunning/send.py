@@ -1,66 +1,40 @@
-"""Dunning: which reminder is due for which item, and sending each exactly once.
-
-How "exactly once" works (and its one trade-off):
-
-1. The items due, and the highest level due for each, come from one SQL statement. An item is
-   due at a level when the level's day is reached, no higher-or-equal level was sent for it, and
-   nothing pauses it (open dispute, unbroken promise, plan in good standing). After an outage
-   only the highest level now due is sent, never every missed one.
-2. Items are grouped per customer and level: one message (a statement) per group.
-3. Before talking to the SMTP server, a ``dunning_sends`` row (state ``sending``) and its items
-   are committed. ``dunning_send_items`` is unique per (invoice, instalment, level), so a second
-   run — even a concurrent one on another machine — cannot reserve the same item and level.
-4. After the server accepted the message the row becomes ``sent`` and the ``.eml`` is kept. If
-   the server refused or dropped the connection, the row is deleted: the reminder stays due.
-5. A crash between 3 and 4 leaves a ``sending`` row. We cannot know whether the server got the
-   message, so it is NOT resent blindly (that could send twice); every run reports it as
-   ``stuck`` until someone checks the mailbox and runs ``claims followup resolve ID --sent`` or
-   ``--not-sent``. We prefer a reminder held back for a day over one sent twice.
+"""Sending each due reminder exactly once (see :mod:`claims.collections.dunning`): reserve,
+send over SMTP, confirm; stuck sends are reported and settled by a person.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-import re
 import smtplib
 import ssl
-from collections import defaultdict
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from email.header import Header
+from datetime import date
 from email.policy import compat32
-from email.message import Message as Message_
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import format_datetime, getaddresses, make_msgid
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
 import structlog
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 from pydantic import SecretStr
 from sqlalchemy import delete, insert, select, update
 
-from claims.collections.config import CollectionsConfig, Level, load_config
 from claims.collections.receivables import (
-    Item, Sql, as_datetime, bind, item_from_row, items_cte, pause_ctes,
+    as_datetime,
 )
 from claims.store.tables.collections import DunningSendItemRow, DunningSendRow, InteractionRow
-from claims.collections.terms import late_interest
 from claims.errors import ClaimsError, ConflictError, InputError, NotFound, StoreError
-from claims.core.money import fmt, minor_units
-from claims.store.tables import ContactRow, CustomerRow, utcnow
+from claims.store.tables import CustomerRow, utcnow
 from claims.workspace import Workspace
+from claims.collections.dunning.plan import Message, config_of, plan_messages
+from claims.collections.dunning.render import build_email
+
 
 log = structlog.get_logger("claims.followup")
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+
 #: CRLF line ends: smtplib sends bytes as they are, and SMTP (RFC 5321) wants CRLF
 WIRE = compat32.clone(linesep="\r\n")
-_ADDRESS = re.compile(r"^[A-Za-z0-9._%+\-']+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
 
 
 class SendFailed(ClaimsError):
@@ -68,257 +42,17 @@ class SendFailed(ClaimsError):
 
     def __init__(self, message: str, *, customer: str, level: str,
                  connection: bool = False) -> None:
+        """A failure sending ``customer``'s ``level`` message (``connection``: the link died)."""
         self.customer, self.level, self.connection = customer, level, connection
         super().__init__(f"{customer} / {level}: {message}")
 
-
-def check_address(address: str, *, field: str = "email") -> str:
-    """``address`` if it is a plain e-mail address, else a clear :class:`InputError`."""
-    if not _ADDRESS.match(address.strip()):
-        raise InputError(f"{address!r} is not an e-mail address", field=field,
-                         rule="email-address")
-    return address.strip()
-
-
-def config_of(ws: Workspace) -> CollectionsConfig:
-    """The workspace's follow-up configuration (defaults where claims.toml says nothing)."""
-    cached = ws.__dict__.get("_collections_config")
-    if cached is None:
-        cached = load_config(ws.settings.extra, str(ws.config_path))
-        ws.__dict__["_collections_config"] = cached
-    return cached
-
-
-# -- what is due ------------------------------------------------------------------------------
-
-@dataclass
-class Message:
-    """One statement to one customer at one level (or one call task)."""
-
-    customer_id: int
-    customer: str
-    level: Level
-    rank: int
-    items: list[Item]
-    recipients: list[str] = field(default_factory=list)
-    language: str = "en"
-    collector: str = ""
-    problem: str | None = None
-    interest: dict[tuple[int, int], Decimal] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        """Same customer, level and items → same key (a unique column in the database)."""
-        parts = [str(self.customer_id), self.level.name,
-                 *sorted(f"{i.invoice_id}:{i.seq}" for i in self.items)]
-        return hashlib.sha256("|".join(parts).encode()).hexdigest()
-
-    def totals(self) -> dict[str, Decimal]:
-        out: dict[str, Decimal] = defaultdict(Decimal)
-        for item in self.items:
-            out[item.currency] += item.open_amount
-        return dict(sorted(out.items()))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"customer": self.customer, "level": self.level.name,
-                "channel": self.level.channel, "recipients": self.recipients,
-                "language": self.language,
-                "items": [i.to_json() | {"interest": str(self.interest.get(
-                    (i.invoice_id, i.seq), Decimal("0.00")))} for i in self.items],
-                "totals": {c: str(a) for c, a in self.totals().items()},
-                "problem": self.problem}
-
-
-def due_items(ws: Workspace, as_of: date, *, customer_id: int | None = None
-              ) -> list[tuple[Item, int]]:
-    """Every item with a reminder level due today and not sent yet: (item, level rank)."""
-    config = config_of(ws)
-    levels = config.followup.levels
-    with ws.store.engine.connect() as conn:
-        sql = Sql(conn.dialect.name)
-        cte, params = items_cte(sql, config)
-        pauses, pause_params = pause_ctes(as_of, config)
-        params |= pause_params
-        cases = []
-        for rank in range(len(levels) - 1, -1, -1):
-            params[f"cut{rank}"] = date.fromordinal(as_of.toordinal() - levels[rank].days)
-            cases.append(f"WHEN o.due_date <= :cut{rank} THEN {rank}")
-        where_customer = ""
-        if customer_id is not None:
-            where_customer = "AND d.customer_id = :cid"
-            params["cid"] = customer_id
-        query = f"""{cte}{pauses},
-sent AS (SELECT invoice_id, seq, MAX(level_rank) AS sent_rank FROM dunning_send_items
-         GROUP BY invoice_id, seq),
-ranked AS (SELECT o.*, CASE {' '.join(cases)} ELSE -1 END AS due_rank FROM open_items o)
-SELECT d.* FROM ranked d
-LEFT JOIN sent ON sent.invoice_id = d.invoice_id AND sent.seq = d.seq
-WHERE d.due_rank >= 0 AND d.due_rank > COALESCE(sent.sent_rank, -1) {where_customer}
-  AND d.invoice_id NOT IN (SELECT invoice_id FROM disputed)
-  AND d.customer_id NOT IN (SELECT customer_id FROM promised)
-  AND d.invoice_id NOT IN (SELECT invoice_id FROM planned)
-  AND NOT EXISTS (SELECT 1 FROM collection_escalations x
-                  WHERE x.invoice_id = d.invoice_id AND x.action = 'legal')
-ORDER BY d.customer_id, d.due_rank, d.due_date, d.number, d.seq"""
-        rows = conn.execute(bind(query, params))
-        return [(item_from_row(r), int(r.due_rank)) for r in rows]
-
-
-def plan_messages(ws: Workspace, as_of: date, *, customer: str | None = None) -> list[Message]:
-    """The messages a run would send today, with recipients (or the problem that stops one)."""
-    config = config_of(ws)
-    levels = config.followup.levels
-    customer_id = None
-    if customer is not None:
-        from claims.collections.records import customer_row
-
-        with ws.store.session() as s:
-            customer_id = customer_row(s, customer).id
-    groups: dict[tuple[int, int], list[Item]] = defaultdict(list)
-    for item, rank in due_items(ws, as_of, customer_id=customer_id):
-        groups[(item.customer_id, rank)].append(item)
-    if not groups:
-        return []
-    ids = sorted({cid for cid, _ in groups})
-    people = _recipients(ws, ids)
-    messages = []
-    for (cid, rank), items in groups.items():
-        name, collector, recipients, language, problem = people[cid]
-        level = levels[rank]
-        msg = Message(customer_id=cid, customer=name, level=level, rank=rank, items=items,
-                      recipients=recipients, language=language or config.followup.language,
-                      collector=collector,
-                      problem=problem if level.channel == "email" else None)
-        for item in items:
-            if item.agency:
-                rule = config.agency(item.agency)
-                msg.interest[(item.invoice_id, item.seq)] = late_interest(
-                    item.open_amount, item.due_date, as_of,
-                    annual_rate_percent=rule.interest_rate_percent,
-                    compounding_days=rule.compounding_days, day_count=rule.day_count)
-        messages.append(msg)
-    messages.sort(key=lambda m: (m.customer, m.rank))
-    return messages
-
-
-def _recipients(ws: Workspace, ids: list[int]
-                ) -> dict[int, tuple[str, str, list[str], str, str | None]]:
-    """Per customer: name, collector, finance addresses, language, problem (if no address)."""
-    out: dict[int, tuple[str, str, list[str], str, str | None]] = {}
-    with ws.store.session() as s:
-        contacts: dict[int, list[ContactRow]] = defaultdict(list)
-        customers: dict[int, CustomerRow] = {}
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk:chunk + 500]
-            for c in s.scalars(select(ContactRow).where(ContactRow.customer_id.in_(part),
-                                                        ContactRow.role == "finance")
-                               .order_by(ContactRow.id)):
-                contacts[c.customer_id].append(c)
-            for row in s.scalars(select(CustomerRow).where(CustomerRow.id.in_(part))):
-                customers[row.id] = row
-        for cid in ids:
-            cust = customers[cid]
-            people = [c for c in contacts[cid] if c.email]
-            addresses = [c.email for c in people if c.email]
-            language = people[0].language if people else ""
-            if not addresses and cust.email:
-                addresses = [cust.email]
-            problem = None
-            if not addresses:
-                problem = f"no finance contact with an e-mail address for {cust.name}"
-            else:
-                bad = [a for a in addresses if not _ADDRESS.match(a.strip())]
-                if bad:
-                    problem = f"malformed address {bad[0]!r} for {cust.name}"
-            out[cid] = (cust.name, cust.collector or "", addresses, language, problem)
-    return out
-
-
-# -- rendering --------------------------------------------------------------------------------
-
-def _environment(ws: Workspace) -> Environment:
-    """The workspace's Jinja environment, made once: compiled templates are reused."""
-    cached = ws.__dict__.get("_followup_templates")
-    if cached is None:
-        cached = ws.__dict__["_followup_templates"] = _make_environment(config_of(ws), ws.root)
-    return cached
-
-
-def _make_environment(config: CollectionsConfig, root: Path) -> Environment:
-    paths = [TEMPLATES]
-    if config.followup.templates_dir:
-        own = Path(config.followup.templates_dir)
-        paths.insert(0, own if own.is_absolute() else root / own)
-    # HTML templates are escaped (customer names are data), text and subjects are not
-    env = Environment(loader=FileSystemLoader([str(p) for p in paths]),
-                      undefined=StrictUndefined, keep_trailing_newline=True,
-                      autoescape=lambda name: bool(name and name.endswith(".html.j2")))
-
-    def money(amount: Decimal, currency: str) -> str:
-        return fmt(amount, minor_units(currency))
-
-    env.filters["money"] = money
-    return env
-
-
-def render(ws: Workspace, msg: Message, as_of: date) -> tuple[str, str, str]:
-    """(subject, plain text, HTML) of a statement in the customer's language."""
-    config = config_of(ws)
-    env = _environment(ws)
-    items = [{"label": i.label, "invoice": i.number, "instalment": i.seq,
-              "due_date": i.due_date.isoformat(), "days": (as_of - i.due_date).days,
-              "currency": i.currency, "amount": i.amount, "open": i.open_amount,
-              "interest": msg.interest.get((i.invoice_id, i.seq), Decimal("0.00")),
-              "agency": i.agency} for i in msg.items]
-    context = {"customer": msg.customer, "level": msg.level, "items": items,
-               "totals": msg.totals(), "as_of": as_of.isoformat(),
-               "collector": msg.collector, "sender": config.followup.smtp.sender,
-               "interest_total": sum(msg.interest.values(), Decimal("0.00"))}
-    base = f"{msg.language}/{msg.level.template}"
-    try:
-        subject = env.get_template(f"{base}.subject.j2").render(context).strip()
-        body = env.get_template(f"{base}.txt.j2").render(context)
-        html = env.get_template(f"{base}.html.j2").render(context)
-    except TemplateNotFound as err:
-        raise InputError(f"no template {err.name} (language {msg.language!r}, level "
-                         f"{msg.level.name!r})", field="followup.levels.template",
-                         rule="template-exists") from err
-    return subject, body, html
-
-
-def build_email(ws: Workspace, msg: Message, as_of: date, *, send_key: str) -> Message_:
-    """The statement as a MIME message: text and HTML alternatives in the customer's language.
-
-    Built with the compat32 MIME classes: about three times faster than ``EmailMessage``'s
-    header folding, which matters when a run sends thousands of statements.
-    """
-    config = config_of(ws)
-    subject, body, html = render(ws, msg, as_of)
-    email = MIMEMultipart("alternative")
-    email["Subject"] = Header(subject, "utf-8")
-    email["From"] = config.followup.smtp.sender
-    email["To"] = ", ".join(msg.recipients)
-    if config.followup.smtp.reply_to:
-        email["Reply-To"] = config.followup.smtp.reply_to
-    email["Date"] = format_datetime(datetime.now(UTC))
-    sender_domain = getaddresses([config.followup.smtp.sender])[0][1].rpartition("@")[2]
-    email["Message-ID"] = make_msgid("dunning", domain=sender_domain or "localhost")
-    email["Content-Language"] = msg.language
-    email["Auto-Submitted"] = "auto-generated"
-    email["X-Claimwright-Level"] = msg.level.name
-    email["X-Claimwright-Send-Key"] = send_key
-    email.attach(MIMEText(body, "plain", "utf-8"))
-    email.attach(MIMEText(html, "html", "utf-8"))
-    return email
-
-
-# -- SMTP -------------------------------------------------------------------------------------
 
 class Mailer:
     """One SMTP connection for a run, opened on first use; the password is resolved only here
     and never logged (smtplib's debug output stays off)."""
 
     def __init__(self, ws: Workspace) -> None:
+        """A mailer with the workspace's SMTP settings; nothing is connected yet."""
         self.settings = config_of(ws).followup.smtp
         self._smtp: smtplib.SMTP | None = None
         self._password: SecretStr | None = None
@@ -334,6 +68,7 @@ class Mailer:
             self._password = cfg.password.resolve("followup.smtp.password")
 
     def _connect(self) -> smtplib.SMTP:
+        """Open (and log in to) the SMTP connection; raises :class:`_ConnectionFailed`."""
         cfg = self.settings
         try:
             smtp: smtplib.SMTP
@@ -377,6 +112,7 @@ class Mailer:
             log.warning("followup.recipients_refused", refused=sorted(refused))
 
     def close(self) -> None:
+        """Quit the connection, if one is open."""
         if self._smtp is not None:
             try:
                 self._smtp.quit()
@@ -386,17 +122,21 @@ class Mailer:
 
 
 class _Refused(Exception):
+    """The server refused this message (the connection may still be used)."""
+
     pass
 
 
 class _ConnectionFailed(Exception):
+    """The SMTP connection failed or was lost."""
+
     pass
 
 
-# -- the run ----------------------------------------------------------------------------------
-
 @dataclass
 class RunResult:
+    """What a run did: sent, tasks, failed, stuck, warnings, and groups another run took."""
+
     as_of: date
     dry_run: bool
     sent: list[dict[str, Any]] = field(default_factory=list)
@@ -408,9 +148,11 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
+        """True when no message failed."""
         return not self.failed
 
     def to_json(self) -> dict[str, Any]:
+        """The result as plain JSON data."""
         return {"as_of": self.as_of, "dry_run": self.dry_run, "sent": self.sent,
                 "tasks": self.tasks, "failed": self.failed, "stuck": self.stuck,
                 "warnings": self.warnings, "taken_by_other_run": self.taken}
@@ -449,12 +191,14 @@ def _reserve(ws: Workspace, msg: Message, as_of: date, state: str) -> int | None
 
 
 def _release(ws: Workspace, send_id: int) -> None:
+    """Delete a reservation and its items: the reminder is due again."""
     with ws.store.session() as s:
         s.execute(delete(DunningSendItemRow).where(DunningSendItemRow.send_id == send_id))
         s.execute(delete(DunningSendRow).where(DunningSendRow.id == send_id))
 
 
 def _outbox(ws: Workspace, as_of: date) -> Path:
+    """The folder the sent messages of ``as_of`` are kept in (created)."""
     folder = Path(config_of(ws).followup.outbox_dir)
     folder = folder if folder.is_absolute() else ws.root / folder
     folder = folder / as_of.isoformat()
@@ -496,6 +240,7 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
 
     def mailer() -> Mailer:
         # one SMTP connection per worker thread; the resolved password is shared in memory
+        """This worker thread's mailer (one SMTP connection per thread)."""
         current: Mailer | None = getattr(local, "mailer", None)
         if current is None:
             current = local.mailer = Mailer(ws)
@@ -536,6 +281,8 @@ class _RunState:
 
 def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: RunResult,
               state: _RunState) -> None:
+    """Reserve, send and confirm one message (or record one call task); the outcome is
+    added to ``result``."""
     summary = {"customer": msg.customer, "level": msg.level.name,
                "items": [i.label for i in msg.items]}
     if msg.level.channel == "task":

@@ -1,0 +1,104 @@
+"""Rendering a statement: Jinja templates per language and level (the workspace's own first),
+and the MIME e-mail with text and HTML alternatives.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from email.header import Header
+from email.message import Message as Message_
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, getaddresses, make_msgid
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from claims.collections.config import CollectionsConfig
+from claims.errors import InputError
+from claims.core.money import fmt, minor_units
+from claims.workspace import Workspace
+from claims.collections.dunning.plan import Message, config_of
+
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _environment(ws: Workspace) -> Environment:
+    """The workspace's Jinja environment, made once: compiled templates are reused."""
+    cached = ws.__dict__.get("_followup_templates")
+    if cached is None:
+        cached = ws.__dict__["_followup_templates"] = _make_environment(config_of(ws), ws.root)
+    return cached
+
+
+def _make_environment(config: CollectionsConfig, root: Path) -> Environment:
+    """A Jinja environment on the workspace's own templates (if any) before ours,
+    with the ``money`` filter."""
+    paths = [TEMPLATES]
+    if config.followup.templates_dir:
+        own = Path(config.followup.templates_dir)
+        paths.insert(0, own if own.is_absolute() else root / own)
+    # HTML templates are escaped (customer names are data), text and subjects are not
+    env = Environment(loader=FileSystemLoader([str(p) for p in paths]),
+                      undefined=StrictUndefined, keep_trailing_newline=True,
+                      autoescape=lambda name: bool(name and name.endswith(".html.j2")))
+
+    def money(amount: Decimal, currency: str) -> str:
+        """``amount`` formatted with the currency's minor units."""
+        return fmt(amount, minor_units(currency))
+
+    env.filters["money"] = money
+    return env
+
+
+def render(ws: Workspace, msg: Message, as_of: date) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of a statement in the customer's language."""
+    config = config_of(ws)
+    env = _environment(ws)
+    items = [{"label": i.label, "invoice": i.number, "instalment": i.seq,
+              "due_date": i.due_date.isoformat(), "days": (as_of - i.due_date).days,
+              "currency": i.currency, "amount": i.amount, "open": i.open_amount,
+              "interest": msg.interest.get((i.invoice_id, i.seq), Decimal("0.00")),
+              "agency": i.agency} for i in msg.items]
+    context = {"customer": msg.customer, "level": msg.level, "items": items,
+               "totals": msg.totals(), "as_of": as_of.isoformat(),
+               "collector": msg.collector, "sender": config.followup.smtp.sender,
+               "interest_total": sum(msg.interest.values(), Decimal("0.00"))}
+    base = f"{msg.language}/{msg.level.template}"
+    try:
+        subject = env.get_template(f"{base}.subject.j2").render(context).strip()
+        body = env.get_template(f"{base}.txt.j2").render(context)
+        html = env.get_template(f"{base}.html.j2").render(context)
+    except TemplateNotFound as err:
+        raise InputError(f"no template {err.name} (language {msg.language!r}, level "
+                         f"{msg.level.name!r})", field="followup.levels.template",
+                         rule="template-exists") from err
+    return subject, body, html
+
+
+def build_email(ws: Workspace, msg: Message, as_of: date, *, send_key: str) -> Message_:
+    """The statement as a MIME message: text and HTML alternatives in the customer's language.
+
+    Built with the compat32 MIME classes: about three times faster than ``EmailMessage``'s
+    header folding, which matters when a run sends thousands of statements.
+    """
+    config = config_of(ws)
+    subject, body, html = render(ws, msg, as_of)
+    email = MIMEMultipart("alternative")
+    email["Subject"] = Header(subject, "utf-8")
+    email["From"] = config.followup.smtp.sender
+    email["To"] = ", ".join(msg.recipients)
+    if config.followup.smtp.reply_to:
+        email["Reply-To"] = config.followup.smtp.reply_to
+    email["Date"] = format_datetime(datetime.now(UTC))
+    sender_domain = getaddresses([config.followup.smtp.sender])[0][1].rpartition("@")[2]
+    email["Message-ID"] = make_msgid("dunning", domain=sender_domain or "localhost")
+    email["Content-Language"] = msg.language
+    email["Auto-Submitted"] = "auto-generated"
+    email["X-Claimwright-Level"] = msg.level.name
+    email["X-Claimwright-Send-Key"] = send_key
+    email.attach(MIMEText(body, "plain", "utf-8"))
+    email.attach(MIMEText(html, "html", "utf-8"))
+    return email
