@@ -12,7 +12,7 @@ import typer
 from claims.cli.common import JsonOption, emit_json, workspace_from
 from claims.errors import InputError
 from claims.payments import reconcile, service
-from claims.payments.parsers import FORMATS
+from claims.payments.parsers import STATEMENT_FORMATS, statement_formats  # the registry
 
 app = typer.Typer(no_args_is_help=True,
                   help="Cash application: statements in, payments matched, reviewed, undone.")
@@ -30,7 +30,7 @@ def _settings(ctx: typer.Context) -> Any:
 @app.command("import")
 def import_(ctx: typer.Context,
             file: Path = typer.Argument(..., help="camt.053 XML, MT940 or CSV statement"),
-            fmt: str = typer.Option(None, "--format", help=f"{' | '.join(FORMATS)} "
+            fmt: str = typer.Option(None, "--format", help=f"{' | '.join(statement_formats())} "
                                     "(default: guessed from the content)"),
             bank: str = typer.Option(None, "--bank", help="the saved CSV mapping to use"),
             dry_run: bool = typer.Option(False, "--dry-run", help="match, but keep nothing"),
@@ -41,9 +41,8 @@ def import_(ctx: typer.Context,
     Example: claims payments import statement-2026-11-20.xml --format camt053
     """
     ws = workspace_from(ctx)
-    if fmt is not None and fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}",
-                         field="--format", rule="statement-format")
+    if fmt is not None:
+        STATEMENT_FORMATS.get(fmt)  # an unknown name: "did you mean …?", before any reading
     summary = service.import_statement(ws.store, file, fmt=fmt, bank=bank,
                                        settings=_settings(ctx), actor=ws.actor, dry_run=dry_run)
     if as_json:
