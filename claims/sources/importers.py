@@ -19,7 +19,7 @@ from claims.core.importers import FileImporter, read_head
 from claims.errors import InputError
 from claims.sources.common import SourceInvoice
 from claims.sources.facturx import NS as CII_NS
-from claims.sources.facturx import XML_NAMES, parse_cii, parse_facturx
+from claims.sources.facturx import extract_xml, parse_cii, parse_facturx
 from claims.sources.tabular import read_tabular
 from claims.sources.ubl import CREDIT_NOTE_NS, INVOICE_NS, parse_ubl
 from claims.sources.zatca import parse_zatca
@@ -89,7 +89,8 @@ class CiiSource(FileImporter):
 
 
 class FacturxSource(FileImporter):
-    """Factur-X / ZUGFeRD: a PDF naming one of the invoice attachments."""
+    """Factur-X / ZUGFeRD: a PDF with one of the invoice attachments. (Attachment names sit in
+    compressed streams, so ``identify`` opens the PDF's attachment list: not a byte sniff.)"""
 
     name = "facturx"
     description = "Factur-X / ZUGFeRD PDF with the CII invoice embedded"
@@ -97,14 +98,15 @@ class FacturxSource(FileImporter):
     priority = 20
 
     def identify(self, path: Path) -> bool:
-        """True for a .pdf file that names a Factur-X / ZUGFeRD / XRechnung attachment."""
+        """True for a .pdf file with a Factur-X / ZUGFeRD / XRechnung XML attachment."""
         if path.suffix.lower() not in self.suffixes:
             return False
         try:
             data = path.read_bytes()
-        except OSError:
+            extract_xml(data, file=str(path))
+        except (OSError, InputError):
             return False
-        return data.startswith(b"%PDF") and any(n.encode() in data for n in XML_NAMES)
+        return True
 
     def extract(self, path: Path, options: Mapping[str, Any]) -> list[SourceInvoice]:
         """The one invoice of ``path``, the PDF its document; see ``parse_facturx``."""
