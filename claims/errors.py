@@ -10,6 +10,7 @@
     ├── ValidationFailed             validation found error findings (carries them)
     ├── BundleError                  a bundle could not be built (nothing is left half-made)
     ├── StoreError                   the database refused (wrapped SQLAlchemy errors)
+    ├── PluginError                  an installed plug-in (entry point) is broken: names it
     ├── ConflictError                the action conflicts with the state (already built, …)
     ├── PortalUnreachable            a portal could not be reached at all (exit 3)
     ├── SyncLocked                   another status sync holds the lock (exit 4)
@@ -95,6 +96,16 @@ class BundleError(ClaimsError):
 
 class StoreError(ClaimsError):
     """The database refused an operation (a wrapped SQLAlchemy error)."""
+
+
+class PluginError(ClaimsError):
+    """An installed plug-in (an entry point) could not be loaded or is not what its group
+    expects; the message names the group, the entry point and the object it points at."""
+
+    def __init__(self, message: str, *, group: str, name: str, target: str) -> None:
+        self.group, self.name, self.target = group, name, target
+        super().__init__(f"plug-in {name!r} ({target}) in entry-point group {group!r}: "
+                         f"{message}")
 
 
 class ConflictError(ClaimsError):

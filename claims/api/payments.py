@@ -7,18 +7,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from claims.errors import InputError
 from claims.payments import reconcile, service
-from claims.payments.parsers import FORMATS
+from claims.payments.parsers import STATEMENT_FORMATS, statement_formats
 from claims.workspace import Workspace
 
-__all__ = ["STATEMENT_FORMATS", "import_statement", "review_queue", "accept_match",
+__all__ = ["statement_formats", "import_statement", "review_queue", "accept_match",
            "change_match", "reject_match", "undo_payment", "payment_history",
            "reconciliation", "save_bank_mapping", "bank_mapping"]
-
-#: The statement formats ``payments import --format`` knows.
-STATEMENT_FORMATS = tuple(FORMATS)
-
 
 def _match_settings(ws: Workspace) -> Any:
     return service.match_settings(ws.settings.extra, file=str(ws.config_path))
@@ -28,9 +23,8 @@ def import_statement(ws: Workspace, path: Path, *, fmt: str | None = None,
                      bank: str | None = None, dry_run: bool = False) -> Any:
     """Import a bank statement: new credits matched, applied when certain, else queued.
     The same statement imported again adds nothing."""
-    if fmt is not None and fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}",
-                         field="--format", rule="statement-format")
+    if fmt is not None:
+        STATEMENT_FORMATS.get(fmt)  # an unknown name: "did you mean …?", before any reading
     return service.import_statement(ws.store, path, fmt=fmt, bank=bank,
                                     settings=_match_settings(ws), actor=ws.actor,
                                     dry_run=dry_run)

@@ -18,7 +18,7 @@ from claims.sources.tabular import mappings
 from claims.sources.zoho import ZohoError
 from claims.workspace import Workspace
 
-__all__ = ["ImportBatch", "InvoiceChange", "import_zoho", "preview_tabular", "import_tabular",
+__all__ = ["ImportBatch", "InvoiceChange", "import_invoice_files", "import_zoho", "preview_tabular", "import_tabular",
            "import_xml_files", "tabular_mappings", "import_history"]
 
 
@@ -32,6 +32,14 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None,
         if err.status is None or err.status == 429 or err.status >= 500:
             err.exit_code = 3
         raise
+
+
+def import_invoice_files(ws: Workspace, paths: Sequence[Path], *, fmt: str | None = None,
+                         mapping: str | None = None, dry_run: bool = False) -> ImportBatch:
+    """Invoice files through the registered importers (entry-point group
+    ``claims.invoice_sources``): each read by the importer named ``fmt``, else by the first
+    that identifies it; all files or none."""
+    return sources.import_files(ws, paths, fmt=fmt, mapping=mapping, dry_run=dry_run)
 
 
 def preview_tabular(ws: Workspace, path: Path, mapping: str, rows: int = 5) -> dict[str, Any]:

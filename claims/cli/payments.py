@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.api import STATEMENT_FORMATS as FORMATS, InputError
+from claims.api import InputError
 from claims.cli.common import JsonOption, emit_json, parse_amount, workspace_from
 
 app = typer.Typer(no_args_is_help=True,
@@ -23,7 +23,7 @@ app.add_typer(mapping_app, name="mapping")
 @app.command("import")
 def import_(ctx: typer.Context,
             file: Path = typer.Argument(..., help="camt.053 XML, MT940 or CSV statement"),
-            fmt: str = typer.Option(None, "--format", help=f"{' | '.join(FORMATS)} "
+            fmt: str = typer.Option(None, "--format", help=f"{' | '.join(api.statement_formats())} "
                                     "(default: guessed from the content)"),
             bank: str = typer.Option(None, "--bank", help="the saved CSV mapping to use"),
             dry_run: bool = typer.Option(False, "--dry-run", help="match, but keep nothing"),

@@ -6,11 +6,9 @@ the field and the rule, and nothing is stored.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from pydantic import ValidationError
 
 import schemas
 from claims.core.claimtypes import claim_type
+from claims.core.importers import INVOICE_SOURCES
 from claims.core.models import Contract, Invoice
 from claims.errors import InputError
 from claims.lifecycle.validation.findings import Finding, error
@@ -109,7 +108,7 @@ def load_contract(path: Path) -> Contract:
     try:
         contract = Contract.model_validate(flat)
     except ValidationError as err:
-        raise _pydantic_error(err, str(path)) from None
+        raise pydantic_error(err, str(path)) from None
     if contract.period_end < contract.period_start:
         raise InputError(f"period ends {contract.period_end} before it starts "
                          f"{contract.period_start}", file=str(path), field="/period",
@@ -117,7 +116,9 @@ def load_contract(path: Path) -> Contract:
     return contract
 
 
-def _pydantic_error(err: ValidationError, file: str, prefix: str = "") -> InputError:
+def pydantic_error(err: ValidationError, file: str, prefix: str = "") -> InputError:
+    """An :class:`InputError` listing every problem of ``err`` (JSON pointers after
+    ``prefix``), its field and rule those of the first."""
     problems = []
     for e in err.errors():
         loc = prefix + _pointer(e["loc"])
@@ -130,86 +131,16 @@ def _pydantic_error(err: ValidationError, file: str, prefix: str = "") -> InputE
 
 # -- invoices ---------------------------------------------------------------------------------
 
-_CSV_INVOICE = ("number", "issue_date", "due_date", "currency", "customer", "contract_number",
-                "period_start", "period_end", "net", "vat", "total")
-_CSV_LINE = ("description", "quantity", "unit_price", "line_net", "vat_percent", "line_vat")
-
-
-def _read_invoice_csv(path: Path) -> list[dict[str, Any]]:
-    """One row per invoice line; invoice columns repeat on each of its rows."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"number", "issue_date", "currency", "description", "quantity",
-                       "unit_price", "line_net", "line_vat"} - set(reader.fieldnames or ())
-            if missing:
-                raise InputError(f"missing column(s) {', '.join(sorted(missing))}",
-                                 file=str(path), field="header", rule="invoice-csv-columns")
-            invoices: dict[str, dict[str, Any]] = {}
-            for rowno, row in enumerate(reader, start=2):
-                number = (row.get("number") or "").strip()
-                if not number:
-                    raise InputError("empty invoice number", file=str(path),
-                                     field=f"row {rowno}: number", rule="required")
-                inv = invoices.setdefault(number, {
-                    k: (row.get(k) or None) for k in _CSV_INVOICE} | {"lines": [], "_row": rowno})
-                inv["lines"].append({"description": row["description"],
-                                     "quantity": row["quantity"],
-                                     "unit_price": row["unit_price"], "net": row["line_net"],
-                                     "vat_percent": row.get("vat_percent") or None,
-                                     "vat": row["line_vat"]})
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path), rule="file-exists") from None
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise InputError(f"not a readable CSV: {err}", file=str(path), rule="csv") from err
-    return list(invoices.values())
+#: Which invoice importer (:mod:`claims.sources.invoice_file`) reads which extension; any other
+#: extension is read as YAML.
+INVOICE_FILE_FORMATS = {".csv": "claimwright-csv", ".json": "json"}
 
 
 def load_invoices(path: Path) -> list[Invoice]:
-    """Invoices from a JSON, YAML or CSV file: all of them valid, or an error and none."""
-    if path.suffix.lower() == ".csv":
-        raw = _read_invoice_csv(path)
-    else:
-        data = read_structured(path)
-        raw = data.get("invoices") if isinstance(data, dict) and "invoices" in data else data
-        if isinstance(raw, dict):
-            raw = [raw]
-        if not isinstance(raw, list):
-            raise InputError("expected a list of invoices (or {invoices: [...]})",
-                             file=str(path), rule="invoice-file-shape")
-    invoices: list[Invoice] = []
-    seen: set[str] = set()
-    for i, item in enumerate(raw):
-        where = f"row {item.pop('_row')}" if isinstance(item, dict) and "_row" in item else f"/{i}"
-        if isinstance(item, dict):
-            for key in ("net", "vat", "total"):
-                if item.get(key) is None and item.get("lines"):
-                    item[key] = _sum_lines(item["lines"], "net" if key != "total" else None, key)
-        try:
-            invoice = Invoice.model_validate(item)
-        except ValidationError as err:
-            raise _pydantic_error(err, str(path), prefix=where) from None
-        negative = [name for name in ("net", "vat", "total") if getattr(invoice, name) < 0]
-        if negative:
-            raise InputError(f"{getattr(invoice, negative[0])} is negative (a credit note is "
-                             "not a claimable invoice)", file=str(path),
-                             field=f"{where}/{negative[0]}", rule="non-negative-amount")
-        if invoice.number in seen:
-            raise InputError(f"invoice {invoice.number} appears twice", file=str(path),
-                             field=f"{where}/number", rule="unique-invoice-number")
-        seen.add(invoice.number)
-        invoices.append(invoice)
-    return invoices
+    """Invoices from a JSON, YAML or CSV file: all of them valid, or an error and none.
 
-
-def _sum_lines(lines: list[dict[str, Any]], key: str | None, target: str) -> str | None:
-    try:
-        if target == "total":
-            return str(sum(Decimal(str(ln["net"])) + Decimal(str(ln["vat"])) for ln in lines))
-        return str(sum(Decimal(str(ln[target])) for ln in lines))
-    except Exception:  # noqa: BLE001 - leave it to the model's validation to name the field
-        return None
-
-
-# -- documents --------------------------------------------------------------------------------
-
+    The file is read by the importer registered for its extension (``claims.invoice_sources``).
+    """
+    importer = INVOICE_SOURCES.get(INVOICE_FILE_FORMATS.get(path.suffix.lower(), "yaml"),
+                                   file=str(path))
+    return [item.invoice for item in importer.extract(path, {})]

@@ -1,10 +1,12 @@
 """Bank statement parsers: ISO 20022 camt.053, SWIFT MT940 and bank CSV exports.
 
-Each parser reads a whole file and returns a :class:`Statement` of credit lines, or raises
-:class:`~claims.errors.InputError` naming the file, the field and the rule — never a partial
-result. camt.053 is parsed with :mod:`defusedxml` (no DTD, no entities, no external references:
-a statement comes from outside). Debit lines are counted and skipped: cash application is about
-money received.
+Each format is an importer (:mod:`claims.core.importers`) registered in the entry-point group
+``claims.statement_formats`` (see ``pyproject.toml``); :func:`parse_statement` finds it by name
+or asks each one to identify the file. Each parser reads a whole file and returns a
+:class:`Statement` of credit lines, or raises :class:`~claims.errors.InputError` naming the
+file, the field and the rule — never a partial result. camt.053 is parsed with
+:mod:`defusedxml` (no DTD, no entities, no external references: a statement comes from
+outside). Debit lines are counted and skipped: cash application is about money received.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import io
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,11 +28,12 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from claims.errors import InputError
+from claims.core.importers import (
+    HEAD_BYTES, STATEMENT_FORMATS, FileImporter, read_head,
+)
 from claims.core.money import CURRENCIES, to_decimal
+from claims.errors import InputError, PluginError
 
-StatementFormat = Literal["camt053", "mt940", "csv"]
-FORMATS: tuple[str, ...] = ("camt053", "mt940", "csv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,36 +135,8 @@ def _date(text: str | None, *, file: str, where: str) -> date:
                          rule="date-iso") from err
 
 
-def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
-    """Parse an ISO 20022 camt.053 (versions .001.02 to .001.13) bank-to-customer statement."""
-    root = _camt_document(data, file)
-    body = _find(root, "BkToCstmrStmt")
-    statements = _findall(body, "Stmt")
-    if not statements:
-        raise InputError("no Stmt in BkToCstmrStmt", file=file, field="BkToCstmrStmt/Stmt",
-                         rule="camt053-structure")
-    lines: list[StatementLine] = []
-    debits = 0
-    seen: Counter[str] = Counter()
-    account = statement_id = None
-    for s_no, stmt in enumerate(statements, start=1):
-        statement_id = _text(stmt, "Id")
-        account = _iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
-        for n_no, entry in enumerate(_findall(stmt, "Ntry"), start=1):
-            status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
-            if status and status not in ("BOOK",):
-                continue  # pending / information-only entries are not money received yet
-            where = f"Stmt[{s_no}]/Ntry[{n_no}]"
-            credits = _camt_entry_lines(entry, where, account, statement_id, seen, file)
-            if credits is None:
-                debits += 1
-            else:
-                lines.extend(credits)
-    return Statement("camt053", account, statement_id, lines, debits)
-
-
-def _camt_document(data: bytes, file: str) -> Element:
-    """The root ``Document`` of a camt.053 file, parsed with DTDs and entities refused."""
+def _camt_root(data: bytes, file: str) -> Element:
+    """The camt.053 ``Document`` element, parsed safely; InputError if unsafe or not camt.053."""
     try:
         root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True,
                                  forbid_external=True)
@@ -177,10 +152,9 @@ def _camt_document(data: bytes, file: str) -> Element:
     return root
 
 
-@dataclass(frozen=True)
+@dataclass
 class _CamtEntry:
-    """What a booked credit entry's transactions inherit: where it is, its statement's account
-    and id, its value date, its own reference, and its amount."""
+    """What the transactions of one booked credit entry share."""
 
     file: str
     where: str
@@ -190,13 +164,42 @@ class _CamtEntry:
     entry_ref: str | None
     amount: Decimal
     currency: str
+    batch: bool                 # more than one transaction: each must carry its own amount
+    seen: Counter[str]
 
 
-def _camt_entry_lines(entry: Element, where: str, account: str | None,
-                      statement_id: str | None, seen: Counter[str],
-                      file: str) -> list[StatementLine] | None:
-    """The statement lines of one booked entry: one per transaction of a batch (whose amounts
-    must add up to the entry's), or one for an entry without details. None for a debit."""
+def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
+    """Parse an ISO 20022 camt.053 (versions .001.02 to .001.13) bank-to-customer statement.
+
+    Returns the :class:`Statement` of its booked credit lines (debits counted, not kept)."""
+    root = _camt_root(data, file)
+    statements = _findall(_find(root, "BkToCstmrStmt"), "Stmt")
+    if not statements:
+        raise InputError("no Stmt in BkToCstmrStmt", file=file, field="BkToCstmrStmt/Stmt",
+                         rule="camt053-structure")
+    lines: list[StatementLine] = []
+    debits = 0
+    seen: Counter[str] = Counter()
+    account = statement_id = None
+    for s_no, stmt in enumerate(statements, start=1):
+        statement_id = _text(stmt, "Id")
+        account = _iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
+        for n_no, entry in enumerate(_findall(stmt, "Ntry"), start=1):
+            credit = _camt_entry(entry, f"Stmt[{s_no}]/Ntry[{n_no}]", file, account,
+                                 statement_id, seen)
+            if credit is None:
+                debits += 1
+            else:
+                lines.extend(credit)
+    return Statement("camt053", account, statement_id, lines, debits)
+
+
+def _camt_entry(entry: Element, where: str, file: str, account: str | None,
+                statement_id: str | None, seen: Counter[str]) -> list[StatementLine] | None:
+    """The credit lines of one entry: [] if it is not booked, None if it is a debit."""
+    status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
+    if status and status not in ("BOOK",):
+        return []  # pending / information-only entries are not money received yet
     indicator = _text(entry, "CdtDbtInd")
     if indicator not in ("CRDT", "DBIT"):
         raise InputError(f"CdtDbtInd {indicator!r} is not CRDT or DBIT", file=file,
@@ -209,36 +212,37 @@ def _camt_entry_lines(entry: Element, where: str, account: str | None,
         return None
     value_date = _date(_text(entry, "ValDt/Dt") or _text(entry, "ValDt/DtTm")
                        or _text(entry, "BookgDt/Dt"), file=file, where=f"{where}/ValDt")
-    ctx = _CamtEntry(file, where, account, statement_id, value_date,
-                     _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef"), amount, currency)
     txs = [tx for det in _findall(entry, "NtryDtls") for tx in _findall(det, "TxDtls")]
     if not txs:
         txs = [Element("TxDtls")]  # an entry without details is one payment
-    parts = [_camt_tx_line(tx, t_no, len(txs) > 1, ctx, seen)
-             for t_no, tx in enumerate(txs, start=1)]
-    if len(parts) > 1 and sum(p.amount for p in parts) != amount:
-        raise InputError(f"batch transactions sum to {sum(p.amount for p in parts)}, the "
-                         f"entry says {amount}", file=file, field=f"{where}/Amt",
-                         rule="camt053-batch-sum")
-    return parts
+    shared = _CamtEntry(file, where, account, statement_id, value_date,
+                        _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef"), amount,
+                        currency, len(txs) > 1, seen)
+    lines = [_camt_tx(tx, t_no, shared) for t_no, tx in enumerate(txs, start=1)]
+    total = sum(line.amount for line in lines)
+    if len(lines) > 1 and total != amount:
+        raise InputError(f"batch transactions sum to {total}, the entry says {amount}",
+                         file=file, field=f"{where}/Amt", rule="camt053-batch-sum")
+    return lines
 
 
-def _camt_tx_line(tx: Element, t_no: int, batch: bool, ctx: _CamtEntry,
-                  seen: Counter[str]) -> StatementLine:
-    """One transaction (``TxDtls``, number ``t_no`` of its entry) as a statement line: its own
-    amount in a batch (else the entry's), payer, references and a stable external id."""
-    tx_where = f"{ctx.where}/NtryDtls/TxDtls[{t_no}]"
+def _camt_tx_amount(tx: Element, t_no: int, e: _CamtEntry) -> tuple[Decimal, str]:
+    """A transaction's own amount, or the entry's when it is the entry's only one."""
+    tx_where = f"{e.where}/NtryDtls/TxDtls[{t_no}]"
     tx_amt = _find(tx, "Amt")
     if tx_amt is None:  # (an Element without children is falsy: no `or` here)
         tx_amt = _find(tx, "AmtDtls/TxAmt/Amt")
-    if batch or tx_amt is not None:
-        if tx_amt is None:
-            raise InputError("a batch entry's transaction has no amount", file=ctx.file,
-                             field=f"{tx_where}/Amt", rule="camt053-structure")
-        tx_amount, tx_currency = _money(tx_amt.text, tx_amt.get("Ccy"), file=ctx.file,
-                                        where=f"{tx_where}/Amt")
-    else:
-        tx_amount, tx_currency = ctx.amount, ctx.currency
+    if not e.batch and tx_amt is None:
+        return e.amount, e.currency
+    if tx_amt is None:
+        raise InputError("a batch entry's transaction has no amount", file=e.file,
+                         field=f"{tx_where}/Amt", rule="camt053-structure")
+    return _money(tx_amt.text, tx_amt.get("Ccy"), file=e.file, where=f"{tx_where}/Amt")
+
+
+def _camt_tx(tx: Element, t_no: int, e: _CamtEntry) -> StatementLine:
+    """One transaction of a credit entry as a statement line."""
+    tx_amount, tx_currency = _camt_tx_amount(tx, t_no, e)
     e2e = _text(tx, "Refs/EndToEndId")
     if e2e and e2e.upper() == "NOTPROVIDED":
         e2e = None
@@ -251,14 +255,14 @@ def _camt_tx_line(tx: Element, t_no: int, batch: bool, ctx: _CamtEntry,
                   or _text(tx, "RltdPties/DbtrAcct/Id/Othr/Id"))
     tx_ref = _text(tx, "Refs/AcctSvcrRef") or _text(tx, "Refs/TxId")
     if tx_ref:
-        external = f"camt053:{ctx.account}:{tx_ref}"
-    elif ctx.entry_ref:
-        external = f"camt053:{ctx.account}:{ctx.entry_ref}:{t_no}"
+        external = f"camt053:{e.account}:{tx_ref}"
+    elif e.entry_ref:
+        external = f"camt053:{e.account}:{e.entry_ref}:{t_no}"
     else:
-        external = _stable_id("camt053", (ctx.account, ctx.statement_id, ctx.value_date,
-                                          tx_amount, e2e, structured, free), seen)
+        external = _stable_id("camt053", (e.account, e.statement_id, e.value_date, tx_amount,
+                                          e2e, structured, free), e.seen)
     return StatementLine(
-        external_id=external, value_date=ctx.value_date, amount=tx_amount,
+        external_id=external, value_date=e.value_date, amount=tx_amount,
         currency=tx_currency, payer_name=_clean(payer), payer_iban=_iban(payer_iban),
         reference=_clean(structured or e2e),
         remittance=_clean(" ".join(x for x in (free, e2e if structured else None) if x)))
@@ -429,30 +433,86 @@ def parse_csv(data: bytes, mapping: CsvMapping | None = None, *, file: str = "<c
     return Statement("csv", None, None, lines, debits)
 
 
+# -- the formats as importers (entry-point group claims.statement_formats) ---------------------
+
+class Camt053Format(FileImporter):
+    """ISO 20022 camt.053: recognised by XML content (the first non-blank byte is ``<``)."""
+
+    name = "camt053"
+    description = "ISO 20022 camt.053 bank-to-customer statement (XML)"
+    priority = 10
+    read_rule = "file-readable"
+
+    def matches(self, head: bytes) -> bool:
+        """True if the content starts like XML (after blanks, with or without a BOM)."""
+        head = head.lstrip()
+        return head.startswith(b"<") or head.startswith(b"\xef\xbb\xbf<")
+
+    def extract(self, path: Path, options: Mapping[str, Any]) -> Statement:
+        """The statement in ``path``; see :func:`parse_camt053`."""
+        return parse_camt053(self.read(path), file=str(path))
+
+
+class Mt940Format(FileImporter):
+    """SWIFT MT940: recognised by a ``:20:`` tag at the start of a line (or of block 4)."""
+
+    name = "mt940"
+    description = "SWIFT MT940 customer statement"
+    priority = 20
+    read_rule = "file-readable"
+
+    def matches(self, head: bytes) -> bool:
+        """True if a ``:20:`` (transaction reference) tag opens a line."""
+        return re.search(rb"(^|\n|\{4:\s*\n?):20:", head.lstrip()) is not None
+
+    def extract(self, path: Path, options: Mapping[str, Any]) -> Statement:
+        """The statement in ``path``; see :func:`parse_mt940`."""
+        return parse_mt940(self.read(path), file=str(path))
+
+
+class CsvFormat(FileImporter):
+    """A bank CSV export: the catch-all, tried last. Options: ``mapping``, ``bank``."""
+
+    name = "csv"
+    description = "bank CSV export (columns through a saved mapping)"
+    priority = 1000
+    read_rule = "file-readable"
+
+    def extract(self, path: Path, options: Mapping[str, Any]) -> Statement:
+        """The statement in ``path``; see :func:`parse_csv`."""
+        return parse_csv(self.read(path), options.get("mapping"), file=str(path),
+                         bank=options.get("bank") or "generic")
+
+
+def statement_formats() -> list[str]:
+    """The names of every registered statement format (built in and plug-ins), sorted."""
+    return STATEMENT_FORMATS.names()
+
+
 def sniff_format(data: bytes) -> str:
-    """Guess the format from the content: XML → camt053, ``:20:`` tags → mt940, else csv."""
-    head = data[:4096].lstrip()
-    if head.startswith(b"<") or head.startswith(b"\xef\xbb\xbf<"):
-        return "camt053"
-    if re.search(rb"(^|\n|\{4:\s*\n?):20:", head):
-        return "mt940"
+    """Guess the format from the content: the first registered format whose ``matches``
+    accepts the first bytes (XML → camt053, ``:20:`` tags → mt940, else csv)."""
+    head = data[:HEAD_BYTES]
+    for imp in STATEMENT_FORMATS.all():
+        if isinstance(imp, FileImporter) and not imp.suffixes and imp.matches(head):
+            return imp.name
     return "csv"
 
 
 def parse_statement(path: Path, fmt: str | None = None, *,
                     mapping: CsvMapping | None = None, bank: str = "generic") -> Statement:
-    """Read ``path`` and parse it as ``fmt`` (guessed from the content when None)."""
+    """Read ``path`` and parse it as ``fmt`` (when None, the first registered format whose
+    ``identify`` accepts it). Returns the :class:`Statement`."""
     try:
-        data = path.read_bytes()
+        read_head(path)
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", file=str(path),
                          rule="file-readable") from err
-    fmt = fmt or sniff_format(data)
-    if fmt == "camt053":
-        return parse_camt053(data, file=str(path))
-    if fmt == "mt940":
-        return parse_mt940(data, file=str(path))
-    if fmt == "csv":
-        return parse_csv(data, mapping, file=str(path), bank=bank)
-    raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}", file=str(path),
-                     field="--format", rule="statement-format")
+    importer = STATEMENT_FORMATS.get(fmt, file=str(path)) if fmt else \
+        STATEMENT_FORMATS.detect(path)
+    statement = importer.extract(path, {"mapping": mapping, "bank": bank})
+    if not isinstance(statement, Statement):
+        raise PluginError(f"extract() returned {type(statement).__name__}, not a Statement",
+                          group=STATEMENT_FORMATS.group, name=importer.name,
+                          target=type(importer).__qualname__)
+    return statement

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from claims.errors import InputError
+from claims.core.importers import INVOICE_SOURCES, Importer
+from claims.errors import InputError, PluginError
 from claims.sources.common import ImportBatch, ImportFinding, SourceInvoice, sha256_of
 from claims.sources.store import store_batch
+from claims.sources.tabular import get_mapping, preview
 from claims.workspace import Workspace
 
 
@@ -24,45 +26,62 @@ def _read_all(paths: Sequence[Path]) -> list[bytes]:
     return out
 
 
-def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
-                     dry_run: bool = False) -> ImportBatch:
-    """Import UBL (``ubl``), Factur-X (``facturx``) or ZATCA (``zatca``) files, all or none.
+def extract(importer: Importer, path: Path, options: Mapping[str, Any]) -> list[SourceInvoice]:
+    """``importer.extract(path, options)``, checked to be a list of SourceInvoice (a plug-in
+    that returns anything else is a :class:`PluginError` naming it)."""
+    items = importer.extract(path, options)
+    if not isinstance(items, list) or not all(isinstance(i, SourceInvoice) for i in items):
+        raise PluginError("extract() must return a list of SourceInvoice",
+                          group=INVOICE_SOURCES.group, name=importer.name,
+                          target=type(importer).__qualname__)
+    return items
+
+
+def import_files(ws: Workspace, paths: Sequence[Path], *, fmt: str | None = None,
+                 mapping: str | None = None, dry_run: bool = False) -> ImportBatch:
+    """Import invoice files through the registered importers (``claims.invoice_sources``),
+    all files or none: each file is read by the importer named ``fmt``, or else by the first
+    whose ``identify`` accepts it. ``mapping`` names the column mapping of CSV / XLSX exports.
 
     Every file is read and checked first; one bad file (unsafe or malformed XML, a total that
-    does not add up, an unknown currency) stops the import and nothing is stored.
+    does not add up, an unknown currency) stops the import and nothing is stored. Returns the
+    :class:`ImportBatch` (its source: the importer's name, or the names joined by ``+``).
     """
     if not paths:
         raise InputError("no files given", field="FILE", rule="files-required")
     blobs = _read_all(paths)
-    items: list[SourceInvoice] = []
-    for path, data in zip(paths, blobs, strict=True):
-        if kind == "ubl":
-            from claims.sources.ubl import parse_ubl
-            items.append(parse_ubl(data, file=str(path)))
-        elif kind == "facturx":
-            from claims.sources.facturx import parse_facturx
-            items.append(parse_facturx(data, file=str(path)))
-        elif kind == "zatca":
-            from claims.sources.zatca import parse_zatca
-            items.append(parse_zatca(data, file=str(path)))
-        else:  # pragma: no cover - the CLI offers only the three
-            raise InputError(f"unknown e-invoice kind {kind!r}", rule="known-source")
+    importers = [INVOICE_SOURCES.get(fmt) if fmt else INVOICE_SOURCES.detect(p) for p in paths]
+    options: dict[str, Any] = {}
+    if mapping is not None:
+        options = {"mapping": get_mapping(mapping, ws.settings.extra), "mapping_name": mapping}
+    items = [item for imp, path in zip(importers, paths, strict=True)
+             for item in extract(imp, path, options)]
     names = [str(p) for p in paths]
     # the record names the files (a long batch by its ends); the sha256 covers every byte
     target = ", ".join(names) if len(names) <= 3 else \
         f"{len(names)} files: {names[0]} … {names[-1]}"
-    return store_batch(ws, items, source=kind, target=target, input_sha256=sha256_of(blobs),
-                       dry_run=dry_run, detail={"files": len(names)})
+    detail: dict[str, Any] = {"files": len(names)}
+    if mapping is not None:
+        detail["mapping"] = mapping
+    return store_batch(ws, items, source="+".join(sorted({i.name for i in importers})),
+                       target=target, input_sha256=sha256_of(blobs), dry_run=dry_run,
+                       detail=detail)
+
+
+def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
+                     dry_run: bool = False) -> ImportBatch:
+    """Import UBL (``ubl``), Factur-X (``facturx``) or ZATCA (``zatca``) files — or any other
+    registered invoice format — all or none; see :func:`import_files`."""
+    return import_files(ws, paths, fmt=kind, dry_run=dry_run)
 
 
 def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
                    dry_run: bool = False) -> ImportBatch:
     """Import a CSV or XLSX accounting export through the named mapping, all rows or none."""
-    from claims.sources.tabular import get_mapping, read_tabular
-
     mapping = get_mapping(mapping_name, ws.settings.extra)
     source = "xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv"
-    items = read_tabular(path, mapping, mapping_name, source=source)
+    items = extract(INVOICE_SOURCES.get(source), path,
+                    {"mapping": mapping, "mapping_name": mapping_name})
     return store_batch(ws, items, source=source, target=str(path),
                        input_sha256=sha256_of(_read_all([path])), dry_run=dry_run,
                        detail={"mapping": mapping_name})
@@ -70,8 +89,6 @@ def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
 
 def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5) -> dict:
     """The first ``rows`` rows of an export as the mapping reads them."""
-    from claims.sources.tabular import get_mapping, preview
-
     return preview(path, get_mapping(mapping_name, ws.settings.extra), mapping_name, rows)
 
 

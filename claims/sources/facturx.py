@@ -9,17 +9,16 @@ mapping as UBL applies: allowances / charges become lines, a credit note (type 3
 from __future__ import annotations
 
 import io
-from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from claims.errors import InputError
 from claims.core.models import InvoiceLine
+from claims.errors import InputError
 from claims.sources.common import (
-    ContactRef, CustomerRef, ImportFinding, SourceInvoice, check_currency, make_invoice, money2,
+    ContactRef, CustomerRef, SourceInvoice, check_currency, make_invoice, money2,
 )
-from claims.sources.ubl import AllowanceCharge, negate
+from claims.sources.en16931 import ZERO, AllowanceCharge, Draft, negate
 from claims.sources.xmlsafe import Reader, parse_xml
 
 NS = {
@@ -29,7 +28,6 @@ NS = {
 }
 XML_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "ZUGFeRD-invoice.xml", "xrechnung.xml")
 CREDIT_NOTE_TYPES = {"381", "396", "261", "262"}
-ZERO = Decimal(0)
 
 
 def extract_xml(pdf: bytes, *, file: str) -> tuple[str, bytes]:
@@ -82,33 +80,57 @@ def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
         raise InputError(f"root element {root.tag!r} is not a CII CrossIndustryInvoice",
                          file=file, rule="cii-root")
     doc = Reader(root, NS, file)
-    findings: list[ImportFinding] = []
-
-    def finding(code: str, message: str, field: str) -> None:
-        findings.append(ImportFinding(code, "error", message, file, field))
-
+    draft = Draft(file)
     number = doc.required("rsm:ExchangedDocument/ram:ID")
     type_code = doc.text("rsm:ExchangedDocument/ram:TypeCode", "380") or "380"
     issue = _date(doc, "rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString")
     if issue is None:
         raise InputError("is missing", file=file, field="ExchangedDocument/IssueDateTime",
                          rule="required-element")
-    tx_el = doc.find("rsm:SupplyChainTradeTransaction")
-    if tx_el is None:
-        raise InputError("is missing", file=file, field="SupplyChainTradeTransaction",
-                         rule="required-element")
-    tx = doc.at(tx_el)
-    settle_el = tx.find("ram:ApplicableHeaderTradeSettlement")
-    if settle_el is None:
-        raise InputError("is missing", file=file, field="ApplicableHeaderTradeSettlement",
-                         rule="required-element")
-    st = tx.at(settle_el)
+    tx = _child(doc, "rsm:SupplyChainTradeTransaction")
+    st = _child(tx, "ram:ApplicableHeaderTradeSettlement")
     currency = check_currency(st.required("ram:InvoiceCurrencyCode"), file=file,
                               field="InvoiceCurrencyCode")
+    _read_lines(tx, draft)
+    _read_adjustments(st, draft)
+    breakdown, tax_sum = _read_vat(st, draft)
+    totals = _read_totals(st, currency, tax_sum, draft)
+    contract, customer = _buyer(tx)
+    invoice = make_invoice(dict(
+        number=number, issue_date=issue,
+        due_date=_date(st, "ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString"),
+        currency=currency, customer=customer.name if customer else "", contract_number=contract,
+        period_start=_date(st, "ram:BillingSpecifiedPeriod/ram:StartDateTime/udt:DateTimeString"),
+        period_end=_date(st, "ram:BillingSpecifiedPeriod/ram:EndDateTime/udt:DateTimeString"),
+        lines=draft.lines, net=totals["basis"], vat=totals["tax"], total=totals["grand"],
+        source="cii"), file=file)
+    kind = "credit-note" if type_code in CREDIT_NOTE_TYPES else "invoice"
+    if kind == "credit-note":
+        invoice = negate(invoice)
+    extra: dict[str, Any] = {
+        "document_type": f"CII {type_code}", "negated": kind == "credit-note",
+        "guideline": doc.text("rsm:ExchangedDocumentContext/"
+                              "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID"),
+        **draft.adjustments_json(),
+        "vat_breakdown": breakdown, "line_extension": str(totals["line"]),
+        "prepaid": str(totals["prepaid"]), "rounding": str(totals["rounding"]),
+        "payable": str(totals["due"])}
+    return SourceInvoice(invoice=invoice, origin=file, kind=kind,  # type: ignore[arg-type]
+                         external_id=number, customer=customer, extra=extra,
+                         findings=draft.findings)
 
-    lines: list[InvoiceLine] = []
-    by_category: dict[tuple[str, Decimal], Decimal] = defaultdict(lambda: ZERO)
-    line_sum = ZERO
+
+def _child(r: Reader, path: str) -> Reader:
+    """The element at ``path`` as a reader; InputError naming it if it is missing."""
+    el = r.find(path)
+    if el is None:
+        raise InputError("is missing", file=r.file, field=path.split(":")[-1],
+                         rule="required-element")
+    return r.at(el)
+
+
+def _read_lines(tx: Reader, draft: Draft) -> None:
+    """The trade line items, each total checked against quantity × net price."""
     for i, li in enumerate(tx.all("ram:IncludedSupplyChainTradeLineItem"), start=1):
         where = f"IncludedSupplyChainTradeLineItem[{i}]"
         net = li.need_amount("ram:SpecifiedLineTradeSettlement/"
@@ -121,22 +143,22 @@ def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
         unit = price / base
         if money2(qty * unit) != net and not li.all(
                 "ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeAllowanceCharge"):
-            finding("E-CII-LINE", f"line total {net} is not {qty} × {unit.normalize()}",
-                    f"{where}/LineTotalAmount")
+            draft.finding("E-CII-LINE", f"line total {net} is not {qty} × {unit.normalize()}",
+                          f"{where}/LineTotalAmount")
         tax = "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/"
         cat = li.text(tax + "ram:CategoryCode", "S") or "S"
         pct = li.amount(tax + "ram:RateApplicablePercent", ZERO) or ZERO
-        by_category[(cat, pct)] += net
-        line_sum += net
-        lines.append(InvoiceLine(
+        draft.add_line(InvoiceLine(
             description=li.text("ram:SpecifiedTradeProduct/ram:Name") or f"line {i}",
             quantity=qty, unit_price=unit, net=net, vat_percent=pct,
-            vat=money2(net * pct / 100)))
-    if not lines:
-        raise InputError("has no IncludedSupplyChainTradeLineItem", file=file,
+            vat=money2(net * pct / 100)), cat, pct)
+    if not draft.lines:
+        raise InputError("has no IncludedSupplyChainTradeLineItem", file=draft.file,
                          field="IncludedSupplyChainTradeLineItem", rule="cii-lines")
 
-    adjustments: list[AllowanceCharge] = []
+
+def _read_adjustments(st: Reader, draft: Draft) -> None:
+    """The header allowances and charges (each becomes a line)."""
     for ac in st.all("ram:SpecifiedTradeAllowanceCharge"):
         charge = ac.required("ram:ChargeIndicator/udt:Indicator") == "true"
         item = AllowanceCharge(
@@ -144,14 +166,12 @@ def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
             reason=ac.text("ram:Reason") or "", code=ac.text("ram:ReasonCode"),
             category=ac.text("ram:CategoryTradeTax/ram:CategoryCode", "S") or "S",
             percent=ac.amount("ram:CategoryTradeTax/ram:RateApplicablePercent", ZERO) or ZERO)
-        adjustments.append(item)
-        signed = item.amount if charge else -item.amount
-        by_category[(item.category, item.percent)] += signed
-        lines.append(InvoiceLine(
-            description=f"{'Charge' if charge else 'Allowance'}: {item.reason}".strip(),
-            quantity=Decimal(1), unit_price=signed, net=signed, vat_percent=item.percent,
-            vat=money2(signed * item.percent / 100)))
+        draft.add_adjustment(
+            item, f"{'Charge' if charge else 'Allowance'}: {item.reason}".strip())
 
+
+def _read_vat(st: Reader, draft: Draft) -> tuple[list[dict[str, Any]], Decimal]:
+    """The VAT breakdown, each entry checked; returns (breakdown, sum of the VAT amounts)."""
     breakdown = []
     tax_sum = ZERO
     for j, t in enumerate(st.all("ram:ApplicableTradeTax"), start=1):
@@ -159,23 +179,24 @@ def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
         pct = t.amount("ram:RateApplicablePercent", ZERO) or ZERO
         basis, calc = t.need_amount("ram:BasisAmount"), t.need_amount("ram:CalculatedAmount")
         tax_sum += calc
-        expected_basis = by_category.get((cat, pct), ZERO)
+        expected_basis = draft.by_category.get((cat, pct), ZERO)
         if basis != expected_basis:
-            finding("E-CII-VAT-BASE", f"VAT {cat} {pct}%: basis {basis} is not the lines, "
-                    f"allowances and charges of that category ({expected_basis})",
-                    f"ApplicableTradeTax[{j}]/BasisAmount")
+            draft.finding("E-CII-VAT-BASE", f"VAT {cat} {pct}%: basis {basis} is not the lines, "
+                          f"allowances and charges of that category ({expected_basis})",
+                          f"ApplicableTradeTax[{j}]/BasisAmount")
         if calc != money2(basis * pct / 100):
-            finding("E-CII-VAT", f"VAT {cat} {pct}%: {calc} is not {pct}% of {basis} "
-                    f"({money2(basis * pct / 100)})", f"ApplicableTradeTax[{j}]/CalculatedAmount")
+            draft.finding("E-CII-VAT", f"VAT {cat} {pct}%: {calc} is not {pct}% of {basis} "
+                          f"({money2(basis * pct / 100)})",
+                          f"ApplicableTradeTax[{j}]/CalculatedAmount")
         breakdown.append({"category": cat, "percent": str(pct), "taxable": str(basis),
                           "tax": str(calc)})
+    return breakdown, tax_sum
 
-    sm_el = st.find("ram:SpecifiedTradeSettlementHeaderMonetarySummation")
-    if sm_el is None:
-        raise InputError("is missing", file=file,
-                         field="SpecifiedTradeSettlementHeaderMonetarySummation",
-                         rule="required-element")
-    sm = st.at(sm_el)
+
+def _read_totals(st: Reader, currency: str, tax_sum: Decimal,
+                 draft: Draft) -> dict[str, Decimal]:
+    """The header monetary summation, checked (BR-CO-10 … BR-CO-16)."""
+    sm = _child(st, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
     line_total = sm.need_amount("ram:LineTotalAmount")
     charge_total = sm.amount("ram:ChargeTotalAmount", ZERO) or ZERO
     allow_total = sm.amount("ram:AllowanceTotalAmount", ZERO) or ZERO
@@ -187,55 +208,39 @@ def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
     prepaid = sm.amount("ram:TotalPrepaidAmount", ZERO) or ZERO
     rounding = sm.amount("ram:RoundingAmount", ZERO) or ZERO
     due = sm.need_amount("ram:DuePayableAmount")
-    allowances = sum((a.amount for a in adjustments if not a.charge), ZERO)
-    charges = sum((a.amount for a in adjustments if a.charge), ZERO)
-    for rule, name, printed, expected in (
-            ("BR-CO-10", "LineTotalAmount", line_total, line_sum),
-            ("BR-CO-11", "AllowanceTotalAmount", allow_total, allowances),
-            ("BR-CO-12", "ChargeTotalAmount", charge_total, charges),
-            ("BR-CO-13", "TaxBasisTotalAmount", basis_total,
-             line_total - allow_total + charge_total),
-            ("BR-CO-14", "TaxTotalAmount", tax_total, tax_sum),
-            ("BR-CO-15", "GrandTotalAmount", grand, basis_total + tax_total),
-            ("BR-CO-16", "DuePayableAmount", due, grand - prepaid + rounding)):
-        if printed != expected:
-            finding(f"E-{rule}", f"{name} {printed} is not {expected} as recomputed",
-                    f"SpecifiedTradeSettlementHeaderMonetarySummation/{name}")
+    checks = (
+        ("BR-CO-10", "LineTotalAmount", line_total, draft.line_sum),
+        ("BR-CO-11", "AllowanceTotalAmount", allow_total, draft.allowances),
+        ("BR-CO-12", "ChargeTotalAmount", charge_total, draft.charges),
+        ("BR-CO-13", "TaxBasisTotalAmount", basis_total,
+         line_total - allow_total + charge_total),
+        ("BR-CO-14", "TaxTotalAmount", tax_total, tax_sum),
+        ("BR-CO-15", "GrandTotalAmount", grand, basis_total + tax_total),
+        ("BR-CO-16", "DuePayableAmount", due, grand - prepaid + rounding))
+    draft.check(((rule, name, printed, expected,
+                  f"{name} {printed} is not {expected} as recomputed")
+                 for rule, name, printed, expected in checks),
+                "SpecifiedTradeSettlementHeaderMonetarySummation")
+    return {"line": line_total, "basis": basis_total, "tax": tax_total, "grand": grand,
+            "prepaid": prepaid, "rounding": rounding, "due": due}
 
+
+def _buyer(tx: Reader) -> tuple[str | None, CustomerRef | None]:
+    """(contract number, buyer) from the header trade agreement, each None if absent."""
     agreement = tx.find("ram:ApplicableHeaderTradeAgreement")
-    customer = None
-    contract = None
-    if agreement is not None:
-        ag = tx.at(agreement)
-        contract = ag.text("ram:ContractReferencedDocument/ram:IssuerAssignedID")
-        buyer_el = ag.find("ram:BuyerTradeParty")
-        if buyer_el is not None:
-            buyer = ag.at(buyer_el)
-            contacts = tuple(
-                ContactRef(name=c.text("ram:PersonName") or "",
-                           email=c.text("ram:EmailURIUniversalCommunication/ram:URIID"),
-                           phone=c.text("ram:TelephoneUniversalCommunication/ram:CompleteNumber"))
-                for c in buyer.all("ram:DefinedTradeContact"))
-            customer = CustomerRef(
-                name=buyer.required("ram:Name"), external_id=buyer.text("ram:ID"),
-                tax_id=buyer.text("ram:SpecifiedTaxRegistration/ram:ID"), contacts=contacts)
-    invoice = make_invoice(dict(
-        number=number, issue_date=issue,
-        due_date=_date(st, "ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString"),
-        currency=currency, customer=customer.name if customer else "", contract_number=contract,
-        period_start=_date(st, "ram:BillingSpecifiedPeriod/ram:StartDateTime/udt:DateTimeString"),
-        period_end=_date(st, "ram:BillingSpecifiedPeriod/ram:EndDateTime/udt:DateTimeString"),
-        lines=lines, net=basis_total, vat=tax_total, total=grand, source="cii"), file=file)
-    kind = "credit-note" if type_code in CREDIT_NOTE_TYPES else "invoice"
-    if kind == "credit-note":
-        invoice = negate(invoice)
-    extra: dict[str, Any] = {
-        "document_type": f"CII {type_code}", "negated": kind == "credit-note",
-        "guideline": doc.text("rsm:ExchangedDocumentContext/"
-                              "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID"),
-        "allowances": [a.to_json() for a in adjustments if not a.charge],
-        "charges": [a.to_json() for a in adjustments if a.charge],
-        "vat_breakdown": breakdown, "line_extension": str(line_total), "prepaid": str(prepaid),
-        "rounding": str(rounding), "payable": str(due)}
-    return SourceInvoice(invoice=invoice, origin=file, kind=kind,  # type: ignore[arg-type]
-                         external_id=number, customer=customer, extra=extra, findings=findings)
+    if agreement is None:
+        return None, None
+    ag = tx.at(agreement)
+    contract = ag.text("ram:ContractReferencedDocument/ram:IssuerAssignedID")
+    buyer_el = ag.find("ram:BuyerTradeParty")
+    if buyer_el is None:
+        return contract, None
+    buyer = ag.at(buyer_el)
+    contacts = tuple(
+        ContactRef(name=c.text("ram:PersonName") or "",
+                   email=c.text("ram:EmailURIUniversalCommunication/ram:URIID"),
+                   phone=c.text("ram:TelephoneUniversalCommunication/ram:CompleteNumber"))
+        for c in buyer.all("ram:DefinedTradeContact"))
+    return contract, CustomerRef(
+        name=buyer.required("ram:Name"), external_id=buyer.text("ram:ID"),
+        tax_id=buyer.text("ram:SpecifiedTaxRegistration/ram:ID"), contacts=contacts)

@@ -17,18 +17,19 @@ How the document maps onto the core :class:`~claims.core.models.Invoice` (which 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import Element
 
+from claims.core.importers import read_file
+from claims.core.models import InvoiceLine
 from claims.errors import InputError
-from claims.core.models import Invoice, InvoiceLine
 from claims.sources.common import (
-    ContactRef, CustomerRef, ImportFinding, SourceInvoice, check_currency, make_invoice, money2,
-    parse_iso_date,
+    ContactRef, CustomerRef, SourceInvoice, check_currency, make_invoice, money2, parse_iso_date,
 )
+from claims.sources.en16931 import ZERO, AllowanceCharge, Draft, negate
 from claims.sources.xmlsafe import Reader, parse_xml
 
 NS = {
@@ -38,66 +39,68 @@ NS = {
 }
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
-ZERO = Decimal(0)
-
-
-@dataclass(frozen=True)
-class AllowanceCharge:
-    """A document-level allowance (``charge`` False) or charge, with its VAT category."""
-
-    charge: bool
-    amount: Decimal
-    reason: str
-    code: str | None
-    category: str
-    percent: Decimal
-
-    def to_json(self) -> dict[str, Any]:
-        return {"charge": self.charge, "amount": str(self.amount), "reason": self.reason,
-                "code": self.code, "category": self.category, "percent": str(self.percent)}
 
 
 def read_ubl(path: Path, *, source: str = "ubl") -> SourceInvoice:
     """Read one UBL Invoice or CreditNote file; see :func:`parse_ubl`."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", file=str(path), rule="readable") from err
-    return parse_ubl(data, file=str(path), source=source)
+    return parse_ubl(read_file(path), file=str(path), source=source)
 
 
 def parse_ubl(data: bytes, *, file: str, source: str = "ubl") -> SourceInvoice:
     """A :class:`SourceInvoice` from UBL bytes, with findings for every total that disagrees."""
     root = parse_xml(data, file=file)
-    if root.tag == f"{{{INVOICE_NS}}}Invoice":
-        kind, line_tag, qty_tag = "invoice", "cac:InvoiceLine", "cbc:InvoicedQuantity"
-    elif root.tag == f"{{{CREDIT_NOTE_NS}}}CreditNote":
-        kind, line_tag, qty_tag = "credit-note", "cac:CreditNoteLine", "cbc:CreditedQuantity"
-    else:
-        raise InputError(f"root element {root.tag!r} is not a UBL 2.1 Invoice or CreditNote",
-                         file=file, rule="ubl-root")
+    kind, line_tag, qty_tag = _document_kind(root, file)
     doc = Reader(root, NS, file)
-    findings: list[ImportFinding] = []
-
-    def finding(code: str, message: str, field: str, severity: str = "error") -> None:
-        findings.append(ImportFinding(code, severity, message, file, field))  # type: ignore[arg-type]
-
+    draft = Draft(file)
     number = doc.required("cbc:ID")
     currency = check_currency(doc.required("cbc:DocumentCurrencyCode"), file=file,
                               field="DocumentCurrencyCode")
     issue = parse_iso_date(doc.required("cbc:IssueDate"), file=file, field="IssueDate")
     due_text = doc.text("cbc:DueDate") or doc.text("cac:PaymentMeans/cbc:PaymentDueDate")
     due = parse_iso_date(due_text, file=file, field="DueDate") if due_text else None
+    _check_currencies(root, currency, draft)
+    _read_lines(doc, line_tag, qty_tag, draft)
+    _read_adjustments(doc, draft)
+    vat = _read_vat(doc, currency, draft)
+    totals = _read_totals(doc, vat.tax_total, draft)
+    customer = _customer(doc)
+    invoice = make_invoice(dict(
+        number=number, issue_date=issue, due_date=due, currency=currency,
+        customer=customer.name if customer else "",
+        contract_number=doc.text("cac:ContractDocumentReference/cbc:ID"),
+        period_start=_opt_date(doc, "cac:InvoicePeriod/cbc:StartDate"),
+        period_end=_opt_date(doc, "cac:InvoicePeriod/cbc:EndDate"),
+        lines=draft.lines, net=totals["tax_exclusive"], vat=vat.tax_total,
+        total=totals["tax_inclusive"], source=source), file=file)
+    if kind == "credit-note":
+        invoice = negate(invoice)
+    return SourceInvoice(invoice=invoice, origin=file, kind=kind,  # type: ignore[arg-type]
+                         external_id=number, customer=customer,
+                         extra=_extra(doc, root, kind, draft, vat, totals),
+                         findings=draft.findings)
+
+
+def _document_kind(root: Element, file: str) -> tuple[str, str, str]:
+    """(kind, line tag, quantity tag) of an Invoice or a CreditNote; InputError otherwise."""
+    if root.tag == f"{{{INVOICE_NS}}}Invoice":
+        return "invoice", "cac:InvoiceLine", "cbc:InvoicedQuantity"
+    if root.tag == f"{{{CREDIT_NOTE_NS}}}CreditNote":
+        return "credit-note", "cac:CreditNoteLine", "cbc:CreditedQuantity"
+    raise InputError(f"root element {root.tag!r} is not a UBL 2.1 Invoice or CreditNote",
+                     file=file, rule="ubl-root")
+
+
+def _check_currencies(root: Element, currency: str, draft: Draft) -> None:
+    """A finding for every amount (but tax amounts) in another currency than the document's."""
     for el in root.iter():
         cur = el.get("currencyID")
         if cur is not None and cur != currency and not el.tag.endswith("}TaxAmount"):
-            finding("E-UBL-CUR", f"amount in {cur}, the document is in {currency}",
-                    el.tag.split("}")[-1])
+            draft.finding("E-UBL-CUR", f"amount in {cur}, the document is in {currency}",
+                          el.tag.split("}")[-1])
 
-    # -- lines ---------------------------------------------------------------------------------
-    lines: list[InvoiceLine] = []
-    by_category: dict[tuple[str, Decimal], Decimal] = defaultdict(lambda: ZERO)
-    line_sum = ZERO
+
+def _read_lines(doc: Reader, line_tag: str, qty_tag: str, draft: Draft) -> None:
+    """The invoice (or credit note) lines, each net checked against quantity × price."""
     for i, ln in enumerate(doc.all(line_tag), start=1):
         where = f"{line_tag.split(':')[1]}[{i}]"
         net = ln.need_amount("cbc:LineExtensionAmount")
@@ -111,96 +114,105 @@ def parse_ubl(data: bytes, *, file: str, source: str = "ubl") -> SourceInvoice:
                            if a.text("cbc:ChargeIndicator") == "true"), ZERO)
         expected = money2(qty * unit) - line_allow + line_charge
         if expected != net:
-            finding("E-UBL-LINE", f"line net {net} is not {qty} × {unit.normalize()} − "
-                    f"{line_allow} + {line_charge} = {expected}", f"{where}/LineExtensionAmount")
+            draft.finding("E-UBL-LINE", f"line net {net} is not {qty} × {unit.normalize()} − "
+                          f"{line_allow} + {line_charge} = {expected}",
+                          f"{where}/LineExtensionAmount")
         cat = ln.text("cac:Item/cac:ClassifiedTaxCategory/cbc:ID", "S") or "S"
         pct = ln.amount("cac:Item/cac:ClassifiedTaxCategory/cbc:Percent", ZERO) or ZERO
-        by_category[(cat, pct)] += net
-        line_sum += net
         name = ln.text("cac:Item/cbc:Name") or ln.text("cac:Item/cbc:Description") or f"line {i}"
-        lines.append(InvoiceLine(description=name, quantity=qty, unit_price=unit, net=net,
-                                 vat_percent=pct, vat=money2(net * pct / 100)))
-    if not lines:
-        raise InputError(f"has no {line_tag.split(':')[1]}", file=file, field=line_tag,
+        draft.add_line(InvoiceLine(description=name, quantity=qty, unit_price=unit, net=net,
+                                   vat_percent=pct, vat=money2(net * pct / 100)), cat, pct)
+    if not draft.lines:
+        raise InputError(f"has no {line_tag.split(':')[1]}", file=draft.file, field=line_tag,
                          rule="ubl-lines")
 
-    # -- document-level allowances and charges ------------------------------------------------
-    adjustments: list[AllowanceCharge] = []
+
+def _read_adjustments(doc: Reader, draft: Draft) -> None:
+    """The document-level allowances and charges (each becomes a line)."""
     for i, ac in enumerate(doc.all("cac:AllowanceCharge"), start=1):
         indicator = ac.required("cbc:ChargeIndicator")
         if indicator not in ("true", "false"):
-            raise InputError(f"{indicator!r} is not true or false", file=file,
+            raise InputError(f"{indicator!r} is not true or false", file=draft.file,
                              field=f"AllowanceCharge[{i}]/ChargeIndicator", rule="boolean")
         amount = ac.need_amount("cbc:Amount")
         base_amount, factor = ac.amount("cbc:BaseAmount"), ac.amount("cbc:MultiplierFactorNumeric")
         if base_amount is not None and factor is not None and \
                 money2(base_amount * factor / 100) != amount:
-            finding("E-UBL-AC", f"amount {amount} is not {factor}% of {base_amount}",
-                    f"AllowanceCharge[{i}]/Amount")
+            draft.finding("E-UBL-AC", f"amount {amount} is not {factor}% of {base_amount}",
+                          f"AllowanceCharge[{i}]/Amount")
         item = AllowanceCharge(
             charge=indicator == "true", amount=amount,
             reason=ac.text("cbc:AllowanceChargeReason") or "",
             code=ac.text("cbc:AllowanceChargeReasonCode"),
             category=ac.text("cac:TaxCategory/cbc:ID", "S") or "S",
             percent=ac.amount("cac:TaxCategory/cbc:Percent", ZERO) or ZERO)
-        adjustments.append(item)
-        signed = amount if item.charge else -amount
-        by_category[(item.category, item.percent)] += signed
         label = "Charge" if item.charge else "Allowance"
-        lines.append(InvoiceLine(description=f"{label}: {item.reason or item.code or ''}".strip(),
-                                 quantity=Decimal(1), unit_price=signed, net=signed,
-                                 vat_percent=item.percent,
-                                 vat=money2(signed * item.percent / 100)))
-    allowances = sum((a.amount for a in adjustments if not a.charge), ZERO)
-    charges = sum((a.amount for a in adjustments if a.charge), ZERO)
+        draft.add_adjustment(item, f"{label}: {item.reason or item.code or ''}".strip())
 
-    # -- VAT breakdown (in the document currency) ---------------------------------------------
+
+@dataclass
+class _Vat:
+    """The VAT of a UBL document: total and breakdown in the document currency, and the total
+    in the tax currency if there is one."""
+
+    tax_total: Decimal
+    breakdown: list[dict[str, Any]]
+    tax_currency: str | None
+    tax_in_tax_currency: Decimal | None
+
+
+def _read_vat(doc: Reader, currency: str, draft: Draft) -> _Vat:
+    """The VAT breakdown (in the document currency), each subtotal checked."""
     tax_totals = doc.all("cac:TaxTotal")
     main = [t for t in tax_totals if t.attr("cbc:TaxAmount", "currencyID") in (None, currency)]
     if not main:
-        raise InputError("no TaxTotal in the document currency", file=file, field="TaxTotal",
-                         rule="ubl-taxtotal")
+        raise InputError("no TaxTotal in the document currency", file=draft.file,
+                         field="TaxTotal", rule="ubl-taxtotal")
     # ZATCA repeats the total in the tax currency without subtotals: take the one that has them
     main.sort(key=lambda t: not t.all("cac:TaxSubtotal"))
     tax_total = main[0].need_amount("cbc:TaxAmount")
-    breakdown = []
-    seen: set[tuple[str, Decimal]] = set()
-    sub_sum = ZERO
-    for j, sub in enumerate(main[0].all("cac:TaxSubtotal"), start=1):
-        cat = sub.required("cac:TaxCategory/cbc:ID")
-        pct = sub.amount("cac:TaxCategory/cbc:Percent", ZERO) or ZERO
-        taxable, tax = sub.need_amount("cbc:TaxableAmount"), sub.need_amount("cbc:TaxAmount")
-        seen.add((cat, pct))
-        sub_sum += tax
-        expected_taxable = by_category.get((cat, pct), ZERO)
-        if taxable != expected_taxable:
-            finding("E-UBL-VAT-BASE", f"VAT {cat} {pct}%: taxable {taxable} is not the lines, "
-                    f"allowances and charges of that category ({expected_taxable})",
-                    f"TaxSubtotal[{j}]/TaxableAmount")
-        expected_tax = money2(taxable * pct / 100)
-        if tax != expected_tax:
-            finding("E-UBL-VAT", f"VAT {cat} {pct}%: {tax} is not {pct}% of {taxable} "
-                    f"({expected_tax})", f"TaxSubtotal[{j}]/TaxAmount")
-        breakdown.append({"category": cat, "percent": str(pct), "taxable": str(taxable),
-                          "tax": str(tax),
-                          "exemption_reason": sub.text("cac:TaxCategory/cbc:TaxExemptionReason")})
-    for key in sorted(set(by_category) - seen):
-        finding("E-UBL-VAT-MISSING", f"lines of VAT category {key[0]} {key[1]}% have no "
-                "TaxSubtotal", "TaxTotal")
+    breakdown = [_subtotal(j, sub, draft)
+                 for j, sub in enumerate(main[0].all("cac:TaxSubtotal"), start=1)]
+    seen = {(b["category"], Decimal(b["percent"])) for b in breakdown}
+    for key in sorted(set(draft.by_category) - seen):
+        draft.finding("E-UBL-VAT-MISSING", f"lines of VAT category {key[0]} {key[1]}% have no "
+                      "TaxSubtotal", "TaxTotal")
+    sub_sum = sum((Decimal(b["tax"]) for b in breakdown), ZERO)
     if sub_sum != tax_total:
-        finding("E-UBL-TAX", f"TaxAmount {tax_total} is not the sum of the subtotals {sub_sum}",
-                "TaxTotal/TaxAmount")
+        draft.finding("E-UBL-TAX", f"TaxAmount {tax_total} is not the sum of the subtotals "
+                      f"{sub_sum}", "TaxTotal/TaxAmount")
     tax_currency = doc.text("cbc:TaxCurrencyCode")
     tax_in_tax_currency = None
     if tax_currency:
-        check_currency(tax_currency, file=file, field="TaxCurrencyCode")
+        check_currency(tax_currency, file=draft.file, field="TaxCurrencyCode")
         other = [t for t in tax_totals if t.attr("cbc:TaxAmount", "currencyID") == tax_currency]
         tax_in_tax_currency = other[0].amount("cbc:TaxAmount") if other else None
+    return _Vat(tax_total, breakdown, tax_currency, tax_in_tax_currency)
 
-    # -- totals -----------------------------------------------------------------------------------
+
+def _subtotal(j: int, sub: Reader, draft: Draft) -> dict[str, Any]:
+    """One TaxSubtotal, checked against the lines of its category; its breakdown entry."""
+    cat = sub.required("cac:TaxCategory/cbc:ID")
+    pct = sub.amount("cac:TaxCategory/cbc:Percent", ZERO) or ZERO
+    taxable, tax = sub.need_amount("cbc:TaxableAmount"), sub.need_amount("cbc:TaxAmount")
+    expected_taxable = draft.by_category.get((cat, pct), ZERO)
+    if taxable != expected_taxable:
+        draft.finding("E-UBL-VAT-BASE", f"VAT {cat} {pct}%: taxable {taxable} is not the lines, "
+                      f"allowances and charges of that category ({expected_taxable})",
+                      f"TaxSubtotal[{j}]/TaxableAmount")
+    expected_tax = money2(taxable * pct / 100)
+    if tax != expected_tax:
+        draft.finding("E-UBL-VAT", f"VAT {cat} {pct}%: {tax} is not {pct}% of {taxable} "
+                      f"({expected_tax})", f"TaxSubtotal[{j}]/TaxAmount")
+    return {"category": cat, "percent": str(pct), "taxable": str(taxable), "tax": str(tax),
+            "exemption_reason": sub.text("cac:TaxCategory/cbc:TaxExemptionReason")}
+
+
+def _read_totals(doc: Reader, tax_total: Decimal, draft: Draft) -> dict[str, Decimal]:
+    """The LegalMonetaryTotal amounts, checked (BR-CO-10 … BR-CO-16)."""
     totals_el = doc.find("cac:LegalMonetaryTotal")
     if totals_el is None:
-        raise InputError("is missing", file=file, field="LegalMonetaryTotal",
+        raise InputError("is missing", file=draft.file, field="LegalMonetaryTotal",
                          rule="required-element")
     mt = doc.at(totals_el)
     line_ext = mt.need_amount("cbc:LineExtensionAmount")
@@ -212,9 +224,11 @@ def parse_ubl(data: bytes, *, file: str, source: str = "ubl") -> SourceInvoice:
     rounding = mt.amount("cbc:PayableRoundingAmount", ZERO) or ZERO
     payable = mt.need_amount("cbc:PayableAmount")
     checks = [
-        ("BR-CO-10", "LineExtensionAmount", line_ext, line_sum, "the sum of the line nets"),
-        ("BR-CO-11", "AllowanceTotalAmount", allow_total, allowances, "the sum of allowances"),
-        ("BR-CO-12", "ChargeTotalAmount", charge_total, charges, "the sum of charges"),
+        ("BR-CO-10", "LineExtensionAmount", line_ext, draft.line_sum,
+         "the sum of the line nets"),
+        ("BR-CO-11", "AllowanceTotalAmount", allow_total, draft.allowances,
+         "the sum of allowances"),
+        ("BR-CO-12", "ChargeTotalAmount", charge_total, draft.charges, "the sum of charges"),
         ("BR-CO-13", "TaxExclusiveAmount", tax_excl, line_ext - allow_total + charge_total,
          "lines − allowances + charges"),
         ("BR-CO-15", "TaxInclusiveAmount", tax_incl, tax_excl + tax_total,
@@ -222,40 +236,31 @@ def parse_ubl(data: bytes, *, file: str, source: str = "ubl") -> SourceInvoice:
         ("BR-CO-16", "PayableAmount", payable, tax_incl - prepaid + rounding,
          "tax inclusive − prepaid + rounding"),
     ]
-    for rule, name, printed, expected, how in checks:
-        if printed != expected:
-            finding(f"E-{rule}", f"{name} {printed} is not {how} ({expected})",
-                    f"LegalMonetaryTotal/{name}")
+    draft.check(((rule, name, printed, expected, f"{name} {printed} is not {how} ({expected})")
+                 for rule, name, printed, expected, how in checks), "LegalMonetaryTotal")
+    return {"line_extension": line_ext, "tax_exclusive": tax_excl, "tax_inclusive": tax_incl,
+            "prepaid": prepaid, "rounding": rounding, "payable": payable}
 
-    customer = _customer(doc)
-    invoice = make_invoice(dict(
-        number=number, issue_date=issue, due_date=due, currency=currency,
-        customer=customer.name if customer else "",
-        contract_number=doc.text("cac:ContractDocumentReference/cbc:ID"),
-        period_start=_opt_date(doc, "cac:InvoicePeriod/cbc:StartDate"),
-        period_end=_opt_date(doc, "cac:InvoicePeriod/cbc:EndDate"),
-        lines=lines, net=tax_excl, vat=tax_total, total=tax_incl, source=source), file=file)
-    if kind == "credit-note":
-        invoice = negate(invoice)
-    extra = {"document_type": root.tag.split("}")[1],
-             # the amounts below are as printed; the stored invoice of a credit note is negated
-             "negated": kind == "credit-note",
-             "customization_id": doc.text("cbc:CustomizationID"),
-             "profile_id": doc.text("cbc:ProfileID"),
-             "type_code": doc.text("cbc:InvoiceTypeCode") or doc.text("cbc:CreditNoteTypeCode"),
-             "buyer_reference": doc.text("cbc:BuyerReference"),
-             "order_reference": doc.text("cac:OrderReference/cbc:ID"),
-             "billing_reference": doc.text(
-                 "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID"),
-             "allowances": [a.to_json() for a in adjustments if not a.charge],
-             "charges": [a.to_json() for a in adjustments if a.charge],
-             "vat_breakdown": breakdown, "line_extension": str(line_ext),
-             "prepaid": str(prepaid), "rounding": str(rounding), "payable": str(payable),
-             "tax_currency": tax_currency,
-             "tax_in_tax_currency": str(tax_in_tax_currency) if tax_in_tax_currency else None}
-    return SourceInvoice(invoice=invoice, origin=file, kind=kind,  # type: ignore[arg-type]
-                         external_id=number, customer=customer, extra=extra,
-                         findings=findings)
+
+def _extra(doc: Reader, root: Element, kind: str, draft: Draft, vat: _Vat,
+           totals: dict[str, Decimal]) -> dict[str, Any]:
+    """What the origin record keeps beyond the core invoice (amounts as printed)."""
+    return {"document_type": root.tag.split("}")[1],
+            # the amounts below are as printed; the stored invoice of a credit note is negated
+            "negated": kind == "credit-note",
+            "customization_id": doc.text("cbc:CustomizationID"),
+            "profile_id": doc.text("cbc:ProfileID"),
+            "type_code": doc.text("cbc:InvoiceTypeCode") or doc.text("cbc:CreditNoteTypeCode"),
+            "buyer_reference": doc.text("cbc:BuyerReference"),
+            "order_reference": doc.text("cac:OrderReference/cbc:ID"),
+            "billing_reference": doc.text(
+                "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID"),
+            **draft.adjustments_json(),
+            "vat_breakdown": vat.breakdown, "line_extension": str(totals["line_extension"]),
+            "prepaid": str(totals["prepaid"]), "rounding": str(totals["rounding"]),
+            "payable": str(totals["payable"]), "tax_currency": vat.tax_currency,
+            "tax_in_tax_currency": str(vat.tax_in_tax_currency)
+            if vat.tax_in_tax_currency else None}
 
 
 def _opt_date(doc: Reader, path: str) -> Any:
@@ -288,11 +293,3 @@ def _customer(doc: Reader) -> CustomerRef | None:
                                        phone=contact.text("cbc:Telephone")))
     return CustomerRef(name=name, external_id=f"{scheme}:{endpoint}" if endpoint else None,
                        tax_id=tax_id, contacts=tuple(contacts))
-
-
-def negate(invoice: Invoice) -> Invoice:
-    """The invoice with every amount negated (a credit note owes the other way)."""
-    lines = tuple(ln.model_copy(update={"quantity": -ln.quantity, "net": -ln.net,
-                                        "vat": -ln.vat}) for ln in invoice.lines)
-    return invoice.model_copy(update={"lines": lines, "net": -invoice.net,
-                                      "vat": -invoice.vat, "total": -invoice.total})

@@ -221,7 +221,8 @@ class ZohoClient:
                                 "again in Zoho and update the refresh_token reference",
                                 endpoint="oauth token", status=resp.status_code)
         self._token = str(token)
-        self._token_expires = self._clock() + float(body.get("expires_in", 3600)) - 60  # ok: seconds
+        # ok: seconds
+        self._token_expires = self._clock() + float(body.get("expires_in", 3600)) - 60
         self._api = self.settings.api(body.get("api_domain"))
 
     def get(self, path: str, *, where: str = "", pdf: bool = False,
@@ -341,13 +342,7 @@ def _dec(value: Any, *, file: str, field: str) -> Decimal:
 def to_source_invoices(fetch: ZohoFetch, *, endpoint: str) -> tuple[list[SourceInvoice],
                                                                      list[str]]:
     """Claimwright invoices from what was fetched (drafts and voids skipped, returned apart)."""
-    by_invoice: dict[str, list[dict[str, Any]]] = {}
-    for pay in fetch.payments:
-        for num in str(pay.get("invoice_numbers") or "").split(","):
-            if num.strip():
-                by_invoice.setdefault(num.strip(), []).append(
-                    {"payment_id": pay.get("payment_id"), "date": pay.get("date"),
-                     "amount": str(pay.get("amount")), "reference": pay.get("reference_number")})
+    by_invoice = _payments_by_invoice(fetch.payments)
     items: list[SourceInvoice] = []
     skipped: list[str] = []
     for inv in fetch.invoices:
@@ -362,24 +357,7 @@ def to_source_invoices(fetch: ZohoFetch, *, endpoint: str) -> tuple[list[SourceI
             continue
         currency = check_currency(str(inv.get("currency_code") or ""), file=where,
                                   field="currency_code")
-        lines: list[InvoiceLine] = []
-        for i, li in enumerate(inv.get("line_items") or [], start=1):
-            net = _dec(li.get("item_total"), file=where, field=f"line_items[{i}].item_total")
-            pct = _dec(li.get("tax_percentage"), file=where,
-                       field=f"line_items[{i}].tax_percentage")
-            lines.append(InvoiceLine(
-                description=str(li.get("name") or li.get("description") or f"line {i}"),
-                quantity=_dec(li.get("quantity"), file=where, field=f"line_items[{i}].quantity"),
-                unit_price=_dec(li.get("rate"), file=where, field=f"line_items[{i}].rate"),
-                net=net, vat_percent=pct, vat=money2(net * pct / 100)))
-        for key, label, sign in (("discount_amount", "Discount", -1),
-                                 ("shipping_charge", "Shipping", 1),
-                                 ("adjustment", "Adjustment", 1)):
-            amount = _dec(inv.get(key), file=where, field=key)
-            if amount:
-                lines.append(InvoiceLine(description=label, quantity=Decimal(1),
-                                         unit_price=sign * amount, net=sign * amount,
-                                         vat_percent=ZERO, vat=ZERO))
+        lines = _lines(inv, where)
         net = sum((ln.net for ln in lines), ZERO)
         vat = _dec(inv.get("tax_total"), file=where, field="tax_total")
         total = _dec(inv.get("total"), file=where, field="total")
@@ -388,20 +366,7 @@ def to_source_invoices(fetch: ZohoFetch, *, endpoint: str) -> tuple[list[SourceI
             findings.append(ImportFinding("E-ZOHO-TOTAL", "error",
                                           f"total {total} is not the lines {net} + tax {vat}",
                                           where, "total"))
-        contact = fetch.contacts.get(str(inv.get("customer_id") or ""), {})
-        persons = tuple(
-            ContactRef(name=" ".join(p for p in (cp.get("first_name"), cp.get("last_name"))
-                                     if p) or str(cp.get("email") or ""),
-                       email=cp.get("email") or None, phone=cp.get("phone") or None,
-                       external_id=str(cp.get("contact_person_id") or "") or None)
-            for cp in contact.get("contact_persons") or [])
-        customer = CustomerRef(
-            name=str(contact.get("company_name") or contact.get("contact_name")
-                     or inv.get("customer_name") or ""),
-            external_id=str(inv.get("customer_id") or "") or None,
-            tax_id=contact.get("tax_reg_no") or contact.get("vat_reg_no")
-            or contact.get("gst_no") or None,
-            email=contact.get("email") or None, contacts=persons)
+        customer = _customer(inv, fetch.contacts)
         contract = next((str(cf.get("value")) for cf in inv.get("custom_fields") or []
                          if "contract" in str(cf.get("label", "")).lower() and cf.get("value")),
                         None)
@@ -420,6 +385,60 @@ def to_source_invoices(fetch: ZohoFetch, *, endpoint: str) -> tuple[list[SourceI
                    "last_modified_time": inv.get("last_modified_time"),
                    "payments": by_invoice.get(number, [])}))
     return items, skipped
+
+
+def _payments_by_invoice(payments: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Zoho payments by the invoice numbers they were applied to."""
+    by_invoice: dict[str, list[dict[str, Any]]] = {}
+    for pay in payments:
+        for num in str(pay.get("invoice_numbers") or "").split(","):
+            if num.strip():
+                by_invoice.setdefault(num.strip(), []).append(
+                    {"payment_id": pay.get("payment_id"), "date": pay.get("date"),
+                     "amount": str(pay.get("amount")), "reference": pay.get("reference_number")})
+    return by_invoice
+
+
+def _lines(inv: dict[str, Any], where: str) -> list[InvoiceLine]:
+    """The line items of a Zoho invoice, then its discount, shipping and adjustment as lines."""
+    lines: list[InvoiceLine] = []
+    for i, li in enumerate(inv.get("line_items") or [], start=1):
+        net = _dec(li.get("item_total"), file=where, field=f"line_items[{i}].item_total")
+        pct = _dec(li.get("tax_percentage"), file=where,
+                   field=f"line_items[{i}].tax_percentage")
+        lines.append(InvoiceLine(
+            description=str(li.get("name") or li.get("description") or f"line {i}"),
+            quantity=_dec(li.get("quantity"), file=where, field=f"line_items[{i}].quantity"),
+            unit_price=_dec(li.get("rate"), file=where, field=f"line_items[{i}].rate"),
+            net=net, vat_percent=pct, vat=money2(net * pct / 100)))
+    for key, label, sign in (("discount_amount", "Discount", -1),
+                             ("shipping_charge", "Shipping", 1),
+                             ("adjustment", "Adjustment", 1)):
+        amount = _dec(inv.get(key), file=where, field=key)
+        if amount:
+            lines.append(InvoiceLine(description=label, quantity=Decimal(1),
+                                     unit_price=sign * amount, net=sign * amount,
+                                     vat_percent=ZERO, vat=ZERO))
+    return lines
+
+
+def _customer(inv: dict[str, Any], contacts: dict[str, Any]) -> CustomerRef:
+    """The customer of a Zoho invoice, with its contact persons."""
+    contact = contacts.get(str(inv.get("customer_id") or ""), {})
+    persons = tuple(
+        ContactRef(name=" ".join(p for p in (cp.get("first_name"), cp.get("last_name"))
+                                 if p) or str(cp.get("email") or ""),
+                   email=cp.get("email") or None, phone=cp.get("phone") or None,
+                   external_id=str(cp.get("contact_person_id") or "") or None)
+        for cp in contact.get("contact_persons") or [])
+    customer = CustomerRef(
+        name=str(contact.get("company_name") or contact.get("contact_name")
+                 or inv.get("customer_name") or ""),
+        external_id=str(inv.get("customer_id") or "") or None,
+        tax_id=contact.get("tax_reg_no") or contact.get("vat_reg_no")
+        or contact.get("gst_no") or None,
+        email=contact.get("email") or None, contacts=persons)
+    return customer
 
 
 def since_text(value: date | datetime | str | None) -> str | None:
