@@ -24,7 +24,7 @@ app.add_typer(mapping_app, name="mapping")
 
 def _settings(ctx: typer.Context) -> Any:
     ws = workspace_from(ctx)
-    return service.match_settings(ws.settings.extra, file=str(ws.config_path))
+    return ws.settings.payments
 
 
 @app.command("import")

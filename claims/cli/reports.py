@@ -10,7 +10,7 @@ import typer
 from claims.cli.common import JsonOption, emit_json, workspace_from
 from claims.errors import InputError
 from claims.reports.build import monthly_report, weekly_report
-from claims.reports.kpis import kpi_settings, kpis
+from claims.reports.kpis import kpis
 from claims.reports.render import write_report
 
 
@@ -33,7 +33,7 @@ def kpi(ctx: typer.Context,
     Example: claims kpi --as-of 2026-10-31 --json
     """
     ws = workspace_from(ctx)
-    settings = kpi_settings(ws.settings.extra, file=str(ws.config_path))
+    settings = ws.settings.reports
     result = kpis(ws.store.engine, _as_of(as_of), settings, currency=currency)
     if as_json:
         emit_json(result)
@@ -78,7 +78,7 @@ def report(ctx: typer.Context,
         raise InputError(f"unknown format {fmt!r}; use html, xlsx or json", field="--format",
                          rule="report-format")
     ws = workspace_from(ctx)
-    settings = kpi_settings(ws.settings.extra, file=str(ws.config_path))
+    settings = ws.settings.reports
     build = weekly_report if kind == "weekly" else monthly_report
     result = build(ws.store.engine, _as_of(as_of), settings, currency=currency)
     path = write_report(result, fmt, out)

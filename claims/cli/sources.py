@@ -180,7 +180,7 @@ def list_mappings(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """
     from claims.sources.tabular import mappings
 
-    known = mappings(workspace_from(ctx).settings.extra)
+    known = mappings(workspace_from(ctx).settings.invoice_import)
     if as_json:
         emit_json({name: m.model_dump() for name, m in known.items()})
         return

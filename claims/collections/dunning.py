@@ -20,11 +20,10 @@ How "exactly once" works (and its one trade-off):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import re
-import smtplib
-import ssl
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,14 +40,14 @@ from typing import Any
 
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
-from pydantic import SecretStr
 from sqlalchemy import delete, insert, select, update
 
-from claims.collections.config import CollectionsConfig, Level, load_config
+from claims.collections.mailer import ConnectionFailed, Mailer, Refused
 from claims.collections.receivables import (
     Item, Sql, as_datetime, bind, item_from_row, items_cte, pause_ctes,
 )
 from claims.collections.tables import DunningSendItemRow, DunningSendRow, InteractionRow
+from claims.collections.settings import CollectionsConfig, FollowupSettings, Level
 from claims.collections.terms import late_interest
 from claims.errors import ClaimsError, ConflictError, InputError, NotFound, StoreError
 from claims.core.money import fmt, minor_units
@@ -81,12 +80,11 @@ def check_address(address: str, *, field: str = "email") -> str:
 
 
 def config_of(ws: Workspace) -> CollectionsConfig:
-    """The workspace's follow-up configuration (defaults where claims.toml says nothing)."""
-    cached = ws.__dict__.get("_collections_config")
-    if cached is None:
-        cached = load_config(ws.settings.extra, str(ws.config_path))
-        ws.__dict__["_collections_config"] = cached
-    return cached
+    """The workspace's ``[followup]`` and ``[agencies]`` settings (defaults where claims.toml
+    says nothing), as one value."""
+    settings = ws.settings
+    return CollectionsConfig.model_construct(followup=settings.followup,
+                                             agencies=settings.agencies)
 
 
 # -- what is due ------------------------------------------------------------------------------
@@ -236,19 +234,17 @@ def _recipients(ws: Workspace, ids: list[int]
 
 # -- rendering --------------------------------------------------------------------------------
 
-def _environment(ws: Workspace) -> Environment:
-    """The workspace's Jinja environment, made once: compiled templates are reused."""
-    cached = ws.__dict__.get("_followup_templates")
-    if cached is None:
-        cached = ws.__dict__["_followup_templates"] = _make_environment(config_of(ws), ws.root)
-    return cached
+def template_environment(followup: FollowupSettings, root: Path) -> Environment:
+    """The Jinja environment for ``[followup]`` in the workspace at ``root``: its own
+    ``templates_dir`` (relative to ``root``) first, then the built-in templates. Made once per
+    folder, so compiled templates are reused."""
+    own = Path(followup.templates_dir) if followup.templates_dir else None
+    return _environment(None if own is None else own if own.is_absolute() else root / own)
 
 
-def _make_environment(config: CollectionsConfig, root: Path) -> Environment:
-    paths = [TEMPLATES]
-    if config.followup.templates_dir:
-        own = Path(config.followup.templates_dir)
-        paths.insert(0, own if own.is_absolute() else root / own)
+@functools.lru_cache(maxsize=16)
+def _environment(own: Path | None) -> Environment:
+    paths = [TEMPLATES] if own is None else [own, TEMPLATES]
     # HTML templates are escaped (customer names are data), text and subjects are not
     env = Environment(loader=FileSystemLoader([str(p) for p in paths]),
                       undefined=StrictUndefined, keep_trailing_newline=True,
@@ -264,7 +260,7 @@ def _make_environment(config: CollectionsConfig, root: Path) -> Environment:
 def render(ws: Workspace, msg: Message, as_of: date) -> tuple[str, str, str]:
     """(subject, plain text, HTML) of a statement in the customer's language."""
     config = config_of(ws)
-    env = _environment(ws)
+    env = template_environment(config.followup, ws.root)
     items = [{"label": i.label, "invoice": i.number, "instalment": i.seq,
               "due_date": i.due_date.isoformat(), "days": (as_of - i.due_date).days,
               "currency": i.currency, "amount": i.amount, "open": i.open_amount,
@@ -310,87 +306,6 @@ def build_email(ws: Workspace, msg: Message, as_of: date, *, send_key: str) -> M
     email.attach(MIMEText(body, "plain", "utf-8"))
     email.attach(MIMEText(html, "html", "utf-8"))
     return email
-
-
-# -- SMTP -------------------------------------------------------------------------------------
-
-class Mailer:
-    """One SMTP connection for a run, opened on first use; the password is resolved only here
-    and never logged (smtplib's debug output stays off)."""
-
-    def __init__(self, ws: Workspace) -> None:
-        self.settings = config_of(ws).followup.smtp
-        self._smtp: smtplib.SMTP | None = None
-        self._password: SecretStr | None = None
-
-    def check_credentials(self) -> None:
-        """Resolve the password now, so a missing secret fails the run before anything is
-        reserved (it stays in memory only, as a ``SecretStr``)."""
-        cfg = self.settings
-        if cfg.username and self._password is None:
-            if cfg.password is None:
-                raise InputError("a username is set but no password reference",
-                                 field="followup.smtp.password", rule="smtp-login")
-            self._password = cfg.password.resolve("followup.smtp.password")
-
-    def _connect(self) -> smtplib.SMTP:
-        cfg = self.settings
-        try:
-            smtp: smtplib.SMTP
-            if cfg.ssl:
-                smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds,
-                                        context=ssl.create_default_context())
-            else:
-                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
-                if cfg.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-            if cfg.username:
-                self.check_credentials()
-                assert self._password is not None  # check_credentials raised otherwise
-                smtp.login(cfg.username, self._password.get_secret_value())
-        except smtplib.SMTPAuthenticationError as err:
-            raise _ConnectionFailed(f"SMTP login as {cfg.username} refused "
-                                    f"({err.smtp_code})") from None
-        except (smtplib.SMTPException, OSError) as err:
-            raise _ConnectionFailed(f"cannot reach SMTP server {cfg.host}:{cfg.port}: "
-                                    f"{type(err).__name__}: {err}") from err
-        return smtp
-
-    def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
-        """Hand the message to the server; raises :class:`_Refused` or
-        :class:`_ConnectionFailed`."""
-        if self._smtp is None:
-            self._smtp = self._connect()
-        try:
-            refused = self._smtp.sendmail(sender, recipients, raw)
-        except smtplib.SMTPRecipientsRefused as err:
-            raise _Refused(f"all recipients refused: {sorted(err.recipients)}") from err
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as err:
-            raise _Refused(f"server refused the message: {err.smtp_code} "
-                           f"{err.smtp_error.decode(errors='replace')}") from err
-        except (smtplib.SMTPException, OSError) as err:
-            self._smtp = None  # the connection is gone; the next message reconnects
-            raise _ConnectionFailed(f"connection lost while sending: {type(err).__name__}: "
-                                    f"{err}") from err
-        if refused:
-            # some recipients took it: it was sent; the refused ones are reported in the log
-            log.warning("followup.recipients_refused", refused=sorted(refused))
-
-    def close(self) -> None:
-        if self._smtp is not None:
-            try:
-                self._smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass  # closing a connection the server already dropped
-            self._smtp = None
-
-
-class _Refused(Exception):
-    pass
-
-
-class _ConnectionFailed(Exception):
-    pass
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -487,7 +402,7 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
             else:
                 result.sent.append(entry)
         return result
-    first = Mailer(ws)
+    first = Mailer(config_of(ws).followup.smtp)
     if any(m.level.channel == "email" and not m.problem for m in messages):
         first.check_credentials()
     state = _RunState()
@@ -498,7 +413,7 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
         # one SMTP connection per worker thread; the resolved password is shared in memory
         current: Mailer | None = getattr(local, "mailer", None)
         if current is None:
-            current = local.mailer = Mailer(ws)
+            current = local.mailer = Mailer(config_of(ws).followup.smtp)
             current._password = first._password
             with state.lock:
                 mailers.append(current)
@@ -573,15 +488,15 @@ def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: 
     sender = getaddresses([config_of(ws).followup.smtp.sender])[0][1]
     try:
         mailer.send(sender, [getaddresses([r])[0][1] for r in msg.recipients], raw)
-    except (_Refused, _ConnectionFailed) as err:
+    except (Refused, ConnectionFailed) as err:
         _release(ws, send_id)
         log.warning("followup.send_failed", customer=msg.customer, level=msg.level.name,
                     error=str(err))
-        if isinstance(err, _ConnectionFailed):
+        if isinstance(err, ConnectionFailed):
             with state.lock:
                 state.connection_error = state.connection_error or str(err)
         result.failed.append(summary | {"error": str(err),
-                                        "connection": isinstance(err, _ConnectionFailed)})
+                                        "connection": isinstance(err, ConnectionFailed)})
         return
     # write-once evidence of what went out; 'xb' refuses to overwrite an existing file
     with eml.open("xb") as fh:

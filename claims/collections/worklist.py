@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from claims.collections.config import CollectionsConfig
+from claims.collections.settings import CollectionsConfig
 from claims.collections.dunning import config_of
 from claims.collections.receivables import (
     WAITING_STATUSES, Sql, as_date, as_datetime, bind, day_start, items_cte, money, pause_ctes,

@@ -60,7 +60,7 @@ def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
     """Import a CSV or XLSX accounting export through the named mapping, all rows or none."""
     from claims.sources.tabular import get_mapping, read_tabular
 
-    mapping = get_mapping(mapping_name, ws.settings.extra)
+    mapping = get_mapping(mapping_name, ws.settings.invoice_import)
     source = "xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv"
     items = read_tabular(path, mapping, mapping_name, source=source)
     return store_batch(ws, items, source=source, target=str(path),
@@ -72,7 +72,8 @@ def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5)
     """The first ``rows`` rows of an export as the mapping reads them."""
     from claims.sources.tabular import get_mapping, preview
 
-    return preview(path, get_mapping(mapping_name, ws.settings.extra), mapping_name, rows)
+    return preview(path, get_mapping(mapping_name, ws.settings.invoice_import), mapping_name,
+                   rows)
 
 
 def _voided(ws: Workspace, fetched: list[dict[str, Any]]) -> list[ImportFinding]:
@@ -113,9 +114,9 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
     completed import), all or none. ``transport`` / ``sleep`` are for tests."""
     import json
 
-    from claims.sources.zoho import ZohoClient, since_text, to_source_invoices, zoho_settings
+    from claims.sources.zoho import ZohoClient, configured, since_text, to_source_invoices
 
-    settings = zoho_settings(ws.settings.extra)
+    settings = configured(ws.settings.invoice_import)
     secret = settings.client_secret.resolve("invoice_import.zoho.client_secret")
     refresh = settings.refresh_token.resolve("invoice_import.zoho.refresh_token")
     cursor = since_text(since) if since is not None else last_zoho_cursor(ws)
