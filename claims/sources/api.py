@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 from claims.errors import InputError
 from claims.sources.common import ImportBatch, ImportFinding, SourceInvoice, sha256_of
 from claims.sources.store import store_batch
+from claims.sources.tabular import get_mapping, preview, read_tabular
+from claims.sources.zoho import ZohoClient, configured, since_text, to_source_invoices
 from claims.workspace import Workspace
 
 
@@ -58,8 +61,6 @@ def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
 def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
                    dry_run: bool = False) -> ImportBatch:
     """Import a CSV or XLSX accounting export through the named mapping, all rows or none."""
-    from claims.sources.tabular import get_mapping, read_tabular
-
     mapping = get_mapping(mapping_name, ws.settings.invoice_import)
     source = "xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv"
     items = read_tabular(path, mapping, mapping_name, source=source)
@@ -70,8 +71,6 @@ def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
 
 def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5) -> dict:
     """The first ``rows`` rows of an export as the mapping reads them."""
-    from claims.sources.tabular import get_mapping, preview
-
     return preview(path, get_mapping(mapping_name, ws.settings.invoice_import), mapping_name,
                    rows)
 
@@ -112,10 +111,6 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
                 ) -> ImportBatch:
     """Import from Zoho Books: invoices modified since ``since`` (default: since the last
     completed import), all or none. ``transport`` / ``sleep`` are for tests."""
-    import json
-
-    from claims.sources.zoho import ZohoClient, configured, since_text, to_source_invoices
-
     settings = configured(ws.settings.invoice_import)
     secret = settings.client_secret.resolve("invoice_import.zoho.client_secret")
     refresh = settings.refresh_token.resolve("invoice_import.zoho.refresh_token")
