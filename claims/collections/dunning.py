@@ -36,7 +36,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, getaddresses, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
@@ -52,7 +52,9 @@ from claims.collections.terms import late_interest
 from claims.errors import ClaimsError, ConflictError, InputError, NotFound, StoreError
 from claims.core.money import fmt, minor_units
 from claims.store.tables import ContactRow, CustomerRow, utcnow
-from claims.workspace import Workspace
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 log = structlog.get_logger("claims.followup")
 

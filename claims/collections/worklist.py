@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claims.collections.settings import CollectionsConfig
 from claims.collections.dunning import config_of
@@ -27,7 +27,9 @@ from claims.collections.receivables import (
 )
 from claims.collections.terms import late_interest
 from claims.store.tables import money_from_sql
-from claims.workspace import Workspace
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 
 @dataclass

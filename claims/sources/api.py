@@ -6,14 +6,16 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claims.errors import InputError
 from claims.sources.common import ImportBatch, ImportFinding, SourceInvoice, sha256_of
 from claims.sources.store import store_batch
 from claims.sources.tabular import get_mapping, preview, read_tabular
 from claims.sources.zoho import ZohoClient, configured, since_text, to_source_invoices
-from claims.workspace import Workspace
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 
 def _read_all(paths: Sequence[Path]) -> list[bytes]:

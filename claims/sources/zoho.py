@@ -178,7 +178,8 @@ class ZohoClient:
                                 "again in Zoho and update the refresh_token reference",
                                 endpoint="oauth token", status=resp.status_code)
         self._token = str(token)
-        self._token_expires = self._clock() + float(body.get("expires_in", 3600)) - 60  # ok: seconds
+        expires_in = float(body.get("expires_in", 3600))  # ok: seconds
+        self._token_expires = self._clock() + expires_in - 60  # ok: seconds
         self._api = self.settings.api(body.get("api_domain"))
 
     def get(self, path: str, *, where: str = "", pdf: bool = False,
