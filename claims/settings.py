@@ -1,72 +1,58 @@
 """Configuration: one settings object read from ``claims.toml``, overridden by the environment.
 
-Each setting has a default and a help line (its ``description``). Environment overrides are
-``CLAIMS_<SECTION>_<NAME>`` (e.g. ``CLAIMS_DATABASE_URL``). Secrets are never stored here in
-clear: a :class:`SecretRef` names where to find one (an environment variable, a file, or the OS
-keyring) and is resolved only when it is used.
+Each slice declares its own tables as a section model (``[followup]`` and ``[agencies]`` in
+:mod:`claims.collections.settings`, ``[payments]`` in :mod:`claims.payments.settings`,
+``[reports]`` in :mod:`claims.reports.settings`, ``[invoice_import]`` in
+:mod:`claims.sources.settings`); :class:`Settings` composes them, one typed attribute per table.
+A new section is one more attribute here. Every setting has a default and a help line (its
+``description``), so an empty claims.toml is a valid one; an unknown key anywhere is an error
+naming it (with a "did you mean" when one is close).
+
+Environment overrides: ``CLAIMS_DATABASE_URL``, ``CLAIMS_BROWSER_EXECUTABLE``,
+``CLAIMS_BROWSER_WS_ENDPOINT`` and ``CLAIMS_ACTOR``. Secrets are never stored here in clear: a
+:class:`~claims.secrets.SecretRef` names where to find one and is resolved only when used.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from claims.errors import InputError, WorkspaceError
+from claims.collections.settings import AgencyRule, FollowupSettings
+from claims.core.config import FIELD_ERROR, UNKNOWN_NAME_ERROR, Section
+from claims.errors import InputError, UnknownName, WorkspaceError
+from claims.payments.settings import MatchSettings
+from claims.reports.settings import KpiSettings
+from claims.secrets import SecretRef
+from claims.sources.settings import InvoiceImportSettings
 
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SecretRef(Section):
-    """Where a secret lives. Exactly one of ``env``, ``file`` or ``keyring``."""
-
-    env: str | None = Field(None, description="name of an environment variable")
-    file: str | None = Field(None, description="path of a file holding only the secret")
-    keyring: str | None = Field(None, description="'service/username' in the OS keyring")
-
-    def resolve(self, what: str = "secret") -> SecretStr:
-        """The secret's value; a clear error (naming the reference, not the value) if absent."""
-        if self.env:
-            value = os.environ.get(self.env)
-            if value is None:
-                raise InputError(f"environment variable {self.env} is not set", field=what)
-            return SecretStr(value)
-        if self.file:
-            path = Path(self.file).expanduser()
-            try:
-                return SecretStr(path.read_text(encoding="utf-8").strip())
-            except OSError as err:
-                raise InputError(f"cannot read {path}: {err.strerror}", field=what) from err
-        if self.keyring:
-            try:
-                import keyring  # optional: only when a keyring reference is configured
-            except ImportError as err:
-                raise InputError("the keyring package is not installed", field=what) from err
-            service, _, user = self.keyring.partition("/")
-            value = keyring.get_password(service, user)
-            if value is None:
-                raise InputError(f"no keyring entry {self.keyring}", field=what)
-            return SecretStr(value)
-        raise InputError("no env, file or keyring given", field=what)
+__all__ = ["BrowserSettings", "DatabaseSettings", "PortalSettings", "SecretRef", "Section",
+           "Settings", "load_settings"]
 
 
 class DatabaseSettings(Section):
+    """``[database]``: where the store is."""
+
     url: str = Field("sqlite:///claims.db",
                      description="SQLAlchemy URL; a relative SQLite path is inside the workspace")
 
 
 class BrowserSettings(Section):
+    """``[browser]``: the Chromium that drives the portals."""
+
     executable: str = Field("", description="Chromium path; empty: Playwright's, else the system's")
     headless: bool = Field(True, description="run the browser without a window")
     ws_endpoint: str = Field("", description="a Playwright browser server to connect to instead")
 
 
 class PortalSettings(Section):
+    """``[portals.<adapter>]``: one portal's address and the supplier's login."""
+
     url: str = Field("http://127.0.0.1:8765", description="the portal's base URL")
     username: str = Field("", description="the supplier's portal user name")
     password: SecretRef | None = Field(None, description="where the password is")
@@ -78,12 +64,20 @@ class Settings(Section):
     """Everything configurable, with defaults: an empty claims.toml is a valid one."""
 
     actor: str = Field("", description="who acts (recorded in events); default: the OS user")
-    database: DatabaseSettings = DatabaseSettings()
-    browser: BrowserSettings = BrowserSettings()
+    database: DatabaseSettings = Field(DatabaseSettings(), description="the store")
+    browser: BrowserSettings = Field(BrowserSettings(), description="the portal browser")
     portals: dict[str, PortalSettings] = Field(default_factory=dict,
                                                description="one table per portal adapter")
-    extra: dict[str, Any] = Field(default_factory=dict,
-                                  description="settings of other parts (followup, payments, …)")
+    followup: FollowupSettings = Field(FollowupSettings(),
+                                       description="collections follow-up: reminders, SMTP, "
+                                                   "levels, worklist score, escalation")
+    agencies: dict[str, AgencyRule] = Field(default_factory=dict,
+                                            description="statutory payment rules per agency name")
+    payments: MatchSettings = Field(MatchSettings(),
+                                    description="cash application: matching and auto-apply")
+    reports: KpiSettings = Field(KpiSettings(), description="KPIs and the weekly/monthly reports")
+    invoice_import: InvoiceImportSettings = Field(
+        InvoiceImportSettings(), description="invoice sources: export mappings, Zoho Books")
 
 
 _ENV_OVERRIDES = {
@@ -95,15 +89,17 @@ _ENV_OVERRIDES = {
 
 
 def load_settings(path: Path) -> Settings:
-    """Read ``path`` (claims.toml), apply environment overrides, validate."""
+    """Read ``path`` (claims.toml), apply environment overrides, validate; returns the settings.
+
+    A syntax error, an unknown key or a bad value is an :class:`InputError` naming the file and
+    the key's dotted path; a missing file is a :class:`WorkspaceError`.
+    """
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise WorkspaceError(f"{path} does not exist") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(str(err), file=str(path), rule="toml-syntax") from err
-    known = set(Settings.model_fields)
-    data["extra"] = {k: data.pop(k) for k in list(data) if k not in known}
     for env, keys in _ENV_OVERRIDES.items():
         if env in os.environ:
             target = data
@@ -113,6 +109,57 @@ def load_settings(path: Path) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise InputError(first["msg"], file=str(path), field=field, rule="settings") from err
+        raise settings_error(err, str(path)) from None
+
+
+def settings_error(err: ValidationError, file: str) -> InputError:
+    """The first problem of a failed validation of :class:`Settings`, as one clear error: an
+    unknown key or name becomes :class:`UnknownName` (with a "did you mean"), anything else an
+    :class:`InputError` naming ``file`` and the setting's dotted path."""
+    problems = err.errors()
+    first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
+    loc = tuple(str(part) for part in first["loc"])
+    ctx = first.get("ctx") or {}
+    if first["type"] == "extra_forbidden":
+        known = known_keys(loc[:-1])
+        if known is not None:
+            return UnknownName("setting", loc[-1], known, file=file, field=".".join(loc))
+        return InputError(f"unknown setting {loc[-1]!r}", file=file, field=".".join(loc),
+                          rule="known-setting")
+    if first["type"] == UNKNOWN_NAME_ERROR:
+        return UnknownName(ctx["kind"], ctx["name"], ctx["known"], file=file,
+                           field=".".join(loc))
+    if first["type"] == FIELD_ERROR:
+        loc += (ctx["field"],)
+    return InputError(first["msg"], file=file, field=".".join(loc), rule="settings")
+
+
+def known_keys(loc: tuple[str, ...]) -> list[str] | None:
+    """The keys allowed in the table at ``loc`` (a path from the top of claims.toml), or
+    ``None`` when ``loc`` is not a table of :class:`Settings`."""
+    annotation: Any = Settings
+    for part in loc:
+        model = _model(annotation)
+        if model is not None:
+            field = model.model_fields.get(part)
+            if field is None:
+                return None
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]   # a named entry: [portals.<name>]
+        elif get_origin(annotation) in (tuple, list):
+            annotation = get_args(annotation)[0]   # an entry of an array of tables
+        else:
+            return None
+    model = _model(annotation)
+    return list(model.model_fields) if model is not None else None
+
+
+def _model(annotation: Any) -> type[BaseModel] | None:
+    """The model class ``annotation`` is (or ``X | None`` holds), else ``None``."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        models = [m for m in map(_model, get_args(annotation)) if m is not None]
+        return models[0] if len(models) == 1 else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None

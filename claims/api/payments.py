@@ -15,10 +15,6 @@ __all__ = ["statement_formats", "import_statement", "review_queue", "accept_matc
            "change_match", "reject_match", "undo_payment", "payment_history",
            "reconciliation", "save_bank_mapping", "bank_mapping"]
 
-def _match_settings(ws: Workspace) -> Any:
-    return service.match_settings(ws.settings.extra, file=str(ws.config_path))
-
-
 def import_statement(ws: Workspace, path: Path, *, fmt: str | None = None,
                      bank: str | None = None, dry_run: bool = False) -> Any:
     """Import a bank statement: new credits matched, applied when certain, else queued.
@@ -26,7 +22,7 @@ def import_statement(ws: Workspace, path: Path, *, fmt: str | None = None,
     if fmt is not None:
         STATEMENT_FORMATS.get(fmt)  # an unknown name: "did you mean …?", before any reading
     return service.import_statement(ws.store, path, fmt=fmt, bank=bank,
-                                    settings=_match_settings(ws), actor=ws.actor,
+                                    settings=ws.settings.payments, actor=ws.actor,
                                     dry_run=dry_run)
 
 

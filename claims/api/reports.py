@@ -8,7 +8,7 @@ from typing import Any
 
 from claims.errors import InputError
 from claims.reports.build import monthly_report, weekly_report
-from claims.reports.kpis import kpi_settings, kpis
+from claims.reports.kpis import kpis
 from claims.reports.render import write_report
 from claims.workspace import Workspace
 
@@ -21,7 +21,7 @@ REPORT_FORMATS = ("html", "xlsx", "json")
 def compute_kpis(ws: Workspace, as_of: date | None = None, *,
                  currency: str | None = None) -> dict[str, Any]:
     """DSO, CEI, aging, at risk, match rate, … as of a date (default today), in one currency."""
-    settings = kpi_settings(ws.settings.extra, file=str(ws.config_path))
+    settings = ws.settings.reports
     return kpis(ws.store.engine, as_of or date.today(), settings, currency=currency)
 
 
@@ -36,7 +36,7 @@ def write_collection_report(ws: Workspace, kind: str, fmt: str, out: Path, *,
     if fmt not in REPORT_FORMATS:
         raise InputError(f"unknown format {fmt!r}; use {', '.join(REPORT_FORMATS)}",
                          field="--format", rule="report-format")
-    settings = kpi_settings(ws.settings.extra, file=str(ws.config_path))
+    settings = ws.settings.reports
     build = weekly_report if kind == "weekly" else monthly_report
     report = build(ws.store.engine, as_of or date.today(), settings, currency=currency)
     return report, write_report(report, fmt, out)

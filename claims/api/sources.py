@@ -61,7 +61,7 @@ def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
 
 def tabular_mappings(ws: Workspace) -> dict[str, Any]:
     """The column mappings: built in, and the workspace's own from claims.toml."""
-    return mappings(ws.settings.extra)
+    return mappings(ws.settings.invoice_import)
 
 
 def import_history(ws: Workspace, limit: int = 50) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Date, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
-from claims.collections.config import CollectionsConfig
+from claims.collections.settings import CollectionsConfig
 from claims.store.tables.collections import ScheduleRow
 from claims.collections.terms import Terms, schedule
 from claims.errors import InputError, NotFound

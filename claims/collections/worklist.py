@@ -19,9 +19,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from claims.collections.config import CollectionsConfig
+from claims.collections.settings import CollectionsConfig
 from claims.collections.dunning.plan import config_of
 from claims.collections.receivables import (
     WAITING_STATUSES, Sql, as_date, as_datetime, bind, day_start, items_cte, money, open_items,
@@ -30,7 +30,9 @@ from claims.collections.receivables import (
 from claims.collections.records import customer_row
 from claims.collections.terms import late_interest
 from claims.store.tables import money_from_sql
-from claims.workspace import Workspace
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 
 @dataclass

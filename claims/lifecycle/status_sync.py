@@ -15,15 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import text
 
 from claims.errors import SyncLocked
 from claims.core.models import ClaimStatus
-from claims.workspace import Workspace
 from portals.base import PortalAdapter, StatusReport
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 log = structlog.get_logger("claims.lifecycle.status_sync")
 

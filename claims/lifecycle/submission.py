@@ -24,18 +24,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from claims.errors import ConflictError, InputError
 from claims.lifecycle.leases import release, take_next, worker_id
 from claims.core.models import Claim, ClaimStatus
-from claims.workspace import Workspace
 from portals.base import PackageFile, PortalAdapter, SubmissionPackage, check_package
 from portals.errors import (
     AlreadySubmitted, AuthenticationFailed, OutcomeUnknown, PortalError, PortalRejected,
 )
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 log = structlog.get_logger("claims.lifecycle.submission")
 
@@ -70,7 +72,7 @@ class SubmitSummary:
                 "claims": [o.__dict__ | {"ok": o.ok} for o in self.outcomes]}
 
 
-AdapterFactory = Callable[[Workspace, str], PortalAdapter]
+AdapterFactory = Callable[["Workspace", str], PortalAdapter]
 
 
 def package_for(ws: Workspace, claim: Claim) -> SubmissionPackage:

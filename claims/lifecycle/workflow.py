@@ -6,6 +6,8 @@ Every function takes the workspace first; :mod:`claims.api` hands them to users.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import calendar
 import re
 from collections.abc import Sequence
@@ -24,7 +26,9 @@ from claims.core.models import DEAD, FROZEN, Claim, ClaimStatus, Contract
 from claims.store import ImportResult
 from claims.lifecycle.validation.findings import Finding, has_errors
 from claims.lifecycle.validation.rules import Context, run_rules
-from claims.workspace import Workspace
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 log = structlog.get_logger("claims")
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
@@ -37,17 +36,6 @@ from claims.store.tables import (
 )
 
 log = structlog.get_logger("claims.payments")
-
-
-def match_settings(extra: dict[str, Any], *, file: str = "claims.toml") -> MatchSettings:
-    """The ``[payments]`` table of claims.toml, validated (defaults when absent)."""
-    try:
-        return MatchSettings.model_validate(extra.get("payments", {}))
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise InputError(first["msg"], file=file,
-                         field="payments." + ".".join(map(str, first["loc"])),
-                         rule="settings") from err
 
 
 @dataclass

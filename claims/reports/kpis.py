@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine, inspect, text
 
-from claims.errors import InputError
 from claims.core.money import CURRENCIES, quantize
 from claims.reports import sql
+from claims.reports.settings import KpiSettings
 from claims.store.tables import money_from_sql
 
 #: ``run(sql_text, params)`` → rows; lets the same statements run on SQLAlchemy or DuckDB.
@@ -30,40 +29,6 @@ Runner = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
 CEI_VARIANT = ("CRF standard: (beginning AR + credit sales − ending total AR) / (beginning AR + "
                "credit sales − ending current AR) × 100, over the calendar month to the as-of "
                "date")
-
-
-class KpiSettings(BaseModel):
-    """``[reports]`` in claims.toml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    aging_buckets: list[int] = Field([30, 60, 90], description="bucket edges in days, ascending")
-    aging_basis: Literal["due", "invoice"] = Field("due",
-                                                   description="age from due or invoice date")
-    dso_days: int = Field(90, ge=1, le=366, description="days of sales in standard DSO")
-    trend_months: int = Field(6, ge=1, le=24, description="months in the trends")
-    at_risk_days: int = Field(90, ge=1, description="past due by more than this: at risk")
-    countback_months: int = Field(24, ge=1, le=60, description="most months countback walks")
-    currency: str | None = Field(None, description="KPI currency (default: the most invoiced)")
-    monthly_target: Decimal | None = Field(None, description="cash to collect per month")
-
-    @field_validator("aging_buckets")
-    @classmethod
-    def _ascending(cls, value: list[int]) -> list[int]:
-        if not value or sorted(set(value)) != value or value[0] <= 0:
-            raise ValueError("bucket edges must be positive and strictly ascending")
-        return value
-
-
-def kpi_settings(extra: dict[str, Any], *, file: str = "claims.toml") -> KpiSettings:
-    """The ``[reports]`` table of claims.toml, validated."""
-    try:
-        return KpiSettings.model_validate(extra.get("reports", {}))
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise InputError(first["msg"], file=file,
-                         field="reports." + ".".join(map(str, first["loc"])),
-                         rule="settings") from err
 
 
 def _r(value: Decimal | None, places: int = 2) -> Decimal | None:

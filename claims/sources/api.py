@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from claims.core.importers import INVOICE_SOURCES, Importer
 from claims.errors import InputError, PluginError
 from claims.sources.common import ImportBatch, ImportFinding, SourceInvoice, sha256_of
 from claims.sources.store import store_batch
+from claims.store.tables import InvoiceRow
+from claims.store.tables.sources import InvoiceImportRow
 from claims.sources.tabular import get_mapping, preview
-from claims.workspace import Workspace
+from claims.sources.zoho import ZohoClient, configured, since_text, to_source_invoices
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 
 def _read_all(paths: Sequence[Path]) -> list[bytes]:
@@ -53,7 +61,8 @@ def import_files(ws: Workspace, paths: Sequence[Path], *, fmt: str | None = None
     importers = [INVOICE_SOURCES.get(fmt) if fmt else INVOICE_SOURCES.detect(p) for p in paths]
     options: dict[str, Any] = {}
     if mapping is not None:
-        options = {"mapping": get_mapping(mapping, ws.settings.extra), "mapping_name": mapping}
+        options = {"mapping": get_mapping(mapping, ws.settings.invoice_import),
+                   "mapping_name": mapping}
     items = [item for imp, path in zip(importers, paths, strict=True)
              for item in extract(imp, path, options)]
     names = [str(p) for p in paths]
@@ -78,7 +87,7 @@ def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
 def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
                    dry_run: bool = False) -> ImportBatch:
     """Import a CSV or XLSX accounting export through the named mapping, all rows or none."""
-    mapping = get_mapping(mapping_name, ws.settings.extra)
+    mapping = get_mapping(mapping_name, ws.settings.invoice_import)
     source = "xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv"
     items = extract(INVOICE_SOURCES.get(source), path,
                     {"mapping": mapping, "mapping_name": mapping_name})
@@ -89,16 +98,13 @@ def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
 
 def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5) -> dict:
     """The first ``rows`` rows of an export as the mapping reads them."""
-    return preview(path, get_mapping(mapping_name, ws.settings.extra), mapping_name, rows)
+    return preview(path, get_mapping(mapping_name, ws.settings.invoice_import), mapping_name,
+                   rows)
 
 
 def _voided(ws: Workspace, fetched: list[dict[str, Any]]) -> list[ImportFinding]:
     """An invoice we hold that Zoho now says is void is a warning on the batch: a claim may
     rest on it. (It is not deleted here: what was claimed stays on record.)"""
-    from sqlalchemy import select
-
-    from claims.store.tables import InvoiceRow
-
     void = {str(i.get("invoice_number")): str(i.get("invoice_id")) for i in fetched
             if i.get("status") == "void"}
     if not void:
@@ -112,10 +118,6 @@ def _voided(ws: Workspace, fetched: list[dict[str, Any]]) -> list[ImportFinding]
 
 def last_zoho_cursor(ws: Workspace) -> str | None:
     """The high-water mark of the last completed Zoho import (its newest last_modified_time)."""
-    from sqlalchemy import select
-
-    from claims.store.tables.sources import InvoiceImportRow
-
     with ws.store.session() as s:
         return s.scalar(select(InvoiceImportRow.cursor)
                         .where(InvoiceImportRow.source == "zoho",
@@ -128,11 +130,7 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
                 ) -> ImportBatch:
     """Import from Zoho Books: invoices modified since ``since`` (default: since the last
     completed import), all or none. ``transport`` / ``sleep`` are for tests."""
-    import json
-
-    from claims.sources.zoho import ZohoClient, since_text, to_source_invoices, zoho_settings
-
-    settings = zoho_settings(ws.settings.extra)
+    settings = configured(ws.settings.invoice_import)
     secret = settings.client_secret.resolve("invoice_import.zoho.client_secret")
     refresh = settings.refresh_token.resolve("invoice_import.zoho.refresh_token")
     cursor = since_text(since) if since is not None else last_zoho_cursor(ws)

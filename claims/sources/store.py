@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import func, select
@@ -25,7 +25,9 @@ from claims.sources.common import (
 from claims.store.tables.sources import CustomerLinkRow, InvoiceImportRow, InvoiceOriginRow
 from claims.store import _jsonable
 from claims.store.tables import ContactRow, CustomerRow, InvoiceRow, utcnow
-from claims.workspace import Workspace
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 log = structlog.get_logger("claims.sources")
 

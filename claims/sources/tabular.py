@@ -29,9 +29,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from claims.errors import InputError, UnknownName
 from claims.core.models import InvoiceLine
@@ -39,42 +37,12 @@ from claims.core.money import CURRENCIES
 from claims.sources.common import (
     ContactRef, CustomerRef, ImportFinding, ImportRejected, SourceInvoice, make_invoice, money2,
 )
+from claims.sources.settings import InvoiceImportSettings, Mapping
 
-#: The invoice fields a column can map to.
-FIELDS = {
-    "number": "invoice number (rows with the same number are the lines of one invoice)",
-    "issue_date": "invoice date", "due_date": "due date", "currency": "ISO 4217 currency",
-    "customer": "customer name", "customer_id": "the customer's id in the source system",
-    "tax_id": "the customer's VAT / tax id", "customer_email": "customer email",
-    "contact_name": "finance contact name", "contact_email": "finance contact email",
-    "contract_number": "contract the invoice bills", "period_start": "service period start",
-    "period_end": "service period end", "description": "line description",
-    "quantity": "line quantity", "unit_price": "line unit price", "line_net": "line net",
-    "vat_percent": "line VAT rate, %", "line_vat": "line VAT", "net": "invoice net",
-    "vat": "invoice VAT", "total": "invoice total (checked against net + VAT)",
-}
 REQUIRED = ("number", "issue_date", "customer")
 _HEADER_FIELDS = ("issue_date", "due_date", "currency", "customer", "customer_id", "tax_id",
                   "customer_email", "contact_name", "contact_email", "contract_number",
                   "period_start", "period_end")
-
-
-class Mapping(BaseModel):
-    """How to read one kind of export: its columns, and its dates and numbers."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    description: str = Field("", description="what export this reads")
-    columns: dict[str, str] = Field(description="invoice field → column header")
-    date_format: str = Field("%Y-%m-%d", description="strptime format of the dates")
-    decimal: Literal[".", ","] = Field(".", description="decimal separator")
-    thousands: Literal[",", ".", " ", "'", ""] = Field(",", description="thousands separator")
-    currency: str | None = Field(None, description="currency when there is no currency column")
-    delimiter: str = Field(",", description="CSV field delimiter")
-    encoding: str = Field("utf-8-sig", description="CSV text encoding")
-    sheet: str | None = Field(None, description="XLSX sheet (default: the first)")
-    vat_included_in_total: bool = Field(
-        True, description="the total column is gross (net + VAT); else net = total")
 
 
 BUILTIN: dict[str, Mapping] = {
@@ -106,30 +74,14 @@ BUILTIN: dict[str, Mapping] = {
 }
 
 
-def mappings(extra: dict[str, Any]) -> dict[str, Mapping]:
-    """Built-in mappings plus the user's (``[invoice_import.mappings.<name>]``), validated."""
-    out = dict(BUILTIN)
-    section = (extra.get("invoice_import") or {}).get("mappings") or {}
-    for name, data in section.items():
-        try:
-            mapping = Mapping.model_validate(data)
-        except ValidationError as err:
-            first = err.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise InputError(first["msg"], file="claims.toml",
-                             field=f"invoice_import.mappings.{name}.{loc}",
-                             rule="mapping") from None
-        unknown = sorted(set(mapping.columns) - set(FIELDS))
-        if unknown:
-            raise UnknownName("invoice field", unknown[0], FIELDS, file="claims.toml",
-                              field=f"invoice_import.mappings.{name}.columns")
-        out[name] = mapping
-    return out
+def mappings(section: InvoiceImportSettings) -> dict[str, Mapping]:
+    """Built-in mappings plus the user's (``[invoice_import.mappings.<name>]``, which win)."""
+    return {**BUILTIN, **section.mappings}
 
 
-def get_mapping(name: str, extra: dict[str, Any]) -> Mapping:
+def get_mapping(name: str, section: InvoiceImportSettings) -> Mapping:
     """The mapping called ``name`` (a did-you-mean error if there is none)."""
-    known = mappings(extra)
+    known = mappings(section)
     if name not in known:
         raise UnknownName("mapping", name, known, field="--mapping")
     return known[name]

@@ -31,71 +31,28 @@ from typing import Any
 
 import httpx
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import SecretStr
 
 from claims.errors import ClaimsError, InputError
 from claims.core.models import InvoiceLine
-from claims.settings import SecretRef
 from claims.sources.common import (
     ContactRef, CustomerRef, ImportFinding, SourceInvoice, check_currency, make_invoice, money2,
     parse_iso_date,
 )
+from claims.sources.settings import InvoiceImportSettings, ZohoSettings
 
 log = structlog.get_logger("claims.sources.zoho")
 
-DATA_CENTRES = ("com", "eu", "in", "sa", "com.au", "jp", "ca", "com.cn")
 ZERO = Decimal(0)
 
 
-class ZohoSettings(BaseModel):
-    """``[invoice_import.zoho]`` in claims.toml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    data_center: str = Field("com", description="the account's data centre: " +
-                             ", ".join(DATA_CENTRES))
-    organization_id: str = Field(description="Zoho Books organization_id")
-    client_id: str = Field(description="OAuth client id (not a secret)")
-    client_secret: SecretRef = Field(description="where the OAuth client secret is")
-    refresh_token: SecretRef = Field(description="where the OAuth refresh token is")
-    accounts_url: str = Field("", description="override of https://accounts.zoho.<dc>")
-    api_url: str = Field("", description="override of https://www.zohoapis.<dc>/books/v3")
-    per_page: int = Field(200, ge=1, le=200, description="invoices per list page (max 200)")
-    fetch_pdf: bool = Field(True, description="download each invoice's PDF")
-    max_retries: int = Field(6, ge=0, le=20, description="retries of one request (429, 5xx)")
-    requests_per_minute: int = Field(90, ge=0, description="client-side pace; 0: unpaced "
-                                     "(Zoho allows 100 per minute per organisation)")
-    timeout_seconds: float = Field(30.0, gt=0, description="per request")  # ok: not money
-
-    def accounts(self) -> str:
-        return (self.accounts_url or f"https://accounts.zoho.{self.data_center}").rstrip("/")
-
-    def api(self, api_domain: str | None) -> str:
-        if self.api_url:
-            return self.api_url.rstrip("/")
-        domain = api_domain or f"https://www.zohoapis.{self.data_center}"
-        return f"{domain.rstrip('/')}/books/v3"
-
-
-def zoho_settings(extra: dict[str, Any]) -> ZohoSettings:
-    """The validated ``[invoice_import.zoho]`` table, or a clear error naming the setting."""
-    data = (extra.get("invoice_import") or {}).get("zoho")
-    if not data:
+def configured(section: InvoiceImportSettings) -> ZohoSettings:
+    """The ``[invoice_import.zoho]`` table, or a clear error naming it when it is missing."""
+    if section.zoho is None:
         raise InputError("no [invoice_import.zoho] table (organization_id, client_id, "
                          "client_secret, refresh_token)", file="claims.toml",
                          field="invoice_import.zoho", rule="zoho-settings")
-    try:
-        settings = ZohoSettings.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(first["msg"], file="claims.toml", field=f"invoice_import.zoho.{loc}",
-                         rule="zoho-settings") from None
-    if settings.data_center not in DATA_CENTRES and not settings.api_url:
-        raise InputError(f"unknown data centre {settings.data_center!r}; one of "
-                         f"{', '.join(DATA_CENTRES)}", file="claims.toml",
-                         field="invoice_import.zoho.data_center", rule="zoho-settings")
-    return settings
+    return section.zoho
 
 
 class ZohoError(ClaimsError):
@@ -221,8 +178,8 @@ class ZohoClient:
                                 "again in Zoho and update the refresh_token reference",
                                 endpoint="oauth token", status=resp.status_code)
         self._token = str(token)
-        # ok: seconds
-        self._token_expires = self._clock() + float(body.get("expires_in", 3600)) - 60
+        expires_in = float(body.get("expires_in", 3600))  # ok: seconds
+        self._token_expires = self._clock() + expires_in - 60  # ok: seconds
         self._api = self.settings.api(body.get("api_domain"))
 
     def get(self, path: str, *, where: str = "", pdf: bool = False,

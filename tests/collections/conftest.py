@@ -92,8 +92,7 @@ def write_config(ws: Workspace, server: SmtpServer | None, **followup: Any) -> N
     if agencies:
         data["agencies"] = agencies
     ws.config_path.write_text(tomli_w.dumps(data), encoding="utf-8")
-    for cached in ("settings", "_collections_config"):
-        ws.__dict__.pop(cached, None)
+    ws.reload_settings()
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from claims.collections.config import load_config
+from claims.collections.settings import FollowupSettings
 from claims.collections.terms import (
     Instalment, Terms, late_interest, schedule, statutory_due_date,
 )
 from claims.errors import InputError
+from claims.settings import load_settings
 
 
 def test_net_and_end_of_month_terms() -> None:
@@ -70,16 +71,23 @@ def test_statutory_due_date_is_after_the_later_of_receipt_and_acceptance() -> No
                               payment_days=30) == date(2026, 2, 24)
 
 
-def test_config_defaults_and_bad_config() -> None:
-    config = load_config({})
-    assert [lv.name for lv in config.followup.levels] == [
+def test_config_defaults_and_bad_config(tmp_path) -> None:
+    config = tmp_path / "claims.toml"
+    config.write_text("", encoding="utf-8")
+    settings = load_settings(config)
+    assert settings.followup == FollowupSettings() and settings.agencies == {}
+    assert [lv.name for lv in settings.followup.levels] == [
         "courtesy", "first-reminder", "second-reminder", "call", "final-notice"]
+    assert settings.followup.smtp.port == 25 and settings.followup.default_net_days == 30
+    config.write_text('[[followup.levels]]\nname = "a"\ndays = 1\n'
+                      '[[followup.levels]]\nname = "a"\ndays = 2\n', encoding="utf-8")
     with pytest.raises(InputError) as err:
-        load_config({"followup": {"levels": [{"name": "a", "days": 1}, {"name": "a", "days": 2}]}},
-                    "claims.toml")
+        load_settings(config)
     assert "level names must be unique" in str(err.value)
-    assert err.value.file == "claims.toml" and err.value.field == "followup.levels"
+    assert err.value.file == str(config) and err.value.field == "followup.levels"
+    config.write_text("[followup.smtp]\nport = 0\n", encoding="utf-8")
     with pytest.raises(InputError, match="followup.smtp.port"):
-        load_config({"followup": {"smtp": {"port": 0}}})
+        load_settings(config)
+    config.write_text('[agencies."X"]\ninterest_rate_percent = 4.5\n', encoding="utf-8")
     with pytest.raises(InputError, match="binary float"):
-        load_config({"agencies": {"X": {"interest_rate_percent": 4.5}}})
+        load_settings(config)

@@ -35,9 +35,6 @@ PENDING_LONG_MODULES: set[str] = set()
 PENDING_FUNCTION_IMPORTS = {
     ("claims/lifecycle/submission.py", "portals.base"),
     ("claims/lifecycle/submission.py", "portals.registry"),
-    ("claims/sources/api.py", "claims.store.tables"),
-    ("claims/sources/api.py", "claims.store.tables.sources"),
-    ("claims/sources/api.py", "claims.sources.zoho"),
 }
 
 # Project modules a function may import lazily for good, each with its reason. Keep it short.

@@ -14,6 +14,7 @@ from claims.errors import ConflictError, InputError, NotFound
 from claims.payments import reconcile, service
 from claims.payments.matching import MatchSettings
 from claims.store.tables.payments import PayerAccountRow, PaymentMatchRow, StatementImportRow
+from claims.settings import load_settings
 from claims.store import Store
 from claims.store.tables import InvoiceRow, PaymentApplicationRow, PaymentRow
 from tests.payments.conftest import HEALTH_IBAN, WORKS_IBAN
@@ -214,10 +215,15 @@ def test_reconciliation_per_customer(ledger: Store, tmp_path: Path) -> None:
     assert [r["customer"] for r in only] == ["Roads Authority"]
 
 
-def test_settings_are_validated() -> None:
-    assert service.match_settings({}).auto_apply_threshold == 90
-    assert service.match_settings({"payments": {"tolerance": "2.50"}}).tolerance == Decimal("2.50")
+def test_settings_are_validated(tmp_path: Path) -> None:
+    config = tmp_path / "claims.toml"
+    config.write_text("", encoding="utf-8")
+    assert load_settings(config).payments == MatchSettings()
+    assert load_settings(config).payments.auto_apply_threshold == 90
+    config.write_text('[payments]\ntolerance = "2.50"\n', encoding="utf-8")
+    assert load_settings(config).payments.tolerance == Decimal("2.50")
+    config.write_text("[payments]\nauto_apply_threshold = 500\n", encoding="utf-8")
     with pytest.raises(InputError) as err:
-        service.match_settings({"payments": {"auto_apply_threshold": 500}})
-    assert err.value.field == "payments.auto_apply_threshold"
+        load_settings(config)
+    assert err.value.field == "payments.auto_apply_threshold" and err.value.file == str(config)
     assert MatchSettings().small_difference == "writeoff"

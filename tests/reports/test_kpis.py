@@ -23,7 +23,8 @@ import pytest
 from sqlalchemy import text
 
 from claims.errors import InputError
-from claims.reports.kpis import KpiSettings, countback_dso, kpi_settings, kpis
+from claims.reports.kpis import KpiSettings, countback_dso, kpis
+from claims.settings import load_settings
 from claims.store import Store
 from tests.reports.conftest import AS_OF
 
@@ -116,8 +117,14 @@ def test_empty_database_gives_nulls_not_numbers(store: Store) -> None:
     assert k["percent_current"] is None and k["average_days_to_pay"] is None
 
 
-def test_settings_are_validated() -> None:
-    assert kpi_settings({"reports": {"aging_basis": "invoice"}}).aging_basis == "invoice"
+def test_settings_are_validated(tmp_path) -> None:
+    config = tmp_path / "claims.toml"
+    config.write_text("", encoding="utf-8")
+    assert load_settings(config).reports == KpiSettings()
+    assert load_settings(config).reports.aging_buckets == [30, 60, 90]
+    config.write_text('[reports]\naging_basis = "invoice"\n', encoding="utf-8")
+    assert load_settings(config).reports.aging_basis == "invoice"
+    config.write_text("[reports]\naging_buckets = [60, 30]\n", encoding="utf-8")
     with pytest.raises(InputError) as err:
-        kpi_settings({"reports": {"aging_buckets": [60, 30]}})
+        load_settings(config)
     assert err.value.field == "reports.aging_buckets" and err.value.rule == "settings"

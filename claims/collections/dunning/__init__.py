@@ -25,7 +25,7 @@ the public API.
 from __future__ import annotations
 
 from claims.collections.dunning.plan import Message, config_of, due_items, plan_messages
-from claims.collections.dunning.render import build_email, render
+from claims.collections.dunning.render import build_email, render, template_environment
 from claims.collections.dunning.send import (
     Mailer, RunResult, SendFailed, resolve_stuck, run, sent_history, stuck_sends,
 )
@@ -33,4 +33,5 @@ from claims.collections.dunning.send import (
 __all__ = [
     "Mailer", "Message", "RunResult", "SendFailed", "build_email", "config_of", "due_items",
     "plan_messages", "render", "resolve_stuck", "run", "sent_history", "stuck_sends",
+    "template_environment",
 ]

@@ -9,27 +9,28 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from claims.collections.config import CollectionsConfig, Level, load_config
+from claims.collections.settings import CollectionsConfig, Level
 from claims.collections.receivables import (
     Item, Sql, bind, item_from_row, items_cte, pause_ctes,
 )
 from claims.collections.terms import late_interest
 from claims.store.tables import ContactRow, CustomerRow
-from claims.workspace import Workspace
 from claims.collections.records import EMAIL_ADDRESS, customer_row
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 
 def config_of(ws: Workspace) -> CollectionsConfig:
-    """The workspace's follow-up configuration (defaults where claims.toml says nothing)."""
-    cached = ws.__dict__.get("_collections_config")
-    if cached is None:
-        cached = load_config(ws.settings.extra, str(ws.config_path))
-        ws.__dict__["_collections_config"] = cached
-    return cached
+    """The workspace's ``[followup]`` and ``[agencies]`` settings (defaults where claims.toml
+    says nothing), as one value."""
+    settings = ws.settings
+    return CollectionsConfig.model_construct(followup=settings.followup,
+                                             agencies=settings.agencies)
 
 
 @dataclass

@@ -4,6 +4,9 @@ and the MIME e-mail with text and HTML alternatives.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import functools
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from email.header import Header
@@ -15,31 +18,30 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
-from claims.collections.config import CollectionsConfig
+from claims.collections.settings import FollowupSettings
 from claims.errors import InputError
 from claims.core.money import fmt, minor_units
-from claims.workspace import Workspace
 from claims.collections.dunning.plan import Message, config_of
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-def _environment(ws: Workspace) -> Environment:
-    """The workspace's Jinja environment, made once: compiled templates are reused."""
-    cached = ws.__dict__.get("_followup_templates")
-    if cached is None:
-        cached = ws.__dict__["_followup_templates"] = _make_environment(config_of(ws), ws.root)
-    return cached
+def template_environment(followup: FollowupSettings, root: Path) -> Environment:
+    """The Jinja environment for ``[followup]`` in the workspace at ``root``: its own
+    ``templates_dir`` (relative to ``root``) first, then the built-in templates. Made once per
+    folder, so compiled templates are reused."""
+    own = Path(followup.templates_dir) if followup.templates_dir else None
+    return _environment(None if own is None else own if own.is_absolute() else root / own)
 
 
-def _make_environment(config: CollectionsConfig, root: Path) -> Environment:
-    """A Jinja environment on the workspace's own templates (if any) before ours,
-    with the ``money`` filter."""
-    paths = [TEMPLATES]
-    if config.followup.templates_dir:
-        own = Path(config.followup.templates_dir)
-        paths.insert(0, own if own.is_absolute() else root / own)
+@functools.lru_cache(maxsize=16)
+def _environment(own: Path | None) -> Environment:
+    """A Jinja environment on ``own`` templates (if any) before ours, with ``money``."""
+    paths = [TEMPLATES] if own is None else [own, TEMPLATES]
     # HTML templates are escaped (customer names are data), text and subjects are not
     env = Environment(loader=FileSystemLoader([str(p) for p in paths]),
                       undefined=StrictUndefined, keep_trailing_newline=True,
@@ -56,7 +58,7 @@ def _make_environment(config: CollectionsConfig, root: Path) -> Environment:
 def render(ws: Workspace, msg: Message, as_of: date) -> tuple[str, str, str]:
     """(subject, plain text, HTML) of a statement in the customer's language."""
     config = config_of(ws)
-    env = _environment(ws)
+    env = template_environment(config.followup, ws.root)
     items = [{"label": i.label, "invoice": i.number, "instalment": i.seq,
               "due_date": i.due_date.isoformat(), "days": (as_of - i.due_date).days,
               "currency": i.currency, "amount": i.amount, "open": i.open_amount,

@@ -4,8 +4,6 @@ send over SMTP, confirm; stuck sends are reported and settled by a person.
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,21 +11,21 @@ from datetime import date
 from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from pydantic import SecretStr
 from sqlalchemy import delete, insert, select, update
 
-from claims.collections.receivables import (
-    as_datetime,
-)
+from claims.collections.mailer import ConnectionFailed, Mailer, Refused
+from claims.collections.receivables import as_datetime
 from claims.store.tables.collections import DunningSendItemRow, DunningSendRow, InteractionRow
-from claims.errors import ClaimsError, ConflictError, InputError, NotFound, StoreError
+from claims.errors import ClaimsError, ConflictError, NotFound, StoreError
 from claims.store.tables import CustomerRow, utcnow
-from claims.workspace import Workspace
 from claims.collections.dunning.plan import Message, config_of, plan_messages
 from claims.collections.dunning.render import build_email
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 
 log = structlog.get_logger("claims.followup")
@@ -45,92 +43,6 @@ class SendFailed(ClaimsError):
         """A failure sending ``customer``'s ``level`` message (``connection``: the link died)."""
         self.customer, self.level, self.connection = customer, level, connection
         super().__init__(f"{customer} / {level}: {message}")
-
-
-class Mailer:
-    """One SMTP connection for a run, opened on first use; the password is resolved only here
-    and never logged (smtplib's debug output stays off)."""
-
-    def __init__(self, ws: Workspace) -> None:
-        """A mailer with the workspace's SMTP settings; nothing is connected yet."""
-        self.settings = config_of(ws).followup.smtp
-        self._smtp: smtplib.SMTP | None = None
-        self._password: SecretStr | None = None
-
-    def check_credentials(self) -> None:
-        """Resolve the password now, so a missing secret fails the run before anything is
-        reserved (it stays in memory only, as a ``SecretStr``)."""
-        cfg = self.settings
-        if cfg.username and self._password is None:
-            if cfg.password is None:
-                raise InputError("a username is set but no password reference",
-                                 field="followup.smtp.password", rule="smtp-login")
-            self._password = cfg.password.resolve("followup.smtp.password")
-
-    def _connect(self) -> smtplib.SMTP:
-        """Open (and log in to) the SMTP connection; raises :class:`_ConnectionFailed`."""
-        cfg = self.settings
-        try:
-            smtp: smtplib.SMTP
-            if cfg.ssl:
-                smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds,
-                                        context=ssl.create_default_context())
-            else:
-                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
-                if cfg.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-            if cfg.username:
-                self.check_credentials()
-                assert self._password is not None  # check_credentials raised otherwise
-                smtp.login(cfg.username, self._password.get_secret_value())
-        except smtplib.SMTPAuthenticationError as err:
-            raise _ConnectionFailed(f"SMTP login as {cfg.username} refused "
-                                    f"({err.smtp_code})") from None
-        except (smtplib.SMTPException, OSError) as err:
-            raise _ConnectionFailed(f"cannot reach SMTP server {cfg.host}:{cfg.port}: "
-                                    f"{type(err).__name__}: {err}") from err
-        return smtp
-
-    def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
-        """Hand the message to the server; raises :class:`_Refused` or
-        :class:`_ConnectionFailed`."""
-        if self._smtp is None:
-            self._smtp = self._connect()
-        try:
-            refused = self._smtp.sendmail(sender, recipients, raw)
-        except smtplib.SMTPRecipientsRefused as err:
-            raise _Refused(f"all recipients refused: {sorted(err.recipients)}") from err
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as err:
-            raise _Refused(f"server refused the message: {err.smtp_code} "
-                           f"{err.smtp_error.decode(errors='replace')}") from err
-        except (smtplib.SMTPException, OSError) as err:
-            self._smtp = None  # the connection is gone; the next message reconnects
-            raise _ConnectionFailed(f"connection lost while sending: {type(err).__name__}: "
-                                    f"{err}") from err
-        if refused:
-            # some recipients took it: it was sent; the refused ones are reported in the log
-            log.warning("followup.recipients_refused", refused=sorted(refused))
-
-    def close(self) -> None:
-        """Quit the connection, if one is open."""
-        if self._smtp is not None:
-            try:
-                self._smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass  # closing a connection the server already dropped
-            self._smtp = None
-
-
-class _Refused(Exception):
-    """The server refused this message (the connection may still be used)."""
-
-    pass
-
-
-class _ConnectionFailed(Exception):
-    """The SMTP connection failed or was lost."""
-
-    pass
 
 
 @dataclass
@@ -231,7 +143,7 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
             else:
                 result.sent.append(entry)
         return result
-    first = Mailer(ws)
+    first = Mailer(config_of(ws).followup.smtp)
     if any(m.level.channel == "email" and not m.problem for m in messages):
         first.check_credentials()
     state = _RunState()
@@ -243,7 +155,7 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
         """This worker thread's mailer (one SMTP connection per thread)."""
         current: Mailer | None = getattr(local, "mailer", None)
         if current is None:
-            current = local.mailer = Mailer(ws)
+            current = local.mailer = Mailer(config_of(ws).followup.smtp)
             current._password = first._password
             with state.lock:
                 mailers.append(current)
@@ -320,15 +232,15 @@ def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: 
     sender = getaddresses([config_of(ws).followup.smtp.sender])[0][1]
     try:
         mailer.send(sender, [getaddresses([r])[0][1] for r in msg.recipients], raw)
-    except (_Refused, _ConnectionFailed) as err:
+    except (Refused, ConnectionFailed) as err:
         _release(ws, send_id)
         log.warning("followup.send_failed", customer=msg.customer, level=msg.level.name,
                     error=str(err))
-        if isinstance(err, _ConnectionFailed):
+        if isinstance(err, ConnectionFailed):
             with state.lock:
                 state.connection_error = state.connection_error or str(err)
         result.failed.append(summary | {"error": str(err),
-                                        "connection": isinstance(err, _ConnectionFailed)})
+                                        "connection": isinstance(err, ConnectionFailed)})
         return
     # write-once evidence of what went out; 'xb' refuses to overwrite an existing file
     with eml.open("xb") as fh:

@@ -18,14 +18,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claims.core.claimtypes import document_rules, known_document_types
 from claims.core.models import Contract, DocumentRule
 from claims.errors import InputError, UnknownName
 from claims.lifecycle.documents.pdf import PdfInspection
 from claims.lifecycle.documents.stored import from_json, inspect_for_store, to_json
-from claims.workspace import Workspace
+
+if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+    from claims.workspace import Workspace
 
 #: Read and hash files this much at a time.
 CHUNK = 1024 * 1024

@@ -1,5 +1,6 @@
-"""Follow-up configuration: ``[followup]``, ``[followup.smtp]``, ``[[followup.levels]]`` and
-``[agencies."<name>"]`` in claims.toml, with built-in defaults so an empty file works.
+"""The collections slice's sections of claims.toml: ``[followup]``, ``[followup.smtp]``,
+``[[followup.levels]]``, ``[followup.weights]``, ``[followup.escalation]`` and
+``[agencies."<name>"]``, with built-in defaults so an empty file works. Pure: no I/O.
 
 Example::
 
@@ -28,20 +29,16 @@ Example::
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from claims.errors import InputError
+from claims.core.config import Section
 from claims.core.models import Amount
-from claims.settings import SecretRef
+from claims.secrets import SecretRef
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SmtpSettings(_Section):
+class SmtpSettings(Section):
     host: str = Field("127.0.0.1", description="SMTP server host")
     port: int = Field(25, ge=1, le=65535, description="SMTP server port")
     starttls: bool = Field(False, description="upgrade the connection with STARTTLS")
@@ -54,7 +51,7 @@ class SmtpSettings(_Section):
     connections: int = Field(4, ge=1, le=32, description="SMTP connections used in parallel")
 
 
-class Level(_Section):
+class Level(Section):
     """A dunning level: when (days relative to the due date), how, with which template."""
 
     name: str = Field(description="unique name, e.g. first-reminder")
@@ -74,7 +71,7 @@ DEFAULT_LEVELS = (
 )
 
 
-class Weights(_Section):
+class Weights(Section):
     """How the worklist score is made from its parts (each part is shown)."""
 
     per_thousand_overdue: Amount = Field(Decimal("1"), description="points per 1,000 overdue")
@@ -86,7 +83,9 @@ class Weights(_Section):
                                                                 "instalment")
 
 
-class EscalationPolicy(_Section):
+class EscalationPolicy(Section):
+    """When legal action or a write-off is proposed."""
+
     legal_min_days: int = Field(120, description="days overdue before legal action is proposed")
     legal_min_amount: Amount = Field(Decimal("5000"), description="open amount for legal action")
     writeoff_min_days: int = Field(365, description="days overdue before a write-off is proposed")
@@ -94,7 +93,9 @@ class EscalationPolicy(_Section):
     no_answer_days: int = Field(14, description="days of silence after the final notice")
 
 
-class FollowupSettings(_Section):
+class FollowupSettings(Section):
+    """``[followup]``: reminders, their levels and templates, the mail server, the worklist."""
+
     language: str = Field("en", description="language when the contact names none (en or ar)")
     default_net_days: int = Field(30, ge=0, description="due date = issue + N without terms")
     templates_dir: str = Field("", description="own templates (else the built-in ones)")
@@ -104,10 +105,12 @@ class FollowupSettings(_Section):
                                                          "it counts as broken")
     plan_grace_days: int = Field(3, ge=0, description="days after an instalment before it is "
                                                       "missed")
-    smtp: SmtpSettings = SmtpSettings()
-    levels: tuple[Level, ...] = DEFAULT_LEVELS
-    weights: Weights = Weights()
-    escalation: EscalationPolicy = EscalationPolicy()
+    smtp: SmtpSettings = Field(SmtpSettings(), description="the mail server reminders go through")
+    levels: tuple[Level, ...] = Field(DEFAULT_LEVELS, description="the dunning levels, by days")
+    weights: Weights = Field(Weights(), description="how the worklist score is made")
+    escalation: EscalationPolicy = Field(EscalationPolicy(),
+                                         description="when legal action or a write-off is "
+                                                     "proposed")
 
     @field_validator("levels")
     @classmethod
@@ -122,7 +125,7 @@ class FollowupSettings(_Section):
         return tuple(sorted(levels, key=lambda lv: lv.days))
 
 
-class AgencyRule(_Section):
+class AgencyRule(Section):
     """Statutory payment rules of one agency (e.g. the US Prompt Payment Act)."""
 
     rule: Literal["none", "prompt-payment"] = Field(
@@ -135,20 +138,14 @@ class AgencyRule(_Section):
     day_count: int = Field(360, description="days in the interest year")
 
 
-class CollectionsConfig(_Section):
-    followup: FollowupSettings = FollowupSettings()
-    agencies: dict[str, AgencyRule] = Field(default_factory=dict)
+class CollectionsConfig(Section):
+    """What the collections code reads: the ``[followup]`` and ``[agencies]`` sections."""
+
+    followup: FollowupSettings = Field(FollowupSettings(), description="the [followup] section")
+    agencies: dict[str, AgencyRule] = Field(default_factory=dict,
+                                            description="the [agencies] section")
 
     def agency(self, name: str) -> AgencyRule:
+        """The rules of agency ``name`` (no statutory rule when claims.toml names none)."""
         return self.agencies.get(name, AgencyRule())
 
-
-def load_config(extra: dict[str, Any], file: str | None = None) -> CollectionsConfig:
-    """Validate ``[followup]`` and ``[agencies]`` from the settings' extra tables."""
-    data = {k: extra[k] for k in ("followup", "agencies") if k in extra}
-    try:
-        return CollectionsConfig.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise InputError(first["msg"], file=file, field=field, rule="followup-settings") from err

@@ -1,0 +1,119 @@
+"""The invoice-sources slice's section of claims.toml: ``[invoice_import]``, holding the user's
+column mappings for accounting exports (``[invoice_import.mappings.<name>]``) and the Zoho Books
+connection (``[invoice_import.zoho]``). Pure: no I/O.
+
+Example::
+
+    [invoice_import.mappings.my-erp]
+    date_format = "%d/%m/%Y"
+    decimal = ","
+    [invoice_import.mappings.my-erp.columns]
+    number = "Invoice"
+    issue_date = "Date"
+    customer = "Client"
+    total = "Total"
+
+    [invoice_import.zoho]
+    data_center = "sa"
+    organization_id = "10234695"
+    client_id = "1000.XXXX"
+    client_secret = { env = "ZOHO_CLIENT_SECRET" }
+    refresh_token = { env = "ZOHO_REFRESH_TOKEN" }
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from claims.core.config import Section, field_error, unknown_name_error
+from claims.secrets import SecretRef
+
+#: The invoice fields a column can map to.
+FIELDS = {
+    "number": "invoice number (rows with the same number are the lines of one invoice)",
+    "issue_date": "invoice date", "due_date": "due date", "currency": "ISO 4217 currency",
+    "customer": "customer name", "customer_id": "the customer's id in the source system",
+    "tax_id": "the customer's VAT / tax id", "customer_email": "customer email",
+    "contact_name": "finance contact name", "contact_email": "finance contact email",
+    "contract_number": "contract the invoice bills", "period_start": "service period start",
+    "period_end": "service period end", "description": "line description",
+    "quantity": "line quantity", "unit_price": "line unit price", "line_net": "line net",
+    "vat_percent": "line VAT rate, %", "line_vat": "line VAT", "net": "invoice net",
+    "vat": "invoice VAT", "total": "invoice total (checked against net + VAT)",
+}
+
+#: Zoho Books data centres (the domain suffix of the account).
+DATA_CENTRES = ("com", "eu", "in", "sa", "com.au", "jp", "ca", "com.cn")
+
+
+class Mapping(Section):
+    """How to read one kind of export: its columns, and its dates and numbers."""
+
+    description: str = Field("", description="what export this reads")
+    columns: dict[str, str] = Field(description="invoice field → column header")
+    date_format: str = Field("%Y-%m-%d", description="strptime format of the dates")
+    decimal: Literal[".", ","] = Field(".", description="decimal separator")
+    thousands: Literal[",", ".", " ", "'", ""] = Field(",", description="thousands separator")
+    currency: str | None = Field(None, description="currency when there is no currency column")
+    delimiter: str = Field(",", description="CSV field delimiter")
+    encoding: str = Field("utf-8-sig", description="CSV text encoding")
+    sheet: str | None = Field(None, description="XLSX sheet (default: the first)")
+    vat_included_in_total: bool = Field(
+        True, description="the total column is gross (net + VAT); else net = total")
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, columns: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(columns) - set(FIELDS))
+        if unknown:
+            raise unknown_name_error("invoice field", unknown[0], FIELDS)
+        return columns
+
+
+class ZohoSettings(Section):
+    """``[invoice_import.zoho]`` in claims.toml. When the table is given, the organisation,
+    the client id and the two secret references are required."""
+
+    data_center: str = Field("com", description="the account's data centre: " +
+                             ", ".join(DATA_CENTRES))
+    organization_id: str = Field(description="Zoho Books organization_id")
+    client_id: str = Field(description="OAuth client id (not a secret)")
+    client_secret: SecretRef = Field(description="where the OAuth client secret is")
+    refresh_token: SecretRef = Field(description="where the OAuth refresh token is")
+    accounts_url: str = Field("", description="override of https://accounts.zoho.<dc>")
+    api_url: str = Field("", description="override of https://www.zohoapis.<dc>/books/v3")
+    per_page: int = Field(200, ge=1, le=200, description="invoices per list page (max 200)")
+    fetch_pdf: bool = Field(True, description="download each invoice's PDF")
+    max_retries: int = Field(6, ge=0, le=20, description="retries of one request (429, 5xx)")
+    requests_per_minute: int = Field(90, ge=0, description="client-side pace; 0: unpaced "
+                                     "(Zoho allows 100 per minute per organisation)")
+    timeout_seconds: float = Field(30.0, gt=0, description="per request")  # ok: not money
+
+    @model_validator(mode="after")
+    def _known_data_centre(self) -> ZohoSettings:
+        if self.data_center not in DATA_CENTRES and not self.api_url:
+            raise field_error("data_center", f"unknown data centre {self.data_center!r}; one "
+                                             f"of {', '.join(DATA_CENTRES)}")
+        return self
+
+    def accounts(self) -> str:
+        """The OAuth accounts server's base URL."""
+        return (self.accounts_url or f"https://accounts.zoho.{self.data_center}").rstrip("/")
+
+    def api(self, api_domain: str | None) -> str:
+        """The Books API base URL (``api_domain`` is what the token response named, if any)."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        domain = api_domain or f"https://www.zohoapis.{self.data_center}"
+        return f"{domain.rstrip('/')}/books/v3"
+
+
+class InvoiceImportSettings(Section):
+    """``[invoice_import]``: the user's export mappings and the Zoho Books connection."""
+
+    mappings: dict[str, Mapping] = Field(
+        default_factory=dict, description="your column mappings, by name (beside the built-in "
+                                          "quickbooks, sap and oracle)")
+    zoho: ZohoSettings | None = Field(None, description="the Zoho Books connection, if any")
