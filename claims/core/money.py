@@ -71,6 +71,8 @@ def _parse(text: str, field: str) -> Decimal:
         raise ValueError(
             f"{field}: {text!r} is ambiguous (a comma can be a decimal mark or a thousands "
             "separator); write the amount with '.' as the decimal mark, e.g. \"1100.00\"")
+    elif text.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
+        raise ValueError(f"{field}: {text!r} is not a finite number")
     elif not _PLAIN.fullmatch(text):
         raise ValueError(f"{field}: {text!r} is not a number")
     try:
