@@ -22,7 +22,6 @@ from decimal import Decimal
 from claims.reports.build import weekly_report
 
 import pytest
-from sqlalchemy import text
 
 from claims.errors import InputError
 from claims.reports.kpis import KpiSettings, countback_dso, kpis
