@@ -9,7 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from claims.collections import dunning, records, worklist as worklist_lib
-from claims.collections.receivables import set_terms
+from claims.collections.due import set_terms
+
 from claims.collections.terms import Instalment, Terms
 from claims.errors import InputError
 from claims.workspace import Workspace
@@ -57,7 +58,7 @@ def receivables(ws: Workspace, as_of: date | None = None, *,
 
 def set_invoice_terms(ws: Workspace, invoice: str, terms: Terms) -> list[dict[str, Any]]:
     """Give an invoice payment terms; returns its schedule of due amounts."""
-    return set_terms(ws.store, invoice, terms)
+    return set_terms(ws.store, dunning.config_of(ws), invoice, terms)
 
 
 def add_contact(ws: Workspace, customer: str, *, name: str, email: str | None,

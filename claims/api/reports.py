@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from claims.collections.dunning import config_of
+from claims.collections.due import ensure_due_dates
 from claims.errors import InputError
 from claims.reports.build import monthly_report, weekly_report
 from claims.reports.kpis import kpis
@@ -22,6 +24,7 @@ def compute_kpis(ws: Workspace, as_of: date | None = None, *,
                  currency: str | None = None) -> dict[str, Any]:
     """DSO, CEI, aging, at risk, match rate, … as of a date (default today), in one currency."""
     settings = ws.settings.reports
+    ensure_due_dates(ws.store.engine, config_of(ws))
     return kpis(ws.store.engine, as_of or date.today(), settings, currency=currency)
 
 
@@ -37,6 +40,7 @@ def write_collection_report(ws: Workspace, kind: str, fmt: str, out: Path, *,
         raise InputError(f"unknown format {fmt!r}; use {', '.join(REPORT_FORMATS)}",
                          field="--format", rule="report-format")
     settings = ws.settings.reports
+    ensure_due_dates(ws.store.engine, config_of(ws))
     build = weekly_report if kind == "weekly" else monthly_report
     report = build(ws.store.engine, as_of or date.today(), settings, currency=currency)
     return report, write_report(report, fmt, out)

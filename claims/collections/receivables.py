@@ -4,11 +4,12 @@ open balance, and what pauses dunning on it.
 Everything over many rows is one SQL statement built from the common table expressions here,
 the same text on SQLite and PostgreSQL except for date arithmetic (:class:`Sql`).
 
-An item's due date is, in order: the statutory due date of its claim (``[agencies]`` rules:
-the later of the claim's submission and deemed acceptance, plus the payment days), the
-invoice's own due date, or the issue date + ``default_net_days``. An invoice with a schedule
-(``collection_schedule``) has one item per instalment; payments settle the earliest first.
-Open balance = amount − live (``undone_at IS NULL``) payment applications.
+An item is a ``collection_schedule`` row: its due date was made by the one function,
+:func:`claims.core.due.due_dates` (explicit terms, the agency's statutory rule, the invoice's
+due date, or issue + ``default_net_days``; moved to the agency's next business day), and
+stored by :mod:`claims.collections.due`. An invoice with instalments has one item per
+instalment; payments settle the earliest first. Open balance = amount − live
+(``undone_at IS NULL``) payment applications known on the as-of date.
 """
 
 from __future__ import annotations
@@ -22,12 +23,8 @@ from sqlalchemy import Connection, Date, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
 from claims.collections.settings import CollectionsConfig
-from claims.store.tables.collections import ScheduleRow
-from claims.collections.terms import Terms, schedule
-from claims.errors import InputError, NotFound
 from claims.core.money import minor_units
-from claims.store import Store
-from claims.store.tables import InvoiceRow, UTCDateTime, money_from_sql
+from claims.store.tables import UTCDateTime, money_from_sql
 
 #: Claim statuses at which a claim waits on the agency (a long wait there means "stuck").
 WAITING_STATUSES = ("SUBMITTED", "UNDER_REVIEW", "RETURNED", "NEEDS_ATTENTION", "APPROVED",
@@ -58,66 +55,50 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-def items_cte(sql: Sql, config: CollectionsConfig) -> tuple[str, dict[str, Any]]:
-    """``WITH … open_items AS (…)``: the open items, with ``agency`` for statutory ones.
+def items_cte(sql: Sql, config: CollectionsConfig, as_of: date | None = None,
+              ) -> tuple[str, dict[str, Any]]:
+    """``WITH … open_items AS (…)``: the open items as known on ``as_of`` (default: now).
+
+    Every item is a ``collection_schedule`` row (the due dates made by
+    :func:`claims.core.due.due_dates`, see :mod:`claims.collections.due`). As of a date: only
+    invoices issued by then, only payments with a value date by then (an application without a
+    payment counts from the day it was made). Payments settle the earliest instalment first.
 
     Columns of ``open_items``: invoice_id, seq, number, customer_id, currency, due_date,
-    amount, open_amount, agency (NULL unless a statutory rule gave the due date).
+    amount, open_amount, agency (the agency of a statutory due date, else NULL).
     """
-    params: dict[str, Any] = {"net_days": config.followup.default_net_days}
-    rules = [(name, rule) for name, rule in sorted(config.agencies.items())
-             if rule.rule == "prompt-payment"]
-    if rules:
-        parts = []
-        for n, (name, rule) in enumerate(rules):
-            params |= {f"ag{n}": name, f"acc{n}": rule.acceptance_days,
-                       f"pd{n}": rule.payment_days}
-            parts.append(f"SELECT :ag{n} AS agency, :acc{n} AS acc, :pd{n} AS pd")
-        # delivery is the invoice date (the invoice goes with the delivery); receipt is the
-        # claim's first SUBMITTED event: due = later of receipt and deemed acceptance + days
-        later = sql.greatest(sql.as_date("e.sub"), sql.add_days("i.issue_date", "r.acc"))
-        stat = f"""
-rules AS ({' UNION ALL '.join(parts)}),
-stat AS (
-  SELECT c.invoice_id, MAX({sql.add_days(later, 'r.pd')}) AS due_date, MAX(k.agency) AS agency
-  FROM claims c
-  JOIN contracts k ON k.id = c.contract_id
-  JOIN rules r ON r.agency = k.agency
-  JOIN invoices i ON i.id = c.invoice_id
-  JOIN (SELECT claim_id, MIN(at) AS sub FROM claim_events WHERE status = 'SUBMITTED'
-        GROUP BY claim_id) e ON e.claim_id = c.id
-  WHERE c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')
-  GROUP BY c.invoice_id),"""
-    else:
-        stat = """
-stat AS (SELECT invoice_id, due_date, CAST(NULL AS VARCHAR(200)) AS agency
-         FROM collection_schedule WHERE 1 = 0),"""
+    del config  # the due dates are materialised; kept for the callers' symmetry
+    params: dict[str, Any] = {}
+    known = ""
+    issued = ""
+    if as_of is not None:
+        params |= {"as_of": as_of, "as_of_end": day_start(as_of + timedelta(days=1))}
+        known = ("AND (p.value_date <= :as_of OR (a.payment_id IS NULL "
+                 "AND a.applied_at < :as_of_end))")
+        issued = "WHERE i.issue_date <= :as_of"
     cte = f"""WITH
 paid AS (
-  SELECT invoice_id, SUM(amount) AS paid FROM payment_applications
-  WHERE undone_at IS NULL AND invoice_id IS NOT NULL GROUP BY invoice_id),
+  SELECT a.invoice_id, SUM(a.amount) AS paid FROM payment_applications a
+  LEFT JOIN payments p ON p.id = a.payment_id
+  WHERE a.undone_at IS NULL AND a.invoice_id IS NOT NULL {known} GROUP BY a.invoice_id),
 sched AS (
-  SELECT invoice_id, seq, due_date, amount,
+  SELECT invoice_id, seq, due_date, amount, basis,
          SUM(amount) OVER (PARTITION BY invoice_id ORDER BY seq
                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
-  FROM collection_schedule),{stat}
+  FROM collection_schedule),
 items AS (
-  SELECT i.id AS invoice_id, 0 AS seq, i.number, i.customer_id, i.currency,
-         COALESCE(st.due_date, i.due_date, {sql.add_days('i.issue_date', ':net_days')})
-           AS due_date,
-         i.total AS amount, i.total - COALESCE(p.paid, 0) AS open_amount, st.agency
-  FROM invoices i
-  LEFT JOIN paid p ON p.invoice_id = i.id
-  LEFT JOIN stat st ON st.invoice_id = i.id
-  WHERE NOT EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id)
-  UNION ALL
   SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, s.due_date, s.amount,
          CASE WHEN s.cum - COALESCE(p.paid, 0) <= 0 THEN 0
               WHEN s.cum - COALESCE(p.paid, 0) >= s.amount THEN s.amount
-              ELSE s.cum - COALESCE(p.paid, 0) END,
-         CAST(NULL AS VARCHAR(200))
+              ELSE s.cum - COALESCE(p.paid, 0) END AS open_amount,
+         CASE WHEN s.basis = 'statutory' THEN
+           (SELECT MAX(k.agency) FROM claims c JOIN contracts k ON k.id = c.contract_id
+            WHERE c.invoice_id = s.invoice_id
+              AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL'))
+         ELSE CAST(NULL AS VARCHAR(200)) END AS agency
   FROM sched s JOIN invoices i ON i.id = s.invoice_id
-  LEFT JOIN paid p ON p.invoice_id = s.invoice_id),
+  LEFT JOIN paid p ON p.invoice_id = s.invoice_id
+  {issued}),
 open_items AS (
   SELECT * FROM items
   WHERE open_amount > 0 AND customer_id IS NOT NULL
@@ -232,10 +213,10 @@ def item_from_row(row: Any) -> Item:
 
 
 def open_items(conn: Connection, config: CollectionsConfig, *,
-               customer_id: int | None = None) -> list[Item]:
-    """Every open item (optionally of one customer), oldest due first."""
+               customer_id: int | None = None, as_of: date | None = None) -> list[Item]:
+    """Every open item as known on ``as_of`` (optionally of one customer), oldest due first."""
     sql = Sql(conn.dialect.name)
-    cte, params = items_cte(sql, config)
+    cte, params = items_cte(sql, config, as_of)
     where = ""
     if customer_id is not None:
         where = "WHERE customer_id = :cid"
@@ -243,25 +224,3 @@ def open_items(conn: Connection, config: CollectionsConfig, *,
     rows = conn.execute(bind(f"{cte}\nSELECT * FROM open_items {where} "
                              "ORDER BY due_date, number, seq", params))
     return [item_from_row(r) for r in rows]
-
-
-def set_terms(store: Store, invoice_number: str, terms: Terms) -> list[dict[str, Any]]:
-    """Give an invoice explicit payment terms: its schedule (instalments) replaces any other.
-
-    Returns the schedule as stored. The instalment amounts add up to the invoice total.
-    """
-    with store.session() as s:
-        inv = s.query(InvoiceRow).filter(InvoiceRow.number == invoice_number).one_or_none()
-        if inv is None:
-            raise NotFound("invoice", invoice_number)
-        try:
-            places = minor_units(inv.currency)
-            total = inv.total.quantize(Decimal(1).scaleb(-places))
-            dues = schedule(terms, inv.issue_date, total, places)
-        except ValueError as err:
-            raise InputError(str(err), field="instalments", rule="instalments-sum") from err
-        s.query(ScheduleRow).filter(ScheduleRow.invoice_id == inv.id).delete()
-        for d in dues:
-            s.add(ScheduleRow(invoice_id=inv.id, seq=d.seq, due_date=d.due_date, amount=d.amount,
-                              basis=terms.kind))
-        return [{"seq": d.seq, "due_date": d.due_date, "amount": d.amount} for d in dues]

@@ -28,12 +28,15 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from claims.core.config import Section
+from claims.core.due import BusinessCalendar, business_calendar
 from claims.core.models import Amount
 from claims.secrets import SecretRef
 
@@ -133,9 +136,25 @@ class AgencyRule(Section):
                             "acceptance, interest on late payment")
     payment_days: int = Field(30, ge=0, description="days to pay after approval / the later date")
     acceptance_days: int = Field(7, ge=0, description="acceptance deemed N days after delivery")
-    interest_rate_percent: Amount = Field(Decimal("0"), description="annual rate, published")
+    interest_rate_percent: Amount = Field(
+        Decimal("0"), description="a fixed annual rate agreed by contract; 0: the Treasury "
+                                  "Prompt Payment rate in effect the day after the due date")
     compounding_days: int = Field(30, ge=1, description="interest compounds every N days")
     day_count: int = Field(360, description="days in the interest year")
+    calendar: Literal["us-federal", "weekends", "none"] | None = Field(
+        None, description="due dates on a non-business day move to the next business day: "
+                          "us-federal (weekends + 5 U.S.C. 6103 holidays), weekends, none; "
+                          "default us-federal under prompt-payment, else none")
+    weekend: tuple[int, ...] = Field((5, 6), description="weekend days, 0 = Monday … 6 = Sunday")
+    holidays: tuple[date, ...] = Field((), description="the agency's own extra holidays")
+
+    def business_days(self, years: Iterable[int]) -> BusinessCalendar | None:
+        """The agency's business-day calendar over ``years``, or ``None`` (no moving)."""
+        kind = self.calendar or ("us-federal" if self.rule == "prompt-payment" else "none")
+        if kind == "none" and not self.holidays:
+            return None
+        return business_calendar("none" if kind == "weekends" else kind, years=years,
+                                 weekend=self.weekend, holidays=self.holidays)
 
 
 class CollectionsConfig(Section):

@@ -28,7 +28,8 @@ from claims.collections.receivables import (
     pause_ctes,
 )
 from claims.collections.records import customer_row
-from claims.collections.terms import late_interest
+from claims.collections.due import ensure_due_dates
+from claims.collections.interest import agency_interest
 from claims.store.tables import money_from_sql
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
@@ -133,9 +134,10 @@ def _aggregates(ws: Workspace, config: CollectionsConfig, as_of: date
     """Run the worklist's queries on ``as_of``; returns their rows by query name, and the name
     and collector of every customer they mention."""
     fu = config.followup
+    ensure_due_dates(ws.store.engine, config)
     with ws.store.engine.connect() as conn:
         sql = Sql(conn.dialect.name)
-        cte, params = items_cte(sql, config)
+        cte, params = items_cte(sql, config, as_of)
         pauses, pause_params = pause_ctes(as_of, config)
         params |= pause_params | {
             "as_of": as_of,
@@ -181,11 +183,9 @@ def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
         account(r.customer_id).defaulted_plans = int(r.n)
     interest: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for r in results["interest"]:
-        rule = config.agency(r.agency)
-        interest[r.customer_id][r.currency] += late_interest(
-            money_from_sql(r.open_amount), as_date(r.due_date), as_of,
-            annual_rate_percent=rule.interest_rate_percent,
-            compounding_days=rule.compounding_days, day_count=rule.day_count)
+        owed = agency_interest(config.agency(r.agency), money_from_sql(r.open_amount),
+                               as_date(r.due_date), as_of, r.currency).amount
+        interest[r.customer_id][r.currency] += owed or Decimal(0)
     for cid, by_currency in interest.items():
         account(cid).interest = {c: a for c, a in by_currency.items() if a > 0}
     return accounts
@@ -221,9 +221,10 @@ def escalation_candidates(ws: Workspace, as_of: date | None = None) -> list[Cand
     policy = config.followup.escalation
     finals = [lv.name for lv in config.followup.levels if lv.final] or [
         config.followup.levels[-1].name]
+    ensure_due_dates(ws.store.engine, config)
     with ws.store.engine.connect() as conn:
         sql = Sql(conn.dialect.name)
-        cte, params = items_cte(sql, config)
+        cte, params = items_cte(sql, config, as_of)
         pauses, pause_params = pause_ctes(as_of, config)
         params |= pause_params
         finals_in = ", ".join(f":final{n}" for n in range(len(finals)))
@@ -295,8 +296,9 @@ def receivables(ws: Workspace, as_of: date | None = None, *, customer: str | Non
     if customer:
         with ws.store.session() as s:
             cid = customer_row(s, customer).id
+    ensure_due_dates(ws.store.engine, config)
     with ws.store.engine.connect() as conn:
-        items = open_items(conn, config, customer_id=cid)
+        items = open_items(conn, config, customer_id=cid, as_of=as_of)
         claims = {r.invoice_id: r for r in conn.execute(bind("""
 SELECT c.invoice_id, c.id, c.status, k.agency, k.data AS contract,
        (SELECT MAX(e.at) FROM claim_events e WHERE e.claim_id = c.id AND e.status = 'APPROVED')
@@ -319,14 +321,13 @@ WHERE c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')""", {}))}
                 expected = item.due_date
             entry |= {"claim": claim.id, "claim_status": claim.status}
         entry["expected_payment_date"] = expected
-        interest = Decimal("0.00")
+        interest: Decimal | None = Decimal("0.00")
         if item.agency:
-            rule = config.agency(item.agency)
-            interest = late_interest(item.open_amount, item.due_date, as_of,
-                                     annual_rate_percent=rule.interest_rate_percent,
-                                     compounding_days=rule.compounding_days,
-                                     day_count=rule.day_count)
-        entry["interest"] = str(interest)
+            owed = agency_interest(config.agency(item.agency), item.open_amount,
+                                   item.due_date, as_of, item.currency)
+            interest = owed.amount
+            entry["interest_optional"] = owed.optional
+        entry["interest"] = None if interest is None else str(interest)
         out.append(entry)
     return out
 

@@ -10,9 +10,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from claims.core.money import CURRENCIES, RoundingMode, to_decimal
+from claims.core.money import CURRENCIES, RoundingMode, check_amount, to_decimal
 
 
 def _amount(value: Any) -> Decimal:
@@ -120,6 +120,13 @@ class Invoice(Model):
     vat: Amount
     total: Amount
     source: str = Field("manual", description="where it came from: manual, csv, ubl, zoho, …")
+
+    @model_validator(mode="after")
+    def _amounts_in_minor_units(self) -> Invoice:
+        """net, VAT and total pass the one money check (minor unit, maximum magnitude)."""
+        for name in ("net", "vat", "total"):
+            check_amount(getattr(self, name), self.currency, field=name)
+        return self
 
 
 class Document(Model):

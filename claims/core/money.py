@@ -1,11 +1,19 @@
-"""Money: ``Decimal`` amounts with their currency, and explicit rounding.
+"""Money: ``Decimal`` amounts with their currency, one rounding policy, one check at the door.
 
 Never ``float``. Amounts enter as strings or ``Decimal`` (a binary float is refused, because
-``0.1`` is not one tenth); rounding is always explicit and comes from the contract.
+``0.1`` is not one tenth). A string is read in one way only: ``.`` is the decimal mark and
+``,`` may group thousands *in front of a decimal part* (``1,100.00``); anything a European
+reader could read otherwise (``9,5``, ``1.100,00``, ``1,100``) is refused as ambiguous.
+
+The rounding policy (docs/kpis.md, "Rounding"): every amount the product computes is rounded
+**half-up at the currency's minor unit** (ISO 4217) by :func:`round_money`, unless a contract
+names another mode. :func:`check_amount` is the one check at every door: an amount finer than
+the currency's minor unit or larger than :data:`MAX_AMOUNT` is refused, never rounded away.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from typing import Literal
 
@@ -24,6 +32,19 @@ CURRENCIES: dict[str, int] = {
 }
 
 
+#: The policy every computed amount is rounded with (docs/kpis.md, "Rounding").
+DEFAULT_ROUNDING: RoundingMode = "half-up"
+
+#: The largest magnitude of one amount. Amounts are stored as 64-bit integers of 1/10,000
+#: (max 922,337,203,685,477.5807); one amount is kept 10,000 times below that so that sums of
+#: many amounts in SQL still fit in 64 bits.
+MAX_AMOUNT = Decimal("99999999999.99")
+
+#: ``1234.5``, ``-1,234.50`` (grouping only in front of a decimal part), ``.5``
+_PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+\.\d+")
+
+
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     """A ``Decimal`` from a string, int or Decimal; floats and junk raise ``ValueError``."""
     if isinstance(value, bool) or isinstance(value, float):
@@ -34,10 +55,7 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip().replace(",", ""))
-        except InvalidOperation:
-            raise ValueError(f"{field}: {value!r} is not a number") from None
+        result = _parse(value.strip(), field)
     else:
         raise ValueError(f"{field}: {value!r} is not an amount")
     if not result.is_finite():
@@ -45,8 +63,55 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     return result
 
 
-def quantize(amount: Decimal, places: int = 2, mode: RoundingMode = "half-up") -> Decimal:
-    """``amount`` rounded to ``places`` decimals with the named rounding mode."""
+def _parse(text: str, field: str) -> Decimal:
+    """A decimal string read one way only; an ambiguous separator raises ``ValueError``."""
+    if _GROUPED.fullmatch(text):
+        text = text.replace(",", "")
+    elif "," in text:
+        raise ValueError(
+            f"{field}: {text!r} is ambiguous (a comma can be a decimal mark or a thousands "
+            "separator); write the amount with '.' as the decimal mark, e.g. \"1100.00\"")
+    elif text.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
+        raise ValueError(f"{field}: {text!r} is not a finite number")
+    elif not _PLAIN.fullmatch(text):
+        raise ValueError(f"{field}: {text!r} is not a number")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{field}: {text!r} is not a number") from None
+
+
+def round_money(amount: Decimal, currency: str, mode: RoundingMode | None = None) -> Decimal:
+    """``amount`` rounded at ``currency``'s minor unit by the house policy (half-up) or
+    ``mode``; returns the rounded ``Decimal`` (e.g. 89.985 USD → 89.99)."""
+    return quantize(amount, minor_units(currency), mode or DEFAULT_ROUNDING)
+
+
+def check_amount(value: object, currency: str, *, field: str = "amount",
+                 negative: bool = True) -> Decimal:
+    """The one check at every door: ``value`` read as an amount of ``currency``.
+
+    Returns the amount at the currency's minor unit (``"100.5"`` USD → ``Decimal("100.50")``).
+    Raises ``ValueError`` naming ``field`` and the rule for a float, an ambiguous or malformed
+    number, an amount finer than the minor unit (100.005 USD), one above :data:`MAX_AMOUNT`,
+    or (``negative=False``) a negative amount.
+    """
+    amount = to_decimal(value, field=field)
+    places = minor_units(currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):
+        unit = Decimal(1).scaleb(-places)
+        raise ValueError(f"{field}: {value} has a fraction below the minor unit of {currency} "
+                         f"({unit}); amounts are exact to the {unit}, never rounded at the door")
+    if abs(amount) > MAX_AMOUNT:
+        raise ValueError(f"{field}: {value} exceeds the largest amount accepted, "
+                         f"{MAX_AMOUNT:,} (docs/kpis.md, \"Rounding\")")
+    if not negative and amount < 0:
+        raise ValueError(f"{field}: {value} is negative")
+    return amount.quantize(Decimal(1).scaleb(-places))
+
+
+def quantize(amount: Decimal, places: int = 2, mode: RoundingMode = DEFAULT_ROUNDING) -> Decimal:
+    """``amount`` rounded to ``places`` decimals with the named mode (house default half-up)."""
     return amount.quantize(Decimal(1).scaleb(-places), rounding=_MODES[mode])
 
 

@@ -9,13 +9,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, inspect
 
 from claims.core.money import CURRENCIES, quantize
 from claims.reports import charts, sql
 from claims.reports.kpis import (
-    KpiSettings, Runner, aging_edges, aging_labels, compute_kpis, sqlalchemy_runner,
+    KpiSettings, Runner, aging_edges, aging_labels, compute_kpis, dispute_rows, promise_rows,
+    sqlalchemy_runner,
 )
 from claims.store.tables import money_from_sql
 
@@ -63,18 +63,6 @@ def _m(value: Any, currency: str) -> Decimal:
     return quantize(money_from_sql(value), CURRENCIES.get(currency, 2))
 
 
-def _optional_rows(engine: Engine, table: str, tables: set[str]) -> list[dict[str, Any]] | None:
-    """Rows of a collections table when it exists (with its own columns), else ``None``."""
-    if table not in tables:
-        return None
-    try:
-        with engine.connect() as conn:
-            result = conn.execute(text(f"SELECT * FROM {table} LIMIT 500"))
-            return [dict(r._mapping) for r in result]
-    except SQLAlchemyError:  # a table of another shape: report it as absent
-        return None
-
-
 def _headline(kpis: dict[str, Any]) -> list[tuple[str, Any, ColumnType]]:
     rate = kpis["auto_match_rate"]
     return [("Receivables", kpis["receivables"], "money"),
@@ -102,21 +90,18 @@ def weekly_report(engine: Engine, as_of: date, settings: KpiSettings | None = No
     top_overdue = _top_overdue(run, params, top)
     unapplied = _unapplied_cash(run, params, tables)
     week_end = as_of + timedelta(days=7)
-    promises = _optional_rows(engine, "promises", tables)
-    promise_rows = None if promises is None else [
-        r for r in promises if str(r.get("status", "")).lower() == "broken"
-        or _in_week(r, as_of, week_end)]
-    disputes = _optional_rows(engine, "disputes", tables)
-    dispute_rows = None if disputes is None else [
-        r for r in disputes
-        if str(r.get("status", "open")).lower() not in ("resolved", "closed", "withdrawn")]
+    promises = promise_rows(run, as_of, tables)
+    due_or_broken = None if promises is None else [
+        r for r in promises if r["status"] == "broken"
+        or (r["status"] == "open" and as_of <= r["promised_date"] <= week_end)]
+    disputes = dispute_rows(run, as_of, tables)
     missing = "not available: the collections tables are not in this database"
     report = Report("weekly", f"Weekly collection report — {as_of}", as_of, currency,
                     _headline(kpis), kpis=kpis)
     report.tables += [aging_customer, aging_collector, top_overdue,
-                      _generic("promises", "Promises due this week and broken", promise_rows,
+                      _generic("promises", "Promises due this week and broken", due_or_broken,
                                missing),
-                      _generic("open_disputes", "Open disputes", dispute_rows, missing),
+                      _generic("open_disputes", "Open disputes", disputes, missing),
                       unapplied]
     return report
 
@@ -201,14 +186,6 @@ def _unapplied_cash(run: Runner, params: dict[str, Any], tables: set[str]) -> Ta
           "status": status or "on account"}
          for pid, vd, payer, cust, amount, used, status in unapplied_rows])
     return unapplied
-
-
-def _in_week(row: dict[str, Any], start: date, end: date) -> bool:
-    for key in ("promised_date", "due_date", "promise_date"):
-        if row.get(key):
-            day = _as_date(row[key])
-            return start <= day <= end
-    return False
 
 
 def _as_date(value: Any) -> date:

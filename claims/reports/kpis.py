@@ -4,8 +4,8 @@ All aggregation happens in SQL (:mod:`claims.reports.sql`, a handful of scans wh
 number of invoices); Python only combines the sums, in ``Decimal``. A KPI whose denominator is
 zero is ``None`` (no sales, no receivables), never a made-up number.
 
-Promises kept and disputes by age read the collections tables (``promises``, ``disputes``)
-when they exist in the database and are ``None`` otherwise.
+Promises kept and disputes by age read the collections tables (``collection_promises``,
+``collection_disputes``) and are ``None`` only in a database without them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, inspect, text
@@ -32,9 +32,8 @@ CEI_VARIANT = ("CRF standard: (beginning AR + credit sales − ending total AR) 
 
 
 def _r(value: Decimal | None, places: int = 2) -> Decimal | None:
-    if value is None:
-        return None
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    """A ratio rounded by the house policy (half-up), ``None`` kept."""
+    return None if value is None else quantize(value, places)
 
 
 def _div(a: Decimal, b: Decimal) -> Decimal | None:
@@ -338,51 +337,82 @@ def _match_rates(run: Runner, months: Sequence[tuple[date, date]], params: dict[
     return rates
 
 
+_PROMISES = """
+SELECT pr.id, c.name, pr.amount, pr.currency, pr.promised_date,
+       (SELECT SUM(a.amount) FROM payment_applications a
+        JOIN payments p ON p.id = a.payment_id JOIN invoices i ON i.id = a.invoice_id
+        WHERE i.customer_id = pr.customer_id AND a.undone_at IS NULL
+          AND a.applied_at >= pr.made_at AND p.value_date <= :as_of) AS paid
+FROM collection_promises pr JOIN customers c ON c.id = pr.customer_id
+WHERE pr.cancelled_at IS NULL ORDER BY pr.promised_date, pr.id"""
+
+
+def promise_rows(run: Runner, as_of: date, tables: set[str]) -> list[dict[str, Any]] | None:
+    """Every live promise to pay (``collection_promises``) with its state on ``as_of``: kept
+    once the customer paid the amount since it was made, broken when its date passed without
+    that, else open (the rule of ``claims followup promises``). ``None`` without the table."""
+    if "collection_promises" not in tables:
+        return None
+    out = []
+    for pid, name, amount, currency, promised, paid in run(_PROMISES, {"as_of": as_of}):
+        promised_day, total, paid_since = _day(promised), money_from_sql(amount), \
+            money_from_sql(paid)
+        status = ("kept" if paid_since >= total else "broken" if promised_day < as_of
+                  else "open")
+        places = CURRENCIES.get(currency, 2)
+        out.append({"promise": int(pid), "customer": name, "currency": currency,
+                    "amount": quantize(total, places), "promised_date": promised_day,
+                    "paid_since": quantize(paid_since, places), "status": status})
+    return out
+
+
 def promises_kept(run: Runner, month: tuple[date, date], tables: set[str],
                   ) -> dict[str, Any] | None:
-    """Promises to pay falling due in the month: kept / (kept + broken). ``None`` without the
-    collections ``promises`` table (columns ``status`` and ``promised_date`` or ``due_date``)."""
-    if "promises" not in tables:
+    """Promises to pay falling due in the month (to its as-of end): kept / (kept + broken),
+    from ``collection_promises``. ``None`` without the collections tables."""
+    rows = promise_rows(run, month[1], tables)
+    if rows is None:
         return None
-    for date_column in ("promised_date", "due_date", "promise_date"):
-        try:
-            rows = run(f"SELECT status, COUNT(*) FROM promises WHERE {date_column} >= :s AND "
-                       f"{date_column} <= :e GROUP BY status", {"s": month[0], "e": month[1]})
-        except Exception:  # noqa: BLE001 - the column is not there: try the next name
+    counts = {"kept": 0, "broken": 0, "open": 0}
+    for row in rows:
+        if month[0] <= row["promised_date"] <= month[1]:
+            counts[row["status"]] += 1
+    kept, broken = counts["kept"], counts["broken"]
+    return {"kept": kept, "broken": broken, "open": counts["open"],
+            "percent": _r(_div(Decimal(kept * 100), Decimal(kept + broken)))}
+
+
+def dispute_rows(run: Runner, as_of: date, tables: set[str]) -> list[dict[str, Any]] | None:
+    """The disputes (``collection_disputes``) open on ``as_of``: opened by then and not
+    resolved by then, each with its age in days. ``None`` without the table."""
+    if "collection_disputes" not in tables:
+        return None
+    rows = run("SELECT d.id, i.number, d.reason, d.team, d.opened_at, d.resolved_at "
+               "FROM collection_disputes d JOIN invoices i ON i.id = d.invoice_id "
+               "ORDER BY d.opened_at, d.id", {})
+    out = []
+    for did, number, reason, team, opened, resolved in rows:
+        opened_day = _day(opened)
+        if opened_day > as_of or (resolved is not None and _day(resolved) <= as_of):
             continue
-        counts = {str(status).lower(): int(c) for status, c in rows}
-        kept, broken = counts.get("kept", 0), counts.get("broken", 0)
-        return {"kept": kept, "broken": broken, "open": sum(counts.values()) - kept - broken,
-                "percent": _r(_div(Decimal(kept * 100), Decimal(kept + broken)))}
-    return None
+        out.append({"dispute": int(did), "invoice": number, "reason": reason, "team": team,
+                    "opened": opened_day, "age_days": (as_of - opened_day).days})
+    return out
 
 
 def disputes_by_age(run: Runner, as_of: date, tables: set[str]) -> list[dict[str, Any]] | None:
-    """Open disputes by age since opened (0-30, 31-60, 61-90, 90+). ``None`` without the
-    collections ``disputes`` table (columns ``status`` and ``opened_at``/``opened_on``/
-    ``created_at``)."""
-    if "disputes" not in tables:
+    """Disputes open on ``as_of`` by age since opened (0-30, 31-60, 61-90, 90+), from
+    ``collection_disputes``. ``None`` without the collections tables."""
+    rows = dispute_rows(run, as_of, tables)
+    if rows is None:
         return None
-    for column in ("opened_on", "opened_at", "created_at"):
-        try:
-            rows = run(f"SELECT {column} FROM disputes WHERE LOWER(status) NOT IN "
-                       "('resolved', 'closed', 'withdrawn')", {})
-        except Exception:  # noqa: BLE001 - the column is not there: try the next name
-            continue
-        buckets = {"0-30": 0, "31-60": 0, "61-90": 0, "90+": 0}
-        for (opened,) in rows:
-            if isinstance(opened, datetime):
-                day = opened.date()
-            elif isinstance(opened, date):
-                day = opened
-            else:
-                day = date.fromisoformat(str(opened)[:10])
-            age = (as_of - day).days
-            key = ("0-30" if age <= 30 else "31-60" if age <= 60 else "61-90" if age <= 90
-                   else "90+")
-            buckets[key] += 1
-        return [{"age": k, "open": v} for k, v in buckets.items()]
-    return None
+    buckets = {"0-30": 0, "31-60": 0, "61-90": 0, "90+": 0}
+    for row in rows:
+        age = row["age_days"]
+        key = ("0-30" if age <= 30 else "31-60" if age <= 60 else "61-90" if age <= 90
+               else "90+")
+        buckets[key] += 1
+    return [{"age": k, "open": v} for k, v in buckets.items()]
 
 
 def kpis(engine: Engine, as_of: date, settings: KpiSettings | None = None, *,

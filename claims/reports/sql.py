@@ -2,6 +2,11 @@
 and (in the benchmark, as the reference) DuckDB. Money columns are integers of 1/10,000.
 
 Dates are bound as parameters; only the day difference differs per dialect.
+
+Due dates come from ``collection_schedule`` only: the rows made by the one due-date function
+(:func:`claims.core.due.due_dates`, stored by :mod:`claims.collections.due`), the very rows
+``claims followup receivables`` reads. An invoice with instalments counts per instalment;
+its payments settle the earliest instalment first (in value-date order), as in follow-up.
 """
 
 from __future__ import annotations
@@ -17,11 +22,42 @@ def day_diff(dialect: str, later: str, earlier: str) -> str:
     return f"({later} - {earlier})"  # PostgreSQL and DuckDB: date - date is an integer
 
 
-#: Invoice totals grouped by (issue date, due basis): a few thousand rows for any number of
+#: Amounts due grouped by (issue date, due date): a few thousand rows for any number of
 #: invoices, from which sales per month/window and receivables at any date follow.
 INVOICES_BY_DATES = (
-    "SELECT issue_date, COALESCE(due_date, issue_date), SUM(total) FROM invoices "
-    "WHERE currency = :currency GROUP BY issue_date, COALESCE(due_date, issue_date)")
+    "SELECT i.issue_date, s.due_date, SUM(s.amount) FROM collection_schedule s "
+    "JOIN invoices i ON i.id = s.invoice_id "
+    "WHERE i.currency = :currency GROUP BY i.issue_date, s.due_date")
+
+_RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+
+#: Live payment applications with the due date of the schedule row each one settles: whole on
+#: single-due invoices (seq 0); split over instalments, earliest first, on the others.
+APPLIED_BY_DUE = f"""WITH
+apps AS (
+  SELECT a.id, a.invoice_id, a.amount, a.kind, p.value_date,
+         SUM(a.amount) OVER (PARTITION BY a.invoice_id ORDER BY p.value_date, a.id
+                             {_RUNNING}) AS hi
+  FROM payment_applications a JOIN payments p ON p.id = a.payment_id
+  WHERE a.undone_at IS NULL AND a.invoice_id IN (
+    SELECT invoice_id FROM collection_schedule WHERE seq > 0)),
+parts AS (
+  SELECT invoice_id, due_date, amount,
+         SUM(amount) OVER (PARTITION BY invoice_id ORDER BY seq {_RUNNING}) AS hi
+  FROM collection_schedule WHERE seq > 0),
+x AS (
+  SELECT a.invoice_id, s.due_date, a.kind, a.value_date,
+         (CASE WHEN a.hi < s.hi THEN a.hi ELSE s.hi END)
+         - (CASE WHEN a.hi - a.amount > s.hi - s.amount THEN a.hi - a.amount
+                 ELSE s.hi - s.amount END) AS amount
+  FROM apps a JOIN parts s ON s.invoice_id = a.invoice_id
+   AND s.hi - s.amount < a.hi AND a.hi - a.amount < s.hi
+  UNION ALL
+  SELECT a.invoice_id, s.due_date, a.kind, p.value_date, a.amount
+  FROM payment_applications a JOIN payments p ON p.id = a.payment_id
+  JOIN collection_schedule s ON s.invoice_id = a.invoice_id AND s.seq = 0
+  WHERE a.undone_at IS NULL)
+"""
 
 
 def applications_by_invoice_dates(dialect: str, month_ends: Sequence[str],
@@ -40,22 +76,29 @@ def applications_by_invoice_dates(dialect: str, month_ends: Sequence[str],
     # a float weighted sum: it yields a number of days, never money  # ok: not money
     cols.append(f"SUM(CASE WHEN {in_window} THEN a.amount * 1.0 * {days} ELSE 0 END)")
     cols.append(f"SUM(CASE WHEN {in_window} THEN a.amount ELSE 0 END)")
-    keys = "i.issue_date, COALESCE(i.due_date, i.issue_date), a.kind"
-    return (f"SELECT {keys}, " + ", ".join(cols) + " FROM payment_applications a "
-            "JOIN payments p ON p.id = a.payment_id JOIN invoices i ON i.id = a.invoice_id "
-            f"WHERE a.undone_at IS NULL AND i.currency = :currency GROUP BY {keys}")
+    keys = "i.issue_date, a.due_date, a.kind"
+    select = (f"SELECT {keys}, " + ", ".join(cols) + " FROM ")
+    select = select.replace("p.value_date", "a.value_date")
+    return (APPLIED_BY_DUE + select + "x a JOIN invoices i ON i.id = a.invoice_id "
+            f"WHERE i.currency = :currency GROUP BY {keys}")
 
 
 def open_at(extra_columns: str = "") -> str:
-    """A CTE ``op``: every invoice's open balance as of ``:as_of`` and its aging basis date."""
+    """A CTE ``op``: every open item's (schedule row's) balance as of ``:as_of`` and its
+    due date (``due_basis``); payments settle the earliest instalment first."""
+    left = "s.cum - COALESCE(applied.amount, 0)"
     return (
         "WITH applied AS (SELECT a.invoice_id, SUM(a.amount) AS amount "
         "FROM payment_applications a JOIN payments p ON p.id = a.payment_id "
         "WHERE a.undone_at IS NULL AND p.value_date <= :as_of GROUP BY a.invoice_id), "
-        "op AS (SELECT i.id, i.customer_id, i.number, i.issue_date, i.due_date, "
-        "COALESCE(i.due_date, i.issue_date) AS due_basis, "
-        f"i.total - COALESCE(applied.amount, 0) AS open{extra_columns} "
-        "FROM invoices i LEFT JOIN applied ON applied.invoice_id = i.id "
+        "sch AS (SELECT invoice_id, seq, due_date, amount, SUM(amount) OVER (PARTITION BY "
+        f"invoice_id ORDER BY seq {_RUNNING}) AS cum FROM collection_schedule), "
+        "op AS (SELECT i.id, i.customer_id, i.number, i.issue_date, s.due_date, "
+        "s.due_date AS due_basis, "
+        f"CASE WHEN {left} <= 0 THEN 0 WHEN {left} >= s.amount THEN s.amount ELSE {left} END "
+        f"AS open{extra_columns} "
+        "FROM sch s JOIN invoices i ON i.id = s.invoice_id "
+        "LEFT JOIN applied ON applied.invoice_id = i.id "
         "WHERE i.issue_date <= :as_of AND i.currency = :currency) ")
 
 

@@ -179,12 +179,13 @@ def test_after_a_two_week_outage_only_the_highest_level_due_is_sent(
 
 
 def test_instalments_are_dunned_one_by_one(ws: Workspace, smtp_server: SmtpServer) -> None:
-    from claims.collections.receivables import set_terms
+    from claims.collections.dunning import config_of
+    from claims.collections.due import set_terms
     from claims.collections.terms import Instalment, Terms
 
     add_invoices(ws, "Acme Corp", [("A-1", D(2026, 1, 1), None, "900.00")])
     customer(ws, "Acme Corp", "ap@acme.test")
-    set_terms(ws.store, "A-1", Terms(kind="instalments", instalments=(
+    set_terms(ws.store, config_of(ws), "A-1", Terms(kind="instalments", instalments=(
         Instalment(days=30, amount=Decimal("300")), Instalment(days=60, amount=Decimal("300")),
         Instalment(days=90, amount=Decimal("300")))))
     pay(ws, "A-1", "100.00", at(D(2026, 1, 20)))
@@ -390,7 +391,9 @@ def test_statutory_interest_is_on_the_statement(ws: Workspace, smtp_server: Smtp
     submitted_claim(ws, "MW-1", "Ministry of Works", issued=D(2026, 1, 10),
                     submitted=D(2026, 1, 12), total="10000.00")
     customer(ws, "Ministry of Works", "ap@mow.test")
-    dunning.run(ws, D(2026, 4, 17))  # statutory due Feb 16 → 60 days late
+    # statutory due Feb 16, Presidents' Day (5 U.S.C. 6103(a)) → Feb 17; 59 days late:
+    # 10,000 × (1.0038541667 × (1 + 0.04625 × 29/360) − 1) = 75.94
+    dunning.run(ws, D(2026, 4, 17))
     body = text_part(smtp_server.messages[0])
-    assert "MW-1  due 2026-02-16 (60 days overdue)  open USD 10,000.00  late-payment " \
-           "interest USD 77.23" in body
+    assert "MW-1  due 2026-02-17 (59 days overdue)  open USD 10,000.00  late-payment " \
+           "interest USD 75.94" in body

@@ -69,11 +69,13 @@ def test_stuck_claims_defaulted_plans_and_statutory_interest(ws: Workspace) -> N
     accounts = {a.customer: a for a in worklist.worklist(ws, D(2026, 4, 17))}
     mow = accounts["Ministry of Works"]
     assert mow.stuck_claims == 1 and mow.parts["stuck_claims"] == Decimal("15.00")
-    assert mow.interest == {"USD": Decimal("77.23")}  # 60 days late, two 30-day periods
+    # due Feb 16 is Presidents' Day (5 U.S.C. 6103(a)): moved to Feb 17 (FAR 52.232-25(a)(4));
+    # 59 days late: one 30-day period compounded, then 29 days simple
+    assert mow.interest == {"USD": Decimal("75.94")}
     assert accounts["Planner"].defaulted_plans == 1
     assert accounts["Planner"].parts["defaulted_plans"] == Decimal("30.00")
     ledger = worklist.receivables(ws, D(2026, 4, 17), customer="Ministry of Works")
-    assert ledger[0]["due_date"] == D(2026, 2, 16) and ledger[0]["interest"] == "77.23"
+    assert ledger[0]["due_date"] == D(2026, 2, 17) and ledger[0]["interest"] == "75.94"
     assert ledger[0]["claim_status"] == "SUBMITTED"
 
 

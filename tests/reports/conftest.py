@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from claims.collections.due import ensure_due_dates
+from claims.collections.settings import CollectionsConfig
 from claims.store.tables.payments import PaymentMatchRow
 from claims.store import Store
 from claims.store.tables import CustomerRow, InvoiceRow, PaymentApplicationRow, PaymentRow
@@ -49,6 +51,7 @@ def countback_ledger(store: Store) -> Store:
         invoice("F1", "800000.00", "Health Agency", date(2026, 2, 10), date(2026, 3, 12)),
         invoice("M1", "900000.00", "Ministry of Works", date(2026, 3, 10), date(2026, 4, 9)),
     ])
+    ensure_due_dates(store.engine, CollectionsConfig())  # as every api write does
     pay(store, "P-FEB", "J1", "100000.00", date(2026, 2, 20), auto=False)
     pay(store, "P-MAR", "J1", "200000.00", date(2026, 3, 5), auto=True)
     return store
@@ -59,6 +62,7 @@ def aged_ledger(countback_ledger: Store) -> Store:
     """The countback ledger plus an old invoice of 50,000 (due 31 Oct 2025, 151 days late)."""
     countback_ledger.put_invoices([
         invoice("O1", "50000.00", "Roads Authority", date(2025, 10, 1), date(2025, 10, 31))])
+    ensure_due_dates(countback_ledger.engine, CollectionsConfig())
     with countback_ledger.session() as s:
         for row in s.scalars(select(CustomerRow)):
             row.collector = "Dana" if row.name != "Roads Authority" else "Eli"

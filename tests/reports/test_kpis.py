@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from claims.reports.build import weekly_report
+
 import pytest
-from sqlalchemy import text
 
 from claims.errors import InputError
 from claims.reports.kpis import KpiSettings, countback_dso, kpis
@@ -54,8 +55,9 @@ def test_kpis_of_the_countback_ledger(countback_ledger: Store) -> None:
     assert k["average_days_to_pay"] == D("49.67")
     assert k["collected_month_to_date"] == D("200000.00")
     assert k["auto_match_rate"] == {"auto": 1, "total": 1, "percent": D("100.00")}
-    # optional collections KPIs: the tables are not here
-    assert k["promises_kept"] is None and k["disputes_by_age"] is None
+    # the collections tables are there (empty): counted, not "not available"
+    assert k["promises_kept"] == {"kept": 0, "broken": 0, "open": 0, "percent": None}
+    assert [b["open"] for b in k["disputes_by_age"]] == [0, 0, 0, 0]
 
 
 def test_trends_month_over_month(countback_ledger: Store) -> None:
@@ -91,23 +93,53 @@ def test_aging_at_risk_and_basis(aged_ledger: Store) -> None:
     assert custom["aging"]["buckets"][2]["amount"] == D("450000.00")  # J1 400k + O1 50k
 
 
-def test_optional_collections_tables_are_read_when_present(aged_ledger: Store) -> None:
-    with aged_ledger.engine.begin() as conn:
-        conn.execute(text("CREATE TABLE promises (id INTEGER PRIMARY KEY, status VARCHAR(16), "
-                          "promised_date DATE)"))
-        conn.execute(text("INSERT INTO promises (id, status, promised_date) VALUES "
-                          "(1, 'kept', '2026-03-05'), (2, 'kept', '2026-03-15'), "
-                          "(3, 'broken', '2026-03-20'), (4, 'open', '2026-04-02'), "
-                          "(5, 'broken', '2026-02-01')"))
-        conn.execute(text("CREATE TABLE disputes (id INTEGER PRIMARY KEY, status VARCHAR(16), "
-                          "opened_on DATE)"))
-        conn.execute(text("INSERT INTO disputes (id, status, opened_on) VALUES "
-                          "(1, 'open', '2026-03-20'), (2, 'open', '2025-12-01'), "
-                          "(3, 'resolved', '2026-01-01')"))
+def test_promises_kept_and_disputes_by_age_read_the_collections_tables(
+        aged_ledger: Store) -> None:
+    """Issue #14 item 4: the KPIs read ``collection_promises`` and ``collection_disputes``.
+    Kept = paid the promised amount since the promise was made; broken = its date passed."""
+    from datetime import UTC, date, datetime
+
+    from claims.store.tables import CustomerRow, InvoiceRow
+    from claims.store.tables.collections import DisputeRow, PromiseRow
+
+    def at(day: str) -> datetime:
+        return datetime.fromisoformat(day).replace(tzinfo=UTC)
+
+    with aged_ledger.session() as s:
+        cust = {c.name: c.id for c in s.query(CustomerRow)}
+        inv = {i.number: i.id for i in s.query(InvoiceRow)}
+        mow, health, roads = cust["Ministry of Works"], cust["Health Agency"], \
+            cust["Roads Authority"]
+
+        def promise(customer: int, amount: str, day: str, made: str,
+                    cancelled: str | None = None) -> PromiseRow:
+            return PromiseRow(customer_id=customer, amount=D(amount), currency="EUR",
+                              promised_date=date.fromisoformat(day), promised_by="AP",
+                              channel="call", made_at=at(made),
+                              cancelled_at=at(cancelled) if cancelled else None)
+        s.add_all([
+            promise(mow, "100000.00", "2026-03-05", "2026-02-01"),   # 300,000 paid since: kept
+            promise(health, "10.00", "2026-03-20", "2026-03-01"),    # nothing paid: broken
+            promise(roads, "10.00", "2026-04-02", "2026-03-25"),     # next month: not counted
+            promise(mow, "5.00", "2026-03-15", "2026-03-01", "2026-03-02"),  # cancelled
+        ])
+
+        def dispute(number: str, customer: int, opened: str,
+                    resolved: str | None = None) -> DisputeRow:
+            return DisputeRow(customer_id=customer, invoice_id=inv[number], reason="price",
+                              team="sales", status="resolved" if resolved else "open",
+                              opened_at=at(opened), resolved_at=at(resolved) if resolved else None)
+        s.add_all([dispute("F1", health, "2026-03-20"),               # 11 days: 0-30
+                   dispute("O1", roads, "2025-12-01"),                # 120 days: 90+
+                   dispute("J1", mow, "2026-01-01", "2026-02-01"),    # resolved by then
+                   dispute("M1", mow, "2026-04-05")])                 # not yet opened
     k = kpis(aged_ledger.engine, AS_OF)
-    assert k["promises_kept"] == {"kept": 2, "broken": 1, "open": 0, "percent": D("66.67")}
+    assert k["promises_kept"] == {"kept": 1, "broken": 1, "open": 0, "percent": D("50.00")}
     assert k["disputes_by_age"] == [{"age": "0-30", "open": 1}, {"age": "31-60", "open": 0},
                                     {"age": "61-90", "open": 0}, {"age": "90+", "open": 1}]
+    weekly = {t.key: t for t in weekly_report(aged_ledger.engine, AS_OF).tables}
+    assert [r["status"] for r in weekly["promises"].rows] == ["broken", "open"]
+    assert [r["invoice"] for r in weekly["open_disputes"].rows] == ["O1", "F1"]
 
 
 def test_empty_database_gives_nulls_not_numbers(store: Store) -> None:

@@ -34,7 +34,8 @@ def test_weekly_report_tables(aged_ledger: Store) -> None:
     top = tables["top_overdue"].rows
     assert [(r["invoice"], r["days_overdue"]) for r in top] == [("F1", 19), ("J1", 50),
                                                                  ("O1", 151)]
-    assert tables["promises"].note and tables["promises"].rows == []
+    # the collections tables are read (issue #14, item 4): empty here, not "not available"
+    assert tables["promises"].note is None and tables["promises"].rows == []
     assert tables["unapplied_cash"].rows == []
 
 
@@ -64,7 +65,7 @@ def test_html_is_self_contained_with_charts(aged_ledger: Store, tmp_path: Path) 
     assert not re.search(r"(src|href)=\"https?:", page)
     weekly = to_html(weekly_report(aged_ledger.engine, AS_OF))
     assert "Aging by collector" in weekly and "400,000.00" in weekly
-    assert "not available: the collections tables" in weekly
+    assert "not available" not in weekly and "Promises due this week" in weekly
 
 
 def test_html_escapes_names(store: Store) -> None:
@@ -72,6 +73,10 @@ def test_html_escapes_names(store: Store) -> None:
 
     store.put_invoices([invoice("X<1>", "10.00", "<script>alert(1)</script>",
                                 date(2026, 1, 1), date(2026, 1, 31))])
+    from claims.collections.due import ensure_due_dates
+    from claims.collections.settings import CollectionsConfig
+
+    ensure_due_dates(store.engine, CollectionsConfig())
     page = to_html(weekly_report(store.engine, AS_OF))
     assert "<script>alert" not in page and "&lt;script&gt;" in page
 

@@ -17,7 +17,8 @@ from claims.collections.settings import CollectionsConfig, Level
 from claims.collections.receivables import (
     Item, Sql, bind, item_from_row, items_cte, pause_ctes,
 )
-from claims.collections.terms import late_interest
+from claims.collections.due import ensure_due_dates
+from claims.collections.interest import agency_interest
 from claims.store.tables import ContactRow, CustomerRow
 from claims.collections.records import EMAIL_ADDRESS, customer_row
 
@@ -78,9 +79,10 @@ def due_items(ws: Workspace, as_of: date, *, customer_id: int | None = None
     """Every item with a reminder level due today and not sent yet: (item, level rank)."""
     config = config_of(ws)
     levels = config.followup.levels
+    ensure_due_dates(ws.store.engine, config)
     with ws.store.engine.connect() as conn:
         sql = Sql(conn.dialect.name)
-        cte, params = items_cte(sql, config)
+        cte, params = items_cte(sql, config, as_of)
         pauses, pause_params = pause_ctes(as_of, config)
         params |= pause_params
         cases = []
@@ -133,11 +135,9 @@ def plan_messages(ws: Workspace, as_of: date, *, customer: str | None = None) ->
                       problem=problem if level.channel == "email" else None)
         for item in items:
             if item.agency:
-                rule = config.agency(item.agency)
-                msg.interest[(item.invoice_id, item.seq)] = late_interest(
-                    item.open_amount, item.due_date, as_of,
-                    annual_rate_percent=rule.interest_rate_percent,
-                    compounding_days=rule.compounding_days, day_count=rule.day_count)
+                owed = agency_interest(config.agency(item.agency), item.open_amount,
+                                       item.due_date, as_of, item.currency).amount
+                msg.interest[(item.invoice_id, item.seq)] = owed or Decimal("0.00")
         messages.append(msg)
     messages.sort(key=lambda m: (m.customer, m.rank))
     return messages

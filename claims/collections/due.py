@@ -1,0 +1,141 @@
+"""Due dates made once, stored, read by everyone: ``collection_schedule`` rows written through
+:func:`claims.core.due.due_dates` (the one function that decides them).
+
+Every invoice has rows: explicit terms (``set_terms``: basis net / eom / instalments) are kept
+as given; the others (basis statutory / invoice / default) are computed here when the invoice
+has none yet, and again when its claim reaches the agency (the statutory rule starts from the
+receipt). The receivables SQL and the KPI SQL read only these rows, so ``claims kpi`` and
+``claims followup receivables`` age an invoice on the same date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from claims.collections.receivables import as_date, bind, money
+from claims.collections.settings import CollectionsConfig
+from claims.core.due import COMPUTED_BASES, Due, StatutoryRule, Terms, due_dates
+from claims.core.money import minor_units
+from claims.errors import InputError, NotFound
+from claims.store import Store
+from claims.store.tables import ContractRow, InvoiceRow
+from claims.store.tables.collections import ScheduleRow
+
+_STALE = """
+SELECT i.id, i.issue_date, i.due_date, i.total, i.currency,
+       COALESCE((SELECT MAX(k.agency) FROM claims c JOIN contracts k ON k.id = c.contract_id
+                 WHERE c.invoice_id = i.id
+                   AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')),
+                (SELECT MAX(k.agency) FROM contracts k WHERE k.number = i.contract_number))
+         AS agency,
+       (SELECT MIN(e.at) FROM claims c JOIN claim_events e ON e.claim_id = c.id
+        WHERE c.invoice_id = i.id AND e.status = 'SUBMITTED'
+          AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')) AS received,
+       (SELECT MIN(s.basis) FROM collection_schedule s WHERE s.invoice_id = i.id) AS basis
+FROM invoices i
+WHERE {where}"""
+
+#: an invoice without rows, or one whose claim reached an agency with a statutory rule while
+#: its rows still have a non-statutory computed basis
+_NEEDS = """
+NOT EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id)
+OR (EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id
+            AND s.basis IN ('invoice', 'default'))
+    AND EXISTS (SELECT 1 FROM claims c JOIN contracts k ON k.id = c.contract_id
+                JOIN claim_events e ON e.claim_id = c.id
+                WHERE c.invoice_id = i.id AND e.status = 'SUBMITTED'
+                  AND k.agency IN ({agencies})))"""
+
+
+def invoice_dues(row: Any, config: CollectionsConfig) -> list[Due]:
+    """The due dates of one invoice row (columns of ``_STALE``) under ``config``."""
+    issue = as_date(row.issue_date)
+    rule = config.agencies.get(row.agency) if row.agency else None
+    statutory = None
+    received = None
+    if rule is not None and rule.rule == "prompt-payment" and row.received is not None:
+        statutory = StatutoryRule(rule.acceptance_days, rule.payment_days)
+        received = as_date(row.received)
+    calendar = None
+    if rule is not None:
+        calendar = rule.business_days(range(issue.year, issue.year + 3))
+    return due_dates(issue, money(row.total, row.currency), places=minor_units(row.currency),
+                     invoice_due=as_date(row.due_date) if row.due_date is not None else None,
+                     default_net_days=config.followup.default_net_days, rule=statutory,
+                     received=received, business_days=calendar)
+
+
+def refresh_due_dates(conn: Connection, config: CollectionsConfig,
+                      invoice_ids: Iterable[int] | None = None) -> int:
+    """Write the computed due dates of the invoices that need them (no rows yet, or a claim
+    newly at a statutory agency), or of exactly ``invoice_ids``; explicit terms are kept.
+
+    Returns the number of invoices whose rows were (re)written. Runs in ``conn``'s
+    transaction (the caller commits).
+    """
+    params: dict[str, Any] = {}
+    if invoice_ids is not None:
+        ids = sorted(set(invoice_ids))
+        if not ids:
+            return 0
+        params = {f"i{n}": v for n, v in enumerate(ids)}
+        where = f"i.id IN ({', '.join(':' + k for k in params)})"
+    else:
+        statutory = sorted(n for n, r in config.agencies.items() if r.rule == "prompt-payment")
+        params = {f"a{n}": name for n, name in enumerate(statutory)}
+        agencies = ", ".join(":" + k for k in params) or "NULL"
+        where = _NEEDS.format(agencies=agencies)
+    rows = [r for r in conn.execute(bind(_STALE.format(where=where), params))
+            if r.basis is None or r.basis in COMPUTED_BASES]
+    if not rows:
+        return 0
+    ids = [r.id for r in rows]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        conn.execute(delete(ScheduleRow).where(ScheduleRow.invoice_id.in_(chunk),
+                                               ScheduleRow.basis.in_(COMPUTED_BASES)))
+    values = [{"invoice_id": r.id, "seq": d.seq, "due_date": d.due_date, "amount": d.amount,
+               "basis": d.basis} for r in rows for d in invoice_dues(r, config)]
+    for start in range(0, len(values), 5000):
+        conn.execute(insert(ScheduleRow), values[start:start + 5000])
+    return len(rows)
+
+
+def ensure_due_dates(engine: Engine, config: CollectionsConfig) -> int:
+    """:func:`refresh_due_dates` in its own transaction, before anything reads due dates;
+    returns the number of invoices (re)written (0, one cheap query, when all are there)."""
+    with engine.begin() as conn:
+        return refresh_due_dates(conn, config)
+
+
+def set_terms(store: Store, config: CollectionsConfig, invoice_number: str,
+              terms: Terms) -> list[dict[str, Any]]:
+    """Give an invoice explicit payment terms: its schedule replaces any other, through
+    :func:`claims.core.due.due_dates` (so the agency's business-day rule applies too).
+
+    Returns the schedule as stored. The instalment amounts add up to the invoice total.
+    """
+    with store.session() as s:
+        inv = s.query(InvoiceRow).filter(InvoiceRow.number == invoice_number).one_or_none()
+        if inv is None:
+            raise NotFound("invoice", invoice_number)
+        agency = s.scalar(select(ContractRow.agency).where(
+            ContractRow.number == inv.contract_number)) if inv.contract_number else None
+        rule = config.agencies.get(agency) if agency else None
+        try:
+            places = minor_units(inv.currency)
+            total = inv.total.quantize(Decimal(1).scaleb(-places))
+            years = range(inv.issue_date.year, inv.issue_date.year + 3)
+            dues = due_dates(inv.issue_date, total, places=places, terms=terms,
+                             business_days=rule.business_days(years) if rule else None)
+        except ValueError as err:
+            raise InputError(str(err), field="instalments", rule="instalments-sum") from err
+        s.query(ScheduleRow).filter(ScheduleRow.invoice_id == inv.id).delete()
+        for d in dues:
+            s.add(ScheduleRow(invoice_id=inv.id, seq=d.seq, due_date=d.due_date, amount=d.amount,
+                              basis=d.basis))
+        return [{"seq": d.seq, "due_date": d.due_date, "amount": d.amount} for d in dues]
