@@ -1,16 +1,13 @@
 #!/usr/bin/env python3
-"""Standalone verifier of a Claimwright evidence export (a BagIt bag), shipped as ``verify.py``.
+"""Standalone verifier of a Claimwright evidence export (a BagIt bag), shipped in every bag as
+``verify.py``: the Python standard library and ``cryptography`` only; every format it reads is
+specified in docs/evidence-format.md (``claims evidence verify-export`` runs this same code).
 
-It needs the Python standard library and the ``cryptography`` package only, and implements
-every format it reads as written in docs/evidence-format.md (``claims evidence verify-export``
-runs this same code). Usage::
+    python3 verify.py BAG [--trusted-key PEM] [--witness-key VKEY]... [--trust-bag-key]
+                          [--checkpoint SAVED]... [--json]
 
-    python3 verify.py BAG [--trusted-key signing.pub] [--witness-key VKEY]... [--trust-bag-key]
-                          [--checkpoint saved.json]... [--json]
-
-Exit status: 0 verified; 1 problems found (each printed with a code, where, and what).
-Without a pinned key (--trusted-key) or a cosignature of a pinned witness (--witness-key) the
-bag's own key proves nothing, and the verdict is "unpinned" unless --trust-bag-key says so.
+Exit status 0 verified, 1 problems found (each with a code, where, and what), 2 bad arguments.
+Without a pinned key or a pinned witness's cosignature the verdict is "unpinned".
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ import hashlib
 import json
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +32,10 @@ EXPORT_TYPE = "claimwright-evidence-export/v2"
 ORIGIN_PREFIX = "claimwright.evidence/"
 DASH = "\u2014"
 DERIVED = ("data/index.html", "data/README.txt", "verify.py")
-KNOWN = {"data/index.html", "data/README.txt", "data/keys/signing.pub",
-         "data/ledger/checkpoint.json", "data/ledger/entries.jsonl",
-         "data/ledger/checkpoints.json", "data/ledger/export.json"}
+LEDGER = ("checkpoint.json", "entries.jsonl", "checkpoints.json", "export.json")
+KNOWN = {"data/index.html", "data/README.txt", "data/keys/signing.pub"} | {
+    f"data/ledger/{n}" for n in LEDGER}
+STORE, MANY = {"action": "store_true"}, {"action": "append", "default": []}
 _MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})[ \t]+(\S.*)$")
 
 
@@ -188,24 +187,19 @@ def cosigned_by(cp: dict[str, Any], witness: tuple[str, int, Ed25519PublicKey]) 
 
 # --- the report --------------------------------------------------------------------------------
 
+@dataclass
 class Report:
     """Every problem found (code, where, message), warnings, and tallies of what was checked."""
 
-    def __init__(self, subject: str) -> None:
-        self.subject = subject
-        self.problems: list[dict[str, str]] = []
-        self.warnings: list[dict[str, str]] = []
-        self.checked: dict[str, int] = {}
-        self.key_id: str | None = None
-        self.checkpoint: dict[str, Any] | None = None
+    subject: str
+    problems: list[dict[str, str]] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+    key_id: str | None = None
+    checkpoint: dict[str, Any] | None = None
 
     def fail(self, code: str, where: str, message: str) -> None:
         """Record a problem."""
         self.problems.append({"code": code, "where": where, "message": message})
-
-    def warn(self, code: str, where: str, message: str) -> None:
-        """Record a warning."""
-        self.warnings.append({"code": code, "where": where, "message": message})
 
     def count(self, what: str, n: int = 1) -> None:
         """Add to a tally."""
@@ -213,29 +207,27 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON data."""
-        cp = self.checkpoint
+        cp = self.checkpoint and {"origin": self.checkpoint["origin"],
+                                  "tree_size": self.checkpoint["size"],
+                                  "root_hash": self.checkpoint["root"].hex(),
+                                  "time": self.checkpoint["time"], "note": self.checkpoint["text"]}
         return {"subject": self.subject, "ok": not self.problems, "key_id": self.key_id,
-                "checkpoint": None if cp is None else {
-                    "origin": cp["origin"], "tree_size": cp["size"],
-                    "root_hash": cp["root"].hex(), "time": cp["time"], "note": cp["text"]},
-                "checked": self.checked, "problems": self.problems, "warnings": self.warnings}
+                "checkpoint": cp, "checked": self.checked, "problems": self.problems,
+                "warnings": []}
 
 
 # --- the bag -----------------------------------------------------------------------------------
 
 def sha256_file(path: Path) -> tuple[str, int]:
     """(SHA-256 hex, size) of a file."""
-    h, size = hashlib.sha256(), 0
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
+        return hashlib.file_digest(f, "sha256").hexdigest(), path.stat().st_size
 
 
 def _decode_path(path: str) -> str:
-    return path.replace("%0A", "\n").replace("%0a", "\n").replace("%0D", "\r") \
-        .replace("%0d", "\r").replace("%25", "%")
+    for code, char in (("%0A", "\n"), ("%0a", "\n"), ("%0D", "\r"), ("%0d", "\r"), ("%25", "%")):
+        path = path.replace(code, char)
+    return path
 
 
 def _read_manifest(bag: Path, name: str, report: Report) -> dict[str, str] | None:
@@ -317,8 +309,7 @@ def _load_json(bag: Path, rel: str, report: Report) -> Any:
 
 def load_pem_key(data: bytes) -> Ed25519PublicKey:
     """An Ed25519 public key from PEM (ValueError if not one)."""
-    key = serialization.load_pem_public_key(data)
-    if not isinstance(key, Ed25519PublicKey):
+    if not isinstance(key := serialization.load_pem_public_key(data), Ed25519PublicKey):
         raise ValueError("not an Ed25519 key")
     return key
 
@@ -452,16 +443,14 @@ def verify_listed(listed: Any, found: list[dict[str, Any]], report: Report) -> N
     try:
         wanted = [(int(i), str(h)) for i, h in listed]
     except (TypeError, ValueError):
-        report.fail("export-unreadable", "data/ledger/export.json", "no entry list")
-        return
+        return report.fail("export-unreadable", "data/ledger/export.json", "no entry list")
     present = [(e["index"], e["hash"].hex()) for e in found]
     missing, extra = sorted(set(wanted) - set(present)), sorted(set(present) - set(wanted))
     for index, h in missing:
         report.fail("entry-removed", f"entry {index}", "listed in the signed export statement "
                     f"(leaf hash {h[:16]}…) but not in the bag, or altered")
     for index, _ in extra:
-        report.fail("entry-added", f"entry {index}", "in the bag but not in the signed export "
-                    "statement")
+        report.fail("entry-added", f"entry {index}", "in the bag but not in the statement")
     if not missing and not extra and present != wanted:
         report.fail("entry-order", "data/ledger/entries.jsonl", "entries are out of order")
 
@@ -488,10 +477,9 @@ def verify_complete(found: list[dict[str, Any]], scope: dict[str, Any], cp: dict
         heads[who] = e["hash"].hex()
     if claim is None:
         return
-    last = max(found, key=lambda item: item["index"]) if found else None
-    if last is None or last["index"] != cp["size"] - 1 or \
-            last["event"].get("kind") != "evidence.exported" or \
-            last["event"].get("claim") != claim:
+    last = max(found, key=lambda item: item["index"])["event"] if found else {}
+    if (last.get("index"), last.get("kind"), last.get("claim")) != (
+            cp["size"] - 1, "evidence.exported", claim):
         report.fail("export-incomplete", f"claim {claim}", "the export does not end with its "
                     "own evidence.exported event as the last entry of the signed checkpoint: "
                     "the claim's latest events were left out")
@@ -549,12 +537,9 @@ def verify_history(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
         report.count("trusted checkpoints")
         if key is not None and not log_signature_ok(old, key):
             report.fail("checkpoint-signature", where, f"does not verify with key {report.key_id}")
-        if old["size"] == cp["size"]:
-            ok = old["root"] == cp["root"]
-        else:
-            ok = any(verify_consistency(old["size"], cp["size"], old["root"], cp["root"], p)
-                     for (size, _), p in proofs.items() if size == old["size"])
-        if not ok:
+        if not (old["root"] == cp["root"] if old["size"] == cp["size"] else any(
+                verify_consistency(old["size"], cp["size"], old["root"], cp["root"], p)
+                for (size, _), p in proofs.items() if size == old["size"])):
             report.fail("checkpoint-inconsistent", where, "the exported log is not consistent "
                         "with this checkpoint you saved earlier: the log was rewritten")
 
@@ -593,33 +578,21 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
 def main(argv: list[str] | None = None) -> int:
     """The command line: prints the verdict and every problem; returns the exit status."""
     parser = argparse.ArgumentParser(description="Verify a Claimwright evidence export.")
-    parser.add_argument("bag")
-    parser.add_argument("--trusted-key", help="the log's public key (PEM) you were given")
-    parser.add_argument("--witness-key", action="append", default=[],
-                        help="a witness's verifier key (vkey) you trust; repeatable")
-    parser.add_argument("--trust-bag-key", action="store_true",
-                        help="accept the key inside the bag (proves nothing about who made it)")
-    parser.add_argument("--checkpoint", action="append", default=[],
-                        help="a checkpoint you saved earlier; repeatable")
-    parser.add_argument("--json", action="store_true")
+    for flag, options in (("bag", {}), ("--trusted-key", {}), ("--trust-bag-key", STORE),
+                          ("--json", STORE), ("--witness-key", MANY), ("--checkpoint", MANY)):
+        parser.add_argument(flag, **options)
     args = parser.parse_args(argv)
     try:
-        report = verify_bag(
-            args.bag, trusted_key=Path(args.trusted_key).read_bytes() if args.trusted_key
-            else None, witness_keys=tuple(args.witness_key), trust_bag_key=args.trust_bag_key,
-            saved_checkpoints=tuple(Path(c).read_text(encoding="utf-8")
-                                    for c in args.checkpoint))
+        pinned = Path(args.trusted_key).read_bytes() if args.trusted_key else None
+        saved = tuple(Path(c).read_text(encoding="utf-8") for c in args.checkpoint)
+        report = verify_bag(args.bag, trusted_key=pinned, witness_keys=tuple(args.witness_key),
+                            trust_bag_key=args.trust_bag_key, saved_checkpoints=saved)
     except (OSError, ValueError, KeyError, binascii.Error) as err:
-        print(f"verify.py: {err}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    else:
-        print(f"{report.subject}: {'FAILED' if report.problems else 'OK'}")
-        for p in report.problems:
-            print(f"  PROBLEM {p['code']} {p['where']}: {p['message']}")
-        for w in report.warnings:
-            print(f"  warning {w['code']} {w['where']}: {w['message']}")
+        return print(f"verify.py: {err}", file=sys.stderr) or 2
+    lines = [f"{report.subject}: {'FAILED' if report.problems else 'OK'}"] + [
+        f"  PROBLEM {p['code']} {p['where']}: {p['message']}" for p in report.problems]
+    print(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json
+          else "\n".join(lines))
     return 1 if report.problems else 0
 
 

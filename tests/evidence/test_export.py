@@ -189,7 +189,8 @@ def test_an_added_file_is_caught(bag: Path) -> None:
     (bag / "data/blobs" / ("ab" * 32)).write_bytes(b"extra")
     (bag / "data/ledger/notes.txt").write_text("x")
     recompute_manifests(bag)
-    assert verify_export(bag, trust_bag_key=True).codes() == {"blob-unreferenced", "bag-file-unexpected"}
+    assert verify_export(bag, trust_bag_key=True).codes() == {"blob-unreferenced",
+                                                              "bag-file-unexpected"}
 
 
 def test_an_altered_entry_with_recomputed_manifests_is_caught(bag: Path) -> None:
