@@ -1,83 +1,85 @@
-"""The evidence archive: blobs + ledger + signing key, and verification of the whole."""
+"""The evidence archive: blobs + ledger + signing key + witnesses."""
 
 from __future__ import annotations
 
 import json
 import mimetypes
-import os
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from evidence import ledger, merkle
-from evidence.blobs import CHUNK, BlobStore, hash_file
+from evidence import auditing, ledger, merkle, sealing
+from evidence.blobs import BlobStore
 from evidence.canonical import canonical_json, clean_metadata, secret_word
 from evidence.errors import (EntryNotFound, LedgerError, MetadataError, ProofError,
-                             SecretInMetadata, SigningKeyError)
+                             SecretInMetadata, WitnessError)
 from evidence.export import build_export
-from evidence.keys import (PUBLIC_KEY_FILE, key_id, keys_dir, load_private_key, load_public_key,
-                           public_pem)
-from evidence.model import (LEAF_VERSION, BlobRef, Checkpoint, Entry, Problem,
-                            VerificationReport, as_utc_bound, format_time)
+from evidence.keys import PUBLIC_KEY_FILE, keys_dir, load_private_key, load_public_key, public_pem
+from evidence.model import (LEAF_VERSION, BlobRef, Checkpoint, Entry, VerificationReport,
+                            as_utc_bound, format_time)
+from evidence.witness import WitnessEndpoint, add_checkpoint
 
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 FILE_NAME_RE = re.compile(r"^[^/\\\x00]{1,200}$")
-MAX_PROBLEMS_PER_CODE = 50  # a rewritten log would otherwise list every later entry
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class _StoredCheckpoint:
-    id: int
-    checkpoint: Checkpoint
-
-
 class EvidenceArchive:
-    """The evidence archive of one workspace: blob store, SQL ledger and signing key.
+    """The evidence archive of one workspace: blob store, SQL ledger, signing key, witnesses.
 
     Open it with :meth:`open`. Every method is safe to call from several threads and processes
     at once (appends are serialised by the database).
     """
 
     def __init__(self, evidence_dir: Path, engine: Engine,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow,
+                 witnesses: Sequence[WitnessEndpoint] = ()) -> None:
         self.evidence_dir = Path(evidence_dir)
         self.engine = engine
         self.blobs = BlobStore(self.evidence_dir / "blobs")
         self._clock = clock
+        self.witnesses = list(witnesses)
+        #: what the witnesses answered at the last checkpoint: (name, problem) for each refusal
+        self.witness_problems: list[WitnessError] = []
 
     @classmethod
     def open(cls, evidence_dir: Path, engine: Engine, *,
-             clock: Callable[[], datetime] | None = None) -> EvidenceArchive:
-        """Open (creating its folders and tables if needed) the archive at ``evidence_dir``.
+             clock: Callable[[], datetime] | None = None,
+             witnesses: Sequence[WitnessEndpoint] = (),
+             create_tables: bool = True) -> EvidenceArchive:
+        """Open the archive at ``evidence_dir`` (creating its folders, and its tables unless
+        ``create_tables`` is false: a database migrated by Alembic has them).
 
-        ``clock`` (returning an aware datetime) replaces the system clock, for tests and imports.
+        ``clock`` (returning an aware datetime) replaces the system clock, for tests and imports;
+        each new checkpoint is sent to ``witnesses`` for their cosignatures.
         """
         evidence_dir = Path(evidence_dir)
         (evidence_dir / "blobs").mkdir(parents=True, exist_ok=True)
-        ledger.create_schema(engine)
-        return cls(evidence_dir, engine, clock or _utcnow)
+        if create_tables:
+            ledger.create_schema(engine)
+        return cls(evidence_dir, engine, clock or _utcnow, witnesses)
 
     # --- recording -----------------------------------------------------------------------------
 
     def record(self, kind: str, claim: str | None, actor: str, metadata: dict[str, Any],
-               files: Mapping[str, Path | bytes] | None = None) -> Entry:
+               files: Mapping[str, Path | bytes] | None = None, *,
+               seal: bool = False) -> Entry:
         """Store ``files`` as blobs and append one event to the ledger; return the entry.
 
-        ``files`` maps a name (``"receipt.pdf"``, ``"step-3.png"``) to a path or bytes.
-        Raises :class:`MetadataError` (or :class:`SecretInMetadata`) before anything is written.
+        ``files`` maps a name (``"receipt.pdf"``, ``"step-3.png"``) to a path or bytes. The event
+        names the leaf hash of its claim's previous event (``prev_claim_leaf``). With ``seal`` a
+        checkpoint ending with this event is signed in the same transaction (and sent to the
+        witnesses). Raises :class:`MetadataError` (or :class:`SecretInMetadata`) before anything
+        is written, and :class:`~evidence.errors.LogRewritten` if sealing finds a rewritten log.
         """
         if not KIND_RE.match(kind or ""):
             raise MetadataError("kind", f"{kind!r} is not a dotted lower-case event kind")
@@ -86,7 +88,24 @@ class EvidenceArchive:
         if not isinstance(actor, str) or not actor.strip():
             raise MetadataError("actor", "must be a non-empty string")
         clean = clean_metadata(dict(metadata))
-        files = dict(files or {})
+        refs = self._store_files(dict(files or {}))
+
+        def make_leaf(index: int, previous: bytes | None) -> tuple[bytes, dict[str, Any]]:
+            # the time is taken under the append lock, so times never go backwards along the log
+            when = format_time(self._clock())
+            leaf = canonical_json({"v": LEAF_VERSION, "index": index, "kind": kind,
+                                   "claim": claim, "time": when, "actor": actor,
+                                   "metadata": clean, "blobs": refs,
+                                   "prev_claim_leaf": previous.hex() if previous else None})
+            return leaf, {"kind": kind, "claim": claim, "recorded_at": when}
+
+        _, leaf, leaf_hash, sealed = ledger.append(
+            self.engine, claim, make_leaf, after=self._seal_in if seal else None)
+        if sealed is not None:
+            self._after_seal(*sealed)
+        return Entry.from_leaf(leaf, leaf_hash)
+
+    def _store_files(self, files: dict[str, Path | bytes]) -> dict[str, dict[str, Any]]:
         for name in files:
             if not FILE_NAME_RE.match(name):
                 raise MetadataError(f"files/{name}", "a file name without slashes, 1-200 chars")
@@ -98,55 +117,77 @@ class EvidenceArchive:
             digest, size = self.blobs.put(source)
             media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
             refs[name] = BlobRef(digest, size, media_type).to_json()
-
-        def make_leaf(index: int) -> tuple[bytes, dict[str, Any]]:
-            # the time is taken under the append lock, so times never go backwards along the log
-            when = format_time(self._clock())
-            leaf = canonical_json({"v": LEAF_VERSION, "index": index, "kind": kind,
-                                   "claim": claim, "time": when, "actor": actor,
-                                   "metadata": clean, "blobs": refs})
-            return leaf, {"kind": kind, "claim": claim, "recorded_at": when}
-
-        _, leaf, leaf_hash = ledger.append(self.engine, make_leaf)
-        return Entry.from_leaf(leaf, leaf_hash)
+        return refs
 
     def checkpoint(self) -> Checkpoint:
-        """Sign and store a checkpoint of the whole log (or return the latest if nothing is new)."""
-        key = load_private_key(self.evidence_dir)
+        """Sign and store a checkpoint of the whole log (or return the latest if nothing is new),
+        after proving the log consistent with every checkpoint signed before; then send it to
+        the witnesses. Raises :class:`~evidence.errors.LogRewritten` rather than sign a
+        rewritten log. Witness refusals are kept in :attr:`witness_problems`."""
         with ledger.write_transaction(self.engine) as conn:
-            size, compact = ledger.read_state(conn)
-            latest = self._latest(conn)
-            if latest is not None and latest.tree_size == size:
-                return latest
-            cp = Checkpoint(size, merkle.compact_root(compact), format_time(self._clock()),
-                            key_id(key.public_key())).signed(key)
-            conn.execute(ledger.checkpoints_table.insert().values(
-                tree_size=cp.tree_size, root_hash=cp.root_hash, time=cp.time, key_id=cp.key_id,
-                signature=cp.signature))
-        return cp
+            sealed = self._seal_in(conn)
+        return self._after_seal(*sealed)
+
+    def _seal_in(self, conn: Connection) -> tuple[Checkpoint, bool, int]:
+        cp, new = sealing.seal(conn, self.evidence_dir, load_private_key(self.evidence_dir),
+                               self._clock)
+        t = ledger.checkpoints_table
+        row_id = conn.execute(select(t.c.id).where(t.c.tree_size == cp.tree_size,
+                                                   t.c.root_hash == cp.root_hash)
+                              .order_by(t.c.id.desc())).scalar_one()
+        return cp, new, int(row_id)
+
+    def _after_seal(self, cp: Checkpoint, new: bool, row_id: int) -> Checkpoint:
+        if new:
+            sealing.append_checkpoint_file(sealing.checkpoint_file(self.evidence_dir), cp)
+        self.witness_problems = []
+        for endpoint in self.witnesses:
+            try:
+                self._cosign(endpoint, cp, row_id)
+            except (WitnessError, ValueError) as err:
+                self.witness_problems.append(err if isinstance(err, WitnessError)
+                                             else WitnessError(endpoint.url, str(err)))
+        return self._with_cosignatures(cp, row_id)
+
+    def _cosign(self, endpoint: WitnessEndpoint, cp: Checkpoint, row_id: int) -> None:
+        name = endpoint.key.name
+        c, t = ledger.cosignatures_table, ledger.checkpoints_table
+        with self._read() as conn:
+            if conn.execute(select(c.c.id).where(c.c.checkpoint_id == row_id,
+                                                 c.c.witness == name)).first():
+                return
+            last = conn.execute(select(t.c.tree_size).join(c, c.c.checkpoint_id == t.c.id)
+                                .where(c.c.witness == name, t.c.tree_size <= cp.tree_size)
+                                .order_by(t.c.tree_size.desc()).limit(1)).scalar()
+        line = add_checkpoint(endpoint, cp, int(last or 0),
+                              lambda old: self.consistency_proof(old, cp.tree_size))
+        with ledger.write_transaction(self.engine) as conn:
+            conn.execute(insert(c).values(checkpoint_id=row_id, witness=name, line=line))
+
+    def _with_cosignatures(self, cp: Checkpoint, row_id: int) -> Checkpoint:
+        c = ledger.cosignatures_table
+        with self._read() as conn:
+            lines = tuple(str(line) for (line,) in conn.execute(
+                select(c.c.line).where(c.c.checkpoint_id == row_id).order_by(c.c.id)))
+        return cp.with_cosignatures(lines)
 
     # --- reading -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _latest(conn: Any) -> Checkpoint | None:
-        t = ledger.checkpoints_table
-        row = conn.execute(select(t).order_by(t.c.id.desc()).limit(1)).first()
-        return _checkpoint_from_row(row) if row else None
-
     def latest_checkpoint(self) -> Checkpoint | None:
-        """The most recent signed checkpoint, if any."""
-        with self._read() as conn:
-            return self._latest(conn)
+        """The most recent signed checkpoint (with its cosignatures), if any."""
+        stored = self._stored_checkpoints()
+        return stored[-1][1] if stored else None
 
     def checkpoints(self) -> list[Checkpoint]:
-        """Every stored checkpoint, oldest first."""
-        return [s.checkpoint for s in self._stored_checkpoints()]
+        """Every stored checkpoint (with its cosignatures), oldest first."""
+        return [cp for _, cp in self._stored_checkpoints()]
 
-    def _stored_checkpoints(self) -> list[_StoredCheckpoint]:
-        t = ledger.checkpoints_table
-        with self._read() as conn:
-            return [_StoredCheckpoint(row.id, _checkpoint_from_row(row))
-                    for row in conn.execute(select(t).order_by(t.c.id))]
+    def _stored_checkpoints(self) -> list[tuple[int, Checkpoint]]:
+        report = VerificationReport(subject="checkpoints")
+        stored = auditing.stored_checkpoints(self, report)
+        if report.problems:
+            raise LedgerError(str(report.problems[0]))
+        return [(row_id, self._with_cosignatures(cp, row_id)) for row_id, cp in stored]
 
     def size(self) -> int:
         """The number of entries in the log."""
@@ -166,16 +207,18 @@ class EvidenceArchive:
         if hi is not None:
             query = query.where(t.c.recorded_at <= format_time(hi))
         with self._read() as conn:
-            return [Entry.from_leaf(bytes(r.leaf), bytes(r.leaf_hash)) for r in conn.execute(query)]
+            rows = conn.execute(query.add_columns(t.c.idx)).fetchall()
+        return [_entry_of(r) for r in rows]
 
     def entry(self, index: int) -> Entry:
         """The entry at ``index``."""
         t = ledger.entries_table
         with self._read() as conn:
-            row = conn.execute(select(t.c.leaf, t.c.leaf_hash).where(t.c.idx == index)).first()
+            row = conn.execute(select(t.c.leaf, t.c.leaf_hash, t.c.idx)
+                               .where(t.c.idx == index)).first()
         if row is None:
             raise EntryNotFound(index)
-        return Entry.from_leaf(bytes(row.leaf), bytes(row.leaf_hash))
+        return _entry_of(row)
 
     def tree(self, size: int | None = None) -> merkle.MerkleTree:
         """The Merkle tree of the first ``size`` stored leaf hashes (default: all)."""
@@ -184,7 +227,7 @@ class EvidenceArchive:
         if size is not None:
             query = query.where(t.c.idx < size)
         with self._read() as conn:
-            hashes = [bytes(h) for (h,) in
+            hashes = [ledger.as_bytes(h) or bytes(32) for (h,) in
                       conn.execution_options(yield_per=10_000).execute(query)]
         return merkle.MerkleTree.from_leaf_hashes(hashes)
 
@@ -233,182 +276,10 @@ class EvidenceArchive:
     def verify(self, claim: str | None = None, *,
                trusted_key: Ed25519PublicKey | Path | bytes | None = None,
                trusted_checkpoints: Iterable[Checkpoint] = ()) -> VerificationReport:
-        """Check blobs, leaves, tree, checkpoint signatures and consistency; report every problem.
-
-        The whole log is always checked (the tree needs every leaf); with ``claim`` only that
-        claim's blobs are hashed. ``trusted_key`` pins the public key (an auditor's copy; default:
-        the workspace's ``signing.pub``). ``trusted_checkpoints`` are checkpoints saved earlier
-        (e.g. from an export): each must still be consistent with this log.
-        """
-        report = VerificationReport(subject=f"evidence archive {self.evidence_dir}"
-                                    + (f" (claim {claim})" if claim else ""))
-        key = self._verification_key(report, trusted_key)
-        tree, referenced = self._verify_ledger(report, claim)
-        if claim is not None and not report.checked.get("claim entries"):
-            report.warn("claim-unknown", f"claim {claim}", "no evidence recorded for this claim")
-        self._verify_checkpoints(report, tree, key, list(trusted_checkpoints))
-        self._verify_blobs(report, referenced, all_blobs=claim is None)
-        return report
-
-    def _verification_key(self, report: VerificationReport,
-                          trusted: Ed25519PublicKey | Path | bytes | None
-                          ) -> Ed25519PublicKey | None:
-        try:
-            workspace_key: Ed25519PublicKey | None = self.public_key()
-        except SigningKeyError as err:
-            workspace_key = None
-            if trusted is None:
-                report.fail("key-missing", str(keys_dir(self.evidence_dir)), str(err))
-        key = workspace_key
-        if trusted is not None:
-            key = trusted if isinstance(trusted, Ed25519PublicKey) else load_public_key(trusted)
-            if workspace_key is not None and key_id(workspace_key) != key_id(key):
-                report.fail("key-replaced", f"{keys_dir(self.evidence_dir) / PUBLIC_KEY_FILE}",
-                            f"the workspace public key (id {key_id(workspace_key)}) is not the "
-                            f"trusted key (id {key_id(key)})")
-        report.key_id = key_id(key) if key is not None else None
-        return key
-
-    def _verify_ledger(self, report: VerificationReport, claim: str | None
-                       ) -> tuple[merkle.MerkleTree, dict[str, tuple[int, str]]]:
-        t = ledger.entries_table
-        hashes: list[bytes] = []
-        referenced: dict[str, tuple[int, str]] = {}
-        seen: dict[str, int] = {}
-
-        def fail(code: str, where: str, message: str) -> None:
-            seen[code] = seen.get(code, 0) + 1
-            if seen[code] <= MAX_PROBLEMS_PER_CODE:
-                report.fail(code, where, message)
-
-        expected = 0
-        query = select(t.c.idx, t.c.leaf, t.c.leaf_hash, t.c.kind, t.c.claim,
-                       t.c.recorded_at).order_by(t.c.idx)
-        with self._read() as conn:
-            state_size, compact = ledger.read_state(conn)
-            for row in conn.execution_options(yield_per=10_000).execute(query):
-                idx, leaf, where = int(row.idx), bytes(row.leaf), f"entry {row.idx}"
-                if idx != expected:
-                    fail("entry-missing", f"entries {expected}..{idx - 1}",
-                         f"{idx - expected} entr{'y' if idx - expected == 1 else 'ies'} missing "
-                         "from the ledger (removed)")
-                expected = idx + 1
-                lh = merkle.leaf_hash(leaf)
-                if lh != bytes(row.leaf_hash):
-                    fail("entry-altered", where, "leaf bytes no longer match the leaf hash stored "
-                         "when the entry was appended")
-                hashes.append(lh)
-                report.count("entries")
-                try:
-                    data = json.loads(leaf.decode("utf-8"))
-                    if canonical_json(data) != leaf:
-                        fail("entry-not-canonical", where, "leaf is not canonical JSON")
-                    entry = Entry.from_leaf(leaf, lh)
-                except (ValueError, KeyError, TypeError, AttributeError) as err:
-                    fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
-                    continue
-                if entry.index != idx:
-                    fail("entry-moved", where, f"leaf records index {entry.index}: entries "
-                         "reordered, inserted or removed")
-                if (entry.kind, entry.claim, format_time(entry.time)) != (
-                        row.kind, row.claim, row.recorded_at):
-                    fail("entry-columns", where, "kind/claim/time columns differ from the leaf")
-                if claim is not None and entry.claim == claim:
-                    report.count("claim entries")
-                if claim is None or entry.claim == claim:
-                    for name, ref in entry.blobs.items():
-                        referenced.setdefault(ref.sha256, (ref.size, f"{where} file {name!r}"))
-        tree = merkle.MerkleTree.from_leaf_hashes(hashes)
-        nodes = ledger.nodes_table
-        with self._read() as conn:
-            for row in conn.execution_options(yield_per=10_000).execute(
-                    select(nodes.c.height, nodes.c.idx, nodes.c.hash)):
-                report.count("cached nodes")
-                if tree.node(int(row.height), int(row.idx)) != bytes(row.hash):
-                    fail("node-altered", f"evidence_nodes height {row.height} index {row.idx}",
-                         "cached subtree hash differs from the leaves' (proofs served from it "
-                         "would fail)")
-        if state_size != tree.size:
-            report.fail("state-size", "evidence_state", f"records {state_size} entries but the "
-                        f"ledger holds {tree.size}")
-        elif merkle.compact_root(compact) != tree.root():
-            report.fail("state-root", "evidence_state", "the stored compact range does not match "
-                        "the ledger's leaves")
-        return tree, referenced
-
-    def _verify_checkpoints(self, report: VerificationReport, tree: merkle.MerkleTree,
-                            key: Ed25519PublicKey | None, trusted: list[Checkpoint]) -> None:
-        stored = self._stored_checkpoints()
-        n = tree.size
-        previous: Checkpoint | None = None
-        verified_sizes = [0]  # sizes whose signed root matched the ledger
-        for item in stored:
-            cp = item.checkpoint
-            where = f"checkpoint #{item.id} (size {cp.tree_size}, {cp.time})"
-            report.count("checkpoints")
-            if key is not None and not cp.signature_valid(key):
-                report.fail("checkpoint-signature", where, "signature does not verify with key "
-                            f"{key_id(key)}: forged, edited, or signed with another key")
-            if previous is not None and (cp.tree_size < previous.tree_size
-                                         or cp.time < previous.time):
-                report.fail("checkpoint-order", where, f"goes back from size "
-                            f"{previous.tree_size} at {previous.time}: the log was truncated")
-            if cp.tree_size > n:
-                report.fail("checkpoint-size", where, f"signs {cp.tree_size} entries but the "
-                            f"ledger holds {n}: entries removed")
-            elif tree.root(cp.tree_size) != cp.root_hash:
-                good = max(s for s in verified_sizes if s <= cp.tree_size)
-                report.fail("checkpoint-root", where, "signed root differs from the ledger's: "
-                            f"entries {good}..{cp.tree_size - 1} were changed, removed, reordered "
-                            "or inserted")
-            else:
-                verified_sizes.append(cp.tree_size)
-                if previous is not None and previous.tree_size <= cp.tree_size:
-                    proof = tree.consistency_proof(previous.tree_size, cp.tree_size)
-                    report.count("consistency proofs")
-                    if not merkle.verify_consistency(previous.tree_size, cp.tree_size,
-                                                     previous.root_hash, cp.root_hash, proof):
-                        report.fail("checkpoint-inconsistent", where, "not consistent with the "
-                                    f"checkpoint before it (size {previous.tree_size})")
-            previous = cp
-        latest = stored[-1].checkpoint if stored else None
-        report.checkpoint = latest
-        for cp in trusted:
-            where = f"trusted checkpoint (size {cp.tree_size}, {cp.time})"
-            report.count("trusted checkpoints")
-            if key is not None and not cp.signature_valid(key):
-                report.fail("checkpoint-signature", where, "signature does not verify with key "
-                            f"{key_id(key)}")
-            if cp.tree_size > n:
-                report.fail("checkpoint-size", where, f"signs {cp.tree_size} entries but the "
-                            f"ledger holds {n}: entries removed")
-                continue
-            target = latest.tree_size if latest and latest.tree_size >= cp.tree_size else n
-            proof = tree.consistency_proof(cp.tree_size, target)
-            if not merkle.verify_consistency(cp.tree_size, target, cp.root_hash,
-                                             tree.root(target), proof):
-                report.fail("checkpoint-inconsistent", where, "the log is no longer consistent "
-                            f"with it: entries before {cp.tree_size} were rewritten")
-        covered = latest.tree_size if latest else 0
-        if n > covered:
-            report.warn("not-checkpointed", f"entries {covered}..{n - 1}",
-                        "not yet covered by a signed checkpoint")
-
-    def _verify_blobs(self, report: VerificationReport, referenced: dict[str, tuple[int, str]],
-                      all_blobs: bool) -> None:
-        for problem in check_blobs(self.blobs, referenced):
-            report.problems.append(problem)
-        report.count("blobs", len(referenced))
-        report.count("blob bytes", sum(size for size, _ in referenced.values()))
-        if not all_blobs:
-            return
-        for digest, path in self.blobs.files():
-            if digest is None:
-                report.fail("blob-unexpected", str(path), "a file in the blob store that is not "
-                            "named by a SHA-256 digest")
-            elif digest not in referenced:
-                report.fail("blob-unreferenced", str(path), "no entry refers to this blob "
-                            "(added, or left by an interrupted record)")
+        """Check the archive and report every problem (see
+        :func:`evidence.auditing.verify_archive`)."""
+        return auditing.verify_archive(self, claim, trusted_key=trusted_key,
+                                       trusted_checkpoints=trusted_checkpoints)
 
     # --- export --------------------------------------------------------------------------------
 
@@ -442,49 +313,16 @@ class _Reading:
             raise LedgerError(f"evidence ledger read failed: {exc}") from exc
 
 
-def _checkpoint_from_row(row: Any) -> Checkpoint:
-    return Checkpoint(int(row.tree_size), bytes(row.root_hash), row.time, row.key_id,
-                      bytes(row.signature))
-
-
-_local = threading.local()
-
-
-def _check_one(path: Path, digest: str, size: int) -> str | None:
-    buf = getattr(_local, "buf", None)
-    if buf is None:
-        buf = _local.buf = bytearray(CHUNK)
+def _entry_of(row: Any) -> Entry:
+    """The entry of a ledger row; a malformed row is a :class:`LedgerError` naming it."""
+    leaf, leaf_hash = ledger.as_bytes(row.leaf), ledger.as_bytes(row.leaf_hash)
     try:
-        actual, actual_size = hash_file(path, buf)
-    except FileNotFoundError:
-        return "missing"
-    except OSError as err:
-        return f"unreadable: {err.strerror}"
-    if actual_size != size:
-        return f"size {actual_size}, recorded {size}"
-    if actual != digest:
-        return f"content hashes to {actual}"
-    return None
-
-
-def check_blobs(store: BlobStore, referenced: dict[str, tuple[int, str]]) -> list[Problem]:
-    """Hash every referenced blob (in parallel threads: hashlib releases the GIL); return problems.
-
-    ``referenced`` maps digest to (recorded size, where it is referenced).
-    """
-    items = sorted(referenced.items(), key=lambda kv: -kv[1][0])
-    workers = min(8, os.cpu_count() or 2)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda kv: _check_one(store.path(kv[0]), kv[0], kv[1][0]), items))
-    problems = []
-    for (digest, (_, where)), result in zip(items, results, strict=True):
-        if result == "missing":
-            problems.append(Problem("blob-missing", f"blob {digest} ({where})",
-                                    "not in the blob store (removed)"))
-        elif result is not None:
-            problems.append(Problem("blob-altered", f"blob {digest} ({where})",
-                                    f"{result}: changed or replaced"))
-    return sorted(problems, key=lambda p: p.where)
+        if leaf is None or leaf_hash is None:
+            raise TypeError("the leaf or leaf_hash cell is not binary")
+        return Entry.from_leaf(leaf, leaf_hash)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise LedgerError(f"evidence entry {row.idx} is malformed ({err}); run `claims evidence "
+                          "verify`") from err
 
 
 def format_log(entries: Sequence[Entry]) -> list[str]:

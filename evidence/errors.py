@@ -13,6 +13,12 @@
     ├── LedgerError                    the SQL ledger (SQLAlchemy errors are wrapped here)
     │   └── EntryNotFound              no entry with that index
     ├── ProofError                     a proof cannot be built (index or sizes out of range)
+    ├── LogRewritten                   refusing to sign: the log is not consistent with what was
+    │   │                              signed before (rewritten, forked or truncated)
+    │   └── CheckpointsDeleted         signed checkpoints are missing from the database
+    ├── WitnessError                   a witness (its reply, or the witness process itself)
+    │   ├── WitnessUnreachable         no answer from a witness
+    │   └── WitnessRefused             a witness refused to cosign (a fork or rewrite it saw)
     └── ExportError                    an export cannot be written or read
         └── ExportExists               the output path already exists (exports never overwrite)
 
@@ -100,6 +106,35 @@ class EntryNotFound(LedgerError):
 
 class ProofError(EvidenceError):
     """A proof was asked for outside the tree (``index``/sizes in the message)."""
+
+
+class LogRewritten(EvidenceError):
+    """Signing refused: ``where`` (a checkpoint, the state row) shows the log was rewritten."""
+
+    def __init__(self, where: str, rule: str) -> None:
+        self.where = where
+        self.rule = rule
+        super().__init__(f"refusing to sign the evidence log: {where}: {rule}")
+
+
+class CheckpointsDeleted(LogRewritten):
+    """A checkpoint kept in the append-only checkpoint file is no longer in the database."""
+
+
+class WitnessError(EvidenceError):
+    """A witness failed; ``witness`` is its name or URL."""
+
+    def __init__(self, witness: str, message: str) -> None:
+        self.witness = witness
+        super().__init__(f"witness {witness}: {message}")
+
+
+class WitnessUnreachable(WitnessError):
+    """A witness did not answer (it is retried with the next checkpoint)."""
+
+
+class WitnessRefused(WitnessError):
+    """A witness refused to cosign: it saw a different history of this log."""
 
 
 class ExportError(EvidenceError):

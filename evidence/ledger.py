@@ -4,6 +4,7 @@
   ``kind``/``claim``/``recorded_at`` copied out of the leaf for querying (verification checks they
   agree with the leaf).
 * ``evidence_checkpoints`` — signed tree heads, in the order they were made.
+* ``evidence_cosignatures`` — the witnesses' cosignature lines of a checkpoint.
 * ``evidence_state`` — one row: the tree size and its compact range (the O(log n) right edge of the
   tree), so a checkpoint is signed without reading every leaf.
 * ``evidence_nodes`` — a cache of complete subtree hashes of ``2**NODE_MIN_HEIGHT`` leaves or more
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (BigInteger, Column, Connection, Engine, Integer, LargeBinary, MetaData,
-                        String, Table, insert, select, update)
+                        String, Table, Text, insert, select, update)
 from sqlalchemy.exc import SQLAlchemyError
 
 from evidence import merkle
@@ -48,6 +49,16 @@ checkpoints_table = Table(
     Column("time", String(32), nullable=False),
     Column("key_id", String(64), nullable=False),
     Column("signature", LargeBinary(64), nullable=False),
+    Column("origin", String(200), nullable=True),  # None: a legacy (v1, JSON-signed) checkpoint
+    Column("key_hash", LargeBinary(4), nullable=True),
+)
+
+cosignatures_table = Table(
+    "evidence_cosignatures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("checkpoint_id", Integer, nullable=False, index=True),
+    Column("witness", String(200), nullable=False),
+    Column("line", Text, nullable=False),
 )
 
 state_table = Table(
@@ -135,13 +146,27 @@ def subtree_reader(conn: Connection) -> merkle.Subtree:
     def lookup(height: int, index: int) -> bytes | None:
         row = conn.execute(select(nodes_table.c.hash).where(
             nodes_table.c.height == height, nodes_table.c.idx == index)).first()
-        return bytes(row.hash) if row else None
+        if row is None:
+            return None
+        value = as_bytes(row.hash)
+        if value is None or len(value) != 32:
+            raise LedgerError(f"evidence_nodes height {height} index {index}: not a 32-byte hash")
+        return value
 
     def leaves(start: int, end: int) -> list[bytes]:
         t = entries_table
-        rows = conn.execute(select(t.c.leaf_hash).where(t.c.idx >= start, t.c.idx < end)
+        rows = conn.execute(select(t.c.idx, t.c.leaf_hash).where(t.c.idx >= start, t.c.idx < end)
                             .order_by(t.c.idx))
-        return [bytes(h) for (h,) in rows]
+        out = []
+        for idx, cell in rows:
+            value = as_bytes(cell)
+            if value is None or len(value) != 32:
+                raise LedgerError(f"evidence entry {idx}: leaf_hash is not a 32-byte hash")
+            out.append(value)
+        if len(out) != end - start:
+            raise LedgerError(f"evidence entries {start}..{end - 1}: {end - start - len(out)} "
+                              "missing")
+        return out
 
     return merkle.subtree_from(lookup, leaves, NODE_MIN_HEIGHT)
 
@@ -153,16 +178,34 @@ def read_state(conn: Connection) -> tuple[int, list[bytes]]:
     return int(row.size), split_compact(bytes(row.compact))
 
 
-def append(engine: Engine, make_leaf: Callable[[int], tuple[bytes, dict[str, Any]]]
-           ) -> tuple[int, bytes, bytes]:
-    """Append one leaf; ``make_leaf(index)`` builds it under the lock. Returns (index, leaf, hash).
+def as_bytes(value: Any) -> bytes | None:
+    """A binary cell as bytes, or None when the cell holds something else (an edited row)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return None
 
-    ``make_leaf`` returns the canonical leaf bytes and the columns copied out of it (kind, claim,
-    recorded_at).
+
+def last_claim_leaf(conn: Connection, claim: str) -> bytes | None:
+    """The leaf hash of the latest entry of ``claim`` (None if it has none)."""
+    t = entries_table
+    row = conn.execute(select(t.c.leaf_hash).where(t.c.claim == claim)
+                       .order_by(t.c.idx.desc()).limit(1)).first()
+    return as_bytes(row.leaf_hash) if row else None
+
+
+def append(engine: Engine, claim: str | None,
+           make_leaf: Callable[[int, bytes | None], tuple[bytes, dict[str, Any]]],
+           after: Callable[[Connection], Any] | None = None) -> tuple[int, bytes, bytes, Any]:
+    """Append one leaf; returns (index, leaf, leaf hash, what ``after`` returned).
+
+    ``make_leaf(index, previous leaf hash of the claim)`` builds it under the lock and returns the
+    canonical leaf bytes and the columns copied out of it (kind, claim, recorded_at). ``after``
+    runs in the same transaction once the leaf is in (e.g. to sign a checkpoint ending with it).
     """
     with write_transaction(engine) as conn:
         size, compact = read_state(conn)
-        leaf, columns = make_leaf(size)
+        previous = last_claim_leaf(conn, claim) if claim is not None else None
+        leaf, columns = make_leaf(size, previous)
         leaf_hash = merkle.leaf_hash(leaf)
         conn.execute(insert(entries_table).values(idx=size, leaf=leaf, leaf_hash=leaf_hash,
                                                   **columns))
@@ -173,4 +216,5 @@ def append(engine: Engine, make_leaf: Callable[[int], tuple[bytes, dict[str, Any
             conn.execute(insert(nodes_table), cached)
         conn.execute(update(state_table).where(state_table.c.id == 1)
                      .values(size=size + 1, compact=b"".join(compact)))
-    return size, leaf, leaf_hash
+        extra = after(conn) if after is not None else None
+    return size, leaf, leaf_hash, extra

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from evidence import note
 from evidence.canonical import canonical_json
 from evidence.keys import key_id, signature_ok
 
-LEAF_VERSION = 1
-CHECKPOINT_TYPE = "claimwright-evidence-checkpoint/v1"
+LEAF_VERSION = 2  # v2: ``prev_claim_leaf`` chains the events of one claim
+CHECKPOINT_TYPE = "claimwright-evidence-checkpoint/v2"
+LEGACY_CHECKPOINT_TYPE = "claimwright-evidence-checkpoint/v1"
 
 
 class EventKind(StrEnum):
@@ -59,6 +61,9 @@ class Entry:
     blobs: dict[str, BlobRef]
     leaf: bytes
     leaf_hash: bytes
+    #: v2 leaves of a claim: the leaf hash (hex) of the claim's previous event, None for its first
+    prev_claim_leaf: str | None = None
+    version: int = 1
 
     @classmethod
     def from_leaf(cls, leaf: bytes, leaf_hash: bytes) -> Entry:
@@ -70,7 +75,8 @@ class Entry:
             metadata=dict(data["metadata"]),
             blobs={name: BlobRef(ref["sha256"], int(ref["size"]), ref["media_type"])
                    for name, ref in data["blobs"].items()},
-            leaf=leaf, leaf_hash=leaf_hash)
+            leaf=leaf, leaf_hash=leaf_hash, prev_claim_leaf=data.get("prev_claim_leaf"),
+            version=int(data.get("v", 1)))
 
 
 def as_utc_bound(value: date | datetime | None, *, end: bool) -> datetime | None:
@@ -100,45 +106,112 @@ def parse_time(text: str) -> datetime:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A signed tree head: the log had ``tree_size`` entries with root ``root_hash`` at ``time``."""
+    """A signed tree head: the log had ``tree_size`` entries with root ``root_hash`` at ``time``.
+
+    Signed as a C2SP checkpoint in a signed note (:mod:`evidence.note`) whose origin line names the
+    log's key; ``cosignatures`` are the witnesses' signature lines over the same body. A checkpoint
+    without ``origin`` is a legacy (v1) one, signed over canonical JSON.
+    """
 
     tree_size: int
     root_hash: bytes
     time: str
     key_id: str
     signature: bytes = b""
+    origin: str | None = None
+    key_hash: bytes = b""
+    cosignatures: tuple[str, ...] = ()
 
     def body(self) -> bytes:
-        """The canonical bytes that are signed."""
-        return canonical_json({"type": CHECKPOINT_TYPE, "tree_size": self.tree_size,
-                               "root_hash": self.root_hash.hex(), "time": self.time,
-                               "key_id": self.key_id})
+        """The bytes that are signed: the checkpoint body (legacy: canonical JSON)."""
+        if self.origin is None:
+            return canonical_json({"type": LEGACY_CHECKPOINT_TYPE, "tree_size": self.tree_size,
+                                   "root_hash": self.root_hash.hex(), "time": self.time,
+                                   "key_id": self.key_id})
+        return note.checkpoint_body(self.origin, self.tree_size, self.root_hash,
+                                    (f"time {self.time}",)).encode()
 
     def signed(self, key: Ed25519PrivateKey) -> Checkpoint:
-        """This checkpoint signed with ``key``."""
-        return Checkpoint(self.tree_size, self.root_hash, self.time, self.key_id,
-                          key.sign(self.body()))
+        """This checkpoint as a C2SP note signed with ``key`` (origin: the key's log)."""
+        public = key.public_key()
+        origin = note.origin_for(public)
+        unsigned = replace(self, origin=origin, signature=b"", cosignatures=(),
+                           key_hash=note.key_hash(origin, note.NOTE_ED25519, public))
+        return replace(unsigned, signature=key.sign(unsigned.body()))
 
     def signature_valid(self, key: Ed25519PublicKey) -> bool:
         """True when the signature is ``key``'s and the checkpoint names that key."""
-        return self.key_id == key_id(key) and signature_ok(key, self.signature, self.body())
+        if self.key_id != key_id(key):
+            return False
+        if self.origin is None:
+            return signature_ok(key, self.signature, self.body())
+        return (self.origin == note.origin_for(key)
+                and self.key_hash == note.key_hash(self.origin, note.NOTE_ED25519, key)
+                and signature_ok(key, self.signature, self.body()))
+
+    def with_cosignatures(self, lines: tuple[str, ...]) -> Checkpoint:
+        """This checkpoint carrying the witnesses' cosignature lines ``lines``."""
+        return replace(self, cosignatures=tuple(dict.fromkeys((*self.cosignatures, *lines))))
+
+    def note_text(self) -> str:
+        """The signed note: body, empty line, the log's signature, then cosignatures."""
+        if self.origin is None:
+            raise ValueError("a legacy checkpoint has no signed-note form")
+        return (self.body().decode() + "\n"
+                + note.signature_line(self.origin, self.key_hash, self.signature)
+                + "".join(self.cosignatures))
+
+    @classmethod
+    def from_note(cls, text: str) -> Checkpoint:
+        """Read a signed checkpoint note (``ValueError`` when malformed)."""
+        body, sigs = note.split_note(text)
+        parsed = note.parse_body(body)
+        times = [e[5:] for e in parsed.extensions if e.startswith("time ")]
+        own = [s for name, s in sigs if name == parsed.origin]
+        if not parsed.origin.startswith(note.ORIGIN_PREFIX) or len(own) != 1 or len(own[0]) != 68:
+            raise ValueError("no signature of the log named by the origin line")
+        others = tuple(note.signature_line(name, s[:4], s[4:]) for name, s in sigs
+                       if name != parsed.origin)
+        return cls(parsed.size, parsed.root, times[0] if times else "",
+                   parsed.origin[len(note.ORIGIN_PREFIX):], own[0][4:], parsed.origin,
+                   own[0][:4], others)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written to exports (and accepted back by :meth:`from_json`)."""
-        return {"type": CHECKPOINT_TYPE, "tree_size": self.tree_size,
-                "root_hash": self.root_hash.hex(), "time": self.time, "key_id": self.key_id,
-                "signature": self.signature.hex()}
+        data: dict[str, Any] = {
+            "type": CHECKPOINT_TYPE if self.origin else LEGACY_CHECKPOINT_TYPE,
+            "tree_size": self.tree_size, "root_hash": self.root_hash.hex(), "time": self.time,
+            "key_id": self.key_id, "signature": self.signature.hex()}
+        if self.origin is not None:
+            data["origin"] = self.origin
+            data["note"] = self.note_text()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Checkpoint:
         """Read the form :meth:`to_json` writes (``ValueError``/``KeyError`` if malformed)."""
-        if data.get("type") != CHECKPOINT_TYPE:
+        if data.get("type") == CHECKPOINT_TYPE:
+            cp = cls.from_note(str(data["note"]))
+            if (cp.tree_size, cp.root_hash.hex(), cp.time, cp.key_id) != (
+                    data.get("tree_size"), data.get("root_hash"), data.get("time"),
+                    data.get("key_id")):
+                raise ValueError("the JSON fields differ from the signed note")
+            return cp
+        if data.get("type") != LEGACY_CHECKPOINT_TYPE:
             raise ValueError(f"not a {CHECKPOINT_TYPE}")
         size = data["tree_size"]
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise ValueError("tree_size is not a non-negative integer")
         return cls(size, bytes.fromhex(data["root_hash"]), str(data["time"]),
                    str(data["key_id"]), bytes.fromhex(data["signature"]))
+
+    @classmethod
+    def load(cls, text: str) -> Checkpoint:
+        """A checkpoint saved as JSON (:meth:`to_json`) or as its signed note text."""
+        stripped = text.lstrip()
+        if stripped.startswith("{"):
+            return cls.from_json(json.loads(stripped))
+        return cls.from_note(text)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ an export offline, sign a checkpoint. Evidence errors come out as :class:`Eviden
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -34,7 +33,7 @@ def load_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
     out = []
     for path in paths:
         try:
-            out.append(Checkpoint.from_json(json.loads(path.read_text(encoding="utf-8"))))
+            out.append(Checkpoint.load(path.read_text(encoding="utf-8")))
         except OSError as err:
             raise InputError(f"cannot read: {err.strerror}", file=str(path),
                              rule="file-readable") from None
@@ -84,11 +83,14 @@ def export_evidence(ws: Workspace, out: Path, *, claim: str | None = None,
 
 
 def verify_evidence_export(path: Path, *, trusted_key: Path | None = None,
-                           checkpoints: Sequence[Path] = ()) -> VerificationReport:
-    """Verify an exported bag offline (no workspace, no database)."""
+                           checkpoints: Sequence[Path] = (), witness_keys: Sequence[str] = (),
+                           trust_bag_key: bool = False) -> VerificationReport:
+    """Verify an exported bag offline (no workspace, no database). Without a pinned key or a
+    pinned witness (vkey) the report fails as "unpinned" unless ``trust_bag_key``."""
     saved = load_checkpoints(checkpoints)
     with _evidence_errors():
-        return _verify_bag(path, trusted_key=trusted_key, trusted_checkpoints=saved)
+        return _verify_bag(path, trusted_key=trusted_key, trusted_checkpoints=saved,
+                           witness_keys=witness_keys, trust_bag_key=trust_bag_key)
 
 
 def sign_checkpoint(ws: Workspace) -> Checkpoint:

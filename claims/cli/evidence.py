@@ -96,12 +96,22 @@ def export(ctx: typer.Context,
 @app.command("verify-export")
 def verify_export(path: Path = typer.Argument(..., help="The exported bag folder."),
                   trusted_key: Path = TrustedKey, checkpoint: list[Path] = SavedCheckpoint,
+                  witness_key: list[str] = typer.Option(
+                      [], "--witness-key", help="A witness's verifier key (vkey) you trust: its "
+                      "cosignature vouches for the checkpoint. Repeatable."),
+                  trust_bag_key: bool = typer.Option(
+                      False, "--trust-bag-key", help="Accept the public key inside the bag "
+                      "(proves nothing about who made the bag)."),
                   as_json: bool = JsonOption) -> None:
     """Verify an exported bag offline: needs no workspace and no database.
 
+    Without --trusted-key or --witness-key it fails as "unpinned" (exit 1) unless
+    --trust-bag-key. The bag's own verify.py runs the same checks.
+
     Example: claims evidence verify-export audit-claim-12 --trusted-key signing.pub
     """
-    report = api.verify_evidence_export(path, trusted_key=trusted_key, checkpoints=checkpoint)
+    report = api.verify_evidence_export(path, trusted_key=trusted_key, checkpoints=checkpoint,
+                                        witness_keys=witness_key, trust_bag_key=trust_bag_key)
     _print_report(report, as_json)
 
 

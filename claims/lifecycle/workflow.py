@@ -177,7 +177,10 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
                       "payload_bytes": bundle.payload_bytes, "files": bundle.files},
             files={name: bundle.directory / name for name in (
                 "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")}
-            | {"claim.json": bundle.directory / "data" / "claim.json"})
+            | {"claim.json": bundle.directory / "data" / "claim.json"}
+            # the payload itself: the submitted PDFs, byte for byte
+            | {pdf.name: pdf for pdf in
+               sorted((bundle.directory / "data" / "documents").iterdir())})
     log.info("claim.built", claim=claim_id, zip=str(bundle.zip_path), reused=bundle.reused)
     return bundle
 

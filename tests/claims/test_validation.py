@@ -260,3 +260,17 @@ def test_a_claim_leased_by_a_live_worker_is_not_withdrawn(workspace) -> None:
     with pytest.raises(ConflictError, match="being submitted by host:1:w"):
         api.withdraw_claim(workspace, claim.id, reason="changed our mind")
     assert api.get_claim(workspace, claim.id).status.value == "READY"
+
+
+def test_the_built_bundles_payload_pdfs_are_evidence(workspace) -> None:
+    """bundle.built keeps the submitted documents themselves, byte for byte, not only hashes."""
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files)
+    bundle = api.build_claim(workspace, claim.id, as_of=TODAY)
+    [built] = [e for e in workspace.evidence.entries(str(claim.id)) if e.kind == "bundle.built"]
+    payload = [bundle.directory / "data" / "claim.json",
+               *sorted((bundle.directory / "data" / "documents").iterdir())]
+    pdfs = [p for p in payload if p.suffix == ".pdf"]
+    assert pdfs and {p.name for p in payload} <= set(built.blobs)
+    for path in payload:
+        assert workspace.evidence.blobs.read(built.blobs[path.name].sha256) == path.read_bytes()

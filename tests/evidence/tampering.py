@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -40,11 +41,30 @@ def set_row(engine: Engine, idx: int, leaf: bytes, *, rehash: bool) -> None:
         conn.execute(update(t).where(t.c.idx == idx).values(**values))
 
 
+def rechain(all_leaves: list[bytes]) -> list[bytes]:
+    """What a careful forger does after editing leaves: make each event of a claim name the
+    (new) leaf hash of the claim's previous event again."""
+    heads: dict[str, bytes] = {}
+    out = []
+    for leaf in all_leaves:
+        data = json.loads(leaf)
+        if data.get("v", 1) >= 2 and data["claim"] is not None:
+            previous = heads.get(data["claim"])
+            data["prev_claim_leaf"] = previous.hex() if previous else None
+            leaf = canonical_json(data)
+        if data["claim"] is not None:
+            heads[data["claim"]] = merkle.leaf_hash(leaf)
+        out.append(leaf)
+    return out
+
+
 def rewrite_log(engine: Engine, new_leaves: list[bytes], key: Ed25519PrivateKey | None,
                 *, keep_checkpoints: bool = False) -> Checkpoint | None:
     """Replace the whole ledger with ``new_leaves``, consistently: hashes, columns, state.
 
-    Drops the checkpoints (unless ``keep_checkpoints``) and, given a key, signs a fresh one."""
+    Re-chains each claim's events, drops the checkpoints (unless ``keep_checkpoints``) and,
+    given a key, signs a fresh one."""
+    new_leaves = rechain(new_leaves)
     e, c, s = ledger.entries_table, ledger.checkpoints_table, ledger.state_table
     compact: list[bytes] = []
     with engine.begin() as conn:
@@ -66,11 +86,11 @@ def rewrite_log(engine: Engine, new_leaves: list[bytes], key: Ed25519PrivateKey 
         if key is None:
             return None
         cp = Checkpoint(len(new_leaves), merkle.compact_root(compact),
-                        format_time(__import__("datetime").datetime.now(
-                            __import__("datetime").UTC)),
+                        format_time(datetime.now(UTC)),
                         key_id(key.public_key())).signed(key)
         conn.execute(insert(c).values(tree_size=cp.tree_size, root_hash=cp.root_hash,
-                                      time=cp.time, key_id=cp.key_id, signature=cp.signature))
+                                      time=cp.time, key_id=cp.key_id, signature=cp.signature,
+                                      origin=cp.origin, key_hash=cp.key_hash))
     return cp
 
 

@@ -161,7 +161,8 @@ def test_schema_uses_its_own_prefixed_tables(engine: Engine, archive: EvidenceAr
     from sqlalchemy import inspect
 
     assert set(inspect(engine).get_table_names()) == {
-        "evidence_entries", "evidence_checkpoints", "evidence_state", "evidence_nodes"}
+        "evidence_entries", "evidence_checkpoints", "evidence_state", "evidence_nodes",
+        "evidence_cosignatures"}
     ledger.create_schema(engine)  # idempotent
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(ledger.state_table)).scalar() == 1

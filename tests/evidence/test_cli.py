@@ -77,9 +77,14 @@ def test_export_then_verify_export_without_a_workspace(cli, ws: Path, tmp_path: 
     later = tmp_path / "audit-12-later"
     assert cli("evidence", "export", "--claim", "12", str(later)).exit_code == 0
     assert cli("evidence", "verify-export", str(later), "--checkpoint", str(saved),
+               "--trusted-key", str(pub), workspace=None).exit_code == 0
+    unpinned = cli("evidence", "verify-export", str(later), workspace=None)
+    assert unpinned.exit_code == 1 and "unpinned" in unpinned.output
+    assert cli("evidence", "verify-export", str(later), "--trust-bag-key",
                workspace=None).exit_code == 0
     (out / "tagmanifest-sha256.txt").unlink()
-    result = cli("evidence", "verify-export", str(out), "--json", workspace=None)
+    result = cli("evidence", "verify-export", str(out), "--json", "--trust-bag-key",
+                 workspace=None)
     assert result.exit_code == 1
     assert [p["code"] for p in json.loads(result.output)["problems"]] == [
         "bag-tagmanifest-missing"]

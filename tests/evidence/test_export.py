@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from evidence import (Checkpoint, EvidenceArchive, ExportError, ExportExists, key_id,
                       verify_export)
+from evidence.errors import LogRewritten
 from evidence.canonical import canonical_json
 from evidence.keys import load_private_key, public_pem
 
@@ -39,7 +40,7 @@ def recompute_manifests(bag: Path) -> None:
     if (bag / "tagmanifest-sha256.txt").exists():
         (bag / "tagmanifest-sha256.txt").write_text("".join(
             f"{hashlib.sha256((bag / n).read_bytes()).hexdigest()}  {n}\n"
-            for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")))
+            for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "verify.py")))
 
 
 def entry_lines(bag: Path) -> list[dict]:
@@ -56,7 +57,7 @@ def write_entry_lines(bag: Path, items: list[dict]) -> None:
 def bag(archive: EvidenceArchive, history: Callable[[], None], tmp_path: Path) -> Path:
     history()
     out = archive.export(tmp_path / "audit-CLM-1", claim="CLM-1", actor="auditor-request")
-    assert verify_export(out).ok
+    assert verify_export(out, trust_bag_key=True).ok
     return out
 
 
@@ -114,7 +115,7 @@ def test_index_html_escapes_recorded_text(archive: EvidenceArchive, tmp_path: Pa
     out = archive.export(tmp_path / "bag", claim="CLM-<b>")
     html = (out / "data/index.html").read_text()
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert verify_export(out).ok
+    assert verify_export(out, trust_bag_key=True).ok
 
 
 def test_export_by_date_range(evidence_dir: Path, engine: Engine, tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ def test_export_by_date_range(evidence_dir: Path, engine: Engine, tmp_path: Path
     out = archive.export(tmp_path / "april", since=date(2026, 4, 2), until=date(2026, 4, 3))
     claims = [json.loads(i["leaf"])["claim"] for i in entry_lines(out)]
     assert claims == ["CLM-1", "CLM-2"]
-    assert verify_export(out).ok
+    assert verify_export(out, trust_bag_key=True).ok
     bagit.Bag(str(out)).validate()
 
 
@@ -148,23 +149,23 @@ def test_export_never_overwrites_and_leaves_nothing_half_written(bag: Path,
 
 def test_one_flipped_byte_in_any_bag_file_is_caught(bag: Path) -> None:
     files = sorted(p for p in bag.rglob("*") if p.is_file())
-    assert len(files) == 14  # 4 tag files, 7 ledger/index files, 3 blobs
+    assert len(files) == 15  # 4 tag files, verify.py, 7 ledger/index files, 3 blobs
     for path in files:
         original = path.read_bytes()
         flip_byte(path)
-        report = verify_export(bag)
+        report = verify_export(bag, trust_bag_key=True)
         rel = path.relative_to(bag).as_posix()
         assert not report.ok, rel
         # the report names the damaged file (or, for the tag manifest, the entry it no longer fits)
         assert any(rel in str(p) for p in report.problems), (rel, report.summary())
         path.write_bytes(original)
-    assert verify_export(bag).ok
+    assert verify_export(bag, trust_bag_key=True).ok
 
 
 def test_a_deleted_tag_manifest_is_caught(bag: Path) -> None:
     (bag / "tagmanifest-sha256.txt").unlink()
     bagit.Bag(str(bag)).validate()  # BagIt alone is content without one...
-    assert verify_export(bag).codes() == {"bag-tagmanifest-missing"}
+    assert verify_export(bag, trust_bag_key=True).codes() == {"bag-tagmanifest-missing"}
 
 
 def test_a_replaced_blob_with_recomputed_manifests_is_caught(bag: Path) -> None:
@@ -172,7 +173,7 @@ def test_a_replaced_blob_with_recomputed_manifests_is_caught(bag: Path) -> None:
     blob.write_bytes(b"a nicer receipt")
     recompute_manifests(bag)
     bagit.Bag(str(bag)).validate()  # the manifests agree...
-    report = verify_export(bag)  # ...the log does not
+    report = verify_export(bag, trust_bag_key=True)  # ...the log does not
     assert report.codes() == {"blob-altered"}
     assert blob.name in report.problems[0].where
 
@@ -181,14 +182,15 @@ def test_a_removed_blob_is_caught(bag: Path) -> None:
     blob = sorted((bag / "data/blobs").iterdir())[1]
     blob.unlink()
     recompute_manifests(bag)
-    assert verify_export(bag).codes() == {"blob-missing"}
+    assert verify_export(bag, trust_bag_key=True).codes() == {"blob-missing"}
 
 
 def test_an_added_file_is_caught(bag: Path) -> None:
     (bag / "data/blobs" / ("ab" * 32)).write_bytes(b"extra")
     (bag / "data/ledger/notes.txt").write_text("x")
     recompute_manifests(bag)
-    assert verify_export(bag).codes() == {"blob-unreferenced", "bag-file-unexpected"}
+    assert verify_export(bag, trust_bag_key=True).codes() == {"blob-unreferenced",
+                                                              "bag-file-unexpected"}
 
 
 def test_an_altered_entry_with_recomputed_manifests_is_caught(bag: Path) -> None:
@@ -198,8 +200,9 @@ def test_an_altered_entry_with_recomputed_manifests_is_caught(bag: Path) -> None
     items[3]["leaf_hash"] = hashlib.sha256(b"\x00" + leaf).hexdigest()
     write_entry_lines(bag, items)
     recompute_manifests(bag)
-    report = verify_export(bag)
-    assert {"entry-proof", "entry-removed", "entry-added", "bag-index-altered"} == report.codes()
+    report = verify_export(bag, trust_bag_key=True)
+    # the claim's next event still names the original: the chain breaks too
+    assert {"entry-proof", "entry-removed", "entry-added", "entry-chain"} == report.codes()
     assert any(p.code == "entry-proof" and p.where.startswith("entry 3 ")
                for p in report.problems)
 
@@ -208,9 +211,9 @@ def test_a_removed_entry_is_caught(bag: Path) -> None:
     items = entry_lines(bag)
     write_entry_lines(bag, items[:2] + items[3:])
     recompute_manifests(bag)
-    report = verify_export(bag)
-    # the screenshot's blob is now unreferenced too, and the page no longer matches
-    assert report.codes() == {"entry-removed", "blob-unreferenced", "bag-index-altered"}
+    report = verify_export(bag, trust_bag_key=True)
+    # the screenshot's blob is now unreferenced too, and the next event names the missing one
+    assert report.codes() == {"entry-removed", "blob-unreferenced", "entry-chain"}
     assert [p.where for p in report.problems if p.code == "entry-removed"] == ["entry 2"]
 
 
@@ -219,7 +222,7 @@ def test_reordered_entries_are_caught(bag: Path) -> None:
     items[1], items[2] = items[2], items[1]
     write_entry_lines(bag, items)
     recompute_manifests(bag)
-    assert verify_export(bag).codes() == {"entry-order"}
+    assert verify_export(bag, trust_bag_key=True).codes() == {"entry-order"}
 
 
 def test_an_inserted_entry_with_a_valid_proof_is_caught(archive: EvidenceArchive,
@@ -239,22 +242,24 @@ def test_an_inserted_entry_with_a_valid_proof_is_caught(archive: EvidenceArchive
         if blob.name in other["leaf"]:
             shutil.copy(blob, one / "data/blobs" / blob.name)
     recompute_manifests(one)
-    assert verify_export(one).codes() == {"entry-added", "bag-index-altered"}
+    assert verify_export(one, trust_bag_key=True).codes() == {"entry-added"}
 
 
 def test_an_edited_or_forged_checkpoint_is_caught(bag: Path) -> None:
     path = bag / "data/ledger/checkpoint.json"
     cp = json.loads(path.read_text())
-    cp["tree_size"] += 1
+    lines = cp["note"].split("\n")
+    lines[1] = str(cp["tree_size"] + 1)  # the signed size line, and the JSON beside it
+    cp["note"], cp["tree_size"] = "\n".join(lines), cp["tree_size"] + 1
     path.write_bytes(canonical_json(cp))
     recompute_manifests(bag)
-    report = verify_export(bag)
+    report = verify_export(bag, trust_bag_key=True)
     assert {"checkpoint-signature", "export-checkpoint", "entry-proof"} <= report.codes()
-    cp["tree_size"] -= 1
-    cp["signature"] = Ed25519PrivateKey.generate().sign(b"anything").hex()
-    path.write_bytes(canonical_json(cp))
+    json_only = json.loads(path.read_text())
+    json_only["tree_size"] -= 1  # the JSON no longer says what the signed note says
+    path.write_bytes(canonical_json(json_only))
     recompute_manifests(bag)
-    assert verify_export(bag).codes() == {"checkpoint-signature", "export-checkpoint"}
+    assert verify_export(bag, trust_bag_key=True).codes() == {"checkpoint-unreadable"}
 
 
 def test_an_edited_export_statement_is_caught(bag: Path) -> None:
@@ -263,7 +268,7 @@ def test_an_edited_export_statement_is_caught(bag: Path) -> None:
     statement["entries"] = statement["entries"][:-1]
     path.write_bytes(canonical_json(statement))
     recompute_manifests(bag)
-    assert {"export-signature", "entry-added"} <= verify_export(bag).codes()
+    assert {"export-signature", "entry-added"} <= verify_export(bag, trust_bag_key=True).codes()
 
 
 def test_a_bag_re_signed_with_another_key_is_caught_by_the_pinned_key(
@@ -282,8 +287,10 @@ def test_a_bag_re_signed_with_another_key_is_caught_by_the_pinned_key(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
     (keys / "signing.pub").write_bytes(public_pem(mallory.public_key()))
+    (keys / "checkpoints.jsonl").unlink()  # the machine is theirs: the checkpoint file too
     out = archive.export(tmp_path / "forged", claim="CLM-1")
-    unpinned = verify_export(out)
+    assert verify_export(out).codes() == {"unpinned"}  # the safe default: nothing pinned
+    unpinned = verify_export(out, trust_bag_key=True)
     assert unpinned.ok  # self-consistent: only the key id it reports tells it apart...
     assert unpinned.key_id == key_id(mallory.public_key()) != trusted_id
     pinned = verify_export(out, trusted_key=trusted)
@@ -297,7 +304,7 @@ def test_a_bag_signed_with_another_key_but_the_old_public_key_is_caught(bag: Pat
     path.write_bytes(canonical_json(Checkpoint(cp.tree_size, cp.root_hash, cp.time, cp.key_id)
                                     .signed(mallory).to_json()))
     recompute_manifests(bag)
-    assert "checkpoint-signature" in verify_export(bag).codes()
+    assert "checkpoint-signature" in verify_export(bag, trust_bag_key=True).codes()
 
 
 def test_a_rewritten_log_inconsistent_with_earlier_checkpoints_is_caught(
@@ -311,15 +318,15 @@ def test_a_rewritten_log_inconsistent_with_earlier_checkpoints_is_caught(
     all_leaves[1] = edit_leaf(all_leaves[1], metadata={"portal": "elsewhere"})
     key = load_private_key(archive.evidence_dir)
     rewrite_log(engine, all_leaves, key=key, keep_checkpoints=True)
-    second = archive.export(tmp_path / "second", claim="CLM-1")
-    report = verify_export(second)
-    assert report.codes() == {"checkpoint-inconsistent"}
-    assert len(report.problems) == 4  # every checkpoint made before the rewrite
-    # the old checkpoints deleted too: the bag is self-consistent, but not with the one saved
+    with pytest.raises(LogRewritten, match="entries 0..9 were changed"):
+        archive.export(tmp_path / "second", claim="CLM-1")  # never signed: stops with a report
+    # the old checkpoints and the checkpoint file deleted too: the bag is self-consistent...
     rewrite_log(engine, all_leaves, key=key)
+    (archive.evidence_dir / "keys" / "checkpoints.jsonl").unlink()
     third = archive.export(tmp_path / "third", claim="CLM-1")
-    assert verify_export(third).ok
-    report = verify_export(third, trusted_checkpoints=[saved])
+    assert verify_export(third, trust_bag_key=True).ok
+    # ...but not with the checkpoint the auditor saved
+    report = verify_export(third, trusted_checkpoints=[saved], trust_bag_key=True)
     assert report.codes() == {"checkpoint-inconsistent"}
     assert "saved earlier" in report.problems[0].message
 
@@ -329,13 +336,13 @@ def test_an_untouched_bag_is_consistent_with_a_checkpoint_saved_earlier(
     saved = Checkpoint.from_json(json.loads((bag / "data/ledger/checkpoint.json").read_text()))
     archive.record("payment.matched", "CLM-1", "recon", {"amount": "1.00", "currency": "EUR"})
     later = archive.export(tmp_path / "later", claim="CLM-1")
-    assert verify_export(later, trusted_checkpoints=[saved]).ok
+    assert verify_export(later, trusted_checkpoints=[saved], trust_bag_key=True).ok
 
 
 def test_verify_export_of_something_that_is_not_a_bag(tmp_path: Path) -> None:
-    assert verify_export(tmp_path / "nothing").codes() == {"bag-missing"}
+    assert verify_export(tmp_path / "nothing", trust_bag_key=True).codes() == {"bag-missing"}
     (tmp_path / "empty").mkdir()
-    report = verify_export(tmp_path / "empty")
+    report = verify_export(tmp_path / "empty", trust_bag_key=True)
     assert not report.ok
     assert "bag-declaration" in report.codes()
 
@@ -344,7 +351,7 @@ def test_a_bag_without_its_public_key_is_caught_and_still_checked_with_a_trusted
         bag: Path, archive: EvidenceArchive) -> None:
     (bag / "data/keys/signing.pub").unlink()
     recompute_manifests(bag)
-    assert verify_export(bag).codes() == {"bag-key"}
+    assert verify_export(bag, trust_bag_key=True).codes() == {"bag-key"}
     report = verify_export(bag, trusted_key=archive.public_key_pem())
     assert report.codes() == {"bag-key"}
     assert report.checked["entries"] == 8  # everything else was checked, and held

@@ -131,8 +131,9 @@ def test_an_inserted_entry_is_caught(archive_with_history: EvidenceArchive,
                   enumerate([*all_leaves[:5], forged, *all_leaves[5:]])]
     rewrite_log(engine, renumbered, key=None, keep_checkpoints=True)
     report = archive_with_history.verify()
-    assert report.codes() == {"checkpoint-root"}
-    assert [p.where.split(" (")[0] for p in report.problems] == ["checkpoint #2", "checkpoint #3"]
+    assert report.codes() == {"checkpoint-root", "checkpoint-inconsistent"}
+    assert [p.where.split(" (")[0] for p in report.problems if p.code == "checkpoint-root"] == [
+        "checkpoint #2", "checkpoint #3"]
 
 
 def test_an_entry_slipped_in_without_renumbering_is_caught(
@@ -150,8 +151,10 @@ def test_a_log_rewritten_and_resigned_with_another_key_is_caught(
     all_leaves[1] = edit_leaf(all_leaves[1], actor="mallory")
     rewrite_log(engine, all_leaves, key=Ed25519PrivateKey.generate())
     report = archive_with_history.verify()
-    assert report.codes() == {"checkpoint-signature"}
-    assert "signed with another key" in report.problems[0].message
+    # the checkpoints kept outside the database show the rest: deleted, and inconsistent
+    assert report.codes() == {"checkpoint-signature", "checkpoint-deleted",
+                              "checkpoint-inconsistent"}
+    assert any("signed with another key" in p.message for p in report.problems)
 
 
 def test_a_replaced_public_key_is_caught_when_the_auditor_pins_theirs(
@@ -163,6 +166,7 @@ def test_a_replaced_public_key_is_caught_when_the_auditor_pins_theirs(
     all_leaves[1] = edit_leaf(all_leaves[1], actor="mallory")
     rewrite_log(engine, all_leaves, key=mallory)
     (archive.evidence_dir / "keys" / "signing.pub").write_bytes(public_pem(mallory.public_key()))
+    (archive.evidence_dir / "keys" / "checkpoints.jsonl").unlink()  # the whole machine is theirs
     assert archive.verify().ok  # self-consistent: only a pinned key tells it apart...
     report = archive.verify(trusted_key=trusted)
     assert report.codes() == {"key-replaced", "checkpoint-signature"}
@@ -179,8 +183,14 @@ def test_a_rewrite_inconsistent_with_an_earlier_checkpoint_is_caught(
                 keep_checkpoints=True)
     report = archive.verify()
     assert "checkpoint-root" in report.codes()
-    # with the old checkpoints deleted, the log is self-consistent again...
+    # with the old checkpoints deleted, the checkpoint file kept outside the database tells
     rewrite_log(engine, all_leaves, key=load_private_key(archive.evidence_dir))
+    report = archive.verify()
+    assert {"checkpoint-deleted", "checkpoint-inconsistent"} == report.codes()
+    assert all("checkpoints.jsonl" in p.where for p in report.problems
+               if p.code == "checkpoint-deleted")
+    # and when the key holder deletes that file too, the log is self-consistent again...
+    (archive.evidence_dir / "keys" / "checkpoints.jsonl").unlink()
     assert archive.verify().ok
     # ...but not consistent with the checkpoint the auditor saved
     report = archive.verify(trusted_checkpoints=[saved])

@@ -1,0 +1,415 @@
+"""Verification of a workspace's archive: blobs, ledger rows, the tree, checkpoints (their
+signatures, consistency, and none deleted), the chain of each claim's events; or, for one claim,
+just its entries by inclusion proofs against the signed checkpoint. Malformed rows are reported,
+never raised."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
+
+from evidence import ledger, merkle
+from evidence.blobs import CHUNK, BlobStore, hash_file
+from evidence.canonical import canonical_json
+from evidence.errors import EvidenceError, SigningKeyError
+from evidence.keys import PUBLIC_KEY_FILE, key_id, keys_dir, load_public_key
+from evidence.model import Checkpoint, Entry, Problem, VerificationReport, format_time
+from evidence.sealing import checkpoint_file, read_checkpoint_file, row_checkpoint
+
+MAX_PROBLEMS_PER_CODE = 50  # a rewritten log would otherwise list every later entry
+
+
+class AuditSource(Protocol):
+    """What verification reads (:class:`evidence.archive.EvidenceArchive` is one)."""
+
+    evidence_dir: Path
+    blobs: BlobStore
+
+    def public_key(self) -> Ed25519PublicKey: ...
+
+    def _read(self) -> Any: ...
+
+
+def verify_archive(archive: AuditSource, claim: str | None = None, *,
+                   trusted_key: Ed25519PublicKey | Path | bytes | None = None,
+                   trusted_checkpoints: Iterable[Checkpoint] = ()) -> VerificationReport:
+    """Check blobs, leaves, tree, checkpoint signatures and consistency; report every problem.
+
+    Without ``claim`` the whole log is read. With ``claim`` only that claim's entries are read,
+    each checked by its inclusion proof against the latest signed checkpoint (O(log n) stored
+    hashes each), with the chain of the claim's events and its blobs. ``trusted_key`` pins the
+    public key (an auditor's copy; default: the workspace's ``signing.pub``).
+    ``trusted_checkpoints`` are checkpoints saved earlier (e.g. from an export): each must still
+    be consistent with this log, as must those of the append-only checkpoint file.
+    """
+    report = VerificationReport(subject=f"evidence archive {archive.evidence_dir}"
+                                + (f" (claim {claim})" if claim else ""))
+    key = _verification_key(archive, report, trusted_key)
+    if claim is not None:
+        referenced = _verify_claim(archive, report, claim, key, list(trusted_checkpoints))
+        if not report.checked.get("claim entries"):
+            report.warn("claim-unknown", f"claim {claim}", "no evidence recorded for this claim")
+        _verify_blobs(archive, report, referenced, all_blobs=False)
+        return report
+    tree, referenced = _verify_ledger(archive, report, claim)
+    _verify_checkpoints(archive, report, tree, key, list(trusted_checkpoints))
+    _verify_blobs(archive, report, referenced, all_blobs=True)
+    return report
+
+
+def _verify_claim(archive: AuditSource, report: VerificationReport, claim: str,
+                  key: Ed25519PublicKey | None, trusted: list[Checkpoint]
+                  ) -> dict[str, tuple[int, str]]:
+    """The claim's entries by inclusion proofs against the latest signed checkpoint."""
+    stored = stored_checkpoints(archive, report)
+    trusted = trusted + saved_checkpoints(archive, report, stored)
+    latest = stored[-1][1] if stored else None
+    report.checkpoint = latest
+    scan = _Scan(report, claim, contiguous=False)
+    t = ledger.entries_table
+    with archive._read() as conn:
+        size = ledger.read_state(conn)[0]
+        subtree = ledger.subtree_reader(conn)
+        signed = _check_latest(report, subtree, size, latest, key, trusted)
+        query = select(t.c.idx, t.c.leaf, t.c.leaf_hash, t.c.kind, t.c.claim,
+                       t.c.recorded_at).where(t.c.claim == claim).order_by(t.c.idx)
+        for row in conn.execute(query).fetchall():
+            before = len(scan.hashes)
+            scan.row(row)
+            idx = int(row.idx)
+            if len(scan.hashes) == before or signed is None:
+                continue
+            if idx >= signed.tree_size:
+                report.warn("not-checkpointed", f"entry {idx}", "not yet covered by a signed "
+                            "checkpoint")
+                continue
+            report.count("inclusion proofs")
+            try:
+                proof = merkle.path_of(subtree, idx, signed.tree_size)
+            except EvidenceError as err:
+                report.fail("entry-proof", f"entry {idx}", f"no inclusion proof: {err}")
+                continue
+            if not merkle.verify_inclusion(scan.hashes[-1], idx, signed.tree_size, proof,
+                                           signed.root_hash):
+                report.fail("entry-proof", f"entry {idx}", "not in the signed log at this "
+                            "index (inclusion proof fails): altered, moved or forged")
+    return scan.referenced
+
+
+def _check_latest(report: VerificationReport, subtree: merkle.Subtree, size: int,
+                  latest: Checkpoint | None, key: Ed25519PublicKey | None,
+                  trusted: list[Checkpoint]) -> Checkpoint | None:
+    """Check the latest signed checkpoint (signature, root, consistency with the trusted ones);
+    return it when the claim's proofs can be checked against it."""
+    if latest is None:
+        report.warn("not-checkpointed", "evidence_checkpoints", "no signed checkpoint yet")
+        return None
+    where = f"latest checkpoint (size {latest.tree_size}, {latest.time})"
+    report.count("checkpoints")
+    if key is not None and not latest.signature_valid(key):
+        report.fail("checkpoint-signature", where, "signature does not verify with key "
+                    f"{key_id(key)}: forged, edited, or signed with another key")
+    if latest.tree_size > size:
+        report.fail("checkpoint-size", where, f"signs {latest.tree_size} entries but the "
+                    f"ledger holds {size}: entries removed")
+        return None
+    try:
+        if latest.tree_size and subtree(0, latest.tree_size) != latest.root_hash:
+            report.fail("checkpoint-root", where, "signed root differs from the ledger's: "
+                        "entries were changed, removed, reordered or inserted")
+        for cp in trusted:
+            report.count("consistency proofs")
+            ok = cp.tree_size <= latest.tree_size and merkle.verify_consistency(
+                cp.tree_size, latest.tree_size, cp.root_hash, latest.root_hash,
+                merkle.consistency_path(subtree, cp.tree_size, latest.tree_size))
+            if not ok:
+                report.fail("checkpoint-inconsistent", f"trusted checkpoint (size "
+                            f"{cp.tree_size}, {cp.time})", "the log is no longer consistent "
+                            f"with it: entries before {cp.tree_size} were rewritten")
+    except EvidenceError as err:
+        report.fail("checkpoint-inconsistent", where, f"no consistency proof: {err}")
+    return latest
+
+
+def _verification_key(archive: AuditSource, report: VerificationReport,
+                      trusted: Ed25519PublicKey | Path | bytes | None
+                      ) -> Ed25519PublicKey | None:
+    try:
+        workspace_key: Ed25519PublicKey | None = archive.public_key()
+    except SigningKeyError as err:
+        workspace_key = None
+        if trusted is None:
+            report.fail("key-missing", str(keys_dir(archive.evidence_dir)), str(err))
+    key = workspace_key
+    if trusted is not None:
+        key = trusted if isinstance(trusted, Ed25519PublicKey) else load_public_key(trusted)
+        if workspace_key is not None and key_id(workspace_key) != key_id(key):
+            report.fail("key-replaced", f"{keys_dir(archive.evidence_dir) / PUBLIC_KEY_FILE}",
+                        f"the workspace public key (id {key_id(workspace_key)}) is not the "
+                        f"trusted key (id {key_id(key)})")
+    report.key_id = key_id(key) if key is not None else None
+    return key
+
+class _Scan:
+    """The state of one pass over the ledger rows: leaf hashes, referenced blobs, the head of
+    each claim's chain, and problem counts (at most ``MAX_PROBLEMS_PER_CODE`` per code)."""
+
+    def __init__(self, report: VerificationReport, claim: str | None, *,
+                 contiguous: bool = True) -> None:
+        self.report, self.claim, self.contiguous = report, claim, contiguous
+        self.hashes: list[bytes] = []
+        self.referenced: dict[str, tuple[int, str]] = {}
+        self.heads: dict[str, bytes] = {}
+        self.seen: dict[str, int] = {}
+        self.expected = 0
+
+    def fail(self, code: str, where: str, message: str) -> None:
+        self.seen[code] = self.seen.get(code, 0) + 1
+        if self.seen[code] <= MAX_PROBLEMS_PER_CODE:
+            self.report.fail(code, where, message)
+
+    def row(self, row: Any) -> None:
+        """Check one ``evidence_entries`` row and add it to the scan."""
+        idx, where = int(row.idx), f"entry {row.idx}"
+        if self.contiguous and idx != self.expected:
+            gap = idx - self.expected
+            self.fail("entry-missing", f"entries {self.expected}..{idx - 1}",
+                      f"{gap} entr{'y' if gap == 1 else 'ies'} missing from the ledger (removed)")
+        self.expected = idx + 1
+        self.report.count("entries")
+        leaf, stored = ledger.as_bytes(row.leaf), ledger.as_bytes(row.leaf_hash)
+        if leaf is None or stored is None:
+            self.fail("entry-malformed", where, "the leaf or leaf_hash cell is not binary "
+                      f"(holds {type(row.leaf if leaf is None else row.leaf_hash).__name__}): "
+                      "the row was edited")
+            self.hashes.append(bytes(32))
+            return
+        lh = merkle.leaf_hash(leaf)
+        if lh != stored:
+            self.fail("entry-altered", where, "leaf bytes no longer match the leaf hash stored "
+                      "when the entry was appended")
+        self.hashes.append(lh)
+        try:
+            if canonical_json(json.loads(leaf.decode("utf-8"))) != leaf:
+                self.fail("entry-not-canonical", where, "leaf is not canonical JSON")
+            entry = Entry.from_leaf(leaf, lh)
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            self.fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
+            return
+        if entry.index != idx:
+            self.fail("entry-moved", where, f"leaf records index {entry.index}: entries "
+                      "reordered, inserted or removed")
+        if (entry.kind, entry.claim, format_time(entry.time)) != (
+                row.kind, row.claim, row.recorded_at):
+            self.fail("entry-columns", where, "kind/claim/time columns differ from the leaf")
+        self.chain(entry, where)
+        if self.claim is None or entry.claim == self.claim:
+            if self.claim is not None:
+                self.report.count("claim entries")
+            for name, ref in entry.blobs.items():
+                self.referenced.setdefault(ref.sha256, (ref.size, f"{where} file {name!r}"))
+
+    def chain(self, entry: Entry, where: str) -> None:
+        """A v2 event of a claim names the leaf hash of the claim's previous event."""
+        if entry.claim is None:
+            return
+        head = self.heads.get(entry.claim)
+        self.heads[entry.claim] = entry.leaf_hash
+        if entry.version < 2:
+            return
+        expected = head.hex() if head is not None else None
+        if entry.prev_claim_leaf != expected:
+            self.fail("entry-chain", where, f"names {entry.prev_claim_leaf or 'no'} previous "
+                      f"event of claim {entry.claim}, but the ledger's is "
+                      f"{expected or 'none'}: an event of the claim was removed or inserted")
+
+
+def _verify_ledger(archive: AuditSource, report: VerificationReport, claim: str | None
+                   ) -> tuple[merkle.MerkleTree, dict[str, tuple[int, str]]]:
+    t = ledger.entries_table
+    scan = _Scan(report, claim)
+    query = select(t.c.idx, t.c.leaf, t.c.leaf_hash, t.c.kind, t.c.claim,
+                   t.c.recorded_at).order_by(t.c.idx)
+    with archive._read() as conn:
+        state_size, compact = ledger.read_state(conn)
+        for row in conn.execution_options(yield_per=10_000).execute(query):
+            scan.row(row)
+    tree = merkle.MerkleTree.from_leaf_hashes(scan.hashes)
+    nodes = ledger.nodes_table
+    with archive._read() as conn:
+        for row in conn.execution_options(yield_per=10_000).execute(
+                select(nodes.c.height, nodes.c.idx, nodes.c.hash)):
+            report.count("cached nodes")
+            if tree.node(int(row.height), int(row.idx)) != ledger.as_bytes(row.hash):
+                scan.fail("node-altered", f"evidence_nodes height {row.height} index {row.idx}",
+                          "cached subtree hash differs from the leaves' (proofs served from it "
+                          "would fail)")
+    if state_size != tree.size:
+        report.fail("state-size", "evidence_state", f"records {state_size} entries but the "
+                    f"ledger holds {tree.size}")
+    elif merkle.compact_root(compact) != tree.root():
+        report.fail("state-root", "evidence_state", "the stored compact range does not match "
+                    "the ledger's leaves")
+    return tree, scan.referenced
+
+
+def stored_checkpoints(archive: AuditSource, report: VerificationReport
+                       ) -> list[tuple[int, Checkpoint]]:
+    """(row id, checkpoint) of every readable stored checkpoint; malformed rows are reported."""
+    t = ledger.checkpoints_table
+    out = []
+    with archive._read() as conn:
+        for row in conn.execute(select(t).order_by(t.c.id)):
+            try:
+                out.append((int(row.id), row_checkpoint(row)))
+            except ValueError as err:
+                report.fail("checkpoint-malformed", f"checkpoint #{row.id}", str(err))
+    return out
+
+
+def saved_checkpoints(archive: AuditSource, report: VerificationReport,
+                      stored: list[tuple[int, Checkpoint]]) -> list[Checkpoint]:
+    """The checkpoints of the append-only checkpoint file; each one missing from the database is
+    reported as deleted."""
+    path = checkpoint_file(archive.evidence_dir)
+    try:
+        saved = read_checkpoint_file(path)
+    except EvidenceError as err:
+        report.fail("checkpoint-file", str(path), str(err))
+        return []
+    present = {(cp.tree_size, cp.root_hash) for _, cp in stored}
+    for cp in saved:
+        report.count("checkpoints in the checkpoint file")
+        if (cp.tree_size, cp.root_hash) not in present:
+            report.fail("checkpoint-deleted", f"{path} (size {cp.tree_size}, {cp.time})",
+                        "signed and kept outside the database, but no longer in "
+                        "evidence_checkpoints: checkpoints were deleted")
+    return saved
+
+
+def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
+                        tree: merkle.MerkleTree,
+                        key: Ed25519PublicKey | None, trusted: list[Checkpoint]) -> None:
+    stored = stored_checkpoints(archive, report)
+    trusted = trusted + saved_checkpoints(archive, report, stored)
+    n = tree.size
+    previous: Checkpoint | None = None
+    verified_sizes = [0]  # sizes whose signed root matched the ledger
+    for item_id, cp in stored:
+        where = f"checkpoint #{item_id} (size {cp.tree_size}, {cp.time})"
+        report.count("checkpoints")
+        if key is not None and not cp.signature_valid(key):
+            report.fail("checkpoint-signature", where, "signature does not verify with key "
+                        f"{key_id(key)}: forged, edited, or signed with another key")
+        if previous is not None and (cp.tree_size < previous.tree_size
+                                     or cp.time < previous.time):
+            report.fail("checkpoint-order", where, f"goes back from size "
+                        f"{previous.tree_size} at {previous.time}: the log was truncated")
+        if cp.tree_size > n:
+            report.fail("checkpoint-size", where, f"signs {cp.tree_size} entries but the "
+                        f"ledger holds {n}: entries removed")
+        elif tree.root(cp.tree_size) != cp.root_hash:
+            good = max(s for s in verified_sizes if s <= cp.tree_size)
+            report.fail("checkpoint-root", where, "signed root differs from the ledger's: "
+                        f"entries {good}..{cp.tree_size - 1} were changed, removed, reordered "
+                        "or inserted")
+        else:
+            verified_sizes.append(cp.tree_size)
+            if previous is not None and previous.tree_size <= cp.tree_size:
+                proof = tree.consistency_proof(previous.tree_size, cp.tree_size)
+                report.count("consistency proofs")
+                if not merkle.verify_consistency(previous.tree_size, cp.tree_size,
+                                                 previous.root_hash, cp.root_hash, proof):
+                    report.fail("checkpoint-inconsistent", where, "not consistent with the "
+                                f"checkpoint before it (size {previous.tree_size})")
+        previous = cp
+    latest = stored[-1][1] if stored else None
+    report.checkpoint = latest
+    for cp in trusted:
+        where = f"trusted checkpoint (size {cp.tree_size}, {cp.time})"
+        report.count("trusted checkpoints")
+        if key is not None and not cp.signature_valid(key):
+            report.fail("checkpoint-signature", where, "signature does not verify with key "
+                        f"{key_id(key)}")
+        if cp.tree_size > n:
+            report.fail("checkpoint-size", where, f"signs {cp.tree_size} entries but the "
+                        f"ledger holds {n}: entries removed")
+            continue
+        target = latest.tree_size if latest and cp.tree_size <= latest.tree_size <= n else n
+        proof = tree.consistency_proof(cp.tree_size, target)
+        if not merkle.verify_consistency(cp.tree_size, target, cp.root_hash,
+                                         tree.root(target), proof):
+            report.fail("checkpoint-inconsistent", where, "the log is no longer consistent "
+                        f"with it: entries before {cp.tree_size} were rewritten")
+    covered = latest.tree_size if latest else 0
+    if n > covered:
+        report.warn("not-checkpointed", f"entries {covered}..{n - 1}",
+                    "not yet covered by a signed checkpoint")
+
+
+def _verify_blobs(archive: AuditSource, report: VerificationReport,
+                  referenced: dict[str, tuple[int, str]], all_blobs: bool) -> None:
+    for problem in check_blobs(archive.blobs, referenced):
+        report.problems.append(problem)
+    report.count("blobs", len(referenced))
+    report.count("blob bytes", sum(size for size, _ in referenced.values()))
+    if not all_blobs:
+        return
+    for digest, path in archive.blobs.files():
+        if digest is None:
+            report.fail("blob-unexpected", str(path), "a file in the blob store that is not "
+                        "named by a SHA-256 digest")
+        elif digest not in referenced:
+            report.fail("blob-unreferenced", str(path), "no entry refers to this blob "
+                        "(added, or left by an interrupted record)")
+
+
+
+_local = threading.local()
+
+
+def _check_one(path: Path, digest: str, size: int) -> str | None:
+    buf = getattr(_local, "buf", None)
+    if buf is None:
+        buf = _local.buf = bytearray(CHUNK)
+    try:
+        actual, actual_size = hash_file(path, buf)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as err:
+        return f"unreadable: {err.strerror}"
+    if actual_size != size:
+        return f"size {actual_size}, recorded {size}"
+    if actual != digest:
+        return f"content hashes to {actual}"
+    return None
+
+
+def check_blobs(store: BlobStore, referenced: dict[str, tuple[int, str]]) -> list[Problem]:
+    """Hash every referenced blob (in parallel threads: hashlib releases the GIL); return problems.
+
+    ``referenced`` maps digest to (recorded size, where it is referenced).
+    """
+    items = sorted(referenced.items(), key=lambda kv: -kv[1][0])
+    workers = min(8, os.cpu_count() or 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda kv: _check_one(store.path(kv[0]), kv[0], kv[1][0]), items))
+    problems = []
+    for (digest, (_, where)), result in zip(items, results, strict=True):
+        if result == "missing":
+            problems.append(Problem("blob-missing", f"blob {digest} ({where})",
+                                    "not in the blob store (removed)"))
+        elif result is not None:
+            problems.append(Problem("blob-altered", f"blob {digest} ({where})",
+                                    f"{result}: changed or replaced"))
+    return sorted(problems, key=lambda p: p.where)
+
+

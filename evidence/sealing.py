@@ -1,0 +1,153 @@
+"""Signing checkpoints without ever signing a rewritten log.
+
+Before a new checkpoint is signed, the log as it is now must be proven consistent (RFC 9162
+§2.1.4) with the last signed checkpoint — the one in the database *and* the one in the
+append-only checkpoint file kept beside the signing key, outside the database
+(``keys/checkpoints.jsonl``, one checkpoint per line, never rewritten). A rewritten, forked or
+truncated log, a tampered state row, or checkpoints deleted from the database stop signing with
+:class:`~evidence.errors.LogRewritten` naming where.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, func, insert, select
+
+from evidence import ledger, merkle
+from evidence.canonical import canonical_json
+from evidence.errors import CheckpointsDeleted, LedgerError, LogRewritten
+from evidence.keys import key_id, keys_dir
+from evidence.model import Checkpoint, format_time
+
+CHECKPOINT_FILE = "checkpoints.jsonl"
+
+
+def checkpoint_file(evidence_dir: Path) -> Path:
+    """The append-only file of signed checkpoints, beside the signing key."""
+    return keys_dir(evidence_dir) / CHECKPOINT_FILE
+
+
+def read_checkpoint_file(path: Path) -> list[Checkpoint]:
+    """Every checkpoint in the file, in file order; a malformed line is a :class:`LedgerError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as err:
+        raise LedgerError(f"{path}: cannot read the checkpoint file ({err})") from err
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        try:
+            out.append(Checkpoint.from_json(json.loads(line)))
+        except (ValueError, KeyError, TypeError) as err:
+            raise LedgerError(f"{path} line {n}: not a signed checkpoint ({err})") from err
+    return out
+
+
+def append_checkpoint_file(path: Path, cp: Checkpoint) -> None:
+    """Append ``cp`` to the checkpoint file (created 0600), flushed to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "ab") as f:
+        f.write(canonical_json(cp.to_json()) + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def row_checkpoint(row: Any) -> Checkpoint:
+    """A checkpoint from its ``evidence_checkpoints`` row (``ValueError``: a malformed cell)."""
+    root, sig = ledger.as_bytes(row.root_hash), ledger.as_bytes(row.signature)
+    origin = getattr(row, "origin", None)
+    key_hash = ledger.as_bytes(getattr(row, "key_hash", None)) or b""
+    size = row.tree_size
+    if root is None or sig is None or not isinstance(size, int):
+        raise ValueError("a cell of the checkpoint row is not of its type")
+    return Checkpoint(int(size), root, str(row.time), str(row.key_id),
+                      sig, origin, key_hash)
+
+
+def latest_stored(conn: Connection) -> tuple[int, Checkpoint] | None:
+    """(row id, checkpoint) of the newest checkpoint in the database, if any."""
+    t = ledger.checkpoints_table
+    row = conn.execute(select(t).order_by(t.c.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    try:
+        return int(row.id), row_checkpoint(row)
+    except ValueError as err:
+        raise LogRewritten(f"checkpoint #{row.id}", str(err)) from err
+
+
+def seal(conn: Connection, evidence_dir: Path, key: Ed25519PrivateKey,
+         clock: Callable[[], datetime]) -> tuple[Checkpoint, bool]:
+    """Sign a checkpoint of the log as it is (in ``conn``'s write transaction), after proving it
+    consistent with every last signed checkpoint. Returns (checkpoint, whether it is new); a new
+    one must be appended to the checkpoint file once the transaction commits."""
+    size, compact = ledger.read_state(conn)
+    subtree = ledger.subtree_reader(conn)
+    root = merkle.EMPTY_ROOT if size == 0 else subtree(0, size)
+    if root != merkle.compact_root(compact):
+        raise LogRewritten("evidence_state", "the stored tree state does not match the entries' "
+                           "hashes (edited)")
+    saved = read_checkpoint_file(checkpoint_file(evidence_dir))
+    stored = latest_stored(conn)
+    public = key.public_key()
+    references = [("the database", stored[1])] if stored else []
+    if saved:
+        last = max(saved, key=lambda c: c.tree_size)
+        references.append((f"{checkpoint_file(evidence_dir)}", last))
+        _check_not_deleted(conn, saved, last)
+    for source, cp in references:
+        where = f"checkpoint of size {cp.tree_size} ({cp.time}) in {source}"
+        if not cp.signature_valid(public):
+            raise LogRewritten(where, f"its signature does not verify with key {key_id(public)}")
+        _check_consistent(subtree, size, root, cp, where, [c for _, c in references] + saved)
+    if stored and stored[1].tree_size == size:
+        return stored[1], False
+    cp = Checkpoint(size, root, format_time(clock()), key_id(public)).signed(key)
+    conn.execute(insert(ledger.checkpoints_table).values(
+        tree_size=cp.tree_size, root_hash=cp.root_hash, time=cp.time, key_id=cp.key_id,
+        signature=cp.signature, origin=cp.origin, key_hash=cp.key_hash))
+    return cp, True
+
+
+def _check_not_deleted(conn: Connection, saved: list[Checkpoint], last: Checkpoint) -> None:
+    t = ledger.checkpoints_table
+    count = conn.execute(select(func.count()).select_from(t)).scalar_one()
+    found = conn.execute(select(t.c.id).where(t.c.tree_size == last.tree_size,
+                                              t.c.root_hash == last.root_hash)).first()
+    if found is None:
+        raise CheckpointsDeleted(f"checkpoint of size {last.tree_size} ({last.time})",
+                                 "signed and kept in the checkpoint file, but no longer in the "
+                                 "database: checkpoints were deleted")
+    if count < len(saved):
+        raise CheckpointsDeleted("evidence_checkpoints", f"holds {count} checkpoints but "
+                                 f"{len(saved)} were signed: checkpoints were deleted")
+
+
+def _check_consistent(subtree: merkle.Subtree, size: int, root: bytes, cp: Checkpoint,
+                      where: str, known: list[Checkpoint]) -> None:
+    if cp.tree_size > size:
+        raise LogRewritten(where, f"signs {cp.tree_size} entries but the ledger holds {size}: "
+                           "entries were removed")
+    if cp.tree_size == size:
+        ok = cp.root_hash == root
+    else:
+        proof = merkle.consistency_path(subtree, cp.tree_size, size)
+        ok = merkle.verify_consistency(cp.tree_size, size, cp.root_hash, root, proof)
+    if not ok:
+        good = max([c.tree_size for c in known if c.tree_size < cp.tree_size
+                    and c.tree_size <= size and _root(subtree, c.tree_size) == c.root_hash],
+                   default=0)
+        raise LogRewritten(where, f"the log is not consistent with it: entries {good}.."
+                           f"{cp.tree_size - 1} were changed, removed, reordered or inserted")
+
+
+def _root(subtree: merkle.Subtree, size: int) -> bytes:
+    return merkle.EMPTY_ROOT if size == 0 else subtree(0, size)
