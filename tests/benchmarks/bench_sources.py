@@ -32,8 +32,7 @@ from claims.core.models import Invoice, InvoiceLine  # noqa: E402
 from claims.sources.api import import_tabular, import_xml_files, import_zoho  # noqa: E402
 from claims.workspace import init_workspace  # noqa: E402
 
-SAMPLES = next(p for p in (ROOT / ".." / "shared" / "samples", ROOT / ".." / ".." / "shared" /
-                           "samples") if p.is_dir())
+SAMPLES = ROOT / "tests" / "fixtures" / "samples"
 
 
 def fresh(tmp: Path, name: str):
