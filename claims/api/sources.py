@@ -18,8 +18,8 @@ from claims.sources.tabular import mappings
 from claims.sources.zoho import ZohoError
 from claims.workspace import Workspace
 
-__all__ = ["ImportBatch", "InvoiceChange", "import_invoice_files", "import_zoho", "preview_tabular", "import_tabular",
-           "import_xml_files", "tabular_mappings", "import_history"]
+__all__ = ["ImportBatch", "InvoiceChange", "import_invoice_files", "import_zoho", "preview_tabular",
+           "import_tabular", "import_xml_files", "tabular_mappings", "import_history"]
 
 
 def import_zoho(ws: Workspace, *, since: date | str | None = None,
@@ -55,7 +55,7 @@ def import_tabular(ws: Workspace, path: Path, mapping: str, *,
 
 def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
                      dry_run: bool = False) -> ImportBatch:
-    """E-invoices of one kind (``ubl``, ``facturx``, ``zatca``), all files or none."""
+    """E-invoices of one kind (``ubl``, ``cii``, ``facturx``, ``zatca``), all files or none."""
     return sources.import_xml_files(ws, kind, paths, dry_run=dry_run)
 
 

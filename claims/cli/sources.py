@@ -154,6 +154,16 @@ def facturx(ctx: typer.Context, files: list[Path] = Files, dry_run: bool = DryRu
            as_json)
 
 
+@app.command("cii")
+def cii(ctx: typer.Context, files: list[Path] = Files, dry_run: bool = DryRun,
+        as_json: bool = JsonOption) -> None:
+    """Import plain UN/CEFACT CII XML invoices (XRechnung CII, a Factur-X XML), all or none.
+
+    Example: claims invoice import cii xrechnung-cii/*.xml
+    """
+    report(api.import_xml_files(workspace_from(ctx), "cii", files, dry_run=dry_run), as_json)
+
+
 @app.command("zatca")
 def zatca(ctx: typer.Context, files: list[Path] = Files, dry_run: bool = DryRun,
           as_json: bool = JsonOption) -> None:

@@ -173,6 +173,12 @@ def money2(amount: Decimal, places: int = 2) -> Decimal:
     return quantize(amount, places, "half-up")
 
 
+def plain(amount: Decimal) -> str:
+    """``amount`` as a plain decimal for a message, never with an exponent: ``1E+3`` →
+    ``1000``; its places kept (``0.30`` stays ``0.30``)."""
+    return format(amount, "f")
+
+
 def parse_iso_date(text: str | None, *, file: str, field: str) -> date:
     """A ``YYYY-MM-DD`` date or a clear error."""
     try:

@@ -2,8 +2,15 @@
 
 The XML is taken from the PDF's embedded files with pypdf (``factur-x.xml``, ``zugferd-invoice.xml``
 or ``xrechnung.xml``), parsed safely, and its totals recomputed as for UBL (EN 16931: BR-CO-10
-… BR-CO-16 and the VAT breakdown). The PDF itself becomes the invoice's document. The same
-mapping as UBL applies: allowances / charges become lines, a credit note (type 381) is negated.
+… BR-CO-16 and the VAT breakdown, at the tolerances of :mod:`claims.sources.en16931`). The
+PDF itself becomes the invoice's document. The same mapping as UBL applies: allowances / charges
+become lines, a credit note (type 381) is negated.
+
+Profiles (the guideline ID, BT-24): MINIMUM and BASIC WL carry header totals and no lines, so
+the invoice is stored with its header totals and no lines (the line rules are not checked);
+BASIC, EN 16931 and EXTENDED have lines; EXTENDED's logistics service charges count as
+charges (BR-CO-12). ZUGFeRD 1.0 (a ``CrossIndustryDocument``) is refused with a message that
+says so.
 """
 
 from __future__ import annotations
@@ -16,9 +23,9 @@ from typing import Any
 from claims.core.models import InvoiceLine
 from claims.errors import InputError
 from claims.sources.common import (
-    ContactRef, CustomerRef, SourceInvoice, check_currency, make_invoice, money2,
+    ContactRef, CustomerRef, SourceInvoice, check_currency, make_invoice, money2, plain,
 )
-from claims.sources.en16931 import ZERO, AllowanceCharge, Draft, negate
+from claims.sources.en16931 import ZERO, AllowanceCharge, Draft, negate, normalise_name
 from claims.sources.xmlsafe import Reader, parse_xml
 
 NS = {
@@ -28,6 +35,9 @@ NS = {
 }
 XML_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "ZUGFeRD-invoice.xml", "xrechnung.xml")
 CREDIT_NOTE_TYPES = {"381", "396", "261", "262"}
+ZUGFERD_1_NS = "urn:ferd:CrossIndustryDocument:invoice:1p0"
+#: Guideline IDs (BT-24) of the profiles without lines: MINIMUM and BASIC WL.
+HEADER_ONLY_PROFILES = ("minimum", "basicwl")
 
 
 def extract_xml(pdf: bytes, *, file: str) -> tuple[str, bytes]:
@@ -76,6 +86,11 @@ def parse_facturx(pdf: bytes, *, file: str) -> SourceInvoice:
 def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
     """A :class:`SourceInvoice` from CII XML, with findings for totals that disagree."""
     root = parse_xml(data, file=file)
+    if root.tag.startswith(f"{{{ZUGFERD_1_NS}}}"):
+        raise InputError("is ZUGFeRD 1.0 (a CrossIndustryDocument), which is not supported: only "
+                         "ZUGFeRD 2 / Factur-X (CII CrossIndustryInvoice D16B) can be imported; "
+                         "ask the sender for a ZUGFeRD 2 or Factur-X invoice", file=file,
+                         rule="zugferd-1-unsupported")
     if root.tag != f"{{{NS['rsm']}}}CrossIndustryInvoice":
         raise InputError(f"root element {root.tag!r} is not a CII CrossIndustryInvoice",
                          file=file, rule="cii-root")
@@ -91,10 +106,17 @@ def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
     st = _child(tx, "ram:ApplicableHeaderTradeSettlement")
     currency = check_currency(st.required("ram:InvoiceCurrencyCode"), file=file,
                               field="InvoiceCurrencyCode")
-    _read_lines(tx, draft)
+    guideline = doc.text("rsm:ExchangedDocumentContext/"
+                         "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID") or ""
+    header_only = guideline.lower().endswith(HEADER_ONLY_PROFILES) and \
+        not tx.all("ram:IncludedSupplyChainTradeLineItem")
+    if not header_only:
+        _read_lines(tx, draft)
     _read_adjustments(st, draft)
-    breakdown, tax_sum = _read_vat(st, draft)
-    totals = _read_totals(st, currency, tax_sum, draft)
+    breakdown, tax_sum = _read_vat(st, draft, header_only)
+    totals = _read_totals(st, currency, tax_sum, draft, header_only)
+    if header_only:
+        draft.lines.clear()
     contract, customer = _buyer(tx)
     invoice = make_invoice(dict(
         number=number, issue_date=issue,
@@ -109,8 +131,8 @@ def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
         invoice = negate(invoice)
     extra: dict[str, Any] = {
         "document_type": f"CII {type_code}", "negated": kind == "credit-note",
-        "guideline": doc.text("rsm:ExchangedDocumentContext/"
-                              "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID"),
+        "guideline": guideline or None, "header_only": header_only,
+        "seller": _seller(tx),
         **draft.adjustments_json(),
         "vat_breakdown": breakdown, "line_extension": str(totals["line"]),
         "prepaid": str(totals["prepaid"]), "rounding": str(totals["rounding"]),
@@ -141,15 +163,18 @@ def _read_lines(tx: Reader, draft: Draft) -> None:
         base = li.amount("ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/"
                          "ram:BasisQuantity", Decimal(1)) or Decimal(1)
         unit = price / base
-        if money2(qty * unit) != net and not li.all(
-                "ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeAllowanceCharge"):
-            draft.finding("E-CII-LINE", f"line total {net} is not {qty} × {unit.normalize()}",
-                          f"{where}/LineTotalAmount")
+        adjust = li.all("ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeAllowanceCharge")
+        charges = sum((a.need_amount("ram:ActualAmount") for a in adjust
+                       if a.text("ram:ChargeIndicator/udt:Indicator") == "true"), ZERO)
+        allowances = sum((a.need_amount("ram:ActualAmount") for a in adjust
+                          if a.text("ram:ChargeIndicator/udt:Indicator") != "true"), ZERO)
+        draft.check_line(f"{where}/LineTotalAmount", net, qty, unit, allowances, charges)
         tax = "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/"
         cat = li.text(tax + "ram:CategoryCode", "S") or "S"
         pct = li.amount(tax + "ram:RateApplicablePercent", ZERO) or ZERO
         draft.add_line(InvoiceLine(
-            description=li.text("ram:SpecifiedTradeProduct/ram:Name") or f"line {i}",
+            description=normalise_name(li.text("ram:SpecifiedTradeProduct/ram:Name"))
+            or f"line {i}",
             quantity=qty, unit_price=unit, net=net, vat_percent=pct,
             vat=money2(net * pct / 100)), cat, pct)
     if not draft.lines:
@@ -168,10 +193,19 @@ def _read_adjustments(st: Reader, draft: Draft) -> None:
             percent=ac.amount("ram:CategoryTradeTax/ram:RateApplicablePercent", ZERO) or ZERO)
         draft.add_adjustment(
             item, f"{'Charge' if charge else 'Allowance'}: {item.reason}".strip())
+    for lc in st.all("ram:SpecifiedLogisticsServiceCharge"):  # EXTENDED: a charge (BR-CO-12)
+        item = AllowanceCharge(
+            charge=True, amount=lc.need_amount("ram:AppliedAmount"),
+            reason=lc.text("ram:Description") or "logistics service", code=None,
+            category=lc.text("ram:AppliedTradeTax/ram:CategoryCode", "S") or "S",
+            percent=lc.amount("ram:AppliedTradeTax/ram:RateApplicablePercent", ZERO) or ZERO)
+        draft.add_adjustment(item, f"Charge: {item.reason}")
 
 
-def _read_vat(st: Reader, draft: Draft) -> tuple[list[dict[str, Any]], Decimal]:
-    """The VAT breakdown, each entry checked; returns (breakdown, sum of the VAT amounts)."""
+def _read_vat(st: Reader, draft: Draft,
+              header_only: bool = False) -> tuple[list[dict[str, Any]], Decimal]:
+    """The VAT breakdown, each entry checked (against the lines unless the profile has none);
+    returns (breakdown, sum of the VAT amounts)."""
     breakdown = []
     tax_sum = ZERO
     for j, t in enumerate(st.all("ram:ApplicableTradeTax"), start=1):
@@ -179,28 +213,28 @@ def _read_vat(st: Reader, draft: Draft) -> tuple[list[dict[str, Any]], Decimal]:
         pct = t.amount("ram:RateApplicablePercent", ZERO) or ZERO
         basis, calc = t.need_amount("ram:BasisAmount"), t.need_amount("ram:CalculatedAmount")
         tax_sum += calc
-        expected_basis = draft.by_category.get((cat, pct), ZERO)
-        if basis != expected_basis:
-            draft.finding("E-CII-VAT-BASE", f"VAT {cat} {pct}%: basis {basis} is not the lines, "
-                          f"allowances and charges of that category ({expected_basis})",
-                          f"ApplicableTradeTax[{j}]/BasisAmount")
-        if calc != money2(basis * pct / 100):
-            draft.finding("E-CII-VAT", f"VAT {cat} {pct}%: {calc} is not {pct}% of {basis} "
-                          f"({money2(basis * pct / 100)})",
-                          f"ApplicableTradeTax[{j}]/CalculatedAmount")
+        if header_only:  # no lines to hold the basis against: its own VAT only
+            draft.by_category[(cat, pct)] = basis
+        draft.check_category(f"ApplicableTradeTax[{j}]", cat, pct, basis, calc)
         breakdown.append({"category": cat, "percent": str(pct), "taxable": str(basis),
                           "tax": str(calc)})
+    if not header_only:
+        draft.check_categories_present({(b["category"], Decimal(b["percent"]))
+                                        for b in breakdown}, "ApplicableTradeTax")
     return breakdown, tax_sum
 
 
-def _read_totals(st: Reader, currency: str, tax_sum: Decimal,
-                 draft: Draft) -> dict[str, Decimal]:
-    """The header monetary summation, checked (BR-CO-10 … BR-CO-16)."""
+def _read_totals(st: Reader, currency: str, tax_sum: Decimal, draft: Draft,
+                 header_only: bool = False) -> dict[str, Decimal]:
+    """The header monetary summation, checked (BR-CO-10 … BR-CO-16; without lines, a
+    MINIMUM or BASIC WL invoice, from BR-CO-13 on). Without a LineTotalAmount (MINIMUM) the
+    line total is basis + allowances − charges."""
     sm = _child(st, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
-    line_total = sm.need_amount("ram:LineTotalAmount")
     charge_total = sm.amount("ram:ChargeTotalAmount", ZERO) or ZERO
     allow_total = sm.amount("ram:AllowanceTotalAmount", ZERO) or ZERO
     basis_total = sm.need_amount("ram:TaxBasisTotalAmount")
+    line_total = sm.need_amount("ram:LineTotalAmount") if not header_only else \
+        sm.amount("ram:LineTotalAmount", basis_total + allow_total - charge_total) or ZERO
     tax_els = [e for e in sm.el.findall("ram:TaxTotalAmount", NS)
                if e.get("currencyID") in (None, currency)]
     tax_total = Decimal(tax_els[0].text.strip()) if tax_els and tax_els[0].text else tax_sum
@@ -209,16 +243,17 @@ def _read_totals(st: Reader, currency: str, tax_sum: Decimal,
     rounding = sm.amount("ram:RoundingAmount", ZERO) or ZERO
     due = sm.need_amount("ram:DuePayableAmount")
     checks = (
-        ("BR-CO-10", "LineTotalAmount", line_total, draft.line_sum),
+        ("BR-CO-10", "LineTotalAmount", line_total, line_total if header_only else draft.line_sum),
         ("BR-CO-11", "AllowanceTotalAmount", allow_total, draft.allowances),
         ("BR-CO-12", "ChargeTotalAmount", charge_total, draft.charges),
         ("BR-CO-13", "TaxBasisTotalAmount", basis_total,
          line_total - allow_total + charge_total),
-        ("BR-CO-14", "TaxTotalAmount", tax_total, tax_sum),
+        ("BR-CO-14", "TaxTotalAmount", tax_total,  # MINIMUM has no breakdown to sum
+         tax_total if header_only and not st.all("ram:ApplicableTradeTax") else tax_sum),
         ("BR-CO-15", "GrandTotalAmount", grand, basis_total + tax_total),
         ("BR-CO-16", "DuePayableAmount", due, grand - prepaid + rounding))
     draft.check(((rule, name, printed, expected,
-                  f"{name} {printed} is not {expected} as recomputed")
+                  f"{name} {plain(printed)} is not {plain(expected)} as recomputed")
                  for rule, name, printed, expected in checks),
                 "SpecifiedTradeSettlementHeaderMonetarySummation")
     return {"line": line_total, "basis": basis_total, "tax": tax_total, "grand": grand,
@@ -237,10 +272,21 @@ def _buyer(tx: Reader) -> tuple[str | None, CustomerRef | None]:
         return contract, None
     buyer = ag.at(buyer_el)
     contacts = tuple(
-        ContactRef(name=c.text("ram:PersonName") or "",
+        ContactRef(name=normalise_name(c.text("ram:PersonName")) or "",
                    email=c.text("ram:EmailURIUniversalCommunication/ram:URIID"),
                    phone=c.text("ram:TelephoneUniversalCommunication/ram:CompleteNumber"))
         for c in buyer.all("ram:DefinedTradeContact"))
     return contract, CustomerRef(
-        name=buyer.required("ram:Name"), external_id=buyer.text("ram:ID"),
+        name=normalise_name(buyer.required("ram:Name")) or "", external_id=buyer.text("ram:ID"),
         tax_id=buyer.text("ram:SpecifiedTaxRegistration/ram:ID"), contacts=contacts)
+
+
+def _seller(tx: Reader) -> dict[str, str | None]:
+    """The seller's name and VAT number (BT-27, BT-31), whitespace normalised."""
+    el = tx.find("ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty")
+    if el is None:
+        return {"name": None, "vat_number": None}
+    seller = tx.at(el)
+    vat = [r.text("ram:ID") for r in seller.all("ram:SpecifiedTaxRegistration")
+           if (r.attr("ram:ID", "schemeID") or "VA") == "VA"]
+    return {"name": normalise_name(seller.text("ram:Name")), "vat_number": vat[0] if vat else None}

@@ -23,6 +23,10 @@ def parse_xml(data: bytes, *, file: str) -> Element:
     if len(data) > MAX_XML_BYTES:
         raise InputError(f"{len(data):,} bytes is over the {MAX_XML_BYTES:,}-byte limit for an "
                          "e-invoice", file=file, rule="xml-size")
+    if data.lstrip()[:5] == b"%PDF-":
+        raise InputError("is a PDF, not XML; a Factur-X / ZUGFeRD PDF (the invoice XML inside a "
+                         "PDF) is imported with: claims invoice import facturx FILE", file=file,
+                         rule="xml-not-pdf")
     try:
         return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as err:

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-#: shared/ sits beside the repository clone (CI puts it there; so does /work/main); a git
-#: worktree one level deeper (/work/wt/<name>) finds it one level further up.
-_CANDIDATES = [Path(__file__).resolve().parents[n] / ".." / "shared" / "samples" for n in (2, 3)]
-SAMPLES = next((c for c in _CANDIDATES if c.is_dir()), _CANDIDATES[0])
+#: the published samples the tests use, copied into the repository (each folder has a SOURCE.md
+#: naming its origin and licence); no test reads anything outside the repository.
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 PEPPOL = SAMPLES / "peppol-bis3"
 
 

@@ -127,7 +127,14 @@ def test_wrong_vat_breakdown_is_found(peppol_dir) -> None:
         b'<cbc:TaxAmount currencyID="EUR">331.35</cbc:TaxAmount>\n            <cac:TaxCategory>')
     assert b"331.35" in data
     codes = {f.code for f in parse_ubl(data, file="x.xml").findings}
-    assert "E-UBL-VAT" in codes and "E-UBL-TAX" in codes
+    # 0.10 off 25 % of the taxable amount: within BR-CO-17's one unit (a warning); the total
+    # no longer being the sum of the subtotals is BR-CO-14 (an error)
+    assert codes == {"W-BR-S-09", "E-BR-CO-14"}
+    far = data.replace(b'331.35</cbc:TaxAmount>\n            <cac:TaxCategory>',
+                       b'332.25</cbc:TaxAmount>\n            <cac:TaxCategory>')
+    findings = parse_ubl(far, file="x.xml").findings
+    assert {f.code for f in findings} == {"E-BR-S-09", "E-BR-CO-14"}
+    assert any("332.25 is not 25.0% of 1325 (331.25" in f.message for f in findings)
 
 
 BOMB = b"""<?xml version="1.0"?>
