@@ -66,7 +66,9 @@ def main() -> int:
     claims("evidence", "log", "--claim", "1")
     export = ROOT / "audit-export-claim-1"
     claims("evidence", "export", "--claim", "1", str(export))
-    claims("evidence", "verify-export", str(export))
+    # an auditor pins the key they were given (here: the workspace's own public key)
+    claims("evidence", "verify-export", str(export), "--trusted-key",
+           str(ROOT / "evidence" / "keys" / "signing.pub"))
     print(f"\nopen {export / 'data' / 'index.html'} in a browser for the auditor's timeline")
     print("\ndemo finished: every step above ran for real.")
     return 0
