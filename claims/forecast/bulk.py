@@ -70,7 +70,7 @@ def add_invoices(store: Store, invoices: Sequence[Invoice],
         numbers = [inv.number for inv in invoices]
         for start in range(0, len(numbers), 500):
             ids.update(s.execute(select(InvoiceRow.number, InvoiceRow.id).where(
-                InvoiceRow.number.in_(numbers[start:start + 500]))).tuples().all())
+                InvoiceRow.number.in_(numbers[start:start + 500]))).all())
         rows = []
         for inv in invoices:
             chosen = terms if isinstance(terms, Terms) else terms.get(inv.number)
@@ -105,14 +105,14 @@ def load_history(store: Store, history: History, *, known_by: date | None = None
     last = known_by or date.max
     with store.session() as s:
         _insert(s, CustomerRow, [{"name": c.name, "kind": c.segment} for c in history.customers])
-        customer_id = dict(s.execute(select(CustomerRow.name, CustomerRow.id)).tuples().all())
+        customer_id = dict(s.execute(select(CustomerRow.name, CustomerRow.id)).all())
         cid = {c.id: customer_id[c.name] for c in history.customers}
         _insert(s, ContractRow, [_contract(a.name, a.payment_days) for a in history.agencies])
-        contract_id = dict(s.execute(select(ContractRow.agency, ContractRow.id)).tuples().all())
+        contract_id = dict(s.execute(select(ContractRow.agency, ContractRow.id)).all())
         items = [i for i in history.items if i.issue_date <= last]
         _insert(s, InvoiceRow, [_invoice(i, history.customers[i.customer_id - 1].name,
                                          cid[i.customer_id]) for i in items])
-        iid = dict(s.execute(select(InvoiceRow.number, InvoiceRow.id)).tuples().all())
+        iid = dict(s.execute(select(InvoiceRow.number, InvoiceRow.id)).all())
         by_gen = {i.invoice_id: iid[i.number] for i in items}
         _insert(s, ScheduleRow, [{"invoice_id": iid[i.number], "seq": 0, "due_date": i.due_date,
                                   "amount": i.amount, "basis": history.terms[i.invoice_id - 1]
@@ -171,7 +171,7 @@ def _load_claims(s: Any, history: History, by_gen: dict[int, int],
                      "portal_reference": f"SYN-{c.claim_id}", "created_at": _at(known[0][0])})
         events.append(known)
     _insert(s, ClaimRow, rows)
-    ids = dict(s.execute(select(ClaimRow.portal_reference, ClaimRow.id)).tuples().all())
+    ids = dict(s.execute(select(ClaimRow.portal_reference, ClaimRow.id)).all())
     _insert(s, ClaimEventRow, [
         {"claim_id": ids[row["portal_reference"]], "at": _at(at), "kind": "status",
          "status": st, "actor": "synthetic", "detail": {}}
@@ -189,7 +189,7 @@ def _load_payments(s: Any, history: History, by_gen: dict[int, int], cid: dict[i
          "amount": r.amount, "currency": currency_of[r.invoice_id],
          "customer_id": customer_of[r.invoice_id]} for k, r in enumerate(receipts)])
     pid = dict(s.execute(select(PaymentRow.external_id, PaymentRow.id).where(
-        PaymentRow.source == "synthetic")).tuples().all())
+        PaymentRow.source == "synthetic")).all())
     _insert(s, PaymentApplicationRow, [
         {"payment_id": pid[f"SYN-{k}"], "invoice_id": by_gen[r.invoice_id], "amount": r.amount,
          "kind": r.kind, "confidence": 100, "reason": "synthetic history", "actor": "synthetic",
