@@ -9,6 +9,7 @@ instalments are kept. Only facts dated on or before the as-of day are read.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -187,12 +188,26 @@ def _learn_promises(ledger: Ledger, day: date, grace_days: int, b: Behaviour) ->
     for r in ledger.receipts:
         if r.kind == "payment" and r.day <= day and r.invoice_id in customer_of:
             paid[customer_of[r.invoice_id]].append((r.day, float(r.amount)))
+    running: dict[int, tuple[list[date], list[float]]] = {}
+    for customer, rows in paid.items():
+        rows.sort()
+        days, sums, total = [], [0.0], 0.0
+        for d, a in rows:
+            total += a
+            days.append(d)
+            sums.append(total)
+        running[customer] = (days, sums)
+
+    def paid_between(customer: int, start: date, end: date) -> float:
+        days, sums = running.get(customer, ([], [0.0]))
+        return sums[bisect_right(days, end)] - sums[bisect_left(days, start)]
+
     grace = timedelta(days=grace_days)
     for p in ledger.promises:
         deadline = p.promised_date + grace
         if p.made_on > day or deadline >= day or (p.cancelled_on and p.cancelled_on <= day):
             continue
-        got = sum(a for d, a in paid[p.customer_id] if p.made_on <= d <= deadline)
+        got = paid_between(p.customer_id, p.made_on, deadline)
         kept, made = b.promise_rate.get(p.customer_id, (0, 0))
         b.promise_rate[p.customer_id] = (kept + (got >= float(p.amount) - 0.005), made + 1)
     for plan in ledger.plans:
