@@ -3,7 +3,8 @@
 Each slice declares its own tables as a section model (``[followup]`` and ``[agencies]`` in
 :mod:`claims.collections.settings`, ``[payments]`` in :mod:`claims.payments.settings`,
 ``[reports]`` in :mod:`claims.reports.settings`, ``[invoice_import]`` in
-:mod:`claims.sources.settings`); :class:`Settings` composes them, one typed attribute per table.
+:mod:`claims.sources.settings`, ``[forecast]`` in :mod:`claims.forecast.settings`);
+:class:`Settings` composes them, one typed attribute per table.
 A new section is one more attribute here. Every setting has a default and a help line (its
 ``description``), so an empty claims.toml is a valid one; an unknown key anywhere is an error
 naming it (with a "did you mean" when one is close).
@@ -26,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 from claims.collections.settings import AgencyRule, FollowupSettings
 from claims.core.config import FIELD_ERROR, UNKNOWN_NAME_ERROR, Section
 from claims.errors import InputError, UnknownName, WorkspaceError
+from claims.forecast.settings import ForecastSettings
 from claims.payments.settings import MatchSettings
 from claims.reports.settings import KpiSettings
 from claims.secrets import SecretRef
@@ -78,6 +80,8 @@ class Settings(Section):
     reports: KpiSettings = Field(KpiSettings(), description="KPIs and the weekly/monthly reports")
     invoice_import: InvoiceImportSettings = Field(
         InvoiceImportSettings(), description="invoice sources: export mappings, Zoho Books")
+    forecast: ForecastSettings = Field(ForecastSettings(),
+                                       description="the 13-week cash-flow forecast")
 
 
 _ENV_OVERRIDES = {

@@ -17,6 +17,7 @@ layer that gives a slice's library the workspace's store, settings and actor.
 
 from claims.api.evidence import *  # noqa: F403
 from claims.api.followup import *  # noqa: F403
+from claims.api.forecast import *  # noqa: F403
 from claims.api.lifecycle import *  # noqa: F403
 from claims.api.payments import *  # noqa: F403
 from claims.api.portal import *  # noqa: F403
@@ -30,10 +31,12 @@ from claims.errors import (
 )
 from portals.errors import PortalError
 
-from claims.api import evidence, followup, lifecycle, payments, portal, reports, setup, sources
+from claims.api import (
+    evidence, followup, forecast, lifecycle, payments, portal, reports, setup, sources,
+)
 
 __all__ = [  # noqa: F405 - the names each slice module exports
-    *evidence.__all__, *followup.__all__, *lifecycle.__all__, *payments.__all__,
+    *evidence.__all__, *followup.__all__, *forecast.__all__, *lifecycle.__all__, *payments.__all__,
     *portal.__all__, *reports.__all__, *setup.__all__, *sources.__all__,
     "fmt", "to_decimal", "BundleError", "ClaimsError", "ConflictError", "EvidenceFailed",
     "InputError", "NotFound", "PortalError", "PortalUnreachable", "StoreError", "SyncLocked",

@@ -9,6 +9,8 @@ from typing import Any
 from claims.collections.dunning import config_of
 from claims.collections.due import ensure_due_dates
 from claims.errors import InputError
+from claims.api.forecast import cash_forecast
+from claims.reports.forecast import forecast_table
 from claims.reports.build import monthly_report, weekly_report
 from claims.reports.kpis import kpis
 from claims.reports.render import write_report
@@ -31,8 +33,8 @@ def compute_kpis(ws: Workspace, as_of: date | None = None, *,
 def write_collection_report(ws: Workspace, kind: str, fmt: str, out: Path, *,
                             as_of: date | None = None,
                             currency: str | None = None) -> tuple[Any, Path]:
-    """Build the weekly or monthly report and write it as html / xlsx / json to ``out``;
-    returns (report, path written)."""
+    """Build the weekly or monthly report (with the cash forecast as of the same day) and write
+    it as html / xlsx / json to ``out``; returns (report, path written)."""
     if kind not in REPORT_KINDS:
         raise InputError(f"unknown report {kind!r}; use weekly or monthly", field="KIND",
                          rule="report-kind")
@@ -41,6 +43,9 @@ def write_collection_report(ws: Workspace, kind: str, fmt: str, out: Path, *,
                          field="--format", rule="report-format")
     settings = ws.settings.reports
     ensure_due_dates(ws.store.engine, config_of(ws))
+    as_of = as_of or date.today()
     build = weekly_report if kind == "weekly" else monthly_report
-    report = build(ws.store.engine, as_of or date.today(), settings, currency=currency)
+    fc = cash_forecast(ws, as_of)
+    report = build(ws.store.engine, as_of, settings, currency=currency,
+                   forecast=forecast_table(fc, currency or settings.currency))
     return report, write_report(report, fmt, out)

@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.cli import claim, contract, evidence, followup, invoice, payments, portal, reports
+from claims.cli import (
+    claim, contract, evidence, followup, forecast, invoice, payments, portal, reports,
+)
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
 app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
@@ -20,6 +22,7 @@ app.add_typer(portal.status_app, name="status")
 app.add_typer(portal.portal_app, name="portal")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(payments.app, name="payments")
+app.add_typer(forecast.app, name="forecast")
 app.command("kpi")(reports.kpi)
 app.command("report")(reports.report)
 followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …

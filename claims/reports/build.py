@@ -76,9 +76,10 @@ def _headline(kpis: dict[str, Any]) -> list[tuple[str, Any, ColumnType]]:
 
 
 def weekly_report(engine: Engine, as_of: date, settings: KpiSettings | None = None, *,
-                  currency: str | None = None, top: int = 20) -> Report:
+                  currency: str | None = None, top: int = 20,
+                  forecast: Table | None = None) -> Report:
     """Aging by customer and by collector, top overdue, promises due and broken, open disputes,
-    unapplied cash."""
+    unapplied cash, and the cash forecast when ``forecast`` (its table) is given."""
     settings = settings or KpiSettings()
     run, dialect, tables = _context(engine)
     kpis = compute_kpis(run, dialect, as_of, settings, currency=currency, tables=tables)
@@ -103,6 +104,7 @@ def weekly_report(engine: Engine, as_of: date, settings: KpiSettings | None = No
                                missing),
                       _generic("open_disputes", "Open disputes", disputes, missing),
                       unapplied]
+    report.tables += [forecast] if forecast else []
     return report
 
 
@@ -208,8 +210,9 @@ def _generic(key: str, title: str, rows: list[dict[str, Any]] | None, missing: s
 
 
 def monthly_report(engine: Engine, as_of: date, settings: KpiSettings | None = None, *,
-                   currency: str | None = None) -> Report:
-    """KPI trends, collected against target, write-offs, match rate."""
+                   currency: str | None = None, forecast: Table | None = None) -> Report:
+    """KPI trends, collected against target, write-offs, match rate, and the cash forecast
+    when ``forecast`` (its table) is given."""
     settings = settings or KpiSettings()
     run, dialect, tables = _context(engine)
     kpis = compute_kpis(run, dialect, as_of, settings, currency=currency, tables=tables)
@@ -273,4 +276,5 @@ def monthly_report(engine: Engine, as_of: date, settings: KpiSettings | None = N
     report = Report("monthly", f"Monthly collection report — {as_of:%B %Y}", as_of, currency,
                     _headline(kpis), kpis=kpis)
     report.tables += [trend_table, collected, writeoffs, match]
+    report.tables += [forecast] if forecast else []
     return report

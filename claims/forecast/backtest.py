@@ -1,0 +1,152 @@
+"""Replaying history: forecasts as of past weeks scored against the receipts that came. Pure.
+
+For every weekly as-of date in the range, three methods forecast the open receivables known
+then (:meth:`Ledger.open_items` and :func:`~claims.forecast.history.learn` read nothing dated
+after the as-of day):
+
+- ``naive``: every open item paid on its due date (an overdue one in week 1);
+- ``lag``: due date + the customer's recent median delay (from payments by the as-of day);
+- ``model``: :func:`~claims.forecast.model.forecast`.
+
+Actual receipts of week k are the payments valued in that week on invoices issued by the as-of
+date (a forecast of today's receivables is not scored on invoices not yet issued). Scores per
+horizon (weeks 1–4, 5–13) and currency: WAPE = Σ|F − A| / ΣA and bias = Σ(F − A) / ΣA, in %;
+for the model also how often the actual fell within P10…P90.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from claims.forecast.history import Behaviour, learn
+from claims.forecast.ledger import Ledger
+from claims.forecast.model import Options, forecast
+
+METHODS = ("naive", "lag", "model")
+HORIZONS = (("weeks 1-4", 1, 4), ("weeks 5-13", 5, 13))
+
+
+def _week(day: date, target: date, weeks: int) -> int | None:
+    """The week (1…weeks) ``target`` falls in counted from ``day``; past dates are week 1."""
+    k = max((target - day).days + 6, 7) // 7
+    return k if k <= weeks else None
+
+
+def baselines(ledger: Ledger, behaviour: Behaviour, day: date,
+              weeks: int) -> dict[str, dict[str, list[float]]]:
+    """Naive and lag forecasts per currency: expected receipts per week."""
+    out: dict[str, dict[str, list[float]]] = {
+        "naive": defaultdict(lambda: [0.0] * weeks), "lag": defaultdict(lambda: [0.0] * weeks)}
+    for item, open_amount in ledger.open_items(day):
+        amount = float(open_amount)
+        k = _week(day, item.due_date, weeks)
+        if k:
+            out["naive"][item.currency][k - 1] += amount
+        lag = behaviour.lag_days.get(item.customer_id, 0)
+        k = _week(day, item.due_date + timedelta(days=lag), weeks)
+        if k:
+            out["lag"][item.currency][k - 1] += amount
+    return out
+
+
+def actuals(ledger: Ledger, day: date, weeks: int) -> dict[str, list[float]]:
+    """Payments per week after ``day`` on invoices issued by ``day``, per currency."""
+    issued = {i.invoice_id: i for i in ledger.items if i.issue_date <= day}
+    end = day + timedelta(days=7 * weeks)
+    out: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
+    for r in ledger.receipts_between(day, end):
+        item = issued.get(r.invoice_id)
+        if item is not None and r.kind == "payment":
+            out[item.currency][((r.day - day).days - 1) // 7] += float(r.amount)
+    return out
+
+
+@dataclass
+class Score:
+    abs_error: float = 0.0
+    error: float = 0.0
+    actual: float = 0.0
+    inside: int = 0
+    cells: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"wape_percent": round(100 * self.abs_error / self.actual, 1)
+                if self.actual else None,
+                "bias_percent": round(100 * self.error / self.actual, 1) if self.actual else None,
+                "actual": round(self.actual, 2), "weeks_scored": self.cells}
+
+
+@dataclass
+class Backtest:
+    dates: list[date] = field(default_factory=list)
+    scores: dict[tuple[str, str, str], Score] = field(default_factory=lambda: defaultdict(Score))
+    seconds_per_date: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Scores per currency, horizon and method, and the time each as-of date took."""
+        out: dict[str, Any] = {}
+        for (currency, horizon, method), s in sorted(self.scores.items()):
+            entry = out.setdefault(currency, {}).setdefault(horizon, {})
+            entry[method] = s.to_json()
+            if method == "model" and s.cells:
+                entry[method]["p10_p90_coverage_percent"] = round(100 * s.inside / s.cells, 1)
+        times = self.seconds_per_date
+        return {"from": self.dates[0] if self.dates else None,
+                "to": self.dates[-1] if self.dates else None, "as_of_dates": len(self.dates),
+                "scores": out,
+                "seconds_per_as_of": {"mean": round(sum(times) / len(times), 3) if times else None,
+                                      "max": round(max(times), 3) if times else None}}
+
+
+def run_backtest(ledger: Ledger, start: date, end: date, options: Options | None = None
+                 ) -> Backtest:
+    """Forecast as of every 7th day from ``start`` to ``end`` and score the three methods."""
+    options = options or Options()
+    weeks = options.weeks
+    result = Backtest()
+    day = start
+    while day <= end:
+        began = time.perf_counter()
+        behaviour = learn(ledger, day, window_days=options.window_days, prior=options.prior,
+                          grace_days=options.promise_grace_days)
+        methods = baselines(ledger, behaviour, day, weeks)
+        fc = forecast(ledger, behaviour, day, options)
+        model: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
+        for line in fc.lines:
+            target = model[line.currency]
+            amount = float(line.amount)
+            for k, w in enumerate(line.weights):
+                target[k] += amount * w
+        methods["model"] = model
+        bands = {(r.currency, r.week): (float(r.p10), float(r.p90)) for r in fc.rows}
+        actual = actuals(ledger, day, weeks)
+        result.seconds_per_date.append(time.perf_counter() - began)
+        _score(result, methods, actual, bands, weeks)
+        result.dates.append(day)
+        day += timedelta(days=7)
+    return result
+
+
+def _score(result: Backtest, methods: dict[str, dict[str, list[float]]],
+           actual: dict[str, list[float]], bands: dict[tuple[str, int], tuple[float, float]],
+           weeks: int) -> None:
+    currencies = set(actual) | {c for m in methods.values() for c in m}
+    for currency in currencies:
+        real = actual.get(currency) or [0.0] * weeks
+        for name, lo, hi in HORIZONS:
+            for method in METHODS:
+                f = methods[method].get(currency)
+                s = result.scores[(currency, name, method)]
+                for k in range(lo - 1, min(hi, len(real))):
+                    value = f[k] if f else 0.0
+                    s.abs_error += abs(value - real[k])
+                    s.error += value - real[k]
+                    s.actual += real[k]
+                    s.cells += 1
+                    if method == "model":
+                        low, high = bands.get((currency, k + 1), (0.0, 0.0))
+                        s.inside += low - 0.01 <= real[k] <= high + 0.01

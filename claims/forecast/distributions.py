@@ -1,0 +1,174 @@
+"""Delay distributions over whole days, pure Python (no I/O, no money).
+
+A :class:`Dist` is a probability mass over delays ``DMIN … DMAX`` days plus ``later``: the mass
+of "not within ``DMAX`` days, or never". It is estimated from amount-weighted samples with
+right-censoring (an invoice still open at the as-of date says only "later than so many days"):
+the Kaplan–Meier estimator, so recent invoices that are not paid yet do not make customers look
+faster than they are. Probabilities are floats: they are weights, not money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+#: the earliest delay counted (days before the due date); earlier payments count as DMIN
+DMIN = -60
+#: the latest delay counted; a later (or no) payment is the ``later`` mass
+DMAX = 240
+SPAN = DMAX - DMIN + 1
+
+
+@dataclass(frozen=True)
+class Dist:
+    """P(delay = d) for d in DMIN…DMAX (``pmf[d - DMIN]``) and P(later); ``n`` samples seen."""
+
+    pmf: tuple[float, ...]
+    later: float
+    n: float = 0.0
+
+    @classmethod
+    def point(cls, days: int) -> Dist:
+        """All mass at ``days`` (clipped to the range)."""
+        pmf = [0.0] * SPAN
+        pmf[_index(days)] = 1.0
+        return cls(tuple(pmf), 0.0, 0.0)
+
+    def cdf(self) -> list[float]:
+        """Cumulative P(delay ≤ d) per index."""
+        out, total = [], 0.0
+        for p in self.pmf:
+            total += p
+            out.append(total)
+        return out
+
+    def median(self) -> int | None:
+        """The median delay in days, or ``None`` when most of the mass is ``later``."""
+        total = 0.0
+        for k, p in enumerate(self.pmf):
+            total += p
+            if total >= 0.5:
+                return k + DMIN
+        return None
+
+
+def _index(days: int) -> int:
+    return min(max(days, DMIN), DMAX) - DMIN
+
+
+class Sample:
+    """Accumulates amount-weighted delays: paid at a delay, or still open at a delay."""
+
+    __slots__ = ("paid", "censored", "n")
+
+    def __init__(self) -> None:
+        self.paid = [0.0] * (SPAN + 1)       # last slot: paid later than DMAX
+        self.censored = [0.0] * (SPAN + 1)   # open, known to be later than this delay
+        self.n = 0.0
+
+    def add_paid(self, delay: int, weight: float) -> None:
+        """``weight`` (a share of an invoice) was paid ``delay`` days after its due date."""
+        self.paid[SPAN if delay > DMAX else _index(delay)] += weight
+
+    def add_open(self, delay: int, weight: float) -> None:
+        """``weight`` was still unpaid ``delay`` days after its due date (right-censored)."""
+        if delay >= DMAX:
+            self.censored[SPAN] += weight
+        else:
+            self.censored[_index(delay)] += weight
+
+    def count(self, invoices: float = 1.0) -> None:
+        self.n += invoices
+
+    def estimate(self) -> Dist | None:
+        """The Kaplan–Meier estimate, or ``None`` without any sample."""
+        at_risk = sum(self.paid) + sum(self.censored)
+        if at_risk <= 0:
+            return None
+        survival, pmf = 1.0, []
+        for k in range(SPAN):
+            paid = self.paid[k]
+            hazard = paid / at_risk if at_risk > 1e-12 else 0.0
+            pmf.append(survival * hazard)
+            survival *= 1.0 - hazard
+            # an open amount censored at delay k is known to survive past k
+            at_risk -= paid + self.censored[k]
+        return Dist(tuple(pmf), max(survival, 0.0), self.n)
+
+
+def mix(child: Dist | None, parent: Dist | None, prior: float) -> Dist | None:
+    """Empirical-Bayes shrinkage: ``w·child + (1−w)·parent`` with ``w = n / (n + prior)``.
+
+    A customer with few paid invoices leans on its parent (agency, then everyone); one with
+    many stands on its own history.
+    """
+    if child is None:
+        return parent
+    if parent is None:
+        return child
+    w = child.n / (child.n + prior) if child.n + prior > 0 else 1.0
+    pmf = tuple(w * a + (1 - w) * b for a, b in zip(child.pmf, parent.pmf, strict=True))
+    return Dist(pmf, w * child.later + (1 - w) * parent.later, child.n + parent.n)
+
+
+def week_weights(dist: Dist, offset: int, weeks: int) -> tuple[float, ...]:
+    """P(arrival in week k), k = 1…weeks, of an item whose delay is counted from a date
+    ``offset`` days from the as-of date (due date − as-of), given it is unpaid at the as-of
+    date: the mass at delays ≤ −offset is conditioned away. The rest (after the horizon, or
+    never) is what the weights do not add up to."""
+    cdf = dist.cdf()
+
+    def below(delay: int) -> float:  # P(delay ≤ d)
+        if delay < DMIN:
+            return 0.0
+        return cdf[min(delay, DMAX) - DMIN]
+
+    seen = below(-offset)
+    remaining = 1.0 - seen
+    if remaining <= 1e-12:
+        return tuple([0.0] * weeks)
+    out = []
+    for k in range(1, weeks + 1):
+        out.append((below(7 * k - offset) - below(7 * (k - 1) - offset)) / remaining)
+    return tuple(out)
+
+
+def convolve(a: Sequence[float], b: Sequence[float], limit: int) -> list[float]:
+    """The mass of a sum of two independent day counts (index = days), cut at ``limit``."""
+    out = [0.0] * limit
+    for i, pa in enumerate(a):
+        if pa == 0.0 or i >= limit:
+            continue
+        for j, pb in enumerate(b[:limit - i]):
+            out[i + j] += pa * pb
+    return out
+
+
+def days_pmf(dist: Dist, shift: int, limit: int) -> list[float]:
+    """``dist`` moved by ``shift`` days as a mass over 0…limit−1 (mass below 0 goes to 0)."""
+    out = [0.0] * limit
+    for k, p in enumerate(dist.pmf):
+        if p:
+            day = max(k + DMIN + shift, 0)
+            if day < limit:
+                out[day] += p
+    return out
+
+
+def weights_from_days(arrival: Sequence[float], weeks: int) -> tuple[float, ...]:
+    """Week weights from a mass over days from the as-of date (index 0 = the as-of date).
+
+    Mass at day ≤ 0 is conditioned away (the item was not paid by the as-of date)."""
+    remaining = 1.0 - (arrival[0] if arrival else 0.0)
+    if remaining <= 1e-12:
+        return tuple([0.0] * weeks)
+    return tuple(sum(arrival[7 * (k - 1) + 1:7 * k + 1]) / remaining
+                 for k in range(1, weeks + 1))
+
+
+def median_of(values: Iterable[int]) -> int | None:
+    """The (lower) median of whole days, or ``None`` when there are none."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    return ordered[(len(ordered) - 1) // 2]

@@ -1,0 +1,226 @@
+"""What customers, agencies and portals have done, as known at an as-of date. Pure.
+
+:func:`learn` reads a :class:`~claims.forecast.ledger.Ledger` up to the end of the as-of day
+and returns :class:`Behaviour`: delay distributions (days to pay after the due date, per
+customer, per agency or segment, and for everyone), the portal stages (review time, correction
+time, lateness after approval + contract payment days), and how often promises and plan
+instalments are kept. Only facts dated on or before the as-of day are read.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from claims.forecast.distributions import Dist, Sample, median_of, mix
+from claims.forecast.ledger import APPROVED, Item, Ledger
+
+GLOBAL = "everyone"
+
+
+def parent_key(ledger: Ledger, item: Item) -> str:
+    """The group a customer's item falls back to: its contract's agency, else the segment."""
+    return f"agency {item.agency}" if item.agency else f"segment {ledger.segment(item.customer_id)}"
+
+
+@dataclass
+class Behaviour:
+    """Learned behaviour; every ``Dist`` is the Kaplan–Meier estimate of its group."""
+
+    customer: dict[int, Dist] = field(default_factory=dict)
+    parent: dict[str, Dist] = field(default_factory=dict)
+    everyone: Dist | None = None
+    lag_days: dict[int, int] = field(default_factory=dict)   # customer: recent median delay
+    review: dict[str, Dist] = field(default_factory=dict)    # agency (and GLOBAL)
+    correction: dict[str, Dist] = field(default_factory=dict)
+    lateness: dict[str, Dist] = field(default_factory=dict)
+    promise_rate: dict[int, tuple[int, int]] = field(default_factory=dict)  # kept, total
+    plan_rate: dict[int, tuple[int, int]] = field(default_factory=dict)
+    prior: float = 10.0
+
+    def delay(self, item: Item, parent: str) -> tuple[Dist | None, str]:
+        """The item's delay distribution and where it came from (for the drill-down)."""
+        p = mix(self.parent.get(parent), self.everyone, self.prior)
+        own = self.customer.get(item.customer_id)
+        d = mix(own, p, self.prior)
+        n = int(own.n) if own else 0
+        source = (f"customer's own history ({n} invoices)" if own and own.n >= self.prior
+                  else f"customer's {n} invoices shrunk toward {parent} and everyone")
+        return d, source
+
+    def stage(self, table: dict[str, Dist], agency: str) -> Dist | None:
+        return mix(table.get(agency), table.get(GLOBAL), self.prior)
+
+    def rate(self, table: dict[int, tuple[int, int]], customer_id: int) -> float:
+        """Kept / made for the customer, shrunk toward everyone's rate (0.5 with no record)."""
+        kept = sum(k for k, _ in table.values())
+        made = sum(n for _, n in table.values())
+        overall = kept / made if made else 0.5
+        own_kept, own_made = table.get(customer_id, (0, 0))
+        prior = 3.0
+        return (own_kept + prior * overall) / (own_made + prior)
+
+
+def learn(ledger: Ledger, day: date, *, window_days: int = 365, prior: float = 10.0,
+          grace_days: int = 0) -> Behaviour:
+    """:class:`Behaviour` from the facts known at the end of ``day``, over the last
+    ``window_days`` (behaviour drifts: old habits count no more)."""
+    b = Behaviour(prior=prior)
+    _learn_delays(ledger, day, day - timedelta(days=window_days), b)
+    _learn_stages(ledger, day, day - timedelta(days=window_days), b)
+    _learn_promises(ledger, day, grace_days, b)
+    return b
+
+
+def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
+    """Per item due in the window: each payment by ``day`` at its delay, the rest open
+    (censored at ``day − due``), write-offs as never."""
+    samples: dict[object, Sample] = defaultdict(Sample)
+    lags: dict[int, list[int]] = defaultdict(list)
+    used: dict[int, float] = {}
+    for item in ledger.items:
+        if item.due_date > day or item.due_date < since or item.issue_date > day:
+            continue
+        total = float(item.amount)
+        if total <= 0:
+            continue
+        groups = (samples[item.customer_id], samples[parent_key(ledger, item)],
+                  samples[GLOBAL])
+        # the invoice's receipts settle its items in order: skip what earlier items took
+        skip = used.get(item.invoice_id, 0.0)
+        left = total
+        for r in ledger.receipts_of(item.invoice_id):
+            if r.day > day or left <= 0:
+                break
+            amount = float(r.amount)
+            if skip > 0:
+                taken = min(skip, amount)
+                skip -= taken
+                amount -= taken
+            share = min(amount, left)
+            if share <= 0:
+                continue
+            left -= share
+            delay = (r.day - item.due_date).days
+            for g in groups:
+                (g.add_paid if r.kind == "payment" else g.add_open)(
+                    delay if r.kind == "payment" else 10_000, share / total)
+            if r.kind == "payment":
+                lags[item.customer_id].append(delay)
+        used[item.invoice_id] = used.get(item.invoice_id, 0.0) + total - left
+        for g in groups:
+            if left > 0:
+                g.add_open((day - item.due_date).days, left / total)
+            g.count()
+    for key, sample in samples.items():
+        dist = sample.estimate()
+        if dist is None:
+            continue
+        if key == GLOBAL:
+            b.everyone = dist
+        elif isinstance(key, int):
+            b.customer[key] = dist
+        else:
+            b.parent[str(key)] = dist
+    b.lag_days = {c: m for c, values in lags.items() if (m := median_of(values)) is not None}
+
+
+def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
+    """Review (submitted → approved or returned), correction (returned → submitted again),
+    lateness (paid − (approved + payment days)), per agency and for everyone."""
+    review: dict[str, Sample] = defaultdict(Sample)
+    correction: dict[str, Sample] = defaultdict(Sample)
+    lateness: dict[str, Sample] = defaultdict(Sample)
+    for claim in ledger.claims:
+        events = [(at, st) for at, st in claim.events if at <= day]
+        if not events or events[-1][0] < since:
+            continue
+        for k, (at, st) in enumerate(events):
+            if st == "SUBMITTED":
+                end = next((a for a, s in events[k + 1:] if s in APPROVED or s == "RETURNED"),
+                           None)
+                _observe((review[claim.agency], review["everyone"]), at, end, day)
+            elif st == "RETURNED":
+                end = next((a for a, s in events[k + 1:] if s == "SUBMITTED"), None)
+                _observe((correction[claim.agency], correction["everyone"]), at, end, day)
+        approved = claim.first("APPROVED", day)
+        if approved is None:
+            continue
+        target = approved + timedelta(days=claim.payment_days)
+        total = sum((r.amount for r in ledger.receipts_of(claim.invoice_id)), start=0)
+        total = float(total) or 1.0
+        left = 1.0
+        for r in ledger.receipts_of(claim.invoice_id):
+            if r.day <= day and r.kind == "payment" and r.day >= approved:
+                share = float(r.amount) / total
+                left -= share
+                for s in (lateness[claim.agency], lateness["everyone"]):
+                    s.add_paid((r.day - target).days, share)
+        for s in (lateness[claim.agency], lateness["everyone"]):
+            if left > 1e-9:
+                s.add_open((day - target).days, left)
+            s.count()
+    for table, samples in ((b.review, review), (b.correction, correction),
+                           (b.lateness, lateness)):
+        for key, sample in samples.items():
+            dist = sample.estimate()
+            if dist is not None:
+                table[GLOBAL if key == "everyone" else key] = dist
+
+
+def _observe(samples: tuple[Sample, ...], start: date, end: date | None, day: date) -> None:
+    for s in samples:
+        if end is not None:
+            s.add_paid((end - start).days, 1.0)
+        else:
+            s.add_open((day - start).days, 1.0)
+        s.count()
+
+
+def _learn_promises(ledger: Ledger, day: date, grace_days: int, b: Behaviour) -> None:
+    """A promise (or plan instalment) is kept when the customer paid its amount (cumulative,
+    for a plan's invoices) between when it was made and its date + grace; only those whose
+    date + grace passed by ``day`` are counted."""
+    customer_of = {i.invoice_id: i.customer_id for i in ledger.items}
+    paid: dict[int, list[tuple[date, float]]] = defaultdict(list)
+    for r in ledger.receipts:
+        if r.kind == "payment" and r.day <= day and r.invoice_id in customer_of:
+            paid[customer_of[r.invoice_id]].append((r.day, float(r.amount)))
+    running: dict[int, tuple[list[date], list[float]]] = {}
+    for customer, rows in paid.items():
+        rows.sort()
+        days, sums, total = [], [0.0], 0.0
+        for d, a in rows:
+            total += a
+            days.append(d)
+            sums.append(total)
+        running[customer] = (days, sums)
+
+    def paid_between(customer: int, start: date, end: date) -> float:
+        days, sums = running.get(customer, ([], [0.0]))
+        return sums[bisect_right(days, end)] - sums[bisect_left(days, start)]
+
+    grace = timedelta(days=grace_days)
+    for p in ledger.promises:
+        deadline = p.promised_date + grace
+        if p.made_on > day or deadline >= day or (p.cancelled_on and p.cancelled_on <= day):
+            continue
+        got = paid_between(p.customer_id, p.made_on, deadline)
+        kept, made = b.promise_rate.get(p.customer_id, (0, 0))
+        b.promise_rate[p.customer_id] = (kept + (got >= float(p.amount) - 0.005), made + 1)
+    for plan in ledger.plans:
+        if plan.agreed_on > day or (plan.cancelled_on and plan.cancelled_on <= day):
+            continue
+        receipts = sorted((r.day, float(r.amount)) for i in plan.invoice_ids
+                          for r in ledger.receipts_of(i)
+                          if r.kind == "payment" and plan.agreed_on <= r.day <= day)
+        due_so_far = 0.0
+        for due, amount in plan.instalments:
+            if due + grace >= day:
+                break
+            due_so_far += float(amount)
+            got = sum(a for d, a in receipts if d <= due + grace)
+            kept, made = b.plan_rate.get(plan.customer_id, (0, 0))
+            b.plan_rate[plan.customer_id] = (kept + (got >= due_so_far - 0.005), made + 1)

@@ -1,0 +1,200 @@
+"""The facts a forecast is made from, and what of them was known at an as-of date. Pure.
+
+:class:`Ledger` holds every fact with the date it became known: an invoice from its issue date,
+a payment from its value date, a claim status from its event time, a promise from when it was
+made, a plan from when it was agreed, a dispute from when it was opened. :meth:`Ledger.paid_by`
+and the ``known``/``active`` helpers answer "as of that day" and nothing later: the backtest's
+guarantee of no look-ahead lives here, and only here.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+#: claim statuses the forecast reads a claim's money from (the portal has it)
+REVIEW = frozenset({"SUBMITTED", "UNDER_REVIEW"})
+APPROVED = frozenset({"APPROVED", "PAYMENT_ORDERED", "PAID"})
+RETURNED = frozenset({"RETURNED"})
+
+
+@dataclass(frozen=True)
+class Item:
+    """A receivable: an invoice (seq 0) or an instalment of one, with its due date."""
+
+    invoice_id: int
+    seq: int
+    number: str
+    customer_id: int
+    currency: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    agency: str | None = None          # the contract's agency, if the invoice bills one
+    statutory_agency: str | None = None  # set when a prompt-payment rule gave the due date
+
+    @property
+    def label(self) -> str:
+        return self.number if self.seq == 0 else f"{self.number}/{self.seq}"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Money applied to an invoice, dated by its value date; ``kind`` payment or other."""
+
+    invoice_id: int
+    day: date
+    amount: Decimal
+    kind: str = "payment"
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    """A claim of an invoice on a portal: its statuses in time order, (day, status)."""
+
+    claim_id: int
+    invoice_id: int
+    agency: str
+    portal: str
+    payment_days: int
+    events: tuple[tuple[date, str], ...]
+
+    def status_on(self, day: date) -> tuple[str | None, date | None]:
+        """(status, since when) as of the end of ``day``; (None, None) before any status."""
+        status, since = None, None
+        for at, st in self.events:
+            if at > day:
+                break
+            if st != status:
+                status, since = st, at
+        return status, since
+
+    def first(self, status: str, day: date) -> date | None:
+        """The first day the claim reached ``status``, if that was by ``day``."""
+        return next((at for at, st in self.events if st == status and at <= day), None)
+
+
+@dataclass(frozen=True)
+class PromiseFacts:
+    id: int
+    customer_id: int
+    currency: str
+    amount: Decimal
+    promised_date: date
+    made_on: date
+    cancelled_on: date | None = None
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    id: int
+    customer_id: int
+    currency: str
+    agreed_on: date
+    invoice_ids: tuple[int, ...]
+    instalments: tuple[tuple[date, Decimal], ...]
+    cancelled_on: date | None = None
+
+
+@dataclass(frozen=True)
+class DisputeFacts:
+    invoice_id: int
+    opened_on: date
+    resolved_on: date | None = None
+
+
+def active(start: date, end: date | None, day: date) -> bool:
+    """Known by ``day`` and not ended by then."""
+    return start <= day and (end is None or end > day)
+
+
+@dataclass
+class Ledger:
+    """Every fact, each with the day it became known (see the module docstring)."""
+
+    items: list[Item]
+    receipts: list[Receipt]
+    customers: dict[int, tuple[str, str]] = field(default_factory=dict)  # id: (name, segment)
+    claims: list[ClaimFacts] = field(default_factory=list)
+    promises: list[PromiseFacts] = field(default_factory=list)
+    plans: list[PlanFacts] = field(default_factory=list)
+    disputes: list[DisputeFacts] = field(default_factory=list)
+    #: agency: (annual rate %, compounding days, day count) of prompt-payment agencies
+    interest_rules: dict[str, tuple[Decimal, int, int]] = field(default_factory=dict)
+    _paid: dict[int, tuple[list[date], list[Decimal]]] = field(default_factory=dict, repr=False)
+    _by_invoice: dict[int, list[Receipt]] = field(default_factory=dict, repr=False)
+    _by_customer: dict[int, list[Receipt]] = field(default_factory=dict, repr=False)
+    _sorted: list[Receipt] = field(default_factory=list, repr=False)
+    _days: list[date] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.items.sort(key=lambda i: (i.invoice_id, i.seq))
+        self.index()
+
+    def index(self) -> None:
+        """Build the per-invoice running totals :meth:`paid_by` reads (call after changes)."""
+        by_invoice: dict[int, list[Receipt]] = {}
+        self._sorted = sorted(self.receipts, key=lambda r: r.day)
+        self._days = [r.day for r in self._sorted]
+        for r in self._sorted:
+            by_invoice.setdefault(r.invoice_id, []).append(r)
+        self._by_invoice = by_invoice
+        customer_of = {i.invoice_id: i.customer_id for i in self.items}
+        self._by_customer = {}
+        for invoice_id, rows in by_invoice.items():
+            if invoice_id in customer_of:
+                self._by_customer.setdefault(customer_of[invoice_id], []).extend(rows)
+        self._paid = {}
+        for invoice_id, rows in by_invoice.items():
+            days, running, total = [], [], Decimal(0)
+            for r in rows:
+                total += r.amount
+                days.append(r.day)
+                running.append(total)
+            self._paid[invoice_id] = (days, running)
+
+    def paid_by(self, invoice_id: int, day: date) -> Decimal:
+        """Everything applied to the invoice with a value date on or before ``day``."""
+        entry = self._paid.get(invoice_id)
+        if entry is None:
+            return Decimal(0)
+        k = bisect_right(entry[0], day)
+        return entry[1][k - 1] if k else Decimal(0)
+
+    def paid_by_customer(self, customer_id: int, start: date, end: date) -> Decimal:
+        """Payments (not write-offs) on the customer's invoices valued ``start`` … ``end``."""
+        return sum((r.amount for r in self._by_customer.get(customer_id, ())
+                    if r.kind == "payment" and start <= r.day <= end), Decimal(0))
+
+    def receipts_between(self, after: date, until: date) -> list[Receipt]:
+        """Receipts valued after ``after`` and on or before ``until`` (for scoring)."""
+        return self._sorted[bisect_right(self._days, after):bisect_right(self._days, until)]
+
+    def receipts_of(self, invoice_id: int) -> list[Receipt]:
+        """The invoice's receipts, oldest first (filter by day before use)."""
+        return self._by_invoice.get(invoice_id, [])
+
+    def open_items(self, day: date) -> list[tuple[Item, Decimal]]:
+        """(item, open amount) of every item issued by ``day`` and unpaid at its end; an
+        invoice's payments settle its earliest instalment first."""
+        out: list[tuple[Item, Decimal]] = []
+        left: dict[int, Decimal] = {}
+        for item in self.items:
+            if item.issue_date > day:
+                continue
+            if item.invoice_id not in left:
+                left[item.invoice_id] = self.paid_by(item.invoice_id, day)
+            paid = left[item.invoice_id]
+            settled = min(paid, item.amount)
+            left[item.invoice_id] = paid - settled
+            if item.amount - settled > 0:
+                out.append((item, item.amount - settled))
+        return out
+
+    def segment(self, customer_id: int) -> str:
+        return self.customers.get(customer_id, ("", "customer"))[1] or "customer"
+
+    def name(self, customer_id: int) -> str:
+        return self.customers.get(customer_id, (f"customer #{customer_id}", ""))[0]

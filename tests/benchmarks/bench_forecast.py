@@ -1,0 +1,104 @@
+"""Benchmark: the 13-week forecast on many open invoices, and the backtest over 52 weeks.
+
+    python tests/benchmarks/bench_forecast.py                  # quick: 20,000 open, 20,000 history
+    python tests/benchmarks/bench_forecast.py --open 100000 --history 1000000   # the full run
+
+Part 1 loads a generated history (claims.forecast.synthetic) into a real SQLite workspace in a
+few transactions, then times ``api.cash_forecast`` (load from the store + learn + forecast) and
+the pure model alone, beside a reference: the naive forecast (one pass over the same open
+items). Part 2 replays 52 weekly as-of dates on a generated history held in memory, printing
+WAPE and bias by horizon for naive, lag and the model, and the time per as-of date.
+Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from claims import api  # noqa: E402
+from claims.forecast.backtest import baselines, run_backtest  # noqa: E402
+from claims.forecast.bulk import load_history  # noqa: E402
+from claims.forecast.history import learn  # noqa: E402
+from claims.forecast.model import Options, forecast  # noqa: E402
+from claims.forecast.synthetic import generate  # noqa: E402
+from claims.workspace import init_workspace  # noqa: E402
+
+
+def open_invoices(count: int) -> None:
+    """About ``count`` open invoices: a history whose last 120 days are mostly unpaid."""
+    end = date(2026, 6, 30)
+    invoices = int(count * 1.6)
+    history = generate(invoices, max(count // 20, 50), start=end - timedelta(days=200), end=end)
+    ledger = history.to_ledger()
+    open_now = len(ledger.open_items(end))
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = init_workspace(Path(tmp) / "ws")
+        began = time.perf_counter()
+        load_history(ws.store, history, known_by=end)
+        loaded = time.perf_counter() - began
+        began = time.perf_counter()
+        fc = api.cash_forecast(ws, end)
+        full = time.perf_counter() - began
+        ws.close()
+    began = time.perf_counter()
+    behaviour = learn(ledger, end)
+    learned = time.perf_counter() - began
+    began = time.perf_counter()
+    forecast(ledger, behaviour, end, Options())
+    model = time.perf_counter() - began
+    began = time.perf_counter()
+    baselines(ledger, behaviour, end, 13)
+    reference = time.perf_counter() - began
+    print(f"open invoices {open_now:,} of {invoices:,} generated; {len(fc.lines):,} lines")
+    print(f"  load history into SQLite (bulk)      {loaded:8.2f} s")
+    print(f"  api.cash_forecast (store+learn+model) {full:8.2f} s   aim < 5 s")
+    print(f"  learn (pure)                          {learned:8.2f} s")
+    print(f"  forecast model (pure)                 {model:8.2f} s")
+    print(f"  reference: naive + lag pass           {reference:8.2f} s")
+
+
+def backtest(history_size: int, dates: int) -> None:
+    start = date(2024, 1, 1)
+    end = date(2026, 12, 31)
+    history = generate(history_size, max(history_size // 100, 100), start=start, end=end)
+    ledger = history.to_ledger()
+    first = date(2025, 6, 2)
+    last = first + timedelta(days=7 * (dates - 1))
+    began = time.perf_counter()
+    result = run_backtest(ledger, first, last).to_json()
+    took = time.perf_counter() - began
+    print(f"\nbacktest: {history_size:,} invoices, {result['as_of_dates']} weekly as-of dates "
+          f"{result['from']} … {result['to']}: {took:.1f} s, "
+          f"{result['seconds_per_as_of']['mean']} s per as-of date "
+          f"(max {result['seconds_per_as_of']['max']})")
+    for horizon, methods in result["scores"]["EUR"].items():
+        print(f"  {horizon}:")
+        for method in ("naive", "lag", "model"):
+            s = methods[method]
+            extra = (f"  P10-P90 coverage {s['p10_p90_coverage_percent']} %"
+                     if method == "model" else "")
+            print(f"    {method:<6} WAPE {s['wape_percent']:>6} %   bias {s['bias_percent']:>6} %"
+                  + extra)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--open", type=int, default=20_000, help="open invoices (full: 100000)")
+    parser.add_argument("--history", type=int, default=20_000,
+                        help="invoices in the backtest history (full: 1000000)")
+    parser.add_argument("--dates", type=int, default=52, help="weekly as-of dates")
+    args = parser.parse_args()
+    open_invoices(args.open)
+    backtest(args.history, args.dates)
+
+
+if __name__ == "__main__":
+    main()
