@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.cli import claim, contract, evidence, followup, invoice, payments, portal, reports
+from claims.cli import (
+    claim, contract, evidence, followup, invoice, payments, portal, reports, web,
+)
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
 app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
@@ -22,6 +24,8 @@ app.add_typer(evidence.app, name="evidence")
 app.add_typer(payments.app, name="payments")
 app.command("kpi")(reports.kpi)
 app.command("report")(reports.report)
+app.add_typer(web.user_app, name="user")
+app.command("serve")(web.serve)
 followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …
 
 
