@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from claims.core.models import ClaimStatus
 from claims.errors import InputError
 from claims.store import Store
-from claims.store.tables import ClaimRow, ContractRow, CustomerRow, InvoiceRow, money_from_sql
+from claims.store.tables import ClaimRow, ContractRow, CustomerRow, InvoiceRow
 
 #: The board's columns, in the order a claim travels.
 BOARD_COLUMNS = (
@@ -92,7 +92,8 @@ def board(store: Store, filters: BoardFilters, *, per_column: int = 25,
         for status, currency, count, amount in totals:
             column = columns[status]
             column.count += count
-            column.amounts[currency] = money_from_sql(amount)
+            # SUM keeps the column's type: SQLAlchemy already made it a Decimal
+            column.amounts[currency] = Decimal(amount or 0)
         for column in columns.values():
             if column.count:
                 column.cards = _cards(s, filters, now, column.status, per_column)

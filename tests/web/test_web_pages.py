@@ -35,6 +35,7 @@ def test_an_auditor_reads_everything_and_can_change_nothing(sample_ws, serve, ch
         assert "olga (auditor, read-only)" in page.locator("header").inner_text()
         draft = page.locator('section[data-status="DRAFT"]')
         assert draft.locator(".count").inner_text() == "2"
+        assert draft.locator(".amount").inner_text() == "190,210.00 SAR"  # 113,850 + 76,360
         page.get_by_role("link", name=re.compile("Claim 1,")).click()
         assert page.get_by_role("heading", level=1).inner_text().startswith("Claim #1")
         assert page.get_by_role("navigation", name="Actions on this claim").count() == 0
