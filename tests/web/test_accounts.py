@@ -71,3 +71,36 @@ def test_acting_as_records_the_person_in_history_and_evidence(workspace) -> None
     assert api.get_claim(workspace, claim.id).events[-1].actor == "amira"
     assert api.evidence_log(workspace, str(claim.id))[-1].actor == "amira"
     assert workspace.actor != "amira"  # the shared workspace itself is unchanged
+
+
+def test_claims_serve_without_the_extra_says_how_to_install_it(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from claims.workspace import init_workspace
+
+    init_workspace(tmp_path / "ws").close()
+    code = ("import sys, importlib.util; real = importlib.util.find_spec\n"
+            "importlib.util.find_spec = lambda m, *a: None if m == 'starlette' else real(m, *a)\n"
+            "from claims.cli import main; sys.argv = ['claims', '--workspace', "
+            f"{str(tmp_path / 'ws')!r}, 'serve']; main()")
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert run.returncode == 1
+    assert "pip install 'claimwright[web]'" in run.stderr and "starlette" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_the_web_extra_is_the_web_stack_and_the_core_install_has_none_of_it() -> None:
+    import re
+    from importlib.metadata import requires
+
+    web, core = set(), set()
+    for req in requires("claimwright") or []:
+        name = re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0].lower()
+        if 'extra == "web"' in req:
+            web.add(name)
+        elif "extra ==" not in req:
+            core.add(name)
+    assert web == {"starlette", "uvicorn", "python-multipart", "itsdangerous"}
+    assert not core & web
