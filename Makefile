@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench browser install clean
+.PHONY: demo test bench browser install clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: install browser
 
 bench: install browser
 	$(PY) tests/benchmarks/run_all.py $(BENCH_ARGS)
+
+# A PNG of each page of the web workspace (claims serve) into docs/web/.
+screenshots: install browser
+	$(PY) scripts/web_screenshots.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-workspace .bench

@@ -5,6 +5,7 @@ Found from ``--workspace DIR``, else ``CLAIMS_WORKSPACE``, else the current fold
 
 from __future__ import annotations
 
+import copy
 import getpass
 import os
 from functools import cached_property
@@ -59,9 +60,22 @@ class Workspace:
     def database_url(self) -> str:
         return resolve_url(self.settings.database.url, self.root)
 
+    _acting_as: str | None = None
+
     @property
     def actor(self) -> str:
-        return self.settings.actor or getpass.getuser()
+        """Who acts: the person this view acts as, else ``actor`` of the settings
+        (``CLAIMS_ACTOR``), else the OS user."""
+        return self._acting_as or self.settings.actor or getpass.getuser()
+
+    def acting_as(self, actor: str) -> Workspace:
+        """This workspace as ``actor`` sees it: the same settings, store and evidence archive,
+        with ``actor`` recorded in claim history and evidence. Seal it with :meth:`seal`."""
+        _ = self.settings, self.store, self.evidence  # shared by every view, made once
+        view = copy.copy(self)
+        view._acting_as = actor
+        view._evidence_recorded = False
+        return view
 
     @property
     def documents_dir(self) -> Path:
@@ -99,12 +113,19 @@ class Workspace:
 
     _evidence_recorded = False
 
+    def seal(self) -> bool:
+        """Sign a checkpoint over what this session (or view) recorded, if anything; returns
+        whether one was signed."""
+        if not self._evidence_recorded:
+            return False
+        self.evidence.checkpoint()
+        self._evidence_recorded = False
+        return True
+
     def close(self) -> None:
         """Seal what this session recorded in the evidence log (a signed checkpoint), then
         release the database."""
-        if self._evidence_recorded:
-            self.evidence.checkpoint()
-            self._evidence_recorded = False
+        self.seal()
         if "store" in self.__dict__:
             self.store.close()
 

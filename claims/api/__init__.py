@@ -11,10 +11,12 @@ in :mod:`claims.errors`) or :class:`portals.errors.PortalError` for an expected 
     >>> summary = api.submit_claims(ws, claim.id)                               # doctest: +SKIP
 
 The actions are grouped by slice in the modules beside this one (``lifecycle``, ``portal``,
-``sources``, ``payments``, ``followup``, ``reports``, ``evidence``, ``setup``); each is a thin
+``sources``, ``payments``, ``followup``, ``reports``, ``evidence``, ``setup``, ``accounts``,
+``web``); each is a thin
 layer that gives a slice's library the workspace's store, settings and actor.
 """
 
+from claims.api.accounts import *  # noqa: F403
 from claims.api.evidence import *  # noqa: F403
 from claims.api.followup import *  # noqa: F403
 from claims.api.forecast import *  # noqa: F403
@@ -24,6 +26,7 @@ from claims.api.portal import *  # noqa: F403
 from claims.api.reports import *  # noqa: F403
 from claims.api.setup import *  # noqa: F403
 from claims.api.sources import *  # noqa: F403
+from claims.api.web import *  # noqa: F403
 from claims.core.money import fmt, to_decimal
 from claims.errors import (
     BundleError, ClaimsError, ConflictError, EvidenceFailed, InputError, NotFound,
@@ -32,11 +35,13 @@ from claims.errors import (
 from portals.errors import PortalError
 
 from claims.api import (
-    evidence, followup, forecast, lifecycle, payments, portal, reports, setup, sources,
+    accounts, evidence, followup, forecast, lifecycle, payments, portal, reports, setup,
+    sources, web,
 )
 
 __all__ = [  # noqa: F405 - the names each slice module exports
-    *evidence.__all__, *followup.__all__, *forecast.__all__, *lifecycle.__all__, *payments.__all__,
+    *accounts.__all__, *evidence.__all__, *followup.__all__, *forecast.__all__,
+    *lifecycle.__all__, *payments.__all__, *web.__all__,
     *portal.__all__, *reports.__all__, *setup.__all__, *sources.__all__,
     "fmt", "to_decimal", "BundleError", "ClaimsError", "ConflictError", "EvidenceFailed",
     "InputError", "NotFound", "PortalError", "PortalUnreachable", "StoreError", "SyncLocked",

@@ -8,7 +8,7 @@ import typer
 
 from claims import api
 from claims.cli import (
-    claim, contract, evidence, followup, forecast, invoice, payments, portal, reports,
+    claim, contract, evidence, followup, forecast, invoice, payments, portal, reports, web,
 )
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
@@ -25,6 +25,8 @@ app.add_typer(payments.app, name="payments")
 app.add_typer(forecast.app, name="forecast")
 app.command("kpi")(reports.kpi)
 app.command("report")(reports.report)
+app.add_typer(web.user_app, name="user")
+app.command("serve")(web.serve)
 followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …
 
 

@@ -236,4 +236,4 @@ class PaymentApplicationRow(Base):
 
 # Every slice's tables live beside these, on the one metadata, so that migrations and
 # ``create_all`` always see the whole schema.
-from claims.store.tables import collections, payments, sources  # noqa: E402,F401
+from claims.store.tables import collections, payments, sources, users  # noqa: E402,F401

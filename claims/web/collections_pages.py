@@ -1,0 +1,103 @@
+"""Collections: today's worklist with the parts of each score, a customer's page (receivables,
+aging, promises, plans, disputes, interaction log) and its forms (note, promise, plan, dispute)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from claims import api
+from claims.web.common import action, flash, form_amount, form_date, form_text, page, render
+
+
+@page
+def worklist(request: Request, ws: api.Workspace) -> Response:
+    """Accounts ranked by what to do first (the same list as ``claims worklist``)."""
+    accounts = api.worklist(ws, limit=200)
+    return render(request, "worklist.html", accounts=accounts, as_of=date.today())
+
+
+def _customer(request: Request) -> str:
+    return str(request.path_params["name"])
+
+
+@page
+def customer(request: Request, ws: api.Workspace) -> Response:
+    """One customer: open receivables with their days overdue (aging), promises, disputes
+    and the interaction log."""
+    name = _customer(request)
+    today = date.today()
+    items = api.receivables(ws, today, customer=name)
+    disputes = [d for d in api.list_disputes(ws, status=None) if d.get("customer") == name]
+    return render(request, "customer.html", name=name, items=items,
+                  promises=api.promise_states(ws, today, customer=name), disputes=disputes,
+                  notes=api.list_notes(ws, name), today=today)
+
+
+def _back(request: Request, message: str) -> str:
+    flash(request, "ok", message)
+    return f"/customers/{quote(_customer(request), safe='')}"
+
+
+@action
+def add_note(request: Request, ws: api.Workspace, form: Any) -> str:
+    """Log a call, e-mail or note."""
+    entry = api.add_note(ws, _customer(request), form_text(form, "text"),
+                         kind=form_text(form, "kind", required=False) or "note",
+                         invoice=form_text(form, "invoice", required=False) or None)
+    return _back(request, f"note {entry['id']} added")
+
+
+@action
+def add_promise(request: Request, ws: api.Workspace, form: Any) -> str:
+    """Record a promise to pay."""
+    entry = api.add_promise(ws, _customer(request), amount=form_amount(form, "amount"),
+                            currency=form_text(form, "currency").upper(),
+                            promised_date=form_date(form, "date"),
+                            promised_by=form_text(form, "by"),
+                            channel=form_text(form, "channel", required=False) or "call")
+    return _back(request, f"promise {entry['id']} recorded")
+
+
+@action
+def add_plan(request: Request, ws: api.Workspace, form: Any) -> str:
+    """Agree a payment plan: invoices (comma separated) and instalments (DATE=AMOUNT lines)."""
+    invoices = [i.strip() for i in form_text(form, "invoices").split(",") if i.strip()]
+    parts = []
+    for line in form_text(form, "instalments").splitlines():
+        if not line.strip():
+            continue
+        day, sep, amount = line.partition("=")
+        if not sep:
+            raise api.InputError(f"{line.strip()!r} is not DATE=AMOUNT", field="instalments",
+                                 rule="date=amount")
+        parts.append((form_date({"instalments": day}, "instalments"),
+                      form_amount({"instalments": amount}, "instalments")))
+    entry = api.add_plan(ws, _customer(request), invoices=invoices, instalments=parts,
+                         note=form_text(form, "note", required=False))
+    return _back(request, f"plan {entry['id']} agreed")
+
+
+@action
+def open_dispute(request: Request, ws: api.Workspace, form: Any) -> str:
+    """Open a dispute on one of the customer's invoices."""
+    entry = api.open_dispute(ws, invoice=form_text(form, "invoice"), claim_id=None,
+                             reason=form_text(form, "reason"), team=form_text(form, "team"),
+                             due_date=form_date(form, "due", required=False),
+                             note=form_text(form, "note", required=False))
+    return _back(request, f"dispute {entry['id']} opened on {entry['invoice']}")
+
+
+routes = [
+    Route("/worklist", worklist),
+    Route("/customers/{name:str}", customer),
+    Route("/customers/{name:str}/notes", add_note, methods=["POST"]),
+    Route("/customers/{name:str}/promises", add_promise, methods=["POST"]),
+    Route("/customers/{name:str}/plans", add_plan, methods=["POST"]),
+    Route("/customers/{name:str}/disputes", open_dispute, methods=["POST"]),
+]

@@ -1,0 +1,200 @@
+"""What every page shares: the signed-in person, CSRF, flash messages, rendering, and the two
+decorators every route goes through (``page`` for reading, ``action`` for changing)."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from claims import api
+
+HERE = Path(__file__).resolve().parent
+#: Autoescaping on for every template: nothing a user typed is rendered unescaped.
+templates = Jinja2Templates(env=jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True))
+
+#: The largest request body an action accepts (an upload of corrected documents).
+MAX_BODY = 30 * 1024 * 1024
+
+
+def _money(amount: Any) -> str:
+    return api.fmt(Decimal(str(amount))) if amount is not None and amount != "" else ""
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+templates.env.filters["money"] = _money
+templates.env.filters["when"] = _when
+
+
+def csrf_token(request: Request) -> str:
+    """This session's CSRF token (made on first use)."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def csrf_ok(request: Request, form: Any) -> bool:
+    """Whether the form carries this session's CSRF token."""
+    sent, mine = str(form.get("csrf_token") or ""), request.session.get("csrf") or ""
+    return bool(mine) and hmac.compare_digest(sent.encode(), str(mine).encode())
+
+
+def flash(request: Request, kind: str, message: str) -> None:
+    """A message for the next page (kind: ok or error)."""
+    request.session.setdefault("flash", []).append([kind, message])
+
+
+def current_user(request: Request) -> api.User | None:
+    """The signed-in person (looked up again: a removed account is signed out)."""
+    name = request.session.get("user")
+    if not name:
+        return None
+    try:
+        return api.get_user(request.app.state.ws, name)
+    except api.NotFound:
+        request.session.clear()
+        return None
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any
+           ) -> HTMLResponse:
+    """A page: the template with the person, CSRF token and pending messages."""
+    messages = request.session.pop("flash", [])
+    return templates.TemplateResponse(
+        request, template, {"user": getattr(request.state, "user", None),
+                            "csrf": csrf_token(request), "messages": messages, **context},
+        status_code=status_code)
+
+
+def refuse(request: Request, message: str, status_code: int = 403) -> HTMLResponse:
+    """The refusal page (403 by default) with one clear line."""
+    return render(request, "refused.html", status_code=status_code, message=message)
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """``target`` when it is a path on this site, else ``default`` (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or \
+            parts.path.startswith("//"):
+        return default
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _referer(request: Request) -> str:
+    """The page the form was on, when it is on this site."""
+    parts = urlsplit(request.headers.get("referer") or "")
+    if parts.netloc != request.url.netloc:
+        return "/"
+    return local_path(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+def _sign_in_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def page(handler: Callable[..., Response]) -> Callable[[Request], Any]:
+    """A page anyone signed in may read: ``handler(request, ws)``, run in a worker thread."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        user = await run_in_threadpool(current_user, request)
+        if user is None:
+            return _sign_in_redirect(request)
+        request.state.user = user
+        try:
+            ws = api.acting_as(request.app.state.ws, user)
+            return await run_in_threadpool(handler, request, ws)
+        except api.NotFound as err:
+            return refuse(request, str(err), 404)
+        except (api.ClaimsError, api.PortalError) as err:
+            return refuse(request, str(err), 400)
+
+    return endpoint
+
+
+def action(handler: Callable[..., str]) -> Callable[[Request], Any]:
+    """A change: signed in, the session's CSRF token, a role that may write (else 403); then
+    ``handler(request, ws, form)`` as that person returns where to go next, with its message
+    already flashed. An expected failure is flashed as the API worded it."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        user = await run_in_threadpool(current_user, request)
+        if user is None:
+            return refuse(request, "sign in first", 401)
+        request.state.user = user
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return refuse(request, f"the upload is larger than {MAX_BODY // 2**20} MiB", 413)
+        form = await request.form(max_part_size=MAX_BODY)
+        if not csrf_ok(request, form):
+            return refuse(request, "the form's security token is missing or stale; reload the "
+                          "page and try again")
+        if not user.can_write:
+            return refuse(request, f"{user.name} is an {user.role}: read-only, nothing can be "
+                          "changed from this account")
+        ws = api.acting_as(request.app.state.ws, user)
+        back = local_path(str(form.get("back") or ""), _referer(request))
+        try:
+            target = await run_in_threadpool(handler, request, ws, form)
+        except (api.ClaimsError, api.PortalError) as err:
+            flash(request, "error", str(err))
+            target = back
+        finally:
+            await run_in_threadpool(api.seal_evidence, ws)
+            await form.close()
+        return RedirectResponse(target, status_code=303)
+
+    return endpoint
+
+
+def form_text(form: Any, name: str, *, required: bool = True) -> str:
+    """A trimmed form field; a missing required one is refused naming the field."""
+    value = str(form.get(name) or "").strip()
+    if required and not value:
+        raise api.InputError("is required", field=name, rule="non-empty")
+    return value
+
+
+def form_date(form: Any, name: str, *, required: bool = True) -> date | None:
+    """A YYYY-MM-DD form field as a date (as the CLI reads ``--date``)."""
+    text = form_text(form, name, required=required)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise api.InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=name,
+                             rule="iso-date") from None
+
+
+def form_amount(form: Any, name: str) -> Decimal:
+    """An amount form field as an exact Decimal (as the CLI reads ``--amount``)."""
+    text = form_text(form, name)
+    try:
+        return api.to_decimal(text)
+    except ValueError:
+        raise api.InputError(f"{text!r} is not an amount", field=name, rule="amount") from None
