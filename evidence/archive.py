@@ -23,8 +23,7 @@ from evidence.blobs import CHUNK, BlobStore, hash_file
 from evidence.canonical import canonical_json, clean_metadata, secret_word
 from evidence.errors import (EntryNotFound, LedgerError, MetadataError, ProofError,
                              SecretInMetadata, SigningKeyError)
-from evidence.keys import (PUBLIC_KEY_FILE, key_id, keys_dir, load_private_key, load_public_key,
-                           public_pem)
+from evidence.keys import key_files, key_id, load_private_key, load_public_key, public_pem
 from evidence.model import (LEAF_VERSION, BlobRef, Checkpoint, Entry, Problem,
                             VerificationReport, format_time)
 
@@ -61,23 +60,31 @@ class EvidenceArchive:
     """
 
     def __init__(self, evidence_dir: Path, engine: Engine,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow, *, blobs_dir: Path | None = None,
+                 key_file: Path | None = None) -> None:
         self.evidence_dir = Path(evidence_dir)
         self.engine = engine
-        self.blobs = BlobStore(self.evidence_dir / "blobs")
+        self.blobs_dir = Path(blobs_dir) if blobs_dir is not None else self.evidence_dir / "blobs"
+        self.blobs = BlobStore(self.blobs_dir)
+        self.key_file, self.public_key_file = key_files(self.evidence_dir, key_file)
         self._clock = clock
 
     @classmethod
     def open(cls, evidence_dir: Path, engine: Engine, *,
-             clock: Callable[[], datetime] | None = None) -> EvidenceArchive:
+             clock: Callable[[], datetime] | None = None, blobs_dir: Path | None = None,
+             key_file: Path | None = None) -> EvidenceArchive:
         """Open (creating its folders and tables if needed) the archive at ``evidence_dir``.
 
         ``clock`` (returning an aware datetime) replaces the system clock, for tests and imports.
+        ``blobs_dir`` and ``key_file`` put the blobs and the signing key elsewhere (a folder and a
+        key shared by every machine that appends to the same ledger); by default they are
+        ``<evidence_dir>/blobs`` and ``<evidence_dir>/keys/signing.key``.
         """
-        evidence_dir = Path(evidence_dir)
-        (evidence_dir / "blobs").mkdir(parents=True, exist_ok=True)
+        archive = cls(Path(evidence_dir), engine, clock or _utcnow, blobs_dir=blobs_dir,
+                      key_file=key_file)
+        archive.blobs_dir.mkdir(parents=True, exist_ok=True)
         ledger.create_schema(engine)
-        return cls(evidence_dir, engine, clock or _utcnow)
+        return archive
 
     # --- recording -----------------------------------------------------------------------------
 
@@ -121,7 +128,7 @@ class EvidenceArchive:
 
     def checkpoint(self) -> Checkpoint:
         """Sign and store a checkpoint of the whole log (or return the latest if nothing is new)."""
-        key = load_private_key(self.evidence_dir)
+        key = load_private_key(self.evidence_dir, self.key_file)
         with ledger.write_transaction(self.engine) as conn:
             size, compact = ledger.read_state(conn)
             latest = self._latest(conn)
@@ -227,8 +234,8 @@ class EvidenceArchive:
         return size
 
     def public_key(self) -> Ed25519PublicKey:
-        """The archive's public key (``keys/signing.pub``)."""
-        return load_public_key(keys_dir(self.evidence_dir) / PUBLIC_KEY_FILE)
+        """The archive's public key (``keys/signing.pub``, or the ``.pub`` beside ``key_file``)."""
+        return load_public_key(self.public_key_file)
 
     def public_key_pem(self) -> bytes:
         """The archive's public key as PEM."""
@@ -267,12 +274,12 @@ class EvidenceArchive:
         except SigningKeyError as err:
             workspace_key = None
             if trusted is None:
-                report.fail("key-missing", str(keys_dir(self.evidence_dir)), str(err))
+                report.fail("key-missing", str(self.public_key_file.parent), str(err))
         key = workspace_key
         if trusted is not None:
             key = trusted if isinstance(trusted, Ed25519PublicKey) else load_public_key(trusted)
             if workspace_key is not None and key_id(workspace_key) != key_id(key):
-                report.fail("key-replaced", f"{keys_dir(self.evidence_dir) / PUBLIC_KEY_FILE}",
+                report.fail("key-replaced", str(self.public_key_file),
                             f"the workspace public key (id {key_id(workspace_key)}) is not the "
                             f"trusted key (id {key_id(key)})")
         report.key_id = key_id(key) if key is not None else None

@@ -97,7 +97,7 @@ def build_export(archive: EvidenceArchive, out: Path, *, claim: str | None,
         raise ExportError(f"the range starts ({lo:%Y-%m-%d}) after it ends ({hi:%Y-%m-%d})",
                           path=out)
     scope = _scope(claim, lo, hi)
-    key = load_private_key(archive.evidence_dir)
+    key = load_private_key(archive.evidence_dir, archive.key_file)
     archive.record(EventKind.EVIDENCE_EXPORTED, claim, actor, {"scope": scope, "bag": out.name})
     cp = archive.checkpoint()
     entries = [e for e in archive.entries(claim, lo, hi) if e.index < cp.tree_size]
