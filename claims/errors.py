@@ -11,6 +11,7 @@
     ├── BundleError                  a bundle could not be built (nothing is left half-made)
     ├── StoreError                   the database refused (wrapped SQLAlchemy errors)
     └── ConflictError                the action conflicts with the state (already built, …)
+        └── LeaseLost                another worker holds the claim now: stop, click nothing
 
 Portal errors live in :mod:`portals.errors` (``portals`` never imports ``claims``); the CLI maps
 them the same way. Every error carries structured attributes, and its message is built from them.
@@ -96,3 +97,12 @@ class StoreError(ClaimsError):
 
 class ConflictError(ClaimsError):
     """The requested action conflicts with the current state."""
+
+
+class LeaseLost(ConflictError):
+    """This worker no longer holds the claim's lease (it lapsed and another worker took it)."""
+
+    def __init__(self, claim_id: int, owner: str, why: str = "") -> None:
+        self.claim_id, self.owner = claim_id, owner
+        super().__init__(f"claim {claim_id}: this worker lost its lease"
+                         + (f" ({why})" if why else "") + "; another worker holds it now")
