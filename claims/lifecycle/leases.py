@@ -25,14 +25,15 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from claims.errors import LeaseLost
+from claims.errors import LeaseLost, StoreError
 from claims.store import Fence
 from claims.store.tables import ClaimRow, utcnow
 
@@ -60,6 +61,15 @@ class Lease:
         return Fence(self.owner, self.version, utcnow() + self.ttl)
 
 
+@contextmanager
+def _database() -> Iterator[None]:
+    """A database error here is one clear StoreError, like everywhere else."""
+    try:
+        yield
+    except SQLAlchemyError as err:
+        raise StoreError(f"database error while handling a lease: {err}") from err
+
+
 def _free(now: datetime):  # noqa: ANN202 - an SQL expression
     return or_(ClaimRow.lease_owner.is_(None), ClaimRow.lease_expires_at < now)
 
@@ -77,7 +87,7 @@ def take_lease(engine: Engine, owner: str, statuses: Iterable[str], *,
     excluded = list(exclude)
     if excluded:
         query = query.where(ClaimRow.id.not_in(excluded))
-    with engine.connect() as conn:
+    with _database(), engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
@@ -109,7 +119,7 @@ def renew(engine: Engine, lease: Lease) -> bool:
     """Extend ``lease`` by its ttl if this worker still holds it (same owner and version)."""
     started = time.monotonic()
     fence = lease.fence()
-    with engine.begin() as conn:
+    with _database(), engine.begin() as conn:
         result = conn.execute(update(ClaimRow).where(ClaimRow.id == lease.claim_id,
                                                      ClaimRow.lease_owner == fence.owner,
                                                      ClaimRow.lease_version == fence.version)
@@ -122,7 +132,7 @@ def renew(engine: Engine, lease: Lease) -> bool:
 
 def holder(engine: Engine, claim_id: int) -> tuple[str, datetime] | None:
     """Who holds ``claim_id``'s lease and until when (None when it is free)."""
-    with engine.connect() as conn:
+    with _database(), engine.connect() as conn:
         row = conn.execute(select(ClaimRow.lease_owner, ClaimRow.lease_expires_at)
                            .where(ClaimRow.id == claim_id)).first()
     if row is None or row[0] is None or row[1] is None or row[1] < utcnow():
@@ -132,7 +142,7 @@ def holder(engine: Engine, claim_id: int) -> tuple[str, datetime] | None:
 
 def release(engine: Engine, claim_id: int, owner: str) -> None:
     """Give the lease back (only if we still hold it)."""
-    with engine.begin() as conn:
+    with _database(), engine.begin() as conn:
         conn.execute(update(ClaimRow).where(ClaimRow.id == claim_id,
                                             ClaimRow.lease_owner == owner)
                      .values(lease_owner=None, lease_expires_at=None))
@@ -160,7 +170,7 @@ class Heartbeat:
                 if not renew(self.engine, self.lease):
                     self.lost.set()
                     return
-            except SQLAlchemyError:
+            except StoreError:
                 continue  # the database is away: retry; check() trusts only the deadline
 
     def check(self) -> None:
