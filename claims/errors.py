@@ -10,8 +10,11 @@
     ├── ValidationFailed             validation found error findings (carries them)
     ├── BundleError                  a bundle could not be built (nothing is left half-made)
     ├── StoreError                   the database refused (wrapped SQLAlchemy errors)
-    └── ConflictError                the action conflicts with the state (already built, …)
-        └── LeaseLost                another worker holds the claim now: stop, click nothing
+    ├── ConflictError                the action conflicts with the state (already built, …)
+    │   └── LeaseLost                another worker holds the claim now: stop, click nothing
+    ├── PortalUnreachable            a portal could not be reached at all (exit 3)
+    ├── SyncLocked                   another status sync holds the lock (exit 4)
+    └── EvidenceFailed               the evidence archive refused or could not be read
 
 Portal errors live in :mod:`portals.errors` (``portals`` never imports ``claims``); the CLI maps
 them the same way. Every error carries structured attributes, and its message is built from them.
@@ -106,3 +109,23 @@ class LeaseLost(ConflictError):
         self.claim_id, self.owner = claim_id, owner
         super().__init__(f"claim {claim_id}: this worker lost its lease"
                          + (f" ({why})" if why else "") + "; another worker holds it now")
+
+
+class PortalUnreachable(ClaimsError):
+    """A portal could not be reached at all (status sync); ``portal`` names it."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, portal: str | None = None) -> None:
+        self.portal = portal
+        super().__init__(message)
+
+
+class SyncLocked(ClaimsError):
+    """Another status sync holds the lock; this run did nothing."""
+
+    exit_code = 4
+
+
+class EvidenceFailed(ClaimsError):
+    """An evidence operation failed (a wrapped :class:`evidence.EvidenceError`)."""

@@ -14,10 +14,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import tomli_w
+
+from claims import api
+from portals.sandbox.testing import running_sandbox, seed_supplier
 
 ROOT = Path(os.environ.get("CLAIMS_DEMO_DIR", "demo-workspace")).resolve()
 
@@ -25,8 +31,10 @@ ROOT = Path(os.environ.get("CLAIMS_DEMO_DIR", "demo-workspace")).resolve()
 def claims(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the real ``claims`` command, echoing it first, as a person would."""
     print(f"\n$ claims {' '.join(args)}", flush=True)
+    # A person reads this: the JSON event lines meant for cron and CI stay out of it.
+    env = {**os.environ, "CLAIMS_LOG_LEVEL": "warning"}
     result = subprocess.run([sys.executable, "-m", "claims", "--workspace", str(ROOT), *args],
-                            text=True, capture_output=True)
+                            text=True, capture_output=True, env=env)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     if check and result.returncode != 0:
@@ -64,26 +72,19 @@ def main() -> int:
     return 0
 
 
-def _store():  # noqa: ANN202 - the demo's own peek at the database
-    from claims.workspace import Workspace
-
-    return Workspace(ROOT).store
-
-
 def _store_refs() -> list[str]:
-    return [c.portal_reference or "" for c in _store().list_claims()]
+    """The portal references of the demo's claims (the back office moves them)."""
+    ws = api.find_workspace(ROOT)
+    try:
+        return [c.portal_reference or "" for c in api.list_claims(ws)]
+    finally:
+        ws.close()
 
 
 @contextmanager
 def _sandbox_portal() -> Iterator[Any]:
     """The sandbox portal on a free port, a supplier account with the sample contract on it,
     and the workspace pointed at it (secrets passed by environment, as in production)."""
-    import tomllib
-
-    import tomli_w
-
-    from portals.sandbox.testing import running_sandbox, seed_supplier
-
     print("\n(starting the sandbox portal: a real web app, in a subprocess)")
     with running_sandbox(ROOT / ".sandbox-portal") as server:
         supplier = seed_supplier(server, contract_number="C-2026-014", currency="SAR",

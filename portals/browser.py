@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from portals.errors import BrowserNotFound
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
 
@@ -37,10 +39,6 @@ CHROMIUM_ARGS: tuple[str, ...] = (
 )
 
 _SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-class BrowserNotFound(RuntimeError):
-    """No Chromium could be found or installed."""
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,6 +4,7 @@
 
     PortalError                      base: ``portal`` (adapter name), ``step`` (where it failed)
     ├── PortalUnavailable            unreachable, maintenance, HTTP 5xx — *before* the final click
+    │   └── BrowserNotFound          no Chromium could be found or installed
     ├── PortalTimeout                a page or element did not come in time — before the final click
     ├── AuthenticationFailed         wrong username, password or one-time code (never retried)
     │   └── AccountLocked            the portal has locked the account
@@ -60,6 +61,14 @@ class PortalUnavailable(PortalError):
         super().__init__(message, portal=portal, step=step)
         self.status = status
         self.maintenance = maintenance
+
+
+class BrowserNotFound(PortalUnavailable):
+    """No Chromium could be found (Playwright's, the system's, the configured path) or
+    installed; nothing was sent to any portal."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, step="browser")
 
 
 class PortalTimeout(PortalError):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from claims import api
 from claims.cli import claim, contract, evidence, followup, invoice, payments, portal, reports
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
@@ -45,11 +46,8 @@ def init(directory: Path = typer.Argument(..., help="Folder to make the workspac
 
     Example: claims init --with-samples ws
     """
-    from claims.samples.workspace import add_samples
-    from claims.workspace import init_workspace
-
-    ws = init_workspace(directory, database_url=database_url)
-    samples = add_samples(ws) if with_samples else None
+    ws, samples = api.init_workspace(directory, database_url=database_url,
+                                     with_samples=with_samples)
     if as_json:
         emit_json({"workspace": str(ws.root), "samples": samples})
     else:

@@ -13,14 +13,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from claims import api
-from claims.cli.common import JsonOption, console, emit_json, err_console, workspace_from
-from claims.errors import ClaimsError, InputError
-from claims.core.models import Claim
-from claims.lifecycle.validation.findings import Finding
-from claims.workspace import Workspace
+from claims.api import Claim, ClaimsError, Finding, InputError
+from claims.cli.common import (
+    JsonOption, console, emit_json, err_console, parse_date, workspace_from,
+)
 
 app = typer.Typer(no_args_is_help=True,
-                  help="Claims: new, validate, build, submit, correct, list, show.")
+                  help="Claims: new, validate, build, submit, correct, withdraw, list, show.")
 
 AsOf = typer.Option(None, "--as-of", help="Check as if submitting on this date (YYYY-MM-DD).")
 
@@ -38,11 +37,7 @@ def _pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
 def _dates(values: list[str], flag: str) -> dict[str, date]:
     out = {}
     for key, text in _pairs(values, flag):
-        try:
-            out[key] = date.fromisoformat(text)
-        except ValueError:
-            raise InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=f"{flag} {key}",
-                             rule="iso-date") from None
+        out[key] = parse_date(text, f"{flag} {key}")
     return out
 
 
@@ -101,16 +96,6 @@ def correct(ctx: typer.Context,
                    f"{claim.portal_reference}); validate, build and submit it")
 
 
-def _targets(ws: Workspace, claim_id: int | None, all_: bool) -> list[int]:
-    if claim_id is None and not all_:
-        raise InputError("give a claim ID or --all", field="ID", rule="target-required")
-    if claim_id is not None and all_:
-        raise InputError("give a claim ID or --all, not both", field="ID", rule="one-target")
-    if claim_id is not None:
-        return [claim_id]
-    return ws.store.claim_ids()
-
-
 def _batch(ids: list[int], work: Callable[[int], Any], *, label: str, quiet: bool,
            fail_fast: bool) -> tuple[dict[int, Any], dict[int, ClaimsError]]:
     """Run ``work`` per claim: keep going past failures (unless fail_fast), show progress."""
@@ -154,8 +139,8 @@ def validate(ctx: typer.Context,
     Example: claims claim validate --all --json
     """
     ws = workspace_from(ctx)
-    when = date.fromisoformat(as_of) if as_of else None
-    done, failed = _batch(_targets(ws, claim_id, all_),
+    when = parse_date(as_of, "--as-of")
+    done, failed = _batch(api.target_claims(ws, claim_id, all_),
                           lambda i: api.validate_claim(ws, i, as_of=when), label="validating",
                           quiet=as_json, fail_fast=fail_fast)
     invalid = [i for i, fs in done.items() if any(f.is_error for f in fs)]
@@ -191,17 +176,12 @@ def build(ctx: typer.Context,
     Example: claims claim build --all --out /tmp/bundles
     """
     ws = workspace_from(ctx)
-    when = date.fromisoformat(as_of) if as_of else None
-    ids = _targets(ws, claim_id, all_)
-    if all_:
-        ids = [i for i in ids if ws.store.get_claim(i).status not in api.FROZEN]
+    when = parse_date(as_of, "--as-of")
+    ids = api.target_claims(ws, claim_id, all_, unfrozen=True)
 
     def work(i: int) -> Any:
         if dry_run:
-            findings = api.findings_for(ws, ws.store.get_claim(i), as_of=when)
-            if any(f.is_error for f in findings):
-                raise api.ValidationFailed(i, findings)
-            return None
+            return api.check_buildable(ws, i, as_of=when)
         return api.build_claim(ws, i, out_dir=out, as_of=when)
 
     done, failed = _batch(ids, work, label="building", quiet=as_json, fail_fast=fail_fast)
@@ -224,6 +204,23 @@ def build(ctx: typer.Context,
         raise typer.Exit(1)
 
 
+@app.command("withdraw")
+def withdraw(ctx: typer.Context, claim_id: int = typer.Argument(..., metavar="ID"),
+             reason: str = typer.Option(..., "--reason", help="Why (kept in history and "
+                                                             "evidence)."),
+             as_json: bool = JsonOption) -> None:
+    """Withdraw a claim the portal never had; it no longer counts toward the contract's
+    ceiling or as a duplicate, and stays in history and evidence.
+
+    Example: claims claim withdraw 7 --reason "invoice cancelled by credit note CN-12"
+    """
+    claim = api.withdraw_claim(workspace_from(ctx), claim_id, reason=reason)
+    if as_json:
+        emit_json(claim_summary(claim))
+    else:
+        typer.echo(f"claim {claim.id}: WITHDRAWN ({reason})")
+
+
 @app.command("list")
 def list_(ctx: typer.Context,
           status: str = typer.Option(None, "--status", help="Only claims with this status."),
@@ -232,7 +229,7 @@ def list_(ctx: typer.Context,
 
     Example: claims claim list --status READY --json
     """
-    claims = workspace_from(ctx).store.list_claims(status=status.upper() if status else None)
+    claims = api.list_claims(workspace_from(ctx), status)
     if as_json:
         emit_json([claim_summary(c) for c in claims])
         return
@@ -250,7 +247,7 @@ def show(ctx: typer.Context, claim_id: int = typer.Argument(..., metavar="ID"),
 
     Example: claims claim show 1 --json
     """
-    claim = workspace_from(ctx).store.get_claim(claim_id)
+    claim = api.get_claim(workspace_from(ctx), claim_id)
     if as_json:
         emit_json(claim.model_dump(mode="json"))
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,8 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from claims.errors import ClaimsError
-from claims.workspace import Workspace, find_workspace
+from claims.api import ClaimsError, InputError, PortalError, Workspace, find_workspace, to_decimal
 
 console = Console()
 err_console = Console(stderr=True)
@@ -34,10 +34,27 @@ err_console = Console(stderr=True)
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON (stable format).")
 
 
+#: ``CLAIMS_LOG_LEVEL`` names the least severe event logged (default: info when not on a
+#: terminal, for cron and CI; warning on a terminal, where a person reads the output).
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+              "error": logging.ERROR}
+
+
 def configure_logging(verbose: bool = False) -> None:
-    """structlog to stderr: readable on a terminal, JSON lines otherwise (cron, CI)."""
-    level = logging.INFO if verbose or not sys.stderr.isatty() else logging.WARNING
-    renderer: Any = (structlog.dev.ConsoleRenderer() if sys.stderr.isatty()
+    """structlog to stderr: readable on a terminal, JSON lines otherwise (cron, CI).
+
+    ``--verbose`` logs progress events; ``CLAIMS_LOG_LEVEL`` (debug, info, warning, error)
+    sets the level outright, e.g. ``warning`` for a script that shows output to a person.
+    """
+    on_terminal = sys.stderr.isatty()
+    level = logging.INFO if verbose or not on_terminal else logging.WARNING
+    chosen = os.environ.get("CLAIMS_LOG_LEVEL", "").strip().lower()
+    if chosen:
+        if chosen not in LOG_LEVELS:
+            raise InputError(f"{chosen!r} is not one of {', '.join(LOG_LEVELS)}",
+                             field="CLAIMS_LOG_LEVEL", rule="log-level")
+        level = LOG_LEVELS[chosen]
+    renderer: Any = (structlog.dev.ConsoleRenderer() if on_terminal
                      else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[structlog.processors.add_log_level,
@@ -70,6 +87,25 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, default=_to_jsonable, indent=2, ensure_ascii=False))
 
 
+def parse_date(text: str | None, field: str) -> date | None:
+    """A YYYY-MM-DD option value as a date (None stays None); a clear error otherwise."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=field,
+                         rule="iso-date") from None
+
+
+def parse_amount(text: str, field: str) -> Decimal:
+    """An amount option value as an exact Decimal; a clear error otherwise."""
+    try:
+        return to_decimal(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not an amount", field=field, rule="amount") from None
+
+
 def workspace_from(ctx: typer.Context) -> Workspace:
     """The workspace for this command (``--workspace``, ``CLAIMS_WORKSPACE``, or the cwd)."""
     root = ctx.find_root()
@@ -92,15 +128,8 @@ class ClaimsGroup(TyperGroup):
             err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False,
                               soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
-        except _portal_errors() as err:
+        except PortalError as err:
             err_console.print(f"[bold red]portal error:[/] {escape(str(err))}", highlight=False,
                               soft_wrap=True)
             raise typer.Exit(getattr(err, "exit_code", 1)) from None
 
-
-def _portal_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from portals.errors import PortalError
-    except ImportError:  # pragma: no cover - portals ships with claims
-        return ()
-    return (PortalError,)

@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from claims import api
+from claims.api import fmt
 from claims.cli.common import JsonOption, console, emit_json, workspace_from
-from claims.core.money import fmt
 
 app = typer.Typer(no_args_is_help=True, help="Contracts: add and list.")
 
@@ -37,7 +37,7 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
     Example: claims contract list --json
     """
-    contracts = workspace_from(ctx).store.list_contracts()
+    contracts = api.list_contracts(workspace_from(ctx))
     if as_json:
         emit_json([c.model_dump(mode="json") for c in contracts])
         return

@@ -6,16 +6,12 @@ says what and where); 2 usage error.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 import typer
 
-from claims.cli.common import JsonOption, emit_json, err_console, workspace_from
-from claims.errors import InputError
+from claims import api
+from claims.cli.common import JsonOption, emit_json, parse_date, workspace_from
 
 app = typer.Typer(no_args_is_help=True,
                   help="Evidence: verify the archive, read its log, export it for an auditor.")
@@ -29,42 +25,7 @@ SavedCheckpoint = typer.Option([], "--checkpoint", exists=True, dir_okay=False,
                                     "consistent with it. Repeatable.")
 
 
-@contextmanager
-def _evidence_errors() -> Iterator[None]:
-    """An evidence error is one clear line and exit code 1, like every expected failure."""
-    from evidence import EvidenceError
-
-    try:
-        yield
-    except EvidenceError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-
-
-def _checkpoints(paths: list[Path]) -> list:  # list[evidence.Checkpoint]
-    from evidence import Checkpoint
-
-    out = []
-    for path in paths:
-        try:
-            out.append(Checkpoint.from_json(json.loads(path.read_text(encoding="utf-8"))))
-        except (ValueError, KeyError, TypeError) as err:
-            raise InputError(f"not a signed checkpoint: {err}", file=str(path),
-                             rule="evidence-checkpoint") from None
-    return out
-
-
-def _date(text: str | None, flag: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=flag,
-                         rule="iso-date") from None
-
-
-def _print_report(report, as_json: bool) -> None:  # report: evidence.VerificationReport
+def _print_report(report: api.VerificationReport, as_json: bool) -> None:
     if as_json:
         emit_json(report.to_json())
     else:
@@ -84,11 +45,8 @@ def verify(ctx: typer.Context,
 
     Example: claims evidence verify --claim 12 --trusted-key auditor/signing.pub
     """
-
-    saved = _checkpoints(checkpoint)
-    with _evidence_errors():
-        report = workspace_from(ctx).evidence.verify(claim, trusted_key=trusted_key,
-                                                     trusted_checkpoints=saved)
+    report = api.verify_evidence(workspace_from(ctx), claim, trusted_key=trusted_key,
+                                 checkpoints=checkpoint)
     _print_report(report, as_json)
 
 
@@ -100,18 +58,11 @@ def log(ctx: typer.Context,
 
     Example: claims evidence log --claim 12
     """
-    from evidence import format_log
-    from evidence.model import format_time
-
-    with _evidence_errors():
-        entries = workspace_from(ctx).evidence.entries(claim)
+    entries = api.evidence_log(workspace_from(ctx), claim)
     if as_json:
-        emit_json([{"index": e.index, "time": format_time(e.time), "kind": e.kind,
-                    "claim": e.claim, "actor": e.actor, "metadata": e.metadata,
-                    "files": {n: r.to_json() for n, r in e.blobs.items()},
-                    "leaf_hash": e.leaf_hash.hex()} for e in entries])
+        emit_json([api.evidence_entry_json(e) for e in entries])
         return
-    for line in format_log(entries):
+    for line in api.evidence_log_lines(entries):
         typer.echo(line)
     if not entries:
         typer.echo("no evidence recorded" + (f" for claim {claim}" if claim else ""))
@@ -129,14 +80,12 @@ def export(ctx: typer.Context,
     Example: claims evidence export --claim 12 audit-claim-12
     Example: claims evidence export --from 2026-01-01 --to 2026-03-31 audit-q1
     """
-
     if claim is None and since is None and until is None:
         raise typer.BadParameter("give --claim ID, or --from DATE --to DATE",
                                  param_hint="--claim / --from / --to")
-    ws = workspace_from(ctx)
-    with _evidence_errors():
-        path = ws.evidence.export(out, claim=claim, since=_date(since, "--from"),
-                                  until=_date(until, "--to"), actor=ws.actor)
+    path = api.export_evidence(workspace_from(ctx), out, claim=claim,
+                               since=parse_date(since, "--from"),
+                               until=parse_date(until, "--to"))
     if as_json:
         emit_json({"bag": str(path)})
     else:
@@ -152,11 +101,7 @@ def verify_export(path: Path = typer.Argument(..., help="The exported bag folder
 
     Example: claims evidence verify-export audit-claim-12 --trusted-key signing.pub
     """
-    from evidence import verify_export as verify_bag
-
-    saved = _checkpoints(checkpoint)
-    with _evidence_errors():
-        report = verify_bag(path, trusted_key=trusted_key, trusted_checkpoints=saved)
+    report = api.verify_evidence_export(path, trusted_key=trusted_key, checkpoints=checkpoint)
     _print_report(report, as_json)
 
 
@@ -166,9 +111,7 @@ def checkpoint(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
     Example: claims evidence checkpoint --json > checkpoint-2026-03-31.json
     """
-
-    with _evidence_errors():
-        cp = workspace_from(ctx).evidence.checkpoint()
+    cp = api.sign_checkpoint(workspace_from(ctx))
     if as_json:
         emit_json(cp.to_json())
     else:

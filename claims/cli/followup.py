@@ -1,5 +1,5 @@
 """``claims followup …``, ``claims worklist``, ``claims note|promise|plan|dispute|escalation …``:
-collections follow-up. Each command parses, calls :mod:`claims.collections`, and prints.
+collections follow-up. Each command parses, calls :mod:`claims.api`, and prints.
 
 Exit codes: 0 done; 1 something failed (a reminder not sent, a send stuck in ``sending``, bad
 input); 2 usage error.
@@ -8,17 +8,15 @@ input); 2 usage error.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import typer
 from rich.table import Table
 
-from claims.cli.common import JsonOption, console, emit_json, workspace_from
-from claims.collections import dunning, records, worklist as worklist_lib
-from claims.collections.receivables import set_terms
-from claims.collections.terms import Instalment, Terms
-from claims.errors import InputError
-from claims.core.money import to_decimal
+from claims import api
+from claims.api import InputError, Instalment, Terms
+from claims.cli.common import (
+    JsonOption, console, emit_json, parse_amount as _amount, parse_date as _date, workspace_from,
+)
 
 followup_app = typer.Typer(no_args_is_help=True, help="Dunning: reminders, statements, terms.")
 note_app = typer.Typer(no_args_is_help=True, help="Interaction log: calls, emails, notes.")
@@ -30,21 +28,6 @@ escalation_app = typer.Typer(no_args_is_help=True, help="Legal action and write-
 AsOfOption = typer.Option(None, "--as-of", help="Act as on this date (YYYY-MM-DD; default today).")
 
 
-def _date(text: str | None, field: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=field,
-                         rule="iso-date") from None
-
-
-def _amount(text: str, field: str) -> Decimal:
-    try:
-        return to_decimal(text)
-    except ValueError:
-        raise InputError(f"{text!r} is not an amount", field=field, rule="amount") from None
 
 
 # -- followup -------------------------------------------------------------------------------
@@ -59,7 +42,7 @@ def run(ctx: typer.Context, as_of: str = AsOfOption,
     Example: claims followup run --json
     """
     ws = workspace_from(ctx)
-    result = dunning.run(ws, _date(as_of, "--as-of"), dry_run=dry_run, customer=customer)
+    result = api.run_followup(ws, _date(as_of, "--as-of"), dry_run=dry_run, customer=customer)
     if as_json:
         emit_json(result.to_json())
     else:
@@ -87,12 +70,12 @@ def preview(ctx: typer.Context, as_of: str = AsOfOption,
     """
     ws = workspace_from(ctx)
     day = _date(as_of, "--as-of") or date.today()
-    messages = dunning.plan_messages(ws, day, customer=customer)
+    messages = api.preview_followup(ws, day, customer=customer)
     out = []
     for msg in messages:
         entry = msg.to_json()
         if msg.level.channel == "email" and not msg.problem:
-            subject, text, _ = dunning.render(ws, msg, day)
+            subject, text, _ = api.render_reminder(ws, msg, day)
             entry |= {"subject": subject, "body": text}
         out.append(entry)
     if as_json:
@@ -120,7 +103,7 @@ def resolve(ctx: typer.Context, send_id: int = typer.Argument(..., help="The stu
     """
     if sent is None:
         raise InputError("say --sent or --not-sent", field="resolve", rule="one-of")
-    result = dunning.resolve_stuck(workspace_from(ctx), send_id, was_sent=sent)
+    result = api.resolve_stuck_send(workspace_from(ctx), send_id, was_sent=sent)
     emit_json(result) if as_json else typer.echo(f"send {send_id}: {result['resolution']}")
 
 
@@ -132,7 +115,7 @@ def history(ctx: typer.Context,
 
     Example: claims followup history --customer Acme
     """
-    rows = dunning.sent_history(workspace_from(ctx), customer)
+    rows = api.sent_history(workspace_from(ctx), customer)
     if as_json:
         emit_json(rows)
         return
@@ -149,7 +132,7 @@ def receivables(ctx: typer.Context, as_of: str = AsOfOption,
 
     Example: claims followup receivables --customer Acme --json
     """
-    rows = worklist_lib.receivables(workspace_from(ctx), _date(as_of, "--as-of"),
+    rows = api.receivables(workspace_from(ctx), _date(as_of, "--as-of"),
                                     customer=customer)
     if as_json:
         emit_json(rows)
@@ -195,7 +178,7 @@ def terms(ctx: typer.Context, invoice: str = typer.Argument(..., help="Invoice n
             else:
                 parts.append(Instalment(days=int(days), amount=_amount(share, "--instalment")))
         t = Terms(kind="instalments", instalments=tuple(parts))
-    rows = set_terms(workspace_from(ctx).store, invoice, t)
+    rows = api.set_invoice_terms(workspace_from(ctx), invoice, t)
     if as_json:
         emit_json({"invoice": invoice, "schedule": rows})
     else:
@@ -217,7 +200,7 @@ def contact(ctx: typer.Context, customer: str = typer.Argument(..., help="Custom
     Example: claims followup contact "Ministry of Works" --name "A. Saleh"
     --email a@mow.gov --language ar
     """
-    cid = records.add_contact(workspace_from(ctx).store, customer, name=name, email=email,
+    cid = api.add_contact(workspace_from(ctx), customer, name=name, email=email,
                               phone=phone, role=role, language=language)
     emit_json({"id": cid}) if as_json else typer.echo(f"contact {cid} added to {customer}")
 
@@ -229,7 +212,7 @@ def collector(ctx: typer.Context, customer: str = typer.Argument(..., help="Cust
 
     Example: claims followup collector Acme maria
     """
-    records.set_collector(workspace_from(ctx).store, customer, person)
+    api.set_collector(workspace_from(ctx), customer, person)
     typer.echo(f"{customer}: collector {person}")
 
 
@@ -243,7 +226,7 @@ def worklist(ctx: typer.Context, as_of: str = AsOfOption,
     Example: claims worklist --limit 20
     """
     day = _date(as_of, "--as-of") or date.today()
-    accounts = worklist_lib.worklist(workspace_from(ctx), day, limit=limit)
+    accounts = api.worklist(workspace_from(ctx), day, limit=limit)
     if as_json:
         emit_json({"as_of": day, "accounts": [a.to_json() for a in accounts]})
         return
@@ -275,7 +258,7 @@ def note_add(ctx: typer.Context, customer: str = typer.Argument(..., help="Custo
     Example: claims note add Acme "Called AP, invoice approved for the next run" --kind call
     """
     ws = workspace_from(ctx)
-    entry = records.add_note(ws.store, customer, text, author=ws.actor, kind=kind,
+    entry = api.add_note(ws, customer, text, kind=kind,
                              invoice=invoice)
     emit_json(entry) if as_json else typer.echo(f"note {entry['id']} added to {customer}")
 
@@ -287,7 +270,7 @@ def note_list(ctx: typer.Context, customer: str = typer.Argument(..., help="Cust
 
     Example: claims note list Acme
     """
-    rows = records.list_notes(workspace_from(ctx).store, customer)
+    rows = api.list_notes(workspace_from(ctx), customer)
     if as_json:
         emit_json(rows)
         return
@@ -313,9 +296,9 @@ def promise_add(ctx: typer.Context, customer: str = typer.Argument(..., help="Cu
     ws = workspace_from(ctx)
     day = _date(by_date, "--date")
     assert day is not None  # required option
-    entry = records.add_promise(ws.store, customer, amount=_amount(amount, "--amount"),
-                                currency=currency.upper(), promised_date=day, promised_by=who,
-                                channel=channel, actor=ws.actor)
+    entry = api.add_promise(ws, customer, amount=_amount(amount, "--amount"),
+                            currency=currency.upper(), promised_date=day, promised_by=who,
+                            channel=channel)
     emit_json(entry) if as_json else typer.echo(f"promise {entry['id']} recorded")
 
 
@@ -329,8 +312,7 @@ def promise_list(ctx: typer.Context, as_of: str = AsOfOption,
     """
     ws = workspace_from(ctx)
     day = _date(as_of, "--as-of") or date.today()
-    rows = records.promise_states(ws.store, day, customer=customer,
-                                  grace_days=dunning.config_of(ws).followup.promise_grace_days)
+    rows = api.promise_states(ws, day, customer=customer)
     if as_json:
         emit_json([r.to_json() for r in rows])
         return
@@ -362,8 +344,7 @@ def plan_add(ctx: typer.Context, customer: str = typer.Argument(..., help="Custo
         assert parsed is not None
         parts.append((parsed, _amount(amount.strip(), "--instalment")))
     ws = workspace_from(ctx)
-    entry = records.add_plan(ws.store, customer, invoices=invoice, instalments=parts,
-                             actor=ws.actor, note=note)
+    entry = api.add_plan(ws, customer, invoices=invoice, instalments=parts, note=note)
     emit_json(entry) if as_json else typer.echo(f"plan {entry['id']} agreed: "
                                                 f"{entry['currency']} {entry['total']}")
 
@@ -376,8 +357,7 @@ def plan_show(ctx: typer.Context, plan_id: int = typer.Argument(..., help="Plan 
     Example: claims plan show 3
     """
     ws = workspace_from(ctx)
-    status = records.plan_status(ws.store, plan_id, _date(as_of, "--as-of") or date.today(),
-                                 grace_days=dunning.config_of(ws).followup.plan_grace_days)
+    status = api.plan_status(ws, plan_id, _date(as_of, "--as-of"))
     if as_json:
         emit_json(status)
         return
@@ -403,9 +383,8 @@ def dispute_open(ctx: typer.Context,
     Example: claims dispute open --invoice INV-7 --reason pricing --team Sales --due 2026-04-15
     """
     ws = workspace_from(ctx)
-    entry = records.open_dispute(ws.store, invoice=invoice, claim_id=claim, reason=reason,
-                                 team=team, due_date=_date(due, "--due"), note=note,
-                                 actor=ws.actor)
+    entry = api.open_dispute(ws, invoice=invoice, claim_id=claim, reason=reason,
+                             team=team, due_date=_date(due, "--due"), note=note)
     emit_json(entry) if as_json else typer.echo(f"dispute {entry['id']} opened on "
                                                 f"{entry['invoice']}")
 
@@ -421,8 +400,7 @@ def dispute_resolve(ctx: typer.Context, dispute_id: int = typer.Argument(..., he
     Example: claims dispute resolve 4 --resolution rejected --note "price per contract"
     """
     ws = workspace_from(ctx)
-    entry = records.resolve_dispute(ws.store, dispute_id, resolution=resolution, note=note,
-                                    actor=ws.actor)
+    entry = api.resolve_dispute(ws, dispute_id, resolution=resolution, note=note)
     emit_json(entry) if as_json else typer.echo(f"dispute {dispute_id} resolved: {resolution}")
 
 
@@ -434,7 +412,7 @@ def dispute_list(ctx: typer.Context,
 
     Example: claims dispute list
     """
-    rows = records.list_disputes(workspace_from(ctx).store, status=None if all_ else "open")
+    rows = api.list_disputes(workspace_from(ctx), status=None if all_ else "open")
     if as_json:
         emit_json(rows)
         return
@@ -452,7 +430,7 @@ def escalation_list(ctx: typer.Context, as_of: str = AsOfOption,
 
     Example: claims escalation list --json
     """
-    rows = worklist_lib.escalation_candidates(workspace_from(ctx), _date(as_of, "--as-of"))
+    rows = api.escalation_candidates(workspace_from(ctx), _date(as_of, "--as-of"))
     if as_json:
         emit_json([r.to_json() for r in rows])
         return
@@ -471,16 +449,10 @@ def escalation_approve(ctx: typer.Context, invoice: str = typer.Argument(..., he
     Example: claims escalation approve INV-3 --action write-off --reason "uneconomic to pursue"
     """
     ws = workspace_from(ctx)
-    items = [r for r in worklist_lib.receivables(ws, _date(as_of, "--as-of"))
-             if r["invoice"] == invoice]
-    amount = sum((Decimal(r["open"]) for r in items), Decimal(0))
-    if not items:
-        raise InputError(f"invoice {invoice} has no open balance", field="invoice",
-                         rule="open-balance")
-    entry = records.approve_escalation(ws.store, invoice, action=action, reason=reason,
-                                       actor=ws.actor, amount=amount)
+    entry = api.approve_escalation(ws, invoice, action=action, reason=reason,
+                                   as_of=_date(as_of, "--as-of"))
     emit_json(entry) if as_json else typer.echo(f"{action} of {invoice} approved "
-                                                f"({amount}) by {ws.actor}")
+                                                f"({entry['amount']}) by {entry['approved_by']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from claims.cli.common import JsonOption, emit_json, workspace_from
-from claims.errors import InputError
-from claims.payments import reconcile, service
-from claims.payments.parsers import FORMATS
+from claims import api
+from claims.api import STATEMENT_FORMATS as FORMATS, InputError
+from claims.cli.common import JsonOption, emit_json, parse_amount, workspace_from
 
 app = typer.Typer(no_args_is_help=True,
                   help="Cash application: statements in, payments matched, reviewed, undone.")
@@ -20,11 +18,6 @@ review_app = typer.Typer(help="The review queue: accept, change or reject propos
 mapping_app = typer.Typer(no_args_is_help=True, help="Saved CSV column mappings per bank.")
 app.add_typer(review_app, name="review")
 app.add_typer(mapping_app, name="mapping")
-
-
-def _settings(ctx: typer.Context) -> Any:
-    ws = workspace_from(ctx)
-    return service.match_settings(ws.settings.extra, file=str(ws.config_path))
 
 
 @app.command("import")
@@ -40,12 +33,8 @@ def import_(ctx: typer.Context,
 
     Example: claims payments import statement-2026-11-20.xml --format camt053
     """
-    ws = workspace_from(ctx)
-    if fmt is not None and fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}",
-                         field="--format", rule="statement-format")
-    summary = service.import_statement(ws.store, file, fmt=fmt, bank=bank,
-                                       settings=_settings(ctx), actor=ws.actor, dry_run=dry_run)
+    summary = api.import_statement(workspace_from(ctx), file, fmt=fmt, bank=bank,
+                                   dry_run=dry_run)
     if as_json:
         emit_json({**summary.to_json(), "dry_run": dry_run})
         return
@@ -69,7 +58,7 @@ def review(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """
     if ctx.invoked_subcommand:
         return
-    queue = service.review_queue(workspace_from(ctx).store)
+    queue = api.review_queue(workspace_from(ctx))
     if as_json:
         emit_json(queue)
         return
@@ -87,8 +76,7 @@ def review(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def accept(ctx: typer.Context, payment_id: int = typer.Argument(...),
            as_json: bool = JsonOption) -> None:
     """Apply the proposed match. Example: claims payments review accept 12"""
-    ws = workspace_from(ctx)
-    service.accept(ws.store, payment_id, actor=ws.actor)
+    api.accept_match(workspace_from(ctx), payment_id)
     _done(as_json, payment_id, "accepted")
 
 
@@ -96,11 +84,7 @@ def _parse_invoice(spec: str) -> tuple[str, Decimal | None]:
     number, _, amount = spec.partition("=")
     if not amount:
         return number.strip(), None
-    try:
-        return number.strip(), Decimal(amount.strip())
-    except InvalidOperation as err:
-        raise InputError(f"{amount!r} is not an amount", field=f"--invoice {spec}",
-                         rule="amount-number") from err
+    return number.strip(), parse_amount(amount.strip(), f"--invoice {spec}")
 
 
 @review_app.command("change")
@@ -113,9 +97,8 @@ def change(ctx: typer.Context, payment_id: int = typer.Argument(...),
 
     Example: claims payments review change 12 --invoice INV-7=400.00 --invoice INV-9
     """
-    ws = workspace_from(ctx)
-    allocations = service.change(ws.store, payment_id, [_parse_invoice(i) for i in invoice],
-                                 actor=ws.actor, note=note)
+    allocations = api.change_match(workspace_from(ctx), payment_id,
+                                   [_parse_invoice(i) for i in invoice], note=note)
     _done(as_json, payment_id, "changed", [a.to_json() for a in allocations])
 
 
@@ -127,8 +110,7 @@ def reject(ctx: typer.Context, payment_id: int = typer.Argument(...),
 
     Example: claims payments review reject 12 --note "not ours"
     """
-    ws = workspace_from(ctx)
-    service.reject(ws.store, payment_id, actor=ws.actor, note=note)
+    api.reject_match(workspace_from(ctx), payment_id, note=note)
     _done(as_json, payment_id, "rejected")
 
 
@@ -140,8 +122,7 @@ def undo(ctx: typer.Context, payment_id: int = typer.Argument(...),
 
     Example: claims payments undo 12 --note "wrong customer"
     """
-    ws = workspace_from(ctx)
-    count = service.undo(ws.store, payment_id, actor=ws.actor, note=note)
+    count = api.undo_payment(workspace_from(ctx), payment_id, note=note)
     _done(as_json, payment_id, "undone", undone=count)
 
 
@@ -149,7 +130,7 @@ def undo(ctx: typer.Context, payment_id: int = typer.Argument(...),
 def history(ctx: typer.Context, payment_id: int = typer.Argument(...),
             as_json: bool = JsonOption) -> None:
     """Every recorded step of a payment. Example: claims payments history 12"""
-    events = service.history(workspace_from(ctx).store, payment_id)
+    events = api.payment_history(workspace_from(ctx), payment_id)
     if as_json:
         emit_json(events)
         return
@@ -175,7 +156,7 @@ def reconcile_cmd(ctx: typer.Context,
 
     Example: claims payments reconcile --customer "Ministry of Works"
     """
-    rows = reconcile.reconciliation(workspace_from(ctx).store, customer=customer)
+    rows = api.reconciliation(workspace_from(ctx), customer=customer)
     if as_json:
         emit_json(rows)
         return
@@ -206,7 +187,7 @@ def mapping_set(ctx: typer.Context, bank: str = typer.Argument(..., help="a name
         raise InputError(f"not JSON: {err}", file=str(file), rule="json-syntax") from err
     if not isinstance(data, dict):
         raise InputError("a mapping is a JSON object", file=str(file), rule="csv-mapping")
-    mapping = service.save_mapping(workspace_from(ctx).store, bank, data, file=str(file))
+    mapping = api.save_bank_mapping(workspace_from(ctx), bank, data, file=str(file))
     if as_json:
         emit_json({"bank": bank, "mapping": mapping.model_dump()})
     else:
@@ -216,4 +197,4 @@ def mapping_set(ctx: typer.Context, bank: str = typer.Argument(..., help="a name
 @mapping_app.command("show")
 def mapping_show(ctx: typer.Context, bank: str = typer.Argument(...)) -> None:
     """Print a bank's saved CSV mapping as JSON. Example: claims payments mapping show sparkasse"""
-    emit_json(service.get_mapping(workspace_from(ctx).store, bank).model_dump())
+    emit_json(api.bank_mapping(workspace_from(ctx), bank).model_dump())

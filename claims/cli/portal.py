@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import typer
 from rich.markup import escape
 from rich.progress import Progress
 
+from claims import api
 from claims.cli.common import JsonOption, emit_json, err_console, workspace_from
-from claims.errors import ClaimsError, InputError
 
 status_app = typer.Typer(no_args_is_help=True, help="Portal status of submitted claims.")
 portal_app = typer.Typer(no_args_is_help=True, help="Portals: run the sandbox portal.")
-
-#: Exit code when the portal cannot be reached at all.
-EXIT_PORTAL_UNREACHABLE = 3
-
-
-class PortalUnreachable(ClaimsError):
-    exit_code = EXIT_PORTAL_UNREACHABLE
-
 
 def submit(ctx: typer.Context,
            claim_id: int = typer.Argument(None, metavar="ID", help="Claim id."),
@@ -35,18 +26,9 @@ def submit(ctx: typer.Context,
 
     Example: claims claim submit --all --workers 2 --json
     """
-    from claims.lifecycle import submission
-
     ws = workspace_from(ctx)
-    if (claim_id is None) == (not all_):
-        raise InputError("give a claim ID or --all", field="ID", rule="one-target")
-    ids = [claim_id] if claim_id is not None else None
     if dry_run:
-        candidates = [c for c in ws.store.claims_with_status(list(submission.SUBMITTABLE))
-                      if ids is None or c.id in ids]
-        plan = [{"id": c.id, "status": c.status.value, "invoice": c.invoice_number,
-                 "action": "reconcile first" if c.status.value != "READY" else "submit"}
-                for c in candidates]
+        plan = api.submission_plan(ws, claim_id, all_=all_)
         if as_json:
             emit_json({"dry_run": True, "claims": plan})
         else:
@@ -54,15 +36,11 @@ def submit(ctx: typer.Context,
                 typer.echo(f"claim {p['id']}: would {p['action']} ({p['invoice']})")
             typer.echo(f"{len(plan)} claim(s) would be submitted")
         return
-    if ids and ws.store.get_claim(ids[0]).status.value not in submission.SUBMITTABLE:
-        raise InputError(f"claim {ids[0]} is {ws.store.get_claim(ids[0]).status.value}; "
-                         "only READY claims are submitted (build it first)", field="ID",
-                         rule="submittable-status")
     show = not as_json and err_console.is_terminal
     with Progress(console=err_console, disable=not show, transient=True) as progress:
         task = progress.add_task("submitting", total=None)
-        summary = submission.submit_claims(ws, ids=ids, workers=workers,
-                                           progress=lambda o: progress.advance(task))
+        summary = api.submit_claims(ws, claim_id, all_=all_, workers=workers,
+                                    progress=lambda o: progress.advance(task))
     if as_json:
         emit_json(summary.to_json())
     else:
@@ -86,21 +64,7 @@ def sync(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     Exit codes: 0 all synced, 1 some claims failed, 3 portal unreachable, 4 another sync runs.
     Example (cron): */30 * * * * claims --workspace /srv/ws status sync --json >> sync.log
     """
-    from claims.lifecycle import submission
-    from claims.lifecycle import status_sync as tracking
-    from portals.errors import PortalError
-
-    ws = workspace_from(ctx)
-    portals = sorted({c.portal for c in ws.store.list_contracts()})
-    results = {}
-    for portal in portals:
-        adapter = submission.default_adapter_factory(ws, portal)
-        try:
-            results[portal] = tracking.sync_statuses(ws, adapter)
-        except PortalError as err:
-            raise PortalUnreachable(f"{portal}: {err}") from err
-        finally:
-            adapter.close()
+    results = api.sync_statuses(workspace_from(ctx))
     if as_json:
         emit_json({"ok": all(r.ok for r in results.values()),
                    "portals": {p: r.to_json() for p, r in results.items()}})
@@ -125,8 +89,4 @@ def sandbox(ctx: typer.Context,
 
     Example: claims portal sandbox --port 8765 --faults "lost_response=final_submit"
     """
-    args = [sys.executable, "-m", "portals.sandbox", "serve", "--host", host, "--port",
-            str(port)]
-    if faults:
-        args += ["--faults", faults]
-    raise typer.Exit(subprocess.call(args + list(ctx.args)))
+    raise typer.Exit(subprocess.call(api.sandbox_command(host, port, faults, ctx.args)))

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 
-from claims.cli.common import JsonOption, emit_json, workspace_from
-from claims.errors import InputError
-from claims.reports.build import monthly_report, weekly_report
-from claims.reports.kpis import kpi_settings, kpis
-from claims.reports.render import write_report
-
-
-def _as_of(value: str | None) -> date:
-    if not value:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError as err:
-        raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", field="--as-of",
-                         rule="date-iso") from err
+from claims import api
+from claims.cli.common import JsonOption, emit_json, parse_date, workspace_from
 
 
 def kpi(ctx: typer.Context,
@@ -32,9 +18,8 @@ def kpi(ctx: typer.Context,
 
     Example: claims kpi --as-of 2026-10-31 --json
     """
-    ws = workspace_from(ctx)
-    settings = kpi_settings(ws.settings.extra, file=str(ws.config_path))
-    result = kpis(ws.store.engine, _as_of(as_of), settings, currency=currency)
+    result = api.compute_kpis(workspace_from(ctx), parse_date(as_of, "--as-of"),
+                              currency=currency)
     if as_json:
         emit_json(result)
         return
@@ -71,17 +56,9 @@ def report(ctx: typer.Context,
 
     Example: claims report monthly --as-of 2026-10-31 --format xlsx --out october.xlsx
     """
-    if kind not in ("weekly", "monthly"):
-        raise InputError(f"unknown report {kind!r}; use weekly or monthly", field="KIND",
-                         rule="report-kind")
-    if fmt not in ("html", "xlsx", "json"):
-        raise InputError(f"unknown format {fmt!r}; use html, xlsx or json", field="--format",
-                         rule="report-format")
-    ws = workspace_from(ctx)
-    settings = kpi_settings(ws.settings.extra, file=str(ws.config_path))
-    build = weekly_report if kind == "weekly" else monthly_report
-    result = build(ws.store.engine, _as_of(as_of), settings, currency=currency)
-    path = write_report(result, fmt, out)
+    result, path = api.write_collection_report(workspace_from(ctx), kind, fmt, out,
+                                               as_of=parse_date(as_of, "--as-of"),
+                                               currency=currency)
     if as_json:
         emit_json({"report": kind, "format": fmt, "out": path, "as_of": result.as_of,
                    "tables": [t.key for t in result.tables]})

@@ -14,10 +14,9 @@ from typing import Any
 
 import typer
 
+from claims import api
+from claims.api import ImportBatch, InputError, InvoiceChange
 from claims.cli.common import JsonOption, emit_json, workspace_from
-from claims.errors import InputError
-from claims.sources import api  # the library; this module only parses and prints
-from claims.sources.common import ImportBatch, InvoiceChange
 
 app = typer.Typer(no_args_is_help=True,
                   help="Import invoices: Zoho Books, CSV/XLSX exports, UBL, Factur-X, ZATCA.")
@@ -82,14 +81,7 @@ def zoho(ctx: typer.Context,
 
     Example: claims invoice import zoho --since 2026-01-01 --dry-run
     """
-    from claims.sources.zoho import ZohoError
-
-    try:
-        batch = api.import_zoho(workspace_from(ctx), since=_since(since), dry_run=dry_run)
-    except ZohoError as err:
-        if err.status is None or err.status == 429 or err.status >= 500:
-            err.exit_code = 3  # could not be reached (or kept refusing): try again later
-        raise
+    batch = api.import_zoho(workspace_from(ctx), since=_since(since), dry_run=dry_run)
     report(batch, as_json)
 
 
@@ -178,9 +170,7 @@ def list_mappings(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
     Example: claims invoice import mappings --json
     """
-    from claims.sources.tabular import mappings
-
-    known = mappings(workspace_from(ctx).settings.extra)
+    known = api.tabular_mappings(workspace_from(ctx))
     if as_json:
         emit_json({name: m.model_dump() for name, m in known.items()})
         return
@@ -195,9 +185,7 @@ def history(ctx: typer.Context, limit: int = typer.Option(20, "--limit", help="H
 
     Example: claims invoice import history --limit 5
     """
-    from claims.sources.store import list_imports
-
-    rows = list_imports(workspace_from(ctx), limit)
+    rows = api.import_history(workspace_from(ctx), limit)
     if as_json:
         emit_json(rows)
         return

@@ -4,4 +4,3 @@ The library does the work (:mod:`claims.collections.dunning`, :mod:`.worklist`, 
 ``claims followup …`` and ``claims worklist`` only parse and print.
 """
 
-from claims.collections import tables  # noqa: F401  (registers the tables on Base.metadata)

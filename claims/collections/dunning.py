@@ -48,7 +48,7 @@ from claims.collections.config import CollectionsConfig, Level, load_config
 from claims.collections.receivables import (
     Item, Sql, as_datetime, bind, item_from_row, items_cte, pause_ctes,
 )
-from claims.collections.tables import DunningSendItemRow, DunningSendRow, InteractionRow
+from claims.store.tables.collections import DunningSendItemRow, DunningSendRow, InteractionRow
 from claims.collections.terms import late_interest
 from claims.errors import ClaimsError, ConflictError, InputError, NotFound, StoreError
 from claims.core.money import fmt, minor_units

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Date, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
 from claims.collections.config import CollectionsConfig
-from claims.collections.tables import ScheduleRow
+from claims.store.tables.collections import ScheduleRow
 from claims.collections.terms import Terms, schedule
 from claims.errors import InputError, NotFound
 from claims.core.money import minor_units

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from claims.collections.tables import (
+from claims.store.tables.collections import (
     DisputeRow, EscalationDecisionRow, InteractionRow, PlanInstalmentRow, PlanInvoiceRow, PlanRow,
     PromiseRow,
 )

@@ -152,6 +152,22 @@ class ClaimStatus(str, enum.Enum):
     PAYMENT_ORDERED = "PAYMENT_ORDERED"
     PAID = "PAID"
     REJECTED = "REJECTED"
+    WITHDRAWN = "WITHDRAWN"            # withdrawn by the supplier before submission
+
+
+#: Statuses after which a claim's content is frozen: the portal has (or may have) it.
+FROZEN = frozenset({ClaimStatus.SUBMITTING, ClaimStatus.UNKNOWN, ClaimStatus.SUBMITTED,
+                    ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED,
+                    ClaimStatus.PAYMENT_ORDERED, ClaimStatus.PAID})
+
+#: Statuses of claims that count for nothing: not toward the ceiling, not as a duplicate,
+#: not as a receivable claimed.
+DEAD = frozenset({ClaimStatus.REJECTED, ClaimStatus.REJECTED_BY_PORTAL, ClaimStatus.WITHDRAWN})
+
+#: Statuses from which a claim may be withdrawn: the portal has never had it.
+WITHDRAWABLE = frozenset({ClaimStatus.DRAFT, ClaimStatus.INVALID, ClaimStatus.VALID,
+                          ClaimStatus.READY, ClaimStatus.NEEDS_ATTENTION,
+                          ClaimStatus.REJECTED_BY_PORTAL})
 
 
 class ClaimEvent(Model):

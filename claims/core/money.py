@@ -6,7 +6,6 @@ Never ``float``. Amounts enter as strings or ``Decimal`` (a binary float is refu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from typing import Literal
 
@@ -62,38 +61,3 @@ def minor_units(currency: str) -> int:
         return CURRENCIES[currency]
     except KeyError:
         raise ValueError(f"unknown currency {currency!r} (ISO 4217 code expected)") from None
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    """An amount in a currency. Adding different currencies is an error, not a conversion."""
-
-    amount: Decimal
-    currency: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.amount, Decimal):
-            object.__setattr__(self, "amount", to_decimal(self.amount))
-        minor_units(self.currency)
-
-    def _same(self, other: Money) -> None:
-        if other.currency != self.currency:
-            raise ValueError(f"cannot combine {self.currency} and {other.currency}")
-
-    def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount + other.amount, self.currency)
-
-    def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount - other.amount, self.currency)
-
-    def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
-
-    def __str__(self) -> str:
-        return f"{self.currency} {fmt(self.amount, minor_units(self.currency))}"
-
-    @classmethod
-    def zero(cls, currency: str) -> Money:
-        return cls(Decimal(0), currency)

@@ -1,1 +1,2 @@
-"""The claim lifecycle: intake, documents, validation, bundle, submission (with leases), status sync."""
+"""The claim lifecycle: intake, documents, validation, bundle, submission (with leases) and
+status sync."""

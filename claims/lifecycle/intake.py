@@ -22,8 +22,9 @@ import yaml
 from pydantic import ValidationError
 
 import schemas
-from claims.errors import InputError
+from claims.core.claimtypes import claim_type
 from claims.core.models import Contract, Invoice
+from claims.errors import InputError
 from claims.lifecycle.validation.findings import Finding, error
 
 CHUNK = 1024 * 1024
@@ -100,8 +101,6 @@ def load_contract(path: Path) -> Contract:
     """A contract file (YAML or JSON), checked against ``schemas/contract.schema.json``."""
     data = read_structured(path)
     _raise_findings(schema_findings(data, schemas.load("contract"), file=str(path)), str(path))
-    from claims.core.claimtypes import claim_type  # late: claim types load schemas too
-
     for i, name in enumerate(data["claim_types"]):
         try:
             claim_type(name)

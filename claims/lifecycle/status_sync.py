@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from sqlalchemy import text
 
-from claims.errors import ClaimsError
+from claims.errors import SyncLocked
 from claims.core.models import ClaimStatus
 from claims.workspace import Workspace
 from portals.base import PortalAdapter, StatusReport
@@ -40,12 +40,6 @@ TRACKED = {ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.RETURNED
            ClaimStatus.APPROVED, ClaimStatus.PAYMENT_ORDERED}
 
 _PG_LOCK_KEY = 0x434C4D53  # "CLMS"
-
-
-class SyncLocked(ClaimsError):
-    """Another status sync holds the lock; this run did nothing."""
-
-    exit_code = 4
 
 
 @dataclass

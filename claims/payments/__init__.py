@@ -11,4 +11,3 @@ uncertain rest, every application recorded and reversible, and a per-customer re
     reconcile.reconciliation(ws)            → per customer: invoiced, claimed, paid, open
 """
 
-from claims.payments import tables  # noqa: F401  (registers the tables with the metadata)

@@ -28,7 +28,7 @@ from claims.payments.matching import (
 from claims.payments.parsers import (
     CsvMapping, Statement, StatementLine, csv_mapping, parse_statement,
 )
-from claims.payments.tables import (
+from claims.store.tables.payments import (
     BankCsvMappingRow, PayerAccountRow, PaymentEventRow, PaymentMatchRow, StatementImportRow,
 )
 from claims.store import Store

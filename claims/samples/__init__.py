@@ -1,3 +1,4 @@
-"""The sample kit: a contract, invoices and real PDFs for ``claims init --with-samples`` and the demo.
+"""The sample kit: a contract, invoices and real PDFs for ``claims init --with-samples`` and
+the demo.
 
 Not used by any other slice."""

@@ -1,4 +1,4 @@
-"""``claims init --with-samples``: a sample contract, invoices, real PDFs and claims to try.
+"""The sample files of ``claims init --with-samples``: a contract, invoices and real PDFs.
 
 Dates are relative to today so the sample certificates are valid whenever it is run.
 """
@@ -13,10 +13,8 @@ from typing import Any
 
 import yaml
 
-from claims import api
 from claims.core.money import quantize
 from claims.samples.pdfs import make_certificate_pdf, make_invoice_pdf
-from claims.workspace import Workspace
 
 SUPPLIER = "Gulf Engineering Services LLC"
 AGENCY = "Ministry of Public Works"
@@ -98,15 +96,3 @@ def write_samples(folder: Path, today: date | None = None) -> dict[str, Any]:
             "invoices_file": folder / "invoices.json", "contract": contract["number"],
             "claims": claims}
 
-
-def add_samples(ws: Workspace, today: date | None = None) -> dict[str, Any]:
-    """Write the samples into ``ws/samples`` and add them: contract, invoices, one claim each."""
-    written = write_samples(ws.root / "samples", today)
-    api.add_contract(ws, written["contract_file"])
-    api.add_invoices(ws, written["invoices_file"])
-    ids = []
-    for c in written["claims"]:
-        claim = api.new_claim(ws, c["contract"], c["invoice"], c["documents"],
-                              milestone=c["milestone"])
-        ids.append(claim.id)
-    return {"folder": str(written["folder"]), "contract": written["contract"], "claims": ids}

@@ -5,7 +5,6 @@ Each source module reads and returns :class:`~claims.sources.common.SourceInvoic
 The ``import_*`` functions in :mod:`claims.sources.api` are what the CLI calls.
 """
 
-from claims.sources import tables  # noqa: F401  (the tables must be known to the metadata)
 from claims.sources.common import ImportBatch, ImportFinding, ImportRejected, SourceInvoice
 
 __all__ = ["ImportBatch", "ImportFinding", "ImportRejected", "SourceInvoice"]

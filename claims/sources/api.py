@@ -97,7 +97,7 @@ def last_zoho_cursor(ws: Workspace) -> str | None:
     """The high-water mark of the last completed Zoho import (its newest last_modified_time)."""
     from sqlalchemy import select
 
-    from claims.sources.tables import InvoiceImportRow
+    from claims.store.tables.sources import InvoiceImportRow
 
     with ws.store.session() as s:
         return s.scalar(select(InvoiceImportRow.cursor)

@@ -22,7 +22,7 @@ from claims.errors import InputError
 from claims.sources.common import (
     CustomerRef, ImportBatch, ImportFinding, ImportRejected, InvoiceChange, SourceInvoice,
 )
-from claims.sources.tables import CustomerLinkRow, InvoiceImportRow, InvoiceOriginRow
+from claims.store.tables.sources import CustomerLinkRow, InvoiceImportRow, InvoiceOriginRow
 from claims.store import _jsonable
 from claims.store.tables import ContactRow, CustomerRow, InvoiceRow, utcnow
 from claims.workspace import Workspace

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from claims.errors import ConflictError, LeaseLost, NotFound, StoreError
 from claims.core.models import (
-    Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice,
+    DEAD, WITHDRAWABLE, Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice,
 )
 from claims.store.engine import make_engine, migrate
 from claims.store.tables import (
@@ -32,7 +32,8 @@ from claims.store.tables import (
 __all__ = ["Fence", "Store", "ImportResult", "invoice_hash", "make_engine", "migrate"]
 
 #: Statuses whose claims no longer count against the ceiling or block a new claim.
-DEAD_STATUSES = frozenset({ClaimStatus.REJECTED.value, ClaimStatus.REJECTED_BY_PORTAL.value})
+#: The dead statuses as stored (see :data:`claims.core.models.DEAD`).
+DEAD_STATUSES = frozenset(s.value for s in DEAD)
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,8 @@ class Store:
                      documents: Sequence[dict[str, Any]], period_start: date | None = None,
                      period_end: date | None = None, milestone: str | None = None,
                      actor: str = "") -> Claim:
-        """Create a DRAFT claim with its documents (dicts as made by :mod:`claims.lifecycle.intake`)."""
+        """Create a DRAFT claim with its documents (dicts as made by
+        :mod:`claims.lifecycle.intake`)."""
         with self.session() as s:
             contract = s.scalar(select(ContractRow).where(ContractRow.number == contract_number))
             if contract is None:
@@ -376,6 +378,28 @@ class Store:
                 query = query.where(ClaimRow.status == status)
             return list(s.scalars(query))
 
+    def withdraw_claim(self, claim_id: int, *, reason: str, actor: str = "") -> ClaimStatus:
+        """Move a claim the portal never had to WITHDRAWN, in one conditional write: refused
+        when its status is not withdrawable or a live worker holds its lease (it may be on its
+        way to the portal). Returns the status it had."""
+        now = utcnow()
+        with self.session() as s:
+            row = s.get(ClaimRow, claim_id, with_for_update=True)
+            if row is None:
+                raise NotFound("claim", claim_id)
+            was = ClaimStatus(row.status)
+            if was not in WITHDRAWABLE:
+                raise ConflictError(f"claim {claim_id} is {was.value}; only a claim the portal "
+                                    "never had is withdrawn")
+            if row.lease_owner and row.lease_expires_at and row.lease_expires_at > now:
+                raise ConflictError(f"claim {claim_id} is being submitted by "
+                                    f"{row.lease_owner}; try again after it finishes")
+            row.status, row.updated_at = ClaimStatus.WITHDRAWN.value, now
+            s.add(ClaimEventRow(claim_id=claim_id, kind="withdrawn",
+                                status=ClaimStatus.WITHDRAWN.value, actor=actor,
+                                detail={"reason": reason, "from": was.value}))
+        return was
+
     def record_event(self, claim_id: int, kind: str, *, status: ClaimStatus | None = None,
                      actor: str = "", detail: dict[str, Any] | None = None,
                      fence: Fence | None = None, **columns: Any) -> None:
@@ -437,7 +461,8 @@ class Store:
             earlier = s.execute(
                 select(ClaimRow.id, InvoiceRow.number, ClaimRow.status, InvoiceRow.total)
                 .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
-                .where(ClaimRow.contract_id == row.contract_id, ClaimRow.id != row.id,
+                # only earlier live claims: a later claim never invalidates an earlier one
+                .where(ClaimRow.contract_id == row.contract_id, ClaimRow.id < row.id,
                        ClaimRow.status.not_in(DEAD_STATUSES))
                 .order_by(ClaimRow.id))
             inspections = s.execute(

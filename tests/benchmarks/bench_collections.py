@@ -40,7 +40,7 @@ def seed(ws: Any, invoices: int, customers: int) -> None:
     a fifth partly paid, and some disputes, promises and plans."""
     from sqlalchemy import insert
 
-    from claims.collections.tables import DisputeRow, PlanInvoiceRow, PlanRow, PromiseRow
+    from claims.store.tables.collections import DisputeRow, PlanInvoiceRow, PlanRow, PromiseRow
     from claims.store.tables import ContactRow, CustomerRow, InvoiceRow, PaymentApplicationRow
 
     rng = random.Random(7)

@@ -143,3 +143,39 @@ def test_build_dry_run_writes_nothing(cli, samples) -> None:
     result = out_json(cli("claim", "build", "--all", "--dry-run", "--json"))
     assert result["dry_run"] and result["ok"]
     assert not any((cli.root / "bundles").rglob("*.zip"))
+
+
+def _claims(root: Path, *args: str, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "claims", "--workspace", str(root), *args],
+                          capture_output=True, text=True, env={**os.environ, **env})
+
+
+def test_json_event_lines_go_to_scripts_and_stay_out_of_a_persons_output(tmp_path) -> None:
+    """Not on a terminal (cron, CI) each action logs a JSON event line on stderr; with
+    CLAIMS_LOG_LEVEL=warning (what `make demo` sets) only the human output remains."""
+    root = tmp_path / "ws"
+    assert _claims(root, "init", "--with-samples", str(root)).returncode == 0
+    scripted = _claims(root, "claim", "validate", "--all")
+    events = [json.loads(line) for line in scripted.stderr.splitlines() if line.startswith("{")]
+    assert any(e["event"] == "claim.validated" for e in events), scripted.stderr
+    person = _claims(root, "claim", "validate", "--all", CLAIMS_LOG_LEVEL="warning")
+    assert person.returncode == 0 and "VALID" in person.stdout
+    assert person.stderr == ""
+    bad = _claims(root, "claim", "list", CLAIMS_LOG_LEVEL="loud")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "CLAIMS_LOG_LEVEL: 'loud' is not one of debug, info, warning, error" in bad.stderr
+
+
+def test_withdraw_from_the_command_line(cli, samples) -> None:
+    done = cli("claim", "withdraw", "2", "--reason", "duplicate of claim 1", "--json")
+    assert out_json(done)["status"] == "WITHDRAWN"
+    again = cli("claim", "withdraw", "2", "--reason", "twice")
+    assert again.exit_code == 1 and "is WITHDRAWN" in again.stderr
+    listed = out_json(cli("claim", "list", "--status", "withdrawn", "--json"))
+    assert [c["id"] for c in listed] == [2]
+    bogus = cli("claim", "list", "--status", "BOGUS")
+    assert bogus.exit_code == 1 and "unknown status 'BOGUS'" in bogus.stderr

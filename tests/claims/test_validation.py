@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from claims import api
+from claims.api import ConflictError, InputError
 from claims.samples.pdfs import (
+    make_padded_pdf,
     make_certificate_pdf, make_corrupt_pdf, make_encrypted_pdf, make_truncated_pdf,
 )
 from tests.claims.helpers import TODAY, codes, load_samples, sample_claim
@@ -125,44 +127,57 @@ def test_a_stale_completion_certificate_is_too_old(workspace) -> None:
     assert any(f.code == "E-DOC-008" and "more than 90 days" in f.message for f in found)
 
 
-@pytest.mark.parametrize("maker, code", [
-    (make_encrypted_pdf, "E-PDF-ENCRYPTED"),
-    (make_truncated_pdf, "E-PDF-"),
-    (make_corrupt_pdf, "E-PDF-"),
+def _stored_documents(ws) -> set[Path]:
+    return {p for p in ws.documents_dir.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("maker, rule", [
+    (make_encrypted_pdf, "document-encrypted"),
+    (make_truncated_pdf, "document-truncated"),
+    (make_corrupt_pdf, "document-"),
 ])
-def test_bad_pdfs_become_findings_not_crashes(workspace, tmp_path, maker, code) -> None:
+def test_a_broken_pdf_is_refused_at_the_door(workspace, tmp_path, maker, rule) -> None:
+    """A PDF that can never become valid is refused by `claim new`: one error naming the
+    user's file and the rule, no claim, nothing stored."""
     files = load_samples(workspace)
+    before, claims_before = _stored_documents(workspace), workspace.store.claim_ids()
     bad = tmp_path / "bad.pdf"
     maker(bad)
-    claim = sample_claim(workspace, files, replace={"completion-certificate": bad})
-    found = [f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
-             if f.file == "bad.pdf"]
-    assert found and found[0].code.startswith(code) and found[0].is_error
+    with pytest.raises(InputError) as refused:
+        sample_claim(workspace, files, replace={"completion-certificate": bad})
+    assert str(bad) in str(refused.value) and f"[rule: {rule}" in str(refused.value)
+    assert "documents/" not in str(refused.value)  # names the user's file, not the stored copy
+    assert _stored_documents(workspace) == before
+    assert workspace.store.claim_ids() == claims_before
 
 
-@pytest.mark.parametrize("content, media", [(b"PK\x03\x04" + b"\0" * 100, "application/zip"),
-                                            (b"MZ\x90\0" + b"\0" * 100, "application/x-msdownload"),
-                                            (b"", "application/x-empty")])
-def test_a_pdf_name_does_not_make_a_pdf(workspace, tmp_path, content, media) -> None:
+@pytest.mark.parametrize("content, rule, said", [
+    (b"PK\x03\x04" + b"\0" * 100, "document-not-a-pdf", "application/zip"),
+    (b"MZ\x90\0" + b"\0" * 100, "document-not-a-pdf", "application/x-msdownload"),
+    (b"<!doctype html><html><body>hi</body></html>", "document-not-a-pdf", "is not a PDF"),
+    (b"", "document-zero-bytes", "empty"),
+    (b"%PDF-1.7\n", "document-", ""),  # a header and nothing else
+])
+def test_a_pdf_name_does_not_make_a_pdf(workspace, tmp_path, content, rule, said) -> None:
     files = load_samples(workspace)
+    before = _stored_documents(workspace)
     fake = tmp_path / "certificate.pdf"
     fake.write_bytes(content)
-    claim = sample_claim(workspace, files, replace={"completion-certificate": fake})
-    found = next(f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
-                 if f.file == "certificate.pdf")
-    assert found.code == "E-DOC-003" and media in found.message
+    with pytest.raises(InputError) as refused:
+        sample_claim(workspace, files, replace={"completion-certificate": fake})
+    assert f"[rule: {rule}" in str(refused.value) and said in str(refused.value)
+    assert str(fake) in str(refused.value)
+    assert _stored_documents(workspace) == before
 
 
-def test_an_oversized_document_breaks_the_claim_types_limit(workspace, tmp_path) -> None:
-    from claims.samples.pdfs import make_padded_pdf
-
+def test_an_oversized_document_is_refused_at_the_door(workspace, tmp_path) -> None:
     files = load_samples(workspace)
     big = tmp_path / "big-tax.pdf"
     make_padded_pdf(big, 6 * 1024 * 1024)
-    claim = sample_claim(workspace, files, replace={"tax-certificate": big})
-    found = next(f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
-                 if f.code == "E-DOC-004")
-    assert "5,242,880-byte limit for tax-certificate" in found.message
+    with pytest.raises(InputError) as refused:
+        sample_claim(workspace, files, replace={"tax-certificate": big})
+    assert "is over the 5,242,880 a tax-certificate may have" in str(refused.value)
+    assert "[rule: document-max-bytes]" in str(refused.value)
 
 
 def test_a_monthly_claim_needs_its_period(workspace) -> None:
@@ -188,3 +203,60 @@ def test_today_is_the_default_submission_date(workspace) -> None:
     files = load_samples(workspace, today=date.today())
     claim = sample_claim(workspace, files)
     assert not [f for f in api.validate_claim(workspace, claim.id) if f.is_error]
+
+
+def test_a_later_duplicate_never_invalidates_the_earlier_claim(workspace) -> None:
+    files = load_samples(workspace)
+    original = sample_claim(workspace, files)
+    api.build_claim(workspace, original.id, as_of=TODAY)
+    again = sample_claim(workspace, files)
+    assert "E-DUP-001" in codes(api.validate_claim(workspace, again.id, as_of=TODAY))
+    assert "E-DUP-001" not in codes(api.validate_claim(workspace, original.id, as_of=TODAY))
+    assert api.get_claim(workspace, original.id).status.value == "READY"
+
+
+def test_withdrawn_claims_count_for_nothing(workspace) -> None:
+    """An abandoned claim, withdrawn, no longer blocks the invoice or eats the ceiling; it
+    stays in history and in evidence."""
+    files = load_samples(workspace, edit_contract=lambda c: c.update(ceiling="150000.00"))
+    abandoned = sample_claim(workspace, files, 1)
+    wanted = sample_claim(workspace, files, 0)
+    assert "E-CEIL-001" in codes(api.validate_claim(workspace, wanted.id, as_of=TODAY))
+    gone = api.withdraw_claim(workspace, abandoned.id, reason="raised in error")
+    assert gone.status.value == "WITHDRAWN"
+    assert gone.events[-1].kind == "withdrawn"
+    assert gone.events[-1].detail == {"reason": "raised in error", "from": "DRAFT"}
+    assert "E-CEIL-001" not in codes(api.validate_claim(workspace, wanted.id, as_of=TODAY))
+    again = sample_claim(workspace, files, 1)  # the withdrawn claim's invoice, claimed anew
+    assert "E-DUP-001" not in codes(api.validate_claim(workspace, again.id, as_of=TODAY))
+    kinds = [e.kind for e in workspace.evidence.entries(str(abandoned.id))]
+    assert kinds == ["claim.withdrawn"]
+    with pytest.raises(ConflictError, match="cannot be rebuilt"):
+        api.build_claim(workspace, abandoned.id, as_of=TODAY)
+    assert api.validate_claim(workspace, abandoned.id, as_of=TODAY) is not None
+    assert api.get_claim(workspace, abandoned.id).status.value == "WITHDRAWN"
+
+
+def test_only_a_claim_the_portal_never_had_is_withdrawn(workspace) -> None:
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files)
+    with pytest.raises(InputError, match="needs a reason"):
+        api.withdraw_claim(workspace, claim.id, reason="  ")
+    workspace.store.record_event(claim.id, "submission.finished",
+                                 status=api.ClaimStatus.SUBMITTED, portal_reference="CLM-1")
+    with pytest.raises(ConflictError, match="is SUBMITTED; only a claim the portal never had"):
+        api.withdraw_claim(workspace, claim.id, reason="too late")
+    with pytest.raises(api.NotFound):
+        api.withdraw_claim(workspace, 999, reason="no such claim")
+
+
+def test_a_claim_leased_by_a_live_worker_is_not_withdrawn(workspace) -> None:
+    from claims.lifecycle.leases import take_next
+
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files)
+    api.build_claim(workspace, claim.id, as_of=TODAY)
+    assert take_next(workspace.store.engine, "host:1:w", ["READY"]) == claim.id
+    with pytest.raises(ConflictError, match="being submitted by host:1:w"):
+        api.withdraw_claim(workspace, claim.id, reason="changed our mind")
+    assert api.get_claim(workspace, claim.id).status.value == "READY"

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from claims.collections import dunning, records
-from claims.collections.tables import DunningSendItemRow, DunningSendRow
+from claims.store.tables.collections import DunningSendItemRow, DunningSendRow
 from claims.errors import ConflictError, UnknownName
 from claims.workspace import Workspace
 from tests.collections.conftest import (

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from claims.errors import ConflictError, InputError, NotFound
 from claims.payments import reconcile, service
 from claims.payments.matching import MatchSettings
-from claims.payments.tables import PayerAccountRow, PaymentMatchRow, StatementImportRow
+from claims.store.tables.payments import PayerAccountRow, PaymentMatchRow, StatementImportRow
 from claims.store import Store
 from claims.store.tables import InvoiceRow, PaymentApplicationRow, PaymentRow
 from tests.payments.conftest import HEALTH_IBAN, WORKS_IBAN

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from claims.payments.tables import PaymentMatchRow
+from claims.store.tables.payments import PaymentMatchRow
 from claims.store import Store
 from claims.store.tables import CustomerRow, InvoiceRow, PaymentApplicationRow, PaymentRow
 from tests.payments.conftest import invoice

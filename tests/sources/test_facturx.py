@@ -16,7 +16,7 @@ from sqlalchemy import select
 from claims.errors import InputError
 from claims.sources.api import import_xml_files
 from claims.sources.common import ImportRejected
-from claims.sources.tables import InvoiceOriginRow
+from claims.store.tables.sources import InvoiceOriginRow
 from claims.store.tables import ContactRow, DocumentRow
 
 CII = """<?xml version="1.0" encoding="UTF-8"?>

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from claims.errors import InputError, UnknownName
 from claims.sources.api import import_tabular, preview_tabular
 from claims.sources.common import ImportRejected
-from claims.sources.tables import InvoiceImportRow
+from claims.store.tables.sources import InvoiceImportRow
 from claims.store.tables import ContactRow, CustomerRow, InvoiceRow
 
 D = Decimal

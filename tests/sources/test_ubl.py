@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from claims.errors import InputError
 from claims.sources.api import import_xml_files
 from claims.sources.common import ImportRejected
-from claims.sources.tables import InvoiceImportRow, InvoiceOriginRow
+from claims.store.tables.sources import InvoiceImportRow, InvoiceOriginRow
 from claims.sources.ubl import parse_ubl
 from claims.store.tables import ContactRow, CustomerRow, InvoiceRow
 

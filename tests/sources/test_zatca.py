@@ -107,7 +107,7 @@ def test_simplified_invoice_imports_with_qr_and_hash_checked(ws, tmp_path) -> No
                                                          Decimal("1150.00"), "zatca")
     from sqlalchemy import select
 
-    from claims.sources.tables import InvoiceOriginRow
+    from claims.store.tables.sources import InvoiceOriginRow
 
     with ws.store.session() as s:
         z = s.scalar(select(InvoiceOriginRow)).extra["zatca"]

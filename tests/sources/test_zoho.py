@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from claims.errors import InputError
 from claims.sources.api import import_zoho
-from claims.sources.tables import InvoiceImportRow, InvoiceOriginRow
+from claims.store.tables.sources import InvoiceImportRow, InvoiceOriginRow
 from claims.sources.zoho import ZohoAuthError, ZohoError
 from claims.store.tables import ContactRow, CustomerRow, DocumentRow, InvoiceRow
 

@@ -1,1 +1,2 @@
-"""Documents: a PDF inspected once at intake (:mod:`.pdf`) and its stored inspection (:mod:`.stored`)."""
+"""Documents: a PDF inspected once at intake (:mod:`.pdf`) and its stored inspection
+(:mod:`.stored`)."""

@@ -13,7 +13,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from claims.lifecycle.documents.pdf import PdfInspection, PdfProblem, PdfProblemCode, inspect_pdf, text_contains
+from claims.lifecycle.documents.pdf import (
+    PdfInspection, PdfProblem, PdfProblemCode, inspect_pdf, text_contains,
+)
 
 #: Text is kept for this many pages at most; needles beyond them are not looked for.
 MAX_TEXT_PAGES = 50

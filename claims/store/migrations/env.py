@@ -1,14 +1,11 @@
 """Alembic environment: migrations run on the connection the store hands over.
 
-Each area's tables are imported so that autogenerate sees the whole schema.
+``claims.store.tables`` holds every slice's tables, so autogenerate sees the whole schema.
 """
 
 from alembic import context
 
-import claims.collections.tables  # noqa: F401
-import claims.payments.tables  # noqa: F401
-import claims.sources.tables  # noqa: F401
-from claims.store.tables import Base
+from claims.store.tables import Base  # with every slice's tables
 
 config = context.config
 connection = config.attributes["connection"]

@@ -1,31 +1,26 @@
-"""The Python API: each CLI command is a thin layer over one function here.
+"""A claim's life before the portal: contracts and invoices in, a claim made from them and
+its documents, validated, bundled, corrected after a return, or withdrawn.
 
->>> ws = find_workspace("my-ws")                                    # doctest: +SKIP
->>> claim = new_claim(ws, "C-123", "INV-001", [("invoice", "inv.pdf"), ...])  # doctest: +SKIP
->>> findings = validate_claim(ws, claim.id)                         # doctest: +SKIP
->>> bundle = build_claim(ws, claim.id)                              # doctest: +SKIP
+Every function takes the workspace first; :mod:`claims.api` hands them to users.
 """
 
 from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import structlog
 
+import schemas
 from claims.lifecycle.bundle import Bundle, build_bundle, claim_document
-from claims.core.claimtypes import document_rules, known_document_types
 from claims.errors import ConflictError, InputError, UnknownName, ValidationFailed
-from claims.lifecycle.documents.stored import from_json, inspect_for_store, to_json
-from claims.lifecycle.intake import (
-    check_document_path, load_contract, load_invoices, schema_findings, store_blob,
-)
-from claims.core.models import Claim, ClaimStatus, Contract
+from claims.lifecycle.documents.door import accept_documents
+from claims.lifecycle.documents.stored import from_json
+from claims.lifecycle.intake import load_contract, load_invoices, schema_findings
+from claims.core.models import DEAD, FROZEN, Claim, ClaimStatus, Contract
 from claims.store import ImportResult
 from claims.lifecycle.validation.findings import Finding, has_errors
 from claims.lifecycle.validation.rules import Context, run_rules
@@ -33,16 +28,7 @@ from claims.workspace import Workspace
 
 log = structlog.get_logger("claims")
 
-#: Never store a file larger than this, whatever a claim type allows (a 2 GB "PDF" is refused
-#: before it is copied). Claim types set the real, smaller limits.
-HARD_MAX_BYTES = 1536 * 1024 * 1024
-
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
-
-#: Statuses after which a claim's content is frozen: the portal has (or may have) it.
-FROZEN = {ClaimStatus.SUBMITTING, ClaimStatus.UNKNOWN, ClaimStatus.SUBMITTED,
-          ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED, ClaimStatus.PAYMENT_ORDERED,
-          ClaimStatus.PAID}
 
 
 def add_contract(ws: Workspace, path: Path, *, replace: bool = False) -> tuple[Contract, bool]:
@@ -93,54 +79,13 @@ def new_claim(ws: Workspace, contract_number: str, invoice_number: str,
     start = end = None
     if period:
         start, end = parse_period(period)
-    with _intake(ws, contract, claim_type, documents, expiry, issued) as docs:
+    with accept_documents(ws, contract, claim_type, documents, expiry, issued) as docs:
         claim = ws.store.create_claim(contract_number=contract.number,
                                       invoice_number=invoice_number, claim_type=claim_type,
                                       documents=docs, period_start=start, period_end=end,
                                       milestone=milestone, actor=ws.actor)
     log.info("claim.created", claim=claim.id, contract=contract.number, invoice=invoice_number)
     return claim
-
-
-@contextmanager
-def _intake(ws: Workspace, contract: Contract, claim_type: str,
-            documents: Sequence[tuple[str, str]], expiry: dict[str, date] | None,
-            issued: dict[str, date] | None) -> Iterator[list[dict[str, Any]]]:
-    """Check (type, path) pairs, store the files, yield their rows; on any error in the block,
-    remove the files no stored claim refers to, so nothing is half-written."""
-    rules = document_rules(contract, claim_type)
-    known = known_document_types() | set(rules)
-    expiry, issued = expiry or {}, issued or {}
-    for flag, mapping in (("--expiry", expiry), ("--issued", issued)):
-        for doc_type in mapping:
-            if doc_type not in {t for t, _ in documents}:
-                raise InputError(f"no --doc of type {doc_type} to date", field=flag,
-                                 rule="dated-document-attached")
-    checked = []
-    for doc_type, raw in documents:
-        if doc_type not in known:
-            raise UnknownName("document type", doc_type, known, file=raw, field="--doc")
-        checked.append((doc_type, check_document_path(raw, field=f"--doc {doc_type}")))
-    stored_files: list[Path] = []
-    try:
-        docs = []
-        for doc_type, path in checked:
-            sha, size, stored = store_blob(path, ws.documents_dir, max_bytes=HARD_MAX_BYTES,
-                                           field=f"--doc {doc_type}")
-            stored_files.append(stored)
-            known_insp = ws.store.inspections([sha]).get(sha)
-            insp = from_json(known_insp) if known_insp else inspect_for_store(stored)
-            docs.append({"type": doc_type, "filename": path.name, "sha256": sha, "size": size,
-                         "media_type": insp.media_type, "pages": insp.pages,
-                         "inspection": known_insp or to_json(insp),
-                         "stored_path": str(stored.relative_to(ws.root)),
-                         "expiry_date": expiry.get(doc_type), "issue_date": issued.get(doc_type)})
-        yield docs
-    except BaseException:
-        # Content-addressed files may be shared with other claims: remove only those that no
-        # stored claim refers to (new ones, from this call).
-        ws.store.prune_documents(stored_files, ws.root)
-        raise
 
 
 def correct_claim(ws: Workspace, claim_id: int, documents: Sequence[tuple[str, str]], *,
@@ -159,7 +104,7 @@ def correct_claim(ws: Workspace, claim_id: int, documents: Sequence[tuple[str, s
         raise InputError("give at least one --doc TYPE=FILE to replace", field="--doc",
                          rule="correction-documents")
     contract = ws.store.get_contract(claim.contract_number)
-    with _intake(ws, contract, claim.claim_type, documents, expiry, issued) as docs:
+    with accept_documents(ws, contract, claim.claim_type, documents, expiry, issued) as docs:
         ws.store.replace_claim_documents(claim_id, docs, actor=ws.actor)
     log.info("claim.corrected", claim=claim_id, replaced=[t for t, _ in documents])
     return ws.store.get_claim(claim_id)
@@ -176,8 +121,6 @@ def _context(ws: Workspace, claim_id: int, as_of: date | None) -> Context:
 def _findings(ctx: Context) -> list[Finding]:
     findings = run_rules(ctx)
     if not has_errors(findings):
-        import schemas
-
         findings += schema_findings(claim_document(ctx.claim, ctx.contract, ctx.invoice),
                                     schemas.load(f"claim-types/{ctx.claim.claim_type}"),
                                     file="claim.json", code="E-SCHEMA-002")
@@ -194,7 +137,7 @@ def validate_claim(ws: Workspace, claim_id: int, *, as_of: date | None = None) -
     ctx = _context(ws, claim_id, as_of)
     claim, findings = ctx.claim, _findings(ctx)
     errors = [f for f in findings if f.is_error]
-    if claim.status not in FROZEN and claim.status is not ClaimStatus.READY:
+    if claim.status not in FROZEN | DEAD and claim.status is not ClaimStatus.READY:
         status = ClaimStatus.INVALID if errors else ClaimStatus.VALID
         ws.store.record_event(claim_id, "validated", status=status, actor=ws.actor,
                               detail={"errors": len(errors),
@@ -208,7 +151,7 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
     """Validate, then build the bundle; raises :class:`ValidationFailed` on error findings."""
     ctx = _context(ws, claim_id, as_of)
     claim, contract, invoice = ctx.claim, ctx.contract, ctx.invoice
-    if claim.status in FROZEN and claim.bundle_path is None:
+    if claim.status in FROZEN and claim.bundle_path is None or claim.status in DEAD:
         raise ConflictError(f"claim {claim_id} is {claim.status.value}; it cannot be rebuilt")
     findings = _findings(ctx)
     if has_errors(findings):
@@ -235,5 +178,56 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
     return bundle
 
 
-__all__ = ["add_contract", "add_invoices", "new_claim", "validate_claim", "build_claim",
-           "correct_claim", "findings_for", "parse_period", "ValidationFailed"]
+def list_contracts(ws: Workspace) -> list[Contract]:
+    """Every stored contract, by number."""
+    return ws.store.list_contracts()
+
+
+def list_claims(ws: Workspace, status: str | None = None) -> list[Claim]:
+    """Claims (with this status, case-insensitive), by id; an unknown status word is an
+    error with a suggestion, not an empty list."""
+    if status:
+        words = [s.value for s in ClaimStatus]
+        if status.upper() not in words:
+            raise UnknownName("status", status.upper(), words, field="--status")
+    return ws.store.list_claims(status=status.upper() if status else None)
+
+
+def get_claim(ws: Workspace, claim_id: int) -> Claim:
+    """One claim with its documents and history; :class:`NotFound` if there is none."""
+    return ws.store.get_claim(claim_id)
+
+
+def target_claims(ws: Workspace, claim_id: int | None, all_: bool, *,
+                  unfrozen: bool = False) -> list[int]:
+    """The claims a command acts on: one id, or every claim with ``all_`` (leaving out those
+    the portal has or may have when ``unfrozen``)."""
+    if claim_id is None and not all_:
+        raise InputError("give a claim ID or --all", field="ID", rule="target-required")
+    if claim_id is not None and all_:
+        raise InputError("give a claim ID or --all, not both", field="ID", rule="one-target")
+    if claim_id is not None:
+        return [claim_id]
+    ids = ws.store.claim_ids()
+    if unfrozen:
+        ids = [i for i in ids if ws.store.get_claim(i).status not in FROZEN | DEAD]
+    return ids
+
+
+def withdraw_claim(ws: Workspace, claim_id: int, *, reason: str) -> Claim:
+    """Withdraw a claim the portal never had (DRAFT … READY, or refused by the portal): it
+    counts no more toward the ceiling or as a duplicate, and stays in history and evidence."""
+    if not reason.strip():
+        raise InputError("a withdrawal needs a reason", field="--reason", rule="non-empty")
+    was = ws.store.withdraw_claim(claim_id, reason=reason.strip(), actor=ws.actor)
+    ws.record_evidence(kind="claim.withdrawn", claim=str(claim_id),
+                       metadata={"reason": reason.strip(), "from": was.value})
+    log.info("claim.withdrawn", claim=claim_id, was=was.value)
+    return ws.store.get_claim(claim_id)
+
+
+def check_buildable(ws: Workspace, claim_id: int, *, as_of: date | None = None) -> None:
+    """Validate as ``build`` would, building nothing; :class:`ValidationFailed` on errors."""
+    findings = findings_for(ws, ws.store.get_claim(claim_id), as_of=as_of)
+    if has_errors(findings):
+        raise ValidationFailed(claim_id, findings)

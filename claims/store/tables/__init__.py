@@ -234,3 +234,8 @@ class PaymentApplicationRow(Base):
     actor: Mapped[str] = mapped_column(String(100), default="")
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Every slice's tables live beside these, on the one metadata, so that migrations and
+# ``create_all`` always see the whole schema.
+from claims.store.tables import collections, payments, sources  # noqa: E402,F401

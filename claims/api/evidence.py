@@ -1,0 +1,97 @@
+"""The evidence archive as user actions: verify, read the log, export for an auditor, verify
+an export offline, sign a checkpoint. Evidence errors come out as :class:`EvidenceFailed`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from claims.errors import EvidenceFailed, InputError
+from claims.workspace import Workspace
+from evidence import Checkpoint, Entry, EvidenceError, VerificationReport, format_log
+from evidence import verify_export as _verify_bag
+from evidence.model import format_time
+
+__all__ = ["Checkpoint", "VerificationReport", "load_checkpoints", "verify_evidence",
+           "evidence_log", "evidence_log_lines", "evidence_entry_json", "export_evidence",
+           "verify_evidence_export", "sign_checkpoint"]
+
+
+@contextmanager
+def _evidence_errors() -> Iterator[None]:
+    try:
+        yield
+    except EvidenceError as err:
+        raise EvidenceFailed(str(err)) from err
+
+
+def load_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
+    """Checkpoints saved earlier (JSON files); a clear error naming a file that is not one."""
+    out = []
+    for path in paths:
+        try:
+            out.append(Checkpoint.from_json(json.loads(path.read_text(encoding="utf-8"))))
+        except OSError as err:
+            raise InputError(f"cannot read: {err.strerror}", file=str(path),
+                             rule="file-readable") from None
+        except (ValueError, KeyError, TypeError) as err:
+            raise InputError(f"not a signed checkpoint: {err}", file=str(path),
+                             rule="evidence-checkpoint") from None
+    return out
+
+
+def verify_evidence(ws: Workspace, claim: str | None = None, *,
+                    trusted_key: Path | None = None,
+                    checkpoints: Sequence[Path] = ()) -> VerificationReport:
+    """Check blobs, entries, tree roots, checkpoint signatures and consistency (with the
+    pinned key and saved checkpoints when given); the report lists every problem."""
+    saved = load_checkpoints(checkpoints)
+    with _evidence_errors():
+        return ws.evidence.verify(claim, trusted_key=trusted_key, trusted_checkpoints=saved)
+
+
+def evidence_log(ws: Workspace, claim: str | None = None) -> list[Entry]:
+    """The evidence entries (of one claim), oldest first."""
+    with _evidence_errors():
+        return ws.evidence.entries(claim)
+
+
+def evidence_log_lines(entries: Sequence[Entry]) -> list[str]:
+    """The entries as the timeline a person reads."""
+    return list(format_log(entries))
+
+
+def evidence_entry_json(entry: Entry) -> dict[str, Any]:
+    """One entry in the stable ``evidence log --json`` shape."""
+    return {"index": entry.index, "time": format_time(entry.time), "kind": entry.kind,
+            "claim": entry.claim, "actor": entry.actor, "metadata": entry.metadata,
+            "files": {n: r.to_json() for n, r in entry.blobs.items()},
+            "leaf_hash": entry.leaf_hash.hex()}
+
+
+def export_evidence(ws: Workspace, out: Path, *, claim: str | None = None,
+                    since: date | None = None, until: date | None = None) -> Path:
+    """Write a self-contained BagIt bag for an auditor; returns its folder."""
+    if claim is None and since is None and until is None:
+        raise InputError("give --claim ID, or --from DATE --to DATE",
+                         field="--claim / --from / --to", rule="export-scope")
+    with _evidence_errors():
+        return ws.evidence.export(out, claim=claim, since=since, until=until, actor=ws.actor)
+
+
+def verify_evidence_export(path: Path, *, trusted_key: Path | None = None,
+                           checkpoints: Sequence[Path] = ()) -> VerificationReport:
+    """Verify an exported bag offline (no workspace, no database)."""
+    saved = load_checkpoints(checkpoints)
+    with _evidence_errors():
+        return _verify_bag(path, trusted_key=trusted_key, trusted_checkpoints=saved)
+
+
+def sign_checkpoint(ws: Workspace) -> Checkpoint:
+    """Sign a checkpoint of the log now."""
+    with _evidence_errors():
+        return ws.evidence.checkpoint()

@@ -1,0 +1,147 @@
+"""Collections follow-up as user actions: reminders, terms, contacts, notes, promises, plans,
+disputes, escalations and the worklist. Every function takes the workspace first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from claims.collections import dunning, records, worklist as worklist_lib
+from claims.collections.receivables import set_terms
+from claims.collections.terms import Instalment, Terms
+from claims.errors import InputError
+from claims.workspace import Workspace
+
+__all__ = [
+    "Instalment", "Terms", "run_followup", "preview_followup", "render_reminder",
+    "resolve_stuck_send", "sent_history", "receivables", "set_invoice_terms", "add_contact",
+    "set_collector", "worklist", "add_note", "list_notes", "add_promise", "promise_states",
+    "add_plan", "plan_status", "open_dispute", "resolve_dispute", "list_disputes",
+    "escalation_candidates", "approve_escalation",
+]
+
+
+def run_followup(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
+                 customer: str | None = None) -> Any:
+    """Send every reminder due on ``as_of`` (default today), each exactly once."""
+    return dunning.run(ws, as_of, dry_run=dry_run, customer=customer)
+
+
+def preview_followup(ws: Workspace, as_of: date, *, customer: str | None = None) -> list[Any]:
+    """The reminders that would go out on ``as_of``, not sent."""
+    return dunning.plan_messages(ws, as_of, customer=customer)
+
+
+def render_reminder(ws: Workspace, message: Any, as_of: date) -> tuple[str, str, str]:
+    """(subject, text, html) of one planned reminder."""
+    return dunning.render(ws, message, as_of)
+
+
+def resolve_stuck_send(ws: Workspace, send_id: int, *, was_sent: bool) -> dict[str, Any]:
+    """Settle a send left in ``sending`` by a crash: it went out, or it did not."""
+    return dunning.resolve_stuck(ws, send_id, was_sent=was_sent)
+
+
+def sent_history(ws: Workspace, customer: str | None = None) -> list[dict[str, Any]]:
+    """Every reminder sent (to ``customer``), newest first."""
+    return dunning.sent_history(ws, customer)
+
+
+def receivables(ws: Workspace, as_of: date | None = None, *,
+                customer: str | None = None) -> list[Any]:
+    """Open receivables as of a date, with due dates and days overdue."""
+    return worklist_lib.receivables(ws, as_of, customer=customer)
+
+
+def set_invoice_terms(ws: Workspace, invoice: str, terms: Terms) -> list[dict[str, Any]]:
+    """Give an invoice payment terms; returns its schedule of due amounts."""
+    return set_terms(ws.store, invoice, terms)
+
+
+def add_contact(ws: Workspace, customer: str, *, name: str, email: str | None,
+                **fields: Any) -> int:
+    """Add a contact person to a customer; returns its id."""
+    return records.add_contact(ws.store, customer, name=name, email=email, **fields)
+
+
+def set_collector(ws: Workspace, customer: str, person: str) -> None:
+    """Assign the collector who works a customer's account."""
+    records.set_collector(ws.store, customer, person)
+
+
+def worklist(ws: Workspace, as_of: date | None = None, *, limit: int | None = None) -> list[Any]:
+    """Accounts ranked by what to do first, with the parts of each score."""
+    return worklist_lib.worklist(ws, as_of, limit=limit)
+
+
+def add_note(ws: Workspace, customer: str, text: str, **fields: Any) -> dict[str, Any]:
+    """Log an interaction with a customer (the workspace's actor is the author)."""
+    return records.add_note(ws.store, customer, text, author=ws.actor, **fields)
+
+
+def list_notes(ws: Workspace, customer: str) -> list[dict[str, Any]]:
+    """A customer's interaction log, oldest first."""
+    return records.list_notes(ws.store, customer)
+
+
+def add_promise(ws: Workspace, customer: str, *, amount: Decimal, **fields: Any
+                ) -> dict[str, Any]:
+    """Record a promise to pay."""
+    return records.add_promise(ws.store, customer, amount=amount, actor=ws.actor, **fields)
+
+
+def promise_states(ws: Workspace, as_of: date, *, customer: str | None = None
+                   ) -> list[dict[str, Any]]:
+    """Each promise kept, broken or pending on ``as_of`` (the configured grace applied)."""
+    grace = dunning.config_of(ws).followup.promise_grace_days
+    return records.promise_states(ws.store, as_of, customer=customer, grace_days=grace)
+
+
+def add_plan(ws: Workspace, customer: str, *, invoices: Sequence[str],
+             instalments: Sequence[Any], note: str = "") -> dict[str, Any]:
+    """Agree a payment plan over overdue invoices."""
+    return records.add_plan(ws.store, customer, invoices=invoices, instalments=instalments,
+                            actor=ws.actor, note=note)
+
+
+def plan_status(ws: Workspace, plan_id: int, as_of: date | None = None) -> dict[str, Any]:
+    """A payment plan's instalments: paid, due, missed (the configured grace applied)."""
+    grace = dunning.config_of(ws).followup.plan_grace_days
+    return records.plan_status(ws.store, plan_id, as_of or date.today(), grace_days=grace)
+
+
+def open_dispute(ws: Workspace, **fields: Any) -> dict[str, Any]:
+    """Open a dispute on an invoice or a claim (pauses reminders for it)."""
+    return records.open_dispute(ws.store, actor=ws.actor, **fields)
+
+
+def resolve_dispute(ws: Workspace, dispute_id: int, *, resolution: str, note: str
+                    ) -> dict[str, Any]:
+    """Close a dispute with its resolution."""
+    return records.resolve_dispute(ws.store, dispute_id, resolution=resolution, note=note,
+                                   actor=ws.actor)
+
+
+def list_disputes(ws: Workspace, *, status: str | None = "open") -> list[dict[str, Any]]:
+    """Disputes (open ones by default)."""
+    return records.list_disputes(ws.store, status=status)
+
+
+def escalation_candidates(ws: Workspace, as_of: date | None = None) -> list[Any]:
+    """Accounts the escalation rules propose for legal action or write-off."""
+    return worklist_lib.escalation_candidates(ws, as_of)
+
+
+def approve_escalation(ws: Workspace, invoice: str, *, action: str, reason: str,
+                       as_of: date | None = None) -> dict[str, Any]:
+    """Approve legal action or a write-off of an invoice for its open balance on ``as_of``
+    (the actor approves); an invoice with nothing open is refused."""
+    items = [r for r in worklist_lib.receivables(ws, as_of) if r["invoice"] == invoice]
+    if not items:
+        raise InputError(f"invoice {invoice} has no open balance", field="invoice",
+                         rule="open-balance")
+    amount = sum((Decimal(r["open"]) for r in items), Decimal(0))
+    return records.approve_escalation(ws.store, invoice, action=action, reason=reason,
+                                      actor=ws.actor, amount=amount)

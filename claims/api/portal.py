@@ -1,0 +1,94 @@
+"""Portal work as user actions: submit claims (never twice), plan a submission, sync statuses."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from claims.errors import ConflictError, InputError, PortalUnreachable
+from claims.lifecycle import status_sync, submission
+from claims.lifecycle.status_sync import SyncResult
+from claims.lifecycle.submission import Outcome, SubmitSummary
+from claims.workspace import Workspace
+from portals.errors import PortalError
+
+__all__ = ["Outcome", "SubmitSummary", "SyncResult", "sandbox_command", "submission_plan",
+           "submit_claims", "sync_statuses"]
+
+
+def _targets(claim_id: int | None, all_: bool) -> list[int] | None:
+    if (claim_id is None) == (not all_):
+        raise InputError("give a claim ID or --all", field="ID", rule="one-target")
+    return [claim_id] if claim_id is not None else None
+
+
+def submission_plan(ws: Workspace, claim_id: int | None = None, *, all_: bool = False
+                    ) -> list[dict[str, Any]]:
+    """What a submit run would do (dry run): each claim with the action it would take."""
+    ids = _targets(claim_id, all_)
+    candidates = [c for c in ws.store.claims_with_status(list(submission.SUBMITTABLE))
+                  if ids is None or c.id in ids]
+    return [{"id": c.id, "status": c.status.value, "invoice": c.invoice_number,
+             "action": "reconcile first" if c.status.value != "READY" else "submit"}
+            for c in candidates]
+
+
+def submit_claims(ws: Workspace, claim_id: int | None = None, *, all_: bool = False,
+                  workers: int = 1,
+                  progress: Callable[[Outcome], None] | None = None) -> SubmitSummary:
+    """Submit one claim or every READY one through its contract's portal, never twice
+    (SUBMITTING / UNKNOWN claims are reconciled on the portal first)."""
+    ids = _targets(claim_id, all_)
+    if ids:
+        status = ws.store.get_claim(ids[0]).status.value
+        if status not in submission.SUBMITTABLE:
+            raise InputError(f"claim {ids[0]} is {status}; only READY claims are submitted "
+                             "(build it first)", field="ID", rule="submittable-status")
+    return submission.submit_claims(ws, ids=ids, workers=workers, progress=progress)
+
+
+def sync_statuses(ws: Workspace) -> dict[str, SyncResult]:
+    """Read every submitted claim's status from each contract's portal (one bulk export per
+    portal) and record the changes; by portal name. A portal that cannot be reached raises
+    :class:`PortalUnreachable`."""
+    portals = sorted({c.portal for c in ws.store.list_contracts()})
+    results: dict[str, SyncResult] = {}
+    for portal in portals:
+        adapter = submission.default_adapter_factory(ws, portal)
+        try:
+            results[portal] = status_sync.sync_statuses(ws, adapter)
+        except PortalError as err:
+            raise PortalUnreachable(f"{portal}: {err}", portal=portal) from err
+        finally:
+            adapter.close()
+    return results
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+#: What the sandbox portal needs beyond the core install (the ``sandbox`` extra).
+SANDBOX_MODULES = ("starlette", "uvicorn", "multipart", "itsdangerous")
+
+
+def sandbox_command(host: str, port: int, faults: str = "",
+                    extra_args: Sequence[str] = ()) -> list[str]:
+    """The command line that serves the sandbox portal; a clear error naming the extra to
+    install when its web stack is missing."""
+    missing = [m for m in SANDBOX_MODULES if not _importable(m)]
+    if missing:
+        raise ConflictError(
+            f"the sandbox portal is an optional part (missing: {', '.join(missing)}); "
+            "install it with: pip install 'claimwright[sandbox]'")
+    args = [sys.executable, "-m", "portals.sandbox", "serve", "--host", host, "--port",
+            str(port)]
+    if faults:
+        args += ["--faults", faults]
+    return args + list(extra_args)
