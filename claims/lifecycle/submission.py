@@ -141,9 +141,13 @@ class _Job:
         if self.beat is not None:
             self.beat.check()
 
-    def event(self, kind: str, status: ClaimStatus | None = None, **detail: Any) -> None:
+    def event(self, kind: str, status: ClaimStatus | None = None, *, fenced: bool = False,
+              **detail: Any) -> None:
+        """Record an event; ``fenced``: only while this worker holds the lease (else LeaseLost),
+        for what is decided before the click, so a stale worker cannot undo its successor."""
+        fence = self.lease.fence() if fenced and self.lease is not None else None
         self.ws.store.record_event(self.id, kind, status=status, actor=self.ws.actor,
-                                   detail=detail)
+                                   detail=detail, fence=fence)
 
 
 def submit_one(ws: Workspace, adapter: PortalAdapter, claim_id: int, *,
@@ -164,7 +168,8 @@ def submit_one(ws: Workspace, adapter: PortalAdapter, claim_id: int, *,
     package = package_for(ws, job.claim)
     problems = check_package(package, adapter.limits)
     if problems:
-        job.event("submission.refused", ClaimStatus.NEEDS_ATTENTION, problems=problems)
+        job.event("submission.refused", ClaimStatus.NEEDS_ATTENTION, fenced=True,
+                  problems=problems)
         return Outcome(claim_id, ClaimStatus.NEEDS_ATTENTION.value, message="; ".join(problems))
     return _file(job, package)
 
@@ -199,7 +204,7 @@ def _reconcile(job: _Job) -> Outcome | None:
         why = (f"not on the portal yet, but the last attempt (intent at "
                f"{intent.isoformat(timespec='seconds')}) is younger than the settle time "
                f"({settle.total_seconds():g} s); looked up again by a run after {retry_after}")
-        job.event("submission.waiting", ClaimStatus.UNKNOWN, reason=why,
+        job.event("submission.waiting", ClaimStatus.UNKNOWN, fenced=True, reason=why,
                   intent_at=intent.isoformat(), retry_after=retry_after)
         return Outcome(job.id, ClaimStatus.UNKNOWN.value, message=why)
     log.info("submission.not_found_resubmitting", claim=job.id)
