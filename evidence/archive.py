@@ -110,8 +110,9 @@ class EvidenceArchive:
             if word is not None:
                 raise SecretInMetadata(f"files/{name}", word)
         refs: dict[str, dict[str, Any]] = {}
+        journal = self.blobs.journal() if files else None
         for name, source in sorted(files.items()):
-            digest, size = self.blobs.put(source)
+            digest, size = self.blobs.put(source, journal)
             media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
             refs[name] = BlobRef(digest, size, media_type).to_json()
 
@@ -124,6 +125,8 @@ class EvidenceArchive:
             return leaf, {"kind": kind, "claim": claim, "recorded_at": when}
 
         _, leaf, leaf_hash = ledger.append(self.engine, make_leaf)
+        if journal is not None:   # committed: its blobs are referenced now
+            journal.unlink(missing_ok=True)
         return Entry.from_leaf(leaf, leaf_hash)
 
     def checkpoint(self) -> Checkpoint:
@@ -418,10 +421,15 @@ class EvidenceArchive:
         report.count("blob bytes", sum(size for size, _ in referenced.values()))
         if not all_blobs:
             return
+        interrupted = self.blobs.pending()
         for digest, path in self.blobs.files():
             if digest is None:
                 report.fail("blob-unexpected", str(path), "a file in the blob store that is not "
                             "named by a SHA-256 digest")
+            elif digest not in referenced and digest in interrupted:
+                report.warn("blob-interrupted", str(path), "stored by a record that was cut "
+                            "short before its ledger entry (e.g. a killed process), or is "
+                            "still being recorded; no entry refers to it")
             elif digest not in referenced:
                 report.fail("blob-unreferenced", str(path), "no entry refers to this blob "
                             "(added, or left by an interrupted record)")
