@@ -195,4 +195,8 @@ def test_a_fleet_of_six_with_kills_and_pauses_files_every_invoice_exactly_once(
                                    "evidence", "verify", "--json"], capture_output=True,
                                   text=True, env=env, timeout=300)
         report = json.loads(verified.stdout)
-        assert verified.returncode == 0 and report["ok"], (m.root.name, verified.stdout[-2000:])
+        problems = Counter(p["code"] for p in report["problems"])
+        assert verified.returncode == 0 and report["ok"], (seed, m.root.name, problems,
+                                                           report["problems"][:3])
+    warnings = Counter(w["code"] for w in report["warnings"])
+    print(f"evidence verified in {MACHINES} folders; warnings in the last: {dict(warnings)}")
