@@ -12,6 +12,7 @@
     ├── StoreError                   the database refused (wrapped SQLAlchemy errors)
     ├── PluginError                  an installed plug-in (entry point) is broken: names it
     ├── ConflictError                the action conflicts with the state (already built, …)
+    │   └── LeaseLost                another worker holds the claim now: stop, click nothing
     ├── PortalUnreachable            a portal could not be reached at all (exit 3)
     ├── SyncLocked                   another status sync holds the lock (exit 4)
     └── EvidenceFailed               the evidence archive refused or could not be read
@@ -110,6 +111,15 @@ class PluginError(ClaimsError):
 
 class ConflictError(ClaimsError):
     """The requested action conflicts with the current state."""
+
+
+class LeaseLost(ConflictError):
+    """This worker no longer holds the claim's lease (it lapsed and another worker took it)."""
+
+    def __init__(self, claim_id: int, owner: str, why: str = "") -> None:
+        self.claim_id, self.owner = claim_id, owner
+        super().__init__(f"claim {claim_id}: this worker lost its lease"
+                         + (f" ({why})" if why else "") + "; another worker holds it now")
 
 
 class PortalUnreachable(ClaimsError):

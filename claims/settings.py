@@ -62,12 +62,36 @@ class PortalSettings(Section):
     timeout_seconds: float = Field(30.0, description="per-step timeout")  # ok: not money
 
 
+class EvidenceSettings(Section):
+    """Where the evidence archive keeps its blobs and signing key. Workers on several machines
+    that share one database must share these too (see docs/deployment.md)."""
+
+    blobs_dir: str = Field("", description="folder of evidence blobs (shared by a fleet); "
+                                           "empty: evidence/blobs; relative: in the workspace")
+    key_file: str = Field("", description="private key that signs checkpoints (mode 0600; its "
+                                          "public key is beside it as .pub); empty: "
+                                          "evidence/keys/signing.key")
+
+
+class LeaseSettings(Section):
+    """How long a worker holds a claim, and how long a lost intent is left to settle."""
+
+    seconds: float = Field(600.0, gt=0, description="lease length; renewed every third of it "
+                                                    "while the worker lives")  # ok: not money
+    settle_seconds: float = Field(60.0, ge=0, description="a taken-over claim whose intent is "
+                                  "younger than this and that the portal does not list yet "
+                                  "waits in UNKNOWN instead of being filed again")  # ok: seconds
+
+
 class Settings(Section):
     """Everything configurable, with defaults: an empty claims.toml is a valid one."""
 
     actor: str = Field("", description="who acts (recorded in events); default: the OS user")
     database: DatabaseSettings = Field(DatabaseSettings(), description="the store")
     browser: BrowserSettings = Field(BrowserSettings(), description="the portal browser")
+    evidence: EvidenceSettings = Field(EvidenceSettings(),
+                                       description="where evidence blobs and the signing key are")
+    lease: LeaseSettings = Field(LeaseSettings(), description="submission leases (never twice)")
     portals: dict[str, PortalSettings] = Field(default_factory=dict,
                                                description="one table per portal adapter")
     followup: FollowupSettings = Field(FollowupSettings(),
@@ -89,6 +113,10 @@ _ENV_OVERRIDES = {
     "CLAIMS_BROWSER_EXECUTABLE": ("browser", "executable"),
     "CLAIMS_BROWSER_WS_ENDPOINT": ("browser", "ws_endpoint"),
     "CLAIMS_ACTOR": ("actor",),
+    "CLAIMS_EVIDENCE_BLOBS_DIR": ("evidence", "blobs_dir"),
+    "CLAIMS_EVIDENCE_KEY_FILE": ("evidence", "key_file"),
+    "CLAIMS_LEASE_SECONDS": ("lease", "seconds"),
+    "CLAIMS_LEASE_SETTLE_SECONDS": ("lease", "settle_seconds"),
 }
 
 

@@ -89,10 +89,17 @@ class Workspace:
     def evidence_dir(self) -> Path:
         return self.root / "evidence"
 
+    def _in_root(self, path: str) -> Path | None:
+        return (self.root / Path(path).expanduser()).resolve() if path else None
+
     @cached_property
     def evidence(self) -> EvidenceArchive:
-        """The evidence archive: blobs in ``evidence/``, the ledger in the database."""
-        return EvidenceArchive.open(self.evidence_dir, self.store.engine)
+        """The evidence archive: blobs in ``evidence/`` (or ``[evidence] blobs_dir``), the
+        ledger in the database, the signing key in ``evidence/keys`` (or ``key_file``)."""
+        conf = self.settings.evidence
+        return EvidenceArchive.open(self.evidence_dir, self.store.engine,
+                                    blobs_dir=self._in_root(conf.blobs_dir),
+                                    key_file=self._in_root(conf.key_file))
 
     def record_evidence(self, *, kind: str, claim: str | None, metadata: dict[str, Any],
                         files: dict[str, Path | bytes] | None = None) -> Entry:

@@ -20,7 +20,7 @@ from evidence.canonical import canonical_json, clean_metadata, secret_word
 from evidence.errors import (EntryNotFound, LedgerError, MetadataError, ProofError,
                              SecretInMetadata, WitnessError)
 from evidence.export import build_export
-from evidence.keys import PUBLIC_KEY_FILE, keys_dir, load_private_key, load_public_key, public_pem
+from evidence.keys import key_files, load_private_key, load_public_key, public_pem
 from evidence.model import (LEAF_VERSION, BlobRef, Checkpoint, Entry, VerificationReport,
                             as_utc_bound, format_time)
 from evidence.witness import WitnessEndpoint, add_checkpoint
@@ -42,10 +42,13 @@ class EvidenceArchive:
 
     def __init__(self, evidence_dir: Path, engine: Engine,
                  clock: Callable[[], datetime] = _utcnow,
-                 witnesses: Sequence[WitnessEndpoint] = ()) -> None:
+                 witnesses: Sequence[WitnessEndpoint] = (), *, blobs_dir: Path | None = None,
+                 key_file: Path | None = None) -> None:
         self.evidence_dir = Path(evidence_dir)
         self.engine = engine
-        self.blobs = BlobStore(self.evidence_dir / "blobs")
+        self.blobs_dir = Path(blobs_dir) if blobs_dir is not None else self.evidence_dir / "blobs"
+        self.blobs = BlobStore(self.blobs_dir)
+        self.key_file, self.public_key_file = key_files(self.evidence_dir, key_file)
         self._clock = clock
         self.witnesses = list(witnesses)
         #: what the witnesses answered at the last checkpoint: (name, problem) for each refusal
@@ -55,18 +58,23 @@ class EvidenceArchive:
     def open(cls, evidence_dir: Path, engine: Engine, *,
              clock: Callable[[], datetime] | None = None,
              witnesses: Sequence[WitnessEndpoint] = (),
-             create_tables: bool = True) -> EvidenceArchive:
+             create_tables: bool = True, blobs_dir: Path | None = None,
+             key_file: Path | None = None) -> EvidenceArchive:
         """Open the archive at ``evidence_dir`` (creating its folders, and its tables unless
         ``create_tables`` is false: a database migrated by Alembic has them).
 
         ``clock`` (returning an aware datetime) replaces the system clock, for tests and imports;
-        each new checkpoint is sent to ``witnesses`` for their cosignatures.
+        each new checkpoint is sent to ``witnesses`` for their cosignatures. ``blobs_dir`` and
+        ``key_file`` put the blobs and the signing key elsewhere (a folder and a key shared by
+        every machine that appends to the same ledger); by default they are
+        ``<evidence_dir>/blobs`` and ``<evidence_dir>/keys/signing.key``.
         """
-        evidence_dir = Path(evidence_dir)
-        (evidence_dir / "blobs").mkdir(parents=True, exist_ok=True)
+        archive = cls(Path(evidence_dir), engine, clock or _utcnow, witnesses,
+                      blobs_dir=blobs_dir, key_file=key_file)
+        archive.blobs_dir.mkdir(parents=True, exist_ok=True)
         if create_tables:
             ledger.create_schema(engine)
-        return cls(evidence_dir, engine, clock or _utcnow, witnesses)
+        return archive
 
     # --- recording -----------------------------------------------------------------------------
 
@@ -88,7 +96,10 @@ class EvidenceArchive:
         if not isinstance(actor, str) or not actor.strip():
             raise MetadataError("actor", "must be a non-empty string")
         clean = clean_metadata(dict(metadata))
-        refs = self._store_files(dict(files or {}))
+        # the blobs go in first, journalled, so that a record cut short (a killed process)
+        # leaves blobs that verify reports as interrupted rather than as unexplained
+        journal = self.blobs.journal() if files else None
+        refs = self._store_files(dict(files or {}), journal)
 
         def make_leaf(index: int, previous: bytes | None) -> tuple[bytes, dict[str, Any]]:
             # the time is taken under the append lock, so times never go backwards along the log
@@ -101,11 +112,14 @@ class EvidenceArchive:
 
         _, leaf, leaf_hash, sealed = ledger.append(
             self.engine, claim, make_leaf, after=self._seal_in if seal else None)
+        if journal is not None:   # committed: its blobs are referenced now
+            journal.unlink(missing_ok=True)
         if sealed is not None:
             self._after_seal(*sealed)
         return Entry.from_leaf(leaf, leaf_hash)
 
-    def _store_files(self, files: dict[str, Path | bytes]) -> dict[str, dict[str, Any]]:
+    def _store_files(self, files: dict[str, Path | bytes],
+                     journal: Path | None) -> dict[str, dict[str, Any]]:
         for name in files:
             if not FILE_NAME_RE.match(name):
                 raise MetadataError(f"files/{name}", "a file name without slashes, 1-200 chars")
@@ -114,7 +128,7 @@ class EvidenceArchive:
                 raise SecretInMetadata(f"files/{name}", word)
         refs: dict[str, dict[str, Any]] = {}
         for name, source in sorted(files.items()):
-            digest, size = self.blobs.put(source)
+            digest, size = self.blobs.put(source, journal)
             media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
             refs[name] = BlobRef(digest, size, media_type).to_json()
         return refs
@@ -129,8 +143,8 @@ class EvidenceArchive:
         return self._after_seal(*sealed)
 
     def _seal_in(self, conn: Connection) -> tuple[Checkpoint, bool, int]:
-        cp, new = sealing.seal(conn, self.evidence_dir, load_private_key(self.evidence_dir),
-                               self._clock)
+        key = load_private_key(self.evidence_dir, self.key_file)
+        cp, new = sealing.seal(conn, self.evidence_dir, key, self._clock)
         t = ledger.checkpoints_table
         row_id = conn.execute(select(t.c.id).where(t.c.tree_size == cp.tree_size,
                                                    t.c.root_hash == cp.root_hash)
@@ -262,7 +276,7 @@ class EvidenceArchive:
 
     def public_key(self) -> Ed25519PublicKey:
         """The archive's public key (``keys/signing.pub``)."""
-        return load_public_key(keys_dir(self.evidence_dir) / PUBLIC_KEY_FILE)
+        return load_public_key(self.public_key_file)
 
     def public_key_pem(self) -> bytes:
         """The archive's public key as PEM."""

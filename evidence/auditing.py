@@ -20,7 +20,7 @@ from evidence import ledger, merkle
 from evidence.blobs import CHUNK, BlobStore, hash_file
 from evidence.canonical import canonical_json
 from evidence.errors import EvidenceError, SigningKeyError
-from evidence.keys import PUBLIC_KEY_FILE, key_id, keys_dir, load_public_key
+from evidence.keys import key_id, load_public_key
 from evidence.model import Checkpoint, Entry, Problem, VerificationReport, format_time
 from evidence.sealing import checkpoint_file, read_checkpoint_file, row_checkpoint
 
@@ -32,6 +32,7 @@ class AuditSource(Protocol):
 
     evidence_dir: Path
     blobs: BlobStore
+    public_key_file: Path
 
     def public_key(self) -> Ed25519PublicKey: ...
 
@@ -147,12 +148,12 @@ def _verification_key(archive: AuditSource, report: VerificationReport,
     except SigningKeyError as err:
         workspace_key = None
         if trusted is None:
-            report.fail("key-missing", str(keys_dir(archive.evidence_dir)), str(err))
+            report.fail("key-missing", str(archive.public_key_file.parent), str(err))
     key = workspace_key
     if trusted is not None:
         key = trusted if isinstance(trusted, Ed25519PublicKey) else load_public_key(trusted)
         if workspace_key is not None and key_id(workspace_key) != key_id(key):
-            report.fail("key-replaced", f"{keys_dir(archive.evidence_dir) / PUBLIC_KEY_FILE}",
+            report.fail("key-replaced", str(archive.public_key_file),
                         f"the workspace public key (id {key_id(workspace_key)}) is not the "
                         f"trusted key (id {key_id(key)})")
     report.key_id = key_id(key) if key is not None else None
@@ -363,10 +364,15 @@ def _verify_blobs(archive: AuditSource, report: VerificationReport,
     report.count("blob bytes", sum(size for size, _ in referenced.values()))
     if not all_blobs:
         return
+    interrupted = archive.blobs.pending()
     for digest, path in archive.blobs.files():
         if digest is None:
             report.fail("blob-unexpected", str(path), "a file in the blob store that is not "
                         "named by a SHA-256 digest")
+        elif digest not in referenced and digest in interrupted:
+            report.warn("blob-interrupted", str(path), "stored by a record that was cut "
+                        "short before its ledger entry (e.g. a killed process), or is "
+                        "still being recorded; no entry refers to it")
         elif digest not in referenced:
             report.fail("blob-unreferenced", str(path), "no entry refers to this blob "
                         "(added, or left by an interrupted record)")

@@ -3,6 +3,11 @@
 A blob is streamed (1 MiB chunks) into a temporary file in the store, hashed on the way, made
 read-only (0444) and hard-linked under its digest; if that name exists the bytes are already stored
 and the copy is dropped. Nothing is ever overwritten or deleted.
+
+A record's blobs are stored before its ledger entry is appended. So that a record cut short
+(a killed process) is told apart from a file added behind the archive's back, each record keeps
+a journal in ``.pending/`` naming every digest *before* it is linked in; the journal is removed
+once the ledger entry is committed (:meth:`BlobStore.journal`, :meth:`BlobStore.pending`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +24,7 @@ from typing import BinaryIO
 from evidence.errors import BlobError, BlobNotFound
 
 CHUNK = 1 << 20  # 1 MiB
+PENDING = ".pending"
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -46,8 +53,27 @@ class BlobStore:
             raise BlobError(f"{digest!r} is not a SHA-256 hex digest", digest=digest)
         return self.root / digest[:2] / digest[2:]
 
-    def put(self, source: Path | bytes) -> tuple[str, int]:
-        """Store ``source`` (a file path or bytes) once; return its (SHA-256 hex, size)."""
+    def journal(self) -> Path:
+        """A new journal for one record's blobs (see :meth:`put`); delete it when committed."""
+        folder = self.root / PENDING
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / uuid.uuid4().hex
+        path.touch()
+        return path
+
+    def pending(self) -> set[str]:
+        """Digests named by journals still present: blobs of records not (yet) committed."""
+        folder = self.root / PENDING
+        if not folder.is_dir():
+            return set()
+        return {line.strip() for path in folder.iterdir() if path.is_file()
+                for line in path.read_text(encoding="ascii", errors="replace").splitlines()
+                if DIGEST_RE.match(line.strip())}
+
+    def put(self, source: Path | bytes, journal: Path | None = None) -> tuple[str, int]:
+        """Store ``source`` (a file path or bytes) once; return its (SHA-256 hex, size).
+
+        With ``journal``, the digest is appended to it before the blob is linked in."""
         tmp_dir = self.root / ".tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
@@ -76,6 +102,9 @@ class BlobStore:
             digest = h.hexdigest()
             tmp.chmod(0o400)  # read-only; private to the archive owner
             final = self.path(digest)
+            if journal is not None:
+                with open(journal, "a", encoding="ascii") as j:
+                    j.write(digest + "\n")
             final.parent.mkdir(exist_ok=True)
             try:
                 # link, not rename: it fails instead of replacing when the blob exists (write-once)
@@ -105,7 +134,7 @@ class BlobStore:
         if not self.root.is_dir():
             return
         for top in sorted(self.root.iterdir()):
-            if top.name == ".tmp":
+            if top.name in (".tmp", PENDING):
                 continue
             if not top.is_dir():
                 yield None, top

@@ -84,6 +84,7 @@ class ExportSource(Protocol):
 
     evidence_dir: Path
     blobs: BlobStore
+    key_file: Path
 
     def record(self, kind: str, claim: str | None, actor: str,
                metadata: dict[str, Any], *, seal: bool = False) -> Entry: ...
@@ -114,7 +115,7 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
         raise ExportError(f"the range starts ({lo:%Y-%m-%d}) after it ends ({hi:%Y-%m-%d})",
                           path=out)
     scope = _scope(claim, lo, hi)
-    key = load_private_key(archive.evidence_dir)
+    key = load_private_key(archive.evidence_dir, archive.key_file)
     # the export's own event closes the export: a checkpoint ending with it is signed with it
     mark = archive.record(EventKind.EVIDENCE_EXPORTED, claim, actor,
                           {"scope": scope, "bag": out.name}, seal=True)

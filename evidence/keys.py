@@ -3,6 +3,10 @@
 ``<evidence_dir>/keys/signing.key`` is the private key (PKCS#8 PEM, mode 0600, refused when group or
 world can read it); ``signing.pub`` beside it is the public key an auditor verifies with. A key is
 named by its *key id*: the SHA-256 of its raw 32 public bytes, in hex.
+
+Several machines that share one ledger sign with one key: the caller passes ``key_file`` (a
+private key kept elsewhere, e.g. on a shared folder); its public key is beside it, same name with
+``.pub``.
 """
 
 from __future__ import annotations
@@ -28,14 +32,22 @@ def keys_dir(evidence_dir: Path) -> Path:
     return Path(evidence_dir) / KEYS_DIR
 
 
-def init_keys(evidence_dir: Path) -> Path:
-    """Make the archive's key pair; return the public key's path.
+def key_files(evidence_dir: Path, key_file: Path | None = None) -> tuple[Path, Path]:
+    """(private, public) key paths: ``key_file`` and its ``.pub`` twin, else the archive's own."""
+    if key_file is not None:
+        private = Path(key_file)
+        return private, private.with_suffix(".pub")
+    directory = keys_dir(evidence_dir)
+    return directory / PRIVATE_KEY_FILE, directory / PUBLIC_KEY_FILE
+
+
+def init_keys(evidence_dir: Path, key_file: Path | None = None) -> Path:
+    """Make the archive's key pair (at ``key_file`` when given); return the public key's path.
 
     Raises :class:`KeysExist` rather than replace a key: every checkpoint is signed by it.
     """
-    directory = keys_dir(evidence_dir)
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    private_path, public_path = directory / PRIVATE_KEY_FILE, directory / PUBLIC_KEY_FILE
+    private_path, public_path = key_files(evidence_dir, key_file)
+    private_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if private_path.exists():
         raise KeysExist(private_path)
     key = Ed25519PrivateKey.generate()
@@ -65,9 +77,9 @@ def key_id(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def load_private_key(evidence_dir: Path) -> Ed25519PrivateKey:
+def load_private_key(evidence_dir: Path, key_file: Path | None = None) -> Ed25519PrivateKey:
     """Read the archive's private key; refuses a missing, foreign or readable-by-others file."""
-    path = keys_dir(evidence_dir) / PRIVATE_KEY_FILE
+    path = key_files(evidence_dir, key_file)[0]
     try:
         mode = path.stat().st_mode
         data = path.read_bytes()

@@ -5,18 +5,36 @@ number of workers never take the same claim; on SQLite the take is one ``BEGIN I
 write transaction (SQLite serialises writers). A lease expires, so a crashed worker's claim is
 taken up again — and because its status then says SUBMITTING or UNKNOWN, the new holder
 reconciles on the portal before anything else.
+
+A lease cannot lapse under a live worker, and a worker that lost one cannot act as its holder:
+
+- every take adds one to the claim's ``lease_version`` (a fencing token); the holder knows
+  (owner, version);
+- a :class:`Heartbeat` thread renews the lease every third of its length while the worker works
+  on the claim; when a renewal finds the lease gone (taken over after a pause longer than the
+  lease) it marks it lost, and the worker stops at its next check;
+- the write that matters (the SUBMITTING intent before the final click) is fenced: it renews
+  ``WHERE id AND lease_owner AND lease_version`` in the same transaction and writes nothing
+  when no row matches (:class:`~claims.errors.LeaseLost`).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from claims.errors import LeaseLost, StoreError
+from claims.store import Fence
 from claims.store.tables import ClaimRow, utcnow
 
 DEFAULT_TTL = timedelta(minutes=10)
@@ -27,14 +45,40 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+@dataclass
+class Lease:
+    """A held lease: the claim, its holder and the fencing token it was taken with."""
+
+    claim_id: int
+    owner: str
+    version: int
+    ttl: timedelta = DEFAULT_TTL
+    #: monotonic time by which the lease, as last renewed, runs out (this process's view)
+    deadline: float = field(default=0.0)
+
+    def fence(self) -> Fence:
+        """What a fenced write compares (and the expiry it renews to)."""
+        return Fence(self.owner, self.version, utcnow() + self.ttl)
+
+
+@contextmanager
+def _database() -> Iterator[None]:
+    """A database error here is one clear StoreError, like everywhere else."""
+    try:
+        yield
+    except SQLAlchemyError as err:
+        raise StoreError(f"database error while handling a lease: {err}") from err
+
+
 def _free(now: datetime):  # noqa: ANN202 - an SQL expression
     return or_(ClaimRow.lease_owner.is_(None), ClaimRow.lease_expires_at < now)
 
 
-def take_next(engine: Engine, owner: str, statuses: Iterable[str], *,
-              only: Iterable[int] | None = None, exclude: Iterable[int] = (),
-              ttl: timedelta = DEFAULT_TTL) -> int | None:
+def take_lease(engine: Engine, owner: str, statuses: Iterable[str], *,
+               only: Iterable[int] | None = None, exclude: Iterable[int] = (),
+               ttl: timedelta = DEFAULT_TTL) -> Lease | None:
     """Lease the lowest-numbered free claim in ``statuses`` (and ``only``, not ``exclude``)."""
+    started = time.monotonic()
     now = utcnow()
     query = (select(ClaimRow.id).where(ClaimRow.status.in_(list(statuses)), _free(now))
              .order_by(ClaimRow.id).limit(1))
@@ -43,23 +87,102 @@ def take_next(engine: Engine, owner: str, statuses: Iterable[str], *,
     excluded = list(exclude)
     if excluded:
         query = query.where(ClaimRow.id.not_in(excluded))
-    with engine.connect() as conn:
+    with _database(), engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.begin()
             query = query.with_for_update(skip_locked=True)
         claim_id = conn.execute(query).scalar()
+        version = None
         if claim_id is not None:
             conn.execute(update(ClaimRow).where(ClaimRow.id == claim_id)
-                         .values(lease_owner=owner, lease_expires_at=now + ttl))
+                         .values(lease_owner=owner, lease_expires_at=now + ttl,
+                                 lease_version=ClaimRow.lease_version + 1))
+            version = conn.execute(select(ClaimRow.lease_version)
+                                   .where(ClaimRow.id == claim_id)).scalar_one()
         conn.commit()
-    return claim_id
+    if claim_id is None:
+        return None
+    return Lease(claim_id, owner, version, ttl, started + ttl.total_seconds())
+
+
+def take_next(engine: Engine, owner: str, statuses: Iterable[str], *,
+              only: Iterable[int] | None = None, exclude: Iterable[int] = (),
+              ttl: timedelta = DEFAULT_TTL) -> int | None:
+    """The id of the claim :func:`take_lease` leased, or None."""
+    lease = take_lease(engine, owner, statuses, only=only, exclude=exclude, ttl=ttl)
+    return lease.claim_id if lease else None
+
+
+def renew(engine: Engine, lease: Lease) -> bool:
+    """Extend ``lease`` by its ttl if this worker still holds it (same owner and version)."""
+    started = time.monotonic()
+    fence = lease.fence()
+    with _database(), engine.begin() as conn:
+        result = conn.execute(update(ClaimRow).where(ClaimRow.id == lease.claim_id,
+                                                     ClaimRow.lease_owner == fence.owner,
+                                                     ClaimRow.lease_version == fence.version)
+                              .values(lease_expires_at=fence.until))
+    if result.rowcount == 1:
+        lease.deadline = started + lease.ttl.total_seconds()
+        return True
+    return False
+
+
+def holder(engine: Engine, claim_id: int) -> tuple[str, datetime] | None:
+    """Who holds ``claim_id``'s lease and until when (None when it is free)."""
+    with _database(), engine.connect() as conn:
+        row = conn.execute(select(ClaimRow.lease_owner, ClaimRow.lease_expires_at)
+                           .where(ClaimRow.id == claim_id)).first()
+    if row is None or row[0] is None or row[1] is None or row[1] < utcnow():
+        return None
+    return row[0], row[1]
 
 
 def release(engine: Engine, claim_id: int, owner: str) -> None:
     """Give the lease back (only if we still hold it)."""
-    with engine.begin() as conn:
+    with _database(), engine.begin() as conn:
         conn.execute(update(ClaimRow).where(ClaimRow.id == claim_id,
                                             ClaimRow.lease_owner == owner)
                      .values(lease_owner=None, lease_expires_at=None))
+
+
+class Heartbeat:
+    """Renews a lease every ``ttl/3`` in a daemon thread while the worker works on its claim.
+
+    ``with Heartbeat(engine, lease) as beat: … beat.check()``: :meth:`check` raises
+    :class:`LeaseLost` once a renewal found the lease taken over, or once this process's own
+    clock says the lease ran out without a renewal (a paused process, an unreachable database).
+    """
+
+    def __init__(self, engine: Engine, lease: Lease) -> None:
+        self.engine, self.lease = engine, lease
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"lease-{lease.claim_id}")
+
+    def _run(self) -> None:
+        interval = self.lease.ttl.total_seconds() / 3
+        while not self._stop.wait(interval):
+            try:
+                if not renew(self.engine, self.lease):
+                    self.lost.set()
+                    return
+            except StoreError:
+                continue  # the database is away: retry; check() trusts only the deadline
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost(self.lease.claim_id, self.lease.owner, "a renewal found it taken")
+        if time.monotonic() >= self.lease.deadline:
+            raise LeaseLost(self.lease.claim_id, self.lease.owner, "it ran out unrenewed")
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -5,11 +5,22 @@ REJECTED_BY_PORTAL (with the portal's messages), or NEEDS_ATTENTION::
 
     lease the claim ─► status SUBMITTING or UNKNOWN? ─► reconcile: find_claim on the portal
                                                          ├─ found ─► SUBMITTED (reference)
-                                                         └─ not found ─► submit again
+                                                         ├─ not found, intent younger than
+                                                         │  [lease] settle_seconds ─► UNKNOWN
+                                                         │  (waits for a later run's lookup)
+                                                         └─ not found, older ─► submit again
     submit: adapter retries its steps before the final click; right before it clicks, our
-    ``on_final_submit`` persists the intent (status SUBMITTING, attempt count). After that, any
-    failure — a timeout, a 5xx, a lost response, a crash of this very process — leaves the
-    claim SUBMITTING/UNKNOWN, and only a portal lookup decides what happens next.
+    ``on_final_submit`` persists the intent (status SUBMITTING, attempt count) — fenced: only
+    if this worker still holds the lease at the version it took (see claims.lifecycle.leases),
+    else LeaseLost is raised and the adapter does not click. After that, any failure — a
+    timeout, a 5xx, a lost response, a crash of this very process — leaves the claim
+    SUBMITTING/UNKNOWN, and only a portal lookup decides what happens next.
+
+The lease is renewed by a heartbeat while the worker works on the claim. What is left: the
+few statements between the fenced write's commit and the adapter sending the click. A worker
+paused (SIGSTOP, a frozen VM) for longer than the lease exactly there, or a click request held
+in flight longer than the settle time, can still meet a taken-over claim; ``settle_seconds``
+covers the second, nothing here covers the first (docs/deployment.md).
 
 A rejected password is never retried (real portals lock the account): the run stops.
 Every step is recorded as a claim event and, with its screenshots and receipt, as evidence.
@@ -18,7 +29,8 @@ Every step is recorded as a claim event and, with its screenshots and receipt, a
 from __future__ import annotations
 
 import json
-import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,13 +40,16 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from claims.errors import ConflictError, InputError
-from claims.lifecycle.leases import release, take_next, worker_id
 from claims.core.models import Claim, ClaimStatus
-from portals.base import PackageFile, PortalAdapter, SubmissionPackage, check_package
+from claims.errors import ConflictError, InputError, LeaseLost
+from claims.lifecycle.leases import Heartbeat, Lease, holder, release, take_lease, worker_id
+from portals.base import (
+    BrowserOptions, PackageFile, PortalAdapter, PortalCredentials, SubmissionPackage, check_package,
+)
 from portals.errors import (
     AlreadySubmitted, AuthenticationFailed, OutcomeUnknown, PortalError, PortalRejected,
 )
+from portals.registry import load_adapter
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
     from claims.workspace import Workspace
@@ -109,106 +124,192 @@ def _record_evidence(ws: Workspace, claim_id: int, kind: str, metadata: dict[str
                           files=files or {})
 
 
-def submit_one(ws: Workspace, adapter: PortalAdapter, claim_id: int) -> Outcome:
-    """Submit (or reconcile) one leased claim. Raises AuthenticationFailed to stop a run."""
-    store, actor = ws.store, ws.actor
-    claim = store.get_claim(claim_id)
-    # a claim with a portal reference that is to be submitted again was returned and corrected
-    resubmission = claim.portal_reference is not None
-    if claim.status.value in (ClaimStatus.SUBMITTING.value, ClaimStatus.UNKNOWN.value):
-        found = adapter.find_claim(claim.contract_number, claim.invoice_number)
-        went_in = found is not None and not (resubmission and found.status == "returned")
-        if found is not None and went_in:
-            store.record_event(claim_id, "submission.reconciled", status=ClaimStatus.SUBMITTED,
-                               actor=actor, detail={"reference": found.reference,
-                                                    "portal_status": found.status},
-                               portal_reference=found.reference)
-            _record_evidence(ws, claim_id, "submission.reconciled",
-                             {"reference": found.reference, "found": True})
-            return Outcome(claim_id, ClaimStatus.SUBMITTED.value, found.reference,
-                           "found on the portal", reconciled=True)
-        _record_evidence(ws, claim_id, "submission.reconciled", {"found": False})
-        log.info("submission.not_found_resubmitting", claim=claim_id)
-    elif claim.status.value != ClaimStatus.READY.value:
-        raise ConflictError(f"claim {claim_id} is {claim.status.value}, not READY")
-    package = package_for(ws, claim)
+@dataclass
+class _Job:
+    """One leased claim being worked on by one worker."""
+
+    ws: Workspace
+    adapter: PortalAdapter
+    claim: Claim
+    lease: Lease | None = None
+    beat: Heartbeat | None = None
+
+    @property
+    def id(self) -> int:
+        return self.claim.id
+
+    def check(self) -> None:
+        """Raise LeaseLost when the heartbeat found the lease gone: stop work on the claim."""
+        if self.beat is not None:
+            self.beat.check()
+
+    def event(self, kind: str, status: ClaimStatus | None = None, *, fenced: bool = False,
+              **detail: Any) -> None:
+        """Record an event; ``fenced``: only while this worker holds the lease (else LeaseLost),
+        for what is decided before the click, so a stale worker cannot undo its successor."""
+        fence = self.lease.fence() if fenced and self.lease is not None else None
+        self.ws.store.record_event(self.id, kind, status=status, actor=self.ws.actor,
+                                   detail=detail, fence=fence)
+
+
+def submit_one(ws: Workspace, adapter: PortalAdapter, claim_id: int, *,
+               lease: Lease | None = None, beat: Heartbeat | None = None) -> Outcome:
+    """Submit (or reconcile) one leased claim. Raises AuthenticationFailed to stop a run.
+
+    With ``lease`` the SUBMITTING intent is fenced on it, and ``beat`` (its heartbeat) is
+    checked between steps: a lost lease ends the work on the claim (LeaseLost) before any click.
+    """
+    job = _Job(ws, adapter, ws.store.get_claim(claim_id), lease, beat)
+    if job.claim.status.value in (ClaimStatus.SUBMITTING.value, ClaimStatus.UNKNOWN.value):
+        settled = _reconcile(job)
+        if settled is not None:
+            return settled
+    elif job.claim.status.value != ClaimStatus.READY.value:
+        raise ConflictError(f"claim {claim_id} is {job.claim.status.value}, not READY")
+    job.check()
+    package = package_for(ws, job.claim)
     problems = check_package(package, adapter.limits)
     if problems:
-        store.record_event(claim_id, "submission.refused", status=ClaimStatus.NEEDS_ATTENTION,
-                           actor=actor, detail={"problems": problems})
-        return Outcome(claim_id, ClaimStatus.NEEDS_ATTENTION.value,
-                       message="; ".join(problems))
-    evidence = _evidence_dir(ws, claim_id)
-    attempts = store.get_claim_attempts(claim_id) + 1
+        job.event("submission.refused", ClaimStatus.NEEDS_ATTENTION, fenced=True,
+                  problems=problems)
+        return Outcome(claim_id, ClaimStatus.NEEDS_ATTENTION.value, message="; ".join(problems))
+    return _file(job, package)
+
+
+def _last_intent(claim: Claim) -> datetime | None:
+    intents = [e.at for e in claim.events if e.kind == "submission.intent"]
+    return max(intents) if intents else None
+
+
+def _reconcile(job: _Job) -> Outcome | None:
+    """Look a SUBMITTING/UNKNOWN claim up on the portal; None means: file it (again)."""
+    claim = job.claim
+    # a claim with a portal reference that is to be submitted again was returned and corrected
+    resubmission = claim.portal_reference is not None
+    found = job.adapter.find_claim(claim.contract_number, claim.invoice_number)
+    if found is not None and not (resubmission and found.status == "returned"):
+        job.ws.store.record_event(job.id, "submission.reconciled", status=ClaimStatus.SUBMITTED,
+                                  actor=job.ws.actor,
+                                  detail={"reference": found.reference,
+                                          "portal_status": found.status},
+                                  portal_reference=found.reference)
+        _record_evidence(job.ws, job.id, "submission.reconciled",
+                         {"reference": found.reference, "found": True})
+        return Outcome(job.id, ClaimStatus.SUBMITTED.value, found.reference,
+                       "found on the portal", reconciled=True)
+    _record_evidence(job.ws, job.id, "submission.reconciled", {"found": False})
+    intent = _last_intent(claim)
+    settle = timedelta(seconds=job.ws.settings.lease.settle_seconds)
+    if intent is not None and datetime.now(UTC) < intent + settle:
+        # the earlier attempt may still show up: the portal's list can lag behind its filing
+        retry_after = (intent + settle).isoformat(timespec="seconds")
+        why = (f"not on the portal yet, but the last attempt (intent at "
+               f"{intent.isoformat(timespec='seconds')}) is younger than the settle time "
+               f"({settle.total_seconds():g} s); looked up again by a run after {retry_after}")
+        job.event("submission.waiting", ClaimStatus.UNKNOWN, fenced=True, reason=why,
+                  intent_at=intent.isoformat(), retry_after=retry_after)
+        return Outcome(job.id, ClaimStatus.UNKNOWN.value, message=why)
+    log.info("submission.not_found_resubmitting", claim=job.id)
+    return None
+
+
+def _fenced_intent(job: _Job, attempts: int, resubmission: bool) -> Callable[[], None]:
+    """The ``on_final_submit`` hook: the intent is durable before the click, and written only
+    while this worker holds the lease (else LeaseLost, and the adapter does not click)."""
 
     def on_final_submit() -> None:
-        # The intent is durable before the click: a crash from here on is reconciled.
-        store.record_event(claim_id, "submission.intent", status=ClaimStatus.SUBMITTING,
-                           actor=actor, detail={"attempt": attempts,
-                                                "resubmission": resubmission},
-                           attempts=attempts)
+        job.check()
+        started = time.monotonic()
+        fence = job.lease.fence() if job.lease is not None else None
+        job.ws.store.record_event(job.id, "submission.intent", status=ClaimStatus.SUBMITTING,
+                                  actor=job.ws.actor, fence=fence,
+                                  detail={"attempt": attempts, "resubmission": resubmission},
+                                  attempts=attempts)
+        if job.lease is None:
+            return
+        took = time.monotonic() - started
+        job.lease.deadline = max(job.lease.deadline, started + job.lease.ttl.total_seconds())
+        if took > job.lease.ttl.total_seconds() / 3:
+            # paused or stalled around the write: the lease may have lapsed since; do not click
+            # (the intent stays: the claim is reconciled by a lookup, never filed blind)
+            raise LeaseLost(job.id, job.lease.owner, f"the fenced write took {took:.1f} s")
 
-    _record_evidence(ws, claim_id, "submission.started",
+    return on_final_submit
+
+
+def _file(job: _Job, package: SubmissionPackage) -> Outcome:
+    """Run the adapter's wizard and final click; map what happens to the claim's status."""
+    ws, claim = job.ws, job.claim
+    resubmission = claim.portal_reference is not None
+    evidence = _evidence_dir(ws, job.id)
+    attempts = ws.store.get_claim_attempts(job.id) + 1
+    on_final_submit = _fenced_intent(job, attempts, resubmission)
+    _record_evidence(ws, job.id, "submission.started",
                      {"attempt": attempts, "invoice": claim.invoice_number,
                       "contract": claim.contract_number, "files": len(package.files),
                       "resubmission_of": claim.portal_reference})
     try:
         if claim.portal_reference is not None:
-            receipt = adapter.resubmit(claim.portal_reference, package, evidence,
-                                       on_final_submit)
+            receipt = job.adapter.resubmit(claim.portal_reference, package, evidence,
+                                           on_final_submit)
         else:
-            receipt = adapter.submit(package, evidence, on_final_submit)
-    except AlreadySubmitted as err:
-        found = adapter.find_claim(claim.contract_number, claim.invoice_number)
-        reference = found.reference if found else getattr(err, "reference", None)
-        if reference:
-            store.record_event(claim_id, "submission.reconciled", status=ClaimStatus.SUBMITTED,
-                               actor=actor, detail={"reference": reference,
-                                                    "portal_said": str(err)},
-                               portal_reference=reference)
-            return Outcome(claim_id, ClaimStatus.SUBMITTED.value, reference,
-                           "the portal already had it", reconciled=True)
-        store.record_event(claim_id, "submission.unknown", status=ClaimStatus.UNKNOWN,
-                           actor=actor, detail={"portal_said": str(err)})
-        return Outcome(claim_id, ClaimStatus.UNKNOWN.value, message=str(err))
-    except PortalRejected as err:
-        messages = list(getattr(err, "messages", []) or [str(err)])
-        store.record_event(claim_id, "submission.rejected", status=ClaimStatus.REJECTED_BY_PORTAL,
-                           actor=actor, detail={"messages": messages})
-        _record_evidence(ws, claim_id, "submission.rejected", {"messages": messages},
-                         _screens(evidence))
-        return Outcome(claim_id, ClaimStatus.REJECTED_BY_PORTAL.value, message="; ".join(messages))
-    except OutcomeUnknown as err:
-        store.record_event(claim_id, "submission.unknown", status=ClaimStatus.UNKNOWN,
-                           actor=actor, detail={"error": str(err)})
-        _record_evidence(ws, claim_id, "submission.outcome_unknown", {"error": str(err)},
-                         _screens(evidence))
-        return Outcome(claim_id, ClaimStatus.UNKNOWN.value, message=str(err))
+            receipt = job.adapter.submit(package, evidence, on_final_submit)
     except AuthenticationFailed:
         raise
+    except LeaseLost as err:
+        now = ws.store.get_claim(job.id)
+        return Outcome(job.id, now.status.value, now.portal_reference,
+                       f"{err}; nothing was clicked")
     except PortalError as err:
-        current = store.get_claim(claim_id).status
-        if current is ClaimStatus.SUBMITTING:   # failed after the intent: we cannot know
-            store.record_event(claim_id, "submission.unknown", status=ClaimStatus.UNKNOWN,
-                               actor=actor, detail={"error": str(err)})
-            return Outcome(claim_id, ClaimStatus.UNKNOWN.value, message=str(err))
-        store.record_event(claim_id, "submission.failed", actor=actor,
-                           detail={"error": str(err), "step": getattr(err, "step", None)})
-        return Outcome(claim_id, current.value, message=str(err))
+        return _portal_error(job, err, evidence)
     files = _screens(evidence)
     if receipt.receipt_pdf:
         files["receipt.pdf"] = Path(receipt.receipt_pdf)
-    store.record_event(claim_id, "submission.finished", status=ClaimStatus.SUBMITTED,
-                       actor=actor, detail={"reference": receipt.reference,
-                                            "submitted_at": receipt.submitted_at,
-                                            "message": receipt.portal_message},
-                       portal_reference=receipt.reference)
-    _record_evidence(ws, claim_id, "submission.finished",
+    ws.store.record_event(job.id, "submission.finished", status=ClaimStatus.SUBMITTED,
+                          actor=ws.actor, detail={"reference": receipt.reference,
+                                                  "submitted_at": receipt.submitted_at,
+                                                  "message": receipt.portal_message},
+                          portal_reference=receipt.reference)
+    _record_evidence(ws, job.id, "submission.finished",
                      {"reference": receipt.reference,
                       "submitted_at": receipt.submitted_at.isoformat(),
                       "portal_message": receipt.portal_message}, files)
-    return Outcome(claim_id, ClaimStatus.SUBMITTED.value, receipt.reference,
+    return Outcome(job.id, ClaimStatus.SUBMITTED.value, receipt.reference,
                    receipt.portal_message)
+
+
+def _portal_error(job: _Job, err: PortalError, evidence: Path) -> Outcome:
+    """What a portal error (other than refused credentials) means for the claim."""
+    ws, claim_id = job.ws, job.id
+    if isinstance(err, AlreadySubmitted):
+        found = job.adapter.find_claim(job.claim.contract_number, job.claim.invoice_number)
+        reference = found.reference if found else getattr(err, "reference", None)
+        if reference:
+            ws.store.record_event(claim_id, "submission.reconciled",
+                                  status=ClaimStatus.SUBMITTED, actor=ws.actor,
+                                  detail={"reference": reference, "portal_said": str(err)},
+                                  portal_reference=reference)
+            return Outcome(claim_id, ClaimStatus.SUBMITTED.value, reference,
+                           "the portal already had it", reconciled=True)
+        job.event("submission.unknown", ClaimStatus.UNKNOWN, portal_said=str(err))
+        return Outcome(claim_id, ClaimStatus.UNKNOWN.value, message=str(err))
+    if isinstance(err, PortalRejected):
+        messages = list(getattr(err, "messages", []) or [str(err)])
+        job.event("submission.rejected", ClaimStatus.REJECTED_BY_PORTAL, messages=messages)
+        _record_evidence(ws, claim_id, "submission.rejected", {"messages": messages},
+                         _screens(evidence))
+        return Outcome(claim_id, ClaimStatus.REJECTED_BY_PORTAL.value, message="; ".join(messages))
+    if isinstance(err, OutcomeUnknown):
+        job.event("submission.unknown", ClaimStatus.UNKNOWN, error=str(err))
+        _record_evidence(ws, claim_id, "submission.outcome_unknown", {"error": str(err)},
+                         _screens(evidence))
+        return Outcome(claim_id, ClaimStatus.UNKNOWN.value, message=str(err))
+    current = ws.store.get_claim(claim_id).status
+    if current is ClaimStatus.SUBMITTING:   # failed after the intent: we cannot know
+        job.event("submission.unknown", ClaimStatus.UNKNOWN, error=str(err))
+        return Outcome(claim_id, ClaimStatus.UNKNOWN.value, message=str(err))
+    job.event("submission.failed", error=str(err), step=getattr(err, "step", None))
+    return Outcome(claim_id, current.value, message=str(err))
 
 
 def _screens(folder: Path) -> dict[str, Path]:
@@ -218,77 +319,138 @@ def _screens(folder: Path) -> dict[str, Path]:
     return {f"step-{i:02d}{p.suffix}": p for i, p in enumerate(files, start=1)}
 
 
+@dataclass
+class _Run:
+    """What the workers of one ``submit_claims`` call share."""
+
+    ws: Workspace
+    ids: list[int] | None
+    factory: AdapterFactory
+    progress: Callable[[Outcome], None] | None
+    ttl: timedelta
+    summary: SubmitSummary = field(default_factory=SubmitSummary)
+    handled: set[int] = field(default_factory=set)  # each claim once per run
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def report(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.summary.outcomes.append(outcome)
+        if self.progress:
+            self.progress(outcome)
+
+
+def _adapter_for(run: _Run, adapters: dict[str, PortalAdapter], claim_id: int) -> PortalAdapter:
+    """This worker's adapter for the claim's portal: one per (worker, portal), made on first use."""
+    store = run.ws.store
+    portal = store.get_contract(store.get_claim(claim_id).contract_number).portal
+    if portal not in adapters:
+        adapters[portal] = run.factory(run.ws, portal)
+    return adapters[portal]
+
+
+def _work_on(run: _Run, adapters: dict[str, PortalAdapter], lease: Lease) -> Outcome:
+    """Submit one leased claim under its heartbeat; always give the lease back."""
+    claim_id, store = lease.claim_id, run.ws.store
+    try:
+        with Heartbeat(store.engine, lease) as beat:
+            return submit_one(run.ws, _adapter_for(run, adapters, claim_id), claim_id,
+                              lease=lease, beat=beat)
+    except AuthenticationFailed:
+        raise
+    except Exception as err:  # noqa: BLE001 - one claim's failure must not stop the batch
+        now = store.get_claim(claim_id)
+        return Outcome(claim_id, now.status.value, now.portal_reference,
+                       message=f"{type(err).__name__}: {err}")
+    finally:
+        release(store.engine, claim_id, lease.owner)
+
+
+def _worker(run: _Run) -> None:
+    """Lease claims one at a time until none is left (or the run stops)."""
+    owner = worker_id()
+    adapters: dict[str, PortalAdapter] = {}
+    try:
+        while run.summary.stopped is None:
+            with run.lock:
+                exclude = set(run.handled)
+            lease = take_lease(run.ws.store.engine, owner, SUBMITTABLE, only=run.ids,
+                               exclude=exclude, ttl=run.ttl)
+            if lease is None:
+                return
+            with run.lock:
+                run.handled.add(lease.claim_id)
+            try:
+                outcome = _work_on(run, adapters, lease)
+            except AuthenticationFailed as err:
+                run.summary.stopped = f"the portal refused the credentials: {err}"
+                return
+            run.report(outcome)
+            if not outcome.ok and outcome.status == ClaimStatus.READY.value:
+                # a failure before the final click: leave it READY for the next run,
+                # but do not take it again in this one
+                return
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
+
+
+def _not_done(run: _Run) -> None:
+    """Report the claims asked for that this run did not do, and why (held, or run stopped)."""
+    store = run.ws.store
+    reported = {o.claim_id for o in run.summary.outcomes}
+    if run.ids is not None:
+        wanted = [store.get_claim(i) for i in run.ids]
+    elif run.summary.stopped is not None:
+        wanted = store.claims_with_status(list(SUBMITTABLE))
+    else:
+        return
+    for claim in wanted:
+        if claim.id in reported:
+            continue
+        held = holder(store.engine, claim.id)
+        if run.summary.stopped is not None:
+            message = f"not done: the run stopped ({run.summary.stopped})"
+        elif held is not None:
+            message = (f"held by another worker ({held[0]}) until "
+                       f"{held[1].isoformat(timespec='seconds')}; not submitted by this run")
+        else:
+            message = f"not done: it is {claim.status.value}"
+        run.summary.outcomes.append(Outcome(claim.id, claim.status.value,
+                                            claim.portal_reference, message))
+
+
 def submit_claims(ws: Workspace, *, ids: list[int] | None = None, workers: int = 1,
                   adapter_factory: AdapterFactory | None = None,
                   progress: Callable[[Outcome], None] | None = None) -> SubmitSummary:
     """Submit READY claims (and reconcile SUBMITTING/UNKNOWN ones) with ``workers`` workers.
 
-    Each worker has its own adapter (browser) and leases claims one at a time, so no two
-    workers — in this process or any other on the same database — take the same claim.
+    Each worker has its own adapter per portal (browser) and leases claims one at a time, so no
+    two workers — in this process or any other on the same database — take the same claim.
+    Claims asked for by id that another worker holds, and every claim a stopped run did not
+    do, are reported with why (so the summary is not ok).
     """
     if workers < 1:
         raise InputError("must be 1 or more", field="--workers", rule="positive")
-    factory = adapter_factory or default_adapter_factory
-    summary = SubmitSummary()
-    handled: set[int] = set()  # each claim once per run: a retry is the next run's business
-
-    def worker() -> None:
-        owner = worker_id()
-        adapter: PortalAdapter | None = None
-        try:
-            while summary.stopped is None:
-                claim_id = take_next(ws.store.engine, owner, SUBMITTABLE, only=ids,
-                                     exclude=handled, ttl=lease_ttl())
-                if claim_id is None:
-                    return
-                handled.add(claim_id)
-                try:
-                    if adapter is None:
-                        portal = ws.store.get_contract(
-                            ws.store.get_claim(claim_id).contract_number).portal
-                        adapter = factory(ws, portal)
-                    outcome = submit_one(ws, adapter, claim_id)
-                except AuthenticationFailed as err:
-                    summary.stopped = f"the portal refused the credentials: {err}"
-                    return
-                except Exception as err:  # noqa: BLE001 - one claim's failure must not stop the batch
-                    now = ws.store.get_claim(claim_id)
-                    outcome = Outcome(claim_id, now.status.value, now.portal_reference,
-                                      message=f"{type(err).__name__}: {err}")
-                finally:
-                    release(ws.store.engine, claim_id, owner)
-                summary.outcomes.append(outcome)
-                if progress:
-                    progress(outcome)
-                if not outcome.ok and outcome.status == ClaimStatus.READY.value:
-                    # a failure before the final click: leave it READY for the next run,
-                    # but do not take it again in this one
-                    return
-        finally:
-            if adapter is not None:
-                adapter.close()
-
+    run = _Run(ws, ids, adapter_factory or default_adapter_factory, progress, lease_ttl(ws))
     if workers == 1:
-        worker()
+        _worker(run)
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for future in [pool.submit(worker) for _ in range(workers)]:
+            for future in [pool.submit(_worker, run) for _ in range(workers)]:
                 future.result()
-    summary.outcomes.sort(key=lambda o: o.claim_id)
-    return summary
+    _not_done(run)
+    run.summary.outcomes.sort(key=lambda o: o.claim_id)
+    return run.summary
 
 
-def lease_ttl() -> timedelta:
-    """How long a worker holds a claim (``CLAIMS_LEASE_SECONDS``, default 600): longer than one
-    submission takes; after it a crashed worker's claim is taken up and reconciled."""
-    return timedelta(seconds=float(os.environ.get("CLAIMS_LEASE_SECONDS", "600")))  # ok: seconds
-
+def lease_ttl(ws: Workspace) -> timedelta:
+    """How long a worker holds a claim (``[lease] seconds`` or ``CLAIMS_LEASE_SECONDS``, default
+    600). The heartbeat renews it every third of that while the worker lives; after it a
+    crashed (or paused) worker's claim is taken up and reconciled."""
+    return timedelta(seconds=ws.settings.lease.seconds)
 
 def default_adapter_factory(ws: Workspace, portal: str) -> PortalAdapter:
     """The adapter registered for ``portal``, configured from claims.toml."""
-    from portals.base import BrowserOptions, PortalCredentials
-    from portals.registry import load_adapter
-
     cls = load_adapter(portal)
     settings = ws.settings.portals.get(portal)
     if settings is None:

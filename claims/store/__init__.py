@@ -15,11 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from claims.errors import ConflictError, NotFound, StoreError
+from claims.errors import ConflictError, LeaseLost, NotFound, StoreError
 from claims.core.models import (
     DEAD, WITHDRAWABLE, Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice,
 )
@@ -29,11 +29,21 @@ from claims.store.tables import (
     utcnow,
 )
 
-__all__ = ["Store", "ImportResult", "invoice_hash", "make_engine", "migrate"]
+__all__ = ["Fence", "Store", "ImportResult", "invoice_hash", "make_engine", "migrate"]
 
 #: Statuses whose claims no longer count against the ceiling or block a new claim.
 #: The dead statuses as stored (see :data:`claims.core.models.DEAD`).
 DEAD_STATUSES = frozenset(s.value for s in DEAD)
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Write only while ``owner`` holds the claim's lease at ``version``, renewing it to ``until``
+    in the same transaction (see :mod:`claims.lifecycle.leases`)."""
+
+    owner: str
+    version: int
+    until: datetime
 
 
 def _jsonable(value: Any) -> Any:
@@ -392,9 +402,23 @@ class Store:
 
     def record_event(self, claim_id: int, kind: str, *, status: ClaimStatus | None = None,
                      actor: str = "", detail: dict[str, Any] | None = None,
-                     **columns: Any) -> None:
-        """Append an event; with ``status``, move the claim there; ``columns`` update the row."""
+                     fence: Fence | None = None, **columns: Any) -> None:
+        """Append an event; with ``status``, move the claim there; ``columns`` update the row.
+
+        With ``fence``, first compare-and-renew the lease (``UPDATE … WHERE id AND lease_owner AND
+        lease_version``) in the same transaction; no row matched: :class:`LeaseLost`, nothing
+        written.
+        """
         with self.session() as s:
+            if fence is not None:
+                renewed = s.execute(
+                    update(ClaimRow).where(ClaimRow.id == claim_id,
+                                           ClaimRow.lease_owner == fence.owner,
+                                           ClaimRow.lease_version == fence.version)
+                    .values(lease_expires_at=fence.until)
+                    .execution_options(synchronize_session=False))
+                if renewed.rowcount != 1:
+                    raise LeaseLost(claim_id, fence.owner, f"lease version {fence.version}")
             row = s.get(ClaimRow, claim_id)
             if row is None:
                 raise NotFound("claim", claim_id)

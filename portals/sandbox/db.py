@@ -23,7 +23,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    UniqueConstraint,
     create_engine,
     event,
 )
@@ -72,7 +71,9 @@ class Contract(Base):
 class Claim(Base):
     __tablename__ = "claims"
     __table_args__ = (
-        UniqueConstraint("contract_id", "invoice_number", name="uq_claim_invoice"),
+        # not unique: the portal's duplicate check (app.duplicate_of) refuses a second claim for
+        # an invoice, unless switched off (fault ``no_duplicate``), as on many real portals
+        Index("ix_claims_contract_invoice", "contract_id", "invoice_number"),
         Index("ix_claims_account_status", "account_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

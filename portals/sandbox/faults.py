@@ -12,6 +12,7 @@ kind               target                                          effect
 ``expire_session`` step                                            session ends at that step
 ``fail_upload``    document type                                   that upload fails with 503
 ``maintenance``    (none)                                          every page: 503 maintenance
+``no_duplicate``   (none)                                          no duplicate-invoice check
 =================  ==============================================  =========================
 
 Steps: ``login``, ``totp``, ``contract``, ``invoice``, ``upload``, ``review``, ``final_submit``,
@@ -24,7 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-KINDS = ("latency", "http500", "lost_response", "expire_session", "fail_upload", "maintenance")
+KINDS = ("latency", "http500", "lost_response", "expire_session", "fail_upload", "maintenance",
+         "no_duplicate")
 STEPS = (
     "login", "totp", "contract", "invoice", "upload", "review", "final_submit",
     "list", "export", "claim", "receipt", "resubmit",
@@ -47,6 +49,8 @@ class Faults:
     latency: float = 0.0  # ok: seconds of injected delay, not money
     latency_steps: frozenset[str] | None = None
     maintenance: bool = False
+    #: off (``no_duplicate``): the portal files the same invoice twice, as many real ones do
+    duplicate_check: bool = True
     #: kind -> target -> remaining count (None: unlimited)
     rules: dict[str, dict[str, int | None]] = field(default_factory=dict)
 
@@ -62,8 +66,12 @@ class Faults:
             kind = kind.strip()
             if kind not in KINDS:
                 raise FaultSpecError(item, f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
-            if kind == "maintenance":
-                faults.maintenance = value.strip().lower() not in ("0", "off", "false")
+            if kind in ("maintenance", "no_duplicate"):
+                on = value.strip().lower() not in ("0", "off", "false")
+                if kind == "maintenance":
+                    faults.maintenance = on
+                else:
+                    faults.duplicate_check = not on
                 continue
             if not value.strip():
                 raise FaultSpecError(item, "needs a value")
@@ -112,5 +120,6 @@ class Faults:
             "latency": self.latency,
             "latency_steps": sorted(self.latency_steps) if self.latency_steps else None,
             "maintenance": self.maintenance,
+            "duplicate_check": self.duplicate_check,
             "rules": self.rules,
         }

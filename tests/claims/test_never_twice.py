@@ -53,6 +53,8 @@ def database_agrees_with_portal(ws, server: SandboxServer, contract: str, n: int
 def test_kill_9_at_random_moments_never_files_a_claim_twice(portal, workspace,
                                                            monkeypatch) -> None:
     monkeypatch.setenv("CLAIMS_LEASE_SECONDS", "1")  # a killed worker's lease lapses fast
+    # the sandbox lists a claim as soon as it is filed: a lost intent needs no settle time
+    monkeypatch.setenv("CLAIMS_LEASE_SETTLE_SECONDS", "0")
     supplier = ready_claims(workspace, portal, monkeypatch, n=12)
     seed = int(os.environ.get("CLAIMS_CRASH_SEED", time.time()))
     rng = random.Random(seed)

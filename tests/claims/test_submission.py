@@ -95,6 +95,9 @@ def test_a_refused_password_stops_the_run_and_is_never_retried(
     monkeypatch.setenv("CLAIMS_SANDBOX_PASSWORD", "not-the-password")
     code, out = run_json(cli, "claim", "submit", "--all")
     assert code == 1 and "refused the credentials" in out["stopped"]
+    # the run lists the claims it did not do, and why
+    assert [(c["claim_id"], c["status"]) for c in out["claims"]] == [(1, "READY"), (2, "READY")]
+    assert all(c["message"].startswith("not done: the run stopped") for c in out["claims"])
     assert server.backoffice.account(supplier.username)["failed_logins"] == 1  # one try only
     statuses = [c["status"] for c in json.loads(cli("claim", "list", "--json").stdout)]
     assert statuses == ["READY", "READY"]

@@ -28,14 +28,9 @@ MAX_FUNCTION_LINES = 80
 # TEMPORARY: offenders in files other engineers are reworking right now (submission, leases,
 # sources, settings, collections/config, payments/service, cli, api). The lead shrinks these
 # lists at merge; nothing else may be added here.
-PENDING_LONG_FUNCTIONS = {
-    ("claims/lifecycle/submission.py", "submit_one"),
-}
+PENDING_LONG_FUNCTIONS: set[tuple[str, str]] = set()
 PENDING_LONG_MODULES: set[str] = set()
-PENDING_FUNCTION_IMPORTS = {
-    ("claims/lifecycle/submission.py", "portals.base"),
-    ("claims/lifecycle/submission.py", "portals.registry"),
-}
+PENDING_FUNCTION_IMPORTS: set[tuple[str, str]] = set()
 
 # Project modules a function may import lazily for good, each with its reason. Keep it short.
 ALLOWED_FUNCTION_IMPORTS: dict[tuple[str, str], str] = {}

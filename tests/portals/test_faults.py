@@ -46,3 +46,10 @@ def test_a_bad_spec_names_the_item(spec: str, message: str) -> None:
 def test_serve_refuses_a_bad_fault_spec_before_starting(capsys: pytest.CaptureFixture[str]) -> None:
     assert sandbox_cli(["serve", "--faults", "http500=nowhere", "--port", "1"]) == 2
     assert "unknown step 'nowhere'" in capsys.readouterr().err
+
+
+def test_no_duplicate_switches_the_portals_duplicate_check_off() -> None:
+    assert Faults.parse("").duplicate_check
+    faults = Faults.parse("no_duplicate;latency=0.5")
+    assert not faults.duplicate_check and faults.describe()["duplicate_check"] is False
+    assert Faults.parse("no_duplicate=off").duplicate_check

@@ -172,6 +172,19 @@ def test_a_second_claim_for_the_same_invoice_is_refused(
     ]
 
 
+def test_with_its_duplicate_check_off_the_portal_files_an_invoice_twice(
+    sandbox: SandboxServer, client: PortalClient, supplier: Supplier, pdfs: dict[str, Path]
+) -> None:
+    client.login(supplier)
+    sandbox.backoffice.set_faults("no_duplicate")
+    try:
+        pages = [file_claim(client, supplier, "INV-TWICE", pdfs).text for _ in range(2)]
+    finally:
+        sandbox.backoffice.set_faults("")
+    refs = [REF.search(page).group(0) for page in pages]  # type: ignore[union-attr]
+    assert refs[0] != refs[1] and len(sandbox.backoffice.claims(invoice="INV-TWICE")) == 2
+
+
 def test_invoice_amounts_must_add_up(client: PortalClient, supplier: Supplier) -> None:
     client.login(supplier)
     r = start_wizard(client, supplier, "INV-SUM", total="1300.00")

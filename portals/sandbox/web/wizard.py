@@ -172,7 +172,7 @@ async def invoice_submit(request: Request) -> Response:
             errors.append("Net amount: must be more than zero")
         if not errors:
             dup = duplicate_of(s, draft.contract_id, values["invoice_number"], draft.resubmit_of)
-            if dup is not None:
+            if dup is not None and portal_of(request).faults.duplicate_check:
                 errors.append(duplicate_message(dup, draft.contract.number))
         if errors:
             return render(
@@ -307,7 +307,7 @@ async def review_submit(request: Request) -> Response:
             # the review form was posted before steps 2 and 3 were complete
             return see_other(f"/claims/new/{draft.id}/invoice")
         dup = duplicate_of(s, draft.contract_id, draft.invoice_number, draft.resubmit_of)
-        if dup is not None:
+        if dup is not None and portal_of(request).faults.duplicate_check:
             return render(
                 request,
                 "step_review.html",
