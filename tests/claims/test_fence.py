@@ -17,7 +17,7 @@ import pytest
 
 from claims.core.models import ClaimStatus
 from claims.errors import LeaseLost
-from claims.lifecycle.leases import Heartbeat, take_lease
+from claims.lifecycle.leases import Heartbeat, holder, take_lease
 from claims.store import Store
 from portals.sandbox.testing import SandboxServer, running_sandbox
 from tests.claims.portal_helpers import portal_claims, ready_claims
@@ -103,9 +103,14 @@ def test_a_paused_worker_that_lost_its_lease_does_not_click(portal, workspace,
                                                              monkeypatch) -> None:
     supplier = ready_claims(workspace, portal, monkeypatch, n=1)
     env = dict(os.environ, CLAIMS_LEASE_SECONDS="2")
-    portal.backoffice.set_faults("no_duplicate;latency=1@review,final_submit")
+    # the review page takes 4 s: from taking the lease to the final click is more than that
+    portal.backoffice.set_faults("no_duplicate;latency=4@review")
     paused = _submit(workspace.root, "1", env=env)
-    time.sleep(3)  # ok: let it start, sign in and go into the wizard
+    deadline = time.monotonic() + 120
+    while holder(workspace.store.engine, 1) is None:   # wait until it holds the claim
+        assert paused.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)  # ok: polling the lease
+    time.sleep(1)  # ok: into the browser work, well before the final click
     paused.send_signal(signal.SIGSTOP)
     try:
         time.sleep(3)  # ok: longer than its 2-second lease: the lease lapses
