@@ -99,6 +99,11 @@ class StoreError(ClaimsError):
     """The database refused an operation (a wrapped SQLAlchemy error)."""
 
 
+class DuplicateKey(StoreError):
+    """A unique key refused the change (the row is already there): the one store error that
+    means "someone else did it first" (e.g. another follow-up run reserved the reminder)."""
+
+
 class PluginError(ClaimsError):
     """An installed plug-in (an entry point) could not be loaded or is not what its group
     expects; the message names the group, the entry point and the object it points at."""

@@ -7,13 +7,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from claims.payments import reconcile, service
+from claims.payments import reconcile, reversals, service
 from claims.payments.parsers import STATEMENT_FORMATS, statement_formats
 from claims.workspace import Workspace
 
 __all__ = ["statement_formats", "import_statement", "review_queue", "accept_match",
            "change_match", "reject_match", "undo_payment", "payment_history",
-           "reconciliation", "save_bank_mapping", "bank_mapping"]
+           "reconciliation", "save_bank_mapping", "bank_mapping", "payment_reversals",
+           "resolve_reversal"]
 
 def import_statement(ws: Workspace, path: Path, *, fmt: str | None = None,
                      bank: str | None = None, dry_run: bool = False) -> Any:
@@ -72,3 +73,15 @@ def save_bank_mapping(ws: Workspace, bank: str, data: dict[str, Any], *,
 def bank_mapping(ws: Workspace, bank: str) -> Any:
     """A bank's saved CSV column mapping."""
     return service.get_mapping(ws.store, bank)
+
+
+def payment_reversals(ws: Workspace, *, status: str | None = None) -> list[dict[str, Any]]:
+    """Returned credits: reversed (their payment's invoices reopened), in review (several
+    payments fit), unmatched (no payment fits)."""
+    return reversals.reversals(ws.store, status=status)
+
+
+def resolve_reversal(ws: Workspace, reversal_id: int, payment_id: int) -> int:
+    """Name the payment a reversal in review returned: its applications are undone (its
+    invoices open again). Returns how many applications were undone."""
+    return reversals.resolve(ws.store, reversal_id, payment_id, actor=ws.actor)

@@ -45,6 +45,10 @@ def import_(ctx: typer.Context,
                f"{summary.already_known} already known, {summary.debits_skipped} debit(s) "
                f"skipped; applied {summary.applied}, to review {summary.review}, unmatched "
                f"{summary.unmatched}{' (dry run: nothing kept)' if dry_run else ''}")
+    if summary.reversed or summary.reversals_review or summary.reversals_unmatched:
+        typer.echo(f"  reversals: {summary.reversed} reopened their invoices, "
+                   f"{summary.reversals_review} to review, {summary.reversals_unmatched} "
+                   "matching no payment (claims payments reversals)")
     for m in summary.matches:
         typer.echo(f"  #{m['payment_id']} {m['currency']} {m['amount']}: {m['status']} "
                    f"[{m['confidence']}] {m['reason']}")
@@ -146,6 +150,38 @@ def _done(as_json: bool, payment_id: int, status: str,
                    **({"allocations": allocations} if allocations is not None else {}), **extra})
     else:
         typer.echo(f"payment {payment_id}: {status}")
+
+
+@app.command("reversals")
+def reversals_cmd(ctx: typer.Context,
+                  status: str = typer.Option(None, "--status",
+                                             help="reversed | review | unmatched (default: all)"),
+                  as_json: bool = JsonOption) -> None:
+    """Credits the bank returned, and the payment each one reopened (or its candidates).
+
+    Example: claims payments reversals --status review
+    """
+    rows = api.payment_reversals(workspace_from(ctx), status=status)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        what = (f"payment #{r['payment_id']}" if r["payment_id"] else
+                "candidates " + (", ".join(f"#{c}" for c in r["candidates"]) or "none"))
+        typer.echo(f"reversal {r['reversal_id']} {r['value_date']} {r['currency']} "
+                   f"{r['amount']:,.2f} {r['payer_name'] or ''}: {r['status']}, {what}")
+
+
+@app.command("reverse")
+def reverse_cmd(ctx: typer.Context, reversal_id: int = typer.Argument(...),
+                payment: int = typer.Option(..., "--payment", help="the payment it returned"),
+                as_json: bool = JsonOption) -> None:
+    """Name the payment a reversal in review returned: its invoices open again.
+
+    Example: claims payments reverse 3 --payment 12
+    """
+    count = api.resolve_reversal(workspace_from(ctx), reversal_id, payment)
+    _done(as_json, payment, "reversed", undone=count, reversal_id=reversal_id)
 
 
 @app.command("reconcile")

@@ -7,6 +7,13 @@ or asks each one to identify the file. Each parser reads a whole file and return
 file, the field and the rule — never a partial result. camt.053 is parsed with
 :mod:`defusedxml` (no DTD, no entities, no external references: a statement comes from
 outside). Debit lines are counted and skipped: cash application is about money received.
+
+Reversals of credits are kept apart (``Statement.reversals``, amounts positive): a camt.053
+debit entry with the reversal indicator ``RvslInd`` true, an MT940 ``:61:`` marked ``RC``
+(reversal of credit), and — in a CSV, where a return looks like any debit — every negative
+line, which the import treats as a reversal only when it finds the payment it returns
+(``Statement.reversals_marked`` is False). A reversal of a debit (camt.053 credit with
+``RvslInd``, MT940 ``RD``) is not money received and is counted with the debits.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -59,6 +66,10 @@ class Statement:
     statement_id: str | None
     lines: list[StatementLine] = field(default_factory=list)
     debits_skipped: int = 0
+    #: returned credits (amounts positive); see the module docstring
+    reversals: list[StatementLine] = field(default_factory=list)
+    #: True when the bank marked them as reversals; False for CSV negative lines (candidates)
+    reversals_marked: bool = True
 
 
 def _money(text: str | None, currency: str | None, *, file: str, where: str) -> tuple[Decimal, str]:
@@ -178,6 +189,7 @@ def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
         raise InputError("no Stmt in BkToCstmrStmt", file=file, field="BkToCstmrStmt/Stmt",
                          rule="camt053-structure")
     lines: list[StatementLine] = []
+    reversals: list[StatementLine] = []
     debits = 0
     seen: Counter[str] = Counter()
     account = statement_id = None
@@ -185,21 +197,25 @@ def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
         statement_id = _text(stmt, "Id")
         account = _iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
         for n_no, entry in enumerate(_findall(stmt, "Ntry"), start=1):
-            credit = _camt_entry(entry, f"Stmt[{s_no}]/Ntry[{n_no}]", file, account,
-                                 statement_id, seen)
-            if credit is None:
+            kind, found = _camt_entry(entry, f"Stmt[{s_no}]/Ntry[{n_no}]", file, account,
+                                      statement_id, seen)
+            if kind == "debit":
                 debits += 1
+            elif kind == "reversal":
+                reversals.extend(found)
             else:
-                lines.extend(credit)
-    return Statement("camt053", account, statement_id, lines, debits)
+                lines.extend(found)
+    return Statement("camt053", account, statement_id, lines, debits, reversals)
 
 
 def _camt_entry(entry: Element, where: str, file: str, account: str | None,
-                statement_id: str | None, seen: Counter[str]) -> list[StatementLine] | None:
-    """The credit lines of one entry: [] if it is not booked, None if it is a debit."""
+                statement_id: str | None, seen: Counter[str],
+                ) -> tuple[str, list[StatementLine]]:
+    """(kind, lines) of one entry: kind ``credit`` (``[]`` if not booked), ``debit``, or
+    ``reversal`` (a debit with ``RvslInd`` true: a credit returned, its lines positive)."""
     status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
     if status and status not in ("BOOK",):
-        return []  # pending / information-only entries are not money received yet
+        return "credit", []  # pending / information-only entries are not money received yet
     indicator = _text(entry, "CdtDbtInd")
     if indicator not in ("CRDT", "DBIT"):
         raise InputError(f"CdtDbtInd {indicator!r} is not CRDT or DBIT", file=file,
@@ -208,8 +224,9 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
     amount, currency = _money(amt_el.text if amt_el is not None else None,
                               amt_el.get("Ccy") if amt_el is not None else None,
                               file=file, where=f"{where}/Amt")
-    if indicator == "DBIT":
-        return None
+    reversal = (_text(entry, "RvslInd") or "").lower() in ("true", "1")
+    if indicator == "DBIT" and not reversal or indicator == "CRDT" and reversal:
+        return "debit", []  # money paid out, or a returned debit: not money received
     value_date = _date(_text(entry, "ValDt/Dt") or _text(entry, "ValDt/DtTm")
                        or _text(entry, "BookgDt/Dt"), file=file, where=f"{where}/ValDt")
     txs = [tx for det in _findall(entry, "NtryDtls") for tx in _findall(det, "TxDtls")]
@@ -223,7 +240,9 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
     if len(lines) > 1 and total != amount:
         raise InputError(f"batch transactions sum to {total}, the entry says {amount}",
                          file=file, field=f"{where}/Amt", rule="camt053-batch-sum")
-    return lines
+    if reversal:
+        lines = [replace(line, external_id=f"{line.external_id}:reversal") for line in lines]
+    return ("reversal" if reversal else "credit"), lines
 
 
 def _camt_tx_amount(tx: Element, t_no: int, e: _CamtEntry) -> tuple[Decimal, str]:
@@ -283,10 +302,12 @@ def parse_mt940(data: bytes, *, file: str = "<mt940>") -> Statement:
         raise InputError("not an MT940 statement (no :20: / :61: / :62F: tags)", file=file,
                          rule="mt940-structure")
     try:
-        blocks = mt940.parse_statements(text, options=Options(applicant_iban=True))
+        blocks = mt940.parse_statements(text, options=Options(applicant_iban=True,
+                                                              reversal_sign=True))
     except Exception as err:  # the parser raises bare ValueError/RuntimeError/KeyError
         raise InputError(f"malformed MT940: {err}", file=file, rule="mt940-syntax") from err
     lines: list[StatementLine] = []
+    reversals: list[StatementLine] = []
     debits = 0
     seen: Counter[str] = Counter()
     account = statement_id = None
@@ -310,8 +331,9 @@ def parse_mt940(data: bytes, *, file: str = "<mt940>") -> Statement:
             amount, currency = _money(str(abs(amount_obj.amount)), amount_obj.currency,
                                       file=file, where=where)
             total += amount_obj.amount
-            if d.get("status") in ("D", "RC") or amount_obj.amount < 0:
-                debits += 1
+            mark = (d.get("status") or "").upper()
+            if mark in ("D", "RD") or mark != "RC" and amount_obj.amount < 0:
+                debits += 1  # money paid out, or a returned debit: not money received
                 continue
             value_date = date(d["date"].year, d["date"].month, d["date"].day)
             customer_ref = d.get("customer_reference")
@@ -322,8 +344,9 @@ def parse_mt940(data: bytes, *, file: str = "<mt940>") -> Statement:
             bank_ref = d.get("bank_reference")
             parts = (account, statement_id, value_date, amount, customer_ref, bank_ref,
                      remittance)
-            lines.append(StatementLine(
-                external_id=_stable_id("mt940", parts, seen), value_date=value_date,
+            (reversals if mark == "RC" else lines).append(StatementLine(
+                external_id=_stable_id("mt940" + ":reversal" * (mark == "RC"), parts, seen),
+                value_date=value_date,
                 amount=amount, currency=currency, payer_name=_clean(d.get("applicant_name")),
                 payer_iban=_iban(d.get("applicant_iban") or d.get("gvc_applicant_iban")),
                 reference=_clean(customer_ref), remittance=_clean(remittance)))
@@ -334,7 +357,7 @@ def parse_mt940(data: bytes, *, file: str = "<mt940>") -> Statement:
                              rule="mt940-balance")
     if not blocks:
         raise InputError("no statement found", file=file, rule="mt940-structure")
-    return Statement("mt940", account, statement_id, lines, debits)
+    return Statement("mt940", account, statement_id, lines, debits, reversals)
 
 
 # -- CSV ------------------------------------------------------------------------------------
@@ -396,7 +419,7 @@ def parse_csv(data: bytes, mapping: CsvMapping | None = None, *, file: str = "<c
                          f"{', '.join(header) or 'no header'}", file=file, field="header",
                          rule="csv-columns")
     lines: list[StatementLine] = []
-    debits = 0
+    negatives: list[StatementLine] = []
     seen: Counter[str] = Counter()
     for row_no, row in enumerate(reader, start=2):
         if None in row or any(row.get(c) is None for c in wanted.values()):
@@ -418,19 +441,18 @@ def parse_csv(data: bytes, mapping: CsvMapping | None = None, *, file: str = "<c
         except ValueError as err:
             raise InputError(f"{raw_date!r} does not match {mapping.date_format}", file=file,
                              field=f"row {row_no}: {wanted['date']}", rule="csv-date") from err
-        if amount <= 0:
-            debits += 1
+        if amount == 0:
             continue
         parts = (bank, value_date, amount, currency, get("payer_name"), get("payer_iban"),
                  get("reference"), get("remittance"))
         bank_id = get("id")
-        lines.append(StatementLine(
+        (lines if amount > 0 else negatives).append(StatementLine(
             external_id=f"csv:{bank}:{bank_id}" if bank_id else _stable_id(f"csv:{bank}", parts,
                                                                             seen),
-            value_date=value_date, amount=amount, currency=currency,
+            value_date=value_date, amount=abs(amount), currency=currency,
             payer_name=_clean(get("payer_name")), payer_iban=_iban(get("payer_iban")),
             reference=_clean(get("reference")), remittance=_clean(get("remittance"))))
-    return Statement("csv", None, None, lines, debits)
+    return Statement("csv", None, None, lines, 0, negatives, reversals_marked=False)
 
 
 # -- the formats as importers (entry-point group claims.statement_formats) ---------------------

@@ -16,6 +16,7 @@ from claims.store import DEAD_STATUSES, Store
 from claims.store.tables import (
     ClaimRow, CustomerRow, InvoiceRow, PaymentApplicationRow, PaymentRow,
 )
+from claims.store.tables.payments import PaymentReversalRow
 
 
 def reconciliation(store: Store, *, customer: str | None = None) -> list[dict[str, Any]]:
@@ -103,10 +104,12 @@ def _add_payments(s: Session, ledger: _Ledger, wanted: set[int | None] | None) -
     used: dict[int, dict[str, Decimal]] = defaultdict(dict)
     for payment_id, kind, amount in s.execute(select(per_payment)):
         used[payment_id][kind] = amount
+    returned = set(s.scalars(select(PaymentReversalRow.payment_id).where(
+        PaymentReversalRow.status == "reversed")))
     for p in s.execute(select(P.id, P.customer_id, P.currency, P.amount, P.value_date,
                               P.payer_name)):
-        if wanted is not None and p.customer_id not in wanted:
-            continue
+        if wanted is not None and p.customer_id not in wanted or p.id in returned:
+            continue  # a returned payment was received and given back: no cash
         e = ledger.entry(p.customer_id, p.currency)
         credit = used[p.id].get("credit", Decimal(0))
         unapplied = p.amount - used[p.id].get("payment", Decimal(0)) - credit

@@ -27,6 +27,7 @@ from claims.payments.matching import (
 from claims.payments.parsers import (
     CsvMapping, Statement, StatementLine, csv_mapping, parse_statement,
 )
+from claims.payments.reversals import record_reversals
 from claims.store.tables.payments import (
     BankCsvMappingRow, PayerAccountRow, PaymentEventRow, PaymentMatchRow, StatementImportRow,
 )
@@ -52,6 +53,9 @@ class ImportSummary:
     applied: int = 0
     review: int = 0
     unmatched: int = 0
+    reversed: int = 0               # returned credits that reopened their payment's invoices
+    reversals_review: int = 0       # returned credits waiting for a person to name the payment
+    reversals_unmatched: int = 0    # marked as reversals by the bank; no payment fits
     matches: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -247,6 +251,12 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
         lines = [line for line in statement.lines if line.external_id in by_id]
         matches = match_lines(book, lines, settings)
         _record_matches(s, rows, matches, settings, actor, record.id, summary)
+        counts = record_reversals(s, statement.reversals, marked=statement.reversals_marked,
+                                  import_id=record.id, actor=actor)
+        summary.reversed, summary.reversals_review = counts.reversed, counts.review
+        summary.reversals_unmatched = counts.unmatched
+        summary.debits_skipped += counts.debits
+        summary.already_known += counts.already_known
         if dry_run:
             s.rollback()
     log.info("statement imported", file=str(path), format=statement.format, added=summary.added,

@@ -176,6 +176,7 @@ def _unapplied_cash(run: Runner, params: dict[str, Any], tables: set[str]) -> Ta
         + ("LEFT JOIN payment_matches m ON m.payment_id = p.id " if "payment_matches" in tables
            else "LEFT JOIN (SELECT NULL AS payment_id, NULL AS status) m ON 1 = 0 ")
         + "WHERE p.currency = :currency AND p.value_date <= :as_of AND "
+        "(m.status IS NULL OR m.status <> 'reversed') AND "  # returned: no cash
         "p.amount > COALESCE(u.used, 0) ORDER BY p.value_date, p.id LIMIT 500", params)
     unapplied = Table(
         "unapplied_cash", "Unapplied cash (in review, rejected or on account)",

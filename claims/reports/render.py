@@ -85,8 +85,22 @@ def to_html(report: Report) -> str:
         svg=lambda chart: Markup(chart))  # our own SVG: every text in it is escaped on build
 
 
+#: the first characters a spreadsheet takes as the start of a formula (OWASP "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text_cell(cell: Any) -> Any:
+    """Keep a string cell that looks like a formula a string: stored as text (never a ``<f>``
+    element) with Excel's quote prefix, so editing the cell does not turn it live either."""
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
+
+
 def to_xlsx(report: Report, path: Path) -> None:
-    """The report as a formatted workbook: a Summary sheet and one sheet per table."""
+    """The report as a formatted workbook: a Summary sheet and one sheet per table. Text that
+    starts like a formula (``= + - @``, tab, CR) is written as text (:func:`as_text_cell`)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -101,12 +115,13 @@ def to_xlsx(report: Report, path: Path) -> None:
     summary.title = "Summary"
     summary["A1"] = report.title
     summary["A1"].font = Font(bold=True, size=14)
+    as_text_cell(summary["A1"])
     summary["A2"], summary["B2"] = "As of", report.as_of
     summary["B2"].number_format = "yyyy-mm-dd"
     summary["A3"], summary["B3"] = "Currency", report.currency
     for row_no, (label, value, kind) in enumerate(report.headline, start=5):
-        summary.cell(row_no, 1, label)
-        cell = summary.cell(row_no, 2, value)
+        as_text_cell(summary.cell(row_no, 1, label))
+        cell = as_text_cell(summary.cell(row_no, 2, value))
         cell.number_format = formats.get(kind, "General")
     summary.column_dimensions["A"].width = 28
     summary.column_dimensions["B"].width = 18
@@ -121,9 +136,10 @@ def to_xlsx(report: Report, path: Path) -> None:
         ws = wb.create_sheet(name)
         if not table.columns:
             ws["A1"] = table.note or "no data"
+            as_text_cell(ws["A1"])
             continue
         for col, (_, head, _kind) in enumerate(table.columns, start=1):
-            cell = ws.cell(1, col, head)
+            cell = as_text_cell(ws.cell(1, col, head))
             cell.font, cell.fill = head_font, head_fill
             cell.alignment = Alignment(horizontal="center")
         for row_no, row in enumerate(table.rows, start=2):
@@ -131,7 +147,7 @@ def to_xlsx(report: Report, path: Path) -> None:
                 value = row.get(key)
                 if isinstance(value, (list, dict)):
                     value = json.dumps(value, default=str)
-                cell = ws.cell(row_no, col, value)
+                cell = as_text_cell(ws.cell(row_no, col, value))
                 if kind in formats:
                     cell.number_format = formats[kind]
         for col, (_, head, _kind) in enumerate(table.columns, start=1):
@@ -139,7 +155,7 @@ def to_xlsx(report: Report, path: Path) -> None:
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{len(table.rows) + 1}"
         if table.note:
-            ws.cell(len(table.rows) + 3, 1, table.note).font = Font(italic=True)
+            as_text_cell(ws.cell(len(table.rows) + 3, 1, table.note)).font = Font(italic=True)
     _atomic(path, lambda tmp: wb.save(tmp))
 
 

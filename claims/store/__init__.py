@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from claims.errors import ConflictError, LeaseLost, NotFound, StoreError
+from claims.errors import ConflictError, DuplicateKey, LeaseLost, NotFound, StoreError
 from claims.core.models import (
     DEAD, WITHDRAWABLE, Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice,
 )
@@ -82,6 +82,15 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[An
             if key != "source" and old.get(key) != new.get(key)}
 
 
+def _unique_violation(err: IntegrityError) -> bool:
+    """True if a unique key (or primary key) refused the row: SQLSTATE 23505 on PostgreSQL,
+    ``UNIQUE constraint failed`` on SQLite; any other constraint is not a duplicate."""
+    if getattr(err.orig, "sqlstate", None) == "23505":
+        return True
+    text = str(err.orig)
+    return "UNIQUE constraint failed" in text or "PRIMARY KEY constraint failed" in text
+
+
 class Store:
     """The Claimwright database. ``Store.open(url)`` migrates it to the newest schema."""
 
@@ -107,6 +116,8 @@ class Store:
             session.commit()
         except IntegrityError as err:
             session.rollback()
+            if _unique_violation(err):
+                raise DuplicateKey(f"the database refused the change: {err.orig}") from err
             raise StoreError(f"the database refused the change: {err.orig}") from err
         except SQLAlchemyError as err:
             session.rollback()

@@ -12,6 +12,14 @@
    and PostgreSQL, beside DuckDB running the very same SQL text on the same rows (reference).
    Rows are bulk-loaded from CSV (sqlite3 executemany, PostgreSQL COPY, DuckDB read_csv).
    ``payment_matches`` is left empty (the match-rate query runs, on no rows).
+3. Statement import (claims.payments.service.import_statement: parse, store, match, apply)
+   of a CSV statement of n lines (default 100,000 and 1,000,000) into a fresh SQLite store
+   holding 1,000 open invoices, each size in its own child process (capped at
+   ``--memory-cap-mb`` of address space) so its peak resident memory is its own.
+
+    --statement-lines 100000,1000000   sizes of section 3 (0 to skip)
+    --invoices 1000000                 invoices of section 2 (0 to skip)
+    --matching 10000,100000            sizes of section 1 (0 to skip)
 """
 
 from __future__ import annotations
@@ -28,6 +36,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+import json
+import resource
+import subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -35,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from claims.payments.matching import Book, MatchSettings, OpenItem, match_lines, normalise  # noqa: E402
 from claims.payments.parsers import StatementLine  # noqa: E402
 from claims.reports.kpis import KpiSettings, compute_kpis, sqlalchemy_runner  # noqa: E402
+from tests.memory import peak_rss_mb  # noqa: E402
 
 AS_OF = date(2026, 10, 31)
 DEFAULT_PG = os.environ.get("CLAIMS_TEST_PG_URL",
@@ -105,7 +117,8 @@ def write_csvs(folder: Path, n_invoices: int, seed: int = 11) -> dict[str, Path]
     rnd = random.Random(seed)
     customers = 2000
     paths = {name: folder / f"{name}.csv" for name in
-             ("customers", "invoices", "payments", "payment_applications")}
+             ("customers", "invoices", "collection_schedule", "payments",
+              "payment_applications")}
     with paths["customers"].open("w", newline="") as f:
         w = csv.writer(f)
         for c in range(1, customers + 1):
@@ -114,9 +127,10 @@ def write_csvs(folder: Path, n_invoices: int, seed: int = 11) -> dict[str, Path]
     pay_id = 0
     start = AS_OF - timedelta(days=730)
     with paths["invoices"].open("w", newline="") as fi, \
+            paths["collection_schedule"].open("w", newline="") as fs, \
             paths["payments"].open("w", newline="") as fp, \
             paths["payment_applications"].open("w", newline="") as fa:
-        wi, wp, wa = csv.writer(fi), csv.writer(fp), csv.writer(fa)
+        wi, ws, wp, wa = csv.writer(fi), csv.writer(fs), csv.writer(fp), csv.writer(fa)
         for i in range(1, n_invoices + 1):
             cents = rnd.randint(10_000, 10_000_000)
             issue = start + timedelta(days=rnd.randint(0, 730))
@@ -126,6 +140,8 @@ def write_csvs(folder: Path, n_invoices: int, seed: int = 11) -> dict[str, Path]
             wi.writerow([i, f"INV-{i:08d}", customer, "EUR", issue.isoformat(),
                          due.isoformat(), total, 0, total, "{}", "bench", "x",
                          "2026-01-01 00:00:00+00", "2026-01-01 00:00:00+00"])
+            # the due date as claims.collections.due stores it: one row, seq 0, basis invoice
+            ws.writerow([i, i, 0, due.isoformat(), total, "invoice"])
             parts = {0: 1, 1: 2, 2: 3, 3: 0}[i % 4]
             if parts:
                 split = [cents // parts] * (parts - 1)
@@ -144,6 +160,7 @@ COLUMNS = {
     "customers": "id, name, kind, collector, created_at",
     "invoices": "id, number, customer_id, currency, issue_date, due_date, net, vat, total, data,"
                 " source, content_hash, created_at, updated_at",
+    "collection_schedule": "id, invoice_id, seq, due_date, amount, basis",
     "payments": "id, source, external_id, value_date, amount, currency, customer_id, created_at",
     "payment_applications": "id, payment_id, invoice_id, amount, kind, confidence, reason, "
                             "actor, applied_at, undone_at",
@@ -205,6 +222,8 @@ DUCK_TYPES = {
                 "issue_date DATE, due_date DATE, net BIGINT, vat BIGINT, total BIGINT, "
                 "data VARCHAR, source VARCHAR, content_hash VARCHAR, created_at VARCHAR, "
                 "updated_at VARCHAR",
+    "collection_schedule": "id INTEGER, invoice_id INTEGER, seq INTEGER, due_date DATE, "
+                           "amount BIGINT, basis VARCHAR",
     "payments": "id INTEGER, source VARCHAR, external_id VARCHAR, value_date DATE, "
                 "amount BIGINT, currency VARCHAR, customer_id INTEGER, created_at VARCHAR",
     "payment_applications": "id INTEGER, payment_id INTEGER, invoice_id INTEGER, "
@@ -246,14 +265,128 @@ def time_kpis(run: Any, dialect: str, repeat: int = 2) -> tuple[float, dict[str,
     return best, result
 
 
+# -- 3. statement import ------------------------------------------------------------------
+
+def write_statement(path: Path, n_lines: int, n_invoices: int, seed: int = 5) -> None:
+    """A CSV statement of ``n_lines`` credits: a third pay an invoice by its number, the rest
+    come from strangers (so the book stays open and every line is matched against it)."""
+    rnd = random.Random(seed)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "date", "amount", "currency", "payer_name", "payer_iban",
+                    "reference", "remittance"])
+        for k in range(n_lines):
+            if k % 3 == 0:
+                inv = rnd.randint(1, n_invoices)
+                w.writerow([f"B{k}", "2026-10-15", "100.00", "EUR", f"Customer {inv % 50}", "",
+                            f"INV-{inv:06d}", "thank you"])
+            else:
+                w.writerow([f"B{k}", "2026-10-15", f"{rnd.randint(100, 99999) / 100:.2f}",
+                            "EUR", f"Stranger {k}", "", "", f"transfer {k}"])
+
+
+def statement_child(n_lines: int) -> None:
+    """Run in a child: import an n-line CSV statement, print seconds and peak RSS as JSON."""
+    from claims.core.models import Invoice
+    from claims.payments.service import import_statement
+    from claims.store import Store
+
+    n_invoices = 1000
+    with tempfile.TemporaryDirectory(prefix="bench-statement-") as tmp:
+        folder = Path(tmp)
+        store = Store.open(f"sqlite:///{folder / 'bench.db'}")
+        store.put_invoices([
+            Invoice(number=f"INV-{i:06d}", issue_date=date(2026, 9, 1), currency="EUR",
+                    customer=f"Customer {i % 50}", net=Decimal("1000.00"), vat=Decimal(0),
+                    total=Decimal("1000.00")) for i in range(1, n_invoices + 1)])
+        path = folder / "statement.csv"
+        write_statement(path, n_lines, n_invoices)
+        base = peak_rss_mb()
+        t0 = time.perf_counter()
+        try:
+            summary = import_statement(store, path, actor="bench")
+        except MemoryError:
+            print(json.dumps({"error": "MemoryError", "seconds": time.perf_counter() - t0,
+                              "peak_mb": peak_rss_mb(), "base_mb": base}))
+            return
+        elapsed = time.perf_counter() - t0
+        print(json.dumps({"seconds": elapsed, "peak_mb": peak_rss_mb(), "base_mb": base,
+                          "added": summary.added, "applied": summary.applied,
+                          "review": summary.review}))
+        store.close()
+
+
+def bench_statement(n_lines: int, cap_mb: int) -> dict[str, Any]:
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap_mb << 20, cap_mb << 20))
+
+    proc = subprocess.run([sys.executable, __file__, "--statement-child", str(n_lines)],
+                          capture_output=True, text=True, preexec_fn=cap, check=False)
+    last = (proc.stdout.strip().splitlines() or [""])[-1]
+    try:
+        return json.loads(last)
+    except json.JSONDecodeError:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {proc.returncode}: {tail[:80]}"}
+
+
+def print_statements(sizes: list[int], cap_mb: int) -> None:
+    print(f"\n3. statement import (CSV, n lines, SQLite, 1,000 open invoices; cap {cap_mb} MB)")
+    print(f"{'lines':>11} {'seconds':>9} {'lines/s':>9} {'peak MB':>9} {'base MB':>8} "
+          f"{'applied':>9} {'review':>8}")
+    previous = None
+    for n in sizes:
+        r = bench_statement(n, cap_mb)
+        if "seconds" not in r or "added" not in r:
+            print(f"{n:>11,} failed: {r.get('error')} (peak {r.get('peak_mb', 0):.0f} MB)")
+            continue
+        print(f"{n:>11,} {r['seconds']:>9.1f} {n / r['seconds']:>9,.0f} {r['peak_mb']:>9.0f} "
+              f"{r['base_mb']:>8.0f} {r['applied']:>9,} {r['review']:>8,}")
+        if previous:
+            print(f"   growth x{r['seconds'] / previous[1]:.1f} in time, "
+                  f"x{(r['peak_mb'] - r['base_mb']) / max(previous[2], 1):.1f} in memory "
+                  f"for x{n / previous[0]:.0f} lines")
+        previous = (n, r["seconds"], r["peak_mb"] - r["base_mb"])
+    print("aim (issue 14): under 500 MB at 1,000,000 lines, time growing linearly")
+
+
+def sizes_arg(text: str) -> list[int]:
+    sizes = [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
+    return [n for n in sizes if n > 0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    parser.add_argument("--invoices", type=int, default=None)
+    parser.add_argument("--invoices", type=int, default=None,
+                        help="invoices of the KPI section (0 to skip)")
+    parser.add_argument("--matching", type=sizes_arg, default=None,
+                        help="comma-separated sizes of the matching section (0 to skip)")
+    parser.add_argument("--statement-lines", type=sizes_arg, default=None,
+                        help="comma-separated statement sizes of the import section (0 to skip)")
+    parser.add_argument("--memory-cap-mb", type=int, default=3072,
+                        help="address-space cap of each statement-import child")
+    parser.add_argument("--statement-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL ('' to skip)")
     args = parser.parse_args()
-    sizes = (1_000, 10_000) if args.quick else (10_000, 100_000)
-    n_invoices = args.invoices or (10_000 if args.quick else 1_000_000)
+    if args.statement_child is not None:
+        statement_child(args.statement_child)
+        return
+    sizes = args.matching if args.matching is not None else \
+        ([1_000, 10_000] if args.quick else [10_000, 100_000])
+    n_invoices = args.invoices if args.invoices is not None else \
+        (10_000 if args.quick else 1_000_000)
+    lines = args.statement_lines if args.statement_lines is not None else \
+        ([10_000, 100_000] if args.quick else [100_000, 1_000_000])
+    if sizes:
+        print_matching(sizes)
+    if n_invoices:
+        print_kpis(n_invoices, args.pg)
+    if lines:
+        print_statements(lines, args.memory_cap_mb)
+
+
+def print_matching(sizes: list[int]) -> None:
 
     print("1. matching n lines against n open items")
     print(f"{'n':>9} {'seconds':>9} {'lines/s':>10} {'auto-applied':>13} {'floor s':>9} "
@@ -264,10 +397,13 @@ def main() -> None:
         results.append(r)
         print(f"{n:>9,} {r['seconds']:>9.2f} {n / r['seconds']:>10,.0f} "
               f"{r['applied'] / n:>12.0%} {r['floor']:>9.2f} {r['seconds'] / r['floor']:>8.1f}")
-    growth = results[1]["seconds"] / results[0]["seconds"]
-    print(f"growth {sizes[0]:,} → {sizes[1]:,}: x{growth:.1f}"
-          f" (x{sizes[1] // sizes[0]} would be linear)")
+    if len(results) > 1:
+        growth = results[-1]["seconds"] / results[0]["seconds"]
+        print(f"growth {sizes[0]:,} → {sizes[-1]:,}: x{growth:.1f}"
+              f" (x{sizes[-1] // sizes[0]} would be linear)")
 
+
+def print_kpis(n_invoices: int, pg: str) -> None:
     print(f"\n2. KPIs over {n_invoices:,} invoices and ~{n_invoices * 3 // 2:,} payments")
     with tempfile.TemporaryDirectory(prefix="bench-payments-") as tmp:
         folder = Path(tmp)
@@ -285,13 +421,13 @@ def main() -> None:
         s, k = time_kpis(sqlalchemy_runner(engine), "sqlite")
         rows.append(("SQLite", load, s, k))
         engine.dispose()
-        if args.pg:
+        if pg:
             try:
-                load = load_pg(args.pg, paths)
+                load = load_pg(pg, paths)
             except Exception as err:  # noqa: BLE001 - report and go on without PostgreSQL
                 print(f"PostgreSQL skipped: {err}")
             else:
-                scoped = args.pg + ("&" if "?" in args.pg else "?") + \
+                scoped = pg + ("&" if "?" in pg else "?") + \
                     "options=-csearch_path%3Dbench_payments"
                 engine = create_engine(scoped)
                 s, k = time_kpis(sqlalchemy_runner(engine), "postgresql")

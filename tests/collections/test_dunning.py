@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from claims.collections import dunning, records
 from claims.collections.dunning import send as dunning_send
 from claims.store.tables.collections import DunningSendItemRow, DunningSendRow
-from claims.errors import ConflictError, UnknownName
+from claims.errors import ConflictError, DuplicateKey, StoreError, UnknownName
 from claims.workspace import Workspace
 from tests.collections.conftest import (
     SmtpServer, add_invoices, at, customer, free_port, pay, submitted_claim, write_config,
@@ -383,6 +383,27 @@ def test_concurrent_runs_never_send_twice(ws: Workspace, smtp_server: SmtpServer
     with ws.store.session() as s:
         assert s.scalar(select(func.count()).select_from(DunningSendRow)) == 12
         assert s.scalar(select(func.count()).select_from(DunningSendItemRow)) == 12
+
+
+def test_a_store_error_other_than_the_reservation_conflict_fails_the_run(
+        ws: Workspace, smtp_server: SmtpServer) -> None:
+    """Only a unique-key refusal means "another run has it" (issue 14, item 8): a database
+    that refuses the reservation for any other reason fails the run, nothing is sent."""
+    add_invoices(ws, "Acme Corp", [("A-1", D(2026, 2, 1), D(2026, 3, 1), "100.00")])
+    customer(ws, "Acme Corp", "ap@acme.test")
+    with ws.store.engine.begin() as conn:
+        if ws.store.engine.dialect.name == "sqlite":
+            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON dunning_sends "
+                              "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"))
+        else:
+            conn.execute(text("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                              "RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql"))
+            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON dunning_sends "
+                              "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+    with pytest.raises(StoreError, match="refused by the test") as err:
+        dunning.run(ws, D(2026, 3, 12))
+    assert not isinstance(err.value, DuplicateKey)
+    assert smtp_server.messages == []
 
 
 def test_statutory_interest_is_on_the_statement(ws: Workspace, smtp_server: SmtpServer) -> None:

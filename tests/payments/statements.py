@@ -27,6 +27,7 @@ class Tx:
     credit: bool = True
     currency: str = "EUR"
     bank_ref: str | None = None
+    reversal: bool = False             # camt.053 RvslInd true / MT940 RC or RD mark
 
 
 def _tx_details(tx: Tx, version: str, amount: bool = False) -> str:
@@ -64,7 +65,8 @@ def camt053(entries: list[Tx | list[Tx]], *, version: str = "08", stmt_id: str =
         details = "".join(_tx_details(t, version, amount=len(txs) > 1) for t in txs)
         body.append(
             f'<Ntry><NtryRef>{n}</NtryRef><Amt Ccy="{first.currency}">{amount}</Amt>'
-            f"<CdtDbtInd>{'CRDT' if first.credit else 'DBIT'}</CdtDbtInd>{status}"
+            f"<CdtDbtInd>{'CRDT' if first.credit else 'DBIT'}</CdtDbtInd>"
+            f"{'<RvslInd>true</RvslInd>' if first.reversal else ''}{status}"
             f"<BookgDt><Dt>{first.value_date}</Dt></BookgDt><ValDt><Dt>{first.value_date}</Dt>"
             f"</ValDt><AcctSvcrRef>ENTRY-{stmt_id}-{n}</AcctSvcrRef>"
             f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly>"
@@ -97,7 +99,8 @@ def mt940(txs: list[Tx], *, opening: str = "1000.00", closing: str | None = None
         total += amount if tx.credit else -amount
         d = tx.value_date.strftime("%y%m%d")
         ref = tx.e2e or "NONREF"
-        lines.append(f":61:{d}{d[2:]}{'C' if tx.credit else 'D'}{_mt_amount(amount)}NTRF{ref}"
+        mark = ("R" if tx.reversal else "") + ("C" if tx.credit != tx.reversal else "D")
+        lines.append(f":61:{d}{d[2:]}{mark}{_mt_amount(amount)}NTRF{ref}"
                      + (f"//{tx.bank_ref}" if tx.bank_ref else ""))
         purpose = tx.text or ""
         chunks = [purpose[i:i + 27] for i in range(0, len(purpose), 27)] or [""]
@@ -109,7 +112,7 @@ def mt940(txs: list[Tx], *, opening: str = "1000.00", closing: str | None = None
         lines.append(f":86:166{details}")
     if not truncate:
         final = Decimal(closing) if closing is not None else total
-        lines.append(f":62F:C261120EUR{_mt_amount(final)}")
+        lines.append(f":62F:{'C' if final >= 0 else 'D'}261120EUR{_mt_amount(final)}")
     return ("\r\n".join(lines) + "\r\n-").encode()
 
 

@@ -121,3 +121,24 @@ def test_kpi_and_reports(pay_cli, tmp_path: Path) -> None:
     assert load_workbook(tmp_path / "weekly.xlsx").sheetnames[0] == "Summary"
     bad = pay_cli("report", "yearly", "--out", str(tmp_path / "y.html"))
     assert bad.exit_code == 1 and "unknown report 'yearly'" in bad.output
+
+
+def test_reversal_in_review_is_listed_and_resolved(pay_cli, tmp_path: Path) -> None:
+    _ledger(pay_cli.root)
+    paid = [Tx("200.00", payer="Ministry of Works", text="INV-2026-002", bank_ref="P1"),
+            Tx("200.00", payer="Ministry of Works", text="payment", bank_ref="P2")]
+    (tmp_path / "a.xml").write_bytes(camt053(paid, stmt_id="S1"))
+    first = json.loads(pay_cli("payments", "import", str(tmp_path / "a.xml"), "--json").stdout)
+    p1 = first["matches"][0]["payment_id"]
+    back = Tx("200.00", credit=False, reversal=True, payer="Ministry of Works", bank_ref="R1")
+    (tmp_path / "b.xml").write_bytes(camt053([back], stmt_id="S2"))
+    second = pay_cli("payments", "import", str(tmp_path / "b.xml"))
+    assert "reversals: 0 reopened their invoices, 1 to review" in second.output
+    listed = json.loads(pay_cli("payments", "reversals", "--status", "review", "--json").stdout)
+    (row,) = listed
+    done = pay_cli("payments", "reverse", str(row["reversal_id"]), "--payment", str(p1),
+                   "--json")
+    assert done.exit_code == 0 and json.loads(done.stdout)["undone"] == 1
+    twice = pay_cli("payments", "reverse", str(row["reversal_id"]), "--payment", str(p1))
+    assert twice.exit_code == 1 and "already reopened" in twice.output
+    assert "Traceback" not in twice.output

@@ -120,3 +120,32 @@ def test_bad_output(aged_ledger: Store, tmp_path: Path) -> None:
         write_report(report, "html", tmp_path / "missing" / "w.html")
     assert err.value.rule == "output-folder"
     assert not (tmp_path / "missing").exists()
+
+
+FORMULAS = ["=HYPERLINK(\"http://127.0.0.1/x\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A2)",
+            "\t=1+1", "\r=1+1"]
+
+
+def test_xlsx_writes_formula_looking_text_as_text(store: Store, tmp_path: Path) -> None:
+    """OWASP "CSV injection" (formula injection): a cell that starts with = + - @, tab or CR
+    is data, never a formula, in every workbook the product writes."""
+    import zipfile
+
+    from claims.collections.due import ensure_due_dates
+    from claims.collections.settings import CollectionsConfig
+    from tests.payments.conftest import invoice
+
+    store.put_invoices([invoice(f"INV-{n}", "10.00", name, date(2026, 1, 1), date(2026, 1, 31))
+                        for n, name in enumerate(FORMULAS)]
+                       + [invoice("=1+2", "10.00", "Plain Agency", date(2026, 1, 2),
+                                  date(2026, 2, 1))])
+    ensure_due_dates(store.engine, CollectionsConfig())
+    path = write_report(weekly_report(store.engine, AS_OF), "xlsx", tmp_path / "w.xlsx")
+    with zipfile.ZipFile(path) as z:
+        sheets = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")]
+    assert sheets and not any("<f>" in x or "<f " in x for x in sheets)
+    top = load_workbook(path)["Top 20 overdue invoices"]
+    cells = {c.value: c for row in top.iter_rows(min_row=2) for c in row[:2]}
+    for text in [*FORMULAS, "=1+2"]:
+        cell = cells[text.replace("\r", "\n")]  # XML reads a bare CR back as LF
+        assert cell.data_type == "s" and cell.quotePrefix, text

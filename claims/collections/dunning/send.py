@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from claims.collections.mailer import ConnectionFailed, Mailer, Refused
 from claims.collections.receivables import as_datetime
 from claims.store.tables.collections import DunningSendItemRow, DunningSendRow, InteractionRow
-from claims.errors import ClaimsError, ConflictError, NotFound, StoreError
+from claims.errors import ClaimsError, ConflictError, DuplicateKey, NotFound
 from claims.store.tables import CustomerRow, utcnow
 from claims.collections.dunning.plan import Message, config_of, plan_messages
 from claims.collections.dunning.render import build_email
@@ -81,7 +81,10 @@ def stuck_sends(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def _reserve(ws: Workspace, msg: Message, as_of: date, state: str) -> int | None:
-    """Commit the send and its items before any external action; None if another run has."""
+    """Commit the send and its items before any external action; None if another run has.
+
+    Only a unique-key refusal means "another run has it"; every other store error (a locked
+    or unreachable database, another constraint) fails the run."""
     try:
         with ws.store.session() as s:
             row = DunningSendRow(send_key=msg.key, customer_id=msg.customer_id,
@@ -97,7 +100,7 @@ def _reserve(ws: Workspace, msg: Message, as_of: date, state: str) -> int | None
                  "level": msg.level.name, "level_rank": msg.rank,
                  "open_amount": i.open_amount, "due_date": i.due_date} for i in msg.items])
             return row.id
-    except StoreError:
+    except DuplicateKey:
         # the unique keys refused it: a concurrent run reserved the same items and level
         return None
 

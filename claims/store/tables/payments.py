@@ -8,12 +8,13 @@ package is the only writer of both.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from claims.store.tables import Base, UTCDateTime, utcnow
+from claims.store.tables import Base, MoneyColumn, UTCDateTime, utcnow
 
 
 class StatementImportRow(Base):
@@ -36,7 +37,8 @@ class PaymentMatchRow(Base):
     """How a payment was matched: applied automatically, or waiting in / decided from review.
 
     ``status``: ``applied`` (auto), ``review`` (waiting), ``accepted``, ``changed``,
-    ``rejected`` (decided by a specialist), ``undone`` (applications reversed; back in review).
+    ``rejected`` (decided by a specialist), ``undone`` (applications reversed; back in review),
+    ``reversed`` (the bank returned the payment: its applications are undone, it is no cash).
     """
 
     __tablename__ = "payment_matches"
@@ -86,3 +88,30 @@ class BankCsvMappingRow(Base):
     bank: Mapped[str] = mapped_column(String(100), unique=True)
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaymentReversalRow(Base):
+    """A credit the bank returned (camt.053 ``RvslInd``, MT940 ``RC``, a negative CSV line that
+    finds its payment): the original payment's applications are undone so its invoices open
+    again. ``status``: ``reversed`` (done), ``review`` (several payments fit: a person picks
+    one), ``unmatched`` (the bank marked it, no payment fits; nothing was changed).
+    """
+
+    __tablename__ = "payment_reversals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)  # dedupes re-imports
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("statement_imports.id"),
+                                                  index=True)
+    value_date: Mapped[Any] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(MoneyColumn)                # positive
+    currency: Mapped[str] = mapped_column(String(3))
+    payer_name: Mapped[str | None] = mapped_column(String(200))
+    payer_iban: Mapped[str | None] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(Text)
+    remittance: Mapped[str | None] = mapped_column(Text)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    candidates: Mapped[list[int]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
