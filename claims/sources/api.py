@@ -85,10 +85,16 @@ def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
     return import_files(ws, paths, fmt=kind, dry_run=dry_run)
 
 
-def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
-                   dry_run: bool = False) -> ImportBatch:
-    """Import a CSV or XLSX accounting export through the named mapping, all rows or none."""
-    mapping = get_mapping(mapping_name, ws.settings.invoice_import)
+def _mapping(ws: Workspace, name: str, skip_rows: int | None) -> Any:
+    mapping = get_mapping(name, ws.settings.invoice_import)
+    return mapping if skip_rows is None else mapping.model_copy(update={"skip_rows": skip_rows})
+
+
+def import_tabular(ws: Workspace, path: Path, mapping_name: str, *, dry_run: bool = False,
+                   skip_rows: int | None = None) -> ImportBatch:
+    """Import a CSV or XLSX accounting export through the named mapping, all rows or none
+    (``skip_rows``: rows above the header; default: the header is found)."""
+    mapping = _mapping(ws, mapping_name, skip_rows)
     source = "xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv"
     items = extract(INVOICE_SOURCES.get(source), path,
                     {"mapping": mapping, "mapping_name": mapping_name})
@@ -97,10 +103,10 @@ def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
                        detail={"mapping": mapping_name})
 
 
-def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5) -> dict:
+def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5, *,
+                    skip_rows: int | None = None) -> dict:
     """The first ``rows`` rows of an export as the mapping reads them."""
-    return preview(path, get_mapping(mapping_name, ws.settings.invoice_import), mapping_name,
-                   rows)
+    return preview(path, _mapping(ws, mapping_name, skip_rows), mapping_name, rows)
 
 
 def _voided(ws: Workspace, fetched: list[dict[str, Any]]) -> list[ImportFinding]:

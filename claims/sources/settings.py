@@ -67,6 +67,12 @@ class Mapping(Section):
     sheet: str | None = Field(None, description="XLSX sheet (default: the first)")
     vat_included_in_total: bool = Field(
         True, description="the total column is gross (net + VAT); else net = total")
+    optional: list[str] = Field(
+        default_factory=list, description="fields whose column a file may lack (e.g. Oracle's "
+        "contract_number): read when present, empty when absent")
+    skip_rows: int | None = Field(
+        None, ge=0, description="rows above the header (title lines); default: the header is "
+        "the first row whose cells hold every required column of the mapping")
 
     @field_validator("columns")
     @classmethod
