@@ -42,15 +42,17 @@ def import_invoice_files(ws: Workspace, paths: Sequence[Path], *, fmt: str | Non
     return sources.import_files(ws, paths, fmt=fmt, mapping=mapping, dry_run=dry_run)
 
 
-def preview_tabular(ws: Workspace, path: Path, mapping: str, rows: int = 5) -> dict[str, Any]:
+def preview_tabular(ws: Workspace, path: Path, mapping: str, rows: int = 5, *,
+                    skip_rows: int | None = None) -> dict[str, Any]:
     """The first ``rows`` rows of a CSV/XLSX export as ``mapping`` reads them; stores nothing."""
-    return sources.preview_tabular(ws, path, mapping, rows)
+    return sources.preview_tabular(ws, path, mapping, rows, skip_rows=skip_rows)
 
 
-def import_tabular(ws: Workspace, path: Path, mapping: str, *,
-                   dry_run: bool = False) -> ImportBatch:
-    """A CSV/XLSX accounting export through a column mapping, all rows or none."""
-    return sources.import_tabular(ws, path, mapping, dry_run=dry_run)
+def import_tabular(ws: Workspace, path: Path, mapping: str, *, dry_run: bool = False,
+                   skip_rows: int | None = None) -> ImportBatch:
+    """A CSV/XLSX accounting export through a column mapping, all rows or none; ``skip_rows``:
+    rows above the header (default: found)."""
+    return sources.import_tabular(ws, path, mapping, dry_run=dry_run, skip_rows=skip_rows)
 
 
 def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,

@@ -86,10 +86,10 @@ def zoho(ctx: typer.Context,
 
 
 def _tabular(ctx: typer.Context, file: Path, mapping: str, preview: int, dry_run: bool,
-             as_json: bool) -> None:
+             as_json: bool, skip_rows: int | None) -> None:
     ws = workspace_from(ctx)
     if preview:
-        shown = api.preview_tabular(ws, file, mapping, preview)
+        shown = api.preview_tabular(ws, file, mapping, preview, skip_rows=skip_rows)
         if as_json:
             emit_json(shown)
             return
@@ -98,7 +98,7 @@ def _tabular(ctx: typer.Context, file: Path, mapping: str, preview: int, dry_run
             fields = ", ".join(f"{k}={v}" for k, v in row.items() if k != "row" and v)
             typer.echo(f"  row {row['row']}: {fields}")
         return
-    report(api.import_tabular(ws, file, mapping, dry_run=dry_run), as_json)
+    report(api.import_tabular(ws, file, mapping, dry_run=dry_run, skip_rows=skip_rows), as_json)
 
 
 MappingOption = typer.Option(..., "--mapping", "-m",
@@ -106,28 +106,31 @@ MappingOption = typer.Option(..., "--mapping", "-m",
 PreviewOption = typer.Option(0, "--preview", metavar="N",
                              help="Show the first N rows as the mapping reads them; "
                                   "import nothing.")
+SkipRowsOption = typer.Option(None, "--skip-rows", metavar="N", min=0,
+                              help="Rows above the header (default: the header is found: the "
+                                   "first row holding the mapping's columns).")
 
 
 @app.command("csv")
 def csv_(ctx: typer.Context, file: Path = typer.Argument(..., help="the CSV export"),
          mapping: str = MappingOption, preview: int = PreviewOption, dry_run: bool = DryRun,
-         as_json: bool = JsonOption) -> None:
+         skip_rows: int | None = SkipRowsOption, as_json: bool = JsonOption) -> None:
     """Import a CSV accounting export through a column mapping, all rows or none.
 
     Example: claims invoice import csv ar.csv --mapping quickbooks --preview 5
     """
-    _tabular(ctx, file, mapping, preview, dry_run, as_json)
+    _tabular(ctx, file, mapping, preview, dry_run, as_json, skip_rows)
 
 
 @app.command("xlsx")
 def xlsx(ctx: typer.Context, file: Path = typer.Argument(..., help="the XLSX export"),
          mapping: str = MappingOption, preview: int = PreviewOption, dry_run: bool = DryRun,
-         as_json: bool = JsonOption) -> None:
+         skip_rows: int | None = SkipRowsOption, as_json: bool = JsonOption) -> None:
     """Import an XLSX accounting export through a column mapping, all rows or none.
 
     Example: claims invoice import xlsx receivables.xlsx --mapping oracle
     """
-    _tabular(ctx, file, mapping, preview, dry_run, as_json)
+    _tabular(ctx, file, mapping, preview, dry_run, as_json, skip_rows)
 
 
 Files = typer.Argument(..., help="one or more files")

@@ -15,9 +15,10 @@ from claims.errors import InputError, PluginError
 from claims.sources.common import ImportBatch, ImportFinding, SourceInvoice, sha256_of
 from claims.sources.store import store_batch
 from claims.store.tables import InvoiceRow
-from claims.store.tables.sources import InvoiceImportRow
+from claims.store.tables.sources import CustomerLinkRow, InvoiceImportRow, InvoiceOriginRow
 from claims.sources.tabular import get_mapping, preview
-from claims.sources.zoho import ZohoClient, configured, since_text, to_source_invoices
+from claims.sources.zoho import ZohoClient, configured, since_text
+from claims.sources.zoho_records import to_source_invoices, with_payments
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
     from claims.workspace import Workspace
@@ -84,10 +85,16 @@ def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
     return import_files(ws, paths, fmt=kind, dry_run=dry_run)
 
 
-def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
-                   dry_run: bool = False) -> ImportBatch:
-    """Import a CSV or XLSX accounting export through the named mapping, all rows or none."""
-    mapping = get_mapping(mapping_name, ws.settings.invoice_import)
+def _mapping(ws: Workspace, name: str, skip_rows: int | None) -> Any:
+    mapping = get_mapping(name, ws.settings.invoice_import)
+    return mapping if skip_rows is None else mapping.model_copy(update={"skip_rows": skip_rows})
+
+
+def import_tabular(ws: Workspace, path: Path, mapping_name: str, *, dry_run: bool = False,
+                   skip_rows: int | None = None) -> ImportBatch:
+    """Import a CSV or XLSX accounting export through the named mapping, all rows or none
+    (``skip_rows``: rows above the header; default: the header is found)."""
+    mapping = _mapping(ws, mapping_name, skip_rows)
     source = "xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv"
     items = extract(INVOICE_SOURCES.get(source), path,
                     {"mapping": mapping, "mapping_name": mapping_name})
@@ -96,10 +103,10 @@ def import_tabular(ws: Workspace, path: Path, mapping_name: str, *,
                        detail={"mapping": mapping_name})
 
 
-def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5) -> dict:
+def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5, *,
+                    skip_rows: int | None = None) -> dict:
     """The first ``rows`` rows of an export as the mapping reads them."""
-    return preview(path, get_mapping(mapping_name, ws.settings.invoice_import), mapping_name,
-                   rows)
+    return preview(path, _mapping(ws, mapping_name, skip_rows), mapping_name, rows)
 
 
 def _voided(ws: Workspace, fetched: list[dict[str, Any]]) -> list[ImportFinding]:
@@ -125,11 +132,25 @@ def last_zoho_cursor(ws: Workspace) -> str | None:
                         .order_by(InvoiceImportRow.id.desc()).limit(1))
 
 
+def _zoho_known(ws: Workspace) -> tuple[dict[str, str], set[str]]:
+    """What the store holds from Zoho already: invoice id → last_modified_time, customer ids."""
+    with ws.store.session() as s:
+        origins = s.execute(select(InvoiceOriginRow.external_id, InvoiceOriginRow.extra)
+                            .where(InvoiceOriginRow.source == "zoho"))
+        known = {str(eid): str((extra or {}).get("last_modified_time") or "")
+                 for eid, extra in origins if eid}
+        customers = set(s.scalars(select(CustomerLinkRow.external_id).where(
+            CustomerLinkRow.source == "zoho", CustomerLinkRow.external_id.is_not(None))))
+    return known, {str(c) for c in customers}
+
+
 def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool = False,
                 transport: Any = None, sleep: Callable[[float], None] | None = None
                 ) -> ImportBatch:
     """Import from Zoho Books: invoices modified since ``since`` (default: since the last
-    completed import), all or none. ``transport`` / ``sleep`` are for tests."""
+    completed import), all or none. Stored invoices that did not change are not read again;
+    their status and balance are refreshed from the list. ``transport`` / ``sleep`` are for
+    tests."""
     settings = configured(ws.settings.invoice_import)
     secret = settings.client_secret.resolve("invoice_import.zoho.client_secret")
     refresh = settings.refresh_token.resolve("invoice_import.zoho.refresh_token")
@@ -137,22 +158,26 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
     kwargs: dict[str, Any] = {"transport": transport}
     if sleep is not None:
         kwargs["sleep"] = sleep
+    known, customers = _zoho_known(ws)
     client = ZohoClient(settings, client_secret=secret, refresh_token=refresh, **kwargs)
     try:
-        fetched = client.fetch(cursor)
+        fetched = client.fetch(cursor, known=known, known_customers=customers)
     finally:
         client.close()
     endpoint = f"{client.api_base or settings.api(None)} org {settings.organization_id}"
     items, skipped = to_source_invoices(fetched, endpoint=endpoint)
     voided = _voided(ws, fetched.invoices) if skipped else []
     # what was read, canonically: the invoice details, contacts and payments as received
-    digest = sha256_of([json.dumps([fetched.invoices, fetched.contacts, fetched.payments],
-                                   default=str, sort_keys=True).encode(),
+    digest = sha256_of([json.dumps([fetched.invoices, fetched.contacts, fetched.payments,
+                                    fetched.refreshed], default=str, sort_keys=True).encode(),
                         *(fetched.pdfs[k] for k in sorted(fetched.pdfs))])
-    minimum = fetched.minimum_requests(settings.fetch_pdf, settings.per_page)
     return store_batch(ws, items, source="zoho", target=endpoint, input_sha256=digest,
                        dry_run=dry_run, requests=fetched.requests,
-                       cursor=fetched.cursor or cursor, warnings=voided,
+                       cursor=fetched.cursor or cursor,
+                       warnings=[*fetched.findings, *voided],
+                       refresh=with_payments(fetched.refreshed, fetched.payments),
                        detail={"since": cursor, "skipped_drafts_and_voids": skipped,
-                               "retries": fetched.retries, "minimum_requests": minimum,
+                               "retries": fetched.retries, "details": fetched.details,
+                               "pdfs": len(fetched.pdfs), "refreshed": len(fetched.refreshed),
+                               "minimum_requests": fetched.minimum_requests(settings.per_page),
                                "payments": len(fetched.payments)})

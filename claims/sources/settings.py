@@ -47,6 +47,11 @@ FIELDS = {
 #: Zoho Books data centres (the domain suffix of the account).
 DATA_CENTRES = ("com", "eu", "in", "sa", "com.au", "jp", "ca", "com.cn")
 
+#: The OAuth accounts server of each data centre, as Zoho's OAuth documentation lists them:
+#: ``accounts.zoho.<dc>``, except Canada's, which is ``accounts.zohocloud.ca``.
+ACCOUNTS_SERVERS = {dc: f"https://accounts.zoho.{dc}" for dc in DATA_CENTRES} | {
+    "ca": "https://accounts.zohocloud.ca"}
+
 
 class Mapping(Section):
     """How to read one kind of export: its columns, and its dates and numbers."""
@@ -62,6 +67,12 @@ class Mapping(Section):
     sheet: str | None = Field(None, description="XLSX sheet (default: the first)")
     vat_included_in_total: bool = Field(
         True, description="the total column is gross (net + VAT); else net = total")
+    optional: list[str] = Field(
+        default_factory=list, description="fields whose column a file may lack (e.g. Oracle's "
+        "contract_number): read when present, empty when absent")
+    skip_rows: int | None = Field(
+        None, ge=0, description="rows above the header (title lines); default: the header is "
+        "the first row whose cells hold every required column of the mapping")
 
     @field_validator("columns")
     @classmethod
@@ -85,7 +96,10 @@ class ZohoSettings(Section):
     accounts_url: str = Field("", description="override of https://accounts.zoho.<dc>")
     api_url: str = Field("", description="override of https://www.zohoapis.<dc>/books/v3")
     per_page: int = Field(200, ge=1, le=200, description="invoices per list page (max 200)")
-    fetch_pdf: bool = Field(True, description="download each invoice's PDF")
+    fetch_pdf: bool | Literal["open"] = Field(
+        "open", description="download invoice PDFs: true (every sent invoice), \"open\" (only "
+        "those with a balance due, the ones a claim can be made for), false (none); never for "
+        "drafts and voids, and only for invoices added or changed")
     max_retries: int = Field(6, ge=0, le=20, description="retries of one request (429, 5xx)")
     requests_per_minute: int = Field(90, ge=0, description="client-side pace; 0: unpaced "
                                      "(Zoho allows 100 per minute per organisation)")
@@ -100,7 +114,8 @@ class ZohoSettings(Section):
 
     def accounts(self) -> str:
         """The OAuth accounts server's base URL."""
-        return (self.accounts_url or f"https://accounts.zoho.{self.data_center}").rstrip("/")
+        return (self.accounts_url or ACCOUNTS_SERVERS.get(self.data_center)
+                or f"https://accounts.zoho.{self.data_center}").rstrip("/")
 
     def api(self, api_domain: str | None) -> str:
         """The Books API base URL (``api_domain`` is what the token response named, if any)."""

@@ -142,13 +142,15 @@ def check_batch(items: Sequence[SourceInvoice]) -> list[ImportFinding]:
 def store_batch(ws: Workspace, items: Sequence[SourceInvoice], *, source: str, target: str,
                 input_sha256: str, dry_run: bool = False, requests: int = 0,
                 cursor: str | None = None, detail: dict[str, Any] | None = None,
-                warnings: Sequence[ImportFinding] = ()) -> ImportBatch:
+                warnings: Sequence[ImportFinding] = (),
+                refresh: dict[str, dict[str, Any]] | None = None) -> ImportBatch:
     """Store ``items`` all or nothing and record the import; returns what was done.
 
     Customers and contacts are matched (external id, then tax id, then name) or created;
     invoices go through :meth:`Store.put_invoices` (idempotent; a change after a claim's bundle
-    was built is a conflict, kept, with its old and new values). With ``dry_run`` nothing is
-    written, not even the record of the import.
+    was built is a conflict, kept, with its old and new values). An unchanged invoice's origin
+    gets its new status, balance and payments (:func:`_refresh_origins`), as do those in
+    ``refresh`` (external id → values; not read again). With ``dry_run`` nothing is written.
     """
     findings = check_batch(items) + list(warnings)
     batch = ImportBatch(source=source, target=target, input_sha256=input_sha256,
@@ -193,6 +195,9 @@ def store_batch(ws: Workspace, items: Sequence[SourceInvoice], *, source: str, t
             s.flush()
             touched = set(result.added) | set(result.changed)
             _write_origins(s, store, items, touched, pdfs, record.id, ws.documents_dir.parent)
+            _refresh_origins(s, source, {**{i.external_id: i.extra for i in items if i.external_id
+                                            and i.invoice.number in result.unchanged},
+                                         **(refresh or {})})
             record.finished_at = utcnow()
             batch.import_id = None if dry_run else record.id
             batch.added, batch.unchanged = result.added, result.unchanged
@@ -258,6 +263,33 @@ def _write_origins(s: Session, store: Any, items: Sequence[SourceInvoice], touch
                                      stored_path=str(path.relative_to(root)))
             row.document_id = doc.id
         s.add(row)
+
+
+#: what an origin record may change while its invoice's content stays the same
+_REFRESHED = ("zoho_status", "balance", "last_modified_time", "payments")
+
+
+def _refresh_origins(s: Session, source: str, updates: dict[str, dict[str, Any]]) -> None:
+    """Bring the status, balance and payments of stored origins (``source``, by external id) up
+    to date; payments are merged by their id, never dropped."""
+    if not updates:
+        return
+    rows = s.scalars(select(InvoiceOriginRow).where(
+        InvoiceOriginRow.source == source,
+        InvoiceOriginRow.external_id.in_(list(updates))))
+    for row in rows:
+        new = updates[str(row.external_id)]
+        extra = dict(row.extra or {})
+        for key in _REFRESHED:
+            if key == "payments":
+                seen = {p.get("payment_id") for p in extra.get("payments") or []}
+                extra["payments"] = [*(extra.get("payments") or []),
+                                     *(p for p in new.get("payments") or []
+                                       if p.get("payment_id") not in seen)]
+            elif key in new:
+                extra[key] = new[key]
+        if extra != row.extra:
+            row.extra, row.updated_at = _jsonable(extra), utcnow()
 
 
 def list_imports(ws: Workspace, limit: int = 50) -> list[dict[str, Any]]:

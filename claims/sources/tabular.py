@@ -70,6 +70,7 @@ BUILTIN: dict[str, Mapping] = {
                  "quantity": "Quantity", "unit_price": "Unit Selling Price",
                  "line_net": "Line Amount", "vat_percent": "Tax Rate", "line_vat": "Tax Amount",
                  "contract_number": "Contract Number"},
+        optional=["contract_number", "tax_id", "customer_id"],
         date_format="%d-%b-%Y", decimal=".", thousands=","),
 }
 
@@ -106,7 +107,7 @@ def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
                          rule="encoding") from err
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=mapping.delimiter)
     try:
-        header = [h.strip() for h in next(reader)]
+        header = find_header(reader, mapping)
     except StopIteration:
         raise InputError("is empty", file=str(path), rule="csv-header") from None
     except csv.Error as err:
@@ -141,19 +142,71 @@ def _xlsx_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
     if mapping.sheet and mapping.sheet not in book.sheetnames:
         raise UnknownName("sheet", mapping.sheet, book.sheetnames, file=str(path))
     sheet = book[mapping.sheet] if mapping.sheet else book.worksheets[0]
-    it = sheet.iter_rows(values_only=True)
+    it = iter(sheet.iter_rows(values_only=True))
+    counted = _Counting(it)
     try:
-        header = [str(h).strip() if h is not None else "" for h in next(it)]
+        header = find_header(counted, mapping)
     except StopIteration:
         raise InputError("the sheet is empty", file=str(path), rule="xlsx-header") from None
 
     def rows() -> Iterator[Row]:
-        for n, values in enumerate(it, start=2):
+        for n, values in enumerate(it, start=counted.n + 1):
             if all(v is None or str(v).strip() == "" for v in values):
                 continue
             yield n, dict(zip(header, values, strict=False))
         book.close()
     return header, rows()
+
+
+class _Counting:
+    """An iterator that counts what it handed out (the header's row number)."""
+
+    def __init__(self, it: Iterator[Any]) -> None:
+        self.it, self.n = it, 0
+
+    def __iter__(self) -> _Counting:
+        return self
+
+    def __next__(self) -> Any:
+        value = next(self.it)
+        self.n += 1
+        return value
+
+
+#: how far down a header is looked for (title lines, a report's heading, blank rows)
+HEADER_SEARCH_ROWS = 30
+
+
+def find_header(rows: Iterator[Sequence[Any]], mapping: Mapping) -> list[str]:
+    """The header row: after ``mapping.skip_rows`` rows if given, else the first row (of the
+    first :data:`HEADER_SEARCH_ROWS`) whose cells hold every required column of the mapping;
+    when none does, the first non-empty row (and the column check names what is missing)."""
+    def cells(values: Sequence[Any]) -> list[str]:
+        return [str(v).strip() if v is not None else "" for v in values]
+
+    if mapping.skip_rows is not None:
+        for _ in range(mapping.skip_rows):
+            next(rows)
+        return cells(next(rows))
+    needed = {c for f, c in mapping.columns.items() if f not in mapping.optional}
+    first: list[str] | None = None
+    for _ in range(HEADER_SEARCH_ROWS):
+        values = next(rows, None)
+        if values is None:
+            break
+        row = cells(values)
+        if needed <= set(row):
+            return row
+        if first is None and any(row):
+            first = row
+    if first is None:
+        raise StopIteration
+    return first
+
+
+def present_columns(header: Sequence[str], mapping: Mapping) -> dict[str, str]:
+    """The mapping's columns this file has (an optional column may be absent)."""
+    return {f: c for f, c in mapping.columns.items() if c in header or f not in mapping.optional}
 
 
 def _check_columns(header: Sequence[str], mapping: Mapping, name: str, file: str) -> None:
@@ -164,7 +217,7 @@ def _check_columns(header: Sequence[str], mapping: Mapping, name: str, file: str
     if not any(f in mapping.columns for f in ("total", "net", "line_net", "unit_price")):
         raise InputError(f"mapping {name!r} maps no amount (total, net, line_net or unit_price)",
                          file=file, field="--mapping", rule="mapping-required-fields")
-    absent = [c for c in mapping.columns.values() if c not in header]
+    absent = [c for c in present_columns(header, mapping).values() if c not in header]
     if absent:
         hints = []
         for col in absent:
@@ -259,7 +312,7 @@ def read_tabular(path: Path, mapping: Mapping, name: str, *, source: str) -> lis
     file = str(path)
     header, rows = read_rows(path, mapping)
     _check_columns(header, mapping, name, file)
-    cols = mapping.columns
+    cols = present_columns(header, mapping)
     findings: list[ImportFinding] = []
     groups: dict[str, dict[str, Any]] = {}
 

@@ -11,17 +11,23 @@ logged)::
     client_secret = { env = "ZOHO_CLIENT_SECRET" }
     refresh_token = { env = "ZOHO_REFRESH_TOKEN" }
 
-Requests made for N invoices (C distinct customers, P payments), which is also the least the
-API allows: 1 token + ⌈N/200⌉ invoice pages + N invoice details (line items are only in the
-detail) + N PDFs + C contacts + ⌈P/200⌉ payment pages (at least one). HTTP 429 is retried after
-``Retry-After`` (or an exponential back-off) at the same request, so a run resumes where it
-stopped; 5xx and broken connections likewise; an expired access token is refreshed once.
+Requests for N listed invoices, of which D are drafts or voids, K are stored already with the
+same ``last_modified_time``, O are open (a balance due) among the new or changed, C customers
+not yet known, P payments: 1 token + ⌈N/200⌉ invoice pages + (N − D − K) invoice details (line
+items are only in the detail) + O PDFs (``fetch_pdf = "open"``, the default) + C contacts +
+⌈P/200⌉ payment pages. Drafts and voids are read from the list alone; an unchanged invoice's
+status and balance come from the list too. HTTP 429 is retried after ``Retry-After`` (or an
+exponential back-off) at the same request, so a run resumes where it stopped; 5xx, broken
+connections and a 200 whose body is not JSON likewise (bounded by ``max_retries``); an expired
+access token is refreshed once. An invoice deleted in Zoho between the listing and its detail
+is skipped with a finding; one saved while the pages are read (so it moves to the end of the
+sorted list and the pages shift under it) is read once, and the listing is read again from
+where it moved so none is missed.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,16 +40,11 @@ import structlog
 from pydantic import SecretStr
 
 from claims.errors import ClaimsError, InputError
-from claims.core.models import InvoiceLine
-from claims.sources.common import (
-    ContactRef, CustomerRef, ImportFinding, SourceInvoice, check_currency, make_invoice, money2,
-    parse_iso_date,
-)
+from claims.sources.common import ImportFinding
 from claims.sources.settings import InvoiceImportSettings, ZohoSettings
+from claims.sources.zoho_records import NOT_RECEIVABLE, PAYMENT_LIST_KEYS, dec, status_of
 
 log = structlog.get_logger("claims.sources.zoho")
-
-ZERO = Decimal(0)
 
 
 def configured(section: InvoiceImportSettings) -> ZohoSettings:
@@ -71,25 +72,34 @@ class ZohoAuthError(ZohoError):
     field = "invoice_import.zoho.refresh_token"
 
 
+class ZohoGone(ZohoError):
+    """Zoho says the record does not exist (code 1002): deleted since it was listed."""
+
+
 @dataclass
 class ZohoFetch:
-    """What one run fetched: invoices with their details, customers, payments, counters."""
+    """What one run fetched: invoices with their details, customers, payments, counters;
+    ``refreshed`` holds the status and balance of stored, unchanged invoices (from the list)."""
 
     invoices: list[dict[str, Any]] = field(default_factory=list)
     pdfs: dict[str, bytes] = field(default_factory=dict)
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     payments: list[dict[str, Any]] = field(default_factory=list)
+    refreshed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    findings: list[ImportFinding] = field(default_factory=list)
     requests: int = 0
     retries: int = 0
     pages: int = 0
     payment_pages: int = 0
+    details: int = 0
     cursor: str | None = None
 
-    def minimum_requests(self, fetch_pdf: bool, per_page: int) -> int:
-        """The least number of requests the API allows for what was fetched."""
-        n = len(self.invoices)
-        return (1 + max(1, math.ceil(n / per_page)) + n + (n if fetch_pdf else 0)
-                + len(self.contacts) + max(1, math.ceil(len(self.payments) / 200)))
+    def minimum_requests(self, per_page: int) -> int:
+        """The least number of requests the API allows for what this run needed: the token,
+        the list pages, the details and PDFs it read, the contacts, the payment pages."""
+        listed = len(self.invoices) + len(self.refreshed)
+        return (1 + max(1, -(-listed // per_page)) + self.details + len(self.pdfs)
+                + len(self.contacts) + max(1, -(-len(self.payments) // 200)))
 
 
 class ZohoClient:
@@ -184,44 +194,54 @@ class ZohoClient:
 
     def get(self, path: str, *, where: str = "", pdf: bool = False,
             **params: Any) -> Any:
-        """GET ``path`` with the organisation, refreshing an expired token once."""
-        for refreshed in (False, True):
+        """GET ``path`` with the organisation, refreshing an expired token once and reading a
+        200 whose body is not JSON again (at most ``max_retries`` times, with back-off)."""
+        refreshed, attempt = False, 0
+        while True:
             if self._token is None or self._clock() >= self._token_expires:
                 self._authenticate()
             assert self._api is not None
             query = {"organization_id": self.settings.organization_id, **params}
             if pdf:
                 query["accept"] = "pdf"
-            resp = self._send("GET", f"{self._api}{path}", endpoint=f"GET {path}", where=where,
+            endpoint = f"GET {path}"
+            resp = self._send("GET", f"{self._api}{path}", endpoint=endpoint, where=where,
                               params=query,
                               headers={"Authorization": f"Zoho-oauthtoken {self._token}"})
             if resp.status_code == 401 and not refreshed:
-                self._token = None            # expired or revoked: refresh once, then retry
+                self._token, refreshed = None, True   # expired or revoked: refresh once
                 continue
             if pdf and resp.status_code == 200:
                 if not resp.content.startswith(b"%PDF"):
-                    raise ZohoError("the PDF is not a PDF", endpoint=f"GET {path}", where=where)
+                    raise ZohoError("the PDF is not a PDF", endpoint=endpoint, where=where)
                 return resp.content
-            body = _json(resp, f"GET {path}", where)
-            if resp.status_code != 200 or not isinstance(body, dict) or body.get("code") != 0:
-                message = body.get("message") if isinstance(body, dict) else None
-                if resp.status_code == 401:
-                    raise ZohoAuthError(f"not authorised ({message})", endpoint=f"GET {path}",
-                                        status=401, where=where)
-                raise ZohoError(f"HTTP {resp.status_code}: {message or 'unexpected answer'}",
-                                endpoint=f"GET {path}", status=resp.status_code, where=where)
-            return body
-        raise AssertionError("unreachable")  # pragma: no cover
+            try:
+                body = _json(resp, endpoint, where)
+            except ZohoError:
+                if resp.status_code != 200 or attempt >= self.settings.max_retries:
+                    raise
+                attempt += 1
+                self._retry_after(attempt, endpoint, where, "malformed JSON")
+                continue
+            return _checked(resp, body, endpoint, where)
 
-    def pages(self, path: str, key: str, **params: Any) -> Iterator[list[dict[str, Any]]]:
-        """Each page of a list endpoint, following ``page_context.has_more_page``."""
+    def _retry_after(self, attempt: int, endpoint: str, where: str, why: str) -> None:
+        wait = min(2.0 ** (attempt - 1), 60.0)  # ok: seconds, not money
+        log.info("zoho.retry", endpoint=endpoint, where=where, reason=why, wait=wait)
+        self.retries += 1
+        self._sleep(wait)  # ok: back-off before reading a broken answer again
+
+    def pages(self, path: str, keys: tuple[str, ...],
+              **params: Any) -> Iterator[list[dict[str, Any]]]:
+        """Each page of a list endpoint, following ``page_context.has_more_page``; the list is
+        under the first of ``keys`` the answer has (Zoho's sources spell some differently)."""
         page = 1
         while True:
             body = self.get(path, where=f"page {page}", page=page, **params)
-            items = body.get(key)
-            if not isinstance(items, list):
-                raise ZohoError(f"the answer has no {key!r} list", endpoint=f"GET {path}",
-                                where=f"page {page}")
+            items = next((body[k] for k in keys if isinstance(body.get(k), list)), None)
+            if items is None:
+                raise ZohoError(f"the answer has no {' or '.join(map(repr, keys))} list",
+                                endpoint=f"GET {path}", where=f"page {page}")
             yield items
             if not (body.get("page_context") or {}).get("has_more_page"):
                 return
@@ -229,46 +249,115 @@ class ZohoClient:
 
     # -- the fetch ----------------------------------------------------------------------------
 
-    def fetch(self, since: str | None) -> ZohoFetch:
-        """Invoices modified since ``since`` (Zoho time text), with details, PDFs, contacts
-        and customer payments."""
-        out = ZohoFetch()
+    def _listing(self, since: str | None, out: ZohoFetch) -> list[dict[str, Any]]:
+        """The invoice list, each invoice once. One saved while the pages are read moves to
+        the end of the list (it is sorted by modification) and shifts the later pages by one,
+        so the list is read once more from that invoice's old position."""
         params: dict[str, Any] = {"per_page": self.settings.per_page,
                                   "sort_column": "last_modified_time", "sort_order": "A"}
-        if since:
-            params["last_modified_time"] = since
-        listed: list[dict[str, Any]] = []
-        for items in self.pages("/invoices", "invoices", **params):
-            out.pages += 1
-            listed.extend(items)
+        listed: dict[str, dict[str, Any]] = {}
+        moved_from: list[str] = []
+        for rerun in (False, True):
+            if rerun:
+                if not moved_from:
+                    break
+                params["last_modified_time"] = min(moved_from)
+            elif since:
+                params["last_modified_time"] = since
+            for items in self.pages("/invoices", ("invoices",), **params):
+                out.pages += 1
+                for summary in items:
+                    iid = str(summary.get("invoice_id") or "")
+                    if not iid:
+                        raise ZohoError("an invoice without invoice_id", endpoint="GET /invoices")
+                    old = listed.get(iid)
+                    if old is not None and not rerun and \
+                            old.get("last_modified_time") != summary.get("last_modified_time"):
+                        moved_from.append(str(old.get("last_modified_time") or ""))
+                        out.findings.append(ImportFinding(
+                            "W-ZOHO-RELISTED", "warning", f"invoice {summary.get('invoice_number')}"
+                            " was saved in Zoho Books while the list was read; read once, at its "
+                            "newest", f"Zoho invoice {iid}", "last_modified_time"))
+                    listed[iid] = summary
+        return sorted(listed.values(), key=lambda i: str(i.get("last_modified_time") or ""))
+
+    def fetch(self, since: str | None, *, known: dict[str, str] | None = None,
+              known_customers: set[str] | frozenset[str] = frozenset()) -> ZohoFetch:
+        """Invoices modified since ``since`` (Zoho time text), with details, PDFs, contacts and
+        customer payments. ``known``: stored invoices (Zoho id → last_modified_time), whose
+        detail is not read again when unchanged; ``known_customers``: customer ids whose
+        contact is stored already."""
+        out, known = ZohoFetch(), known or {}
         cursor = since
-        for summary in listed:
-            invoice_id = str(summary.get("invoice_id") or "")
-            if not invoice_id:
-                raise ZohoError("an invoice without invoice_id", endpoint="GET /invoices")
-            detail = self.get(f"/invoices/{invoice_id}", where=f"invoice {invoice_id}")
-            inv = detail.get("invoice")
-            if not isinstance(inv, dict):
-                raise ZohoError("the answer has no 'invoice'", endpoint="GET /invoices/{id}",
-                                where=f"invoice {invoice_id}")
-            out.invoices.append(inv)
-            modified = str(inv.get("last_modified_time") or "")
+        for summary in self._listing(since, out):
+            iid = str(summary["invoice_id"])
+            modified = str(summary.get("last_modified_time") or "")
+            if summary.get("status") in NOT_RECEIVABLE:
+                out.invoices.append(summary)        # the list says all a skipped one needs
+            elif known.get(iid) == modified:
+                out.refreshed[iid] = status_of(summary)
+            elif not self._detail(iid, summary, out, known_customers):
+                continue
             cursor = max(cursor or "", modified) or None
-            if self.settings.fetch_pdf and inv.get("status") not in ("draft", "void"):
-                out.pdfs[invoice_id] = self.get(f"/invoices/{invoice_id}", pdf=True,
-                                                where=f"invoice {invoice_id} PDF")
-            customer_id = str(inv.get("customer_id") or "")
-            if customer_id and customer_id not in out.contacts:
-                body = self.get(f"/contacts/{customer_id}", where=f"contact {customer_id}")
-                out.contacts[customer_id] = body.get("contact") or {}
         pay_params: dict[str, Any] = {"per_page": 200}
         if since:
             pay_params["last_modified_time"] = since
-        for items in self.pages("/customerpayments", "customerpayments", **pay_params):
+        for items in self.pages("/customerpayments", PAYMENT_LIST_KEYS, **pay_params):
             out.payment_pages += 1
             out.payments.extend(items)
         out.requests, out.retries, out.cursor = self.requests, self.retries, cursor
         return out
+
+    def _detail(self, iid: str, summary: dict[str, Any], out: ZohoFetch,
+                known_customers: set[str] | frozenset[str]) -> bool:
+        """Read one invoice's detail (and PDF, and contact); False if it was deleted."""
+        where = f"invoice {iid}"
+        try:
+            inv = self.get(f"/invoices/{iid}", where=where).get("invoice")
+            if not isinstance(inv, dict):
+                raise ZohoError("the answer has no 'invoice'", endpoint="GET /invoices/{id}",
+                                where=where)
+            out.details += 1
+            if self._wants_pdf(inv):
+                out.pdfs[iid] = self.get(f"/invoices/{iid}", pdf=True, where=f"{where} PDF")
+        except ZohoGone:
+            out.pdfs.pop(iid, None)
+            out.findings.append(ImportFinding(
+                "W-ZOHO-DELETED", "warning", f"invoice {summary.get('invoice_number')} was "
+                "deleted in Zoho Books while the import ran; skipped", f"Zoho invoice {iid}",
+                "invoice_id"))
+            return False
+        out.invoices.append(inv)
+        customer_id = str(inv.get("customer_id") or "")
+        if customer_id and customer_id not in out.contacts and \
+                customer_id not in known_customers:
+            body = self.get(f"/contacts/{customer_id}", where=f"contact {customer_id}")
+            out.contacts[customer_id] = body.get("contact") or {}
+        return True
+
+    def _wants_pdf(self, inv: dict[str, Any]) -> bool:
+        mode = self.settings.fetch_pdf
+        if not mode or inv.get("status") in NOT_RECEIVABLE:
+            return False
+        if mode == "open":
+            return dec(inv.get("balance"), file="zoho", field="balance") > 0
+        return True
+
+
+def _checked(resp: httpx.Response, body: Any, endpoint: str, where: str) -> Any:
+    """The body of a successful answer, or the error Zoho's ``code`` / HTTP status says."""
+    if resp.status_code == 200 and isinstance(body, dict) and body.get("code") == 0:
+        return body
+    message = body.get("message") if isinstance(body, dict) else None
+    code = body.get("code") if isinstance(body, dict) else None
+    if resp.status_code == 401:
+        raise ZohoAuthError(f"not authorised ({message})", endpoint=endpoint, status=401,
+                            where=where)
+    if resp.status_code == 404 and code == 1002:
+        raise ZohoGone(str(message or "does not exist"), endpoint=endpoint, status=404,
+                       where=where)
+    raise ZohoError(f"HTTP {resp.status_code}: {message or 'unexpected answer'}",
+                    endpoint=endpoint, status=resp.status_code, where=where)
 
 
 def _json(resp: httpx.Response, endpoint: str, where: str) -> Any:
@@ -279,123 +368,6 @@ def _json(resp: httpx.Response, endpoint: str, where: str) -> Any:
         raise ZohoError(f"HTTP {resp.status_code} with a body that is not JSON "
                         f"({len(resp.content)} bytes)", endpoint=endpoint,
                         status=resp.status_code, where=where) from err
-
-
-# -- mapping Zoho records to invoices -----------------------------------------------------------
-
-def _dec(value: Any, *, file: str, field: str) -> Decimal:
-    if value is None or value == "":
-        return ZERO
-    if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, str):
-        try:
-            return Decimal(value)
-        except ArithmeticError:
-            pass
-    raise InputError(f"{value!r} is not an amount", file=file, field=field, rule="decimal")
-
-
-def to_source_invoices(fetch: ZohoFetch, *, endpoint: str) -> tuple[list[SourceInvoice],
-                                                                     list[str]]:
-    """Claimwright invoices from what was fetched (drafts and voids skipped, returned apart)."""
-    by_invoice = _payments_by_invoice(fetch.payments)
-    items: list[SourceInvoice] = []
-    skipped: list[str] = []
-    for inv in fetch.invoices:
-        iid = str(inv.get("invoice_id"))
-        where = f"{endpoint} invoice {iid}"
-        number = str(inv.get("invoice_number") or "")
-        if not number:
-            raise InputError("has no invoice_number", file=where, field="invoice_number",
-                             rule="required-field")
-        if inv.get("status") in ("draft", "void"):
-            skipped.append(number)
-            continue
-        currency = check_currency(str(inv.get("currency_code") or ""), file=where,
-                                  field="currency_code")
-        lines = _lines(inv, where)
-        net = sum((ln.net for ln in lines), ZERO)
-        vat = _dec(inv.get("tax_total"), file=where, field="tax_total")
-        total = _dec(inv.get("total"), file=where, field="total")
-        findings = []
-        if net + vat != total:
-            findings.append(ImportFinding("E-ZOHO-TOTAL", "error",
-                                          f"total {total} is not the lines {net} + tax {vat}",
-                                          where, "total"))
-        customer = _customer(inv, fetch.contacts)
-        contract = next((str(cf.get("value")) for cf in inv.get("custom_fields") or []
-                         if "contract" in str(cf.get("label", "")).lower() and cf.get("value")),
-                        None)
-        invoice = make_invoice(dict(
-            number=number,
-            issue_date=parse_iso_date(inv.get("date"), file=where, field="date"),
-            due_date=parse_iso_date(inv.get("due_date"), file=where, field="due_date")
-            if inv.get("due_date") else None,
-            currency=currency, customer=customer.name, contract_number=contract,
-            lines=lines, net=net, vat=vat, total=total, source="zoho"), file=where)
-        items.append(SourceInvoice(
-            invoice=invoice, origin=where, external_id=iid, customer=customer,
-            document=fetch.pdfs.get(iid), document_name=f"{number}.pdf", findings=findings,
-            extra={"zoho_status": inv.get("status"), "reference_number":
-                   inv.get("reference_number"), "balance": str(inv.get("balance", "")),
-                   "last_modified_time": inv.get("last_modified_time"),
-                   "payments": by_invoice.get(number, [])}))
-    return items, skipped
-
-
-def _payments_by_invoice(payments: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Zoho payments by the invoice numbers they were applied to."""
-    by_invoice: dict[str, list[dict[str, Any]]] = {}
-    for pay in payments:
-        for num in str(pay.get("invoice_numbers") or "").split(","):
-            if num.strip():
-                by_invoice.setdefault(num.strip(), []).append(
-                    {"payment_id": pay.get("payment_id"), "date": pay.get("date"),
-                     "amount": str(pay.get("amount")), "reference": pay.get("reference_number")})
-    return by_invoice
-
-
-def _lines(inv: dict[str, Any], where: str) -> list[InvoiceLine]:
-    """The line items of a Zoho invoice, then its discount, shipping and adjustment as lines."""
-    lines: list[InvoiceLine] = []
-    for i, li in enumerate(inv.get("line_items") or [], start=1):
-        net = _dec(li.get("item_total"), file=where, field=f"line_items[{i}].item_total")
-        pct = _dec(li.get("tax_percentage"), file=where,
-                   field=f"line_items[{i}].tax_percentage")
-        lines.append(InvoiceLine(
-            description=str(li.get("name") or li.get("description") or f"line {i}"),
-            quantity=_dec(li.get("quantity"), file=where, field=f"line_items[{i}].quantity"),
-            unit_price=_dec(li.get("rate"), file=where, field=f"line_items[{i}].rate"),
-            net=net, vat_percent=pct, vat=money2(net * pct / 100)))
-    for key, label, sign in (("discount_amount", "Discount", -1),
-                             ("shipping_charge", "Shipping", 1),
-                             ("adjustment", "Adjustment", 1)):
-        amount = _dec(inv.get(key), file=where, field=key)
-        if amount:
-            lines.append(InvoiceLine(description=label, quantity=Decimal(1),
-                                     unit_price=sign * amount, net=sign * amount,
-                                     vat_percent=ZERO, vat=ZERO))
-    return lines
-
-
-def _customer(inv: dict[str, Any], contacts: dict[str, Any]) -> CustomerRef:
-    """The customer of a Zoho invoice, with its contact persons."""
-    contact = contacts.get(str(inv.get("customer_id") or ""), {})
-    persons = tuple(
-        ContactRef(name=" ".join(p for p in (cp.get("first_name"), cp.get("last_name"))
-                                 if p) or str(cp.get("email") or ""),
-                   email=cp.get("email") or None, phone=cp.get("phone") or None,
-                   external_id=str(cp.get("contact_person_id") or "") or None)
-        for cp in contact.get("contact_persons") or [])
-    customer = CustomerRef(
-        name=str(contact.get("company_name") or contact.get("contact_name")
-                 or inv.get("customer_name") or ""),
-        external_id=str(inv.get("customer_id") or "") or None,
-        tax_id=contact.get("tax_reg_no") or contact.get("vat_reg_no")
-        or contact.get("gst_no") or None,
-        email=contact.get("email") or None, contacts=persons)
-    return customer
 
 
 def since_text(value: date | datetime | str | None) -> str | None:

@@ -163,3 +163,36 @@ def test_ragged_csv_and_empty_files(ws, tmp_path) -> None:
     junk.write_bytes(b"not a zip")
     with pytest.raises(InputError, match="not a readable XLSX"):
         import_tabular(ws, junk, "oracle")
+
+
+def test_the_header_is_found_below_title_lines(ws, tmp_path) -> None:
+    titled = "Acme Ltd\nInvoice lines,,,\n\n" + QB
+    batch = import_tabular(ws, write(tmp_path, "t.csv", titled), "quickbooks", dry_run=True)
+    assert batch.added == ["1001", "1002"]
+
+
+def test_skip_rows_gives_the_header_row(ws, tmp_path) -> None:
+    path = write(tmp_path, "t.csv", "Report\nDate,Num\n" + QB)   # a decoy header first
+    with pytest.raises(InputError, match="expects column"):
+        import_tabular(ws, path, "quickbooks", skip_rows=1)
+    assert import_tabular(ws, path, "quickbooks", skip_rows=2).added == ["1001", "1002"]
+    out = preview_tabular(ws, path, "quickbooks", rows=1, skip_rows=2)
+    assert out["rows"][0]["row"] == 4
+
+
+def test_oracle_without_the_optional_contract_number_column(ws, tmp_path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Receivables transactions"])                      # a title row
+    sheet.append(["Transaction Number", "Transaction Date", "Due Date", "Bill-to Customer Name",
+                  "Currency", "Line Description", "Quantity", "Unit Selling Price",
+                  "Line Amount", "Tax Rate", "Tax Amount"])
+    sheet.append(["AR-2", "15-MAR-2026", "14-APR-2026", "Ministry", "SAR", "Parts", 1, 100,
+                  100, 15, 15])
+    path = tmp_path / "ar.xlsx"
+    book.save(path)
+    batch = import_tabular(ws, path, "oracle")
+    assert batch.added == ["AR-2"] and ws.store.get_invoice("AR-2").contract_number is None
+    assert batch.invoices == 1

@@ -81,8 +81,9 @@ def test_incremental_run_fetches_only_what_changed_and_shows_old_and_new(ws, sec
     assert second.conflicts[0].fields["issue_date"] == ("2026-03-01", "2026-03-02")
     assert str(ws.store.get_invoice("INV-000002").issue_date) == "2026-03-01"   # kept
     assert second.cursor == "2026-03-05T08:00:01+0000"
-    # listed from the stored high-water mark: the boundary invoice and the two changed ones
-    assert fake.count("/books/v3/invoices/") == 3 * 2
+    # listed from the stored high-water mark; the boundary invoice is stored with the same
+    # last_modified_time, so only the two changed ones are read again (detail and PDF)
+    assert fake.count("/books/v3/invoices/") == 2 * 2 and second.detail["refreshed"] == 1
     with ws.store.session() as s:
         assert s.scalar(select(func.count()).select_from(CustomerRow)) == 3
 
@@ -131,13 +132,25 @@ def test_a_refused_refresh_token_is_a_clear_error_without_the_secret(ws, secrets
     assert count(ws, InvoiceImportRow) == 0
 
 
-def test_malformed_json_names_the_request_and_nothing_is_stored(ws, secrets) -> None:
+def test_a_200_with_malformed_json_is_read_again(ws, secrets) -> None:
+    fake = FakeZoho.with_invoices(12, customers=1)
+    sleeps = Sleeps()
+    with FakeZohoServer(fake) as server:
+        configure(ws, server, per_page=5, fetch_pdf=False)
+        fake.fail("/books/v3/invoices", "badjson", times=2)
+        batch = import_zoho(ws, sleep=sleeps)
+    assert len(batch.added) == 12 and batch.detail["retries"] == 2 and sleeps == [1.0, 2.0]
+
+
+def test_malformed_json_that_persists_names_the_request_and_nothing_is_stored(ws,
+                                                                               secrets) -> None:
     fake = FakeZoho.with_invoices(12, customers=1)
     with FakeZohoServer(fake) as server:
-        configure(ws, server, per_page=5)
-        fake.fail("/books/v3/invoices", "badjson", times=1)
+        configure(ws, server, per_page=5, max_retries=2)
+        fake.fail("/books/v3/invoices", "badjson", times=3)
         with pytest.raises(ZohoError, match="GET /invoices \\(page 1\\).*not JSON"):
-            import_zoho(ws)
+            import_zoho(ws, sleep=Sleeps())
+    assert fake.count("/books/v3/invoices") == 3
     assert count(ws, InvoiceRow) == 0 and count(ws, InvoiceImportRow) == 0
 
 
