@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.cli import claim, contract, evidence, followup, invoice, payments, portal, reports
+from claims.cli import (
+    claim, contract, escalation, evidence, followup, invoice, payments, portal, reports,
+)
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
 app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
@@ -23,6 +25,7 @@ app.add_typer(payments.app, name="payments")
 app.command("kpi")(reports.kpi)
 app.command("report")(reports.report)
 followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …
+escalation.register(app)  # legal action and write-off: propose, approve, reject, revoke, log
 
 
 @app.callback()

@@ -121,15 +121,46 @@ def test_records_through_the_cli(cli: Any, acme: Workspace) -> None:
         ("2026-03-05", "125.25"), ("2026-04-04", "125.25")]
 
 
-def test_escalation_through_the_cli(cli: Any, acme: Workspace) -> None:
+def test_escalation_through_the_cli(cli: Any, acme: Workspace,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     listed = load(cli("escalation", "list", "--as-of", "2027-03-10", "--json"))
     assert {(c["invoice"], c["action"]) for c in listed} == {("A-1", "legal"),
-                                                            ("A-2", "write-off")} or listed
-    approve = cli("escalation", "approve", "A-2", "--action", "write-off", "--reason",
-                  "uneconomic", "--as-of", "2027-03-10", "--json")
-    assert approve.exit_code == 0 and load(approve)["amount"] == "250.50"
-    twice = cli("escalation", "approve", "A-2", "--action", "write-off", "--reason", "x")
-    assert twice.exit_code == 1 and "invoice A-2 has no open balance" in twice.output
+                                                            ("A-2", "write-off")}
+    monkeypatch.setenv("CLAIMS_ACTOR", "maria")
+    proposed = cli("escalation", "propose", "A-2", "--action", "write-off", "--reason",
+                   "uneconomic", "--as-of", "2027-03-10")
+    assert proposed.exit_code == 0, proposed.output
+    assert "awaits another person's approval" in proposed.output
+    own = cli("escalation", "approve", "A-2", "--as-of", "2027-03-10")
+    assert own.exit_code == 1 and "the approver must be someone else" in own.output
+    assert "Traceback" not in own.output
+    monkeypatch.setenv("CLAIMS_ACTOR", "cfo")
+    approve = cli("escalation", "approve", "A-2", "--as-of", "2027-03-10", "--json")
+    assert approve.exit_code == 0, approve.output
+    data = load(approve)
+    assert (data["amount"], data["proposed_by"], data["approved_by"]) == (
+        "250.50", "maria", "cfo")
+    twice = cli("escalation", "approve", "A-2", "--action", "write-off")
+    assert twice.exit_code == 1 and "invoice A-2 has no open proposal" in twice.output
+    # not a candidate on its day: refused, then approved as a marked override
+    monkeypatch.setenv("CLAIMS_ACTOR", "maria")
+    assert cli("escalation", "propose", "A-1", "--action", "write-off", "--reason", "x",
+               "--as-of", "2027-03-10").exit_code == 0
+    monkeypatch.setenv("CLAIMS_ACTOR", "cfo")
+    refused = cli("escalation", "approve", "A-1", "--as-of", "2027-03-10")
+    assert refused.exit_code == 1 and "the rules propose legal, not write-off" in \
+        " ".join(refused.output.split())
+    forced = cli("escalation", "approve", "A-1", "--as-of", "2027-03-10",
+                 "--override-reason", "customer insolvent")
+    assert forced.exit_code == 0 and "OVERRIDE" in forced.output
+    log = load(cli("escalation", "log", "--json"))
+    assert [(e["invoice"], e["event"], e["actor"], e["override"]) for e in log] == [
+        ("A-2", "proposed", "maria", False), ("A-2", "approved", "cfo", False),
+        ("A-1", "proposed", "maria", False), ("A-1", "approved", "cfo", True)]
+    text_log = cli("escalation", "log", "--invoice", "A-1")
+    assert "OVERRIDE" in text_log.output and "[evidence #" in text_log.output
+    revoke = cli("escalation", "revoke", "A-1", "--reason", "approved in error")
+    assert revoke.exit_code == 0 and "revoked by cfo" in revoke.output
 
 
 @pytest.mark.parametrize("args, message", [
