@@ -4,11 +4,12 @@ disputes, escalations and the worklist. Every function takes the workspace first
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from claims.collections import dunning, escalation, records, worklist as worklist_lib
+from claims.collections import dunning, escalation, rates, records, worklist as worklist_lib
 from claims.collections.due import set_terms
 
 from claims.collections.terms import Instalment, Terms
@@ -20,7 +21,7 @@ __all__ = [
     "set_collector", "worklist", "add_note", "list_notes", "add_promise", "promise_states",
     "add_plan", "plan_status", "open_dispute", "resolve_dispute", "list_disputes",
     "escalation_candidates", "propose_escalation", "approve_escalation", "reject_escalation",
-    "revoke_escalation", "escalation_log",
+    "revoke_escalation", "escalation_log", "import_rates",
 ]
 
 
@@ -164,3 +165,8 @@ def escalation_log(ws: Workspace, *, customer: str | None = None,
                    invoice: str | None = None) -> list[dict[str, Any]]:
     """The decision log: every proposal, approval, rejection and revocation."""
     return escalation.decision_log(ws, customer=customer, invoice=invoice)
+
+
+def import_rates(ws: Workspace, path: Path) -> dict[str, Any]:
+    """Import dated exchange rates (CSV: date,currency,rate) to ``[followup] base_currency``."""
+    return rates.import_rates(ws.store, path, dunning.config_of(ws).followup.base_currency)

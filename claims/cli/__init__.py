@@ -8,7 +8,7 @@ import typer
 
 from claims import api
 from claims.cli import (
-    claim, contract, escalation, evidence, followup, invoice, payments, portal, reports,
+    claim, contract, escalation, evidence, followup, invoice, payments, portal, rates, reports,
 )
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
@@ -26,6 +26,7 @@ app.command("kpi")(reports.kpi)
 app.command("report")(reports.report)
 followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …
 escalation.register(app)  # legal action and write-off: propose, approve, reject, revoke, log
+rates.register(app)  # exchange rates to the base currency
 
 
 @app.callback()

@@ -31,10 +31,17 @@ def escalation_list(ctx: typer.Context, as_of: str = AsOfOption,
         emit_json([r.to_json() for r in rows])
         return
     for r in rows:
+        if r.action == "unconverted":
+            continue
         proposed = (f"  [proposed {r.proposal['action']} by {r.proposal['by']}]"
                     if r.proposal else "")
         typer.echo(f"{r.action:9} {r.customer} {r.invoice} {r.currency} {r.open_amount}: "
                    + "; ".join(r.reasons) + proposed)
+    apart = [r for r in rows if r.action == "unconverted"]
+    if apart:
+        typer.echo("not converted to the base currency (the rules cannot be applied):")
+    for r in apart:
+        typer.echo(f"  {r.customer} {r.invoice} {r.currency} {r.open_amount}: {r.reasons[0]}")
 
 
 @escalation_app.command("propose")

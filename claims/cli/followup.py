@@ -238,9 +238,14 @@ def worklist(ctx: typer.Context, as_of: str = AsOfOption,
         overdue = ", ".join(f"{c} {v:,}" for c, v in sorted(a.overdue.items())) or "nothing"
         interest = ", ".join(f"{c} {v:,}" for c, v in sorted(a.interest.items()))
         typer.echo(f"{n:>3}. {a.customer}  score {a.score} = {parts}")
+        if a.base_currency:
+            overdue = (f"{a.base_currency} {a.overdue_base:,} ({overdue})"
+                       if a.overdue_base is not None else overdue)
         typer.echo(f"     overdue {overdue} (oldest {a.days_overdue} days)"
                    + (f"; interest owed {interest}" if interest else "")
                    + (f"; collector {a.collector}" if a.collector else ""))
+        for currency, why in sorted(a.unconverted.items()):
+            typer.echo(f"     NOT CONVERTED {currency} {a.overdue[currency]:,}: {why}")
         if a.at_legal:
             typer.echo(f"     AT LEGAL: {', '.join(a.at_legal)}")
 

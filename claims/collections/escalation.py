@@ -7,6 +7,8 @@ The rules (``[followup.escalation]``) cover every age and amount: an item at lea
 ``writeoff_max_amount``, legal action above it); before that, legal action is proposed from
 ``legal_min_days`` for ``legal_min_amount`` or more, or after ``no_answer_days`` of silence
 following the final notice. Disputed, planned and already approved items are not proposed.
+With ``[followup] base_currency`` the amounts are compared in it (at the as-of day's rate,
+shown in the reason); an item without a rate is listed apart (action ``unconverted``).
 
 An approval checks candidacy again on its day; approving what the rules do not propose needs
 an override reason and is marked as an override. An approved write-off is *posted*
@@ -29,6 +31,7 @@ from claims.collections.dunning.plan import config_of
 from claims.collections.receivables import (
     Sql, as_date, as_datetime, bind, items_cte, money, open_items, pause_ctes,
 )
+from claims.collections.rates import Rates
 from claims.collections.records import ACTIONS, customer_row, invoice_row
 from claims.core.money import round_money
 from claims.errors import ConflictError, InputError, UnknownName
@@ -115,25 +118,38 @@ def escalation_candidates(ws: Workspace, as_of: date | None = None) -> list[Cand
     """Invoices the rules propose for legal action or write-off on ``as_of``, with reasons.
     Nothing is decided here: see :func:`propose` and :func:`approve`."""
     as_of = as_of or date.today()
-    policy = config_of(ws).followup.escalation
+    config = config_of(ws)
+    policy = config.followup.escalation
+    rates = Rates.load(ws.store, config.followup.base_currency)
     out = []
     for r in _candidate_rows(ws, as_of):
         due = as_date(r.due_date)
         days = (as_of - due).days
-        amount = money(r.open_amount, r.currency)
+        open_amount = money(r.open_amount, r.currency)
+        amount, shown = open_amount, f"{open_amount}"
+        if rates.base:  # the thresholds are in the base currency
+            converted = rates.convert(open_amount, r.currency, as_of)
+            if converted.amount is None:
+                out.append(Candidate(r.customer, r.number, r.currency, open_amount, due, days,
+                                     "unconverted", [converted.reason or "no rate"]))
+                continue
+            amount = converted.amount
+            if r.currency != rates.base:
+                shown = (f"{r.currency} {open_amount} = {rates.base} {amount} at "
+                         f"{converted.rate} ({converted.rate_date})")
         reasons: list[str] = []
         action = ""
         if days >= policy.writeoff_min_days and amount <= policy.writeoff_max_amount:
             action = "write-off"
             reasons += [f"{days} days overdue (policy: {policy.writeoff_min_days})",
-                        f"open {amount} ≤ {policy.writeoff_max_amount}"]
+                        f"open {shown} ≤ {policy.writeoff_max_amount}"]
         else:
             if days >= policy.legal_min_days and amount >= policy.legal_min_amount:
                 reasons += [f"{days} days overdue (policy: {policy.legal_min_days})",
-                            f"open {amount} ≥ {policy.legal_min_amount}"]
+                            f"open {shown} ≥ {policy.legal_min_amount}"]
             elif days >= policy.writeoff_min_days:  # no age or amount falls between the rules
                 reasons += [f"{days} days overdue (policy: {policy.writeoff_min_days})",
-                            f"open {amount} > {policy.writeoff_max_amount}: too large to "
+                            f"open {shown} > {policy.writeoff_max_amount}: too large to "
                             "write off"]
             if r.final_at is not None:
                 # the run's as-of day, so a catch-up run counts from the day it acted for
@@ -261,6 +277,8 @@ def _candidacy(ws: Workspace, inv: InvoiceRow, action: str, as_of: date) -> str 
         if c.invoice == inv.number:
             if c.action == action:
                 return None
+            if c.action == "unconverted":
+                return c.reasons[0]
             return f"the rules propose {c.action}, not {action} ({'; '.join(c.reasons)})"
     amount, days = _open_balance(ws, inv, as_of)
     return (f"the rules propose nothing for it on {as_of} ({days} days overdue, open "

@@ -183,7 +183,8 @@ class PromiseStatus:
 def promise_states(store: Store, as_of: date, *, customer: str | None = None,
                    grace_days: int = 0) -> list[PromiseStatus]:
     """Each promise's adherence: kept once the customer paid the amount since it was made
-    (payments only: a write-off or discount keeps no promise);
+    (payments in the promise's currency only: a write-off, a discount or money in another
+    currency keeps no promise);
     broken when its date (+ grace) passed without that; otherwise open."""
     with store.session() as s:
         query = select(PromiseRow, CustomerRow.name).join(
@@ -195,6 +196,7 @@ def promise_states(store: Store, as_of: date, *, customer: str | None = None,
             paid = s.scalar(select(func.sum(App.amount))
                             .join(InvoiceRow, InvoiceRow.id == App.invoice_id)
                             .where(InvoiceRow.customer_id == p.customer_id,
+                                   InvoiceRow.currency == p.currency,
                                    App.undone_at.is_(None), App.kind == "payment",
                                    App.applied_at >= p.made_at))
             paid_amount = paid or Decimal(0)  # SUM keeps the MoneyColumn type

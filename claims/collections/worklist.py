@@ -4,7 +4,9 @@ and the receivables ledger with expected payment dates and interest.
 The score of an account is the sum of its parts, each a count or amount times its weight
 (``[followup.weights]``)::
 
-    overdue amount / 1,000 × per_thousand_overdue      (all currencies added at face value)
+    overdue amount / 1,000 × per_thousand_overdue      (in [followup] base_currency at the
+                                                        as-of day's rates; without a base
+                                                        currency, at face value)
   + days the oldest overdue item is late × per_day_overdue
   + broken promises × broken_promise
   + open disputes × dispute
@@ -30,6 +32,7 @@ from claims.collections.receivables import (
     WAITING_STATUSES, Sql, as_date, as_datetime, bind, day_start, items_cte, money, open_items,
     pause_ctes,
 )
+from claims.collections.rates import Rates
 from claims.collections.records import customer_row
 from claims.collections.due import ensure_due_dates
 from claims.collections.interest import agency_interest
@@ -52,6 +55,10 @@ class Account:
     stuck_claims: int = 0
     defaulted_plans: int = 0
     at_legal: list[str] = field(default_factory=list)
+    base_currency: str = ""
+    overdue_base: Decimal | None = None
+    #: currency → why its overdue amount could not be converted (left out of the score)
+    unconverted: dict[str, str] = field(default_factory=dict)
     interest: dict[str, Decimal] = field(default_factory=dict)
     parts: dict[str, Decimal] = field(default_factory=dict)
 
@@ -67,12 +74,30 @@ class Account:
                 "days_overdue": self.days_overdue, "broken_promises": self.broken_promises,
                 "open_disputes": self.open_disputes, "stuck_claims": self.stuck_claims,
                 "defaulted_plans": self.defaulted_plans, "at_legal": self.at_legal,
+                "base_currency": self.base_currency or None,
+                "overdue_base": None if self.overdue_base is None else str(self.overdue_base),
+                "unconverted": self.unconverted,
                 "interest_owed": {c: str(a) for c, a in sorted(self.interest.items())}}
+
+
+def _convert(account: Account, rates: Rates, as_of: date) -> None:
+    """The account's overdue amount in the base currency at the rates of ``as_of``; what has
+    no rate is listed in ``unconverted`` with the reason."""
+    account.base_currency = rates.base
+    total = Decimal(0)
+    for currency, amount in sorted(account.overdue.items()):
+        converted = rates.convert(amount, currency, as_of)
+        if converted.amount is None:
+            account.unconverted[currency] = converted.reason or "no rate"
+        else:
+            total += converted.amount
+    account.overdue_base = total
 
 
 def _score(account: Account, config: CollectionsConfig) -> None:
     w = config.followup.weights
-    overdue = sum(account.overdue.values(), Decimal(0))
+    overdue = (account.overdue_base if account.base_currency and account.overdue_base is not None
+               else sum(account.overdue.values(), Decimal(0)))
     account.parts = {
         "amount_overdue": (overdue / 1000 * w.per_thousand_overdue).quantize(Decimal("0.01")),
         "days_overdue": (account.days_overdue * w.per_day_overdue).quantize(Decimal("0.01")),
@@ -93,7 +118,10 @@ def worklist(ws: Workspace, as_of: date | None = None, *, limit: int | None = No
     config = config_of(ws)
     results, names = _aggregates(ws, config, as_of)
     accounts = _accounts(results, names, config, as_of)
+    rates = Rates.load(ws.store, config.followup.base_currency)
     for acc in accounts.values():
+        if rates.base:
+            _convert(acc, rates, as_of)
         _score(acc, config)
     ranked = sorted((a for a in accounts.values() if a.score > 0 or a.at_legal),
                     key=lambda a: (-a.score, a.customer))
@@ -114,7 +142,8 @@ SELECT pr.customer_id, COUNT(*) AS n FROM collection_promises pr
 WHERE pr.cancelled_at IS NULL AND pr.promised_date < :broken_before
   AND pr.amount > (SELECT COALESCE(SUM(a.amount), 0) FROM payment_applications a
                JOIN invoices i ON i.id = a.invoice_id
-               WHERE i.customer_id = pr.customer_id AND a.undone_at IS NULL
+               WHERE i.customer_id = pr.customer_id AND i.currency = pr.currency
+                 AND a.undone_at IS NULL
                  AND a.kind = 'payment' AND a.applied_at >= pr.made_at)
 GROUP BY pr.customer_id""",
         "disputes": f"""{head}

@@ -232,3 +232,17 @@ def test_smtp_login_and_the_password_never_lands_anywhere(
     finally:
         controller.stop()
     assert os.environ.get("TEST_SMTP_PASSWORD") is None
+
+
+def test_rates_import_and_the_worklist_in_the_base_currency(cli: Any, acme: Workspace,
+                                                            tmp_path: Any) -> None:
+    no_base = tmp_path / "rates.csv"
+    no_base.write_text("date,currency,rate\n2026-01-01,USD,3.75\n", encoding="utf-8")
+    refused = cli("rates", "import", str(no_base))
+    assert refused.exit_code == 1 and "no base currency: set base_currency" in refused.output
+    write_config(acme, None, base_currency="SAR")
+    done = cli("rates", "import", str(no_base))
+    assert done.exit_code == 0 and "1 rate(s) to SAR from rates.csv: 1 added" in done.output
+    shown = cli("worklist", "--as-of", "2026-03-12")
+    assert shown.exit_code == 0, shown.output
+    assert "overdue SAR 4,689.38 (USD 1,250.50)" in shown.output  # 1,250.50 × 3.75

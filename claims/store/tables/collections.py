@@ -203,3 +203,18 @@ class EscalationEventRow(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     override: Mapped[bool] = mapped_column(default=False)
     evidence_index: Mapped[int | None] = mapped_column(Integer)
+
+
+class ExchangeRateRow(Base):
+    """A dated exchange rate: 1 unit of ``currency`` is worth ``rate`` units of the base
+    currency from ``day`` until the next rate (``claims rates import``)."""
+
+    __tablename__ = "collection_exchange_rates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[Any] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    base: Mapped[str] = mapped_column(String(3))
+    rate: Mapped[str] = mapped_column(String(40))  # the exact decimal text (not money)
+    source: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("day", "currency", "base"),)
