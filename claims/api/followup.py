@@ -4,15 +4,15 @@ disputes, escalations and the worklist. Every function takes the workspace first
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from claims.collections import dunning, records, worklist as worklist_lib
+from claims.collections import dunning, escalation, rates, records, worklist as worklist_lib
 from claims.collections.due import set_terms
 
 from claims.collections.terms import Instalment, Terms
-from claims.errors import InputError
 from claims.workspace import Workspace
 
 __all__ = [
@@ -20,7 +20,8 @@ __all__ = [
     "resolve_stuck_send", "sent_history", "receivables", "set_invoice_terms", "add_contact",
     "set_collector", "worklist", "add_note", "list_notes", "add_promise", "promise_states",
     "add_plan", "plan_status", "open_dispute", "resolve_dispute", "list_disputes",
-    "escalation_candidates", "approve_escalation",
+    "escalation_candidates", "propose_escalation", "approve_escalation", "reject_escalation",
+    "revoke_escalation", "escalation_log", "import_rates",
 ]
 
 
@@ -131,18 +132,41 @@ def list_disputes(ws: Workspace, *, status: str | None = "open") -> list[dict[st
 
 
 def escalation_candidates(ws: Workspace, as_of: date | None = None) -> list[Any]:
-    """Accounts the escalation rules propose for legal action or write-off."""
-    return worklist_lib.escalation_candidates(ws, as_of)
+    """Invoices the escalation rules propose for legal action or write-off, with reasons."""
+    return escalation.escalation_candidates(ws, as_of)
 
 
-def approve_escalation(ws: Workspace, invoice: str, *, action: str, reason: str,
+def propose_escalation(ws: Workspace, invoice: str, *, action: str, reason: str,
                        as_of: date | None = None) -> dict[str, Any]:
-    """Approve legal action or a write-off of an invoice for its open balance on ``as_of``
-    (the actor approves); an invoice with nothing open is refused."""
-    items = [r for r in worklist_lib.receivables(ws, as_of) if r["invoice"] == invoice]
-    if not items:
-        raise InputError(f"invoice {invoice} has no open balance", field="invoice",
-                         rule="open-balance")
-    amount = sum((Decimal(r["open"]) for r in items), Decimal(0))
-    return records.approve_escalation(ws.store, invoice, action=action, reason=reason,
-                                      actor=ws.actor, amount=amount)
+    """Propose legal action or a write-off of an invoice (the actor proposes)."""
+    return escalation.propose(ws, invoice, action=action, reason=reason, as_of=as_of)
+
+
+def approve_escalation(ws: Workspace, invoice: str, *, note: str = "",
+                       override_reason: str | None = None, action: str | None = None,
+                       as_of: date | None = None) -> dict[str, Any]:
+    """Approve the open proposal on an invoice (the actor approves; never its proposer).
+    A write-off is posted; legal action marks the item "at legal"."""
+    return escalation.approve(ws, invoice, note=note, override_reason=override_reason,
+                              action=action, as_of=as_of)
+
+
+def reject_escalation(ws: Workspace, invoice: str, *, reason: str) -> dict[str, Any]:
+    """Reject (or withdraw) the open proposal on an invoice."""
+    return escalation.reject(ws, invoice, reason=reason)
+
+
+def revoke_escalation(ws: Workspace, invoice: str, *, reason: str) -> dict[str, Any]:
+    """Revoke an approved escalation: a posted write-off is undone, legal action ends."""
+    return escalation.revoke(ws, invoice, reason=reason)
+
+
+def escalation_log(ws: Workspace, *, customer: str | None = None,
+                   invoice: str | None = None) -> list[dict[str, Any]]:
+    """The decision log: every proposal, approval, rejection and revocation."""
+    return escalation.decision_log(ws, customer=customer, invoice=invoice)
+
+
+def import_rates(ws: Workspace, path: Path) -> dict[str, Any]:
+    """Import dated exchange rates (CSV: date,currency,rate) to ``[followup] base_currency``."""
+    return rates.import_rates(ws.store, path, dunning.config_of(ws).followup.base_currency)

@@ -8,7 +8,8 @@ import typer
 
 from claims import api
 from claims.cli import (
-    claim, contract, evidence, followup, forecast, invoice, payments, portal, reports, web,
+    claim, contract, escalation, evidence, followup, forecast, invoice, payments, portal, rates,
+    reports, web,
 )
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
@@ -28,6 +29,8 @@ app.command("report")(reports.report)
 app.add_typer(web.user_app, name="user")
 app.command("serve")(web.serve)
 followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …
+escalation.register(app)  # legal action and write-off: propose, approve, reject, revoke, log
+rates.register(app)  # exchange rates to the base currency
 
 
 @app.callback()

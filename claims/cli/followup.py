@@ -1,4 +1,4 @@
-"""``claims followup …``, ``claims worklist``, ``claims note|promise|plan|dispute|escalation …``:
+"""``claims followup …``, ``claims worklist``, ``claims note|promise|plan|dispute …``:
 collections follow-up. Each command parses, calls :mod:`claims.api`, and prints.
 
 Exit codes: 0 done; 1 something failed (a reminder not sent, a send stuck in ``sending``, bad
@@ -23,7 +23,6 @@ note_app = typer.Typer(no_args_is_help=True, help="Interaction log: calls, email
 promise_app = typer.Typer(no_args_is_help=True, help="Promises to pay.")
 plan_app = typer.Typer(no_args_is_help=True, help="Payment plans for overdue balances.")
 dispute_app = typer.Typer(no_args_is_help=True, help="Disputes on invoices and claims.")
-escalation_app = typer.Typer(no_args_is_help=True, help="Legal action and write-off.")
 
 AsOfOption = typer.Option(None, "--as-of", help="Act as on this date (YYYY-MM-DD; default today).")
 
@@ -239,9 +238,16 @@ def worklist(ctx: typer.Context, as_of: str = AsOfOption,
         overdue = ", ".join(f"{c} {v:,}" for c, v in sorted(a.overdue.items())) or "nothing"
         interest = ", ".join(f"{c} {v:,}" for c, v in sorted(a.interest.items()))
         typer.echo(f"{n:>3}. {a.customer}  score {a.score} = {parts}")
+        if a.base_currency:
+            overdue = (f"{a.base_currency} {a.overdue_base:,} ({overdue})"
+                       if a.overdue_base is not None else overdue)
         typer.echo(f"     overdue {overdue} (oldest {a.days_overdue} days)"
                    + (f"; interest owed {interest}" if interest else "")
                    + (f"; collector {a.collector}" if a.collector else ""))
+        for currency, why in sorted(a.unconverted.items()):
+            typer.echo(f"     NOT CONVERTED {currency} {a.overdue[currency]:,}: {why}")
+        if a.at_legal:
+            typer.echo(f"     AT LEGAL: {', '.join(a.at_legal)}")
 
 
 # -- notes ----------------------------------------------------------------------------------
@@ -421,40 +427,6 @@ def dispute_list(ctx: typer.Context,
                    f"due {r['due_date'] or '-'} [{r['status']}]")
 
 
-# -- escalation -----------------------------------------------------------------------------
-
-@escalation_app.command("list")
-def escalation_list(ctx: typer.Context, as_of: str = AsOfOption,
-                    as_json: bool = JsonOption) -> None:
-    """Candidates for legal action or write-off by policy, each with its reasons.
-
-    Example: claims escalation list --json
-    """
-    rows = api.escalation_candidates(workspace_from(ctx), _date(as_of, "--as-of"))
-    if as_json:
-        emit_json([r.to_json() for r in rows])
-        return
-    for r in rows:
-        typer.echo(f"{r.action:9} {r.customer} {r.invoice} {r.currency} {r.open_amount}: "
-                   + "; ".join(r.reasons))
-
-
-@escalation_app.command("approve")
-def escalation_approve(ctx: typer.Context, invoice: str = typer.Argument(..., help="Invoice."),
-                       action: str = typer.Option(..., "--action", help="legal or write-off."),
-                       reason: str = typer.Option(..., "--reason", help="Why it is approved."),
-                       as_of: str = AsOfOption, as_json: bool = JsonOption) -> None:
-    """Approve legal action or a write-off for one invoice (the only way either happens).
-
-    Example: claims escalation approve INV-3 --action write-off --reason "uneconomic to pursue"
-    """
-    ws = workspace_from(ctx)
-    entry = api.approve_escalation(ws, invoice, action=action, reason=reason,
-                                   as_of=_date(as_of, "--as-of"))
-    emit_json(entry) if as_json else typer.echo(f"{action} of {invoice} approved "
-                                                f"({entry['amount']}) by {entry['approved_by']}")
-
-
 def register(app: typer.Typer) -> None:
     """Add the follow-up commands to the root ``claims`` app."""
     app.add_typer(followup_app, name="followup")
@@ -463,4 +435,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(promise_app, name="promise")
     app.add_typer(plan_app, name="plan")
     app.add_typer(dispute_app, name="dispute")
-    app.add_typer(escalation_app, name="escalation")

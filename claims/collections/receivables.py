@@ -101,9 +101,7 @@ items AS (
   {issued}),
 open_items AS (
   SELECT * FROM items
-  WHERE open_amount > 0 AND customer_id IS NOT NULL
-    AND NOT EXISTS (SELECT 1 FROM collection_escalations x
-                    WHERE x.invoice_id = items.invoice_id AND x.action = 'write-off'))"""
+  WHERE open_amount > 0 AND customer_id IS NOT NULL)"""
     return cte, params
 
 
@@ -127,7 +125,7 @@ plan_paid AS (
   FROM collection_plans pl
   JOIN collection_plan_invoices pi ON pi.plan_id = pl.id
   JOIN payment_applications a ON a.invoice_id = pi.invoice_id
-  WHERE a.undone_at IS NULL AND a.applied_at >= pl.agreed_at
+  WHERE a.undone_at IS NULL AND a.kind = 'payment' AND a.applied_at >= pl.agreed_at
   GROUP BY pl.id),
 plan_due AS (
   SELECT plan_id, SUM(amount) AS due FROM collection_plan_instalments

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from claims.store.tables.collections import (
-    DisputeRow, EscalationDecisionRow, InteractionRow, PlanInstalmentRow, PlanInvoiceRow, PlanRow,
+    DisputeRow, InteractionRow, PlanInstalmentRow, PlanInvoiceRow, PlanRow,
     PromiseRow,
 )
 from claims.errors import ConflictError, InputError, NotFound, UnknownName
@@ -182,7 +182,9 @@ class PromiseStatus:
 
 def promise_states(store: Store, as_of: date, *, customer: str | None = None,
                    grace_days: int = 0) -> list[PromiseStatus]:
-    """Each promise's adherence: kept once the customer paid the amount since it was made;
+    """Each promise's adherence: kept once the customer paid the amount since it was made
+    (payments in the promise's currency only: a write-off, a discount or money in another
+    currency keeps no promise);
     broken when its date (+ grace) passed without that; otherwise open."""
     with store.session() as s:
         query = select(PromiseRow, CustomerRow.name).join(
@@ -194,7 +196,9 @@ def promise_states(store: Store, as_of: date, *, customer: str | None = None,
             paid = s.scalar(select(func.sum(App.amount))
                             .join(InvoiceRow, InvoiceRow.id == App.invoice_id)
                             .where(InvoiceRow.customer_id == p.customer_id,
-                                   App.undone_at.is_(None), App.applied_at >= p.made_at))
+                                   InvoiceRow.currency == p.currency,
+                                   App.undone_at.is_(None), App.kind == "payment",
+                                   App.applied_at >= p.made_at))
             paid_amount = paid or Decimal(0)  # SUM keeps the MoneyColumn type
             if p.cancelled_at is not None:
                 state: Literal["open", "kept", "broken", "cancelled"] = "cancelled"
@@ -280,6 +284,7 @@ def plan_status(store: Store, plan_id: int, as_of: date, *, grace_days: int = 3
                                      .where(PlanInvoiceRow.plan_id == plan_id)))
         paid = s.scalar(select(func.sum(App.amount))
                         .where(App.invoice_id.in_(invoice_ids), App.undone_at.is_(None),
+                               App.kind == "payment",
                                App.applied_at >= plan.agreed_at)) or Decimal(0)
         rows = list(s.scalars(select(PlanInstalmentRow).where(PlanInstalmentRow.plan_id == plan_id)
                               .order_by(PlanInstalmentRow.seq)))
@@ -376,36 +381,3 @@ def list_disputes(store: Store, *, status: str | None = "open") -> list[dict[str
                  "status": d.status, "resolution": d.resolution, "opened_at": d.opened_at,
                  "opened_by": d.opened_by}
                 for d, number, name in s.execute(query)]
-
-
-# -- escalation decisions --------------------------------------------------------------------
-
-def approve_escalation(store: Store, invoice: str, *, action: str, reason: str, actor: str,
-                       amount: Decimal) -> dict[str, Any]:
-    """Record the explicit approval of legal action or a write-off for an invoice.
-
-    Nothing is written off without this call. It stops dunning on the invoice; the accounting
-    entry (a ``writeoff`` payment application) belongs to the payments side.
-    """
-    _check(action, ACTIONS, "action", "action")
-    if not reason.strip():
-        raise InputError("an approval needs a reason", field="reason", rule="non-empty")
-    with store.session() as s:
-        inv = invoice_row(s, invoice)
-        if inv.customer_id is None:
-            raise InputError(f"invoice {inv.number} has no customer", field="invoice",
-                             rule="has-customer")
-        if s.scalar(select(EscalationDecisionRow.id).where(
-                EscalationDecisionRow.invoice_id == inv.id,
-                EscalationDecisionRow.action == action)):
-            raise ConflictError(f"{action} of {invoice} was approved already")
-        row = EscalationDecisionRow(customer_id=inv.customer_id, invoice_id=inv.id,
-                                    action=action, amount=amount, reason=reason,
-                                    approved_by=actor)
-        s.add(row)
-        s.add(InteractionRow(customer_id=inv.customer_id, author=actor, kind="note",
-                             invoice_id=inv.id, summary=f"{action} approved for {invoice} "
-                                                        f"({inv.currency} {amount}): {reason}"))
-        s.flush()
-        return {"id": row.id, "invoice": invoice, "action": action, "amount": amount,
-                "approved_by": actor}

@@ -37,6 +37,7 @@ from pydantic import Field, field_validator
 
 from claims.core.config import Section
 from claims.core.due import BusinessCalendar, business_calendar
+from claims.core.money import CURRENCIES
 from claims.core.models import Amount
 from claims.secrets import SecretRef
 
@@ -100,6 +101,9 @@ class FollowupSettings(Section):
     """``[followup]``: reminders, their levels and templates, the mail server, the worklist."""
 
     language: str = Field("en", description="language when the contact names none (en or ar)")
+    base_currency: str = Field("", description="currency the worklist and the escalation "
+                                               "thresholds work in (rates: `claims rates "
+                                               "import`); empty: amounts at face value")
     default_net_days: int = Field(30, ge=0, description="due date = issue + N without terms")
     templates_dir: str = Field("", description="own templates (else the built-in ones)")
     outbox_dir: str = Field("followup/outbox", description="where sent .eml files are kept")
@@ -114,6 +118,13 @@ class FollowupSettings(Section):
     escalation: EscalationPolicy = Field(EscalationPolicy(),
                                          description="when legal action or a write-off is "
                                                      "proposed")
+
+    @field_validator("base_currency")
+    @classmethod
+    def _known_currency(cls, code: str) -> str:
+        if code and code not in CURRENCIES:
+            raise ValueError(f"unknown currency {code!r} (ISO 4217 code expected)")
+        return code
 
     @field_validator("levels")
     @classmethod

@@ -1,15 +1,20 @@
 """The specialist's day: the worklist (accounts ranked by a score whose parts are shown),
-escalation candidates, and the receivables ledger with expected payment dates and interest.
+and the receivables ledger with expected payment dates and interest.
 
 The score of an account is the sum of its parts, each a count or amount times its weight
 (``[followup.weights]``)::
 
-    overdue amount / 1,000 × per_thousand_overdue      (all currencies added at face value)
+    overdue amount / 1,000 × per_thousand_overdue      (in [followup] base_currency at the
+                                                        as-of day's rates; without a base
+                                                        currency, at face value)
   + days the oldest overdue item is late × per_day_overdue
   + broken promises × broken_promise
   + open disputes × dispute
   + claims stuck at one status longer than stuck_days × stuck_claim
   + plans with a missed instalment × defaulted_plan
+
+An account with an item at legal (approved legal action, see :mod:`.escalation`) stays on the
+list, marked "at legal", whatever its score.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from claims.collections.receivables import (
     WAITING_STATUSES, Sql, as_date, as_datetime, bind, day_start, items_cte, money, open_items,
     pause_ctes,
 )
+from claims.collections.rates import Rates
 from claims.collections.records import customer_row
 from claims.collections.due import ensure_due_dates
 from claims.collections.interest import agency_interest
@@ -48,6 +54,11 @@ class Account:
     open_disputes: int = 0
     stuck_claims: int = 0
     defaulted_plans: int = 0
+    at_legal: list[str] = field(default_factory=list)
+    base_currency: str = ""
+    overdue_base: Decimal | None = None
+    #: currency → why its overdue amount could not be converted (left out of the score)
+    unconverted: dict[str, str] = field(default_factory=dict)
     interest: dict[str, Decimal] = field(default_factory=dict)
     parts: dict[str, Decimal] = field(default_factory=dict)
 
@@ -62,13 +73,31 @@ class Account:
                 "overdue": {c: str(a) for c, a in sorted(self.overdue.items())},
                 "days_overdue": self.days_overdue, "broken_promises": self.broken_promises,
                 "open_disputes": self.open_disputes, "stuck_claims": self.stuck_claims,
-                "defaulted_plans": self.defaulted_plans,
+                "defaulted_plans": self.defaulted_plans, "at_legal": self.at_legal,
+                "base_currency": self.base_currency or None,
+                "overdue_base": None if self.overdue_base is None else str(self.overdue_base),
+                "unconverted": self.unconverted,
                 "interest_owed": {c: str(a) for c, a in sorted(self.interest.items())}}
+
+
+def _convert(account: Account, rates: Rates, as_of: date) -> None:
+    """The account's overdue amount in the base currency at the rates of ``as_of``; what has
+    no rate is listed in ``unconverted`` with the reason."""
+    account.base_currency = rates.base
+    total = Decimal(0)
+    for currency, amount in sorted(account.overdue.items()):
+        converted = rates.convert(amount, currency, as_of)
+        if converted.amount is None:
+            account.unconverted[currency] = converted.reason or "no rate"
+        else:
+            total += converted.amount
+    account.overdue_base = total
 
 
 def _score(account: Account, config: CollectionsConfig) -> None:
     w = config.followup.weights
-    overdue = sum(account.overdue.values(), Decimal(0))
+    overdue = (account.overdue_base if account.base_currency and account.overdue_base is not None
+               else sum(account.overdue.values(), Decimal(0)))
     account.parts = {
         "amount_overdue": (overdue / 1000 * w.per_thousand_overdue).quantize(Decimal("0.01")),
         "days_overdue": (account.days_overdue * w.per_day_overdue).quantize(Decimal("0.01")),
@@ -89,9 +118,12 @@ def worklist(ws: Workspace, as_of: date | None = None, *, limit: int | None = No
     config = config_of(ws)
     results, names = _aggregates(ws, config, as_of)
     accounts = _accounts(results, names, config, as_of)
+    rates = Rates.load(ws.store, config.followup.base_currency)
     for acc in accounts.values():
+        if rates.base:
+            _convert(acc, rates, as_of)
         _score(acc, config)
-    ranked = sorted((a for a in accounts.values() if a.score > 0),
+    ranked = sorted((a for a in accounts.values() if a.score > 0 or a.at_legal),
                     key=lambda a: (-a.score, a.customer))
     return ranked[:limit] if limit else ranked
 
@@ -110,8 +142,9 @@ SELECT pr.customer_id, COUNT(*) AS n FROM collection_promises pr
 WHERE pr.cancelled_at IS NULL AND pr.promised_date < :broken_before
   AND pr.amount > (SELECT COALESCE(SUM(a.amount), 0) FROM payment_applications a
                JOIN invoices i ON i.id = a.invoice_id
-               WHERE i.customer_id = pr.customer_id AND a.undone_at IS NULL
-                 AND a.applied_at >= pr.made_at)
+               WHERE i.customer_id = pr.customer_id AND i.currency = pr.currency
+                 AND a.undone_at IS NULL
+                 AND a.kind = 'payment' AND a.applied_at >= pr.made_at)
 GROUP BY pr.customer_id""",
         "disputes": f"""{head}
 SELECT customer_id, COUNT(*) AS n FROM collection_disputes WHERE status = 'open'
@@ -124,6 +157,12 @@ WHERE c.status IN ({statuses}) AND c.updated_at < :stuck_before
 GROUP BY i.customer_id""",
         "plans": f"""{head}
 SELECT customer_id, COUNT(*) AS n FROM plan_state WHERE good = 0 GROUP BY customer_id""",
+        "legal": f"""{head}
+SELECT x.customer_id, i.number FROM collection_escalations x
+JOIN invoices i ON i.id = x.invoice_id
+WHERE x.status = 'approved' AND x.action = 'legal'
+  AND EXISTS (SELECT 1 FROM open_items o WHERE o.invoice_id = x.invoice_id)
+ORDER BY i.number""",
         "interest": f"""{head}
 SELECT customer_id, currency, agency, open_amount, due_date FROM open_items
 WHERE agency IS NOT NULL AND due_date < :as_of""",
@@ -181,6 +220,8 @@ def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
         account(r.customer_id).stuck_claims = int(r.n)
     for r in results["plans"]:
         account(r.customer_id).defaulted_plans = int(r.n)
+    for r in results["legal"]:
+        account(r.customer_id).at_legal.append(r.number)
     interest: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for r in results["interest"]:
         owed = agency_interest(config.agency(r.agency), money_from_sql(r.open_amount),
@@ -189,100 +230,6 @@ def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
     for cid, by_currency in interest.items():
         account(cid).interest = {c: a for c, a in by_currency.items() if a > 0}
     return accounts
-
-
-@dataclass
-class Candidate:
-    """An invoice that policy says may need legal action or a write-off, with the reasons."""
-
-    customer: str
-    invoice: str
-    currency: str
-    open_amount: Decimal
-    due_date: date
-    days_overdue: int
-    action: str
-    reasons: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"customer": self.customer, "invoice": self.invoice, "currency": self.currency,
-                "open": str(self.open_amount), "due_date": self.due_date,
-                "days_overdue": self.days_overdue, "action": self.action,
-                "reasons": self.reasons}
-
-
-def escalation_candidates(ws: Workspace, as_of: date | None = None) -> list[Candidate]:
-    """Invoices for legal action (old and large, or silence after the final notice) or
-    write-off (old and small). Disputed, already decided or planned items are left out.
-    Nothing is decided here: approval is :func:`claims.collections.records.approve_escalation`.
-    """
-    as_of = as_of or date.today()
-    config = config_of(ws)
-    policy = config.followup.escalation
-    finals = [lv.name for lv in config.followup.levels if lv.final] or [
-        config.followup.levels[-1].name]
-    ensure_due_dates(ws.store.engine, config)
-    with ws.store.engine.connect() as conn:
-        sql = Sql(conn.dialect.name)
-        cte, params = items_cte(sql, config, as_of)
-        pauses, pause_params = pause_ctes(as_of, config)
-        params |= pause_params
-        finals_in = ", ".join(f":final{n}" for n in range(len(finals)))
-        params |= {f"final{n}": name for n, name in enumerate(finals)}
-        params["oldest_cut"] = as_of - timedelta(days=min(policy.legal_min_days,
-                                                          policy.writeoff_min_days))
-        query = f"""{cte}{pauses},
-finals AS (
-  SELECT di.invoice_id, MIN(s.as_of) AS final_at FROM dunning_send_items di
-  JOIN dunning_sends s ON s.id = di.send_id
-  WHERE s.state = 'sent' AND di.level IN ({finals_in}) GROUP BY di.invoice_id),
-last_contact AS (
-  SELECT customer_id, MAX(at) AS last_at FROM collection_interactions
-  WHERE kind NOT IN ('dunning', 'task') AND author <> 'followup' GROUP BY customer_id)
-SELECT o.invoice_id, o.number, o.currency, o.due_date, o.open_amount, c.name AS customer,
-       f.final_at, lc.last_at
-FROM (SELECT invoice_id, MIN(number) AS number, MIN(currency) AS currency,
-             MIN(due_date) AS due_date, SUM(open_amount) AS open_amount,
-             MIN(customer_id) AS customer_id
-      FROM open_items GROUP BY invoice_id) o
-JOIN customers c ON c.id = o.customer_id
-LEFT JOIN finals f ON f.invoice_id = o.invoice_id
-LEFT JOIN last_contact lc ON lc.customer_id = o.customer_id
-WHERE (o.due_date <= :oldest_cut OR f.final_at IS NOT NULL)
-  AND o.invoice_id NOT IN (SELECT invoice_id FROM disputed)
-  AND o.invoice_id NOT IN (SELECT invoice_id FROM planned)
-  AND NOT EXISTS (SELECT 1 FROM collection_escalations x WHERE x.invoice_id = o.invoice_id)
-ORDER BY c.name, o.number"""
-        rows = list(conn.execute(bind(query, params)))
-    out = []
-    for r in rows:
-        due = as_date(r.due_date)
-        days = (as_of - due).days
-        amount = money(r.open_amount, r.currency)
-        reasons: list[str] = []
-        action = ""
-        if days >= policy.writeoff_min_days and amount <= policy.writeoff_max_amount:
-            action = "write-off"
-            reasons += [f"{days} days overdue (policy: {policy.writeoff_min_days})",
-                        f"open {amount} ≤ {policy.writeoff_max_amount}"]
-        else:
-            if days >= policy.legal_min_days and amount >= policy.legal_min_amount:
-                reasons += [f"{days} days overdue (policy: {policy.legal_min_days})",
-                            f"open {amount} ≥ {policy.legal_min_amount}"]
-            if r.final_at is not None:
-                # the run's as-of day, so a catch-up run counts from the day it acted for
-                final_on = as_date(r.final_at)
-                silent = r.last_at is None or as_datetime(r.last_at).date() < final_on
-                waited = (as_of - final_on).days
-                if silent and waited >= policy.no_answer_days:
-                    reasons.append(f"no answer {waited} days after the final notice "
-                                   f"(policy: {policy.no_answer_days})")
-            if reasons:
-                action = "legal"
-        if action:
-            out.append(Candidate(r.customer, r.number, r.currency, amount, due, days, action,
-                                 reasons))
-    return out
 
 
 def receivables(ws: Workspace, as_of: date | None = None, *, customer: str | None = None

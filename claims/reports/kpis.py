@@ -341,7 +341,8 @@ _PROMISES = """
 SELECT pr.id, c.name, pr.amount, pr.currency, pr.promised_date,
        (SELECT SUM(a.amount) FROM payment_applications a
         JOIN payments p ON p.id = a.payment_id JOIN invoices i ON i.id = a.invoice_id
-        WHERE i.customer_id = pr.customer_id AND a.undone_at IS NULL
+        WHERE i.customer_id = pr.customer_id AND i.currency = pr.currency
+          AND a.undone_at IS NULL AND a.kind = 'payment'
           AND a.applied_at >= pr.made_at AND p.value_date <= :as_of) AS paid
 FROM collection_promises pr JOIN customers c ON c.id = pr.customer_id
 WHERE pr.cancelled_at IS NULL ORDER BY pr.promised_date, pr.id"""

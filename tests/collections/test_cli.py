@@ -121,15 +121,46 @@ def test_records_through_the_cli(cli: Any, acme: Workspace) -> None:
         ("2026-03-05", "125.25"), ("2026-04-04", "125.25")]
 
 
-def test_escalation_through_the_cli(cli: Any, acme: Workspace) -> None:
+def test_escalation_through_the_cli(cli: Any, acme: Workspace,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     listed = load(cli("escalation", "list", "--as-of", "2027-03-10", "--json"))
     assert {(c["invoice"], c["action"]) for c in listed} == {("A-1", "legal"),
-                                                            ("A-2", "write-off")} or listed
-    approve = cli("escalation", "approve", "A-2", "--action", "write-off", "--reason",
-                  "uneconomic", "--as-of", "2027-03-10", "--json")
-    assert approve.exit_code == 0 and load(approve)["amount"] == "250.50"
-    twice = cli("escalation", "approve", "A-2", "--action", "write-off", "--reason", "x")
-    assert twice.exit_code == 1 and "invoice A-2 has no open balance" in twice.output
+                                                            ("A-2", "write-off")}
+    monkeypatch.setenv("CLAIMS_ACTOR", "maria")
+    proposed = cli("escalation", "propose", "A-2", "--action", "write-off", "--reason",
+                   "uneconomic", "--as-of", "2027-03-10")
+    assert proposed.exit_code == 0, proposed.output
+    assert "awaits another person's approval" in proposed.output
+    own = cli("escalation", "approve", "A-2", "--as-of", "2027-03-10")
+    assert own.exit_code == 1 and "the approver must be someone else" in own.output
+    assert "Traceback" not in own.output
+    monkeypatch.setenv("CLAIMS_ACTOR", "cfo")
+    approve = cli("escalation", "approve", "A-2", "--as-of", "2027-03-10", "--json")
+    assert approve.exit_code == 0, approve.output
+    data = load(approve)
+    assert (data["amount"], data["proposed_by"], data["approved_by"]) == (
+        "250.50", "maria", "cfo")
+    twice = cli("escalation", "approve", "A-2", "--action", "write-off")
+    assert twice.exit_code == 1 and "invoice A-2 has no open proposal" in twice.output
+    # not a candidate on its day: refused, then approved as a marked override
+    monkeypatch.setenv("CLAIMS_ACTOR", "maria")
+    assert cli("escalation", "propose", "A-1", "--action", "write-off", "--reason", "x",
+               "--as-of", "2027-03-10").exit_code == 0
+    monkeypatch.setenv("CLAIMS_ACTOR", "cfo")
+    refused = cli("escalation", "approve", "A-1", "--as-of", "2027-03-10")
+    assert refused.exit_code == 1 and "the rules propose legal, not write-off" in \
+        " ".join(refused.output.split())
+    forced = cli("escalation", "approve", "A-1", "--as-of", "2027-03-10",
+                 "--override-reason", "customer insolvent")
+    assert forced.exit_code == 0 and "OVERRIDE" in forced.output
+    log = load(cli("escalation", "log", "--json"))
+    assert [(e["invoice"], e["event"], e["actor"], e["override"]) for e in log] == [
+        ("A-2", "proposed", "maria", False), ("A-2", "approved", "cfo", False),
+        ("A-1", "proposed", "maria", False), ("A-1", "approved", "cfo", True)]
+    text_log = cli("escalation", "log", "--invoice", "A-1")
+    assert "OVERRIDE" in text_log.output and "[evidence #" in text_log.output
+    revoke = cli("escalation", "revoke", "A-1", "--reason", "approved in error")
+    assert revoke.exit_code == 0 and "revoked by cfo" in revoke.output
 
 
 @pytest.mark.parametrize("args, message", [
@@ -201,3 +232,17 @@ def test_smtp_login_and_the_password_never_lands_anywhere(
     finally:
         controller.stop()
     assert os.environ.get("TEST_SMTP_PASSWORD") is None
+
+
+def test_rates_import_and_the_worklist_in_the_base_currency(cli: Any, acme: Workspace,
+                                                            tmp_path: Any) -> None:
+    no_base = tmp_path / "rates.csv"
+    no_base.write_text("date,currency,rate\n2026-01-01,USD,3.75\n", encoding="utf-8")
+    refused = cli("rates", "import", str(no_base))
+    assert refused.exit_code == 1 and "no base currency: set base_currency" in refused.output
+    write_config(acme, None, base_currency="SAR")
+    done = cli("rates", "import", str(no_base))
+    assert done.exit_code == 0 and "1 rate(s) to SAR from rates.csv: 1 added" in done.output
+    shown = cli("worklist", "--as-of", "2026-03-12")
+    assert shown.exit_code == 0, shown.output
+    assert "overdue SAR 4,689.38 (USD 1,250.50)" in shown.output  # 1,250.50 × 3.75

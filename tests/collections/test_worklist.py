@@ -9,8 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from claims.collections import dunning, records, worklist
-from claims.errors import ConflictError
+from claims.collections import dunning, escalation, records, worklist
 from claims.workspace import Workspace
 from tests.collections.conftest import (
     SmtpServer, add_invoices, at, customer, pay, submitted_claim, write_config,
@@ -98,7 +97,7 @@ def test_escalation_candidates_have_reasons_and_need_approval(
     add_invoices(ws, "Silent", [("Q-1", D(2026, 3, 1), D(2026, 4, 1), "100.00")])
     customer(ws, "Silent", "ap@silent.test")
     assert dunning.run(ws, D(2026, 5, 20), customer="Silent").ok  # final notice (49 days)
-    found = {c.invoice: c for c in worklist.escalation_candidates(ws, AS_OF)}
+    found = {c.invoice: c for c in escalation.escalation_candidates(ws, AS_OF)}
     assert found["L-1"].action == "legal"
     assert found["L-1"].reasons == ["211 days overdue (policy: 120)", "open 6000.00 ≥ 5000"]
     assert found["T-1"].action == "write-off"
@@ -108,16 +107,9 @@ def test_escalation_candidates_have_reasons_and_need_approval(
     # an answer from the client takes the silence reason away
     records.add_note(ws.store, "Silent", "AP called back: payment run next week",
                      author="maria", kind="call", at=at(D(2026, 6, 1)))
-    assert "Q-1" not in {c.invoice for c in worklist.escalation_candidates(ws, AS_OF)}
-    # nothing is written off until approved; an approval stops dunning on it
+    assert "Q-1" not in {c.invoice for c in escalation.escalation_candidates(ws, AS_OF)}
+    # nothing is written off until approved (tests/collections/test_escalation.py)
     assert worklist.receivables(ws, AS_OF, customer="Old Small")
-    records.approve_escalation(ws.store, "T-1", action="write-off", reason="uneconomic",
-                               actor="cfo", amount=Decimal("300.00"))
-    assert worklist.receivables(ws, AS_OF, customer="Old Small") == []
-    assert "T-1" not in {c.invoice for c in worklist.escalation_candidates(ws, AS_OF)}
-    with pytest.raises(ConflictError, match="approved already"):
-        records.approve_escalation(ws.store, "T-1", action="write-off", reason="again",
-                                   actor="cfo", amount=Decimal("300.00"))
 
 
 def test_notes_need_a_known_customer_and_text(ws: Workspace) -> None:

@@ -104,7 +104,8 @@ WHERE d.due_rank >= 0 AND d.due_rank > COALESCE(sent.sent_rank, -1) {where_custo
   AND d.customer_id NOT IN (SELECT customer_id FROM promised)
   AND d.invoice_id NOT IN (SELECT invoice_id FROM planned)
   AND NOT EXISTS (SELECT 1 FROM collection_escalations x
-                  WHERE x.invoice_id = d.invoice_id AND x.action = 'legal')
+                  WHERE x.invoice_id = d.invoice_id AND x.action = 'legal'
+                    AND x.status = 'approved')
 ORDER BY d.customer_id, d.due_rank, d.due_date, d.number, d.seq"""
         rows = conn.execute(bind(query, params))
         return [(item_from_row(r), int(r.due_rank)) for r in rows]

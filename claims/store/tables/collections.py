@@ -164,15 +164,57 @@ class InteractionRow(Base):
 
 
 class EscalationDecisionRow(Base):
-    """An explicit approval of legal action or write-off for an invoice (nothing automatic)."""
+    """A proposal of legal action or a write-off for an invoice, and its decision.
+
+    ``status``: ``proposed`` (by ``proposed_by``), then ``approved`` (by another person),
+    ``rejected``, or later ``revoked``. At most one live (proposed or approved) escalation per
+    invoice. An approved write-off is posted as a ``writeoff`` payment application
+    (``application_id``); ``override_reason`` is set when it was approved although the rules
+    did not propose it. Every step is a :class:`EscalationEventRow` (the decision log).
+    """
 
     __tablename__ = "collection_escalations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     action: Mapped[str] = mapped_column(String(16))  # legal | write-off
     amount: Mapped[Decimal] = mapped_column(MoneyColumn)
     reason: Mapped[str] = mapped_column(Text)
-    approved_by: Mapped[str] = mapped_column(String(100))
-    approved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    __table_args__ = (UniqueConstraint("invoice_id", "action"),)
+    status: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
+    proposed_by: Mapped[str] = mapped_column(String(100), default="")
+    proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payment_applications.id"))
+
+
+class EscalationEventRow(Base):
+    """One line of the decision log: proposed, approved, rejected or revoked, by whom, why."""
+
+    __tablename__ = "collection_escalation_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("collection_escalations.id"),
+                                               index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))  # proposed | approved | rejected | revoked
+    actor: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    override: Mapped[bool] = mapped_column(default=False)
+    evidence_index: Mapped[int | None] = mapped_column(Integer)
+
+
+class ExchangeRateRow(Base):
+    """A dated exchange rate: 1 unit of ``currency`` is worth ``rate`` units of the base
+    currency from ``day`` until the next rate (``claims rates import``)."""
+
+    __tablename__ = "collection_exchange_rates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[Any] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    base: Mapped[str] = mapped_column(String(3))
+    rate: Mapped[str] = mapped_column(String(40))  # the exact decimal text (not money)
+    source: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("day", "currency", "base"),)
