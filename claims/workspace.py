@@ -77,8 +77,9 @@ class Workspace:
 
     @cached_property
     def evidence(self) -> EvidenceArchive:
-        """The evidence archive: blobs in ``evidence/``, the ledger in the database."""
-        return EvidenceArchive.open(self.evidence_dir, self.store.engine)
+        """The evidence archive: blobs in ``evidence/``, the ledger in the database (its tables
+        come from the store's migrations, revision ``evidence_0001``)."""
+        return EvidenceArchive.open(self.evidence_dir, self.store.engine, create_tables=False)
 
     def record_evidence(self, *, kind: str, claim: str | None, metadata: dict[str, Any],
                         files: dict[str, Path | bytes] | None = None) -> Entry:
