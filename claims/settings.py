@@ -21,7 +21,7 @@ import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from claims.collections.settings import AgencyRule, FollowupSettings
 from claims.core.config import FIELD_ERROR, UNKNOWN_NAME_ERROR, Section
@@ -30,9 +30,10 @@ from claims.payments.settings import MatchSettings
 from claims.reports.settings import KpiSettings
 from claims.secrets import SecretRef
 from claims.sources.settings import InvoiceImportSettings
+from evidence.witness import WitnessEndpoint
 
-__all__ = ["BrowserSettings", "DatabaseSettings", "PortalSettings", "SecretRef", "Section",
-           "Settings", "load_settings"]
+__all__ = ["BrowserSettings", "DatabaseSettings", "EvidenceSettings", "PortalSettings",
+           "SecretRef", "Section", "Settings", "WitnessSettings", "load_settings"]
 
 
 class DatabaseSettings(Section):
@@ -60,6 +61,39 @@ class PortalSettings(Section):
     timeout_seconds: float = Field(30.0, description="per-step timeout")  # ok: not money
 
 
+class WitnessSettings(Section):
+    """``[[evidence.witnesses]]``: a witness that cosigns each new checkpoint of the log."""
+
+    url: str = Field(description="the witness's base URL (it answers POST <url>/add-checkpoint)")
+    public_key: str = Field(description="the witness's verifier key (vkey), as printed by "
+                                        "`claims evidence witness vkey` where it runs")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("a witness URL starts with http:// or https://")
+        return value
+
+    @field_validator("public_key")
+    @classmethod
+    def _cosignature_vkey(cls, value: str) -> str:
+        _ = WitnessEndpoint("http://witness", value).key  # ValueError naming the rule if not
+        return value.strip()
+
+    def endpoint(self) -> WitnessEndpoint:
+        """The archive's view of this witness."""
+        return WitnessEndpoint(self.url, self.public_key)
+
+
+class EvidenceSettings(Section):
+    """``[evidence]``: the evidence archive's witnesses."""
+
+    witnesses: list[WitnessSettings] = Field(
+        default_factory=list, description="witnesses each new checkpoint is sent to; their "
+                                          "cosignatures are kept and exported")
+
+
 class Settings(Section):
     """Everything configurable, with defaults: an empty claims.toml is a valid one."""
 
@@ -78,6 +112,8 @@ class Settings(Section):
     reports: KpiSettings = Field(KpiSettings(), description="KPIs and the weekly/monthly reports")
     invoice_import: InvoiceImportSettings = Field(
         InvoiceImportSettings(), description="invoice sources: export mappings, Zoho Books")
+    evidence: EvidenceSettings = Field(EvidenceSettings(),
+                                       description="the evidence archive: its witnesses")
 
 
 _ENV_OVERRIDES = {

@@ -79,7 +79,9 @@ class Workspace:
     def evidence(self) -> EvidenceArchive:
         """The evidence archive: blobs in ``evidence/``, the ledger in the database (its tables
         come from the store's migrations, revision ``evidence_0001``)."""
-        return EvidenceArchive.open(self.evidence_dir, self.store.engine, create_tables=False)
+        witnesses = [w.endpoint() for w in self.settings.evidence.witnesses]
+        return EvidenceArchive.open(self.evidence_dir, self.store.engine, create_tables=False,
+                                    witnesses=witnesses)
 
     def record_evidence(self, *, kind: str, claim: str | None, metadata: dict[str, Any],
                         files: dict[str, Path | bytes] | None = None) -> Entry:
