@@ -22,7 +22,7 @@ import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from claims.collections.settings import AgencyRule, FollowupSettings
 from claims.core.config import FIELD_ERROR, UNKNOWN_NAME_ERROR, Section
@@ -32,9 +32,10 @@ from claims.payments.settings import MatchSettings
 from claims.reports.settings import KpiSettings
 from claims.secrets import SecretRef
 from claims.sources.settings import InvoiceImportSettings
+from evidence.witness import WitnessEndpoint
 
-__all__ = ["BrowserSettings", "DatabaseSettings", "PortalSettings", "SecretRef", "Section",
-           "Settings", "load_settings"]
+__all__ = ["BrowserSettings", "DatabaseSettings", "EvidenceSettings", "PortalSettings",
+           "SecretRef", "Section", "Settings", "WitnessSettings", "load_settings"]
 
 
 class DatabaseSettings(Section):
@@ -62,15 +63,44 @@ class PortalSettings(Section):
     timeout_seconds: float = Field(30.0, description="per-step timeout")  # ok: not money
 
 
+class WitnessSettings(Section):
+    """``[[evidence.witnesses]]``: a witness that cosigns each new checkpoint of the log."""
+
+    url: str = Field(description="the witness's base URL (it answers POST <url>/add-checkpoint)")
+    public_key: str = Field(description="the witness's verifier key (vkey), as printed by "
+                                        "`claims evidence witness vkey` where it runs")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("a witness URL starts with http:// or https://")
+        return value
+
+    @field_validator("public_key")
+    @classmethod
+    def _cosignature_vkey(cls, value: str) -> str:
+        _ = WitnessEndpoint("http://witness", value).key  # ValueError naming the rule if not
+        return value.strip()
+
+    def endpoint(self) -> WitnessEndpoint:
+        """The archive's view of this witness."""
+        return WitnessEndpoint(self.url, self.public_key)
+
+
 class EvidenceSettings(Section):
-    """Where the evidence archive keeps its blobs and signing key. Workers on several machines
-    that share one database must share these too (see docs/deployment.md)."""
+    """``[evidence]``: where the evidence archive keeps its blobs and signing key, and the
+    witnesses that cosign its checkpoints. Workers on several machines that share one database
+    must share the blobs and the key too (see docs/deployment.md)."""
 
     blobs_dir: str = Field("", description="folder of evidence blobs (shared by a fleet); "
                                            "empty: evidence/blobs; relative: in the workspace")
     key_file: str = Field("", description="private key that signs checkpoints (mode 0600; its "
                                           "public key is beside it as .pub); empty: "
                                           "evidence/keys/signing.key")
+    witnesses: list[WitnessSettings] = Field(
+        default_factory=list, description="witnesses each new checkpoint is sent to; their "
+                                          "cosignatures are kept and exported")
 
 
 class LeaseSettings(Section):

@@ -95,9 +95,12 @@ class Workspace:
     @cached_property
     def evidence(self) -> EvidenceArchive:
         """The evidence archive: blobs in ``evidence/`` (or ``[evidence] blobs_dir``), the
-        ledger in the database, the signing key in ``evidence/keys`` (or ``key_file``)."""
+        ledger in the database (its tables come from the store's migrations, revision
+        ``evidence_0001``), the signing key in ``evidence/keys`` (or ``key_file``), each new
+        checkpoint sent to the configured witnesses."""
         conf = self.settings.evidence
-        return EvidenceArchive.open(self.evidence_dir, self.store.engine,
+        return EvidenceArchive.open(self.evidence_dir, self.store.engine, create_tables=False,
+                                    witnesses=[w.endpoint() for w in conf.witnesses],
                                     blobs_dir=self._in_root(conf.blobs_dir),
                                     key_file=self._in_root(conf.key_file))
 

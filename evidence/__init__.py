@@ -11,7 +11,10 @@ Public face::
     archive = EvidenceArchive.open(evidence_dir, engine)
     entry = archive.record("portal.receipt", "CLM-1", "worker-1", {"reference": "R-9"},
                            files={"receipt.pdf": path})
-    archive.checkpoint()                             # sign what is there
+    archive.checkpoint()                             # sign what is there (never a rewrite)
+    archive = EvidenceArchive.open(evidence_dir, engine,
+                                   witnesses=[WitnessEndpoint(url, witness_vkey)])
+    archive.verifier_key()                           # the log's C2SP vkey
     archive.verify(claim=None)  -> VerificationReport (.ok, .problems)
     archive.export(out, claim="CLM-1")               # BagIt bag for an auditor
     verify_export(out)          -> VerificationReport
@@ -20,18 +23,23 @@ Public face::
 """
 
 from evidence.archive import EvidenceArchive, format_log
-from evidence.errors import (BlobError, BlobNotFound, EntryNotFound, EvidenceError, ExportError,
-                             ExportExists, KeysExist, KeysMissing, LedgerError, MetadataError,
-                             ProofError, SecretInMetadata, SigningKeyError)
+from evidence.errors import (BlobError, BlobNotFound, CheckpointsDeleted, EntryNotFound,
+                             EvidenceError, ExportError, ExportExists, KeysExist, KeysMissing,
+                             LedgerError, LogRewritten, MetadataError, ProofError,
+                             SecretInMetadata, SigningKeyError, WitnessError, WitnessRefused,
+                             WitnessUnreachable)
 from evidence.export import verify_export
 from evidence.keys import init_keys, key_id, load_public_key
 from evidence.ledger import create_schema
 from evidence.merkle import (consistency_proof, inclusion_proof, verify_consistency,
                              verify_inclusion)
 from evidence.model import BlobRef, Checkpoint, Entry, EventKind, Problem, VerificationReport
+from evidence.witness import Witness, WitnessEndpoint
 
 __all__ = [
-    "BlobError", "BlobNotFound", "BlobRef", "Checkpoint", "Entry", "EntryNotFound",
+    "BlobError", "BlobNotFound", "BlobRef", "Checkpoint", "CheckpointsDeleted", "Entry",
+    "EntryNotFound", "LogRewritten", "Witness", "WitnessEndpoint", "WitnessError",
+    "WitnessRefused", "WitnessUnreachable",
     "EventKind", "EvidenceArchive", "EvidenceError", "ExportError", "ExportExists", "KeysExist",
     "KeysMissing", "LedgerError", "MetadataError", "Problem", "ProofError", "SecretInMetadata",
     "SigningKeyError", "VerificationReport", "consistency_proof", "create_schema", "format_log",

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from evidence import auditing, ledger, merkle, sealing
+from evidence import auditing, ledger, merkle, note, sealing
 from evidence.blobs import BlobStore
 from evidence.canonical import canonical_json, clean_metadata, secret_word
 from evidence.errors import (EntryNotFound, LedgerError, MetadataError, ProofError,
@@ -167,14 +167,18 @@ class EvidenceArchive:
         name = endpoint.key.name
         c, t = ledger.cosignatures_table, ledger.checkpoints_table
         with self._read() as conn:
-            if conn.execute(select(c.c.id).where(c.c.checkpoint_id == row_id,
-                                                 c.c.witness == name)).first():
+            stored = conn.execute(select(c.c.line).where(c.c.checkpoint_id == row_id,
+                                                         c.c.witness == name)).scalars().all()
+            if any(_cosigns(endpoint, cp, str(line)) for line in stored):
                 return
             last = conn.execute(select(t.c.tree_size).join(c, c.c.checkpoint_id == t.c.id)
                                 .where(c.c.witness == name, t.c.tree_size <= cp.tree_size)
                                 .order_by(t.c.tree_size.desc()).limit(1)).scalar()
         line = add_checkpoint(endpoint, cp, int(last or 0),
-                              lambda old: self.consistency_proof(old, cp.tree_size))
+                              lambda old: self.consistency_proof(old, cp.tree_size),
+                              log_size=self.size())
+        if line is None:
+            return
         with ledger.write_transaction(self.engine) as conn:
             conn.execute(insert(c).values(checkpoint_id=row_id, witness=name, line=line))
 
@@ -278,6 +282,12 @@ class EvidenceArchive:
         """The archive's public key (``keys/signing.pub``)."""
         return load_public_key(self.public_key_file)
 
+    def verifier_key(self) -> str:
+        """The log's C2SP verifier key (vkey): its origin, key hash and public key, as a
+        witness's ``logs.txt`` (and any signed-note verifier) takes it."""
+        key = self.public_key()
+        return note.vkey(note.origin_for(key), note.NOTE_ED25519, key)
+
     def public_key_pem(self) -> bytes:
         """The archive's public key as PEM."""
         return public_pem(self.public_key())
@@ -337,6 +347,18 @@ def _entry_of(row: Any) -> Entry:
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise LedgerError(f"evidence entry {row.idx} is malformed ({err}); run `claims evidence "
                           "verify`") from err
+
+
+def _cosigns(endpoint: WitnessEndpoint, cp: Checkpoint, line: str) -> bool:
+    """True when ``line`` is the witness's valid cosignature of ``cp`` (a stored line that is
+    not, e.g. one left beside a rewritten checkpoint row, does not count)."""
+    try:
+        _, sigs = note.split_note("x\n\n" + line)
+    except ValueError:
+        return False
+    witness = endpoint.key
+    return any(name == witness.name and note.cosignature_time(cp.body().decode(), witness, s)
+               is not None for name, s in sigs)
 
 
 def format_log(entries: Sequence[Entry]) -> list[str]:

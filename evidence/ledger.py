@@ -85,8 +85,9 @@ ADVISORY_LOCK_KEY = int.from_bytes(b"evidence", "big")
 def create_schema(bind: Engine | Connection) -> None:
     """Create the evidence tables (if missing) and the state row. Idempotent.
 
-    Called from the claims Alembic migration (with its connection) and by
-    :meth:`EvidenceArchive.open`.
+    For the archive used on its own (:meth:`EvidenceArchive.open` by default). Claimwright's
+    workspaces get the same tables from their Alembic revision ``evidence_0001`` instead, and open
+    the archive with ``create_tables=False``.
     """
     try:
         if isinstance(bind, Engine):

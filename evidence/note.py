@@ -65,7 +65,7 @@ class VerifierKey:
 
 def parse_vkey(text: str) -> VerifierKey:
     """Read a vkey; ``ValueError`` naming the rule when it is not one."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)  # the name and hash hold no '+'; the base64 may
     if len(parts) != 3 or not parts[0]:
         raise ValueError("a verifier key is <name>+<hex key hash>+<base64 key>")
     name, hex_hash, material = parts

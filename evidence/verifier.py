@@ -129,8 +129,8 @@ def ed25519_ok(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
 
 
 def parse_vkey(text: str) -> tuple[str, int, Ed25519PublicKey]:
-    """(name, type, key) of a vkey ``name+hexhash+base64(type||key)`` (ValueError if not)."""
-    name, hex_hash, material = text.strip().split("+")
+    """(name, type, key) of a vkey ``name+hexhash+base64(type||key)`` (the base64 may hold '+')."""
+    name, hex_hash, material = text.strip().split("+", 2)
     raw = base64.b64decode(material, validate=True)
     if len(raw) != 33:
         raise ValueError("not an Ed25519 key")

@@ -64,9 +64,14 @@ class WitnessEndpoint:
 
 
 def add_checkpoint(endpoint: WitnessEndpoint, cp: Checkpoint, old_size: int,
-                   proof_from: Callable[[int], list[bytes]]) -> str:
+                   proof_from: Callable[[int], list[bytes]], log_size: int | None = None
+                   ) -> str | None:
     """Ask ``endpoint`` to cosign ``cp``, proving consistency from ``old_size``; returns the
-    cosignature line. A 409 naming another size is retried once from that size."""
+    cosignature line. A 409 naming another size is retried once from that size.
+
+    When the witness has already cosigned a larger checkpoint that the log (now ``log_size``
+    entries) also holds — another process's newer checkpoint reached it first — ``cp`` is not
+    cosigned and None is returned: that newer cosignature covers it."""
     witness = endpoint.key
     for _ in range(2):
         status, body = _post(endpoint, old_size, proof_from(old_size), cp.note_text())
@@ -74,6 +79,8 @@ def add_checkpoint(endpoint: WitnessEndpoint, cp: Checkpoint, old_size: int,
             return _cosignature_from(witness, cp, body)
         if status == 409 and body.strip().isdigit() and int(body) != old_size:
             if int(body) > cp.tree_size:
+                if log_size is not None and int(body) <= log_size:
+                    return None
                 raise WitnessRefused(witness.name, f"it cosigned {int(body)} entries, this "
                                      f"checkpoint has {cp.tree_size}: the log was truncated")
             old_size = int(body)
@@ -250,8 +257,10 @@ def _parse_request(data: bytes) -> tuple[int, list[bytes], str, list[tuple[str, 
     return int(lines[0][4:]), proof, body, sigs
 
 
-def serve(witness: Witness, port: int, *, ready: Callable[[str], None] | None = None) -> None:
-    """Serve ``witness`` on http://127.0.0.1:``port`` until interrupted."""
+def serve(witness: Witness, port: int, *, host: str = "127.0.0.1",
+          ready: Callable[[str], None] | None = None) -> None:
+    """Serve ``witness`` on http://``host``:``port`` until interrupted (port 0: any free port;
+    ``ready`` is called with the URL once it listens)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (the http.server name)
@@ -277,10 +286,13 @@ def serve(witness: Witness, port: int, *, ready: Callable[[str], None] | None = 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as err:
+        raise WitnessError(f"{host}:{port}", f"cannot listen: {err.strerror or err}") from err
     try:
         if ready is not None:
-            ready(f"http://127.0.0.1:{server.server_address[1]}")
+            ready(f"http://{host}:{server.server_address[1]}")
         server.serve_forever()
     finally:
         server.server_close()

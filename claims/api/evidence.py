@@ -1,10 +1,12 @@
 """The evidence archive as user actions: verify, read the log, export for an auditor, verify
-an export offline, sign a checkpoint. Evidence errors come out as :class:`EvidenceFailed`."""
+an export offline, sign a checkpoint (sent to the workspace's witnesses), print the log's
+verifier key, run a witness. Evidence errors come out as :class:`EvidenceFailed`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,14 @@ from claims.errors import EvidenceFailed, InputError
 from claims.workspace import Workspace
 from evidence import Checkpoint, Entry, EvidenceError, VerificationReport, format_log
 from evidence import verify_export as _verify_bag
+from evidence.errors import WitnessRefused
 from evidence.model import format_time
+from evidence.witness import Witness, serve
 
 __all__ = ["Checkpoint", "VerificationReport", "load_checkpoints", "verify_evidence",
            "evidence_log", "evidence_log_lines", "evidence_entry_json", "export_evidence",
-           "verify_evidence_export", "sign_checkpoint"]
+           "verify_evidence_export", "sign_checkpoint", "SignedCheckpoint", "log_verifier_key",
+           "witness_verifier_key", "witness_trust_logs", "serve_witness"]
 
 
 @contextmanager
@@ -93,7 +98,76 @@ def verify_evidence_export(path: Path, *, trusted_key: Path | None = None,
                            witness_keys=witness_keys, trust_bag_key=trust_bag_key)
 
 
-def sign_checkpoint(ws: Workspace) -> Checkpoint:
-    """Sign a checkpoint of the log now."""
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    """A checkpoint just signed (with the cosignatures it has), and what the witnesses said:
+    ``refused`` (a witness saw another history of this log: a rewrite or a fork) and
+    ``unreachable`` (tried again with the next checkpoint), one line each."""
+
+    checkpoint: Checkpoint
+    refused: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+
+    @property
+    def cosignatures(self) -> int:
+        """How many witnesses have cosigned this checkpoint."""
+        return len(self.checkpoint.cosignatures)
+
+
+def sign_checkpoint(ws: Workspace) -> SignedCheckpoint:
+    """Sign a checkpoint of the log now (refused, as :class:`EvidenceFailed`, if the log is not
+    consistent with what was signed before) and send it to the witnesses of ``[evidence]``."""
     with _evidence_errors():
-        return ws.evidence.checkpoint()
+        cp = ws.evidence.checkpoint()
+        problems = list(ws.evidence.witness_problems)
+    return SignedCheckpoint(cp, [str(p) for p in problems if isinstance(p, WitnessRefused)],
+                            [str(p) for p in problems if not isinstance(p, WitnessRefused)])
+
+
+def log_verifier_key(ws: Workspace) -> str:
+    """The log's C2SP verifier key (vkey): give it to a witness (``--log``) or an auditor."""
+    with _evidence_errors():
+        return ws.evidence.verifier_key()
+
+
+def _witness(state: Path, name: str | None, logs: Sequence[str] = ()) -> Witness:
+    try:
+        witness = Witness(state, name)
+        witness.trust_logs(logs)
+    except OSError as err:
+        raise EvidenceFailed(f"witness state {state}: {err.strerror or err}") from err
+    except ValueError as err:
+        raise InputError(f"not a log verifier key: {err}", field="--log",
+                         rule="evidence-vkey") from None
+    return witness
+
+
+def witness_verifier_key(state: Path, name: str | None = None) -> str:
+    """The verifier key (vkey) of the witness kept in ``state`` (its key is made on first use):
+    the ``public_key`` a workspace names in ``[[evidence.witnesses]]``, and an auditor's
+    ``--witness-key``."""
+    with _evidence_errors():
+        return _witness(state, name).vkey
+
+
+def witness_trust_logs(state: Path, logs: Sequence[str]) -> list[str]:
+    """Add ``logs`` (log vkeys) to those the witness in ``state`` witnesses (a running witness
+    reads them at its next request); returns the origins it witnesses now."""
+    with _evidence_errors():
+        return sorted(_witness(state, None, logs).trusted_logs())
+
+
+def serve_witness(state: Path, *, port: int, host: str = "127.0.0.1", name: str | None = None,
+                  logs: Sequence[str] = (), ready: Callable[[str, str], None] | None = None
+                  ) -> None:
+    """Run the witness kept in ``state`` on http://``host``:``port`` until interrupted, first
+    adding ``logs`` (log vkeys) to the logs it witnesses. ``ready(url, vkey)`` is called once it
+    listens."""
+    with _evidence_errors():
+        witness = _witness(state, name, logs)
+        if not witness.trusted_logs():
+            raise InputError(f"the witness in {state} witnesses no log yet: give --log VKEY (from "
+                             "`claims evidence vkey` in the workspace)", field="--log",
+                             rule="witness-logs")
+        serve(witness, port, host=host,
+              ready=None if ready is None else (lambda url: ready(url, witness.vkey)))

@@ -6,6 +6,7 @@ says what and where); 2 usage error.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -117,13 +118,87 @@ def verify_export(path: Path = typer.Argument(..., help="The exported bag folder
 
 @app.command("checkpoint")
 def checkpoint(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Sign a checkpoint of the log now and print it (save it to check consistency later).
+    """Sign a checkpoint of the log now, send it to the witnesses, and print it (save it to
+    check consistency later). Exits 1 when a witness refuses it (it saw another history).
 
     Example: claims evidence checkpoint --json > checkpoint-2026-03-31.json
     """
-    cp = api.sign_checkpoint(workspace_from(ctx))
+    signed = api.sign_checkpoint(workspace_from(ctx))
+    cp = signed.checkpoint
     if as_json:
-        emit_json(cp.to_json())
+        emit_json({**cp.to_json(), "witnesses_refused": signed.refused,
+                   "witnesses_unreachable": signed.unreachable})
     else:
         typer.echo(f"checkpoint: {cp.tree_size} entries, root {cp.root_hash.hex()}, {cp.time}, "
-                   f"key id {cp.key_id}")
+                   f"key id {cp.key_id}, {signed.cosignatures} witness cosignature(s)")
+        for line in signed.unreachable:
+            typer.echo(f"warning: {line}", err=True)
+        for line in signed.refused:
+            typer.echo(f"error: {line}", err=True)
+    if signed.refused:
+        raise typer.Exit(1)
+
+
+@app.command("vkey")
+def vkey(ctx: typer.Context) -> None:
+    """Print the log's verifier key (C2SP vkey): a witness trusts it with --log, a signed-note
+    verifier checks checkpoints with it.
+
+    Example: claims evidence vkey > log.vkey
+    """
+    typer.echo(api.log_verifier_key(workspace_from(ctx)))
+
+
+witness_app = typer.Typer(no_args_is_help=True,
+                          help="A witness: cosigns a log's checkpoints only after a consistency "
+                               "proof from the last one it cosigned (its own process and key).")
+app.add_typer(witness_app, name="witness")
+
+WitnessState = typer.Option(..., "--state", file_okay=False,
+                            help="The witness's own folder: its key, the logs it witnesses and "
+                                 "what it last cosigned (created if missing).")
+WitnessName = typer.Option(None, "--name", help="The witness's name (when its key is made).")
+
+
+@witness_app.command("serve")
+def witness_serve(state: Path = WitnessState,
+                  port: int = typer.Option(..., "--port", min=0, max=65535,
+                                           help="Port to listen on (0: any free port)."),
+                  host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+                  log: list[str] = typer.Option([], "--log", help="A log's verifier key (from "
+                                                "`claims evidence vkey`) to witness. Repeatable."),
+                  name: str = WitnessName) -> None:
+    """Run a witness until interrupted (C2SP tlog-witness subset: POST /add-checkpoint).
+
+    Example: claims evidence witness serve --state /srv/witness --port 7380 --log "$(cat log.vkey)"
+    """
+    def ready(url: str, key: str) -> None:
+        typer.echo(f"witness listening on {url}")
+        typer.echo(f"verifier key: {key}")
+        sys.stdout.flush()
+
+    try:
+        api.serve_witness(state, port=port, host=host, name=name, logs=log, ready=ready)
+    except KeyboardInterrupt:
+        typer.echo("witness stopped")
+
+
+@witness_app.command("vkey")
+def witness_vkey(state: Path = WitnessState, name: str = WitnessName) -> None:
+    """Print the witness's verifier key (vkey): the public_key of [[evidence.witnesses]] in
+    claims.toml, and an auditor's --witness-key.
+
+    Example: claims evidence witness vkey --state /srv/witness
+    """
+    typer.echo(api.witness_verifier_key(state, name))
+
+
+@witness_app.command("trust")
+def witness_trust(log: list[str] = typer.Argument(..., help="Log verifier keys (vkeys)."),
+                  state: Path = WitnessState) -> None:
+    """Add logs to those the witness witnesses (a running witness takes them at once).
+
+    Example: claims evidence witness trust --state /srv/witness "$(cat log.vkey)"
+    """
+    for origin in api.witness_trust_logs(state, log):
+        typer.echo(f"witnessing {origin}")

@@ -4,9 +4,14 @@
    (warm page cache for both; best of a few rounds each). Aim: verify within 1.5x of sha256sum.
 2. Inclusion proofs in a 1,000,000-entry log: size (hashes, bytes) against log2(n), time to verify
    (aim: under 5 ms), time to make one from an in-memory tree, and from the SQL ledger.
+3. In that log: `verify --claim` (the claim's ~200 entries by inclusion proofs against the signed
+   checkpoint; aim under 2 s at 1,000,000) beside the full `verify` (every leaf).
+4. Witnesses: the round trip per checkpoint to a real witness process (`claims evidence witness
+   serve` on 127.0.0.1), beside signing without one.
 
     python tests/benchmarks/bench_evidence.py            # full: 2 GB, 1,000,000 entries
     python tests/benchmarks/bench_evidence.py --quick    # 64 MB, 20,000 entries
+    python tests/benchmarks/bench_evidence.py --entries 200000 --verify-mb 256
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from sqlalchemy import create_engine, insert, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from evidence import EvidenceArchive, init_keys, ledger, merkle  # noqa: E402
+from evidence import EvidenceArchive, auditing, init_keys, ledger, merkle  # noqa: E402
 from evidence.canonical import canonical_json  # noqa: E402
+from evidence.witness import WitnessEndpoint  # noqa: E402
 
 MB = 1 << 20
 
@@ -80,14 +86,12 @@ def bench_verify(base: Path, total_mb: int, file_mb: int, rounds: int) -> None:
             raise SystemExit(report.summary())
 
     def verify_one_thread() -> None:
-        from evidence import archive as archive_module
-
-        saved = archive_module.os.cpu_count
-        archive_module.os.cpu_count = lambda: 1  # type: ignore[assignment]
+        saved = auditing.os.cpu_count
+        auditing.os.cpu_count = lambda: 1  # type: ignore[assignment]
         try:
             verify()
         finally:
-            archive_module.os.cpu_count = saved  # type: ignore[assignment]
+            auditing.os.cpu_count = saved  # type: ignore[assignment]
 
     sha256sum()  # warm the page cache for all
     mb = total_bytes / MB
@@ -110,7 +114,8 @@ def bench_verify(base: Path, total_mb: int, file_mb: int, rounds: int) -> None:
     engine.dispose()
 
 
-def bench_proofs(base: Path, n: int, samples: int, with_sql: bool) -> None:
+def bench_proofs(base: Path, n: int, samples: int, with_sql: bool,
+                 with_full_verify: bool = True) -> None:
     print(f"\ninclusion proofs in a {n:,}-entry log")
     leaves = [canonical_json({"v": 1, "index": i, "kind": "status.changed",
                               "claim": f"CLM-{i % 5000}", "time": "2026-01-01T00:00:00.000000Z",
@@ -185,23 +190,93 @@ def bench_proofs(base: Path, n: int, samples: int, with_sql: bool) -> None:
     row("make one proof from the SQL ledger", f"{t_sql * 1e3:.1f} ms",
         f"node cache (>= 2^{ledger.NODE_MIN_HEIGHT} leaves) + <= 256 leaf hashes")
     row("read all leaf hashes + build tree (verify/export)", f"{t_sql_tree:.2f} s")
+    bench_claim_verify(archive, n, full=with_full_verify)
+    engine.dispose()
+
+
+def bench_claim_verify(archive: EvidenceArchive, n: int, *, full: bool) -> None:
+    claim = "CLM-7"
+    start = time.perf_counter()
+    report = archive.verify(claim=claim)
+    t_claim = time.perf_counter() - start
+    if not report.ok:
+        raise SystemExit(report.summary())
+    proofs = report.checked.get("inclusion proofs", 0)
+    row(f"verify --claim {claim} ({proofs} entries, proofs)", f"{t_claim:.2f} s",
+        f"{n:,} entries; aim: < 2 s at 1,000,000")
+    if not full:
+        return
+    start = time.perf_counter()
+    report = archive.verify()
+    t_full = time.perf_counter() - start
+    if not report.ok:
+        raise SystemExit(report.summary())
+    row("full verify (every leaf, tree, nodes)", f"{t_full:.2f} s",
+        f"{t_full / t_claim:.0f}x the claim's")
+
+
+def bench_witness(base: Path, checkpoints: int) -> None:
+    print(f"\nwitness round trip: {checkpoints} checkpoints, one new entry each")
+    engine = create_engine(f"sqlite:///{base / 'witnessed.db'}")
+    init_keys(base / "witnessed")
+    plain = EvidenceArchive.open(base / "witnessed", engine)
+    vkey = plain.verifier_key()
+    proc = subprocess.Popen([sys.executable, "-m", "claims", "evidence", "witness", "serve",
+                             "--state", str(base / "witness"), "--port", "0", "--log", vkey],
+                            stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    try:
+        url = proc.stdout.readline().split()[-1]  # type: ignore[union-attr]
+        witness_vkey = proc.stdout.readline().split()[-1]  # type: ignore[union-attr]
+        witnessed = EvidenceArchive.open(base / "witnessed", engine,
+                                         witnesses=[WitnessEndpoint(url, witness_vkey)])
+
+        def run(archive: EvidenceArchive) -> float:
+            start = time.perf_counter()
+            for i in range(checkpoints):
+                archive.record("status.changed", "CLM-1", "bench", {"n": i})
+                cp = archive.checkpoint()
+            elapsed = (time.perf_counter() - start) / checkpoints
+            if archive is witnessed and (archive.witness_problems or not cp.cosignatures):
+                raise SystemExit(f"witness failed: {archive.witness_problems}")
+            return elapsed
+
+        t_plain, t_witnessed = run(plain), run(witnessed)
+    finally:
+        proc.terminate()
+        proc.wait()
+    row("record + checkpoint, no witness", f"{t_plain * 1e3:.1f} ms")
+    row("record + checkpoint + witness cosignature", f"{t_witnessed * 1e3:.1f} ms")
+    row("witness round trip per checkpoint", f"{(t_witnessed - t_plain) * 1e3:.1f} ms",
+        "HTTP POST, consistency proof, fsync, cosignature stored")
     engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--entries", type=int, default=None,
+                        help="log size for the proofs and verify --claim (default 1,000,000)")
+    parser.add_argument("--verify-mb", type=int, default=None,
+                        help="blob bytes for verify vs sha256sum (default 2048)")
+    parser.add_argument("--no-full-verify", action="store_true",
+                        help="skip the full verify of the big log (minutes at 1,000,000)")
+    parser.add_argument("--checkpoints", type=int, default=None,
+                        help="checkpoints sent to the witness (default 200)")
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: temp)")
     args = parser.parse_args()
-    total_mb, file_mb, n, samples, rounds = ((64, 4, 20_000, 500, 2) if args.quick
-                                             else (2048, 32, 1_000_000, 2000, 3))
+    total_mb, file_mb, n, samples, rounds, cps = ((64, 4, 20_000, 500, 2, 30) if args.quick
+                                                  else (2048, 32, 1_000_000, 2000, 3, 200))
+    total_mb, n = args.verify_mb or total_mb, args.entries or n
+    cps = args.checkpoints or cps
     base = Path(tempfile.mkdtemp(prefix="bench-evidence-", dir=args.dir))
     load = os.getloadavg()[0]
     print(f"evidence benchmark ({'quick' if args.quick else 'full'}), load average {load:.1f}, "
           f"{os.cpu_count()} CPUs, scratch {base}")
     try:
         bench_verify(base, total_mb, file_mb, rounds)
-        bench_proofs(base, n, samples, with_sql=True)
+        bench_proofs(base, n, samples, with_sql=True, with_full_verify=not args.no_full_verify)
+        bench_witness(base, cps)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

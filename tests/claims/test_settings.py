@@ -14,12 +14,13 @@ from claims.collections.settings import AgencyRule, FollowupSettings, Level
 from claims.errors import InputError, UnknownName
 from claims.payments.settings import MatchSettings
 from claims.reports.settings import KpiSettings
-from claims.settings import Settings, load_settings
+from claims.settings import Settings, WitnessSettings, load_settings
 from claims.sources.settings import InvoiceImportSettings, Mapping
 
 #: Models whose entries are named by the user (a level, a mapping): their key fields have no
 #: default, every other field has one.
-ENTRY_REQUIRED = {(Level, "name"), (Level, "days"), (Mapping, "columns")}
+ENTRY_REQUIRED = {(Level, "name"), (Level, "days"), (Mapping, "columns"),
+                  (WitnessSettings, "url"), (WitnessSettings, "public_key")}
 
 
 def config(tmp_path: Path, text: str) -> Path:

@@ -1,4 +1,5 @@
-"""Fixtures: a real archive on a real SQLite database, with its keys, and a little history."""
+"""Fixtures: a real archive on a real database (SQLite and PostgreSQL), with its keys, and a
+little history."""
 
 from __future__ import annotations
 
@@ -38,8 +39,10 @@ class Clock:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = create_engine(f"sqlite:///{tmp_path / 'claims.db'}")
+def engine(database_url: str) -> Iterator[Engine]:
+    """The archive's database: each evidence test runs on SQLite and on PostgreSQL (its own
+    schema), with the tables the archive makes when used on its own."""
+    eng = create_engine(database_url)
     yield eng
     eng.dispose()
 
