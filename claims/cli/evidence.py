@@ -90,8 +90,9 @@ def export(ctx: typer.Context,
     if as_json:
         emit_json({"bag": str(path)})
     else:
-        typer.echo(f"exported to {path} (open {path / 'data' / 'index.html'}; "
-                   f"check with: claims evidence verify-export {path})")
+        typer.echo(f"exported to {path} (open {path / 'data' / 'index.html'}; an auditor "
+                   f"checks it with: claims evidence verify-export {path} --trusted-key "
+                   f"<the signing.pub you gave them>, or python3 {path / 'verify.py'})")
 
 
 @app.command("verify-export")
