@@ -5,17 +5,24 @@
     ClaimsError                      base; ``exit_code`` is what the CLI exits with
     ├── WorkspaceError               no workspace, bad claims.toml, refused overwrite
     ├── InputError                   a bad file or value a user gave us (names file, field, rule)
-    │   └── UnknownName              an unknown document type / claim type ("did you mean …?")
+    │   ├── UnknownName              an unknown document type / claim type ("did you mean …?")
+    │   └── ImportRejected           an invoice import with error findings (claims.sources.common)
     ├── NotFound                     an id or number that is not in the store
     ├── ValidationFailed             validation found error findings (carries them)
     ├── BundleError                  a bundle could not be built (nothing is left half-made)
     ├── StoreError                   the database refused (wrapped SQLAlchemy errors)
+    │   └── DuplicateKey             a unique key refused the row (another run holds it)
     ├── PluginError                  an installed plug-in (entry point) is broken: names it
     ├── ConflictError                the action conflicts with the state (already built, …)
     │   └── LeaseLost                another worker holds the claim now: stop, click nothing
     ├── PortalUnreachable            a portal could not be reached at all (exit 3)
     ├── SyncLocked                   another status sync holds the lock (exit 4)
-    └── EvidenceFailed               the evidence archive refused or could not be read
+    ├── EvidenceFailed               the evidence archive refused or could not be read
+    ├── SendFailed                   the SMTP server refused a reminder (claims.collections.dunning)
+    └── ZohoError                    Zoho Books refused or could not be reached (claims.sources.zoho)
+
+The last two and ImportRejected carry their slice's data, so they are defined beside it; they
+are part of this tree and nowhere else.
 
 Portal errors live in :mod:`portals.errors` (``portals`` never imports ``claims``); the CLI maps
 them the same way. Every error carries structured attributes, and its message is built from them.
