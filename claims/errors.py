@@ -19,7 +19,7 @@
     ├── SyncLocked                   another status sync holds the lock (exit 4)
     ├── EvidenceFailed               the evidence archive refused or could not be read
     ├── SendFailed                   the SMTP server refused a reminder (claims.collections.dunning)
-    └── ZohoError                    Zoho Books refused or could not be reached (claims.sources.zoho)
+    └── ZohoError                    Zoho Books refused or was unreachable (claims.sources.zoho)
 
 The last two and ImportRejected carry their slice's data, so they are defined beside it; they
 are part of this tree and nowhere else.
