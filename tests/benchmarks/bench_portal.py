@@ -44,7 +44,7 @@ from claims.samples.workspace import AGENCY, SUPPLIER  # noqa: E402
 from claims.store.tables import ClaimRow, ContractRow, InvoiceRow  # noqa: E402
 from claims.lifecycle.submission import default_adapter_factory, package_for, submit_claims  # noqa: E402
 from claims.lifecycle.status_sync import sync_statuses  # noqa: E402
-from claims.workspace import Workspace, init_workspace  # noqa: E402
+from claims.workspace import init_workspace  # noqa: E402
 from portals.base import SubmissionPackage  # noqa: E402
 from portals.browser import launch_options  # noqa: E402
 from portals.sandbox.adapter import SandboxAdapter  # noqa: E402
