@@ -13,8 +13,8 @@ from typing import Any
 
 import tomli_w
 
-from claims.errors import WorkspaceError
-from evidence import Entry, EvidenceArchive, init_keys
+from claims.errors import EvidenceFailed, WorkspaceError
+from evidence import Entry, EvidenceArchive, EvidenceError, init_keys
 from claims.settings import Settings, load_settings
 from claims.store import Store
 from claims.store.engine import resolve_url
@@ -87,8 +87,14 @@ class Workspace:
         The one place ``claims`` writes evidence. Metadata must carry no secrets: the archive
         refuses keys that look like one. :meth:`close` signs a checkpoint over what was recorded.
         """
-        entry = self.evidence.record(kind=kind, claim=claim, actor=self.actor,
-                                     metadata=metadata, files=files or {})
+        try:
+            entry = self.evidence.record(kind=kind, claim=claim, actor=self.actor,
+                                         metadata=metadata, files=files or {})
+        except EvidenceError as err:
+            raise EvidenceFailed(f"evidence not recorded ({kind}): {err}") from err
+        except OSError as err:  # a full disk, a read-only folder: one line, not a traceback
+            raise EvidenceFailed(f"evidence not recorded ({kind}): {err.strerror or err}"
+                                 f"{f' ({err.filename})' if err.filename else ''}") from err
         self._evidence_recorded = True
         return entry
 

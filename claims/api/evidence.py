@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from claims.errors import EvidenceFailed, InputError
+from claims.lifecycle.workflow import built_bundle_problems
 from claims.workspace import Workspace
 from evidence import Checkpoint, Entry, EvidenceError, VerificationReport, format_log
 from evidence import verify_export as _verify_bag
@@ -48,10 +49,16 @@ def verify_evidence(ws: Workspace, claim: str | None = None, *,
                     trusted_key: Path | None = None,
                     checkpoints: Sequence[Path] = ()) -> VerificationReport:
     """Check blobs, entries, tree roots, checkpoint signatures and consistency (with the
-    pinned key and saved checkpoints when given); the report lists every problem."""
+    pinned key and saved checkpoints when given), and that every READY or submitted claim has
+    its ``bundle.built`` evidence and an unchanged bundle; the report lists every problem."""
     saved = load_checkpoints(checkpoints)
     with _evidence_errors():
-        return ws.evidence.verify(claim, trusted_key=trusted_key, trusted_checkpoints=saved)
+        report = ws.evidence.verify(claim, trusted_key=trusted_key, trusted_checkpoints=saved)
+    checked, problems = built_bundle_problems(ws, claim)
+    report.count("built claims", checked)
+    for code, where, message in problems:
+        report.fail(code, where, message)
+    return report
 
 
 def evidence_log(ws: Workspace, claim: str | None = None) -> list[Entry]:
