@@ -17,7 +17,7 @@ from claims.errors import EvidenceFailed, WorkspaceError
 from evidence import Entry, EvidenceArchive, EvidenceError, init_keys
 from claims.settings import Settings, load_settings
 from claims.store import Store
-from claims.store.engine import resolve_url
+from claims.store.engine import parse_url, resolve_url
 
 CONFIG_NAME = "claims.toml"
 
@@ -132,8 +132,16 @@ def init_workspace(root: Path, *, database_url: str | None = None) -> Workspace:
     root = root.resolve()
     if (root / CONFIG_NAME).exists():
         raise WorkspaceError(f"{root / CONFIG_NAME} exists already; refusing to overwrite it")
+    if root.exists() and not root.is_dir():
+        raise WorkspaceError(f"{root} exists and is not a folder")
+    if database_url:
+        parse_url(database_url)  # a URL that is not one is refused before anything is made
     make_private()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise WorkspaceError(f"cannot make the workspace folder {root}: "
+                             f"{err.strerror or err}") from None
     root.chmod(0o700)  # contact e-mails, IBANs, documents and keys: the owner's only
     for sub in ("documents", "bundles", "evidence"):
         (root / sub).mkdir(mode=0o700, exist_ok=True)

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from claims.core.importers import read_file, regular_file
 from claims.errors import EvidenceFailed, InputError
 from claims.lifecycle.workflow import built_bundle_problems
 from claims.workspace import Workspace
@@ -35,11 +36,12 @@ def load_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
     out = []
     for path in paths:
         try:
-            out.append(Checkpoint.from_json(json.loads(path.read_text(encoding="utf-8"))))
+            text = read_file(path, rule="file-readable").decode("utf-8")
+            out.append(Checkpoint.from_json(json.loads(text)))
         except OSError as err:
             raise InputError(f"cannot read: {err.strerror}", file=str(path),
                              rule="file-readable") from None
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise InputError(f"not a signed checkpoint: {err}", file=str(path),
                              rule="evidence-checkpoint") from None
     return out
@@ -52,6 +54,8 @@ def verify_evidence(ws: Workspace, claim: str | None = None, *,
     pinned key and saved checkpoints when given), and that every READY or submitted claim has
     its ``bundle.built`` evidence and an unchanged bundle; the report lists every problem."""
     saved = load_checkpoints(checkpoints)
+    if trusted_key is not None:
+        regular_file(trusted_key, field="--trusted-key")
     with _evidence_errors():
         report = ws.evidence.verify(claim, trusted_key=trusted_key, trusted_checkpoints=saved)
     checked, problems = built_bundle_problems(ws, claim)
@@ -94,8 +98,19 @@ def verify_evidence_export(path: Path, *, trusted_key: Path | None = None,
                            checkpoints: Sequence[Path] = ()) -> VerificationReport:
     """Verify an exported bag offline (no workspace, no database)."""
     saved = load_checkpoints(checkpoints)
+    if trusted_key is not None:
+        regular_file(trusted_key, field="--trusted-key")
+    if path.is_dir() and not (path / "bagit.txt").is_file():
+        report = VerificationReport(subject=str(path))
+        report.fail("bag-missing", str(path), "no bagit.txt: this folder is not an evidence "
+                    "export")
+        return report
     with _evidence_errors():
-        return _verify_bag(path, trusted_key=trusted_key, trusted_checkpoints=saved)
+        try:
+            return _verify_bag(path, trusted_key=trusted_key, trusted_checkpoints=saved)
+        except OSError as err:
+            raise EvidenceFailed(f"{path}: cannot read the export: {err.strerror or err}"
+                                 f"{f' ({err.filename})' if err.filename else ''}") from err
 
 
 def sign_checkpoint(ws: Workspace) -> Checkpoint:
