@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 from claims.collections.settings import AgencyRule, FollowupSettings
 from claims.core.config import FIELD_ERROR, UNKNOWN_NAME_ERROR, Section
 from claims.errors import InputError, UnknownName, WorkspaceError
+from claims.lifecycle.documents.settings import TextBudget
 from claims.payments.settings import MatchSettings
 from claims.reports.settings import KpiSettings
 from claims.secrets import SecretRef
@@ -78,6 +79,8 @@ class Settings(Section):
     reports: KpiSettings = Field(KpiSettings(), description="KPIs and the weekly/monthly reports")
     invoice_import: InvoiceImportSettings = Field(
         InvoiceImportSettings(), description="invoice sources: export mappings, Zoho Books")
+    documents: TextBudget = Field(TextBudget(), description="the time and memory budget of "
+                                                            "reading a document's text")
 
 
 _ENV_OVERRIDES = {

@@ -185,15 +185,22 @@ def check_document(ctx: Context, doc: Document, rule: DocumentRule) -> list[Find
     if doc.size > rule.max_bytes:
         out.append(error("E-DOC-004", f"{doc.size:,} bytes is over the {rule.max_bytes:,}-byte "
                          f"limit for {rule.type}", file=name))
-    for problem in report.problems:
-        out.append(error(f"E-PDF-{problem.code.upper()}", problem.message, file=name))
+    stored_name = Path(doc.stored_path).name
+    for problem in report.problems:  # named by the user's file, not the stored copy's hash
+        out.append(error(f"E-PDF-{problem.code.upper()}",
+                         problem.message.removeprefix(f"{stored_name}: "), file=name,
+                         page=problem.page))
     if report.problems:
         return out
+    unread = f" in the pages read ({report.budget_note})" if report.budget_note else ""
+    if report.budget_note:
+        out.append(warning("W-DOC-011", f"not every page was read: {report.budget_note}; "
+                           "what stands after that was not checked", file=name))
     for fact, options in wanted.items():
         if not any(found.get(s) for s in options):
             shown = options[0]
             out.append(error("E-DOC-005", f"does not mention the {fact.replace('_', ' ')} "
-                             f"{shown}", file=name))
+                             f"{shown}{unread}", file=name))
     out += _dated_findings(ctx, doc, rule, report)
     return out
 
