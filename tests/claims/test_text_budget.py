@@ -67,9 +67,9 @@ def test_when_the_time_budget_stops_the_reading_the_finding_says_so(workspace,
     number = files["claims"][0]["invoice"]
     cc = long_certificate(tmp_path / "cc-300.pdf", 300, f"Reference: {number}")
     claim = sample_claim(workspace, files, replace={"completion-certificate": cc})
-    findings = {f.code: f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)}
+    findings = {f.code: f for f in api.validate_claim(workspace, claim.id, as_of=TODAY)
+                if f.file == "cc-300.pdf"}
     assert "0.001-second budget ran out" in findings["W-DOC-011"].message
-    assert findings["W-DOC-011"].file == "cc-300.pdf"
     assert "in the pages read (text read from pages 1–" in findings["E-DOC-005"].message
 
 

@@ -531,7 +531,7 @@ def _read_pages(
     deadline = time.monotonic() + budget.text_seconds
     for index in range(limit):
         number = index + 1
-        if time.monotonic() > deadline or kept > budget.text_bytes:
+        if index and (time.monotonic() > deadline or kept > budget.text_bytes):  # page 1 always
             spent = (f"the {budget.text_seconds:g}-second" if kept <= budget.text_bytes
                      else f"the {budget.text_megabytes} MB text")
             run.note(f"text read from pages 1–{read} of {limit} only: {spent} budget ran out")
