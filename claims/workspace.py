@@ -129,10 +129,15 @@ def find_workspace(explicit: str | os.PathLike[str] | None = None) -> Workspace:
 
 def init_workspace(root: Path, *, database_url: str | None = None) -> Workspace:
     """Create a workspace in ``root`` (created if missing); refuses to overwrite one."""
-    root = root.resolve()
-    if (root / CONFIG_NAME).exists():
+    try:
+        root = root.resolve()
+        exists, is_config = root.exists(), (root / CONFIG_NAME).exists()
+    except OSError as err:  # a name too long, a loop of links
+        raise WorkspaceError(f"cannot use {str(root)[:200]} as a workspace folder: "
+                             f"{err.strerror or err}") from None
+    if is_config:
         raise WorkspaceError(f"{root / CONFIG_NAME} exists already; refusing to overwrite it")
-    if root.exists() and not root.is_dir():
+    if exists and not root.is_dir():
         raise WorkspaceError(f"{root} exists and is not a folder")
     if database_url:
         parse_url(database_url)  # a URL that is not one is refused before anything is made

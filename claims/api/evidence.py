@@ -100,7 +100,12 @@ def verify_evidence_export(path: Path, *, trusted_key: Path | None = None,
     saved = load_checkpoints(checkpoints)
     if trusted_key is not None:
         regular_file(trusted_key, field="--trusted-key")
-    if path.is_dir() and not (path / "bagit.txt").is_file():
+    try:
+        no_bag = path.is_dir() and not (path / "bagit.txt").is_file()
+    except OSError as err:  # a name too long, a loop of links
+        raise InputError(f"cannot read: {err.strerror or err}", file=str(path)[:200],
+                         rule="file-readable") from None
+    if no_bag:
         report = VerificationReport(subject=str(path))
         report.fail("bag-missing", str(path), "no bagit.txt: this folder is not an evidence "
                     "export")

@@ -177,3 +177,13 @@ def test_known_hostile_inputs_are_one_line_each(argv, sandbox: Path, monkeypatch
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     assert not (paths / "new-ws").exists()  # a refused init makes nothing
+
+
+@pytest.mark.parametrize("argv", [["init", "x" * 5000], ["evidence", "verify-export", "x" * 5000]])
+def test_a_name_too_long_for_the_system_is_one_line(argv, sandbox: Path, monkeypatch) -> None:
+    monkeypatch.chdir(sandbox / "paths" / "a" / "b")
+    monkeypatch.setenv("CLAIMS_WORKSPACE", str(sandbox / "ws"))
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output and "error:" in result.output
