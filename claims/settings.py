@@ -28,6 +28,7 @@ from claims.collections.settings import AgencyRule, FollowupSettings
 from claims.core.config import FIELD_ERROR, UNKNOWN_NAME_ERROR, Section
 from claims.errors import InputError, UnknownName, WorkspaceError
 from claims.forecast.settings import ForecastSettings
+from claims.lifecycle.documents.settings import TextBudget
 from claims.payments.settings import MatchSettings
 from claims.reports.settings import KpiSettings
 from claims.secrets import SecretRef
@@ -136,6 +137,8 @@ class Settings(Section):
         InvoiceImportSettings(), description="invoice sources: export mappings, Zoho Books")
     forecast: ForecastSettings = Field(ForecastSettings(),
                                        description="the 13-week cash-flow forecast")
+    documents: TextBudget = Field(TextBudget(), description="the time and memory budget of "
+                                                            "reading a document's text")
 
 
 _ENV_OVERRIDES = {

@@ -14,11 +14,11 @@ from typing import Any
 
 import tomli_w
 
-from claims.errors import WorkspaceError
-from evidence import Entry, EvidenceArchive, init_keys
+from claims.errors import EvidenceFailed, WorkspaceError
+from evidence import Entry, EvidenceArchive, EvidenceError, init_keys
 from claims.settings import Settings, load_settings
 from claims.store import Store
-from claims.store.engine import resolve_url
+from claims.store.engine import parse_url, resolve_url
 
 CONFIG_NAME = "claims.toml"
 
@@ -111,8 +111,14 @@ class Workspace:
         The one place ``claims`` writes evidence. Metadata must carry no secrets: the archive
         refuses keys that look like one. :meth:`close` signs a checkpoint over what was recorded.
         """
-        entry = self.evidence.record(kind=kind, claim=claim, actor=self.actor,
-                                     metadata=metadata, files=files or {})
+        try:
+            entry = self.evidence.record(kind=kind, claim=claim, actor=self.actor,
+                                         metadata=metadata, files=files or {})
+        except EvidenceError as err:
+            raise EvidenceFailed(f"evidence not recorded ({kind}): {err}") from err
+        except OSError as err:  # a full disk, a read-only folder: one line, not a traceback
+            raise EvidenceFailed(f"evidence not recorded ({kind}): {err.strerror or err}"
+                                 f"{f' ({err.filename})' if err.filename else ''}") from err
         self._evidence_recorded = True
         return entry
 
@@ -154,11 +160,24 @@ def find_workspace(explicit: str | os.PathLike[str] | None = None) -> Workspace:
 
 def init_workspace(root: Path, *, database_url: str | None = None) -> Workspace:
     """Create a workspace in ``root`` (created if missing); refuses to overwrite one."""
-    root = root.resolve()
-    if (root / CONFIG_NAME).exists():
+    try:
+        root = root.resolve()
+        exists, is_config = root.exists(), (root / CONFIG_NAME).exists()
+    except OSError as err:  # a name too long, a loop of links
+        raise WorkspaceError(f"cannot use {str(root)[:200]} as a workspace folder: "
+                             f"{err.strerror or err}") from None
+    if is_config:
         raise WorkspaceError(f"{root / CONFIG_NAME} exists already; refusing to overwrite it")
+    if exists and not root.is_dir():
+        raise WorkspaceError(f"{root} exists and is not a folder")
+    if database_url:
+        parse_url(database_url)  # a URL that is not one is refused before anything is made
     make_private()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise WorkspaceError(f"cannot make the workspace folder {root}: "
+                             f"{err.strerror or err}") from None
     root.chmod(0o700)  # contact e-mails, IBANs, documents and keys: the owner's only
     for sub in ("documents", "bundles", "evidence"):
         (root / sub).mkdir(mode=0o700, exist_ok=True)

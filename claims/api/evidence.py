@@ -11,7 +11,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from claims.core.importers import read_file, regular_file
 from claims.errors import EvidenceFailed, InputError
+from claims.lifecycle.workflow import built_bundle_problems
 from claims.workspace import Workspace
 from evidence import Checkpoint, Entry, EvidenceError, VerificationReport, format_log
 from evidence import verify_export as _verify_bag
@@ -38,11 +40,12 @@ def load_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
     out = []
     for path in paths:
         try:
-            out.append(Checkpoint.load(path.read_text(encoding="utf-8")))
+            text = read_file(path, rule="file-readable").decode("utf-8")
+            out.append(Checkpoint.load(text))
         except OSError as err:
             raise InputError(f"cannot read: {err.strerror}", file=str(path),
                              rule="file-readable") from None
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise InputError(f"not a signed checkpoint: {err}", file=str(path),
                              rule="evidence-checkpoint") from None
     return out
@@ -52,10 +55,18 @@ def verify_evidence(ws: Workspace, claim: str | None = None, *,
                     trusted_key: Path | None = None,
                     checkpoints: Sequence[Path] = ()) -> VerificationReport:
     """Check blobs, entries, tree roots, checkpoint signatures and consistency (with the
-    pinned key and saved checkpoints when given); the report lists every problem."""
+    pinned key and saved checkpoints when given), and that every READY or submitted claim has
+    its ``bundle.built`` evidence and an unchanged bundle; the report lists every problem."""
     saved = load_checkpoints(checkpoints)
+    if trusted_key is not None:
+        regular_file(trusted_key, field="--trusted-key")
     with _evidence_errors():
-        return ws.evidence.verify(claim, trusted_key=trusted_key, trusted_checkpoints=saved)
+        report = ws.evidence.verify(claim, trusted_key=trusted_key, trusted_checkpoints=saved)
+    checked, problems = built_bundle_problems(ws, claim)
+    report.count("built claims", checked)
+    for code, where, message in problems:
+        report.fail(code, where, message)
+    return report
 
 
 def evidence_log(ws: Workspace, claim: str | None = None) -> list[Entry]:
@@ -93,9 +104,25 @@ def verify_evidence_export(path: Path, *, trusted_key: Path | None = None,
     """Verify an exported bag offline (no workspace, no database). Without a pinned key or a
     pinned witness (vkey) the report fails as "unpinned" unless ``trust_bag_key``."""
     saved = load_checkpoints(checkpoints)
+    if trusted_key is not None:
+        regular_file(trusted_key, field="--trusted-key")
+    try:
+        no_bag = path.is_dir() and not (path / "bagit.txt").is_file()
+    except OSError as err:  # a name too long, a loop of links
+        raise InputError(f"cannot read: {err.strerror or err}", file=str(path)[:200],
+                         rule="file-readable") from None
+    if no_bag:
+        report = VerificationReport(subject=str(path))
+        report.fail("bag-missing", str(path), "no bagit.txt: this folder is not an evidence "
+                    "export")
+        return report
     with _evidence_errors():
-        return _verify_bag(path, trusted_key=trusted_key, trusted_checkpoints=saved,
-                           witness_keys=witness_keys, trust_bag_key=trust_bag_key)
+        try:
+            return _verify_bag(path, trusted_key=trusted_key, trusted_checkpoints=saved,
+                               witness_keys=witness_keys, trust_bag_key=trust_bag_key)
+        except OSError as err:
+            raise EvidenceFailed(f"{path}: cannot read the export: {err.strerror or err}"
+                                 f"{f' ({err.filename})' if err.filename else ''}") from err
 
 
 @dataclass(frozen=True)

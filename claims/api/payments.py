@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from claims.core.importers import read_file
+from claims.errors import InputError
 from claims.payments import reconcile, reversals, service
 from claims.payments.parsers import STATEMENT_FORMATS, statement_formats
 from claims.workspace import Workspace
 
-__all__ = ["statement_formats", "import_statement", "review_queue", "accept_match",
-           "change_match", "reject_match", "undo_payment", "payment_history",
+__all__ = ["read_mapping_file", "statement_formats", "import_statement", "review_queue",
+           "accept_match", "change_match", "reject_match", "undo_payment", "payment_history",
            "reconciliation", "save_bank_mapping", "bank_mapping", "payment_reversals",
            "resolve_reversal"]
 
@@ -62,6 +65,20 @@ def payment_history(ws: Workspace, payment_id: int) -> list[dict[str, Any]]:
 def reconciliation(ws: Workspace, *, customer: str | None = None) -> list[dict[str, Any]]:
     """Per customer: invoiced, claimed, paid, open, and every unexplained difference."""
     return reconcile.reconciliation(ws.store, customer=customer)
+
+
+def read_mapping_file(path: Path) -> dict[str, Any]:
+    """A bank mapping file (a JSON object); an :class:`InputError` naming it otherwise."""
+    try:
+        data = json.loads(read_file(path, rule="file-readable").decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start})", file=str(path),
+                         rule="json-syntax") from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"not JSON: {err}", file=str(path), rule="json-syntax") from None
+    if not isinstance(data, dict):
+        raise InputError("a mapping is a JSON object", file=str(path), rule="csv-mapping")
+    return data
 
 
 def save_bank_mapping(ws: Workspace, bank: str, data: dict[str, Any], *,

@@ -116,6 +116,13 @@ def _batch(ids: list[int], work: Callable[[int], Any], *, label: str, quiet: boo
     return done, failed
 
 
+def _one_target(claim_id: int | None, all_: bool) -> None:
+    """A claim ID or --all, exactly one: else a usage error (exit 2)."""
+    if (claim_id is None) == (not all_):
+        raise typer.BadParameter("give a claim ID or --all" if claim_id is None else
+                                 "give a claim ID or --all, not both", param_hint="ID / --all")
+
+
 def _print_findings(claim_id: int, findings: list[Finding]) -> None:
     errors = sum(f.is_error for f in findings)
     warnings = sum(f.severity == "warning" for f in findings)
@@ -138,6 +145,7 @@ def validate(ctx: typer.Context,
 
     Example: claims claim validate --all --json
     """
+    _one_target(claim_id, all_)
     ws = workspace_from(ctx)
     when = parse_date(as_of, "--as-of")
     done, failed = _batch(api.target_claims(ws, claim_id, all_),
@@ -175,6 +183,7 @@ def build(ctx: typer.Context,
 
     Example: claims claim build --all --out /tmp/bundles
     """
+    _one_target(claim_id, all_)
     ws = workspace_from(ctx)
     when = parse_date(as_of, "--as-of")
     ids = api.target_claims(ws, claim_id, all_, unfrozen=True)

@@ -87,15 +87,25 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, default=_to_jsonable, indent=2, ensure_ascii=False))
 
 
+#: Dates a command takes: wide enough for any contract, narrow enough that date arithmetic
+#: (ageing buckets, due dates, periods) can never leave the calendar.
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def parse_date(text: str | None, field: str) -> date | None:
-    """A YYYY-MM-DD option value as a date (None stays None); a clear error otherwise."""
+    """A YYYY-MM-DD option value as a date (None stays None); a clear error otherwise,
+    also for a date outside 1900-01-01 … 2999-12-31."""
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text.strip())
     except ValueError:
         raise InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=field,
                          rule="iso-date") from None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise InputError(f"{text!r} is outside {EARLIEST_DATE} … {LATEST_DATE}", field=field,
+                         rule="date-range")
+    return value
 
 
 def parse_amount(text: str, field: str) -> Decimal:

@@ -41,8 +41,13 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     if as_json:
         emit_json([c.model_dump(mode="json") for c in contracts])
         return
-    table = Table("number", "agency", "portal", "ceiling", "period", "claim types")
-    for c in contracts:
-        table.add_row(c.number, c.agency, c.portal, f"{c.currency} {fmt(c.ceiling)}",
+    ceilings = [f"{c.currency} {fmt(c.ceiling)}" for c in contracts]
+    table = Table("number", "agency", "portal")
+    # the ceiling is never cut: the other columns wrap first
+    table.add_column("ceiling", no_wrap=True, min_width=max(map(len, ceilings), default=7))
+    table.add_column("period")
+    table.add_column("claim types")
+    for c, ceiling in zip(contracts, ceilings, strict=True):
+        table.add_row(c.number, c.agency, c.portal, ceiling,
                       f"{c.period_start} – {c.period_end}", ", ".join(c.claim_types))
     console.print(table)

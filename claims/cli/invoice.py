@@ -28,7 +28,7 @@ def add(ctx: typer.Context,
                    "changed": result.changed, "conflicts": result.conflicts})
     else:
         typer.echo(f"added {len(result.added)}, unchanged {len(result.unchanged)}, "
-                   f"updated {len(result.changed)}, conflicts {len(result.conflicts)}")
+                   f"changed {len(result.changed)}, conflicts {len(result.conflicts)}")
         for number in result.conflicts:
             typer.echo(f"  conflict: {number} changed at the source after its claim was built; "
                        "kept the old content", err=True)

@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.api import InputError
 from claims.cli.common import JsonOption, emit_json, parse_amount, workspace_from
 
 app = typer.Typer(no_args_is_help=True,
@@ -214,15 +213,7 @@ def mapping_set(ctx: typer.Context, bank: str = typer.Argument(..., help="a name
 
     Example: claims payments mapping set sparkasse sparkasse.json
     """
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", file=str(file),
-                         rule="file-readable") from err
-    except json.JSONDecodeError as err:
-        raise InputError(f"not JSON: {err}", file=str(file), rule="json-syntax") from err
-    if not isinstance(data, dict):
-        raise InputError("a mapping is a JSON object", file=str(file), rule="csv-mapping")
+    data = api.read_mapping_file(file)
     mapping = api.save_bank_mapping(workspace_from(ctx), bank, data, file=str(file))
     if as_json:
         emit_json({"bank": bank, "mapping": mapping.model_dump()})

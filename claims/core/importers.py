@@ -68,6 +68,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
+import stat
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -94,16 +95,38 @@ class Importer(Protocol):
         ...  # pragma: no cover - a protocol
 
 
+def regular_file(path: Path, *, field: str | None = None,
+                 missing_rule: str = "file-exists") -> Path:
+    """``path`` when it is a regular file (symlinks followed); else an :class:`InputError`
+    naming it: missing, a folder, a FIFO or a device (reading one could wait forever)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(path), field=field,
+                         rule=missing_rule) from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read: {getattr(err, 'strerror', None) or err}",
+                         file=str(path), field=field, rule="file-readable") from None
+    if stat.S_ISDIR(mode):
+        raise InputError("is a folder, not a file", file=str(path), field=field,
+                         rule="regular-file")
+    if not stat.S_ISREG(mode):
+        raise InputError("is not a regular file (a FIFO, socket or device)", file=str(path),
+                         field=field, rule="regular-file")
+    return path
+
+
 def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
-    """The first ``size`` bytes of ``path`` (OSError if it cannot be read)."""
-    with path.open("rb") as fh:
+    """The first ``size`` bytes of ``path`` (OSError if it cannot be read; an
+    :class:`InputError` if it is not a regular file)."""
+    with regular_file(path, missing_rule="file-readable").open("rb") as fh:
         return fh.read(size)
 
 
 def read_file(path: Path, *, rule: str = "readable") -> bytes:
     """All bytes of ``path``, or an :class:`InputError` naming the file and ``rule``."""
     try:
-        return path.read_bytes()
+        return regular_file(path, missing_rule=rule).read_bytes()
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", file=str(path), rule=rule) from err
 

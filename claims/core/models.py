@@ -92,6 +92,9 @@ class Contract(Model):
     retention_percent: Amount = Field(Decimal(0), description="withheld from each claim, %")
     payment_terms: PaymentTerms = PaymentTerms()
     rounding: Rounding = Rounding()
+    date_order: Literal["DMY", "MDY"] | None = Field(
+        None, description="how numeric dates are written in its documents (none: an "
+                          "ambiguous one like 01/12/2027 is refused, not guessed)")
     claim_types: tuple[str, ...] = Field(description="claim types allowed on this contract")
     extra_documents: tuple[DocumentRule, ...] = Field(
         (), description="documents this contract requires on top of its claim types'")

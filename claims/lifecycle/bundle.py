@@ -11,9 +11,11 @@ Layout::
 
 The same inputs give byte-identical files and zip: entries in a fixed order, fixed timestamps
 (1980-01-01) and permissions, canonical JSON, no build time anywhere. Files are streamed in
-1 MiB chunks (memory does not grow with file size), everything is built in a temporary folder
-beside the destination and moved into place at the end, and an existing bundle is never
-overwritten (rebuilding identical bytes is a no-op).
+1 MiB chunks (memory does not grow with file size) and copied (never hard-linked: editing a
+bag must not touch the workspace's stored documents); everything is built in a temporary
+folder beside the destination and moved into place at the end. An existing bundle is never
+overwritten: rebuilding is a no-op only when every byte there matches the bag's digest
+(:mod:`claims.lifecycle.bagcheck` re-reads it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from claims.errors import BundleError
+from claims.lifecycle.bagcheck import bag_folder_problems, bag_zip_problems
 from claims.core.models import Claim, Contract, Invoice
 from claims.core.money import quantize
 
@@ -105,14 +109,6 @@ def bundle_name(claim: Claim) -> str:
     return f"claim-{claim.id:06d}-{safe}" + (f"-r{revision}" if revision > 1 else "")
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link a stored (read-only, content-addressed) file into the bag; copy if we can't."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 def _zip_entry(zf: zipfile.ZipFile, arcname: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(arcname, date_time=ZIP_EPOCH)
     info.external_attr = 0o100644 << 16
@@ -121,45 +117,69 @@ def _zip_entry(zf: zipfile.ZipFile, arcname: str) -> zipfile.ZipInfo:
     return info
 
 
-def _stream_into_zip(zf: zipfile.ZipFile, arcname: str, src: Path) -> tuple[str, int]:
-    """Copy ``src`` into the zip, hashing it on the way: one read of every byte."""
-    digest, size = hashlib.sha256(), 0
-    with src.open("rb") as fin, zf.open(_zip_entry(zf, arcname), "w", force_zip64=True) as out:
+def _copy_into_bag_and_zip(zf: zipfile.ZipFile, arcname: str, src: Path,
+                           dst: Path) -> str:
+    """Copy ``src`` into the zip and to ``dst`` (a real copy, never a link), hashing it on
+    the way: one read of every byte; returns its SHA-256."""
+    digest = hashlib.sha256()
+    with (src.open("rb") as fin, dst.open("xb") as copy,
+          zf.open(_zip_entry(zf, arcname), "w", force_zip64=True) as out):
         while chunk := fin.read(CHUNK):
             digest.update(chunk)
             out.write(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+            copy.write(chunk)
+    return digest.hexdigest()
 
 
-def _same_bag(bag: Path, zip_path: Path, name: str, tagmanifest: bytes,
-              sizes: dict[str, int]) -> bool:
-    """Is the bundle already there this very bag? (Cheap: tag files and the zip's directory.)"""
-    existing = bag / "tagmanifest-sha256.txt"
-    if not (zip_path.is_file() and existing.is_file() and existing.read_bytes() == tagmanifest):
-        return False
+def _alive(pid: int) -> bool:
     try:
-        with zipfile.ZipFile(zip_path) as zf:
-            if zf.read(f"{name}/tagmanifest-sha256.txt") != tagmanifest:
-                return False
-            entries = {i.filename: i.file_size for i in zf.infolist()}
-    except (zipfile.BadZipFile, KeyError, OSError):
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    return all(entries.get(arc) == size for arc, size in sizes.items())
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
-def build_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Path,
-                 out_dir: Path, bagging_date: date) -> Bundle:
-    """Build the bag folder and its zip under ``out_dir``; returns where they are.
+def clean_stale_staging(out_dir: Path, *, min_age_s: float = 600) -> list[Path]:
+    """Remove the staging folders (``.claim-….<pid>.…``) that killed builds left in
+    ``out_dir``: those whose process is gone (or, unnamed, older than ``min_age_s``).
+    Returns what was removed."""
+    removed = []
+    try:
+        candidates = [p for p in out_dir.glob(".claim-*") if p.is_dir()]
+    except OSError:
+        return removed
+    for path in candidates:
+        parts = path.name.rsplit(".", 2)
+        if len(parts) == 3 and parts[1].isdigit():
+            stale = int(parts[1]) != os.getpid() and not _alive(int(parts[1]))
+        else:
+            try:
+                stale = time.time() - path.stat().st_mtime > min_age_s
+            except OSError:
+                stale = False
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
-    ``root`` is the workspace the claim's stored documents are relative to. Every payload byte
-    is read once: streamed into the zip while its SHA-256 is checked against the one recorded
-    at intake (the bag folder's files are hard links to the read-only stored copies). Raises
-    :class:`BundleError`, leaving nothing behind, if a stored document changed or the
-    destination holds a different bundle of the same name.
-    """
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a claim's bag holds, computed before anything is written."""
+
+    name: str
+    tags: dict[str, bytes]
+    claim_json: bytes
+    documents: list[tuple[str, Any]]
+    bag_digest: str
+    payload_bytes: int
+    files: int
+
+
+def _plan(claim: Claim, contract: Contract, invoice: Invoice, bagging_date: date) -> _Plan:
     name = bundle_name(claim)
-    final_dir, final_zip = out_dir / name, out_dir / f"{name}.zip"
     documents = [(f"data/documents/{document_filename(seq, d.type)}", d)
                  for seq, d in enumerate(claim.documents, start=1)]
     claim_json = canonical_json(claim_document(claim, contract, invoice))
@@ -184,45 +204,78 @@ def build_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Pa
     tagmanifest = "".join(f"{hashlib.sha256(tags[rel]).hexdigest()}  {rel}\n"
                           for rel in sorted(tags)).encode()
     tags["tagmanifest-sha256.txt"] = tagmanifest
-    bag_digest = hashlib.sha256(tagmanifest).hexdigest()
-    if final_zip.exists() or final_dir.exists():
-        expected = {f"{name}/{rel}": d.size for rel, d in documents}
-        if _same_bag(final_dir, final_zip, name, tagmanifest, expected):
-            return Bundle(final_dir, final_zip, bag_digest, payload_bytes, len(manifest),
-                          reused=True)
-        raise BundleError(f"{final_zip} exists and differs from this build; refusing to "
-                          "overwrite it (move it away to rebuild)", claim_id=claim.id,
-                          path=str(final_zip))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out_dir))
+    return _Plan(name, tags, claim_json, documents, hashlib.sha256(tagmanifest).hexdigest(),
+                 payload_bytes, len(manifest))
+
+
+def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path) -> tuple[Path, Path]:
+    """Write the bag folder and its zip into ``staging``; returns (folder, zip)."""
+    name = plan.name
+    bag = staging / name
+    (bag / "data" / "documents").mkdir(parents=True)
+    staged_zip = staging / f"{name}.zip"
+    with zipfile.ZipFile(staged_zip, "w", compression=zipfile.ZIP_STORED) as zf:
+        for rel in sorted(plan.tags):
+            (bag / rel).write_bytes(plan.tags[rel])
+            zf.writestr(_zip_entry(zf, f"{name}/{rel}"), plan.tags[rel])
+        (bag / "data" / "claim.json").write_bytes(plan.claim_json)
+        zf.writestr(_zip_entry(zf, f"{name}/data/claim.json"), plan.claim_json)
+        for rel, doc in plan.documents:
+            sha = _copy_into_bag_and_zip(zf, f"{name}/{rel}", root / doc.stored_path, bag / rel)
+            if sha != doc.sha256:
+                raise BundleError(f"{doc.filename}: stored copy changed (sha256 {sha} is "
+                                  f"not the recorded {doc.sha256})", claim_id=claim.id,
+                                  path=doc.stored_path)
+        zf.fp.flush()  # type: ignore[union-attr]
+        os.fsync(zf.fp.fileno())  # type: ignore[union-attr]
+    return bag, staged_zip
+
+
+def build_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Path,
+                 out_dir: Path, bagging_date: date) -> Bundle:
+    """Build the bag folder and its zip under ``out_dir``; returns where they are.
+
+    ``root`` is the workspace the claim's stored documents are relative to. Every payload byte
+    is read once: copied into the bag folder and the zip while its SHA-256 is checked against
+    the one recorded at intake. An existing bundle of the same name counts as this one
+    (``reused``) only when every byte of it matches (re-hashed); a part missing after a killed
+    build (the folder without its zip) is put back; staging folders of killed builds are
+    removed. Raises :class:`BundleError`, leaving nothing behind, if a stored document
+    changed, ``out_dir`` is not a folder, or the destination holds a different bundle.
+    """
+    plan = _plan(claim, contract, invoice, bagging_date)
+    final_dir, final_zip = out_dir / plan.name, out_dir / f"{plan.name}.zip"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BundleError(f"{out_dir} is not a folder (--out names the folder for bundles)",
+                          claim_id=claim.id, path=str(out_dir))
+    clean_stale_staging(out_dir)
+    present = [p for p in (final_dir, final_zip) if p.exists() or p.is_symlink()]
+    problems = []
+    if final_dir in present:
+        problems += bag_folder_problems(final_dir, plan.bag_digest)
+    if final_zip in present:
+        problems += bag_zip_problems(final_zip, plan.name, plan.bag_digest)
+    if problems:
+        raise BundleError(f"{plan.name} exists and differs from this build ({problems[0]}); "
+                          f"refusing to overwrite it (move {out_dir / plan.name}* away to "
+                          "rebuild)",
+                          claim_id=claim.id, path=str(final_zip))
+    if len(present) == 2:
+        return Bundle(final_dir, final_zip, plan.bag_digest, plan.payload_bytes, plan.files,
+                      reused=True)
+    staging = None
     try:
-        bag = staging / name
-        (bag / "data" / "documents").mkdir(parents=True)
-        staged_zip = staging / f"{name}.zip"
-        with zipfile.ZipFile(staged_zip, "w", compression=zipfile.ZIP_STORED) as zf:
-            for rel in sorted(tags):
-                (bag / rel).write_bytes(tags[rel])
-                zf.writestr(_zip_entry(zf, f"{name}/{rel}"), tags[rel])
-            (bag / "data" / "claim.json").write_bytes(claim_json)
-            zf.writestr(_zip_entry(zf, f"{name}/data/claim.json"), claim_json)
-            for rel, doc in documents:
-                stored = root / doc.stored_path
-                sha, _size = _stream_into_zip(zf, f"{name}/{rel}", stored)
-                if sha != doc.sha256:
-                    raise BundleError(f"{doc.filename}: stored copy changed (sha256 {sha} is "
-                                      f"not the recorded {doc.sha256})", claim_id=claim.id,
-                                      path=doc.stored_path)
-                _link_or_copy(stored, bag / rel)
-            zf.fp.flush()  # type: ignore[union-attr]
-            os.fsync(zf.fp.fileno())  # type: ignore[union-attr]
-        bag.rename(final_dir)
-        try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{plan.name}.{os.getpid()}.", dir=out_dir))
+        bag, staged_zip = _stage(plan, claim, root, staging)
+        if final_dir not in present:
+            bag.rename(final_dir)
+        if final_zip not in present:
             staged_zip.rename(final_zip)
-        except OSError:
-            shutil.rmtree(final_dir, ignore_errors=True)
-            raise
-        return Bundle(final_dir, final_zip, bag_digest, payload_bytes, len(manifest))
+        return Bundle(final_dir, final_zip, plan.bag_digest, plan.payload_bytes, plan.files)
     except OSError as err:
-        raise BundleError(f"cannot build bundle {name}: {err}", claim_id=claim.id) from err
+        raise BundleError(f"cannot build bundle {plan.name} in {out_dir}: "
+                          f"{err.strerror or err}", claim_id=claim.id) from err
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)

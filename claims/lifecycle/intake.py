@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 import schemas
 from claims.core.claimtypes import claim_type
-from claims.core.importers import INVOICE_SOURCES
+from claims.core.importers import INVOICE_SOURCES, regular_file
 from claims.core.models import Contract, Invoice
 from claims.errors import InputError
 from claims.lifecycle.validation.findings import Finding, error
@@ -42,6 +42,7 @@ def _plain(value: Any) -> Any:
 
 def read_structured(path: Path) -> Any:
     """Parse a JSON or YAML file (by extension); floats stay floats so rules can refuse them."""
+    regular_file(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -11,26 +11,33 @@ from typing import TYPE_CHECKING
 import calendar
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import structlog
+from evidence import EvidenceError
 
 import schemas
+from claims.lifecycle.bagcheck import bundle_problems
 from claims.lifecycle.bundle import Bundle, build_bundle, claim_document
-from claims.errors import ConflictError, InputError, UnknownName, ValidationFailed
+from claims.errors import (
+    ConflictError, EvidenceFailed, InputError, UnknownName, ValidationFailed,
+)
 from claims.lifecycle.documents.door import accept_documents
 from claims.lifecycle.documents.stored import from_json
 from claims.lifecycle.intake import load_contract, load_invoices, schema_findings
 from claims.core.models import DEAD, FROZEN, Claim, ClaimStatus, Contract
 from claims.store import ImportResult
-from claims.lifecycle.validation.findings import Finding, has_errors
+from claims.lifecycle.validation.findings import Finding, error, has_errors
 from claims.lifecycle.validation.rules import Context, run_rules
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
     from claims.workspace import Workspace
 
 log = structlog.get_logger("claims")
+
+#: Claims whose bundle is (or was) what the portal gets: it must stay as built.
+BUILT = FROZEN | {ClaimStatus.READY}
 
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -114,10 +121,28 @@ def correct_claim(ws: Workspace, claim_id: int, documents: Sequence[tuple[str, s
     return ws.store.get_claim(claim_id)
 
 
+def today_utc() -> date:
+    """Today in UTC: the one clock of ``--as-of`` (its default) and a bag's Bagging-Date (the
+    UTC day the claim was made), whatever the machine's time zone."""
+    return datetime.now(UTC).date()
+
+
+def bundles_folder(ws: Workspace, contract_number: str) -> Path:
+    """``bundles/<contract number>``, refused unless it is one plain folder name that stays
+    inside the workspace's ``bundles/`` (the schema constrains numbers; this is the guard)."""
+    base = ws.bundles_dir.resolve()
+    folder = (base / contract_number).resolve()
+    if (contract_number in ("", ".", "..") or contract_number.startswith(".")
+            or Path(contract_number).name != contract_number or folder.parent != base):
+        raise InputError(f"contract number {contract_number!r} cannot name a folder inside "
+                         f"{base}", field="number", rule="contract-number-path")
+    return folder
+
+
 def _context(ws: Workspace, claim_id: int, as_of: date | None) -> Context:
     data = ws.store.claim_context(claim_id)
     return Context(claim=data["claim"], contract=data["contract"], invoice=data["invoice"],
-                   root=ws.root, as_of=as_of or date.today(), earlier=data["earlier"],
+                   root=ws.root, as_of=as_of or today_utc(), earlier=data["earlier"],
                    invoice_changed=data["invoice_changed"],
                    inspections={sha: from_json(i) for sha, i in data["inspections"].items()})
 
@@ -133,13 +158,15 @@ def _findings(ctx: Context) -> list[Finding]:
 
 def findings_for(ws: Workspace, claim: Claim, *, as_of: date | None = None) -> list[Finding]:
     """Every finding for ``claim`` as of ``as_of`` (default today), without recording anything."""
-    return _findings(_context(ws, claim.id, as_of))
+    ctx = _context(ws, claim.id, as_of)
+    return _findings(ctx) + _bundle_findings(ctx.claim)
 
 
 def validate_claim(ws: Workspace, claim_id: int, *, as_of: date | None = None) -> list[Finding]:
     """Validate and record the outcome (status VALID or INVALID, unless already submitted)."""
     ctx = _context(ws, claim_id, as_of)
-    claim, findings = ctx.claim, _findings(ctx)
+    claim = ctx.claim
+    findings = _findings(ctx) + _bundle_findings(claim)
     errors = [f for f in findings if f.is_error]
     if claim.status not in FROZEN | DEAD and claim.status is not ClaimStatus.READY:
         status = ClaimStatus.INVALID if errors else ClaimStatus.VALID
@@ -150,9 +177,35 @@ def validate_claim(ws: Workspace, claim_id: int, *, as_of: date | None = None) -
     return findings
 
 
+def _bundle_findings(claim: Claim) -> list[Finding]:
+    """A READY or submitted claim's bundle, re-read against its recorded bag digest."""
+    if not (claim.bundle_path and claim.bundle_sha256) or claim.status not in BUILT:
+        return []
+    return [error("E-BAG-001", f"the built bundle changed: {problem}",
+                  file=Path(claim.bundle_path).name)
+            for problem in bundle_problems(Path(claim.bundle_path), claim.bundle_sha256)]
+
+
+def _has_bundle_evidence(ws: Workspace, claim_id: int, bag_digest: str) -> bool:
+    try:
+        entries = ws.evidence.entries(str(claim_id))
+    except EvidenceError as err:
+        raise EvidenceFailed(str(err)) from err
+    return any(e.kind == "bundle.built" and e.metadata.get("bag_digest") == bag_digest
+               for e in entries)
+
+
 def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
                 as_of: date | None = None) -> Bundle:
-    """Validate, then build the bundle; raises :class:`ValidationFailed` on error findings."""
+    """Validate, then build the bundle; raises :class:`ValidationFailed` on error findings.
+
+    The ``bundle.built`` evidence is recorded before the claim goes READY, so the two succeed
+    or fail together: a build that fails between them leaves the claim as it was, and the
+    next build (reusing the intact bundle) writes the evidence that is missing.
+    """
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir} is a file, not a folder for bundles", field="--out",
+                         rule="out-is-folder")
     ctx = _context(ws, claim_id, as_of)
     claim, contract, invoice = ctx.claim, ctx.contract, ctx.invoice
     if claim.status in FROZEN and claim.bundle_path is None or claim.status in DEAD:
@@ -161,16 +214,9 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
     if has_errors(findings):
         raise ValidationFailed(claim_id, findings)
     bundle = build_bundle(claim, contract, invoice, root=ws.root,
-                          out_dir=out_dir or ws.bundles_dir / contract.number,
+                          out_dir=out_dir or bundles_folder(ws, contract.number),
                           bagging_date=claim.created_at.date())
-    if claim.status not in FROZEN:
-        ws.store.record_event(claim_id, "bundle.built", status=ClaimStatus.READY,
-                              actor=ws.actor, detail={"zip": str(bundle.zip_path),
-                                                      "bag_digest": bundle.bag_digest,
-                                                      "reused": bundle.reused},
-                              bundle_path=str(bundle.zip_path),
-                              bundle_sha256=bundle.bag_digest)
-    if not bundle.reused:
+    if not (bundle.reused and _has_bundle_evidence(ws, claim_id, bundle.bag_digest)):
         ws.record_evidence(kind="bundle.built", claim=str(claim_id),
             metadata={"bag_digest": bundle.bag_digest, "zip": bundle.zip_path.name,
                       "contract": contract.number, "invoice": invoice.number,
@@ -181,6 +227,13 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
             # the payload itself: the submitted PDFs, byte for byte
             | {pdf.name: pdf for pdf in
                sorted((bundle.directory / "data" / "documents").iterdir())})
+    if claim.status not in FROZEN:
+        ws.store.record_event(claim_id, "bundle.built", status=ClaimStatus.READY,
+                              actor=ws.actor, detail={"zip": str(bundle.zip_path),
+                                                      "bag_digest": bundle.bag_digest,
+                                                      "reused": bundle.reused},
+                              bundle_path=str(bundle.zip_path),
+                              bundle_sha256=bundle.bag_digest)
     log.info("claim.built", claim=claim_id, zip=str(bundle.zip_path), reused=bundle.reused)
     return bundle
 
@@ -238,3 +291,36 @@ def check_buildable(ws: Workspace, claim_id: int, *, as_of: date | None = None) 
     findings = findings_for(ws, ws.store.get_claim(claim_id), as_of=as_of)
     if has_errors(findings):
         raise ValidationFailed(claim_id, findings)
+
+
+def built_bundle_problems(ws: Workspace, claim: str | None = None
+                          ) -> tuple[int, list[tuple[str, str, str]]]:
+    """READY and submitted claims (or only ``claim``) against their bundles and evidence:
+    a claim with no ``bundle.built`` evidence of its bag, and a bundle whose bytes changed.
+    Returns (claims checked, problems as (code, where, message))."""
+    claims = ws.store.claims_with_status([s.value for s in BUILT])
+    if claim is not None:
+        claims = [c for c in claims if str(c.id) == claim.strip()]
+    recorded: dict[str, set[str]] = {}
+    try:
+        for entry in ws.evidence.entries(claim):
+            if entry.kind == "bundle.built" and entry.claim is not None:
+                recorded.setdefault(entry.claim, set()).add(
+                    str(entry.metadata.get("bag_digest")))
+    except EvidenceError as err:
+        raise EvidenceFailed(str(err)) from err
+    problems = []
+    for c in claims:
+        where = f"claim {c.id}"
+        if not (c.bundle_path and c.bundle_sha256):
+            problems.append(("claim-bundle-missing", where,
+                             f"{c.status.value} but no bundle is recorded"))
+            continue
+        if c.bundle_sha256 not in recorded.get(str(c.id), set()):
+            problems.append(("claim-bundle-evidence-missing", where,
+                             f"{c.status.value} with no bundle.built evidence of its bag "
+                             f"{c.bundle_sha256[:16]}… (run `claims claim build {c.id}` to "
+                             "record it, if the claim is not yet submitted)"))
+        problems += [("claim-bundle-changed", where, p)
+                     for p in bundle_problems(Path(c.bundle_path), c.bundle_sha256)]
+    return len(claims), problems

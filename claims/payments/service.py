@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from claims.core.importers import read_file
 from claims.errors import ConflictError, InputError, NotFound
 from claims.core.money import CURRENCIES
 from claims.payments.matching import (
@@ -225,9 +226,7 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
     nothing. With ``dry_run`` everything is computed and nothing is kept.
     """
     settings = settings or MatchSettings()
-    if not path.is_file():
-        raise InputError("no such file", file=str(path), rule="file-readable")
-    data = path.read_bytes()
+    data = read_file(path, rule="file-readable")
     digest = hashlib.sha256(data).hexdigest()
     mapping = get_mapping(store, bank) if bank else None
     statement: Statement = parse_statement(path, fmt, mapping=mapping, bank=bank or "generic")

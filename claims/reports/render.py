@@ -177,11 +177,21 @@ def _atomic(path: Path, write: Any) -> None:
     if not path.parent.is_dir():
         raise InputError("the folder does not exist", file=str(path), field="--out",
                          rule="output-folder")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise InputError("is a folder; name the file to write", file=str(path), field="--out",
+                         rule="output-file")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise InputError(f"cannot write there: {err.strerror or err}", file=str(path),
+                         field="--out", rule="output-writable") from None
     os.close(fd)
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        raise InputError(f"cannot write: {err.strerror or err}", file=str(path),
+                         field="--out", rule="output-writable") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

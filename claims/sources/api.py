@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from claims.core.importers import INVOICE_SOURCES, Importer
+from claims.core.importers import INVOICE_SOURCES, Importer, regular_file
 from claims.errors import InputError, PluginError
 from claims.sources.common import ImportBatch, ImportFinding, SourceInvoice, sha256_of
 from claims.sources.store import store_batch
@@ -28,7 +28,7 @@ def _read_all(paths: Sequence[Path]) -> list[bytes]:
     out = []
     for path in paths:
         try:
-            out.append(path.read_bytes())
+            out.append(regular_file(path).read_bytes())
         except OSError as err:
             raise InputError(f"cannot read: {err.strerror}", file=str(path),
                              rule="readable") from err

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from claims.core.importers import FileImporter
+from claims.core.importers import FileImporter, regular_file
 from claims.core.models import Invoice
 from claims.errors import InputError
 from claims.lifecycle.intake import pydantic_error, read_structured
@@ -39,7 +39,7 @@ _CSV_REQUIRED = frozenset({"number", "issue_date", "currency", "description", "q
 def read_invoice_csv(path: Path) -> list[dict[str, Any]]:
     """The invoices of a Claimwright CSV as dicts (``lines`` and the first ``_row`` each)."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        with regular_file(path).open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             missing = _CSV_REQUIRED - set(reader.fieldnames or ())
             if missing:

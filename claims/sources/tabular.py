@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from claims.core.importers import regular_file
 from claims.errors import InputError, UnknownName
 from claims.core.models import InvoiceLine
 from claims.core.money import CURRENCIES
@@ -96,6 +97,7 @@ Row = tuple[int, dict[str, Any]]     # (row number as the user sees it, header â
 def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
     """The header and the data rows of a CSV or XLSX file (rows numbered as in the file)."""
     suffix = path.suffix.lower()
+    regular_file(path)
     if suffix in (".xlsx", ".xlsm"):
         return _xlsx_rows(path, mapping)
     try:

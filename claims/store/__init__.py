@@ -122,6 +122,9 @@ class Store:
         except SQLAlchemyError as err:
             session.rollback()
             raise StoreError(f"database error: {err}") from err
+        except OverflowError as err:  # e.g. an id of 30 digits given on the command line
+            session.rollback()
+            raise StoreError(f"a number is out of the database's range: {err}") from None
         except BaseException:
             session.rollback()
             raise

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -18,9 +18,18 @@ from claims.errors import StoreError
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def parse_url(url: str) -> URL:
+    """``url`` as a SQLAlchemy URL; :class:`StoreError` (one line) when it is not one."""
+    try:
+        return make_url(url)
+    except (SQLAlchemyError, ValueError, TypeError) as err:
+        raise StoreError(f"{url!r} is not a database URL (e.g. sqlite:///claims.db or "
+                         f"postgresql+psycopg://user@host/db): {err}") from None
+
+
 def resolve_url(url: str, root: Path) -> str:
     """A relative SQLite path in ``url`` becomes a path inside ``root`` (the workspace)."""
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         db = Path(parsed.database)
         if not db.is_absolute():
@@ -42,14 +51,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with the pragmas / pool settings Claimwright relies on."""
+    parsed = parse_url(url)
     try:
-        if make_url(url).get_backend_name() == "sqlite":
+        if parsed.get_backend_name() == "sqlite":
             engine = create_engine(url)
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError) as err:
-        raise StoreError(f"cannot use database {make_url(url)!r}: {err}") from err
+        raise StoreError(f"cannot use database {parsed!r}: {err}") from err
     return engine
 
 

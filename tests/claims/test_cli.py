@@ -135,8 +135,20 @@ def test_init_refuses_to_overwrite_a_workspace(cli, samples) -> None:
 
 def test_unknown_claim_ids_and_missing_targets(cli, samples) -> None:
     assert "no claim 99" in cli("claim", "show", "99").stderr
-    result = cli("claim", "validate")
-    assert result.exit_code == 1 and "give a claim ID or --all" in result.stderr
+    for command in ("validate", "build"):  # a missing target is a usage error: exit 2
+        result = cli("claim", command)
+        assert result.exit_code == 2 and "give a claim ID or --all" in result.stderr
+        assert "Traceback" not in result.output
+    both = cli("claim", "validate", "1", "--all")
+    assert both.exit_code == 2 and "not both" in both.stderr
+
+
+def test_invoice_add_says_changed_as_its_json_does_and_contract_list_keeps_the_ceiling(
+        cli, samples) -> None:
+    human = cli("invoice", "add", str(samples / "invoices.json"))
+    assert human.exit_code == 0 and "changed 0" in human.stdout and "updated" not in human.stdout
+    table = cli("contract", "list")
+    assert "SAR 2,500,000.00" in table.stdout
 
 
 def test_build_dry_run_writes_nothing(cli, samples) -> None:

@@ -125,7 +125,7 @@ def _store_one(ws: Workspace, doc_type: str, path: Path, rule: DocumentRule | No
                                    field=field)
     stored_files.append(stored)
     known = ws.store.inspections([sha]).get(sha)
-    insp = from_json(known) if known else inspect_for_store(stored)
+    insp = from_json(known) if known else inspect_for_store(stored, ws.settings.documents)
     refuse_at_the_door(insp, rule, user_file=str(path), stored_name=stored.name, field=field)
     return sha, size, stored, insp, known
 

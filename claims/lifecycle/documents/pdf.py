@@ -24,13 +24,16 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from claims.lifecycle.documents.settings import TextBudget
 from claims.lifecycle.documents.text import find_labelled_dates, needle_pattern, normalise_text
 
 if TYPE_CHECKING:
@@ -171,6 +174,8 @@ class PdfInspection:
     pages_read: int = 0
     #: the normalised text of each page read, when asked for with ``keep_text=True``
     texts: list[str] = field(default_factory=list)
+    #: why text was not read from every page (a budget ran out, a page inflated too far)
+    budget_note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -276,6 +281,7 @@ def inspect_pdf(
     max_text_pages: int | None = None,
     dates: bool = True,
     keep_text: bool = False,
+    budget: TextBudget | None = None,
 ) -> PdfInspection:
     """Inspect the file at ``path`` as a supporting PDF; never raises for a bad file.
 
@@ -288,6 +294,9 @@ def inspect_pdf(
     Encrypted files are reported, not decrypted, and their text is not read.
     ``keep_text=True`` reads every page (up to ``max_text_pages``) and returns their
     normalised text in ``texts``, so later searches need not parse the file again.
+    Reading stays within ``budget`` (time, text kept, inflation of one page stream; the
+    defaults of :class:`TextBudget` when None); where a budget stopped it, ``budget_note``
+    says so.
     """
     p = Path(path)
     name = p.name
@@ -312,9 +321,10 @@ def inspect_pdf(
         )
         return PdfInspection(media_type, size, None, False, [problem], found)
     try:
-        with p.open("rb") as fh, _quiet_pypdf():
+        budget = budget or TextBudget()
+        with p.open("rb") as fh, _quiet_pypdf(), _pypdf_limits(budget):
             return _inspect_open_pdf(fh, name, size, found, needles, max_text_pages, dates,
-                                     keep_text)
+                                     keep_text, budget)
     except OSError as err:
         reason = err.strerror or str(err)
         problem = PdfProblem(PdfProblemCode.UNREADABLE, f"{name}: cannot be read ({reason})")
@@ -391,6 +401,7 @@ class _Findings:
     #: structural damage already reported (later parse errors are its consequence)
     damaged: bool
     texts: list[str] = field(default_factory=list)
+    budget_note: str | None = None
 
     def fail(self, err: BaseException, page: int | None = None) -> None:
         """Report a parse error (of the whole file or of one page) as CORRUPT, unless the
@@ -408,6 +419,10 @@ class _Findings:
             message = f"{self.name}: is corrupt — it cannot be parsed as a PDF ({reason})"
         self.problems.append(PdfProblem(PdfProblemCode.CORRUPT, message, page))
 
+    def note(self, message: str) -> None:
+        """Say where a budget stopped the reading (notes add up)."""
+        self.budget_note = f"{self.budget_note}; {message}" if self.budget_note else message
+
     def mark_encrypted(self) -> None:
         """Note that the file is encrypted (reported once)."""
         self.encrypted = True
@@ -419,7 +434,7 @@ class _Findings:
     ) -> PdfInspection:
         """The inspection's outcome with ``pages`` pages, the dates found and pages read."""
         return PdfInspection(PDF, self.size, pages, self.encrypted, self.problems, self.found,
-                             dates or [], read, self.texts)  # fmt: skip
+                             dates or [], read, self.texts, self.budget_note)  # fmt: skip
 
 
 def _inspect_open_pdf(
@@ -431,6 +446,7 @@ def _inspect_open_pdf(
     max_text_pages: int | None,
     want_dates: bool,
     keep_text: bool = False,
+    budget: TextBudget | None = None,
 ) -> PdfInspection:
     """Inspect the open PDF ``fh``: its tail first, then pypdf's view of it, then the text of
     its pages (when there are needles or dates to find, or text to keep)."""
@@ -456,7 +472,10 @@ def _inspect_open_pdf(
     if run.encrypted or not page_count or (not needles and not want_dates and not keep_text):
         return run.result(page_count)
     limit = page_count if max_text_pages is None else max(0, min(page_count, max_text_pages))
-    dates, read = _read_pages(reader, run, limit, needles, want_dates, keep_text)
+    dates, read = _read_pages(reader, run, limit, needles, want_dates, keep_text,
+                              budget or TextBudget())
+    if keep_text and read < page_count and run.budget_note is None:
+        run.note(f"text read from pages 1–{read} of {page_count} only (the page limit)")
     return run.result(page_count, dates, read)
 
 
@@ -493,26 +512,42 @@ def _read_pages(
     needles: Sequence[str],
     want_dates: bool,
     keep_text: bool,
+    budget: TextBudget,
 ) -> tuple[list[tuple[str, date, int]], int]:
     """Extract the text of up to ``limit`` pages, recording on which pages each needle occurs
     (in ``run.found``) and keeping the text when asked. Stops early once every needle is found
     and, when looking for dates, an issue and an expiry date were seen.
 
+    Stays within ``budget``: a page whose streams inflate past it is skipped, and reading
+    stops when the time or the text kept runs out (``run.budget_note`` says which).
     Returns the labelled dates as ``(label, date, page)`` and the number of pages read.
     """
+    from pypdf.errors import LimitReachedError  # lazily, as in _open_reader
+
     patterns = [(n, needle_pattern(n)) for n in dict.fromkeys(needles)]
     found_dates: list[tuple[str, date, int]] = []
     labels_seen: set[str] = set()
-    read = 0
+    read = kept = 0
+    deadline = time.monotonic() + budget.text_seconds
     for index in range(limit):
         number = index + 1
+        if index and (time.monotonic() > deadline or kept > budget.text_bytes):  # page 1 always
+            spent = (f"the {budget.text_seconds:g}-second" if kept <= budget.text_bytes
+                     else f"the {budget.text_megabytes} MB text")
+            run.note(f"text read from pages 1–{read} of {limit} only: {spent} budget ran out")
+            break
         read = number
         try:
             text = reader.pages[index].extract_text() or ""
+        except LimitReachedError:
+            run.note(f"page {number} skipped: its content inflates past the "
+                     f"{budget.stream_megabytes} MB stream budget")
+            text = ""
         except Exception as err:  # noqa: BLE001
             run.fail(err, page=number)
             continue
         norm = normalise_text(text)
+        kept += len(norm)
         if keep_text:
             run.texts.append(norm)
         for needle, pattern in patterns:
@@ -535,3 +570,17 @@ def _encrypted_problem(name: str) -> PdfProblem:
         f"{name}: is encrypted (password protected); portals reject encrypted files — "
         "save an unprotected copy",
     )
+
+
+@contextmanager
+def _pypdf_limits(budget: TextBudget) -> Iterator[None]:
+    """pypdf's decompression limits lowered to the stream budget while inspecting."""
+    from pypdf import apply_configuration  # lazily, as in _open_reader
+
+    limit = budget.stream_bytes
+    with apply_configuration(zlib_maximum_output_length=limit, lzw_maximum_output_length=limit,
+                             run_length_maximum_output_length=limit,
+                             array_based_stream_maximum_output_length=limit,
+                             brotli_maximum_output_length=limit, image_maximum_buffer_size=limit,
+                             stream_decoding_work_maximum_length=4 * limit):
+        yield

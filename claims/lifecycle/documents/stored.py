@@ -1,7 +1,7 @@
 """Document inspections, made once per stored file and kept with it.
 
 A stored document never changes (it is content-addressed), so what :func:`inspect_pdf` learns
-— type, pages, problems, the text of its first pages and its labelled dates — is stored as JSON
+— type, pages, problems, the text of every page and its labelled dates — is stored as JSON
 beside it at intake. Validation then searches that text instead of parsing the PDF again:
 checking a claim costs database reads, not PDF parsing.
 """
@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from claims.lifecycle.documents.pdf import PdfInspection, PdfProblem, PdfProblemCode, inspect_pdf
+from claims.lifecycle.documents.settings import TextBudget
 from claims.lifecycle.documents.text import text_contains
 
-#: Text is kept for this many pages at most; needles beyond them are not looked for.
-MAX_TEXT_PAGES = 50
-
-
-def inspect_for_store(path: Path) -> PdfInspection:
-    return inspect_pdf(path, keep_text=True, max_text_pages=MAX_TEXT_PAGES)
+def inspect_for_store(path: Path, budget: TextBudget | None = None) -> PdfInspection:
+    """Inspect a stored document once, keeping the text of every page (within ``budget``)."""
+    return inspect_pdf(path, keep_text=True, budget=budget)
 
 
 def to_json(insp: PdfInspection) -> dict[str, Any]:
@@ -30,7 +28,7 @@ def to_json(insp: PdfInspection) -> dict[str, Any]:
             "problems": [{"code": p.code.value, "message": p.message, "page": p.page}
                          for p in insp.problems],
             "dates": [[label, d.isoformat(), page] for label, d, page in insp.dates],
-            "texts": insp.texts}
+            "texts": insp.texts, "budget_note": insp.budget_note}
 
 
 def from_json(data: dict[str, Any]) -> PdfInspection:
@@ -40,7 +38,7 @@ def from_json(data: dict[str, Any]) -> PdfInspection:
         problems=[PdfProblem(PdfProblemCode(p["code"]), p["message"], p["page"])
                   for p in data["problems"]],
         dates=[(label, date.fromisoformat(d), page) for label, d, page in data["dates"]],
-        texts=list(data["texts"]))
+        texts=list(data["texts"]), budget_note=data.get("budget_note"))
 
 
 def search(insp: PdfInspection, needles: Sequence[str]) -> dict[str, list[int]]:

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 __all__ = [
     "amount_spellings",
+    "find_ambiguous_dates",
     "find_labelled_dates",
     "needle_pattern",
     "normalise_text",
@@ -120,31 +121,58 @@ _LABELLED_DATE = re.compile(
 )
 
 
-def find_labelled_dates(text: str) -> list[tuple[str, date]]:
+def find_labelled_dates(text: str, date_order: str | None = None) -> list[tuple[str, date]]:
     """Return ``(label, date)`` pairs for the labelled dates in ``text``, in order.
 
     Labels are normalised to ``"expiry"`` ("Expiry Date", "Valid until", "Expires on", …) or
     ``"issue"`` ("Date of issue", "Issue date", "Issued", "Invoice date"). Dates may be ISO
-    (``2027-03-31``), numeric day-first (``31/03/2027``, ``31.03.2027``), or written
-    (``31 March 2027``, ``31st Mar 2027``, ``March 31, 2027``). Impossible dates are skipped.
+    (``2027-03-31``), written (``31 March 2027``, ``31st Mar 2027``, ``March 31, 2027``) or
+    numeric: read as ``date_order`` (``"DMY"`` or ``"MDY"``) when declared; without it only
+    when day and month cannot be swapped (``31/03/2027``); an ambiguous one (``01/12/2027``)
+    is left out here and listed by :func:`find_ambiguous_dates`. Impossible dates are skipped.
     """
     found: list[tuple[str, date]] = []
     for m in _LABELLED_DATE.finditer(normalise_text(text)):
         label = "expiry" if m.group("expiry") else "issue"
-        parsed = _parse_date_match(m)
-        if parsed is not None and (label, parsed) not in found:
+        parsed = _parse_date_match(m, date_order)
+        if isinstance(parsed, date) and (label, parsed) not in found:
             found.append((label, parsed))
     return found
 
 
-def _parse_date_match(m: re.Match[str]) -> date | None:
-    """The date a ``_DATE_RE`` match spells, or None when there is no such day."""
+def find_ambiguous_dates(text: str, date_order: str | None = None) -> list[tuple[str, str]]:
+    """``(label, as written)`` for the labelled numeric dates whose day and month could be
+    swapped (``01/12/2027``) when no ``date_order`` is declared (empty when one is)."""
+    if date_order:
+        return []
+    return [("expiry" if m.group("expiry") else "issue", m.group(0).split()[-1])
+            for m in _LABELLED_DATE.finditer(normalise_text(text))
+            if _parse_date_match(m, None) is _AMBIGUOUS]
+
+
+_AMBIGUOUS = object()
+
+
+def _numeric(first: int, second: int, year: int, date_order: str | None) -> date | object:
+    """A numeric date ``first/second/year`` in ``date_order``, or unambiguous without one."""
+    if date_order == "MDY" or (date_order is None and second > 12 >= first):
+        return date(year, first, second)
+    if date_order == "DMY" or (date_order is None and first > 12 >= second):
+        return date(year, second, first)
+    if first == second:
+        return date(year, first, second)
+    return _AMBIGUOUS
+
+
+def _parse_date_match(m: re.Match[str], date_order: str | None = None) -> date | object | None:
+    """The date a ``_DATE_RE`` match spells, ``_AMBIGUOUS`` when its day and month cannot be
+    told apart, or None when there is no such day."""
     g = m.groupdict()
     try:
         if g["iy"]:
             return date(int(g["iy"]), int(g["im"]), int(g["id"]))
         if g["ny"]:
-            return date(int(g["ny"]), int(g["nm"]), int(g["nd"]))
+            return _numeric(int(g["nd"]), int(g["nm"]), int(g["ny"]), date_order)
         if g["ty"]:
             return date(int(g["ty"]), _MONTHS[g["tm"].lower()], int(g["td"]))
         return date(int(g["ay"]), _MONTHS[g["am"].lower()], int(g["ad"]))

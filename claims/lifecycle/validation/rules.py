@@ -14,7 +14,9 @@ from pathlib import Path
 
 from claims.core.claimtypes import claim_type, document_rules
 from claims.lifecycle.documents.pdf import PdfInspection
-from claims.lifecycle.documents.text import amount_spellings
+from claims.lifecycle.documents.text import (
+    amount_spellings, find_ambiguous_dates, find_labelled_dates,
+)
 from claims.lifecycle.documents.stored import inspect_for_store, search
 from claims.core.models import Claim, Contract, Document, DocumentRule, Invoice
 from claims.core.money import fmt, quantize
@@ -95,6 +97,12 @@ def check_contract_terms(ctx: Context) -> list[Finding]:
         out.append(error("E-PER-001", f"invoice date {inv.issue_date} is outside the contract "
                          f"period {contract.period_start} to {contract.period_end}",
                          file="invoice", pointer="/invoice/issue_date"))
+    if inv.contract_number and (inv.contract_number.strip().casefold()
+                                != contract.number.strip().casefold()):
+        out.append(error("E-CON-003", f"invoice {inv.number} states contract "
+                         f"{inv.contract_number}, but the claim is on contract "
+                         f"{contract.number}", file="invoice",
+                         pointer="/invoice/contract_number"))
     if claim.claim_type not in contract.claim_types:
         out.append(error("E-CON-002", f"claim type {claim.claim_type} is not allowed on "
                          f"contract {contract.number} (allowed: "
@@ -177,21 +185,65 @@ def check_document(ctx: Context, doc: Document, rule: DocumentRule) -> list[Find
     if doc.size > rule.max_bytes:
         out.append(error("E-DOC-004", f"{doc.size:,} bytes is over the {rule.max_bytes:,}-byte "
                          f"limit for {rule.type}", file=name))
-    for problem in report.problems:
-        out.append(error(f"E-PDF-{problem.code.upper()}", problem.message, file=name))
+    stored_name = Path(doc.stored_path).name
+    for problem in report.problems:  # named by the user's file, not the stored copy's hash
+        out.append(error(f"E-PDF-{problem.code.upper()}",
+                         problem.message.removeprefix(f"{stored_name}: "), file=name,
+                         page=problem.page))
     if report.problems:
         return out
+    unread = f" in the pages read ({report.budget_note})" if report.budget_note else ""
+    if report.budget_note:
+        out.append(warning("W-DOC-011", f"not every page was read: {report.budget_note}; "
+                           "what stands after that was not checked", file=name))
     for fact, options in wanted.items():
         if not any(found.get(s) for s in options):
             shown = options[0]
             out.append(error("E-DOC-005", f"does not mention the {fact.replace('_', ' ')} "
-                             f"{shown}", file=name))
-    found_dates = {label: (d, page) for label, d, page in report.dates}
+                             f"{shown}{unread}", file=name))
+    out += _dated_findings(ctx, doc, rule, report)
+    return out
+
+
+def _document_dates(report: PdfInspection, date_order: str | None
+                    ) -> tuple[dict[str, tuple[date, int]], dict[str, tuple[str, int]]]:
+    """The dates a document states, by label: the earliest expiry and the last issue date
+    (with their pages), and the first ambiguous numeric date of each label."""
+    dates, ambiguous = list(report.dates), []
+    if report.texts:  # read again with the contract's date order
+        dates = [(label, d, page) for page, text in enumerate(report.texts, start=1)
+                 for label, d in find_labelled_dates(text, date_order)]
+        ambiguous = [(label, raw, page) for page, text in enumerate(report.texts, start=1)
+                     for label, raw in find_ambiguous_dates(text, date_order)]
+    found = {label: (d, page) for label, d, page in dates if label == "issue"}
+    expiries = [(d, page) for label, d, page in dates if label == "expiry"]
+    if expiries:
+        found["expiry"] = min(expiries)  # a certificate is good until its earliest expiry
+    unclear: dict[str, tuple[str, int]] = {}
+    for label, raw, page in ambiguous:
+        unclear.setdefault(label, (raw, page))
+    return found, unclear
+
+
+def _ambiguous(label: str, raw: str, page: int, flag: str, name: str) -> Finding:
+    return error("E-DOC-010", f"its {label} date {raw} is ambiguous (day and month could be "
+                 f"swapped): give {flag} TYPE=YYYY-MM-DD or set the contract's date_order "
+                 "(DMY or MDY)", file=name, page=page)
+
+
+def _dated_findings(ctx: Context, doc: Document, rule: DocumentRule,
+                    report: PdfInspection) -> list[Finding]:
+    """Expiry (the earliest stated) and age (the issue date) against the submission date."""
+    out: list[Finding] = []
+    name = doc.filename
+    found_dates, unclear = _document_dates(report, ctx.contract.date_order)
     if rule.check_expiry:
         expiry, page = doc.expiry_date, None
         if expiry is None and "expiry" in found_dates:
             expiry, page = found_dates["expiry"]
-        if expiry is None:
+        if doc.expiry_date is None and "expiry" in unclear:
+            out.append(_ambiguous("expiry", *unclear["expiry"], "--expiry", name))
+        elif expiry is None:
             out.append(error("E-DOC-007", "cannot tell when it expires: the text states no "
                              "expiry date and none was given (--expiry)", file=name))
         elif expiry < ctx.as_of:
@@ -202,7 +254,9 @@ def check_document(ctx: Context, doc: Document, rule: DocumentRule) -> list[Find
                                f"{EXPIRY_WARNING_DAYS} days", file=name, page=page))
     if rule.max_age_days is not None:
         issued, page = doc.issue_date, None
-        if issued is None and "issue" in found_dates:
+        if issued is None and "issue" in unclear:
+            out.append(_ambiguous("issue", *unclear["issue"], "--issued", name))
+        elif issued is None and "issue" in found_dates:
             issued, page = found_dates["issue"]
         if issued is not None and (ctx.as_of - issued).days > rule.max_age_days:
             out.append(error("E-DOC-008", f"issued {issued}, more than {rule.max_age_days} "
