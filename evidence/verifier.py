@@ -551,8 +551,8 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
     pinned witness vkeys, ``saved_checkpoints`` checkpoint notes (or their JSON) kept earlier."""
     bag = Path(path)
     report = Report(f"evidence export {bag}")
-    if not bag.is_dir():
-        report.fail("bag-missing", str(bag), "not a folder")
+    if not (bag / "bagit.txt").is_file():  # not a folder, or not a bag: nothing to walk
+        report.fail("bag-missing", str(bag), "no bagit.txt: this is not an evidence export")
         return report
     actual = {p.relative_to(bag).as_posix(): sha256_file(p)
               for p in sorted(bag.rglob("*")) if p.is_file()}

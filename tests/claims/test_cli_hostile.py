@@ -4,8 +4,9 @@ The Typer app is walked, so a new command is covered the day it is added. Each c
 odd dates (2026-13-01, 'tomorrow'), huge, negative and NaN numbers, paths to folders, FIFOs,
 missing files and ``..``, long strings and unicode. ``CLAIMS_HOSTILE_EXAMPLES`` sets the
 examples per command (default 3, bounded for CI; e.g. 200 for a long hunt). Not driven:
-``portal sandbox`` (it serves until stopped). The portal is pointed at a closed local port
-and nothing leaves 127.0.0.1.
+``portal sandbox``, ``serve`` and ``evidence witness serve``: they serve until stopped (their
+own tests drive them). The portal is pointed at a closed local port and nothing leaves
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typer.testing import CliRunner
 from claims.cli import app
 
 EXAMPLES = int(os.environ.get("CLAIMS_HOSTILE_EXAMPLES", "3"))
-NOT_DRIVEN = {"portal sandbox"}
+NOT_DRIVEN = {"portal sandbox", "serve", "evidence witness serve"}  # they serve until stopped
 EXIT_CODES = {0, 1, 2, 3, 4}
 #: A command that blocks (a FIFO opened for reading waits for a writer forever) fails here.
 HANG_SECONDS = 30

@@ -147,5 +147,7 @@ def test_xlsx_writes_formula_looking_text_as_text(store: Store, tmp_path: Path) 
     top = load_workbook(path)["Top 20 overdue invoices"]
     cells = {c.value: c for row in top.iter_rows(min_row=2) for c in row[:2]}
     for text in [*FORMULAS, "=1+2"]:
-        cell = cells[text.replace("\r", "\n")]  # XML reads a bare CR back as LF
+        # a bare CR comes back as CR or as LF, depending on how the writer escaped it
+        cell = cells.get(text) or cells.get(text.replace("\r", "\n"))
+        assert cell is not None, (text, [repr(k) for k in cells if "1+1" in str(k)])
         assert cell.data_type == "s" and cell.quotePrefix, text
