@@ -22,19 +22,21 @@ from sqlalchemy import text
 
 from claims.errors import SyncLocked
 from claims.core.models import ClaimStatus
-from portals.base import PortalAdapter, StatusReport
+from portals.base import PortalAdapter, PortalStatus, StatusReport
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
     from claims.workspace import Workspace
 
 log = structlog.get_logger("claims.lifecycle.status_sync")
 
-#: The portal's words for a claim's state, mapped to ours.
-PORTAL_STATUS = {
-    "submitted": ClaimStatus.SUBMITTED, "under_review": ClaimStatus.UNDER_REVIEW,
-    "returned": ClaimStatus.RETURNED, "approved": ClaimStatus.APPROVED,
-    "payment_ordered": ClaimStatus.PAYMENT_ORDERED, "paid": ClaimStatus.PAID,
-    "rejected": ClaimStatus.REJECTED,
+#: The adapters' fixed status vocabulary (each adapter maps its portal's words to it), mapped
+#: to our claim statuses.
+PORTAL_STATUS: dict[str, ClaimStatus] = {
+    PortalStatus.SUBMITTED: ClaimStatus.SUBMITTED, PortalStatus.UNDER_REVIEW:
+    ClaimStatus.UNDER_REVIEW, PortalStatus.RETURNED: ClaimStatus.RETURNED,
+    PortalStatus.APPROVED: ClaimStatus.APPROVED,
+    PortalStatus.PAYMENT_ORDERED: ClaimStatus.PAYMENT_ORDERED, PortalStatus.PAID: ClaimStatus.PAID,
+    PortalStatus.REJECTED: ClaimStatus.REJECTED,
 }
 
 #: Statuses whose claims the portal knows (and so a sync looks at).
@@ -108,7 +110,8 @@ def apply_reports(ws: Workspace, reports: list[StatusReport], *,
             continue
         if status is claim.status:
             continue
-        detail: dict[str, Any] = {"from": claim.status.value, "portal_status": report.status,
+        detail: dict[str, Any] = {"from": claim.status.value,
+                                  "portal_status": report.portal_status or str(report.status),
                                   "portal_time": report.status_at, "comments": report.comments}
         if status is ClaimStatus.APPROVED:
             contract = store.get_contract(claim.contract_number)
