@@ -52,12 +52,15 @@ def _seed_base32(seed: str, encoding: str) -> str:
 def totp(seed: str, spec: TotpSpec | None = None) -> pyotp.TOTP:
     """A pyotp TOTP for ``seed`` made as ``spec`` says."""
     spec = spec or TotpSpec()
-    return pyotp.TOTP(
-        _seed_base32(seed, spec.encoding),
-        digits=spec.digits,
-        digest=getattr(hashlib, spec.algorithm),
-        interval=spec.period,
-    )
+    try:
+        return pyotp.TOTP(
+            _seed_base32(seed, spec.encoding),
+            digits=spec.digits,
+            digest=getattr(hashlib, spec.algorithm),
+            interval=spec.period,
+        )
+    except ValueError as err:  # e.g. a seed shorter than 112 bits
+        raise AuthenticationFailed(f"the TOTP seed is refused: {err}", step="totp") from err
 
 
 def one_time_code(seed: str, spec: TotpSpec | None = None, at: float | None = None) -> str:
