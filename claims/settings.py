@@ -22,7 +22,7 @@ import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from claims.collections.settings import AgencyRule, FollowupSettings
 from claims.core.config import FIELD_ERROR, UNKNOWN_NAME_ERROR, Section
@@ -55,13 +55,24 @@ class BrowserSettings(Section):
 
 
 class PortalSettings(Section):
-    """``[portals.<adapter>]``: one portal's address and the supplier's login."""
+    """``[portals.<adapter>]``: one portal's address and the supplier's login.
+
+    Keys beyond these belong to the adapter: they are validated by the pydantic model the
+    adapter declares (``PortalAdapter.settings_model``) when the adapter is made; an adapter
+    without one refuses them there, naming the key.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     url: str = Field("http://127.0.0.1:8765", description="the portal's base URL")
     username: str = Field("", description="the supplier's portal user name")
     password: SecretRef | None = Field(None, description="where the password is")
     totp_secret: SecretRef | None = Field(None, description="where the TOTP seed is")
     timeout_seconds: float = Field(30.0, description="per-step timeout")  # ok: not money
+    totp_algorithm: str = Field("sha1", description="one-time codes: sha1, sha256 or sha512")
+    totp_digits: int = Field(6, description="one-time codes: length")
+    totp_period: int = Field(30, description="one-time codes: seconds each lives")
+    totp_encoding: str = Field("base32", description="one-time codes: seed as base32, hex, ascii")
 
 
 class WitnessSettings(Section):

@@ -21,9 +21,39 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
+from enum import StrEnum
 from typing import ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from portals.totp import TotpSpec
+
+
+class PortalStatus(StrEnum):
+    """The fixed status vocabulary every adapter maps its portal's own words to.
+
+    The portal's word is kept beside it (``portal_status``) for the record.
+    """
+
+    SUBMITTED = "submitted"  #: received, nobody has looked at it yet
+    UNDER_REVIEW = "under_review"  #: a reviewer is on it
+    RETURNED = "returned"  #: sent back for correction (resubmission possible)
+    APPROVED = "approved"  #: accepted for payment
+    PAYMENT_ORDERED = "payment_ordered"  #: payment is on its way
+    PAID = "paid"  #: paid in full or in part (see ``paid_amount``)
+    REJECTED = "rejected"  #: refused for good
+
+
+class Capability(StrEnum):
+    """What an adapter can do beyond filing and finding a claim (``PortalAdapter.capabilities``).
+
+    Asking an adapter for something it lacks raises :class:`~portals.errors.NotSupported`.
+    """
+
+    RESUBMISSION = "resubmission"  #: correct a returned claim under the same reference
+    RECEIPT_DOWNLOAD = "receipt_download"  #: a receipt document after filing
+    BULK_STATUS_EXPORT = "bulk_status_export"  #: every claim's status in one call
+    PAYMENT_ADVICE = "payment_advice"  #: the claim's documents / payment advice as files
 
 
 class _Frozen(BaseModel):
@@ -36,7 +66,10 @@ class PortalCredentials(_Frozen):
     username: str = Field(description="the portal user name (not secret)")
     password: SecretStr = Field(description="the account password")
     totp_secret: SecretStr | None = Field(
-        default=None, description="base32 seed of the account's one-time codes (TOTP), if any"
+        default=None, description="seed of the account's one-time codes (TOTP), if any"
+    )
+    totp: TotpSpec = Field(
+        default_factory=TotpSpec, description="algorithm, digits, period, seed encoding"
     )
 
 
@@ -45,6 +78,13 @@ class BrowserOptions(_Frozen):
 
     executable: str | None = Field(default=None, description="explicit Chromium path")
     headless: bool = Field(default=True, description="run without a window")
+
+    @field_validator("executable", "ws_endpoint", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """``executable = ""`` in claims.toml means "not set", as does an empty endpoint."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     ws_endpoint: str | None = Field(
         default=None,
         description="connect to a Playwright browser server (ws://...) instead of launching",
@@ -108,7 +148,8 @@ class ExistingClaim(_Frozen):
     reference: str
     invoice_number: str
     contract_number: str
-    status: str
+    status: PortalStatus = Field(description="the status in the fixed vocabulary")
+    portal_status: str = Field(default="", description="the portal's own word for it")
 
 
 class StatusReport(_Frozen):
@@ -117,7 +158,8 @@ class StatusReport(_Frozen):
     reference: str
     invoice_number: str
     contract_number: str
-    status: str = Field(description="portal status, e.g. submitted, returned, paid")
+    status: PortalStatus = Field(description="the status in the fixed vocabulary")
+    portal_status: str = Field(default="", description="the portal's own word for it")
     status_at: dt.datetime | None = None
     comments: list[str] = Field(default_factory=list, description="reviewer comments, oldest first")
     paid_amount: Decimal | None = Field(default=None, description="total paid so far")
@@ -166,6 +208,10 @@ class PortalAdapter(ABC):
 
     #: The registry name; set by subclasses.
     name: ClassVar[str] = "portal"
+    #: What this adapter can do beyond filing and finding (see :class:`Capability`).
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: The pydantic model of this adapter's own keys in ``[portals.<name>]`` (None: none).
+    settings_model: ClassVar[type[BaseModel] | None] = None
 
     def __init__(
         self,
@@ -175,8 +221,11 @@ class PortalAdapter(ABC):
         browser: BrowserOptions | None = None,
         state_file: Path,
         evidence_dir: Path,
+        settings: BaseModel | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: the validated ``settings_model`` of this adapter's extra keys, if it declares one
+        self.settings = settings
         self.credentials = credentials
         self.browser_options = browser or BrowserOptions()
         self.state_file = Path(state_file)

@@ -143,8 +143,13 @@ def acquire_browser(
     """A Chromium shared by every caller in this thread (Playwright's sync API allows only one
     driver per thread), launched here or connected to a browser server at ``ws_endpoint``.
 
+    Without ``ws_endpoint``, ``CLAIMS_BROWSER_WS_ENDPOINT`` names the browser server, if set;
+    else Chromium is launched: an explicit ``executable`` (``""`` means none), Playwright's
+    bundled one, then the system's (:func:`find_chromium`).
     Each caller gets its own context from it; give it back with :func:`release_browser`.
     """
+    executable = executable or None
+    ws_endpoint = ws_endpoint or os.environ.get("CLAIMS_BROWSER_WS_ENDPOINT") or None
     state = _thread_browsers()
     key = (executable, headless, ws_endpoint)
     entry = state.browsers.get(key)

@@ -11,6 +11,7 @@
     ├── SessionExpired               the portal's session ran out; log in again and start over
     ├── PortalRejected               the portal's own validation refused the input (``messages``)
     ├── AlreadySubmitted             this invoice already has a claim there (``reference``)
+    ├── NotSupported                 the adapter lacks that capability (``capability``)
     └── OutcomeUnknown               anything that went wrong *after* the final click
 
 Only errors raised before the final click are safe to retry. ``OutcomeUnknown`` means the claim
@@ -127,6 +128,24 @@ class AlreadySubmitted(PortalError):
         )
 
 
+class NotSupported(PortalError):
+    """The adapter (or its portal) cannot do this, e.g. resubmission; nothing was sent.
+
+    The caller puts the claim in NEEDS_ATTENTION with this message, never REJECTED.
+
+    Attributes:
+        capability: the missing :class:`~portals.base.Capability` value.
+    """
+
+    def __init__(self, capability: str, *, portal: str | None = None, step: str | None = None):
+        self.capability = capability
+        super().__init__(
+            f"this portal adapter does not support {capability}; do it on the portal by hand",
+            portal=portal,
+            step=step,
+        )
+
+
 class OutcomeUnknown(PortalError):
     """Something failed after the final click: the claim may or may not exist on the portal.
 
@@ -152,6 +171,7 @@ __all__ = [
     "AccountLocked",
     "AlreadySubmitted",
     "AuthenticationFailed",
+    "NotSupported",
     "OutcomeUnknown",
     "PortalError",
     "PortalRejected",

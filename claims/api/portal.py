@@ -49,20 +49,33 @@ def submit_claims(ws: Workspace, claim_id: int | None = None, *, all_: bool = Fa
     return submission.submit_claims(ws, ids=ids, workers=workers, progress=progress)
 
 
-def sync_statuses(ws: Workspace) -> dict[str, SyncResult]:
-    """Read every submitted claim's status from each contract's portal (one bulk export per
-    portal) and record the changes; by portal name. A portal that cannot be reached raises
-    :class:`PortalUnreachable`."""
-    portals = sorted({c.portal for c in ws.store.list_contracts()})
+def sync_statuses(ws: Workspace, adapter_factory: submission.AdapterFactory | None = None
+                  ) -> dict[str, SyncResult]:
+    """Read the status of every tracked claim from its portal (one bulk export per portal that
+    holds tracked claims; others are not visited) and record the changes; by portal name.
+
+    A portal that fails (no credentials, unknown adapter, unreachable) gets a result with its
+    ``error`` and the run goes on to the next one. :class:`PortalUnreachable` only when every
+    portal visited failed; SyncLocked when another sync runs.
+    """
+    factory = adapter_factory or submission.default_adapter_factory
     results: dict[str, SyncResult] = {}
-    for portal in portals:
-        adapter = submission.default_adapter_factory(ws, portal)
+    for portal in status_sync.tracked_portals(ws):
         try:
-            results[portal] = status_sync.sync_statuses(ws, adapter)
+            adapter = factory(ws, portal)
+        except (PortalError, InputError) as err:
+            results[portal] = SyncResult(error=str(err))
+            continue
+        try:
+            results[portal] = status_sync.sync_statuses(ws, adapter, portal=portal)
         except PortalError as err:
-            raise PortalUnreachable(f"{portal}: {err}", portal=portal) from err
+            results[portal] = SyncResult(error=str(err))
         finally:
             adapter.close()
+    failed = [p for p, r in results.items() if r.error is not None]
+    if results and len(failed) == len(results):
+        raise PortalUnreachable("; ".join(f"{p}: {results[p].error}" for p in failed),
+                                portal=failed[0])
     return results
 
 

@@ -59,9 +59,12 @@ def submit(ctx: typer.Context,
 
 @status_app.command("sync")
 def sync(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Read every submitted claim's status from the portal (one bulk export) and record changes.
+    """Read every tracked claim's status from its portal (one bulk export per portal holding
+    tracked claims) and record changes; a failing portal is reported and the run goes on.
 
-    Exit codes: 0 all synced, 1 some claims failed, 3 portal unreachable, 4 another sync runs.
+    Exit codes: 0 every portal synced; 1 a portal failed or some claims could not be mapped
+    (the other portals' changes are recorded); 3 every portal visited failed; 4 another sync
+    runs.
     Example (cron): */30 * * * * claims --workspace /srv/ws status sync --json >> sync.log
     """
     results = api.sync_statuses(workspace_from(ctx))
@@ -69,7 +72,12 @@ def sync(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         emit_json({"ok": all(r.ok for r in results.values()),
                    "portals": {p: r.to_json() for p, r in results.items()}})
     else:
+        if not results:
+            typer.echo("no tracked claims: no portal visited")
         for portal, r in results.items():
+            if r.error is not None:
+                typer.echo(f"{portal}: FAILED: {r.error}")
+                continue
             typer.echo(f"{portal}: {r.seen} on the portal, {len(r.changed)} changed, "
                        f"{len(r.failed)} failed")
             for c in r.changed:

@@ -22,19 +22,21 @@ from sqlalchemy import text
 
 from claims.errors import SyncLocked
 from claims.core.models import ClaimStatus
-from portals.base import PortalAdapter, StatusReport
+from portals.base import PortalAdapter, PortalStatus, StatusReport
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
     from claims.workspace import Workspace
 
 log = structlog.get_logger("claims.lifecycle.status_sync")
 
-#: The portal's words for a claim's state, mapped to ours.
-PORTAL_STATUS = {
-    "submitted": ClaimStatus.SUBMITTED, "under_review": ClaimStatus.UNDER_REVIEW,
-    "returned": ClaimStatus.RETURNED, "approved": ClaimStatus.APPROVED,
-    "payment_ordered": ClaimStatus.PAYMENT_ORDERED, "paid": ClaimStatus.PAID,
-    "rejected": ClaimStatus.REJECTED,
+#: The adapters' fixed status vocabulary (each adapter maps its portal's words to it), mapped
+#: to our claim statuses.
+PORTAL_STATUS: dict[str, ClaimStatus] = {
+    PortalStatus.SUBMITTED: ClaimStatus.SUBMITTED, PortalStatus.UNDER_REVIEW:
+    ClaimStatus.UNDER_REVIEW, PortalStatus.RETURNED: ClaimStatus.RETURNED,
+    PortalStatus.APPROVED: ClaimStatus.APPROVED,
+    PortalStatus.PAYMENT_ORDERED: ClaimStatus.PAYMENT_ORDERED, PortalStatus.PAID: ClaimStatus.PAID,
+    PortalStatus.REJECTED: ClaimStatus.REJECTED,
 }
 
 #: Statuses whose claims the portal knows (and so a sync looks at).
@@ -50,13 +52,14 @@ class SyncResult:
     changed: list[dict[str, Any]] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     unknown_on_portal: list[int] = field(default_factory=list)
+    error: str | None = None  # the portal could not be synced at all (unreachable, no login)
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and self.error is None
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "seen": self.seen, "changed": self.changed,
+        return {"ok": self.ok, "error": self.error, "seen": self.seen, "changed": self.changed,
                 "failed": {str(k): v for k, v in self.failed.items()},
                 "not_on_portal": self.unknown_on_portal}
 
@@ -88,14 +91,29 @@ def sync_lock(ws: Workspace) -> Iterator[None]:
         os.close(fd)
 
 
+def tracked_portals(ws: Workspace) -> list[str]:
+    """The portals that hold at least one claim a sync looks at, sorted."""
+    store = ws.store
+    contracts = {c.contract_number for c in store.claims_with_status([s.value for s in TRACKED])}
+    return sorted({store.get_contract(number).portal for number in contracts})
+
+
 def apply_reports(ws: Workspace, reports: list[StatusReport], *,
-                  today: date | None = None) -> SyncResult:
-    """Record what changed between our claims and the portal's reports."""
+                  today: date | None = None, portal: str | None = None) -> SyncResult:
+    """Record what changed between our claims (those on ``portal``, when given) and the
+    portal's reports."""
     store = ws.store
     by_key = {(r.contract_number, r.invoice_number): r for r in reports}
     by_ref = {r.reference: r for r in reports}
     result = SyncResult(seen=len(reports))
+    on_portal: dict[str, bool] = {}
     for claim in store.claims_with_status([s.value for s in TRACKED]):
+        if portal is not None:
+            if claim.contract_number not in on_portal:
+                on_portal[claim.contract_number] = (
+                    store.get_contract(claim.contract_number).portal == portal)
+            if not on_portal[claim.contract_number]:
+                continue
         report = by_ref.get(claim.portal_reference or "") or by_key.get(
             (claim.contract_number, claim.invoice_number))
         if report is None:
@@ -108,7 +126,8 @@ def apply_reports(ws: Workspace, reports: list[StatusReport], *,
             continue
         if status is claim.status:
             continue
-        detail: dict[str, Any] = {"from": claim.status.value, "portal_status": report.status,
+        detail: dict[str, Any] = {"from": claim.status.value,
+                                  "portal_status": report.portal_status or str(report.status),
                                   "portal_time": report.status_at, "comments": report.comments}
         if status is ClaimStatus.APPROVED:
             contract = store.get_contract(claim.contract_number)
@@ -129,11 +148,13 @@ def apply_reports(ws: Workspace, reports: list[StatusReport], *,
     return result
 
 
-def sync_statuses(ws: Workspace, adapter: PortalAdapter) -> SyncResult:
-    """One locked sync run: bulk-fetch statuses, record changes, fetch payment advice."""
+def sync_statuses(ws: Workspace, adapter: PortalAdapter, *,
+                  portal: str | None = None) -> SyncResult:
+    """One locked sync run: bulk-fetch statuses, record changes (of the claims on ``portal``,
+    when given), fetch payment advice."""
     with sync_lock(ws):
         reports = adapter.fetch_statuses()
-        result = apply_reports(ws, reports)
+        result = apply_reports(ws, reports, portal=portal)
         for change in result.changed:
             if change["to"] == ClaimStatus.PAID.value:
                 _payment_advice(ws, adapter, change)

@@ -41,15 +41,19 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from claims.core.models import Claim, ClaimStatus
+from pydantic import BaseModel, ValidationError
+
 from claims.errors import ConflictError, InputError, LeaseLost
 from claims.lifecycle.leases import Heartbeat, Lease, holder, release, take_lease, worker_id
 from portals.base import (
     BrowserOptions, PackageFile, PortalAdapter, PortalCredentials, SubmissionPackage, check_package,
 )
 from portals.errors import (
-    AlreadySubmitted, AuthenticationFailed, OutcomeUnknown, PortalError, PortalRejected,
+    AlreadySubmitted, AuthenticationFailed, NotSupported, OutcomeUnknown, PortalError,
+    PortalRejected,
 )
 from portals.registry import load_adapter
+from portals.totp import TotpSpec
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
     from claims.workspace import Workspace
@@ -281,6 +285,10 @@ def _file(job: _Job, package: SubmissionPackage) -> Outcome:
 def _portal_error(job: _Job, err: PortalError, evidence: Path) -> Outcome:
     """What a portal error (other than refused credentials) means for the claim."""
     ws, claim_id = job.ws, job.id
+    if isinstance(err, NotSupported):   # nothing was sent: a person must do it on the portal
+        job.event("submission.not_supported", ClaimStatus.NEEDS_ATTENTION, fenced=True,
+                  error=str(err), capability=err.capability)
+        return Outcome(claim_id, ClaimStatus.NEEDS_ATTENTION.value, message=str(err))
     if isinstance(err, AlreadySubmitted):
         found = job.adapter.find_claim(job.claim.contract_number, job.claim.invoice_number)
         reference = found.reference if found else getattr(err, "reference", None)
@@ -459,11 +467,16 @@ def default_adapter_factory(ws: Workspace, portal: str) -> PortalAdapter:
     if settings.password is None:
         raise InputError("no password reference", file=str(ws.config_path),
                          field=f"portals.{portal}.password", rule="secret-reference")
+    try:
+        totp = TotpSpec(algorithm=settings.totp_algorithm, digits=settings.totp_digits,
+                        period=settings.totp_period, encoding=settings.totp_encoding)
+    except ValidationError as err:
+        raise _settings_error(ws, portal, err) from None
     creds = PortalCredentials(
         username=settings.username,
         password=settings.password.resolve(f"portals.{portal}.password"),
         totp_secret=(settings.totp_secret.resolve(f"portals.{portal}.totp_secret")
-                     if settings.totp_secret else None))
+                     if settings.totp_secret else None), totp=totp)
     b = ws.settings.browser
     options = BrowserOptions(executable=b.executable or None, headless=b.headless,
                              ws_endpoint=b.ws_endpoint or None,
@@ -471,4 +484,29 @@ def default_adapter_factory(ws: Workspace, portal: str) -> PortalAdapter:
     state = ws.root / ".portal-state" / f"{portal}.json"
     state.parent.mkdir(mode=0o700, exist_ok=True)
     return cls(settings.url, creds, browser=options, state_file=state,
-               evidence_dir=ws.evidence_dir / "portal")
+               evidence_dir=ws.evidence_dir / "portal",
+               settings=adapter_settings(ws, portal, cls, settings.model_extra or {}))
+
+
+def adapter_settings(ws: Workspace, portal: str, cls: type[PortalAdapter],
+                     extra: dict[str, Any]) -> BaseModel | None:
+    """The adapter's own keys of ``[portals.<portal>]``, validated by its ``settings_model``;
+    an adapter without one refuses any extra key (named, with the file)."""
+    if cls.settings_model is None:
+        if extra:
+            key = sorted(extra)[0]
+            raise InputError(f"unknown key (the {portal!r} adapter takes no settings of its own)",
+                             file=str(ws.config_path), field=f"portals.{portal}.{key}",
+                             rule="known-key")
+        return None
+    try:
+        return cls.settings_model.model_validate(extra)
+    except ValidationError as err:
+        raise _settings_error(ws, portal, err) from None
+
+
+def _settings_error(ws: Workspace, portal: str, err: ValidationError) -> InputError:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    return InputError(first["msg"], file=str(ws.config_path), field=f"portals.{portal}.{key}",
+                      rule="adapter-settings")

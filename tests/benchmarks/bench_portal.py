@@ -48,7 +48,7 @@ from claims.workspace import init_workspace  # noqa: E402
 from portals.base import SubmissionPackage  # noqa: E402
 from portals.browser import launch_options  # noqa: E402
 from portals.sandbox.adapter import SandboxAdapter  # noqa: E402
-from portals.sandbox.evidence import EvidenceRecorder  # noqa: E402
+from portals.recording import EvidenceRecorder  # noqa: E402
 from portals.sandbox.testing import (  # noqa: E402
     SandboxServer,
     Supplier,

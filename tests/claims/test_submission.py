@@ -193,3 +193,48 @@ def test_a_returned_claim_is_corrected_and_resubmitted_under_its_reference(
     assert sent["completion-certificate"] == hashlib.sha256(signed.read_bytes()).hexdigest()
     history = [h["status"] for h in on_portal["history"]]
     assert history.count("submitted") == 2 and "returned" in history
+
+
+def test_status_sync_visits_only_tracked_portals_and_goes_on_past_a_failing_one(
+        cli, workspace, server, monkeypatch) -> None:
+    from claims import api
+    from claims.lifecycle import status_sync, submission
+    from portals.errors import PortalUnavailable
+
+    ready_claims(workspace, server, monkeypatch, n=1)
+    code, out = run_json(cli, "claim", "submit", "--all")
+    reference = out["claims"][0]["reference"]
+    server.backoffice.move(reference, "under_review")
+    # a portal with no tracked claim is not visited (it has no [portals.x] table at all)
+    assert status_sync.tracked_portals(workspace) == ["sandbox"]
+    # a portal that fails does not stop the others; it is named with its error
+    monkeypatch.setattr(status_sync, "tracked_portals", lambda ws: ["down", "sandbox"])
+
+    def factory(ws, portal):
+        if portal == "down":
+            raise PortalUnavailable("cannot reach http://127.0.0.1:9", portal="down")
+        return submission.default_adapter_factory(ws, portal)
+
+    results = api.sync_statuses(workspace, adapter_factory=factory)
+    assert results["down"].error and "cannot reach" in results["down"].error
+    assert not results["down"].ok
+    assert [c["to"] for c in results["sandbox"].changed] == ["UNDER_REVIEW"]
+    assert results["sandbox"].ok
+
+
+def test_status_sync_says_which_portal_failed_and_exits_3_when_all_did(
+        cli, workspace, server, monkeypatch) -> None:
+    ready_claims(workspace, server, monkeypatch, n=1)
+    assert run_json(cli, "claim", "submit", "--all")[0] == 0
+    monkeypatch.setenv("CLAIMS_SANDBOX_PASSWORD", "")
+    import tomllib
+
+    import tomli_w
+
+    config = workspace.root / "claims.toml"
+    data = tomllib.loads(config.read_text())
+    data["portals"]["sandbox"]["url"] = "http://127.0.0.1:9"
+    config.write_text(tomli_w.dumps(data))
+    result = cli("status", "sync")
+    assert result.exit_code == 3, result.output
+    assert "sandbox" in result.output and "\n" not in result.output.strip()
