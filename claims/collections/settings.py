@@ -137,6 +137,9 @@ class FollowupSettings(Section):
                                                          "it counts as broken")
     plan_grace_days: int = Field(3, ge=0, description="days after an instalment before it is "
                                                       "missed")
+    send_lease_seconds: int = Field(
+        120, ge=2, description="a run's hold on a send in flight, renewed every quarter; a "
+                                 "send whose run let it lapse (crashed) is reported stuck")
     smtp: SmtpSettings = Field(SmtpSettings(), description="the mail server reminders go through")
     levels: tuple[Level, ...] = Field(DEFAULT_LEVELS, description="the dunning levels, by days")
     weights: Weights = Field(Weights(), description="how the worklist score is made")

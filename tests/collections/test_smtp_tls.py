@@ -166,6 +166,7 @@ def test_starttls_is_on_by_default_except_for_loopback() -> None:
         True, True, True, True, False, False]
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_login_in_clear_to_loopback_is_allowed(tmp_path: Path) -> None:
     handler, logins, port = Handler(), Logins(), free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, authenticator=logins,
