@@ -54,6 +54,9 @@ def run(ctx: typer.Context, as_of: str = AsOfOption,
             typer.echo(f"  stuck: send {s['send_id']} ({s['customer']} / {s['level']}) was "
                        "reserved but not confirmed; check the mailbox, then "
                        f"`claims followup resolve {s['send_id']} --sent|--not-sent`", err=True)
+        for s in result.in_flight:
+            typer.echo(f"  in flight: send {s['send_id']} ({s['customer']} / {s['level']}) is "
+                       f"being sent by another run ({s['run']}); left to it", err=True)
     if result.failed or result.stuck:
         raise typer.Exit(1)
 

@@ -27,23 +27,41 @@ class Mailer:
         """Resolve the password now, so a missing secret fails the run before anything is
         reserved (it stays in memory only, as a ``SecretStr``)."""
         cfg = self.settings
+        self.check_tls()
         if cfg.username and self._password is None:
             if cfg.password is None:
                 raise InputError("a username is set but no password reference",
                                  field="followup.smtp.password", rule="smtp-login")
             self._password = cfg.password.resolve("followup.smtp.password")
 
+    def check_tls(self) -> None:
+        """Refuse a login that would cross the network in clear text: with a username, the
+        connection must be TLS (``ssl``) or upgraded (``starttls``) unless the host is a
+        loopback address."""
+        cfg = self.settings
+        if cfg.username and not (cfg.ssl or cfg.use_starttls) and not cfg.loopback:
+            raise InputError(f"login to {cfg.host} without TLS refused: set starttls = true "
+                             "or ssl = true (clear text only to a loopback address)",
+                             field="followup.smtp.starttls", rule="smtp-login-tls")
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """Certificate and host name checked, against ``ca_file`` if given."""
+        return ssl.create_default_context(cafile=self.settings.ca_file or None)
+
     def _connect(self) -> smtplib.SMTP:
         cfg = self.settings
+        self.check_tls()
         try:
             smtp: smtplib.SMTP
             if cfg.ssl:
                 smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds,
-                                        context=ssl.create_default_context())
+                                        context=self._tls_context())
             else:
                 smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
-                if cfg.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                if cfg.use_starttls:
+                    # raises SMTPNotSupportedError if the server does not offer it: no
+                    # silent fallback to clear text
+                    smtp.starttls(context=self._tls_context())
             if cfg.username:
                 self.check_credentials()
                 assert self._password is not None  # check_credentials raised otherwise

@@ -11,7 +11,7 @@ Example::
     [followup.smtp]
     host = "smtp.example.com"
     port = 587
-    starttls = true
+    starttls = true                 # the default for any host but a loopback one
     username = "receivables@example.com"
     password = {env = "CLAIMS_SMTP_PASSWORD"}
     sender = "Receivables <receivables@example.com>"
@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -45,14 +46,42 @@ from claims.secrets import SecretRef
 class SmtpSettings(Section):
     host: str = Field("127.0.0.1", description="SMTP server host")
     port: int = Field(25, ge=1, le=65535, description="SMTP server port")
-    starttls: bool = Field(False, description="upgrade the connection with STARTTLS")
+    starttls: bool | None = Field(
+        None, description="upgrade the connection with STARTTLS; default: on unless the host "
+                          "is a loopback address (localhost, 127.0.0.0/8, ::1)")
     ssl: bool = Field(False, description="connect over TLS from the start (port 465)")
+    ca_file: str = Field("", description="PEM file of the CA(s) to trust for the server's "
+                                         "certificate, else the system's")
     username: str = Field("", description="login user; empty: no login")
     password: SecretRef | None = Field(None, description="where the login password is")
     timeout_seconds: float = Field(30.0, gt=0, description="per-command timeout")  # ok: not money
     sender: str = Field("Receivables <receivables@localhost>", description="From: header")
     reply_to: str = Field("", description="Reply-To: header, if any")
     connections: int = Field(4, ge=1, le=32, description="SMTP connections used in parallel")
+
+    @property
+    def loopback(self) -> bool:
+        """True when the server is this machine (a login in clear text never leaves it)."""
+        return is_loopback(self.host)
+
+    @property
+    def use_starttls(self) -> bool:
+        """STARTTLS as configured, or on by default for a host that is not a loopback one."""
+        if self.ssl:
+            return False
+        return (not self.loopback) if self.starttls is None else self.starttls
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP address (127.0.0.0/8, ::1); other names are not
+    resolved, so a name pointing at this machine still counts as remote."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 class Level(Section):
@@ -112,6 +141,9 @@ class FollowupSettings(Section):
                                                          "it counts as broken")
     plan_grace_days: int = Field(3, ge=0, description="days after an instalment before it is "
                                                       "missed")
+    send_lease_seconds: int = Field(
+        120, ge=2, description="a run's hold on a send in flight, renewed every quarter; a "
+                                 "send whose run let it lapse (crashed) is reported stuck")
     smtp: SmtpSettings = Field(SmtpSettings(), description="the mail server reminders go through")
     levels: tuple[Level, ...] = Field(DEFAULT_LEVELS, description="the dunning levels, by days")
     weights: Weights = Field(Weights(), description="how the worklist score is made")

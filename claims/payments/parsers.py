@@ -21,9 +21,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -289,6 +291,31 @@ def _camt_tx(tx: Element, t_no: int, e: _CamtEntry) -> StatementLine:
 
 # -- MT940 ----------------------------------------------------------------------------------
 
+class _Collect(logging.Handler):
+    """Keeps the records a library logs instead of letting them reach stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record.getMessage())
+
+
+@contextmanager
+def _captured_log(name: str) -> Iterator[list[str]]:
+    """What logger ``name`` says inside the block, kept (not printed on stderr): the mt-940
+    parser logs dozens of lines for a garbage file; they become part of one finding."""
+    logger, handler = logging.getLogger(name), _Collect()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
 def parse_mt940(data: bytes, *, file: str = "<mt940>") -> Statement:
     """Parse a SWIFT MT940 customer statement (with German ``:86:`` structured details)."""
     import mt940  # the mt-940 package
@@ -302,10 +329,14 @@ def parse_mt940(data: bytes, *, file: str = "<mt940>") -> Statement:
         raise InputError("not an MT940 statement (no :20: / :61: / :62F: tags)", file=file,
                          rule="mt940-structure")
     try:
-        blocks = mt940.parse_statements(text, options=Options(applicant_iban=True,
-                                                              reversal_sign=True))
+        with _captured_log("mt940") as said:
+            blocks = mt940.parse_statements(text, options=Options(applicant_iban=True,
+                                                                  reversal_sign=True))
     except Exception as err:  # the parser raises bare ValueError/RuntimeError/KeyError
-        raise InputError(f"malformed MT940: {err}", file=file, rule="mt940-syntax") from err
+        first = " ".join(str(err).split())[:200]
+        noise = f" ({len(said)} parser message(s) folded in)" if said else ""
+        raise InputError(f"malformed MT940: {first}{noise}", file=file,
+                         rule="mt940-syntax") from err
     lines: list[StatementLine] = []
     reversals: list[StatementLine] = []
     debits = 0

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from claims.core.importers import read_file
@@ -39,6 +39,11 @@ from claims.store.tables import (
 
 log = structlog.get_logger("claims.payments")
 
+#: lines inserted and matched per batch (the session is emptied after each: memory stays flat)
+IMPORT_BATCH = 2000
+#: an import keeps the detail of at most this many matches (the rest counted, not listed)
+MAX_MATCHES_LISTED = 1000
+
 
 @dataclass
 class ImportSummary:
@@ -58,9 +63,15 @@ class ImportSummary:
     reversals_review: int = 0       # returned credits waiting for a person to name the payment
     reversals_unmatched: int = 0    # marked as reversals by the bank; no payment fits
     matches: list[dict[str, Any]] = field(default_factory=list)
+    #: matches not listed in ``matches`` (a large file keeps the first MAX_MATCHES_LISTED)
+    matches_omitted: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """Plain JSON data; ``matches_omitted`` only when some were left out."""
+        out = dict(self.__dict__)
+        if not self.matches_omitted:
+            out.pop("matches_omitted")
+        return out
 
 
 # -- reading the book -----------------------------------------------------------------------
@@ -168,6 +179,9 @@ def _record_matches(s: Session, payments: Sequence[PaymentRow], matches: Sequenc
             summary.unmatched += 1
         else:
             summary.review += 1
+        if len(summary.matches) >= MAX_MATCHES_LISTED:
+            summary.matches_omitted += 1
+            continue
         summary.matches.append({
             "payment_id": payment.id, "external_id": payment.external_id,
             "amount": str(plain(payment.amount)), "currency": payment.currency,
@@ -191,6 +205,27 @@ def _insert_lines(s: Session, lines: Sequence[StatementLine], source: str,
     s.add_all(rows)
     s.flush()
     return rows, len(known)
+
+
+def _import_lines(s: Session, lines: Sequence[StatementLine], source: str,
+                  settings: MatchSettings, actor: str, import_id: int,
+                  summary: ImportSummary) -> None:
+    """Insert, match and apply ``lines`` batch by batch against one book (earlier lines take
+    money first, as in one pass); each batch is flushed and let go of, so the session does
+    not grow with the file."""
+    currencies = sorted({line.currency for line in lines})
+    book = load_book(s, currencies)
+    for start in range(0, len(lines), IMPORT_BATCH):
+        batch = lines[start:start + IMPORT_BATCH]
+        rows, known = _insert_lines(s, batch, source)
+        summary.already_known += known
+        summary.added += len(rows)
+        by_id = {r.external_id for r in rows}
+        fresh = [line for line in batch if line.external_id in by_id]
+        _record_matches(s, rows, match_lines(book, fresh, settings), settings, actor,
+                        import_id, summary)
+        s.flush()
+        s.expunge_all()
 
 
 def get_mapping(store: Store, bank: str) -> CsvMapping:
@@ -243,15 +278,12 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
                                     lines=len(statement.lines), actor=actor)
         s.add(record)
         s.flush()
-        rows, summary.already_known = _insert_lines(s, statement.lines, statement.format)
-        record.added = summary.added = len(rows)
-        book = load_book(s, [r.currency for r in rows])
-        by_id = {r.external_id: r for r in rows}
-        lines = [line for line in statement.lines if line.external_id in by_id]
-        matches = match_lines(book, lines, settings)
-        _record_matches(s, rows, matches, settings, actor, record.id, summary)
+        record_id = record.id
+        _import_lines(s, statement.lines, statement.format, settings, actor, record_id, summary)
+        s.execute(update(StatementImportRow).where(StatementImportRow.id == record_id)
+                  .values(added=summary.added))
         counts = record_reversals(s, statement.reversals, marked=statement.reversals_marked,
-                                  import_id=record.id, actor=actor)
+                                  import_id=record_id, actor=actor)
         summary.reversed, summary.reversals_review = counts.reversed, counts.review
         summary.reversals_unmatched = counts.unmatched
         summary.debits_skipped += counts.debits

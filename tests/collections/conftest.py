@@ -1,11 +1,12 @@
 """Fixtures for collections: a real SMTP server (aiosmtpd) and workspaces with receivables.
 
 The SMTP handler keeps every message it accepted; ``mode`` makes it refuse ("refuse": 554 at
-DATA) or drop the connection in the middle of DATA ("drop").
+DATA) or drop the connection in the middle of DATA ("drop"); ``gate`` holds DATA open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -40,8 +41,11 @@ class Handler:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: threading.Event | None = None  # set: DATA is answered only once the gate opens
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        while self.gate is not None and not self.gate.is_set():
+            await asyncio.sleep(0.05)  # hold this message without blocking other sessions
         if self.mode == "refuse":
             return "554 5.7.1 Message rejected by policy"
         if self.mode == "drop":

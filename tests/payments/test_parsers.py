@@ -163,3 +163,16 @@ def test_format_is_guessed_from_the_content(tmp_path) -> None:
     with pytest.raises(InputError) as err:
         parse_statement(missing)
     assert err.value.rule == "file-readable"
+
+
+def test_mt940_garbage_is_one_finding_and_nothing_on_stderr(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """The mt-940 parser logs dozens of lines for a garbage file: they are folded into the one
+    finding, never printed (issue 14 item 9)."""
+    garbage = b":20:X\n:25:DE1\n:28C:1\n:60F:C\n:61:garbage\n:86:zz\n:62F:C\n"
+    with pytest.raises(InputError) as err:
+        parse_mt940(garbage, file="junk.sta")
+    assert err.value.rule == "mt940-syntax" and err.value.file == "junk.sta"
+    assert "\n" not in str(err.value) and "parser message(s) folded in" in str(err.value)
+    out, errors = capfd.readouterr()
+    assert out == "" and errors == ""

@@ -227,3 +227,26 @@ def test_settings_are_validated(tmp_path: Path) -> None:
         load_settings(config)
     assert err.value.field == "payments.auto_apply_threshold" and err.value.file == str(config)
     assert MatchSettings().small_difference == "writeoff"
+
+
+def test_a_statement_imported_in_small_batches_matches_as_in_one(
+        ledger: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines are inserted, matched and let go of in batches (memory flat in the number of
+    lines, issue 14 item 9); batch by batch against one book gives the one-pass result, and a
+    large file lists only the first matches (the rest counted)."""
+    monkeypatch.setattr(service, "IMPORT_BATCH", 2)
+    monkeypatch.setattr(service, "MAX_MATCHES_LISTED", 3)
+    path = tmp_path / "stmt.xml"
+    path.write_bytes(camt053(EVERY_CASE))
+    summary = service.import_statement(ledger, path, actor="ana")
+    assert (summary.lines, summary.added, summary.already_known) == (7, 7, 0)
+    assert (summary.applied, summary.review, summary.unmatched) == (5, 1, 1)
+    assert len(summary.matches) == 3 and summary.matches_omitted == 4
+    assert summary.to_json()["matches_omitted"] == 4
+    assert open_balance(ledger, "INV-2026-002") == Decimal("200.00")  # B3 in review
+    assert open_balance(ledger, "INV-2026-007") == Decimal("500.00")
+    with ledger.session() as s:
+        assert s.scalar(select(StatementImportRow.added)) == 7
+    assert count(ledger, PaymentRow) == 7 and count(ledger, PaymentMatchRow) == 7
+    small = service.import_statement(ledger, tmp_path / "stmt.xml")
+    assert small.duplicate and "matches_omitted" not in small.to_json()

@@ -16,6 +16,11 @@ How "exactly once" works (and its one trade-off):
    message, so it is NOT resent blindly (that could send twice); every run reports it as
    ``stuck`` until someone checks the mailbox and runs ``claims followup resolve ID --sent`` or
    ``--not-sent``. We prefer a reminder held back for a day over one sent twice.
+6. Each reservation names its run (``run_owner`` = host:pid:uuid) and carries a lease
+   (``lease_expires_at``, ``[followup] send_lease_seconds``) that the run's heartbeat renews
+   every quarter lease. A second, overlapping run skips the items a live run holds and lists
+   them as ``in_flight``; only a ``sending`` row whose lease ran out (its run died) is
+   ``stuck``, and ``resolve`` refuses a row whose lease is still running.
 
 The work is split by step: :mod:`.plan` (what is due, for whom), :mod:`.render` (templates and
 the MIME message) and :mod:`.send` (reserve, send, confirm; stuck sends). The names below are
@@ -27,11 +32,12 @@ from __future__ import annotations
 from claims.collections.dunning.plan import Message, config_of, due_items, plan_messages
 from claims.collections.dunning.render import build_email, render, template_environment
 from claims.collections.dunning.send import (
-    Mailer, RunResult, SendFailed, resolve_stuck, run, sent_history, stuck_sends,
+    Mailer, RunResult, SendFailed, in_flight_sends, resolve_stuck, run, sent_history,
+    stuck_sends,
 )
 
 __all__ = [
     "Mailer", "Message", "RunResult", "SendFailed", "build_email", "config_of", "due_items",
-    "plan_messages", "render", "resolve_stuck", "run", "sent_history", "stuck_sends",
-    "template_environment",
+    "in_flight_sends", "plan_messages", "render", "resolve_stuck", "run", "sent_history",
+    "stuck_sends", "template_environment",
 ]

@@ -4,17 +4,21 @@ send over SMTP, confirm; stuck sends are reported and settled by a person.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from claims.collections.mailer import ConnectionFailed, Mailer, Refused
 from claims.collections.receivables import as_datetime
@@ -47,7 +51,8 @@ class SendFailed(ClaimsError):
 
 @dataclass
 class RunResult:
-    """What a run did: sent, tasks, failed, stuck, warnings, and groups another run took."""
+    """What a run did: sent, tasks, failed, stuck, warnings, and groups another run took;
+    ``in_flight``: sends a live concurrent run holds right now (not stuck, not to resolve)."""
 
     as_of: date
     dry_run: bool
@@ -55,6 +60,7 @@ class RunResult:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     stuck: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     taken: int = 0   # groups another concurrent run reserved first
 
@@ -67,21 +73,81 @@ class RunResult:
         """The result as plain JSON data."""
         return {"as_of": self.as_of, "dry_run": self.dry_run, "sent": self.sent,
                 "tasks": self.tasks, "failed": self.failed, "stuck": self.stuck,
-                "warnings": self.warnings, "taken_by_other_run": self.taken}
+                "warnings": self.warnings, "taken_by_other_run": self.taken,
+                "in_flight_elsewhere": self.in_flight}
 
 
-def stuck_sends(ws: Workspace) -> list[dict[str, Any]]:
-    """Sends left in state ``sending`` (a crash mid-send): to be resolved by a person."""
+def run_owner() -> str:
+    """This run's name on its reservations: ``host:pid:uuid`` (unique even across restarts)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _sending(ws: Workspace, *, live: bool) -> list[dict[str, Any]]:
+    """Sends in state ``sending`` whose run's lease is still running (``live``) or not."""
+    now = utcnow()
+    lease_ok = DunningSendRow.lease_expires_at >= now
+    held = lease_ok if live else or_(DunningSendRow.lease_expires_at.is_(None), ~lease_ok)
     with ws.store.session() as s:
         rows = s.execute(select(DunningSendRow, CustomerRow.name)
                          .join(CustomerRow, CustomerRow.id == DunningSendRow.customer_id)
-                         .where(DunningSendRow.state == "sending").order_by(DunningSendRow.id))
+                         .where(DunningSendRow.state == "sending", held)
+                         .order_by(DunningSendRow.id))
         return [{"send_id": r.id, "customer": name, "level": r.level,
-                 "recipients": r.recipients, "reserved_at": r.created_at} for r, name in rows]
+                 "recipients": r.recipients, "reserved_at": r.created_at,
+                 "run": r.run_owner, "lease_expires_at": r.lease_expires_at}
+                for r, name in rows]
 
 
-def _reserve(ws: Workspace, msg: Message, as_of: date, state: str) -> int | None:
+def stuck_sends(ws: Workspace) -> list[dict[str, Any]]:
+    """Sends left in state ``sending`` by a run whose lease ran out (it crashed or was killed
+    mid-send): to be resolved by a person. A live run's in-flight sends are not listed."""
+    return _sending(ws, live=False)
+
+
+def in_flight_sends(ws: Workspace) -> list[dict[str, Any]]:
+    """Sends a live run holds in ``sending`` right now (its heartbeat keeps the lease)."""
+    return _sending(ws, live=True)
+
+
+@dataclass
+class Lease:
+    """A run's hold on its reservations: its owner name and the lease length; a heartbeat
+    thread extends ``lease_expires_at`` of the run's ``sending`` rows every quarter lease."""
+
+    owner: str
+    seconds: float
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def expires(self) -> Any:
+        """When a lease taken or renewed now runs out."""
+        return utcnow() + timedelta(seconds=self.seconds)
+
+    def beat(self, ws: Workspace) -> None:
+        """Renew the lease on this run's rows still in ``sending``."""
+        with ws.store.session() as s:
+            s.execute(update(DunningSendRow).where(DunningSendRow.run_owner == self.owner,
+                                                   DunningSendRow.state == "sending")
+                      .values(lease_expires_at=self.expires()))
+
+    def keep(self, ws: Workspace) -> threading.Thread:
+        """Start the heartbeat (a daemon thread, stopped by ``stop.set()``)."""
+        def loop() -> None:
+            while not self.stop.wait(self.seconds / 4):
+                try:
+                    self.beat(ws)
+                except (ClaimsError, SQLAlchemyError) as err:
+                    # a missed beat is harmless: three more come before the lease runs out
+                    log.warning("followup.heartbeat_failed", owner=self.owner, error=str(err))
+        thread = threading.Thread(target=loop, name="followup-lease", daemon=True)
+        thread.start()
+        return thread
+
+
+def _reserve(ws: Workspace, msg: Message, as_of: date, state: str,
+             lease: Lease | None = None) -> int | None:
     """Commit the send and its items before any external action; None if another run has.
+    ``lease`` names the run holding the row (a row without one is stuck at once if left in
+    ``sending``).
 
     Only a unique-key refusal means "another run has it"; every other store error (a locked
     or unreachable database, another constraint) fails the run."""
@@ -91,7 +157,9 @@ def _reserve(ws: Workspace, msg: Message, as_of: date, state: str) -> int | None
                                  level=msg.level.name, level_rank=msg.rank,
                                  channel=msg.level.channel, state=state, as_of=as_of,
                                  language=msg.language, recipients=", ".join(msg.recipients),
-                                 owner=msg.level.owner or msg.collector, actor=ws.actor)
+                                 owner=msg.level.owner or msg.collector, actor=ws.actor,
+                                 run_owner=lease.owner if lease else None,
+                                 lease_expires_at=lease.expires() if lease else None)
             s.add(row)
             s.flush()
             # one executemany: a statement may list hundreds of items
@@ -132,6 +200,7 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
     as_of = as_of or date.today()
     result = RunResult(as_of=as_of, dry_run=dry_run)
     result.stuck = stuck_sends(ws)
+    result.in_flight = in_flight_sends(ws)
     messages = plan_messages(ws, as_of, customer=customer)
     if dry_run:
         # the same shape as a real run's entries (items by label); `preview` shows the detail
@@ -149,7 +218,7 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
     first = Mailer(config_of(ws).followup.smtp)
     if any(m.level.channel == "email" and not m.problem for m in messages):
         first.check_credentials()
-    state = _RunState()
+    state = _RunState(lease=Lease(run_owner(), config_of(ws).followup.send_lease_seconds))
     local = threading.local()
     mailers: list[Mailer] = []
 
@@ -165,6 +234,7 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
         return current
 
     workers = max(1, min(config_of(ws).followup.smtp.connections, len(messages)))
+    heartbeat = state.lease.keep(ws)
     try:
         if workers == 1:
             for msg in messages:
@@ -177,6 +247,8 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
                                   messages):
                     pass
     finally:
+        state.lease.stop.set()
+        heartbeat.join()
         for m in mailers:
             m.close()
     for entries in (result.sent, result.tasks, result.failed):
@@ -188,8 +260,9 @@ def run(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
 
 @dataclass
 class _RunState:
-    """What the workers of one run share: the first connection error, and a lock."""
+    """What the workers of one run share: its lease, the first connection error, and a lock."""
 
+    lease: Lease
     connection_error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -201,7 +274,7 @@ def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: 
     summary = {"customer": msg.customer, "level": msg.level.name,
                "items": [i.label for i in msg.items]}
     if msg.level.channel == "task":
-        send_id = _reserve(ws, msg, as_of, state="sent")
+        send_id = _reserve(ws, msg, as_of, state="sent", lease=state.lease)
         if send_id is None:
             with state.lock:
                 result.taken += 1
@@ -224,7 +297,7 @@ def _send_one(ws: Workspace, msg: Message, as_of: date, mailer: Mailer, result: 
         return
     # rendered before the reservation: a template error must not leave a row in 'sending'
     email = build_email(ws, msg, as_of, send_key=msg.key)
-    send_id = _reserve(ws, msg, as_of, state="sending")
+    send_id = _reserve(ws, msg, as_of, state="sending", lease=state.lease)
     if send_id is None:
         with state.lock:
             result.taken += 1
@@ -286,6 +359,11 @@ def resolve_stuck(ws: Workspace, send_id: int, *, was_sent: bool) -> dict[str, A
             raise NotFound("dunning send", send_id)
         if row.state != "sending":
             raise ConflictError(f"send {send_id} is {row.state}, not stuck in sending")
+        expires = row.lease_expires_at
+        if expires is not None and as_datetime(expires) >= utcnow():
+            raise ConflictError(f"send {send_id} is held by a live run ({row.run_owner}, "
+                                f"lease until {as_datetime(expires):%Y-%m-%d %H:%M:%S} UTC): "
+                                "in flight, not stuck; wait for that run")
         if was_sent:
             row.state, row.sent_at = "sent", utcnow()
     if not was_sent:

@@ -39,7 +39,8 @@ class DunningSendRow(Base):
 
     Written in state ``sending`` *before* the SMTP conversation, ``sent`` after the server
     accepted it; deleted again if the server refused, so the reminder stays due. A row left in
-    ``sending`` (crash between the two) is reported by every run and never resent blindly.
+    ``sending`` (crash between the two) is reported by every run and never resent blindly,
+    once the lease of the run that wrote it (``run_owner``, ``lease_expires_at``) ran out.
     """
 
     __tablename__ = "dunning_sends"
@@ -60,6 +61,10 @@ class DunningSendRow(Base):
     actor: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the run holding a 'sending' row (host:pid:uuid) and until when; its heartbeat extends
+    # the lease, so only a row whose lease ran out (a dead run) is reported as stuck
+    run_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DunningSendItemRow(Base):
