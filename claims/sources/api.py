@@ -64,8 +64,8 @@ def import_files(ws: Workspace, paths: Sequence[Path], *, fmt: str | None = None
     if mapping is not None:
         options = {"mapping": get_mapping(mapping, ws.settings.invoice_import),
                    "mapping_name": mapping}
-    items = [item for imp, path in zip(importers, paths, strict=True)
-             for item in extract(imp, path, options)]
+    read = [extract(imp, path, options) for imp, path in zip(importers, paths, strict=True)]
+    items = [item for batch in read for item in batch]
     names = [str(p) for p in paths]
     # the record names the files (a long batch by its ends); the sha256 covers every byte
     target = ", ".join(names) if len(names) <= 3 else \
@@ -75,7 +75,13 @@ def import_files(ws: Workspace, paths: Sequence[Path], *, fmt: str | None = None
         detail["mapping"] = mapping
     return store_batch(ws, items, source="+".join(sorted({i.name for i in importers})),
                        target=target, input_sha256=sha256_of(blobs), dry_run=dry_run,
-                       detail=detail)
+                       detail=detail, warnings=[f for batch in read for f in _skipped(batch)])
+
+
+def _skipped(items: list[SourceInvoice]) -> list[ImportFinding]:
+    """The warnings an importer gave about the file rather than an invoice (rows left out:
+    :class:`~claims.sources.tabular.TabularInvoices`)."""
+    return list(getattr(items, "findings", ()))
 
 
 def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
@@ -100,7 +106,7 @@ def import_tabular(ws: Workspace, path: Path, mapping_name: str, *, dry_run: boo
                     {"mapping": mapping, "mapping_name": mapping_name})
     return store_batch(ws, items, source=source, target=str(path),
                        input_sha256=sha256_of(_read_all([path])), dry_run=dry_run,
-                       detail={"mapping": mapping_name})
+                       detail={"mapping": mapping_name}, warnings=_skipped(items))
 
 
 def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5, *,
