@@ -172,6 +172,7 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
         client.close()
     endpoint = f"{client.api_base or settings.api(None)} org {settings.organization_id}"
     items, skipped = to_source_invoices(fetched, endpoint=endpoint)
+    items, held = _hold_back(items)
     voided = _voided(ws, fetched.invoices) if skipped else []
     # what was read, canonically: the invoice details, contacts and payments as received
     digest = sha256_of([json.dumps([fetched.invoices, fetched.contacts, fetched.payments,
@@ -179,11 +180,30 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
                         *(fetched.pdfs[k] for k in sorted(fetched.pdfs))])
     return store_batch(ws, items, source="zoho", target=endpoint, input_sha256=digest,
                        dry_run=dry_run, requests=fetched.requests,
-                       cursor=fetched.cursor or cursor,
-                       warnings=[*fetched.findings, *voided],
+                       cursor=_cursor_before(fetched, held, cursor) if held
+                       else fetched.cursor or cursor,
+                       warnings=[*fetched.findings, *voided,
+                                 *(f for item in held for f in item.findings)],
                        refresh=with_payments(fetched.refreshed, fetched.payments),
                        detail={"since": cursor, "skipped_drafts_and_voids": skipped,
                                "retries": fetched.retries, "details": fetched.details,
                                "pdfs": len(fetched.pdfs), "refreshed": len(fetched.refreshed),
                                "minimum_requests": fetched.minimum_requests(settings.per_page),
-                               "payments": len(fetched.payments)})
+                               "payments": len(fetched.payments),
+                               "held_back": [i.invoice.number for i in held]})
+
+
+def _hold_back(items: list[SourceInvoice]) -> tuple[list[SourceInvoice], list[SourceInvoice]]:
+    """The invoices to store, and those held back by an error finding (a total that is not
+    its lines plus tax): one bad invoice is reported, never blocking the others."""
+    good = [i for i in items if not any(f.severity == "error" for f in i.findings)]
+    return good, [i for i in items if i not in good]
+
+
+def _cursor_before(fetched: Any, held: list[SourceInvoice], since: str | None) -> str | None:
+    """The cursor when invoices were held back: the newest modification time read before the
+    first of them (else where this run started), so the next run lists it again."""
+    first = min(str(i.extra.get("last_modified_time") or "") for i in held)
+    times = [str(i.get("last_modified_time") or "") for i in fetched.invoices] + \
+        [str(r.get("last_modified_time") or "") for r in fetched.refreshed.values()]
+    return max((t for t in times if t and t < first), default=since)
