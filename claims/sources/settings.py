@@ -133,11 +133,6 @@ class ZohoSettings(Section):
     requests_per_minute: int = Field(90, ge=0, description="client-side pace; 0: unpaced "
                                      "(Zoho allows 100 per minute per organisation)")
     timeout_seconds: float = Field(30.0, gt=0, description="per request")  # ok: not money
-    daily_request_budget: int = Field(
-        0, ge=0, description="the most API requests one day's imports may make (the Free plan "
-        "allows 1,000 a day, Standard 2,000); 0: no budget. At the limit an import stops, "
-        "stores what it read, leaves the cursor before the first unread invoice, and the next "
-        "run resumes there")
 
     @model_validator(mode="after")
     def _known_data_centre(self) -> ZohoSettings:
