@@ -13,13 +13,14 @@ from typing import Any
 
 from claims.sources import api as sources
 from claims.sources.common import ImportBatch, InvoiceChange
-from claims.sources.store import list_imports
+from claims.sources.store import invoice_record, list_imports
 from claims.sources.tabular import mappings
 from claims.sources.zoho import ZohoError
 from claims.workspace import Workspace
 
 __all__ = ["ImportBatch", "InvoiceChange", "import_invoice_files", "import_zoho", "preview_tabular",
-           "import_tabular", "import_xml_files", "tabular_mappings", "import_history"]
+           "import_tabular", "import_xml_files", "tabular_mappings", "import_history",
+           "show_invoice"]
 
 
 def import_zoho(ws: Workspace, *, since: date | str | None = None,
@@ -69,3 +70,9 @@ def tabular_mappings(ws: Workspace) -> dict[str, Any]:
 def import_history(ws: Workspace, limit: int = 50) -> list[dict[str, Any]]:
     """Recent imports: source, input, counts, who and when; newest first."""
     return list_imports(ws, limit)
+
+
+def show_invoice(ws: Workspace, number: str) -> dict[str, Any]:
+    """One invoice as stored: the invoice, its source (import, kind, external id, what the
+    source said beyond the invoice), its seller (name, VAT number), lines and totals."""
+    return invoice_record(ws, number)

@@ -36,5 +36,35 @@ def add(ctx: typer.Context,
         raise typer.Exit(1)
 
 
+@app.command("show")
+def show(ctx: typer.Context, number: str = typer.Argument(..., help="the invoice number"),
+         as_json: bool = JsonOption) -> None:
+    """Show one invoice: its source, seller (name, VAT number), lines and totals.
+
+    Example: claims invoice show 2026/1800000123 --json
+    """
+    record = api.show_invoice(workspace_from(ctx), number)
+    if as_json:
+        emit_json(record)
+        return
+    inv, src, seller = record["invoice"], record["source"], record["seller"]
+    typer.echo(f"invoice {inv['number']} of {inv['issue_date']}"
+               + (f", due {inv['due_date']}" if inv.get("due_date") else "")
+               + f": {inv['customer'] or '—'}")
+    if src is not None:
+        typer.echo(f"  source: {src['source']} {src['kind']}"
+                   + (f", id {src['external_id']}" if src["external_id"] else "")
+                   + (f", import #{src['import_id']}" if src["import_id"] else "")
+                   + (f" ({src['origin']})" if src["origin"] else ""))
+    if seller:
+        typer.echo(f"  seller: {seller.get('name') or '—'}, VAT number "
+                   f"{seller.get('vat_number') or '—'}")
+    for ln in record["lines"]:
+        typer.echo(f"  {ln['quantity']} × {ln['unit_price']}  {ln['description']}: net "
+                   f"{ln['net']}, VAT {ln['vat']}")
+    t = record["totals"]
+    typer.echo(f"  net {t['net']}, VAT {t['vat']}, total {t['total']} {t['currency']}")
+
+
 from claims.cli import sources  # noqa: E402  (``claims invoice import …``)
 app.add_typer(sources.app, name="import")

@@ -2,8 +2,9 @@
 
 Each command reads its source, stores all or nothing, and prints what it did. ``--json`` prints
 the :class:`~claims.sources.common.ImportBatch` (see its ``to_json``). Exit codes: 0 done; 1 bad
-input (nothing imported) or some invoices conflict (changed after their claim was built; kept
-as they were); 3 Zoho could not be reached.
+input (nothing imported), some invoices conflict (changed after their claim was built; kept
+as they were) or a Zoho invoice was held back by an error (the others stored); 3 Zoho could not
+be reached.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def report(batch: ImportBatch, as_json: bool) -> None:
                 typer.echo(line, err=True)
         for finding in batch.findings:
             typer.echo(f"  {finding.severity}: {finding}", err=True)
-    if batch.conflicts:
-        raise typer.Exit(1)
+    if batch.conflicts or any(f.severity == "error" for f in batch.findings):
+        raise typer.Exit(1)   # kept apart, never overwritten; or held back: the others stored
 
 
 def _since(text: str | None) -> date | None:

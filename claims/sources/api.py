@@ -64,8 +64,8 @@ def import_files(ws: Workspace, paths: Sequence[Path], *, fmt: str | None = None
     if mapping is not None:
         options = {"mapping": get_mapping(mapping, ws.settings.invoice_import),
                    "mapping_name": mapping}
-    items = [item for imp, path in zip(importers, paths, strict=True)
-             for item in extract(imp, path, options)]
+    read = [extract(imp, path, options) for imp, path in zip(importers, paths, strict=True)]
+    items = [item for batch in read for item in batch]
     names = [str(p) for p in paths]
     # the record names the files (a long batch by its ends); the sha256 covers every byte
     target = ", ".join(names) if len(names) <= 3 else \
@@ -75,7 +75,13 @@ def import_files(ws: Workspace, paths: Sequence[Path], *, fmt: str | None = None
         detail["mapping"] = mapping
     return store_batch(ws, items, source="+".join(sorted({i.name for i in importers})),
                        target=target, input_sha256=sha256_of(blobs), dry_run=dry_run,
-                       detail=detail)
+                       detail=detail, warnings=[f for batch in read for f in _skipped(batch)])
+
+
+def _skipped(items: list[SourceInvoice]) -> list[ImportFinding]:
+    """The warnings an importer gave about the file rather than an invoice (rows left out:
+    :class:`~claims.sources.tabular.TabularInvoices`)."""
+    return list(getattr(items, "findings", ()))
 
 
 def import_xml_files(ws: Workspace, kind: str, paths: Sequence[Path], *,
@@ -100,7 +106,7 @@ def import_tabular(ws: Workspace, path: Path, mapping_name: str, *, dry_run: boo
                     {"mapping": mapping, "mapping_name": mapping_name})
     return store_batch(ws, items, source=source, target=str(path),
                        input_sha256=sha256_of(_read_all([path])), dry_run=dry_run,
-                       detail={"mapping": mapping_name})
+                       detail={"mapping": mapping_name}, warnings=_skipped(items))
 
 
 def preview_tabular(ws: Workspace, path: Path, mapping_name: str, rows: int = 5, *,
@@ -166,6 +172,7 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
         client.close()
     endpoint = f"{client.api_base or settings.api(None)} org {settings.organization_id}"
     items, skipped = to_source_invoices(fetched, endpoint=endpoint)
+    items, held = _hold_back(items)
     voided = _voided(ws, fetched.invoices) if skipped else []
     # what was read, canonically: the invoice details, contacts and payments as received
     digest = sha256_of([json.dumps([fetched.invoices, fetched.contacts, fetched.payments,
@@ -173,11 +180,30 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
                         *(fetched.pdfs[k] for k in sorted(fetched.pdfs))])
     return store_batch(ws, items, source="zoho", target=endpoint, input_sha256=digest,
                        dry_run=dry_run, requests=fetched.requests,
-                       cursor=fetched.cursor or cursor,
-                       warnings=[*fetched.findings, *voided],
+                       cursor=_cursor_before(fetched, held, cursor) if held
+                       else fetched.cursor or cursor,
+                       warnings=[*fetched.findings, *voided,
+                                 *(f for item in held for f in item.findings)],
                        refresh=with_payments(fetched.refreshed, fetched.payments),
                        detail={"since": cursor, "skipped_drafts_and_voids": skipped,
                                "retries": fetched.retries, "details": fetched.details,
                                "pdfs": len(fetched.pdfs), "refreshed": len(fetched.refreshed),
                                "minimum_requests": fetched.minimum_requests(settings.per_page),
-                               "payments": len(fetched.payments)})
+                               "payments": len(fetched.payments),
+                               "held_back": [i.invoice.number for i in held]})
+
+
+def _hold_back(items: list[SourceInvoice]) -> tuple[list[SourceInvoice], list[SourceInvoice]]:
+    """The invoices to store, and those held back by an error finding (a total that is not
+    its lines plus tax): one bad invoice is reported, never blocking the others."""
+    good = [i for i in items if not any(f.severity == "error" for f in i.findings)]
+    return good, [i for i in items if i not in good]
+
+
+def _cursor_before(fetched: Any, held: list[SourceInvoice], since: str | None) -> str | None:
+    """The cursor when invoices were held back: the newest modification time read before the
+    first of them (else where this run started), so the next run lists it again."""
+    first = min(str(i.extra.get("last_modified_time") or "") for i in held)
+    times = [str(i.get("last_modified_time") or "") for i in fetched.invoices] + \
+        [str(r.get("last_modified_time") or "") for r in fetched.refreshed.values()]
+    return max((t for t in times if t and t < first), default=since)

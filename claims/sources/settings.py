@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -42,7 +43,12 @@ FIELDS = {
     "quantity": "line quantity", "unit_price": "line unit price", "line_net": "line net",
     "vat_percent": "line VAT rate, %", "line_vat": "line VAT", "net": "invoice net",
     "vat": "invoice VAT", "total": "invoice total (checked against net + VAT)",
+    "doc_type": "document type (the mapping's kinds say which are invoices, credit notes, "
+                "or rows to skip, such as payments)",
+    "fiscal_year": "fiscal year (SAP: document numbers repeat across years)",
+    "company_code": "company code (SAP: part of the document's key)",
 }
+
 
 #: Zoho Books data centres (the domain suffix of the account).
 DATA_CENTRES = ("com", "eu", "in", "sa", "com.au", "jp", "ca", "com.cn")
@@ -73,6 +79,17 @@ class Mapping(Section):
     skip_rows: int | None = Field(
         None, ge=0, description="rows above the header (title lines); default: the header is "
         "the first row whose cells hold every required column of the mapping")
+    group_rows: bool = Field(
+        False, description="report layout (QuickBooks): a row with text in its first cell only "
+        "names the customer of the rows below it; a row whose first cell starts with 'Total' "
+        "is a subtotal; both are skipped")
+    kinds: dict[str, Literal["invoice", "credit-note", "skip"]] = Field(
+        default_factory=dict, description="document type (the doc_type column) → invoice, "
+        "credit-note or skip (a payment, a cash sale: reported as skipped, never stored); a "
+        "type not listed is an error naming the row")
+    number_format: str = Field(
+        "{number}", description="the stored invoice number from fields, e.g. "
+        "\"{fiscal_year}/{number}\" (SAP numbers repeat across fiscal years)")
 
     @field_validator("columns")
     @classmethod
@@ -81,6 +98,18 @@ class Mapping(Section):
         if unknown:
             raise unknown_name_error("invoice field", unknown[0], FIELDS)
         return columns
+
+    @field_validator("number_format")
+    @classmethod
+    def _known_placeholders(cls, template: str) -> str:
+        names = re.findall(r"{([^{}]*)}", template)
+        if "number" not in names:
+            raise ValueError("must contain {number}")
+        for name in names:
+            if name not in ("number", "fiscal_year", "company_code"):
+                raise ValueError(f"{{{name}}} is not one of {{number}}, {{fiscal_year}}, "
+                                 "{company_code}")
+        return template
 
 
 class ZohoSettings(Section):

@@ -305,3 +305,26 @@ def list_imports(ws: Workspace, limit: int = 50) -> list[dict[str, Any]]:
                  "conflicts": r.conflicts, "customers_added": r.customers_added,
                  "contacts_added": r.contacts_added, "requests": r.requests,
                  "cursor": r.cursor} for r in rows]
+
+
+def invoice_record(ws: Workspace, number: str) -> dict[str, Any]:
+    """One stored invoice as JSON-ready data: the invoice (lines, totals), where it came from
+    (source, kind, external id, the import, the origin's extra) and its seller (name, VAT
+    number) when the source names one. :class:`~claims.errors.NotFound` if there is none."""
+    invoice = ws.store.get_invoice(number)
+    with ws.store.session() as s:
+        origin = s.scalar(select(InvoiceOriginRow).join(
+            InvoiceRow, InvoiceOriginRow.invoice_id == InvoiceRow.id).where(
+            InvoiceRow.number == number))
+        source: dict[str, Any] | None = None
+        if origin is not None:
+            extra = dict(origin.extra or {})
+            source = {"source": origin.source, "kind": origin.kind,
+                      "external_id": origin.external_id, "import_id": origin.import_id,
+                      "origin": extra.pop("origin", None),
+                      "findings": extra.pop("findings", []), "extra": extra}
+    data = _jsonable(invoice.model_dump(mode="json"))
+    seller = (source or {}).get("extra", {}).get("seller") or None
+    return {"invoice": data, "source": source, "seller": seller,
+            "lines": data.get("lines", []),
+            "totals": {k: data.get(k) for k in ("net", "vat", "total", "currency")}}

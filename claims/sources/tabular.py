@@ -1,8 +1,9 @@
 """Accounting exports (CSV / XLSX) through saved column mappings.
 
 A :class:`Mapping` names which column holds which invoice field, and how the export writes dates
-and numbers (locale). Built-in mappings cover typical QuickBooks, SAP (FBL5N) and Oracle
-Receivables exports; users add their own in ``claims.toml``::
+and numbers (locale). Built-in mappings (:mod:`claims.sources.mappings`) read QuickBooks Online's
+Sales by Customer Detail report, SAP FBL5N and Oracle Receivables exports; users add their own
+in ``claims.toml``::
 
     [invoice_import.mappings.my-erp]
     date_format = "%d/%m/%Y"
@@ -16,7 +17,10 @@ Receivables exports; users add their own in ``claims.toml``::
     vat = "VAT"
 
 Every row is checked; all problems are reported at once, each naming its row and column, and
-nothing is imported unless every row is good.
+nothing is imported unless every row is good. A row whose document type the mapping marks
+``skip`` (a payment, a cash sale) is not an invoice: it is left out with a warning naming it.
+Files may be UTF-8 or UTF-16 (a byte-order mark says which), comma-, semicolon- or
+tab-separated (the mapping's delimiter, else a tab if that is what the header row uses).
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import csv
 import difflib
 import io
 import re
-from collections.abc import Iterator, Sequence
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from claims.core.importers import regular_file
 from claims.errors import InputError, UnknownName
@@ -37,43 +42,18 @@ from claims.core.models import InvoiceLine
 from claims.core.money import CURRENCIES
 from claims.sources.common import (
     ContactRef, CustomerRef, ImportFinding, ImportRejected, SourceInvoice, make_invoice, money2,
+    plain,
 )
+from claims.sources.en16931 import negate
+from claims.sources.mappings import BUILTIN
 from claims.sources.settings import InvoiceImportSettings, Mapping
 
 REQUIRED = ("number", "issue_date", "customer")
 _HEADER_FIELDS = ("issue_date", "due_date", "currency", "customer", "customer_id", "tax_id",
                   "customer_email", "contact_name", "contact_email", "contract_number",
-                  "period_start", "period_end")
-
-
-BUILTIN: dict[str, Mapping] = {
-    "quickbooks": Mapping(
-        description="QuickBooks Online: Sales by customer detail / invoice lines export",
-        columns={"number": "Num", "issue_date": "Date", "due_date": "Due Date",
-                 "customer": "Customer", "currency": "Currency", "description": "Memo/Description",
-                 "quantity": "Qty", "unit_price": "Sales Price", "line_net": "Amount",
-                 "line_vat": "Tax Amount", "customer_email": "Email"},
-        date_format="%m/%d/%Y", decimal=".", thousands=","),
-    "sap": Mapping(
-        description="SAP FBL5N customer line items (German locale)",
-        columns={"number": "Document Number", "issue_date": "Document Date",
-                 "due_date": "Net Due Date", "customer_id": "Customer", "customer": "Name 1",
-                 "tax_id": "VAT Registration No.", "currency": "Document currency",
-                 "total": "Amount in doc. curr.", "vat": "Tax amount",
-                 "contract_number": "Assignment"},
-        date_format="%d.%m.%Y", decimal=",", thousands=".", delimiter=";"),
-    "oracle": Mapping(
-        description="Oracle Receivables transactions export (one row per line)",
-        columns={"number": "Transaction Number", "issue_date": "Transaction Date",
-                 "due_date": "Due Date", "customer": "Bill-to Customer Name",
-                 "customer_id": "Bill-to Customer Number", "tax_id": "Taxpayer ID",
-                 "currency": "Currency", "description": "Line Description",
-                 "quantity": "Quantity", "unit_price": "Unit Selling Price",
-                 "line_net": "Line Amount", "vat_percent": "Tax Rate", "line_vat": "Tax Amount",
-                 "contract_number": "Contract Number"},
-        optional=["contract_number", "tax_id", "customer_id"],
-        date_format="%d-%b-%Y", decimal=".", thousands=","),
-}
+                  "period_start", "period_end", "doc_type", "company_code")
+#: the key under which a row carries the customer named by the group row above it
+GROUP = "\x00group"
 
 
 def mappings(section: InvoiceImportSettings) -> dict[str, Mapping]:
@@ -95,19 +75,52 @@ Row = tuple[int, dict[str, Any]]     # (row number as the user sees it, header �
 
 
 def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
-    """The header and the data rows of a CSV or XLSX file (rows numbered as in the file)."""
-    suffix = path.suffix.lower()
+    """The header and the data rows of a CSV or XLSX file (rows numbered as in the file).
+    With ``mapping.group_rows``, see :func:`_records`."""
     regular_file(path)
-    if suffix in (".xlsx", ".xlsm"):
-        return _xlsx_rows(path, mapping)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        header, raw = _xlsx_rows(path, mapping)
+    else:
+        header, raw = _csv_rows(path, mapping)
+    return header, _records(header, raw, mapping)
+
+
+def decode(data: bytes, mapping: Mapping, file: str) -> str:
+    """The text of a CSV file: UTF-16 or UTF-8 when a byte-order mark says so (SAP GUI writes
+    UTF-16LE with one), else the mapping's encoding."""
+    encoding = mapping.encoding
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
     try:
-        text = path.read_bytes().decode(mapping.encoding)
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise InputError(f"not {encoding} text (byte {err.start})", file=file,
+                         rule="encoding") from err
+
+
+def _delimiter(text: str, mapping: Mapping) -> str:
+    """The mapping's delimiter, or a tab if a header row (of the first lines) is tab-separated
+    and not split by the mapping's delimiter."""
+    if mapping.delimiter == "\t":
+        return "\t"
+    needed = _needed(mapping)
+    for line in text.splitlines()[:HEADER_SEARCH_ROWS]:
+        if needed <= {c.strip() for c in line.split(mapping.delimiter)}:
+            return mapping.delimiter
+        if needed <= {c.strip().strip('"') for c in line.split("\t")}:
+            return "\t"
+    return mapping.delimiter
+
+
+def _csv_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    try:
+        data = path.read_bytes()
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", file=str(path), rule="readable") from err
-    except UnicodeDecodeError as err:
-        raise InputError(f"not {mapping.encoding} text (byte {err.start})", file=str(path),
-                         rule="encoding") from err
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=mapping.delimiter)
+    text = decode(data, mapping, str(path))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text, mapping))
     try:
         header = find_header(reader, mapping)
     except StopIteration:
@@ -115,23 +128,24 @@ def read_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
     except csv.Error as err:
         raise InputError(f"not CSV: {err}", file=str(path), rule="csv-syntax") from err
 
-    def rows() -> Iterator[Row]:
+    def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
             for values in reader:
                 if not any(v.strip() for v in values):
                     continue
-                if len(values) != len(header):
+                if len(values) != len(header) and not (_grouping(header, mapping)
+                                                       and values[0].strip()):
                     raise InputError(f"has {len(values)} fields, the header {len(header)}",
                                      file=str(path), field=f"row {reader.line_num}",
                                      rule="csv-shape")
-                yield reader.line_num, dict(zip(header, values, strict=True))
+                yield reader.line_num, values
         except csv.Error as err:
             raise InputError(f"not CSV: {err}", file=str(path),
                              field=f"row {reader.line_num}", rule="csv-syntax") from err
     return header, rows()
 
 
-def _xlsx_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
+def _xlsx_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
     from zipfile import BadZipFile
 
     import openpyxl
@@ -151,13 +165,40 @@ def _xlsx_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[Row]]:
     except StopIteration:
         raise InputError("the sheet is empty", file=str(path), rule="xlsx-header") from None
 
-    def rows() -> Iterator[Row]:
+    def rows() -> Iterator[tuple[int, list[Any]]]:
         for n, values in enumerate(it, start=counted.n + 1):
             if all(v is None or str(v).strip() == "" for v in values):
                 continue
-            yield n, dict(zip(header, values, strict=False))
+            yield n, [*values, *([None] * (len(header) - len(values)))]
         book.close()
     return header, rows()
+
+
+def _grouping(header: Sequence[str], mapping: Mapping) -> bool:
+    """A report layout: the mapping says so and the header's first cell is empty (the column
+    where a report writes its group and total labels)."""
+    return mapping.group_rows and bool(header) and header[0] == ""
+
+
+def _records(header: list[str], raw: Iterator[tuple[int, list[Any]]],
+             mapping: Mapping) -> Iterator[Row]:
+    """Rows as header → value. In a report layout (:func:`_grouping`) a row with text in its
+    first cell is a label: ``TOTAL``, ``Total for …`` or one with amounts is a subtotal,
+    dropped; any other names the group (the customer) of the rows below it, carried by each
+    of them under :data:`GROUP` (a footer line names a group with no rows)."""
+    grouping, group = _grouping(header, mapping), ""
+    for n, values in raw:
+        if grouping and _text(values[0]):
+            first = _text(values[0])
+            subtotal = first == "TOTAL" or first.startswith("Total for ") or any(
+                _text(v) for v in values[1:])
+            if not subtotal:
+                group = first
+            continue
+        row = dict(zip(header, values, strict=False))
+        if grouping:
+            row[GROUP] = group
+        yield n, row
 
 
 class _Counting:
@@ -190,7 +231,7 @@ def find_header(rows: Iterator[Sequence[Any]], mapping: Mapping) -> list[str]:
         for _ in range(mapping.skip_rows):
             next(rows)
         return cells(next(rows))
-    needed = {c for f, c in mapping.columns.items() if f not in mapping.optional}
+    needed = _needed(mapping)
     first: list[str] | None = None
     for _ in range(HEADER_SEARCH_ROWS):
         values = next(rows, None)
@@ -204,6 +245,11 @@ def find_header(rows: Iterator[Sequence[Any]], mapping: Mapping) -> list[str]:
     if first is None:
         raise StopIteration
     return first
+
+
+def _needed(mapping: Mapping) -> set[str]:
+    """The columns a file must have: the mapping's, less its optional ones."""
+    return {c for f, c in mapping.columns.items() if f not in mapping.optional}
 
 
 def present_columns(header: Sequence[str], mapping: Mapping) -> dict[str, str]:
@@ -251,6 +297,9 @@ def parse_amount(raw: Any, mapping: Mapping) -> Decimal | None:
     text = str(raw).strip().replace("\u00a0", " ")
     if not text:
         return None
+    # a currency symbol ($1,500.00, -$200.00, $(250.00), 12,00 €) says nothing the mapping's
+    # currency does not: dropped
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Sc").strip()
     negative = False
     if m := _NEG_PAREN.match(text):
         text, negative = m[1].strip(), True
@@ -296,65 +345,114 @@ def _text(raw: Any) -> str:
 # -- the import -----------------------------------------------------------------------------------
 
 def preview(path: Path, mapping: Mapping, name: str, rows: int = 5) -> dict[str, Any]:
-    """The header and the first ``rows`` rows as the mapping reads them (for a quick look)."""
+    """The header and the first ``rows`` rows as the mapping reads them (for a quick look; a
+    report's group row gives the customer)."""
     header, it = read_rows(path, mapping)
     _check_columns(header, mapping, name, str(path))
     out = []
     for n, row in it:
-        out.append({"row": n, **{field: _text(row.get(col)) for field, col in
-                                 mapping.columns.items()}})
+        shown = {field: _text(row.get(col)) for field, col in mapping.columns.items()}
+        if not shown.get("customer") and row.get(GROUP):
+            shown["customer"] = row[GROUP]
+        out.append({"row": n, **shown})
         if len(out) >= rows:
             break
     return {"file": str(path), "mapping": name, "columns": header, "rows": out}
 
 
+class TabularInvoices(list[SourceInvoice]):
+    """The invoices of an export, and the warnings about rows left out (``findings``: a
+    payment, a cash sale), which belong to the import, not to any invoice."""
+
+    def __init__(self, items: list[SourceInvoice], findings: list[ImportFinding]) -> None:
+        super().__init__(items)
+        self.findings = findings
+
+
+_DATES = ("issue_date", "due_date", "period_start", "period_end")
+_AMOUNTS = ("quantity", "unit_price", "line_net", "vat_percent", "line_vat", "net", "vat",
+            "total")
+
+
+def _values(row: dict[str, Any], cols: dict[str, str], mapping: Mapping,
+            bad: Callable[[str, str], None]) -> dict[str, Any]:
+    """One row's fields, parsed; each bad value reported through ``bad(field, message)``."""
+    values: dict[str, Any] = {}
+    for field, col in cols.items():
+        raw = row.get(col)
+        try:
+            if field in _DATES:
+                values[field] = parse_date(raw, mapping)
+            elif field in _AMOUNTS:
+                values[field] = parse_amount(raw, mapping)
+            else:
+                values[field] = _text(raw)
+        except ValueError as err:
+            bad(field, str(err))
+    if not values.get("customer") and row.get(GROUP):
+        values["customer"] = row[GROUP]       # the report's group row above this one
+    currency = (values.get("currency") or mapping.currency or "").upper()
+    if "currency" not in values and not mapping.currency:
+        bad("currency", "no currency column and the mapping names no currency")
+    elif currency not in CURRENCIES:
+        bad("currency", f"unknown currency {currency!r} (ISO 4217 code expected)")
+    values["currency"] = currency
+    for field in REQUIRED:
+        if not values.get(field) and (field in values or field == "customer"):
+            bad(field, "is empty" + (" and no group row above names the customer"
+                                     if field == "customer" and mapping.group_rows else ""))
+    return values
+
+
+def _key(values: dict[str, Any], mapping: Mapping) -> str:
+    """The stored invoice number: ``mapping.number_format`` over the row (a fiscal year not
+    exported is the year of the document date)."""
+    year = values.get("fiscal_year") or (values["issue_date"].year
+                                         if values.get("issue_date") else "")
+    return mapping.number_format.format(number=values.get("number") or "", fiscal_year=year,
+                                        company_code=values.get("company_code") or "")
+
+
 def read_tabular(path: Path, mapping: Mapping, name: str, *, source: str) -> list[SourceInvoice]:
     """Invoices from an export, all rows checked; :class:`ImportRejected` lists every bad
-    row and column if any is wrong."""
+    row and column if any is wrong. Rows of a document type the mapping skips are left out,
+    each with a warning (returned as :class:`TabularInvoices`)."""
     file = str(path)
     header, rows = read_rows(path, mapping)
     _check_columns(header, mapping, name, file)
     cols = present_columns(header, mapping)
     findings: list[ImportFinding] = []
+    skipped: list[ImportFinding] = []
     groups: dict[str, dict[str, Any]] = {}
 
-    def bad(n: int, field: str, message: str) -> None:
-        findings.append(ImportFinding("E-ROW", "error", message, file,
-                                      f"row {n}, column {cols.get(field, field)!r}"))
-
     for n, row in rows:
-        values: dict[str, Any] = {}
-        for field, col in cols.items():
-            raw = row.get(col)
-            try:
-                if field in ("issue_date", "due_date", "period_start", "period_end"):
-                    values[field] = parse_date(raw, mapping)
-                elif field in ("quantity", "unit_price", "line_net", "vat_percent", "line_vat",
-                               "net", "vat", "total"):
-                    values[field] = parse_amount(raw, mapping)
-                else:
-                    values[field] = _text(raw)
-            except ValueError as err:
-                bad(n, field, str(err))
-        currency = (values.get("currency") or mapping.currency or "").upper()
-        if "currency" not in values and not mapping.currency:
-            bad(n, "currency", "no currency column and the mapping names no currency")
-        elif currency not in CURRENCIES:
-            bad(n, "currency", f"unknown currency {currency!r} (ISO 4217 code expected)")
-        values["currency"] = currency
-        for field in REQUIRED:
-            if field in cols and not values.get(field) and field in values:
-                bad(n, field, "is empty")
-        number = values.get("number") or ""
-        if not number:
+        def bad(field: str, message: str, n: int = n) -> None:
+            where = f"column {cols[field]!r}" if field in cols else field
+            findings.append(ImportFinding("E-ROW", "error", message, file, f"row {n}, {where}"))
+        doc_type = _text(row.get(cols["doc_type"])) if "doc_type" in cols else ""
+        kind = mapping.kinds.get(doc_type) if doc_type else None
+        if doc_type and mapping.kinds and kind is None:
+            bad("doc_type", f"document type {doc_type!r} is not one the mapping knows "
+                f"({', '.join(f'{k}: {v}' for k, v in mapping.kinds.items())})")
             continue
+        if kind == "skip":
+            skipped.append(ImportFinding(
+                "W-ROW-SKIPPED", "warning", f"document type {doc_type!r} is not an invoice "
+                "or a credit note (a payment or a paid sale): not imported", file,
+                f"row {n}, column {cols['doc_type']!r}"))
+            continue
+        values = _values(row, cols, mapping, bad)
+        values["kind"] = kind
+        if not values.get("number"):
+            continue
+        number = _key(values, mapping)
         group = groups.get(number)
         if group is None:
             groups[number] = group = {"row": n, "head": values, "lines": []}
         else:
             for field in _HEADER_FIELDS:
                 if field in values and values.get(field) != group["head"].get(field):
-                    bad(n, field, f"{values.get(field)!s} differs from row {group['row']}'s "
+                    bad(field, f"{values.get(field)!s} differs from row {group['row']}'s "
                         f"{group['head'].get(field)!s} for invoice {number}")
         group["lines"].append((n, values))
 
@@ -366,8 +464,9 @@ def read_tabular(path: Path, mapping: Mapping, name: str, *, source: str) -> lis
     if any(f.severity == "error" for f in findings):
         raise ImportRejected(findings, file=file)
     if not items:
-        raise InputError("has no invoice rows", file=file, rule="no-rows")
-    return items
+        raise InputError("has no invoice rows" + (f" ({len(skipped)} row(s) skipped: "
+                         "not invoices)" if skipped else ""), file=file, rule="no-rows")
+    return TabularInvoices(items, skipped)
 
 
 def _invoice(number: str, group: dict[str, Any], mapping: Mapping, file: str, source: str,
@@ -440,8 +539,29 @@ def _invoice(number: str, group: dict[str, Any], mapping: Mapping, file: str, so
     ref = CustomerRef(name=customer, external_id=head.get("customer_id") or None,
                       tax_id=head.get("tax_id") or None,
                       email=head.get("customer_email") or None, contacts=contacts)
-    # exports carry credit memos as negative invoices; they are kept negative, marked
-    return SourceInvoice(invoice=invoice, origin=f"{file} row {first_row}",
-                         kind="credit-note" if total < 0 else "invoice",
-                         external_id=number, customer=ref,
-                         extra={"rows": [n for n, _ in group["lines"]]})
+    kind, notes = _kind(invoice, head, file, first_row, mapping)
+    if kind == "credit-note" and invoice.total > 0:
+        invoice = negate(invoice)     # a credit memo printed positive still owes the other way
+    company = head.get("company_code")
+    return SourceInvoice(invoice=invoice, origin=f"{file} row {first_row}", kind=kind,
+                         external_id=f"{company}/{number}" if company else number,
+                         customer=ref, findings=notes,
+                         extra={"rows": [n for n, _ in group["lines"]],
+                                **({"doc_type": head["doc_type"]} if head.get("doc_type")
+                                   else {})})
+
+
+def _kind(invoice: Any, head: dict[str, Any], file: str, row: int,
+          mapping: Mapping) -> tuple[Literal["invoice", "credit-note"], list[ImportFinding]]:
+    """What the document is: its type's kind when the mapping names one, else by its sign
+    (exports carry credit memos as negative invoices; they are kept negative, marked). An
+    invoice type with a negative total is kept as a credit note, with a warning."""
+    kind = head.get("kind")
+    if kind == "credit-note" or (kind is None and invoice.total < 0):
+        return "credit-note", []
+    if invoice.total < 0:
+        return "credit-note", [ImportFinding(
+            "W-ROW-KIND", "warning", f"document type {head.get('doc_type')!r} is an invoice "
+            f"but its total is negative ({plain(invoice.total)}): kept as a credit note", file,
+            f"row {row}, column {mapping.columns.get('doc_type')!r}")]
+    return "invoice", []

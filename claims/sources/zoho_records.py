@@ -91,8 +91,9 @@ def _item(inv: dict[str, Any], iid: str, number: str, where: str, fetch: Any,
     findings = []
     if net + vat != total:
         findings.append(ImportFinding(
-            "E-ZOHO-TOTAL", "error", f"total {plain(total)} is not the lines {plain(net)} "
-            f"+ tax {plain(vat)}", where, "total"))
+            "E-ZOHO-TOTAL", "error", f"invoice {number}: total {plain(total)} is not the "
+            f"lines {plain(net)} + tax {plain(vat)}; not imported (the others are), read "
+            "again by the next run", where, "total"))
     customer = customer_ref(inv, fetch.contacts)
     contract = next((str(cf.get("value")) for cf in inv.get("custom_fields") or []
                      if "contract" in str(cf.get("label", "")).lower() and cf.get("value")),

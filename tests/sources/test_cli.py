@@ -91,3 +91,19 @@ def test_zoho_through_the_cli(ws_cli, workspace, monkeypatch) -> None:
     # the server is gone: Zoho cannot be reached → exit 3, one line
     down = ws_cli("invoice", "import", "zoho")
     assert down.exit_code == 3 and "cannot connect" in down.stderr
+
+
+def test_invoice_show_names_its_source_and_seller(ws_cli, peppol_dir) -> None:
+    assert ws_cli("invoice", "import", "ubl", str(peppol_dir / "base-example.xml")).exit_code == 0
+    data = json.loads(ws_cli("invoice", "show", "Snippet1", "--json").stdout)
+    assert data["source"]["source"] == "ubl" and data["source"]["kind"] == "invoice"
+    assert data["source"]["import_id"] == 1
+    assert data["source"]["origin"].endswith("base-example.xml")
+    assert set(data["seller"]) == {"name", "vat_number"} and data["seller"]["vat_number"]
+    assert data["totals"]["currency"] == data["invoice"]["currency"]
+    assert len(data["lines"]) == len(data["invoice"]["lines"]) > 0
+    text = ws_cli("invoice", "show", "Snippet1")
+    assert text.exit_code == 0 and f"seller: {data['seller']['name']}" in text.output
+    assert "source: ubl invoice" in text.output
+    missing = ws_cli("invoice", "show", "NOPE")
+    assert missing.exit_code == 1 and "NOPE" in missing.output

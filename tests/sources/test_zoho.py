@@ -211,3 +211,24 @@ def test_an_invoice_voided_in_zoho_after_import_is_a_warning(ws, secrets) -> Non
     assert "INV-000002 was voided" in batch.findings[0].message
     assert batch.detail["skipped_drafts_and_voids"] == ["INV-000002"]
     assert ws.store.get_invoice("INV-000002").number == "INV-000002"   # kept on record
+
+
+def test_one_bad_invoice_is_held_back_and_read_again_next_run(ws, secrets) -> None:
+    fake = FakeZoho.with_invoices(4, customers=1)
+    bad = fake.invoices[1]
+    bad["total"] = round(float(bad["total"]) + 1, 2)     # total ≠ lines + tax
+    with FakeZohoServer(fake) as server:
+        configure(ws, server, fetch_pdf=False)
+        batch = import_zoho(ws)
+        assert sorted(batch.added) == ["INV-000001", "INV-000003", "INV-000004"]
+        (err,) = [f for f in batch.findings if f.severity == "error"]
+        assert err.code == "E-ZOHO-TOTAL" and "invoice INV-000002: total" in err.message
+        assert err.file.endswith("invoice 982000000000002")
+        assert batch.detail["held_back"] == ["INV-000002"]
+        # the cursor stays before the held invoice: the next run lists it again
+        assert batch.cursor < bad["last_modified_time"]
+        bad["total"] = round(float(bad["total"]) - 1, 2)  # fixed in Zoho
+        again = import_zoho(ws)
+    assert again.added == ["INV-000002"]
+    assert not [f for f in again.findings if f.severity == "error"]
+    assert count(ws, InvoiceRow) == 4
