@@ -341,10 +341,11 @@ def test_an_untouched_bag_is_consistent_with_a_checkpoint_saved_earlier(
 
 def test_verify_export_of_something_that_is_not_a_bag(tmp_path: Path) -> None:
     assert verify_export(tmp_path / "nothing", trust_bag_key=True).codes() == {"bag-missing"}
-    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty").mkdir()  # a folder without bagit.txt: nothing in it is walked
     report = verify_export(tmp_path / "empty", trust_bag_key=True)
     assert not report.ok
-    assert "bag-declaration" in report.codes()
+    assert report.codes() == {"bag-missing"}
+    assert "no bagit.txt" in report.problems[0].message
 
 
 def test_a_bag_without_its_public_key_is_caught_and_still_checked_with_a_trusted_key(
