@@ -34,21 +34,10 @@ from claims.core.money import CURRENCIES, quantize
 from claims.forecast.distributions import Dist, week_weights
 from claims.forecast.history import Behaviour, parent_key
 from claims.forecast.ledger import APPROVED, RETURNED, REVIEW, Item, Ledger, active
+from claims.forecast.options import Options
 from claims.forecast.stages import claim_weights
 
 Z90 = 1.2815515655446004  # the standard normal's 90th percentile
-
-
-@dataclass(frozen=True)
-class Options:
-    """How the forecast reads its inputs (the ``[forecast]`` settings)."""
-
-    weeks: int = 13
-    prior: float = 10.0
-    window_days: int = 365
-    promise_grace_days: int = 0
-    default_review_days: int = 30
-    default_correction_days: int = 14
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from claims.forecast.history import Behaviour
 from claims.forecast.ledger import APPROVED, RETURNED, ClaimFacts
 
 if TYPE_CHECKING:
-    from claims.forecast.model import Options
+    from claims.forecast.options import Options
 
 
 def remaining(dist: Dist, elapsed: int, limit: int) -> list[float]:
