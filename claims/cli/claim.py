@@ -131,7 +131,8 @@ def _print_findings(claim_id: int, findings: list[Finding]) -> None:
                   highlight=False)
     colour = {"error": "red", "warning": "yellow", "info": "dim"}
     for f in findings:
-        console.print(f"  [{colour[f.severity]}]{escape(str(f))}[/]", highlight=False, soft_wrap=True)
+        console.print(f"  [{colour[f.severity]}]{escape(str(f))}[/]", highlight=False,
+                      soft_wrap=True)
 
 
 @app.command("validate")
@@ -139,7 +140,8 @@ def validate(ctx: typer.Context,
              claim_id: int = typer.Argument(None, metavar="ID", help="Claim id."),
              all_: bool = typer.Option(False, "--all", help="Every claim."),
              as_of: str = AsOf,
-             fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
+             fail_fast: bool = typer.Option(False, "--fail-fast",
+                                            help="Stop at the first failure."),
              as_json: bool = JsonOption) -> None:
     """Show every finding; exit 1 when any claim has an error finding.
 
@@ -206,7 +208,8 @@ def build(ctx: typer.Context,
             typer.echo(f"claim {i}: would build" if b is None else
                        f"claim {i}: {b.zip_path}{' (unchanged)' if b.reused else ''}")
         for i, e in failed.items():
-            err_console.print(f"claim {i}: error: {escape(str(e))}", highlight=False, soft_wrap=True)
+            err_console.print(f"claim {i}: error: {escape(str(e))}", highlight=False,
+                              soft_wrap=True)
         if len(ids) > 1:
             typer.echo(f"{len(done)} built, {len(failed)} failed")
     if failed:
@@ -275,5 +278,6 @@ def show(ctx: typer.Context, claim_id: int = typer.Argument(..., metavar="ID"),
         typer.echo(f"    {d.type:<26} {d.filename} ({d.size:,} bytes, {d.pages or '?'} page(s))")
     typer.echo("  history:")
     for e in claim.events:
-        typer.echo(f"    {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<14} {e.status.value if e.status else ''}"
+        status = e.status.value if e.status else ""
+        typer.echo(f"    {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<14} {status}"
                    f"  {e.actor}")

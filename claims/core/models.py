@@ -48,7 +48,8 @@ class Rounding(Model):
 class PaymentTerms(Model):
     """When an invoice falls due: net N days, or end of month + N days."""
 
-    kind: Literal["net", "eom"] = Field("net", description="net: issue + days; eom: month end + days")
+    kind: Literal["net", "eom"] = Field("net",
+                                        description="net: issue + days; eom: month end + days")
     days: int = Field(30, ge=0, le=365, description="days after the invoice date / month end")
 
 
@@ -105,7 +106,8 @@ class InvoiceLine(Model):
     quantity: Amount
     unit_price: Amount
     net: Amount = Field(description="quantity × unit price as printed on the invoice")
-    vat_percent: Amount | None = Field(None, description="the line's VAT rate, % (else the contract's)")
+    vat_percent: Amount | None = Field(None,
+                                       description="the line's VAT rate, % (else the contract's)")
     vat: Amount = Field(description="the line's VAT as printed")
 
 

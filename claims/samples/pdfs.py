@@ -1,6 +1,7 @@
 """Real, realistic sample PDFs for ``claims init --with-samples``, the demo, tests and benchmarks.
 
-The documents are real PDFs made with fpdf2 (text a portal or :mod:`claims.lifecycle.documents.pdf` can
+The documents are real PDFs made with fpdf2 (text a portal or
+:mod:`claims.lifecycle.documents.pdf` can
 read), not placeholders. Output is deterministic: the creation date is derived from the
 document's own issue date and nothing random goes in, so the same inputs give the same bytes
 and a bundle built from samples is byte-reproducible. The only exception is
@@ -321,9 +322,8 @@ def make_padded_pdf(
     result and reads the page text without touching the padding.
     """
     base = _simple_pdf_bytes(title, body_lines, created)
-    match = None
-    for match in _TRAILER_KEYS.finditer(base):
-        pass
+    matches = list(_TRAILER_KEYS.finditer(base))
+    match = matches[-1] if matches else None  # the last trailer is the one in force
     if match is None:  # pragma: no cover - fpdf2 always writes a classic trailer
         raise RuntimeError("fpdf2 output has no trailer")
     body = match.group("body")

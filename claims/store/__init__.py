@@ -142,7 +142,8 @@ class Store:
                 raise ConflictError(
                     f"contract {contract.number} exists already (use --replace to update it)")
             row = row or ContractRow(number=contract.number)
-            row.agency, row.portal, row.currency = contract.agency, contract.portal, contract.currency
+            row.agency, row.portal = contract.agency, contract.portal
+            row.currency = contract.currency
             row.ceiling = contract.ceiling
             row.period_start, row.period_end = contract.period_start, contract.period_end
             row.data = _jsonable(contract.model_dump())

@@ -228,7 +228,8 @@ class PaymentApplicationRow(Base):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(MoneyColumn)
-    kind: Mapped[str] = mapped_column(String(16), default="payment")  # payment|writeoff|discount|credit
+    # payment | writeoff | discount | credit
+    kind: Mapped[str] = mapped_column(String(16), default="payment")
     confidence: Mapped[int] = mapped_column(Integer, default=100)     # 0-100
     reason: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(100), default="")
