@@ -42,7 +42,7 @@ def baselines(ledger: Ledger, behaviour: Behaviour, day: date,
     out: dict[str, dict[str, list[float]]] = {
         "naive": defaultdict(lambda: [0.0] * weeks), "lag": defaultdict(lambda: [0.0] * weeks)}
     for item, open_amount in ledger.open_items(day):
-        amount = float(open_amount)
+        amount = float(open_amount)  # ok: a score (WAPE, bias), not money kept or shown
         k = _week(day, item.due_date, weeks)
         if k:
             out["naive"][item.currency][k - 1] += amount
@@ -61,7 +61,7 @@ def actuals(ledger: Ledger, day: date, weeks: int) -> dict[str, list[float]]:
     for r in ledger.receipts_between(day, end):
         item = issued.get(r.invoice_id)
         if item is not None and r.kind == "payment":
-            out[item.currency][((r.day - day).days - 1) // 7] += float(r.amount)
+            out[item.currency][((r.day - day).days - 1) // 7] += float(r.amount)  # ok: statistics
     return out
 
 
@@ -118,11 +118,13 @@ def run_backtest(ledger: Ledger, start: date, end: date, options: Options | None
         model: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
         for line in fc.lines:
             target = model[line.currency]
-            amount = float(line.amount)
+            amount = float(line.amount)  # ok: a score, not money kept or shown
             for k, w in enumerate(line.weights):
                 target[k] += amount * w
         methods["model"] = model
-        bands = {(r.currency, r.week): (float(r.p10), float(r.p90)) for r in fc.rows}
+        # the bands' coverage is a score (statistics), not money kept or shown
+        bands = {(r.currency, r.week): (float(r.p10), float(r.p90))  # ok: a score
+                 for r in fc.rows}
         actual = actuals(ledger, day, weeks)
         result.seconds_per_date.append(time.perf_counter() - began)
         _score(result, methods, actual, bands, weeks)

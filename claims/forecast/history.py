@@ -83,7 +83,7 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     for item in ledger.items:
         if item.due_date > day or item.due_date < since or item.issue_date > day:
             continue
-        total = float(item.amount)
+        total = float(item.amount)  # ok: a weight for the delay distribution, not money
         if total <= 0:
             continue
         groups = (samples[item.customer_id], samples[parent_key(ledger, item)],
@@ -94,7 +94,7 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
         for r in ledger.receipts_of(item.invoice_id):
             if r.day > day or left <= 0:
                 break
-            amount = float(r.amount)
+            amount = float(r.amount)  # ok: statistics, not money
             if skip > 0:
                 taken = min(skip, amount)
                 skip -= taken
@@ -150,11 +150,11 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
             continue
         target = approved + timedelta(days=claim.payment_days)
         total = sum((r.amount for r in ledger.receipts_of(claim.invoice_id)), start=0)
-        total = float(total) or 1.0
+        total = float(total) or 1.0  # ok: statistics, not money
         left = 1.0
         for r in ledger.receipts_of(claim.invoice_id):
             if r.day <= day and r.kind == "payment" and r.day >= approved:
-                share = float(r.amount) / total
+                share = float(r.amount) / total  # ok: statistics, not money
                 left -= share
                 for s in (lateness[claim.agency], lateness["everyone"]):
                     s.add_paid((r.day - target).days, share)
@@ -187,7 +187,7 @@ def _learn_promises(ledger: Ledger, day: date, grace_days: int, b: Behaviour) ->
     paid: dict[int, list[tuple[date, float]]] = defaultdict(list)
     for r in ledger.receipts:
         if r.kind == "payment" and r.day <= day and r.invoice_id in customer_of:
-            paid[customer_of[r.invoice_id]].append((r.day, float(r.amount)))
+            paid[customer_of[r.invoice_id]].append((r.day, float(r.amount)))  # ok: statistics
     running: dict[int, tuple[list[date], list[float]]] = {}
     for customer, rows in paid.items():
         rows.sort()
@@ -209,18 +209,20 @@ def _learn_promises(ledger: Ledger, day: date, grace_days: int, b: Behaviour) ->
             continue
         got = paid_between(p.customer_id, p.made_on, deadline)
         kept, made = b.promise_rate.get(p.customer_id, (0, 0))
-        b.promise_rate[p.customer_id] = (kept + (got >= float(p.amount) - 0.005), made + 1)
+        promised = float(p.amount)  # ok: a keeping rate (statistics), not money
+        b.promise_rate[p.customer_id] = (kept + (got >= promised - 0.005), made + 1)
     for plan in ledger.plans:
         if plan.agreed_on > day or (plan.cancelled_on and plan.cancelled_on <= day):
             continue
-        receipts = sorted((r.day, float(r.amount)) for i in plan.invoice_ids
+        receipts = sorted((r.day, float(r.amount))  # ok: statistics, not money
+                          for i in plan.invoice_ids
                           for r in ledger.receipts_of(i)
                           if r.kind == "payment" and plan.agreed_on <= r.day <= day)
         due_so_far = 0.0
         for due, amount in plan.instalments:
             if due + grace >= day:
                 break
-            due_so_far += float(amount)
+            due_so_far += float(amount)  # ok: statistics, not money
             got = sum(a for d, a in receipts if d <= due + grace)
             kept, made = b.plan_rate.get(plan.customer_id, (0, 0))
             b.plan_rate[plan.customer_id] = (kept + (got >= due_so_far - 0.005), made + 1)

@@ -54,7 +54,7 @@ class Line:
     assumption: str
 
     def expected(self, week: int) -> float:
-        return float(self.amount) * self.weights[week - 1]
+        return float(self.amount) * self.weights[week - 1]  # ok: statistics, not money
 
 
 @dataclass(frozen=True)
@@ -225,14 +225,14 @@ def _promises(ledger: Ledger, behaviour: Behaviour, day: date, options: Options,
         if still <= 0:
             continue
         q = behaviour.rate(behaviour.promise_rate, p.customer_id)
-        taken[key] += q * float(still)
+        taken[key] += q * float(still)  # ok: statistics, not money
         out.append(Line("promise", f"promise #{p.id}", p.customer_id, ledger.name(p.customer_id),
                         p.currency, still, tuple(_point(day, p.promised_date, options.weeks, q)),
                         f"promised for {p.promised_date}; customer keeps {q:.0%} of promises"))
     for line in invoice_lines:
         key = (line.customer_id, line.currency)
         if taken.get(key):
-            factor = max(0.0, 1.0 - taken[key] / float(open_by_customer[key]))
+            factor = max(0.0, 1.0 - taken[key] / float(open_by_customer[key]))  # ok: statistics
             line = Line(line.source, line.ref, line.customer_id, line.customer, line.currency,
                         line.amount, tuple(w * factor for w in line.weights),
                         line.assumption + f"; less {1 - factor:.0%} expected through a promise")
@@ -288,7 +288,7 @@ def _weeks(result: Forecast, weeks: int) -> list[Week]:
     at_stake: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
     spread: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0] * weeks)
     for line in result.lines:
-        amount = float(line.amount)
+        amount = float(line.amount)  # ok: statistics, not money
         m, s, top = mean[line.currency], spread[(line.currency, line.customer_id)], \
             at_stake[line.currency]
         for k, w in enumerate(line.weights):

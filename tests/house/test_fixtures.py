@@ -26,4 +26,4 @@ def test_no_test_reads_the_shared_folder_beside_the_clone() -> None:
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")
                  if p.name != Path(__file__).name
                  and outside.search(p.read_text(encoding="utf-8"))]
-    assert not offenders, f"tests read ../shared: {offenders}"
+    assert not offenders, f"tests read the shared samples beside the clone: {offenders}"
