@@ -13,6 +13,8 @@ from claims.collections import dunning, escalation, rates, records, worklist as 
 from claims.collections.due import set_terms
 
 from claims.collections.terms import Instalment, Terms
+from claims.core.money import check_amount
+from claims.errors import InputError
 from claims.workspace import Workspace
 
 __all__ = [
@@ -88,10 +90,18 @@ def list_notes(ws: Workspace, customer: str) -> list[dict[str, Any]]:
     return records.list_notes(ws.store, customer)
 
 
-def add_promise(ws: Workspace, customer: str, *, amount: Decimal, **fields: Any
-                ) -> dict[str, Any]:
-    """Record a promise to pay."""
-    return records.add_promise(ws.store, customer, amount=amount, actor=ws.actor, **fields)
+def add_promise(ws: Workspace, customer: str, *, amount: Decimal, currency: str,
+                **fields: Any) -> dict[str, Any]:
+    """Record a promise to pay. The amount passes the one money door
+    (:func:`claims.core.money.check_amount`): a known ISO currency, nothing below its minor
+    unit, nothing above the maximum, nothing negative."""
+    try:
+        exact = check_amount(amount, currency, field="--amount", negative=False)
+    except ValueError as err:
+        raise InputError(str(err).removeprefix("--amount: "), field="--amount",
+                         rule="amount") from None
+    return records.add_promise(ws.store, customer, amount=exact, currency=currency,
+                               actor=ws.actor, **fields)
 
 
 def promise_states(ws: Workspace, as_of: date, *, customer: str | None = None
