@@ -62,7 +62,7 @@ from portals.errors import (
     SessionExpired,
 )
 from portals.kit import StepAdapter
-from portals.recording import REDACTED
+from portals.recording import REDACTED, redact
 
 #: Chorus Pro's invoice status words -> the fixed vocabulary.
 CHORUS_STATUS_MAP: dict[str, PortalStatus] = {
@@ -143,6 +143,8 @@ class ChorusProAdapter(StepAdapter):
     _token_until: float = 0.0  # ok: monotonic seconds
     _body: dict[str, Any] | None = None
     _answer: dict[str, Any] | None = None
+    #: exchanges gathered for one evidence step (the uploads), None when not gathering
+    _batch: list[dict[str, Any]] | None = None
 
     @property
     def options(self) -> ChorusSettings:
@@ -215,6 +217,19 @@ class ChorusProAdapter(StepAdapter):
         assert self._body is not None
         main: list[dict[str, Any]] = []
         extra: list[dict[str, Any]] = []
+        self._batch = []  # the uploads go into the evidence as one step (one manifest write)
+        try:
+            self._upload_all(package, main, extra)
+        finally:
+            batch, self._batch = self._batch, None
+            if batch and self.recording:
+                self.evidence.note("upload", calls=batch)
+        self._body["pieceJointePrincipale"] = main
+        self._body["pieceJointeComplementaire"] = extra
+
+    def _upload_all(self, package: SubmissionPackage, main: list[dict[str, Any]],
+                    extra: list[dict[str, Any]]) -> None:
+        """``ajouter/fichier`` for each file, invoice first; fills ``main`` and ``extra``."""
         for f in sorted(package.files, key=lambda f: f.document_type != "invoice"):
             answer = self._call("upload", "/cpro/transverses/v1/ajouter/fichier", {
                 "pieceJointeFichier": base64.b64encode(f.path.read_bytes()).decode(),
@@ -228,8 +243,6 @@ class ChorusProAdapter(StepAdapter):
                 extra.append({"pieceJointeComplementaireDesignation": f.document_type,
                               "pieceJointeComplementaireId": ident,
                               "pieceJointeComplementaireType": "AUTRE"})
-        self._body["pieceJointePrincipale"] = main
-        self._body["pieceJointeComplementaire"] = extra
 
     def final_click(self, package: SubmissionPackage) -> None:
         """``soumettre``: the one irreversible call."""
@@ -344,11 +357,13 @@ class ChorusProAdapter(StepAdapter):
         if self.recording:
             shown = {k: (REDACTED if k.lower() in SECRET_HEADERS else v)
                      for k, v in (headers or {}).items()}
-            self.evidence.exchange(
-                step, request={"method": method, "url": url, "headers": shown,
-                               "body": _files_for_evidence(body)},
-                response={"status": response.status_code, "body": answer or response.text[:500]},
-            )
+            request = {"method": method, "url": url, "headers": shown,
+                       "body": _files_for_evidence(body)}
+            reply = {"status": response.status_code, "body": answer or response.text[:500]}
+            if self._batch is not None:
+                self._batch.append({"request": redact(request), "response": redact(reply)})
+            else:
+                self.evidence.exchange(step, request=request, response=reply)
         return answer
 
     def _report(self, row: dict[str, Any]) -> StatusReport:
