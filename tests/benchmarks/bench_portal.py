@@ -283,7 +283,7 @@ def bench_sync(server: SandboxServer, base: Path, count: int, moved: int, sample
     timers = Timers()
     timers.wrap(SandboxAdapter, "_start", "Chromium start")
     timers.wrap(SandboxAdapter, "_sign_in", "sign-in")
-    timers.wrap(SandboxAdapter, "_fetch_statuses", "CSV export (incl. sign-in)")
+    timers.wrap(SandboxAdapter, "list_statuses", "CSV export (list_statuses)")
     timers.wrap(tracking, "apply_reports", "apply_reports (DB + evidence)")
     timers.wrap(Workspace, "record_evidence", "evidence archive records")
     start = time.perf_counter()
@@ -399,8 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claims", type=int, default=None, help="claims to submit (default 10)")
     parser.add_argument("--api-claims", type=int, default=None,
                         help="claims through the API channel (default 40; --quick 10)")
-    parser.add_argument("--only", choices=("all", "browser", "api"), default="all",
-                        help="browser: submission + sync; api: the API channel")
+    parser.add_argument("--only", choices=("all", "browser", "submit", "sync", "api"),
+                        default="all", help="browser: submit + sync; api: the API channel")
     args = parser.parse_args(argv)
     api_n = args.api_claims or (10 if args.quick else 40)
     n = args.claims or (3 if args.quick else 10)
@@ -408,8 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-portal-") as tmp:
         base = Path(tmp)
         with running_sandbox(base / "portal") as server:
-            if args.only in ("all", "browser"):
+            if args.only in ("all", "browser", "submit"):
                 bench_submit(server, base, n)
+            if args.only in ("all", "browser", "sync"):
                 bench_sync(server, base, count, moved, sample)
             if args.only in ("all", "api"):
                 bench_api(server, base, api_n)

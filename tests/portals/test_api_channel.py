@@ -13,7 +13,13 @@ import pytest
 
 from portals.api_channel import ChorusProAdapter
 from portals.base import PortalStatus
-from portals.errors import AlreadySubmitted, AuthenticationFailed, OutcomeUnknown, PortalRejected
+from portals.errors import (
+    AlreadySubmitted,
+    AuthenticationFailed,
+    NotSupported,
+    OutcomeUnknown,
+    PortalRejected,
+)
 from portals.sandbox.api_testing import ApiClient, chorus_adapter, seed_api_client
 from portals.sandbox.testing import SandboxServer, Supplier
 from tests.portals.test_sandbox_adapter import Hook, package_for
@@ -191,3 +197,37 @@ def test_bad_requests_are_4xx_never_500(sandbox, supplier, app) -> None:
         assert c.post(consult, json={"identifiantFactureCPP": 10**9}, headers=auth).status_code \
             == 404
         assert c.post("/api/oauth/token", data={"grant_type": "password"}).status_code == 400
+
+
+def test_no_resubmission_on_this_channel_and_consultation_by_id(
+    adapter, sandbox, supplier, app, pdfs, tmp_path
+) -> None:
+    receipt = adapter.submit(package_for(supplier, "API-CONS", pdfs), tmp_path / "a",
+                             lambda: None)
+    sandbox.backoffice.move(receipt.reference, "under_review")
+    sandbox.backoffice.move(receipt.reference, "returned", reasons=["Timesheet unsigned"])
+    assert adapter.find_claim(supplier.contract_number, "API-CONS").status is PortalStatus.RETURNED
+    with pytest.raises(NotSupported, match="resubmission"):
+        adapter.resubmit(receipt.reference, package_for(supplier, "API-CONS", pdfs),
+                         tmp_path / "b", lambda: None)
+    assert len(sandbox.backoffice.claims(invoice="API-CONS")) == 1
+    with pytest.raises(NotSupported):
+        adapter.download_documents(receipt.reference, tmp_path / "docs")
+    report = next(r for r in adapter.fetch_statuses() if r.reference == receipt.reference)
+    assert report.portal_status == "SUSPENDUE" and report.comments == [
+        "Returned: Timesheet unsigned"]
+    # the consultation service by id (identifiantFactureCPP), with the status history
+    with httpx.Client(base_url=sandbox.url) as c:
+        token = c.post("/api/oauth/token", data={
+            "grant_type": "client_credentials", "client_id": app.client_id,
+            "client_secret": app.client_secret}).json()["access_token"]
+        account = base64.b64encode(f"{supplier.username}:{supplier.password}".encode()).decode()
+        auth = {"Authorization": f"Bearer {token}", "cpro-account": account}
+        found = c.post("/cpro/factures/v1/rechercher/fournisseur", headers=auth,
+                       json={"numeroFacture": "API-CONS"}).json()["listeFactures"]
+        ident = found[0]["identifiantFactureCPP"]
+        facture = c.post("/cpro/factures/v1/consulter/fournisseur", headers=auth,
+                         json={"identifiantFactureCPP": ident}).json()["facture"]
+    assert facture["numeroFluxDepot"] == receipt.reference
+    assert [h["statut"] for h in facture["historiqueStatuts"]] == [
+        "DEPOSEE", "MISE_A_DISPOSITION", "SUSPENDUE"]
