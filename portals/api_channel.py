@@ -182,9 +182,13 @@ class ChorusProAdapter(StepAdapter):
         if self._token is not None and time.monotonic() < self._token_until - 30:
             return
         opts = self.options
+        try:
+            secret = opts.client_secret.resolve().get_secret_value()
+        except PortalError as err:
+            err.portal = self.name  # "chorus: environment variable X is not set"
+            raise
         form = {"grant_type": "client_credentials", "client_id": opts.client_id,
-                "client_secret": opts.client_secret.resolve().get_secret_value(),
-                "scope": "openid"}
+                "client_secret": secret, "scope": "openid"}
         url = opts.token_url or f"{self.base_url}/api/oauth/token"
         response = self.http.post(url, data=form)
         answer = self._record("token", "POST", url, form, response)

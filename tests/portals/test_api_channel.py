@@ -18,6 +18,7 @@ from portals.errors import (
     AuthenticationFailed,
     NotSupported,
     OutcomeUnknown,
+    PortalError,
     PortalRejected,
 )
 from portals.sandbox.api_testing import ApiClient, chorus_adapter, seed_api_client
@@ -231,3 +232,14 @@ def test_no_resubmission_on_this_channel_and_consultation_by_id(
     assert facture["numeroFluxDepot"] == receipt.reference
     assert [h["statut"] for h in facture["historiqueStatuts"]] == [
         "DEPOSEE", "MISE_A_DISPOSITION", "SUSPENDUE"]
+
+
+def test_a_missing_client_secret_is_one_clear_error_naming_the_variable(
+    sandbox, supplier, app, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.delenv(app.env)
+    with chorus_adapter(sandbox, supplier, app, tmp_path) as adapter:
+        with pytest.raises(PortalError) as failed:
+            adapter.login()
+    assert str(failed.value) == (f"chorus: environment variable {app.env} is not set "
+                                 "at step 'settings'")
