@@ -16,6 +16,8 @@
    the bare adapter (``ChorusProAdapter.submit`` per package: the kit, redacted evidence, no
    workspace), beside a bare ``httpx`` script making the same calls (one token; per claim one
    ``ajouter/fichier`` per file and one ``soumettre``; no evidence, no DB). Aim: within 1.2x.
+   Then its status sync over the same counts as 2 (paged search, 500 a page) beside one search
+   per claim.
 
     python tests/benchmarks/bench_portal.py            # 10 claims; sync of 1,000 (300 moved)
     python tests/benchmarks/bench_portal.py --quick    # 3 claims; sync of 200 (60 moved)
@@ -45,6 +47,8 @@ from sqlalchemy import insert, select  # noqa: E402
 from claims import api
 from claims.workspace import Workspace
 from claims.lifecycle import status_sync as tracking  # noqa: E402
+from claims.lifecycle import submission as submitting  # noqa: E402
+from claims.store import Store  # noqa: E402
 from claims.core.models import ClaimStatus, Invoice  # noqa: E402
 from claims.samples.workspace import AGENCY, SUPPLIER  # noqa: E402
 from claims.store.tables import ClaimRow, ContractRow, InvoiceRow  # noqa: E402
@@ -65,7 +69,12 @@ from portals.sandbox.testing import (  # noqa: E402
 )
 from tests.benchmarks.bench_api_channel import bare_api_submit, relabel  # noqa: E402
 from tests.claims.helpers import TODAY  # noqa: E402
-from tests.claims.portal_helpers import DOC_TYPES, point_at_portal, ready_claims  # noqa: E402
+from tests.claims.portal_helpers import (  # noqa: E402
+    DOC_TYPES,
+    point_at_api_portal,
+    point_at_portal,
+    ready_claims,
+)
 
 REFERENCE = re.compile(r"CLM-\d{4}-\d{6}")
 ROWS: list[tuple[str, str, str, str]] = []
@@ -224,7 +233,8 @@ def bench_submit(server: SandboxServer, base: Path, n: int) -> None:
 # -- 2. status sync -----------------------------------------------------------------------------
 
 
-def sync_workspace(server: SandboxServer, base: Path, count: int) -> tuple[Workspace, list[str]]:
+def sync_workspace(server: SandboxServer, base: Path, count: int,
+                   portal: str = "sandbox") -> tuple[Workspace, list[str]]:
     """A supplier with ``count`` seeded portal claims, and a workspace holding the same claims
     as SUBMITTED with their references (rows written in bulk, no bundles)."""
     number = f"S-{secrets.token_hex(3).upper()}"
@@ -236,10 +246,14 @@ def sync_workspace(server: SandboxServer, base: Path, count: int) -> tuple[Works
                  if c.get("contract_number") == number}
     assert len(on_portal) == count, f"portal has {len(on_portal)} claims, expected {count}"
 
-    ws = init_workspace(base / "sync-ws")
-    point_at_portal(ws.root, server, supplier, EnvPatch())  # type: ignore[arg-type]
+    ws = init_workspace(base / f"sync-ws-{portal}")
+    if portal == "chorus":
+        point_at_api_portal(ws.root, server, supplier, seed_api_client(server, set_env=False),
+                            EnvPatch())
+    else:
+        point_at_portal(ws.root, server, supplier, EnvPatch())  # type: ignore[arg-type]
     ws.__dict__.pop("settings", None)
-    contract = {"number": number, "agency": AGENCY, "portal": "sandbox", "supplier": SUPPLIER,
+    contract = {"number": number, "agency": AGENCY, "portal": portal, "supplier": SUPPLIER,
                 "currency": "SAR", "ceiling": "100000000.00",
                 "period": {"start": str(TODAY - timedelta(days=300)),
                            "end": str(TODAY + timedelta(days=300))},
@@ -368,6 +382,10 @@ def bench_api(server: SandboxServer, base: Path, n: int) -> None:
     timers.wrap(ChorusProAdapter, "sign_in", "token (adapter)")
     timers.wrap(ChorusProAdapter, "final_click", "soumettre (adapter)")
     timers.wrap(ChorusProAdapter, "attach", "ajouter/fichier uploads (adapter)")
+    timers.wrap(submitting, "take_lease", "take_lease")
+    timers.wrap(submitting, "package_for", "package_for (claim.json from the bag)")
+    timers.wrap(Store, "record_event", "claim events (Store.record_event)")
+    timers.wrap(Store, "get_claim", "claim reads (Store.get_claim)")
     start = time.perf_counter()
     try:
         summary = submit_claims(ws)
@@ -392,6 +410,38 @@ def bench_api(server: SandboxServer, base: Path, n: int) -> None:
         add_row(f"  of which {label}, s/claim", f"{spent / n * 1000:.0f} ms", "", "")
 
 
+def bench_api_sync(server: SandboxServer, base: Path, count: int, moved: int,
+                   sample: int) -> None:
+    print(f"\nAPI channel status sync: {count} claims, {moved} moved", flush=True)
+    ws, refs = sync_workspace(server, base, count, portal="chorus")
+    for ref in refs[:moved]:
+        server.backoffice.move(ref, "under_review")
+    adapter = default_adapter_factory(ws, "chorus")
+    try:
+        start = time.perf_counter()
+        result = sync_statuses(ws, adapter)
+        sync_s = time.perf_counter() - start
+        if result.seen != count or len(result.changed) != moved or result.failed:
+            raise RuntimeError(f"sync saw {result.seen}, changed {len(result.changed)}")
+        contract = ws.store.get_contract(ws.store.get_claim(1).contract_number).number
+        inv_by_ref = {c.portal_reference: c.invoice_number for c in ws.store.list_claims()}
+        picked = refs[::max(1, count // sample)][:sample]
+        start = time.perf_counter()
+        for ref in picked:
+            found = adapter.find_claim(contract, inv_by_ref[ref])
+            if found is None or found.reference != ref:
+                raise RuntimeError(f"find_claim did not find {ref}")
+        lookup_s = (time.perf_counter() - start) / len(picked)
+    finally:
+        adapter.close()
+    ws.close()
+    projected = lookup_s * count
+    add_row(f"API status sync, {count} claims ({moved} changed), s", f"{sync_s:.2f} s",
+            f"{projected:.1f} s lookups", f"{sync_s / projected:.3f}x (aim <30 s)")
+    add_row(f"  one search per claim (find_claim), n={len(picked)}",
+            f"{lookup_s * 1000:.0f} ms", "", "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -414,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
                 bench_sync(server, base, count, moved, sample)
             if args.only in ("all", "api"):
                 bench_api(server, base, api_n)
+                bench_api_sync(server, base, count, moved, sample)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())  # ok: load average, not money
     print(f"\nbench_portal ({'quick' if args.quick else 'full'}, {args.only}; one sandbox, "
           "headless Chromium; "
