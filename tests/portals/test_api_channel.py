@@ -22,6 +22,7 @@ from portals.errors import (
     PortalRejected,
 )
 from portals.sandbox.api_testing import ApiClient, chorus_adapter, seed_api_client
+from portals.sandbox.cli import main as sandbox_cli
 from portals.sandbox.testing import SandboxServer, Supplier
 from tests.portals.test_sandbox_adapter import Hook, package_for
 
@@ -243,3 +244,21 @@ def test_a_missing_client_secret_is_one_clear_error_naming_the_variable(
             adapter.login()
     assert str(failed.value) == (f"chorus: environment variable {app.env} is not set "
                                  "at step 'settings'")
+
+
+def test_the_sandbox_cli_makes_a_piste_application(
+    sandbox, supplier, tmp_path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("SANDBOX_BACKOFFICE_TOKEN", sandbox.token)
+    monkeypatch.setenv("MY_PISTE_SECRET", "a-secret-of-some-length")
+    args = ["backoffice", "--url", sandbox.url, "add-api-client", "my-app",
+            "--secret-env", "MY_PISTE_SECRET"]
+    assert sandbox_cli(args) == 0
+    assert json.loads(capsys.readouterr().out) == {"client_id": "my-app"}
+    mine = ApiClient("my-app", "", "MY_PISTE_SECRET")
+    with chorus_adapter(sandbox, supplier, mine, tmp_path) as a:
+        a.login()
+        assert a.find_claim(supplier.contract_number, "NONE") is None
+    monkeypatch.delenv("MY_PISTE_SECRET")
+    assert sandbox_cli(args) == 2
+    assert "MY_PISTE_SECRET is not set" in capsys.readouterr().err
