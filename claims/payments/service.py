@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from claims.core.importers import regular_file
 from claims.errors import ConflictError, InputError, NotFound
-from claims.core.money import CURRENCIES
+from claims.core.money import CURRENCIES, check_amount
 from claims.payments.matching import (
     Allocation, Book, Match, MatchSettings, OpenItem, match_lines, plain,
 )
@@ -407,6 +407,8 @@ def change(store: Store, payment_id: int, invoices: Sequence[tuple[str, Decimal 
             invoice = s.scalar(select(InvoiceRow).where(InvoiceRow.number == number))
             if invoice is None:
                 raise NotFound("invoice", number)
+            if amount is not None:
+                amount = _door(amount, payment.currency, f"invoice {number}")
             part = amount if amount is not None else min(_invoice_open(s, invoice.id), left)
             if part <= 0 or part > left:
                 raise InputError(f"{part} is not between 0 and the {left} left of the payment",
@@ -423,6 +425,16 @@ def change(store: Store, payment_id: int, invoices: Sequence[tuple[str, Decimal 
         match.proposal = [a.to_json() for a in allocations]
         _decide(match, "changed", actor)
         return allocations
+
+
+def _door(amount: Decimal, currency: str, where: str) -> Decimal:
+    """``amount`` through the one money door (:func:`claims.core.money.check_amount`): an
+    InputError naming ``where`` for a sub-minor-unit, oversized or negative amount."""
+    try:
+        return check_amount(amount, currency, field=where, negative=False)
+    except ValueError as err:
+        raise InputError(str(err).removeprefix(f"{where}: "), field=where,
+                         rule="amount") from None
 
 
 def reject(store: Store, payment_id: int, *, actor: str = "", note: str = "") -> None:
