@@ -147,7 +147,9 @@ def list_notes(store: Store, customer: str) -> list[dict[str, Any]]:
 def add_promise(store: Store, customer: str, *, amount: Decimal, currency: str,
                 promised_date: date, promised_by: str, channel: str, actor: str,
                 at: datetime | None = None) -> dict[str, Any]:
-    """Record a promise to pay; it pauses dunning for the customer until its date passes."""
+    """Record a promise to pay; it pauses dunning on the items it covers (the customer's
+    invoices in ``currency`` issued by then: ``receivables.PROMISE_COVERS``) until its date
+    and grace pass."""
     _check(channel, CHANNELS, "channel", "channel")
     _positive(amount, currency, "amount")
     if not promised_by.strip():

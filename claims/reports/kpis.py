@@ -320,6 +320,9 @@ def _aging(invoices: Sequence[tuple[date, date, Decimal]],
 
 def _match_rates(run: Runner, months: Sequence[tuple[date, date]], params: dict[str, Any],
                  tables: set[str]) -> list[dict[str, Any] | None]:
+    """The auto-match rate of each month (docs/kpis.md and docs/payments.md, one definition):
+    payments with a value date in the month applied automatically (``payment_matches.auto``)
+    ÷ every payment of the month with a match row — auto-applied, in review, or unmatched."""
     if "payment_matches" not in tables:
         return [None] * len(months)
     cols = []
