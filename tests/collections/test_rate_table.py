@@ -22,7 +22,7 @@ D = date
 def test_every_period_has_a_source_and_none_overlap() -> None:
     periods = treasury_rates()
     assert periods and all(p.source.strip() and p.percent > 0 for p in periods)
-    for a, b in zip(periods, periods[1:]):
+    for a, b in zip(periods, periods[1:], strict=False):
         assert a.end < b.start, (a, b)
     for p in periods:  # Treasury periods are half-years: 1 Jan–30 Jun, 1 Jul–31 Dec
         assert (p.start.month, p.start.day) in ((1, 1), (7, 1))
