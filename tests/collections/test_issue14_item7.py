@@ -8,6 +8,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import text
 
 from claims.collections import dunning, records
 from claims.collections.dunning.render import wording
@@ -17,7 +18,7 @@ from claims.payments.matching import Book, MatchSettings, OpenItem, match_line
 from claims.payments.parsers import StatementLine
 from claims.reports import kpis
 from claims.workspace import Workspace
-from tests.collections.conftest import SmtpServer, add_invoices, at
+from tests.collections.conftest import SmtpServer, add_invoices, at, pay
 from tests.collections.test_dunning import setup_two_customers, text_part
 
 D = date
@@ -124,3 +125,18 @@ def test_item7_the_auto_match_rate_has_one_definition_in_docs_and_code() -> None
     assert "unmatched" in (kpis._match_rates.__doc__ or "")
     # the behaviour (5 auto of 7: 1 in review, 1 unmatched → 71.43 %) is asserted in
     # tests/payments/test_cli.py::test_kpi_and_reports
+
+
+# -- item 6: "two rounding modes then disagree" — records round half-up like everything else --
+
+def test_item6_records_round_half_up_at_the_minor_unit(ws: Workspace) -> None:
+    setup_two_customers(ws)
+    records.add_promise(ws.store, "Acme Corp", amount=Decimal("10.00"), currency="USD",
+                        promised_date=D(2026, 3, 20), promised_by="J. Doe", channel="email",
+                        actor="maria", at=at(D(2026, 3, 10)))
+    pay(ws, "A-1", "10.00", at(D(2026, 3, 12)))
+    with ws.store.engine.begin() as conn:  # the store keeps 1/10,000: 10.0050 after a split
+        conn.execute(text("UPDATE payment_applications SET amount = amount + 50 "
+                          "WHERE amount = 100000"))
+    [state] = records.promise_states(ws.store, D(2026, 3, 25))
+    assert state.paid_since == Decimal("10.01")  # half-up (banker's rounding gave 10.00)
