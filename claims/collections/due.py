@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from claims.collections.receivables import as_date, bind, money
+from claims.collections.receivables import as_date, as_datetime, bind, money
 from claims.collections.settings import CollectionsConfig
 from claims.core.due import COMPUTED_BASES, Due, StatutoryRule, Terms, due_dates
 from claims.core.money import minor_units
@@ -59,7 +59,7 @@ def invoice_dues(row: Any, config: CollectionsConfig) -> list[Due]:
     received = None
     if rule is not None and rule.rule == "prompt-payment" and row.received is not None:
         statutory = StatutoryRule(rule.acceptance_days, rule.payment_days)
-        received = as_date(row.received)
+        received = rule.local_date(as_datetime(row.received))
     calendar = None
     if rule is not None:
         calendar = rule.business_days(range(issue.year, issue.year + 3))

@@ -60,6 +60,8 @@ class Account:
     #: currency → why its overdue amount could not be converted (left out of the score)
     unconverted: dict[str, str] = field(default_factory=dict)
     interest: dict[str, Decimal] = field(default_factory=dict)
+    #: items whose interest was refused (no sourced rate): invoice number → the reason
+    interest_unknown: dict[str, str] = field(default_factory=dict)
     parts: dict[str, Decimal] = field(default_factory=dict)
 
     @property
@@ -77,7 +79,8 @@ class Account:
                 "base_currency": self.base_currency or None,
                 "overdue_base": None if self.overdue_base is None else str(self.overdue_base),
                 "unconverted": self.unconverted,
-                "interest_owed": {c: str(a) for c, a in sorted(self.interest.items())}}
+                "interest_owed": {c: str(a) for c, a in sorted(self.interest.items())},
+                "interest_unknown": dict(sorted(self.interest_unknown.items()))}
 
 
 def _convert(account: Account, rates: Rates, as_of: date) -> None:
@@ -164,7 +167,7 @@ WHERE x.status = 'approved' AND x.action = 'legal'
   AND EXISTS (SELECT 1 FROM open_items o WHERE o.invoice_id = x.invoice_id)
 ORDER BY i.number""",
         "interest": f"""{head}
-SELECT customer_id, currency, agency, open_amount, due_date FROM open_items
+SELECT customer_id, number, currency, agency, open_amount, due_date FROM open_items
 WHERE agency IS NOT NULL AND due_date < :as_of""",
     }
 
@@ -225,8 +228,11 @@ def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
     interest: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for r in results["interest"]:
         owed = agency_interest(config.agency(r.agency), money_from_sql(r.open_amount),
-                               as_date(r.due_date), as_of, r.currency).amount
-        interest[r.customer_id][r.currency] += owed or Decimal(0)
+                               as_date(r.due_date), as_of, r.currency)
+        if owed.amount is None:  # refused, not zero: listed with its reason
+            account(r.customer_id).interest_unknown[r.number] = owed.missing or ""
+            continue
+        interest[r.customer_id][r.currency] += owed.amount
     for cid, by_currency in interest.items():
         account(cid).interest = {c: a for c, a in by_currency.items() if a > 0}
     return accounts
@@ -274,6 +280,8 @@ WHERE c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')""", {}))}
                                    item.due_date, as_of, item.currency)
             interest = owed.amount
             entry["interest_optional"] = owed.optional
+            if owed.missing:
+                entry["interest_missing"] = owed.missing
         entry["interest"] = None if interest is None else str(interest)
         out.append(entry)
     return out
