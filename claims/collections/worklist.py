@@ -203,9 +203,11 @@ def _aggregates(ws: Workspace, config: CollectionsConfig, as_of: date
                 used = {k: v for k, v in params.items() if f":{k}" in query}
                 results[name] = list(conn.execute(bind(query, used)))
             names = _names(conn, {r.customer_id for rows in results.values() for r in rows})
-        finally:
-            conn.execute(text(f"DROP TABLE IF EXISTS {_OPEN_ITEMS}"))
-            conn.commit()
+        except BaseException:
+            conn.rollback()  # the original error, not a failed DROP in an aborted transaction
+            raise            # (a table left behind is dropped at the next run's start)
+        conn.execute(text(f"DROP TABLE IF EXISTS {_OPEN_ITEMS}"))
+        conn.commit()
     return results, names
 
 
