@@ -132,7 +132,8 @@ def main() -> None:
     from claims.workspace import init_workspace
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-collections-"))
-    ws = init_workspace(tmp / "ws", database_url=args.database_url or None)
+    url, drop_schema = own_schema(args.database_url)
+    ws = init_workspace(tmp / "ws", database_url=url or None)
     # the SMTP server in its own process, as a real one would be (aiosmtpd's Sink handler)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "aiosmtpd", "-n", "-l",
@@ -215,6 +216,30 @@ def main() -> None:
             what = f"{value[0]:,} invoices"
         print(f"{label:<44} {seconds:>8.2f} {seconds / ref:>8.1f}  {what}")
     ws.close()
+    drop_schema()
+
+
+def own_schema(url: str) -> tuple[str, Any]:
+    """On PostgreSQL, a schema of this run's own (dropped at the end), so a benchmark never
+    meets another run's tables in a shared database; SQLite needs none."""
+    if not url.startswith("postgresql"):
+        return url, lambda: None
+    import os
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_collections_{os.getpid()}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
 
 
 if __name__ == "__main__":
