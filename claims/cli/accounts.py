@@ -48,7 +48,8 @@ def contact_list(ctx: typer.Context,
     Example: claims contact list Acme --format csv
     """
     rows = api.list_contacts(workspace_from(ctx), customer)
-    emit_rows(output_format(fmt, as_json), rows, rows, empty="no contacts")
+    emit_rows(output_format(fmt, as_json), rows, rows, empty="no contacts",
+              columns=["id", "customer", "name", "email", "phone", "role", "language"])
 
 
 @contact_app.command("edit")

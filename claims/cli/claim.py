@@ -246,7 +246,8 @@ def list_(ctx: typer.Context,
              "type": c.claim_type, "status": c.status.value,
              "reference": c.portal_reference or ""} for c in claims]
     emit_rows(output_format(fmt, as_json), [claim_summary(c) for c in claims], rows,
-              empty="no claims")
+              empty="no claims",
+              columns=["id", "contract", "invoice", "type", "status", "reference"])
 
 
 @app.command("show")

@@ -59,13 +59,15 @@ def _cell(value: Any) -> str:
     return str(_to_jsonable(value)) if isinstance(value, (Decimal, date, datetime)) else str(value)
 
 
-def emit_rows(fmt: str, data: Any, rows: list[dict[str, Any]], *, empty: str = "") -> None:
-    """Print a list: ``data`` as JSON, or ``rows`` (flat dicts, one column per key) as CSV
-    (RFC 4180, a header line) or as a table never cut when piped."""
+def emit_rows(fmt: str, data: Any, rows: list[dict[str, Any]], *, empty: str = "",
+              columns: list[str] | None = None) -> None:
+    """Print a list: ``data`` as JSON, or ``rows`` (flat dicts, one column per key, or the
+    ``columns`` named) as CSV (RFC 4180, a header line even when empty) or as a table never
+    cut when piped."""
     if fmt == "json":
         emit_json(data)
         return
-    columns = list(rows[0]) if rows else []
+    columns = columns or (list(rows[0]) if rows else [])
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
