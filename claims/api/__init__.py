@@ -11,7 +11,8 @@ in :mod:`claims.errors`) or :class:`portals.errors.PortalError` for an expected 
     >>> summary = api.submit_claims(ws, claim.id)                               # doctest: +SKIP
 
 The actions are grouped by slice in the modules beside this one (``lifecycle``, ``portal``,
-``sources``, ``payments``, ``followup``, ``reports``, ``evidence``, ``setup``, ``accounts``,
+``sources``, ``payments``, ``followup``, ``accounts_view`` (an account as a whole, contacts,
+callbacks, changes to promises and plans), ``reports``, ``evidence``, ``setup``, ``accounts``,
 ``web``); each is a thin
 layer that gives a slice's library the workspace's store, settings and actor.
 """

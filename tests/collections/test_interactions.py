@@ -213,3 +213,31 @@ def test_the_account_on_one_page(book: Workspace, smtp_server: SmtpServer) -> No
     whats = [t["what"] for t in view["timeline"]]
     assert whats.index("reminder") < whats.index("call") < whats.index("dispute")
     assert whats.index("dispute") < whats.index("promise due")  # 06-21 < 07-05
+
+
+def test_the_migration_keeps_old_notes_and_marks_promises(book: Workspace) -> None:
+    """interactions_0001 adds the columns; a promise's entry becomes 'promised' (someone was
+    reached), an old note's outcome stays unknown (it no longer counts as an answer)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from claims.store.engine import alembic_config, migrate
+
+    ws = book
+    engine = ws.store.engine
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "interactions@-1")
+    with engine.begin() as conn:  # rows as the earlier code wrote them
+        for summary in ("promise #1: CFO promised USD 100 by 2026-07-01", "Called AP"):
+            conn.execute(text(
+                "INSERT INTO collection_interactions (customer_id, at, author, kind, summary) "
+                "SELECT id, :at, 'maria', 'call', :summary FROM customers "
+                "WHERE name = 'Acme'"),
+                {"summary": summary, "at": "2026-06-01 10:00:00+00:00"
+                 if engine.dialect.name != "sqlite" else "2026-06-01 10:00:00.000000"})
+    migrate(engine)
+    notes = records.list_notes(ws.store, "Acme")
+    assert [(n["summary"][:9], n["outcome"], n["reached"]) for n in notes] == [
+        ("promise #", "promised", True), ("Called AP", None, False)]
