@@ -101,7 +101,8 @@ def edit_plan(store: Store, plan_id: int, *, instalments: Sequence[tuple[date, D
               actor: str, note: str = "", as_of: date | None = None) -> dict[str, Any]:
     """Agree new instalments for a plan's invoices: the plan is replaced by a new one over
     what is open now (the old one is cancelled, naming its successor), checked as a new plan.
-    Both happen or neither."""
+    If the new plan is refused, the old one is put back as it was (two transactions, the
+    second undoing the first: not one atomic step)."""
     with store.session() as s:
         plan = s.get(PlanRow, plan_id)
         if plan is None:
