@@ -217,6 +217,9 @@ def main() -> None:
         print(f"{label:<44} {seconds:>8.2f} {seconds / ref:>8.1f}  {what}")
     ws.close()
     drop_schema()
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)  # the workspace folder of this run
 
 
 def own_schema(url: str) -> tuple[str, Any]:
