@@ -11,12 +11,14 @@ in :mod:`claims.errors`) or :class:`portals.errors.PortalError` for an expected 
     >>> summary = api.submit_claims(ws, claim.id)                               # doctest: +SKIP
 
 The actions are grouped by slice in the modules beside this one (``lifecycle``, ``portal``,
-``sources``, ``payments``, ``followup``, ``reports``, ``evidence``, ``setup``, ``accounts``,
+``sources``, ``payments``, ``followup``, ``accounts_view`` (an account as a whole, contacts,
+callbacks, changes to promises and plans), ``reports``, ``evidence``, ``setup``, ``accounts``,
 ``web``); each is a thin
 layer that gives a slice's library the workspace's store, settings and actor.
 """
 
 from claims.api.accounts import *  # noqa: F403
+from claims.api.accounts_view import *  # noqa: F403
 from claims.api.evidence import *  # noqa: F403
 from claims.api.followup import *  # noqa: F403
 from claims.api.forecast import *  # noqa: F403
@@ -35,12 +37,13 @@ from claims.errors import (
 from portals.errors import PortalError
 
 from claims.api import (
-    accounts, evidence, followup, forecast, lifecycle, payments, portal, reports, setup,
-    sources, web,
+    accounts, accounts_view, evidence, followup, forecast, lifecycle, payments, portal, reports,
+    setup, sources, web,
 )
 
 __all__ = [  # noqa: F405 - the names each slice module exports
-    *accounts.__all__, *evidence.__all__, *followup.__all__, *forecast.__all__,
+    *accounts.__all__, *accounts_view.__all__, *evidence.__all__, *followup.__all__,
+    *forecast.__all__,
     *lifecycle.__all__, *payments.__all__, *web.__all__,
     *portal.__all__, *reports.__all__, *setup.__all__, *sources.__all__,
     "fmt", "to_decimal", "BundleError", "ClaimsError", "ConflictError", "EvidenceFailed",

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from claims.collections import dunning, escalation, rates, records, worklist as worklist_lib
+from claims.collections.contacts import available_languages, check_language
 from claims.collections.due import set_terms
 
 from claims.collections.terms import Instalment, Terms
@@ -66,7 +67,12 @@ def set_invoice_terms(ws: Workspace, invoice: str, terms: Terms) -> list[dict[st
 
 def add_contact(ws: Workspace, customer: str, *, name: str, email: str | None,
                 **fields: Any) -> int:
-    """Add a contact person to a customer; returns its id."""
+    """Add a contact person to a customer; returns its id. The language must have reminder
+    templates (built in, or in the workspace's ``templates_dir``)."""
+    language = fields.get("language") or dunning.config_of(ws).followup.language
+    check_language(language, available_languages(dunning.config_of(ws).followup.templates_dir,
+                                                  ws.root))
+    fields["language"] = language
     return records.add_contact(ws.store, customer, name=name, email=email, **fields)
 
 
@@ -112,10 +118,12 @@ def promise_states(ws: Workspace, as_of: date, *, customer: str | None = None
 
 
 def add_plan(ws: Workspace, customer: str, *, invoices: Sequence[str],
-             instalments: Sequence[Any], note: str = "") -> dict[str, Any]:
-    """Agree a payment plan over overdue invoices."""
+             instalments: Sequence[Any], note: str = "", as_of: date | None = None
+             ) -> dict[str, Any]:
+    """Agree a payment plan over overdue invoices (no instalment before ``as_of``, default
+    today; an invoice in one live plan at most)."""
     return records.add_plan(ws.store, customer, invoices=invoices, instalments=instalments,
-                            actor=ws.actor, note=note)
+                            actor=ws.actor, note=note, as_of=as_of)
 
 
 def plan_status(ws: Workspace, plan_id: int, as_of: date | None = None) -> dict[str, Any]:

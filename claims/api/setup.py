@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,15 @@ from claims.lifecycle.workflow import add_contract, add_invoices, new_claim
 from claims.samples.workspace import write_samples
 from claims.workspace import Workspace, find_workspace, init_workspace as _init_workspace
 
-__all__ = ["Workspace", "add_samples", "find_workspace", "init_workspace"]
+__all__ = ["Workspace", "add_samples", "find_workspace", "init_workspace", "version"]
+
+
+def version() -> str:
+    """The installed Claimwright version (``claims --version``)."""
+    try:
+        return metadata.version("claimwright")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown (not installed)"
 
 
 def add_samples(ws: Workspace, today: date | None = None) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import typer
 
 from claims import api
 from claims.cli import (
-    claim, contract, escalation, evidence, followup, forecast, invoice, payments, portal, rates,
-    reports, web,
+    accounts, claim, contract, escalation, evidence, followup, forecast, invoice, payments, portal,
+    rates, records, reports, web,
 )
 from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
 
@@ -29,15 +29,26 @@ app.command("report")(reports.report)
 app.add_typer(web.user_app, name="user")
 app.command("serve")(web.serve)
 followup.register(app)  # collections follow-up: followup, worklist, note, promise, plan, …
+records.register(app)  # what is on record with a client: note, promise, plan, dispute
+accounts.register(app)  # contact add/list/edit/remove, account show
 escalation.register(app)  # legal action and write-off: propose, approve, reject, revoke, log
 rates.register(app)  # exchange rates to the base currency
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"claims {api.version()}")
+        raise typer.Exit()
 
 
 @app.callback()
 def root(ctx: typer.Context,
          workspace: Path = typer.Option(None, "--workspace", "-w", envvar="CLAIMS_WORKSPACE",
                                         help="Workspace folder (default: the current folder)."),
-         verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress events.")
+         verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress events."),
+         _version: bool = typer.Option(False, "--version", is_eager=True,
+                                       callback=_print_version,
+                                       help="Print the version and exit.")
          ) -> None:
     ctx.obj = {"workspace_dir": workspace}
     configure_logging(verbose)

@@ -10,12 +10,12 @@ from typing import Any
 import typer
 from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
 
 from claims import api
 from claims.api import Claim, ClaimsError, Finding, InputError
 from claims.cli.common import (
-    JsonOption, console, emit_json, err_console, parse_date, workspace_from,
+    FormatOption, JsonOption, console, emit_json, emit_rows, err_console, output_format,
+    parse_date, workspace_from,
 )
 
 app = typer.Typer(no_args_is_help=True,
@@ -236,20 +236,18 @@ def withdraw(ctx: typer.Context, claim_id: int = typer.Argument(..., metavar="ID
 @app.command("list")
 def list_(ctx: typer.Context,
           status: str = typer.Option(None, "--status", help="Only claims with this status."),
-          as_json: bool = JsonOption) -> None:
+          fmt: str = FormatOption, as_json: bool = JsonOption) -> None:
     """List claims.
 
-    Example: claims claim list --status READY --json
+    Example: claims claim list --status READY --format csv
     """
     claims = api.list_claims(workspace_from(ctx), status)
-    if as_json:
-        emit_json([claim_summary(c) for c in claims])
-        return
-    table = Table("id", "contract", "invoice", "type", "status", "reference")
-    for c in claims:
-        table.add_row(str(c.id), c.contract_number, c.invoice_number, c.claim_type,
-                      c.status.value, c.portal_reference or "")
-    console.print(table)
+    rows = [{"id": c.id, "contract": c.contract_number, "invoice": c.invoice_number,
+             "type": c.claim_type, "status": c.status.value,
+             "reference": c.portal_reference or ""} for c in claims]
+    emit_rows(output_format(fmt, as_json), [claim_summary(c) for c in claims], rows,
+              empty="no claims",
+              columns=["id", "contract", "invoice", "type", "status", "reference"])
 
 
 @app.command("show")

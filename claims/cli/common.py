@@ -10,11 +10,13 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,14 +26,83 @@ import structlog
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 from typer.core import TyperGroup
 
 from claims.api import ClaimsError, InputError, PortalError, Workspace, find_workspace, to_decimal
 
-console = Console()
+#: Piped or redirected, tables are never cut to 80 columns: a line is as wide as it needs.
+PIPED_WIDTH = 100_000
+console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
 err_console = Console(stderr=True)
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON (stable format).")
+AsOfOption = typer.Option(None, "--as-of", help="Act as on this date (YYYY-MM-DD; default today).")
+FORMATS = ("table", "json", "csv")
+FormatOption = typer.Option(None, "--format", help="table (default), json or csv.")
+
+
+def output_format(fmt: str | None, as_json: bool = False) -> str:
+    """The output format a list command was asked for (``--json`` is ``--format json``); an
+    unknown one is a usage error (exit 2)."""
+    if fmt is not None and fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}",
+                                 param_hint="--format")
+    if as_json and fmt not in (None, "json"):
+        raise typer.BadParameter(f"--json and --format {fmt} disagree", param_hint="--format")
+    return "json" if as_json else fmt or "table"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(_to_jsonable(value)) if isinstance(value, (Decimal, date, datetime)) else str(value)
+
+
+def emit_rows(fmt: str, data: Any, rows: list[dict[str, Any]], *, empty: str = "",
+              columns: list[str] | None = None) -> None:
+    """Print a list: ``data`` as JSON, or ``rows`` (flat dicts, one column per key, or the
+    ``columns`` named) as CSV (RFC 4180, a header line even when empty) or as a table never
+    cut when piped."""
+    if fmt == "json":
+        emit_json(data)
+        return
+    columns = columns or (list(rows[0]) if rows else [])
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_cell(r.get(c)) for c in columns] for r in rows])
+        typer.echo(out.getvalue(), nl=False)
+        return
+    if not rows:
+        if empty:
+            typer.echo(empty)
+        return
+    table = Table(*columns)
+    for r in rows:
+        table.add_row(*(escape(_cell(r.get(c))) for c in columns))
+    console.print(table)
+
+
+def parse_moment(text: str | None, field: str) -> datetime | None:
+    """A date or date-time option value (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][+HH:MM]) as an
+    aware UTC datetime (no offset: UTC; a bare date: noon UTC of that day, or now if that is
+    later than now)."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{text!r} is not a date or date-time (YYYY-MM-DD[THH:MM])",
+                         field=field, rule="iso-datetime") from None
+    if len(text.strip()) == 10:  # a bare date
+        day = parse_date(text, field)
+        assert day is not None
+        value = min(datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
+                    max(datetime.now(UTC), datetime(day.year, day.month, day.day, tzinfo=UTC)))
+    parse_date(value.date().isoformat(), field)  # the one range of dates
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).astimezone(UTC)
 
 
 #: ``CLAIMS_LOG_LEVEL`` names the least severe event logged (default: info when not on a

@@ -1,5 +1,6 @@
-"""``claims followup …``, ``claims worklist``, ``claims note|promise|plan|dispute …``:
-collections follow-up. Each command parses, calls :mod:`claims.api`, and prints.
+"""``claims followup …`` and ``claims worklist``: collections follow-up (the records of a
+client, ``note|promise|plan|dispute``, are in :mod:`claims.cli.records`). Each command parses,
+calls :mod:`claims.api`, and prints.
 
 Exit codes: 0 done; 1 something failed (a reminder not sent, a send stuck in ``sending``, bad
 input); 2 usage error.
@@ -8,6 +9,7 @@ input); 2 usage error.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -15,17 +17,11 @@ from rich.table import Table
 from claims import api
 from claims.api import InputError, Instalment, Terms
 from claims.cli.common import (
-    JsonOption, console, emit_json, parse_amount as _amount, parse_date as _date, workspace_from,
+    AsOfOption, FormatOption, JsonOption, console, emit_json, emit_rows, output_format,
+    parse_amount as _amount, parse_date as _date, workspace_from,
 )
 
 followup_app = typer.Typer(no_args_is_help=True, help="Dunning: reminders, statements, terms.")
-note_app = typer.Typer(no_args_is_help=True, help="Interaction log: calls, emails, notes.")
-promise_app = typer.Typer(no_args_is_help=True, help="Promises to pay.")
-plan_app = typer.Typer(no_args_is_help=True, help="Payment plans for overdue balances.")
-dispute_app = typer.Typer(no_args_is_help=True, help="Disputes on invoices and claims.")
-
-AsOfOption = typer.Option(None, "--as-of", help="Act as on this date (YYYY-MM-DD; default today).")
-
 
 
 
@@ -104,7 +100,7 @@ def resolve(ctx: typer.Context, send_id: int = typer.Argument(..., help="The stu
     Example: claims followup resolve 42 --not-sent
     """
     if sent is None:
-        raise InputError("say --sent or --not-sent", field="resolve", rule="one-of")
+        raise typer.BadParameter("say --sent or --not-sent", param_hint="--sent/--not-sent")
     result = api.resolve_stuck_send(workspace_from(ctx), send_id, was_sent=sent)
     emit_json(result) if as_json else typer.echo(f"send {send_id}: {result['resolution']}")
 
@@ -162,8 +158,8 @@ def terms(ctx: typer.Context, invoice: str = typer.Argument(..., help="Invoice n
     """
     chosen = [x for x in (net is not None, eom is not None, bool(instalment)) if x]
     if len(chosen) != 1:
-        raise InputError("give exactly one of --net, --eom or --instalment", field="terms",
-                         rule="one-of")
+        raise typer.BadParameter("give exactly one of --net, --eom or --instalment",
+                                 param_hint="--net / --eom / --instalment")
     if net is not None:
         t = Terms(kind="net", days=net)
     elif eom is not None:
@@ -194,7 +190,9 @@ def contact(ctx: typer.Context, customer: str = typer.Argument(..., help="Custom
             name: str = typer.Option(..., "--name", help="Contact's name."),
             email: str = typer.Option(None, "--email", help="E-mail address."),
             phone: str = typer.Option(None, "--phone", help="Phone number."),
-            language: str = typer.Option("en", "--language", help="en or ar."),
+            language: str = typer.Option(None, "--language", help=(
+                "A language with reminder templates (built in: en, ar; or your "
+                "templates_dir).")),
             role: str = typer.Option("finance", "--role", help="finance (gets reminders) or "
                                                                "other."),
             as_json: bool = JsonOption) -> None:
@@ -222,17 +220,49 @@ def collector(ctx: typer.Context, customer: str = typer.Argument(..., help="Cust
 # -- worklist -------------------------------------------------------------------------------
 
 def worklist(ctx: typer.Context, as_of: str = AsOfOption,
-             limit: int = typer.Option(None, "--limit", help="Show the top N accounts."),
-             as_json: bool = JsonOption) -> None:
-    """Accounts to work on today, highest score first, with the parts of each score.
+             limit: int = typer.Option(None, "--limit", min=1,
+                                       help="Show the top N accounts (N ≥ 1)."),
+             fmt: str = FormatOption, as_json: bool = JsonOption) -> None:
+    """Accounts to work on today, highest score first, with the parts of each score, and the
+    callbacks due (next actions logged with `claims note add`, due on or before today).
 
     Example: claims worklist --limit 20
     """
+    ws = workspace_from(ctx)
     day = _date(as_of, "--as-of") or date.today()
-    accounts = api.worklist(workspace_from(ctx), day, limit=limit)
-    if as_json:
-        emit_json({"as_of": day, "accounts": [a.to_json() for a in accounts]})
+    chosen = output_format(fmt, as_json)
+    accounts = api.worklist(ws, day, limit=limit)
+    callbacks = api.callbacks_due(ws, day)
+    if chosen == "json":
+        emit_json({"as_of": day, "accounts": [a.to_json() for a in accounts],
+                   "callbacks_due": callbacks})
         return
+    if chosen == "csv":
+        emit_rows("csv", None, [_worklist_row(n, a) for n, a in enumerate(accounts, start=1)])
+        return
+    _print_worklist(accounts)
+    if callbacks:
+        typer.echo(f"\ncallbacks due ({len(callbacks)}):")
+    for c in callbacks:
+        late = f", {c['days_late']} days late" if c["days_late"] else ""
+        typer.echo(f"  {c['due']}{late}  {c['customer']}: {c['next_action']}"
+                   + (f" (with {c['contact']})" if c["contact"] else "")
+                   + (f" [{c['invoice']}]" if c["invoice"] else "")
+                   + f"  — note {c['interaction']} by {c['author']}")
+
+
+def _worklist_row(rank: int, a: Any) -> dict[str, Any]:
+    """One account as a flat CSV row."""
+    return {"rank": rank, "customer": a.customer, "score": a.score,
+            **{f"part_{k}": v for k, v in a.parts.items()},
+            "base_currency": a.base_currency or "", "overdue_base": a.overdue_base,
+            "overdue": "; ".join(f"{c} {v}" for c, v in sorted(a.overdue.items())),
+            "unconverted": "; ".join(f"{c}: {w}" for c, w in sorted(a.unconverted.items())),
+            "days_overdue": a.days_overdue, "collector": a.collector,
+            "at_legal": " ".join(a.at_legal)}
+
+
+def _print_worklist(accounts: list[Any]) -> None:
     if not accounts:
         typer.echo("nothing to work on")
     labels = {"amount_overdue": "amount", "days_overdue": "days", "broken_promises": "broken",
@@ -256,188 +286,7 @@ def worklist(ctx: typer.Context, as_of: str = AsOfOption,
             typer.echo(f"     AT LEGAL: {', '.join(a.at_legal)}")
 
 
-# -- notes ----------------------------------------------------------------------------------
-
-@note_app.command("add")
-def note_add(ctx: typer.Context, customer: str = typer.Argument(..., help="Customer name."),
-             text: str = typer.Argument(..., help="What was said or done."),
-             kind: str = typer.Option("note", "--kind", help="call, email, note, letter, "
-                                                             "meeting."),
-             invoice: str = typer.Option(None, "--invoice", help="About this invoice."),
-             as_json: bool = JsonOption) -> None:
-    """Log a call, e-mail or note on an account (time and author are recorded).
-
-    Example: claims note add Acme "Called AP, invoice approved for the next run" --kind call
-    """
-    ws = workspace_from(ctx)
-    entry = api.add_note(ws, customer, text, kind=kind,
-                             invoice=invoice)
-    emit_json(entry) if as_json else typer.echo(f"note {entry['id']} added to {customer}")
-
-
-@note_app.command("list")
-def note_list(ctx: typer.Context, customer: str = typer.Argument(..., help="Customer name."),
-              as_json: bool = JsonOption) -> None:
-    """The interaction log of an account, oldest first.
-
-    Example: claims note list Acme
-    """
-    rows = api.list_notes(workspace_from(ctx), customer)
-    if as_json:
-        emit_json(rows)
-        return
-    for r in rows:
-        typer.echo(f"{r['at']:%Y-%m-%d %H:%M} {r['author']} [{r['kind']}] {r['summary']}")
-
-
-# -- promises -------------------------------------------------------------------------------
-
-@promise_app.command("add")
-def promise_add(ctx: typer.Context, customer: str = typer.Argument(..., help="Customer name."),
-                amount: str = typer.Option(..., "--amount", help="Promised amount."),
-                currency: str = typer.Option(..., "--currency", help="ISO currency code."),
-                by_date: str = typer.Option(..., "--date", help="Promised payment date."),
-                who: str = typer.Option(..., "--by", help="Who promised."),
-                channel: str = typer.Option("call", "--channel", help="call, email, letter, "
-                                                                      "meeting, portal, other."),
-                as_json: bool = JsonOption) -> None:
-    """Record a promise to pay; it pauses reminders to the customer until its date.
-
-    Example: claims promise add Acme --amount 1500 --currency USD --date 2026-03-31 --by "J. Doe"
-    """
-    ws = workspace_from(ctx)
-    day = _date(by_date, "--date")
-    assert day is not None  # required option
-    entry = api.add_promise(ws, customer, amount=_amount(amount, "--amount"),
-                            currency=currency.upper(), promised_date=day, promised_by=who,
-                            channel=channel)
-    emit_json(entry) if as_json else typer.echo(f"promise {entry['id']} recorded")
-
-
-@promise_app.command("list")
-def promise_list(ctx: typer.Context, as_of: str = AsOfOption,
-                 customer: str = typer.Option(None, "--customer", help="Only this customer."),
-                 as_json: bool = JsonOption) -> None:
-    """Promises with their state today: open, kept, broken or cancelled.
-
-    Example: claims promise list --customer Acme
-    """
-    ws = workspace_from(ctx)
-    day = _date(as_of, "--as-of") or date.today()
-    rows = api.promise_states(ws, day, customer=customer)
-    if as_json:
-        emit_json([r.to_json() for r in rows])
-        return
-    for r in rows:
-        typer.echo(f"#{r.id} {r.customer}: {r.currency} {r.amount} by {r.promised_date} "
-                   f"({r.promised_by}) paid since {r.paid_since}: {r.state}")
-
-
-# -- plans ----------------------------------------------------------------------------------
-
-@plan_app.command("add")
-def plan_add(ctx: typer.Context, customer: str = typer.Argument(..., help="Customer name."),
-             invoice: list[str] = typer.Option(..., "--invoice", help="Invoice in the plan."),
-             instalment: list[str] = typer.Option(..., "--instalment", help="DATE=AMOUNT."),
-             note: str = typer.Option("", "--note", help="What was agreed."),
-             as_json: bool = JsonOption) -> None:
-    """Agree a payment plan for the open balance of some invoices.
-
-    Example: claims plan add Acme --invoice INV-1 --instalment 2026-04-01=500
-    --instalment 2026-05-01=500
-    """
-    parts = []
-    for spec in instalment:
-        day, sep, amount = spec.partition("=")
-        if not sep:
-            raise InputError(f"{spec!r} is not DATE=AMOUNT", field="--instalment",
-                             rule="date=amount")
-        parsed = _date(day.strip(), "--instalment")
-        assert parsed is not None
-        parts.append((parsed, _amount(amount.strip(), "--instalment")))
-    ws = workspace_from(ctx)
-    entry = api.add_plan(ws, customer, invoices=invoice, instalments=parts, note=note)
-    emit_json(entry) if as_json else typer.echo(f"plan {entry['id']} agreed: "
-                                                f"{entry['currency']} {entry['total']}")
-
-
-@plan_app.command("show")
-def plan_show(ctx: typer.Context, plan_id: int = typer.Argument(..., help="Plan id."),
-              as_of: str = AsOfOption, as_json: bool = JsonOption) -> None:
-    """A plan's adherence: paid so far and each instalment's state.
-
-    Example: claims plan show 3
-    """
-    ws = workspace_from(ctx)
-    status = api.plan_status(ws, plan_id, _date(as_of, "--as-of"))
-    if as_json:
-        emit_json(status)
-        return
-    typer.echo(f"plan {plan_id} ({status['customer']}): {status['standing']}, paid "
-               f"{status['currency']} {status['paid']} of {status['total']}")
-    for i in status["instalments"]:
-        typer.echo(f"  #{i['seq']} {i['due_date']} {i['amount']}: {i['state']}")
-
-
-# -- disputes -------------------------------------------------------------------------------
-
-@dispute_app.command("open")
-def dispute_open(ctx: typer.Context,
-                 invoice: str = typer.Option(None, "--invoice", help="Disputed invoice."),
-                 claim: int = typer.Option(None, "--claim", help="Disputed claim (id)."),
-                 reason: str = typer.Option(..., "--reason", help="Reason code."),
-                 team: str = typer.Option(..., "--team", help="Operations, Sales or Finance."),
-                 due: str = typer.Option(None, "--due", help="Resolve by (YYYY-MM-DD)."),
-                 note: str = typer.Option("", "--note", help="What the client said."),
-                 as_json: bool = JsonOption) -> None:
-    """Open a dispute; reminders on the item pause until it is resolved.
-
-    Example: claims dispute open --invoice INV-7 --reason pricing --team Sales --due 2026-04-15
-    """
-    ws = workspace_from(ctx)
-    entry = api.open_dispute(ws, invoice=invoice, claim_id=claim, reason=reason,
-                             team=team, due_date=_date(due, "--due"), note=note)
-    emit_json(entry) if as_json else typer.echo(f"dispute {entry['id']} opened on "
-                                                f"{entry['invoice']}")
-
-
-@dispute_app.command("resolve")
-def dispute_resolve(ctx: typer.Context, dispute_id: int = typer.Argument(..., help="Dispute id."),
-                    resolution: str = typer.Option(..., "--resolution",
-                                                   help="credit-note, resubmitted or rejected."),
-                    note: str = typer.Option("", "--note", help="How it was settled."),
-                    as_json: bool = JsonOption) -> None:
-    """Resolve a dispute; reminders on the item resume.
-
-    Example: claims dispute resolve 4 --resolution rejected --note "price per contract"
-    """
-    ws = workspace_from(ctx)
-    entry = api.resolve_dispute(ws, dispute_id, resolution=resolution, note=note)
-    emit_json(entry) if as_json else typer.echo(f"dispute {dispute_id} resolved: {resolution}")
-
-
-@dispute_app.command("list")
-def dispute_list(ctx: typer.Context,
-                 all_: bool = typer.Option(False, "--all", help="Resolved ones too."),
-                 as_json: bool = JsonOption) -> None:
-    """Open disputes (or all).
-
-    Example: claims dispute list
-    """
-    rows = api.list_disputes(workspace_from(ctx), status=None if all_ else "open")
-    if as_json:
-        emit_json(rows)
-        return
-    for r in rows:
-        typer.echo(f"#{r['id']} {r['customer']} {r['invoice']} {r['reason']} {r['team']} "
-                   f"due {r['due_date'] or '-'} [{r['status']}]")
-
-
 def register(app: typer.Typer) -> None:
     """Add the follow-up commands to the root ``claims`` app."""
     app.add_typer(followup_app, name="followup")
     app.command("worklist")(worklist)
-    app.add_typer(note_app, name="note")
-    app.add_typer(promise_app, name="promise")
-    app.add_typer(plan_app, name="plan")
-    app.add_typer(dispute_app, name="dispute")

@@ -21,7 +21,8 @@ def forecast(ctx: typer.Context,
              out: Path = typer.Option(None, "--out", help="the file to write (html, xlsx)"),
              explain: int = typer.Option(None, "--explain", help="list week N's lines and "
                                                                   "the assumption of each"),
-             limit: int = typer.Option(20, "--limit", help="lines per week in the drill-down"),
+             limit: int = typer.Option(20, "--limit", min=1,
+                                       help="lines per week in the drill-down (≥ 1)"),
              as_json: bool = JsonOption) -> None:
     """Expected receipts per week and currency, each drilling down to its invoices and claims.
 

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.progress import Progress
 
 from claims import api
+from claims.api import ClaimsError
 from claims.cli.common import JsonOption, emit_json, err_console, workspace_from
 
 status_app = typer.Typer(no_args_is_help=True, help="Portal status of submitted claims.")
@@ -67,7 +68,13 @@ def sync(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     runs.
     Example (cron): */30 * * * * claims --workspace /srv/ws status sync --json >> sync.log
     """
-    results = api.sync_statuses(workspace_from(ctx))
+    try:
+        results = api.sync_statuses(workspace_from(ctx))
+    except ClaimsError as err:  # JSON for the cron log too, then the one line on stderr
+        if as_json:
+            emit_json({"ok": False, "error": str(err), "exit_code": err.exit_code,
+                       "portals": {}})
+        raise
     if as_json:
         emit_json({"ok": all(r.ok for r in results.values()),
                    "portals": {p: r.to_json() for p, r in results.items()}})

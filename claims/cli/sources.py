@@ -193,7 +193,8 @@ def list_mappings(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 @app.command("history")
-def history(ctx: typer.Context, limit: int = typer.Option(20, "--limit", help="How many."),
+def history(ctx: typer.Context,
+            limit: int = typer.Option(20, "--limit", min=1, help="How many (≥ 1)."),
             as_json: bool = JsonOption) -> None:
     """Recent imports: source, input, counts, who and when.
 

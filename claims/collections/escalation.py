@@ -31,6 +31,7 @@ from claims.collections.dunning.plan import config_of
 from claims.collections.receivables import (
     Sql, as_date, as_datetime, bind, items_cte, money, open_items, pause_ctes,
 )
+from claims.collections.interactions import REACHED
 from claims.collections.rates import Rates
 from claims.collections.records import ACTIONS, customer_row, invoice_row
 from claims.core.money import round_money
@@ -70,8 +71,9 @@ class Candidate:
 
 def _candidate_rows(ws: Workspace, as_of: date) -> list[Any]:
     """Open items old enough (or past a final notice) and not disputed, planned or approved,
-    with the date of the final notice, the last contact that reached someone, and any open
-    proposal."""
+    with the date of the final notice, the last contact that reached someone (an outcome in
+    :data:`~claims.collections.interactions.REACHED`: the one place silence is measured), and
+    any open proposal."""
     config = config_of(ws)
     policy = config.followup.escalation
     finals = [lv.name for lv in config.followup.levels if lv.final] or [
@@ -84,6 +86,9 @@ def _candidate_rows(ws: Workspace, as_of: date) -> list[Any]:
         params |= pause_params
         finals_in = ", ".join(f":final{n}" for n in range(len(finals)))
         params |= {f"final{n}": name for n, name in enumerate(finals)}
+        # the silence clock: only an interaction that reached someone is an answer
+        reached_in = ", ".join(f":reached{n}" for n in range(len(REACHED)))
+        params |= {f"reached{n}": outcome for n, outcome in enumerate(REACHED)}
         params["oldest_cut"] = as_of - timedelta(days=min(policy.legal_min_days,
                                                           policy.writeoff_min_days))
         query = f"""{cte}{pauses},
@@ -93,7 +98,8 @@ finals AS (
   WHERE s.state = 'sent' AND di.level IN ({finals_in}) GROUP BY di.invoice_id),
 last_contact AS (
   SELECT customer_id, MAX(at) AS last_at FROM collection_interactions
-  WHERE kind NOT IN ('dunning', 'task') AND author <> 'followup' GROUP BY customer_id)
+  WHERE outcome IN ({reached_in}) AND kind NOT IN ('dunning', 'task')
+    AND author <> 'followup' GROUP BY customer_id)
 SELECT o.invoice_id, o.number, o.currency, o.due_date, o.open_amount, c.name AS customer,
        f.final_at, lc.last_at, px.id AS proposal_id, px.action AS proposal_action,
        px.proposed_by

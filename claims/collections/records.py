@@ -18,6 +18,9 @@ from claims.store.tables.collections import (
     DisputeRow, InteractionRow, PlanInstalmentRow, PlanInvoiceRow, PlanRow,
     PromiseRow,
 )
+from claims.collections.interactions import (
+    DIRECTIONS, INTERACTION_KINDS, OUTCOMES, interaction_json, not_future,
+)
 from claims.errors import ConflictError, InputError, NotFound, UnknownName
 from claims.core.money import check_amount, round_money
 from claims.store import Store
@@ -25,7 +28,6 @@ from claims.store.tables import ClaimRow, ContactRow, CustomerRow, InvoiceRow, u
 from claims.store.tables import PaymentApplicationRow as App
 
 CHANNELS = ("call", "email", "letter", "meeting", "portal", "other")
-INTERACTION_KINDS = ("call", "email", "note", "letter", "meeting")
 DISPUTE_REASONS = ("pricing", "quantity", "quality", "not-delivered", "duplicate",
                    "missing-documents", "po-mismatch", "tax", "other")
 TEAMS = ("Operations", "Sales", "Finance")
@@ -111,22 +113,57 @@ def add_contact(store: Store, customer: str, *, name: str, email: str | None,
 
 def add_note(store: Store, customer: str, summary: str, *, author: str, kind: str = "note",
              invoice: str | None = None, dispute_id: int | None = None,
-             at: datetime | None = None) -> dict[str, Any]:
-    """Log a call, email or note with an account; returns the entry."""
+             at: datetime | None = None, direction: str | None = None,
+             contact: str | None = None, outcome: str | None = None,
+             next_action: str | None = None, next_action_date: date | None = None
+             ) -> dict[str, Any]:
+    """Log an interaction with an account; returns the entry. ``at`` may lie in the past,
+    never in the future; the invoice must be the customer's; a contact is one of the
+    customer's (by name or id); a next action needs its date and the other way round."""
     _check(kind, INTERACTION_KINDS, "interaction kind", "kind")
+    if direction is not None:
+        _check(direction, DIRECTIONS, "direction", "direction")
+    if outcome is not None:
+        _check(outcome, OUTCOMES, "outcome", "outcome")
     if not summary.strip():
         raise InputError("the note is empty", field="summary", rule="non-empty")
+    now = utcnow()
+    if at is not None and not not_future(at, now):
+        raise InputError(f"{at:%Y-%m-%d %H:%M} is in the future (backdating is allowed, "
+                         "not the future)", field="at", rule="not-future")
+    when = at or now
+    if (next_action_date is None) != (not (next_action or "").strip()):
+        raise InputError("give --next-action and --next-action-date together",
+                         field="next-action", rule="both")
+    if next_action_date is not None and next_action_date < when.date():
+        raise InputError(f"the next action date {next_action_date} is before the "
+                         f"interaction ({when.date()})", field="next-action-date",
+                         rule="not-before-interaction")
     with store.session() as s:
         cust = customer_row(s, customer)
         inv = invoice_row(s, invoice) if invoice else None
-        row = InteractionRow(customer_id=cust.id, at=at or utcnow(), author=author, kind=kind,
+        if inv is not None and inv.customer_id != cust.id:
+            raise InputError(f"invoice {inv.number} is not {cust.name}'s", field="invoice",
+                             rule="same-customer")
+        person = _contact_of(s, cust, contact) if contact else None
+        row = InteractionRow(customer_id=cust.id, at=when, author=author, kind=kind,
                              summary=summary.strip(), invoice_id=inv.id if inv else None,
-                             dispute_id=dispute_id)
+                             dispute_id=dispute_id, direction=direction, contact=person,
+                             outcome=outcome, next_action=(next_action or "").strip() or None,
+                             next_action_date=next_action_date)
         s.add(row)
         s.flush()
-        return {"id": row.id, "customer": cust.name, "at": row.at, "author": author,
-                "kind": kind, "summary": row.summary, "invoice": invoice,
-                "dispute": dispute_id}
+        return interaction_json(row, invoice) | {"customer": cust.name}
+
+
+def _contact_of(s: Session, cust: CustomerRow, contact: str) -> str:
+    """The name of the customer's contact ``contact`` (a name or an id)."""
+    rows = list(s.scalars(select(ContactRow).where(ContactRow.customer_id == cust.id)))
+    for row in rows:
+        if contact.strip() in (str(row.id), row.name):
+            return row.name
+    raise UnknownName(f"contact of {cust.name}", contact, [r.name for r in rows],
+                      field="contact")
 
 
 def list_notes(store: Store, customer: str) -> list[dict[str, Any]]:
@@ -137,32 +174,35 @@ def list_notes(store: Store, customer: str) -> list[dict[str, Any]]:
                          .outerjoin(InvoiceRow, InvoiceRow.id == InteractionRow.invoice_id)
                          .where(InteractionRow.customer_id == cust.id)
                          .order_by(InteractionRow.at, InteractionRow.id))
-        return [{"id": r.id, "at": r.at, "author": r.author, "kind": r.kind,
-                 "summary": r.summary, "invoice": number, "dispute": r.dispute_id}
-                for r, number in rows]
+        return [interaction_json(r, number) for r, number in rows]
 
 
 # -- promises --------------------------------------------------------------------------------
 
 def add_promise(store: Store, customer: str, *, amount: Decimal, currency: str,
                 promised_date: date, promised_by: str, channel: str, actor: str,
-                at: datetime | None = None) -> dict[str, Any]:
+                at: datetime | None = None, as_of: date | None = None) -> dict[str, Any]:
     """Record a promise to pay; it pauses dunning on the items it covers (the customer's
     invoices in ``currency`` issued by then: ``receivables.PROMISE_COVERS``) until its date
-    and grace pass."""
+    and grace pass.
+
+    Checked when written: its date is not before ``as_of`` (default: the day it is made),
+    and the amount is not above what the customer has open in that currency."""
     _check(channel, CHANNELS, "channel", "channel")
     _positive(amount, currency, "amount")
     if not promised_by.strip():
         raise InputError("who promised is missing", field="by", rule="non-empty")
+    not_past(promised_date, as_of or (at or utcnow()).date(), "date")
     with store.session() as s:
         cust = customer_row(s, customer)
+        check_open(amount, open_balance(s, cust.id, currency), currency, cust.name)
         row = PromiseRow(customer_id=cust.id, amount=amount, currency=currency,
                          promised_date=promised_date, promised_by=promised_by, channel=channel,
                          made_at=at or utcnow(), actor=actor)
         s.add(row)
         s.flush()
         s.add(InteractionRow(customer_id=cust.id, at=row.made_at, author=actor, kind=(
-            channel if channel in INTERACTION_KINDS else "note"),
+            channel if channel in INTERACTION_KINDS else "note"), outcome="promised",
             summary=f"promise #{row.id}: {promised_by} promised {currency} {amount} by "
                     f"{promised_date.isoformat()}"))
         return {"id": row.id, "customer": cust.name, "amount": amount, "currency": currency,
@@ -224,40 +264,25 @@ def promise_states(store: Store, as_of: date, *, customer: str | None = None,
 
 def add_plan(store: Store, customer: str, *, invoices: Sequence[str],
              instalments: Sequence[tuple[date, Decimal]], actor: str, note: str = "",
-             at: datetime | None = None) -> dict[str, Any]:
+             at: datetime | None = None, as_of: date | None = None) -> dict[str, Any]:
     """Agree a plan of instalments for the open balance of ``invoices`` (one currency).
 
     The instalments must add up to the invoices' open balance today, so that the plan settles
-    exactly what is owed. A plan in good standing pauses dunning on its invoices.
+    exactly what is owed; none falls before ``as_of`` (default: the day it is agreed); an
+    invoice is in one live plan at most. A plan in good standing pauses dunning on its
+    invoices.
     """
+    check_instalments(instalments, as_of or (at or utcnow()).date())
     if not invoices:
         raise InputError("a plan needs at least one invoice", field="invoice", rule="non-empty")
-    if not instalments:
-        raise InputError("a plan needs at least one instalment", field="instalment",
-                         rule="non-empty")
-    dates = [d for d, _ in instalments]
-    if dates != sorted(dates) or len(set(dates)) != len(dates):
-        raise InputError("instalment dates must be strictly increasing", field="instalment",
-                         rule="increasing-dates")
     with store.session() as s:
         cust = customer_row(s, customer)
-        rows = [invoice_row(s, n) for n in invoices]
-        for inv in rows:
-            if inv.customer_id != cust.id:
-                raise InputError(f"invoice {inv.number} is not {cust.name}'s", field="invoice",
-                                 rule="same-customer")
-        currencies = {inv.currency for inv in rows}
-        if len(currencies) != 1:
-            raise InputError(f"invoices in several currencies: {sorted(currencies)}",
-                             field="invoice", rule="one-currency")
-        currency = currencies.pop()
+        rows, currency = plan_invoices(s, cust, invoices)
+        one_live_plan(s, rows)
         instalments = [(day, _positive(amount, currency, "instalment"))
                        for day, amount in instalments]
-        open_total = Decimal(0)
-        for inv in rows:
-            paid = s.scalar(select(func.sum(App.amount))
-                            .where(App.invoice_id == inv.id, App.undone_at.is_(None)))
-            open_total += inv.total - (paid or Decimal(0))
+        open_total = sum((open_balance(s, cust.id, currency, inv.id) for inv in rows),
+                         Decimal(0))
         total = sum((a for _, a in instalments), Decimal(0))
         if total != open_total:
             raise InputError(f"instalments add up to {total}, the open balance is "
@@ -279,6 +304,85 @@ def add_plan(store: Store, customer: str, *, invoices: Sequence[str],
                                 for i, (d, a) in enumerate(instalments, start=1)]}
 
 
+def not_past(day: date, today: date, field: str) -> None:
+    """A promised or instalment date may not lie before ``today`` (broken at birth)."""
+    if day < today:
+        raise InputError(f"{day} is in the past (before {today})", field=field,
+                         rule="not-past")
+
+
+def check_instalments(instalments: Sequence[tuple[date, Decimal]], today: date) -> None:
+    """At least one instalment, dates strictly increasing and none in the past."""
+    if not instalments:
+        raise InputError("a plan needs at least one instalment", field="instalment",
+                         rule="non-empty")
+    dates = [d for d, _ in instalments]
+    if dates != sorted(dates) or len(set(dates)) != len(dates):
+        raise InputError("instalment dates must be strictly increasing", field="instalment",
+                         rule="increasing-dates")
+    not_past(dates[0], today, "instalment")
+
+
+def open_balance(s: Session, customer_id: int, currency: str,
+                 invoice_id: int | None = None) -> Decimal:
+    """What is open for a customer in ``currency`` (or on one invoice): totals less every
+    live application (payments, credits, write-offs)."""
+    invoices = select(InvoiceRow.id).where(InvoiceRow.customer_id == customer_id,
+                                           InvoiceRow.currency == currency)
+    if invoice_id is not None:
+        invoices = invoices.where(InvoiceRow.id == invoice_id)
+    billed = s.scalar(select(func.sum(InvoiceRow.total))
+                      .where(InvoiceRow.id.in_(invoices))) or Decimal(0)
+    applied = s.scalar(select(func.sum(App.amount))
+                       .where(App.invoice_id.in_(invoices), App.undone_at.is_(None))
+                       ) or Decimal(0)
+    return _q(billed - applied, currency)
+
+
+def check_open(amount: Decimal, open_amount: Decimal, currency: str, who: str) -> None:
+    """A promise (or plan) for more than is open would pause reminders on nothing owed."""
+    if amount > open_amount:
+        raise InputError(f"{currency} {amount} is more than {who} has open in {currency} "
+                         f"({max(open_amount, Decimal(0))})", field="amount",
+                         rule="not-above-open")
+
+
+def plan_invoices(s: Session, cust: CustomerRow, invoices: Sequence[str]
+                  ) -> tuple[list[InvoiceRow], str]:
+    """The invoices of a plan: each the customer's, all in one currency."""
+    rows = [invoice_row(s, n) for n in invoices]
+    for inv in rows:
+        if inv.customer_id != cust.id:
+            raise InputError(f"invoice {inv.number} is not {cust.name}'s", field="invoice",
+                             rule="same-customer")
+    currencies = {inv.currency for inv in rows}
+    if len(currencies) != 1:
+        raise InputError(f"invoices in several currencies: {sorted(currencies)}",
+                         field="invoice", rule="one-currency")
+    return rows, currencies.pop()
+
+
+def one_live_plan(s: Session, rows: Sequence[InvoiceRow], *, but: int | None = None) -> None:
+    """An invoice is in at most one live (not cancelled, not completed) plan."""
+    for inv in rows:
+        for plan in s.scalars(select(PlanRow).join(PlanInvoiceRow,
+                                                   PlanInvoiceRow.plan_id == PlanRow.id)
+                              .where(PlanInvoiceRow.invoice_id == inv.id,
+                                     PlanRow.cancelled_at.is_(None))):
+            if plan.id != but and _plan_paid(s, plan) < plan.total:
+                raise ConflictError(f"invoice {inv.number} is in live plan #{plan.id} "
+                                    f"already (cancel or edit it)")
+
+
+def _plan_paid(s: Session, plan: PlanRow) -> Decimal:
+    """Paid on a plan's invoices since it was agreed."""
+    invoice_ids = select(PlanInvoiceRow.invoice_id).where(PlanInvoiceRow.plan_id == plan.id)
+    return s.scalar(select(func.sum(App.amount))
+                    .where(App.invoice_id.in_(invoice_ids), App.undone_at.is_(None),
+                           App.kind == "payment",
+                           App.applied_at >= plan.agreed_at)) or Decimal(0)
+
+
 def plan_status(store: Store, plan_id: int, as_of: date, *, grace_days: int = 3
                 ) -> dict[str, Any]:
     """Adherence of a plan: paid since agreed vs. what fell due, and each instalment's state."""
@@ -286,12 +390,7 @@ def plan_status(store: Store, plan_id: int, as_of: date, *, grace_days: int = 3
         plan = s.get(PlanRow, plan_id)
         if plan is None:
             raise NotFound("payment plan", plan_id)
-        invoice_ids = list(s.scalars(select(PlanInvoiceRow.invoice_id)
-                                     .where(PlanInvoiceRow.plan_id == plan_id)))
-        paid = s.scalar(select(func.sum(App.amount))
-                        .where(App.invoice_id.in_(invoice_ids), App.undone_at.is_(None),
-                               App.kind == "payment",
-                               App.applied_at >= plan.agreed_at)) or Decimal(0)
+        paid = _plan_paid(s, plan)
         rows = list(s.scalars(select(PlanInstalmentRow).where(PlanInstalmentRow.plan_id == plan_id)
                               .order_by(PlanInstalmentRow.seq)))
         cumulative = Decimal(0)
@@ -349,6 +448,7 @@ def open_dispute(store: Store, *, invoice: str | None = None, claim_id: int | No
         s.flush()
         s.add(InteractionRow(customer_id=inv.customer_id, at=row.opened_at, author=actor,
                              kind="note", invoice_id=inv.id, dispute_id=row.id,
+                             outcome="disputed",
                              summary=f"dispute #{row.id} opened ({reason}, {team})"
                                      + (f": {note}" if note else "")))
         return {"id": row.id, "invoice": inv.number, "claim": claim_id, "reason": reason,

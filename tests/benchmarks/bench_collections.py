@@ -3,6 +3,11 @@
     python tests/benchmarks/bench_collections.py            # 100,000 invoices, 5,000 customers
     python tests/benchmarks/bench_collections.py --quick    # 5,000 invoices, 250 customers
     python tests/benchmarks/bench_collections.py --database-url postgresql+psycopg://…
+    python tests/benchmarks/bench_collections.py --invoices 20000 --customers 1000
+
+Currency conversion is on: the base currency is SAR, invoices are in USD, SAR, EUR and JPY
+(dated rates imported through ``claims rates import``, one currency, CHF, left without a rate
+so the unconverted path is exercised too); ``--face-value`` runs without a base currency.
 
 Each figure is a real CLI invocation (in-process, Typer's runner) on a real database; the
 SMTP server is a real aiosmtpd on a free port. The reference is one SQL pass that sums every
@@ -27,6 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 AS_OF = date(2026, 6, 30)
+#: invoice currencies, in turn (CHF is 1 in 50: it has no rate and is listed apart)
+CURRENCIES = ("USD", "SAR", "EUR", "JPY", "USD") * 9 + ("SAR", "USD", "EUR", "SAR", "CHF")
+RATES = ("date,currency,rate\n2026-01-01,USD,3.75\n2026-01-01,EUR,4.05\n"
+         "2026-01-01,JPY,0.0260\n2026-06-01,EUR,4.10\n2026-06-01,JPY,0.0250\n")
 
 
 def free_port() -> int:
@@ -59,7 +68,8 @@ def seed(ws: Any, invoices: int, customers: int) -> None:
             due = AS_OF + timedelta(days=rng.randint(-150, 10))
             total = Decimal(rng.randint(10_000, 5_000_000)) / 100
             rows.append({"id": n, "number": f"INV-{n:07d}",
-                         "customer_id": rng.randint(1, customers), "currency": "USD",
+                         "customer_id": rng.randint(1, customers),
+                         "currency": CURRENCIES[n % len(CURRENCIES)],
                          "issue_date": due - timedelta(days=30), "due_date": due,
                          "net": total, "vat": Decimal(0), "total": total, "data": {},
                          "source": "bench", "content_hash": f"{n:064d}",
@@ -101,11 +111,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5,000 invoices, 250 customers")
+    parser.add_argument("--invoices", type=int, default=0, help="number of invoices")
+    parser.add_argument("--customers", type=int, default=0, help="number of customers")
+    parser.add_argument("--face-value", action="store_true",
+                        help="no base currency (amounts added at face value)")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
     parser.add_argument("--skip-send", action="store_true",
                         help="time only the SQL side (worklist, dry run), not the SMTP sending")
     args = parser.parse_args()
     invoices, customers = (5_000, 250) if args.quick else (100_000, 5_000)
+    invoices, customers = args.invoices or invoices, args.customers or customers
 
     import json
 
@@ -117,7 +132,8 @@ def main() -> None:
     from claims.workspace import init_workspace
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-collections-"))
-    ws = init_workspace(tmp / "ws", database_url=args.database_url or None)
+    url, drop_schema = own_schema(args.database_url)
+    ws = init_workspace(tmp / "ws", database_url=url or None)
     # the SMTP server in its own process, as a real one would be (aiosmtpd's Sink handler)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "aiosmtpd", "-n", "-l",
@@ -133,10 +149,25 @@ def main() -> None:
             time.sleep(0.05)  # ok: polling a subprocess that is starting
     ws.config_path.write_text(ws.config_path.read_text() + (
         f'\n[followup.smtp]\nhost = "127.0.0.1"\nport = {port}\n'), encoding="utf-8")
+    if not args.face_value:  # currency conversion on: base SAR, rates imported by the CLI
+        import tomllib
+
+        import tomli_w
+
+        data = tomllib.loads(ws.config_path.read_text(encoding="utf-8"))
+        data.setdefault("followup", {})["base_currency"] = "SAR"
+        ws.config_path.write_text(tomli_w.dumps(data), encoding="utf-8")
+        ws.reload_settings()
+        (tmp / "rates.csv").write_text(RATES, encoding="utf-8")
     t0 = time.perf_counter()
     seed(ws, invoices, customers)
     seeded = time.perf_counter() - t0
     runner = CliRunner()
+    if not args.face_value:
+        imported = runner.invoke(app, ["--workspace", str(ws.root), "rates", "import",
+                                       str(tmp / "rates.csv")])
+        if imported.exit_code:
+            raise SystemExit(imported.output)
 
     def cli(*argv: str) -> Any:
         result = runner.invoke(app, ["--workspace", str(ws.root), *argv], catch_exceptions=False)
@@ -168,11 +199,16 @@ def main() -> None:
     ref = results[0][1]
     backend = ws.store.engine.dialect.name
     print(f"\ncollections benchmark: {invoices:,} invoices, {customers:,} customers, "
-          f"{backend}, as of {iso} (seeded in {seeded:.1f} s)\n")
+          f"{backend}, as of {iso} (seeded in {seeded:.1f} s), "
+          + ("face value (no base currency)" if args.face_value else
+             "currency conversion on (base SAR; USD, SAR, EUR, JPY, CHF)") + "\n")
     print(f"{'what':<44} {'seconds':>8} {'× ref':>8}  result")
     for label, seconds, value in results:
         if isinstance(value, dict) and "accounts" in value:
-            what = f"{len(value['accounts']):,} accounts ranked"
+            apart = sum(1 for a in value["accounts"] if a.get("unconverted"))
+            what = (f"{len(value['accounts']):,} accounts ranked"
+                    + ("" if args.face_value else
+                       f" in SAR ({apart:,} with CHF listed apart, no rate)"))
         elif isinstance(value, dict) and "sent" in value:
             what = (f"{len(value['sent']):,} messages, {len(value['tasks']):,} tasks, "
                     f"{len(value['failed']):,} failed")
@@ -180,6 +216,33 @@ def main() -> None:
             what = f"{value[0]:,} invoices"
         print(f"{label:<44} {seconds:>8.2f} {seconds / ref:>8.1f}  {what}")
     ws.close()
+    drop_schema()
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)  # the workspace folder of this run
+
+
+def own_schema(url: str) -> tuple[str, Any]:
+    """On PostgreSQL, a schema of this run's own (dropped at the end), so a benchmark never
+    meets another run's tables in a shared database; SQLite needs none."""
+    if not url.startswith("postgresql"):
+        return url, lambda: None
+    import os
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_collections_{os.getpid()}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
 
 
 if __name__ == "__main__":

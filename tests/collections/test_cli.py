@@ -97,12 +97,14 @@ def test_records_through_the_cli(cli: Any, acme: Workspace) -> None:
                "--json")
     assert note.exit_code == 0 and load(note)["kind"] == "call"
     promise = load(cli("promise", "add", "Acme Corp", "--amount", "1250.50", "--currency", "usd",
-                       "--date", "2026-03-20", "--by", "J. Doe", "--json"))
+                       "--date", "2026-03-20", "--by", "J. Doe", "--as-of", "2026-03-12",
+                       "--json"))
     assert promise["amount"] == "1250.50" and promise["currency"] == "USD"
     states = load(cli("promise", "list", "--as-of", "2026-03-25", "--json"))
     assert [s["state"] for s in states] == ["broken"]
     plan = cli("plan", "add", "Acme Corp", "--invoice", "A-1", "--instalment",
-               "2026-04-01=600", "--instalment", "2026-05-01=400", "--json")
+               "2026-04-01=600", "--instalment", "2026-05-01=400", "--as-of", "2026-03-12",
+               "--json")
     assert plan.exit_code == 0, plan.output
     shown = load(cli("plan", "show", str(load(plan)["id"]), "--as-of", "2026-04-10", "--json"))
     assert shown["standing"] == "defaulted" and shown["paid"] == "0.00"
@@ -180,10 +182,12 @@ def test_escalation_through_the_cli(cli: Any, acme: Workspace,
      "unknown dispute reason 'prcing' (did you mean pricing?)"),
     (["followup", "contact", "Acme Corp", "--name", "X", "--email", "x@@y"],
      "email: 'x@@y' is not an e-mail address"),
-    (["plan", "add", "Acme Corp", "--invoice", "A-1", "--instalment", "2026-04-01=999"],
+    (["plan", "add", "Acme Corp", "--invoice", "A-1", "--instalment", "2026-04-01=999",
+      "--as-of", "2026-03-12"],
      "instalments add up to 999.00, the open balance is 1000.00"),
     # issue 14, item 6: the one money door at payment-plan creation
-    (["plan", "add", "Acme Corp", "--invoice", "A-1", "--instalment", "2026-04-01=100.005"],
+    (["plan", "add", "Acme Corp", "--invoice", "A-1", "--instalment", "2026-04-01=100.005",
+      "--as-of", "2026-03-12"],
      "instalment: 100.005 has a fraction below the minor unit of USD"),
 ])
 def test_bad_input_is_one_clear_line(cli: Any, acme: Workspace, args: list[str],

@@ -252,7 +252,7 @@ def test_a_plan_in_good_standing_pauses_and_a_missed_instalment_resumes(
     setup_two_customers(ws)
     with pytest.raises(Exception, match="open balance is 1000.00"):
         records.add_plan(ws.store, "Acme Corp", invoices=["A-1"], actor="maria",
-                         instalments=[(D(2026, 3, 15), Decimal("400"))])
+                         instalments=[(D(2026, 3, 15), Decimal("400"))], at=at(D(2026, 3, 9)))
     plan = records.add_plan(ws.store, "Acme Corp", invoices=["A-1"], actor="maria",
                             instalments=[(D(2026, 3, 15), Decimal("500")),
                                          (D(2026, 4, 15), Decimal("500"))],

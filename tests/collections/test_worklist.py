@@ -104,9 +104,15 @@ def test_escalation_candidates_have_reasons_and_need_approval(
     assert found["T-1"].reasons == ["394 days overdue (policy: 365)", "open 300.00 ≤ 500"]
     assert found["Q-1"].action == "legal"
     assert found["Q-1"].reasons == ["no answer 41 days after the final notice (policy: 14)"]
+    # an unanswered call is no answer: the silence reason stays
+    records.add_note(ws.store, "Silent", "rang AP, nobody picked up", author="maria",
+                     kind="call", direction="outbound", outcome="no_answer",
+                     at=at(D(2026, 5, 30)))
+    assert "Q-1" in {c.invoice for c in escalation.escalation_candidates(ws, AS_OF)}
     # an answer from the client takes the silence reason away
     records.add_note(ws.store, "Silent", "AP called back: payment run next week",
-                     author="maria", kind="call", at=at(D(2026, 6, 1)))
+                     author="maria", kind="call", direction="inbound", outcome="reached",
+                     at=at(D(2026, 6, 1)))
     assert "Q-1" not in {c.invoice for c in escalation.escalation_candidates(ws, AS_OF)}
     # nothing is written off until approved (tests/collections/test_escalation.py)
     assert worklist.receivables(ws, AS_OF, customer="Old Small")

@@ -20,6 +20,7 @@ from claims.collections.receivables import (
 from claims.collections.due import ensure_due_dates
 from claims.collections.interest import agency_interest
 from claims.store.tables import ContactRow, CustomerRow
+from claims.collections.contacts import available_languages
 from claims.collections.records import EMAIL_ADDRESS, customer_row
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
@@ -126,12 +127,17 @@ def plan_messages(ws: Workspace, as_of: date, *, customer: str | None = None) ->
         return []
     ids = sorted({cid for cid, _ in groups})
     people = _recipients(ws, ids)
+    languages = available_languages(config.followup.templates_dir, ws.root)
     messages = []
     for (cid, rank), items in groups.items():
         name, collector, recipients, language, problem = people[cid]
         level = levels[rank]
+        language = language or config.followup.language
+        if problem is None and language not in languages:  # caught before any is sent
+            problem = (f"{name}: language {language!r} has no reminder templates "
+                       f"(known: {', '.join(languages)}); claims contact edit")
         msg = Message(customer_id=cid, customer=name, level=level, rank=rank, items=items,
-                      recipients=recipients, language=language or config.followup.language,
+                      recipients=recipients, language=language,
                       collector=collector,
                       problem=problem if level.channel == "email" else None)
         for item in items:

@@ -22,13 +22,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 from claims.collections.settings import FollowupSettings
 from claims.errors import InputError
 from claims.core.money import fmt, minor_units
+from claims.collections.contacts import TEMPLATES as BUILT_IN_TEMPLATES
 from claims.collections.dunning.plan import Message, config_of
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
     from claims.workspace import Workspace
 
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = BUILT_IN_TEMPLATES  # one folder of built-in templates (collections.contacts)
 
 
 def template_environment(followup: FollowupSettings, root: Path) -> Environment:

@@ -155,7 +155,9 @@ class DisputeRow(Base):
 
 
 class InteractionRow(Base):
-    """The conversation with a client: calls, emails, notes, each with time and author."""
+    """The conversation with a client: calls, emails, notes, each with time and author, and
+    (since ``interactions_0001``) its direction, the contact spoken to (the name as it was
+    then), the outcome, and the next action agreed with its date (a callback)."""
 
     __tablename__ = "collection_interactions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -166,6 +168,11 @@ class InteractionRow(Base):
     summary: Mapped[str] = mapped_column(Text)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     dispute_id: Mapped[int | None] = mapped_column(ForeignKey("collection_disputes.id"))
+    direction: Mapped[str | None] = mapped_column(String(8))  # outbound | inbound
+    contact: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(24))  # see collections.interactions
+    next_action: Mapped[str | None] = mapped_column(Text)
+    next_action_date: Mapped[Any | None] = mapped_column(Date, index=True)
 
 
 class EscalationDecisionRow(Base):
