@@ -41,13 +41,13 @@ from claims.workspace import init_workspace  # noqa: E402
 
 TODAY = date(2026, 11, 23)
 DURABILITY = (
-    "durability kept (ours): per claim ONE flush -- syncfs(2) of each filesystem involved on\n"
-    "Linux, else one fsync per file -- makes the zip and the claim's new evidence blobs (tag\n"
-    "files, claim.json, each payload PDF not stored already) durable before the zip is moved\n"
-    "into place; the bundle.built ledger entry is committed after that flush and the claim goes\n"
-    "READY only after the entry (before: one fsync per blob, ten per claim, plus the zip's).\n"
-    "Bag folders are real copies, checked byte for byte on every reuse and by `claims evidence\n"
-    "verify`. bagit.make_bag moves files in place and fsyncs nothing: not the same promise.")
+    "durability kept (ours): per claim ONE flush -- one syncfs(2) on Linux when 3 or more files\n"
+    "are due (else, and off Linux, one fsync per file) -- makes the zip and the claim's new\n"
+    "evidence blobs (tag files, claim.json, each payload PDF not stored already) durable before\n"
+    "the zip is moved into place; the bundle.built ledger entry is committed after that flush\n"
+    "and the claim goes READY only after the entry (before: one fsync per blob, ten per claim,\n"
+    "plus the zip's). Bag folders are real copies, checked byte for byte on every reuse and by\n"
+    "`claims evidence verify`. bagit.make_bag moves files in place and fsyncs nothing.")
 MB = 1024 * 1024
 EXTRA = [{"type": "site-photos", "max_bytes": 2048 * MB},
          {"type": "bill-of-quantities", "max_bytes": 2048 * MB}]
