@@ -15,7 +15,7 @@ from typing import Any
 import tomli_w
 
 from claims.errors import EvidenceFailed, WorkspaceError
-from evidence import Entry, EvidenceArchive, EvidenceError, init_keys
+from evidence import BlobBatch, Entry, EvidenceArchive, EvidenceError, Staged, init_keys
 from claims.settings import Settings, load_settings
 from claims.store import Store
 from claims.store.engine import parse_url, resolve_url
@@ -105,15 +105,20 @@ class Workspace:
                                     key_file=self._in_root(conf.key_file))
 
     def record_evidence(self, *, kind: str, claim: str | None, metadata: dict[str, Any],
-                        files: dict[str, Path | bytes] | None = None) -> Entry:
+                        files: dict[str, Path | bytes | Staged] | None = None,
+                        batch: BlobBatch | None = None) -> Entry:
         """Append one evidence event (with its files as blobs); returns the ledger entry.
+
+        The files are written as one batch (``batch``, if the caller staged some already)
+        made durable by one flush before the entry is committed.
 
         The one place ``claims`` writes evidence. Metadata must carry no secrets: the archive
         refuses keys that look like one. :meth:`close` signs a checkpoint over what was recorded.
         """
         try:
             entry = self.evidence.record(kind=kind, claim=claim, actor=self.actor,
-                                         metadata=metadata, files=files or {})
+                                         metadata=metadata, files=files or {},
+                                         batch=batch)
         except EvidenceError as err:
             raise EvidenceFailed(f"evidence not recorded ({kind}): {err}") from err
         except OSError as err:  # a full disk, a read-only folder: one line, not a traceback
@@ -121,6 +126,13 @@ class Workspace:
                                  f"{f' ({err.filename})' if err.filename else ''}") from err
         self._evidence_recorded = True
         return entry
+
+    def evidence_batch(self) -> BlobBatch:
+        """A batch for one record's evidence blobs (see :meth:`record_evidence`)."""
+        try:
+            return self.evidence.blob_batch()
+        except (EvidenceError, OSError) as err:
+            raise EvidenceFailed(f"evidence archive unavailable: {err}") from err
 
     def reload_settings(self) -> Settings:
         """Read ``claims.toml`` again (after it was edited in this process)."""

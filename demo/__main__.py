@@ -28,8 +28,10 @@ from portals.sandbox.testing import running_sandbox, seed_supplier
 ROOT = Path(os.environ.get("CLAIMS_DEMO_DIR", "demo-workspace")).resolve()
 
 
-def claims(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the real ``claims`` command, echoing it first, as a person would."""
+def claims(*args: str, check: bool = True,
+           expect: int = 0) -> subprocess.CompletedProcess[str]:
+    """Run the real ``claims`` command, echoing it first, as a person would; the demo stops
+    unless it exits with ``expect``."""
     print(f"\n$ claims {' '.join(args)}", flush=True)
     # A person reads this: the JSON event lines meant for cron and CI stay out of it.
     env = {**os.environ, "CLAIMS_LOG_LEVEL": "warning"}
@@ -37,7 +39,7 @@ def claims(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
                             text=True, capture_output=True, env=env)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
-    if check and result.returncode != 0:
+    if check and result.returncode != expect:
         raise SystemExit(f"demo step failed (exit {result.returncode}): claims {' '.join(args)}")
     return result
 
@@ -49,8 +51,12 @@ def main() -> int:
     claims("init", "--with-samples", str(ROOT))
     claims("contract", "list")
     claims("claim", "list")
-    claims("claim", "validate", "--all")
-    claims("claim", "build", "--all")
+    # claims 1 and 2 are valid; sample claim 3 is not (its tax certificate has expired)
+    claims("claim", "validate", "--all", expect=1)
+    print("\n(claim 3 fails validation: its tax certificate expired ten days ago, E-DOC-006 "
+          "above;\n so `build --all` builds claims 1 and 2 only and exits 1, and only READY "
+          "claims are submitted)")
+    claims("claim", "build", "--all", expect=1)  # builds claims 1 and 2, refuses claim 3
     with _sandbox_portal() as server:
         claims("claim", "submit", "--all")
         claims("claim", "submit", "--all")  # a second run files nothing twice
@@ -75,10 +81,10 @@ def main() -> int:
 
 
 def _store_refs() -> list[str]:
-    """The portal references of the demo's claims (the back office moves them)."""
+    """The portal references of the demo's submitted claims (the back office moves them)."""
     ws = api.find_workspace(ROOT)
     try:
-        return [c.portal_reference or "" for c in api.list_claims(ws)]
+        return [c.portal_reference for c in api.list_claims(ws) if c.portal_reference]
     finally:
         ws.close()
 

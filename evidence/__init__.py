@@ -23,6 +23,7 @@ Public face::
 """
 
 from evidence.archive import EvidenceArchive, format_log
+from evidence.batch import BlobBatch, Staged
 from evidence.errors import (BlobError, BlobNotFound, CheckpointsDeleted, EntryNotFound,
                              EvidenceError, ExportError, ExportExists, KeysExist, KeysMissing,
                              LedgerError, LogRewritten, MetadataError, ProofError,
@@ -37,12 +38,12 @@ from evidence.model import BlobRef, Checkpoint, Entry, EventKind, Problem, Verif
 from evidence.witness import Witness, WitnessEndpoint
 
 __all__ = [
-    "BlobError", "BlobNotFound", "BlobRef", "Checkpoint", "CheckpointsDeleted", "Entry",
-    "EntryNotFound", "LogRewritten", "Witness", "WitnessEndpoint", "WitnessError",
-    "WitnessRefused", "WitnessUnreachable",
-    "EventKind", "EvidenceArchive", "EvidenceError", "ExportError", "ExportExists", "KeysExist",
-    "KeysMissing", "LedgerError", "MetadataError", "Problem", "ProofError", "SecretInMetadata",
-    "SigningKeyError", "VerificationReport", "consistency_proof", "create_schema", "format_log",
-    "inclusion_proof", "init_keys", "key_id", "load_public_key", "verify_consistency",
-    "verify_export", "verify_inclusion",
+    "BlobBatch", "BlobError", "BlobNotFound", "BlobRef", "Checkpoint", "CheckpointsDeleted",
+    "Entry", "EntryNotFound", "EventKind", "EvidenceArchive", "EvidenceError", "ExportError",
+    "ExportExists", "KeysExist", "KeysMissing", "LedgerError", "LogRewritten", "MetadataError",
+    "Problem", "ProofError", "SecretInMetadata", "SigningKeyError", "Staged",
+    "VerificationReport", "Witness", "WitnessEndpoint", "WitnessError", "WitnessRefused",
+    "WitnessUnreachable", "consistency_proof", "create_schema", "format_log", "inclusion_proof",
+    "init_keys", "key_id", "load_public_key", "verify_consistency", "verify_export",
+    "verify_inclusion",
 ]

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from evidence import auditing, ledger, merkle, note, sealing
+from evidence.batch import BlobBatch, Staged
 from evidence.blobs import BlobStore
 from evidence.canonical import canonical_json, clean_metadata, secret_word
 from evidence.errors import (EntryNotFound, LedgerError, MetadataError, ProofError,
@@ -79,11 +80,13 @@ class EvidenceArchive:
     # --- recording -----------------------------------------------------------------------------
 
     def record(self, kind: str, claim: str | None, actor: str, metadata: dict[str, Any],
-               files: Mapping[str, Path | bytes] | None = None, *,
-               seal: bool = False) -> Entry:
+               files: Mapping[str, Path | bytes | Staged] | None = None, *,
+               seal: bool = False, batch: BlobBatch | None = None) -> Entry:
         """Store ``files`` as blobs and append one event to the ledger; return the entry.
 
-        ``files`` maps a name (``"receipt.pdf"``, ``"step-3.png"``) to a path or bytes. The event
+        ``files`` maps a name (``"receipt.pdf"``, ``"step-3.png"``) to a path, bytes, or a
+        :class:`Staged` blob of ``batch`` (see :meth:`blob_batch`). The blobs are written
+        together and made durable with one flush before the entry is committed. The event
         names the leaf hash of its claim's previous event (``prev_claim_leaf``). With ``seal`` a
         checkpoint ending with this event is signed in the same transaction (and sent to the
         witnesses). Raises :class:`MetadataError` (or :class:`SecretInMetadata`) before anything
@@ -98,8 +101,9 @@ class EvidenceArchive:
         clean = clean_metadata(dict(metadata))
         # the blobs go in first, journalled, so that a record cut short (a killed process)
         # leaves blobs that verify reports as interrupted rather than as unexplained
-        journal = self.blobs.journal() if files else None
-        refs = self._store_files(dict(files or {}), journal)
+        with batch or BlobBatch(self.blobs) as blobs:
+            refs = self._store_files(dict(files or {}), blobs)
+            journal = blobs.commit(self.blobs.journal)  # one flush, then journalled, linked
 
         def make_leaf(index: int, previous: bytes | None) -> tuple[bytes, dict[str, Any]]:
             # the time is taken under the append lock, so times never go backwards along the log
@@ -118,8 +122,13 @@ class EvidenceArchive:
             self._after_seal(*sealed)
         return Entry.from_leaf(leaf, leaf_hash)
 
-    def _store_files(self, files: dict[str, Path | bytes],
-                     journal: Path | None) -> dict[str, dict[str, Any]]:
+    def blob_batch(self) -> BlobBatch:
+        """A batch to stage a record's blobs in (a context manager: what is not committed by
+        :meth:`record` is removed on exit)."""
+        return BlobBatch(self.blobs)
+
+    def _store_files(self, files: dict[str, Path | bytes | Staged],
+                     batch: BlobBatch) -> dict[str, dict[str, Any]]:
         for name in files:
             if not FILE_NAME_RE.match(name):
                 raise MetadataError(f"files/{name}", "a file name without slashes, 1-200 chars")
@@ -128,7 +137,10 @@ class EvidenceArchive:
                 raise SecretInMetadata(f"files/{name}", word)
         refs: dict[str, dict[str, Any]] = {}
         for name, source in sorted(files.items()):
-            digest, size = self.blobs.put(source, journal)
+            staged = source if isinstance(source, Staged) else batch.add(source)
+            if not batch.stored(staged.digest):
+                raise MetadataError(f"files/{name}", "a staged blob that is not in the batch")
+            digest, size = staged.digest, staged.size
             media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
             refs[name] = BlobRef(digest, size, media_type).to_json()
         return refs

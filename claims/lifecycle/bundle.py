@@ -27,12 +27,14 @@ import shutil
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from evidence import BlobBatch, Staged
 from claims.errors import BundleError
 from claims.lifecycle.bagcheck import bag_folder_problems, bag_zip_problems
 from claims.core.models import Claim, Contract, Invoice
@@ -53,6 +55,9 @@ class Bundle:
     payload_bytes: int
     files: int
     reused: bool = False   # an identical bundle was there already
+    #: the bag's files staged as evidence blobs while it was built (name → blob), durable
+    #: with the zip; empty when built without a batch or reused
+    staged: dict[str, Staged] = field(default_factory=dict)
 
 
 def _money(value: Decimal) -> str:
@@ -118,9 +123,10 @@ def _zip_entry(zf: zipfile.ZipFile, arcname: str) -> zipfile.ZipInfo:
 
 
 def _copy_into_bag_and_zip(zf: zipfile.ZipFile, arcname: str, src: Path,
-                           dst: Path) -> str:
-    """Copy ``src`` into the zip and to ``dst`` (a real copy, never a link), hashing it on
-    the way: one read of every byte; returns its SHA-256."""
+                           dst: Path, blob: BinaryIO | None = None) -> str:
+    """Copy ``src`` into the zip, to ``dst`` (a real copy, never a link) and to ``blob`` (the
+    evidence copy, if one is wanted), hashing it on the way: one read of every byte; returns
+    its SHA-256."""
     digest = hashlib.sha256()
     with (src.open("rb") as fin, dst.open("xb") as copy,
           zf.open(_zip_entry(zf, arcname), "w", force_zip64=True) as out):
@@ -128,7 +134,14 @@ def _copy_into_bag_and_zip(zf: zipfile.ZipFile, arcname: str, src: Path,
             digest.update(chunk)
             out.write(chunk)
             copy.write(chunk)
+            if blob is not None:
+                blob.write(chunk)
     return digest.hexdigest()
+
+
+def _blob_sink(blobs: BlobBatch | None, digest: str,
+               size: int) -> AbstractContextManager[BinaryIO | None]:
+    return nullcontext(None) if blobs is None else blobs.sink(digest, size)
 
 
 def _alive(pid: int) -> bool:
@@ -208,12 +221,16 @@ def _plan(claim: Claim, contract: Contract, invoice: Invoice, bagging_date: date
                  payload_bytes, len(manifest))
 
 
-def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path) -> tuple[Path, Path]:
-    """Write the bag folder and its zip into ``staging``; returns (folder, zip)."""
+def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path,
+           blobs: BlobBatch | None) -> tuple[Path, Path, dict[str, Staged]]:
+    """Write the bag folder and its zip into ``staging`` (and the bag's files into ``blobs``,
+    when given); returns (folder, zip, staged blobs). The zip (and the staged blobs) are
+    durable when this returns: one flush for all of them with a batch, else an fsync."""
     name = plan.name
     bag = staging / name
     (bag / "data" / "documents").mkdir(parents=True)
     staged_zip = staging / f"{name}.zip"
+    staged: dict[str, Staged] = {}
     with zipfile.ZipFile(staged_zip, "w", compression=zipfile.ZIP_STORED) as zf:
         for rel in sorted(plan.tags):
             (bag / rel).write_bytes(plan.tags[rel])
@@ -221,18 +238,32 @@ def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path) -> tuple[Path, 
         (bag / "data" / "claim.json").write_bytes(plan.claim_json)
         zf.writestr(_zip_entry(zf, f"{name}/data/claim.json"), plan.claim_json)
         for rel, doc in plan.documents:
-            sha = _copy_into_bag_and_zip(zf, f"{name}/{rel}", root / doc.stored_path, bag / rel)
-            if sha != doc.sha256:
-                raise BundleError(f"{doc.filename}: stored copy changed (sha256 {sha} is "
-                                  f"not the recorded {doc.sha256})", claim_id=claim.id,
-                                  path=doc.stored_path)
-        zf.fp.flush()  # type: ignore[union-attr]
-        os.fsync(zf.fp.fileno())  # type: ignore[union-attr]
-    return bag, staged_zip
+            with _blob_sink(blobs, doc.sha256, doc.size) as blob:
+                sha = _copy_into_bag_and_zip(zf, f"{name}/{rel}", root / doc.stored_path,
+                                             bag / rel, blob)
+                if sha != doc.sha256:
+                    raise BundleError(f"{doc.filename}: stored copy changed (sha256 {sha} "
+                                      f"is not the recorded {doc.sha256})",
+                                      claim_id=claim.id, path=doc.stored_path)
+            if blobs is not None and blobs.stored(doc.sha256):
+                staged[Path(rel).name] = Staged(doc.sha256, doc.size)
+    if blobs is None:
+        with staged_zip.open("rb") as fh:
+            os.fsync(fh.fileno())
+        return bag, staged_zip, {}
+    for name, data in [(rel, plan.tags[rel]) for rel in (
+            "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")] + [
+            ("claim.json", plan.claim_json)]:
+        try:
+            staged[name] = blobs.add(data)
+        except OSError:
+            pass  # not staged: the evidence is recorded from the bag folder (or fails there)
+    blobs.flush(also=[staged_zip])
+    return bag, staged_zip, staged
 
 
 def build_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Path,
-                 out_dir: Path, bagging_date: date) -> Bundle:
+                 out_dir: Path, bagging_date: date, blobs: BlobBatch | None = None) -> Bundle:
     """Build the bag folder and its zip under ``out_dir``; returns where they are.
 
     ``root`` is the workspace the claim's stored documents are relative to. Every payload byte
@@ -240,8 +271,10 @@ def build_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Pa
     the one recorded at intake. An existing bundle of the same name counts as this one
     (``reused``) only when every byte of it matches (re-hashed); a part missing after a killed
     build (the folder without its zip) is put back; staging folders of killed builds are
-    removed. Raises :class:`BundleError`, leaving nothing behind, if a stored document
-    changed, ``out_dir`` is not a folder, or the destination holds a different bundle.
+    removed. With ``blobs``, the bag's files are staged there as evidence blobs in the same
+    pass (:attr:`Bundle.staged`) and made durable with the zip by one flush. Raises
+    :class:`BundleError`, leaving nothing behind, if a stored document changed, ``out_dir``
+    is not a folder, or the destination holds a different bundle.
     """
     plan = _plan(claim, contract, invoice, bagging_date)
     final_dir, final_zip = out_dir / plan.name, out_dir / f"{plan.name}.zip"
@@ -267,12 +300,13 @@ def build_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Pa
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{plan.name}.{os.getpid()}.", dir=out_dir))
-        bag, staged_zip = _stage(plan, claim, root, staging)
+        bag, staged_zip, staged = _stage(plan, claim, root, staging, blobs)
         if final_dir not in present:
             bag.rename(final_dir)
         if final_zip not in present:
             staged_zip.rename(final_zip)
-        return Bundle(final_dir, final_zip, plan.bag_digest, plan.payload_bytes, plan.files)
+        return Bundle(final_dir, final_zip, plan.bag_digest, plan.payload_bytes, plan.files,
+                      staged=staged)
     except OSError as err:
         raise BundleError(f"cannot build bundle {plan.name} in {out_dir}: "
                           f"{err.strerror or err}", claim_id=claim.id) from err

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import structlog
-from evidence import EvidenceError
+from evidence import BlobBatch, EvidenceError, Staged
 
 import schemas
 from claims.lifecycle.bagcheck import bundle_problems
@@ -195,6 +195,22 @@ def _has_bundle_evidence(ws: Workspace, claim_id: int, bag_digest: str) -> bool:
                for e in entries)
 
 
+def _record_built(ws: Workspace, claim_id: int, contract: str, invoice: str, bundle: Bundle,
+                  batch: BlobBatch) -> None:
+    """The ``bundle.built`` evidence: the tag files, claim.json and the payload PDFs byte for
+    byte (staged while the bag was built, or read back from a reused bag)."""
+    files: dict[str, Path | Staged] = {name: bundle.directory / name for name in (
+        "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")}
+    files["claim.json"] = bundle.directory / "data" / "claim.json"
+    files |= {pdf.name: pdf for pdf in sorted((bundle.directory / "data" / "documents").iterdir())}
+    files |= bundle.staged  # what was staged as the bag was built is not read again
+    ws.record_evidence(kind="bundle.built", claim=str(claim_id),
+                       metadata={"bag_digest": bundle.bag_digest, "zip": bundle.zip_path.name,
+                                 "contract": contract, "invoice": invoice,
+                                 "payload_bytes": bundle.payload_bytes, "files": bundle.files},
+                       files=files, batch=batch)
+
+
 def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
                 as_of: date | None = None) -> Bundle:
     """Validate, then build the bundle; raises :class:`ValidationFailed` on error findings.
@@ -213,20 +229,12 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
     findings = _findings(ctx)
     if has_errors(findings):
         raise ValidationFailed(claim_id, findings)
-    bundle = build_bundle(claim, contract, invoice, root=ws.root,
-                          out_dir=out_dir or bundles_folder(ws, contract.number),
-                          bagging_date=claim.created_at.date())
-    if not (bundle.reused and _has_bundle_evidence(ws, claim_id, bundle.bag_digest)):
-        ws.record_evidence(kind="bundle.built", claim=str(claim_id),
-            metadata={"bag_digest": bundle.bag_digest, "zip": bundle.zip_path.name,
-                      "contract": contract.number, "invoice": invoice.number,
-                      "payload_bytes": bundle.payload_bytes, "files": bundle.files},
-            files={name: bundle.directory / name for name in (
-                "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")}
-            | {"claim.json": bundle.directory / "data" / "claim.json"}
-            # the payload itself: the submitted PDFs, byte for byte
-            | {pdf.name: pdf for pdf in
-               sorted((bundle.directory / "data" / "documents").iterdir())})
+    with ws.evidence_batch() as batch:  # the bag's files become evidence blobs as it is built
+        bundle = build_bundle(claim, contract, invoice, root=ws.root,
+                              out_dir=out_dir or bundles_folder(ws, contract.number),
+                              bagging_date=claim.created_at.date(), blobs=batch)
+        if not (bundle.reused and _has_bundle_evidence(ws, claim_id, bundle.bag_digest)):
+            _record_built(ws, claim_id, contract.number, invoice.number, bundle, batch)
     if claim.status not in FROZEN:
         ws.store.record_event(claim_id, "bundle.built", status=ClaimStatus.READY,
                               actor=ws.actor, detail={"zip": str(bundle.zip_path),

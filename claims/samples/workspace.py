@@ -1,6 +1,8 @@
 """The sample files of ``claims init --with-samples``: a contract, invoices and real PDFs.
 
-Dates are relative to today so the sample certificates are valid whenever it is run.
+Dates are relative to today so the sample certificates are valid whenever it is run. Claims 1
+and 2 are valid; claim 3 (invoice INV-2026-0103) is not: its tax certificate expired ten days
+ago (``E-DOC-006``), so a newcomer sees what a finding looks like and how it blocks a build.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from claims.samples.pdfs import make_certificate_pdf, make_invoice_pdf
 SUPPLIER = "Gulf Engineering Services LLC"
 AGENCY = "Ministry of Public Works"
 VAT = Decimal(15)
+#: The sample claim that fails validation (an expired tax certificate).
+FAILING_INVOICE = "INV-2026-0103"
 
 
 def _invoice(number: str, issued: date, lines: list[tuple[str, Decimal, Decimal]],
@@ -60,6 +64,10 @@ def write_samples(folder: Path, today: date | None = None) -> dict[str, Any]:
                  [("Milestone 4: drainage works", Decimal(1), Decimal("56500.00")),
                   ("Site supervision (days)", Decimal(9), Decimal("1100.00"))],
                  contract["number"]),
+        # the failing sample: claimed with a tax certificate that has expired (see below)
+        _invoice(FAILING_INVOICE, today - timedelta(days=3),
+                 [("Milestone 5: signage", Decimal(1), Decimal("18200.00"))],
+                 contract["number"]),
     ]
     (folder / "invoices.json").write_text(json.dumps({"invoices": invoices}, indent=2))
     claims = []
@@ -89,6 +97,12 @@ def write_samples(folder: Path, today: date | None = None) -> dict[str, Any]:
                                  title="Commercial Registration", holder=SUPPLIER,
                                  number_reference=None, issue_date=today - timedelta(days=700),
                                  expiry_date=today + timedelta(days=395))
+        if number == FAILING_INVOICE:  # an expired tax certificate: E-DOC-006 on validate
+            docs["tax-certificate"] = folder / "tax-certificate-expired.pdf"
+            make_certificate_pdf(docs["tax-certificate"], kind="tax-certificate",
+                                 title="Zakat and Tax Certificate", holder=SUPPLIER,
+                                 number_reference=None, issue_date=today - timedelta(days=375),
+                                 expiry_date=today - timedelta(days=10))
         claims.append({"contract": contract["number"], "invoice": number,
                        "milestone": inv["lines"][0]["description"].split(":")[0],
                        "documents": [(t, str(p)) for t, p in docs.items()]})

@@ -1,15 +1,21 @@
 """Benchmark: validate + build claims, beside bagit.make_bag and SHA-256 of the same bytes.
 
-    python tests/benchmarks/bench_bundles.py [--claims N] [--quick] [--skip-1gb]
+    python tests/benchmarks/bench_bundles.py [--claims N] [--quick] [--big]
 
-Each claim has a 2-page invoice and five supporting PDFs, about 5 MB in all. Printed side by
-side, from one run on the same files:
+Each claim has a 2-page invoice and five supporting PDFs, about 4.6 MB in all (the two large
+attachments are random bytes, so no two claims share them). Printed side by side, from one run
+on the same files:
 
 - claims/s for intake (copy + hash into the workspace) + validate + build (bag + zip);
 - claims/s for validate + build alone;
 - bagit.make_bag (sha256 only) over copies of the same files, and the ratio;
 - SHA-256 of the same bytes alone (the hashing limit), and the ratio;
-- peak RSS of validate + build in a fresh process when one attachment is 1 GB.
+- with ``--big``: peak RSS of a fresh process that makes, takes in, validates and builds a claim
+  whose site-photos attachment is a real 1 GB PDF (one page of text and a 1 GB stream). The
+  claim type allows 10 MB per document; the bench contract raises its ``site-photos`` and
+  ``bill-of-quantities`` limits (``extra_documents``, ``max_bytes`` 2 GiB) so the door takes it.
+
+The durability each side keeps is printed beside the figures (``DURABILITY``).
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ from claims.workspace import init_workspace  # noqa: E402
 
 TODAY = date(2026, 11, 23)
 DURABILITY = (
-    "durability kept: per claim, the zip is fsynced before the claim goes READY and the\n"
-    "bundle.built evidence (4 blobs, each fsynced by the evidence archive) is written before\n"
-    "READY; bag folders are real copies (written, not fsynced: checked byte for byte on\n"
-    "every reuse and by `claims evidence verify`). bagit.make_bag moves files in place and\n"
-    "fsyncs nothing, so the two do not promise the same.")
+    "durability kept (ours): per claim ONE flush -- one syncfs(2) on Linux when 3 or more files\n"
+    "are due (else, and off Linux, one fsync per file) -- makes the zip and the claim's new\n"
+    "evidence blobs (tag files, claim.json, each payload PDF not stored already) durable before\n"
+    "the zip is moved into place; the bundle.built ledger entry is committed after that flush\n"
+    "and the claim goes READY only after the entry (before: one fsync per blob, ten per claim,\n"
+    "plus the zip's). Bag folders are real copies, checked byte for byte on every reuse and by\n"
+    "`claims evidence verify`. bagit.make_bag moves files in place and fsyncs nothing.")
 MB = 1024 * 1024
 EXTRA = [{"type": "site-photos", "max_bytes": 2048 * MB},
          {"type": "bill-of-quantities", "max_bytes": 2048 * MB}]
@@ -161,8 +169,11 @@ print(json.dumps({{"peak_mb": peak_rss_mb(),
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=40)
-    parser.add_argument("--quick", action="store_true", help="3 claims, no 1 GB run")
-    parser.add_argument("--skip-1gb", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="3 claims")
+    parser.add_argument("--big", action="store_true",
+                        help="also the peak-RSS run with one 1 GB attachment (minutes, ~5 GB "
+                             "of disk writes)")
+    parser.add_argument("--skip-1gb", action="store_true", help=argparse.SUPPRESS)  # the default
     args = parser.parse_args()
     n = 3 if args.quick else args.claims
     with tempfile.TemporaryDirectory(prefix="claimwright-bench-") as tmp:
@@ -180,11 +191,12 @@ def main() -> int:
             ("sha256 of the same bytes", f"{r['mb'] / r['sha256']:.0f} MB/s",
              f"validate+build takes {r['validate_build'] / r['sha256']:.2f}x hashing alone"),
         ]
-        if not (args.quick or args.skip_1gb):
+        if args.big:
             mem = peak_rss_1gb(Path(tmp))
             rows.append(("peak RSS, one 1 GB attachment", f"{mem['peak_mb']:.0f} MB",
                          f"(process before the claim: {mem['before_mb']:.0f} MB; zip "
-                         f"{mem['zip_mb']:.0f} MB)"))
+                         f"{mem['zip_mb']:.0f} MB; limit raised to 2 GiB in the bench "
+                         "contract)"))
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'figure':>16}  reference / ratio")
     for name, figure, note in rows:

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 
-def out_json(result):
-    assert result.exit_code == 0, result.output
+def out_json(result, exit_code: int = 0):
+    assert result.exit_code == exit_code, result.output
     return json.loads(result.stdout)
 
 
@@ -22,11 +22,13 @@ def test_a_specialists_day_init_validate_build_show(cli, samples) -> None:
     contracts = out_json(cli("contract", "list", "--json"))
     assert [c["number"] for c in contracts] == ["C-2026-014"]
     claims = out_json(cli("claim", "list", "--json"))
-    assert [c["status"] for c in claims] == ["DRAFT", "DRAFT"]
-    validated = out_json(cli("claim", "validate", "--all", "--json"))
-    assert validated["ok"] is True and [c["errors"] for c in validated["claims"]] == [0, 0]
-    built = out_json(cli("claim", "build", "--all", "--json"))
-    assert built["ok"] and all(Path(b["zip"]).is_file() for b in built["built"])
+    assert [c["status"] for c in claims] == ["DRAFT", "DRAFT", "DRAFT"]
+    # sample claim 3 fails (an expired tax certificate): validate and build say so, exit 1
+    validated = out_json(cli("claim", "validate", "--all", "--json"), exit_code=1)
+    assert validated["ok"] is False and [c["errors"] for c in validated["claims"]] == [0, 0, 1]
+    built = out_json(cli("claim", "build", "--all", "--json"), exit_code=1)
+    assert [b["id"] for b in built["built"]] == [1, 2] and list(built["failed"]) == ["3"]
+    assert all(Path(b["zip"]).is_file() for b in built["built"])
     shown = out_json(cli("claim", "show", "1", "--json"))
     assert shown["status"] == "READY" and [e["kind"] for e in shown["events"]] == [
         "created", "validated", "bundle.built"]
@@ -38,6 +40,21 @@ def test_a_specialists_day_init_validate_build_show(cli, samples) -> None:
     human = cli("claim", "show", "1")
     assert "completion-certificate" in human.stdout and "bundle.built" in human.stdout
     assert out_json(cli("claim", "list", "--status", "ready", "--json"))[0]["id"] == 1
+
+
+def test_the_failing_sample_claim_shows_its_finding(cli, samples) -> None:
+    """Sample claim 3 has a tax certificate that expired ten days ago: a newcomer sees a real
+    finding, naming the file and page, and a build that refuses it."""
+    check = cli("claim", "validate", "3")
+    assert check.exit_code == 1 and "Traceback" not in check.output
+    assert "claim 3: INVALID (1 error(s)" in check.stdout
+    assert "E-DOC-006 tax-certificate-expired.pdf p.1: expired on" in check.stdout
+    assert out_json(cli("claim", "show", "3", "--json"))["status"] == "INVALID"
+    build = cli("claim", "build", "3")
+    assert build.exit_code == 1 and "E-DOC-006" in build.output
+    assert not any((cli.root / "bundles").rglob("*INV-2026-0103*"))
+    for valid in ("1", "2"):
+        assert cli("claim", "validate", valid).exit_code == 0
 
 
 def test_validate_exits_1_with_every_finding_when_a_claim_has_errors(cli, samples) -> None:
@@ -84,7 +101,7 @@ def test_bad_document_arguments_are_refused_and_nothing_is_stored(cli, samples, 
                                                  samples=samples))
     assert result.exit_code == 1 and words in result.stderr, result.output
     assert "Traceback" not in result.output
-    assert len(out_json(cli("claim", "list", "--json"))) == 2
+    assert len(out_json(cli("claim", "list", "--json"))) == 3  # the three sample claims
     assert sorted(p.name for p in (cli.root / "documents").rglob("*")) == before
 
 
@@ -106,7 +123,7 @@ def test_invoices_with_floats_are_refused_whole(cli, samples, tmp_path) -> None:
     result = cli("invoice", "add", str(bad))
     assert result.exit_code == 1 and "/1/total" in result.stderr and "binary float" in result.stderr
     again = cli("invoice", "add", str(samples / "invoices.json"), "--json")
-    assert out_json(again)["unchanged"] == ["INV-2026-0101", "INV-2026-0102"]
+    assert out_json(again)["unchanged"] == ["INV-2026-0101", "INV-2026-0102", "INV-2026-0103"]
 
 
 def test_invoices_from_csv(cli, samples, tmp_path) -> None:
@@ -152,8 +169,9 @@ def test_invoice_add_says_changed_as_its_json_does_and_contract_list_keeps_the_c
 
 
 def test_build_dry_run_writes_nothing(cli, samples) -> None:
-    result = out_json(cli("claim", "build", "--all", "--dry-run", "--json"))
-    assert result["dry_run"] and result["ok"]
+    result = out_json(cli("claim", "build", "--all", "--dry-run", "--json"), exit_code=1)
+    assert result["dry_run"] and [b["id"] for b in result["built"]] == [1, 2]
+    assert "E-DOC-006" in result["failed"]["3"]  # the failing sample claim
     assert not any((cli.root / "bundles").rglob("*.zip"))
 
 
@@ -174,7 +192,7 @@ def test_json_event_lines_go_to_scripts_and_stay_out_of_a_persons_output(tmp_pat
     scripted = _claims(root, "claim", "validate", "--all")
     events = [json.loads(line) for line in scripted.stderr.splitlines() if line.startswith("{")]
     assert any(e["event"] == "claim.validated" for e in events), scripted.stderr
-    person = _claims(root, "claim", "validate", "--all", CLAIMS_LOG_LEVEL="warning")
+    person = _claims(root, "claim", "validate", "1", CLAIMS_LOG_LEVEL="warning")
     assert person.returncode == 0 and "VALID" in person.stdout
     assert person.stderr == ""
     bad = _claims(root, "claim", "list", CLAIMS_LOG_LEVEL="loud")
@@ -197,7 +215,7 @@ def test_the_workspace_is_private_to_its_owner(cli, samples) -> None:
     """Database, documents, bundles and keys: nothing is readable by group or others."""
     import stat
 
-    assert cli("claim", "build", "--all").exit_code == 0
+    assert cli("claim", "build", "1").exit_code == 0
     exposed = [p for p in cli.root.rglob("*")
                if not p.is_symlink() and p.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)]
     assert exposed == []

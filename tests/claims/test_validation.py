@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from claims import api
-from claims.api import ConflictError, InputError
+from claims.api import ConflictError, InputError, ValidationFailed
 from claims.samples.pdfs import (
     make_padded_pdf,
     make_certificate_pdf, make_corrupt_pdf, make_encrypted_pdf, make_truncated_pdf,
@@ -274,3 +274,19 @@ def test_the_built_bundles_payload_pdfs_are_evidence(workspace) -> None:
     assert pdfs and {p.name for p in payload} <= set(built.blobs)
     for path in payload:
         assert workspace.evidence.blobs.read(built.blobs[path.name].sha256) == path.read_bytes()
+
+
+def test_the_sample_kit_has_one_claim_that_fails_on_an_expired_certificate(workspace) -> None:
+    """`claims init --with-samples`: claims 1 and 2 are valid, claim 3 fails with one error,
+    E-DOC-006 on its tax certificate (expired ten days before the day the samples were made)."""
+    added = api.add_samples(workspace, today=TODAY)
+    assert added["claims"] == [1, 2, 3]
+    for claim_id in (1, 2):
+        assert not [f for f in api.validate_claim(workspace, claim_id, as_of=TODAY)
+                    if f.is_error]
+    errors = [f for f in api.validate_claim(workspace, 3, as_of=TODAY) if f.is_error]
+    assert [(f.code, f.file) for f in errors] == [("E-DOC-006", "tax-certificate-expired.pdf")]
+    assert errors[0].message == "expired on 2026-11-13, before the submission date 2026-11-23"
+    assert api.get_claim(workspace, 3).status.value == "INVALID"
+    with pytest.raises(ValidationFailed):
+        api.build_claim(workspace, 3, as_of=TODAY)

@@ -1,0 +1,94 @@
+"""A record's blobs go in as one batch: one flush for all of them, the ledger entry committed
+only after it, nothing left behind when the record fails."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+import evidence.batch as batch_module
+from evidence import EvidenceArchive, MetadataError, Staged
+
+
+@pytest.fixture
+def flushes(monkeypatch: pytest.MonkeyPatch) -> list[list[Path]]:
+    """Every flush the archive asks for (and still performs), with the files it names."""
+    calls: list[list[Path]] = []
+    real = batch_module.flush_files
+
+    def counting(paths):
+        paths = list(paths)
+        calls.append(paths)
+        real(paths)
+
+    monkeypatch.setattr(batch_module, "flush_files", counting)
+    return calls
+
+
+def test_one_flush_for_every_blob_of_a_record(archive: EvidenceArchive, tmp_path: Path,
+                                              flushes: list[list[Path]]) -> None:
+    files: dict[str, Path | bytes] = {f"page-{i}.txt": f"page {i}".encode() for i in range(6)}
+    big = tmp_path / "receipt.pdf"
+    big.write_bytes(b"%PDF-1.7\n" + bytes(3 * 1024 * 1024))
+    files["receipt.pdf"] = big
+    entry = archive.record("portal.receipt", "CLM-1", "ops", {"n": 1}, files)
+    assert len(flushes) == 1 and len(flushes[0]) == 7  # seven new blobs, one flush
+    assert entry.blobs["receipt.pdf"].sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert archive.blobs.read(entry.blobs["page-3.txt"].sha256) == b"page 3"
+    assert not list((archive.blobs_dir / ".tmp").iterdir())
+    assert archive.blobs.pending() == set()
+    assert archive.verify().ok
+
+
+def test_stored_blobs_are_not_written_or_flushed_again(archive: EvidenceArchive,
+                                                       flushes: list[list[Path]]) -> None:
+    archive.record("portal.receipt", "CLM-1", "ops", {}, {"a.txt": b"same bytes"})
+    flushes.clear()
+    with archive.blob_batch() as batch:
+        digest = hashlib.sha256(b"same bytes").hexdigest()
+        with batch.sink(digest, 10) as sink:
+            assert sink is None  # stored already: nothing to stream
+        entry = archive.record("portal.receipt", "CLM-2", "ops", {},
+                               {"a.txt": Staged(digest, 10)}, batch=batch)
+    assert flushes == [] and entry.blobs["a.txt"].sha256 == digest
+    assert archive.verify().ok
+
+
+def test_no_entry_and_no_blob_when_the_flush_fails(archive: EvidenceArchive,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(paths):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(batch_module, "flush_files", full_disk)
+    files = {f"f{i}.txt": f"bytes {i}".encode() for i in range(3)}
+    with pytest.raises(OSError, match="No space left"):
+        archive.record("portal.receipt", "CLM-1", "ops", {}, files)
+    assert archive.size() == 0
+    assert [d for d, _ in archive.blobs.files()] == []  # nothing linked, staging removed
+    assert not list((archive.blobs_dir / ".tmp").iterdir())
+
+
+def test_a_streamed_blob_checked_by_its_writer(archive: EvidenceArchive) -> None:
+    data = b"payload streamed while a bundle is built"
+    digest = hashlib.sha256(data).hexdigest()
+    with archive.blob_batch() as batch:
+        with pytest.raises(ValueError), batch.sink(digest, len(data)) as sink:
+            assert sink is not None
+            sink.write(data[:5])
+            raise ValueError("the writer found the bytes changed")  # dropped, never linked
+        assert not batch.stored(digest)
+        with batch.sink(digest, len(data)) as sink:
+            sink.write(data)
+        entry = archive.record("bundle.built", "CLM-1", "ops", {},
+                               {"doc.pdf": Staged(digest, len(data))}, batch=batch)
+    assert archive.blobs.read(entry.blobs["doc.pdf"].sha256) == data
+    assert archive.verify().ok
+
+
+def test_a_staged_blob_the_batch_does_not_hold_is_refused(archive: EvidenceArchive) -> None:
+    with archive.blob_batch() as batch, pytest.raises(MetadataError, match="not in the batch"):
+        archive.record("bundle.built", "CLM-1", "ops", {}, {"doc.pdf": Staged("a" * 64, 3)},
+                       batch=batch)
+    assert archive.size() == 0
