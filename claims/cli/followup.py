@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from claims import api
@@ -145,6 +146,35 @@ def receivables(ctx: typer.Context, as_of: str = AsOfOption,
     console.print(table)
 
 
+def _terms(net: int | None, eom: int | None, instalment: list[str]) -> Terms:
+    """The terms the options describe; a value the terms model refuses (a negative day
+    count, a share over 100 %) is one clear line naming the option, not a traceback."""
+    option = "--net" if net is not None else "--eom" if eom is not None else "--instalment"
+    try:
+        if net is not None:
+            return Terms(kind="net", days=net)
+        if eom is not None:
+            return Terms(kind="eom", days=eom)
+        parts = []
+        for spec in instalment:
+            days, sep, share = spec.partition("=")
+            if not sep or not days.strip().isdigit():
+                raise InputError(f"{spec!r} is not DAYS=PERCENT% or DAYS=AMOUNT",
+                                 field="--instalment", rule="days=share")
+            if share.endswith("%"):
+                parts.append(Instalment(days=int(days), percent=_amount(share[:-1],
+                                                                         "--instalment")))
+            else:
+                parts.append(Instalment(days=int(days), amount=_amount(share, "--instalment")))
+        return Terms(kind="instalments", instalments=tuple(parts))
+    except ValidationError as err:
+        first = err.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if first["loc"]:  # a field's own bound (days ≥ 0): name the value given
+            message = f"{first['input']!r}: {message}"
+        raise InputError(message, field=option, rule="payment-terms") from None
+
+
 @followup_app.command("terms")
 def terms(ctx: typer.Context, invoice: str = typer.Argument(..., help="Invoice number."),
           net: int = typer.Option(None, "--net", help="Net N days after the invoice date."),
@@ -160,23 +190,7 @@ def terms(ctx: typer.Context, invoice: str = typer.Argument(..., help="Invoice n
     if len(chosen) != 1:
         raise typer.BadParameter("give exactly one of --net, --eom or --instalment",
                                  param_hint="--net / --eom / --instalment")
-    if net is not None:
-        t = Terms(kind="net", days=net)
-    elif eom is not None:
-        t = Terms(kind="eom", days=eom)
-    else:
-        parts = []
-        for spec in instalment:
-            days, sep, share = spec.partition("=")
-            if not sep or not days.strip().isdigit():
-                raise InputError(f"{spec!r} is not DAYS=PERCENT% or DAYS=AMOUNT",
-                                 field="--instalment", rule="days=share")
-            if share.endswith("%"):
-                parts.append(Instalment(days=int(days), percent=_amount(share[:-1],
-                                                                         "--instalment")))
-            else:
-                parts.append(Instalment(days=int(days), amount=_amount(share, "--instalment")))
-        t = Terms(kind="instalments", instalments=tuple(parts))
+    t = _terms(net, eom, instalment)
     rows = api.set_invoice_terms(workspace_from(ctx), invoice, t)
     if as_json:
         emit_json({"invoice": invoice, "schedule": rows})

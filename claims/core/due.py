@@ -64,6 +64,13 @@ class Terms(Model):
     def _instalments(self) -> Terms:
         if self.kind == "instalments" and not self.instalments:
             raise ValueError("instalment terms need at least one instalment")
+        shares = [p.percent for p in self.instalments if p.percent is not None]
+        if any(s <= 0 or s > 100 for s in shares):
+            raise ValueError("an instalment's share must be above 0 % and at most 100 %")
+        if any(p.amount is not None and p.amount <= 0 for p in self.instalments):
+            raise ValueError("an instalment's amount must be above zero")
+        if len(shares) == len(self.instalments) and shares and sum(shares) != 100:
+            raise ValueError(f"instalment shares add up to {sum(shares)} %, not 100 %")
         return self
 
 
@@ -165,6 +172,10 @@ def schedule(terms: Terms, issue_date: date, total: Decimal, places: int = 2) ->
         last = seq == len(terms.instalments)
         if last and part.amount is not None and part.amount != remaining:
             raise ValueError(f"instalments do not add up to the total {total}")
+        if last and part.percent is not None:
+            share = quantize(total * part.percent / 100, places)
+            if abs(remaining - share) > Decimal(len(terms.instalments)).scaleb(-places):
+                raise ValueError(f"instalments do not add up to the total {total}")
         if last:
             amount = remaining  # a percent share takes the rounding remainder
         elif part.amount is not None:
