@@ -7,11 +7,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from claims.doctor import Check, run_checks
 from claims.lifecycle.workflow import add_contract, add_invoices, new_claim
 from claims.samples.workspace import write_samples
 from claims.workspace import Workspace, find_workspace, init_workspace as _init_workspace
 
-__all__ = ["Workspace", "add_samples", "find_workspace", "init_workspace", "version"]
+__all__ = ["Check", "Workspace", "add_samples", "doctor", "find_workspace", "init_workspace",
+           "version"]
 
 
 def version() -> str:
@@ -42,3 +44,9 @@ def init_workspace(root: Path, *, database_url: str | None = None,
     the sample contract, invoices and PDFs. Returns the workspace and what was added."""
     ws = _init_workspace(root, database_url=database_url)
     return ws, (add_samples(ws) if with_samples else None)
+
+
+def doctor(ws: Workspace, *, network: bool = True) -> list[Check]:
+    """``claims doctor``: the workspace, its settings, database, templates, mail server,
+    portals and browser checked, each with what to fix (:mod:`claims.doctor`). Reads only."""
+    return run_checks(ws, network=network)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from typer.completion import completion_init, get_completion_script
 
 from claims import api
 from claims.cli import (
     accounts, claim, contract, escalation, evidence, followup, forecast, invoice, payments, portal,
     rates, records, reports, web,
 )
-from claims.cli.common import ClaimsGroup, JsonOption, configure_logging, emit_json
+from claims.cli.common import (
+    ClaimsGroup, JsonOption, configure_logging, emit_json, workspace_from,
+)
 
 app = typer.Typer(cls=ClaimsGroup, no_args_is_help=True, add_completion=False,
                   help="Claimwright: invoices to accepted government claims, collected and proven.")
@@ -76,5 +79,46 @@ def init(directory: Path = typer.Argument(..., help="Folder to make the workspac
             typer.echo(f"try: cd {ws.root} && claims claim validate --all")
 
 
+#: shells ``claims completion`` writes a script for (Typer's completion classes)
+SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+@app.command("completion")
+def completion(shell: str = typer.Argument(..., help="bash, zsh, fish or powershell.")) -> None:
+    """Print the shell completion script; nothing is installed or edited.
+
+    Example: eval "$(claims completion bash)"   (or add that line to ~/.bashrc)
+    """
+    if shell not in SHELLS:
+        raise typer.BadParameter(f"{shell!r} is not one of {', '.join(SHELLS)}",
+                                 param_hint="SHELL")
+    typer.echo(get_completion_script(prog_name="claims", complete_var="_CLAIMS_COMPLETE",
+                                     shell=shell))
+
+
+@app.command("doctor")
+def doctor(ctx: typer.Context,
+           offline: bool = typer.Option(False, "--offline",
+                                        help="Do not contact the mail server or the portals."),
+           as_json: bool = JsonOption) -> None:
+    """Check the workspace, settings, database, templates, SMTP, portals and browser, and say
+    what to fix. Exit 1 when a check fails (warnings alone exit 0).
+
+    Example: claims doctor --offline
+    """
+    checks = api.doctor(workspace_from(ctx), network=not offline)
+    failed = any(c.state == "fail" for c in checks)
+    if as_json:
+        emit_json({"ok": not failed, "checks": [c.as_json() for c in checks]})
+    else:
+        for c in checks:
+            typer.echo(f"{c.state:<4}  {c.name}: {c.message}")
+            if c.fix:
+                typer.echo(f"      fix: {c.fix}")
+    if failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
+    completion_init()  # `_CLAIMS_COMPLETE=complete_bash claims …` answers the shell
     app(prog_name="claims")
