@@ -151,6 +151,11 @@ class ZohoSettings(Section):
     requests_per_minute: int = Field(90, ge=0, description="client-side pace; 0: unpaced "
                                      "(Zoho allows 100 per minute per organisation)")
     timeout_seconds: float = Field(30.0, gt=0, description="per request")  # ok: not money
+    daily_request_budget: int = Field(
+        1000, ge=0, description="API requests this workspace may send to the organisation per "
+        "UTC day: your plan's daily limit (Free 1,000; see your plan) less what other "
+        "integrations use; 0: no limit. Counted in the store across runs; a run stops cleanly "
+        "before passing it and the next run resumes from where it stopped")
 
     @model_validator(mode="after")
     def _known_data_centre(self) -> ZohoSettings:
