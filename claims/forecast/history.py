@@ -97,6 +97,7 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     lags: dict[int, list[int]] = defaultdict(list)
     used: dict[int, float] = {}
     for item in ledger.items:
+        item = ledger.as_known(item, day)   # a statutory due date made later was not known
         if item.due_date > day or item.due_date < since or item.issue_date > day:
             continue
         total = float(item.amount)  # ok: a weight for the delay distribution, not money

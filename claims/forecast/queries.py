@@ -12,10 +12,12 @@ import json
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from claims.collections.due import invoice_dues
 from claims.collections.receivables import Sql, as_date, bind, items_cte, money
 from claims.collections.settings import CollectionsConfig
 from claims.forecast.ledger import (
@@ -74,18 +76,35 @@ class _Conv:
 
 
 def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Item]:
+    """The receivables; one whose due date is statutory also carries the day its claim
+    reached the agency (from then on that due date was known) and the due date before it,
+    made by the one due-date rule without the receipt (:func:`invoice_dues`)."""
     cte, params = items_cte(Sql(conn.dialect.name), config)
     rows = conn.execute(bind(
         f"{cte}\nSELECT it.invoice_id, it.seq, it.number, it.customer_id, it.currency, "
-        "it.due_date, it.amount, it.agency, i.issue_date, k.agency AS contract_agency "
+        "it.due_date, it.amount, it.agency, i.issue_date, k.agency AS contract_agency, "
+        "CASE WHEN it.agency IS NOT NULL THEN i.due_date END AS invoice_due, "
+        "CASE WHEN it.agency IS NOT NULL THEN i.total END AS total, "
+        "CASE WHEN it.agency IS NOT NULL THEN (SELECT MIN(e.at) FROM claims c "
+        "JOIN claim_events e ON e.claim_id = c.id WHERE c.invoice_id = it.invoice_id "
+        "AND e.status = 'SUBMITTED' AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')) "
+        "END AS received "
         "FROM items it JOIN invoices i ON i.id = it.invoice_id "
         "LEFT JOIN contracts k ON k.number = i.contract_number "
         "WHERE it.customer_id IS NOT NULL", params)).all()
     day, cash = conv.day, conv.money
-    return [Item(iid, int(seq), number, cid, currency, day(issued), day(due),
-                 cash(amount, currency), contract_agency, agency)
-            for iid, seq, number, cid, currency, due, amount, agency, issued, contract_agency
-            in rows]
+    out = []
+    for (iid, seq, number, cid, currency, due, amount, agency, issued, contract_agency,
+         invoice_due, total, received) in rows:
+        known_from = before = None
+        if agency is not None and received is not None:
+            known_from = as_date(received)
+            before = invoice_dues(SimpleNamespace(
+                issue_date=issued, due_date=invoice_due, total=total, currency=currency,
+                agency=agency, received=None), config)[0].due_date
+        out.append(Item(iid, int(seq), number, cid, currency, day(issued), day(due),
+                        cash(amount, currency), contract_agency, agency, known_from, before))
+    return out
 
 
 def _claims(conn: Connection, conv: _Conv) -> list[ClaimFacts]:
