@@ -50,6 +50,10 @@ class Dist:
 
     def median(self) -> int | None:
         """The median delay in days, or ``None`` when most of the mass is ``later``."""
+        return self._median
+
+    @cached_property
+    def _median(self) -> int | None:
         total = 0.0
         for k, p in enumerate(self.pmf):
             total += p
