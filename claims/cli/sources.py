@@ -103,7 +103,8 @@ def _tabular(ctx: typer.Context, file: Path, mapping: str, preview: int, dry_run
 
 
 MappingOption = typer.Option(..., "--mapping", "-m",
-                             help="quickbooks, sap, oracle, or one of yours in claims.toml.")
+                             help="quickbooks, quickbooks-invoice-list, sap, sap-en, oracle, or one of "
+                                  "yours in claims.toml (claims invoice import mappings).")
 PreviewOption = typer.Option(0, "--preview", metavar="N",
                              help="Show the first N rows as the mapping reads them; "
                                   "import nothing.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 #: the earliest delay counted (days before the due date); earlier payments count as DMIN
 DMIN = -60
@@ -36,14 +37,23 @@ class Dist:
 
     def cdf(self) -> list[float]:
         """Cumulative P(delay ≤ d) per index."""
+        return list(self.cumulative)
+
+    @cached_property
+    def cumulative(self) -> tuple[float, ...]:
+        """:meth:`cdf`, computed once per distribution (every item of a customer reads it)."""
         out, total = [], 0.0
         for p in self.pmf:
             total += p
             out.append(total)
-        return out
+        return tuple(out)
 
     def median(self) -> int | None:
         """The median delay in days, or ``None`` when most of the mass is ``later``."""
+        return self._median
+
+    @cached_property
+    def _median(self) -> int | None:
         total = 0.0
         for k, p in enumerate(self.pmf):
             total += p
@@ -116,7 +126,7 @@ def week_weights(dist: Dist, offset: int, weeks: int) -> tuple[float, ...]:
     ``offset`` days from the as-of date (due date − as-of), given it is unpaid at the as-of
     date: the mass at delays ≤ −offset is conditioned away. The rest (after the horizon, or
     never) is what the weights do not add up to."""
-    cdf = dist.cdf()
+    cdf = dist.cumulative
 
     def below(delay: int) -> float:  # P(delay ≤ d)
         if delay < DMIN:
@@ -136,10 +146,14 @@ def week_weights(dist: Dist, offset: int, weeks: int) -> tuple[float, ...]:
 def convolve(a: Sequence[float], b: Sequence[float], limit: int) -> list[float]:
     """The mass of a sum of two independent day counts (index = days), cut at ``limit``."""
     out = [0.0] * limit
+    nonzero = [(j, pb) for j, pb in enumerate(b[:limit]) if pb != 0.0]  # adding 0.0: a no-op
     for i, pa in enumerate(a):
         if pa == 0.0 or i >= limit:
             continue
-        for j, pb in enumerate(b[:limit - i]):
+        room = limit - i
+        for j, pb in nonzero:
+            if j >= room:
+                break
             out[i + j] += pa * pb
     return out
 

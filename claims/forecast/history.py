@@ -39,19 +39,35 @@ class Behaviour:
     promise_rate: dict[int, tuple[int, int]] = field(default_factory=dict)  # kept, total
     plan_rate: dict[int, tuple[int, int]] = field(default_factory=dict)
     prior: float = 10.0
+    #: mixes already made, by (customer, parent) and (stage table, agency): a mix is the same
+    #: for every item of a customer, and building one walks the whole delay range
+    _mixed: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False,
+                                                     compare=False)
 
     def delay(self, item: Item, parent: str) -> tuple[Dist | None, str]:
         """The item's delay distribution and where it came from (for the drill-down)."""
-        p = mix(self.parent.get(parent), self.everyone, self.prior)
-        own = self.customer.get(item.customer_id)
-        d = mix(own, p, self.prior)
-        n = int(own.n) if own else 0
-        source = (f"customer's own history ({n} invoices)" if own and own.n >= self.prior
-                  else f"customer's {n} invoices shrunk toward {parent} and everyone")
-        return d, source
+        key = ("delay", item.customer_id, parent)
+        if key not in self._mixed:
+            p = self._parent_mix(parent)
+            own = self.customer.get(item.customer_id)
+            d = mix(own, p, self.prior)
+            n = int(own.n) if own else 0
+            source = (f"customer's own history ({n} invoices)" if own and own.n >= self.prior
+                      else f"customer's {n} invoices shrunk toward {parent} and everyone")
+            self._mixed[key] = (d, source)
+        return self._mixed[key]  # type: ignore[return-value]
+
+    def _parent_mix(self, parent: str) -> Dist | None:
+        key = ("parent", parent)
+        if key not in self._mixed:
+            self._mixed[key] = mix(self.parent.get(parent), self.everyone, self.prior)
+        return self._mixed[key]  # type: ignore[return-value]
 
     def stage(self, table: dict[str, Dist], agency: str) -> Dist | None:
-        return mix(table.get(agency), table.get(GLOBAL), self.prior)
+        key = ("stage", id(table), agency)
+        if key not in self._mixed:
+            self._mixed[key] = mix(table.get(agency), table.get(GLOBAL), self.prior)
+        return self._mixed[key]  # type: ignore[return-value]
 
     def rate(self, table: dict[int, tuple[int, int]], customer_id: int) -> float:
         """Kept / made for the customer, shrunk toward everyone's rate (0.5 with no record)."""
@@ -81,6 +97,7 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     lags: dict[int, list[int]] = defaultdict(list)
     used: dict[int, float] = {}
     for item in ledger.items:
+        item = ledger.as_known(item, day)   # a statutory due date made later was not known
         if item.due_date > day or item.due_date < since or item.issue_date > day:
             continue
         total = float(item.amount)  # ok: a weight for the delay distribution, not money

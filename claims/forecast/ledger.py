@@ -10,7 +10,7 @@ guarantee of no look-ahead lives here, and only here.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
@@ -34,6 +34,10 @@ class Item:
     amount: Decimal
     agency: str | None = None          # the contract's agency, if the invoice bills one
     statutory_agency: str | None = None  # set when a prompt-payment rule gave the due date
+    #: a statutory due date is made from the claim's receipt: known only from that day; before
+    #: it the invoice's own (or default) due date stood (:meth:`Ledger.as_known`)
+    known_from: date | None = None
+    due_before: date | None = None
 
     @property
     def label(self) -> str:
@@ -176,14 +180,26 @@ class Ledger:
         """The invoice's receipts, oldest first (filter by day before use)."""
         return self._by_invoice.get(invoice_id, [])
 
+    @staticmethod
+    def as_known(item: Item, day: date) -> Item:
+        """The item as known at the end of ``day``: a statutory due date made from a claim's
+        receipt after ``day`` was not known yet, so the due date before it stands (and no
+        statutory interest runs)."""
+        if item.known_from is None or day >= item.known_from or item.due_before is None:
+            return item
+        return replace(item, due_date=item.due_before, statutory_agency=None, known_from=None,
+                       due_before=None)
+
     def open_items(self, day: date) -> list[tuple[Item, Decimal]]:
-        """(item, open amount) of every item issued by ``day`` and unpaid at its end; an
-        invoice's payments settle its earliest instalment first."""
+        """(item, open amount) of every item issued by ``day`` and unpaid at its end, with its
+        due date as known then (:meth:`as_known`); an invoice's payments settle its earliest
+        instalment first."""
         out: list[tuple[Item, Decimal]] = []
         left: dict[int, Decimal] = {}
         for item in self.items:
             if item.issue_date > day:
                 continue
+            item = self.as_known(item, day)
             if item.invoice_id not in left:
                 left[item.invoice_id] = self.paid_by(item.invoice_id, day)
             paid = left[item.invoice_id]

@@ -12,10 +12,12 @@ import json
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from claims.collections.due import invoice_dues
 from claims.collections.receivables import Sql, as_date, bind, items_cte, money
 from claims.collections.settings import CollectionsConfig
 from claims.forecast.ledger import (
@@ -24,19 +26,24 @@ from claims.forecast.ledger import (
 
 
 def load_ledger(engine: Engine, config: CollectionsConfig) -> Ledger:
-    """Every receivable, receipt, claim status, promise, plan and dispute in the store."""
+    """Every receivable, receipt, claim status, promise, plan and dispute in the store.
+
+    Bulk: one query per kind of fact, each fetched whole (``fetchall``) as plain columns and
+    unpacked positionally; dates and amounts that repeat are converted once (:class:`_Conv`);
+    a contract's payment days are read once per contract, not once per claim."""
+    conv = _Conv()
     with engine.connect() as conn:
-        items = _items(conn, config)
-        receipts = [Receipt(r.invoice_id, as_date(r.day), money(r.amount, r.currency), r.kind)
-                    for r in conn.execute(text(
+        items = _items(conn, config, conv)
+        receipts = [Receipt(iid, conv.day(day), conv.money(amount, currency), kind)
+                    for iid, day, amount, kind, currency in conn.execute(text(
                         "SELECT a.invoice_id, COALESCE(p.value_date, a.applied_at) AS day, "
                         "a.amount, a.kind, i.currency FROM payment_applications a "
                         "JOIN invoices i ON i.id = a.invoice_id "
                         "LEFT JOIN payments p ON p.id = a.payment_id "
-                        "WHERE a.undone_at IS NULL"))]
-        customers = {r.id: (r.name, r.kind) for r in conn.execute(
-            text("SELECT id, name, kind FROM customers"))}
-        ledger = Ledger(items, receipts, customers, _claims(conn), _promises(conn),
+                        "WHERE a.undone_at IS NULL")).all()]
+        customers = {cid: (name, kind) for cid, name, kind in conn.execute(
+            text("SELECT id, name, kind FROM customers")).all()}
+        ledger = Ledger(items, receipts, customers, _claims(conn, conv), _promises(conn),
                         _plans(conn), _disputes(conn))
     ledger.interest_rules = {
         name: (rule.interest_rate_percent, rule.compounding_days, rule.day_count)
@@ -45,29 +52,77 @@ def load_ledger(engine: Engine, config: CollectionsConfig) -> Ledger:
     return ledger
 
 
-def _items(conn: Connection, config: CollectionsConfig) -> list[Item]:
+class _Conv:
+    """Driver values to dates and amounts, each distinct value converted once (a history of a
+    million invoices has a few thousand distinct days)."""
+
+    def __init__(self) -> None:
+        self._days: dict[Any, date] = {}
+        self._money: dict[tuple[Any, str], Decimal] = {}
+
+    def day(self, value: Any) -> date:
+        key = value[:10] if isinstance(value, str) else value
+        found = self._days.get(key)
+        if found is None:
+            found = self._days[key] = as_date(key)
+        return found
+
+    def money(self, raw: Any, currency: str) -> Decimal:
+        key = (raw, currency)
+        found = self._money.get(key)
+        if found is None:
+            found = self._money[key] = money(raw, currency)
+        return found
+
+
+def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Item]:
+    """The receivables; one whose due date is statutory also carries the day its claim
+    reached the agency (from then on that due date was known) and the due date before it,
+    made by the one due-date rule without the receipt (:func:`invoice_dues`)."""
     cte, params = items_cte(Sql(conn.dialect.name), config)
     rows = conn.execute(bind(
         f"{cte}\nSELECT it.invoice_id, it.seq, it.number, it.customer_id, it.currency, "
-        "it.due_date, it.amount, it.agency, i.issue_date, k.agency AS contract_agency "
+        "it.due_date, it.amount, it.agency, i.issue_date, k.agency AS contract_agency, "
+        "CASE WHEN it.agency IS NOT NULL THEN i.due_date END AS invoice_due, "
+        "CASE WHEN it.agency IS NOT NULL THEN i.total END AS total, "
+        "CASE WHEN it.agency IS NOT NULL THEN (SELECT MIN(e.at) FROM claims c "
+        "JOIN claim_events e ON e.claim_id = c.id WHERE c.invoice_id = it.invoice_id "
+        "AND e.status = 'SUBMITTED' AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')) "
+        "END AS received "
         "FROM items it JOIN invoices i ON i.id = it.invoice_id "
         "LEFT JOIN contracts k ON k.number = i.contract_number "
-        "WHERE it.customer_id IS NOT NULL", params))
-    return [Item(r.invoice_id, int(r.seq), r.number, r.customer_id, r.currency,
-                 as_date(r.issue_date), as_date(r.due_date), money(r.amount, r.currency),
-                 r.contract_agency, r.agency) for r in rows]
-
-
-def _claims(conn: Connection) -> list[ClaimFacts]:
-    events: dict[int, list[tuple[date, str]]] = defaultdict(list)
-    for r in conn.execute(text("SELECT claim_id, at, status FROM claim_events "
-                               "WHERE status IS NOT NULL ORDER BY claim_id, at, id")):
-        events[r.claim_id].append((as_date(r.at), r.status))
+        "WHERE it.customer_id IS NOT NULL", params)).all()
+    day, cash = conv.day, conv.money
     out = []
-    for r in conn.execute(text("SELECT c.id, c.invoice_id, k.agency, k.portal, k.data "
-                               "FROM claims c JOIN contracts k ON k.id = c.contract_id")):
-        out.append(ClaimFacts(r.id, r.invoice_id, r.agency, r.portal, _payment_days(r.data),
-                              tuple(events.get(r.id, ()))))
+    for (iid, seq, number, cid, currency, due, amount, agency, issued, contract_agency,
+         invoice_due, total, received) in rows:
+        known_from = before = None
+        if agency is not None and received is not None:
+            known_from = as_date(received)
+            before = invoice_dues(SimpleNamespace(
+                issue_date=issued, due_date=invoice_due, total=total, currency=currency,
+                agency=agency, received=None), config)[0].due_date
+        out.append(Item(iid, int(seq), number, cid, currency, day(issued), day(due),
+                        cash(amount, currency), contract_agency, agency, known_from, before))
+    return out
+
+
+def _claims(conn: Connection, conv: _Conv) -> list[ClaimFacts]:
+    events: dict[int, list[tuple[date, str]]] = defaultdict(list)
+    for claim_id, at, status in conn.execute(text(
+            "SELECT claim_id, at, status FROM claim_events "
+            "WHERE status IS NOT NULL ORDER BY claim_id, at, id")).all():
+        events[claim_id].append((conv.day(at), status))
+    contracts = {kid: (agency, portal, _payment_days(data)) for kid, agency, portal, data in
+                 conn.execute(text("SELECT id, agency, portal, data FROM contracts")).all()}
+    out = []
+    for claim_id, invoice_id, contract_id in conn.execute(text(
+            "SELECT id, invoice_id, contract_id FROM claims ORDER BY id")).all():
+        if contract_id not in contracts:   # as the inner join with contracts did
+            continue
+        agency, portal, days = contracts[contract_id]
+        out.append(ClaimFacts(claim_id, invoice_id, agency, portal, days,
+                              tuple(events.get(claim_id, ()))))
     return out
 
 

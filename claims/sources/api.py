@@ -17,7 +17,8 @@ from claims.sources.store import store_batch
 from claims.store.tables import InvoiceRow
 from claims.store.tables.sources import CustomerLinkRow, InvoiceImportRow, InvoiceOriginRow
 from claims.sources.tabular import get_mapping, preview
-from claims.sources.zoho import ZohoClient, configured, since_text
+from claims.sources.budget import Budget, utc_today
+from claims.sources.zoho import ZohoBudgetSpent, ZohoClient, configured, since_text
 from claims.sources.zoho_records import to_source_invoices, with_payments
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
@@ -151,25 +152,30 @@ def _zoho_known(ws: Workspace) -> tuple[dict[str, str], set[str]]:
 
 
 def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool = False,
-                transport: Any = None, sleep: Callable[[float], None] | None = None
-                ) -> ImportBatch:
+                transport: Any = None, sleep: Callable[[float], None] | None = None,
+                today: date | None = None) -> ImportBatch:
     """Import from Zoho Books: invoices modified since ``since`` (default: since the last
     completed import), all or none. Stored invoices that did not change are not read again;
-    their status and balance are refreshed from the list. ``transport`` / ``sleep`` are for
-    tests."""
+    their status and balance are refreshed from the list. The run keeps within the day's
+    request budget (see :mod:`claims.sources.zoho`). ``transport`` / ``sleep`` / ``today``
+    (the budget's UTC day) are for tests."""
     settings = configured(ws.settings.invoice_import)
     secret = settings.client_secret.resolve("invoice_import.zoho.client_secret")
     refresh = settings.refresh_token.resolve("invoice_import.zoho.refresh_token")
     cursor = since_text(since) if since is not None else last_zoho_cursor(ws)
-    kwargs: dict[str, Any] = {"transport": transport}
+    day, budget = today or utc_today(), Budget(ws, settings)
+    kwargs: dict[str, Any] = {"transport": transport, "budget": budget.left(day)}
     if sleep is not None:
         kwargs["sleep"] = sleep
     known, customers = _zoho_known(ws)
     client = ZohoClient(settings, client_secret=secret, refresh_token=refresh, **kwargs)
     try:
         fetched = client.fetch(cursor, known=known, known_customers=customers)
+    except ZohoBudgetSpent:
+        raise budget.spent(day, client.requests) from None
     finally:
         client.close()
+        budget.count(day, client.requests)
     endpoint = f"{client.api_base or settings.api(None)} org {settings.organization_id}"
     items, skipped = to_source_invoices(fetched, endpoint=endpoint)
     items, held = _hold_back(items)
@@ -178,11 +184,12 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
     digest = sha256_of([json.dumps([fetched.invoices, fetched.contacts, fetched.payments,
                                     fetched.refreshed], default=str, sort_keys=True).encode(),
                         *(fetched.pdfs[k] for k in sorted(fetched.pdfs))])
+    new_cursor = _cursor_before(fetched, held, cursor) if held else fetched.cursor or cursor
+    if not fetched.payments_complete:
+        new_cursor = cursor          # the payments since the cursor were not all read
     return store_batch(ws, items, source="zoho", target=endpoint, input_sha256=digest,
-                       dry_run=dry_run, requests=fetched.requests,
-                       cursor=_cursor_before(fetched, held, cursor) if held
-                       else fetched.cursor or cursor,
-                       warnings=[*fetched.findings, *voided,
+                       dry_run=dry_run, requests=fetched.requests, cursor=new_cursor,
+                       warnings=[*fetched.findings, *voided, *budget.findings(day, fetched),
                                  *(f for item in held for f in item.findings)],
                        refresh=with_payments(fetched.refreshed, fetched.payments),
                        detail={"since": cursor, "skipped_drafts_and_voids": skipped,
@@ -190,7 +197,8 @@ def import_zoho(ws: Workspace, *, since: date | str | None = None, dry_run: bool
                                "pdfs": len(fetched.pdfs), "refreshed": len(fetched.refreshed),
                                "minimum_requests": fetched.minimum_requests(settings.per_page),
                                "payments": len(fetched.payments),
-                               "held_back": [i.invoice.number for i in held]})
+                               "held_back": [i.invoice.number for i in held],
+                               **budget.detail(day, fetched)})
 
 
 def _hold_back(items: list[SourceInvoice]) -> tuple[list[SourceInvoice], list[SourceInvoice]]:

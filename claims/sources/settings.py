@@ -24,12 +24,13 @@ Example::
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from claims.core.config import Section, field_error, unknown_name_error
 from claims.secrets import SecretRef
+from claims.sources.numbers import LOCALES
 
 #: The invoice fields a column can map to.
 FIELDS = {
@@ -65,6 +66,10 @@ class Mapping(Section):
     description: str = Field("", description="what export this reads")
     columns: dict[str, str] = Field(description="invoice field → column header")
     date_format: str = Field("%Y-%m-%d", description="strptime format of the dates")
+    locale: Literal["en", "de", "fr", "ch"] | None = Field(
+        None, description="the export's number notation by name, which sets decimal and "
+        "thousands: en 1,234.56; de 1.234,56; fr 1 234,56; ch 1'234.56. A number that does not "
+        "fit it is refused, never guessed")
     decimal: Literal[".", ","] = Field(".", description="decimal separator")
     thousands: Literal[",", ".", " ", "'", ""] = Field(",", description="thousands separator")
     currency: str | None = Field(None, description="currency when there is no currency column")
@@ -90,6 +95,19 @@ class Mapping(Section):
     number_format: str = Field(
         "{number}", description="the stored invoice number from fields, e.g. "
         "\"{fiscal_year}/{number}\" (SAP numbers repeat across fiscal years)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _locale_sets_notation(cls, data: Any) -> Any:
+        """``locale`` fills in ``decimal`` and ``thousands``; given as well, they must agree."""
+        if not isinstance(data, dict) or data.get("locale") not in LOCALES:
+            return data
+        decimal, thousands = LOCALES[data["locale"]]
+        for name, value in (("decimal", decimal), ("thousands", thousands)):
+            if name in data and data[name] != value:
+                raise field_error(name, f"{data[name]!r} contradicts locale "
+                                        f"{data['locale']!r} (whose {name} is {value!r})")
+        return {**data, "decimal": decimal, "thousands": thousands}
 
     @field_validator("columns")
     @classmethod
@@ -133,6 +151,11 @@ class ZohoSettings(Section):
     requests_per_minute: int = Field(90, ge=0, description="client-side pace; 0: unpaced "
                                      "(Zoho allows 100 per minute per organisation)")
     timeout_seconds: float = Field(30.0, gt=0, description="per request")  # ok: not money
+    daily_request_budget: int = Field(
+        1000, ge=0, description="API requests this workspace may send to the organisation per "
+        "UTC day: your plan's daily limit (Free 1,000; see your plan) less what other "
+        "integrations use; 0: no limit. Counted in the store across runs; a run stops cleanly "
+        "before passing it and the next run resumes from where it stopped")
 
     @model_validator(mode="after")
     def _known_data_centre(self) -> ZohoSettings:
@@ -159,5 +182,6 @@ class InvoiceImportSettings(Section):
 
     mappings: dict[str, Mapping] = Field(
         default_factory=dict, description="your column mappings, by name (beside the built-in "
-                                          "quickbooks, sap and oracle)")
+                                          "quickbooks, quickbooks-invoice-list, sap, sap-en "
+                                          "and oracle)")
     zoho: ZohoSettings | None = Field(None, description="the Zoho Books connection, if any")

@@ -28,11 +28,9 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import re
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +42,7 @@ from claims.sources.common import (
     ContactRef, CustomerRef, ImportFinding, ImportRejected, SourceInvoice, make_invoice, money2,
     plain,
 )
+from claims.sources import numbers
 from claims.sources.en16931 import negate
 from claims.sources.mappings import BUILTIN
 from claims.sources.settings import InvoiceImportSettings, Mapping
@@ -278,47 +277,13 @@ def _check_columns(header: Sequence[str], mapping: Mapping, name: str, file: str
 
 # -- values ---------------------------------------------------------------------------------------
 
-_NEG_PAREN = re.compile(r"^\((.*)\)$")
-
-
 def parse_amount(raw: Any, mapping: Mapping) -> Decimal | None:
-    """A Decimal from an export's number (``1.234,50``, ``(12.00)``, ``12,00-``) or None if
-    empty; ``ValueError`` if it is not a number."""
-    if raw is None:
-        return None
-    if isinstance(raw, bool):
-        raise ValueError(f"{raw!r} is not a number")
-    if isinstance(raw, int):
-        return Decimal(raw)
-    if isinstance(raw, float):
-        # openpyxl hands numeric cells over as floats; repr() is the shortest string that
-        # round-trips, i.e. the number the sheet shows, so no binary noise gets in
-        return Decimal(repr(raw))  # ok: converting the spreadsheet's float exactly once
-    text = str(raw).strip().replace("\u00a0", " ")
-    if not text:
-        return None
-    # a currency symbol ($1,500.00, -$200.00, $(250.00), 12,00 €) says nothing the mapping's
-    # currency does not: dropped
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Sc").strip()
-    negative = False
-    if m := _NEG_PAREN.match(text):
-        text, negative = m[1].strip(), True
-    if text.endswith("-"):
-        text, negative = text[:-1].strip(), not negative
-    if mapping.thousands:
-        text = text.replace(mapping.thousands, "")
-    if mapping.decimal == ",":
-        text = text.replace(",", ".")
-    elif "," in text:
-        raise ValueError(f"{raw!r} has a ',' but the mapping's decimal separator is '.'")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{raw!r} is not a number (decimal '{mapping.decimal}', thousands "
-                         f"'{mapping.thousands}')") from None
-    if not value.is_finite():
-        raise ValueError(f"{raw!r} is not a finite number")
-    return -value if negative else value
+    """A Decimal from an export's number in the mapping's declared notation (``1.234,50``,
+    ``(12.00)``, ``12,00-``) or None if empty; ``ValueError`` if it is not a number in it
+    (the one rule: :func:`claims.sources.numbers.parse_amount`)."""
+    declared = mapping.locale is not None or bool({"decimal", "thousands"}
+                                                  & mapping.model_fields_set)
+    return numbers.parse_amount(raw, mapping.decimal, mapping.thousands, declared=declared)
 
 
 def parse_date(raw: Any, mapping: Mapping) -> date | None:

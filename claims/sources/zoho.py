@@ -23,6 +23,15 @@ access token is refreshed once. An invoice deleted in Zoho between the listing a
 is skipped with a finding; one saved while the pages are read (so it moves to the end of the
 sorted list and the pages shift under it) is read once, and the listing is read again from
 where it moved so none is missed.
+
+The daily budget (``daily_request_budget``, default 1,000: the Free plan's limit) is counted
+in the store per UTC day and organisation (:mod:`claims.sources.budget`), every request of
+every run included. A run starts only if the budget leaves room for the token, a list page and
+the payment pages; before each invoice it needs to read it checks that its detail, PDF and
+contact (three requests at most) fit with two kept back for the payment pages. When they do not,
+it stops before that invoice: what was read is stored, the cursor stays below that invoice's
+modification time (so the next run lists it again and reads it), and a ``W-ZOHO-BUDGET``
+warning says how many requests were used and when the budget is there again.
 """
 
 from __future__ import annotations
@@ -76,6 +85,16 @@ class ZohoGone(ZohoError):
     """Zoho says the record does not exist (code 1002): deleted since it was listed."""
 
 
+class ZohoBudgetSpent(ZohoError):
+    """The run's share of the daily request budget is used up: nothing more is sent today."""
+
+
+#: requests one new or changed invoice may need: its detail, its PDF, its customer's contact
+PER_INVOICE = 3
+#: requests kept back for the customer-payment pages at the end of a run
+PAYMENT_RESERVE = 2
+
+
 @dataclass
 class ZohoFetch:
     """What one run fetched: invoices with their details, customers, payments, counters;
@@ -93,6 +112,10 @@ class ZohoFetch:
     payment_pages: int = 0
     details: int = 0
     cursor: str | None = None
+    #: when the budget stopped the run: the first invoice not read, and how many listed were not
+    stopped_before: dict[str, Any] | None = None
+    unread: int = 0
+    payments_complete: bool = True
 
     def minimum_requests(self, per_page: int) -> int:
         """The least number of requests the API allows for what this run needed: the token,
@@ -108,8 +131,10 @@ class ZohoClient:
     def __init__(self, settings: ZohoSettings, *, client_secret: SecretStr,
                  refresh_token: SecretStr, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep,  # ok: back-off, injectable
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 budget: int | None = None) -> None:
         self.settings = settings
+        self.budget = budget     # requests this client may send (None: no limit)
         self._secret, self._refresh = client_secret, refresh_token
         self._http = httpx.Client(timeout=settings.timeout_seconds, transport=transport)
         self._token: str | None = None
@@ -146,6 +171,10 @@ class ZohoClient:
         """One request, retried on 429 / 5xx / connection errors with back-off."""
         attempt = 0
         while True:
+            if self.budget is not None and self.requests >= self.budget:
+                raise ZohoBudgetSpent(f"the daily request budget is reached ({self.requests} "
+                                      "request(s) sent by this run)", endpoint=endpoint,
+                                      where=where)
             self._pace()
             self.requests += 1
             try:
@@ -281,32 +310,69 @@ class ZohoClient:
                     listed[iid] = summary
         return sorted(listed.values(), key=lambda i: str(i.get("last_modified_time") or ""))
 
+    def affords(self, requests: int) -> bool:
+        """Whether ``requests`` more fit the budget, the payment pages' reserve kept back."""
+        return self.budget is None or self.requests + requests + PAYMENT_RESERVE <= self.budget
+
     def fetch(self, since: str | None, *, known: dict[str, str] | None = None,
               known_customers: set[str] | frozenset[str] = frozenset()) -> ZohoFetch:
         """Invoices modified since ``since`` (Zoho time text), with details, PDFs, contacts and
         customer payments. ``known``: stored invoices (Zoho id → last_modified_time), whose
         detail is not read again when unchanged; ``known_customers``: customer ids whose
-        contact is stored already."""
+        contact is stored already. When the budget would not cover the next invoice the run
+        stops before it (:attr:`ZohoFetch.stopped_before`) and the cursor stays below its
+        modification time, so the next run lists it again; a budget spent on the listing
+        itself raises :class:`ZohoBudgetSpent` (nothing was read)."""
         out, known = ZohoFetch(), known or {}
-        cursor = since
-        for summary in self._listing(since, out):
+        done: list[str] = []
+        listing = self._listing(since, out)
+        for n, summary in enumerate(listing):
             iid = str(summary["invoice_id"])
             modified = str(summary.get("last_modified_time") or "")
             if summary.get("status") in NOT_RECEIVABLE:
                 out.invoices.append(summary)        # the list says all a skipped one needs
             elif known.get(iid) == modified:
                 out.refreshed[iid] = status_of(summary)
-            elif not self._detail(iid, summary, out, known_customers):
-                continue
-            cursor = max(cursor or "", modified) or None
-        pay_params: dict[str, Any] = {"per_page": 200}
-        if since:
-            pay_params["last_modified_time"] = since
-        for items in self.pages("/customerpayments", PAYMENT_LIST_KEYS, **pay_params):
-            out.payment_pages += 1
-            out.payments.extend(items)
-        out.requests, out.retries, out.cursor = self.requests, self.retries, cursor
+            else:
+                read = self._detail_within_budget(iid, summary, out, known_customers) \
+                    if self.affords(PER_INVOICE) else None
+                if read is None:
+                    out.stopped_before, out.unread = summary, len(listing) - n
+                    done = [t for t in done if t < modified]
+                    break
+                if not read:
+                    continue                        # deleted since it was listed
+            done.append(modified)
+        out.cursor = max([since or "", *done]) or None
+        self._payments(since, out)
+        out.requests, out.retries = self.requests, self.retries
         return out
+
+    def _detail_within_budget(self, iid: str, summary: dict[str, Any], out: ZohoFetch,
+                              known_customers: set[str] | frozenset[str]) -> bool | None:
+        """:meth:`_detail` (False: deleted since it was listed), or None, undone, if the
+        budget ran out half-way through the invoice."""
+        read, details = len(out.invoices), out.details
+        try:
+            return self._detail(iid, summary, out, known_customers)
+        except ZohoBudgetSpent:
+            del out.invoices[read:]
+            out.details = details
+            out.pdfs.pop(iid, None)
+            return None
+
+    def _payments(self, since: str | None, out: ZohoFetch) -> None:
+        """Customer payments modified since ``since``; a budget spent on them marks them
+        incomplete (the caller keeps the cursor where the run started)."""
+        params: dict[str, Any] = {"per_page": 200}
+        if since:
+            params["last_modified_time"] = since
+        try:
+            for items in self.pages("/customerpayments", PAYMENT_LIST_KEYS, **params):
+                out.payment_pages += 1
+                out.payments.extend(items)
+        except ZohoBudgetSpent:
+            out.payments_complete = False
 
     def _detail(self, iid: str, summary: dict[str, Any], out: ZohoFetch,
                 known_customers: set[str] | frozenset[str]) -> bool:

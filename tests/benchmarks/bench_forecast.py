@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_forecast.py                  # quick: 20,000 open, 20,000 history
     python tests/benchmarks/bench_forecast.py --open 100000 --history 1000000   # the full run
+    python tests/benchmarks/bench_forecast.py --part backtest --history 200000  # part 2 only
 
 Part 1 loads a generated history (claims.forecast.synthetic) into a real SQLite workspace in a
 few transactions, then times ``api.cash_forecast`` (load from the store + learn + forecast) and
@@ -95,9 +96,13 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=20_000,
                         help="invoices in the backtest history (full: 1000000)")
     parser.add_argument("--dates", type=int, default=52, help="weekly as-of dates")
+    parser.add_argument("--part", choices=("all", "open", "backtest"), default="all",
+                        help="run part 1 (open invoices), part 2 (backtest) or both")
     args = parser.parse_args()
-    open_invoices(args.open)
-    backtest(args.history, args.dates)
+    if args.part in ("all", "open"):
+        open_invoices(args.open)
+    if args.part in ("all", "backtest"):
+        backtest(args.history, args.dates)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """The tables of invoice imports: what each import did, where each invoice came from, and how a
-source's customers map to ours. Created by migration ``imports_0001``."""
+source's customers map to ours (migration ``imports_0001``), and the requests sent to an API source
+per day (``imports_0002``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from claims.store.tables import Base, UTCDateTime, utcnow
@@ -64,3 +67,15 @@ class CustomerLinkRow(Base):
     tax_id: Mapped[str | None] = mapped_column(String(64), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+
+class ApiRequestDayRow(Base):
+    """Requests sent to an API source on one UTC day, per account (Zoho Books: the
+    organisation), so a run keeps within the plan's daily budget across runs. Created by
+    migration ``imports_0002``."""
+
+    __tablename__ = "api_request_days"
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)     # zoho
+    account: Mapped[str] = mapped_column(String(100), primary_key=True)   # organization_id
+    day: Mapped[date] = mapped_column(Date, primary_key=True)             # UTC
+    requests: Mapped[int] = mapped_column(Integer, default=0)
