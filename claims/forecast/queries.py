@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from claims.collections.due import invoice_dues
-from claims.collections.receivables import Sql, as_date, bind, items_cte, money
+from claims.collections.receivables import Sql, as_date, as_datetime, bind, items_cte, money
 from claims.collections.settings import CollectionsConfig
 from claims.forecast.ledger import (
     ClaimFacts, DisputeFacts, Item, Ledger, PlanFacts, PromiseFacts, Receipt,
@@ -98,7 +98,10 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
          invoice_due, total, received) in rows:
         known_from = before = None
         if agency is not None and received is not None:
-            known_from = as_date(received)
+            rule = config.agencies.get(agency)
+            # the receipt's day in the agency's time zone, as the due-date rule dates it
+            known_from = (rule.local_date(as_datetime(received)) if rule is not None
+                          else as_date(received))
             before = invoice_dues(SimpleNamespace(
                 issue_date=issued, due_date=invoice_due, total=total, currency=currency,
                 agency=agency, received=None), config)[0].due_date
