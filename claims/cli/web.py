@@ -24,20 +24,55 @@ def user_add(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME")
 
     Example: claims user add amira --role specialist
     """
-    if password_file is not None:
-        try:
-            lines = password_file.read_text(encoding="utf-8").splitlines()
-        except OSError as err:
-            raise api.InputError(f"cannot read: {err.strerror}", file=str(password_file),
-                                 rule="file-readable") from None
-        password = lines[0] if lines else ""
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_file)
     user = api.add_user(workspace_from(ctx), name, role=role, password=password)
     if as_json:
         emit_json({"name": user.name, "role": user.role})
     else:
         typer.echo(f"user {user.name} added ({user.role})")
+
+
+def _read_password(password_file: Path | None) -> str:
+    """The first line of ``password_file``, else asked for (twice, hidden)."""
+    if password_file is None:
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    try:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise api.InputError(f"cannot read: {getattr(err, 'strerror', None) or err}",
+                             file=str(password_file), rule="file-readable") from None
+    return lines[0] if lines else ""
+
+
+@user_app.command("disable")
+def user_disable(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME"),
+                 as_json: bool = JsonOption) -> None:
+    """Disable an account (acting as an admin: CLAIMS_ACTOR names one; never your own).
+
+    Example: CLAIMS_ACTOR=ada claims user disable bob
+    """
+    user = api.disable_user(workspace_from(ctx), name)
+    if as_json:
+        emit_json({"name": user.name, "role": user.role, "active": False})
+    else:
+        typer.echo(f"user {user.name} disabled")
+
+
+@user_app.command("password")
+def user_password(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME"),
+                  password_file: Path = typer.Option(None, "--password-file",
+                                                     help="Read the new password from this "
+                                                          "file's first line (else asked)."),
+                  as_json: bool = JsonOption) -> None:
+    """Set a new password for an account (acting as an admin: CLAIMS_ACTOR names one).
+
+    Example: CLAIMS_ACTOR=ada claims user password bob --password-file new.txt
+    """
+    user = api.change_password(workspace_from(ctx), name, _read_password(password_file))
+    if as_json:
+        emit_json({"name": user.name, "password_changed": True})
+    else:
+        typer.echo(f"password of {user.name} changed")
 
 
 @user_app.command("list")
