@@ -28,6 +28,7 @@ from typing import Any
 
 from claims.collections.settings import AgencyRule
 from claims.core.money import round_money
+from claims.errors import InputError
 
 ONE_YEAR_DAYS = 365
 COMPOUNDING_DAYS = 30
@@ -52,6 +53,27 @@ def treasury_rates() -> tuple[RatePeriod, ...]:
     return tuple(RatePeriod(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]),
                             Decimal(p["percent"]), p["source"])
                  for p in json.loads(text)["periods"])
+
+
+@lru_cache(maxsize=16)
+def with_configured(configured: tuple[Any, ...]) -> tuple[RatePeriod, ...]:
+    """The shipped table plus the periods of ``[followup] treasury_rates``. A configured
+    period that overlaps a shipped one must state the same rate (the published value is not
+    overridden); otherwise it is refused, naming both."""
+    shipped = treasury_rates()
+    if not configured:
+        return shipped
+    added = []
+    for c in configured:
+        clash = [p for p in shipped if p.start <= c.end and c.start <= p.end]
+        if any(p.percent != c.percent or (p.start, p.end) != (c.start, c.end) for p in clash):
+            p = clash[0]
+            raise InputError(f"{c.start}..{c.end} at {c.percent} % restates the shipped period "
+                             f"{p.start}..{p.end} at {p.percent} % ({p.source})",
+                             field="followup.treasury_rates", rule="published-rate")
+        if not clash:
+            added.append(RatePeriod(c.start, c.end, c.percent, c.source))
+    return tuple(sorted((*shipped, *added), key=lambda p: p.start))
 
 
 def rate_on(day: date, rates: tuple[RatePeriod, ...] | None = None) -> RatePeriod | None:
@@ -95,7 +117,7 @@ def rate_missing(day: date) -> str:
     and the table to extend (interest is never computed from a guessed rate)."""
     return (f"no sourced Treasury Prompt Payment rate in effect on {day.isoformat()} (the day "
             f"after the due date, 5 CFR 1315.10(a)(1)); interest not computed — add the "
-            f"period with its Federal Register source to {RATE_TABLE}")
+            f"period with its source to [[followup.treasury_rates]] in claims.toml")
 
 
 def compound_interest(principal: Decimal, days: int, annual_percent: Decimal, *,
@@ -145,4 +167,5 @@ def agency_interest(rule: AgencyRule, principal: Decimal, due_date: date, until:
         return Interest(principal, due_date, until, days, amount, fixed,
                         Decimal(0) < amount < OPTIONAL_BELOW)
     return prompt_payment_interest(principal, due_date, until, currency,
+                                   rates=with_configured(rule.treasury_rates),
                                    day_count=rule.day_count)

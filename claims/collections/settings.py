@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from claims.core.config import Section
 from claims.core.due import BusinessCalendar, business_calendar
@@ -127,6 +127,23 @@ class EscalationPolicy(Section):
     no_answer_days: int = Field(14, description="days of silence after the final notice")
 
 
+class TreasuryRate(Section):
+    """One Prompt Payment rate period the shipped table lacks (``[[followup.treasury_rates]]``):
+    published after this release, or not sourced by it. Its source is required."""
+
+    start: date = Field(description="first day of the period (1 January or 1 July)")
+    end: date = Field(description="last day of the period")
+    percent: Amount = Field(gt=0, le=100, description="per annum, e.g. 4.125 for 4-1/8 %")
+    source: str = Field(min_length=8, description="where it was published (Federal Register "
+                                                  "citation or the Fiscal Service page)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TreasuryRate:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
 class FollowupSettings(Section):
     """``[followup]``: reminders, their levels and templates, the mail server, the worklist."""
 
@@ -151,6 +168,19 @@ class FollowupSettings(Section):
     escalation: EscalationPolicy = Field(EscalationPolicy(),
                                          description="when legal action or a write-off is "
                                                      "proposed")
+    treasury_rates: tuple[TreasuryRate, ...] = Field(
+        (), description="Prompt Payment rate periods added to the shipped table, each with its "
+                        "source (a period the table has must not be restated differently)")
+
+    @field_validator("treasury_rates")
+    @classmethod
+    def _no_overlap(cls, rates: tuple[TreasuryRate, ...]) -> tuple[TreasuryRate, ...]:
+        ordered = sorted(rates, key=lambda r: r.start)
+        for before, after in zip(ordered, ordered[1:]):
+            if after.start <= before.end:
+                raise ValueError(f"periods {before.start}..{before.end} and "
+                                 f"{after.start}..{after.end} overlap")
+        return tuple(ordered)
 
     @field_validator("base_currency")
     @classmethod
@@ -191,6 +221,9 @@ class AgencyRule(Section):
                           "default us-federal under prompt-payment, else none")
     weekend: tuple[int, ...] = Field((5, 6), description="weekend days, 0 = Monday … 6 = Sunday")
     holidays: tuple[date, ...] = Field((), description="the agency's own extra holidays")
+    treasury_rates: tuple[TreasuryRate, ...] = Field(
+        (), description="set from [followup] treasury_rates (the same periods for every "
+                        "agency); leave unset here")
     timezone: str = Field("UTC", description="the agency's IANA time zone (e.g. "
                                              "America/New_York): a receipt is dated on the "
                                              "agency's calendar day, not UTC's")
@@ -229,6 +262,10 @@ class CollectionsConfig(Section):
                                             description="the [agencies] section")
 
     def agency(self, name: str) -> AgencyRule:
-        """The rules of agency ``name`` (no statutory rule when claims.toml names none)."""
-        return self.agencies.get(name, AgencyRule())
+        """The rules of agency ``name`` (no statutory rule when claims.toml names none), with
+        the Prompt Payment rate periods of ``[followup] treasury_rates``."""
+        rule = self.agencies.get(name, AgencyRule())
+        if self.followup.treasury_rates:
+            rule = rule.model_copy(update={"treasury_rates": self.followup.treasury_rates})
+        return rule
 

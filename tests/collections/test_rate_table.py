@@ -12,7 +12,11 @@ from importlib import resources
 import pytest
 
 from claims.collections import worklist
-from claims.collections.interest import prompt_payment_interest, rate_on, treasury_rates
+from claims.collections.interest import (
+    agency_interest, prompt_payment_interest, rate_on, treasury_rates, with_configured,
+)
+from claims.collections.settings import AgencyRule, CollectionsConfig
+from claims.errors import InputError
 from claims.workspace import Workspace
 from tests.collections.conftest import submitted_claim, write_config
 
@@ -57,7 +61,7 @@ def test_interest_in_an_unsourced_period_is_refused_with_its_reason(due: date) -
     assert owed.amount is None and owed.rate is None
     day = (due + timedelta(days=1)).isoformat()
     assert owed.missing is not None and day in owed.missing
-    assert "prompt_payment_rates.json" in owed.missing and "1315.10(a)(1)" in owed.missing
+    assert "followup.treasury_rates" in owed.missing and "1315.10(a)(1)" in owed.missing
     assert owed.to_json()["rate_missing"] == owed.missing
 
 
@@ -75,3 +79,31 @@ def test_the_worklist_lists_refused_interest_instead_of_counting_it_as_zero(
     assert mow.to_json()["interest_unknown"] == mow.interest_unknown
     [entry] = worklist.receivables(ws, D(2026, 4, 17), customer="Ministry of Works")
     assert entry["interest"] is None and "2026-02-18" in entry["interest_missing"]
+
+
+def test_a_configured_period_fills_a_gap_and_cannot_restate_a_published_one() -> None:
+    """[[followup.treasury_rates]]: a period the table lacks, with its source, is used for
+    interest; one that restates a shipped period at another rate is refused."""
+    h2_2025 = {"start": "2025-07-01", "end": "2025-12-31", "percent": "4.5",
+               "source": "test: a period configured by the user"}
+    config = CollectionsConfig.model_validate(
+        {"followup": {"treasury_rates": [h2_2025]},
+         "agencies": {"DOD": {"rule": "prompt-payment"}}})
+    rule = config.agency("DOD")
+    # 1,000.00 late 30 days from 2025-09-01 at 4.5 % / 360: 1000 × 0.045 × 30 / 360 = 3.75
+    owed = agency_interest(rule, Decimal("1000.00"), D(2025, 9, 1), D(2025, 10, 1), "USD")
+    assert owed.amount == Decimal("3.75") and owed.rate is not None
+    assert owed.rate.source == "test: a period configured by the user"
+    # the same period as shipped is accepted; a different rate for it is refused
+    shipped = {"start": "2025-01-01", "end": "2025-06-30", "percent": "4.625",
+               "source": "restated as published"}
+    same = CollectionsConfig.model_validate({"followup": {"treasury_rates": [shipped]}})
+    assert with_configured(same.followup.treasury_rates) == treasury_rates()
+    wrong = CollectionsConfig.model_validate(
+        {"followup": {"treasury_rates": [{**shipped, "percent": "9"}]}})
+    with pytest.raises(InputError, match="restates the shipped period 2025-01-01..2025-06-30"):
+        with_configured(wrong.followup.treasury_rates)
+    with pytest.raises(ValueError, match="overlap"):
+        CollectionsConfig.model_validate({"followup": {"treasury_rates": [
+            h2_2025, {**h2_2025, "start": "2025-12-01", "end": "2026-06-30"}]}})
+    assert AgencyRule().treasury_rates == ()
