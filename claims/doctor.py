@@ -14,6 +14,7 @@ import ssl
 import stat
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ import httpx
 from sqlalchemy import select
 
 from claims.collections.contacts import TEMPLATES, available_languages
-from claims.collections.settings import SmtpSettings
+from claims.collections.interest import rate_on, with_configured
+from claims.collections.settings import CollectionsConfig, SmtpSettings
 from claims.errors import ClaimsError
 from claims.lifecycle.submission import default_adapter_factory
 from claims.settings import load_settings
@@ -214,6 +216,27 @@ def _check_portal(ws: Workspace, portal: str, installed: list[str],
     return [_ok(name, f"{url} answers; settings and secrets complete")]
 
 
+def check_interest(ws: Workspace, today: date) -> list[Check]:
+    """Agencies under the Prompt Payment rule without a fixed contract rate need the Treasury
+    rate of the current period; without it, interest on items due now is reported unknown."""
+    config = CollectionsConfig(followup=ws.settings.followup, agencies=ws.settings.agencies)
+    needing = sorted(name for name, rule in config.agencies.items()
+                     if rule.rule == "prompt-payment" and rule.interest_rate_percent == 0)
+    if not needing:
+        return []
+    try:
+        rates = with_configured(config.followup.treasury_rates)
+    except ClaimsError as err:
+        return [Check("interest", "fail", str(err), "correct [[followup.treasury_rates]]")]
+    if rate_on(today, rates) is None:
+        return [Check("interest", "warn",
+                      f"no Treasury Prompt Payment rate for {today} ({', '.join(needing)}): "
+                      "interest on items due now is reported unknown",
+                      "add the period's published rate and its source as "
+                      "[[followup.treasury_rates]] in claims.toml")]
+    return [_ok("interest", f"a Treasury rate is known for {today}")]
+
+
 def check_browser(ws: Workspace) -> list[Check]:
     """A Chromium for browser portals: a browser server, the configured one, Playwright's
     or the system's."""
@@ -238,6 +261,7 @@ def run_checks(ws: Workspace, *, network: bool = True) -> list[Check]:
         return out
     steps: list[Callable[[], list[Check]]] = [
         lambda: check_templates(ws), lambda: check_smtp(ws, network=network),
+        lambda: check_interest(ws, date.today()),
         lambda: check_portals(ws, network=network), lambda: check_browser(ws)]
     for step in steps:
         out += step()

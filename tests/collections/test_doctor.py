@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,18 @@ def test_completion_script_and_its_answers(cli: Any) -> None:
     answer = subprocess.run([sys.executable, "-c", "from claims.cli import main; main()"],
                             env=env, capture_output=True, text=True, timeout=60)
     assert {"new", "validate", "build", "submit"} <= set(answer.stdout.split())
+
+
+def test_a_prompt_payment_agency_without_todays_rate_warns(cli: Any, ws: Workspace) -> None:
+    write_config(ws, None, agencies={"DOD": {"rule": "prompt-payment"}})
+    _, report = _doctor(cli, "--offline")
+    interest = next(c for c in report["checks"] if c["name"] == "interest")
+    assert interest["state"] == "warn" and "DOD" in interest["message"]
+    assert "[[followup.treasury_rates]]" in interest["fix"]
+    today = date.today()
+    half = (date(today.year, 1, 1), date(today.year, 6, 30)) if today.month <= 6 else (
+        date(today.year, 7, 1), date(today.year, 12, 31))
+    write_config(ws, None, treasury_rates=[{"start": half[0], "end": half[1], "percent": "4",
+                                            "source": "test: the user's published rate"}])
+    _, again = _doctor(cli, "--offline")
+    assert _states(again)["interest"] == "ok"
