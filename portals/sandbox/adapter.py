@@ -83,7 +83,8 @@ class SandboxAdapter(SandboxFiling):
                 "the CSV export is not a CSV file", portal=self.name, step="export"
             )
         try:
-            return [self._status_report(row) for row in csv.DictReader(io.StringIO(text))]
+            rows = csv.DictReader(io.StringIO(text))
+            return [self._status_report({k: unescape(v) for k, v in r.items()}) for r in rows]
         except (KeyError, ValueError, ArithmeticError) as err:
             raise PortalError(
                 f"the CSV export has an unexpected format: {err!r}", portal=self.name, step="export"
@@ -123,3 +124,11 @@ class SandboxAdapter(SandboxFiling):
             paid_date=dt.date.fromisoformat(row["paid_date"]) if row["paid_date"] else None,
             payment_reference=row["payment_reference"] or None,
         )
+
+
+def unescape(cell: str) -> str:
+    """A CSV cell as the portal meant it: the export puts ``'`` before text a spreadsheet would
+    run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR); that mark is taken off again."""
+    if cell and cell.startswith("'") and cell[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        return cell[1:]
+    return cell

@@ -13,6 +13,7 @@ references are sequential and the fault counters need no locks.
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -21,6 +22,7 @@ from portals.sandbox.web import (
     backoffice,
     claim_list,
     claim_pages,
+    guard,
     login,
     receipts,
     runtime,
@@ -57,7 +59,8 @@ def create_app(config: PortalConfig) -> Starlette:
         *receipts.ROUTES,
         *backoffice.ROUTES,
         *runtime.ROUTES,
+        *guard.ROUTES,
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(guard.Guard)])
     app.state.portal = Portal(config)
     return app

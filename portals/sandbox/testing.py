@@ -32,6 +32,7 @@ from pypdf import PdfWriter
 
 from portals.base import PortalCredentials
 from portals.browser import launch_options
+from portals.totp import TotpSpec, fresh_code
 from portals.sandbox.cli import BackofficeClient
 
 
@@ -44,6 +45,7 @@ class SandboxServer:
     db_path: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    totp_period: int = 30
     backoffice: BackofficeClient = field(init=False)
 
     def __post_init__(self) -> None:
@@ -59,15 +61,26 @@ class Supplier:
     totp_secret: str
     contract_number: str
     document_types: tuple[str, ...]
+    totp_period: int = 30
 
     @property
     def credentials(self) -> PortalCredentials:
         return PortalCredentials.model_validate(
-            {"username": self.username, "password": self.password, "totp_secret": self.totp_secret}
+            {
+                "username": self.username,
+                "password": self.password,
+                "totp_secret": self.totp_secret,
+                "totp": {"period": self.totp_period},
+            }
         )
 
     def totp_now(self) -> str:
-        return pyotp.TOTP(self.totp_secret).now()
+        """This window's code (the portal takes it once: see :meth:`totp_fresh`)."""
+        return pyotp.TOTP(self.totp_secret, interval=self.totp_period).now()
+
+    def totp_fresh(self) -> str:
+        """A code not handed out before in this process (may wait for the next window)."""
+        return fresh_code(self.totp_secret, TotpSpec(period=self.totp_period))
 
 
 def free_port() -> int:
@@ -104,6 +117,7 @@ def running_sandbox(
     *,
     faults: str = "",
     idle_timeout: float = 900.0,  # ok: seconds
+    totp_period: int = 30,
 ) -> Iterator[SandboxServer]:
     """Run ``python -m portals.sandbox serve`` on a free port in ``workdir``; stop it after."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +138,8 @@ def running_sandbox(
         str(idle_timeout),
         "--faults",
         faults,
+        "--totp-period",
+        str(totp_period),
     ]
     env = dict(os.environ, SANDBOX_BACKOFFICE_TOKEN=token)
     with open(log_path, "wb") as log:
@@ -132,8 +148,9 @@ def running_sandbox(
     try:
         wait_until_up(url, process)
         yield SandboxServer(
-            url=url, token=token, db_path=db_path, process=process, log_path=log_path
-        )
+            url=url, token=token, db_path=db_path, process=process, log_path=log_path,
+            totp_period=totp_period,
+        )  # fmt: skip
     finally:
         process.terminate()
         try:
@@ -159,6 +176,7 @@ def seed_supplier(
         totp_secret=pyotp.random_base32(),
         contract_number=contract_number or f"C-2026-{suffix.upper()}",
         document_types=document_types,
+        totp_period=server.totp_period,
     )
     server.backoffice.add_account(supplier.username, supplier.password, supplier.totp_secret)
     server.backoffice.add_contract(
