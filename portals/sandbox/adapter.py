@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import tempfile
 import urllib.parse
 from decimal import Decimal
 from pathlib import Path
@@ -77,7 +78,10 @@ class SandboxAdapter(SandboxFiling):
         self.signed_in_goto("/claims", "statuses")
         with self.page.expect_download() as info:
             self.page.get_by_role("link", name="Export CSV").click()
-        text = Path(info.value.path()).read_text(encoding="utf-8")
+        # save_as, not path(): a remote browser server's download has no local path
+        with tempfile.TemporaryDirectory(prefix="claims-export-") as tmp:
+            info.value.save_as(Path(tmp) / "claims.csv")
+            text = (Path(tmp) / "claims.csv").read_text(encoding="utf-8")
         if not text.startswith("reference,"):
             raise PortalUnavailable(
                 "the CSV export is not a CSV file", portal=self.name, step="export"

@@ -238,3 +238,36 @@ def browser_server(workdir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def run_server(workdir: Path) -> Iterator[str]:
+    """A Playwright browser server as a team would run it for many workers (``playwright
+    run-server``, from the playwright package's bundled driver) on a free local port; yields its
+    ``ws://`` endpoint for ``CLAIMS_BROWSER_WS_ENDPOINT``. Started with ``--unsafe`` so that a
+    client may name this machine's Chromium (:func:`portals.browser.server_launch_headers`)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = workdir / "run-server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1",
+             "--port", str(port), "--unsafe"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    endpoint = f"ws://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while "Listening on" not in log_path.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"playwright run-server did not start: {log_path.read_text()}")
+            with contextlib.suppress(OSError):  # block on a connect, not a sleep
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
