@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from claims.errors import ConflictError, InputError, PortalUnreachable
@@ -12,10 +13,14 @@ from claims.lifecycle import status_sync, submission
 from claims.lifecycle.status_sync import SyncResult
 from claims.lifecycle.submission import Outcome, SubmitSummary
 from claims.workspace import Workspace
+from portals.conformance import SCENARIOS, Result, load_portal_under_test, run_all
 from portals.errors import PortalError
+from portals.registry import UnknownAdapter
 
-__all__ = ["Outcome", "SubmitSummary", "SyncResult", "sandbox_command", "submission_plan",
-           "submit_claims", "sync_statuses"]
+__all__ = ["ConformanceResult", "Outcome", "SubmitSummary", "SyncResult", "portal_conformance",
+           "sandbox_command", "submission_plan", "submit_claims", "sync_statuses"]
+
+ConformanceResult = Result
 
 
 def _targets(claim_id: int | None, all_: bool) -> list[int] | None:
@@ -105,3 +110,23 @@ def sandbox_command(host: str, port: int, faults: str = "",
     if faults:
         args += ["--faults", faults]
     return args + list(extra_args)
+
+
+def portal_conformance(name: str, folder: Path, *, kills: int = 3,
+                       only: Sequence[str] = ()) -> list[Result]:
+    """Run the conformance kit against adapter ``name`` and its fake portal (registered under
+    ``claims.conformance``), in ``folder`` (evidence, sessions, logs are kept there): one result
+    per scenario, a failing one does not stop the others."""
+    unknown = [s for s in only if s not in SCENARIOS]
+    if unknown:
+        raise InputError(f"unknown scenario {unknown[0]!r} (scenarios: {', '.join(SCENARIOS)})",
+                         field="--only", rule="known-scenario")
+    if kills < 0:
+        raise InputError("must be 0 or more", field="--kills", rule="non-negative")
+    try:
+        cls = load_portal_under_test(name)
+    except UnknownAdapter as err:
+        raise InputError(str(err), field="NAME", rule="conformance-registered") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    with cls.started(folder / "portal") as target:
+        return run_all(target, folder, kills=kills, only=list(only) or None)
