@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -112,11 +113,12 @@ def sandbox_command(host: str, port: int, faults: str = "",
     return args + list(extra_args)
 
 
-def portal_conformance(name: str, folder: Path, *, kills: int = 3,
-                       only: Sequence[str] = ()) -> list[Result]:
+def portal_conformance(name: str, folder: Path | None = None, *, kills: int = 3,
+                       only: Sequence[str] = ()) -> tuple[Path, list[Result]]:
     """Run the conformance kit against adapter ``name`` and its fake portal (registered under
-    ``claims.conformance``), in ``folder`` (evidence, sessions, logs are kept there): one result
-    per scenario, a failing one does not stop the others."""
+    ``claims.conformance``), in ``folder`` (default: a new temporary one; evidence, sessions and
+    logs are kept there). Returns the folder and one result per scenario; a failing scenario
+    does not stop the others."""
     unknown = [s for s in only if s not in SCENARIOS]
     if unknown:
         raise InputError(f"unknown scenario {unknown[0]!r} (scenarios: {', '.join(SCENARIOS)})",
@@ -127,6 +129,11 @@ def portal_conformance(name: str, folder: Path, *, kills: int = 3,
         cls = load_portal_under_test(name)
     except UnknownAdapter as err:
         raise InputError(str(err), field="NAME", rule="conformance-registered") from None
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder = folder or Path(tempfile.mkdtemp(prefix="conformance-"))
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot use this folder: {err.strerror}", file=str(folder),
+                         field="--dir", rule="writable-folder") from None
     with cls.started(folder / "portal") as target:
-        return run_all(target, folder, kills=kills, only=list(only) or None)
+        return folder, run_all(target, folder, kills=kills, only=list(only) or None)

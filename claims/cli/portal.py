@@ -4,7 +4,6 @@ conformance``."""
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from pathlib import Path
 
 import typer
@@ -120,8 +119,7 @@ def conformance(name: str = typer.Argument(..., metavar="NAME",
 
     Example: claims portal conformance sandbox --kills 10 --json
     """
-    where = folder or Path(tempfile.mkdtemp(prefix=f"conformance-{name[:40]}-"))
-    results = api.portal_conformance(name, where, kills=kills, only=only)
+    where, results = api.portal_conformance(name, folder, kills=kills, only=only)
     if as_json:
         emit_json({"ok": all(r.ok for r in results), "folder": str(where),
                    "scenarios": [{"scenario": r.scenario, "ok": r.ok, "detail": r.detail,

@@ -1,8 +1,10 @@
 """The sandbox e-claims portal: a Starlette web app that behaves like a government portal.
 
-Supplier side: password + TOTP login, CSRF tokens on every form, idle session expiry, lockout
-after 3 wrong passwords, a four-step claim wizard, receipts (page + PDF), a paginated claims list
-with CSV export, claim pages with history, comments and payments, correction of returned claims.
+Supplier side: password + single-use TOTP login, CSRF tokens on every form, idle session expiry,
+lockout after 3 wrong passwords or codes (unknown usernames alike), a request size limit and
+security headers (:mod:`portals.sandbox.web.guard`), a four-step claim wizard, receipts (page +
+PDF), a paginated claims list with CSV export (formula cells escaped), claim pages with history,
+comments and payments, correction of returned claims.
 Back office (JSON, header ``X-Backoffice-Token``): seed accounts and contracts, move claims,
 record payments, switch faults and maintenance at run time.
 
