@@ -76,6 +76,15 @@ def test_wrong_codes_lock_the_account_like_wrong_passwords(
         assert r.status_code == 403 and alerts_of(r.text) == [login.LOCKED]
 
 
+@pytest.mark.parametrize("code", ["１２３４５６", "12345é", "\u0000"])
+def test_a_non_ascii_code_is_a_wrong_code_not_a_500(
+    client: PortalClient, supplier: Supplier, code: str
+) -> None:
+    password_step(client, supplier)
+    r = client.post_form("/login/totp", data={"code": code})
+    assert r.status_code == 401 and alerts_of(r.text) == [login.BAD_CODE]
+
+
 def test_a_right_password_does_not_wipe_the_count_of_wrong_codes(
     sandbox: SandboxServer, client: PortalClient, supplier: Supplier
 ) -> None:

@@ -138,7 +138,7 @@ def _code_step(secret: str, code: str, period: int) -> int | None:
     now = time.time()
     for offset in (0, -1, 1):
         step = int(now // period) + offset
-        if code and hmac.compare_digest(totp.at(step * period), code):
+        if code and hmac.compare_digest(totp.at(step * period).encode(), code.encode()):
             return step
     return None
 
