@@ -16,11 +16,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from claims.errors import ConflictError, InputError, NotFound, UnknownName
 from claims.store import Store
+from claims.store.tables import utcnow
 from claims.store.tables.users import UserRow
 
 #: The roles: a specialist works claims, collections and payments; an auditor reads and
@@ -122,6 +124,36 @@ def get_user(store: Store, name: str) -> User:
                                              UserRow.active.is_(True)))
         if row is None:
             raise NotFound("user", name)
+        return User(row.name, row.role)
+
+
+def _active_row(s: Any, name: str) -> UserRow:
+    row = s.scalar(select(UserRow).where(UserRow.name == name.strip().lower(),
+                                         UserRow.active.is_(True)))
+    if row is None:
+        raise NotFound("user", name)
+    return row
+
+
+def disable_user(store: Store, name: str, *, actor: str) -> User:
+    """Disable the active account ``name``: it can no longer sign in, and a session of it is
+    signed out at its next request. An admin cannot disable their own account (someone must be
+    left who can undo a mistake)."""
+    with store.session() as s:
+        row = _active_row(s, name)
+        if row.name == actor.strip().lower():
+            raise ConflictError(f"{row.name} cannot disable their own account")
+        row.active = False
+        return User(row.name, row.role)
+
+
+def set_password(store: Store, name: str, password: str) -> User:
+    """Give the active account ``name`` a new password (the same rules as a new account)."""
+    check_new_password(password)
+    with store.session() as s:
+        row = _active_row(s, name)
+        row.password_hash = hash_password(password)
+        row.password_changed_at = utcnow()
         return User(row.name, row.role)
 
 

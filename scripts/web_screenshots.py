@@ -27,13 +27,15 @@ PASSWORD = "screenshots only"
 def make_workspace(folder: Path) -> api.Workspace:
     """A sample workspace with a specialist and an auditor, claim 1 built."""
     ws, _ = api.init_workspace(folder / "ws", with_samples=True)
-    for name, role in (("amira", "specialist"), ("olga", "auditor")):
+    for name, role in (("amira", "specialist"), ("olga", "auditor"), ("ada", "admin")):
         api.add_user(ws, name, role=role, password=PASSWORD)
     as_amira = api.acting_as(ws, "amira")
     api.build_claim(as_amira, 1)
     customer = api.get_invoice(ws, api.get_claim(ws, 1).invoice_number).customer
     api.add_note(as_amira, customer, "اتصلت بقسم الحسابات: الموافقة متوقعة الأسبوع القادم",
                  kind="call")
+    api.open_dispute(as_amira, invoice=api.get_claim(ws, 1).invoice_number, claim_id=None,
+                     reason="pricing", team="Sales", due_date=None, note="")
     api.seal_evidence(as_amira)
     return ws
 
@@ -47,7 +49,8 @@ def shoot(url: str, customer: str) -> list[Path]:
     written = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**launch_options())
-        for who, views in (("amira", pages), ("olga", [("auditor-claim", "/claims/1")])):
+        for who, views in (("amira", pages), ("olga", [("auditor-claim", "/claims/1")]),
+                           ("ada", [("people", "/people")])):
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(url + "/login")
             if who == "amira":

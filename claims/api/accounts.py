@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from claims import accounts
 from claims.accounts import ROLES, LoginThrottle, User
-from claims.errors import InputError
+from claims.errors import ConflictError, InputError, NotFound
 from claims.workspace import Workspace
 
 __all__ = ["ROLES", "LoginThrottle", "User", "add_user", "list_users", "get_user",
-           "sign_in", "acting_as", "seal_evidence"]
+           "sign_in", "acting_as", "seal_evidence", "disable_user", "change_password"]
 
 
 def add_user(ws: Workspace, name: str, *, role: str, password: str) -> User:
@@ -26,6 +26,35 @@ def list_users(ws: Workspace) -> list[User]:
 def get_user(ws: Workspace, name: str) -> User:
     """One active account; :class:`NotFound` if there is none."""
     return accounts.get_user(ws.store, name)
+
+
+def _require_admin(ws: Workspace, what: str) -> None:
+    """Refuse unless the workspace's actor is an active admin account."""
+    try:
+        role = accounts.get_user(ws.store, ws.actor).role
+    except NotFound:
+        role = None
+    if role != "admin":
+        raise ConflictError(f"only an admin may {what} (acting as {ws.actor})")
+
+
+def disable_user(ws: Workspace, name: str) -> User:
+    """Disable an account (an admin acting; never their own). Recorded in evidence with the
+    admin's name."""
+    _require_admin(ws, "disable an account")
+    user = accounts.disable_user(ws.store, name, actor=ws.actor)
+    ws.record_evidence(kind="account.disabled", claim=None,
+                       metadata={"user": user.name, "role": user.role})
+    return user
+
+
+def change_password(ws: Workspace, name: str, password: str) -> User:
+    """Set a new password for an account (an admin acting). Recorded in evidence with the
+    admin's name (never the password)."""
+    _require_admin(ws, "change a password")
+    user = accounts.set_password(ws.store, name, password)
+    ws.record_evidence(kind="account.password_changed", claim=None, metadata={"user": user.name})
+    return user
 
 
 def sign_in(ws: Workspace, name: str, password: str, *, throttle: LoginThrottle,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from claims.api.evidence import export_evidence
+from claims.collections.records import RESOLUTIONS
 from claims.core.models import ClaimStatus, Invoice
 from claims.errors import ConflictError, InputError, NotFound
 from claims.lifecycle.board import BOARD_COLUMNS, BoardFilters, board
@@ -21,7 +22,7 @@ from evidence import EvidenceError
 
 __all__ = ["BOARD_COLUMNS", "BoardFilters", "WEB_MODULES", "serve_command", "claim_board",
            "get_invoice", "claim_document", "claim_bundle", "evidence_file",
-           "export_evidence_zip", "claim_statuses"]
+           "export_evidence_zip", "claim_statuses", "dispute_resolutions"]
 
 #: What ``claims serve`` needs beyond the core install (the ``web`` extra).
 WEB_MODULES = ("starlette", "uvicorn", "multipart", "itsdangerous")
@@ -46,6 +47,11 @@ def serve_command(ws: Workspace, host: str, port: int,
 def claim_statuses() -> list[str]:
     """Every claim status word, in the board's order."""
     return [s.value for s in BOARD_COLUMNS]
+
+
+def dispute_resolutions() -> list[str]:
+    """The words a dispute can be resolved with (``claims followup dispute resolve``)."""
+    return list(RESOLUTIONS)
 
 
 def claim_board(ws: Workspace, filters: BoardFilters | None = None, *,

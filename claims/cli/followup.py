@@ -143,7 +143,8 @@ def receivables(ctx: typer.Context, as_of: str = AsOfOption,
     for r in rows:
         label = r["invoice"] + (f"/{r['instalment']}" if r["instalment"] else "")
         table.add_row(r["customer"], label, str(r["due_date"]), str(r["days_overdue"]),
-                      f"{r['currency']} {r['open']}", r["interest"],
+                      f"{r['currency']} {r['open']}",
+                      "unknown (no sourced rate)" if r.get("interest_missing") else r["interest"],
                       str(r["expected_payment_date"] or ""))
     console.print(table)
 
@@ -246,6 +247,8 @@ def worklist(ctx: typer.Context, as_of: str = AsOfOption,
                        if a.overdue_base is not None else overdue)
         typer.echo(f"     overdue {overdue} (oldest {a.days_overdue} days)"
                    + (f"; interest owed {interest}" if interest else "")
+                   + (f"; interest unknown for {', '.join(sorted(a.interest_unknown))} "
+                      "(no sourced Treasury rate)" if a.interest_unknown else "")
                    + (f"; collector {a.collector}" if a.collector else ""))
         for currency, why in sorted(a.unconverted.items()):
             typer.echo(f"     NOT CONVERTED {currency} {a.overdue[currency]:,}: {why}")

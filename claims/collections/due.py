@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from claims.collections.receivables import as_date, bind, money
+from claims.collections.receivables import as_date, as_datetime, bind, money
 from claims.collections.settings import CollectionsConfig
 from claims.core.due import COMPUTED_BASES, Due, StatutoryRule, Terms, due_dates
 from claims.core.money import minor_units
@@ -39,16 +39,17 @@ SELECT i.id, i.issue_date, i.due_date, i.total, i.currency,
 FROM invoices i
 WHERE {where}"""
 
-#: an invoice without rows, or one whose claim reached an agency with a statutory rule while
-#: its rows still have a non-statutory computed basis
-_NEEDS = """
-NOT EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id)
-OR (EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id
-            AND s.basis IN ('invoice', 'default'))
-    AND EXISTS (SELECT 1 FROM claims c JOIN contracts k ON k.id = c.contract_id
-                JOIN claim_events e ON e.claim_id = c.id
-                WHERE c.invoice_id = i.id AND e.status = 'SUBMITTED'
-                  AND k.agency IN ({agencies})))"""
+#: an invoice without rows
+_MISSING = "NOT EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id)"
+#: … or one whose claim reached an agency with a statutory rule while its rows still have a
+#: non-statutory computed basis (the claim first: most invoices have none, one index probe)
+_NEEDS = _MISSING + """
+OR (EXISTS (SELECT 1 FROM claims c JOIN contracts k ON k.id = c.contract_id
+            JOIN claim_events e ON e.claim_id = c.id
+            WHERE c.invoice_id = i.id AND e.status = 'SUBMITTED'
+              AND k.agency IN ({agencies}))
+    AND EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id
+                AND s.basis IN ('invoice', 'default')))"""
 
 
 def invoice_dues(row: Any, config: CollectionsConfig) -> list[Due]:
@@ -59,7 +60,7 @@ def invoice_dues(row: Any, config: CollectionsConfig) -> list[Due]:
     received = None
     if rule is not None and rule.rule == "prompt-payment" and row.received is not None:
         statutory = StatutoryRule(rule.acceptance_days, rule.payment_days)
-        received = as_date(row.received)
+        received = rule.local_date(as_datetime(row.received))
     calendar = None
     if rule is not None:
         calendar = rule.business_days(range(issue.year, issue.year + 3))
@@ -87,8 +88,9 @@ def refresh_due_dates(conn: Connection, config: CollectionsConfig,
     else:
         statutory = sorted(n for n, r in config.agencies.items() if r.rule == "prompt-payment")
         params = {f"a{n}": name for n, name in enumerate(statutory)}
-        agencies = ", ".join(":" + k for k in params) or "NULL"
-        where = _NEEDS.format(agencies=agencies)
+        agencies = ", ".join(":" + k for k in params)
+        # without a statutory agency only missing rows can need writing (a cheap anti-join)
+        where = _NEEDS.format(agencies=agencies) if agencies else _MISSING
     rows = [r for r in conn.execute(bind(_STALE.format(where=where), params))
             if r.basis is None or r.basis in COMPUTED_BASES]
     if not rows:

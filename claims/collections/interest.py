@@ -11,7 +11,9 @@
 It applies to late payments already made (principal = the amount paid late, until its value
 date) and to open items (principal = the open amount, until the as-of date). The rates are the
 published six-month rates in ``data/prompt_payment_rates.json``, each with its source; a day
-after a due date that no listed period covers has no rate, and the interest is ``None``.
+after a due date that no listed period covers has no rate: the interest is refused — ``None``
+with the reason (:func:`rate_missing`) — never computed from a guessed rate, and never
+counted as zero.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class Interest:
     amount: Decimal | None
     rate: RatePeriod | None
     optional: bool
+    #: why ``amount`` is None: the refusal, naming the day and the table (else None)
+    missing: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (amounts as strings)."""
@@ -80,7 +84,18 @@ class Interest:
                 "amount": None if self.amount is None else str(self.amount),
                 "rate_percent": None if self.rate is None else str(self.rate.percent),
                 "rate_source": None if self.rate is None else self.rate.source,
-                "optional": self.optional}
+                "optional": self.optional, "rate_missing": self.missing}
+
+
+RATE_TABLE = "claims/collections/data/prompt_payment_rates.json"
+
+
+def rate_missing(day: date) -> str:
+    """The refusal when no sourced period covers ``day``: one line naming the day, the rule
+    and the table to extend (interest is never computed from a guessed rate)."""
+    return (f"no sourced Treasury Prompt Payment rate in effect on {day.isoformat()} (the day "
+            f"after the due date, 5 CFR 1315.10(a)(1)); interest not computed — add the "
+            f"period with its Federal Register source to {RATE_TABLE}")
 
 
 def compound_interest(principal: Decimal, days: int, annual_percent: Decimal, *,
@@ -108,7 +123,8 @@ def prompt_payment_interest(principal: Decimal, due_date: date, until: date, cur
                         False)
     rate = rate_on(due_date + timedelta(days=1), rates)
     if rate is None:
-        return Interest(principal, due_date, until, days, None, None, False)
+        return Interest(principal, due_date, until, days, None, None, False,
+                        rate_missing(due_date + timedelta(days=1)))
     amount = round_money(compound_interest(principal, days, rate.percent,
                                            day_count=day_count), currency)
     return Interest(principal, due_date, until, days, amount, rate,

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Date, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
 from claims.collections.settings import CollectionsConfig
-from claims.core.money import minor_units
+from claims.core.money import round_money
 from claims.store.tables import UTCDateTime, money_from_sql
 
 #: Claim statuses at which a claim waits on the agency (a long wait there means "stuck").
@@ -62,7 +62,10 @@ def items_cte(sql: Sql, config: CollectionsConfig, as_of: date | None = None,
     Every item is a ``collection_schedule`` row (the due dates made by
     :func:`claims.core.due.due_dates`, see :mod:`claims.collections.due`). As of a date: only
     invoices issued by then, only payments with a value date by then (an application without a
-    payment counts from the day it was made). Payments settle the earliest instalment first.
+    payment counts from the day it was made). Payments settle the earliest instalment first:
+    ``cum`` is what is due up to and including an item (seq 0 is a whole invoice, so its own
+    amount; an instalment sums its predecessors through the primary key — a third of the cost
+    of a window function over every row).
 
     Columns of ``open_items``: invoice_id, seq, number, customer_id, currency, due_date,
     amount, open_amount, agency (the agency of a statutory due date, else NULL).
@@ -82,10 +85,11 @@ paid AS (
   LEFT JOIN payments p ON p.id = a.payment_id
   WHERE a.undone_at IS NULL AND a.invoice_id IS NOT NULL {known} GROUP BY a.invoice_id),
 sched AS (
-  SELECT invoice_id, seq, due_date, amount, basis,
-         SUM(amount) OVER (PARTITION BY invoice_id ORDER BY seq
-                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum
-  FROM collection_schedule),
+  SELECT s.invoice_id, s.seq, s.due_date, s.amount, s.basis,
+         CASE WHEN s.seq = 0 THEN s.amount ELSE
+           (SELECT SUM(t.amount) FROM collection_schedule t
+            WHERE t.invoice_id = s.invoice_id AND t.seq <= s.seq) END AS cum
+  FROM collection_schedule s),
 items AS (
   SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, s.due_date, s.amount,
          CASE WHEN s.cum - COALESCE(p.paid, 0) <= 0 THEN 0
@@ -105,11 +109,24 @@ open_items AS (
     return cte, params
 
 
+#: The one rule of what a promise to pay covers (issue 14, item 7): the invoices of the
+#: customer who promised, in the promise's currency, that were already issued when the promise
+#: was made (``issue_date`` on or before ``made_at``) — the balance the promise was about. An
+#: invoice issued later is reminded as usual; the pause lasts while the promise is unbroken
+#: (not cancelled, its date + grace not yet passed). ``invoice_id`` per covered invoice.
+PROMISE_COVERS = """
+  SELECT DISTINCT i.id AS invoice_id FROM collection_promises pr
+  JOIN invoices i ON i.customer_id = pr.customer_id AND i.currency = pr.currency
+  WHERE pr.cancelled_at IS NULL AND pr.promised_date >= :promise_cutoff
+    AND i.issue_date <= pr.made_at"""
+
+
 def pause_ctes(as_of: date, config: CollectionsConfig) -> tuple[str, dict[str, Any]]:
     """``disputed``, ``promised``, ``plan_state`` and ``planned``: what pauses dunning.
 
     - an open dispute pauses its invoice;
-    - an unbroken promise (its date + grace not yet passed) pauses the customer;
+    - an unbroken promise (its date + grace not yet passed) pauses the items it covers
+      (:data:`PROMISE_COVERS`);
     - a plan in good standing (paid since it was agreed ≥ instalments due by today − grace)
       pauses the plan's invoices; a missed instalment lifts the pause.
     """
@@ -118,8 +135,7 @@ def pause_ctes(as_of: date, config: CollectionsConfig) -> tuple[str, dict[str, A
               "plan_cutoff": as_of - timedelta(days=fu.plan_grace_days)}
     cte = """,
 disputed AS (SELECT DISTINCT invoice_id FROM collection_disputes WHERE status = 'open'),
-promised AS (SELECT DISTINCT customer_id FROM collection_promises
-             WHERE cancelled_at IS NULL AND promised_date >= :promise_cutoff),
+promised AS (""" + PROMISE_COVERS + """),
 plan_paid AS (
   SELECT pl.id AS plan_id, SUM(a.amount) AS paid
   FROM collection_plans pl
@@ -200,7 +216,7 @@ class Item:
 
 def money(raw: int | None, currency: str) -> Decimal:
     """A raw SQL money integer as a ``Decimal`` with the currency's decimal places."""
-    return money_from_sql(raw).quantize(Decimal(1).scaleb(-minor_units(currency)))
+    return round_money(money_from_sql(raw), currency)  # the one rounding policy
 
 
 def item_from_row(row: Any) -> Item:

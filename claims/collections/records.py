@@ -19,7 +19,7 @@ from claims.store.tables.collections import (
     PromiseRow,
 )
 from claims.errors import ConflictError, InputError, NotFound, UnknownName
-from claims.core.money import minor_units
+from claims.core.money import check_amount, round_money
 from claims.store import Store
 from claims.store.tables import ClaimRow, ContactRow, CustomerRow, InvoiceRow, utcnow
 from claims.store.tables import PaymentApplicationRow as App
@@ -68,18 +68,22 @@ def invoice_row(s: Session, number: str) -> InvoiceRow:
 
 
 def _q(amount: Decimal, currency: str) -> Decimal:
-    """``amount`` with the currency's decimal places (stored money has four)."""
-    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
+    """``amount`` at the currency's minor unit by the one rounding policy (stored money has
+    four places): :func:`claims.core.money.round_money`."""
+    return round_money(amount, currency)
 
 
 def _positive(amount: Decimal, currency: str, field: str) -> Decimal:
-    if amount <= 0:
+    """``amount`` through the one money door (:func:`claims.core.money.check_amount`), and
+    above zero; an InputError naming ``field`` otherwise."""
+    try:
+        exact = check_amount(amount, currency, field=field, negative=False)
+    except ValueError as err:
+        raise InputError(str(err).removeprefix(f"{field}: "), field=field,
+                         rule="amount") from None
+    if exact == 0:
         raise InputError(f"{amount} is not a positive amount", field=field, rule="positive")
-    places = minor_units(currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-places)):
-        raise InputError(f"{amount} has more than {places} decimals for {currency}",
-                         field=field, rule="currency-places")
-    return amount
+    return exact
 
 
 # -- customers and contacts ------------------------------------------------------------------
@@ -143,7 +147,9 @@ def list_notes(store: Store, customer: str) -> list[dict[str, Any]]:
 def add_promise(store: Store, customer: str, *, amount: Decimal, currency: str,
                 promised_date: date, promised_by: str, channel: str, actor: str,
                 at: datetime | None = None) -> dict[str, Any]:
-    """Record a promise to pay; it pauses dunning for the customer until its date passes."""
+    """Record a promise to pay; it pauses dunning on the items it covers (the customer's
+    invoices in ``currency`` issued by then: ``receivables.PROMISE_COVERS``) until its date
+    and grace pass."""
     _check(channel, CHANNELS, "channel", "channel")
     _positive(amount, currency, "amount")
     if not promised_by.strip():
@@ -245,8 +251,8 @@ def add_plan(store: Store, customer: str, *, invoices: Sequence[str],
             raise InputError(f"invoices in several currencies: {sorted(currencies)}",
                              field="invoice", rule="one-currency")
         currency = currencies.pop()
-        for _, amount in instalments:
-            _positive(amount, currency, "instalment")
+        instalments = [(day, _positive(amount, currency, "instalment"))
+                       for day, amount in instalments]
         open_total = Decimal(0)
         for inv in rows:
             paid = s.scalar(select(func.sum(App.amount))

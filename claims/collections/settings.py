@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
@@ -190,6 +191,26 @@ class AgencyRule(Section):
                           "default us-federal under prompt-payment, else none")
     weekend: tuple[int, ...] = Field((5, 6), description="weekend days, 0 = Monday … 6 = Sunday")
     holidays: tuple[date, ...] = Field((), description="the agency's own extra holidays")
+    timezone: str = Field("UTC", description="the agency's IANA time zone (e.g. "
+                                             "America/New_York): a receipt is dated on the "
+                                             "agency's calendar day, not UTC's")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as "
+                             "America/New_York)") from None
+        return value
+
+    def local_date(self, at: datetime) -> date:
+        """The agency's calendar day at the instant ``at`` (the one rule for dating a receipt,
+        issue 14 item 7): 23:30 on 2 March in Washington is 04:30 UTC on 3 March, and the
+        agency received the invoice on 2 March."""
+        aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+        return aware.astimezone(ZoneInfo(self.timezone)).date()
 
     def business_days(self, years: Iterable[int]) -> BusinessCalendar | None:
         """The agency's business-day calendar over ``years``, or ``None`` (no moving)."""

@@ -26,6 +26,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection, text
+
 from claims.collections.settings import CollectionsConfig
 from claims.collections.dunning.plan import config_of
 from claims.collections.receivables import (
@@ -60,6 +62,8 @@ class Account:
     #: currency → why its overdue amount could not be converted (left out of the score)
     unconverted: dict[str, str] = field(default_factory=dict)
     interest: dict[str, Decimal] = field(default_factory=dict)
+    #: items whose interest was refused (no sourced rate): invoice number → the reason
+    interest_unknown: dict[str, str] = field(default_factory=dict)
     parts: dict[str, Decimal] = field(default_factory=dict)
 
     @property
@@ -77,7 +81,8 @@ class Account:
                 "base_currency": self.base_currency or None,
                 "overdue_base": None if self.overdue_base is None else str(self.overdue_base),
                 "unconverted": self.unconverted,
-                "interest_owed": {c: str(a) for c, a in sorted(self.interest.items())}}
+                "interest_owed": {c: str(a) for c, a in sorted(self.interest.items())},
+                "interest_unknown": dict(sorted(self.interest_unknown.items()))}
 
 
 def _convert(account: Account, rates: Rates, as_of: date) -> None:
@@ -153,7 +158,7 @@ GROUP BY customer_id""",
 SELECT i.customer_id, COUNT(*) AS n FROM claims c JOIN invoices i ON i.id = c.invoice_id
 WHERE c.status IN ({statuses}) AND c.updated_at < :stuck_before
   AND i.customer_id IS NOT NULL
-  AND EXISTS (SELECT 1 FROM open_items o WHERE o.invoice_id = i.id)
+  AND i.id IN (SELECT invoice_id FROM open_items)
 GROUP BY i.customer_id""",
         "plans": f"""{head}
 SELECT customer_id, COUNT(*) AS n FROM plan_state WHERE good = 0 GROUP BY customer_id""",
@@ -161,17 +166,25 @@ SELECT customer_id, COUNT(*) AS n FROM plan_state WHERE good = 0 GROUP BY custom
 SELECT x.customer_id, i.number FROM collection_escalations x
 JOIN invoices i ON i.id = x.invoice_id
 WHERE x.status = 'approved' AND x.action = 'legal'
-  AND EXISTS (SELECT 1 FROM open_items o WHERE o.invoice_id = x.invoice_id)
+  AND x.invoice_id IN (SELECT invoice_id FROM open_items)
 ORDER BY i.number""",
         "interest": f"""{head}
-SELECT customer_id, currency, agency, open_amount, due_date FROM open_items
+SELECT customer_id, number, currency, agency, open_amount, due_date FROM open_items
 WHERE agency IS NOT NULL AND due_date < :as_of""",
     }
+
+#: The open items of one worklist computation, evaluated once into a temporary table (per
+#: connection, dropped at the end) that every aggregate query reads as ``open_items``.
+_OPEN_ITEMS = "worklist_open_items"
+
 
 def _aggregates(ws: Workspace, config: CollectionsConfig, as_of: date
                 ) -> tuple[dict[str, list[Any]], dict[int, tuple[str, str]]]:
     """Run the worklist's queries on ``as_of``; returns their rows by query name, and the name
-    and collector of every customer they mention."""
+    and collector of every customer they mention.
+
+    The open items (a window over every scheduled due date, joined to invoices and payments)
+    are evaluated once into a temporary table; the queries read that, not the CTE again each."""
     fu = config.followup
     ensure_due_dates(ws.store.engine, config)
     with ws.store.engine.connect() as conn:
@@ -183,17 +196,32 @@ def _aggregates(ws: Workspace, config: CollectionsConfig, as_of: date
             "stuck_before": day_start(as_of - timedelta(days=fu.stuck_days)),
             "broken_before": as_of - timedelta(days=fu.promise_grace_days),
         }
-        results = {}
-        for name, query in _queries(f"{cte}{pauses}").items():
-            used = {k: v for k, v in params.items() if f":{k}" in query}
-            results[name] = list(conn.execute(bind(query, used)))
-        customer_ids = {r.customer_id for rows in results.values() for r in rows}
-        names = {}
-        if customer_ids:
-            for r in conn.execute(bind("SELECT id, name, collector FROM customers", {})):
-                if r.id in customer_ids:
-                    names[r.id] = (r.name, r.collector or "")
+        conn.execute(text(f"DROP TABLE IF EXISTS {_OPEN_ITEMS}"))
+        fill = f"CREATE TEMPORARY TABLE {_OPEN_ITEMS} AS {cte}\nSELECT * FROM open_items"
+        conn.execute(bind(fill, {k: v for k, v in params.items() if f":{k}" in fill}))
+        try:
+            head = f"WITH open_items AS (SELECT * FROM {_OPEN_ITEMS}){pauses}"
+            results = {}
+            for name, query in _queries(head).items():
+                used = {k: v for k, v in params.items() if f":{k}" in query}
+                results[name] = list(conn.execute(bind(query, used)))
+            names = _names(conn, {r.customer_id for rows in results.values() for r in rows})
+        except BaseException:
+            conn.rollback()  # the original error, not a failed DROP in an aborted transaction
+            raise            # (a table left behind is dropped at the next run's start)
+        conn.execute(text(f"DROP TABLE IF EXISTS {_OPEN_ITEMS}"))
+        conn.commit()
     return results, names
+
+
+def _names(conn: Connection, customer_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """Name and collector of each of ``customer_ids``."""
+    names = {}
+    if customer_ids:
+        for r in conn.execute(bind("SELECT id, name, collector FROM customers", {})):
+            if r.id in customer_ids:
+                names[r.id] = (r.name, r.collector or "")
+    return names
 
 
 def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
@@ -225,8 +253,11 @@ def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
     interest: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for r in results["interest"]:
         owed = agency_interest(config.agency(r.agency), money_from_sql(r.open_amount),
-                               as_date(r.due_date), as_of, r.currency).amount
-        interest[r.customer_id][r.currency] += owed or Decimal(0)
+                               as_date(r.due_date), as_of, r.currency)
+        if owed.amount is None:  # refused, not zero: listed with its reason
+            account(r.customer_id).interest_unknown[r.number] = owed.missing or ""
+            continue
+        interest[r.customer_id][r.currency] += owed.amount
     for cid, by_currency in interest.items():
         account(cid).interest = {c: a for c, a in by_currency.items() if a > 0}
     return accounts
@@ -274,6 +305,8 @@ WHERE c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')""", {}))}
                                    item.due_date, as_of, item.currency)
             interest = owed.amount
             entry["interest_optional"] = owed.optional
+            if owed.missing:
+                entry["interest_missing"] = owed.missing
         entry["interest"] = None if interest is None else str(interest)
         out.append(entry)
     return out

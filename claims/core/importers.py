@@ -19,7 +19,8 @@ What ``extract`` returns, per group:
   the tabular exports; the others take none. (Zoho Books is an API with a cursor, not a file:
   it stays the named source :func:`claims.sources.api.import_zoho`.)
 * ``claims.statement_formats`` (:data:`STATEMENT_FORMATS`): one
-  :class:`claims.payments.parsers.Statement` of credit lines. Options: ``mapping`` (a
+  :class:`claims.payments.parsers.Statement` of credit lines (a list, or an iterator that
+  reads the file as it goes: the built-in camt.053 and CSV formats stream). Options: ``mapping`` (a
   :class:`~claims.payments.parsers.CsvMapping` or None) and ``bank`` (a name, for ids).
 
 Bad input raises :class:`~claims.errors.InputError` naming the file, the field and the rule; an

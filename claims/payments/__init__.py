@@ -3,7 +3,7 @@ uncertain rest, every application recorded and reversible, and a per-customer re
 
 ::
 
-    parsers.parse_statement(path, fmt)      → StatementLine[]   (camt.053, MT940, CSV)
+    parsers.parse_statement(path, fmt)      → Statement          (camt.053 and CSV streamed)
     matching.match_lines(lines, book)       → Match[]            (pure, indexed, no I/O)
     service.import_statement(ws, path, …)   → ImportSummary      (store, match, apply or queue)
     service.review_queue / accept / change / reject / undo_payment

@@ -31,6 +31,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from claims.core.money import round_money
 from claims.payments.parsers import StatementLine
 from claims.payments.settings import MatchSettings
 
@@ -68,6 +69,12 @@ def plain(amount: Decimal) -> Decimal:
     """``1500.0000`` (as the store keeps it) → ``1500.00``; more places are kept if used."""
     cents = amount.quantize(Decimal("0.01"))
     return cents if cents == amount else amount.normalize()
+
+
+def shown(amount: Decimal, currency: str) -> str:
+    """An amount as a reason prints it: at the currency's minor unit by the one rounding
+    policy (the store keeps four places: ``66.6700`` EUR → ``66.67``; issue 14, item 7)."""
+    return str(round_money(amount, currency))
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,7 @@ def _settle(book: Book, ids: Sequence[int], amount: Decimal, settings: MatchSett
     """Spread ``amount`` over ``ids`` oldest first; returns allocations, flags, penalty, note."""
     allocations: list[Allocation] = []
     left = amount
+    currency = book.items[ids[0]].currency
     total_open = sum((book.remaining[i] for i in ids), Decimal(0))
     if total_open <= 0:
         return ([Allocation(None, None, amount, "credit")], ["already-paid"], 50,
@@ -167,7 +175,8 @@ def _settle(book: Book, ids: Sequence[int], amount: Decimal, settings: MatchSett
         left -= part
     if left > 0:
         allocations.append(Allocation(None, None, left, "credit"))
-        return allocations, ["overpayment"], 10, f"overpaid by {left}: credit on account"
+        return (allocations, ["overpayment"], 10,
+                f"overpaid by {shown(left, currency)}: credit on account")
     short = total_open - amount
     if short == 0:
         return allocations, [], 0, "exact amount"
@@ -180,8 +189,10 @@ def _settle(book: Book, ids: Sequence[int], amount: Decimal, settings: MatchSett
         allocations.append(Allocation(target, book.items[target].number, short,
                                       settings.small_difference))
         return (allocations, ["small-difference"], 5,
-                f"{short} short, within tolerance: {settings.small_difference}")
-    return allocations, ["short-payment"], 10, f"short payment: {short} stays open"
+                f"{shown(short, currency)} short, within tolerance: "
+                f"{settings.small_difference}")
+    return (allocations, ["short-payment"], 10,
+            f"short payment: {shown(short, currency)} stays open")
 
 
 def _subset(book: Book, customer_id: int, currency: str, amount: Decimal,

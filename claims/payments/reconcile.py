@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from claims.core.money import CURRENCIES, quantize
+from claims.core.money import round_money
 from claims.store import DEAD_STATUSES, Store
 from claims.store.tables import (
     ClaimRow, CustomerRow, InvoiceRow, PaymentApplicationRow, PaymentRow,
@@ -29,12 +29,11 @@ def reconciliation(store: Store, *, customer: str | None = None) -> list[dict[st
         _add_invoices(s, ledger, wanted)
         _add_payments(s, ledger, wanted)
     for e in ledger.entries.values():  # the store keeps 4 places; show the currency's own
-        places = CURRENCIES.get(e["currency"], 2)
-        for key, value in e.items():
+        for key, value in e.items():   # … by the one rounding policy (docs/kpis.md)
             if isinstance(value, Decimal):
-                e[key] = quantize(value, places)
+                e[key] = round_money(value, e["currency"])
         for d in e["differences"]:
-            d["amount"] = quantize(d["amount"], places)
+            d["amount"] = round_money(d["amount"], e["currency"])
     return sorted(ledger.entries.values(),
                   key=lambda e: (e["customer"] is None, e["customer"] or "", e["currency"]))
 

@@ -8,8 +8,9 @@ reason and actor; undoing sets ``undone_at`` (rows are never deleted) and leaves
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,9 +20,9 @@ import structlog
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from claims.core.importers import read_file
+from claims.core.importers import regular_file
 from claims.errors import ConflictError, InputError, NotFound
-from claims.core.money import CURRENCIES
+from claims.core.money import CURRENCIES, check_amount
 from claims.payments.matching import (
     Allocation, Book, Match, MatchSettings, OpenItem, match_lines, plain,
 )
@@ -207,16 +208,18 @@ def _insert_lines(s: Session, lines: Sequence[StatementLine], source: str,
     return rows, len(known)
 
 
-def _import_lines(s: Session, lines: Sequence[StatementLine], source: str,
+def _import_lines(s: Session, lines: Iterable[StatementLine], source: str,
                   settings: MatchSettings, actor: str, import_id: int,
                   summary: ImportSummary) -> None:
-    """Insert, match and apply ``lines`` batch by batch against one book (earlier lines take
-    money first, as in one pass); each batch is flushed and let go of, so the session does
-    not grow with the file."""
-    currencies = sorted({line.currency for line in lines})
-    book = load_book(s, currencies)
-    for start in range(0, len(lines), IMPORT_BATCH):
-        batch = lines[start:start + IMPORT_BATCH]
+    """Insert, match and apply ``lines`` (a list or a stream) batch by batch against one book
+    (earlier lines take money first, as in one pass); each batch is flushed and let go of, so
+    neither the session nor this function grows with the file."""
+    book: Book | None = None
+    it = iter(lines)
+    while batch := list(islice(it, IMPORT_BATCH)):
+        summary.lines += len(batch)
+        if book is None:
+            book = load_book(s)  # every currency: a stream's currencies are not known ahead
         rows, known = _insert_lines(s, batch, source)
         summary.already_known += known
         summary.added += len(rows)
@@ -226,6 +229,19 @@ def _import_lines(s: Session, lines: Sequence[StatementLine], source: str,
                         import_id, summary)
         s.flush()
         s.expunge_all()
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of ``path``'s content, read in chunks (an InputError if unreadable)."""
+    digest = hashlib.sha256()
+    try:
+        with regular_file(path, missing_rule="file-readable").open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", file=str(path),
+                         rule="file-readable") from err
+    return digest.hexdigest()
 
 
 def get_mapping(store: Store, bank: str) -> CsvMapping:
@@ -257,42 +273,47 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
                      actor: str = "", dry_run: bool = False) -> ImportSummary:
     """Import a statement file: new credits become payments, matched and applied or queued.
 
-    The same file (by content) or the same lines (by their bank ids) imported again add
-    nothing. With ``dry_run`` everything is computed and nothing is kept.
+    The file is streamed (memory flat in its lines) inside one transaction: a bad line
+    anywhere keeps nothing. The same file (by content) or the same lines (by their bank ids)
+    imported again add nothing. With ``dry_run`` everything is computed and nothing is kept.
     """
     settings = settings or MatchSettings()
-    data = read_file(path, rule="file-readable")
-    digest = hashlib.sha256(data).hexdigest()
+    digest = file_digest(path)
     mapping = get_mapping(store, bank) if bank else None
     statement: Statement = parse_statement(path, fmt, mapping=mapping, bank=bank or "generic")
-    summary = ImportSummary(str(path), statement.format, lines=len(statement.lines),
-                            debits_skipped=statement.debits_skipped)
+    summary = ImportSummary(str(path), statement.format)
     with store.session() as s:
         if s.scalar(select(StatementImportRow.id).where(StatementImportRow.sha256 == digest)):
             summary.duplicate = True
-            summary.already_known = len(statement.lines)
+            summary.lines = summary.already_known = sum(1 for _ in statement.lines)
+            summary.debits_skipped = statement.debits_skipped
             return summary
         record = StatementImportRow(sha256=digest, filename=path.name, format=statement.format,
-                                    account=statement.account,
-                                    statement_id=statement.statement_id,
-                                    lines=len(statement.lines), actor=actor)
+                                    lines=0, actor=actor)
         s.add(record)
         s.flush()
         record_id = record.id
         _import_lines(s, statement.lines, statement.format, settings, actor, record_id, summary)
+        summary.debits_skipped = statement.debits_skipped
         s.execute(update(StatementImportRow).where(StatementImportRow.id == record_id)
-                  .values(added=summary.added))
-        counts = record_reversals(s, statement.reversals, marked=statement.reversals_marked,
-                                  import_id=record_id, actor=actor)
-        summary.reversed, summary.reversals_review = counts.reversed, counts.review
-        summary.reversals_unmatched = counts.unmatched
-        summary.debits_skipped += counts.debits
-        summary.already_known += counts.already_known
+                  .values(added=summary.added, lines=summary.lines, account=statement.account,
+                          statement_id=statement.statement_id))
+        _import_reversals(s, statement, record_id, actor, summary)
         if dry_run:
             s.rollback()
     log.info("statement imported", file=str(path), format=statement.format, added=summary.added,
              applied=summary.applied, review=summary.review, dry_run=dry_run)
     return summary
+
+
+def _import_reversals(s: Session, statement: Statement, import_id: int, actor: str,
+                      summary: ImportSummary) -> None:
+    counts = record_reversals(s, statement.reversals, marked=statement.reversals_marked,
+                              import_id=import_id, actor=actor)
+    summary.reversed, summary.reversals_review = counts.reversed, counts.review
+    summary.reversals_unmatched = counts.unmatched
+    summary.debits_skipped += counts.debits
+    summary.already_known += counts.already_known
 
 
 def record_portal_payment(store: Store, *, portal: str, advice_id: str, invoice_number: str,
@@ -386,6 +407,8 @@ def change(store: Store, payment_id: int, invoices: Sequence[tuple[str, Decimal 
             invoice = s.scalar(select(InvoiceRow).where(InvoiceRow.number == number))
             if invoice is None:
                 raise NotFound("invoice", number)
+            if amount is not None:
+                amount = _door(amount, payment.currency, f"invoice {number}")
             part = amount if amount is not None else min(_invoice_open(s, invoice.id), left)
             if part <= 0 or part > left:
                 raise InputError(f"{part} is not between 0 and the {left} left of the payment",
@@ -402,6 +425,16 @@ def change(store: Store, payment_id: int, invoices: Sequence[tuple[str, Decimal 
         match.proposal = [a.to_json() for a in allocations]
         _decide(match, "changed", actor)
         return allocations
+
+
+def _door(amount: Decimal, currency: str, where: str) -> Decimal:
+    """``amount`` through the one money door (:func:`claims.core.money.check_amount`): an
+    InputError naming ``where`` for a sub-minor-unit, oversized or negative amount."""
+    try:
+        return check_amount(amount, currency, field=where, negative=False)
+    except ValueError as err:
+        raise InputError(str(err).removeprefix(f"{where}: "), field=where,
+                         rule="amount") from None
 
 
 def reject(store: Store, payment_id: int, *, actor: str = "", note: str = "") -> None:

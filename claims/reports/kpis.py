@@ -113,8 +113,7 @@ def compute_kpis(run: Runner, dialect: str, as_of: date, settings: KpiSettings |
     inv_rows = [(_day(issue), _day(due), money_from_sql(total))
                 for issue, due, total in run(sql.INVOICES_BY_DATES, params)]
     e_names = [f"e{k}" for k in range(m + 1)]
-    app_rows = run(sql.applications_by_invoice_dates(
-        dialect, e_names, [(f"ms{k}", f"me{k}") for k in range(m)], ("ps", "pe")), params)
+    app_rows = run(sql.applications_by_invoice_dates(dialect, e_names, ("ps", "pe")), params)
     a = _Applied.sum(app_rows, p.month_ends, m)
 
     def issued_sum(pred: Callable[[date, date], bool]) -> Decimal:
@@ -200,26 +199,29 @@ class _Applied:
 
     @classmethod
     def sum(cls, app_rows: Iterable[Sequence[Any]], month_ends: list[date], m: int) -> _Applied:
-        """Add up the rows of ``sql.applications_by_invoice_dates`` over ``m`` trend months."""
+        """Add up the rows of ``sql.applications_by_invoice_dates`` over ``m`` trend months:
+        a row of bucket ``b`` counts up to month end ``k`` when ``b >= k`` and in month ``k``
+        when ``b == k``; bucket −1 (after the as-of date) counts nowhere."""
         out = cls([Decimal(0)] * (m + 1), [Decimal(0)] * (m + 1), [Decimal(0)] * m,
                   [Decimal(0)] * m)
         for row in app_rows:
-            issue, due, kind = _day(row[0]), _day(row[1]), row[2]
-            upto = [money_from_sql(v) for v in row[3:3 + m + 1]]
-            in_month = [money_from_sql(v) for v in row[4 + m:4 + 2 * m]]
-            out.rows.append((issue, due, upto[0]))
-            for k, e in enumerate(month_ends):
-                out.applied[k] += upto[k]
-                if issue <= e <= due:
-                    out.applied_current[k] += upto[k]
-            for k in range(m):
-                if kind == "payment":
-                    out.collected[k] += in_month[k]
-                elif kind in ("writeoff", "discount"):
-                    out.written_off[k] += in_month[k]
+            issue, due, kind, bucket = _day(row[0]), _day(row[1]), row[2], int(row[3])
+            amount = money_from_sql(row[4])
             if kind == "payment":
-                out.weighted_days += Decimal(str(row[-2] or 0)).scaleb(-4)
-                out.paid_in_window += money_from_sql(row[-1])
+                out.weighted_days += Decimal(str(row[5] or 0)).scaleb(-4)
+                out.paid_in_window += money_from_sql(row[6])
+            if bucket < 0:
+                continue
+            out.rows.append((issue, due, amount))
+            for k in range(min(bucket, m) + 1):
+                out.applied[k] += amount
+                if issue <= month_ends[k] <= due:
+                    out.applied_current[k] += amount
+            if bucket < m:
+                if kind == "payment":
+                    out.collected[bucket] += amount
+                elif kind in ("writeoff", "discount"):
+                    out.written_off[bucket] += amount
         return out
 
 
@@ -320,6 +322,9 @@ def _aging(invoices: Sequence[tuple[date, date, Decimal]],
 
 def _match_rates(run: Runner, months: Sequence[tuple[date, date]], params: dict[str, Any],
                  tables: set[str]) -> list[dict[str, Any] | None]:
+    """The auto-match rate of each month (docs/kpis.md and docs/payments.md, one definition):
+    payments with a value date in the month applied automatically (``payment_matches.auto``)
+    ÷ every payment of the month with a match row — auto-applied, in review, or unmatched."""
     if "payment_matches" not in tables:
         return [None] * len(months)
     cols = []

@@ -61,26 +61,27 @@ x AS (
 
 
 def applications_by_invoice_dates(dialect: str, month_ends: Sequence[str],
-                                  months: Sequence[tuple[str, str]],
                                   pay_window: tuple[str, str]) -> str:
     """One scan of live applications (dated by their payment's value date), grouped by the
-    invoice's (issue date, due basis) and the kind: applied up to each month end, applied in
-    each month, and the amount-weighted days to pay within ``pay_window``."""
-    cols = [f"SUM(CASE WHEN p.value_date <= :{e} THEN a.amount ELSE 0 END)"
-            for e in month_ends]
-    cols += [f"SUM(CASE WHEN p.value_date >= :{s} AND p.value_date <= :{e} THEN a.amount "
-             "ELSE 0 END)" for s, e in months]
+    invoice's (issue date, due basis), the kind and the *month bucket* of the value date:
+    bucket ``k`` (0 … m−1) is the month ending at month end ``k``, ``m`` is everything up to the
+    oldest month end, −1 is after the newest (the as-of date). Per group: the amount, and the
+    amount-weighted days to pay and amount within ``pay_window``. One CASE per row instead of
+    one SUM(CASE) per month end and month: the months are added up in Python."""
+    newest_first = list(month_ends)
+    bucket = "CASE " + " ".join(
+        f"WHEN a.value_date > :{e} THEN {k - 1}" for k, e in enumerate(newest_first)) + \
+        f" ELSE {len(newest_first) - 1} END"
     start, end = pay_window
-    in_window = f"p.value_date >= :{start} AND p.value_date <= :{end}"
-    days = day_diff(dialect, "p.value_date", "i.issue_date")
-    # a float weighted sum: it yields a number of days, never money  # ok: not money
-    cols.append(f"SUM(CASE WHEN {in_window} THEN a.amount * 1.0 * {days} ELSE 0 END)")
-    cols.append(f"SUM(CASE WHEN {in_window} THEN a.amount ELSE 0 END)")
+    in_window = f"a.value_date >= :{start} AND a.value_date <= :{end}"
+    days = day_diff(dialect, "a.value_date", "i.issue_date")
     keys = "i.issue_date, a.due_date, a.kind"
-    select = (f"SELECT {keys}, " + ", ".join(cols) + " FROM ")
-    select = select.replace("p.value_date", "a.value_date")
-    return (APPLIED_BY_DUE + select + "x a JOIN invoices i ON i.id = a.invoice_id "
-            f"WHERE i.currency = :currency GROUP BY {keys}")
+    # a float weighted sum: it yields a number of days, never money  # ok: not money
+    return (APPLIED_BY_DUE + f"SELECT {keys}, {bucket} AS bucket, SUM(a.amount), "
+            f"SUM(CASE WHEN {in_window} THEN a.amount * 1.0 * {days} ELSE 0 END), "
+            f"SUM(CASE WHEN {in_window} THEN a.amount ELSE 0 END) "
+            "FROM x a JOIN invoices i ON i.id = a.invoice_id "
+            f"WHERE i.currency = :currency GROUP BY {keys}, {bucket}")
 
 
 def open_at(extra_columns: str = "") -> str:

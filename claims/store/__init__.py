@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -333,31 +334,45 @@ class Store:
                                 status=ClaimStatus.DRAFT.value, actor=actor,
                                 detail={"replaced": sorted(types)}))
 
+    def _to_claims(self, s: Session, rows: Sequence[ClaimRow]) -> list[Claim]:
+        """Claims with their contract and invoice numbers, documents and history: a few
+        queries per 500 claims (not four per claim)."""
+        numbers: dict[int, tuple[str, str]] = {}
+        docs: dict[int, list[Document]] = defaultdict(list)
+        events: dict[int, list[ClaimEvent]] = defaultdict(list)
+        ids = [r.id for r in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            numbers.update((cid, (contract, invoice)) for cid, contract, invoice in s.execute(
+                select(ClaimRow.id, ContractRow.number, InvoiceRow.number)
+                .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
+                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                .where(ClaimRow.id.in_(chunk))))
+            for cd, d in s.execute(
+                    select(ClaimDocumentRow, DocumentRow)
+                    .join(DocumentRow, DocumentRow.id == ClaimDocumentRow.document_id)
+                    .where(ClaimDocumentRow.claim_id.in_(chunk))
+                    .order_by(ClaimDocumentRow.claim_id, ClaimDocumentRow.seq)):
+                docs[cd.claim_id].append(Document(
+                    type=cd.doc_type, filename=cd.filename, stored_path=d.stored_path,
+                    size=d.size, sha256=d.sha256, media_type=d.media_type, pages=d.pages,
+                    issue_date=cd.issue_date, expiry_date=cd.expiry_date))
+            for e in s.scalars(select(ClaimEventRow).where(ClaimEventRow.claim_id.in_(chunk))
+                               .order_by(ClaimEventRow.id)):
+                events[e.claim_id].append(ClaimEvent(
+                    at=e.at, kind=e.kind, status=ClaimStatus(e.status) if e.status else None,
+                    actor=e.actor, detail=e.detail or {}))
+        return [Claim(id=row.id, contract_number=numbers[row.id][0],
+                      invoice_number=numbers[row.id][1], claim_type=row.claim_type,
+                      period_start=row.period_start, period_end=row.period_end,
+                      milestone=row.milestone, status=ClaimStatus(row.status),
+                      documents=tuple(docs[row.id]), created_at=row.created_at,
+                      portal_reference=row.portal_reference, bundle_path=row.bundle_path,
+                      bundle_sha256=row.bundle_sha256, events=tuple(events[row.id]))
+                for row in rows]
+
     def _to_claim(self, s: Session, row: ClaimRow) -> Claim:
-        contract = s.get(ContractRow, row.contract_id)
-        invoice = s.get(InvoiceRow, row.invoice_id)
-        assert contract is not None and invoice is not None  # FKs guarantee it
-        docs = []
-        for cd, d in s.execute(
-                select(ClaimDocumentRow, DocumentRow)
-                .join(DocumentRow, DocumentRow.id == ClaimDocumentRow.document_id)
-                .where(ClaimDocumentRow.claim_id == row.id).order_by(ClaimDocumentRow.seq)):
-            docs.append(Document(type=cd.doc_type, filename=cd.filename,
-                                 stored_path=d.stored_path, size=d.size, sha256=d.sha256,
-                                 media_type=d.media_type, pages=d.pages,
-                                 issue_date=cd.issue_date, expiry_date=cd.expiry_date))
-        events = [ClaimEvent(at=e.at, kind=e.kind,
-                             status=ClaimStatus(e.status) if e.status else None,
-                             actor=e.actor, detail=e.detail or {})
-                  for e in s.scalars(select(ClaimEventRow).where(ClaimEventRow.claim_id == row.id)
-                                     .order_by(ClaimEventRow.id))]
-        return Claim(id=row.id, contract_number=contract.number, invoice_number=invoice.number,
-                     claim_type=row.claim_type, period_start=row.period_start,
-                     period_end=row.period_end, milestone=row.milestone,
-                     status=ClaimStatus(row.status), documents=tuple(docs),
-                     created_at=row.created_at, portal_reference=row.portal_reference,
-                     bundle_path=row.bundle_path, bundle_sha256=row.bundle_sha256,
-                     events=tuple(events))
+        return self._to_claims(s, [row])[0]
 
     def get_claim(self, claim_id: int) -> Claim:
         with self.session() as s:
@@ -371,7 +386,7 @@ class Store:
             query = select(ClaimRow).order_by(ClaimRow.id)
             if status:
                 query = query.where(ClaimRow.status == status)
-            return [self._to_claim(s, r) for r in s.scalars(query)]
+            return self._to_claims(s, list(s.scalars(query)))
 
     def claims_with_status(self, statuses: Sequence[str]) -> list[Claim]:
         """Claims in any of ``statuses`` (without their documents and history, for speed)."""

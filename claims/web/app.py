@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from claims import api
-from claims.web import audit, claims_pages, collections_pages, payments_pages
+from claims.web import audit, claims_pages, collections_pages, payments_pages, people_pages
 from claims.web.common import HERE, csrf_ok, current_user, flash, local_path, refuse, render
 
 #: Sent with every response: no framing by others, no sniffing, no inline script, no referrer
@@ -107,7 +107,7 @@ def create_app(ws: api.Workspace, *, secret: str | None = None) -> Starlette:
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         *claims_pages.routes, *collections_pages.routes, *payments_pages.routes,
-        *audit.routes,
+        *audit.routes, *people_pages.routes,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [

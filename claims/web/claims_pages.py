@@ -205,8 +205,26 @@ def correct(request: Request, ws: api.Workspace, form: Any) -> str:
                   "validate and build it, then submit")
 
 
+@action
+def sync_statuses(request: Request, ws: api.Workspace, form: Any) -> str:
+    """Read every tracked claim's status from its portal (``claims status sync``)."""
+    results = api.sync_statuses(ws)
+    if not results:
+        flash(request, "ok", "no tracked claims: no portal visited")
+    for portal, r in results.items():
+        if r.error is not None:
+            flash(request, "error", f"{portal}: sync failed: {r.error}")
+            continue
+        changed = ", ".join(f"claim {c['claim']} {c['from']} -> {c['to']}" for c in r.changed)
+        flash(request, "error" if r.failed else "ok",
+              f"{portal}: {r.seen} on the portal, {len(r.changed)} changed"
+              + (f" ({changed})" if changed else "") + f", {len(r.failed)} failed")
+    return "/"
+
+
 routes = [
     Route("/", board),
+    Route("/status/sync", sync_statuses, methods=["POST"]),
     Route("/claims/{claim_id:int}", claim_page),
     Route("/claims/{claim_id:int}/documents/{n:int}", document),
     Route("/claims/{claim_id:int}/bundle", bundle),

@@ -15,11 +15,30 @@ from claims import api
 from claims.web.common import action, flash, form_amount, form_date, form_text, page, render
 
 
+#: Accounts per worklist page (the ranking is over all of them; a page shows a slice).
+PER_PAGE = 50
+
+
+def _page_number(text: str | None) -> int:
+    if text is None or text.strip() == "":
+        return 1
+    if not text.strip().isdigit() or int(text) < 1 or len(text.strip()) > 6:
+        raise api.InputError(f"{text!r} is not a page number", field="page", rule="whole-number")
+    return int(text)
+
+
 @page
 def worklist(request: Request, ws: api.Workspace) -> Response:
-    """Accounts ranked by what to do first (the same list as ``claims worklist``)."""
-    accounts = api.worklist(ws, limit=200)
-    return render(request, "worklist.html", accounts=accounts, as_of=date.today())
+    """Accounts ranked by what to do first (the same list as ``claims worklist``),
+    :data:`PER_PAGE` at a time (``?page=N``)."""
+    number = _page_number(request.query_params.get("page"))
+    ranked = api.worklist(ws)
+    pages = max(1, -(-len(ranked) // PER_PAGE))
+    number = min(number, pages)
+    start = (number - 1) * PER_PAGE
+    return render(request, "worklist.html", accounts=ranked[start:start + PER_PAGE],
+                  start=start, page=number, pages=pages, total=len(ranked),
+                  as_of=date.today())
 
 
 def _customer(request: Request) -> str:
@@ -36,7 +55,8 @@ def customer(request: Request, ws: api.Workspace) -> Response:
     disputes = [d for d in api.list_disputes(ws, status=None) if d.get("customer") == name]
     return render(request, "customer.html", name=name, items=items,
                   promises=api.promise_states(ws, today, customer=name), disputes=disputes,
-                  notes=api.list_notes(ws, name), today=today)
+                  notes=api.list_notes(ws, name), today=today,
+                  resolutions=api.dispute_resolutions())
 
 
 def _back(request: Request, message: str) -> str:
@@ -93,6 +113,15 @@ def open_dispute(request: Request, ws: api.Workspace, form: Any) -> str:
     return _back(request, f"dispute {entry['id']} opened on {entry['invoice']}")
 
 
+@action
+def resolve_dispute(request: Request, ws: api.Workspace, form: Any) -> str:
+    """Close one of the customer's open disputes with its resolution (reminders resume)."""
+    entry = api.resolve_dispute(ws, int(request.path_params["dispute_id"]),
+                                resolution=form_text(form, "resolution"),
+                                note=form_text(form, "note", required=False))
+    return _back(request, f"dispute {entry['id']} resolved: {entry['resolution']}")
+
+
 routes = [
     Route("/worklist", worklist),
     Route("/customers/{name:str}", customer),
@@ -100,4 +129,6 @@ routes = [
     Route("/customers/{name:str}/promises", add_promise, methods=["POST"]),
     Route("/customers/{name:str}/plans", add_plan, methods=["POST"]),
     Route("/customers/{name:str}/disputes", open_dispute, methods=["POST"]),
+    Route("/customers/{name:str}/disputes/{dispute_id:int}/resolve", resolve_dispute,
+          methods=["POST"]),
 ]

@@ -136,10 +136,13 @@ def page(handler: Callable[..., Response]) -> Callable[[Request], Any]:
     return endpoint
 
 
-def action(handler: Callable[..., str]) -> Callable[[Request], Any]:
-    """A change: signed in, the session's CSRF token, a role that may write (else 403); then
-    ``handler(request, ws, form)`` as that person returns where to go next, with its message
-    already flashed. An expected failure is flashed as the API worded it."""
+def action(handler: Callable[..., str] | None = None, *, admin: bool = False) -> Any:
+    """A change: signed in, the session's CSRF token, a role that may write (an admin when
+    ``admin``; else 403); then ``handler(request, ws, form)`` as that person returns where to
+    go next, with its message already flashed. An expected failure is flashed as the API
+    worded it."""
+    if handler is None:
+        return functools.partial(action, admin=admin)
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
@@ -156,6 +159,9 @@ def action(handler: Callable[..., str]) -> Callable[[Request], Any]:
         if not user.can_write:
             return refuse(request, f"{user.name} is an {user.role}: read-only, nothing can be "
                           "changed from this account")
+        if admin and user.role != "admin":
+            return refuse(request, f"{user.name} is a {user.role}: only an admin manages "
+                          "accounts")
         ws = api.acting_as(request.app.state.ws, user)
         back = local_path(str(form.get("back") or ""), _referer(request))
         try:

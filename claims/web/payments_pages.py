@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from claims import api
+from claims.web.charts import trend_charts
 from claims.web.common import action, flash, form_amount, form_text, page, render
 
 
@@ -80,7 +81,9 @@ def kpis(request: Request, ws: api.Workspace) -> Response:
     result = api.compute_kpis(ws, currency=currency)
     buckets = result["aging"]["buckets"]
     largest = max((abs(b["amount"]) for b in buckets), default=0) or 1
-    return render(request, "kpis.html", k=result, buckets=buckets, largest=largest)
+    return render(request, "kpis.html", k=result, buckets=buckets, largest=largest,
+                  charts=trend_charts(result["trends"]),
+                  trends=list(reversed(result["trends"])))
 
 
 routes = [

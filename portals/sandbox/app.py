@@ -7,6 +7,8 @@ PDF), a paginated claims list with CSV export (formula cells escaped), claim pag
 comments and payments, correction of returned claims.
 Back office (JSON, header ``X-Backoffice-Token``): seed accounts and contracts, move claims,
 record payments, switch faults and maintenance at run time.
+API (JSON, shaped like Chorus Pro behind PISTE: ``portals.sandbox.web.api``): OAuth2 client
+credentials, file upload, invoice deposit, search and consultation, on the same database.
 
 The app is deliberately single-threaded (async handlers, quick SQLite calls inline): claim
 references are sequential and the fault counters need no locks.
@@ -21,6 +23,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from portals.sandbox.web import (
+    api,
+    api_auth,
     backoffice,
     claim_list,
     claim_pages,
@@ -61,6 +65,8 @@ def create_app(config: PortalConfig) -> Starlette:
         *receipts.ROUTES,
         *backoffice.ROUTES,
         *runtime.ROUTES,
+        *api_auth.ROUTES,
+        *api.ROUTES,
         *guard.ROUTES,
     ]
     app = Starlette(routes=routes, middleware=[Middleware(guard.Guard)])

@@ -67,6 +67,13 @@ class BackofficeClient:
             {"username": username, "password": password, "totp_secret": totp_secret},
         )
 
+    def add_api_client(self, client_id: str, client_secret: str) -> Any:
+        """Create or reset a PISTE application of the JSON API (client credentials)."""
+        return self.call(
+            "POST", "/backoffice/api-clients",
+            {"client_id": client_id, "client_secret": client_secret},
+        )  # fmt: skip
+
     def account(self, username: str) -> Any:
         return self.call("GET", f"/backoffice/accounts/{username}")
 
@@ -215,6 +222,12 @@ def backoffice(args: argparse.Namespace) -> int:
             result = client.comment(args.reference, args.text)
         elif cmd == "pay":
             result = client.pay(args.reference, args.amount, args.date, args.reference_)
+        elif cmd == "add-api-client":
+            secret = os.environ.get(args.secret_env)
+            if not secret:
+                print(f"error: environment variable {args.secret_env} is not set", file=sys.stderr)
+                return 2
+            result = client.add_api_client(args.client_id, secret)
         elif cmd == "faults":
             result = client.set_faults(args.spec) if args.spec is not None else client.faults()
         else:  # pragma: no cover - argparse enforces the choice
@@ -291,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("amount")
     x.add_argument("--date", required=True)
     x.add_argument("--reference", dest="reference_", required=True)
+    x = bsub.add_parser(
+        "add-api-client", help="create or reset a PISTE application of the JSON API (/cpro/...)"
+    )
+    x.add_argument("client_id")
+    x.add_argument(
+        "--secret-env", required=True, help="environment variable holding the client secret"
+    )
     x = bsub.add_parser("faults", help="show, or replace with SPEC, the live faults")
     x.add_argument("spec", nargs="?", default=None)
     b.set_defaults(func=backoffice)

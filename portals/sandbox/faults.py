@@ -16,7 +16,8 @@ kind               target                                          effect
 =================  ==============================================  =========================
 
 Steps: ``login``, ``totp``, ``contract``, ``invoice``, ``upload``, ``review``, ``final_submit``,
-``list``, ``export``, ``claim``, ``receipt``, ``resubmit``.
+``list``, ``export``, ``claim``, ``receipt``, ``resubmit``; the JSON API's ``api_token``,
+``api_upload``, ``api_submit`` (``lost_response`` too), ``api_search``, ``api_consult``.
 
 Example: ``latency=0.5;http500=upload*1;lost_response=final_submit;fail_upload=timesheet``.
 """
@@ -30,6 +31,8 @@ KINDS = ("latency", "http500", "lost_response", "expire_session", "fail_upload",
 STEPS = (
     "login", "totp", "contract", "invoice", "upload", "review", "final_submit",
     "list", "export", "claim", "receipt", "resubmit",
+    # the JSON API (portals.sandbox.web.api): token, file upload, deposit, search, consultation
+    "api_token", "api_upload", "api_submit", "api_search", "api_consult",
 )  # fmt: skip
 
 

@@ -11,9 +11,17 @@
    ``sync_statuses`` run (bulk CSV export; starts Chromium and signs in) beside one page visit
    per claim (the adapter's ``find_claim``) timed over a sample of 50 claims and extrapolated to
    1,000. Aim: under 30 s.
+3. The API channel (``chorus``: Chorus Pro's shape over httpx, against the sandbox's JSON API):
+   seconds per claim for ``submit_claims`` over N READY claims of a ``chorus`` contract, and for
+   the bare adapter (``ChorusProAdapter.submit`` per package: the kit, redacted evidence, no
+   workspace), beside a bare ``httpx`` script making the same calls (one token; per claim one
+   ``ajouter/fichier`` per file and one ``soumettre``; no evidence, no DB). Aim: within 1.2x.
+   Then its status sync over the same counts as 2 (paged search, 500 a page) beside one search
+   per claim.
 
     python tests/benchmarks/bench_portal.py            # 10 claims; sync of 1,000 (300 moved)
     python tests/benchmarks/bench_portal.py --quick    # 3 claims; sync of 200 (60 moved)
+    python tests/benchmarks/bench_portal.py --only api --api-claims 40   # the API channel only
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ from sqlalchemy import insert, select  # noqa: E402
 from claims import api
 from claims.workspace import Workspace
 from claims.lifecycle import status_sync as tracking  # noqa: E402
+from claims.lifecycle import submission as submitting  # noqa: E402
+from claims.store import Store  # noqa: E402
 from claims.core.models import ClaimStatus, Invoice  # noqa: E402
 from claims.samples.workspace import AGENCY, SUPPLIER  # noqa: E402
 from claims.store.tables import ClaimRow, ContractRow, InvoiceRow  # noqa: E402
@@ -46,7 +56,9 @@ from claims.lifecycle.status_sync import sync_statuses  # noqa: E402
 from claims.workspace import init_workspace  # noqa: E402
 from portals.base import SubmissionPackage  # noqa: E402
 from portals.browser import launch_options  # noqa: E402
+from portals.api_channel import ChorusProAdapter  # noqa: E402
 from portals.sandbox.adapter import SandboxAdapter  # noqa: E402
+from portals.sandbox.api_testing import chorus_adapter, seed_api_client  # noqa: E402
 from portals.recording import EvidenceRecorder  # noqa: E402
 from portals.sandbox.testing import (  # noqa: E402
     SandboxServer,
@@ -54,8 +66,14 @@ from portals.sandbox.testing import (  # noqa: E402
     running_sandbox,
     seed_supplier,
 )
+from tests.benchmarks.bench_api_channel import bare_api_submit, relabel  # noqa: E402
 from tests.claims.helpers import TODAY  # noqa: E402
-from tests.claims.portal_helpers import DOC_TYPES, point_at_portal, ready_claims  # noqa: E402
+from tests.claims.portal_helpers import (  # noqa: E402
+    DOC_TYPES,
+    point_at_api_portal,
+    point_at_portal,
+    ready_claims,
+)
 
 REFERENCE = re.compile(r"CLM-\d{4}-\d{6}")
 ROWS: list[tuple[str, str, str, str]] = []
@@ -214,7 +232,8 @@ def bench_submit(server: SandboxServer, base: Path, n: int) -> None:
 # -- 2. status sync -----------------------------------------------------------------------------
 
 
-def sync_workspace(server: SandboxServer, base: Path, count: int) -> tuple[Workspace, list[str]]:
+def sync_workspace(server: SandboxServer, base: Path, count: int,
+                   portal: str = "sandbox") -> tuple[Workspace, list[str]]:
     """A supplier with ``count`` seeded portal claims, and a workspace holding the same claims
     as SUBMITTED with their references (rows written in bulk, no bundles)."""
     number = f"S-{secrets.token_hex(3).upper()}"
@@ -226,10 +245,14 @@ def sync_workspace(server: SandboxServer, base: Path, count: int) -> tuple[Works
                  if c.get("contract_number") == number}
     assert len(on_portal) == count, f"portal has {len(on_portal)} claims, expected {count}"
 
-    ws = init_workspace(base / "sync-ws")
-    point_at_portal(ws.root, server, supplier, EnvPatch())  # type: ignore[arg-type]
+    ws = init_workspace(base / f"sync-ws-{portal}")
+    if portal == "chorus":
+        point_at_api_portal(ws.root, server, supplier, seed_api_client(server, set_env=False),
+                            EnvPatch())
+    else:
+        point_at_portal(ws.root, server, supplier, EnvPatch())  # type: ignore[arg-type]
     ws.__dict__.pop("settings", None)
-    contract = {"number": number, "agency": AGENCY, "portal": "sandbox", "supplier": SUPPLIER,
+    contract = {"number": number, "agency": AGENCY, "portal": portal, "supplier": SUPPLIER,
                 "currency": "SAR", "ceiling": "100000000.00",
                 "period": {"start": str(TODAY - timedelta(days=300)),
                            "end": str(TODAY + timedelta(days=300))},
@@ -273,7 +296,7 @@ def bench_sync(server: SandboxServer, base: Path, count: int, moved: int, sample
     timers = Timers()
     timers.wrap(SandboxAdapter, "_start", "Chromium start")
     timers.wrap(SandboxAdapter, "_sign_in", "sign-in")
-    timers.wrap(SandboxAdapter, "_fetch_statuses", "CSV export (incl. sign-in)")
+    timers.wrap(SandboxAdapter, "list_statuses", "CSV export (list_statuses)")
     timers.wrap(tracking, "apply_reports", "apply_reports (DB + evidence)")
     timers.wrap(Workspace, "record_evidence", "evidence archive records")
     start = time.perf_counter()
@@ -322,21 +345,128 @@ def bench_sync(server: SandboxServer, base: Path, count: int, moved: int, sample
             f"{projected:.1f} s", "", "1.00x")
 
 
+# -- 3. the API channel ---------------------------------------------------------------------------
+
+
+def bench_api(server: SandboxServer, base: Path, n: int) -> None:
+    print(f"\nAPI channel: {n} claims, 4 PDFs each", flush=True)
+    env = EnvPatch()
+    ws = init_workspace(base / "api-ws")
+    ready_claims(ws, server, env, n=n, portal="chorus")  # type: ignore[arg-type]
+    packages = [package_for(ws, c) for c in ws.store.list_claims(ClaimStatus.READY.value)]
+    assert len(packages) == n, f"expected {n} READY claims, got {len(packages)}"
+    others = {}
+    for side in ("warm", "bare", "kit"):
+        others[side] = seed_supplier(server, contract_number=f"A-{secrets.token_hex(3).upper()}",
+                                     document_types=DOC_TYPES, currency="SAR")
+    client = seed_api_client(server)
+    warm = others["warm"]
+    bare_api_submit(server, warm, client, relabel(packages[:2], warm.contract_number, "WARM-"))
+
+    start = time.perf_counter()
+    refs, bare_setup_s = bare_api_submit(
+        server, others["bare"], client, relabel(packages, others["bare"].contract_number, "B-"))
+    bare_s = time.perf_counter() - start
+    assert len(set(refs)) == n
+
+    kit_pkgs = relabel(packages, others["kit"].contract_number, "K-")
+    start = time.perf_counter()
+    with chorus_adapter(server, others["kit"], client, base / "kit") as adapter:
+        for i, pkg in enumerate(kit_pkgs):
+            adapter.submit(pkg, base / "kit" / f"ev-{i:04d}", lambda: None)
+    kit_s = time.perf_counter() - start
+
+    timers = Timers()
+    timers.wrap(Workspace, "record_evidence", "evidence archive records")
+    timers.wrap(ChorusProAdapter, "sign_in", "token (adapter)")
+    timers.wrap(ChorusProAdapter, "final_click", "soumettre (adapter)")
+    timers.wrap(ChorusProAdapter, "attach", "ajouter/fichier uploads (adapter)")
+    timers.wrap(submitting, "take_lease", "take_lease")
+    timers.wrap(submitting, "package_for", "package_for (claim.json from the bag)")
+    timers.wrap(Store, "record_event", "claim events (Store.record_event)")
+    timers.wrap(Store, "get_claim", "claim reads (Store.get_claim)")
+    start = time.perf_counter()
+    try:
+        summary = submit_claims(ws)
+    finally:
+        timers.restore()
+    ours_s = time.perf_counter() - start
+    ws.close()
+    if not summary.ok or len(summary.outcomes) != n:
+        raise RuntimeError(f"submit_claims did not file all {n} claims: {summary.to_json()}")
+    on_portal = [c for c in server.backoffice.claims() if c["invoice_number"].startswith(
+        tuple(p.invoice_number for p in packages))]
+    assert len(on_portal) == n, f"{len(on_portal)} of the workspace's claims on the portal"
+
+    per_bare, per_kit, per_ours = bare_s / n, kit_s / n, ours_s / n
+    add_row(f"bare httpx script, s/claim (n={n})", f"{per_bare * 1000:.0f} ms", "", "1.00x")
+    add_row("ChorusProAdapter.submit (kit + evidence), s/claim", f"{per_kit * 1000:.0f} ms",
+            f"{per_bare * 1000:.0f} ms bare", f"{per_kit / per_bare:.2f}x (aim <=1.2x)")
+    add_row(f"submit_claims via API channel, s/claim (n={n})", f"{per_ours * 1000:.0f} ms",
+            f"{per_bare * 1000:.0f} ms bare", f"{per_ours / per_bare:.2f}x (aim <=1.2x)")
+    add_row("  bare: token, once", f"{bare_setup_s * 1000:.0f} ms", "", "")
+    for label, spent in timers.spent.items():
+        add_row(f"  of which {label}, s/claim", f"{spent / n * 1000:.0f} ms", "", "")
+
+
+def bench_api_sync(server: SandboxServer, base: Path, count: int, moved: int,
+                   sample: int) -> None:
+    print(f"\nAPI channel status sync: {count} claims, {moved} moved", flush=True)
+    ws, refs = sync_workspace(server, base, count, portal="chorus")
+    for ref in refs[:moved]:
+        server.backoffice.move(ref, "under_review")
+    adapter = default_adapter_factory(ws, "chorus")
+    try:
+        start = time.perf_counter()
+        result = sync_statuses(ws, adapter)
+        sync_s = time.perf_counter() - start
+        if result.seen != count or len(result.changed) != moved or result.failed:
+            raise RuntimeError(f"sync saw {result.seen}, changed {len(result.changed)}")
+        contract = ws.store.get_contract(ws.store.get_claim(1).contract_number).number
+        inv_by_ref = {c.portal_reference: c.invoice_number for c in ws.store.list_claims()}
+        picked = refs[::max(1, count // sample)][:sample]
+        start = time.perf_counter()
+        for ref in picked:
+            found = adapter.find_claim(contract, inv_by_ref[ref])
+            if found is None or found.reference != ref:
+                raise RuntimeError(f"find_claim did not find {ref}")
+        lookup_s = (time.perf_counter() - start) / len(picked)
+    finally:
+        adapter.close()
+    ws.close()
+    projected = lookup_s * count
+    add_row(f"API status sync, {count} claims ({moved} changed), s", f"{sync_s:.2f} s",
+            f"{projected:.1f} s lookups", f"{sync_s / projected:.3f}x (aim <30 s)")
+    add_row(f"  one search per claim (find_claim), n={len(picked)}",
+            f"{lookup_s * 1000:.0f} ms", "", "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 claims; sync of 200")
     parser.add_argument("--claims", type=int, default=None, help="claims to submit (default 10)")
+    parser.add_argument("--api-claims", type=int, default=None,
+                        help="claims through the API channel (default 40; --quick 10)")
+    parser.add_argument("--only", choices=("all", "browser", "submit", "sync", "api"),
+                        default="all", help="browser: submit + sync; api: the API channel")
     args = parser.parse_args(argv)
+    api_n = args.api_claims or (10 if args.quick else 40)
     n = args.claims or (3 if args.quick else 10)
     count, moved, sample = (200, 60, 10) if args.quick else (1000, 300, 50)
     with tempfile.TemporaryDirectory(prefix="bench-portal-") as tmp:
         base = Path(tmp)
         with running_sandbox(base / "portal") as server:
-            bench_submit(server, base, n)
-            bench_sync(server, base, count, moved, sample)
+            if args.only in ("all", "browser", "submit"):
+                bench_submit(server, base, n)
+            if args.only in ("all", "browser", "sync"):
+                bench_sync(server, base, count, moved, sample)
+            if args.only in ("all", "api"):
+                bench_api(server, base, api_n)
+                bench_api_sync(server, base, count, moved, sample)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())  # ok: load average, not money
-    print(f"\nbench_portal ({'quick' if args.quick else 'full'}; one sandbox, headless Chromium; "
+    print(f"\nbench_portal ({'quick' if args.quick else 'full'}, {args.only}; one sandbox, "
+          "headless Chromium; "
           f"{os.cpu_count()} CPUs, load {load} - figures swing with other load on the machine)")
     widths = [max(len(r[i]) for r in [("measure", "figure", "reference", "ratio"), *ROWS])
               for i in range(4)]

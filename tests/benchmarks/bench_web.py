@@ -13,6 +13,7 @@ rendering). The references are ``claims claim list --json`` and ``claims worklis
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import statistics
@@ -118,6 +119,9 @@ def main() -> None:
     for label, median, best in rows:
         print(f"{label:<30} {median * 1000:>10.0f} {best * 1000:>10.0f}")
     print("aim: under 300 ms per page")
+    # the machine's load beside the figures: wall-clock times on a shared machine stretch
+    print("load average (1, 5, 15 min) at the end: "
+          + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

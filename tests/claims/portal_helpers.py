@@ -15,6 +15,7 @@ from claims import api
 from claims.samples.pdfs import make_certificate_pdf, make_invoice_pdf
 from claims.samples.workspace import AGENCY, SUPPLIER
 from claims.workspace import Workspace
+from portals.sandbox.api_testing import ApiClient, seed_api_client
 from portals.sandbox.testing import SandboxServer, Supplier, seed_supplier
 from tests.claims.helpers import TODAY
 
@@ -35,18 +36,42 @@ def point_at_portal(root: Path, server: SandboxServer, supplier: Supplier, monke
     monkeypatch.setenv("CLAIMS_SANDBOX_TOTP", supplier.totp_secret)
 
 
+def point_at_api_portal(root: Path, server: SandboxServer, supplier: Supplier,
+                        client: ApiClient, monkeypatch) -> None:
+    """Write a ``[portals.chorus]`` table (the API channel) for ``server`` into claims.toml."""
+    config = root / "claims.toml"
+    import tomllib
+
+    data = tomllib.loads(config.read_text())
+    data["portals"]["chorus"] = {
+        "url": server.url, "username": supplier.username, "timeout_seconds": 20.0,
+        "password": {"env": "CLAIMS_CHORUS_PASSWORD"},
+        "client_id": client.client_id, "client_secret": {"env": client.env}}
+    config.write_text(tomli_w.dumps(data))
+    monkeypatch.setenv("CLAIMS_CHORUS_PASSWORD", supplier.password)
+    monkeypatch.setenv(client.env, client.client_secret)
+
+
 def ready_claims(ws: Workspace, server: SandboxServer, monkeypatch, n: int = 2, *,
                  portal_doc_types: tuple[str, ...] = DOC_TYPES,
-                 portal_currency: str = "SAR") -> Supplier:
-    """A fresh supplier and contract on the portal, and ``n`` READY claims for it in ``ws``."""
+                 portal_currency: str = "SAR", portal: str = "sandbox") -> Supplier:
+    """A fresh supplier and contract on the portal, and ``n`` READY claims for it in ``ws``.
+
+    ``portal="chorus"``: the contract goes through the API channel (a PISTE application is
+    made on ``server`` and ``[portals.chorus]`` written); its inputs go to ``inputs-chorus``.
+    """
     number = f"C-{secrets.token_hex(3).upper()}"
     supplier = seed_supplier(server, contract_number=number, document_types=portal_doc_types,
                              currency=portal_currency)
-    point_at_portal(ws.root, server, supplier, monkeypatch)
+    if portal == "chorus":
+        point_at_api_portal(ws.root, server, supplier, seed_api_client(server, set_env=False),
+                            monkeypatch)
+    else:
+        point_at_portal(ws.root, server, supplier, monkeypatch)
     ws.__dict__.pop("settings", None)
-    folder = ws.root / "inputs"
+    folder = ws.root / ("inputs" if portal == "sandbox" else f"inputs-{portal}")
     folder.mkdir()
-    contract = {"number": number, "agency": AGENCY, "portal": "sandbox", "supplier": SUPPLIER,
+    contract = {"number": number, "agency": AGENCY, "portal": portal, "supplier": SUPPLIER,
                 "currency": "SAR", "ceiling": "100000000.00",
                 "period": {"start": str(TODAY - timedelta(days=300)),
                            "end": str(TODAY + timedelta(days=300))},

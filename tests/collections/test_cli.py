@@ -181,7 +181,10 @@ def test_escalation_through_the_cli(cli: Any, acme: Workspace,
     (["followup", "contact", "Acme Corp", "--name", "X", "--email", "x@@y"],
      "email: 'x@@y' is not an e-mail address"),
     (["plan", "add", "Acme Corp", "--invoice", "A-1", "--instalment", "2026-04-01=999"],
-     "instalments add up to 999, the open balance is 1000.00"),
+     "instalments add up to 999.00, the open balance is 1000.00"),
+    # issue 14, item 6: the one money door at payment-plan creation
+    (["plan", "add", "Acme Corp", "--invoice", "A-1", "--instalment", "2026-04-01=100.005"],
+     "instalment: 100.005 has a fraction below the minor unit of USD"),
 ])
 def test_bad_input_is_one_clear_line(cli: Any, acme: Workspace, args: list[str],
                                      message: str) -> None:

@@ -38,6 +38,13 @@ def test_import_review_undo_reconcile(pay_cli, tmp_path: Path) -> None:
     subset, unknown = queue
     ok = pay_cli("payments", "review", "accept", str(subset["payment_id"]), "--json")
     assert ok.exit_code == 0 and json.loads(ok.stdout)["status"] == "accepted"
+    # issue 14, item 6: a sub-cent amount is refused at this door, one line, nothing applied
+    finer = pay_cli("payments", "review", "change", str(unknown["payment_id"]),
+                    "--invoice", "INV-2026-009=50.005")
+    assert finer.exit_code == 1 and "Traceback" not in finer.output
+    assert "50.005 has a fraction below the minor unit of EUR" in " ".join(
+        finer.output.split())
+    assert len(finer.output.strip().splitlines()) == 1
     changed = pay_cli("payments", "review", "change", str(unknown["payment_id"]),
                       "--invoice", "INV-2026-009=50.00", "--note", "phone call", "--json")
     assert changed.exit_code == 0, changed.output
@@ -108,6 +115,7 @@ def test_kpi_and_reports(pay_cli, tmp_path: Path) -> None:
     assert set(k) >= {"as_of", "currency", "receivables", "dso", "cei", "average_days_to_pay",
                       "percent_current", "at_risk", "aging", "auto_match_rate",
                       "promises_kept", "disputes_by_age", "trends"}
+    # issue 14 item 7: 1 in review and 1 unmatched count in the denominator (docs/kpis.md)
     assert k["auto_match_rate"] == {"auto": 5, "total": 7, "percent": "71.43"}
     assert "DSO countback" in pay_cli("kpi", "--as-of", "2026-11-30").output
     assert pay_cli("kpi", "--as-of", "30/11/2026").exit_code == 1

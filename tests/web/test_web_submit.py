@@ -89,3 +89,50 @@ def test_two_tabs_submitting_the_same_claim_file_it_once(workspace, portal, monk
     filed = portal_claims(portal, supplier.contract_number)
     assert len(filed) == 1, filed
     assert api.get_claim(workspace, claim_id).portal_reference == filed[0]["reference"]
+
+
+def test_status_sync_from_the_board_then_a_returned_claim_is_corrected_by_upload(
+        workspace, portal, monkeypatch, serve, chromium, tmp_path):
+    from datetime import timedelta
+
+    from claims.samples.pdfs import make_certificate_pdf
+    from tests.claims.helpers import TODAY
+
+    supplier = ready_claims(workspace, portal, monkeypatch, n=1)
+    add_people(workspace)
+    signed = tmp_path / "signed-cc.pdf"
+    make_certificate_pdf(signed, kind="completion-certificate", title="Certificate (signed)",
+                         holder="Gulf Engineering Services LLC",
+                         number_reference=f"{supplier.contract_number}-INV-001",
+                         issue_date=TODAY - timedelta(days=1))
+    with serve(workspace) as url:
+        page = chromium.new_page(viewport={"width": 1280, "height": 800})
+        sign_in(page, url, "amira")
+        page.goto(url + "/claims/1/submit")
+        page.get_by_role("button", name="Confirm: submit to the portal").click(
+            timeout=SUBMIT_TIMEOUT)
+        page.wait_for_url(re.compile(r"/claims/1$"), timeout=SUBMIT_TIMEOUT)
+        reference = api.get_claim(workspace, 1).portal_reference
+        assert reference, page.locator(".messages").inner_text()
+        portal.backoffice.move(reference, "under_review")
+        portal.backoffice.move(reference, "returned", reasons=["Completion certificate unsigned"])
+        page.goto(url + "/")
+        page.get_by_role("button", name="Sync statuses from the portals").click(
+            timeout=SUBMIT_TIMEOUT)
+        page.wait_for_url(url + "/", timeout=SUBMIT_TIMEOUT)
+        said = page.get_by_role("status").last.inner_text()
+        assert "sandbox: 1 on the portal, 1 changed (claim 1 SUBMITTED -> RETURNED)" in said
+        assert page.locator('section[data-status="RETURNED"] .count').inner_text() == "1"
+        page.goto(url + "/claims/1")
+        page.get_by_role("link", name="Correct the returned claim").click()
+        page.get_by_label("Document to replace").select_option("completion-certificate")
+        page.get_by_label("Corrected file").set_input_files(str(signed))
+        page.get_by_role("button", name="Confirm: correct the returned claim").click()
+        assert "corrected (completion-certificate replaced)" in \
+            page.get_by_role("status").first.inner_text()
+        assert page.locator(".status").inner_text() == "DRAFT"
+    claim = api.get_claim(workspace, 1)
+    assert claim.status.value == "DRAFT" and claim.portal_reference == reference
+    assert [e.actor for e in claim.events][-1] == "amira"
+    changed = [e for e in api.evidence_log(workspace, "1") if e.kind == "status.changed"]
+    assert changed and changed[-1].actor == "amira"

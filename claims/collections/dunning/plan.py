@@ -101,7 +101,7 @@ SELECT d.* FROM ranked d
 LEFT JOIN sent ON sent.invoice_id = d.invoice_id AND sent.seq = d.seq
 WHERE d.due_rank >= 0 AND d.due_rank > COALESCE(sent.sent_rank, -1) {where_customer}
   AND d.invoice_id NOT IN (SELECT invoice_id FROM disputed)
-  AND d.customer_id NOT IN (SELECT customer_id FROM promised)
+  AND d.invoice_id NOT IN (SELECT invoice_id FROM promised)
   AND d.invoice_id NOT IN (SELECT invoice_id FROM planned)
   AND NOT EXISTS (SELECT 1 FROM collection_escalations x
                   WHERE x.invoice_id = d.invoice_id AND x.action = 'legal'

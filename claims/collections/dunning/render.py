@@ -15,6 +15,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, getaddresses, make_msgid
 from pathlib import Path
+from collections.abc import Sequence
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
@@ -55,6 +56,14 @@ def _environment(own: Path | None) -> Environment:
     return env
 
 
+def wording(days_overdue: Sequence[int]) -> str:
+    """How a statement words its items, by what they are on the day it is sent — not by its
+    level (a courtesy message can reach items already overdue; issue 14, item 7): ``due``
+    when none is overdue, ``overdue`` when all are, ``mixed`` otherwise."""
+    late = sum(1 for days in days_overdue if days > 0)
+    return "due" if late == 0 else "overdue" if late == len(days_overdue) else "mixed"
+
+
 def render(ws: Workspace, msg: Message, as_of: date) -> tuple[str, str, str]:
     """(subject, plain text, HTML) of a statement in the customer's language."""
     config = config_of(ws)
@@ -65,6 +74,7 @@ def render(ws: Workspace, msg: Message, as_of: date) -> tuple[str, str, str]:
               "interest": msg.interest.get((i.invoice_id, i.seq), Decimal("0.00")),
               "agency": i.agency} for i in msg.items]
     context = {"customer": msg.customer, "level": msg.level, "items": items,
+               "wording": wording([item["days"] for item in items]),
                "totals": msg.totals(), "as_of": as_of.isoformat(),
                "collector": msg.collector, "sender": config.followup.smtp.sender,
                "interest_total": sum(msg.interest.values(), Decimal("0.00"))}

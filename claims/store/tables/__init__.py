@@ -106,7 +106,7 @@ class InvoiceRow(Base):
     __tablename__ = "invoices"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(64), unique=True)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     contract_number: Mapped[str | None] = mapped_column(String(64), index=True)
     currency: Mapped[str] = mapped_column(String(3))
     issue_date: Mapped[Any] = mapped_column(Date)
@@ -157,7 +157,8 @@ class ClaimRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    __table_args__ = (Index("ix_claims_contract_invoice", "contract_id", "invoice_id"),)
+    __table_args__ = (Index("ix_claims_contract_invoice", "contract_id", "invoice_id"),
+                      Index("ix_claims_invoice_id", "invoice_id"))
 
 
 class ClaimDocumentRow(Base):

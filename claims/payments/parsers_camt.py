@@ -1,0 +1,250 @@
+"""ISO 20022 camt.053 (versions .001.02 to .001.13), streamed.
+
+The file is fed in chunks to an expat pull parser made safe by :mod:`defusedxml` (no DTD, no
+entities, no external references: a statement comes from outside). Each ``Ntry`` is read when
+it closes and then dropped from the tree, so memory stays flat in the number of entries. Size
+guards: no single token (an attribute, a text) may run past
+:data:`~claims.payments.statement.MAX_TOKEN_BYTES` without the parser completing an element,
+and no entry may hold more than :data:`~claims.payments.statement.MAX_ENTRY_ELEMENTS`
+elements — either is refused with one finding (rule ``xml-size``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from typing import BinaryIO
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLPullParser
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
+
+from claims.errors import InputError
+from claims.payments.statement import (
+    MAX_ENTRY_ELEMENTS, MAX_TOKEN_BYTES, Statement, StatementLine, clean, iban, read_money,
+    stable_id,
+)
+
+_CAMT_NS = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.\d\d\}")
+#: bytes read from the file per feed
+CHUNK = 64 * 1024
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _find(el: Element | None, path: str) -> Element | None:
+    """The first descendant along ``path`` (local names, '/'-separated), namespace-agnostic."""
+    current = el
+    for step in path.split("/"):
+        if current is None:
+            return None
+        current = next((c for c in current if _local(c.tag) == step), None)
+    return current
+
+
+def _findall(el: Element | None, name: str) -> list[Element]:
+    return [] if el is None else [c for c in el if _local(c.tag) == name]
+
+
+def _text(el: Element | None, path: str) -> str | None:
+    found = _find(el, path)
+    return found.text.strip() if found is not None and found.text else None
+
+
+def _date(text: str | None, *, file: str, where: str) -> date:
+    if not text:
+        raise InputError("date is missing", file=file, field=where, rule="date-required")
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError as err:
+        raise InputError(f"{text!r} is not an ISO date", file=file, field=where,
+                         rule="date-iso") from err
+
+
+def _events(stream: BinaryIO, file: str) -> Iterator[tuple[str, Element]]:
+    """(event, element) pairs of the safe pull parser over ``stream``, with the token guard."""
+    parser = XMLPullParser(events=("start", "end"), _parser=DefusedXMLParser(
+        target=TreeBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True))
+    pending = 0  # bytes fed since the parser last completed a start or end tag
+    try:
+        while chunk := stream.read(CHUNK):
+            parser.feed(chunk)
+            pending += len(chunk)
+            got = False
+            for event in parser.read_events():
+                got = True
+                yield event  # type: ignore[misc]
+            if got:
+                pending = 0
+            elif pending > MAX_TOKEN_BYTES:
+                raise InputError(f"more than {MAX_TOKEN_BYTES:,} bytes without a complete "
+                                 "element (one attribute or text too large)", file=file,
+                                 rule="xml-size")
+        parser.close()
+        yield from parser.read_events()  # type: ignore[misc]
+    except DefusedXmlException as err:
+        raise InputError(f"unsafe XML refused ({type(err).__name__}): DTDs and entities are "
+                         "not allowed in a statement", file=file, rule="xml-safe") from err
+    except ParseError as err:
+        raise InputError(f"not well-formed XML (truncated or malformed): {err}", file=file,
+                         rule="xml-syntax") from err
+
+
+def stream_camt053(stream: BinaryIO, *, file: str = "<camt.053>") -> Statement:
+    """A streamed :class:`Statement` of ``stream``'s booked credit lines (see the module doc).
+    Its ``lines`` raise InputError naming the file, field and rule as they meet bad input."""
+    statement = Statement("camt053", None, None)
+    statement.lines = _lines(stream, file, statement)
+    return statement
+
+
+def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
+    """Parse a whole camt.053 document held in memory (see :func:`stream_camt053`)."""
+    return stream_camt053(io.BytesIO(data), file=file).materialize()
+
+
+def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine]:
+    seen: Counter[bytes] = Counter()
+    depth = s_no = n_no = inside = 0
+    stmt: Element | None = None
+    for event, el in _events(stream, file):
+        name = _local(el.tag)
+        if event == "start":
+            depth += 1
+            if depth == 1 and (name != "Document" or not _CAMT_NS.match(el.tag)):
+                raise InputError(f"root element {el.tag!r} is not a camt.053 Document",
+                                 file=file, rule="camt053-namespace")
+            if depth == 3 and name == "Stmt":
+                stmt, s_no, n_no = el, s_no + 1, 0
+            if inside:
+                inside += 1
+                if inside > MAX_ENTRY_ELEMENTS:
+                    raise InputError(f"an entry holds more than {MAX_ENTRY_ELEMENTS:,} "
+                                     "elements", file=file, field=f"Stmt[{s_no}]/Ntry[{n_no}]",
+                                     rule="xml-size")
+            elif depth == 4 and name == "Ntry" and stmt is not None:
+                n_no, inside = n_no + 1, 1
+            continue
+        depth -= 1
+        if depth == 3 and name == "Ntry" and stmt is not None:
+            inside = 0
+            if n_no == 1:
+                st.statement_id = _text(stmt, "Id")
+                st.account = iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
+            kind, found = _camt_entry(el, f"Stmt[{s_no}]/Ntry[{n_no}]", file, st.account,
+                                      st.statement_id, seen)
+            stmt.remove(el)
+            el.clear()
+            if kind == "debit":
+                st.debits_skipped += 1
+            elif kind == "reversal":
+                st.reversals.extend(found)
+            else:
+                yield from found
+        elif depth == 2 and name == "Stmt":
+            stmt = None
+    if s_no == 0:
+        raise InputError("no Stmt in BkToCstmrStmt", file=file, field="BkToCstmrStmt/Stmt",
+                         rule="camt053-structure")
+
+
+@dataclass
+class _CamtEntry:
+    """What the transactions of one booked credit entry share."""
+
+    file: str
+    where: str
+    account: str | None
+    statement_id: str | None
+    value_date: date
+    entry_ref: str | None
+    amount: Decimal
+    currency: str
+    batch: bool                 # more than one transaction: each must carry its own amount
+    seen: Counter[bytes]
+
+
+def _camt_entry(entry: Element, where: str, file: str, account: str | None,
+                statement_id: str | None, seen: Counter[bytes],
+                ) -> tuple[str, list[StatementLine]]:
+    """(kind, lines) of one entry: kind ``credit`` (``[]`` if not booked), ``debit``, or
+    ``reversal`` (a debit with ``RvslInd`` true: a credit returned, its lines positive)."""
+    status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
+    if status and status not in ("BOOK",):
+        return "credit", []  # pending / information-only entries are not money received yet
+    indicator = _text(entry, "CdtDbtInd")
+    if indicator not in ("CRDT", "DBIT"):
+        raise InputError(f"CdtDbtInd {indicator!r} is not CRDT or DBIT", file=file,
+                         field=f"{where}/CdtDbtInd", rule="camt053-structure")
+    amt_el = _find(entry, "Amt")
+    amount, currency = read_money(amt_el.text if amt_el is not None else None,
+                                  amt_el.get("Ccy") if amt_el is not None else None,
+                                  file=file, where=f"{where}/Amt")
+    reversal = (_text(entry, "RvslInd") or "").lower() in ("true", "1")
+    if indicator == "DBIT" and not reversal or indicator == "CRDT" and reversal:
+        return "debit", []  # money paid out, or a returned debit: not money received
+    value_date = _date(_text(entry, "ValDt/Dt") or _text(entry, "ValDt/DtTm")
+                       or _text(entry, "BookgDt/Dt"), file=file, where=f"{where}/ValDt")
+    txs = [tx for det in _findall(entry, "NtryDtls") for tx in _findall(det, "TxDtls")]
+    if not txs:
+        txs = [Element("TxDtls")]  # an entry without details is one payment
+    shared = _CamtEntry(file, where, account, statement_id, value_date,
+                        _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef"), amount,
+                        currency, len(txs) > 1, seen)
+    lines = [_camt_tx(tx, t_no, shared) for t_no, tx in enumerate(txs, start=1)]
+    total = sum(line.amount for line in lines)
+    if len(lines) > 1 and total != amount:
+        raise InputError(f"batch transactions sum to {total}, the entry says {amount}",
+                         file=file, field=f"{where}/Amt", rule="camt053-batch-sum")
+    if reversal:
+        lines = [replace(line, external_id=f"{line.external_id}:reversal") for line in lines]
+    return ("reversal" if reversal else "credit"), lines
+
+
+def _camt_tx_amount(tx: Element, t_no: int, e: _CamtEntry) -> tuple[Decimal, str]:
+    """A transaction's own amount, or the entry's when it is the entry's only one."""
+    tx_where = f"{e.where}/NtryDtls/TxDtls[{t_no}]"
+    tx_amt = _find(tx, "Amt")
+    if tx_amt is None:  # (an Element without children is falsy: no `or` here)
+        tx_amt = _find(tx, "AmtDtls/TxAmt/Amt")
+    if not e.batch and tx_amt is None:
+        return e.amount, e.currency
+    if tx_amt is None:
+        raise InputError("a batch entry's transaction has no amount", file=e.file,
+                         field=f"{tx_where}/Amt", rule="camt053-structure")
+    return read_money(tx_amt.text, tx_amt.get("Ccy"), file=e.file, where=f"{tx_where}/Amt")
+
+
+def _camt_tx(tx: Element, t_no: int, e: _CamtEntry) -> StatementLine:
+    """One transaction of a credit entry as a statement line."""
+    tx_amount, tx_currency = _camt_tx_amount(tx, t_no, e)
+    e2e = _text(tx, "Refs/EndToEndId")
+    if e2e and e2e.upper() == "NOTPROVIDED":
+        e2e = None
+    structured = _text(tx, "RmtInf/Strd/CdtrRefInf/Ref")
+    free = " ".join(el.text.strip() for el in _findall(_find(tx, "RmtInf"), "Ustrd")
+                    if el.text)
+    payer = (_text(tx, "RltdPties/Dbtr/Nm") or _text(tx, "RltdPties/Dbtr/Pty/Nm")
+             or _text(tx, "RltdPties/UltmtDbtr/Nm"))
+    payer_iban = (_text(tx, "RltdPties/DbtrAcct/Id/IBAN")
+                  or _text(tx, "RltdPties/DbtrAcct/Id/Othr/Id"))
+    tx_ref = _text(tx, "Refs/AcctSvcrRef") or _text(tx, "Refs/TxId")
+    if tx_ref:
+        external = f"camt053:{e.account}:{tx_ref}"
+    elif e.entry_ref:
+        external = f"camt053:{e.account}:{e.entry_ref}:{t_no}"
+    else:
+        external = stable_id("camt053", (e.account, e.statement_id, e.value_date, tx_amount,
+                                         e2e, structured, free), e.seen)
+    return StatementLine(
+        external_id=external, value_date=e.value_date, amount=tx_amount,
+        currency=tx_currency, payer_name=clean(payer), payer_iban=iban(payer_iban),
+        reference=clean(structured or e2e),
+        remittance=clean(" ".join(x for x in (free, e2e if structured else None) if x)))

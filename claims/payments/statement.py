@@ -1,0 +1,108 @@
+"""What every statement parser returns: :class:`StatementLine` and :class:`Statement`, and the
+field readers the parsers share (money, IBAN, text, a stable id for a line without one).
+
+A :class:`Statement` may be *streamed*: the built-in camt.053 and CSV parsers return one whose
+``lines`` is an iterator reading the file as it goes (memory flat in the number of lines), and
+whose ``debits_skipped``, ``reversals``, ``account`` and ``statement_id`` are complete once
+``lines`` is exhausted. :meth:`Statement.materialize` reads it whole (small files, tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from claims.core.money import CURRENCIES, to_decimal
+from claims.errors import InputError
+
+#: the most bytes a statement may hold inside one token — one attribute, one text, one CSV
+#: line — before the parser refuses it (a 50 MB attribute is not a statement).
+MAX_TOKEN_BYTES = 1 << 20
+#: the most XML elements one camt.053 entry (``Ntry``) may hold
+MAX_ENTRY_ELEMENTS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One credit (money received) on a statement."""
+
+    external_id: str            # stable across re-imports of the same statement: dedupes
+    value_date: date
+    amount: Decimal             # positive
+    currency: str
+    payer_name: str | None = None
+    payer_iban: str | None = None
+    reference: str | None = None    # structured creditor reference / end-to-end id
+    remittance: str | None = None   # unstructured remittance text
+
+
+@dataclass
+class Statement:
+    """A parsed statement: its credit lines, and how many debit lines were skipped.
+
+    ``lines`` is a list, or (streamed) an iterator: then the other fields are final only once
+    it is exhausted (see the module docstring)."""
+
+    format: str
+    account: str | None
+    statement_id: str | None
+    lines: Iterable[StatementLine] = field(default_factory=list)
+    debits_skipped: int = 0
+    #: returned credits (amounts positive); see claims.payments.parsers
+    reversals: list[StatementLine] = field(default_factory=list)
+    #: True when the bank marked them as reversals; False for CSV negative lines (candidates)
+    reversals_marked: bool = True
+
+    def materialize(self) -> Statement:
+        """This statement with ``lines`` read into a list (every field then final)."""
+        if not isinstance(self.lines, list):
+            self.lines = list(self.lines)
+        return self
+
+
+def read_money(text: str | None, currency: str | None, *, file: str,
+               where: str) -> tuple[Decimal, str]:
+    """(amount, currency) of a statement field; InputError for an unknown currency, a missing
+    or malformed amount, or one finer than the currency's minor unit."""
+    if not currency or currency.upper() not in CURRENCIES:
+        raise InputError(f"unknown currency {currency!r} (ISO 4217 code expected)", file=file,
+                         field=where, rule="currency-known")
+    currency = currency.upper()
+    if text is None or not text.strip():
+        raise InputError("amount is missing", file=file, field=where, rule="amount-required")
+    try:
+        amount = to_decimal(text.strip(), field=where)
+    except ValueError as err:
+        raise InputError(str(err), file=file, field=where, rule="amount-number") from err
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > CURRENCIES[currency]:
+        raise InputError(f"{amount} has more decimals than {currency} allows", file=file,
+                         field=where, rule="amount-minor-units")
+    return amount, currency
+
+
+def iban(text: str | None) -> str | None:
+    """An IBAN without blanks, upper case; None when empty."""
+    cleaned = re.sub(r"\s+", "", text or "").upper()
+    return cleaned or None
+
+
+def clean(text: str | None) -> str | None:
+    """``text`` with runs of blanks made one space; None when empty."""
+    cleaned = " ".join((text or "").split())
+    return cleaned or None
+
+
+def stable_id(prefix: str, parts: Iterable[object], seen: Counter[bytes]) -> str:
+    """A deterministic id for a line without a bank-given one; repeats within a file count up.
+    ``seen`` keeps a 16-byte digest per distinct line, not the line."""
+    key = "\x1f".join("" if p is None else str(p) for p in parts)
+    short = hashlib.blake2b(key.encode(), digest_size=16).digest()
+    seen[short] += 1
+    digest = hashlib.sha256(f"{key}\x1f{seen[short]}".encode()).hexdigest()[:32]
+    return f"{prefix}:{digest}"
