@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -223,7 +224,7 @@ def browser_server(workdir: Path) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "playwright", "launch-server", "--browser", "chromium",
          "--config", str(config_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
         assert process.stdout is not None
@@ -232,12 +233,7 @@ def browser_server(workdir: Path) -> Iterator[str]:
             raise RuntimeError(f"browser server did not start: {line!r}")
         yield line
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_group(process)
 
 
 @contextlib.contextmanager
@@ -253,7 +249,7 @@ def run_server(workdir: Path) -> Iterator[str]:
         process = subprocess.Popen(
             [sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1",
              "--port", str(port), "--unsafe"],
-            stdout=log, stderr=subprocess.STDOUT,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     endpoint = f"ws://127.0.0.1:{port}/"
     try:
@@ -265,9 +261,19 @@ def run_server(workdir: Path) -> Iterator[str]:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
         yield endpoint
     finally:
-        process.terminate()
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a browser server started in its own session: the ``python -m playwright`` wrapper,
+    the driver's node process and its Chromium (terminating the wrapper alone left them)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
         try:
             process.wait(timeout=10)
+            break
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            continue
+    with contextlib.suppress(ProcessLookupError):  # the driver may outlive the wrapper
+        os.killpg(process.pid, signal.SIGKILL)
