@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -118,6 +119,19 @@ def launch_options(executable: str | None = None, headless: bool = True) -> dict
     return options
 
 
+def server_launch_headers(executable: str | None, headless: bool) -> dict[str, str]:
+    """What a ``playwright run-server`` browser server is asked to launch: headless or not,
+    and, when ``executable`` (or ``CLAIMS_CHROMIUM``) names one, that Chromium with
+    :data:`CHROMIUM_ARGS` (a path on the server's machine; the server takes it only when
+    started with ``--unsafe``). Without one the server uses its own bundled Chromium. A
+    ``launch-options`` query in the endpoint URL overrides this header (Playwright's rule)."""
+    options: dict[str, object] = {"headless": headless}
+    path = executable or os.environ.get("CLAIMS_CHROMIUM")
+    if path:
+        options.update(executablePath=str(path), args=list(CHROMIUM_ARGS))
+    return {"x-playwright-launch-options": json.dumps(options)}
+
+
 @dataclass
 class _ThreadBrowsers:
     playwright: Playwright | None = None
@@ -143,9 +157,10 @@ def acquire_browser(
     """A Chromium shared by every caller in this thread (Playwright's sync API allows only one
     driver per thread), launched here or connected to a browser server at ``ws_endpoint``.
 
-    Without ``ws_endpoint``, ``CLAIMS_BROWSER_WS_ENDPOINT`` names the browser server, if set;
-    else Chromium is launched: an explicit ``executable`` (``""`` means none), Playwright's
-    bundled one, then the system's (:func:`find_chromium`).
+    Without ``ws_endpoint``, ``CLAIMS_BROWSER_WS_ENDPOINT`` names the browser server, if set
+    (``playwright run-server`` or ``launch-server``; what a run-server launches:
+    :func:`server_launch_headers`); else Chromium is launched: an explicit ``executable``
+    (``""`` means none), Playwright's bundled one, then the system's (:func:`find_chromium`).
     Each caller gets its own context from it; give it back with :func:`release_browser`.
     """
     executable = executable or None
@@ -163,7 +178,9 @@ def acquire_browser(
         state.playwright = sync_playwright().start()
     try:
         if ws_endpoint:
-            browser = state.playwright.chromium.connect(ws_endpoint, timeout=timeout_ms)
+            browser = state.playwright.chromium.connect(
+                ws_endpoint, timeout=timeout_ms, headers=server_launch_headers(executable, headless)
+            )
         else:
             browser = state.playwright.chromium.launch(**options)  # type: ignore[arg-type]
     except Exception:

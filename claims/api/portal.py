@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from claims.errors import ConflictError, InputError, PortalUnreachable
@@ -12,10 +14,14 @@ from claims.lifecycle import status_sync, submission
 from claims.lifecycle.status_sync import SyncResult
 from claims.lifecycle.submission import Outcome, SubmitSummary
 from claims.workspace import Workspace
+from portals.conformance import SCENARIOS, Result, load_portal_under_test, run_all
 from portals.errors import PortalError
+from portals.registry import UnknownAdapter
 
-__all__ = ["Outcome", "SubmitSummary", "SyncResult", "sandbox_command", "submission_plan",
-           "submit_claims", "sync_statuses"]
+__all__ = ["ConformanceResult", "Outcome", "SubmitSummary", "SyncResult", "portal_conformance",
+           "sandbox_command", "submission_plan", "submit_claims", "sync_statuses"]
+
+ConformanceResult = Result
 
 
 def _targets(claim_id: int | None, all_: bool) -> list[int] | None:
@@ -105,3 +111,29 @@ def sandbox_command(host: str, port: int, faults: str = "",
     if faults:
         args += ["--faults", faults]
     return args + list(extra_args)
+
+
+def portal_conformance(name: str, folder: Path | None = None, *, kills: int = 3,
+                       only: Sequence[str] = ()) -> tuple[Path, list[Result]]:
+    """Run the conformance kit against adapter ``name`` and its fake portal (registered under
+    ``claims.conformance``), in ``folder`` (default: a new temporary one; evidence, sessions and
+    logs are kept there). Returns the folder and one result per scenario; a failing scenario
+    does not stop the others."""
+    unknown = [s for s in only if s not in SCENARIOS]
+    if unknown:
+        raise InputError(f"unknown scenario {unknown[0]!r} (scenarios: {', '.join(SCENARIOS)})",
+                         field="--only", rule="known-scenario")
+    if kills < 0:
+        raise InputError("must be 0 or more", field="--kills", rule="non-negative")
+    try:
+        cls = load_portal_under_test(name)
+    except UnknownAdapter as err:
+        raise InputError(str(err), field="NAME", rule="conformance-registered") from None
+    try:
+        folder = folder or Path(tempfile.mkdtemp(prefix="conformance-"))
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot use this folder: {err.strerror}", file=str(folder),
+                         field="--dir", rule="writable-folder") from None
+    with cls.started(folder / "portal") as target:
+        return folder, run_all(target, folder, kills=kills, only=list(only) or None)

@@ -1,8 +1,10 @@
-"""``claims claim submit``, ``claims status sync`` and ``claims portal sandbox``."""
+"""``claims claim submit``, ``claims status sync``, ``claims portal sandbox`` and ``claims portal
+conformance``."""
 
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -105,3 +107,34 @@ def sandbox(ctx: typer.Context,
     Example: claims portal sandbox --port 8765 --faults "lost_response=final_submit"
     """
     raise typer.Exit(subprocess.call(api.sandbox_command(host, port, faults, ctx.args)))
+
+
+@portal_app.command("conformance")
+def conformance(name: str = typer.Argument(..., metavar="NAME",
+                                           help="The adapter (and its fake portal) to test."),
+                kills: int = typer.Option(3, "--kills", help="kill -9 runs (more: a longer run)."),
+                only: list[str] = typer.Option([], "--only", help="Run just this scenario "
+                                                                  "(repeatable)."),
+                folder: Path = typer.Option(None, "--dir", help="Keep evidence, sessions and "
+                                                                "logs here (default: a new "
+                                                                "temporary folder)."),
+                as_json: bool = JsonOption) -> None:
+    """Run the conformance kit against an adapter and its own fake portal (registered under the
+    `claims.conformance` entry points): happy path, lost response, kill -9, duplicate refused,
+    wrong password, session expiry, maintenance, 5xx before the final click, single-use codes
+    with several workers. Exit 0 when every scenario passed, 1 otherwise.
+
+    Example: claims portal conformance sandbox --kills 10 --json
+    """
+    where, results = api.portal_conformance(name, folder, kills=kills, only=only)
+    if as_json:
+        emit_json({"ok": all(r.ok for r in results), "folder": str(where),
+                   "scenarios": [{"scenario": r.scenario, "ok": r.ok, "detail": r.detail,
+                                  "seconds": round(r.seconds, 1)} for r in results]})
+    else:
+        for r in results:
+            typer.echo(f"{'PASS' if r.ok else 'FAIL'} {r.scenario:<22} {r.seconds:6.1f} s  "
+                       f"{r.detail}")
+        typer.echo(f"{sum(r.ok for r in results)} of {len(results)} passed; kept in {where}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import tempfile
 import urllib.parse
 from decimal import Decimal
 from pathlib import Path
@@ -77,13 +78,17 @@ class SandboxAdapter(SandboxFiling):
         self.signed_in_goto("/claims", "statuses")
         with self.page.expect_download() as info:
             self.page.get_by_role("link", name="Export CSV").click()
-        text = Path(info.value.path()).read_text(encoding="utf-8")
+        # save_as, not path(): a remote browser server's download has no local path
+        with tempfile.TemporaryDirectory(prefix="claims-export-") as tmp:
+            info.value.save_as(Path(tmp) / "claims.csv")
+            text = (Path(tmp) / "claims.csv").read_text(encoding="utf-8")
         if not text.startswith("reference,"):
             raise PortalUnavailable(
                 "the CSV export is not a CSV file", portal=self.name, step="export"
             )
         try:
-            return [self._status_report(row) for row in csv.DictReader(io.StringIO(text))]
+            rows = csv.DictReader(io.StringIO(text))
+            return [self._status_report({k: unescape(v) for k, v in r.items()}) for r in rows]
         except (KeyError, ValueError, ArithmeticError) as err:
             raise PortalError(
                 f"the CSV export has an unexpected format: {err!r}", portal=self.name, step="export"
@@ -123,3 +128,11 @@ class SandboxAdapter(SandboxFiling):
             paid_date=dt.date.fromisoformat(row["paid_date"]) if row["paid_date"] else None,
             payment_reference=row["payment_reference"] or None,
         )
+
+
+def unescape(cell: str) -> str:
+    """A CSV cell as the portal meant it: the export puts ``'`` before text a spreadsheet would
+    run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR); that mark is taken off again."""
+    if cell and cell.startswith("'") and cell[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        return cell[1:]
+    return cell

@@ -1,8 +1,10 @@
 """The sandbox e-claims portal: a Starlette web app that behaves like a government portal.
 
-Supplier side: password + TOTP login, CSRF tokens on every form, idle session expiry, lockout
-after 3 wrong passwords, a four-step claim wizard, receipts (page + PDF), a paginated claims list
-with CSV export, claim pages with history, comments and payments, correction of returned claims.
+Supplier side: password + single-use TOTP login, CSRF tokens on every form, idle session expiry,
+lockout after 3 wrong passwords or codes (unknown usernames alike), a request size limit and
+security headers (:mod:`portals.sandbox.web.guard`), a four-step claim wizard, receipts (page +
+PDF), a paginated claims list with CSV export (formula cells escaped), claim pages with history,
+comments and payments, correction of returned claims.
 Back office (JSON, header ``X-Backoffice-Token``): seed accounts and contracts, move claims,
 record payments, switch faults and maintenance at run time.
 API (JSON, shaped like Chorus Pro behind PISTE: ``portals.sandbox.web.api``): OAuth2 client
@@ -15,6 +17,7 @@ references are sequential and the fault counters need no locks.
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -25,6 +28,7 @@ from portals.sandbox.web import (
     backoffice,
     claim_list,
     claim_pages,
+    guard,
     login,
     receipts,
     runtime,
@@ -63,7 +67,8 @@ def create_app(config: PortalConfig) -> Starlette:
         *runtime.ROUTES,
         *api_auth.ROUTES,
         *api.ROUTES,
+        *guard.ROUTES,
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(guard.Guard)])
     app.state.portal = Portal(config)
     return app

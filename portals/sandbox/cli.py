@@ -184,6 +184,7 @@ def serve(args: argparse.Namespace) -> int:
         backoffice_token=token,
         idle_timeout=args.idle_timeout,
         faults=args.faults or "",
+        totp_period=args.totp_period,
     )
     app = create_app(config)
     print(f"sandbox portal on http://{args.host}:{args.port}/ (db {args.db})", file=sys.stderr)
@@ -258,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=900.0,
         help="seconds of inactivity before a session expires",
+    )
+    s.add_argument(
+        "--totp-period", type=int, default=30, help="seconds a one-time code lives (default 30)"
     )
     s.add_argument(
         "--backoffice-token",

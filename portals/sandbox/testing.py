@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from pypdf import PdfWriter
 
 from portals.base import PortalCredentials
 from portals.browser import launch_options
+from portals.totp import TotpSpec, fresh_code
 from portals.sandbox.cli import BackofficeClient
 
 
@@ -44,6 +46,7 @@ class SandboxServer:
     db_path: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    totp_period: int = 30
     backoffice: BackofficeClient = field(init=False)
 
     def __post_init__(self) -> None:
@@ -59,15 +62,26 @@ class Supplier:
     totp_secret: str
     contract_number: str
     document_types: tuple[str, ...]
+    totp_period: int = 30
 
     @property
     def credentials(self) -> PortalCredentials:
         return PortalCredentials.model_validate(
-            {"username": self.username, "password": self.password, "totp_secret": self.totp_secret}
+            {
+                "username": self.username,
+                "password": self.password,
+                "totp_secret": self.totp_secret,
+                "totp": {"period": self.totp_period},
+            }
         )
 
     def totp_now(self) -> str:
-        return pyotp.TOTP(self.totp_secret).now()
+        """This window's code (the portal takes it once: see :meth:`totp_fresh`)."""
+        return pyotp.TOTP(self.totp_secret, interval=self.totp_period).now()
+
+    def totp_fresh(self) -> str:
+        """A code not handed out before in this process (may wait for the next window)."""
+        return fresh_code(self.totp_secret, TotpSpec(period=self.totp_period))
 
 
 def free_port() -> int:
@@ -104,6 +118,7 @@ def running_sandbox(
     *,
     faults: str = "",
     idle_timeout: float = 900.0,  # ok: seconds
+    totp_period: int = 30,
 ) -> Iterator[SandboxServer]:
     """Run ``python -m portals.sandbox serve`` on a free port in ``workdir``; stop it after."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +139,8 @@ def running_sandbox(
         str(idle_timeout),
         "--faults",
         faults,
+        "--totp-period",
+        str(totp_period),
     ]
     env = dict(os.environ, SANDBOX_BACKOFFICE_TOKEN=token)
     with open(log_path, "wb") as log:
@@ -132,8 +149,9 @@ def running_sandbox(
     try:
         wait_until_up(url, process)
         yield SandboxServer(
-            url=url, token=token, db_path=db_path, process=process, log_path=log_path
-        )
+            url=url, token=token, db_path=db_path, process=process, log_path=log_path,
+            totp_period=totp_period,
+        )  # fmt: skip
     finally:
         process.terminate()
         try:
@@ -159,6 +177,7 @@ def seed_supplier(
         totp_secret=pyotp.random_base32(),
         contract_number=contract_number or f"C-2026-{suffix.upper()}",
         document_types=document_types,
+        totp_period=server.totp_period,
     )
     server.backoffice.add_account(supplier.username, supplier.password, supplier.totp_secret)
     server.backoffice.add_contract(
@@ -205,7 +224,7 @@ def browser_server(workdir: Path) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "playwright", "launch-server", "--browser", "chromium",
          "--config", str(config_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
         assert process.stdout is not None
@@ -214,9 +233,47 @@ def browser_server(workdir: Path) -> Iterator[str]:
             raise RuntimeError(f"browser server did not start: {line!r}")
         yield line
     finally:
-        process.terminate()
+        stop_group(process)
+
+
+@contextlib.contextmanager
+def run_server(workdir: Path) -> Iterator[str]:
+    """A Playwright browser server as a team would run it for many workers (``playwright
+    run-server``, from the playwright package's bundled driver) on a free local port; yields its
+    ``ws://`` endpoint for ``CLAIMS_BROWSER_WS_ENDPOINT``. Started with ``--unsafe`` so that a
+    client may name this machine's Chromium (:func:`portals.browser.server_launch_headers`)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = workdir / "run-server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1",
+             "--port", str(port), "--unsafe"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    endpoint = f"ws://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while "Listening on" not in log_path.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"playwright run-server did not start: {log_path.read_text()}")
+            with contextlib.suppress(OSError):  # block on a connect, not a sleep
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        yield endpoint
+    finally:
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a browser server started in its own session: the ``python -m playwright`` wrapper,
+    the driver's node process and its Chromium (terminating the wrapper alone left them)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
         try:
             process.wait(timeout=10)
+            break
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            continue
+    with contextlib.suppress(ProcessLookupError):  # the driver may outlive the wrapper
+        os.killpg(process.pid, signal.SIGKILL)

@@ -30,7 +30,7 @@ def point_at_portal(root: Path, server: SandboxServer, supplier: Supplier, monke
 
     data = tomllib.loads(config.read_text())
     data["portals"]["sandbox"].update(url=server.url, username=supplier.username,
-                                      timeout_seconds=20.0)
+                                      timeout_seconds=20.0, totp_period=server.totp_period)
     config.write_text(tomli_w.dumps(data))
     monkeypatch.setenv("CLAIMS_SANDBOX_PASSWORD", password or supplier.password)
     monkeypatch.setenv("CLAIMS_SANDBOX_TOTP", supplier.totp_secret)

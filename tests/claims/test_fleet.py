@@ -51,7 +51,9 @@ SETTLE_SECONDS = 6
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    with running_sandbox(tmp_path_factory.mktemp("portal"), faults="no_duplicate") as server:
+    # codes are single-use: each restarted process signs in anew, so short TOTP windows
+    with running_sandbox(tmp_path_factory.mktemp("portal"), faults="no_duplicate",
+                         totp_period=5) as server:
         yield server
 
 

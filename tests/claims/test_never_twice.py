@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    with running_sandbox(tmp_path_factory.mktemp("portal")) as server:
+    # codes are single-use: each restarted process signs in anew, so short TOTP windows
+    with running_sandbox(tmp_path_factory.mktemp("portal"), totp_period=5) as server:
         yield server
 
 

@@ -238,3 +238,48 @@ def test_status_sync_says_which_portal_failed_and_exits_3_when_all_did(
     result = cli("status", "sync")
     assert result.exit_code == 3, result.output
     assert "sandbox" in result.output and "\n" not in result.output.strip()
+
+
+def test_a_correction_on_a_portal_without_resubmission_needs_attention_not_rejected(
+        cli, workspace, server, monkeypatch, tmp_path) -> None:
+    """NotSupported (the adapter lacks RESUBMISSION): NEEDS_ATTENTION with the message, nothing
+    sent, never REJECTED_BY_PORTAL."""
+    from datetime import timedelta
+
+    from claims.lifecycle import submission
+    from claims.samples.pdfs import make_certificate_pdf
+    from portals.base import Capability
+    from portals.sandbox.adapter import SandboxAdapter
+    from tests.claims.helpers import TODAY
+
+    class NoResubmission(SandboxAdapter):
+        capabilities = frozenset(Capability) - {Capability.RESUBMISSION}
+
+    def factory(ws, portal):
+        adapter = submission.default_adapter_factory(ws, portal)
+        adapter.__class__ = NoResubmission
+        return adapter
+
+    supplier = ready_claims(workspace, server, monkeypatch, n=1)
+    code, out = run_json(cli, "claim", "submit", "1")
+    reference = out["claims"][0]["reference"]
+    server.backoffice.move(reference, "under_review")
+    server.backoffice.move(reference, "returned", reasons=["Completion certificate unsigned"])
+    assert run_json(cli, "status", "sync")[0] == 0
+    signed = tmp_path / "signed-cc.pdf"
+    make_certificate_pdf(signed, kind="completion-certificate", title="Certificate (signed)",
+                         holder="Gulf Engineering Services LLC",
+                         number_reference=f"{supplier.contract_number}-INV-001",
+                         issue_date=TODAY - timedelta(days=1))
+    assert run_json(cli, "claim", "correct", "1", "--doc",
+                    f"completion-certificate={signed}")[0] == 0
+    assert run_json(cli, "claim", "build", "1", "--as-of", str(TODAY))[0] == 0
+    summary = submission.submit_claims(workspace, ids=[1], adapter_factory=factory)
+    [outcome] = summary.outcomes
+    assert outcome.status == "NEEDS_ATTENTION" and "resubmission" in (outcome.message or "")
+    claim = workspace.store.get_claim(1)
+    assert claim.status.value == "NEEDS_ATTENTION"
+    assert "submission.not_supported" in [e.kind for e in claim.events]
+    [on_portal] = portal_claims(server, supplier.contract_number)
+    assert on_portal["status"] == "returned"   # nothing was sent
+    assert [h["status"] for h in on_portal["history"]].count("submitted") == 1

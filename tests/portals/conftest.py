@@ -91,7 +91,7 @@ class PortalClient(httpx.Client):
         )
         if h1_of(first.text) != "Enter your one-time code":
             return first
-        return self.post_form("/login/totp", data={"code": supplier.totp_now()})
+        return self.post_form("/login/totp", data={"code": supplier.totp_fresh()})
 
 
 @pytest.fixture

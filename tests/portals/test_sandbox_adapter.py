@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from pypdf import PdfReader
 
 from portals.base import BrowserOptions, PackageFile, SubmissionPackage
+from portals.browser import launch_options
 from portals.errors import (
     AccountLocked,
     AlreadySubmitted,
@@ -32,6 +33,7 @@ from portals.sandbox.testing import (
     Supplier,
     browser_server,
     make_pdf,
+    run_server,
     seed_supplier,
 )
 
@@ -450,6 +452,29 @@ def test_a_remote_browser_server_works_over_websocket(
         remote.login()
         assert remote.find_claim(fresh_supplier.contract_number, "INV-NONE") is None
         remote.close()
+
+
+def test_a_run_server_named_by_claims_browser_ws_endpoint_files_and_exports(
+    sandbox: SandboxServer,
+    fresh_supplier: Supplier,
+    make_adapter: Callable[..., SandboxAdapter],
+    pdfs: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``playwright run-server`` (the bundled driver's) through the environment variable: a
+    claim filed and the status export downloaded (save_as: a remote download has no path)."""
+    chromium = launch_options().get("executable_path")
+    if chromium:
+        monkeypatch.setenv("CLAIMS_CHROMIUM", str(chromium))
+    with run_server(tmp_path / "rs") as endpoint:
+        monkeypatch.setenv("CLAIMS_BROWSER_WS_ENDPOINT", endpoint)
+        remote = make_adapter(fresh_supplier)
+        receipt = remote.submit(package_for(fresh_supplier, "INV-RS", pdfs), tmp_path / "ev",
+                                lambda: None)  # fmt: skip
+        [report] = [r for r in remote.fetch_statuses() if r.invoice_number == "INV-RS"]
+        remote.close()
+    assert report.reference == receipt.reference and report.portal_status == "submitted"
 
 
 def test_when_the_caller_cannot_persist_its_intent_nothing_is_clicked(

@@ -19,6 +19,7 @@ from portals.sandbox.web.core import (
     STATUSES,
     account_id,
     contracts_of,
+    error_page,
     fmt_money,
     page,
     portal_of,
@@ -44,15 +45,31 @@ def claim_filters(request: Request) -> tuple[Any, dict[str, str]]:
     return query, params
 
 
+#: no supplier has this many pages; a larger number is a bad request, not an SQL overflow
+MAX_PAGE = 1_000_000
+
+
+def whole_number(request: Request, name: str, default: str, most: int) -> int | None:
+    """The query parameter ``name`` as a whole number from 1 to ``most``, else None
+    (``1e27``, ``-1``, ``abc`` and ``99999999999999999999`` are all None)."""
+    text = request.query_params.get(name, default).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(most)):
+        return None
+    value = int(text)
+    return value if 1 <= value <= most else None
+
+
 @page("list")
 async def claims_list(request: Request) -> Response:
     """The paginated, filtered list of the supplier's claims."""
     query, params = claim_filters(request)
-    try:
-        page_no = max(1, int(request.query_params.get("page", "1")))
-        per_page = min(100, max(1, int(request.query_params.get("per_page", "25"))))
-    except ValueError:
-        page_no, per_page = 1, 25
+    page_no = whole_number(request, "page", "1", MAX_PAGE)
+    per_page = whole_number(request, "per_page", "25", 100)
+    if page_no is None or per_page is None:
+        return error_page(
+            request, 400, "Bad request",
+            f"page must be a whole number from 1 to {MAX_PAGE}, per_page from 1 to 100.",
+        )  # fmt: skip
     with portal_of(request).Session() as s:
         total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
         ids = query.order_by(db.Claim.id.desc()).limit(per_page).offset((page_no - 1) * per_page)
@@ -112,6 +129,18 @@ CSV_COLUMNS = (
 )
 
 
+#: a cell starting with one of these is a formula to a spreadsheet (CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_safe(value: object) -> object:
+    """``value`` for a CSV cell: text a spreadsheet would run as a formula gets a leading
+    ``'`` (OWASP's advice); readers strip it again (:func:`portals.sandbox.adapter.unescape`)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 @page("export")
 async def claims_export(request: Request) -> Response:
     """Every matching claim as CSV, in a handful of queries whatever the number of claims."""
@@ -159,7 +188,7 @@ async def claims_export(request: Request) -> Response:
     for row in rows:
         paid = payments.get(row[0], [])
         writer.writerow(
-            [
+            cell_safe(c) for c in [
                 *row[1:12],
                 db.aware(row[12]).isoformat(),  # type: ignore[union-attr]
                 db.aware(row[13]).isoformat(),  # type: ignore[union-attr]

@@ -79,6 +79,8 @@ class PortalConfig:
     idle_timeout: float = 900.0  # ok: seconds
     faults: str = ""
     secret_key: str = ""
+    #: seconds a one-time code lives (RFC 6238's 30 by default)
+    totp_period: int = 30
 
 
 class Portal:
@@ -91,6 +93,10 @@ class Portal:
         self.Session = db.make_sessionmaker(self.engine)
         self.faults = Faults.parse(config.faults)
         self.sessions: dict[str, WebSession] = {}
+        #: account id -> the TOTP time step last used to sign in (a code is good only once)
+        self.totp_used: dict[int, int] = {}
+        #: unknown username -> failed sign-ins (they lock like real ones: no enumeration)
+        self.unknown_failures: dict[str, int] = {}
         self.signer = URLSafeSerializer(config.secret_key or secrets.token_hex(32), "session")
 
     # -- sessions -------------------------------------------------------------------------
@@ -213,10 +219,12 @@ def page(step: str | None, *, auth: bool = True) -> Callable[[Handler], Handler]
                 with portal.Session() as s:
                     request.state.user = s.get(db.Account, sess.account_id)
             if request.method == "POST":
-                form = await request.form(max_part_size=2 * 1024 * 1024)
+                form = await request.form(max_files=20, max_fields=200,
+                                          max_part_size=2 * 1024 * 1024)
                 request.state.form = form
-                given = str(form.get("csrf_token", ""))
-                if sess is None or not hmac.compare_digest(given, sess.csrf):
+                # bytes: compare_digest refuses a str with non-ASCII characters (a 500 before)
+                given = str(form.get("csrf_token", "")).encode("utf-8", "surrogatepass")
+                if sess is None or not hmac.compare_digest(given, sess.csrf.encode()):
                     return error_page(
                         request, 403, "Request refused",
                         "The form's security token is missing or out of date. "

@@ -1,10 +1,19 @@
-"""Signing in: password, then the one-time code (TOTP), lockout after 3 wrong passwords; and
-signing out. A new session on every privilege change.
+"""Signing in: password, then the one-time code (TOTP); and signing out. A new session on
+every privilege change.
+
+Like a real portal that is attacked: 3 wrong passwords or codes lock the account (the count
+runs across both until a sign-in succeeds); a code is good once (a replay within its window is
+refused with its own message and does not count as wrong); an unknown username gets the same
+message, the same hash work and the same lockout as a known one, so neither the answer nor its
+time tells whether the account exists.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
+import secrets
+import time
 
 import pyotp
 from sqlalchemy import select
@@ -13,7 +22,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portals.sandbox import db
-from portals.sandbox.web.core import COOKIE, WebSession, form_of, page, portal_of, render, see_other
+from portals.sandbox.web.core import (
+    COOKIE,
+    Portal,
+    WebSession,
+    form_of,
+    page,
+    portal_of,
+    render,
+    see_other,
+)
 
 MAX_FAILED_LOGINS = 3
 
@@ -37,6 +55,34 @@ async def login_form(request: Request) -> Response:
     return response
 
 
+LOCKED = (
+    "This account is locked after too many failed sign-in attempts. "
+    "Contact the help desk to unlock it."
+)
+INVALID = "Invalid username or password."
+BAD_CODE = "The one-time code is not valid. Enter the current code from your authenticator app."
+USED_CODE = "This one-time code has already been used. Wait for the next code and enter it."
+
+#: the hash checked for an unknown username, so it takes as long as a known one (no timing oracle)
+_DUMMY_HASH = db.hash_password(secrets.token_urlsafe(16))
+
+
+def _refuse(request: Request, status: int, message: str, username: str = "") -> Response:
+    return render(request, "login.html", status=status, title="Sign in", errors=[message],
+                  username=username)  # fmt: skip
+
+
+def _unknown_user_locked(portal: Portal, username: str, password: str) -> bool:
+    """An unknown username fails exactly like a known one: same hash work, same message, and
+    locked after as many tries (so neither the message nor the time tells them apart)."""
+    db.check_password(password, _DUMMY_HASH)
+    if len(portal.unknown_failures) > 10_000:
+        portal.unknown_failures.clear()
+    count = portal.unknown_failures.get(username, 0) + 1
+    portal.unknown_failures[username] = count
+    return count >= MAX_FAILED_LOGINS
+
+
 @page("login", auth=False)
 async def login_submit(request: Request) -> Response:
     """Check the password: lock after 3 failures, then ask for the TOTP code or sign in."""
@@ -47,28 +93,22 @@ async def login_submit(request: Request) -> Response:
     password = str(form.get("password", ""))
     with portal.Session() as s, s.begin():
         account = s.scalar(select(db.Account).where(db.Account.username == username))
-        if account is not None and account.locked:
-            return render(request, "login.html", status=403, title="Sign in", errors=[
-                ("This account is locked after too many failed sign-in attempts. "
-                "Contact the help desk to unlock it.")])  # fmt: skip
-        if account is None or not db.check_password(password, account.password_hash):
-            if account is not None:
-                account.failed_logins += 1
-                if account.failed_logins >= MAX_FAILED_LOGINS:
-                    account.locked = True
-                    return render(request, "login.html", status=403, title="Sign in", errors=[
-                        ("This account is locked after too many failed sign-in attempts. "
-                        "Contact the help desk to unlock it.")])  # fmt: skip
-            return render(
-                request,
-                "login.html",
-                status=401,
-                title="Sign in",
-                errors=["Invalid username or password."],
-                username=username,
-            )
-        account.failed_logins = 0
+        if account is None:
+            if _unknown_user_locked(portal, username, password):
+                return _refuse(request, 403, LOCKED)
+            return _refuse(request, 401, INVALID, username)
+        good = db.check_password(password, account.password_hash)  # the work, locked or not
+        if account.locked:
+            return _refuse(request, 403, LOCKED)
+        if not good:
+            account.failed_logins += 1
+            if account.failed_logins >= MAX_FAILED_LOGINS:
+                account.locked = True
+                return _refuse(request, 403, LOCKED)
+            return _refuse(request, 401, INVALID, username)
         has_totp = bool(account.totp_secret)
+        if not has_totp:  # with a code, the count goes on until the code is right too
+            account.failed_logins = 0
         acc_id = account.id
     # a new session on every privilege change (no session fixation)
     portal.drop(sess)
@@ -92,35 +132,44 @@ async def totp_form(request: Request) -> Response:
     return render(request, "totp.html", title="Enter your one-time code")
 
 
+def _code_step(secret: str, code: str, period: int) -> int | None:
+    """The time step (previous, current or next) whose code is ``code``, else None."""
+    totp = pyotp.TOTP(secret, interval=period)
+    now = time.time()
+    for offset in (0, -1, 1):
+        step = int(now // period) + offset
+        if code and hmac.compare_digest(totp.at(step * period).encode(), code.encode()):
+            return step
+    return None
+
+
 @page("totp", auth=False)
 async def totp_submit(request: Request) -> Response:
-    """Check the one-time code and sign in."""
+    """Check the one-time code (each good only once; wrong ones count like wrong passwords)
+    and sign in."""
     portal = portal_of(request)
     sess: WebSession = request.state.sess
     if sess.pending_account is None:
         return see_other("/login")
     code = re.sub(r"\s", "", str(form_of(request).get("code", "")))
-    with portal.Session() as s:
+    with portal.Session() as s, s.begin():
         account = s.get(db.Account, sess.pending_account)
-        ok = (
-            account is not None
-            and not account.locked
-            and bool(account.totp_secret)
-            and pyotp.TOTP(account.totp_secret or "").verify(code, valid_window=1)
-        )
-    if not ok:
-        return render(
-            request,
-            "totp.html",
-            status=401,
-            title="Enter your one-time code",
-            errors=[
-                (
-                    "The one-time code is not valid. Enter the current code from "
-                    "your authenticator app."
-                )
-            ],
-        )
+        if account is None or account.locked or not account.totp_secret:
+            return _refuse(request, 403, LOCKED)
+        step = _code_step(account.totp_secret, code, portal.config.totp_period)
+        if step is not None and step <= portal.totp_used.get(account.id, -1):
+            # a replayed code (RFC 6238 section 5.2): refused, not counted as a wrong one
+            return render(request, "totp.html", status=401, title="Enter your one-time code",
+                          errors=[USED_CODE])  # fmt: skip
+        if step is None:
+            account.failed_logins += 1
+            if account.failed_logins >= MAX_FAILED_LOGINS:
+                account.locked = True
+                return _refuse(request, 403, LOCKED)
+            return render(request, "totp.html", status=401, title="Enter your one-time code",
+                          errors=[BAD_CODE])  # fmt: skip
+        portal.totp_used[account.id] = step
+        account.failed_logins = 0
     portal.drop(sess)
     new = portal.new_session()
     new.account_id = sess.pending_account

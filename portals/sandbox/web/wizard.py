@@ -226,6 +226,12 @@ async def documents_submit(request: Request) -> Response:
             name, content = "", b""
             if isinstance(item, UploadFile):
                 name = item.filename or ""
+                # the parser spooled the file to disk while it streamed in: check its size
+                # before reading any of it into memory
+                if item.size is not None and item.size > LIMITS.max_file_bytes:
+                    errors.append(f"{doc_label(doc_type)}: {name} is larger than 10 MB")
+                    uploads.append((doc_type, name, b""))
+                    continue
                 content = await item.read()
             if name and portal.faults.fire("fail_upload", doc_type):
                 return error_page(
