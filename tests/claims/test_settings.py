@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from claims.collections.dunning import template_environment
-from claims.collections.settings import AgencyRule, FollowupSettings, Level
+from claims.collections.settings import AgencyRule, FollowupSettings, Level, TreasuryRate
 from claims.errors import InputError, UnknownName
 from claims.payments.settings import MatchSettings
 from claims.reports.settings import KpiSettings
@@ -20,7 +20,11 @@ from claims.sources.settings import InvoiceImportSettings, Mapping
 #: Models whose entries are named by the user (a level, a mapping): their key fields have no
 #: default, every other field has one.
 ENTRY_REQUIRED = {(Level, "name"), (Level, "days"), (Mapping, "columns"),
-                  (WitnessSettings, "url"), (WitnessSettings, "public_key")}
+                  (WitnessSettings, "url"), (WitnessSettings, "public_key"),
+                  # a published rate period is all of its keys (no default rate, no default
+                  # source)
+                  (TreasuryRate, "start"), (TreasuryRate, "end"), (TreasuryRate, "percent"),
+                  (TreasuryRate, "source")}
 
 
 def config(tmp_path: Path, text: str) -> Path:
