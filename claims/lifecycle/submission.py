@@ -157,13 +157,18 @@ class _Job:
 
 
 def submit_one(ws: Workspace, adapter: PortalAdapter, claim_id: int, *,
-               lease: Lease | None = None, beat: Heartbeat | None = None) -> Outcome:
+               lease: Lease | None = None, beat: Heartbeat | None = None,
+               claim: Claim | None = None) -> Outcome:
     """Submit (or reconcile) one leased claim. Raises AuthenticationFailed to stop a run.
 
     With ``lease`` the SUBMITTING intent is fenced on it, and ``beat`` (its heartbeat) is
     checked between steps: a lost lease ends the work on the claim (LeaseLost) before any click.
+    ``claim``: the claim as read after the lease was taken (read here when not given), so one
+    job reads it once; every write that matters is still fenced on the lease.
     """
-    job = _Job(ws, adapter, ws.store.get_claim(claim_id), lease, beat)
+    if claim is None or claim.id != claim_id:
+        claim = ws.store.get_claim(claim_id)
+    job = _Job(ws, adapter, claim, lease, beat)
     if job.claim.status.value in (ClaimStatus.SUBMITTING.value, ClaimStatus.UNKNOWN.value):
         settled = _reconcile(job)
         if settled is not None:
@@ -347,10 +352,9 @@ class _Run:
             self.progress(outcome)
 
 
-def _adapter_for(run: _Run, adapters: dict[str, PortalAdapter], claim_id: int) -> PortalAdapter:
+def _adapter_for(run: _Run, adapters: dict[str, PortalAdapter], claim: Claim) -> PortalAdapter:
     """This worker's adapter for the claim's portal: one per (worker, portal), made on first use."""
-    store = run.ws.store
-    portal = store.get_contract(store.get_claim(claim_id).contract_number).portal
+    portal = run.ws.store.get_contract(claim.contract_number).portal
     if portal not in adapters:
         adapters[portal] = run.factory(run.ws, portal)
     return adapters[portal]
@@ -361,8 +365,9 @@ def _work_on(run: _Run, adapters: dict[str, PortalAdapter], lease: Lease) -> Out
     claim_id, store = lease.claim_id, run.ws.store
     try:
         with Heartbeat(store.engine, lease) as beat:
-            return submit_one(run.ws, _adapter_for(run, adapters, claim_id), claim_id,
-                              lease=lease, beat=beat)
+            claim = store.get_claim(claim_id)   # read once, after the lease: one read per job
+            return submit_one(run.ws, _adapter_for(run, adapters, claim), claim_id,
+                              lease=lease, beat=beat, claim=claim)
     except AuthenticationFailed:
         raise
     except Exception as err:  # noqa: BLE001 - one claim's failure must not stop the batch
