@@ -102,7 +102,8 @@ def refresh_due_dates(conn: Connection, config: CollectionsConfig,
             if r.basis is None or r.basis in COMPUTED_BASES]
     if not rows:
         return 0
-    ids = [r.id for r in rows]
+    # an invoice without rows (basis NULL: no row at all) has nothing to delete
+    ids = [r.id for r in rows if r.basis is not None]
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         conn.execute(delete(ScheduleRow).where(ScheduleRow.invoice_id.in_(chunk),
@@ -117,21 +118,27 @@ _COLUMNS = ("invoice_id", "seq", "due_date", "amount", "basis")
 
 
 def _insert_many(conn: Connection, values: list[tuple[Any, ...]]) -> None:
-    """Insert schedule rows (tuples in :data:`_COLUMNS` order) through the driver's own
-    executemany in large batches: each value goes through its column type's bind processor
-    once (the same conversion SQLAlchemy applies), without SQLAlchemy's per-row parameter
-    processing — most of the time of a large fill."""
+    """Insert schedule rows (tuples in :data:`_COLUMNS` order) straight through the driver:
+    each value goes through its column type's bind processor once (the same conversion
+    SQLAlchemy applies), without SQLAlchemy's per-row parameter processing — most of the time
+    of a large fill."""
     if not values:
         return
     table = ScheduleRow.__table__
     procs = [table.c[name].type._cached_bind_processor(conn.dialect) for name in _COLUMNS]
     converted = [tuple(v if p is None else p(v) for p, v in zip(procs, row, strict=True))
                  for row in values]
-    marks = ", ".join(["?"] * len(_COLUMNS) if conn.dialect.paramstyle == "qmark"
-                      else ["%s"] * len(_COLUMNS))
-    sql = f"INSERT INTO collection_schedule ({', '.join(_COLUMNS)}) VALUES ({marks})"
-    for start in range(0, len(converted), 20000):
-        conn.exec_driver_sql(sql, converted[start:start + 20000])
+    head = f"INSERT INTO collection_schedule ({', '.join(_COLUMNS)}) VALUES "
+    if conn.dialect.paramstyle == "qmark":  # SQLite: its executemany is a C loop, fast enough
+        row_marks = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
+        conn.exec_driver_sql(head + row_marks, converted)
+        return
+    # PostgreSQL: executemany is a statement per row even pipelined; one statement takes every
+    # column as one array and unnests them into rows
+    columns = list(zip(*converted, strict=True))
+    conn.exec_driver_sql(
+        head.replace(" VALUES ", " ") + "SELECT * FROM unnest(%s::integer[], %s::integer[], "
+        "%s::date[], %s::bigint[], %s::varchar[])", tuple(list(c) for c in columns))
 
 
 def ensure_due_dates(engine: Engine, config: CollectionsConfig) -> int:
