@@ -128,17 +128,20 @@ def _insert_many(conn: Connection, values: list[tuple[Any, ...]]) -> None:
     procs = [table.c[name].type._cached_bind_processor(conn.dialect) for name in _COLUMNS]
     converted = [tuple(v if p is None else p(v) for p, v in zip(procs, row, strict=True))
                  for row in values]
-    head = f"INSERT INTO collection_schedule ({', '.join(_COLUMNS)}) VALUES "
-    if conn.dialect.paramstyle == "qmark":  # SQLite: its executemany is a C loop, fast enough
-        row_marks = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
-        conn.exec_driver_sql(head + row_marks, converted)
+    if conn.dialect.name == "sqlite":  # its executemany is a C loop, fast enough
+        marks = ", ".join(["?"] * len(_COLUMNS))
+        conn.exec_driver_sql(f"INSERT INTO collection_schedule ({', '.join(_COLUMNS)}) "
+                             f"VALUES ({marks})", converted)
         return
-    # PostgreSQL: executemany is a statement per row even pipelined; one statement takes every
-    # column as one array and unnests them into rows
-    columns = list(zip(*converted, strict=True))
-    conn.exec_driver_sql(
-        head.replace(" VALUES ", " ") + "SELECT * FROM unnest(%s::integer[], %s::integer[], "
-        "%s::date[], %s::bigint[], %s::varchar[])", tuple(list(c) for c in columns))
+    # PostgreSQL: executemany is a statement per row even pipelined; COPY on the same
+    # connection (so in the same transaction) streams every row in one command
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY collection_schedule ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            for row in converted:
+                copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 def ensure_due_dates(engine: Engine, config: CollectionsConfig) -> int:
