@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from claims.collections.receivables import as_date, as_datetime, bind, money
 from claims.collections.settings import CollectionsConfig
@@ -123,6 +123,10 @@ def _insert_many(conn: Connection, values: list[tuple[Any, ...]]) -> None:
     SQLAlchemy applies), without SQLAlchemy's per-row parameter processing — most of the time
     of a large fill."""
     if not values:
+        return
+    if conn.dialect.driver not in ("pysqlite", "psycopg"):  # another driver: SQLAlchemy's way
+        conn.execute(insert(ScheduleRow), [dict(zip(_COLUMNS, row, strict=True))
+                                           for row in values])
         return
     table = ScheduleRow.__table__
     procs = [table.c[name].type._cached_bind_processor(conn.dialect) for name in _COLUMNS]
