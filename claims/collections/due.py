@@ -52,8 +52,11 @@ OR (EXISTS (SELECT 1 FROM claims c JOIN contracts k ON k.id = c.contract_id
                 AND s.basis IN ('invoice', 'default')))"""
 
 
-def invoice_dues(row: Any, config: CollectionsConfig) -> list[Due]:
-    """The due dates of one invoice row (columns of ``_STALE``) under ``config``."""
+def invoice_dues(row: Any, config: CollectionsConfig,
+                 calendars: dict[tuple[str, int], Any] | None = None) -> list[Due]:
+    """The due dates of one invoice row (columns of ``_STALE``) under ``config``;
+    ``calendars`` (agency, issue year) → business-day calendar, filled as met (a cache for a
+    run over many invoices: building a calendar is the costly part)."""
     issue = as_date(row.issue_date)
     rule = config.agencies.get(row.agency) if row.agency else None
     statutory = None
@@ -63,7 +66,11 @@ def invoice_dues(row: Any, config: CollectionsConfig) -> list[Due]:
         received = rule.local_date(as_datetime(row.received))
     calendar = None
     if rule is not None:
-        calendar = rule.business_days(range(issue.year, issue.year + 3))
+        cache = {} if calendars is None else calendars
+        key = (row.agency, issue.year)
+        if key not in cache:
+            cache[key] = rule.business_days(range(issue.year, issue.year + 3))
+        calendar = cache[key]
     return due_dates(issue, money(row.total, row.currency), places=minor_units(row.currency),
                      invoice_due=as_date(row.due_date) if row.due_date is not None else None,
                      default_net_days=config.followup.default_net_days, rule=statutory,
@@ -95,16 +102,50 @@ def refresh_due_dates(conn: Connection, config: CollectionsConfig,
             if r.basis is None or r.basis in COMPUTED_BASES]
     if not rows:
         return 0
-    ids = [r.id for r in rows]
+    # an invoice without rows (basis NULL: no row at all) has nothing to delete
+    ids = [r.id for r in rows if r.basis is not None]
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         conn.execute(delete(ScheduleRow).where(ScheduleRow.invoice_id.in_(chunk),
                                                ScheduleRow.basis.in_(COMPUTED_BASES)))
-    values = [{"invoice_id": r.id, "seq": d.seq, "due_date": d.due_date, "amount": d.amount,
-               "basis": d.basis} for r in rows for d in invoice_dues(r, config)]
-    for start in range(0, len(values), 5000):
-        conn.execute(insert(ScheduleRow), values[start:start + 5000])
+    calendars: dict[tuple[str, int], Any] = {}
+    _insert_many(conn, [(r.id, d.seq, d.due_date, d.amount, d.basis)
+                        for r in rows for d in invoice_dues(r, config, calendars)])
     return len(rows)
+
+
+_COLUMNS = ("invoice_id", "seq", "due_date", "amount", "basis")
+
+
+def _insert_many(conn: Connection, values: list[tuple[Any, ...]]) -> None:
+    """Insert schedule rows (tuples in :data:`_COLUMNS` order) straight through the driver:
+    each value goes through its column type's bind processor once (the same conversion
+    SQLAlchemy applies), without SQLAlchemy's per-row parameter processing — most of the time
+    of a large fill."""
+    if not values:
+        return
+    if conn.dialect.driver not in ("pysqlite", "psycopg"):  # another driver: SQLAlchemy's way
+        conn.execute(insert(ScheduleRow), [dict(zip(_COLUMNS, row, strict=True))
+                                           for row in values])
+        return
+    table = ScheduleRow.__table__
+    procs = [table.c[name].type._cached_bind_processor(conn.dialect) for name in _COLUMNS]
+    converted = [tuple(v if p is None else p(v) for p, v in zip(procs, row, strict=True))
+                 for row in values]
+    if conn.dialect.name == "sqlite":  # its executemany is a C loop, fast enough
+        marks = ", ".join(["?"] * len(_COLUMNS))
+        conn.exec_driver_sql(f"INSERT INTO collection_schedule ({', '.join(_COLUMNS)}) "
+                             f"VALUES ({marks})", converted)
+        return
+    # PostgreSQL: executemany is a statement per row even pipelined; COPY on the same
+    # connection (so in the same transaction) streams every row in one command
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY collection_schedule ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            for row in converted:
+                copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 def ensure_due_dates(engine: Engine, config: CollectionsConfig) -> int:
