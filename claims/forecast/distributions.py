@@ -4,7 +4,9 @@ A :class:`Dist` is a probability mass over delays ``DMIN … DMAX`` days plus ``
 of "not within ``DMAX`` days, or never". It is estimated from amount-weighted samples with
 right-censoring (an invoice still open at the as-of date says only "later than so many days"):
 the Kaplan–Meier estimator, so recent invoices that are not paid yet do not make customers look
-faster than they are. Probabilities are floats: they are weights, not money.
+faster than they are. Probabilities are floats: they are weights, not money. The mixes, sums and
+convolutions run on numpy arrays (a claim's arrival is a convolution of ~92×92 days, once per
+situation; in pure Python that was most of the forecast's time).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+
+import numpy as np
 
 #: the earliest delay counted (days before the due date); earlier payments count as DMIN
 DMIN = -60
@@ -42,11 +46,8 @@ class Dist:
     @cached_property
     def cumulative(self) -> tuple[float, ...]:
         """:meth:`cdf`, computed once per distribution (every item of a customer reads it)."""
-        out, total = [], 0.0
-        for p in self.pmf:
-            total += p
-            out.append(total)
-        return tuple(out)
+        # np.cumsum adds in order, as the loop it replaces did: the same floats
+        return tuple(np.cumsum(np.asarray(self.pmf, dtype=np.float64)).tolist())
 
     def median(self) -> int | None:
         """The median delay in days, or ``None`` when most of the mass is ``later``."""
@@ -117,7 +118,10 @@ def mix(child: Dist | None, parent: Dist | None, prior: float) -> Dist | None:
     if parent is None:
         return child
     w = child.n / (child.n + prior) if child.n + prior > 0 else 1.0
-    pmf = tuple(w * a + (1 - w) * b for a, b in zip(child.pmf, parent.pmf, strict=True))
+    if len(child.pmf) != len(parent.pmf):
+        raise ValueError("mix: distributions over different delay ranges")
+    pmf = tuple((w * np.asarray(child.pmf, dtype=np.float64)
+                 + (1 - w) * np.asarray(parent.pmf, dtype=np.float64)).tolist())
     return Dist(pmf, w * child.later + (1 - w) * parent.later, child.n + parent.n)
 
 
@@ -144,17 +148,17 @@ def week_weights(dist: Dist, offset: int, weeks: int) -> tuple[float, ...]:
 
 
 def convolve(a: Sequence[float], b: Sequence[float], limit: int) -> list[float]:
-    """The mass of a sum of two independent day counts (index = days), cut at ``limit``."""
+    """The mass of a sum of two independent day counts (index = days), cut at ``limit``.
+
+    numpy's convolution adds the products in another order than a double loop would: the
+    result differs from it by rounding only (~1e-16 of the mass)."""
+    left = np.asarray(a[:limit], dtype=np.float64)
+    right = np.asarray(b[:limit], dtype=np.float64)
     out = [0.0] * limit
-    nonzero = [(j, pb) for j, pb in enumerate(b[:limit]) if pb != 0.0]  # adding 0.0: a no-op
-    for i, pa in enumerate(a):
-        if pa == 0.0 or i >= limit:
-            continue
-        room = limit - i
-        for j, pb in nonzero:
-            if j >= room:
-                break
-            out[i + j] += pa * pb
+    if left.size == 0 or right.size == 0:
+        return out
+    full = np.convolve(left, right)[:limit].tolist()
+    out[:len(full)] = full
     return out
 
 
