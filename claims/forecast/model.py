@@ -22,7 +22,6 @@ amounts at stake stay ``Decimal``.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
