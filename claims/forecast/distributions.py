@@ -164,13 +164,12 @@ def convolve(a: Sequence[float], b: Sequence[float], limit: int) -> list[float]:
 
 def days_pmf(dist: Dist, shift: int, limit: int) -> list[float]:
     """``dist`` moved by ``shift`` days as a mass over 0…limit−1 (mass below 0 goes to 0)."""
-    out = [0.0] * limit
-    for k, p in enumerate(dist.pmf):
-        if p:
-            day = max(k + DMIN + shift, 0)
-            if day < limit:
-                out[day] += p
-    return out
+    pmf = np.asarray(dist.pmf, dtype=np.float64)
+    days = np.maximum(np.arange(pmf.size) + (DMIN + shift), 0)
+    keep = (pmf != 0.0) & (days < limit)
+    out = np.zeros(limit)
+    np.add.at(out, days[keep], pmf[keep])  # adds in index order, as the loop it replaces did
+    return out.tolist()
 
 
 def weights_from_days(arrival: Sequence[float], weeks: int) -> tuple[float, ...]:
