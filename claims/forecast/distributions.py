@@ -67,6 +67,20 @@ def _index(days: int) -> int:
     return min(max(days, DMIN), DMAX) - DMIN
 
 
+def paid_slot(delay: int) -> int:
+    """The slot of :attr:`Sample.paid` a payment ``delay`` days after the due date goes to."""
+    if delay > DMAX:
+        return SPAN
+    return 0 if delay < DMIN else delay - DMIN
+
+
+def open_slot(delay: int) -> int:
+    """The slot of :attr:`Sample.censored` an amount open ``delay`` days after goes to."""
+    if delay >= DMAX:
+        return SPAN
+    return 0 if delay < DMIN else delay - DMIN
+
+
 class Sample:
     """Accumulates amount-weighted delays: paid at a delay, or still open at a delay."""
 
@@ -79,14 +93,11 @@ class Sample:
 
     def add_paid(self, delay: int, weight: float) -> None:
         """``weight`` (a share of an invoice) was paid ``delay`` days after its due date."""
-        self.paid[SPAN if delay > DMAX else _index(delay)] += weight
+        self.paid[paid_slot(delay)] += weight
 
     def add_open(self, delay: int, weight: float) -> None:
         """``weight`` was still unpaid ``delay`` days after its due date (right-censored)."""
-        if delay >= DMAX:
-            self.censored[SPAN] += weight
-        else:
-            self.censored[_index(delay)] += weight
+        self.censored[open_slot(delay)] += weight
 
     def count(self, invoices: float = 1.0) -> None:
         self.n += invoices
