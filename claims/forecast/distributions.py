@@ -107,15 +107,16 @@ class Sample:
         at_risk = sum(self.paid) + sum(self.censored)
         if at_risk <= 0:
             return None
-        survival, pmf = 1.0, []
-        for k in range(SPAN):
-            paid = self.paid[k]
-            hazard = paid / at_risk if at_risk > 1e-12 else 0.0
-            pmf.append(survival * hazard)
-            survival *= 1.0 - hazard
-            # an open amount censored at delay k is known to survive past k
-            at_risk -= paid + self.censored[k]
-        return Dist(tuple(pmf), max(survival, 0.0), self.n)
+        # the estimator's running sums as numpy accumulations: subtract/multiply.accumulate
+        # go step by step in order, as the loop they replace did (the same floats)
+        paid = np.asarray(self.paid[:SPAN], dtype=np.float64)
+        gone = paid + np.asarray(self.censored[:SPAN], dtype=np.float64)
+        risk = np.subtract.accumulate(np.concatenate(([at_risk], gone)))[:SPAN]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hazard = np.where(risk > 1e-12, paid / np.where(risk > 1e-12, risk, 1.0), 0.0)
+        survival = np.multiply.accumulate(np.concatenate(([1.0], 1.0 - hazard)))
+        pmf = (survival[:SPAN] * hazard).tolist()
+        return Dist(tuple(pmf), max(survival[SPAN].item(), 0.0), self.n)
 
 
 def mix(child: Dist | None, parent: Dist | None, prior: float) -> Dist | None:

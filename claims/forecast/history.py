@@ -100,6 +100,8 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     used: dict[int, float] = {}
     parents: dict[tuple[str | None, int], str] = {}
     for item in ledger.items:
+        if item.issue_date > day:  # not issued yet (as_known keeps the issue date)
+            continue
         item = ledger.as_known(item, day)   # a statutory due date made later was not known
         if item.due_date > day or item.due_date < since or item.issue_date > day:
             continue
@@ -161,6 +163,9 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     correction: dict[str, Sample] = defaultdict(Sample)
     lateness: dict[str, Sample] = defaultdict(Sample)
     for claim in ledger.claims:
+        # events are in time order: none by ``day``, or the last before the window: skip
+        if not claim.events or claim.events[0][0] > day or claim.events[-1][0] < since:
+            continue
         events = [(at, st) for at, st in claim.events if at <= day]
         if not events or events[-1][0] < since:
             continue
