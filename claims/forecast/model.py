@@ -131,8 +131,10 @@ def _money(value: float, places: int) -> Decimal:
 
 
 def forecast(ledger: Ledger, behaviour: Behaviour, day: date,
-             options: Options | None = None) -> Forecast:
-    """The forecast as of the end of ``day`` from what ``ledger`` knew then."""
+             options: Options | None = None,
+             open_items: list[tuple[Item, Decimal]] | None = None) -> Forecast:
+    """The forecast as of the end of ``day`` from what ``ledger`` knew then (``open_items``:
+    ``ledger.open_items(day)`` when the caller has it already, as the backtest does)."""
     options = options or Options()
     result = Forecast(day, options.weeks)
     disputed = {d.invoice_id for d in ledger.disputes if active(d.opened_on, d.resolved_on, day)}
@@ -145,7 +147,9 @@ def forecast(ledger: Ledger, behaviour: Behaviour, day: date,
             claims[claim.invoice_id] = (claim, status, since)
     invoice_lines: list[Line] = []
     cache: dict[tuple[Any, ...], tuple[tuple[float, ...], str]] = {}
-    for item, open_amount in ledger.open_items(day):
+    if open_items is None:
+        open_items = ledger.open_items(day)
+    for item, open_amount in open_items:
         _interest(ledger, item, open_amount, day, result)
         if item.invoice_id in disputed:
             result.held_out.append({"invoice": item.label, "customer": ledger.name(
