@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -117,3 +118,17 @@ def test_backtest_sharing_open_items_scores_as_separate_passes() -> None:
             week[((r.day - day).days - 1) // 7] += float(r.amount)  # ok: a test's sum
     assert dict(actuals(ledger, day, 13, invoices_of(ledger))) == expected
     assert len(run_backtest(ledger, day, day + timedelta(days=7)).dates) == 2
+
+
+def test_paid_by_customer_bisects_to_the_scan() -> None:
+    ledger = generate(800, 20, start=date(2025, 1, 1), end=date(2025, 12, 31)).to_ledger()
+    customers = {i.customer_id for i in ledger.items}
+    of = {i.invoice_id: i.customer_id for i in ledger.items}
+    spans = [(date(2025, 1, 1), date(2025, 12, 31)), (date(2025, 3, 5), date(2025, 3, 5)),
+             (date(2025, 6, 1), date(2025, 8, 15)), (date(2025, 9, 1), date(2025, 8, 1))]
+    for customer in customers:
+        for start, end in spans:
+            scan = sum((r.amount for r in ledger.receipts if of.get(r.invoice_id) == customer
+                        and r.kind == "payment" and start <= r.day <= end), Decimal(0))
+            assert ledger.paid_by_customer(customer, start, end) == scan
+    assert ledger.paid_by_customer(-1, date(2025, 1, 1), date(2025, 12, 31)) == 0
