@@ -20,10 +20,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from claims.forecast.history import Behaviour, learn
-from claims.forecast.ledger import Ledger
+from claims.forecast.ledger import Item, Ledger
 from claims.forecast.model import Options, forecast
 
 METHODS = ("naive", "lag", "model")
@@ -36,12 +37,15 @@ def _week(day: date, target: date, weeks: int) -> int | None:
     return k if k <= weeks else None
 
 
-def baselines(ledger: Ledger, behaviour: Behaviour, day: date,
-              weeks: int) -> dict[str, dict[str, list[float]]]:
+def baselines(ledger: Ledger, behaviour: Behaviour, day: date, weeks: int,
+              open_items: list[tuple[Item, Decimal]] | None = None
+              ) -> dict[str, dict[str, list[float]]]:
     """Naive and lag forecasts per currency: expected receipts per week."""
     out: dict[str, dict[str, list[float]]] = {
         "naive": defaultdict(lambda: [0.0] * weeks), "lag": defaultdict(lambda: [0.0] * weeks)}
-    for item, open_amount in ledger.open_items(day):
+    if open_items is None:
+        open_items = ledger.open_items(day)
+    for item, open_amount in open_items:
         amount = float(open_amount)  # ok: a score (WAPE, bias), not money kept or shown
         k = _week(day, item.due_date, weeks)
         if k:
@@ -53,15 +57,27 @@ def baselines(ledger: Ledger, behaviour: Behaviour, day: date,
     return out
 
 
-def actuals(ledger: Ledger, day: date, weeks: int) -> dict[str, list[float]]:
-    """Payments per week after ``day`` on invoices issued by ``day``, per currency."""
-    issued = {i.invoice_id: i for i in ledger.items if i.issue_date <= day}
+def invoices_of(ledger: Ledger) -> dict[int, tuple[date, str]]:
+    """Per invoice: the first issue date of its items and its currency (read once)."""
+    out: dict[int, tuple[date, str]] = {}
+    for i in ledger.items:
+        seen = out.get(i.invoice_id)
+        if seen is None or i.issue_date < seen[0]:
+            out[i.invoice_id] = (i.issue_date, i.currency)
+    return out
+
+
+def actuals(ledger: Ledger, day: date, weeks: int,
+            invoices: dict[int, tuple[date, str]] | None = None) -> dict[str, list[float]]:
+    """Payments per week after ``day`` on invoices issued by ``day``, per currency
+    (``invoices``: :func:`invoices_of`, when the caller has it already)."""
+    invoices = invoices_of(ledger) if invoices is None else invoices
     end = day + timedelta(days=7 * weeks)
     out: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
     for r in ledger.receipts_between(day, end):
-        item = issued.get(r.invoice_id)
-        if item is not None and r.kind == "payment":
-            out[item.currency][((r.day - day).days - 1) // 7] += float(r.amount)  # ok: statistics
+        item = invoices.get(r.invoice_id)
+        if item is not None and item[0] <= day and r.kind == "payment":
+            out[item[1]][((r.day - day).days - 1) // 7] += float(r.amount)  # ok: statistics
     return out
 
 
@@ -108,13 +124,15 @@ def run_backtest(ledger: Ledger, start: date, end: date, options: Options | None
     options = options or Options()
     weeks = options.weeks
     result = Backtest()
+    invoices = invoices_of(ledger)  # the invoices' issue dates and currencies, read once
     day = start
     while day <= end:
         began = time.perf_counter()
         behaviour = learn(ledger, day, window_days=options.window_days, prior=options.prior,
                           grace_days=options.promise_grace_days)
-        methods = baselines(ledger, behaviour, day, weeks)
-        fc = forecast(ledger, behaviour, day, options)
+        items = ledger.open_items(day)  # once per as-of date, for every method
+        methods = baselines(ledger, behaviour, day, weeks, items)
+        fc = forecast(ledger, behaviour, day, options, items)
         model: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
         for line in fc.lines:
             target = model[line.currency]
@@ -125,7 +143,7 @@ def run_backtest(ledger: Ledger, start: date, end: date, options: Options | None
         # the bands' coverage is a score (statistics), not money kept or shown
         bands = {(r.currency, r.week): (float(r.p10), float(r.p90))  # ok: a score
                  for r in fc.rows}
-        actual = actuals(ledger, day, weeks)
+        actual = actuals(ledger, day, weeks, invoices)
         result.seconds_per_date.append(time.perf_counter() - began)
         _score(result, methods, actual, bands, weeks)
         result.dates.append(day)

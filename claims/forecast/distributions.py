@@ -4,7 +4,9 @@ A :class:`Dist` is a probability mass over delays ``DMIN … DMAX`` days plus ``
 of "not within ``DMAX`` days, or never". It is estimated from amount-weighted samples with
 right-censoring (an invoice still open at the as-of date says only "later than so many days"):
 the Kaplan–Meier estimator, so recent invoices that are not paid yet do not make customers look
-faster than they are. Probabilities are floats: they are weights, not money.
+faster than they are. Probabilities are floats: they are weights, not money. The mixes, sums and
+convolutions run on numpy arrays (a claim's arrival is a convolution of ~92×92 days, once per
+situation; in pure Python that was most of the forecast's time).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+
+import numpy as np
 
 #: the earliest delay counted (days before the due date); earlier payments count as DMIN
 DMIN = -60
@@ -42,11 +46,8 @@ class Dist:
     @cached_property
     def cumulative(self) -> tuple[float, ...]:
         """:meth:`cdf`, computed once per distribution (every item of a customer reads it)."""
-        out, total = [], 0.0
-        for p in self.pmf:
-            total += p
-            out.append(total)
-        return tuple(out)
+        # np.cumsum adds in order, as the loop it replaces did: the same floats
+        return tuple(np.cumsum(np.asarray(self.pmf, dtype=np.float64)).tolist())
 
     def median(self) -> int | None:
         """The median delay in days, or ``None`` when most of the mass is ``later``."""
@@ -66,6 +67,20 @@ def _index(days: int) -> int:
     return min(max(days, DMIN), DMAX) - DMIN
 
 
+def paid_slot(delay: int) -> int:
+    """The slot of :attr:`Sample.paid` a payment ``delay`` days after the due date goes to."""
+    if delay > DMAX:
+        return SPAN
+    return 0 if delay < DMIN else delay - DMIN
+
+
+def open_slot(delay: int) -> int:
+    """The slot of :attr:`Sample.censored` an amount open ``delay`` days after goes to."""
+    if delay >= DMAX:
+        return SPAN
+    return 0 if delay < DMIN else delay - DMIN
+
+
 class Sample:
     """Accumulates amount-weighted delays: paid at a delay, or still open at a delay."""
 
@@ -78,14 +93,11 @@ class Sample:
 
     def add_paid(self, delay: int, weight: float) -> None:
         """``weight`` (a share of an invoice) was paid ``delay`` days after its due date."""
-        self.paid[SPAN if delay > DMAX else _index(delay)] += weight
+        self.paid[paid_slot(delay)] += weight
 
     def add_open(self, delay: int, weight: float) -> None:
         """``weight`` was still unpaid ``delay`` days after its due date (right-censored)."""
-        if delay >= DMAX:
-            self.censored[SPAN] += weight
-        else:
-            self.censored[_index(delay)] += weight
+        self.censored[open_slot(delay)] += weight
 
     def count(self, invoices: float = 1.0) -> None:
         self.n += invoices
@@ -95,15 +107,16 @@ class Sample:
         at_risk = sum(self.paid) + sum(self.censored)
         if at_risk <= 0:
             return None
-        survival, pmf = 1.0, []
-        for k in range(SPAN):
-            paid = self.paid[k]
-            hazard = paid / at_risk if at_risk > 1e-12 else 0.0
-            pmf.append(survival * hazard)
-            survival *= 1.0 - hazard
-            # an open amount censored at delay k is known to survive past k
-            at_risk -= paid + self.censored[k]
-        return Dist(tuple(pmf), max(survival, 0.0), self.n)
+        # the estimator's running sums as numpy accumulations: subtract/multiply.accumulate
+        # go step by step in order, as the loop they replace did (the same floats)
+        paid = np.asarray(self.paid[:SPAN], dtype=np.float64)
+        gone = paid + np.asarray(self.censored[:SPAN], dtype=np.float64)
+        risk = np.subtract.accumulate(np.concatenate(([at_risk], gone)))[:SPAN]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hazard = np.where(risk > 1e-12, paid / np.where(risk > 1e-12, risk, 1.0), 0.0)
+        survival = np.multiply.accumulate(np.concatenate(([1.0], 1.0 - hazard)))
+        pmf = (survival[:SPAN] * hazard).tolist()
+        return Dist(tuple(pmf), max(survival[SPAN].item(), 0.0), self.n)
 
 
 def mix(child: Dist | None, parent: Dist | None, prior: float) -> Dist | None:
@@ -117,7 +130,10 @@ def mix(child: Dist | None, parent: Dist | None, prior: float) -> Dist | None:
     if parent is None:
         return child
     w = child.n / (child.n + prior) if child.n + prior > 0 else 1.0
-    pmf = tuple(w * a + (1 - w) * b for a, b in zip(child.pmf, parent.pmf, strict=True))
+    if len(child.pmf) != len(parent.pmf):
+        raise ValueError("mix: distributions over different delay ranges")
+    pmf = tuple((w * np.asarray(child.pmf, dtype=np.float64)
+                 + (1 - w) * np.asarray(parent.pmf, dtype=np.float64)).tolist())
     return Dist(pmf, w * child.later + (1 - w) * parent.later, child.n + parent.n)
 
 
@@ -144,29 +160,28 @@ def week_weights(dist: Dist, offset: int, weeks: int) -> tuple[float, ...]:
 
 
 def convolve(a: Sequence[float], b: Sequence[float], limit: int) -> list[float]:
-    """The mass of a sum of two independent day counts (index = days), cut at ``limit``."""
+    """The mass of a sum of two independent day counts (index = days), cut at ``limit``.
+
+    numpy's convolution adds the products in another order than a double loop would: the
+    result differs from it by rounding only (~1e-16 of the mass)."""
+    left = np.asarray(a[:limit], dtype=np.float64)
+    right = np.asarray(b[:limit], dtype=np.float64)
     out = [0.0] * limit
-    nonzero = [(j, pb) for j, pb in enumerate(b[:limit]) if pb != 0.0]  # adding 0.0: a no-op
-    for i, pa in enumerate(a):
-        if pa == 0.0 or i >= limit:
-            continue
-        room = limit - i
-        for j, pb in nonzero:
-            if j >= room:
-                break
-            out[i + j] += pa * pb
+    if left.size == 0 or right.size == 0:
+        return out
+    full = np.convolve(left, right)[:limit].tolist()
+    out[:len(full)] = full
     return out
 
 
 def days_pmf(dist: Dist, shift: int, limit: int) -> list[float]:
     """``dist`` moved by ``shift`` days as a mass over 0…limit−1 (mass below 0 goes to 0)."""
-    out = [0.0] * limit
-    for k, p in enumerate(dist.pmf):
-        if p:
-            day = max(k + DMIN + shift, 0)
-            if day < limit:
-                out[day] += p
-    return out
+    pmf = np.asarray(dist.pmf, dtype=np.float64)
+    days = np.maximum(np.arange(pmf.size) + (DMIN + shift), 0)
+    keep = (pmf != 0.0) & (days < limit)
+    out = np.zeros(limit)
+    np.add.at(out, days[keep], pmf[keep])  # adds in index order, as the loop it replaces did
+    return out.tolist()
 
 
 def weights_from_days(arrival: Sequence[float], weeks: int) -> tuple[float, ...]:

@@ -14,7 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from claims.forecast.distributions import Dist, Sample, median_of, mix
+from claims.forecast.distributions import (
+    SPAN, Dist, Sample, median_of, mix, open_slot, paid_slot,
+)
 from claims.forecast.ledger import APPROVED, Item, Ledger
 
 GLOBAL = "everyone"
@@ -96,15 +98,20 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     samples: dict[object, Sample] = defaultdict(Sample)
     lags: dict[int, list[int]] = defaultdict(list)
     used: dict[int, float] = {}
+    parents: dict[tuple[str | None, int], str] = {}
     for item in ledger.items:
+        if item.issue_date > day:  # not issued yet (as_known keeps the issue date)
+            continue
         item = ledger.as_known(item, day)   # a statutory due date made later was not known
         if item.due_date > day or item.due_date < since or item.issue_date > day:
             continue
         total = float(item.amount)  # ok: a weight for the delay distribution, not money
         if total <= 0:
             continue
-        groups = (samples[item.customer_id], samples[parent_key(ledger, item)],
-                  samples[GLOBAL])
+        pkey = (item.agency, item.customer_id)
+        if pkey not in parents:
+            parents[pkey] = parent_key(ledger, item)
+        groups = (samples[item.customer_id], samples[parents[pkey]], samples[GLOBAL])
         # the invoice's receipts settle its items in order: skip what earlier items took
         skip = used.get(item.invoice_id, 0.0)
         left = total
@@ -121,16 +128,21 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
                 continue
             left -= share
             delay = (r.day - item.due_date).days
-            for g in groups:
-                (g.add_paid if r.kind == "payment" else g.add_open)(
-                    delay if r.kind == "payment" else 10_000, share / total)
+            weight = share / total
             if r.kind == "payment":
+                slot = paid_slot(delay)
+                for g in groups:
+                    g.paid[slot] += weight
                 lags[item.customer_id].append(delay)
+            else:  # a write-off: never paid
+                for g in groups:
+                    g.censored[SPAN] += weight
         used[item.invoice_id] = used.get(item.invoice_id, 0.0) + total - left
+        slot = open_slot((day - item.due_date).days)
         for g in groups:
             if left > 0:
-                g.add_open((day - item.due_date).days, left / total)
-            g.count()
+                g.censored[slot] += left / total
+            g.n += 1.0
     for key, sample in samples.items():
         dist = sample.estimate()
         if dist is None:
@@ -151,6 +163,9 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     correction: dict[str, Sample] = defaultdict(Sample)
     lateness: dict[str, Sample] = defaultdict(Sample)
     for claim in ledger.claims:
+        # events are in time order: none by ``day``, or the last before the window: skip
+        if not claim.events or claim.events[0][0] > day or claim.events[-1][0] < since:
+            continue
         events = [(at, st) for at, st in claim.events if at <= day]
         if not events or events[-1][0] < since:
             continue

@@ -9,7 +9,7 @@ guarantee of no look-ahead lives here, and only here.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -131,6 +131,9 @@ class Ledger:
     _by_invoice: dict[int, list[Receipt]] = field(default_factory=dict, repr=False)
     _by_customer: dict[int, list[Receipt]] = field(default_factory=dict, repr=False)
     _sorted: list[Receipt] = field(default_factory=list, repr=False)
+    #: per customer: the days of its payments in order and the running totals before each
+    _customer_paid: dict[int, tuple[list[date], list[Decimal]]] = field(
+        default_factory=dict, repr=False)
     _days: list[date] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -150,6 +153,14 @@ class Ledger:
         for invoice_id, rows in by_invoice.items():
             if invoice_id in customer_of:
                 self._by_customer.setdefault(customer_of[invoice_id], []).extend(rows)
+        self._customer_paid = {}
+        for customer_id, rows in self._by_customer.items():
+            days, running, total = [], [Decimal(0)], Decimal(0)
+            for r in sorted((r for r in rows if r.kind == "payment"), key=lambda r: r.day):
+                total += r.amount
+                days.append(r.day)
+                running.append(total)
+            self._customer_paid[customer_id] = (days, running)
         self._paid = {}
         for invoice_id, rows in by_invoice.items():
             days, running, total = [], [], Decimal(0)
@@ -168,9 +179,14 @@ class Ledger:
         return entry[1][k - 1] if k else Decimal(0)
 
     def paid_by_customer(self, customer_id: int, start: date, end: date) -> Decimal:
-        """Payments (not write-offs) on the customer's invoices valued ``start`` … ``end``."""
-        return sum((r.amount for r in self._by_customer.get(customer_id, ())
-                    if r.kind == "payment" and start <= r.day <= end), Decimal(0))
+        """Payments (not write-offs) on the customer's invoices valued ``start`` … ``end``:
+        two bisections in the running totals (a scan of the customer's receipts per promise
+        was most of a 100,000-invoice forecast). Decimal sums are exact: same figures."""
+        entry = self._customer_paid.get(customer_id)
+        if entry is None or start > end:
+            return Decimal(0)
+        days, running = entry
+        return running[bisect_right(days, end)] - running[bisect_left(days, start)]
 
     def receipts_between(self, after: date, until: date) -> list[Receipt]:
         """Receipts valued after ``after`` and on or before ``until`` (for scoring)."""

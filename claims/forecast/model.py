@@ -22,12 +22,13 @@ amounts at stake stay ``Decimal``.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+
+import numpy as np
 
 from claims.collections.terms import late_interest
 from claims.core.money import CURRENCIES, quantize
@@ -130,8 +131,10 @@ def _money(value: float, places: int) -> Decimal:
 
 
 def forecast(ledger: Ledger, behaviour: Behaviour, day: date,
-             options: Options | None = None) -> Forecast:
-    """The forecast as of the end of ``day`` from what ``ledger`` knew then."""
+             options: Options | None = None,
+             open_items: list[tuple[Item, Decimal]] | None = None) -> Forecast:
+    """The forecast as of the end of ``day`` from what ``ledger`` knew then (``open_items``:
+    ``ledger.open_items(day)`` when the caller has it already, as the backtest does)."""
     options = options or Options()
     result = Forecast(day, options.weeks)
     disputed = {d.invoice_id for d in ledger.disputes if active(d.opened_on, d.resolved_on, day)}
@@ -144,7 +147,9 @@ def forecast(ledger: Ledger, behaviour: Behaviour, day: date,
             claims[claim.invoice_id] = (claim, status, since)
     invoice_lines: list[Line] = []
     cache: dict[tuple[Any, ...], tuple[tuple[float, ...], str]] = {}
-    for item, open_amount in ledger.open_items(day):
+    if open_items is None:
+        open_items = ledger.open_items(day)
+    for item, open_amount in open_items:
         _interest(ledger, item, open_amount, day, result)
         if item.invoice_id in disputed:
             result.held_out.append({"invoice": item.label, "customer": ledger.name(
@@ -283,31 +288,40 @@ def _interest(ledger: Ledger, item: Item, open_amount: Decimal, day: date,
 
 
 def _weeks(result: Forecast, weeks: int) -> list[Week]:
-    """P10 / P50 / P90 per week and currency (see the module docstring)."""
-    mean: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
-    at_stake: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
-    spread: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0] * weeks)
+    """P10 / P50 / P90 per week and currency (see the module docstring); one array per
+    currency (lines × weeks) rather than a Python loop over every line's every week."""
+    by_currency: dict[str, list[Line]] = defaultdict(list)
     for line in result.lines:
-        amount = float(line.amount)  # ok: statistics, not money
-        m, s, top = mean[line.currency], spread[(line.currency, line.customer_id)], \
-            at_stake[line.currency]
-        for k, w in enumerate(line.weights):
-            if w > 0.0:
-                m[k] += amount * w
-                s[k] += amount * math.sqrt(w * (1.0 - w)) if w < 1.0 else 0.0
-                top[k] += amount
-    variance: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
-    for (currency, _), s in spread.items():
-        v = variance[currency]
-        for k in range(weeks):
-            v[k] += s[k] * s[k]
+        by_currency[line.currency].append(line)
     rows = []
-    for currency in sorted(mean):
+    for currency in sorted(by_currency):
         places = CURRENCIES.get(currency, 2)
+        mean, sigma, at_stake = _moments(by_currency[currency], weeks)
         for k in range(weeks):
-            mu, sigma = mean[currency][k], math.sqrt(variance[currency][k])
+            mu = mean[k]
             start, end = result.week_dates(k + 1)
             rows.append(Week(k + 1, start, end, currency,
-                             _money(max(0.0, mu - Z90 * sigma), places), _money(mu, places),
-                             _money(min(at_stake[currency][k], mu + Z90 * sigma), places)))
+                             _money(max(0.0, mu - Z90 * sigma[k]), places), _money(mu, places),
+                             _money(min(at_stake[k], mu + Z90 * sigma[k]), places)))
     return rows
+
+
+def _moments(lines: list[Line], weeks: int) -> tuple[list[float], list[float], list[float]]:
+    """Per week: expected receipts, their standard deviation (a customer's lines move
+    together, customers are independent) and the amount at stake (lines with weight > 0)."""
+    amount = np.array([float(ln.amount) for ln in lines])  # ok: statistics, not money
+    w = np.zeros((len(lines), weeks))
+    for i, ln in enumerate(lines):
+        w[i, :len(ln.weights)] = ln.weights[:weeks]
+    live = w > 0.0
+    share = np.where(live, w, 0.0)
+    mean = (amount[:, None] * share).sum(axis=0)
+    at_stake = (amount[:, None] * live).sum(axis=0)
+    partial = live & (w < 1.0)
+    wp = np.where(partial, w, 0.0)
+    spread = amount[:, None] * np.sqrt(wp * (1.0 - wp))
+    _, customer = np.unique(np.array([ln.customer_id for ln in lines]), return_inverse=True)
+    by_customer = np.zeros((int(customer.max()) + 1, weeks))
+    np.add.at(by_customer, customer, spread)
+    sigma = np.sqrt((by_customer * by_customer).sum(axis=0))
+    return mean.tolist(), sigma.tolist(), at_stake.tolist()

@@ -66,7 +66,10 @@ def claim_weights(claim: ClaimFacts, status: str, since: date | None,
     else:
         review = behaviour.stage(behaviour.review, claim.agency) or \
             Dist.point(options.default_review_days)
-        pay = days_pmf(late, claim.payment_days, limit)
+        pay_key = ("pay", claim.agency, claim.payment_days)
+        if pay_key not in cache:  # the same for every claim of the agency and payment days
+            cache[pay_key] = (tuple(days_pmf(late, claim.payment_days, limit)), "")
+        pay = cache[pay_key][0]
         if status in RETURNED:
             fix = behaviour.stage(behaviour.correction, claim.agency) or \
                 Dist.point(options.default_correction_days)
