@@ -8,7 +8,9 @@ from decimal import Decimal
 import pytest
 
 from claims.forecast.history import learn
-from claims.forecast.ledger import ClaimFacts, DisputeFacts, Item, Ledger, PromiseFacts, Receipt
+from claims.forecast.ledger import (
+    ClaimFacts, DisputeFacts, Item, Ledger, PlanFacts, PromiseFacts, Receipt,
+)
 from claims.forecast.model import Options, forecast
 
 AS_OF = date(2026, 3, 31)  # week k covers AS_OF + 7(k−1) + 1 … AS_OF + 7k
@@ -133,6 +135,30 @@ def test_promise_weighted_by_keeping_record_and_not_counted_twice() -> None:
     fc = forecast(ledger, learn(ledger, AS_OF), AS_OF)
     assert _week(fc, 1) == Decimal("100.00")
     assert _week(fc, 2) == Decimal("300.00")
+
+
+def test_plan_instalments_on_their_dates_and_the_invoice_not_counted_twice() -> None:
+    """A customer who pays 7 days late kept its one past plan (rate (1 + 3·1)/(1 + 3) =
+    100 %). A new plan on an open 300.00 (due in 10 days): 100.00 on day 3, day 10 and day
+    17; 100.00 already paid after the plan was agreed settles the first instalment. So
+    100.00 in week 2 (day 10) and 100.00 in week 3 (day 17), nothing in week 1; without the
+    plan the invoice's 200.00 would fall on day 17 (due + 7), and it is not added again."""
+    items, receipts = _paid_history(1, 12, 7, 100)
+    past = PlanFacts(1, 1, "EUR", AS_OF - timedelta(days=70), (100,),
+                     ((AS_OF - timedelta(days=53), Decimal("100.00")),))
+    items.append(Item(1, 0, "OPEN", 1, "EUR", AS_OF - timedelta(days=20),
+                      AS_OF + timedelta(days=10), Decimal("300.00")))
+    receipts.append(Receipt(1, AS_OF - timedelta(days=1), Decimal("100.00")))
+    new = PlanFacts(2, 1, "EUR", AS_OF - timedelta(days=5), (1,),
+                    tuple((AS_OF + timedelta(days=d), Decimal("100.00")) for d in (3, 10, 17)))
+    ledger = Ledger(items, receipts, {1: ("Works", "agency")}, plans=[past, new])
+    fc = forecast(ledger, learn(ledger, AS_OF), AS_OF)
+    assert _week(fc, 1) == Decimal("0.00")
+    assert _week(fc, 2) == Decimal("100.00")
+    assert _week(fc, 3) == Decimal("100.00")
+    assert sum(r.p50 for r in fc.rows) == Decimal("200.00")
+    refs = {line["ref"] for week in (2, 3) for line in fc.explain(week)}
+    assert refs == {"plan #2/2", "plan #2/3"}  # the plan's invoice is not forecast again
 
 
 def test_dispute_held_out_and_interest_shown_apart() -> None:
