@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from evidence.blobs import CHUNK, BlobStore
+from evidence.blobs import BlobStore, copy_hashing
 from evidence.errors import BlobError
 
 
@@ -132,19 +132,9 @@ class BlobBatch:
                 self._keep(digest, tmp)
             return Staged(digest, len(source))
         fd, tmp = self._new_tmp()
-        h, size = hashlib.sha256(), 0
         try:
             with os.fdopen(fd, "wb") as out:
-                try:
-                    src = open(source, "rb")  # noqa: SIM115 (closed below)
-                except OSError as err:
-                    raise BlobError(f"cannot read {source}: {err.strerror}",
-                                    path=Path(source)) from err
-                with src:
-                    while chunk := src.read(CHUNK):
-                        h.update(chunk)
-                        out.write(chunk)
-                        size += len(chunk)
+                h, size = copy_hashing(source, out)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -19,11 +19,27 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from evidence.errors import BlobError, BlobNotFound
 
 CHUNK = 1 << 20  # 1 MiB
+
+
+def copy_hashing(source: str | os.PathLike[str], out: BinaryIO) -> tuple[Any, int]:
+    """Copy the file ``source`` into ``out`` in chunks: its SHA-256 (a hashlib object) and
+    size, read once. A file that cannot be opened is a :class:`BlobError` naming it."""
+    h, size = hashlib.sha256(), 0
+    try:
+        src = open(source, "rb")  # noqa: SIM115 (closed below)
+    except OSError as err:
+        raise BlobError(f"cannot read {source}: {err.strerror}", path=Path(source)) from err
+    with src:
+        while chunk := src.read(CHUNK):
+            h.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return h, size
 PENDING = ".pending"
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -87,16 +103,7 @@ class BlobStore:
                     out.write(source)
                     size = len(source)
                 else:
-                    try:
-                        src: BinaryIO = open(source, "rb")  # noqa: SIM115 (closed below)
-                    except OSError as err:
-                        raise BlobError(f"cannot read {source}: {err.strerror}",
-                                        path=Path(source)) from err
-                    with src:
-                        while chunk := src.read(CHUNK):
-                            h.update(chunk)
-                            out.write(chunk)
-                            size += len(chunk)
+                    h, size = copy_hashing(source, out)
                 out.flush()
                 os.fsync(out.fileno())
             digest = h.hexdigest()
