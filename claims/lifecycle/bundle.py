@@ -10,16 +10,19 @@ Layout::
     <name>/data/documents/NN-<type>.pdf
 
 The same inputs give byte-identical files and zip: entries in a fixed order, fixed timestamps
-(1980-01-01) and permissions, canonical JSON, no build time anywhere. Files are streamed in
-1 MiB chunks (memory does not grow with file size) and copied (never hard-linked: editing a
-bag must not touch the workspace's stored documents); everything is built in a temporary
-folder beside the destination and moved into place at the end. An existing bundle is never
-overwritten: rebuilding is a no-op only when every byte there matches the bag's digest
-(:mod:`claims.lifecycle.bagcheck` re-reads it).
+(1980-01-01) and permissions, canonical JSON, no build time anywhere. Each stored document is
+read once (1 MiB at a time: memory does not grow with file size) to check its SHA-256 against
+the one recorded at intake and take the zip's CRC-32; only then is it copied, by the kernel
+(:mod:`claims.lifecycle.storedzip`), into the zip, the bag folder and the evidence blob. Copies,
+never hard links: editing a bag must not touch the workspace's stored documents. Everything is
+built in a temporary folder beside the destination and moved into place at the end. An
+existing bundle is never overwritten: rebuilding is a no-op only when every byte there matches
+the bag's digest (:mod:`claims.lifecycle.bagcheck` re-reads it).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -27,6 +30,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+import zlib
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +41,7 @@ from typing import Any, BinaryIO
 from evidence import BlobBatch, Staged
 from claims.errors import BundleError
 from claims.lifecycle.bagcheck import bag_folder_problems, bag_zip_problems
+from claims.lifecycle.storedzip import StoredZip, copy_range
 from claims.core.models import Claim, Contract, Invoice
 from claims.core.money import quantize
 
@@ -114,7 +119,7 @@ def bundle_name(claim: Claim) -> str:
     return f"claim-{claim.id:06d}-{safe}" + (f"-r{revision}" if revision > 1 else "")
 
 
-def _zip_entry(zf: zipfile.ZipFile, arcname: str) -> zipfile.ZipInfo:
+def _zip_entry(arcname: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(arcname, date_time=ZIP_EPOCH)
     info.external_attr = 0o100644 << 16
     info.create_system = 3
@@ -122,21 +127,47 @@ def _zip_entry(zf: zipfile.ZipFile, arcname: str) -> zipfile.ZipInfo:
     return info
 
 
-def _copy_into_bag_and_zip(zf: zipfile.ZipFile, arcname: str, src: Path,
-                           dst: Path, blob: BinaryIO | None = None) -> str:
-    """Copy ``src`` into the zip, to ``dst`` (a real copy, never a link) and to ``blob`` (the
-    evidence copy, if one is wanted), hashing it on the way: one read of every byte; returns
-    its SHA-256."""
-    digest = hashlib.sha256()
-    with (src.open("rb") as fin, dst.open("xb") as copy,
-          zf.open(_zip_entry(zf, arcname), "w", force_zip64=True) as out):
-        while chunk := fin.read(CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-            copy.write(chunk)
-            if blob is not None:
-                blob.write(chunk)
-    return digest.hexdigest()
+def _sha256_crc32(fd: int) -> tuple[str, int, int]:
+    """One read of the file ``fd`` from its start (a reused 1 MiB buffer): its SHA-256, CRC-32
+    and size."""
+    digest, crc, size = hashlib.sha256(), 0, 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while n := os.preadv(fd, [buf], size):
+        digest.update(view[:n])
+        crc = zlib.crc32(view[:n], crc)
+        size += n
+    return digest.hexdigest(), crc, size
+
+
+def _unchanged_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _copy_into_bag_and_zip(zf: StoredZip, arcname: str, src: Path, dst: Path,
+                           blob: BinaryIO | None, recorded: str) -> str:
+    """Check ``src`` against its ``recorded`` SHA-256 (one read, the zip's CRC-32 on the way),
+    then copy it into the zip, to ``dst`` (a real copy, never a link) and to ``blob`` (the
+    evidence copy, if one is wanted) in the kernel (:func:`copy_range`). Returns the SHA-256
+    read; nothing is copied when it is not ``recorded``. The copies are the bytes hashed: any
+    write to ``src`` changes its ctime (and mtime), and one seen across the copies raises
+    :class:`OSError` (the bundle is then not built)."""
+    with src.open("rb", buffering=0) as fin:
+        fd = fin.fileno()
+        before = _unchanged_key(os.fstat(fd))
+        sha, crc, size = _sha256_crc32(fd)
+        if sha != recorded:
+            return sha
+        zf.add_file(_zip_entry(arcname), fd, size, crc)
+        with dst.open("xb") as copy:
+            copy_range(fd, copy.fileno(), size)
+        if blob is not None:
+            blob.flush()
+            copy_range(fd, blob.fileno(), size)
+        if _unchanged_key(os.fstat(fd)) != before:
+            raise OSError(errno.EAGAIN, "the stored copy was written to while it was copied",
+                          str(src))
+    return sha
 
 
 def _blob_sink(blobs: BlobBatch | None, digest: str,
@@ -231,22 +262,24 @@ def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path,
     (bag / "data" / "documents").mkdir(parents=True)
     staged_zip = staging / f"{name}.zip"
     staged: dict[str, Staged] = {}
-    with zipfile.ZipFile(staged_zip, "w", compression=zipfile.ZIP_STORED) as zf:
+    with staged_zip.open("xb") as out:
+        zf = StoredZip(out)
         for rel in sorted(plan.tags):
             (bag / rel).write_bytes(plan.tags[rel])
-            zf.writestr(_zip_entry(zf, f"{name}/{rel}"), plan.tags[rel])
+            zf.add_bytes(_zip_entry(f"{name}/{rel}"), plan.tags[rel])
         (bag / "data" / "claim.json").write_bytes(plan.claim_json)
-        zf.writestr(_zip_entry(zf, f"{name}/data/claim.json"), plan.claim_json)
+        zf.add_bytes(_zip_entry(f"{name}/data/claim.json"), plan.claim_json)
         for rel, doc in plan.documents:
             with _blob_sink(blobs, doc.sha256, doc.size) as blob:
                 sha = _copy_into_bag_and_zip(zf, f"{name}/{rel}", root / doc.stored_path,
-                                             bag / rel, blob)
+                                             bag / rel, blob, doc.sha256)
                 if sha != doc.sha256:
                     raise BundleError(f"{doc.filename}: stored copy changed (sha256 {sha} "
                                       f"is not the recorded {doc.sha256})",
                                       claim_id=claim.id, path=doc.stored_path)
             if blobs is not None and blobs.stored(doc.sha256):
                 staged[Path(rel).name] = Staged(doc.sha256, doc.size)
+        zf.close()
     if blobs is None:
         with staged_zip.open("rb") as fh:
             os.fsync(fh.fileno())
