@@ -334,20 +334,26 @@ class Store:
                                 status=ClaimStatus.DRAFT.value, actor=actor,
                                 detail={"replaced": sorted(types)}))
 
-    def _to_claims(self, s: Session, rows: Sequence[ClaimRow]) -> list[Claim]:
+    def _to_claims(self, s: Session, rows: Sequence[ClaimRow],
+                   numbers: dict[int, tuple[str, str]] | None = None,
+                   inspections: dict[str, dict[str, Any]] | None = None) -> list[Claim]:
         """Claims with their contract and invoice numbers, documents and history: a few
-        queries per 500 claims (not four per claim)."""
-        numbers: dict[int, tuple[str, str]] = {}
+        queries per 500 claims (not four per claim). ``numbers`` (claim id → contract and
+        invoice numbers) when the caller read them already; ``inspections``, when given, is
+        filled with the documents' stored inspections by sha256 (read with them)."""
+        have_numbers = numbers is not None
+        numbers = dict(numbers or {})
         docs: dict[int, list[Document]] = defaultdict(list)
         events: dict[int, list[ClaimEvent]] = defaultdict(list)
         ids = [r.id for r in rows]
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            numbers.update((cid, (contract, invoice)) for cid, contract, invoice in s.execute(
-                select(ClaimRow.id, ContractRow.number, InvoiceRow.number)
-                .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
-                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
-                .where(ClaimRow.id.in_(chunk))))
+            if not have_numbers:
+                numbers.update((cid, (contract, invoice)) for cid, contract, invoice in s.execute(
+                    select(ClaimRow.id, ContractRow.number, InvoiceRow.number)
+                    .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
+                    .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                    .where(ClaimRow.id.in_(chunk))))
             for cd, d in s.execute(
                     select(ClaimDocumentRow, DocumentRow)
                     .join(DocumentRow, DocumentRow.id == ClaimDocumentRow.document_id)
@@ -357,6 +363,8 @@ class Store:
                     type=cd.doc_type, filename=cd.filename, stored_path=d.stored_path,
                     size=d.size, sha256=d.sha256, media_type=d.media_type, pages=d.pages,
                     issue_date=cd.issue_date, expiry_date=cd.expiry_date))
+                if inspections is not None and d.inspection:
+                    inspections[d.sha256] = d.inspection
             for e in s.scalars(select(ClaimEventRow).where(ClaimEventRow.claim_id.in_(chunk))
                                .order_by(ClaimEventRow.id)):
                 events[e.claim_id].append(ClaimEvent(
@@ -479,15 +487,22 @@ class Store:
                     Path(path).unlink(missing_ok=True)
 
     def claim_context(self, claim_id: int) -> dict[str, Any]:
-        """Everything validating and building a claim needs, read in one transaction."""
+        """Everything validating and building a claim needs, read in one transaction: four
+        queries (the claim with its contract and invoice; its documents with their
+        inspections; its history; the contract's earlier live claims)."""
         with self.session() as s:
-            row = s.get(ClaimRow, claim_id)
-            if row is None:
+            found = s.execute(
+                select(ClaimRow, ContractRow.number, ContractRow.data, InvoiceRow.number,
+                       InvoiceRow.data, InvoiceRow.content_hash)
+                .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
+                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                .where(ClaimRow.id == claim_id)).one_or_none()
+            if found is None:
                 raise NotFound("claim", claim_id)
-            claim = self._to_claim(s, row)
-            contract = s.get(ContractRow, row.contract_id)
-            invoice = s.get(InvoiceRow, row.invoice_id)
-            assert contract is not None and invoice is not None  # FKs guarantee it
+            row, contract_number, contract_data, invoice_number, invoice_data, invoice_hash = found
+            inspections: dict[str, dict[str, Any]] = {}
+            claim = self._to_claims(s, [row], {row.id: (contract_number, invoice_number)},
+                                    inspections)[0]
             earlier = s.execute(
                 select(ClaimRow.id, InvoiceRow.number, ClaimRow.status, InvoiceRow.total)
                 .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
@@ -495,15 +510,12 @@ class Store:
                 .where(ClaimRow.contract_id == row.contract_id, ClaimRow.id < row.id,
                        ClaimRow.status.not_in(DEAD_STATUSES))
                 .order_by(ClaimRow.id))
-            inspections = s.execute(
-                select(DocumentRow.sha256, DocumentRow.inspection)
-                .where(DocumentRow.sha256.in_([d.sha256 for d in claim.documents])))
-            return {"claim": claim, "contract": Contract.model_validate(contract.data),
-                    "invoice": Invoice.model_validate(invoice.data),
+            return {"claim": claim, "contract": Contract.model_validate(contract_data),
+                    "invoice": Invoice.model_validate(invoice_data),
                     "invoice_changed": bool(row.invoice_hash
-                                            and row.invoice_hash != invoice.content_hash),
+                                            and row.invoice_hash != invoice_hash),
                     "earlier": [(r[0], r[1], r[2], r[3]) for r in earlier],
-                    "inspections": {sha: insp for sha, insp in inspections if insp}}
+                    "inspections": inspections}
 
     def get_claim_attempts(self, claim_id: int) -> int:
         with self.session() as s:
