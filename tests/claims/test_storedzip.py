@@ -1,6 +1,7 @@
 """The kernel-copying zip writer: the same bytes zipfile writes, and copies that are whole."""
 
 import errno
+import hashlib
 import os
 import threading
 import zipfile
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from claims.lifecycle.bundle import _copy_into_bag_and_zip
 from claims.lifecycle.storedzip import StoredZip, copy_range
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -77,3 +79,38 @@ def iter_pipe(fd: int) -> bytes:
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class WrittenToMeanwhile:
+    """An evidence sink (a real file) whose flush, called between the copies, stands for
+    another process writing to the stored document at that moment (it changes its ctime)."""
+
+    def __init__(self, path: Path, src: Path) -> None:
+        self.fh = path.open("wb")
+        self.src = src
+
+    def flush(self) -> None:
+        self.src.chmod(0o600)
+        self.src.chmod(0o400)
+
+    def fileno(self) -> int:
+        return self.fh.fileno()
+
+
+def test_a_stored_document_written_to_during_the_copies_fails_the_build(tmp_path: Path) -> None:
+    data = os.urandom(200_000)
+    src = tmp_path / "stored.pdf"
+    src.write_bytes(data)
+    src.chmod(0o400)
+    sink = WrittenToMeanwhile(tmp_path / "blob", src)
+    sha = hashlib.sha256(data).hexdigest()
+    with (tmp_path / "z.zip").open("xb") as out:
+        with pytest.raises(OSError, match="written to while it was copied"):
+            _copy_into_bag_and_zip(StoredZip(out), "b/x.pdf", src, tmp_path / "copy.pdf",
+                                   sink, sha)  # type: ignore[arg-type]
+    sink.fh.close()
+    # untouched, the same call copies it whole
+    with (tmp_path / "z2.zip").open("xb") as out:
+        assert _copy_into_bag_and_zip(StoredZip(out), "b/x.pdf", src, tmp_path / "copy2.pdf",
+                                      None, sha) == sha
+    assert (tmp_path / "copy2.pdf").read_bytes() == data
