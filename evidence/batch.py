@@ -10,9 +10,8 @@ then journals the digests and links the blobs under their names, exactly as
 its blobs are on disk.
 
 A blob whose digest is known and already stored is not written again. A caller that streams
-bytes it hashes itself (``sink``), or links a read-only file it checked (``link``: the blob
-shares that file's inode, no byte is copied), vouches for the digest it gives; ``claims
-evidence verify`` re-hashes every blob, so a wrong one would be reported, never trusted.
+bytes it hashes itself (``sink``) vouches for the digest it gives; ``claims evidence verify``
+re-hashes every blob, so a wrong one would be reported, never trusted.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import ctypes
 import hashlib
 import os
 import tempfile
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -122,28 +120,6 @@ class BlobBatch:
             tmp.unlink(missing_ok=True)
             raise
         self._keep(digest, tmp)
-
-    def link(self, digest: str, size: int, source: Path) -> bool:
-        """Stage the file ``source`` as blob ``digest`` by a hard link: no byte copied, the
-        inode shared with ``source``. Only for a read-only file (no write bit) of ``size``
-        bytes on the store's filesystem (true when it is stored already); false when it cannot
-        be linked (copy it then). The caller vouches for ``digest`` as with :meth:`sink`: a
-        later change to ``source`` changes the blob too, and ``claims evidence verify``, which
-        re-hashes every blob, reports it."""
-        if self.stored(digest):
-            return True
-        try:
-            st = source.stat()
-            if st.st_mode & 0o222 or st.st_size != size:
-                return False
-            tmp_dir = self.store.root / ".tmp"
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-            tmp = tmp_dir / f"blob-link-{uuid.uuid4().hex}"
-            os.link(source, tmp)
-        except OSError:  # another filesystem, a link limit, no such file: copy instead
-            return False
-        self._keep(digest, tmp)
-        return True
 
     def add(self, source: Path | bytes) -> Staged:
         """Stage ``source`` (a file or bytes), hashing it once; returns its digest and size."""

@@ -13,10 +13,8 @@ The same inputs give byte-identical files and zip: entries in a fixed order, fix
 (1980-01-01) and permissions, canonical JSON, no build time anywhere. Each stored document is
 read once (1 MiB at a time: memory does not grow with file size) to check its SHA-256 against
 the one recorded at intake and take the zip's CRC-32; only then is it copied, by the kernel
-(:mod:`claims.lifecycle.storedzip`), into the zip and the bag folder: copies, never hard links
-(editing a bag must not touch the workspace's stored documents). Its evidence blob is a hard
-link to the read-only stored document where one filesystem holds both (else a copy; see
-docs/evidence-format.md for what that shared inode means). Everything is
+(:mod:`claims.lifecycle.storedzip`), into the zip, the bag folder and the evidence blob. Copies,
+never hard links: editing a bag must not touch the workspace's stored documents. Everything is
 built in a temporary folder beside the destination and moved into place at the end. An
 existing bundle is never overwritten: rebuilding is a no-op only when every byte there matches
 the bag's digest (:mod:`claims.lifecycle.bagcheck` re-reads it).
@@ -172,29 +170,6 @@ def _copy_into_bag_and_zip(zf: StoredZip, arcname: str, src: Path, dst: Path,
     return sha
 
 
-def _linkable(src: Path, blobs: BlobBatch) -> bool:
-    """Whether ``src`` (a stored document) can be the evidence blob itself: read-only and on
-    the evidence store's filesystem (the link is made by :meth:`BlobBatch.link`)."""
-    try:
-        st = src.stat()
-        return not st.st_mode & 0o222 and st.st_dev == blobs.store.root.stat().st_dev
-    except OSError:
-        return False
-
-
-def _copy_into_evidence(src: Path, blob: BinaryIO | None, recorded: str) -> None:
-    """Copy ``src`` into the evidence ``blob`` when linking it failed, checking it again."""
-    if blob is None:
-        return
-    with src.open("rb", buffering=0) as fin:
-        sha, _, size = _sha256_crc32(fin.fileno())
-        if sha != recorded:
-            raise OSError(errno.EAGAIN, "the stored copy changed while the bag was built",
-                          str(src))
-        blob.flush()
-        copy_range(fin.fileno(), blob.fileno(), size)
-
-
 def _blob_sink(blobs: BlobBatch | None, digest: str,
                size: int) -> AbstractContextManager[BinaryIO | None]:
     return nullcontext(None) if blobs is None else blobs.sink(digest, size)
@@ -295,20 +270,13 @@ def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path,
         (bag / "data" / "claim.json").write_bytes(plan.claim_json)
         zf.add_bytes(_zip_entry(f"{name}/data/claim.json"), plan.claim_json)
         for rel, doc in plan.documents:
-            src = root / doc.stored_path
-            # the evidence copy is a hard link to the stored (read-only) document when it can
-            # be: linked after the check below; copied in the same pass when it cannot
-            link = blobs is not None and _linkable(src, blobs)
-            with _blob_sink(None if link else blobs, doc.sha256, doc.size) as blob:
-                sha = _copy_into_bag_and_zip(zf, f"{name}/{rel}", src, bag / rel, blob,
-                                             doc.sha256)
+            with _blob_sink(blobs, doc.sha256, doc.size) as blob:
+                sha = _copy_into_bag_and_zip(zf, f"{name}/{rel}", root / doc.stored_path,
+                                             bag / rel, blob, doc.sha256)
                 if sha != doc.sha256:
                     raise BundleError(f"{doc.filename}: stored copy changed (sha256 {sha} "
                                       f"is not the recorded {doc.sha256})",
                                       claim_id=claim.id, path=doc.stored_path)
-            if link and blobs is not None and not blobs.link(doc.sha256, doc.size, src):
-                with _blob_sink(blobs, doc.sha256, doc.size) as blob:
-                    _copy_into_evidence(src, blob, doc.sha256)
             if blobs is not None and blobs.stored(doc.sha256):
                 staged[Path(rel).name] = Staged(doc.sha256, doc.size)
         zf.close()

@@ -48,13 +48,9 @@ DURABILITY = (
     "are due (else, and off Linux, one fsync per file) -- makes the zip and the claim's new\n"
     "evidence blobs (tag files, claim.json, each payload PDF not stored already) durable before\n"
     "the zip is moved into place; the bundle.built ledger entry is committed after that flush\n"
-    "and the claim goes READY only after the entry. Every stored document is re-read and its\n"
-    "SHA-256 checked against intake before it is copied. Bag folder and zip are real copies\n"
-    "(kernel copy_file_range), checked byte for byte on every reuse and by `claims evidence\n"
-    "verify`; a payload's evidence blob is a hard link to the read-only stored document (same\n"
-    "filesystem): a change to it is caught by verify's re-hash, but the archive then keeps no\n"
-    "separate copy (the zip does). bagit.make_bag moves the files into data/ (no copy), hashes\n"
-    "each once, fsyncs nothing and checks nothing against an earlier digest.")
+    "and the claim goes READY only after the entry (before: one fsync per blob, ten per claim,\n"
+    "plus the zip's). Bag folders are real copies, checked byte for byte on every reuse and by\n"
+    "`claims evidence verify`. bagit.make_bag moves files in place and fsyncs nothing.")
 MB = 1024 * 1024
 EXTRA = [{"type": "site-photos", "max_bytes": 2048 * MB},
          {"type": "bill-of-quantities", "max_bytes": 2048 * MB}]
