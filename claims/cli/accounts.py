@@ -10,8 +10,8 @@ import typer
 
 from claims import api
 from claims.cli.common import (
-    AsOfOption, FormatOption, JsonOption, emit_json, emit_rows, output_format,
-    parse_date as _date, workspace_from,
+    AsOfOption, FormatOption, JsonOption, deprecated_spelling, emit_json, emit_rows,
+    output_format, parse_date as _date, workspace_from,
 )
 
 contact_app = typer.Typer(no_args_is_help=True, help="A customer's contacts.")
@@ -41,12 +41,17 @@ def contact_add(ctx: typer.Context, customer: str = typer.Argument(..., help="Cu
 
 @contact_app.command("list")
 def contact_list(ctx: typer.Context,
-                 customer: str = typer.Argument(None, help="Customer name (default: all)."),
+                 positional: str = typer.Argument(None, hidden=True, metavar="CUSTOMER",
+                                                  help="Deprecated: use --customer."),
+                 customer: str = typer.Option(None, "--customer", help="Only this customer."),
                  fmt: str = FormatOption, as_json: bool = JsonOption) -> None:
     """Contacts, by customer.
 
-    Example: claims contact list Acme --format csv
+    Example: claims contact list --customer Acme --format csv
     """
+    customer = deprecated_spelling(customer, positional, new="--customer",
+                                   old_flag="the customer as an argument", hint="--customer",
+                                   required=False)
     rows = api.list_contacts(workspace_from(ctx), customer)
     emit_rows(output_format(fmt, as_json), rows, rows, empty="no contacts",
               columns=["id", "customer", "name", "email", "phone", "role", "language"])

@@ -14,8 +14,8 @@ from rich.progress import Progress
 from claims import api
 from claims.api import Claim, ClaimsError, Finding, InputError
 from claims.cli.common import (
-    FormatOption, JsonOption, console, emit_json, emit_rows, err_console, output_format,
-    parse_date, workspace_from,
+    FormatOption, JsonOption, console, deprecated_spelling, emit_json, emit_rows, err_console,
+    output_format, parse_date, workspace_from,
 )
 
 app = typer.Typer(no_args_is_help=True,
@@ -49,8 +49,11 @@ def claim_summary(claim: Claim) -> dict[str, Any]:
 
 @app.command("new")
 def new(ctx: typer.Context,
+        invoice: str = typer.Argument(None, metavar="INVOICE", help="Invoice number.",
+                                      show_default=False),
         contract: str = typer.Option(..., "--contract", help="Contract number."),
-        invoice: str = typer.Option(..., "--invoice", help="Invoice number."),
+        invoice_option: str = typer.Option(None, "--invoice", hidden=True,
+                                           help="Deprecated: the invoice as an argument."),
         doc: list[str] = typer.Option([], "--doc", help="TYPE=FILE, once per document."),
         claim_type: str = typer.Option(None, "--type", help="Claim type (if several allowed)."),
         period: str = typer.Option(None, "--period", help="Service month, YYYY-MM."),
@@ -60,9 +63,12 @@ def new(ctx: typer.Context,
         as_json: bool = JsonOption) -> None:
     """Make a claim from a stored contract and invoice and its documents.
 
-    Example: claims claim new --contract C-123 --invoice INV-001
+    Example: claims claim new INV-001 --contract C-123
     --doc invoice=inv.pdf --doc completion-certificate=cc.pdf
     """
+    invoice = deprecated_spelling(invoice, invoice_option, old_flag="--invoice",
+                                  new="the invoice as an argument: claims claim new INVOICE …",
+                                  hint="INVOICE")
     claim = api.new_claim(workspace_from(ctx), contract, invoice, _pairs(doc, "--doc"),
                           claim_type=claim_type, period=period, milestone=milestone,
                           expiry=_dates(expiry, "--expiry"), issued=_dates(issued, "--issued"))

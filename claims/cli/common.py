@@ -53,6 +53,24 @@ def output_format(fmt: str | None, as_json: bool = False) -> str:
     return "json" if as_json else fmt or "table"
 
 
+def deprecated_spelling(value: str | None, old: str | None, *, new: str, old_flag: str,
+                        hint: str, required: bool = True) -> str | None:
+    """One way to name a customer or an invoice across commands: the thing a command acts on
+    is its argument, a filter of a list is an option (README, "Arguments"). ``old`` is the
+    value given by a command's earlier spelling (``old_flag``), kept for scripts: it works,
+    with a deprecation line on stderr naming ``new`` (the spelling to use). Both spellings with
+    different values, or (``required``) neither, is a usage error (exit 2) naming ``hint``."""
+    if old is not None:
+        typer.echo(f"warning: {old_flag} is deprecated; use {new}", err=True)
+        if value is not None and value != old:
+            raise typer.BadParameter(f"{value!r} and {old_flag} {old!r} disagree; use {new}",
+                                     param_hint=hint)
+        return old
+    if value is None and required:
+        raise typer.BadParameter(f"missing; give {new}", param_hint=hint)
+    return value
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

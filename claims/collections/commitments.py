@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from claims.collections.records import (
-    _positive, add_plan, check_open, customer_row, not_past, open_balance, plan_status,
+    _positive, check_open, customer_row, not_past, open_balance, plan_status, write_plan,
 )
 from claims.errors import ConflictError, InputError, NotFound
 from claims.store import Store
@@ -101,8 +101,8 @@ def edit_plan(store: Store, plan_id: int, *, instalments: Sequence[tuple[date, D
               actor: str, note: str = "", as_of: date | None = None) -> dict[str, Any]:
     """Agree new instalments for a plan's invoices: the plan is replaced by a new one over
     what is open now (the old one is cancelled, naming its successor), checked as a new plan.
-    If the new plan is refused, the old one is put back as it was (two transactions, the
-    second undoing the first: not one atomic step)."""
+    One transaction: if anything fails (the new plan is refused, the database or the process
+    stops midway) nothing is written and the old plan stands as it was."""
     with store.session() as s:
         plan = s.get(PlanRow, plan_id)
         if plan is None:
@@ -114,16 +114,9 @@ def edit_plan(store: Store, plan_id: int, *, instalments: Sequence[tuple[date, D
             PlanInvoiceRow, PlanInvoiceRow.invoice_id == InvoiceRow.id)
             .where(PlanInvoiceRow.plan_id == plan_id).order_by(InvoiceRow.number)))
         plan.cancelled_at = utcnow()  # so the new plan is the one live plan of its invoices
-    try:
-        new = add_plan(store, customer, invoices=invoices, instalments=instalments,
-                       actor=actor, note=note or f"replaces plan #{plan_id}", as_of=as_of)
-    except Exception:
-        with store.session() as s:
-            row = s.get(PlanRow, plan_id)
-            assert row is not None
-            row.cancelled_at = None  # the edit was refused: the old plan stands
-        raise
-    with store.session() as s:
+        s.flush()
+        new = write_plan(s, customer, invoices=invoices, instalments=instalments, actor=actor,
+                         note=note or f"replaces plan #{plan_id}", as_of=as_of)
         _log(s, plan.customer_id, actor, f"payment plan #{plan_id} replaced by #{new['id']}",
              utcnow())
     return new | {"replaces": plan_id}

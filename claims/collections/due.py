@@ -11,6 +11,7 @@ receipt). The receivables SQL and the KPI SQL read only these rows, so ``claims 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -18,11 +19,13 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from claims.collections.receivables import as_date, as_datetime, bind, money
 from claims.collections.settings import CollectionsConfig
-from claims.core.due import COMPUTED_BASES, Due, StatutoryRule, Terms, due_dates
+from claims.core.due import (
+    COMPUTED_BASES, Due, StatutoryRule, Terms, computed_due, due_dates,
+)
 from claims.core.money import minor_units
 from claims.errors import InputError, NotFound
 from claims.store import Store
-from claims.store.tables import ContractRow, InvoiceRow
+from claims.store.tables import MONEY_SCALE, ContractRow, InvoiceRow
 from claims.store.tables.collections import ScheduleRow
 
 _STALE = """
@@ -52,11 +55,11 @@ OR (EXISTS (SELECT 1 FROM claims c JOIN contracts k ON k.id = c.contract_id
                 AND s.basis IN ('invoice', 'default')))"""
 
 
-def invoice_dues(row: Any, config: CollectionsConfig,
-                 calendars: dict[tuple[str, int], Any] | None = None) -> list[Due]:
-    """The due dates of one invoice row (columns of ``_STALE``) under ``config``;
-    ``calendars`` (agency, issue year) → business-day calendar, filled as met (a cache for a
-    run over many invoices: building a calendar is the costly part)."""
+def _row_due(row: Any, config: CollectionsConfig,
+             calendars: dict[tuple[str, int], Any]) -> tuple[date, str]:
+    """The computed due date and basis of one invoice row (columns of ``_STALE``) through
+    :func:`claims.core.due.computed_due`; ``calendars`` caches (agency, issue year) → calendar
+    (building a calendar is the costly part)."""
     issue = as_date(row.issue_date)
     rule = config.agencies.get(row.agency) if row.agency else None
     statutory = None
@@ -66,15 +69,22 @@ def invoice_dues(row: Any, config: CollectionsConfig,
         received = rule.local_date(as_datetime(row.received))
     calendar = None
     if rule is not None:
-        cache = {} if calendars is None else calendars
         key = (row.agency, issue.year)
-        if key not in cache:
-            cache[key] = rule.business_days(range(issue.year, issue.year + 3))
-        calendar = cache[key]
-    return due_dates(issue, money(row.total, row.currency), places=minor_units(row.currency),
-                     invoice_due=as_date(row.due_date) if row.due_date is not None else None,
-                     default_net_days=config.followup.default_net_days, rule=statutory,
-                     received=received, business_days=calendar)
+        if key not in calendars:
+            calendars[key] = rule.business_days(range(issue.year, issue.year + 3))
+        calendar = calendars[key]
+    return computed_due(issue, invoice_due=as_date(row.due_date) if row.due_date is not None
+                        else None, default_net_days=config.followup.default_net_days,
+                        rule=statutory, received=received, business_days=calendar)
+
+
+def invoice_dues(row: Any, config: CollectionsConfig,
+                 calendars: dict[tuple[str, int], Any] | None = None) -> list[Due]:
+    """The due dates of one invoice row (columns of ``_STALE``) under ``config`` without
+    explicit terms: :func:`claims.core.due.due_dates`'s one due, the invoice total rounded at
+    its currency; ``calendars`` as in :func:`_row_due` (a cache for a run over many)."""
+    day, basis = _row_due(row, config, {} if calendars is None else calendars)
+    return [Due(0, day, money(row.total, row.currency), basis)]
 
 
 def refresh_due_dates(conn: Connection, config: CollectionsConfig,
@@ -108,30 +118,55 @@ def refresh_due_dates(conn: Connection, config: CollectionsConfig,
         chunk = ids[start:start + 500]
         conn.execute(delete(ScheduleRow).where(ScheduleRow.invoice_id.in_(chunk),
                                                ScheduleRow.basis.in_(COMPUTED_BASES)))
-    calendars: dict[tuple[str, int], Any] = {}
-    _insert_many(conn, [(r.id, d.seq, d.due_date, d.amount, d.basis)
-                        for r in rows for d in invoice_dues(r, config, calendars)])
+    _insert_many(conn, rows, config)
     return len(rows)
 
 
 _COLUMNS = ("invoice_id", "seq", "due_date", "amount", "basis")
 
 
-def _insert_many(conn: Connection, values: list[tuple[Any, ...]]) -> None:
-    """Insert schedule rows (tuples in :data:`_COLUMNS` order) straight through the driver:
-    each value goes through its column type's bind processor once (the same conversion
-    SQLAlchemy applies), without SQLAlchemy's per-row parameter processing — most of the time
-    of a large fill."""
-    if not values:
-        return
+def _stored_values(rows: list[Any], config: CollectionsConfig,
+                   procs: list[Any]) -> list[tuple[Any, ...]]:
+    """The schedule rows of ``rows`` (one due each: they have no explicit terms) as the driver
+    takes them (``procs``: the columns' bind processors, in :data:`_COLUMNS` order).
+
+    The due date depends only on the agency, the dates and the receipt, so it is computed
+    (and converted for the driver) once per distinct combination; an amount already at its
+    currency's minor unit is stored as read (rounding it changes nothing), any other goes
+    through :func:`claims.collections.receivables.money` (the one rounding policy)."""
+    calendars: dict[tuple[str, int], Any] = {}
+    dates: dict[tuple[Any, ...], tuple[Any, str]] = {}
+    steps: dict[str, int] = {}
+    to_date, to_amount = procs[2] or (lambda v: v), procs[3] or (lambda v: v)
+    out = []
+    for r in rows:
+        invoice_id, issue, due, raw, currency, agency, received = r[:7]  # _STALE's columns
+        key = (agency, issue, due, received)
+        hit = dates.get(key)
+        if hit is None:
+            day, basis = _row_due(r, config, calendars)
+            hit = dates[key] = (to_date(day), basis)
+        step = steps.get(currency)
+        if step is None:  # raw amounts are integers of 1/10**MONEY_SCALE units
+            step = steps[currency] = 10 ** max(MONEY_SCALE - minor_units(currency), 0)
+        amount = raw if raw % step == 0 else to_amount(money(raw, currency))
+        out.append((invoice_id, 0, hit[0], amount, hit[1]))
+    return out
+
+
+def _insert_many(conn: Connection, rows: list[Any], config: CollectionsConfig) -> None:
+    """Insert the computed schedule rows of ``rows`` straight through the driver, each value
+    converted as SQLAlchemy would convert it (:func:`_stored_values`), without SQLAlchemy's
+    per-row parameter processing — most of the time of a large fill."""
     if conn.dialect.driver not in ("pysqlite", "psycopg"):  # another driver: SQLAlchemy's way
-        conn.execute(insert(ScheduleRow), [dict(zip(_COLUMNS, row, strict=True))
-                                           for row in values])
+        calendars: dict[tuple[str, int], Any] = {}
+        conn.execute(insert(ScheduleRow), [
+            dict(zip(_COLUMNS, (r.id, d.seq, d.due_date, d.amount, d.basis), strict=True))
+            for r in rows for d in invoice_dues(r, config, calendars)])
         return
     table = ScheduleRow.__table__
-    procs = [table.c[name].type._cached_bind_processor(conn.dialect) for name in _COLUMNS]
-    converted = [tuple(v if p is None else p(v) for p, v in zip(procs, row, strict=True))
-                 for row in values]
+    converted = _stored_values(rows, config, [
+        table.c[name].type._cached_bind_processor(conn.dialect) for name in _COLUMNS])
     if conn.dialect.name == "sqlite":  # its executemany is a C loop, fast enough
         marks = ", ".join(["?"] * len(_COLUMNS))
         conn.exec_driver_sql(f"INSERT INTO collection_schedule ({', '.join(_COLUMNS)}) "

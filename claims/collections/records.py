@@ -272,36 +272,45 @@ def add_plan(store: Store, customer: str, *, invoices: Sequence[str],
     invoice is in one live plan at most. A plan in good standing pauses dunning on its
     invoices.
     """
+    with store.session() as s:
+        return write_plan(s, customer, invoices=invoices, instalments=instalments, actor=actor,
+                          note=note, at=at, as_of=as_of)
+
+
+def write_plan(s: Session, customer: str, *, invoices: Sequence[str],
+               instalments: Sequence[tuple[date, Decimal]], actor: str, note: str = "",
+               at: datetime | None = None, as_of: date | None = None) -> dict[str, Any]:
+    """:func:`add_plan` inside the caller's transaction ``s`` (so a plan edit replaces the
+    old plan and writes the new one in one step)."""
     check_instalments(instalments, as_of or (at or utcnow()).date())
     if not invoices:
         raise InputError("a plan needs at least one invoice", field="invoice", rule="non-empty")
-    with store.session() as s:
-        cust = customer_row(s, customer)
-        rows, currency = plan_invoices(s, cust, invoices)
-        one_live_plan(s, rows)
-        instalments = [(day, _positive(amount, currency, "instalment"))
-                       for day, amount in instalments]
-        open_total = sum((open_balance(s, cust.id, currency, inv.id) for inv in rows),
-                         Decimal(0))
-        total = sum((a for _, a in instalments), Decimal(0))
-        if total != open_total:
-            raise InputError(f"instalments add up to {total}, the open balance is "
-                             f"{open_total}", field="instalment", rule="plan-sum")
-        plan = PlanRow(customer_id=cust.id, currency=currency, total=total,
-                       agreed_at=at or utcnow(), note=note, actor=actor)
-        s.add(plan)
-        s.flush()
-        for inv in rows:
-            s.add(PlanInvoiceRow(plan_id=plan.id, invoice_id=inv.id))
-        for seq, (due, amount) in enumerate(instalments, start=1):
-            s.add(PlanInstalmentRow(plan_id=plan.id, seq=seq, due_date=due, amount=amount))
-        s.add(InteractionRow(customer_id=cust.id, at=plan.agreed_at, author=actor, kind="note",
-                             summary=f"payment plan #{plan.id}: {len(instalments)} instalments, "
-                                     f"{currency} {total}, invoices {', '.join(invoices)}"))
-        return {"id": plan.id, "customer": cust.name, "currency": currency, "total": total,
-                "invoices": list(invoices),
-                "instalments": [{"seq": i, "due_date": d, "amount": a}
-                                for i, (d, a) in enumerate(instalments, start=1)]}
+    cust = customer_row(s, customer)
+    rows, currency = plan_invoices(s, cust, invoices)
+    one_live_plan(s, rows)
+    instalments = [(day, _positive(amount, currency, "instalment"))
+                   for day, amount in instalments]
+    open_total = sum((open_balance(s, cust.id, currency, inv.id) for inv in rows),
+                     Decimal(0))
+    total = sum((a for _, a in instalments), Decimal(0))
+    if total != open_total:
+        raise InputError(f"instalments add up to {total}, the open balance is "
+                         f"{open_total}", field="instalment", rule="plan-sum")
+    plan = PlanRow(customer_id=cust.id, currency=currency, total=total,
+                   agreed_at=at or utcnow(), note=note, actor=actor)
+    s.add(plan)
+    s.flush()
+    for inv in rows:
+        s.add(PlanInvoiceRow(plan_id=plan.id, invoice_id=inv.id))
+    for seq, (due, amount) in enumerate(instalments, start=1):
+        s.add(PlanInstalmentRow(plan_id=plan.id, seq=seq, due_date=due, amount=amount))
+    s.add(InteractionRow(customer_id=cust.id, at=plan.agreed_at, author=actor, kind="note",
+                         summary=f"payment plan #{plan.id}: {len(instalments)} instalments, "
+                                 f"{currency} {total}, invoices {', '.join(invoices)}"))
+    return {"id": plan.id, "customer": cust.name, "currency": currency, "total": total,
+            "invoices": list(invoices),
+            "instalments": [{"seq": i, "due_date": d, "amount": a}
+                            for i, (d, a) in enumerate(instalments, start=1)]}
 
 
 def not_past(day: date, today: date, field: str) -> None:

@@ -190,6 +190,26 @@ def schedule(terms: Terms, issue_date: date, total: Decimal, places: int = 2) ->
     return out
 
 
+def computed_due(issue_date: date, *, invoice_due: date | None = None,
+                 default_net_days: int = 30, rule: StatutoryRule | None = None,
+                 received: date | None = None,
+                 business_days: BusinessCalendar | None = None) -> tuple[date, str]:
+    """THE due date of an invoice without explicit terms, and its basis (rules 2 to 4 of the
+    module docstring, then the agency's calendar). It depends on dates only, never on the
+    amount, so a bulk fill computes it once per distinct set of dates (the amount of the one
+    due is the invoice total)."""
+    if rule is not None and received is not None:
+        accepted = issue_date + timedelta(days=rule.acceptance_days)
+        day, basis = max(received, accepted) + timedelta(days=rule.payment_days), "statutory"
+    elif invoice_due is not None:
+        day, basis = invoice_due, "invoice"
+    else:
+        day, basis = issue_date + timedelta(days=default_net_days), "default"
+    if business_days is not None:
+        day = business_days.next_business_day(day)
+    return day, basis
+
+
 def due_dates(issue_date: date, total: Decimal, *, places: int = 2, terms: Terms | None = None,
               invoice_due: date | None = None, default_net_days: int = 30,
               rule: StatutoryRule | None = None, received: date | None = None,
@@ -200,18 +220,14 @@ def due_dates(issue_date: date, total: Decimal, *, places: int = 2, terms: Terms
     statutory rule applies only with both ``rule`` and ``received``. ``business_days``: the
     agency's calendar; a due date on a non-business day moves to the next business day.
     Returns one :class:`Due` (seq 0) or one per instalment (seq 1…), amounts adding up to
-    ``total``.
+    ``total``. Without ``terms`` the date is :func:`computed_due`'s.
     """
-    if terms is not None:
-        dues = schedule(terms, issue_date, total, places)
-    elif rule is not None and received is not None:
-        accepted = issue_date + timedelta(days=rule.acceptance_days)
-        due = max(received, accepted) + timedelta(days=rule.payment_days)
-        dues = [Due(0, due, total, "statutory")]
-    elif invoice_due is not None:
-        dues = [Due(0, invoice_due, total, "invoice")]
-    else:
-        dues = [Due(0, issue_date + timedelta(days=default_net_days), total, "default")]
+    if terms is None:
+        day, basis = computed_due(issue_date, invoice_due=invoice_due,
+                                  default_net_days=default_net_days, rule=rule,
+                                  received=received, business_days=business_days)
+        return [Due(0, day, total, basis)]
+    dues = schedule(terms, issue_date, total, places)
     if business_days is None:
         return dues
     return [Due(d.seq, business_days.next_business_day(d.due_date), d.amount, d.basis)

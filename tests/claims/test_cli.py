@@ -58,7 +58,7 @@ def test_the_failing_sample_claim_shows_its_finding(cli, samples) -> None:
 
 
 def test_validate_exits_1_with_every_finding_when_a_claim_has_errors(cli, samples) -> None:
-    result = cli("claim", "new", "--contract", "C-2026-014", "--invoice", "INV-2026-0101",
+    result = cli("claim", "new", "INV-2026-0101", "--contract", "C-2026-014",
                  "--milestone", "M3", "--doc", f"invoice={samples / 'INV-2026-0101.pdf'}",
                  "--json")
     new_id = out_json(result)["id"]
@@ -81,9 +81,30 @@ def test_a_bad_contract_file_is_one_clear_line_and_exit_1(cli, samples, tmp_path
     assert [c["number"] for c in out_json(cli("contract", "list", "--json"))] == ["C-2026-014"]
 
 
+def test_claim_new_takes_the_invoice_as_its_argument_and_the_old_option_still(cli,
+                                                                            samples) -> None:
+    """Issue #18: the thing a command acts on is its argument (`claim new INVOICE`, like
+    `note add CUSTOMER`, `terms INVOICE`); `--invoice` still works for scripts, with a
+    deprecation line on stderr; neither, or both disagreeing, is a usage error (exit 2)."""
+    doc = ["--milestone", "M3", "--doc", f"invoice={samples / 'INV-2026-0101.pdf'}", "--json"]
+    new = cli("claim", "new", "INV-2026-0101", "--contract", "C-2026-014", *doc)
+    assert new.exit_code == 0 and "deprecated" not in new.stderr
+    old = cli("claim", "new", "--contract", "C-2026-014", "--invoice", "INV-2026-0101", *doc)
+    assert old.exit_code == 0, old.output
+    assert "warning: --invoice is deprecated" in old.stderr
+    assert [out_json(r)["invoice"] for r in (new, old)] == ["INV-2026-0101"] * 2
+    missing = cli("claim", "new", "--contract", "C-2026-014", *doc)
+    both = cli("claim", "new", "INV-2026-0101", "--invoice", "INV-2026-0102",
+               "--contract", "C-2026-014", *doc)
+    assert (missing.exit_code, both.exit_code) == (2, 2)
+    assert "INVOICE" in missing.stderr and "disagree" in both.stderr
+    assert "Traceback" not in missing.output + both.output
+    claims = out_json(cli("claim", "list", "--json"))
+    assert [c["invoice"] for c in claims].count("INV-2026-0101") == 3  # sample 1 + new + old
+
+
 def claim_new(cli, samples, *docs: str):
-    args = ["claim", "new", "--contract", "C-2026-014", "--invoice", "INV-2026-0102",
-            "--milestone", "M4"]
+    args = ["claim", "new", "INV-2026-0102", "--contract", "C-2026-014", "--milestone", "M4"]
     for d in docs:
         args += ["--doc", d]
     return cli(*args)

@@ -65,6 +65,16 @@ def test_list_formats(cli: Any, book: Workspace) -> None:
     assert no_claims == "id,contract,invoice,type,status,reference\n"
     bad = cli("contact", "list", "--format", "xml")
     assert bad.exit_code == 2 and "'xml' is not one of table, json, csv" in bad.output
+    # a list's filter is an option (`--customer`, as `plan list`, `promise list`); the
+    # customer as an argument still works, with a deprecation line on stderr
+    only = cli("contact", "list", "--customer", "Acme", "--format", "json")
+    assert [c["email"] for c in json.loads(only.stdout)] == ["ap@acme.test"]
+    assert "deprecated" not in only.stderr
+    old = cli("contact", "list", "Acme", "--format", "json")
+    assert json.loads(old.stdout) == json.loads(only.stdout)
+    assert "the customer as an argument is deprecated; use --customer" in old.stderr
+    both = cli("contact", "list", "Acme", "--customer", LONG)
+    assert both.exit_code == 2 and "disagree" in both.stderr
 
 
 def test_tables_are_not_cut_when_piped(cli: Any, book: Workspace) -> None:

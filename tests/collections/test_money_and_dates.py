@@ -9,11 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from claims import api
+from claims.collections.due import ensure_due_dates
+from claims.collections.dunning import config_of
 from claims.collections.interest import prompt_payment_interest, rate_on
 from claims.core.due import BusinessCalendar, Terms, due_dates, us_federal_holidays
 from claims.core.models import Invoice
 from claims.core.money import MAX_AMOUNT, check_amount, round_money, to_decimal
 from claims.store.tables import InvoiceRow, PaymentApplicationRow, PaymentRow
+from claims.store.tables.collections import ScheduleRow
 from claims.workspace import Workspace
 from tests.collections.conftest import add_invoices
 
@@ -154,3 +157,29 @@ def test_receivables_as_of_ignores_later_payments_and_later_invoices(ws: Workspa
     assert [(r["invoice"], r["open"]) for r in then] == [("A-1", "500.00")]
     now = api.receivables(ws, D(2026, 3, 15))
     assert [(r["invoice"], r["open"]) for r in now] == [("A-2", "200.00")]
+
+
+def test_the_bulk_fill_stores_each_invoice_what_the_rule_gives_it(ws: Workspace) -> None:
+    """The fill computes a due date once per distinct set of dates and keeps amounts already at
+    their minor unit as read: each invoice still gets the rule's date and its total rounded
+    half-up at its currency (JPY 1,234.5678 → 1,235; KWD 10.1235 → 10.124; USD 10.005 →
+    10.01; USD 10.50 as is), whichever invoices share dates."""
+    add_invoices(ws, "Acme Corp", [("U-1", D(2026, 1, 15), None, "10.00"),
+                                   ("U-2", D(2026, 1, 15), None, "10.50"),
+                                   ("U-3", D(2026, 1, 15), D(2026, 3, 1), "10.00")])
+    add_invoices(ws, "Acme Corp", [("J-1", D(2026, 1, 15), None, "1234")], currency="JPY")
+    add_invoices(ws, "Acme Corp", [("K-1", D(2026, 1, 16), D(2026, 3, 1), "10")],
+                 currency="KWD")
+    with ws.store.session() as s:  # totals as an older import stored them, finer than the unit
+        for number, total in (("U-1", "10.005"), ("J-1", "1234.5678"), ("K-1", "10.1235")):
+            s.query(InvoiceRow).filter(InvoiceRow.number == number).one().total = Decimal(total)
+    assert ensure_due_dates(ws.store.engine, config_of(ws)) == 5
+    with ws.store.session() as s:
+        got = {n: (r.seq, r.due_date, r.amount, r.basis) for n, r in s.query(
+            InvoiceRow.number, ScheduleRow).join(ScheduleRow,
+                                                 ScheduleRow.invoice_id == InvoiceRow.id)}
+    assert got == {"U-1": (0, D(2026, 2, 14), Decimal("10.01"), "default"),
+                   "U-2": (0, D(2026, 2, 14), Decimal("10.50"), "default"),
+                   "U-3": (0, D(2026, 3, 1), Decimal("10.00"), "invoice"),
+                   "J-1": (0, D(2026, 2, 14), Decimal("1235"), "default"),
+                   "K-1": (0, D(2026, 3, 1), Decimal("10.124"), "invoice")}
