@@ -22,6 +22,12 @@ find_claim             ``POST /cpro/factures/v1/rechercher/fournisseur`` by invo
 list_statuses          the same search, paged, every invoice of the account
 =====================  ===========================================================
 
+Rate limits: a 429 before the deposit is PortalUnavailable with ``retry_after`` (the kit waits
+that long before retrying the step); when the gateway said no call is left
+(``RateLimit-Remaining: 0``), the next call (the deposit above all) waits ``RateLimit-Reset``
+(or the last ``Retry-After``) before it is sent; a 429 *on* the deposit is never retried: it is
+an unknown outcome, reconciled by lookup like any other.
+
 Credentials: the ``[portals.chorus]`` ``username`` / ``password`` are the Chorus Pro *technical
 account* (sent as ``cpro-account: base64(login:password)``); the PISTE application's client id
 and secret are this adapter's own settings (:class:`ChorusSettings`). Evidence: every call's
@@ -53,6 +59,7 @@ from portals.base import (
     SubmissionPackage,
 )
 from portals.errors import (
+    AccountLocked,
     AlreadySubmitted,
     AuthenticationFailed,
     PortalError,
@@ -120,6 +127,14 @@ class ChorusSettings(BaseModel):
     page_size: int = Field(500, ge=1, le=1000, description="invoices per search page")
 
 
+def _seconds(header: str | None) -> float:
+    """A ``Retry-After`` / ``RateLimit-Reset`` value in seconds (0 when absent or a date)."""
+    try:
+        return max(0.0, float(header or 0))  # ok: seconds
+    except ValueError:
+        return 0.0
+
+
 def _files_for_evidence(body: Any) -> Any:
     """``body`` with base64 file contents replaced by their size and hash."""
     if isinstance(body, dict) and "pieceJointeFichier" in body:
@@ -141,6 +156,8 @@ class ChorusProAdapter(StepAdapter):
     _http: httpx.Client | None = None
     _token: str | None = None
     _token_until: float = 0.0  # ok: monotonic seconds
+    #: monotonic time before which the gateway said no call is left (rate limit)
+    _quota_at: float = 0.0  # ok: monotonic seconds
     _body: dict[str, Any] | None = None
     _answer: dict[str, Any] | None = None
     #: exchanges gathered for one evidence step (the uploads), None when not gathering
@@ -193,9 +210,10 @@ class ChorusProAdapter(StepAdapter):
         response = self.http.post(url, data=form)
         answer = self._record("token", "POST", url, form, response)
         if response.status_code in (400, 401):
-            raise AuthenticationFailed(f"PISTE refused the client credentials "
-                                       f"({answer.get('error', response.status_code)})",
-                                       portal=self.name, step="login")
+            why = answer.get("error_description") or answer.get("error", response.status_code)
+            kind = AccountLocked if "locked" in str(why) else AuthenticationFailed
+            raise kind(f"PISTE refused the client credentials ({why})", portal=self.name,
+                       step="login")
         self._raise_for(response, "login", answer)
         self._token = str(answer["access_token"])
         self._token_until = time.monotonic() + int(answer.get("expires_in", 3600))
@@ -320,10 +338,23 @@ class ChorusProAdapter(StepAdapter):
         account = f"{creds.username}:{creds.password.get_secret_value()}".encode()
         headers = {"Authorization": f"Bearer {self._token}",
                    "cpro-account": base64.b64encode(account).decode()}
+        wait = self._quota_at - time.monotonic()
+        if wait > 0:  # the gateway's quota is spent: wait rather than be refused (the deposit!)
+            if self.recording:
+                self.evidence.note("rate_limit_wait", before=step, seconds=round(wait, 2))
+            time.sleep(wait)  # ok: the gateway asked for it (RateLimit-Reset / Retry-After)
         response = self.http.post(path, json=body, headers=headers)
         answer = self._record(step, "POST", path, body, response, headers=headers)
+        self._note_quota(response)
         self._raise_for(response, step, answer)
         return answer
+
+    def _note_quota(self, response: httpx.Response) -> None:
+        """Remember until when the gateway has no call left for us (429 or a spent quota)."""
+        left, reset = response.headers.get("ratelimit-remaining"), _seconds(
+            response.headers.get("retry-after") or response.headers.get("ratelimit-reset"))
+        if response.status_code == 429 or (left == "0" and reset):
+            self._quota_at = time.monotonic() + (reset or 1)
 
     def _raise_for(self, response: httpx.Response, step: str, answer: dict[str, Any]) -> None:
         """The portal error an unsuccessful answer means (nothing for a 2xx)."""
@@ -335,8 +366,12 @@ class ChorusProAdapter(StepAdapter):
             self._token = None
             raise SessionExpired(f"access token refused: {said}", portal=self.name, step=step)
         if status == 403:
-            raise AuthenticationFailed(f"technical account refused: {said}", portal=self.name,
-                                       step=step)
+            kind = AccountLocked if "locked" in said else AuthenticationFailed
+            raise kind(f"technical account refused: {said}", portal=self.name, step=step)
+        if status == 429:
+            raise PortalUnavailable(f"HTTP 429: {said}", status=status, portal=self.name,
+                                    retry_after=_seconds(response.headers.get("retry-after"))
+                                    or 1, step=step)  # fmt: skip
         if status == 409 and answer.get("numeroFluxDepot"):
             raise AlreadySubmitted(str(answer["numeroFluxDepot"]),
                                    invoice_number=self._body.get("numeroFactureSaisi")

@@ -48,6 +48,8 @@ class PortalUnavailable(PortalError):
     Attributes:
         status: the HTTP status when there was one.
         maintenance: True when the portal showed its maintenance page.
+        retry_after: seconds the portal asked to wait (a 429's ``Retry-After``), else None;
+            the kit waits at least that long before retrying a step before the final click.
     """
 
     def __init__(
@@ -56,12 +58,14 @@ class PortalUnavailable(PortalError):
         *,
         status: int | None = None,
         maintenance: bool = False,
+        retry_after: float | None = None,  # ok: seconds
         portal: str | None = None,
         step: str | None = None,
     ):
         super().__init__(message, portal=portal, step=step)
         self.status = status
         self.maintenance = maintenance
+        self.retry_after = retry_after
 
 
 class BrowserNotFound(PortalUnavailable):

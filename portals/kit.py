@@ -16,7 +16,8 @@ and the base class runs the rest, the same way for every portal:
 1. :func:`~portals.base.check_package` against ``limits`` (PortalRejected, nothing sent);
 2. evidence around every step (:class:`~portals.recording.EvidenceRecorder`, secrets masked);
 3. ``sign_in``/``fill``/``attach`` retried with doubling backoff on PortalUnavailable,
-   PortalTimeout and SessionExpired (a refused password is never retried);
+   PortalTimeout and SessionExpired, waiting at least the portal's ``retry_after`` (a 429's
+   ``Retry-After``) when it gave one (a refused password is never retried);
 4. ``on_final_submit()`` right before ``final_click``; if it raises, nothing is clicked;
 5. any failure from ``final_click`` on is :class:`~portals.errors.OutcomeUnknown`, unless the
    adapter says the portal clearly refused (AlreadySubmitted, PortalRejected);
@@ -237,7 +238,8 @@ class StepAdapter(PortalAdapter):
                 )
                 if attempt == opts.max_attempts:
                     raise
-                time.sleep(opts.backoff_s * 2 ** (attempt - 1))  # ok: retry backoff
+                asked = getattr(err, "retry_after", None) or 0
+                time.sleep(max(opts.backoff_s * 2 ** (attempt - 1), asked))  # ok: retry backoff
 
     def _click(self, package: SubmissionPackage) -> Receipt:
         """The final click and the receipt: any failure but a clear refusal is OutcomeUnknown."""

@@ -55,6 +55,9 @@ class Lease:
     ttl: timedelta = DEFAULT_TTL
     #: monotonic time by which the lease, as last renewed, runs out (this process's view)
     deadline: float = field(default=0.0)
+    #: the claim's submission attempts when the lease was taken (read in the same transaction;
+    #: only the lease holder's fenced intent changes it)
+    attempts: int = 0
 
     def fence(self) -> Fence:
         """What a fenced write compares (and the expiry it renews to)."""
@@ -94,17 +97,17 @@ def take_lease(engine: Engine, owner: str, statuses: Iterable[str], *,
             conn.begin()
             query = query.with_for_update(skip_locked=True)
         claim_id = conn.execute(query).scalar()
-        version = None
+        version = attempts = None
         if claim_id is not None:
             conn.execute(update(ClaimRow).where(ClaimRow.id == claim_id)
                          .values(lease_owner=owner, lease_expires_at=now + ttl,
                                  lease_version=ClaimRow.lease_version + 1))
-            version = conn.execute(select(ClaimRow.lease_version)
-                                   .where(ClaimRow.id == claim_id)).scalar_one()
+            version, attempts = conn.execute(select(ClaimRow.lease_version, ClaimRow.attempts)
+                                             .where(ClaimRow.id == claim_id)).one()
         conn.commit()
     if claim_id is None:
         return None
-    return Lease(claim_id, owner, version, ttl, started + ttl.total_seconds())
+    return Lease(claim_id, owner, version, ttl, started + ttl.total_seconds(), attempts or 0)
 
 
 def take_next(engine: Engine, owner: str, statuses: Iterable[str], *,

@@ -15,6 +15,7 @@ or in pytest::
 from portals.conformance.scenarios import (
     SCENARIOS,
     ConformanceFailure,
+    NotApplicable,
     Result,
     file_once,
     kill9,
@@ -23,5 +24,5 @@ from portals.conformance.scenarios import (
 )
 from portals.conformance.target import FAULTS, PortalUnderTest, load_portal_under_test
 
-__all__ = ["FAULTS", "SCENARIOS", "ConformanceFailure", "PortalUnderTest", "Result", "file_once",
-           "kill9", "load_portal_under_test", "run_all", "run_scenario"]
+__all__ = ["FAULTS", "SCENARIOS", "ConformanceFailure", "NotApplicable", "PortalUnderTest",
+           "Result", "file_once", "kill9", "load_portal_under_test", "run_all", "run_scenario"]

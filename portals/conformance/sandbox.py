@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from portals.base import BrowserOptions, PackageFile, PortalCredentials, SubmissionPackage
 from portals.conformance.target import PortalUnderTest
@@ -40,6 +40,8 @@ class SandboxUnderTest(PortalUnderTest):
     """One sandbox account and contract, driven through the portal's back office."""
 
     name = "sandbox"
+    #: the kit's faults as this portal's fault specs
+    specs: ClassVar[dict[str, str]] = SPECS
 
     def __init__(self, connection: dict[str, Any]):
         self.conn = connection
@@ -100,7 +102,7 @@ class SandboxUnderTest(PortalUnderTest):
                 if c.get("contract_number") == self.conn["contract"]]  # fmt: skip
 
     def fault(self, name: str) -> None:
-        self.backoffice.set_faults(SPECS[name])
+        self.backoffice.set_faults(self.specs[name])
 
     def failed_sign_ins(self) -> int:
         return int(self.backoffice.account(self.conn["username"])["failed_logins"])

@@ -38,14 +38,26 @@ class ConformanceFailure(AssertionError):
     """A scenario's check failed; the message says which and what was seen."""
 
 
+class NotApplicable(Exception):
+    """The scenario means nothing for this portal (``PortalUnderTest.not_applicable``); the
+    message says why. Not a pass and not a failure."""
+
+
 @dataclass
 class Result:
-    """One scenario's outcome."""
+    """One scenario's outcome: passed (``ok``), failed, or not applicable (``applicable``
+    False, ``ok`` False, ``detail`` the reason)."""
 
     scenario: str
     ok: bool
     detail: str
     seconds: float
+    applicable: bool = True
+
+    @property
+    def failed(self) -> bool:
+        """True when the scenario applied and did not pass."""
+        return self.applicable and not self.ok
 
 
 def expect(condition: bool, message: str) -> None:
@@ -305,18 +317,26 @@ SCENARIOS: dict[str, Callable[[PortalUnderTest, Path], str]] = {
 
 
 def run_scenario(name: str, target: PortalUnderTest, folder: Path) -> str:
-    """Run one scenario; raises ConformanceFailure. For pytest:
+    """Run one scenario; raises ConformanceFailure, or NotApplicable (with the reason) for a
+    scenario the portal declares not applicable. For pytest:
     ``@pytest.mark.parametrize("name", SCENARIOS)``."""
+    if name in target.not_applicable:
+        raise NotApplicable(target.not_applicable[name])
     folder.mkdir(parents=True, exist_ok=True)
     return SCENARIOS[name](target, folder)
 
 
 def run_all(target: PortalUnderTest, folder: Path, *, kills: int = 3,
             only: list[str] | None = None) -> list[Result]:
-    """Every scenario (or ``only`` those) against ``target``; a failure does not stop the run."""
+    """Every scenario (or ``only`` those) against ``target``; a failure does not stop the run;
+    a scenario the target declares not applicable is reported as such with the reason."""
     results = []
     for name, scenario in SCENARIOS.items():
         if only and name not in only:
+            continue
+        if name in target.not_applicable:
+            results.append(Result(name, False, target.not_applicable[name], 0.0,
+                                  applicable=False))  # fmt: skip
             continue
         started = time.monotonic()
         sub = folder / name

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from importlib.metadata import entry_points
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from portals.base import PortalAdapter, SubmissionPackage
 from portals.registry import UnknownAdapter
@@ -39,6 +39,9 @@ class PortalUnderTest(ABC):
 
     #: the adapter's name (as registered under ``claims.portals``)
     name: str = ""
+    #: scenarios that mean nothing for this portal -> why (reported "not applicable" with the
+    #: reason, never counted as passed); e.g. ``{"totp_workers": "no one-time codes"}``
+    not_applicable: ClassVar[dict[str, str]] = {}
 
     @classmethod
     @abstractmethod

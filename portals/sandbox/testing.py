@@ -91,9 +91,10 @@ def free_port() -> int:
 
 
 def wait_until_up(
-    url: str, process: subprocess.Popen[bytes], timeout: float = 20.0
+    url: str, process: subprocess.Popen[bytes], timeout: float = 60.0
 ) -> None:  # ok: seconds
-    """Poll ``/health`` until it answers; fail early if the process died."""
+    """Poll ``/health`` until it answers; fail early if the process died. 60 s: on a loaded
+    shared machine the server's imports alone have taken over 20 s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

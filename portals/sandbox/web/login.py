@@ -64,7 +64,7 @@ BAD_CODE = "The one-time code is not valid. Enter the current code from your aut
 USED_CODE = "This one-time code has already been used. Wait for the next code and enter it."
 
 #: the hash checked for an unknown username, so it takes as long as a known one (no timing oracle)
-_DUMMY_HASH = db.hash_password(secrets.token_urlsafe(16))
+DUMMY_HASH = db.hash_password(secrets.token_urlsafe(16))
 
 
 def _refuse(request: Request, status: int, message: str, username: str = "") -> Response:
@@ -75,12 +75,26 @@ def _refuse(request: Request, status: int, message: str, username: str = "") -> 
 def _unknown_user_locked(portal: Portal, username: str, password: str) -> bool:
     """An unknown username fails exactly like a known one: same hash work, same message, and
     locked after as many tries (so neither the message nor the time tells them apart)."""
-    db.check_password(password, _DUMMY_HASH)
-    if len(portal.unknown_failures) > 10_000:
-        portal.unknown_failures.clear()
-    count = portal.unknown_failures.get(username, 0) + 1
-    portal.unknown_failures[username] = count
-    return count >= MAX_FAILED_LOGINS
+    db.check_password(password, DUMMY_HASH)
+    return count_unknown(portal.unknown_failures, username)
+
+
+def count_failure(account: db.Account) -> bool:
+    """One more failed sign-in on ``account`` (a wrong password or code, on the pages or the
+    API's technical account); True when the account is locked by it (MAX_FAILED_LOGINS)."""
+    account.failed_logins += 1
+    if account.failed_logins >= MAX_FAILED_LOGINS:
+        account.locked = True
+    return account.locked
+
+
+def count_unknown(counts: dict[str, int], key: str) -> bool:
+    """One more failure for ``key`` in an in-memory ``counts`` (unknown user names, API
+    clients); True once it has MAX_FAILED_LOGINS, like an account's lock."""
+    if len(counts) > 10_000 and key not in counts:
+        counts.clear()
+    counts[key] = counts.get(key, 0) + 1
+    return counts[key] >= MAX_FAILED_LOGINS
 
 
 @page("login", auth=False)
@@ -101,9 +115,7 @@ async def login_submit(request: Request) -> Response:
         if account.locked:
             return _refuse(request, 403, LOCKED)
         if not good:
-            account.failed_logins += 1
-            if account.failed_logins >= MAX_FAILED_LOGINS:
-                account.locked = True
+            if count_failure(account):
                 return _refuse(request, 403, LOCKED)
             return _refuse(request, 401, INVALID, username)
         has_totp = bool(account.totp_secret)
@@ -162,9 +174,7 @@ async def totp_submit(request: Request) -> Response:
             return render(request, "totp.html", status=401, title="Enter your one-time code",
                           errors=[USED_CODE])  # fmt: skip
         if step is None:
-            account.failed_logins += 1
-            if account.failed_logins >= MAX_FAILED_LOGINS:
-                account.locked = True
+            if count_failure(account):
                 return _refuse(request, 403, LOCKED)
             return render(request, "totp.html", status=401, title="Enter your one-time code",
                           errors=[BAD_CODE])  # fmt: skip
