@@ -25,7 +25,7 @@ from typing import Any
 
 from claims.forecast.history import Behaviour, learn
 from claims.forecast.learner import Learner
-from claims.forecast.ledger import Item, Ledger
+from claims.forecast.ledger import Item, Ledger, Unsettled
 from claims.forecast.model import Options, forecast
 
 METHODS = ("naive", "lag", "model")
@@ -136,12 +136,13 @@ def run_backtest(ledger: Ledger, start: date, end: date, options: Options | None
     settings = {"window_days": options.window_days, "prior": options.prior,
                 "grace_days": options.promise_grace_days}
     learner = Learner(ledger, **settings) if incremental else None
+    unsettled = Unsettled(ledger)  # invoices paid for good are not walked again every date
     result.setup_seconds = time.perf_counter() - began
     day = start
     while day <= end:
         began = time.perf_counter()
         behaviour = learner.at(day) if learner else learn(ledger, day, **settings)
-        items = ledger.open_items(day)  # once per as-of date, for every method
+        items = ledger.open_items(day, unsettled.at(day))  # once per date, for every method
         methods = baselines(ledger, behaviour, day, weeks, items)
         fc = forecast(ledger, behaviour, day, options, items)
         model: dict[str, list[float]] = defaultdict(lambda: [0.0] * weeks)
