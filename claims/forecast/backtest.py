@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -122,12 +123,14 @@ class Backtest:
 
 
 def run_backtest(ledger: Ledger, start: date, end: date, options: Options | None = None,
-                 *, incremental: bool = True) -> Backtest:
+                 *, incremental: bool = True,
+                 progress: Callable[[date, float], None] | None = None) -> Backtest:
     """Forecast as of every 7th day from ``start`` to ``end`` and score the three methods.
 
     ``incremental``: learn through one :class:`~claims.forecast.learner.Learner` (one walk over
     the ledger, then each as-of date from arrays; the same behaviour to the bit) rather than
-    :func:`learn` from scratch for every date."""
+    :func:`learn` from scratch for every date. ``progress(day, seconds)``: called after each
+    as-of date (a long backtest shows how it goes)."""
     options = options or Options()
     weeks = options.weeks
     result = Backtest()
@@ -157,6 +160,8 @@ def run_backtest(ledger: Ledger, start: date, end: date, options: Options | None
                  for r in fc.rows}
         actual = actuals(ledger, day, weeks, invoices)
         result.seconds_per_date.append(time.perf_counter() - began)
+        if progress is not None:
+            progress(day, result.seconds_per_date[-1])
         _score(result, methods, actual, bands, weeks)
         result.dates.append(day)
         day += timedelta(days=7)

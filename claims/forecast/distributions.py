@@ -137,6 +137,15 @@ def estimate_rows(paid: np.ndarray, censored: np.ndarray, n: Sequence[float]
     return out
 
 
+def estimate_all(samples: Sequence[Sample]) -> list[Dist | None]:
+    """:meth:`Sample.estimate` of every sample, in one pass (a customer each: thousands)."""
+    if not samples:
+        return []
+    return estimate_rows(np.asarray([s.paid for s in samples], dtype=np.float64),
+                         np.asarray([s.censored for s in samples], dtype=np.float64),
+                         [s.n for s in samples])
+
+
 def mix(child: Dist | None, parent: Dist | None, prior: float) -> Dist | None:
     """Empirical-Bayes shrinkage: ``w·child + (1−w)·parent`` with ``w = n / (n + prior)``.
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from claims.forecast.distributions import (
-    SPAN, Dist, Sample, median_of, mix, open_slot, paid_slot,
+    SPAN, Dist, Sample, estimate_all, median_of, mix, open_slot, paid_slot,
 )
 from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger
 
@@ -165,8 +165,8 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
             if left > 0:
                 g.censored[slot] += left / total
             g.n += 1.0
-    for key, sample in samples.items():
-        dist = sample.estimate()
+    keys = list(samples)
+    for key, dist in zip(keys, estimate_all([samples[k] for k in keys]), strict=True):
         if dist is None:
             continue
         if key == GLOBAL:
