@@ -43,10 +43,11 @@ def _ord(day: date) -> int:
 
 
 def _columns(rows: list[tuple[Any, ...]], names: str, dtypes: str) -> dict[str, np.ndarray]:
-    """Rows → one array per column (``names`` and numpy ``dtypes`` space-separated)."""
-    cols = list(zip(*rows, strict=True)) if rows else [()] * len(names.split())
-    return {n: np.asarray(c, dtype=t)
-            for n, c, t in zip(names.split(), cols, dtypes.split(), strict=True)}
+    """Rows → one array per column (``names`` and numpy ``dtypes`` space-separated): one
+    float64 table first (exact for day ordinals, rows, slots and flags), then each column."""
+    table = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names.split()))
+    return {n: table[:, k].astype(t)
+            for k, (n, t) in enumerate(zip(names.split(), dtypes.split(), strict=True))}
 
 
 class Groups:
@@ -117,6 +118,7 @@ class Learner:
         obs: list[tuple[int, int, int, int, int]] = []
         approved: list[tuple[int, int, int]] = []
         late: list[tuple[int, int, int, int, float, float]] = []
+        self.approved_on = np.full(len(ledger.claims), NEVER, dtype=np.int64)
         for ci, claim in enumerate(ledger.claims):
             agency = group(claim.agency)
             days += [(ci, _ord(at)) for at, _ in claim.events]
@@ -125,6 +127,7 @@ class Learner:
             first = claim.first("APPROVED", date.max)
             if first is None:
                 continue
+            self.approved_on[ci] = _ord(first)
             approved.append((ci, agency, _ord(first) + claim.payment_days))
             late += [(ci, agency, _ord(first), _ord(d), slot, share, left)
                      for d, slot, share, left in lateness_shares(ledger, claim, first)]
@@ -133,11 +136,6 @@ class Learner:
         self.late = _columns(late, "claim agency approved day slot share left",
                              "i8 i8 i8 i8 i8 f8 f8")
         self.approved = _columns(approved, "claim agency target", "i8 i8 i8")
-        self.approved_on = np.full(len(ledger.claims), NEVER, dtype=np.int64)
-        for ci, claim in enumerate(ledger.claims):
-            first = claim.first("APPROVED", date.max)
-            if first is not None:
-                self.approved_on[ci] = _ord(first)
 
     def at(self, day: date) -> Behaviour:
         """What :func:`learn` returns for ``day`` with this learner's settings."""
