@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from claims.forecast.distributions import (
-    SPAN, Dist, Sample, median_of, mix, open_slot, paid_slot,
+    SPAN, Dist, Sample, estimate_all, median_of, mix, open_slot, paid_slot,
 )
-from claims.forecast.ledger import APPROVED, Item, Ledger
+from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger
 
 GLOBAL = "everyone"
 
@@ -88,8 +88,49 @@ def learn(ledger: Ledger, day: date, *, window_days: int = 365, prior: float = 1
     b = Behaviour(prior=prior)
     _learn_delays(ledger, day, day - timedelta(days=window_days), b)
     _learn_stages(ledger, day, day - timedelta(days=window_days), b)
-    _learn_promises(ledger, day, grace_days, b)
+    count_outcomes(promise_outcomes(ledger, day, grace_days), day, b)
     return b
+
+
+def in_window(ledger: Ledger, item: Item, day: date, since: date) -> Item | None:
+    """The item as known at the end of ``day`` if its due date falls ``since`` … ``day``."""
+    if item.issue_date > day:  # not issued yet (as_known keeps the issue date)
+        return None
+    item = ledger.as_known(item, day)   # a statutory due date made later was not known
+    if item.due_date > day or item.due_date < since or item.issue_date > day:
+        return None
+    return item
+
+
+#: a receipt's share of an item: (value day, payment?, slot, weight, delay, left after it)
+Share = tuple[date, bool, int, float, int, float]
+
+
+def receipt_shares(ledger: Ledger, item: Item, day: date, skip: float
+                   ) -> tuple[list[Share], float]:
+    """The item's receipts by ``day`` in the order they settle it, after ``skip`` (what its
+    invoice's earlier items took), and the amount left open; a payment's slot is in the paid
+    sample, a write-off's is the censored "never" (SPAN)."""
+    total = float(item.amount)  # ok: a weight for the delay distribution, not money
+    left = total
+    out: list[Share] = []
+    for r in ledger.receipts_of(item.invoice_id):
+        if r.day > day or left <= 0:
+            break
+        amount = float(r.amount)  # ok: statistics, not money
+        if skip > 0:
+            taken = min(skip, amount)
+            skip -= taken
+            amount -= taken
+        share = min(amount, left)
+        if share <= 0:
+            continue
+        left -= share
+        delay = (r.day - item.due_date).days
+        payment = r.kind == "payment"
+        out.append((r.day, payment, paid_slot(delay) if payment else SPAN, share / total,
+                    delay, left))
+    return out, left
 
 
 def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
@@ -99,52 +140,33 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     lags: dict[int, list[int]] = defaultdict(list)
     used: dict[int, float] = {}
     parents: dict[tuple[str | None, int], str] = {}
-    for item in ledger.items:
-        if item.issue_date > day:  # not issued yet (as_known keeps the issue date)
-            continue
-        item = ledger.as_known(item, day)   # a statutory due date made later was not known
-        if item.due_date > day or item.due_date < since or item.issue_date > day:
+    for known in ledger.items:
+        item = in_window(ledger, known, day, since)
+        if item is None or item.amount <= 0:
             continue
         total = float(item.amount)  # ok: a weight for the delay distribution, not money
-        if total <= 0:
-            continue
         pkey = (item.agency, item.customer_id)
         if pkey not in parents:
             parents[pkey] = parent_key(ledger, item)
         groups = (samples[item.customer_id], samples[parents[pkey]], samples[GLOBAL])
         # the invoice's receipts settle its items in order: skip what earlier items took
-        skip = used.get(item.invoice_id, 0.0)
-        left = total
-        for r in ledger.receipts_of(item.invoice_id):
-            if r.day > day or left <= 0:
-                break
-            amount = float(r.amount)  # ok: statistics, not money
-            if skip > 0:
-                taken = min(skip, amount)
-                skip -= taken
-                amount -= taken
-            share = min(amount, left)
-            if share <= 0:
-                continue
-            left -= share
-            delay = (r.day - item.due_date).days
-            weight = share / total
-            if r.kind == "payment":
-                slot = paid_slot(delay)
+        shares, left = receipt_shares(ledger, item, day, used.get(item.invoice_id, 0.0))
+        for _, payment, slot, weight, delay, _ in shares:
+            if payment:
                 for g in groups:
                     g.paid[slot] += weight
                 lags[item.customer_id].append(delay)
             else:  # a write-off: never paid
                 for g in groups:
-                    g.censored[SPAN] += weight
+                    g.censored[slot] += weight
         used[item.invoice_id] = used.get(item.invoice_id, 0.0) + total - left
         slot = open_slot((day - item.due_date).days)
         for g in groups:
             if left > 0:
                 g.censored[slot] += left / total
             g.n += 1.0
-    for key, sample in samples.items():
-        dist = sample.estimate()
+    keys = list(samples)
+    for key, dist in zip(keys, estimate_all([samples[k] for k in keys]), strict=True):
         if dist is None:
             continue
         if key == GLOBAL:
@@ -154,6 +176,37 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
         else:
             b.parent[str(key)] = dist
     b.lag_days = {c: m for c, values in lags.items() if (m := median_of(values)) is not None}
+
+
+def stage_observations(events: tuple[tuple[date, str], ...] | list[tuple[date, str]]
+                       ) -> list[tuple[int, date, date | None]]:
+    """(table, start, end) of the claim's reviews (table 0: submitted → approved or returned)
+    and corrections (table 1: returned → submitted again); end ``None`` while it lasts."""
+    out: list[tuple[int, date, date | None]] = []
+    for k, (at, st) in enumerate(events):
+        if st == "SUBMITTED":
+            end = next((a for a, s in events[k + 1:] if s in APPROVED or s == "RETURNED"), None)
+            out.append((0, at, end))
+        elif st == "RETURNED":
+            end = next((a for a, s in events[k + 1:] if s == "SUBMITTED"), None)
+            out.append((1, at, end))
+    return out
+
+
+def lateness_shares(ledger: Ledger, claim: ClaimFacts, approved: date
+                    ) -> list[tuple[date, int, float, float]]:
+    """The payments after approval, in value-date order: (day, slot of paid − (approved +
+    payment days), share of the invoice's receipts, share left after it)."""
+    target = approved + timedelta(days=claim.payment_days)
+    receipts = ledger.receipts_of(claim.invoice_id)
+    total = float(sum((r.amount for r in receipts), start=0)) or 1.0  # ok: statistics
+    left, out = 1.0, []
+    for r in receipts:
+        if r.kind == "payment" and r.day >= approved:
+            share = float(r.amount) / total  # ok: statistics, not money
+            left -= share
+            out.append((r.day, paid_slot((r.day - target).days), share, left))
+    return out
 
 
 def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
@@ -169,27 +222,19 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
         events = [(at, st) for at, st in claim.events if at <= day]
         if not events or events[-1][0] < since:
             continue
-        for k, (at, st) in enumerate(events):
-            if st == "SUBMITTED":
-                end = next((a for a, s in events[k + 1:] if s in APPROVED or s == "RETURNED"),
-                           None)
-                _observe((review[claim.agency], review["everyone"]), at, end, day)
-            elif st == "RETURNED":
-                end = next((a for a, s in events[k + 1:] if s == "SUBMITTED"), None)
-                _observe((correction[claim.agency], correction["everyone"]), at, end, day)
+        for table, start, end in stage_observations(events):
+            samples = (review, correction)[table]
+            _observe((samples[claim.agency], samples["everyone"]), start, end, day)
         approved = claim.first("APPROVED", day)
         if approved is None:
             continue
         target = approved + timedelta(days=claim.payment_days)
-        total = sum((r.amount for r in ledger.receipts_of(claim.invoice_id)), start=0)
-        total = float(total) or 1.0  # ok: statistics, not money
         left = 1.0
-        for r in ledger.receipts_of(claim.invoice_id):
-            if r.day <= day and r.kind == "payment" and r.day >= approved:
-                share = float(r.amount) / total  # ok: statistics, not money
-                left -= share
+        for paid_on, slot, share, after in lateness_shares(ledger, claim, approved):
+            if paid_on <= day:  # in value-date order: the rest is later
+                left = after
                 for s in (lateness[claim.agency], lateness["everyone"]):
-                    s.add_paid((r.day - target).days, share)
+                    s.paid[slot] += share
         for s in (lateness[claim.agency], lateness["everyone"]):
             if left > 1e-9:
                 s.add_open((day - target).days, left)
@@ -211,10 +256,21 @@ def _observe(samples: tuple[Sample, ...], start: date, end: date | None, day: da
         s.count()
 
 
-def _learn_promises(ledger: Ledger, day: date, grace_days: int, b: Behaviour) -> None:
+@dataclass
+class Outcomes:
+    """Whether each promise and plan instalment was kept, once its date + grace passed:
+    promises (customer, made on, deadline, cancelled on, kept) and plans (customer, agreed
+    on, cancelled on, [(deadline, kept) per instalment in order])."""
+
+    promises: list[tuple[int, date, date, date | None, bool]]
+    plans: list[tuple[int, date, date | None, list[tuple[date, bool]]]]
+
+
+def promise_outcomes(ledger: Ledger, day: date, grace_days: int) -> Outcomes:
     """A promise (or plan instalment) is kept when the customer paid its amount (cumulative,
-    for a plan's invoices) between when it was made and its date + grace; only those whose
-    date + grace passed by ``day`` are counted."""
+    for a plan's invoices) between when it was made and its date + grace, from the payments
+    by ``day`` (an outcome counted at ``day`` has its date + grace before it: it reads only
+    payments before ``day``, the same with any later ``day``)."""
     customer_of = {i.invoice_id: i.customer_id for i in ledger.items}
     paid: dict[int, list[tuple[date, float]]] = defaultdict(list)
     for r in ledger.receipts:
@@ -235,26 +291,42 @@ def _learn_promises(ledger: Ledger, day: date, grace_days: int, b: Behaviour) ->
         return sums[bisect_right(days, end)] - sums[bisect_left(days, start)]
 
     grace = timedelta(days=grace_days)
+    out = Outcomes([], [])
     for p in ledger.promises:
         deadline = p.promised_date + grace
-        if p.made_on > day or deadline >= day or (p.cancelled_on and p.cancelled_on <= day):
-            continue
         got = paid_between(p.customer_id, p.made_on, deadline)
-        kept, made = b.promise_rate.get(p.customer_id, (0, 0))
         promised = float(p.amount)  # ok: a keeping rate (statistics), not money
-        b.promise_rate[p.customer_id] = (kept + (got >= promised - 0.005), made + 1)
+        out.promises.append((p.customer_id, p.made_on, deadline, p.cancelled_on,
+                             got >= promised - 0.005))
     for plan in ledger.plans:
-        if plan.agreed_on > day or (plan.cancelled_on and plan.cancelled_on <= day):
-            continue
         receipts = sorted((r.day, float(r.amount))  # ok: statistics, not money
                           for i in plan.invoice_ids
                           for r in ledger.receipts_of(i)
                           if r.kind == "payment" and plan.agreed_on <= r.day <= day)
-        due_so_far = 0.0
+        due_so_far, kept = 0.0, []
         for due, amount in plan.instalments:
             if due + grace >= day:
                 break
             due_so_far += float(amount)  # ok: statistics, not money
             got = sum(a for d, a in receipts if d <= due + grace)
-            kept, made = b.plan_rate.get(plan.customer_id, (0, 0))
-            b.plan_rate[plan.customer_id] = (kept + (got >= due_so_far - 0.005), made + 1)
+            kept.append((due + grace, got >= due_so_far - 0.005))
+        out.plans.append((plan.customer_id, plan.agreed_on, plan.cancelled_on, kept))
+    return out
+
+
+def count_outcomes(outcomes: Outcomes, day: date, b: Behaviour) -> None:
+    """Kept / made per customer of the promises and instalments whose date + grace passed
+    by ``day`` (made by then and not cancelled)."""
+    for customer, made_on, deadline, cancelled_on, ok in outcomes.promises:
+        if made_on > day or deadline >= day or (cancelled_on and cancelled_on <= day):
+            continue
+        kept, made = b.promise_rate.get(customer, (0, 0))
+        b.promise_rate[customer] = (kept + ok, made + 1)
+    for customer, agreed_on, cancelled_on, instalments in outcomes.plans:
+        if agreed_on > day or (cancelled_on and cancelled_on <= day):
+            continue
+        for deadline, ok in instalments:
+            if deadline >= day:
+                break
+            kept, made = b.plan_rate.get(customer, (0, 0))
+            b.plan_rate[customer] = (kept + ok, made + 1)

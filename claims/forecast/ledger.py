@@ -10,9 +10,12 @@ guarantee of no look-ahead lives here, and only here.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+
+import numpy as np
 
 #: claim statuses the forecast reads a claim's money from (the portal has it)
 REVIEW = frozenset({"SUBMITTED", "UNDER_REVIEW"})
@@ -206,13 +209,15 @@ class Ledger:
         return replace(item, due_date=item.due_before, statutory_agency=None, known_from=None,
                        due_before=None)
 
-    def open_items(self, day: date) -> list[tuple[Item, Decimal]]:
+    def open_items(self, day: date, items: Iterable[Item] | None = None
+                   ) -> list[tuple[Item, Decimal]]:
         """(item, open amount) of every item issued by ``day`` and unpaid at its end, with its
         due date as known then (:meth:`as_known`); an invoice's payments settle its earliest
-        instalment first."""
+        instalment first. ``items``: only these (whole invoices, in order), e.g.
+        :meth:`Unsettled.at` (the others are known to be paid)."""
         out: list[tuple[Item, Decimal]] = []
         left: dict[int, Decimal] = {}
-        for item in self.items:
+        for item in self.items if items is None else items:
             if item.issue_date > day:
                 continue
             item = self.as_known(item, day)
@@ -225,8 +230,61 @@ class Ledger:
                 out.append((item, item.amount - settled))
         return out
 
+    def settled_on(self, invoice_id: int, amount: Decimal) -> date:
+        """The first day from which everything applied to the invoice stays at ``amount`` or
+        more for good (``date.max``: never; ``date.min``: ``amount`` is nothing)."""
+        days, running = self._paid.get(invoice_id, ([], []))
+        if amount <= 0:
+            return date.min
+        if not running or running[-1] < amount:
+            return date.max
+        k = len(running) - 1
+        while k > 0 and running[k - 1] >= amount:
+            k -= 1
+        return days[k]
+
     def segment(self, customer_id: int) -> str:
         return self.customers.get(customer_id, ("", "customer"))[1] or "customer"
 
     def name(self, customer_id: int) -> str:
         return self.customers.get(customer_id, (f"customer #{customer_id}", ""))[0]
+
+
+class Unsettled:
+    """The items that may be open at a day, for many days (the backtest): those of invoices
+    with an item issued by then and not paid in full for good by then (every item issued and
+    :meth:`Ledger.settled_on` the sum of its positive amounts). An invoice left out has nothing
+    open: its payments cover every item, whatever order they settle in."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.items = ledger.items
+        self.spans: list[tuple[int, int]] = []
+        self.first: list[date] = []
+        self.last: list[date] = []
+        self.settled: list[date] = []
+        self._arrays: tuple[np.ndarray, ...] | None = None
+        k = 0
+        while k < len(self.items):
+            j, invoice = k, self.items[k].invoice_id
+            while j < len(self.items) and self.items[j].invoice_id == invoice:
+                j += 1
+            group = self.items[k:j]
+            self.spans.append((k, j))
+            self.first.append(min(i.issue_date for i in group))
+            self.last.append(max(i.issue_date for i in group))
+            self.settled.append(ledger.settled_on(invoice, sum(
+                (i.amount for i in group if i.amount > 0), Decimal(0))))
+            k = j
+
+    def at(self, day: date) -> list[Item]:
+        """The items of every invoice that may be open at the end of ``day``, in order."""
+        if self._arrays is None:
+            self._arrays = tuple(np.asarray([d.toordinal() for d in days], dtype=np.int64)
+                                 for days in (self.first, self.last, self.settled))
+        first, last, settled = self._arrays
+        d = day.toordinal()
+        out: list[Item] = []
+        for n in np.nonzero((first <= d) & ((settled > d) | (last > d)))[0].tolist():
+            k, j = self.spans[n]
+            out += self.items[k:j]
+        return out

@@ -140,15 +140,18 @@ def forecast(ledger: Ledger, behaviour: Behaviour, day: date,
     disputed = {d.invoice_id for d in ledger.disputes if active(d.opened_on, d.resolved_on, day)}
     planned = {i for p in ledger.plans if active(p.agreed_on, p.cancelled_on, day)
                for i in p.invoice_ids}
+    if open_items is None:
+        open_items = ledger.open_items(day)
+    owing = {item.invoice_id for item, _ in open_items}
     claims = {}
     for claim in ledger.claims:
+        if claim.invoice_id not in owing:  # a claim's money is read off its open invoice
+            continue
         status, since = claim.status_on(day)
         if status in REVIEW or status in APPROVED or status in RETURNED:
             claims[claim.invoice_id] = (claim, status, since)
     invoice_lines: list[Line] = []
     cache: dict[tuple[Any, ...], tuple[tuple[float, ...], str]] = {}
-    if open_items is None:
-        open_items = ledger.open_items(day)
     for item, open_amount in open_items:
         _interest(ledger, item, open_amount, day, result)
         if item.invoice_id in disputed:
