@@ -1,10 +1,12 @@
 """Streaming statement import (issue 14, item 9 "Scale"): camt.053, CSV and MT940 are read as
-they go — memory flat in the number of lines — and one oversized token is refused, not read whole."""
+they go — memory flat in the number of lines — and one oversized token is refused, not read
+whole."""
 
 from __future__ import annotations
 
 import csv
 import tracemalloc
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,12 +14,15 @@ import pytest
 from claims.errors import InputError
 from claims.payments import service
 from claims.payments import parsers_mt940
-from claims.payments.parsers import parse_camt053, parse_csv, parse_mt940, parse_statement
-from claims.payments.statement import MAX_TOKEN_BYTES
+from claims.payments.parsers import (
+    csv_mapping, parse_camt053, parse_csv, parse_mt940, parse_statement,
+)
+from claims.payments import statement as statement_module
+from claims.payments.statement import MAX_TOKEN_BYTES, SpooledLines, StatementLine
 from claims.store import Store
 from claims.store.tables import PaymentRow
 from claims.store.tables.payments import StatementImportRow
-from tests.payments.statements import Tx, camt053, mt940
+from tests.payments.statements import GERMAN_MAPPING, Tx, bank_csv, camt053, mt940
 
 
 def _csv_statement(path: Path, n: int) -> None:
@@ -190,3 +195,22 @@ def test_a_bad_mt940_line_late_in_the_file_keeps_nothing(store: Store, tmp_path:
     assert err.value.rule == "mt940-balance"
     with store.session() as s:
         assert s.query(PaymentRow).count() == 0 and s.query(StatementImportRow).count() == 0
+
+
+def test_reversal_lines_beyond_the_memory_limit_wait_in_a_file(monkeypatch) -> None:
+    """A CSV's negative lines are held to the end of the import (they may return a credit
+    further down): past REVERSALS_IN_MEMORY they wait in a temporary file, and read back the
+    same, in order."""
+    monkeypatch.setattr(statement_module, "REVERSALS_IN_MEMORY", 2)
+    txs = [Tx(f"{k}.50", credit=False, payer=f"P{k}" if k % 2 else None, text=f"r {k}")
+           for k in range(1, 8)]
+    statement = parse_csv(bank_csv(txs), csv_mapping(GERMAN_MAPPING))
+    assert len(statement.reversals) == 7 and len(statement.reversals._memory) == 2
+    got = list(statement.reversals)
+    assert [(line.amount, line.payer_name) for line in got] == [
+        (Decimal(f"{k}.50"), f"P{k}" if k % 2 else None) for k in range(1, 8)]
+    assert got == list(statement.reversals)  # read again: the same
+    assert statement.reversals == SpooledLines(got, limit=100) == got
+    one = StatementLine("x", got[0].value_date, Decimal("0.01"), "EUR")
+    statement.reversals.append(one)  # appending after a read goes to the end
+    assert list(statement.reversals)[-1] == one and len(statement.reversals) == 8
