@@ -13,7 +13,8 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -131,6 +132,12 @@ def _positive(line: StatementLine) -> StatementLine:
                          line.payer_name, line.payer_iban, line.reference, line.remittance)
 
 
+@lru_cache(maxsize=4096)
+def _date(text: str, date_format: str) -> date:
+    """``text`` read as a date in ``date_format`` (cached: a statement repeats its dates)."""
+    return datetime.strptime(text, date_format).date()
+
+
 def _row(row: dict[str | Any, str | Any], row_no: int, wanted: dict[str, str],
          mapping: CsvMapping, file: str, bank: str, seen: Counter[bytes],
          ) -> StatementLine | None:
@@ -150,7 +157,7 @@ def _row(row: dict[str | Any, str | Any], row_no: int, wanted: dict[str, str],
                                   where=f"row {row_no}: {wanted['amount']}")
     raw_date = get("date") or ""
     try:
-        value_date = datetime.strptime(raw_date, mapping.date_format).date()
+        value_date = _date(raw_date, mapping.date_format)
     except ValueError as err:
         raise InputError(f"{raw_date!r} does not match {mapping.date_format}", file=file,
                          field=f"row {row_no}: {wanted['date']}", rule="csv-date") from err

@@ -12,7 +12,7 @@ ordinary debit and is not kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +76,7 @@ def reopen(s: Session, payment: PaymentRow, reversal: PaymentReversalRow, actor:
     return len(live)
 
 
-def record_reversals(s: Session, lines: Sequence[StatementLine], *, marked: bool,
+def record_reversals(s: Session, lines: Iterable[StatementLine], *, marked: bool,
                      import_id: int | None, actor: str) -> ReversalCounts:
     """Record each reversal line of an import and reopen what it returned (module docstring);
     ``marked``: the bank marked the lines as reversals (False: negative CSV lines)."""

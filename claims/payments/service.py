@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from claims.core.importers import regular_file
@@ -119,116 +119,177 @@ def _invoice_open(s: Session, invoice_id: int) -> Decimal:
 
 
 # -- writing --------------------------------------------------------------------------------
+# Statement lines, their matches, applications and events are written as plain rows through
+# executemany (one INSERT per table and batch), not as ORM objects: the per-line cost of an
+# import is then the parse and the match, not the unit of work.
 
 def _apply(s: Session, payment: PaymentRow, allocations: Sequence[Allocation], *,
-           confidence: int, reason: str, actor: str, check: bool = True) -> None:
-    if check:
-        money = sum((a.amount for a in allocations if a.kind in ("payment", "credit")),
-                    Decimal(0))
-        if money > payment.amount:
-            raise ConflictError(f"payment {payment.id}: allocations {money} exceed the payment "
-                                f"{payment.amount}")
-        for a in allocations:
-            if a.invoice_id is None:
-                continue
-            invoice = s.get(InvoiceRow, a.invoice_id)
-            if invoice is None:
-                raise NotFound("invoice", a.invoice_id)
-            if invoice.currency != payment.currency:
-                raise ConflictError(f"invoice {invoice.number} is in {invoice.currency}, the "
-                                    f"payment in {payment.currency}")
-            owed = _invoice_open(s, a.invoice_id)
-            if a.amount > owed:
-                raise ConflictError(f"invoice {invoice.number} has {owed} open; cannot apply "
-                                    f"{a.amount}")
+           confidence: int, reason: str, actor: str) -> None:
+    money = sum((a.amount for a in allocations if a.kind in ("payment", "credit")), Decimal(0))
+    if money > payment.amount:
+        raise ConflictError(f"payment {payment.id}: allocations {money} exceed the payment "
+                            f"{payment.amount}")
     for a in allocations:
-        s.add(PaymentApplicationRow(payment_id=payment.id, invoice_id=a.invoice_id,
-                                    amount=a.amount, kind=a.kind, confidence=confidence,
-                                    reason=reason, actor=actor))
-    s.add(PaymentEventRow(payment_id=payment.id, kind="applied", actor=actor,
-                          detail={"allocations": [a.to_json() for a in allocations],
-                                  "confidence": confidence, "reason": reason}))
+        if a.invoice_id is None:
+            continue
+        invoice = s.get(InvoiceRow, a.invoice_id)
+        if invoice is None:
+            raise NotFound("invoice", a.invoice_id)
+        if invoice.currency != payment.currency:
+            raise ConflictError(f"invoice {invoice.number} is in {invoice.currency}, the "
+                                f"payment in {payment.currency}")
+        owed = _invoice_open(s, a.invoice_id)
+        if a.amount > owed:
+            raise ConflictError(f"invoice {invoice.number} has {owed} open; cannot apply "
+                                f"{a.amount}")
+    writes = _Writes()
+    writes.apply(payment.id, allocations, confidence=confidence, reason=reason, actor=actor)
+    writes.flush(s)
+
+
+@dataclass
+class _Writes:
+    """Rows of a batch waiting for one executemany per table (see :meth:`flush`)."""
+
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    applications: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    payers: list[tuple[str, int]] = field(default_factory=list)
+    now: Any = field(default_factory=utcnow)
+
+    def apply(self, payment_id: int, allocations: Sequence[Allocation], *, confidence: int,
+              reason: str, actor: str) -> None:
+        """Apply ``allocations`` of payment ``payment_id`` (checked by the caller)."""
+        self.applications.extend(
+            {"payment_id": payment_id, "invoice_id": a.invoice_id, "amount": a.amount,
+             "kind": a.kind, "confidence": confidence, "reason": reason, "actor": actor,
+             "applied_at": self.now} for a in allocations)
+        self.events.append({"payment_id": payment_id, "kind": "applied", "actor": actor,
+                            "at": self.now, "detail": {
+                                "allocations": [a.to_json() for a in allocations],
+                                "confidence": confidence, "reason": reason}})
+
+    def flush(self, s: Session) -> None:
+        """Insert every waiting row (matches first: the audit trail follows the decision)."""
+        for table, rows in ((PaymentMatchRow, self.matches),
+                            (PaymentApplicationRow, self.applications),
+                            (PaymentEventRow, self.events)):
+            if rows:
+                s.execute(insert(table.__table__), rows)
+        _learn_payers(s, self.payers)
+        self.matches, self.applications, self.events, self.payers = [], [], [], []
+
+
+def _learn_payers(s: Session, pairs: Sequence[tuple[str, int]]) -> None:
+    """Remember payer accounts once an invoice-numbered payment proves whose they are: the
+    first customer named for an IBAN not known yet wins."""
+    first: dict[str, int] = {}
+    for iban, customer_id in pairs:
+        first.setdefault(iban, customer_id)
+    ibans = sorted(first)
+    for start in range(0, len(ibans), 500):
+        for known in s.scalars(select(PayerAccountRow.iban).where(
+                PayerAccountRow.iban.in_(ibans[start:start + 500]))):
+            first.pop(known, None)
+    if first:
+        now = utcnow()
+        s.execute(insert(PayerAccountRow.__table__),
+                  [{"iban": k, "customer_id": v, "created_at": now} for k, v in first.items()])
 
 
 def _learn_payer(s: Session, iban: str | None, customer_id: int | None) -> None:
-    """Remember a payer account once an invoice-numbered payment proves whose it is."""
-    if not iban or customer_id is None:
-        return
-    if s.scalar(select(PayerAccountRow.id).where(PayerAccountRow.iban == iban)) is None:
-        s.add(PayerAccountRow(iban=iban, customer_id=customer_id))
-        s.flush()
+    if iban and customer_id is not None:
+        _learn_payers(s, [(iban, customer_id)])
 
 
-def _record_matches(s: Session, payments: Sequence[PaymentRow], matches: Sequence[Match],
-                    settings: MatchSettings, actor: str, import_id: int | None,
-                    summary: ImportSummary) -> None:
-    for payment, match in zip(payments, matches, strict=True):
-        payment.customer_id = match.customer_id
+def _record_matches(s: Session, payments: Sequence[tuple[int, StatementLine]],
+                    matches: Sequence[Match], settings: MatchSettings, actor: str,
+                    import_id: int | None, summary: ImportSummary) -> None:
+    """Record the match of each ``(payment id, line)``; apply the sure ones (no checks: the
+    book the matcher used already holds what is open)."""
+    writes = _Writes()
+    for (payment_id, line), match in zip(payments, matches, strict=True):
         auto = bool(match.allocations) and match.confidence >= settings.auto_apply_threshold
-        s.add(PaymentMatchRow(payment_id=payment.id, import_id=import_id, method=match.method,
-                              confidence=match.confidence, reason=match.reason,
-                              flags=list(match.flags),
-                              proposal=[a.to_json() for a in match.allocations], auto=auto,
-                              status="applied" if auto else "review"))
+        status = "applied" if auto else "review"
+        writes.matches.append({
+            "payment_id": payment_id, "import_id": import_id, "method": match.method,
+            "confidence": match.confidence, "reason": match.reason, "flags": list(match.flags),
+            "proposal": [a.to_json() for a in match.allocations], "auto": auto,
+            "status": status, "created_at": writes.now})
         if auto:
-            _apply(s, payment, match.allocations, confidence=match.confidence,
-                   reason=match.reason, actor=f"auto ({actor})", check=False)
-            if match.method in ("reference", "text"):
-                _learn_payer(s, payment.payer_iban, match.customer_id)
-            summary.applied += 1
-        elif match.method == "none":
-            summary.unmatched += 1
-        else:
-            summary.review += 1
-        if len(summary.matches) >= MAX_MATCHES_LISTED:
-            summary.matches_omitted += 1
-            continue
-        summary.matches.append({
-            "payment_id": payment.id, "external_id": payment.external_id,
-            "amount": str(plain(payment.amount)), "currency": payment.currency,
-            "method": match.method, "confidence": match.confidence, "reason": match.reason,
-            "flags": list(match.flags), "status": "applied" if auto else "review",
-            "allocations": [a.to_json() for a in match.allocations]})
+            writes.apply(payment_id, match.allocations, confidence=match.confidence,
+                         reason=match.reason, actor=f"auto ({actor})")
+            if match.method in ("reference", "text") and line.payer_iban and \
+                    match.customer_id is not None:
+                writes.payers.append((line.payer_iban, match.customer_id))
+        _count_match(summary, payment_id, line, match, status)
+    writes.flush(s)
 
 
-def _insert_lines(s: Session, lines: Sequence[StatementLine], source: str,
-                  ) -> tuple[list[PaymentRow], int]:
+def _count_match(summary: ImportSummary, payment_id: int, line: StatementLine, match: Match,
+                 status: str) -> None:
+    if status == "applied":
+        summary.applied += 1
+    elif match.method == "none":
+        summary.unmatched += 1
+    else:
+        summary.review += 1
+    if len(summary.matches) >= MAX_MATCHES_LISTED:
+        summary.matches_omitted += 1
+        return
+    summary.matches.append({
+        "payment_id": payment_id, "external_id": line.external_id,
+        "amount": str(plain(line.amount)), "currency": line.currency,
+        "method": match.method, "confidence": match.confidence, "reason": match.reason,
+        "flags": list(match.flags), "status": status,
+        "allocations": [a.to_json() for a in match.allocations]})
+
+
+def _new_lines(s: Session, lines: Sequence[StatementLine]) -> tuple[list[StatementLine], int]:
+    """The lines whose bank ids are not kept yet, and how many of ``lines`` are."""
     ids = [line.external_id for line in lines]
     known: set[str] = set()
     for start in range(0, len(ids), 500):
         known.update(s.scalars(select(PaymentRow.external_id).where(
             PaymentRow.external_id.in_(ids[start:start + 500]))))
-    rows = [PaymentRow(source=source, external_id=line.external_id, value_date=line.value_date,
-                       amount=line.amount, currency=line.currency, payer_name=line.payer_name,
-                       payer_iban=line.payer_iban, reference=line.reference,
-                       remittance=line.remittance)
-            for line in lines if line.external_id not in known]
-    s.add_all(rows)
-    s.flush()
-    return rows, len(known)
+    return [line for line in lines if line.external_id not in known], len(known)
+
+
+def _insert_payments(s: Session, lines: Sequence[StatementLine], matches: Sequence[Match],
+                     source: str) -> list[tuple[int, StatementLine]]:
+    """Insert ``lines`` as payments (of the customers their ``matches`` found), in one
+    statement; returns ``(payment id, line)`` in the order of ``lines``."""
+    if not lines:
+        return []
+    table, now = PaymentRow.__table__, utcnow()
+    rows = [{"source": source, "external_id": line.external_id, "value_date": line.value_date,
+             "amount": line.amount, "currency": line.currency, "payer_name": line.payer_name,
+             "payer_iban": line.payer_iban, "reference": line.reference,
+             "remittance": line.remittance, "customer_id": match.customer_id,
+             "created_at": now} for line, match in zip(lines, matches, strict=True)]
+    ids = dict((e, i) for i, e in s.execute(  # by bank id (unique): any order of RETURNING
+        insert(table).returning(table.c.id, table.c.external_id), rows))
+    return [(ids[line.external_id], line) for line in lines]
 
 
 def _import_lines(s: Session, lines: Iterable[StatementLine], source: str,
                   settings: MatchSettings, actor: str, import_id: int,
                   summary: ImportSummary) -> None:
-    """Insert, match and apply ``lines`` (a list or a stream) batch by batch against one book
-    (earlier lines take money first, as in one pass); each batch is flushed and let go of, so
-    neither the session nor this function grows with the file."""
+    """Match, insert and apply ``lines`` (a list or a stream) batch by batch against one book
+    (earlier lines take money first, as in one pass); nothing of a batch is kept in memory
+    once it is written, so neither the session nor this function grows with the file."""
     book: Book | None = None
     it = iter(lines)
     while batch := list(islice(it, IMPORT_BATCH)):
         summary.lines += len(batch)
         if book is None:
             book = load_book(s)  # every currency: a stream's currencies are not known ahead
-        rows, known = _insert_lines(s, batch, source)
+        fresh, known = _new_lines(s, batch)
         summary.already_known += known
-        summary.added += len(rows)
-        by_id = {r.external_id for r in rows}
-        fresh = [line for line in batch if line.external_id in by_id]
-        _record_matches(s, rows, match_lines(book, fresh, settings), settings, actor,
-                        import_id, summary)
-        s.flush()
-        s.expunge_all()
+        summary.added += len(fresh)
+        matches = match_lines(book, fresh, settings)
+        _record_matches(s, _insert_payments(s, fresh, matches, source), matches, settings,
+                        actor, import_id, summary)
 
 
 def file_digest(path: Path) -> str:
@@ -335,7 +396,7 @@ def record_portal_payment(store: Store, *, portal: str, advice_id: str, invoice_
                          reference=invoice_number, remittance=f"{portal} payment advice")
     summary = ImportSummary(f"portal:{portal}", "portal", lines=1)
     with store.session() as s:
-        rows, known = _insert_lines(s, [line], "portal")
+        fresh, known = _new_lines(s, [line])
         if known:
             existing = s.scalar(select(PaymentRow).where(PaymentRow.external_id ==
                                                         line.external_id))
@@ -343,8 +404,9 @@ def record_portal_payment(store: Store, *, portal: str, advice_id: str, invoice_
                 raise ConflictError(f"payment advice {advice_id} vanished while recording it")
             return {"payment_id": existing.id, "external_id": existing.external_id,
                     "status": "already-recorded"}
-        matches = match_lines(load_book(s, [currency]), [line], settings)
-        _record_matches(s, rows, matches, settings, actor, None, summary)
+        matches = match_lines(load_book(s, [currency]), fresh, settings)
+        _record_matches(s, _insert_payments(s, fresh, matches, "portal"), matches, settings,
+                        actor, None, summary)
     return summary.matches[0]
 
 

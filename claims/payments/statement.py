@@ -10,12 +10,15 @@ whose ``debits_skipped``, ``reversals``, ``account`` and ``statement_id`` are co
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import tempfile
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import IO
 
 from claims.core.money import CURRENCIES, to_decimal
 from claims.errors import InputError
@@ -25,6 +28,8 @@ from claims.errors import InputError
 MAX_TOKEN_BYTES = 1 << 20
 #: the most XML elements one camt.053 entry (``Ntry``) may hold
 MAX_ENTRY_ELEMENTS = 100_000
+#: reversal lines of a statement kept in memory; more go to a temporary file
+REVERSALS_IN_MEMORY = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,57 @@ class StatementLine:
     remittance: str | None = None   # unstructured remittance text
 
 
+class SpooledLines:
+    """Statement lines in the order they were added: the first ``limit`` in memory, the rest
+    in an anonymous temporary file (one JSON array a line), so that holding every reversal of
+    a statement to the end of the import (see :mod:`claims.payments.reversals`) — a CSV's
+    negative lines, which can be most of it — does not grow memory with the file."""
+
+    def __init__(self, lines: Iterable[StatementLine] = (), *,
+                 limit: int | None = None) -> None:
+        self.limit = REVERSALS_IN_MEMORY if limit is None else limit
+        self._memory: list[StatementLine] = []
+        self._file: IO[bytes] | None = None
+        self._count = 0
+        self.extend(lines)
+
+    def append(self, line: StatementLine) -> None:
+        """Add ``line`` at the end."""
+        self._count += 1
+        if self._file is None and len(self._memory) < self.limit:
+            self._memory.append(line)
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()
+        self._file.seek(0, 2)
+        fields = [str(v) if isinstance(v, (date, Decimal)) else v for v in astuple(line)]
+        self._file.write(json.dumps(fields).encode() + b"\n")
+
+    def extend(self, lines: Iterable[StatementLine]) -> None:
+        """Add each of ``lines`` at the end."""
+        for line in lines:
+            self.append(line)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[StatementLine]:
+        yield from self._memory
+        if self._file is None:
+            return
+        self._file.seek(0)
+        for raw in self._file:
+            eid, day, amount, *rest = json.loads(raw)
+            yield StatementLine(eid, date.fromisoformat(day), Decimal(amount), *rest)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (SpooledLines, list)):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by content
+
+
 @dataclass
 class Statement:
     """A parsed statement: its credit lines, and how many debit lines were skipped.
@@ -54,7 +110,7 @@ class Statement:
     lines: Iterable[StatementLine] = field(default_factory=list)
     debits_skipped: int = 0
     #: returned credits (amounts positive); see claims.payments.parsers
-    reversals: list[StatementLine] = field(default_factory=list)
+    reversals: SpooledLines = field(default_factory=SpooledLines)
     #: True when the bank marked them as reversals; False for CSV negative lines (candidates)
     reversals_marked: bool = True
 

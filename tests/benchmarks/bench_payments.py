@@ -13,13 +13,15 @@
    Rows are bulk-loaded from CSV (sqlite3 executemany, PostgreSQL COPY, DuckDB read_csv).
    ``payment_matches`` is left empty (the match-rate query runs, on no rows).
 3. Statement import (claims.payments.service.import_statement: parse, store, match, apply)
-   of a CSV statement of n lines (default 100,000 and 1,000,000) into a fresh SQLite store
+   of a CSV (or camt.053, MT940: --statement-formats) statement of n lines (default 100,000
+   and 1,000,000) into a fresh SQLite store
    holding 1,000 open invoices, each size in its own child process (capped at
    ``--memory-cap-mb`` of address space) so its peak resident memory is its own.
 
     --statement-lines 100000,1000000   sizes of section 3 (0 to skip)
     --invoices 1000000                 invoices of section 2 (0 to skip)
     --matching 10000,100000            sizes of section 1 (0 to skip)
+    --statement-formats csv,camt053,mt940  formats of section 3 (default csv)
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterator
 import json
 import resource
 import subprocess
@@ -47,6 +50,7 @@ from claims.payments.matching import Book, MatchSettings, OpenItem, match_lines,
 from claims.payments.parsers import StatementLine  # noqa: E402
 from claims.reports.kpis import KpiSettings, compute_kpis, sqlalchemy_runner  # noqa: E402
 from tests.memory import peak_rss_mb  # noqa: E402
+from tests.payments.statements import Tx, camt053, mt940  # noqa: E402
 
 AS_OF = date(2026, 10, 31)
 DEFAULT_PG = os.environ.get("CLAIMS_TEST_PG_URL",
@@ -267,26 +271,73 @@ def time_kpis(run: Any, dialect: str, repeat: int = 2) -> tuple[float, dict[str,
 
 # -- 3. statement import ------------------------------------------------------------------
 
-def write_statement(path: Path, n_lines: int, n_invoices: int, seed: int = 5) -> None:
-    """A CSV statement of ``n_lines`` credits: a third pay an invoice by its number, the rest
-    come from strangers (so the book stays open and every line is matched against it)."""
+def statement_rows(n_lines: int, n_invoices: int,
+                   seed: int = 5) -> Iterator[tuple[str, str, str, str]]:
+    """(bank id, amount, payer, reference or text) of ``n_lines`` credits: a third pay an
+    invoice by its number, the rest come from strangers (so the book stays open and every
+    line is matched against it)."""
     rnd = random.Random(seed)
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "date", "amount", "currency", "payer_name", "payer_iban",
-                    "reference", "remittance"])
-        for k in range(n_lines):
-            if k % 3 == 0:
-                inv = rnd.randint(1, n_invoices)
-                w.writerow([f"B{k}", "2026-10-15", "100.00", "EUR", f"Customer {inv % 50}", "",
-                            f"INV-{inv:06d}", "thank you"])
-            else:
-                w.writerow([f"B{k}", "2026-10-15", f"{rnd.randint(100, 99999) / 100:.2f}",
-                            "EUR", f"Stranger {k}", "", "", f"transfer {k}"])
+    for k in range(n_lines):
+        if k % 3 == 0:
+            inv = rnd.randint(1, n_invoices)
+            yield f"B{k}", "100.00", f"Customer {inv % 50}", f"INV-{inv:06d}"
+        else:
+            yield f"B{k}", f"{rnd.randint(100, 99999) / 100:.2f}", f"Stranger {k}", \
+                f"transfer {k}"
 
 
-def statement_child(n_lines: int) -> None:
-    """Run in a child: import an n-line CSV statement, print seconds and peak RSS as JSON."""
+def write_statement(path: Path, n_lines: int, n_invoices: int, fmt: str = "csv") -> None:
+    """The lines of :func:`statement_rows` as a CSV, camt.053 or MT940 statement, written as
+    they are made (the child's base memory stays that of an empty run)."""
+    rows = statement_rows(n_lines, n_invoices)
+    if fmt == "csv":
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "date", "amount", "currency", "payer_name", "payer_iban",
+                        "reference", "remittance"])
+            for bank_id, amount, payer, ref in rows:
+                inv = ref.startswith("INV-")
+                w.writerow([bank_id, "2026-10-15", amount, "EUR", payer, "",
+                            ref if inv else "", "thank you" if inv else ref])
+        return
+    with path.open("wb") as f:
+        (write_camt if fmt == "camt053" else write_mt940)(f, rows)
+
+
+def write_camt(f: Any, rows: Iterator[tuple[str, str, str, str]]) -> None:
+    one = camt053([Tx("1.00", value_date=date(2026, 10, 15), text="T", reference="REF0",
+                      bank_ref="R0")])
+    head, rest = one.split(b"<Ntry>", 1)
+    entry, tail = rest.rsplit(b"</Ntry>", 1)
+    strd = entry[entry.index(b"<Strd>"):entry.index(b"</Strd>") + 7]
+    f.write(head)
+    for bank_id, amount, payer, ref in rows:
+        inv = ref.startswith("INV-")  # as in the CSV: a structured reference, else free text
+        f.write(b"<Ntry>" + entry.replace(b">R0<", f">{bank_id}<".encode())
+                .replace(b">1.00<", f">{amount}<".encode())
+                .replace(strd, strd.replace(b"REF0", ref.encode()) if inv else b"")
+                .replace(b"<Ustrd>T</Ustrd>", b"<Ustrd>thank you</Ustrd>" if inv else
+                         f"<Ustrd>{ref}</Ustrd>".encode())
+                .replace(b"<RltdPties>", f"<RltdPties><Dbtr><Pty><Nm>{payer}</Nm></Pty>"
+                                          "</Dbtr>".encode()) + b"</Ntry>")
+    f.write(tail)
+
+
+def write_mt940(f: Any, rows: Iterator[tuple[str, str, str, str]]) -> None:
+    lines = mt940([Tx("1.00")]).decode().split("\r\n")
+    f.write("\r\n".join(lines[:4]).encode() + b"\r\n")  # :20: :25: :28C: :60F: 1000,00
+    total = Decimal("1000.00")
+    for bank_id, amount, payer, ref in rows:
+        total += Decimal(amount)
+        inv = ref.startswith("INV-")  # as in the CSV: a customer reference, else free text
+        f.write(f":61:2610151015C{amount.replace('.', ',')}NTRF{ref if inv else 'NONREF'}"
+                f"//{bank_id}\r\n:86:166?00GUTSCHRIFT?20{'thank you' if inv else ref}"
+                f"?32{payer[:27]}\r\n".encode())
+    f.write(f":62F:C261015EUR{total:.2f}\r\n-".replace(".", ",").encode())
+
+
+def statement_child(n_lines: int, fmt: str) -> None:
+    """Run in a child: import an n-line statement, print seconds and peak RSS as JSON."""
     from claims.core.models import Invoice
     from claims.payments.service import import_statement
     from claims.store import Store
@@ -299,8 +350,8 @@ def statement_child(n_lines: int) -> None:
             Invoice(number=f"INV-{i:06d}", issue_date=date(2026, 9, 1), currency="EUR",
                     customer=f"Customer {i % 50}", net=Decimal("1000.00"), vat=Decimal(0),
                     total=Decimal("1000.00")) for i in range(1, n_invoices + 1)])
-        path = folder / "statement.csv"
-        write_statement(path, n_lines, n_invoices)
+        path = folder / f"statement.{fmt}"
+        write_statement(path, n_lines, n_invoices, fmt)
         base = peak_rss_mb()
         t0, c0 = time.perf_counter(), cpu_seconds()
         try:
@@ -324,11 +375,12 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_statement(n_lines: int, cap_mb: int) -> dict[str, Any]:
+def bench_statement(n_lines: int, cap_mb: int, fmt: str = "csv") -> dict[str, Any]:
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap_mb << 20, cap_mb << 20))
 
-    proc = subprocess.run([sys.executable, __file__, "--statement-child", str(n_lines)],
+    proc = subprocess.run([sys.executable, __file__, "--statement-child", str(n_lines),
+                           "--statement-formats", fmt],
                           capture_output=True, text=True, preexec_fn=cap, check=False)
     last = (proc.stdout.strip().splitlines() or [""])[-1]
     try:
@@ -338,13 +390,14 @@ def bench_statement(n_lines: int, cap_mb: int) -> dict[str, Any]:
         return {"error": f"exit {proc.returncode}: {tail[:80]}"}
 
 
-def print_statements(sizes: list[int], cap_mb: int) -> None:
-    print(f"\n3. statement import (CSV, n lines, SQLite, 1,000 open invoices; cap {cap_mb} MB)")
+def print_statements(sizes: list[int], cap_mb: int, fmt: str = "csv") -> None:
+    print(f"\n3. statement import ({fmt}, n lines, SQLite, 1,000 open invoices; "
+          f"cap {cap_mb} MB)")
     print(f"{'lines':>11} {'seconds':>9} {'cpu s':>8} {'lines/s':>9} {'peak MB':>9} "
           f"{'base MB':>8} {'applied':>9} {'review':>8}")
     previous: tuple[int, float, float, float] | None = None
     for n in sizes:
-        r = bench_statement(n, cap_mb)
+        r = bench_statement(n, cap_mb, fmt)
         if "seconds" not in r or "added" not in r:
             print(f"{n:>11,} failed: {r.get('error')} (peak {r.get('peak_mb', 0):.0f} MB)")
             continue
@@ -376,11 +429,14 @@ def main() -> None:
                         help="comma-separated statement sizes of the import section (0 to skip)")
     parser.add_argument("--memory-cap-mb", type=int, default=3072,
                         help="address-space cap of each statement-import child")
+    parser.add_argument("--statement-formats", type=lambda t: t.split(","), default=["csv"],
+                        help="comma-separated formats of the import section: csv, camt053, "
+                        "mt940")
     parser.add_argument("--statement-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL ('' to skip)")
     args = parser.parse_args()
     if args.statement_child is not None:
-        statement_child(args.statement_child)
+        statement_child(args.statement_child, args.statement_formats[0])
         return
     sizes = args.matching if args.matching is not None else \
         ([1_000, 10_000] if args.quick else [10_000, 100_000])
@@ -393,7 +449,8 @@ def main() -> None:
     if n_invoices:
         print_kpis(n_invoices, args.pg)
     if lines:
-        print_statements(lines, args.memory_cap_mb)
+        for fmt in args.statement_formats:
+            print_statements(lines, args.memory_cap_mb, fmt)
 
 
 def print_matching(sizes: list[int]) -> None:

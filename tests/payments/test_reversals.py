@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from claims.errors import ConflictError
-from claims.payments import reconcile, reversals, service
+from claims.payments import reconcile, reversals, service, statement as statement_module
 from claims.payments.parsers import csv_mapping, parse_camt053, parse_csv, parse_mt940
 from claims.store import Store
 from claims.store.tables.payments import PaymentMatchRow
@@ -101,7 +101,10 @@ def test_mt940_rc_reversal_reopens_the_invoice(ledger: Store, tmp_path: Path) ->
     assert open_balance(ledger, "INV-2026-005") == Decimal("999.00")
 
 
-def test_csv_negative_line_reopens_only_what_it_finds(ledger: Store, tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_memory", [10_000, 0])  # 0: every reversal line in the spool file
+def test_csv_negative_line_reopens_only_what_it_finds(ledger: Store, tmp_path: Path,
+                                                      monkeypatch, in_memory: int) -> None:
+    monkeypatch.setattr(statement_module, "REVERSALS_IN_MEMORY", in_memory)
     service.save_mapping(ledger, "sparkasse", GERMAN_MAPPING)
     paid = Tx("750.00", payer="Roads Authority", text="INV-2026-008")
     first = _import(ledger, tmp_path / "a.csv", bank_csv([paid]), bank="sparkasse")

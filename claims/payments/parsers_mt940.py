@@ -1,0 +1,236 @@
+"""SWIFT MT940 customer statements (with German ``:86:`` structured details), streamed.
+
+The file is read line by line and cut into its fields (a field opens with a ``:NN:`` or
+``:NNa:`` tag; other lines continue it). Each statement (``:20:`` …) is handed to the mt-940
+parser in pieces: its header (``:20:`` to the opening balance) with at most
+:data:`MT940_CHUNK` transactions (``:61:`` and its ``:86:``) at a time, and once more with its
+closing balance (``:62F:``/``:62M:`` and what follows). Memory is then flat in the number of
+lines, whatever the size of one statement; the balance check (opening + transactions =
+closing) is made per statement as before. Each line is decoded as UTF-8, else ISO-8859-1
+(MT940 from German banks often is). A line longer than :data:`MAX_TOKEN_BYTES` is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+import mt940  # the mt-940 package
+from mt940.options import Options
+
+from claims.errors import InputError
+from claims.payments.statement import (
+    MAX_TOKEN_BYTES, Statement, StatementLine, clean, iban, read_money, stable_id,
+)
+
+#: transactions handed to the mt-940 parser at a time (with their statement's header)
+MT940_CHUNK = 500
+_TAG = re.compile(r"^:(\d\d[A-Z]?):")
+_OPTIONS = Options(applicant_iban=True, reversal_sign=True)
+
+
+class _Collect(logging.Handler):
+    """Keeps the records a library logs instead of letting them reach stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record.getMessage())
+
+
+@contextmanager
+def _captured_log(name: str) -> Iterator[list[str]]:
+    """What logger ``name`` says inside the block, kept (not printed on stderr): the mt-940
+    parser logs dozens of lines for a garbage file; they become part of one finding."""
+    logger, handler = logging.getLogger(name), _Collect()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _library(text: str, file: str) -> list[Any]:
+    """``text`` through the mt-940 parser; its failures become one ``mt940-syntax`` finding."""
+    try:
+        with _captured_log("mt940") as said:
+            return list(mt940.parse_statements(text, options=_OPTIONS))
+    except Exception as err:  # the parser raises bare ValueError/RuntimeError/KeyError
+        first = " ".join(str(err).split())[:200]
+        noise = f" ({len(said)} parser message(s) folded in)" if said else ""
+        raise InputError(f"malformed MT940: {first}{noise}", file=file,
+                         rule="mt940-syntax") from err
+
+
+def _fields(fh: BinaryIO, file: str) -> Iterator[tuple[str, str]]:
+    """(tag, text) of each field in file order; the tag is '' for lines before the first."""
+    tag, parts = "", []
+    while raw := fh.readline(MAX_TOKEN_BYTES + 1):
+        if len(raw) > MAX_TOKEN_BYTES:
+            raise InputError(f"a line longer than {MAX_TOKEN_BYTES} bytes", file=file,
+                             rule="mt940-line-length")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            line = raw.decode("latin-1")
+        found = _TAG.match(line)
+        if found:
+            if parts:
+                yield tag, "".join(parts)
+            tag, parts = found.group(1), []
+        parts.append(line if line.endswith("\n") else line + "\n")
+    if parts:
+        yield tag, "".join(parts)
+
+
+@dataclass
+class _Block:
+    """One statement (``:20:`` …) as it is read."""
+
+    number: int
+    header: list[str] = field(default_factory=list)
+    txs: list[str] = field(default_factory=list)
+    closing: list[str] = field(default_factory=list)
+    head: dict[str, Any] | None = None
+    total: Decimal = Decimal(0)
+    tx_count: int = 0
+
+
+class _Mt940Reader:
+    """Turns fields into statement lines, keeping per-statement state (see module doc)."""
+
+    def __init__(self, file: str, st: Statement) -> None:
+        self.file, self.st = file, st
+        self.seen: Counter[bytes] = Counter()
+        self.blocks = 0
+        self.tags: set[str] = set()
+
+    def lines(self, fh: BinaryIO) -> Iterator[StatementLine]:
+        block: _Block | None = None
+        preamble: list[str] = []
+        for tag, text in _fields(fh, self.file):
+            self.tags.add(tag)
+            if tag == "20":
+                if block is not None:
+                    yield from self._finish(block)
+                self.blocks += 1
+                block = _Block(self.blocks, header=preamble + [text])
+                preamble = []
+            elif block is None:
+                preamble.append(text)
+            elif block.closing or tag.startswith("62"):
+                block.closing.append(text)
+            elif tag == "61":
+                if len(block.txs) >= MT940_CHUNK:
+                    yield from self._chunk(block)
+                block.txs.append(text)
+            elif block.txs:
+                block.txs[-1] += text  # its :86: (or another field the library knows)
+            else:
+                block.header.append(text)
+        if "20" not in self.tags or "61" not in self.tags and "62F" not in self.tags:
+            raise InputError("not an MT940 statement (no :20: / :61: / :62F: tags)",
+                             file=self.file, rule="mt940-structure")
+        if block is not None:
+            yield from self._finish(block)
+
+    def _parse(self, text: str, block: _Block) -> Any:
+        parsed = _library(text, self.file)
+        if len(parsed) != 1:
+            raise InputError("no statement found" if not parsed else
+                             "a statement split in two by a stray :20: tag", file=self.file,
+                             field=f"statement {block.number}", rule="mt940-structure")
+        return parsed[0]
+
+    def _chunk(self, block: _Block) -> Iterator[StatementLine]:
+        if not block.txs:
+            return
+        parsed = self._parse("".join(block.header + block.txs), block)
+        block.txs = []
+        block.head = block.head or dict(parsed.data)
+        for tx in parsed:
+            block.tx_count += 1
+            line = self._line(tx.data, block)
+            if line is not None:
+                yield line
+        parsed.transactions.clear()  # a cycle (each transaction names its statement): cut it
+
+    def _finish(self, block: _Block) -> Iterator[StatementLine]:
+        yield from self._chunk(block)
+        if not block.closing:
+            raise InputError("no closing balance :62F: (truncated statement?)", file=self.file,
+                             field=f"statement {block.number}", rule="mt940-closing-balance")
+        head = self._parse("".join(block.header + block.closing), block).data
+        self.st.account = iban(head.get("account_identification"))
+        self.st.statement_id = head.get("statement_number") or \
+            head.get("transaction_reference")
+        opening = head.get("final_opening_balance") or \
+            head.get("intermediate_opening_balance")
+        closing = head.get("final_closing_balance") or \
+            head.get("intermediate_closing_balance")
+        if closing is None:
+            raise InputError("no closing balance :62F: (truncated statement?)", file=self.file,
+                             field=f"statement {block.number}", rule="mt940-closing-balance")
+        if opening is not None and opening.amount.amount + block.total != \
+                closing.amount.amount:
+            raise InputError(f"opening balance {opening.amount.amount} plus transactions "
+                             f"{block.total} is not the closing balance "
+                             f"{closing.amount.amount} (truncated or corrupted statement)",
+                             file=self.file, field=f"statement {block.number}",
+                             rule="mt940-balance")
+
+    def _line(self, d: dict[str, Any], block: _Block) -> StatementLine | None:
+        """The statement line of one transaction; None for a debit (counted)."""
+        where = f"statement {block.number} :61: #{block.tx_count}"
+        amount_obj = d.get("amount")
+        if amount_obj is None or d.get("date") is None:
+            raise InputError("transaction without amount or value date", file=self.file,
+                             field=where, rule="mt940-structure")
+        amount, currency = read_money(str(abs(amount_obj.amount)), amount_obj.currency,
+                                      file=self.file, where=where)
+        block.total += amount_obj.amount
+        mark = (d.get("status") or "").upper()
+        if mark in ("D", "RD") or mark != "RC" and amount_obj.amount < 0:
+            self.st.debits_skipped += 1  # money paid out, or a returned debit
+            return None
+        head = block.head or {}
+        account = iban(head.get("account_identification"))
+        statement_id = head.get("statement_number") or head.get("transaction_reference")
+        value_date = date(d["date"].year, d["date"].month, d["date"].day)
+        customer_ref = d.get("customer_reference")
+        if customer_ref and customer_ref.upper() == "NONREF":
+            customer_ref = None
+        remittance = " ".join(str(x) for x in (d.get("purpose"), d.get("additional_purpose"))
+                              if x) or d.get("transaction_details")
+        parts = (account, statement_id, value_date, amount, customer_ref,
+                 d.get("bank_reference"), remittance)
+        line = StatementLine(
+            external_id=stable_id("mt940" + ":reversal" * (mark == "RC"), parts, self.seen),
+            value_date=value_date, amount=amount, currency=currency,
+            payer_name=clean(d.get("applicant_name")),
+            payer_iban=iban(d.get("applicant_iban") or d.get("gvc_applicant_iban")),
+            reference=clean(customer_ref), remittance=clean(remittance))
+        if mark == "RC":
+            self.st.reversals.append(line)
+            return None
+        return line
+
+
+def stream_mt940(fh: BinaryIO, *, file: str = "<mt940>") -> Statement:
+    """A streamed :class:`Statement` of the MT940 file open in ``fh`` (module docstring): its
+    ``lines`` read the file as they are consumed; the other fields are final after them."""
+    st = Statement("mt940", None, None)
+    st.lines = _Mt940Reader(file, st).lines(fh)
+    return st
