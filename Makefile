@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench browser install clean screenshots
+.PHONY: demo test soak bench browser install clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ browser: $(STAMP)
 demo: install browser
 	$(PY) -m demo
 
+# The long versions of tests CI runs bounded (marker soak) are left to `make soak`.
 test: install browser
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider -m "not soak" tests
+
+soak: install browser
+	$(PY) -m pytest -q -p no:cacheprovider -m soak tests
 
 bench: install browser
 	$(PY) tests/benchmarks/run_all.py $(BENCH_ARGS)
