@@ -196,16 +196,25 @@ def stage_observations(events: tuple[tuple[date, str], ...] | list[tuple[date, s
 def lateness_shares(ledger: Ledger, claim: ClaimFacts, approved: date
                     ) -> list[tuple[date, int, float, float]]:
     """The payments after approval, in value-date order: (day, slot of paid − (approved +
-    payment days), share of the invoice's receipts, share left after it)."""
+    payment days), share of the amount the invoice billed, share left after it).
+
+    The shares are of what the invoice billed (:meth:`Ledger.billed`, known from its issue),
+    not of its receipts: these include receipts after any as-of date, and a share of them
+    would let a later payment change what is learned as of an earlier day. Shares stop at
+    the whole (an overpayment adds nothing); an invoice billing nothing (or not in the
+    items) counts its first payment after approval as the whole."""
     target = approved + timedelta(days=claim.payment_days)
-    receipts = ledger.receipts_of(claim.invoice_id)
-    total = float(sum((r.amount for r in receipts), start=0)) or 1.0  # ok: statistics
+    billed = float(ledger.billed(claim.invoice_id))  # ok: statistics, not money
     left, out = 1.0, []
-    for r in receipts:
-        if r.kind == "payment" and r.day >= approved:
-            share = float(r.amount) / total  # ok: statistics, not money
-            left -= share
-            out.append((r.day, paid_slot((r.day - target).days), share, left))
+    for r in ledger.receipts_of(claim.invoice_id):
+        if r.kind != "payment" or r.day < approved or left <= 1e-9:
+            continue
+        amount = float(r.amount)  # ok: statistics, not money
+        share = min(amount / billed, left) if billed > 0 else (1.0 if amount > 0 else 0.0)
+        if share <= 0:
+            continue
+        left -= share
+        out.append((r.day, paid_slot((r.day - target).days), share, left))
     return out
 
 

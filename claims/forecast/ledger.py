@@ -138,6 +138,7 @@ class Ledger:
     _customer_paid: dict[int, tuple[list[date], list[Decimal]]] = field(
         default_factory=dict, repr=False)
     _days: list[date] = field(default_factory=list, repr=False)
+    _billed: dict[int, Decimal] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.items.sort(key=lambda i: (i.invoice_id, i.seq))
@@ -152,6 +153,9 @@ class Ledger:
             by_invoice.setdefault(r.invoice_id, []).append(r)
         self._by_invoice = by_invoice
         customer_of = {i.invoice_id: i.customer_id for i in self.items}
+        self._billed = {}
+        for i in self.items:
+            self._billed[i.invoice_id] = self._billed.get(i.invoice_id, Decimal(0)) + i.amount
         self._by_customer = {}
         for invoice_id, rows in by_invoice.items():
             if invoice_id in customer_of:
@@ -172,6 +176,11 @@ class Ledger:
                 days.append(r.day)
                 running.append(total)
             self._paid[invoice_id] = (days, running)
+
+    def billed(self, invoice_id: int) -> Decimal:
+        """What the invoice billed, known from its issue: its items' amounts (the invoice, seq
+        0, or its instalments, 1…, which add up to it); 0 for an invoice not in the items."""
+        return self._billed.get(invoice_id, Decimal(0))
 
     def paid_by(self, invoice_id: int, day: date) -> Decimal:
         """Everything applied to the invoice with a value date on or before ``day``."""
