@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from claims.api import ClaimsError, InputError, PortalError, Workspace, find_workspace, to_decimal
+# the one reading of dates and moments, re-exported for the commands (claims.core.moments)
+from claims.api import parse_date, parse_moment  # noqa: F401
 
 #: Piped or redirected, tables are never cut to 80 columns: a line is as wide as it needs.
 PIPED_WIDTH = 100_000
@@ -103,26 +105,6 @@ def emit_rows(fmt: str, data: Any, rows: list[dict[str, Any]], *, empty: str = "
     console.print(table)
 
 
-def parse_moment(text: str | None, field: str) -> datetime | None:
-    """A date or date-time option value (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][+HH:MM]) as an
-    aware UTC datetime (no offset: UTC; a bare date: noon UTC of that day, or now if that is
-    later than now)."""
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{text!r} is not a date or date-time (YYYY-MM-DD[THH:MM])",
-                         field=field, rule="iso-datetime") from None
-    if len(text.strip()) == 10:  # a bare date
-        day = parse_date(text, field)
-        assert day is not None
-        value = min(datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
-                    max(datetime.now(UTC), datetime(day.year, day.month, day.day, tzinfo=UTC)))
-    parse_date(value.date().isoformat(), field)  # the one range of dates
-    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).astimezone(UTC)
-
-
 #: ``CLAIMS_LOG_LEVEL`` names the least severe event logged (default: info when not on a
 #: terminal, for cron and CI; warning on a terminal, where a person reads the output).
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -174,27 +156,6 @@ def _to_jsonable(value: Any) -> Any:
 def emit_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (Decimals as strings, dates ISO)."""
     typer.echo(json.dumps(data, default=_to_jsonable, indent=2, ensure_ascii=False))
-
-
-#: Dates a command takes: wide enough for any contract, narrow enough that date arithmetic
-#: (ageing buckets, due dates, periods) can never leave the calendar.
-EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
-
-
-def parse_date(text: str | None, field: str) -> date | None:
-    """A YYYY-MM-DD option value as a date (None stays None); a clear error otherwise,
-    also for a date outside 1900-01-01 … 2999-12-31."""
-    if text is None:
-        return None
-    try:
-        value = date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=field,
-                         rule="iso-date") from None
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise InputError(f"{text!r} is outside {EARLIEST_DATE} … {LATEST_DATE}", field=field,
-                         rule="date-range")
-    return value
 
 
 def parse_amount(text: str, field: str) -> Decimal:

@@ -56,7 +56,8 @@ def customer(request: Request, ws: api.Workspace) -> Response:
     return render(request, "customer.html", name=name, items=items,
                   promises=api.promise_states(ws, today, customer=name), disputes=disputes,
                   notes=api.list_notes(ws, name), today=today,
-                  resolutions=api.dispute_resolutions())
+                  resolutions=api.dispute_resolutions(), kinds=api.INTERACTION_KINDS,
+                  directions=api.DIRECTIONS, outcomes=api.OUTCOMES)
 
 
 def _back(request: Request, message: str) -> str:
@@ -66,10 +67,18 @@ def _back(request: Request, message: str) -> str:
 
 @action
 def add_note(request: Request, ws: api.Workspace, form: Any) -> str:
-    """Log a call, e-mail or note."""
+    """Log a call, e-mail or note, with the fields ``claims note add`` takes (direction,
+    contact, outcome, when it happened, the next action and its date), read the same way."""
+    def optional(name: str) -> str | None:
+        return form_text(form, name, required=False) or None
+
     entry = api.add_note(ws, _customer(request), form_text(form, "text"),
-                         kind=form_text(form, "kind", required=False) or "note",
-                         invoice=form_text(form, "invoice", required=False) or None)
+                         kind=optional("kind") or "note", invoice=optional("invoice"),
+                         direction=optional("direction"), contact=optional("contact"),
+                         outcome=optional("outcome"), at=api.parse_moment(optional("at"), "at"),
+                         next_action=optional("next_action"),
+                         next_action_date=api.parse_date(optional("next_action_date"),
+                                                         "next_action_date"))
     return _back(request, f"note {entry['id']} added")
 
 

@@ -186,15 +186,8 @@ def form_text(form: Any, name: str, *, required: bool = True) -> str:
 
 
 def form_date(form: Any, name: str, *, required: bool = True) -> date | None:
-    """A YYYY-MM-DD form field as a date (as the CLI reads ``--date``)."""
-    text = form_text(form, name, required=required)
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise api.InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=name,
-                             rule="iso-date") from None
+    """A YYYY-MM-DD form field as a date (read as the CLI reads ``--date``)."""
+    return api.parse_date(form_text(form, name, required=required) or None, name)
 
 
 def form_amount(form: Any, name: str) -> Decimal:
