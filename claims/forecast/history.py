@@ -167,14 +167,8 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
             g.n += 1.0
     keys = list(samples)
     for key, dist in zip(keys, estimate_all([samples[k] for k in keys]), strict=True):
-        if dist is None:
-            continue
-        if key == GLOBAL:
-            b.everyone = dist
-        elif isinstance(key, int):
-            b.customer[key] = dist
-        else:
-            b.parent[str(key)] = dist
+        if dist is not None:
+            put_delay(b, key, dist)
     b.lag_days = {c: m for c, values in lags.items() if (m := median_of(values)) is not None}
 
 
@@ -191,6 +185,16 @@ def stage_observations(events: tuple[tuple[date, str], ...] | list[tuple[date, s
             end = next((a for a, s in events[k + 1:] if s == "SUBMITTED"), None)
             out.append((1, at, end))
     return out
+
+
+def put_delay(b: Behaviour, key: object, dist: Dist) -> None:
+    """File a learned delay under its key: everyone, a customer (int) or a parent group."""
+    if key == GLOBAL:
+        b.everyone = dist
+    elif isinstance(key, int):
+        b.customer[key] = dist
+    else:
+        b.parent[str(key)] = dist
 
 
 def lateness_shares(ledger: Ledger, claim: ClaimFacts, approved: date

@@ -29,7 +29,7 @@ from claims.forecast.distributions import (
     DMAX, DMIN, SPAN, Dist, estimate_rows, median_of, open_slot, paid_slot,
 )
 from claims.forecast.history import (
-    GLOBAL, Behaviour, count_outcomes, in_window, lateness_shares, learn, parent_key,
+    GLOBAL, Behaviour, count_outcomes, in_window, lateness_shares, learn, put_delay, parent_key,
     promise_outcomes, receipt_shares, stage_observations,
 )
 from claims.forecast.ledger import Item, Ledger
@@ -179,7 +179,7 @@ class Learner:
         for g, dist in enumerate(estimate_rows(_sum(paid, size), _sum(censored, size),
                                                _count(counted, size))):
             if dist is not None:
-                _put_delay(b, keys[g], dist)
+                put_delay(b, keys[g], dist)
         b.lag_days = _medians(lags, keys)
 
     def _others_at(self, day: date, paid: list[Any], censored: list[Any], lags: list[Any],
@@ -320,10 +320,3 @@ def _put_stage(table: dict[str, Dist], keys: list[object], paid: np.ndarray,
             table[str(keys[g])] = dist
 
 
-def _put_delay(b: Behaviour, key: object, dist: Dist) -> None:
-    if key == GLOBAL:
-        b.everyone = dist
-    elif isinstance(key, int):
-        b.customer[key] = dist
-    else:
-        b.parent[str(key)] = dist
