@@ -23,7 +23,7 @@ Public face::
 """
 
 from evidence.archive import EvidenceArchive, format_log
-from evidence.batch import BlobBatch, Staged
+from evidence.batch import BlobBatch, Staged, flush_batches, flush_files
 from evidence.errors import (BlobError, BlobNotFound, CheckpointsDeleted, EntryNotFound,
                              EvidenceError, ExportError, ExportExists, KeysExist, KeysMissing,
                              LedgerError, LogRewritten, MetadataError, ProofError,
@@ -43,7 +43,7 @@ __all__ = [
     "ExportExists", "KeysExist", "KeysMissing", "LedgerError", "LogRewritten", "MetadataError",
     "Problem", "ProofError", "SecretInMetadata", "SigningKeyError", "Staged",
     "VerificationReport", "Witness", "WitnessEndpoint", "WitnessError", "WitnessRefused",
-    "WitnessUnreachable", "consistency_proof", "create_schema", "format_log", "inclusion_proof",
-    "init_keys", "key_id", "load_public_key", "verify_consistency", "verify_export",
-    "verify_inclusion",
+    "WitnessUnreachable", "consistency_proof", "create_schema", "flush_batches", "flush_files",
+    "format_log", "inclusion_proof", "init_keys", "key_id", "load_public_key",
+    "verify_consistency", "verify_export", "verify_inclusion",
 ]

@@ -158,6 +158,14 @@ class BlobBatch:
             flush_files([*self._tmp.values(), *extra])
         self._flushed = True
 
+    def due(self) -> list[Path]:
+        """The staged files not yet made durable (empty once flushed)."""
+        return [] if self._flushed else list(self._tmp.values())
+
+    def mark_flushed(self) -> None:
+        """Record that the caller made :meth:`due` durable (see :func:`flush_batches`)."""
+        self._flushed = True
+
     def commit(self, journal: Callable[[], Path] | None = None) -> Path | None:
         """Flush (if not done yet), name every staged digest in a new journal (from
         ``journal``, e.g. :meth:`BlobStore.journal`), then link the blobs under their digests
@@ -187,3 +195,16 @@ class BlobBatch:
         for tmp in self._tmp.values():
             tmp.unlink(missing_ok=True)
         self._tmp.clear()
+
+
+def flush_batches(batches: Iterable[BlobBatch], also: Iterable[Path] = ()) -> None:
+    """Make the staged blobs of every batch in ``batches``, and the files ``also`` names,
+    durable with one flush (:func:`flush_files`: one ``syncfs`` per filesystem on Linux), then
+    mark each batch flushed, so that its :meth:`~BlobBatch.commit` does not flush again.
+    Nothing is marked when the flush raises :class:`OSError`."""
+    batches = list(batches)
+    files = [path for batch in batches for path in batch.due()] + list(also)
+    if files:
+        flush_files(files)
+    for batch in batches:
+        batch.mark_flushed()

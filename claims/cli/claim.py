@@ -122,6 +122,17 @@ def _batch(ids: list[int], work: Callable[[int], Any], *, label: str, quiet: boo
     return done, failed
 
 
+def _batch_build(ws: api.Workspace, ids: list[int], out: Path | None, when: Any, *,
+                 quiet: bool, fail_fast: bool) -> tuple[dict[int, Any], dict[int, ClaimsError]]:
+    """``api.build_claims`` with the progress bar :func:`_batch` shows."""
+    show = not quiet and err_console.is_terminal and len(ids) > 1
+    with Progress(console=err_console, disable=not show, transient=True) as progress:
+        task = progress.add_task("building", total=len(ids))
+        done, failed = api.build_claims(ws, ids, out_dir=out, as_of=when, fail_fast=fail_fast,
+                                        on_each=lambda _: progress.advance(task))
+    return dict(done), dict(failed)
+
+
 def _one_target(claim_id: int | None, all_: bool) -> None:
     """A claim ID or --all, exactly one: else a usage error (exit 2)."""
     if (claim_id is None) == (not all_):
@@ -196,12 +207,11 @@ def build(ctx: typer.Context,
     when = parse_date(as_of, "--as-of")
     ids = api.target_claims(ws, claim_id, all_, unfrozen=True)
 
-    def work(i: int) -> Any:
-        if dry_run:
-            return api.check_buildable(ws, i, as_of=when)
-        return api.build_claim(ws, i, out_dir=out, as_of=when)
-
-    done, failed = _batch(ids, work, label="building", quiet=as_json, fail_fast=fail_fast)
+    if dry_run:
+        done, failed = _batch(ids, lambda i: api.check_buildable(ws, i, as_of=when),
+                              label="building", quiet=as_json, fail_fast=fail_fast)
+    else:  # built in groups, one flush each (api.build_claims)
+        done, failed = _batch_build(ws, ids, out, when, quiet=as_json, fail_fast=fail_fast)
     if as_json:
         emit_json({"ok": not failed, "dry_run": dry_run,
                    "built": [{"id": i, "directory": b.directory if b else None,

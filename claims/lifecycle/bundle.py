@@ -38,7 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from evidence import BlobBatch, Staged
+from evidence import BlobBatch, Staged, flush_files
 from claims.errors import BundleError
 from claims.lifecycle.bagcheck import bag_folder_problems, bag_zip_problems
 from claims.lifecycle.storedzip import StoredZip, copy_range
@@ -255,8 +255,8 @@ def _plan(claim: Claim, contract: Contract, invoice: Invoice, bagging_date: date
 def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path,
            blobs: BlobBatch | None) -> tuple[Path, Path, dict[str, Staged]]:
     """Write the bag folder and its zip into ``staging`` (and the bag's files into ``blobs``,
-    when given); returns (folder, zip, staged blobs). The zip (and the staged blobs) are
-    durable when this returns: one flush for all of them with a batch, else an fsync."""
+    when given); returns (folder, zip, staged blobs). Nothing is flushed here: the caller makes
+    the zip (and the staged blobs) durable before the zip is moved into place."""
     name = plan.name
     bag = staging / name
     (bag / "data" / "documents").mkdir(parents=True)
@@ -281,8 +281,6 @@ def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path,
                 staged[Path(rel).name] = Staged(doc.sha256, doc.size)
         zf.close()
     if blobs is None:
-        with staged_zip.open("rb") as fh:
-            os.fsync(fh.fileno())
         return bag, staged_zip, {}
     for name, data in [(rel, plan.tags[rel]) for rel in (
             "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")] + [
@@ -291,24 +289,41 @@ def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path,
             staged[name] = blobs.add(data)
         except OSError:
             pass  # not staged: the evidence is recorded from the bag folder (or fails there)
-    blobs.flush(also=[staged_zip])
     return bag, staged_zip, staged
 
 
-def build_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Path,
-                 out_dir: Path, bagging_date: date, blobs: BlobBatch | None = None) -> Bundle:
-    """Build the bag folder and its zip under ``out_dir``; returns where they are.
+@dataclass
+class StagedBundle:
+    """A bundle written into its staging folder, not yet durable nor in place
+    (:func:`stage_bundle`); :func:`place_bundle` moves it in once :attr:`due` is flushed."""
 
-    ``root`` is the workspace the claim's stored documents are relative to. Every payload byte
-    is read once: copied into the bag folder and the zip while its SHA-256 is checked against
-    the one recorded at intake. An existing bundle of the same name counts as this one
-    (``reused``) only when every byte of it matches (re-hashed); a part missing after a killed
-    build (the folder without its zip) is put back; staging folders of killed builds are
-    removed. With ``blobs``, the bag's files are staged there as evidence blobs in the same
-    pass (:attr:`Bundle.staged`) and made durable with the zip by one flush. Raises
-    :class:`BundleError`, leaving nothing behind, if a stored document changed, ``out_dir``
-    is not a folder, or the destination holds a different bundle.
-    """
+    plan: _Plan
+    claim_id: int
+    out_dir: Path
+    staging: Path
+    bag: Path
+    zip_path: Path
+    present: list[Path]
+    staged: dict[str, Staged]
+
+    @property
+    def due(self) -> list[Path]:
+        """The files to make durable before the bundle is placed: its zip (the staged evidence
+        blobs are flushed with their batch)."""
+        return [self.zip_path]
+
+    def discard(self) -> None:
+        """Remove the staging folder (the bundle is not placed)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def stage_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Path,
+                 out_dir: Path, bagging_date: date,
+                 blobs: BlobBatch | None = None) -> Bundle | StagedBundle:
+    """The first half of :func:`build_bundle`: the existing bundle (``reused``) when every
+    byte of it matches, else the bag and its zip written in a staging folder under ``out_dir``
+    (and the bag's files staged in ``blobs``), nothing flushed, nothing in place yet. Raises
+    :class:`BundleError`, leaving nothing behind, as :func:`build_bundle` does."""
     plan = _plan(claim, contract, invoice, bagging_date)
     final_dir, final_zip = out_dir / plan.name, out_dir / f"{plan.name}.zip"
     if out_dir.exists() and not out_dir.is_dir():
@@ -334,15 +349,65 @@ def build_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Pa
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{plan.name}.{os.getpid()}.", dir=out_dir))
         bag, staged_zip, staged = _stage(plan, claim, root, staging, blobs)
-        if final_dir not in present:
-            bag.rename(final_dir)
-        if final_zip not in present:
-            staged_zip.rename(final_zip)
-        return Bundle(final_dir, final_zip, plan.bag_digest, plan.payload_bytes, plan.files,
-                      staged=staged)
+        return StagedBundle(plan, claim.id, out_dir, staging, bag, staged_zip, present, staged)
     except OSError as err:
-        raise BundleError(f"cannot build bundle {plan.name} in {out_dir}: "
-                          f"{err.strerror or err}", claim_id=claim.id) from err
-    finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        raise BundleError(f"cannot build bundle {plan.name} in {out_dir}: "
+                          f"{err.strerror or err}", claim_id=claim.id) from err
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def place_bundle(staged: StagedBundle) -> Bundle:
+    """The second half of :func:`build_bundle`: move a staged bundle whose :attr:`due` files
+    the caller made durable into place (the parts a killed build left are kept), and remove
+    its staging folder. Raises :class:`BundleError`."""
+    plan, out_dir = staged.plan, staged.out_dir
+    final_dir, final_zip = out_dir / plan.name, out_dir / f"{plan.name}.zip"
+    try:
+        if final_dir not in staged.present:
+            staged.bag.rename(final_dir)
+        if final_zip not in staged.present:
+            staged.zip_path.rename(final_zip)
+        return Bundle(final_dir, final_zip, plan.bag_digest, plan.payload_bytes, plan.files,
+                      staged=staged.staged)
+    except OSError as err:
+        raise BundleError(f"cannot build bundle {plan.name} in {out_dir}: "
+                          f"{err.strerror or err}", claim_id=staged.claim_id) from err
+    finally:
+        staged.discard()
+
+
+def build_bundle(claim: Claim, contract: Contract, invoice: Invoice, *, root: Path,
+                 out_dir: Path, bagging_date: date, blobs: BlobBatch | None = None) -> Bundle:
+    """Build the bag folder and its zip under ``out_dir``; returns where they are.
+
+    ``root`` is the workspace the claim's stored documents are relative to. Every payload byte
+    is read once: copied into the bag folder and the zip while its SHA-256 is checked against
+    the one recorded at intake. An existing bundle of the same name counts as this one
+    (``reused``) only when every byte of it matches (re-hashed); a part missing after a killed
+    build (the folder without its zip) is put back; staging folders of killed builds are
+    removed. With ``blobs``, the bag's files are staged there as evidence blobs in the same
+    pass (:attr:`Bundle.staged`) and made durable with the zip by one flush (without, the zip
+    is fsynced) before it is moved into place. Raises :class:`BundleError`, leaving nothing
+    behind, if a stored document changed, ``out_dir`` is not a folder, or the destination
+    holds a different bundle. :func:`stage_bundle` and :func:`place_bundle` are its two
+    halves, for callers that flush many bundles at once.
+    """
+    staged = stage_bundle(claim, contract, invoice, root=root, out_dir=out_dir,
+                          bagging_date=bagging_date, blobs=blobs)
+    if isinstance(staged, Bundle):
+        return staged
+    try:
+        if blobs is None:
+            flush_files(staged.due)
+        else:
+            blobs.flush(also=staged.due)
+    except OSError as err:
+        staged.discard()
+        raise BundleError(f"cannot build bundle {staged.plan.name} in {out_dir}: "
+                          f"{err.strerror or err}", claim_id=claim.id) from err
+    return place_bundle(staged)

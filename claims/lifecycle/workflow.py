@@ -10,18 +10,23 @@ from typing import TYPE_CHECKING
 
 import calendar
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import structlog
-from evidence import BlobBatch, EvidenceError, Staged
+from evidence import BlobBatch, EvidenceError, Staged, flush_batches
 
 import schemas
 from claims.lifecycle.bagcheck import bundle_problems
-from claims.lifecycle.bundle import Bundle, build_bundle, claim_document
+from claims.lifecycle.bundle import (
+    Bundle, StagedBundle, claim_document, place_bundle, stage_bundle,
+)
 from claims.errors import (
-    ConflictError, EvidenceFailed, InputError, UnknownName, ValidationFailed,
+    BundleError, ClaimsError, ConflictError, EvidenceFailed, InputError, UnknownName,
+    ValidationFailed,
 )
 from claims.lifecycle.documents.door import accept_documents
 from claims.lifecycle.documents.stored import from_json
@@ -211,6 +216,23 @@ def _record_built(ws: Workspace, claim_id: int, contract: str, invoice: str, bun
                        files=files, batch=batch)
 
 
+#: :func:`build_claims` flushes once per this many claims, or sooner when this many payload
+#: bytes wait (bounds what is staged and not yet durable)
+FLUSH_CLAIMS = 16
+FLUSH_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class _Pending:
+    """A claim validated and its bundle staged (or found intact), waiting for the flush."""
+
+    claim: Claim
+    contract: str
+    invoice: str
+    batch: BlobBatch
+    bundle: Bundle | StagedBundle
+
+
 def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
                 as_of: date | None = None) -> Bundle:
     """Validate, then build the bundle; raises :class:`ValidationFailed` on error findings.
@@ -219,9 +241,57 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
     or fail together: a build that fails between them leaves the claim as it was, and the
     next build (reusing the intact bundle) writes the evidence that is missing.
     """
+    done, failed = build_claims(ws, [claim_id], out_dir=out_dir, as_of=as_of)
+    if failed:
+        raise failed[claim_id]
+    return done[claim_id]
+
+
+def build_claims(ws: Workspace, claim_ids: Sequence[int], *, out_dir: Path | None = None,
+                 as_of: date | None = None, fail_fast: bool = False,
+                 on_each: Callable[[int], None] | None = None
+                 ) -> tuple[dict[int, Bundle], dict[int, ClaimsError]]:
+    """:func:`build_claim` for each of ``claim_ids``; returns (bundles, failures) by id.
+
+    Claims are validated and their bundles staged (zip, bag folder, evidence blobs) a group
+    at a time (:data:`FLUSH_CLAIMS` claims or :data:`FLUSH_BYTES` payload bytes), then one
+    flush makes every staged zip and blob of the group durable; only after it is each bundle
+    moved into place, its ``bundle.built`` evidence committed and the claim marked READY, so
+    nothing is READY before its bytes and evidence are on disk. A failing claim fails alone
+    (a failed flush fails its whole group, leaving those claims as they were); with
+    ``fail_fast`` no claim is placed or started after the first failure. ``on_each`` is
+    called with each id once it is done or failed.
+    """
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} is a file, not a folder for bundles", field="--out",
                          rule="out-is-folder")
+    done: dict[int, Bundle] = {}
+    failed: dict[int, ClaimsError] = {}
+    todo = list(claim_ids)
+    while todo and not (fail_fast and failed):
+        with ExitStack() as stack:
+            group: list[_Pending] = []
+            waiting = 0
+            while todo and len(group) < FLUSH_CLAIMS and waiting < FLUSH_BYTES:
+                claim_id = todo.pop(0)
+                try:
+                    pending = _stage_claim(ws, claim_id, out_dir, as_of, stack)
+                except ClaimsError as err:
+                    failed[claim_id] = err
+                    if on_each:
+                        on_each(claim_id)
+                    if fail_fast:
+                        break
+                    continue
+                group.append(pending)
+                if isinstance(pending.bundle, StagedBundle):
+                    waiting += pending.bundle.plan.payload_bytes
+            _flush_and_finish(ws, group, done, failed, on_each, fail_fast)
+    return done, failed
+
+
+def _stage_claim(ws: Workspace, claim_id: int, out_dir: Path | None, as_of: date | None,
+                 stack: ExitStack) -> _Pending:
     ctx = _context(ws, claim_id, as_of)
     claim, contract, invoice = ctx.claim, ctx.contract, ctx.invoice
     if claim.status in FROZEN and claim.bundle_path is None or claim.status in DEAD:
@@ -229,20 +299,56 @@ def build_claim(ws: Workspace, claim_id: int, *, out_dir: Path | None = None,
     findings = _findings(ctx)
     if has_errors(findings):
         raise ValidationFailed(claim_id, findings)
-    with ws.evidence_batch() as batch:  # the bag's files become evidence blobs as it is built
-        bundle = build_bundle(claim, contract, invoice, root=ws.root,
-                              out_dir=out_dir or bundles_folder(ws, contract.number),
-                              bagging_date=claim.created_at.date(), blobs=batch)
-        if not (bundle.reused and _has_bundle_evidence(ws, claim_id, bundle.bag_digest)):
-            _record_built(ws, claim_id, contract.number, invoice.number, bundle, batch)
+    # the bag's files become evidence blobs as it is built; what is not committed is dropped
+    batch = stack.enter_context(ws.evidence_batch())
+    bundle = stage_bundle(claim, contract, invoice, root=ws.root,
+                          out_dir=out_dir or bundles_folder(ws, contract.number),
+                          bagging_date=claim.created_at.date(), blobs=batch)
+    if isinstance(bundle, StagedBundle):
+        stack.callback(bundle.discard)
+    return _Pending(claim, contract.number, invoice.number, batch, bundle)
+
+
+def _flush_and_finish(ws: Workspace, group: list[_Pending], done: dict[int, Bundle],
+                      failed: dict[int, ClaimsError], on_each: Callable[[int], None] | None,
+                      fail_fast: bool) -> None:
+    """One flush for the group's staged zips and blobs, then each claim placed, recorded in
+    evidence and marked READY (a claim that fails there fails alone; with ``fail_fast`` the
+    rest of the group is left as it was, its staged bundles dropped)."""
+    try:
+        flush_batches([p.batch for p in group], also=[
+            path for p in group if isinstance(p.bundle, StagedBundle) for path in p.bundle.due])
+    except OSError as err:
+        for p in group:
+            failed[p.claim.id] = BundleError(f"cannot make the bundle durable: "
+                                             f"{err.strerror or err}", claim_id=p.claim.id)
+            if on_each:
+                on_each(p.claim.id)
+        return
+    for p in group:
+        if fail_fast and failed:
+            return
+        try:
+            done[p.claim.id] = _finish(ws, p)
+        except ClaimsError as err:
+            failed[p.claim.id] = err
+        if on_each:
+            on_each(p.claim.id)
+
+
+def _finish(ws: Workspace, p: _Pending) -> Bundle:
+    claim = p.claim
+    bundle = place_bundle(p.bundle) if isinstance(p.bundle, StagedBundle) else p.bundle
+    if not (bundle.reused and _has_bundle_evidence(ws, claim.id, bundle.bag_digest)):
+        _record_built(ws, claim.id, p.contract, p.invoice, bundle, p.batch)
     if claim.status not in FROZEN:
-        ws.store.record_event(claim_id, "bundle.built", status=ClaimStatus.READY,
+        ws.store.record_event(claim.id, "bundle.built", status=ClaimStatus.READY,
                               actor=ws.actor, detail={"zip": str(bundle.zip_path),
                                                       "bag_digest": bundle.bag_digest,
                                                       "reused": bundle.reused},
                               bundle_path=str(bundle.zip_path),
                               bundle_sha256=bundle.bag_digest)
-    log.info("claim.built", claim=claim_id, zip=str(bundle.zip_path), reused=bundle.reused)
+    log.info("claim.built", claim=claim.id, zip=str(bundle.zip_path), reused=bundle.reused)
     return bundle
 
 
