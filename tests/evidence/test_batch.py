@@ -92,3 +92,42 @@ def test_a_staged_blob_the_batch_does_not_hold_is_refused(archive: EvidenceArchi
         archive.record("bundle.built", "CLM-1", "ops", {}, {"doc.pdf": Staged("a" * 64, 3)},
                        batch=batch)
     assert archive.size() == 0
+
+
+def test_several_records_share_one_flush(archive: EvidenceArchive, tmp_path: Path,
+                                         flushes: list[list[Path]]) -> None:
+    zip_file = tmp_path / "bundle.zip"
+    zip_file.write_bytes(b"PK a zip made durable with the blobs")
+    with archive.blob_batch() as one, archive.blob_batch() as two:
+        a, b = one.add(b"first record"), two.add(b"second record")
+        batch_module.flush_batches([one, two], also=[zip_file])
+        assert len(flushes) == 1 and len(flushes[0]) == 3 and zip_file in flushes[0]
+        archive.record("bundle.built", "CLM-1", "ops", {}, {"x.txt": a}, batch=one)
+        archive.record("bundle.built", "CLM-2", "ops", {}, {"x.txt": b}, batch=two)
+    assert len(flushes) == 1   # committing flushed batches flushes nothing more
+    assert archive.verify().ok
+
+
+def test_a_blob_added_after_the_shared_flush_is_flushed_by_its_commit(
+        archive: EvidenceArchive, flushes: list[list[Path]]) -> None:
+    with archive.blob_batch() as batch:
+        first = batch.add(b"staged before the flush")
+        batch_module.flush_batches([batch])
+        late = batch.add(b"staged after it")
+        archive.record("bundle.built", "CLM-1", "ops", {}, {"a.txt": first, "b.txt": late},
+                       batch=batch)
+    assert len(flushes) == 2 and len(flushes[1]) == 2   # the commit flushed again, both
+    assert archive.verify().ok
+
+
+def test_a_failed_shared_flush_marks_nothing_flushed(archive: EvidenceArchive,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(paths):
+        raise OSError(28, "No space left on device")
+
+    with archive.blob_batch() as batch:
+        batch.add(b"not yet durable")
+        monkeypatch.setattr(batch_module, "flush_files", full_disk)
+        with pytest.raises(OSError, match="No space left"):
+            batch_module.flush_batches([batch])
+        assert batch.due()   # still due: a commit would flush it (and fail the same way)
