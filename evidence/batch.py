@@ -93,8 +93,11 @@ class BlobBatch:
 
     def _new_tmp(self) -> tuple[int, Path]:
         tmp_dir = self.store.root / ".tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
+        try:
+            fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
+        except FileNotFoundError:  # the first blob: make the folder (once, not per blob)
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
         return fd, Path(name)
 
     @contextmanager
