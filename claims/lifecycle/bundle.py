@@ -13,11 +13,13 @@ The same inputs give byte-identical files and zip: entries in a fixed order, fix
 (1980-01-01) and permissions, canonical JSON, no build time anywhere. Each stored document is
 read once (1 MiB at a time: memory does not grow with file size) to check its SHA-256 against
 the one recorded at intake and take the zip's CRC-32; only then is it copied, by the kernel
-(:mod:`claims.lifecycle.storedzip`), into the zip, the bag folder and the evidence blob. Copies,
-never hard links: editing a bag must not touch the workspace's stored documents. Everything is
-built in a temporary folder beside the destination and moved into place at the end. An
-existing bundle is never overwritten: rebuilding is a no-op only when every byte there matches
-the bag's digest (:mod:`claims.lifecycle.bagcheck` re-reads it).
+(:mod:`claims.lifecycle.storedzip`), into the zip, the bag folder and the evidence blob, each
+copy followed by a hint to start writing it to disk (the flush that makes it durable then has
+less to wait for; it promises nothing itself). Copies, never hard links: editing a bag must not
+touch the workspace's stored documents. Everything is built in a temporary folder beside the
+destination and moved into place at the end. An existing bundle is never overwritten:
+rebuilding is a no-op only when every byte there matches the bag's digest
+(:mod:`claims.lifecycle.bagcheck` re-reads it).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from typing import Any, BinaryIO
 from evidence import BlobBatch, Staged, flush_files
 from claims.errors import BundleError
 from claims.lifecycle.bagcheck import bag_folder_problems, bag_zip_problems
-from claims.lifecycle.storedzip import StoredZip, copy_range
+from claims.lifecycle.storedzip import StoredZip, copy_range, start_writeback
 from claims.core.models import Claim, Contract, Invoice
 from claims.core.money import quantize
 
@@ -161,9 +163,11 @@ def _copy_into_bag_and_zip(zf: StoredZip, arcname: str, src: Path, dst: Path,
         zf.add_file(_zip_entry(arcname), fd, size, crc)
         with dst.open("xb") as copy:
             copy_range(fd, copy.fileno(), size)
+            start_writeback(copy.fileno())
         if blob is not None:
             blob.flush()
             copy_range(fd, blob.fileno(), size)
+            start_writeback(blob.fileno())
         if _unchanged_key(os.fstat(fd)) != before:
             raise OSError(errno.EAGAIN, "the stored copy was written to while it was copied",
                           str(src))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from claims.lifecycle.bundle import _copy_into_bag_and_zip
-from claims.lifecycle.storedzip import StoredZip, copy_range
+from claims.lifecycle.storedzip import StoredZip, copy_range, start_writeback
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -114,3 +114,19 @@ def test_a_stored_document_written_to_during_the_copies_fails_the_build(tmp_path
         assert _copy_into_bag_and_zip(StoredZip(out), "b/x.pdf", src, tmp_path / "copy2.pdf",
                                       None, sha) == sha
     assert (tmp_path / "copy2.pdf").read_bytes() == data
+
+
+def test_start_writeback_is_a_hint_that_changes_no_bytes_and_never_raises(tmp_path: Path):
+    path = tmp_path / "f.bin"
+    data = os.urandom(3 * 1024 * 1024)
+    with path.open("wb") as out:
+        out.write(data)
+        out.flush()
+        start_writeback(out.fileno())
+    assert path.read_bytes() == data
+    read_end, write_end = os.pipe()   # not a file: the kernel refuses, the hint stays silent
+    try:
+        start_writeback(write_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
