@@ -73,6 +73,18 @@ def flush_files(paths: Iterable[Path]) -> None:
                 os.close(fd)
 
 
+def _link_once(tmp: Path, final: Path) -> None:
+    """Link ``tmp`` as ``final``, making its folder only when the link finds it missing (not
+    a mkdir per blob). Raises FileExistsError when ``final`` exists."""
+    try:
+        os.link(tmp, final)
+    except FileNotFoundError:
+        if not tmp.exists():
+            raise
+        final.parent.mkdir(exist_ok=True)
+        os.link(tmp, final)
+
+
 class BlobBatch:
     """Blobs for one record: staged unsynced, flushed once, then linked into ``store``."""
 
@@ -184,9 +196,8 @@ class BlobBatch:
                 j.write("".join(d + "\n" for d in self._tmp))
         for digest, tmp in list(self._tmp.items()):
             final = self.store.path(digest)
-            final.parent.mkdir(exist_ok=True)
             try:
-                os.link(tmp, final)
+                _link_once(tmp, final)
             except FileExistsError:
                 pass  # the same bytes are stored already
             tmp.unlink(missing_ok=True)
