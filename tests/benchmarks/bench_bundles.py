@@ -3,15 +3,18 @@
     python tests/benchmarks/bench_bundles.py [--claims N] [--quick] [--big]
 
 Each claim has a 2-page invoice and five supporting PDFs, about 4.6 MB in all (the two large
-attachments are random bytes, so no two claims share them). 2N claims are taken in (intake:
-copy + hash + inspect each PDF into the workspace, timed on its own and left out of the build
-figures); then, in one run, printed side by side:
+attachments are random bytes, so no two claims share them). 2N claims a round are taken in
+first (intake: copy + hash + inspect each PDF into the workspace, timed on its own and left out
+of the build figures); then, in ``--rounds`` rounds whose order of parts turns each round
+(each part starts after ``os.sync()``, so none pays for another's dirty pages), printed side by
+side as totals over the rounds:
 
 - validate + build one claim at a time (``api.build_claim``, as ``claims claim build ID``):
   one flush per claim, on the first N claims;
 - validate + build as ``claims claim build --all`` does (``api.build_claims``): one flush per
   group of up to 16 claims, on the other N;
-- bagit.make_bag (sha256 only, ``processes=1``) over copies of the same 2N claims' files;
+- bagit.make_bag (sha256 only, ``processes=1``) over copies of the same 2N claims' files
+  (halved, per side);
   our builds run in one process too (one process each side, stated in the table);
 - SHA-256 alone of the same bytes (the hashing limit);
 - the floor our guarantees set: for the same files, the one read that checks SHA-256 (and
@@ -43,6 +46,7 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -149,56 +153,72 @@ def floor(per_claim: list[list[tuple[str, str]]], out: Path) -> tuple[float, flo
     return time.perf_counter() - start, time.process_time() - cpu
 
 
-def run(n: int, work: Path) -> dict[str, float]:
+def timed(fn: Any) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``fn()``, started after ``os.sync()`` so that no part pays for
+    another's dirty pages."""
+    os.sync()
+    start, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def round_parts(ws: Any, one: list[int], every: list[int], bag_dirs: list[Path],
+                docs: list[list[tuple[str, str]]], n: int, floor_dir: Path) -> dict[str, Any]:
+    """One round's timed parts: build ``one`` one at a time, ``every`` as build --all, bagit
+    over ``bag_dirs``, SHA-256 of ``docs``, and the floor over the --all claims' files."""
     import bagit
 
+    files = [Path(path) for claim_docs in docs for _, path in claim_docs]
+    return {
+        "one": lambda: [api.build_claim(ws, i, as_of=TODAY) for i in one],
+        "all": lambda: api.build_claims(ws, every, as_of=TODAY),   # as `claim build --all`
+        "bagit": lambda: [bagit.make_bag(str(d), checksums=["sha256"], processes=1)
+                          for d in bag_dirs],
+        "sha256": lambda: sha256_alone(files),
+        "floor": lambda: floor(docs[n:], floor_dir),
+    }
+
+
+def run(n: int, work: Path, rounds: int) -> dict[str, float]:
+    """Per round: N claims built one at a time, N others as build --all, bagit over copies of
+    both sets' files, SHA-256 and the floor over them; the order turned each round. Returns
+    totals over the rounds (bagit and SHA-256 halved: they see both sets)."""
     ws = init_workspace(work / "ws")
     inputs = work / "inputs"
     inputs.mkdir()
-    api.add_contract(ws, contract(inputs, 2 * n))
+    total = 2 * n * rounds
+    api.add_contract(ws, contract(inputs, total))
     api.add_invoices(ws, inputs / "invoices.json")
-    per_claim = [make_docs(inputs / f"c{i}", f"INV-{i:05d}") for i in range(2 * n)]
-    all_files = [Path(p) for docs in per_claim for _, p in docs]
-    total_bytes = sum(p.stat().st_size for p in all_files)
-
-    os.sync()   # each timed part starts with nothing else waiting to be written
-    t0, c0 = time.perf_counter(), time.process_time()
-    ids = [api.new_claim(ws, "C-BENCH", f"INV-{i:05d}", docs, milestone="M1").id
-           for i, docs in enumerate(per_claim)]
-    t_in, c_in = time.perf_counter(), time.process_time()
-    os.sync()
-    t1, c1 = time.perf_counter(), time.process_time()
-    for claim_id in ids[:n]:
-        api.build_claim(ws, claim_id, as_of=TODAY)   # validates, then builds bag + zip
-    t2, c2 = time.perf_counter(), time.process_time()
-    os.sync()
-    t2s, c2s = time.perf_counter(), time.process_time()
-    done, failed = api.build_claims(ws, ids[n:], as_of=TODAY)   # as `claim build --all`
-    t3, c3 = time.perf_counter(), time.process_time()
-    assert not failed and len(done) == n, failed
-
-    bag_dirs = []
-    for i, docs in enumerate(per_claim):
-        d = work / "bagit" / f"c{i}"
-        d.mkdir(parents=True)
-        for t, p in docs:
-            shutil.copyfile(p, d / f"{t}.pdf")
-        bag_dirs.append(d)
-    os.sync()
-    t4, c4 = time.perf_counter(), time.process_time()
-    for d in bag_dirs:
-        bagit.make_bag(str(d), checksums=["sha256"], processes=1)
-    t5, c5 = time.perf_counter(), time.process_time()
-    hashing, hashing_cpu = sha256_alone(all_files)
-    os.sync()
-    floor_wall, floor_cpu = floor(per_claim[n:], work / "floor")
+    per_claim = [make_docs(inputs / f"c{i}", f"INV-{i:05d}") for i in range(total)]
+    total_bytes = sum(Path(p).stat().st_size for docs in per_claim for _, p in docs)
+    ids: list[int] = []
+    out = dict.fromkeys(["one", "all", "bagit", "sha256", "floor"], 0.0)
+    out |= {k + "_cpu": 0.0 for k in list(out)}
+    out["intake"], out["intake_cpu"] = timed(lambda: ids.extend(
+        api.new_claim(ws, "C-BENCH", f"INV-{i:05d}", docs, milestone="M1").id
+        for i, docs in enumerate(per_claim)))
+    for r in range(rounds):
+        one, every = ids[2 * n * r:2 * n * r + n], ids[2 * n * r + n:2 * n * (r + 1)]
+        docs = per_claim[2 * n * r:2 * n * (r + 1)]
+        bag_dirs = []
+        for i, claim_docs in enumerate(docs):
+            d = work / "bagit" / f"r{r}c{i}"
+            d.mkdir(parents=True)
+            for t, path in claim_docs:
+                shutil.copyfile(path, d / f"{t}.pdf")
+            bag_dirs.append(d)
+        parts = round_parts(ws, one, every, bag_dirs, docs, n, work / f"floor{r}")
+        for key in (list(parts) if r % 2 == 0 else list(reversed(parts))):
+            wall, cpu = timed(parts[key])
+            halve = 2 if key in ("bagit", "sha256") else 1
+            out[key] += wall / halve
+            out[key + "_cpu"] += cpu / halve
+    built = ws.store.list_claims(status="READY")
+    assert len(built) == 2 * n * rounds, f"{len(built)} READY of {2 * n * rounds}"
     ws.close()
-    return {"claims": n, "mb": total_bytes / MB / 2, "intake": (t_in - t0) / 2,
-            "intake_cpu": (c_in - c0) / 2,
-            "one": t2 - t1, "one_cpu": c2 - c1, "all": t3 - t2s, "all_cpu": c3 - c2s,
-            "bagit": (t5 - t4) / 2, "bagit_cpu": (c5 - c4) / 2,
-            "sha256": hashing / 2, "sha256_cpu": hashing_cpu / 2,
-            "floor": floor_wall, "floor_cpu": floor_cpu}
+    out |= {"claims": n * rounds, "mb": total_bytes / MB / 2,
+            "intake": out["intake"] / 2, "intake_cpu": out["intake_cpu"] / 2}
+    return out
 
 
 def peak_rss_1gb(work: Path) -> float:
@@ -229,10 +249,12 @@ print(json.dumps({{"peak_mb": peak_rss_mb(),
 
 
 def table(r: dict[str, float]) -> list[tuple[str, str, str]]:
-    """The printed rows: per-claim figures (each side over its own N claims of the same shape;
-    bagit and SHA-256 over all 2N, halved), ratios against bagit, SHA-256 and the floor."""
+    """The printed rows: per-claim figures (each side over its own claims of the same shape;
+    bagit and SHA-256 over both sides' claims, halved), ratios against bagit, SHA-256 and
+    the floor."""
     n = r["claims"]
-    rows = [("claims per side", f"{n}", "one process each side (bagit: processes=1)"),
+    rows = [("claims per side", f"{n}", "one process each side (bagit: processes=1); "
+             "rounds alternate the order of the parts"),
             ("payload", f"{r['mb']:.1f} MB", f"{r['mb'] / n:.2f} MB/claim")]
     sides = [("validate + build, one at a time", "one"),
              ("validate + build, --all", "all")]
@@ -260,17 +282,19 @@ def table(r: dict[str, float]) -> list[tuple[str, str, str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--claims", type=int, default=20,
-                        help="claims per side (2N are taken in; default 20)")
-    parser.add_argument("--quick", action="store_true", help="3 claims per side")
+    parser.add_argument("--claims", type=int, default=10,
+                        help="claims per side and round (default 10)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds, the order of the parts turned each round (default 2)")
+    parser.add_argument("--quick", action="store_true", help="3 claims per side, 1 round")
     parser.add_argument("--big", action="store_true",
                         help="also the peak-RSS run with one 1 GB attachment (minutes, ~5 GB "
                              "of disk writes)")
     parser.add_argument("--skip-1gb", action="store_true", help=argparse.SUPPRESS)  # the default
     args = parser.parse_args()
-    n = 3 if args.quick else args.claims
+    n, rounds = (3, 1) if args.quick else (args.claims, args.rounds)
     with tempfile.TemporaryDirectory(prefix="claimwright-bench-") as tmp:
-        r = run(n, Path(tmp))
+        r = run(n, Path(tmp), rounds)
         rows = table(r)
         if args.big:
             mem = peak_rss_1gb(Path(tmp))
