@@ -21,7 +21,7 @@ from claims.workspace import Workspace
 __all__ = [
     "Instalment", "Terms", "run_followup", "preview_followup", "render_reminder",
     "resolve_stuck_send", "sent_history", "receivables", "set_invoice_terms", "add_contact",
-    "set_collector", "worklist", "add_note", "list_notes", "add_promise", "promise_states",
+    "set_collector", "worklist", "worklist_page", "add_note", "list_notes", "add_promise", "promise_states",
     "add_plan", "plan_status", "open_dispute", "resolve_dispute", "list_disputes",
     "escalation_candidates", "propose_escalation", "approve_escalation", "reject_escalation",
     "revoke_escalation", "escalation_log", "import_rates",
@@ -84,6 +84,13 @@ def set_collector(ws: Workspace, customer: str, person: str) -> None:
 def worklist(ws: Workspace, as_of: date | None = None, *, limit: int | None = None) -> list[Any]:
     """Accounts ranked by what to do first, with the parts of each score."""
     return worklist_lib.worklist(ws, as_of, limit=limit)
+
+
+def worklist_page(ws: Workspace, page: int = 1, *, per_page: int = 50,
+                  as_of: date | None = None) -> Any:
+    """One page of :func:`worklist` (same ranking), with the size of the whole ranking;
+    interest is worked out for the page's accounts only."""
+    return worklist_lib.worklist_page(ws, page, per_page=per_page, as_of=as_of)
 
 
 def add_note(ws: Workspace, customer: str, text: str, **fields: Any) -> dict[str, Any]:

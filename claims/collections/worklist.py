@@ -38,6 +38,7 @@ from claims.collections.rates import Rates
 from claims.collections.records import customer_row
 from claims.collections.due import ensure_due_dates
 from claims.collections.interest import agency_interest
+from claims.errors import InputError
 from claims.store.tables import money_from_sql
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
@@ -99,17 +100,26 @@ def _convert(account: Account, rates: Rates, as_of: date) -> None:
     account.overdue_base = total
 
 
+_CENT = Decimal("0.01")
+_NONE = Decimal("0.00")
+
+
+def _part(count: int | Decimal, weight: Decimal) -> Decimal:
+    """One part of a score: ``count × weight`` to the cent (most counts are 0)."""
+    return (count * weight).quantize(_CENT) if count else _NONE
+
+
 def _score(account: Account, config: CollectionsConfig) -> None:
     w = config.followup.weights
     overdue = (account.overdue_base if account.base_currency and account.overdue_base is not None
                else sum(account.overdue.values(), Decimal(0)))
     account.parts = {
-        "amount_overdue": (overdue / 1000 * w.per_thousand_overdue).quantize(Decimal("0.01")),
-        "days_overdue": (account.days_overdue * w.per_day_overdue).quantize(Decimal("0.01")),
-        "broken_promises": (account.broken_promises * w.broken_promise).quantize(Decimal("0.01")),
-        "disputes": (account.open_disputes * w.dispute).quantize(Decimal("0.01")),
-        "stuck_claims": (account.stuck_claims * w.stuck_claim).quantize(Decimal("0.01")),
-        "defaulted_plans": (account.defaulted_plans * w.defaulted_plan).quantize(Decimal("0.01")),
+        "amount_overdue": (overdue / 1000 * w.per_thousand_overdue).quantize(_CENT),
+        "days_overdue": _part(account.days_overdue, w.per_day_overdue),
+        "broken_promises": _part(account.broken_promises, w.broken_promise),
+        "disputes": _part(account.open_disputes, w.dispute),
+        "stuck_claims": _part(account.stuck_claims, w.stuck_claim),
+        "defaulted_plans": _part(account.defaulted_plans, w.defaulted_plan),
     }
 
 
@@ -119,24 +129,71 @@ def worklist(ws: Workspace, as_of: date | None = None, *, limit: int | None = No
 
     Every aggregate is computed in SQL; Python only adds up the parts per account.
     """
+    return _ranked(ws, as_of or date.today(), 0, limit or None).accounts
+
+
+@dataclass
+class WorklistPage:
+    """One page of the worklist: its accounts (complete, interest included), where it starts
+    in the ranking, and the size of the whole ranking."""
+
+    accounts: list[Account]
+    start: int
+    total: int
+    page: int
+    pages: int
+
+
+def worklist_page(ws: Workspace, page: int = 1, *, per_page: int = 50,
+                  as_of: date | None = None) -> WorklistPage:
+    """Page ``page`` (from 1) of :func:`worklist`: the ranking is over every account (the same
+    order as ``claims worklist``); the late-payment interest, which is not part of the score,
+    is worked out for the accounts of this page only. A page past the last gives the last."""
+    if page < 1 or per_page < 1:
+        raise InputError(f"page {page} of {per_page} accounts: pages and their sizes start "
+                         "at 1", field="page", rule="whole-number")
     as_of = as_of or date.today()
+    # the total is only known after ranking: rank, then cut the page (interest for it alone)
+    ranked = _ranked(ws, as_of, (page - 1) * per_page, per_page, clamp=True)
+    pages = max(1, -(-ranked.total // per_page))
+    return WorklistPage(ranked.accounts, ranked.start, ranked.total,
+                        ranked.start // per_page + 1, pages)
+
+
+@dataclass
+class _Slice:
+    accounts: list[Account]
+    start: int
+    total: int
+
+
+def _ranked(ws: Workspace, as_of: date, start: int, count: int | None, *,
+            clamp: bool = False) -> _Slice:
+    """The ranking's accounts ``start`` … ``start + count`` (``count`` None: to the end), each
+    complete; ``clamp`` moves a start past the end to the last whole page."""
     config = config_of(ws)
-    results, names = _aggregates(ws, config, as_of)
-    accounts = _accounts(results, names, config, as_of)
     rates = Rates.load(ws.store, config.followup.base_currency)
-    for acc in accounts.values():
-        if rates.base:
-            _convert(acc, rates, as_of)
-        _score(acc, config)
-    ranked = sorted((a for a in accounts.values() if a.score > 0 or a.at_legal),
-                    key=lambda a: (-a.score, a.customer))
-    return ranked[:limit] if limit else ranked
+
+    def pick(accounts: dict[int, Account]) -> tuple[list[tuple[int, Account]], int, int]:
+        for acc in accounts.values():
+            if rates.base:
+                _convert(acc, rates, as_of)
+            _score(acc, config)
+        ranked = sorted(((cid, a) for cid, a in accounts.items() if a.score > 0 or a.at_legal),
+                        key=lambda pair: (-pair[1].score, pair[1].customer))
+        first = start
+        if clamp and count and first >= len(ranked):
+            first = max(0, (len(ranked) - 1) // count * count)
+        return ranked[first:None if count is None else first + count], first, len(ranked)
+
+    return _compute(ws, config, as_of, pick)
 
 
 def _queries(head: str) -> dict[str, str]:
     """The worklist's aggregate queries by name, each after ``head`` (the open-items and pause
-    CTEs): overdue per currency, broken promises, open disputes, stuck claims, defaulted plans,
-    and the items that bear interest."""
+    CTEs): overdue per currency, broken promises, open disputes, stuck claims, defaulted plans
+    and legal escalations. The items that bear interest are :data:`_INTEREST`, read for the
+    accounts shown only."""
     statuses = ", ".join(f"'{s}'" for s in WAITING_STATUSES)
     return {
         "overdue": f"""{head}
@@ -168,20 +225,27 @@ JOIN invoices i ON i.id = x.invoice_id
 WHERE x.status = 'approved' AND x.action = 'legal'
   AND x.invoice_id IN (SELECT invoice_id FROM open_items)
 ORDER BY i.number""",
-        "interest": f"""{head}
-SELECT customer_id, number, currency, agency, open_amount, due_date FROM open_items
-WHERE agency IS NOT NULL AND due_date < :as_of""",
     }
+
+
+#: The open items that bear late-payment interest (a statutory agency, past due), of the
+#: customers in ``{customers}`` (a condition on ``customer_id``).
+_INTEREST = """SELECT customer_id, number, currency, agency, open_amount, due_date
+FROM {table} WHERE agency IS NOT NULL AND due_date < :as_of{customers}"""
 
 #: The open items of one worklist computation, evaluated once into a temporary table (per
 #: connection, dropped at the end) that every aggregate query reads as ``open_items``.
 _OPEN_ITEMS = "worklist_open_items"
 
+#: Above this many accounts on a page the interest query reads every customer's items.
+_INTEREST_FILTER_MAX = 500
 
-def _aggregates(ws: Workspace, config: CollectionsConfig, as_of: date
-                ) -> tuple[dict[str, list[Any]], dict[int, tuple[str, str]]]:
-    """Run the worklist's queries on ``as_of``; returns their rows by query name, and the name
-    and collector of every customer they mention.
+
+def _compute(ws: Workspace, config: CollectionsConfig, as_of: date,
+             pick: Any) -> _Slice:
+    """Run the worklist's queries on ``as_of``, build one :class:`Account` per customer they
+    mention, let ``pick`` score, rank and cut them (returns the accounts kept with their
+    customer ids, the start and the ranking's size), then add late interest to those kept.
 
     The open items (a window over every scheduled due date, joined to invoices and payments)
     are evaluated once into a temporary table; the queries read that, not the CTE again each."""
@@ -204,63 +268,91 @@ def _aggregates(ws: Workspace, config: CollectionsConfig, as_of: date
             results = {}
             for name, query in _queries(head).items():
                 used = {k: v for k, v in params.items() if f":{k}" in query}
-                results[name] = list(conn.execute(bind(query, used)))
-            names = _names(conn, {r.customer_id for rows in results.values() for r in rows})
+                results[name] = conn.execute(bind(query, used)).all()
+            names = _names(conn, {r[0] for rows in results.values() for r in rows})
+            accounts = _accounts(results, names, as_of)
+            kept, first, total = pick(accounts)
+            _add_interest(conn, config, as_of, kept)
         except BaseException:
             conn.rollback()  # the original error, not a failed DROP in an aborted transaction
             raise            # (a table left behind is dropped at the next run's start)
         conn.execute(text(f"DROP TABLE IF EXISTS {_OPEN_ITEMS}"))
         conn.commit()
-    return results, names
+    return _Slice([acc for _, acc in kept], first, total)
 
 
 def _names(conn: Connection, customer_ids: set[int]) -> dict[int, tuple[str, str]]:
     """Name and collector of each of ``customer_ids``."""
     names = {}
     if customer_ids:
-        for r in conn.execute(bind("SELECT id, name, collector FROM customers", {})):
-            if r.id in customer_ids:
-                names[r.id] = (r.name, r.collector or "")
+        for cid, name, collector in conn.execute(
+                bind("SELECT id, name, collector FROM customers", {})):
+            if cid in customer_ids:
+                names[cid] = (name, collector or "")
     return names
 
 
 def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
-              config: CollectionsConfig, as_of: date) -> dict[int, Account]:
-    """One unscored :class:`Account` per customer in ``results``, with its counts, amounts and
-    late interest filled in."""
+              as_of: date) -> dict[int, Account]:
+    """One unscored :class:`Account` per customer in ``results``, with its counts and amounts
+    (late interest comes later, for the accounts shown: :func:`_add_interest`)."""
     accounts: dict[int, Account] = {}
 
     def account(cid: int) -> Account:
-        if cid not in accounts:
+        acc = accounts.get(cid)
+        if acc is None:
             name, collector = names[cid]
-            accounts[cid] = Account(customer=name, collector=collector)
-        return accounts[cid]
+            acc = accounts[cid] = Account(customer=name, collector=collector)
+        return acc
 
-    for r in results["overdue"]:
-        acc = account(r.customer_id)
-        acc.overdue[r.currency] = money(r.amount, r.currency)
-        acc.days_overdue = max(acc.days_overdue, (as_of - as_date(r.oldest)).days)
-    for r in results["broken"]:
-        account(r.customer_id).broken_promises = int(r.n)
-    for r in results["disputes"]:
-        account(r.customer_id).open_disputes = int(r.n)
-    for r in results["stuck"]:
-        account(r.customer_id).stuck_claims = int(r.n)
-    for r in results["plans"]:
-        account(r.customer_id).defaulted_plans = int(r.n)
-    for r in results["legal"]:
-        account(r.customer_id).at_legal.append(r.number)
+    days: dict[Any, int] = {}  # the driver's value of an oldest due date → days overdue
+    for cid, currency, amount, oldest in results["overdue"]:
+        acc = account(cid)
+        acc.overdue[currency] = money(amount, currency)
+        late = days.get(oldest)
+        if late is None:
+            late = days[oldest] = (as_of - as_date(oldest)).days
+        if late > acc.days_overdue:
+            acc.days_overdue = late
+    for cid, n in results["broken"]:
+        account(cid).broken_promises = int(n)
+    for cid, n in results["disputes"]:
+        account(cid).open_disputes = int(n)
+    for cid, n in results["stuck"]:
+        account(cid).stuck_claims = int(n)
+    for cid, n in results["plans"]:
+        account(cid).defaulted_plans = int(n)
+    for cid, number in results["legal"]:
+        account(cid).at_legal.append(number)
+    return accounts
+
+
+def _add_interest(conn: Connection, config: CollectionsConfig, as_of: date,
+                  kept: list[tuple[int, Account]]) -> None:
+    """Late-payment interest owed to each account of ``kept`` (customer id, account), from the
+    items of the worklist's open-items table (still there)."""
+    if not kept:
+        return
+    wanted = {cid: acc for cid, acc in kept}
+    params: dict[str, Any] = {"as_of": as_of}
+    customers = ""
+    if len(wanted) <= _INTEREST_FILTER_MAX:
+        params |= {f"c{n}": cid for n, cid in enumerate(sorted(wanted))}
+        customers = f" AND customer_id IN ({', '.join(':' + k for k in params if k != 'as_of')})"
+    query = _INTEREST.format(table=_OPEN_ITEMS, customers=customers)
     interest: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for r in results["interest"]:
+    for r in conn.execute(bind(query, params)):
+        acc = wanted.get(r.customer_id)
+        if acc is None:
+            continue
         owed = agency_interest(config.agency(r.agency), money_from_sql(r.open_amount),
                                as_date(r.due_date), as_of, r.currency)
         if owed.amount is None:  # refused, not zero: listed with its reason
-            account(r.customer_id).interest_unknown[r.number] = owed.missing or ""
+            acc.interest_unknown[r.number] = owed.missing or ""
             continue
         interest[r.customer_id][r.currency] += owed.amount
     for cid, by_currency in interest.items():
-        account(cid).interest = {c: a for c, a in by_currency.items() if a > 0}
-    return accounts
+        wanted[cid].interest = {c: a for c, a in by_currency.items() if a > 0}
 
 
 def receivables(ws: Workspace, as_of: date | None = None, *, customer: str | None = None

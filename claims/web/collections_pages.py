@@ -32,13 +32,9 @@ def worklist(request: Request, ws: api.Workspace) -> Response:
     """Accounts ranked by what to do first (the same list as ``claims worklist``),
     :data:`PER_PAGE` at a time (``?page=N``)."""
     number = _page_number(request.query_params.get("page"))
-    ranked = api.worklist(ws)
-    pages = max(1, -(-len(ranked) // PER_PAGE))
-    number = min(number, pages)
-    start = (number - 1) * PER_PAGE
-    return render(request, "worklist.html", accounts=ranked[start:start + PER_PAGE],
-                  start=start, page=number, pages=pages, total=len(ranked),
-                  as_of=date.today())
+    found = api.worklist_page(ws, number, per_page=PER_PAGE)
+    return render(request, "worklist.html", accounts=found.accounts, start=found.start,
+                  page=found.page, pages=found.pages, total=found.total, as_of=date.today())
 
 
 def _customer(request: Request) -> str:

@@ -78,6 +78,37 @@ def test_stuck_claims_defaulted_plans_and_statutory_interest(ws: Workspace) -> N
     assert ledger[0]["claim_status"] == "SUBMITTED"
 
 
+def test_a_page_is_a_slice_of_the_same_ranking_with_its_interest(ws: Workspace) -> None:
+    write_config(ws, None, agencies={"Ministry of Works": {
+        "rule": "prompt-payment", "interest_rate_percent": "4.625"}})
+    submitted_claim(ws, "MW-1", "Ministry of Works", issued=D(2026, 1, 10),
+                    submitted=D(2026, 1, 12), total="10000.00")
+    for n in range(7):  # seven more accounts, each later and smaller than the last
+        add_invoices(ws, f"Customer {n}", [(f"C-{n}", D(2026, 1, 1), D(2026, 2, 1 + n),
+                                            f"{900 - 100 * n}.00")])
+    day = D(2026, 4, 17)
+    ranked = worklist.worklist(ws, day)
+    assert len(ranked) == 8
+    pages = [worklist.worklist_page(ws, n, per_page=3, as_of=day) for n in (1, 2, 3)]
+    assert [p.pages for p in pages] == [3, 3, 3] and {p.total for p in pages} == {8}
+    assert [p.start for p in pages] == [0, 3, 6]
+    got = [a.to_json() for p in pages for a in p.accounts]
+    assert got == [a.to_json() for a in ranked]  # the same accounts, parts and interest
+    mow = next(a for p in pages for a in p.accounts if a.customer == "Ministry of Works")
+    assert mow.interest == {"USD": Decimal("75.94")}
+    # a page past the last is the last; a page below 1 is refused with the field and rule
+    last = worklist.worklist_page(ws, 99, per_page=3, as_of=day)
+    assert (last.page, last.start, [a.customer for a in last.accounts]) == (
+        3, 6, [a.customer for a in ranked[6:]])
+    for bad in (0, -1):
+        with pytest.raises(worklist.InputError, match=r"page.*\[rule: whole-number\]"):
+            worklist.worklist_page(ws, bad, as_of=day)
+    # limit keeps the head of the same ranking; 0 or None means every account
+    assert [a.customer for a in worklist.worklist(ws, day, limit=2)] == [
+        a.customer for a in ranked[:2]]
+    assert len(worklist.worklist(ws, day, limit=0)) == 8
+
+
 def test_expected_payment_date_of_an_approved_claim(ws: Workspace) -> None:
     write_config(ws, None, agencies={"Health Agency": {"payment_days": 45}})
     submitted_claim(ws, "HA-1", "Health Agency", issued=D(2026, 1, 5),
