@@ -66,6 +66,11 @@ def test_forms_need_the_sessions_csrf_token_and_pages_send_secure_headers(sample
         assert "frame-ancestors 'self'" in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["cache-control"] == "no-store"
+        # a signed-in page says how long the server took; the sign-in form does not
+        assert re.fullmatch(r"page;dur=\d+\.\d", headers["server-timing"])
+        signed_out = chromium.new_page()  # its own context: no session cookie
+        login = signed_out.request.get(url + "/login", max_redirects=0)
+        assert login.status == 200 and "server-timing" not in login.headers
         for token in ("", "forged-token"):
             refused = page.request.post(url + "/claims/1/validate", form={"csrf_token": token})
             assert refused.status == 403 and "security token" in refused.text()
