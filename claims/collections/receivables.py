@@ -23,8 +23,8 @@ from sqlalchemy import Connection, Date, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
 from claims.collections.settings import CollectionsConfig
-from claims.core.money import round_money
-from claims.store.tables import UTCDateTime, money_from_sql
+from claims.core.money import minor_units, round_money
+from claims.store.tables import MONEY_SCALE, UTCDateTime, money_from_sql
 
 #: Claim statuses at which a claim waits on the agency (a long wait there means "stuck").
 WAITING_STATUSES = ("SUBMITTED", "UNDER_REVIEW", "RETURNED", "NEEDS_ATTENTION", "APPROVED",
@@ -215,8 +215,21 @@ class Item:
 
 
 def money(raw: int | None, currency: str) -> Decimal:
-    """A raw SQL money integer as a ``Decimal`` with the currency's decimal places."""
-    return round_money(money_from_sql(raw), currency)  # the one rounding policy
+    """A raw SQL money integer as a ``Decimal`` with the currency's decimal places.
+
+    An amount already at the currency's minor unit (every stored amount is: finer ones are
+    refused at the door) is made exactly, without rounding; any other goes through the one
+    rounding policy."""
+    value = int(raw or 0)
+    places = minor_units(currency)
+    if places <= MONEY_SCALE:
+        step = _STEPS[MONEY_SCALE - places]
+        if value % step == 0:
+            return Decimal(value // step).scaleb(-places)
+    return round_money(money_from_sql(value), currency)  # the one rounding policy
+
+
+_STEPS = [10 ** n for n in range(MONEY_SCALE + 1)]
 
 
 def item_from_row(row: Any) -> Item:
