@@ -118,3 +118,26 @@ def test_bad_rates_are_refused_whole_with_the_line(ws: Workspace, tmp_path: Path
                        .replace("line 2", "line 3" if body.startswith("date,") else "line 2")):
         rates.import_rates(ws.store, path, "SAR")
     assert rates.Rates.load(ws.store, "SAR").by_currency == {}  # nothing stored
+
+
+def test_a_raw_sql_amount_reads_as_the_one_rounding_would_give_it() -> None:
+    """``receivables.money`` makes an amount already at the minor unit without rounding it;
+    value and written form are what the house rounding gives, and a finer amount still rounds
+    (half-up) at the currency's minor unit."""
+    import random
+
+    from claims.collections.receivables import money
+    from claims.core.money import round_money
+    from claims.store.tables import money_from_sql
+
+    rng = random.Random(14)
+    raws = [None, 0, 1, 49, 50, -50, 5000, -5000, 123_456_789, 10**18, -(10**15)]
+    raws += [rng.randint(-10**12, 10**12) for _ in range(500)]
+    raws += [rng.randint(-10**8, 10**8) * 100 for _ in range(500)]  # whole cents
+    for currency in ("USD", "JPY", "KWD", "EUR", "SAR"):
+        for raw in raws:
+            expected = round_money(money_from_sql(raw), currency)
+            got = money(raw, currency)
+            assert (got, str(got)) == (expected, str(expected)), (currency, raw)
+    assert str(money(1_005_000, "USD")) == "100.50" and str(money(1_000_050, "USD")) == "100.01"
+    assert str(money(12_345, "JPY")) == "1" and str(money(15_000, "JPY")) == "2"
