@@ -27,7 +27,11 @@ from claims.errors import InputError
 from claims.reports.kpis import KpiSettings, countback_dso, kpis
 from claims.settings import load_settings
 from claims.store import Store
-from tests.reports.conftest import AS_OF
+from tests.reports.conftest import AS_OF, pay
+from tests.payments.conftest import invoice
+from claims.collections.due import ensure_due_dates
+from claims.collections.settings import CollectionsConfig
+from datetime import date
 
 D = Decimal
 
@@ -160,3 +164,45 @@ def test_settings_are_validated(tmp_path) -> None:
     with pytest.raises(InputError) as err:
         load_settings(config)
     assert err.value.field == "reports.aging_buckets" and err.value.rule == "settings"
+
+
+@pytest.fixture
+def instalment_ledger(store: Store) -> Store:
+    """Two invoices of 300.00 issued 2 March 2026: S1 due 1 April (one due date, seq 0) and I1
+    in instalments of 100.00 due 1 April and 200.00 due 1 May (seq 1, 2). 120.00 paid on S1
+    and 150.00 on I1, both valued 20 March: I1's payment settles its first instalment (100.00)
+    then 50.00 of the second. S1 and I1's first instalment share (issue, due) = (2 Mar, 1 Apr),
+    so that group is made of a single-due part and an instalment part."""
+    from claims.collections.due import set_terms
+    from claims.core.due import Instalment, Terms
+
+    store.put_invoices([
+        invoice("S1", "300.00", "Ministry of Works", date(2026, 3, 2), date(2026, 4, 1)),
+        invoice("I1", "300.00", "Health Agency", date(2026, 3, 2), date(2026, 4, 1))])
+    ensure_due_dates(store.engine, CollectionsConfig())
+    set_terms(store, CollectionsConfig(), "I1", Terms(kind="instalments", instalments=(
+        Instalment(days=30, amount=Decimal("100.00")),
+        Instalment(days=60, amount=Decimal("200.00")))))
+    pay(store, "P-S1", "S1", "120.00", date(2026, 3, 20), auto=True)
+    pay(store, "P-I1", "I1", "150.00", date(2026, 3, 20), auto=True)
+    return store
+
+
+def test_kpis_add_single_due_and_instalment_applications_of_the_same_dates(
+        instalment_ledger: Store) -> None:
+    """By hand, at 31 March: receivables 600 − 270 = 330.00, all current; collected 270.00,
+    each paid 18 days after issue; CEI (0 + 600 − 330) / (0 + 600 − 330) = 100.00 %.
+    At 15 April: the 1 April group is 400.00 issued less 120.00 (S1) and 100.00 (I1's first
+    instalment) = 180.00, 14 days overdue; the 1 May instalment has 200.00 − 50.00 = 150.00
+    open, current."""
+    march = kpis(instalment_ledger.engine, date(2026, 3, 31))
+    assert march["receivables"] == D("330.00") and march["current"] == D("330.00")
+    assert march["collected_month_to_date"] == D("270.00")
+    assert march["average_days_to_pay"] == D("18.00")
+    assert march["cei"]["value"] == D("100.00")
+    april = kpis(instalment_ledger.engine, date(2026, 4, 15))
+    assert april["receivables"] == D("330.00")
+    assert april["current"] == D("150.00") and april["overdue"] == D("180.00")
+    assert {b["bucket"]: b["amount"] for b in april["aging"]["buckets"]} == {
+        "current": D("150.00"), "1-30": D("180.00"), "31-60": D("0.00"), "61-90": D("0.00"),
+        "90+": D("0.00")}
