@@ -22,9 +22,10 @@ from decimal import Decimal
 from claims.reports.build import weekly_report
 
 import pytest
+from sqlalchemy import text
 
 from claims.errors import InputError
-from claims.reports.kpis import KpiSettings, countback_dso, kpis
+from claims.reports.kpis import KpiSettings, countback_dso, kpis, sqlalchemy_runner
 from claims.settings import load_settings
 from claims.store import Store
 from tests.reports.conftest import AS_OF, pay
@@ -206,3 +207,20 @@ def test_kpis_add_single_due_and_instalment_applications_of_the_same_dates(
     assert {b["bucket"]: b["amount"] for b in april["aging"]["buckets"]} == {
         "current": D("150.00"), "1-30": D("180.00"), "31-60": D("0.00"), "61-90": D("0.00"),
         "90+": D("0.00")}
+
+
+def test_postgresql_kpi_statements_run_without_jit_and_leave_the_connection_as_it_was(
+        store: Store) -> None:
+    """JIT compilation is off for each KPI statement on PostgreSQL, only inside the
+    statement's own transaction: the next user of the pooled connection sees the server's
+    setting again. SQLite has no such setting (the runner sends nothing more)."""
+    run = sqlalchemy_runner(store.engine)
+    if store.engine.dialect.name != "postgresql":
+        assert run("SELECT 1", {}) == [(1,)]
+        return
+    with store.engine.connect() as conn:
+        server = conn.execute(text("SHOW jit")).scalar()
+    assert run("SHOW jit", {}) == [("off",)]
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SHOW jit")).scalar() == server
+    assert kpis(store.engine, AS_OF)["receivables"] == D("0.00")
