@@ -1,9 +1,9 @@
 """Loading the forecast's :class:`~claims.forecast.ledger.Ledger` from the store, a few scans.
 
-Due dates come from collections (:func:`claims.collections.receivables.items_cte`: statutory,
-the invoice's own, or issue + default net days; instalments from the schedule), so the forecast
-and the dunning always agree on when an item falls due. Every fact is loaded with the day it
-became known; filtering to an as-of date is the ledger's job (no look-ahead).
+Due dates come from collections: the ``collection_schedule`` rows made by the one due-date
+rule (statutory, the invoice's own, or issue + default net days; instalments), read directly,
+so the forecast and the dunning always agree on when an item falls due. Every fact is loaded
+with the day it became known; filtering to an as-of date is the ledger's job (no look-ahead).
 """
 
 from __future__ import annotations
@@ -18,11 +18,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from claims.collections.due import invoice_dues
-from claims.collections.receivables import Sql, as_date, as_datetime, bind, items_cte, money
+from claims.collections.receivables import as_date, as_datetime, money
 from claims.collections.settings import CollectionsConfig
 from claims.forecast.ledger import (
     ClaimFacts, DisputeFacts, Item, Ledger, PlanFacts, PromiseFacts, Receipt,
 )
+
+#: the schedule basis of a due date made by an agency's prompt-payment rule
+#: (:func:`claims.core.due.due_dates`): such an item carries the agency of its invoice's claim
+STATUTORY = "statutory"
+#: a claim that still stands (the agency of a statutory due date, its receipt by the agency)
+LIVE_CLAIM = "c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')"
 
 
 def load_ledger(engine: Engine, config: CollectionsConfig) -> Ledger:
@@ -79,19 +85,18 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
     """The receivables; one whose due date is statutory also carries the day its claim
     reached the agency (from then on that due date was known) and the due date before it,
     made by the one due-date rule without the receipt (:func:`invoice_dues`)."""
-    cte, params = items_cte(Sql(conn.dialect.name), config)
-    rows = conn.execute(bind(
-        f"{cte}\nSELECT it.invoice_id, it.seq, it.number, it.customer_id, it.currency, "
-        "it.due_date, it.amount, it.agency, i.issue_date, k.agency AS contract_agency, "
-        "CASE WHEN it.agency IS NOT NULL THEN i.due_date END AS invoice_due, "
-        "CASE WHEN it.agency IS NOT NULL THEN i.total END AS total, "
-        "CASE WHEN it.agency IS NOT NULL THEN (SELECT MIN(e.at) FROM claims c "
-        "JOIN claim_events e ON e.claim_id = c.id WHERE c.invoice_id = it.invoice_id "
-        "AND e.status = 'SUBMITTED' AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')) "
-        "END AS received "
-        "FROM items it JOIN invoices i ON i.id = it.invoice_id "
+    rows = conn.execute(text(
+        "SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, s.due_date, s.amount, "
+        f"CASE WHEN s.basis = '{STATUTORY}' THEN (SELECT MAX(k.agency) FROM claims c "
+        f"JOIN contracts k ON k.id = c.contract_id WHERE c.invoice_id = s.invoice_id "
+        f"AND {LIVE_CLAIM}) END AS agency, "
+        "i.issue_date, k.agency AS contract_agency, i.due_date AS invoice_due, i.total, "
+        f"CASE WHEN s.basis = '{STATUTORY}' THEN (SELECT MIN(e.at) FROM claims c "
+        "JOIN claim_events e ON e.claim_id = c.id WHERE c.invoice_id = s.invoice_id "
+        f"AND e.status = 'SUBMITTED' AND {LIVE_CLAIM}) END AS received "
+        "FROM collection_schedule s JOIN invoices i ON i.id = s.invoice_id "
         "LEFT JOIN contracts k ON k.number = i.contract_number "
-        "WHERE it.customer_id IS NOT NULL", params)).all()
+        "WHERE i.customer_id IS NOT NULL")).all()
     day, cash = conv.day, conv.money
     out = []
     for (iid, seq, number, cid, currency, due, amount, agency, issued, contract_agency,
