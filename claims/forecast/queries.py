@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
@@ -40,13 +41,14 @@ def load_ledger(engine: Engine, config: CollectionsConfig) -> Ledger:
     conv = _Conv()
     with engine.connect() as conn:
         items = _items(conn, config, conv)
-        receipts = [Receipt(iid, conv.day(day), conv.money(amount, currency), kind)
-                    for iid, day, amount, kind, currency in conn.execute(text(
-                        "SELECT a.invoice_id, COALESCE(p.value_date, a.applied_at) AS day, "
-                        "a.amount, a.kind, i.currency FROM payment_applications a "
-                        "JOIN invoices i ON i.id = a.invoice_id "
-                        "LEFT JOIN payments p ON p.id = a.payment_id "
-                        "WHERE a.undone_at IS NULL")).all()]
+        receipts = [Receipt(iid, day, amount, kind) for iid, day, amount, kind, _ in zip(
+            *conv.columns(conn.execute(text(
+                "SELECT a.invoice_id, COALESCE(p.value_date, a.applied_at) AS day, "
+                "a.amount, a.kind, i.currency FROM payment_applications a "
+                "JOIN invoices i ON i.id = a.invoice_id "
+                "LEFT JOIN payments p ON p.id = a.payment_id "
+                "WHERE a.undone_at IS NULL")).all(), days=(1,), money=((2, 4),)),
+            strict=True)]
         customers = {cid: (name, kind) for cid, name, kind in conn.execute(
             text("SELECT id, name, kind FROM customers")).all()}
         ledger = Ledger(items, receipts, customers, _claims(conn, conv), _promises(conn),
@@ -64,7 +66,7 @@ class _Conv:
 
     def __init__(self) -> None:
         self._days: dict[Any, date] = {}
-        self._money: dict[tuple[Any, str], Decimal] = {}
+        self._money: dict[str, dict[Any, Decimal]] = {}
 
     def day(self, value: Any) -> date:
         key = value[:10] if isinstance(value, str) else value
@@ -74,11 +76,41 @@ class _Conv:
         return found
 
     def money(self, raw: Any, currency: str) -> Decimal:
-        key = (raw, currency)
-        found = self._money.get(key)
+        known = self._money.setdefault(currency, {})
+        found = known.get(raw)
         if found is None:
-            found = self._money[key] = money(raw, currency)
+            found = known[raw] = money(raw, currency)
         return found
+
+    def column_days(self, values: Sequence[Any]) -> list[date]:
+        """:meth:`day` of every value, in one pass (no call per value: a million rows)."""
+        known, day = self._days, self.day
+        return [known.get(v[:10] if v.__class__ is str else v) or day(v) for v in values]
+
+    def column_money(self, raws: Sequence[Any], currencies: Sequence[str]) -> list[Decimal]:
+        """:meth:`money` of every (raw, currency), in one pass."""
+        out: list[Decimal] = []
+        append, convert = out.append, self.money
+        last, known = None, {}
+        for raw, currency in zip(raws, currencies, strict=True):
+            if currency != last:
+                last, known = currency, self._money.setdefault(currency, {})
+            found = known.get(raw)
+            append(found if found is not None else convert(raw, currency))
+        return out
+
+    def columns(self, rows: Sequence[Sequence[Any]], *, days: tuple[int, ...] = (),
+                money: tuple[tuple[int, int], ...] = ()) -> list[Sequence[Any]]:
+        """The rows as columns, the ``days`` columns as dates and each ``money`` (amount,
+        currency) pair's amount column as amounts."""
+        cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else []
+        if not cols:
+            return []
+        for k in days:
+            cols[k] = self.column_days(cols[k])
+        for k, c in money:
+            cols[k] = self.column_money(cols[k], cols[c])
+        return cols
 
 
 def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Item]:
@@ -97,10 +129,13 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
         "FROM collection_schedule s JOIN invoices i ON i.id = s.invoice_id "
         "LEFT JOIN contracts k ON k.number = i.contract_number "
         "WHERE i.customer_id IS NOT NULL")).all()
-    day, cash = conv.day, conv.money
+    if not rows:
+        return []
     out = []
-    for (iid, seq, number, cid, currency, due, amount, agency, issued, contract_agency,
-         invoice_due, total, received) in rows:
+    for row, (iid, seq, number, cid, currency, due, amount, agency, issued, contract_agency,
+              invoice_due, total, received) in zip(
+            rows, zip(*conv.columns(rows, days=(5, 8), money=((6, 4),)), strict=True),
+            strict=True):
         known_from = before = None
         if agency is not None and received is not None:
             rule = config.agencies.get(agency)
@@ -108,19 +143,24 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
             known_from = (rule.local_date(as_datetime(received)) if rule is not None
                           else as_date(received))
             before = invoice_dues(SimpleNamespace(
-                issue_date=issued, due_date=invoice_due, total=total, currency=currency,
+                issue_date=row[8], due_date=invoice_due, total=total, currency=currency,
                 agency=agency, received=None), config)[0].due_date
-        out.append(Item(iid, int(seq), number, cid, currency, day(issued), day(due),
-                        cash(amount, currency), contract_agency, agency, known_from, before))
+        out.append(Item(iid, int(seq), number, cid, currency, issued, due, amount,
+                        contract_agency, agency, known_from, before))
     return out
 
 
 def _claims(conn: Connection, conv: _Conv) -> list[ClaimFacts]:
-    events: dict[int, list[tuple[date, str]]] = defaultdict(list)
-    for claim_id, at, status in conn.execute(text(
-            "SELECT claim_id, at, status FROM claim_events "
-            "WHERE status IS NOT NULL ORDER BY claim_id, at, id")).all():
-        events[claim_id].append((conv.day(at), status))
+    events: dict[int, list[tuple[date, str]]] = {}
+    ids, days, statuses = conv.columns(conn.execute(text(
+        "SELECT claim_id, at, status FROM claim_events "
+        "WHERE status IS NOT NULL ORDER BY claim_id, at, id")).all(), days=(1,)) or ((), (), ())
+    last, current = None, None
+    for claim_id, day, status in zip(ids, days, statuses, strict=True):
+        if claim_id != last:  # in claim order: one list per claim, no lookup per event
+            current = events[claim_id] = []
+            last = claim_id
+        current.append((day, status))
     contracts = {kid: (agency, portal, _payment_days(data)) for kid, agency, portal, data in
                  conn.execute(text("SELECT id, agency, portal, data FROM contracts")).all()}
     out = []

@@ -100,3 +100,72 @@ def test_the_collector_is_paused_only_while_the_forecast_runs(enabled: bool) -> 
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_columns_convert_as_one_value_at_a_time() -> None:
+    """:meth:`_Conv.columns` gives what :meth:`_Conv.day` and :meth:`_Conv.money` give per
+    value (text, dates and datetimes; amounts in currencies of 0, 2 and 3 places)."""
+    from datetime import datetime
+
+    from claims.forecast.queries import _Conv
+
+    rows = [(k, day, raw, currency)
+            for k, (day, raw, currency) in enumerate([
+                ("2026-01-05 12:00:00.000000", 1_000_000, "EUR"),
+                ("2026-01-05", 1_234_500, "EUR"), (date(2026, 2, 1), 50_000, "JPY"),
+                (datetime(2026, 2, 1, 23, 30), 12_345, "KWD"), ("2026-01-05", 1_000_000, "EUR"),
+                ("2026-03-01T08:00:00", 1_000_000, "JPY"), ("2026-03-01", 7, "EUR")])]
+    one = _Conv()
+    expected = [(k, one.day(d), one.money(raw, c), c) for k, d, raw, c in rows]
+    cols = _Conv().columns(rows, days=(1,), money=((2, 3),))
+    got = list(zip(*cols, strict=True))
+    assert got == expected
+    assert [str(m) for _, _, m, _ in got] == [str(m) for _, _, m, _ in expected]
+    assert _Conv().columns([], days=(1,)) == []
+
+
+def _index_as_before(ledger):
+    """The per-invoice and per-customer running totals as Ledger.index built them before."""
+    by_invoice: dict = {}
+    ordered = sorted(ledger.receipts, key=lambda r: r.day)
+    for r in ordered:
+        by_invoice.setdefault(r.invoice_id, []).append(r)
+    customer_of = {i.invoice_id: i.customer_id for i in ledger.items}
+    billed: dict = {}
+    for i in ledger.items:
+        billed[i.invoice_id] = billed.get(i.invoice_id, Decimal(0)) + i.amount
+    by_customer: dict = {}
+    for invoice_id, rows in by_invoice.items():
+        if invoice_id in customer_of:
+            by_customer.setdefault(customer_of[invoice_id], []).extend(rows)
+    customer_paid = {}
+    for customer_id, rows in by_customer.items():
+        days, running, total = [], [Decimal(0)], Decimal(0)
+        for r in sorted((r for r in rows if r.kind == "payment"), key=lambda r: r.day):
+            total += r.amount
+            days.append(r.day)
+            running.append(total)
+        customer_paid[customer_id] = (days, running)
+    paid = {}
+    for invoice_id, rows in by_invoice.items():
+        days, running, total = [], [], Decimal(0)
+        for r in rows:
+            total += r.amount
+            days.append(r.day)
+            running.append(total)
+        paid[invoice_id] = (days, running)
+    return ordered, by_invoice, billed, by_customer, customer_paid, paid
+
+
+def test_the_ledger_index_is_the_one_built_before() -> None:
+    from claims.forecast.synthetic import generate
+
+    ledger = generate(3000, 80).to_ledger()
+    ordered, by_invoice, billed, by_customer, customer_paid, paid = _index_as_before(ledger)
+    assert ledger._sorted == ordered and ledger._days == [r.day for r in ordered]
+    assert ledger._by_invoice == by_invoice and ledger._billed == billed
+    assert list(ledger._by_customer.items()) == list(by_customer.items())
+    assert ledger._customer_paid == customer_paid and ledger._paid == paid
+    as_text = lambda d: {k: [str(x) for x in v[1]] for k, v in d.items()}  # noqa: E731
+    assert as_text(ledger._paid) == as_text(paid)
+    assert as_text(ledger._customer_paid) == as_text(customer_paid)
