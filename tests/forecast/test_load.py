@@ -169,3 +169,42 @@ def test_the_ledger_index_is_the_one_built_before() -> None:
     as_text = lambda d: {k: [str(x) for x in v[1]] for k, v in d.items()}  # noqa: E731
     assert as_text(ledger._paid) == as_text(paid)
     assert as_text(ledger._customer_paid) == as_text(customer_paid)
+
+
+def test_the_ledger_is_freed_before_the_collector_comes_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Back on, the collector's first pass walks every object made while it was off and still
+    alive: the ledger (most of them) is gone by then; the forecast is returned."""
+    import weakref
+
+    import claims.api.forecast as module
+
+    ws = init_workspace(tmp_path / "ws")
+    try:
+        api.load_synthetic_history(ws, invoices=300, customers=20, known_by=date(2025, 9, 30))
+        made, alive_at_enable = [], []
+        real_ledger = module._ledger
+
+        def ledger(w):
+            made.append(weakref.ref(result := real_ledger(w)))
+            return result
+
+        class Gc:
+            isenabled, disable = staticmethod(gc.isenabled), staticmethod(gc.disable)
+
+            @staticmethod
+            def enable() -> None:
+                alive_at_enable.append(made[-1]() is not None)
+                gc.enable()
+
+        monkeypatch.setattr(module, "_ledger", ledger)
+        monkeypatch.setattr(module, "gc", Gc)
+        was = gc.isenabled()
+        gc.enable()
+        try:
+            fc = api.cash_forecast(ws, date(2025, 9, 30))
+        finally:
+            (gc.enable if was else gc.disable)()
+        assert fc.lines and alive_at_enable == [False]
+    finally:
+        ws.close()
