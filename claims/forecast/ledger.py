@@ -225,6 +225,10 @@ class Ledger:
         """Receipts valued after ``after`` and on or before ``until`` (for scoring)."""
         return self._sorted[bisect_right(self._days, after):bisect_right(self._days, until)]
 
+    def receipts_of_customer(self, customer_id: int) -> list[Receipt]:
+        """The receipts of the customer's invoices (any day, any kind; filter before use)."""
+        return self._by_customer.get(customer_id, [])
+
     def receipts_of(self, invoice_id: int) -> list[Receipt]:
         """The invoice's receipts, oldest first (filter by day before use)."""
         return self._by_invoice.get(invoice_id, [])
