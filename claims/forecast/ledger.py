@@ -251,15 +251,18 @@ class Ledger:
         :meth:`Unsettled.at` (the others are known to be paid)."""
         out: list[tuple[Item, Decimal]] = []
         left: dict[int, Decimal] = {}
+        paid_by, as_known = self.paid_by, self.as_known
         for item in self.items if items is None else items:
             if item.issue_date > day:
                 continue
-            item = self.as_known(item, day)
-            if item.invoice_id not in left:
-                left[item.invoice_id] = self.paid_by(item.invoice_id, day)
-            paid = left[item.invoice_id]
+            if item.known_from is not None:  # as_known leaves the others as they are
+                item = as_known(item, day)
+            invoice_id = item.invoice_id
+            paid = left.get(invoice_id)
+            if paid is None:
+                paid = paid_by(invoice_id, day)
             settled = min(paid, item.amount)
-            left[item.invoice_id] = paid - settled
+            left[invoice_id] = paid - settled
             if item.amount - settled > 0:
                 out.append((item, item.amount - settled))
         return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from claims import api
@@ -36,3 +36,37 @@ def test_the_forecast_of_a_generated_history_is_the_one_before(tmp_path: Path) -
     assert len(stored["forecast"]) == 13 and stored["held_out"] and stored["totals"]
     assert _digest(stored) == DIGEST
     assert _digest(pure) == DIGEST
+
+
+def test_open_items_are_the_item_by_item_ones() -> None:
+    """Ledger.open_items (as_known only for items with a later-known due date, one lookup of
+    what was paid per invoice) against the loop it replaced, with a statutory due date known
+    only from a later day among the items."""
+    from dataclasses import replace
+
+    from claims.forecast.ledger import Ledger
+
+    history = generate(2000, 40)
+    items = list(history.items)
+    items[5] = replace(items[5], due_date=items[5].due_date + timedelta(days=20),
+                       statutory_agency="Agency 01", known_from=date(2025, 6, 1),
+                       due_before=items[5].due_date)
+    ledger = Ledger(items, list(history.receipts))
+
+    def before(day):
+        out, left = [], {}
+        for item in ledger.items:
+            if item.issue_date > day:
+                continue
+            item = ledger.as_known(item, day)
+            if item.invoice_id not in left:
+                left[item.invoice_id] = ledger.paid_by(item.invoice_id, day)
+            paid = left[item.invoice_id]
+            settled = min(paid, item.amount)
+            left[item.invoice_id] = paid - settled
+            if item.amount - settled > 0:
+                out.append((item, item.amount - settled))
+        return out
+
+    for day in (date(2024, 3, 1), date(2025, 5, 31), date(2025, 6, 1), date(2026, 6, 30)):
+        assert ledger.open_items(day) == before(day)
