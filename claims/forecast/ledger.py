@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 import numpy as np
 
@@ -141,41 +142,61 @@ class Ledger:
     _billed: dict[int, Decimal] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.items.sort(key=lambda i: (i.invoice_id, i.seq))
+        self.items.sort(key=attrgetter("invoice_id", "seq"))
         self.index()
 
     def index(self) -> None:
-        """Build the per-invoice running totals :meth:`paid_by` reads (call after changes)."""
-        by_invoice: dict[int, list[Receipt]] = {}
-        self._sorted = sorted(self.receipts, key=lambda r: r.day)
+        """Build the per-invoice running totals :meth:`paid_by` reads (call after changes).
+
+        One pass per index, no lookup per receipt it can avoid (a 100,000-open forecast builds
+        them over 250,000 items and 160,000 receipts); the same Decimal sums in the same
+        order as before."""
+        zero = Decimal(0)
+        self._sorted = sorted(self.receipts, key=attrgetter("day"))
         self._days = [r.day for r in self._sorted]
+        by_invoice: dict[int, list[Receipt]] = {}
         for r in self._sorted:
-            by_invoice.setdefault(r.invoice_id, []).append(r)
+            rows = by_invoice.get(r.invoice_id)
+            if rows is None:
+                by_invoice[r.invoice_id] = [r]
+            else:
+                rows.append(r)
         self._by_invoice = by_invoice
-        customer_of = {i.invoice_id: i.customer_id for i in self.items}
-        self._billed = {}
+        customer_of: dict[int, int] = {}
+        billed: dict[int, Decimal] = {}
         for i in self.items:
-            self._billed[i.invoice_id] = self._billed.get(i.invoice_id, Decimal(0)) + i.amount
-        self._by_customer = {}
+            customer_of[i.invoice_id] = i.customer_id
+            billed[i.invoice_id] = billed.get(i.invoice_id, zero) + i.amount
+        self._billed = billed
+        by_customer: dict[int, list[Receipt]] = {}
+        paid: dict[int, tuple[list[date], list[Decimal]]] = {}
         for invoice_id, rows in by_invoice.items():
-            if invoice_id in customer_of:
-                self._by_customer.setdefault(customer_of[invoice_id], []).extend(rows)
-        self._customer_paid = {}
-        for customer_id, rows in self._by_customer.items():
-            days, running, total = [], [Decimal(0)], Decimal(0)
-            for r in sorted((r for r in rows if r.kind == "payment"), key=lambda r: r.day):
-                total += r.amount
-                days.append(r.day)
-                running.append(total)
-            self._customer_paid[customer_id] = (days, running)
-        self._paid = {}
-        for invoice_id, rows in by_invoice.items():
-            days, running, total = [], [], Decimal(0)
+            customer = customer_of.get(invoice_id)
+            if customer is not None:
+                mine = by_customer.get(customer)
+                if mine is None:
+                    by_customer[customer] = list(rows)
+                else:
+                    mine.extend(rows)
+            if len(rows) == 1:
+                paid[invoice_id] = ([rows[0].day], [zero + rows[0].amount])
+                continue
+            days, running, total = [], [], zero
             for r in rows:
                 total += r.amount
                 days.append(r.day)
                 running.append(total)
-            self._paid[invoice_id] = (days, running)
+            paid[invoice_id] = (days, running)
+        self._paid = paid
+        self._by_customer = by_customer
+        self._customer_paid = {}
+        for customer_id, rows in by_customer.items():
+            days, running, total = [], [zero], zero
+            for r in sorted((r for r in rows if r.kind == "payment"), key=attrgetter("day")):
+                total += r.amount
+                days.append(r.day)
+                running.append(total)
+            self._customer_paid[customer_id] = (days, running)
 
     def billed(self, invoice_id: int) -> Decimal:
         """What the invoice billed, known from its issue: its items' amounts (the invoice, seq
@@ -204,6 +225,10 @@ class Ledger:
         """Receipts valued after ``after`` and on or before ``until`` (for scoring)."""
         return self._sorted[bisect_right(self._days, after):bisect_right(self._days, until)]
 
+    def receipts_of_customer(self, customer_id: int) -> list[Receipt]:
+        """The receipts of the customer's invoices (any day, any kind; filter before use)."""
+        return self._by_customer.get(customer_id, [])
+
     def receipts_of(self, invoice_id: int) -> list[Receipt]:
         """The invoice's receipts, oldest first (filter by day before use)."""
         return self._by_invoice.get(invoice_id, [])
@@ -226,15 +251,18 @@ class Ledger:
         :meth:`Unsettled.at` (the others are known to be paid)."""
         out: list[tuple[Item, Decimal]] = []
         left: dict[int, Decimal] = {}
+        paid_by, as_known = self.paid_by, self.as_known
         for item in self.items if items is None else items:
             if item.issue_date > day:
                 continue
-            item = self.as_known(item, day)
-            if item.invoice_id not in left:
-                left[item.invoice_id] = self.paid_by(item.invoice_id, day)
-            paid = left[item.invoice_id]
+            if item.known_from is not None:  # as_known leaves the others as they are
+                item = as_known(item, day)
+            invoice_id = item.invoice_id
+            paid = left.get(invoice_id)
+            if paid is None:
+                paid = paid_by(invoice_id, day)
             settled = min(paid, item.amount)
-            left[item.invoice_id] = paid - settled
+            left[invoice_id] = paid - settled
             if item.amount - settled > 0:
                 out.append((item, item.amount - settled))
         return out

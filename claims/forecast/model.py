@@ -152,12 +152,18 @@ def forecast(ledger: Ledger, behaviour: Behaviour, day: date,
             claims[claim.invoice_id] = (claim, status, since)
     invoice_lines: list[Line] = []
     cache: dict[tuple[Any, ...], tuple[tuple[float, ...], str]] = {}
+    rules = ledger.interest_rules
+    names: dict[int, str] = {}  # ledger.name once per customer, not once per line
     for item, open_amount in open_items:
-        _interest(ledger, item, open_amount, day, result)
+        if rules.get(item.statutory_agency or "") is not None:  # else _interest adds nothing
+            _interest(ledger, item, open_amount, day, result)
+        name = names.get(item.customer_id)
+        if name is None:
+            name = names[item.customer_id] = ledger.name(item.customer_id)
         if item.invoice_id in disputed:
-            result.held_out.append({"invoice": item.label, "customer": ledger.name(
-                item.customer_id), "currency": item.currency, "open": str(open_amount),
-                "reason": "open dispute: held out of the weekly figures"})
+            result.held_out.append({"invoice": item.label, "customer": name,
+                                    "currency": item.currency, "open": str(open_amount),
+                                    "reason": "open dispute: held out of the weekly figures"})
             continue
         if item.invoice_id in planned:
             continue
@@ -166,13 +172,12 @@ def forecast(ledger: Ledger, behaviour: Behaviour, day: date,
             weights, why = claim_weights(claim, status, since, behaviour, day,
                                          options, cache)
             result.lines.append(Line("claim", f"claim #{claim.claim_id} ({item.label})",
-                                     item.customer_id, ledger.name(item.customer_id),
-                                     item.currency, open_amount, weights, why))
+                                     item.customer_id, name, item.currency, open_amount,
+                                     weights, why))
             continue
         weights, why = _invoice_weights(ledger, behaviour, item, day, options.weeks, cache)
-        invoice_lines.append(Line("invoice", item.label, item.customer_id,
-                                  ledger.name(item.customer_id), item.currency, open_amount,
-                                  weights, why))
+        invoice_lines.append(Line("invoice", item.label, item.customer_id, name,
+                                  item.currency, open_amount, weights, why))
     result.lines += _promises(ledger, behaviour, day, options, invoice_lines)
     result.lines += _plans(ledger, behaviour, day, options)
     result.rows = _weeks(result, options.weeks)
@@ -183,9 +188,10 @@ def _invoice_weights(ledger: Ledger, behaviour: Behaviour, item: Item, day: date
                      cache: dict[tuple[Any, ...], tuple[tuple[float, ...], str]]
                      ) -> tuple[tuple[float, ...], str]:
     offset = (item.due_date - day).days
-    parent = parent_key(ledger, item)
-    key = ("invoice", item.customer_id, parent, offset)
+    # the parent group follows from the customer and the contract's agency: made on a miss
+    key = ("invoice", item.customer_id, item.agency, offset)
     if key not in cache:
+        parent = parent_key(ledger, item)
         dist, source = behaviour.delay(item, parent)
         if dist is None:  # no history at all: the due date itself (overdue: next week)
             weights = tuple([1.0] + [0.0] * (weeks - 1)) if offset <= 7 else \

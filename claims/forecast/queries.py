@@ -1,15 +1,16 @@
 """Loading the forecast's :class:`~claims.forecast.ledger.Ledger` from the store, a few scans.
 
-Due dates come from collections (:func:`claims.collections.receivables.items_cte`: statutory,
-the invoice's own, or issue + default net days; instalments from the schedule), so the forecast
-and the dunning always agree on when an item falls due. Every fact is loaded with the day it
-became known; filtering to an as-of date is the ledger's job (no look-ahead).
+Due dates come from collections: the ``collection_schedule`` rows made by the one due-date
+rule (statutory, the invoice's own, or issue + default net days; instalments), read directly,
+so the forecast and the dunning always agree on when an item falls due. Every fact is loaded
+with the day it became known; filtering to an as-of date is the ledger's job (no look-ahead).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
@@ -18,11 +19,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from claims.collections.due import invoice_dues
-from claims.collections.receivables import Sql, as_date, as_datetime, bind, items_cte, money
+from claims.collections.receivables import as_date, as_datetime, money
 from claims.collections.settings import CollectionsConfig
 from claims.forecast.ledger import (
     ClaimFacts, DisputeFacts, Item, Ledger, PlanFacts, PromiseFacts, Receipt,
 )
+
+#: the schedule basis of a due date made by an agency's prompt-payment rule
+#: (:func:`claims.core.due.due_dates`): such an item carries the agency of its invoice's claim
+STATUTORY = "statutory"
+#: a claim that still stands (the agency of a statutory due date, its receipt by the agency)
+LIVE_CLAIM = "c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')"
 
 
 def load_ledger(engine: Engine, config: CollectionsConfig) -> Ledger:
@@ -34,13 +41,14 @@ def load_ledger(engine: Engine, config: CollectionsConfig) -> Ledger:
     conv = _Conv()
     with engine.connect() as conn:
         items = _items(conn, config, conv)
-        receipts = [Receipt(iid, conv.day(day), conv.money(amount, currency), kind)
-                    for iid, day, amount, kind, currency in conn.execute(text(
-                        "SELECT a.invoice_id, COALESCE(p.value_date, a.applied_at) AS day, "
-                        "a.amount, a.kind, i.currency FROM payment_applications a "
-                        "JOIN invoices i ON i.id = a.invoice_id "
-                        "LEFT JOIN payments p ON p.id = a.payment_id "
-                        "WHERE a.undone_at IS NULL")).all()]
+        receipts = [Receipt(iid, day, amount, kind) for iid, day, amount, kind, _ in zip(
+            *conv.columns(conn.execute(text(
+                "SELECT a.invoice_id, COALESCE(p.value_date, a.applied_at) AS day, "
+                "a.amount, a.kind, i.currency FROM payment_applications a "
+                "JOIN invoices i ON i.id = a.invoice_id "
+                "LEFT JOIN payments p ON p.id = a.payment_id "
+                "WHERE a.undone_at IS NULL")).all(), days=(1,), money=((2, 4),)),
+            strict=True)]
         customers = {cid: (name, kind) for cid, name, kind in conn.execute(
             text("SELECT id, name, kind FROM customers")).all()}
         ledger = Ledger(items, receipts, customers, _claims(conn, conv), _promises(conn),
@@ -58,7 +66,7 @@ class _Conv:
 
     def __init__(self) -> None:
         self._days: dict[Any, date] = {}
-        self._money: dict[tuple[Any, str], Decimal] = {}
+        self._money: dict[str, dict[Any, Decimal]] = {}
 
     def day(self, value: Any) -> date:
         key = value[:10] if isinstance(value, str) else value
@@ -68,34 +76,66 @@ class _Conv:
         return found
 
     def money(self, raw: Any, currency: str) -> Decimal:
-        key = (raw, currency)
-        found = self._money.get(key)
+        known = self._money.setdefault(currency, {})
+        found = known.get(raw)
         if found is None:
-            found = self._money[key] = money(raw, currency)
+            found = known[raw] = money(raw, currency)
         return found
+
+    def column_days(self, values: Sequence[Any]) -> list[date]:
+        """:meth:`day` of every value, in one pass (no call per value: a million rows)."""
+        known, day = self._days, self.day
+        return [known.get(v[:10] if v.__class__ is str else v) or day(v) for v in values]
+
+    def column_money(self, raws: Sequence[Any], currencies: Sequence[str]) -> list[Decimal]:
+        """:meth:`money` of every (raw, currency), in one pass."""
+        out: list[Decimal] = []
+        append, convert = out.append, self.money
+        last, known = None, {}
+        for raw, currency in zip(raws, currencies, strict=True):
+            if currency != last:
+                last, known = currency, self._money.setdefault(currency, {})
+            found = known.get(raw)
+            append(found if found is not None else convert(raw, currency))
+        return out
+
+    def columns(self, rows: Sequence[Sequence[Any]], *, days: tuple[int, ...] = (),
+                money: tuple[tuple[int, int], ...] = ()) -> list[Sequence[Any]]:
+        """The rows as columns, the ``days`` columns as dates and each ``money`` (amount,
+        currency) pair's amount column as amounts."""
+        cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else []
+        if not cols:
+            return []
+        for k in days:
+            cols[k] = self.column_days(cols[k])
+        for k, c in money:
+            cols[k] = self.column_money(cols[k], cols[c])
+        return cols
 
 
 def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Item]:
     """The receivables; one whose due date is statutory also carries the day its claim
     reached the agency (from then on that due date was known) and the due date before it,
     made by the one due-date rule without the receipt (:func:`invoice_dues`)."""
-    cte, params = items_cte(Sql(conn.dialect.name), config)
-    rows = conn.execute(bind(
-        f"{cte}\nSELECT it.invoice_id, it.seq, it.number, it.customer_id, it.currency, "
-        "it.due_date, it.amount, it.agency, i.issue_date, k.agency AS contract_agency, "
-        "CASE WHEN it.agency IS NOT NULL THEN i.due_date END AS invoice_due, "
-        "CASE WHEN it.agency IS NOT NULL THEN i.total END AS total, "
-        "CASE WHEN it.agency IS NOT NULL THEN (SELECT MIN(e.at) FROM claims c "
-        "JOIN claim_events e ON e.claim_id = c.id WHERE c.invoice_id = it.invoice_id "
-        "AND e.status = 'SUBMITTED' AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')) "
-        "END AS received "
-        "FROM items it JOIN invoices i ON i.id = it.invoice_id "
+    rows = conn.execute(text(
+        "SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, s.due_date, s.amount, "
+        f"CASE WHEN s.basis = '{STATUTORY}' THEN (SELECT MAX(k.agency) FROM claims c "
+        f"JOIN contracts k ON k.id = c.contract_id WHERE c.invoice_id = s.invoice_id "
+        f"AND {LIVE_CLAIM}) END AS agency, "
+        "i.issue_date, k.agency AS contract_agency, i.due_date AS invoice_due, i.total, "
+        f"CASE WHEN s.basis = '{STATUTORY}' THEN (SELECT MIN(e.at) FROM claims c "
+        "JOIN claim_events e ON e.claim_id = c.id WHERE c.invoice_id = s.invoice_id "
+        f"AND e.status = 'SUBMITTED' AND {LIVE_CLAIM}) END AS received "
+        "FROM collection_schedule s JOIN invoices i ON i.id = s.invoice_id "
         "LEFT JOIN contracts k ON k.number = i.contract_number "
-        "WHERE it.customer_id IS NOT NULL", params)).all()
-    day, cash = conv.day, conv.money
+        "WHERE i.customer_id IS NOT NULL")).all()
+    if not rows:
+        return []
     out = []
-    for (iid, seq, number, cid, currency, due, amount, agency, issued, contract_agency,
-         invoice_due, total, received) in rows:
+    for row, (iid, seq, number, cid, currency, due, amount, agency, issued, contract_agency,
+              invoice_due, total, received) in zip(
+            rows, zip(*conv.columns(rows, days=(5, 8), money=((6, 4),)), strict=True),
+            strict=True):
         known_from = before = None
         if agency is not None and received is not None:
             rule = config.agencies.get(agency)
@@ -103,19 +143,24 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
             known_from = (rule.local_date(as_datetime(received)) if rule is not None
                           else as_date(received))
             before = invoice_dues(SimpleNamespace(
-                issue_date=issued, due_date=invoice_due, total=total, currency=currency,
+                issue_date=row[8], due_date=invoice_due, total=total, currency=currency,
                 agency=agency, received=None), config)[0].due_date
-        out.append(Item(iid, int(seq), number, cid, currency, day(issued), day(due),
-                        cash(amount, currency), contract_agency, agency, known_from, before))
+        out.append(Item(iid, int(seq), number, cid, currency, issued, due, amount,
+                        contract_agency, agency, known_from, before))
     return out
 
 
 def _claims(conn: Connection, conv: _Conv) -> list[ClaimFacts]:
-    events: dict[int, list[tuple[date, str]]] = defaultdict(list)
-    for claim_id, at, status in conn.execute(text(
-            "SELECT claim_id, at, status FROM claim_events "
-            "WHERE status IS NOT NULL ORDER BY claim_id, at, id")).all():
-        events[claim_id].append((conv.day(at), status))
+    events: dict[int, list[tuple[date, str]]] = {}
+    ids, days, statuses = conv.columns(conn.execute(text(
+        "SELECT claim_id, at, status FROM claim_events "
+        "WHERE status IS NOT NULL ORDER BY claim_id, at, id")).all(), days=(1,)) or ((), (), ())
+    last, current = None, None
+    for claim_id, day, status in zip(ids, days, statuses, strict=True):
+        if claim_id != last:  # in claim order: one list per claim, no lookup per event
+            current = events[claim_id] = []
+            last = claim_id
+        current.append((day, status))
     contracts = {kid: (agency, portal, _payment_days(data)) for kid, agency, portal, data in
                  conn.execute(text("SELECT id, agency, portal, data FROM contracts")).all()}
     out = []

@@ -1,13 +1,16 @@
 """Benchmark: the 13-week forecast on many open invoices, and the backtest over 52 weeks.
 
-    python tests/benchmarks/bench_forecast.py                  # quick: 20,000 open, 20,000 history
-    python tests/benchmarks/bench_forecast.py --open 100000 --history 1000000   # the full run
+    python tests/benchmarks/bench_forecast.py              # full: 100,000 open, 1,000,000 history
+    python tests/benchmarks/bench_forecast.py --quick      # quick: 20,000 open, 20,000 history
+    python tests/benchmarks/bench_forecast.py --part open  # part 1 only (100,000 open)
     python tests/benchmarks/bench_forecast.py --part backtest --history 200000  # part 2 only
 
-Part 1 loads a generated history (claims.forecast.synthetic) into a real SQLite workspace in a
-few transactions, then times ``api.cash_forecast`` (load from the store + learn + forecast) and
-the pure model alone, beside a reference: the naive forecast (one pass over the same open
-items). Part 2 replays 52 weekly as-of dates on a generated history held in memory, printing
+Part 1 generates a history (claims.forecast.synthetic) with enough invoices that ``--open`` of
+them are still open at the as-of date (it counts, and generates more when short; the count
+actually open is printed), loads it into a real SQLite workspace in a few transactions, then
+times ``api.cash_forecast`` (load from the store + learn + forecast) and the pure model alone,
+beside a reference: the naive forecast (one pass over the same open items).
+Part 2 replays 52 weekly as-of dates on a generated history held in memory, printing
 WAPE and bias by horizon for naive, lag and the model, and the time per as-of date as it goes,
 beside a reference: the first ``--reference-dates`` dates replayed with ``learn()`` from scratch
 for each date (the backtest learns once through ``claims.forecast.learner.Learner``; the same
@@ -31,18 +34,32 @@ from claims import api  # noqa: E402
 from claims.forecast.backtest import baselines, run_backtest  # noqa: E402
 from claims.forecast.bulk import load_history  # noqa: E402
 from claims.forecast.history import learn  # noqa: E402
+from claims.forecast.ledger import Ledger  # noqa: E402
 from claims.forecast.model import Options, forecast  # noqa: E402
-from claims.forecast.synthetic import generate  # noqa: E402
+from claims.forecast.synthetic import History, generate  # noqa: E402
 from claims.workspace import init_workspace  # noqa: E402
 
 
+def open_history(count: int, end: date) -> tuple[History, Ledger, int]:
+    """A generated history over the 200 days before ``end`` with at least ``count`` invoices
+    open at the end of ``end`` (about 40 % of them are: generate, count, scale up, again)."""
+    invoices = int(count * 2.5)
+    while True:
+        history = generate(invoices, max(count // 20, 50), start=end - timedelta(days=200),
+                           end=end)
+        ledger = history.to_ledger()
+        open_now = len({item.invoice_id for item, _ in ledger.open_items(end)})
+        if open_now >= count:
+            return history, ledger, open_now
+        invoices = int(invoices * count / max(open_now, 1) * 1.005) + 1
+
+
 def open_invoices(count: int) -> None:
-    """About ``count`` open invoices: a history whose last 120 days are mostly unpaid."""
+    """``count`` open invoices (or a few more): a history whose last 120 days are mostly
+    unpaid."""
     end = date(2026, 6, 30)
-    invoices = int(count * 1.6)
-    history = generate(invoices, max(count // 20, 50), start=end - timedelta(days=200), end=end)
-    ledger = history.to_ledger()
-    open_now = len(ledger.open_items(end))
+    history, ledger, open_now = open_history(count, end)
+    invoices = len(history.items)
     with tempfile.TemporaryDirectory() as tmp:
         ws = init_workspace(Path(tmp) / "ws")
         began = time.perf_counter()
@@ -110,15 +127,22 @@ def backtest(history_size: int, dates: int, reference_dates: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--open", type=int, default=20_000, help="open invoices (full: 100000)")
-    parser.add_argument("--history", type=int, default=20_000,
-                        help="invoices in the backtest history (full: 1000000)")
+    parser.add_argument("--open", type=int, default=None,
+                        help="invoices open at the as-of date (default 100000; --quick 20000)")
+    parser.add_argument("--history", type=int, default=None,
+                        help="invoices in the backtest history (default 1000000; --quick 20000)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes: 20,000 open invoices, a 20,000-invoice backtest")
     parser.add_argument("--dates", type=int, default=52, help="weekly as-of dates")
     parser.add_argument("--reference-dates", type=int, default=3,
                         help="as-of dates replayed first with learn() from scratch (0: none)")
     parser.add_argument("--part", choices=("all", "open", "backtest"), default="all",
                         help="run part 1 (open invoices), part 2 (backtest) or both")
     args = parser.parse_args()
+    if args.open is None:
+        args.open = 20_000 if args.quick else 100_000
+    if args.history is None:
+        args.history = 20_000 if args.quick else 1_000_000
     if args.part in ("all", "open"):
         open_invoices(args.open)
     if args.part in ("all", "backtest"):
