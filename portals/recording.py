@@ -1,4 +1,4 @@
-"""Per-operation evidence, for every adapter: a screenshot at each browser step (secret fields
+"""Per-operation evidence, for every adapter: screenshots of chosen browser steps (secret fields
 masked), a redacted request/response record at each API step, and a small JSON manifest of steps
 and times, written after every step so a crash still leaves a record.
 
@@ -135,6 +135,22 @@ class EvidenceRecorder:
             path = None  # type: ignore[assignment]
         self._append(entry)
         return path
+
+    def mark(self, page: Page, step: str, **details: Any) -> None:
+        """Record a browser step without a screenshot: its url, the page's title and the time;
+        never raises. For form-filling steps, where a full-page screenshot is not worth its
+        cost; sign-in, the page before the final click, the receipt and errors are snapped."""
+        entry: dict[str, Any] = {"url": page.url}
+        try:
+            entry["title"] = page.title()
+        except PlaywrightError as err:
+            entry["title_error"] = err.message.splitlines()[0]
+        self.note(step, **entry, **details)
+
+    def last_is_screenshot(self) -> bool:
+        """Whether the last step recorded is a screenshot (taken, or tried and failed)."""
+        steps = self.data["steps"]
+        return bool(steps) and ("screenshot" in steps[-1] or "screenshot_error" in steps[-1])
 
     def note(self, step: str, **details: Any) -> None:
         """Record a step without a screenshot (retries, callbacks, downloads)."""
