@@ -138,7 +138,8 @@ class Receipt(_Frozen):
     reference: str = Field(description="the portal's claim reference, e.g. CLM-2026-000123")
     submitted_at: dt.datetime = Field(description="when the portal says it received it (UTC)")
     receipt_pdf: Path | None = Field(description="the downloaded receipt, if the portal has one")
-    screenshots: list[Path] = Field(default_factory=list, description="one per step, in order")
+    screenshots: list[Path] = Field(default_factory=list,
+                                    description="the screenshots taken while filing, in order")
     portal_message: str = Field(default="", description="the portal's confirmation text")
 
 

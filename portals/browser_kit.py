@@ -10,7 +10,10 @@ What it gives an adapter (all documented, all public):
 * :meth:`goto` and :meth:`click_and_wait` — navigation that maps timeouts, network failures
   and HTTP 5xx to portal errors, then calls the adapter's :meth:`check_page`;
 * :meth:`capture` — a screenshot into the claim's evidence, every password and one-time-code
-  field (and the adapter's ``secret_selectors``) masked;
+  field (and the adapter's ``secret_selectors``) masked: for sign-in, the page before the final
+  click, the receipt and every error;
+* :meth:`mark` — the step in the claim's evidence with the page's url and title and the time,
+  no screenshot: for form-filling steps;
 * :meth:`map_error` — raw Playwright errors as PortalTimeout / PortalUnavailable / PortalError.
 """
 
@@ -67,6 +70,18 @@ class BrowserAdapter(StepAdapter):
         """Screenshot the page (secrets masked) into the claim's evidence, when filing one."""
         if self.recording:
             self.evidence.snap(self.page, step, **details)
+
+    def on_step_error(self, err: PortalError) -> None:
+        """Screenshot the page a step failed on (``<step>-error``), unless the adapter's last
+        evidence step already is a screenshot (e.g. :meth:`check_page`'s of an HTTP 5xx)."""
+        if self.recording and not self.evidence.last_is_screenshot():
+            self.capture(f"{err.step or 'step'}-error", error=type(err).__name__)
+
+    def mark(self, step: str, **details: Any) -> None:
+        """Record the step (url, page title, time) in the claim's evidence without a
+        screenshot, when filing one: for form-filling steps (see :meth:`capture`)."""
+        if self.recording:
+            self.evidence.mark(self.page, step, **details)
 
     # -- navigation -------------------------------------------------------------------------------
     def goto(self, path: str, step: str) -> Response | None:

@@ -115,6 +115,16 @@ class StepAdapter(PortalAdapter):
         """Evidence of the step just done (browser adapters: a masked screenshot)."""
         self.evidence.note(step, **details)
 
+    def on_step_error(self, err: PortalError) -> None:
+        """Evidence of a step that failed before the final click (browser adapters: a masked
+        screenshot of the page, unless the step just took one; others: nothing more)."""
+
+    def mark(self, step: str, **details: Any) -> None:
+        """A cheaper record of the step just done (browser adapters: url, title and time, no
+        screenshot): for form-filling steps; use :meth:`capture` for sign-in, the page before
+        the final click, the receipt and errors."""
+        self.evidence.note(step, **details)
+
     # -- what the kit runs ------------------------------------------------------------------------
     @property
     def evidence(self) -> EvidenceRecorder:
@@ -233,6 +243,7 @@ class StepAdapter(PortalAdapter):
                 return
             except RETRYABLE as err:
                 self.signed_in = False  # check (and renew) the session before retrying
+                self.on_step_error(err)
                 self.evidence.note(
                     "retry", attempt=attempt, error=type(err).__name__, detail=str(err)
                 )
@@ -240,6 +251,9 @@ class StepAdapter(PortalAdapter):
                     raise
                 asked = getattr(err, "retry_after", None) or 0
                 time.sleep(max(opts.backoff_s * 2 ** (attempt - 1), asked))  # ok: retry backoff
+            except PortalError as err:  # not retried: refused, rejected, an unexpected page
+                self.on_step_error(err)
+                raise
 
     def _click(self, package: SubmissionPackage) -> Receipt:
         """The final click and the receipt: any failure but a clear refusal is OutcomeUnknown."""

@@ -1,6 +1,10 @@
 """The sandbox portal's four-step claim wizard as kit steps: ``fill`` (contract or correction,
 then the invoice), ``attach`` (files, then the declaration), ``final_click`` ("Submit claim")
 and ``read_receipt``. Retries, the intent callback and OutcomeUnknown are the kit's.
+
+Evidence: the form-filling steps (claim, contract, invoice, upload) are marked (url, title,
+time); the review page before the final click, the receipt and every error are screenshotted
+(sign-in's pages too, in :mod:`portals.sandbox.browsing`), secret fields masked.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ class SandboxFiling(SandboxBrowsing):
                 portal=self.name,
                 step="resubmit",
             )
-        self.capture("claim")
+        self.mark("claim")
         self.submit_form(button, "resubmit")
 
     def _choose_contract(self, package: SubmissionPackage) -> None:
@@ -79,7 +83,7 @@ class SandboxFiling(SandboxBrowsing):
         contract.select_option(value=package.contract_number)
         page.get_by_label("Period start", exact=True).fill(package.period_start.isoformat())
         page.get_by_label("Period end", exact=True).fill(package.period_end.isoformat())
-        self.capture("contract")
+        self.mark("contract")
         self.submit_form(page.get_by_role("button", name="Continue"), "contract")
 
     def _fill_invoice(self, package: SubmissionPackage) -> None:
@@ -92,7 +96,7 @@ class SandboxFiling(SandboxBrowsing):
         page.get_by_label("Net amount", exact=True).fill(_amount(package.net))
         page.get_by_label("VAT amount", exact=True).fill(_amount(package.vat))
         page.get_by_label("Total amount", exact=True).fill(_amount(package.total))
-        self.capture("invoice")
+        self.mark("invoice")
         self.submit_form(page.get_by_role("button", name="Continue"), "invoice", package)
 
     def _attach_files(self, package: SubmissionPackage) -> None:
@@ -111,7 +115,7 @@ class SandboxFiling(SandboxBrowsing):
                     step="upload",
                 )
             field.set_input_files(_file_payload(f))
-        self.capture("upload")
+        self.mark("upload")
         self.submit_form(page.get_by_role("button", name="Upload and continue"), "upload", package)
 
     def final_click(self, package: SubmissionPackage) -> None:

@@ -16,6 +16,8 @@
    the bare adapter (``ChorusProAdapter.submit`` per package: the kit, redacted evidence, no
    workspace), beside a bare ``httpx`` script making the same calls (one token; per claim one
    ``ajouter/fichier`` per file and one ``soumettre``; no evidence, no DB). Aim: within 1.2x.
+   Each side has its own PISTE application, so the gateway's per-application rate limit never
+   makes one side wait for calls another made.
    Then its status sync over the same counts as 2 (paged search, 500 a page) beside one search
    per claim.
 
@@ -382,9 +384,12 @@ def bench_api(server: SandboxServer, base: Path, n: int, rounds: int) -> None:
     for side in ("warm", "bare", "kit"):
         others[side] = seed_supplier(server, contract_number=f"A-{secrets.token_hex(3).upper()}",
                                      document_types=DOC_TYPES, currency="SAR")
-    client = seed_api_client(server)
+    # each side its own PISTE application (ours has the workspace's, made by ready_claims):
+    # the gateway's rate limit (200 calls/s) is per application, so no side waits for another
+    clients = {side: seed_api_client(server) for side in ("warm", "bare", "kit")}
     warm = others["warm"]
-    bare_api_submit(server, warm, client, relabel(packages[:2], warm.contract_number, "WARM-"))
+    bare_api_submit(server, warm, clients["warm"],
+                    relabel(packages[:2], warm.contract_number, "WARM-"))
 
     timers = Timers()
     timers.wrap(Workspace, "record_evidence", "evidence archive records")
@@ -400,14 +405,14 @@ def bench_api(server: SandboxServer, base: Path, n: int, rounds: int) -> None:
 
     def run_bare(r: int, pkgs: list[SubmissionPackage], ids: list[int]) -> float:
         start = time.perf_counter()
-        refs, _ = bare_api_submit(server, others["bare"], client,
+        refs, _ = bare_api_submit(server, others["bare"], clients["bare"],
                                   relabel(pkgs, others["bare"].contract_number, f"B{r}-"))
         assert len(set(refs)) == n
         return time.perf_counter() - start
 
     def run_kit(r: int, pkgs: list[SubmissionPackage], ids: list[int]) -> float:
         start = time.perf_counter()
-        with chorus_adapter(server, others["kit"], client, base / f"kit{r}") as adapter:
+        with chorus_adapter(server, others["kit"], clients["kit"], base / f"kit{r}") as adapter:
             for i, pkg in enumerate(relabel(pkgs, others["kit"].contract_number, f"K{r}-")):
                 adapter.submit(pkg, base / f"kit{r}" / f"ev-{i:04d}", lambda: None)
         return time.perf_counter() - start

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from portals import api_channel
 from portals.api_channel import ChorusProAdapter
 from portals.base import PortalStatus
 from portals.errors import (
@@ -262,3 +264,22 @@ def test_the_sandbox_cli_makes_a_piste_application(
     monkeypatch.delenv("MY_PISTE_SECRET")
     assert sandbox_cli(args) == 2
     assert "MY_PISTE_SECRET is not set" in capsys.readouterr().err
+
+
+def test_the_tls_context_is_made_once_per_process_and_verifies(
+    sandbox, supplier, app, tmp_path, monkeypatch
+) -> None:
+    made: list[ssl.SSLContext] = []
+    real = httpx.create_ssl_context
+
+    def counted(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(api_channel, "_TLS", None)
+    monkeypatch.setattr(httpx, "create_ssl_context", counted)
+    for i in range(3):  # three adapters (workers, runs), each with its own client
+        with chorus_adapter(sandbox, supplier, app, tmp_path / f"w{i}") as a:
+            assert a.http is a.http
+    assert len(made) == 1 and api_channel.tls_context() is made[0]
+    assert made[0].verify_mode is ssl.CERT_REQUIRED and made[0].check_hostname

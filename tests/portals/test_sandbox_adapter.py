@@ -165,6 +165,16 @@ def test_happy_path_files_a_claim_with_receipt_and_screenshots(
     steps = json.loads((tmp_path / "ev1" / "manifest.json").read_text())
     names = [s["step"] for s in steps["steps"]]
     assert names[-5:] == ["upload", "review", "on_final_submit", "receipt", "receipt_pdf"]
+    # form-filling steps are marked (url, title, time); the review page before the final click
+    # and the receipt are screenshotted (and sign-in, and every error: see below)
+    by_name = {s["step"]: s for s in steps["steps"]}
+    for marked in ("contract", "invoice", "upload"):
+        assert "screenshot" not in by_name[marked] and by_name[marked]["url"].startswith("http")
+        assert by_name[marked]["title"] and by_name[marked]["at"]
+    snapped = [s["step"] for s in steps["steps"] if "screenshot" in s]
+    assert snapped in (["review", "receipt"], ["login", "totp", "review", "receipt"]), snapped
+    assert [p.name for p in receipt.screenshots] == [
+        s["screenshot"] for s in steps["steps"] if "screenshot" in s]
     assert steps["outcome"]["result"] == "accepted"
     assert steps["sent"]["invoice_number"] == "INV-100" and steps["sent"]["total"] == "1200.00"
     assert {f["sha256"] for f in steps["sent"]["files"]} == {f["sha256"] for f in stored["files"]}
@@ -197,8 +207,9 @@ def test_the_stored_session_is_reused_then_renewed_and_no_secret_is_kept(
     steps = [
         s["step"] for s in json.loads((tmp_path / "ev-r2" / "manifest.json").read_text())["steps"]
     ]
-    # the wizard noticed the ended session, signed in again and started over
-    assert steps[:3] == ["retry", "login", "totp"]
+    # the wizard noticed the ended session (a screenshot of the page it got), signed in again
+    # and started over
+    assert steps[:4] == ["contract-error", "retry", "login", "totp"]
     # no secret reached the evidence, the password field was masked, the session file is private
     secrets = [supplier.password.encode(), supplier.totp_secret.encode()]
     for path in (tmp_path / "ev-r2").rglob("*"):
