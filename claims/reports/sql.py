@@ -31,11 +31,33 @@ INVOICES_BY_DATES = (
 
 _RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 
-#: Live applications to invoices with instalments (``seq > 0``), split over the instalments
-#: earliest first: the part of each application that settles each instalment, with the
-#: instalment's due date. (Single-due invoices, seq 0, need no split: see
-#: :func:`applications_by_invoice_dates`.)
-SPLIT_OVER_INSTALMENTS = f"""WITH
+def split_over_instalments(dialect: str) -> str:
+    """CTEs ending in ``x``: live applications to invoices with instalments (``seq > 0``),
+    split over the instalments earliest first: the part of each application that settles
+    each instalment, with the instalment's due date. (Single-due invoices, seq 0, need no
+    split: see :func:`applications_by_invoice_dates`.)
+
+    An instalment's running total (``hi``) is a window over the schedule rows, except on
+    SQLite: there it is summed from its invoice's earlier schedule rows, so that the
+    applications are joined to the schedule table through its (invoice_id, seq) index.
+    SQLite joined a window CTE by scanning it whole for each application (it has no index),
+    work growing with the square of the instalment invoices; PostgreSQL hash-joins the
+    window and would run the per-row sum several times per row instead."""
+    if dialect == "sqlite":
+        parts = """(
+    SELECT s.invoice_id, s.due_date, s.amount,
+           (SELECT SUM(c.amount) FROM collection_schedule c WHERE c.invoice_id = s.invoice_id
+            AND c.seq > 0 AND c.seq <= s.seq) AS hi
+    FROM collection_schedule s WHERE s.seq > 0)"""
+        with_parts = ""
+    else:
+        parts = "parts"
+        with_parts = f"""parts AS (
+  SELECT invoice_id, due_date, amount,
+         SUM(amount) OVER (PARTITION BY invoice_id ORDER BY seq {_RUNNING}) AS hi
+  FROM collection_schedule WHERE seq > 0),
+"""
+    return f"""WITH
 apps AS (
   SELECT a.id, a.invoice_id, a.amount, a.kind, p.value_date,
          SUM(a.amount) OVER (PARTITION BY a.invoice_id ORDER BY p.value_date, a.id
@@ -43,16 +65,12 @@ apps AS (
   FROM payment_applications a JOIN payments p ON p.id = a.payment_id
   WHERE a.undone_at IS NULL AND a.invoice_id IN (
     SELECT invoice_id FROM collection_schedule WHERE seq > 0)),
-parts AS (
-  SELECT invoice_id, due_date, amount,
-         SUM(amount) OVER (PARTITION BY invoice_id ORDER BY seq {_RUNNING}) AS hi
-  FROM collection_schedule WHERE seq > 0),
-x AS (
+{with_parts}x AS (
   SELECT a.invoice_id, s.due_date, a.kind, a.value_date,
          (CASE WHEN a.hi < s.hi THEN a.hi ELSE s.hi END)
          - (CASE WHEN a.hi - a.amount > s.hi - s.amount THEN a.hi - a.amount
                  ELSE s.hi - s.amount END) AS amount
-  FROM apps a JOIN parts s ON s.invoice_id = a.invoice_id
+  FROM apps a JOIN {parts} s ON s.invoice_id = a.invoice_id
    AND s.hi - s.amount < a.hi AND a.hi - a.amount < s.hi)
 """
 
@@ -68,7 +86,7 @@ def applications_by_invoice_dates(dialect: str, month_ends: Sequence[str],
 
     Two grouped parts, one after the other (``UNION ALL``): applications to single-due invoices
     (schedule row seq 0) joined and grouped straight from the tables, and the split of
-    applications over instalments (:data:`SPLIT_OVER_INSTALMENTS`). A group may come once from
+    applications over instalments (:func:`split_over_instalments`). A group may come once from
     each part; the caller adds rows up. Grouping each part on its own spares the engines a
     1.5-million-row intermediate union (SQLite materialised it, PostgreSQL appended it)."""
     start, end = pay_window
@@ -93,7 +111,7 @@ def applications_by_invoice_dates(dialect: str, month_ends: Sequence[str],
         "a.kind").replace(" WHERE ", " WHERE a.undone_at IS NULL AND ", 1)
     split = grouped("x a JOIN invoices i ON i.id = a.invoice_id", "a.due_date", "a.value_date",
                     "a.amount", "a.kind")
-    return f"{SPLIT_OVER_INSTALMENTS}{split} UNION ALL {single}"
+    return f"{split_over_instalments(dialect)}{split} UNION ALL {single}"
 
 
 def open_at(extra_columns: str = "") -> str:

@@ -224,3 +224,33 @@ def test_postgresql_kpi_statements_run_without_jit_and_leave_the_connection_as_i
     with store.engine.connect() as conn:
         assert conn.execute(text("SHOW jit")).scalar() == server
     assert kpis(store.engine, AS_OF)["receivables"] == D("0.00")
+
+
+def test_payments_settle_instalments_earliest_first_in_value_date_order(store: Store) -> None:
+    """T1, 300.00 issued 5 Jan 2026 in three instalments of 100.00 due 4 Feb, 6 Mar, 5 Apr.
+    80.00 valued 1 March is entered before 70.00 valued 1 February; by value date the 70.00
+    goes to the first instalment, then the 80.00: 30.00 to the first, 50.00 to the second.
+    By hand, at 15 Feb: 230.00 open, 30.00 of it 11 days overdue (1-30), 200.00 current.
+    At 31 Mar: 150.00 open: 50.00 of the second instalment 25 days overdue (1-30), 100.00
+    current; collected in March 80.00; days to pay (70 × 27 + 80 × 55) / 150 = 41.93."""
+    from claims.collections.due import set_terms
+    from claims.core.due import Instalment, Terms
+
+    store.put_invoices([invoice("T1", "300.00", "Ministry of Works", date(2026, 1, 5))])
+    ensure_due_dates(store.engine, CollectionsConfig())
+    set_terms(store, CollectionsConfig(), "T1", Terms(kind="instalments", instalments=tuple(
+        Instalment(days=d, amount=Decimal("100.00")) for d in (30, 60, 90))))
+    pay(store, "P-MAR", "T1", "80.00", date(2026, 3, 1), auto=True)
+    pay(store, "P-FEB", "T1", "70.00", date(2026, 2, 1), auto=True)
+    feb = kpis(store.engine, date(2026, 2, 15))
+    assert feb["receivables"] == D("230.00")
+    assert feb["current"] == D("200.00") and feb["overdue"] == D("30.00")
+    buckets = {b["bucket"]: b["amount"] for b in feb["aging"]["buckets"]}
+    assert buckets["current"] == D("200.00") and buckets["1-30"] == D("30.00")
+    mar = kpis(store.engine, date(2026, 3, 31))
+    assert mar["receivables"] == D("150.00")
+    assert mar["current"] == D("100.00") and mar["overdue"] == D("50.00")
+    buckets = {b["bucket"]: b["amount"] for b in mar["aging"]["buckets"]}
+    assert buckets["current"] == D("100.00") and buckets["1-30"] == D("50.00")
+    assert mar["collected_month_to_date"] == D("80.00")
+    assert mar["average_days_to_pay"] == D("41.93")
