@@ -58,6 +58,8 @@ class Lease:
     #: the claim's submission attempts when the lease was taken (read in the same transaction;
     #: only the lease holder's fenced intent changes it)
     attempts: int = 0
+    #: given back already (with the claim's last write), so no separate release is needed
+    released: bool = False
 
     def fence(self) -> Fence:
         """What a fenced write compares (and the expiry it renews to)."""

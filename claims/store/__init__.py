@@ -389,6 +389,26 @@ class Store:
                 raise NotFound("claim", claim_id)
             return self._to_claim(s, row)
 
+    def get_claim_brief(self, claim_id: int) -> Claim:
+        """One claim without its documents and history, in one query (what a submit worker
+        needs to file a READY claim; it reads the history with :meth:`get_claim` only to
+        reconcile one whose last outcome is not known)."""
+        with self.session() as s:
+            found = s.execute(
+                select(ClaimRow, ContractRow.number, InvoiceRow.number)
+                .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
+                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                .where(ClaimRow.id == claim_id)).first()
+            if found is None:
+                raise NotFound("claim", claim_id)
+            r, contract, invoice = found
+            return Claim(id=r.id, contract_number=contract, invoice_number=invoice,
+                         claim_type=r.claim_type, period_start=r.period_start,
+                         period_end=r.period_end, milestone=r.milestone,
+                         status=ClaimStatus(r.status), created_at=r.created_at,
+                         portal_reference=r.portal_reference, bundle_path=r.bundle_path,
+                         bundle_sha256=r.bundle_sha256)
+
     def list_claims(self, status: str | None = None) -> list[Claim]:
         with self.session() as s:
             query = select(ClaimRow).order_by(ClaimRow.id)
@@ -440,12 +460,14 @@ class Store:
 
     def record_event(self, claim_id: int, kind: str, *, status: ClaimStatus | None = None,
                      actor: str = "", detail: dict[str, Any] | None = None,
-                     fence: Fence | None = None, **columns: Any) -> None:
+                     fence: Fence | None = None, release: str | None = None,
+                     **columns: Any) -> None:
         """Append an event; with ``status``, move the claim there; ``columns`` update the row.
 
         With ``fence``, first compare-and-renew the lease (``UPDATE … WHERE id AND lease_owner AND
         lease_version``) in the same transaction; no row matched: :class:`LeaseLost`, nothing
-        written.
+        written. With ``release`` (a lease owner), that owner's lease is given back in the same
+        transaction (``UPDATE … WHERE id AND lease_owner``: only if it still holds it).
         """
         with self.session() as s:
             if fence is not None:
@@ -457,6 +479,11 @@ class Store:
                     .execution_options(synchronize_session=False))
                 if renewed.rowcount != 1:
                     raise LeaseLost(claim_id, fence.owner, f"lease version {fence.version}")
+            if release is not None:
+                s.execute(update(ClaimRow).where(ClaimRow.id == claim_id,
+                                                 ClaimRow.lease_owner == release)
+                          .values(lease_owner=None, lease_expires_at=None)
+                          .execution_options(synchronize_session=False))
             row = s.get(ClaimRow, claim_id)
             if row is None:
                 raise NotFound("claim", claim_id)

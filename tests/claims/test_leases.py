@@ -3,7 +3,7 @@
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from claims.lifecycle.leases import release, take_next, worker_id
+from claims.lifecycle.leases import holder, release, take_next, worker_id
 from claims.core.models import ClaimStatus
 from claims.store import Store
 from tests.claims.test_store import contract, invoice
@@ -51,4 +51,24 @@ def test_a_held_lease_blocks_others_until_it_expires(database_url) -> None:
     # a crashed worker's lease runs out and the claim is taken up again
     assert take_next(store.engine, "c", ["READY"], ttl=timedelta(seconds=-1)) == claim_id
     assert take_next(store.engine, "d", ["READY"]) == claim_id
+    store.close()
+
+
+def test_a_last_write_gives_the_lease_back_only_to_its_holder(database_url) -> None:
+    store = Store.open(database_url)
+    first, second = ready_claims(store, 2)
+    assert take_next(store.engine, "a", ["READY"]) == first
+    store.record_event(first, "submission.finished", status=ClaimStatus.SUBMITTED, release="a")
+    assert holder(store.engine, first) is None  # given back in the same write
+    assert take_next(store.engine, "b", ["READY"]) == second
+    store.record_event(second, "note", release="a")  # a does not hold it: b keeps it
+    assert holder(store.engine, second)[0] == "b"  # type: ignore[index]
+    store.close()
+
+
+def test_a_brief_claim_is_the_claim_without_documents_and_history(database_url) -> None:
+    store = Store.open(database_url)
+    [claim_id] = ready_claims(store, 1)
+    full, brief = store.get_claim(claim_id), store.get_claim_brief(claim_id)
+    assert full.events and brief == full.model_copy(update={"documents": (), "events": ()})
     store.close()
