@@ -92,6 +92,19 @@ def _unique_violation(err: IntegrityError) -> bool:
     return "UNIQUE constraint failed" in text or "PRIMARY KEY constraint failed" in text
 
 
+def _claim_of(row: ClaimRow, contract_number: str, invoice_number: str, *,
+              documents: tuple[Document, ...] = (),
+              events: tuple[ClaimEvent, ...] = ()) -> Claim:
+    """The :class:`Claim` of a claims row with its contract and invoice numbers (documents and
+    history when read): the one mapping of the row's columns, for full and brief reads."""
+    return Claim(id=row.id, contract_number=contract_number, invoice_number=invoice_number,
+                 claim_type=row.claim_type, period_start=row.period_start,
+                 period_end=row.period_end, milestone=row.milestone,
+                 status=ClaimStatus(row.status), documents=documents, created_at=row.created_at,
+                 portal_reference=row.portal_reference, bundle_path=row.bundle_path,
+                 bundle_sha256=row.bundle_sha256, events=events)
+
+
 class Store:
     """The Claimwright database. ``Store.open(url)`` migrates it to the newest schema."""
 
@@ -370,14 +383,8 @@ class Store:
                 events[e.claim_id].append(ClaimEvent(
                     at=e.at, kind=e.kind, status=ClaimStatus(e.status) if e.status else None,
                     actor=e.actor, detail=e.detail or {}))
-        return [Claim(id=row.id, contract_number=numbers[row.id][0],
-                      invoice_number=numbers[row.id][1], claim_type=row.claim_type,
-                      period_start=row.period_start, period_end=row.period_end,
-                      milestone=row.milestone, status=ClaimStatus(row.status),
-                      documents=tuple(docs[row.id]), created_at=row.created_at,
-                      portal_reference=row.portal_reference, bundle_path=row.bundle_path,
-                      bundle_sha256=row.bundle_sha256, events=tuple(events[row.id]))
-                for row in rows]
+        return [_claim_of(row, *numbers[row.id], documents=tuple(docs[row.id]),
+                          events=tuple(events[row.id])) for row in rows]
 
     def _to_claim(self, s: Session, row: ClaimRow) -> Claim:
         return self._to_claims(s, [row])[0]
@@ -401,13 +408,7 @@ class Store:
                 .where(ClaimRow.id == claim_id)).first()
             if found is None:
                 raise NotFound("claim", claim_id)
-            r, contract, invoice = found
-            return Claim(id=r.id, contract_number=contract, invoice_number=invoice,
-                         claim_type=r.claim_type, period_start=r.period_start,
-                         period_end=r.period_end, milestone=r.milestone,
-                         status=ClaimStatus(r.status), created_at=r.created_at,
-                         portal_reference=r.portal_reference, bundle_path=r.bundle_path,
-                         bundle_sha256=r.bundle_sha256)
+            return _claim_of(*found)
 
     def list_claims(self, status: str | None = None) -> list[Claim]:
         with self.session() as s:
