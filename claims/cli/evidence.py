@@ -186,7 +186,7 @@ def witness_serve(state: Path = WitnessState,
 
 @witness_app.command("vkey")
 def witness_vkey(state: Path = WitnessState, name: str = WitnessName) -> None:
-    """Print the witness's verifier key (vkey): the public_key of [[evidence.witnesses]] in
+    """Print the witness's verifier key (vkey): the public_key of [\\[evidence.witnesses]] in
     claims.toml, and an auditor's --witness-key.
 
     Example: claims evidence witness vkey --state /srv/witness

@@ -92,7 +92,7 @@ def user_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def serve(ctx: typer.Context,
           host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
           port: int = typer.Option(8000, "--port", help="TCP port to listen on.")) -> None:
-    """Serve the web workspace for specialists and auditors (needs claimwright[web]).
+    """Serve the web workspace for specialists and auditors (needs claimwright\\[web]).
 
     Example: claims serve --port 8000
     """
