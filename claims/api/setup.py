@@ -9,7 +9,6 @@ from typing import Any
 
 from claims.doctor import Check, run_checks
 from claims.lifecycle.workflow import add_contract, add_invoices, new_claim
-from claims.samples.workspace import write_samples
 from claims.workspace import Workspace, find_workspace, init_workspace as _init_workspace
 
 __all__ = ["Check", "Workspace", "add_samples", "doctor", "find_workspace", "init_workspace",
@@ -27,6 +26,9 @@ def version() -> str:
 def add_samples(ws: Workspace, today: date | None = None) -> dict[str, Any]:
     """Write the samples into ``ws/samples`` and add them: contract, invoices, one claim each.
     Returns the folder, the contract number and the new claims' ids."""
+    # imported here: fpdf2 (for the sample PDFs) costs ~0.3 s, which no other command should pay
+    from claims.samples.workspace import write_samples
+
     written = write_samples(ws.root / "samples", today)
     add_contract(ws, written["contract_file"])
     add_invoices(ws, written["invoices_file"])
