@@ -159,30 +159,51 @@ class Heartbeat:
     ``with Heartbeat(engine, lease) as beat: … beat.check()``: :meth:`check` raises
     :class:`LeaseLost` once a renewal found the lease taken over, or once this process's own
     clock says the lease ran out without a renewal (a paused process, an unreachable database).
+
+    One heartbeat serves a worker's claims one after another (one thread per worker, not per
+    claim): ``Heartbeat(engine, ttl=…)``, then :meth:`watch` each new lease (``None`` between
+    claims). A renewal that fails for a lease the worker has moved on from marks nothing.
     """
 
-    def __init__(self, engine: Engine, lease: Lease) -> None:
+    def __init__(self, engine: Engine, lease: Lease | None = None, *,
+                 ttl: timedelta | None = None) -> None:
+        if lease is None and ttl is None:
+            raise ValueError("a heartbeat needs a lease or a ttl")
         self.engine, self.lease = engine, lease
+        self.interval = (ttl or lease.ttl).total_seconds() / 3  # type: ignore[union-attr]
         self.lost = threading.Event()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"lease-{lease.claim_id}")
+        self._thread = threading.Thread(target=self._run, daemon=True, name="lease-heartbeat")
+
+    def watch(self, lease: Lease | None) -> None:
+        """Renew ``lease`` from now on (None: no claim held); forgets the last one's loss."""
+        with self._lock:
+            self.lease = lease
+            self.lost.clear()
 
     def _run(self) -> None:
-        interval = self.lease.ttl.total_seconds() / 3
-        while not self._stop.wait(interval):
+        while not self._stop.wait(self.interval):
+            lease = self.lease
+            if lease is None or lease.released:
+                continue
             try:
-                if not renew(self.engine, self.lease):
-                    self.lost.set()
-                    return
+                renewed = renew(self.engine, lease)
             except StoreError:
                 continue  # the database is away: retry; check() trusts only the deadline
+            if not renewed:
+                with self._lock:
+                    if self.lease is lease:
+                        self.lost.set()
 
     def check(self) -> None:
+        lease = self.lease
+        if lease is None:
+            return
         if self.lost.is_set():
-            raise LeaseLost(self.lease.claim_id, self.lease.owner, "a renewal found it taken")
-        if time.monotonic() >= self.lease.deadline:
-            raise LeaseLost(self.lease.claim_id, self.lease.owner, "it ran out unrenewed")
+            raise LeaseLost(lease.claim_id, lease.owner, "a renewal found it taken")
+        if time.monotonic() >= lease.deadline:
+            raise LeaseLost(lease.claim_id, lease.owner, "it ran out unrenewed")
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()

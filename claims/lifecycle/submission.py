@@ -375,15 +375,16 @@ def _adapter_for(run: _Run, adapters: dict[str, PortalAdapter], claim: Claim) ->
     return adapters[portal]
 
 
-def _work_on(run: _Run, adapters: dict[str, PortalAdapter], lease: Lease) -> Outcome:
-    """Submit one leased claim under its heartbeat; always give the lease back."""
+def _work_on(run: _Run, adapters: dict[str, PortalAdapter], lease: Lease,
+             beat: Heartbeat) -> Outcome:
+    """Submit one leased claim under the worker's heartbeat; always give the lease back."""
     claim_id, store = lease.claim_id, run.ws.store
+    beat.watch(lease)
     try:
-        with Heartbeat(store.engine, lease) as beat:
-            # read once, after the lease, without documents and history (one query)
-            claim = store.get_claim_brief(claim_id)
-            return submit_one(run.ws, _adapter_for(run, adapters, claim), claim_id,
-                              lease=lease, beat=beat, claim=claim)
+        # read once, after the lease, without documents and history (one query)
+        claim = store.get_claim_brief(claim_id)
+        return submit_one(run.ws, _adapter_for(run, adapters, claim), claim_id,
+                          lease=lease, beat=beat, claim=claim)
     except AuthenticationFailed:
         raise
     except Exception as err:  # noqa: BLE001 - one claim's failure must not stop the batch
@@ -391,6 +392,7 @@ def _work_on(run: _Run, adapters: dict[str, PortalAdapter], lease: Lease) -> Out
         return Outcome(claim_id, now.status.value, now.portal_reference,
                        message=f"{type(err).__name__}: {err}")
     finally:
+        beat.watch(None)
         if not lease.released:
             release(store.engine, claim_id, lease.owner)
 
@@ -399,26 +401,28 @@ def _worker(run: _Run) -> None:
     """Lease claims one at a time until none is left (or the run stops)."""
     owner = worker_id()
     adapters: dict[str, PortalAdapter] = {}
+    # one heartbeat thread renews each of this worker's leases in turn (not a thread per claim)
     try:
-        while run.summary.stopped is None:
-            with run.lock:
-                exclude = set(run.handled)
-            lease = take_lease(run.ws.store.engine, owner, SUBMITTABLE, only=run.ids,
-                               exclude=exclude, ttl=run.ttl)
-            if lease is None:
-                return
-            with run.lock:
-                run.handled.add(lease.claim_id)
-            try:
-                outcome = _work_on(run, adapters, lease)
-            except AuthenticationFailed as err:
-                run.summary.stopped = f"the portal refused the credentials: {err}"
-                return
-            run.report(outcome)
-            if not outcome.ok and outcome.status == ClaimStatus.READY.value:
-                # a failure before the final click: leave it READY for the next run,
-                # but do not take it again in this one
-                return
+        with Heartbeat(run.ws.store.engine, ttl=run.ttl) as beat:
+            while run.summary.stopped is None:
+                with run.lock:
+                    exclude = set(run.handled)
+                lease = take_lease(run.ws.store.engine, owner, SUBMITTABLE, only=run.ids,
+                                   exclude=exclude, ttl=run.ttl)
+                if lease is None:
+                    return
+                with run.lock:
+                    run.handled.add(lease.claim_id)
+                try:
+                    outcome = _work_on(run, adapters, lease, beat)
+                except AuthenticationFailed as err:
+                    run.summary.stopped = f"the portal refused the credentials: {err}"
+                    return
+                run.report(outcome)
+                if not outcome.ok and outcome.status == ClaimStatus.READY.value:
+                    # a failure before the final click: leave it READY for the next run,
+                    # but do not take it again in this one
+                    return
     finally:
         for adapter in adapters.values():
             adapter.close()

@@ -17,7 +17,7 @@ import pytest
 
 from claims.core.models import ClaimStatus
 from claims.errors import LeaseLost
-from claims.lifecycle.leases import Heartbeat, holder, take_lease
+from claims.lifecycle.leases import Heartbeat, holder, release, take_lease
 from claims.store import Store
 from portals.sandbox.testing import SandboxServer, running_sandbox
 from tests.claims.portal_helpers import portal_claims, ready_claims
@@ -69,6 +69,36 @@ def test_the_heartbeat_keeps_a_lease_alive_past_its_ttl(database_url) -> None:
             time.sleep(0.1)  # ok: wait for the first renewal to find the lease gone
         with pytest.raises(LeaseLost):
             beat.check()
+    store.close()
+
+
+def test_one_worker_heartbeat_renews_each_lease_in_turn(database_url) -> None:
+    """One thread per worker: each lease it watches outlives its ttl; a renewal that fails for
+    a lease given back already does not mark the next lease lost."""
+    store = Store.open(database_url)
+    first_id, second_id = ready_in_store(store, 2)
+    with Heartbeat(store.engine, ttl=SHORT) as beat:
+        beat.check()  # no lease watched: nothing to lose
+        for claim_id in (first_id, second_id):
+            lease = take_lease(store.engine, "a", ["READY"], ttl=SHORT, only=[claim_id])
+            assert lease is not None and lease.claim_id == claim_id
+            beat.watch(lease)
+            deadline = time.monotonic() + 3 * SHORT.total_seconds()
+            while time.monotonic() < deadline:   # three ttls: a lease left alone would lapse
+                assert take_lease(store.engine, "b", ["READY"], ttl=SHORT,
+                                  only=[claim_id]) is None
+                beat.check()
+                time.sleep(0.2)  # ok: polling while the heartbeat thread renews
+            # given back behind the heartbeat's back: its next renewal fails for this lease
+            release(store.engine, claim_id, "a")
+            for _ in range(50):
+                if beat.lost.is_set():
+                    break
+                time.sleep(0.1)  # ok: wait for a renewal to find the lease gone
+            with pytest.raises(LeaseLost):
+                beat.check()
+            beat.watch(None)
+            beat.check()  # the loss was the old lease's, not the worker's
     store.close()
 
 
