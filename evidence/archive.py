@@ -225,8 +225,12 @@ class EvidenceArchive:
             return ledger.read_state(conn)[0]
 
     def entries(self, claim: str | None = None, since: date | datetime | None = None,
-                until: date | datetime | None = None) -> list[Entry]:
-        """The entries (of one claim and/or within a time range, bounds inclusive), in log order."""
+                until: date | datetime | None = None, *,
+                skip_malformed: bool = False) -> list[Entry]:
+        """The entries (of one claim and/or within a time range, bounds inclusive), in log order.
+
+        A malformed row raises :class:`LedgerError`, or with ``skip_malformed`` is left out
+        (for a caller whose report :meth:`verify` completes: it names each such row)."""
         t = ledger.entries_table
         query = select(t.c.leaf, t.c.leaf_hash).order_by(t.c.idx)
         if claim is not None:
@@ -238,7 +242,15 @@ class EvidenceArchive:
             query = query.where(t.c.recorded_at <= format_time(hi))
         with self._read() as conn:
             rows = conn.execute(query.add_columns(t.c.idx)).fetchall()
-        return [_entry_of(r) for r in rows]
+        if not skip_malformed:
+            return [_entry_of(r) for r in rows]
+        found = []
+        for row in rows:
+            try:
+                found.append(_entry_of(row))
+            except LedgerError:
+                continue
+        return found
 
     def entry(self, index: int) -> Entry:
         """The entry at ``index``."""

@@ -411,13 +411,14 @@ def built_bundle_problems(ws: Workspace, claim: str | None = None
                           ) -> tuple[int, list[tuple[str, str, str]]]:
     """READY and submitted claims (or only ``claim``) against their bundles and evidence:
     a claim with no ``bundle.built`` evidence of its bag, and a bundle whose bytes changed.
-    Returns (claims checked, problems as (code, where, message))."""
+    Returns (claims checked, problems as (code, where, message)). A malformed ledger row is
+    left out here: the archive's own check reports it (``entry-malformed``)."""
     claims = ws.store.claims_with_status([s.value for s in BUILT])
     if claim is not None:
         claims = [c for c in claims if str(c.id) == claim.strip()]
     recorded: dict[str, set[str]] = {}
     try:
-        for entry in ws.evidence.entries(claim):
+        for entry in ws.evidence.entries(claim, skip_malformed=True):
             if entry.kind == "bundle.built" and entry.claim is not None:
                 recorded.setdefault(entry.claim, set()).add(
                     str(entry.metadata.get("bag_digest")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,19 @@ def test_verify_reports_tampering_and_exits_1(cli, ws: Path) -> None:
     assert result.exit_code == 1
     assert "FAILED" in result.output and "blob-altered" in result.output
     assert blob.parent.name + blob.name in result.output
+
+
+def test_a_ledger_row_edited_to_text_is_a_problem_in_the_report(cli, ws: Path) -> None:
+    """An entry's leaf rewritten as text (as a hand edit with sqlite3's replace() leaves it):
+    the auditor gets the whole report, every problem named, not one error line."""
+    with sqlite3.connect(ws / "claims.db") as db:
+        db.execute("UPDATE evidence_entries SET leaf = CAST(leaf AS TEXT) WHERE idx = 0")
+    result = cli("evidence", "verify")
+    assert result.exit_code == 1, result.output
+    assert "FAILED" in result.output and "error:" not in result.output
+    assert "entry-malformed entry 0" in result.output
+    data = json.loads(cli("evidence", "verify", "--json").output)
+    assert "entry-malformed" in {p["code"] for p in data["problems"]}
 
 
 def test_log_prints_the_timeline(cli, ws: Path) -> None:
