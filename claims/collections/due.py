@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from claims.collections.receivables import as_date, as_datetime, bind, money
 from claims.collections.settings import CollectionsConfig
@@ -44,6 +44,20 @@ WHERE {where}"""
 
 #: an invoice without rows
 _MISSING = "NOT EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id)"
+#: How many invoices have no rows, from two counts in one statement (one snapshot on SQLite
+#: and PostgreSQL). Every row names an existing invoice (a foreign key, enforced on both), so
+#: the difference is exactly the invoices :data:`_MISSING` finds: when it is 0 the anti-join
+#: over every invoice is skipped. It reads no marker and takes no lock a writer takes.
+_UNSCHEDULED = ("SELECT (SELECT COUNT(*) FROM invoices)"
+                " - (SELECT COUNT(DISTINCT invoice_id) FROM collection_schedule)")
+#: an invoice whose claim reached an agency with a statutory rule while its rows still have a
+#: non-statutory computed basis (the second half of :data:`_NEEDS` on its own, driven by the
+#: claims: used when no invoice is without rows)
+_STATUTORY = """i.id IN (SELECT c.invoice_id FROM claims c JOIN contracts k ON k.id = c.contract_id
+                 JOIN claim_events e ON e.claim_id = c.id
+                 WHERE e.status = 'SUBMITTED' AND k.agency IN ({agencies}))
+AND EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id
+            AND s.basis IN ('invoice', 'default'))"""
 #: … or one whose claim reached an agency with a statutory rule while its rows still have a
 #: non-statutory computed basis (the claim first: most invoices have none, one index probe)
 _NEEDS = _MISSING + """
@@ -106,8 +120,14 @@ def refresh_due_dates(conn: Connection, config: CollectionsConfig,
         statutory = sorted(n for n, r in config.agencies.items() if r.rule == "prompt-payment")
         params = {f"a{n}": name for n, name in enumerate(statutory)}
         agencies = ", ".join(":" + k for k in params)
-        # without a statutory agency only missing rows can need writing (a cheap anti-join)
-        where = _NEEDS.format(agencies=agencies) if agencies else _MISSING
+        # two counts say whether any invoice is without rows (the usual answer: none)
+        missing = conn.execute(text(_UNSCHEDULED)).scalar_one() > 0
+        if missing:  # without a statutory agency only missing rows can need writing
+            where = _NEEDS.format(agencies=agencies) if agencies else _MISSING
+        elif agencies:
+            where = _STATUTORY.format(agencies=agencies)
+        else:
+            return 0
     rows = [r for r in conn.execute(bind(_STALE.format(where=where), params))
             if r.basis is None or r.basis in COMPUTED_BASES]
     if not rows:
@@ -185,7 +205,8 @@ def _insert_many(conn: Connection, rows: list[Any], config: CollectionsConfig) -
 
 def ensure_due_dates(engine: Engine, config: CollectionsConfig) -> int:
     """:func:`refresh_due_dates` in its own transaction, before anything reads due dates;
-    returns the number of invoices (re)written (0, one cheap query, when all are there)."""
+    returns the number of invoices (re)written (0 when all are there: two counts, or with a
+    statutory agency also a look at the claims that reached one)."""
     with engine.begin() as conn:
         return refresh_due_dates(conn, config)
 

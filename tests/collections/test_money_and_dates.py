@@ -183,3 +183,54 @@ def test_the_bulk_fill_stores_each_invoice_what_the_rule_gives_it(ws: Workspace)
                    "U-3": (0, D(2026, 3, 1), Decimal("10.00"), "invoice"),
                    "J-1": (0, D(2026, 2, 14), Decimal("1235"), "default"),
                    "K-1": (0, D(2026, 3, 1), Decimal("10.124"), "invoice")}
+
+
+def test_the_due_date_check_counts_first_and_still_finds_what_needs_rows(ws: Workspace) -> None:
+    """ensure_due_dates answers "nothing to write" from two counts (invoices, invoices with
+    rows) without the anti-join over every invoice; an invoice without rows, and (with a
+    statutory agency) one whose claim reached the agency while its rows have a non-statutory
+    computed basis, are still found and written, alone or together."""
+    from sqlalchemy import text
+
+    from tests.collections.conftest import submitted_claim, write_config
+
+    write_config(ws, None, agencies={"Ministry of Works": {"rule": "prompt-payment"}})
+    add_invoices(ws, "Acme Corp", [("A-1", D(2026, 1, 15), None, "10.00"),
+                                   ("A-2", D(2026, 1, 15), D(2026, 3, 1), "20.00")])
+    submitted_claim(ws, "MW-1", "Ministry of Works", issued=D(2026, 1, 10),
+                    submitted=D(2026, 1, 12), total="100.00")
+    config = config_of(ws)
+    ensure_due_dates(ws.store.engine, config)
+    assert ensure_due_dates(ws.store.engine, config) == 0  # every invoice has its rows
+
+    def bases() -> dict[str, tuple[str, D]]:
+        with ws.store.session() as s:
+            return {n: (r.basis, r.due_date) for n, r in s.query(InvoiceRow.number, ScheduleRow)
+                    .join(ScheduleRow, ScheduleRow.invoice_id == InvoiceRow.id)}
+
+    written = bases()
+    assert written["MW-1"] == ("statutory", D(2026, 2, 17))  # Feb 16 is a federal holiday
+
+    def forget(number: str) -> None:  # the rows of an invoice gone (as before its first fill)
+        with ws.store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM collection_schedule WHERE invoice_id = "
+                              "(SELECT id FROM invoices WHERE number = :n)"), {"n": number})
+
+    def unsubmitted(number: str) -> None:  # rows computed before the claim reached the agency
+        with ws.store.engine.begin() as conn:
+            conn.execute(text("UPDATE collection_schedule SET basis = 'default', due_date = "
+                              ":d WHERE invoice_id = (SELECT id FROM invoices WHERE number = :n)"),
+                         {"n": number, "d": D(2026, 2, 9)})
+
+    forget("A-2")  # missing rows only
+    assert ensure_due_dates(ws.store.engine, config) == 1 and bases() == written
+    unsubmitted("MW-1")  # none missing: the statutory look alone finds it
+    assert ensure_due_dates(ws.store.engine, config) == 1 and bases() == written
+    forget("A-1")
+    unsubmitted("MW-1")  # both at once
+    assert ensure_due_dates(ws.store.engine, config) == 2 and bases() == written
+    assert ensure_due_dates(ws.store.engine, config) == 0
+    write_config(ws, None, agencies={"Ministry of Works": {"rule": "none"}})
+    forget("A-1")  # without a statutory agency: the missing ones only
+    assert ensure_due_dates(ws.store.engine, config_of(ws)) == 1
+    assert ensure_due_dates(ws.store.engine, config_of(ws)) == 0
