@@ -16,7 +16,7 @@ from claims.forecast.distributions import Sample
 from claims.forecast.history import (
     GLOBAL, Behaviour, _learn_stages, lateness_shares, stage_observations,
 )
-from claims.forecast.ledger import APPROVED, ClaimFacts, Ledger
+from claims.forecast.ledger import APPROVED, Ledger
 from claims.forecast.synthetic import generate
 
 from tests.forecast.test_learner import _ledger
