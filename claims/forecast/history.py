@@ -181,15 +181,23 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
 def stage_observations(events: tuple[tuple[date, str], ...] | list[tuple[date, str]]
                        ) -> list[tuple[int, date, date | None]]:
     """(table, start, end) of the claim's reviews (table 0: submitted → approved or returned)
-    and corrections (table 1: returned → submitted again); end ``None`` while it lasts."""
+    and corrections (table 1: returned → submitted again); end ``None`` while it lasts.
+
+    One pass from the last event back, carrying the next end of each kind (a scan of the
+    later events per event was a fifth of learning the stages; the same observations)."""
     out: list[tuple[int, date, date | None]] = []
-    for k, (at, st) in enumerate(events):
+    review_end: date | None = None
+    correction_end: date | None = None
+    for at, st in reversed(events):
         if st == "SUBMITTED":
-            end = next((a for a, s in events[k + 1:] if s in APPROVED or s == "RETURNED"), None)
-            out.append((0, at, end))
+            out.append((0, at, review_end))
+            correction_end = at
         elif st == "RETURNED":
-            end = next((a for a, s in events[k + 1:] if s == "SUBMITTED"), None)
-            out.append((1, at, end))
+            out.append((1, at, correction_end))
+            review_end = at
+        elif st in APPROVED:
+            review_end = at
+    out.reverse()
     return out
 
 
@@ -203,10 +211,11 @@ def put_delay(b: Behaviour, key: object, dist: Dist) -> None:
         b.parent[str(key)] = dist
 
 
-def lateness_shares(ledger: Ledger, claim: ClaimFacts, approved: date
-                    ) -> list[tuple[date, int, float, float]]:
-    """The payments after approval, in value-date order: (day, slot of paid − (approved +
-    payment days), share of the amount the invoice billed, share left after it).
+def lateness_shares(ledger: Ledger, claim: ClaimFacts, approved: date,
+                    until: date = date.max) -> list[tuple[date, int, float, float]]:
+    """The payments after approval valued by ``until``, in value-date order: (day, slot of
+    paid − (approved + payment days), share of the amount the invoice billed, share left
+    after it); those by an earlier ``until`` are a prefix of those by a later one.
 
     The shares are of what the invoice billed (:meth:`Ledger.billed`, known from its issue),
     not of its receipts: these include receipts after any as-of date, and a share of them
@@ -217,6 +226,8 @@ def lateness_shares(ledger: Ledger, claim: ClaimFacts, approved: date
     billed = float(ledger.billed(claim.invoice_id))  # ok: statistics, not money
     left, out = 1.0, []
     for r in ledger.receipts_of(claim.invoice_id):
+        if r.day > until:  # oldest first: the rest is later too
+            break
         if r.kind != "payment" or r.day < approved or left <= 1e-9:
             continue
         amount = float(r.amount)  # ok: statistics, not money
@@ -236,25 +247,27 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     lateness: dict[str, Sample] = defaultdict(Sample)
     for claim in ledger.claims:
         # events are in time order: none by ``day``, or the last before the window: skip
-        if not claim.events or claim.events[0][0] > day or claim.events[-1][0] < since:
+        events = claim.events
+        if not events or events[0][0] > day or events[-1][0] < since:
             continue
-        events = [(at, st) for at, st in claim.events if at <= day]
+        events = [e for e in events if e[0] <= day]
         if not events or events[-1][0] < since:
             continue
+        agency = claim.agency
         for table, start, end in stage_observations(events):
             samples = (review, correction)[table]
-            _observe((samples[claim.agency], samples["everyone"]), start, end, day)
+            _observe((samples[agency], samples["everyone"]), start, end, day)
         approved = claim.first("APPROVED", day)
         if approved is None:
             continue
         target = approved + timedelta(days=claim.payment_days)
+        pair = (lateness[agency], lateness["everyone"])
         left = 1.0
-        for paid_on, slot, share, after in lateness_shares(ledger, claim, approved):
-            if paid_on <= day:  # in value-date order: the rest is later
-                left = after
-                for s in (lateness[claim.agency], lateness["everyone"]):
-                    s.paid[slot] += share
-        for s in (lateness[claim.agency], lateness["everyone"]):
+        for _, slot, share, after in lateness_shares(ledger, claim, approved, day):
+            left = after
+            for s in pair:
+                s.paid[slot] += share
+        for s in pair:
             if left > 1e-9:
                 s.add_open((day - target).days, left)
             s.count()
@@ -267,12 +280,16 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
 
 
 def _observe(samples: tuple[Sample, ...], start: date, end: date | None, day: date) -> None:
-    for s in samples:
-        if end is not None:
-            s.add_paid((end - start).days, 1.0)
-        else:
-            s.add_open((day - start).days, 1.0)
-        s.count()
+    if end is not None:
+        slot = paid_slot((end - start).days)
+        for s in samples:
+            s.paid[slot] += 1.0
+            s.n += 1.0
+    else:
+        slot = open_slot((day - start).days)
+        for s in samples:
+            s.censored[slot] += 1.0
+            s.n += 1.0
 
 
 @dataclass

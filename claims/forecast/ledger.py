@@ -81,7 +81,10 @@ class ClaimFacts:
 
     def first(self, status: str, day: date) -> date | None:
         """The first day the claim reached ``status``, if that was by ``day``."""
-        return next((at for at, st in self.events if st == status and at <= day), None)
+        for at, st in self.events:  # a loop, not next(generator): one call per claim fewer
+            if st == status and at <= day:
+                return at
+        return None
 
 
 @dataclass(frozen=True)
@@ -133,13 +136,18 @@ class Ledger:
     interest_rules: dict[str, tuple[Decimal, int, int]] = field(default_factory=dict)
     _paid: dict[int, tuple[list[date], list[Decimal]]] = field(default_factory=dict, repr=False)
     _by_invoice: dict[int, list[Receipt]] = field(default_factory=dict, repr=False)
-    _by_customer: dict[int, list[Receipt]] = field(default_factory=dict, repr=False)
+    #: per customer: its invoices' receipts (made on first use: only promising customers' are
+    #: read, :meth:`receipts_of_customer`)
+    _by_customer: dict[int, list[Receipt]] | None = field(default=None, repr=False,
+                                                           compare=False)
     _sorted: list[Receipt] = field(default_factory=list, repr=False)
     #: per customer: the days of its payments in order and the running totals before each
+    #: (made per customer on first use, :meth:`paid_by_customer`)
     _customer_paid: dict[int, tuple[list[date], list[Decimal]]] = field(
-        default_factory=dict, repr=False)
+        default_factory=dict, repr=False, compare=False)
     _days: list[date] = field(default_factory=list, repr=False)
     _billed: dict[int, Decimal] = field(default_factory=dict, repr=False)
+    _customer_of: dict[int, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.items.sort(key=attrgetter("invoice_id", "seq"))
@@ -168,16 +176,9 @@ class Ledger:
             customer_of[i.invoice_id] = i.customer_id
             billed[i.invoice_id] = billed.get(i.invoice_id, zero) + i.amount
         self._billed = billed
-        by_customer: dict[int, list[Receipt]] = {}
+        self._customer_of = customer_of
         paid: dict[int, tuple[list[date], list[Decimal]]] = {}
         for invoice_id, rows in by_invoice.items():
-            customer = customer_of.get(invoice_id)
-            if customer is not None:
-                mine = by_customer.get(customer)
-                if mine is None:
-                    by_customer[customer] = list(rows)
-                else:
-                    mine.extend(rows)
             if len(rows) == 1:
                 paid[invoice_id] = ([rows[0].day], [zero + rows[0].amount])
                 continue
@@ -188,15 +189,44 @@ class Ledger:
                 running.append(total)
             paid[invoice_id] = (days, running)
         self._paid = paid
-        self._by_customer = by_customer
+        # per customer, on first use (a forecast reads the few customers who promised)
+        self._by_customer = None
         self._customer_paid = {}
-        for customer_id, rows in by_customer.items():
+
+    def _customers(self) -> dict[int, list[Receipt]]:
+        """Per customer: the receipts of its invoices, invoice by invoice in the order of
+        their first receipt, each invoice's oldest first (built once, on first use)."""
+        if self._by_customer is None:
+            customer_of = self._customer_of
+            by_customer: dict[int, list[Receipt]] = {}
+            for invoice_id, rows in self._by_invoice.items():
+                customer = customer_of.get(invoice_id)
+                if customer is not None:
+                    mine = by_customer.get(customer)
+                    if mine is None:
+                        by_customer[customer] = list(rows)
+                    else:
+                        mine.extend(rows)
+            self._by_customer = by_customer
+        return self._by_customer
+
+    def _paid_of_customer(self, customer_id: int
+                          ) -> tuple[list[date], list[Decimal]] | None:
+        """The days of the customer's payments in order and the running totals before each
+        (made once per customer, on first use); ``None`` for a customer without receipts."""
+        entry = self._customer_paid.get(customer_id)
+        if entry is None:
+            rows = self._customers().get(customer_id)
+            if rows is None:
+                return None
+            zero = Decimal(0)
             days, running, total = [], [zero], zero
             for r in sorted((r for r in rows if r.kind == "payment"), key=attrgetter("day")):
                 total += r.amount
                 days.append(r.day)
                 running.append(total)
-            self._customer_paid[customer_id] = (days, running)
+            entry = self._customer_paid[customer_id] = (days, running)
+        return entry
 
     def billed(self, invoice_id: int) -> Decimal:
         """What the invoice billed, known from its issue: its items' amounts (the invoice, seq
@@ -215,7 +245,7 @@ class Ledger:
         """Payments (not write-offs) on the customer's invoices valued ``start`` … ``end``:
         two bisections in the running totals (a scan of the customer's receipts per promise
         was most of a 100,000-invoice forecast). Decimal sums are exact: same figures."""
-        entry = self._customer_paid.get(customer_id)
+        entry = self._paid_of_customer(customer_id)
         if entry is None or start > end:
             return Decimal(0)
         days, running = entry
@@ -227,7 +257,7 @@ class Ledger:
 
     def receipts_of_customer(self, customer_id: int) -> list[Receipt]:
         """The receipts of the customer's invoices (any day, any kind; filter before use)."""
-        return self._by_customer.get(customer_id, [])
+        return self._customers().get(customer_id, [])
 
     def receipts_of(self, invoice_id: int) -> list[Receipt]:
         """The invoice's receipts, oldest first (filter by day before use)."""

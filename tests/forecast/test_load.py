@@ -164,7 +164,13 @@ def test_the_ledger_index_is_the_one_built_before() -> None:
     ordered, by_invoice, billed, by_customer, customer_paid, paid = _index_as_before(ledger)
     assert ledger._sorted == ordered and ledger._days == [r.day for r in ordered]
     assert ledger._by_invoice == by_invoice and ledger._billed == billed
-    assert list(ledger._by_customer.items()) == list(by_customer.items())
+    # the per-customer indexes are made on first use: none before, all of them asked for
+    assert ledger._by_customer is None and ledger._customer_paid == {}
+    assert ledger.receipts_of_customer(-1) == [] and ledger._paid_of_customer(-1) is None
+    assert list(ledger._customers().items()) == list(by_customer.items())
+    for customer in reversed(list(by_customer)):
+        assert ledger.receipts_of_customer(customer) == by_customer[customer]
+        ledger._paid_of_customer(customer)
     assert ledger._customer_paid == customer_paid and ledger._paid == paid
     as_text = lambda d: {k: [str(x) for x in v[1]] for k, v in d.items()}  # noqa: E731
     assert as_text(ledger._paid) == as_text(paid)
