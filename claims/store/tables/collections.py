@@ -31,6 +31,10 @@ class ScheduleRow(Base):
     due_date: Mapped[Any] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(MoneyColumn)
     basis: Mapped[str] = mapped_column(String(64), default="")
+    # copies of the invoice's, for the KPI scans, written only by the database's triggers
+    # (migration kpis_0001). Never set them.
+    issue_date: Mapped[Any] = mapped_column(Date, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     __table_args__ = (UniqueConstraint("invoice_id", "seq"),)
 
 
