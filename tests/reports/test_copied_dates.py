@@ -92,6 +92,28 @@ def test_copies_follow_rewritten_schedules(countback_ledger: Store) -> None:
     ensure_due_dates(store.engine, CollectionsConfig())  # computed again: seq 0
     assert _drift(store) == []
     assert {r[4] for r in _copies(store)} == {"2026-02-09"}
+    with store.session() as s:  # a due date moved in place
+        s.execute(update(ScheduleRow).where(ScheduleRow.seq == 0)
+                  .values(due_date=date(2026, 2, 28)))
+    assert _drift(store) == []
+    assert {r[4] for r in _copies(store)} == {"2026-02-28"}
+
+
+def test_copies_follow_an_application_moved_to_another_payment_or_invoice(
+        countback_ledger: Store) -> None:
+    store = countback_ledger
+    with store.session() as s:
+        feb = s.scalar(select(PaymentRow.id).where(PaymentRow.external_id == "P-FEB"))
+        f1 = s.scalar(select(InvoiceRow.id).where(InvoiceRow.number == "F1"))
+        first = s.scalar(select(PaymentApplicationRow.id).order_by(PaymentApplicationRow.id))
+        s.execute(update(PaymentApplicationRow).where(PaymentApplicationRow.id != first)
+                  .values(payment_id=feb))
+        s.execute(update(PaymentApplicationRow).where(PaymentApplicationRow.id == first)
+                  .values(invoice_id=f1))
+    assert _drift(store) == []
+    rows = _copies(store)
+    assert rows[0][1:] == ("2026-02-20", "2026-02-10", "EUR", "2026-03-12")
+    assert rows[1][1] == "2026-02-20"
 
 
 def test_undone_and_reapplied_applications_keep_their_copies(countback_ledger: Store) -> None:
