@@ -23,11 +23,12 @@ def day_diff(dialect: str, later: str, earlier: str) -> str:
 
 
 #: Amounts due grouped by (issue date, due date): a few thousand rows for any number of
-#: invoices, from which sales per month/window and receivables at any date follow.
+#: invoices, from which sales per month/window and receivables at any date follow. The
+#: schedule rows carry their invoice's issue date and currency (copies kept by the database's
+#: triggers, migration ``kpis_0001``): one table scanned, no join.
 INVOICES_BY_DATES = (
-    "SELECT i.issue_date, s.due_date, SUM(s.amount) FROM collection_schedule s "
-    "JOIN invoices i ON i.id = s.invoice_id "
-    "WHERE i.currency = :currency GROUP BY i.issue_date, s.due_date")
+    "SELECT s.issue_date, s.due_date, SUM(s.amount) FROM collection_schedule s "
+    "WHERE s.currency = :currency GROUP BY s.issue_date, s.due_date")
 
 _RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 
@@ -85,32 +86,35 @@ def applications_by_invoice_dates(dialect: str, month_ends: Sequence[str],
     one SUM(CASE) per month end and month: the months are added up in Python.
 
     Two grouped parts, one after the other (``UNION ALL``): applications to single-due invoices
-    (schedule row seq 0) joined and grouped straight from the tables, and the split of
-    applications over instalments (:func:`split_over_instalments`). A group may come once from
-    each part; the caller adds rows up. Grouping each part on its own spares the engines a
+    (schedule row seq 0) grouped straight from ``payment_applications`` alone (its copied
+    dates), and the split of applications over instalments (:func:`split_over_instalments`).
+    A group may come once from each part; the caller adds rows up. Grouping each part on its own spares the engines a
     1.5-million-row intermediate union (SQLite materialised it, PostgreSQL appended it)."""
     start, end = pay_window
 
-    def grouped(source: str, due: str, value_date: str, amount: str, kind: str) -> str:
+    def grouped(source: str, issue: str, due: str, value_date: str, currency: str,
+                where: str = "") -> str:
         bucket = "CASE " + " ".join(
             f"WHEN {value_date} > :{e} THEN {k - 1}" for k, e in enumerate(month_ends)) + \
             f" ELSE {len(month_ends) - 1} END"
         in_window = f"{value_date} >= :{start} AND {value_date} <= :{end}"
-        days = day_diff(dialect, value_date, "i.issue_date")
-        keys = f"i.issue_date, {due}, {kind}"
+        days = day_diff(dialect, value_date, issue)
+        keys = f"{issue}, {due}, a.kind"
         # a float weighted sum: it yields a number of days, never money  # ok: not money
-        return (f"SELECT {keys}, {bucket} AS bucket, SUM({amount}), "
-                f"SUM(CASE WHEN {in_window} THEN {amount} * 1.0 * {days} ELSE 0 END), "
-                f"SUM(CASE WHEN {in_window} THEN {amount} ELSE 0 END) "
-                f"FROM {source} WHERE i.currency = :currency GROUP BY {keys}, {bucket}")
+        return (f"SELECT {keys}, {bucket} AS bucket, SUM(a.amount), "
+                f"SUM(CASE WHEN {in_window} THEN a.amount * 1.0 * {days} ELSE 0 END), "
+                f"SUM(CASE WHEN {in_window} THEN a.amount ELSE 0 END) "
+                f"FROM {source} WHERE {where}{currency} = :currency GROUP BY {keys}, {bucket}")
 
-    single = grouped(
-        "payment_applications a JOIN payments p ON p.id = a.payment_id "
-        "JOIN collection_schedule s ON s.invoice_id = a.invoice_id AND s.seq = 0 "
-        "JOIN invoices i ON i.id = a.invoice_id", "s.due_date", "p.value_date", "a.amount",
-        "a.kind").replace(" WHERE ", " WHERE a.undone_at IS NULL AND ", 1)
-    split = grouped("x a JOIN invoices i ON i.id = a.invoice_id", "a.due_date", "a.value_date",
-                    "a.amount", "a.kind")
+    # single-due applications read alone: each carries its payment's value date, its
+    # invoice's issue date and currency and its seq-0 due date (NULL with instalments), copies
+    # kept by the database's triggers (migration kpis_0001); the NOT NULLs are the inner joins
+    # to the payment and the seq-0 schedule row they stand for
+    single = grouped("payment_applications a", "a.issue_date", "a.due_date", "a.value_date",
+                     "a.currency", "a.undone_at IS NULL AND a.due_date IS NOT NULL "
+                     "AND a.value_date IS NOT NULL AND ")
+    split = grouped("x a JOIN invoices i ON i.id = a.invoice_id", "i.issue_date", "a.due_date",
+                    "a.value_date", "i.currency")
     return f"{split_over_instalments(dialect)}{split} UNION ALL {single}"
 
 

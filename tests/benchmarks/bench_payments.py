@@ -248,6 +248,19 @@ def load_duckdb(paths: dict[str, Path]) -> tuple[Any, float]:
                             for c in DUCK_TYPES[table].split(", "))
         con.execute(f"INSERT INTO {table} SELECT * FROM read_csv('{path}', header = false, "
                     f"nullstr = '', columns = {{{columns}}})")
+    # the copies the store's triggers keep (migration kpis_0001), made here by joins
+    con.execute("ALTER TABLE collection_schedule ADD COLUMN issue_date DATE")
+    con.execute("ALTER TABLE collection_schedule ADD COLUMN currency VARCHAR")
+    con.execute("UPDATE collection_schedule s SET issue_date = i.issue_date, "
+                "currency = i.currency FROM invoices i WHERE i.id = s.invoice_id")
+    for column in ("value_date DATE", "issue_date DATE", "currency VARCHAR", "due_date DATE"):
+        con.execute(f"ALTER TABLE payment_applications ADD COLUMN {column}")
+    con.execute("UPDATE payment_applications a SET value_date = p.value_date "
+                "FROM payments p WHERE p.id = a.payment_id")
+    con.execute("UPDATE payment_applications a SET issue_date = i.issue_date, "
+                "currency = i.currency FROM invoices i WHERE i.id = a.invoice_id")
+    con.execute("UPDATE payment_applications a SET due_date = s.due_date "
+                "FROM collection_schedule s WHERE s.invoice_id = a.invoice_id AND s.seq = 0")
     return con, time.perf_counter() - t0
 
 

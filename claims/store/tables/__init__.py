@@ -236,6 +236,13 @@ class PaymentApplicationRow(Base):
     actor: Mapped[str] = mapped_column(String(100), default="")
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # copies for the KPI scans, written only by the database's triggers (migration kpis_0001):
+    # the payment's value date, the invoice's issue date and currency, the due date of the
+    # invoice's single-due schedule row (seq 0; NULL with instalments). Never set them.
+    value_date: Mapped[Any] = mapped_column(Date, nullable=True)
+    issue_date: Mapped[Any] = mapped_column(Date, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    due_date: Mapped[Any] = mapped_column(Date, nullable=True)
 
 
 # Every slice's tables live beside these, on the one metadata, so that migrations and

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from claims.store.tables import Base, MoneyColumn, UTCDateTime, utcnow
@@ -31,7 +31,14 @@ class ScheduleRow(Base):
     due_date: Mapped[Any] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(MoneyColumn)
     basis: Mapped[str] = mapped_column(String(64), default="")
-    __table_args__ = (UniqueConstraint("invoice_id", "seq"),)
+    # copies of the invoice's, for the KPI scans, written only by the database's triggers
+    # (migration kpis_0001). Never set them.
+    issue_date: Mapped[Any] = mapped_column(Date, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    __table_args__ = (UniqueConstraint("invoice_id", "seq"),
+                      # the few instalment rows, for the KPI split (migration kpis_0001)
+                      Index("ix_collection_schedule_instalments", "invoice_id",
+                            postgresql_where=text("seq > 0"), sqlite_where=text("seq > 0")))
 
 
 class DunningSendRow(Base):
