@@ -88,8 +88,9 @@ def applications_by_invoice_dates(dialect: str, month_ends: Sequence[str],
     Two grouped parts, one after the other (``UNION ALL``): applications to single-due invoices
     (schedule row seq 0) grouped straight from ``payment_applications`` alone (its copied
     dates), and the split of applications over instalments (:func:`split_over_instalments`).
-    A group may come once from each part; the caller adds rows up. Grouping each part on its own spares the engines a
-    1.5-million-row intermediate union (SQLite materialised it, PostgreSQL appended it)."""
+    A group may come once from each part; the caller adds rows up. Grouping each part on its
+    own spares the engines a 1.5-million-row intermediate union (SQLite materialised it,
+    PostgreSQL appended it)."""
     start, end = pay_window
 
     def grouped(source: str, issue: str, due: str, value_date: str, currency: str,
