@@ -153,6 +153,20 @@ def _to_jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+#: What an import says of an updated invoice whose explicit payment terms were removed
+#: (:attr:`claims.store.ImportResult.terms_removed`).
+TERMS_REMOVED = ("terms removed: {number}'s issue date, total or currency changed and its "
+                 "payment terms no longer fit; it falls due by the due-date rule until you give "
+                 "terms again (claims followup terms {number} …)")
+
+
+def shown_value(value: Any) -> str:
+    """A stored field's value in an import's old → new lines (an invoice's lines counted)."""
+    if isinstance(value, list):
+        return f"[{len(value)} line(s)]"
+    return "—" if value is None or value == "" else str(value)
+
+
 def emit_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (Decimals as strings, dates ISO)."""
     typer.echo(json.dumps(data, default=_to_jsonable, indent=2, ensure_ascii=False))

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.cli.common import JsonOption, emit_json, workspace_from
+from claims.cli.common import TERMS_REMOVED, JsonOption, emit_json, shown_value, workspace_from
 
 app = typer.Typer(no_args_is_help=True, help="Invoices: add from JSON, YAML or CSV; import from "
                                                  "Zoho Books, accounting exports, e-invoices.")
@@ -25,13 +25,24 @@ def add(ctx: typer.Context,
     result = api.add_invoices(workspace_from(ctx), file)
     if as_json:
         emit_json({"added": result.added, "unchanged": result.unchanged,
-                   "changed": result.changed, "conflicts": result.conflicts})
+                   "changed": result.changed, "conflicts": result.conflicts,
+                   "differences": {n: {k: list(v) for k, v in d.items()}
+                                   for n, d in result.differences.items()},
+                   "terms_removed": result.terms_removed})
     else:
         typer.echo(f"added {len(result.added)}, unchanged {len(result.unchanged)}, "
                    f"changed {len(result.changed)}, conflicts {len(result.conflicts)}")
+        for number in result.changed:
+            typer.echo(f"  updated {number}:")
+            for key, (old, new) in result.differences.get(number, {}).items():
+                typer.echo(f"    {key}: {shown_value(old)} → {shown_value(new)}")
+        for number in result.terms_removed:
+            typer.echo(f"  {TERMS_REMOVED.format(number=number)}", err=True)
         for number in result.conflicts:
             typer.echo(f"  conflict: {number} changed at the source after its claim was built; "
-                       "kept the old content", err=True)
+                       "kept the old content:", err=True)
+            for key, (old, new) in result.differences.get(number, {}).items():
+                typer.echo(f"    {key}: {shown_value(old)} → {shown_value(new)}", err=True)
     if result.conflicts:
         raise typer.Exit(1)
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from claims import api
 from claims.api import ImportBatch, InputError, InvoiceChange
-from claims.cli.common import JsonOption, emit_json, workspace_from
+from claims.cli.common import TERMS_REMOVED, JsonOption, emit_json, shown_value, workspace_from
 
 app = typer.Typer(no_args_is_help=True,
                   help="Import invoices: Zoho Books, CSV/XLSX exports, UBL, Factur-X, ZATCA.")
@@ -25,14 +24,8 @@ app = typer.Typer(no_args_is_help=True,
 DryRun = typer.Option(False, "--dry-run", help="Read and check everything; store nothing.")
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, list):
-        return f"[{len(v)} line(s)]"
-    return "—" if v is None or v == "" else str(v)
-
-
 def _change(change: InvoiceChange) -> list[str]:
-    return [f"      {field}: {_value(old)} → {_value(new)}"
+    return [f"      {field}: {shown_value(old)} → {shown_value(new)}"
             for field, (old, new) in change.fields.items()]
 
 
@@ -51,6 +44,8 @@ def report(batch: ImportBatch, as_json: bool) -> None:
             typer.echo(f"  updated {change.number}:")
             for line in _change(change):
                 typer.echo(line)
+        for number in batch.terms_removed:
+            typer.echo(f"  {TERMS_REMOVED.format(number=number)}", err=True)
         for change in batch.conflicts:
             typer.echo(f"  CONFLICT {change.number}: changed at the source after its claim was "
                        "built; kept the old content:", err=True)

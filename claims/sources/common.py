@@ -110,6 +110,8 @@ class ImportBatch:
     unchanged: list[str] = field(default_factory=list)
     changed: list[InvoiceChange] = field(default_factory=list)
     conflicts: list[InvoiceChange] = field(default_factory=list)
+    #: updated invoices whose explicit payment terms no longer fit them and were removed
+    terms_removed: list[str] = field(default_factory=list)
     customers_added: int = 0
     contacts_added: int = 0
     findings: list[ImportFinding] = field(default_factory=list)
@@ -123,6 +125,7 @@ class ImportBatch:
                 "added": self.added, "unchanged": self.unchanged,
                 "changed": [c.to_json() for c in self.changed],
                 "conflicts": [c.to_json() for c in self.conflicts],
+                "terms_removed": self.terms_removed,
                 "customers_added": self.customers_added, "contacts_added": self.contacts_added,
                 "findings": [f.to_json() for f in self.findings], "requests": self.requests,
                 "cursor": self.cursor, **({"detail": self.detail} if self.detail else {})}

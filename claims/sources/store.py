@@ -205,8 +205,8 @@ def store_batch(ws: Workspace, items: Sequence[SourceInvoice], *, source: str, t
                              for n in result.changed]
             batch.conflicts = [InvoiceChange(n, True, result.differences.get(n, {}))
                                for n in result.conflicts]
-            batch.customers_added = matcher.customers_added
-            batch.contacts_added = matcher.contacts_added
+            batch.customers_added, batch.contacts_added, batch.terms_removed = (
+                matcher.customers_added, matcher.contacts_added, result.terms_removed)
             if dry_run:
                 raise _RollBack
     except _RollBack:

@@ -16,11 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from claims.errors import ConflictError, DuplicateKey, LeaseLost, NotFound, StoreError
+from claims.core.due import COMPUTED_BASES
 from claims.core.models import (
     DEAD, WITHDRAWABLE, Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice,
 )
@@ -29,6 +30,7 @@ from claims.store.tables import (
     ClaimDocumentRow, ClaimEventRow, ClaimRow, ContractRow, CustomerRow, DocumentRow, InvoiceRow,
     utcnow,
 )
+from claims.store.tables.collections import ScheduleRow
 
 __all__ = ["Fence", "Store", "ImportResult", "invoice_hash", "make_engine", "migrate"]
 
@@ -75,6 +77,38 @@ class ImportResult:
     conflicts: list[str]    # differed, and a claim was already built from the old content
     #: for each changed or conflicting invoice: field → (old value, new value), JSON-ready
     differences: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
+    #: changed invoices whose explicit payment terms (``claims followup terms``) no longer fit
+    #: their new issue date, total or currency: the terms were removed, the invoice falls due
+    #: by the due-date rule until terms are given again (:func:`reschedule_changed`)
+    terms_removed: list[str] = field(default_factory=list)
+
+
+#: An invoice's fields its due dates and amounts are made from: a change to one of them makes
+#: its stored schedule stale. The first three also decide explicit terms' dates and amounts.
+_TERMS_FIELDS = ("issue_date", "total", "currency")
+_DUE_FIELDS = (*_TERMS_FIELDS, "due_date", "contract_number")
+
+
+def reschedule_changed(s: Session, changed: dict[int, dict[str, tuple[Any, Any]]]) -> list[int]:
+    """Drop the schedule rows a change made stale, so that the one due-date rule
+    (:func:`claims.collections.due.ensure_due_dates`, run before anything reads due dates)
+    writes them again from the new content: computed rows when a field they are made from
+    changed; explicit terms too when the issue date, total or currency changed (their dates
+    and amounts were made from the old ones, and the terms themselves are not kept apart).
+    ``changed``: invoice id → its differences. Returns the ids whose explicit terms went."""
+    computed = [iid for iid, diff in changed.items() if any(f in diff for f in _DUE_FIELDS)]
+    terms = [iid for iid, diff in changed.items() if any(f in diff for f in _TERMS_FIELDS)]
+    removed: list[int] = []
+    for start in range(0, len(terms), 500):
+        chunk = terms[start:start + 500]
+        removed += s.scalars(select(ScheduleRow.invoice_id).where(
+            ScheduleRow.invoice_id.in_(chunk), ScheduleRow.basis.not_in(COMPUTED_BASES))
+            .distinct())
+        s.execute(delete(ScheduleRow).where(ScheduleRow.invoice_id.in_(chunk)))
+    for start in range(0, len(computed), 500):
+        s.execute(delete(ScheduleRow).where(ScheduleRow.invoice_id.in_(
+            computed[start:start + 500]), ScheduleRow.basis.in_(COMPUTED_BASES)))
+    return removed
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -224,6 +258,7 @@ class Store:
                     ClaimRow.invoice_id.in_([r.id for r in rows]),
                     ClaimRow.bundle_sha256.is_not(None))))
         customers: dict[str, int | None] = {}
+        stale: dict[int, dict[str, tuple[Any, Any]]] = {}  # changed rows' ids → differences
         with s.no_autoflush:
             for inv in invoices:
                 digest = invoice_hash(inv)
@@ -238,6 +273,7 @@ class Store:
                         conflicts.append(inv.number)
                         continue
                     changed.append(inv.number)
+                    stale[row.id] = differences[inv.number]
                 else:
                     row = InvoiceRow(number=inv.number)
                     existing[inv.number] = row
@@ -253,7 +289,9 @@ class Store:
                 row.source, row.content_hash, row.updated_at = inv.source, digest, utcnow()
                 s.add(row)
         s.flush()
-        return ImportResult(added, unchanged, changed, conflicts, differences)
+        removed = set(reschedule_changed(s, stale))
+        terms_removed = [n for n in changed if existing[n].id in removed]
+        return ImportResult(added, unchanged, changed, conflicts, differences, terms_removed)
 
     def get_invoice(self, number: str) -> Invoice:
         with self.session() as s:
