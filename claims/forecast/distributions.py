@@ -26,11 +26,18 @@ SPAN = DMAX - DMIN + 1
 
 @dataclass(frozen=True)
 class Dist:
-    """P(delay = d) for d in DMIN…DMAX (``pmf[d - DMIN]``) and P(later); ``n`` samples seen."""
+    """P(delay = d) for d in DMIN…DMAX (``pmf[d - DMIN]``) and P(later); ``n`` samples seen.
+
+    ``open_from``: the first slot the samples say nothing about (every one of them was paid,
+    or was still open, at an earlier delay), or ``None``. From that slot on, ``later`` is not
+    "later than DMAX or never" but "not seen yet": the Kaplan–Meier estimate ends at the last
+    observation. :func:`graft` takes that tail from a wider group, :func:`complete` from the
+    last resort."""
 
     pmf: tuple[float, ...]
     later: float
     n: float = 0.0
+    open_from: int | None = None
 
     @classmethod
     def point(cls, days: int) -> Dist:
@@ -132,9 +139,47 @@ def estimate_rows(paid: np.ndarray, censored: np.ndarray, n: Sequence[float]
         np.concatenate((np.ones((live.size, 1)), 1.0 - hazard), axis=1), axis=1)
     pmf = (survival[:, :SPAN] * hazard).tolist()
     later = survival[:, SPAN].tolist()
+    # the slot after each row's last observation (paid or open): the estimate ends there
+    seen = (paid[live] + censored[live]) > 0
+    ends = (SPAN + 1 - np.argmax(seen[:, ::-1], axis=1)).tolist()
     for k, row in enumerate(live.tolist()):
-        out[row] = Dist(tuple(pmf[k]), max(later[k], 0.0), float(n[row]))  # ok: a count
+        rest = max(later[k], 0.0)
+        open_from = ends[k] if ends[k] < SPAN and rest > 1e-12 else None
+        out[row] = Dist(tuple(pmf[k]), rest, float(n[row]), open_from)  # ok: a count
     return out
+
+
+def graft(child: Dist | None, wider: Dist | None) -> Dist | None:
+    """``child`` with the tail it has not seen (from ``open_from``) shaped as ``wider`` shapes
+    it: the child's unseen mass spread over the later delays in proportion to ``wider``'s
+    mass there (conditioned on not paid before ``open_from``). A customer whose invoices are
+    all still open at +12 days says nothing about +13 onwards: its agency or everyone does.
+    The tail stays unseen where ``wider`` has not seen it either."""
+    if child is None or child.open_from is None or wider is None:
+        return child
+    start = child.open_from
+    tail = np.asarray(wider.pmf[start:], dtype=np.float64)
+    mass = float(tail.sum()) + wider.later
+    if mass <= 1e-12:
+        return child
+    scale = child.later / mass
+    pmf = child.pmf[:start] + tuple((tail * scale).tolist())
+    still = None
+    if wider.open_from is not None:
+        still = max(start, wider.open_from)
+    later = scale * wider.later
+    return Dist(pmf, later, child.n, still if later > 1e-12 else None)
+
+
+def complete(dist: Dist | None) -> Dist | None:
+    """The last resort for a tail nobody has seen (no wider group left): paid at the first
+    delay not seen yet, as an item without any history is taken to be paid on its due date.
+    Never "never paid" for want of data (a young ledger: every invoice still open)."""
+    if dist is None or dist.open_from is None:
+        return dist
+    pmf = list(dist.pmf)
+    pmf[dist.open_from] += dist.later
+    return Dist(tuple(pmf), 0.0, dist.n)
 
 
 def estimate_all(samples: Sequence[Sample]) -> list[Dist | None]:
@@ -156,12 +201,17 @@ def mix(child: Dist | None, parent: Dist | None, prior: float) -> Dist | None:
         return parent
     if parent is None:
         return child
+    child = graft(child, parent)
+    assert child is not None
     w = child.n / (child.n + prior) if child.n + prior > 0 else 1.0
     if len(child.pmf) != len(parent.pmf):
         raise ValueError("mix: distributions over different delay ranges")
     pmf = tuple((w * np.asarray(child.pmf, dtype=np.float64)
                  + (1 - w) * np.asarray(parent.pmf, dtype=np.float64)).tolist())
-    return Dist(pmf, w * child.later + (1 - w) * parent.later, child.n + parent.n)
+    later = w * child.later + (1 - w) * parent.later
+    # unseen from where either is (a blend of unseen and seen tails is no better known)
+    ends = [d.open_from for d in (child, parent) if d.open_from is not None]
+    return Dist(pmf, later, child.n + parent.n, min(ends) if ends and later > 1e-12 else None)
 
 
 def week_weights(dist: Dist, offset: int, weeks: int) -> tuple[float, ...]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from claims.forecast.distributions import (
-    SPAN, Dist, Sample, estimate_all, median_of, mix, open_slot, paid_slot,
+    SPAN, Dist, Sample, complete, estimate_all, median_of, mix, open_slot, paid_slot,
 )
 from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger
 
@@ -52,7 +52,7 @@ class Behaviour:
         if key not in self._mixed:
             p = self._parent_mix(parent)
             own = self.customer.get(item.customer_id)
-            d = mix(own, p, self.prior)
+            d = complete(mix(own, p, self.prior))
             n = int(own.n) if own else 0
             source = (f"customer's own history ({n} invoices)" if own and own.n >= self.prior
                       else f"customer's {n} invoices shrunk toward {parent} and everyone")
@@ -68,7 +68,7 @@ class Behaviour:
     def stage(self, table: dict[str, Dist], agency: str) -> Dist | None:
         key = ("stage", id(table), agency)
         if key not in self._mixed:
-            self._mixed[key] = mix(table.get(agency), table.get(GLOBAL), self.prior)
+            self._mixed[key] = complete(mix(table.get(agency), table.get(GLOBAL), self.prior))
         return self._mixed[key]  # type: ignore[return-value]
 
     def rate(self, table: dict[int, tuple[int, int]], customer_id: int) -> float:

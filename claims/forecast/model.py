@@ -32,7 +32,7 @@ import numpy as np
 
 from claims.collections.terms import late_interest
 from claims.core.money import CURRENCIES, quantize
-from claims.forecast.distributions import Dist, week_weights
+from claims.forecast.distributions import Dist, complete, graft, week_weights
 from claims.forecast.history import Behaviour, parent_key
 from claims.forecast.ledger import APPROVED, RETURNED, REVIEW, Item, Ledger, active
 from claims.forecast.options import Options
@@ -269,7 +269,8 @@ def _plans(ledger: Ledger, behaviour: Behaviour, day: date, options: Options) ->
             paid -= settled
             if amount - settled <= 0:
                 continue
-            late = behaviour.customer.get(plan.customer_id) or behaviour.everyone
+            late = complete(graft(behaviour.customer.get(plan.customer_id),
+                                  behaviour.everyone) or behaviour.everyone)
             rest = (week_weights(late, (due - day).days, options.weeks) if late
                     else tuple(_point(day, due, options.weeks, 1.0)))
             weights = tuple(q * a + (1 - q) * b for a, b in

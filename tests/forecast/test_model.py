@@ -187,3 +187,41 @@ def test_weeks_and_bands(weeks: int) -> None:
     fc = forecast(ledger, learn(ledger, AS_OF), AS_OF, Options(weeks=weeks))
     assert len(fc.rows) == weeks
     assert all(r.p10 <= r.p50 <= r.p90 for r in fc.rows)
+
+
+# -- a young ledger: what nobody has seen yet is not "never paid" -------------------------
+
+
+def test_an_invoice_reaching_its_due_date_unpaid_is_not_taken_as_never_paid() -> None:
+    """No payment anywhere yet; one invoice due today and still open, two due later. The
+    only observation says "open at +0 days": nothing about +1 onwards. Before the fix the
+    estimate read that as "never paid" and every line of the forecast was 0.00 (found by an
+    independent tester on `claims init --with-samples` as of a due date). Now: the one due
+    today is paid on the first day not seen yet (week 1), the others on their due dates."""
+    items = [Item(1, 0, "DUE-TODAY", 1, "EUR", AS_OF - timedelta(days=30), AS_OF,
+                  Decimal("1000.00")),
+             Item(2, 0, "LATER-A", 1, "EUR", AS_OF, AS_OF + timedelta(days=10),
+                  Decimal("200.00")),
+             Item(3, 0, "LATER-B", 1, "EUR", AS_OF, AS_OF + timedelta(days=20),
+                  Decimal("50.00"))]
+    ledger = Ledger(items, [], {1: ("Works", "agency")})
+    fc = forecast(ledger, learn(ledger, AS_OF), AS_OF)
+    assert [_week(fc, k) for k in (1, 2, 3)] == [Decimal("1000.00"), Decimal("200.00"),
+                                                Decimal("50.00")]
+    assert "later than 240 d or never 0%" in fc.explain(1)[0]["assumption"]
+
+
+def test_a_customer_seen_only_to_plus_30_takes_the_later_days_from_everyone() -> None:
+    """Customer 1 paid one invoice 3 days late and has five open 30 days after their due
+    dates: its own estimate ends at +30 (5/6 of the mass unseen). Customer 2 (12 invoices)
+    paid at +40. The unseen 5/6 takes everyone's shape past +30, which is all at +40: the
+    open 600.00 of customer 1 arrive on day +40 − 30 = 10, week 2 (days 8–14), none is lost."""
+    a_items, a_rec = _paid_history(1, 1, 3, 100)
+    b_items, b_rec = _paid_history(2, 12, 40, 200)
+    opens = [Item(10 + k, 0, f"OPEN{k}", 1, "EUR", AS_OF - timedelta(days=60),
+                  AS_OF - timedelta(days=30), Decimal("120.00")) for k in range(5)]
+    ledger = Ledger(a_items + b_items + opens, a_rec + b_rec,
+                    {1: ("Small", "private"), 2: ("Big", "private")})
+    fc = forecast(ledger, learn(ledger, AS_OF), AS_OF)
+    assert sum(r.p50 for r in fc.rows) == Decimal("600.00")
+    assert _week(fc, 2) == Decimal("600.00")
