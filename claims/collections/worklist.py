@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
@@ -38,6 +39,7 @@ from claims.collections.rates import Rates
 from claims.collections.records import customer_row
 from claims.collections.due import ensure_due_dates
 from claims.collections.interest import agency_interest
+from claims.core.collector import collector_paused
 from claims.errors import InputError
 from claims.store.tables import money_from_sql
 
@@ -175,18 +177,24 @@ def _ranked(ws: Workspace, as_of: date, start: int, count: int | None, *,
     rates = Rates.load(ws.store, config.followup.base_currency)
 
     def pick(accounts: dict[int, Account]) -> tuple[list[tuple[int, Account]], int, int]:
-        for acc in accounts.values():
+        keyed = []  # (-score, name, customer id, account) of each account on the list
+        for cid, acc in accounts.items():
             if rates.base:
                 _convert(acc, rates, as_of)
             _score(acc, config)
-        ranked = sorted(((cid, a) for cid, a in accounts.items() if a.score > 0 or a.at_legal),
-                        key=lambda pair: (-pair[1].score, pair[1].customer))
+            score = acc.score  # a sum of the parts: worked out once per account
+            if score > 0 or acc.at_legal:
+                keyed.append((-score, acc.customer, cid, acc))
+        keyed.sort(key=itemgetter(0, 1))  # stable: the order of ``accounts`` breaks full ties
+        ranked = [(cid, acc) for _, _, cid, acc in keyed]
         first = start
         if clamp and count and first >= len(ranked):
             first = max(0, (len(ranked) - 1) // count * count)
         return ranked[first:None if count is None else first + count], first, len(ranked)
 
-    return _compute(ws, config, as_of, pick)
+    # every account's rows, amounts and parts are made and (but for the slice) freed in here
+    with collector_paused():
+        return _compute(ws, config, as_of, pick)
 
 
 def _queries(head: str) -> dict[str, str]:
@@ -303,8 +311,10 @@ def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
         return acc
 
     days: dict[Any, int] = {}  # the driver's value of an oldest due date → days overdue
+    acc, last = None, None  # a customer's currencies come together (the index's order)
     for cid, currency, amount, oldest in results["overdue"]:
-        acc = account(cid)
+        if acc is None or cid != last:
+            acc, last = account(cid), cid
         acc.overdue[currency] = money(amount, currency)
         late = days.get(oldest)
         if late is None:
