@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, select, text, update
 
 from claims.collections import worklist
@@ -27,6 +26,7 @@ from claims.store.tables import CustomerRow, InvoiceRow, PaymentApplicationRow, 
 from claims.store.tables.collections import ScheduleRow
 from claims.workspace import Workspace
 from tests.collections.conftest import add_invoices, at
+from tests.conftest import heads_before
 
 D = date
 AS_OF = D(2026, 6, 30)
@@ -155,21 +155,13 @@ def test_the_worklist_is_exact_as_of_any_date(ws: Workspace) -> None:
         assert got == {names[c]: dict(v) for c, v in expected.items()}
 
 
-def _heads_but(cfg, revision: str) -> list[str]:
-    """Every head, with ``revision`` (a head) replaced by the revisions it revises."""
-    script = ScriptDirectory.from_config(cfg)
-    rev = script.get_revision(revision)
-    down = rev.down_revision if isinstance(rev.down_revision, tuple) else (rev.down_revision,)
-    return sorted({h for h in script.get_heads() if h != revision} | set(down))
-
-
 def test_an_existing_database_gets_the_copy_on_upgrade(database_url: str,
                                                        tmp_path: Path) -> None:
     engine = create_engine(database_url)
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        for head in _heads_but(cfg, "receivables_0001"):
+        for head in heads_before(cfg, "receivables_0001"):
             command.upgrade(cfg, head)
         conn.execute(text("INSERT INTO customers (id, name, kind, collector, created_at) "
                           "VALUES (1001, 'Ministry', 'agency', '', '2026-01-01 00:00:00+00')"))

@@ -45,7 +45,9 @@ class ScheduleRow(Base):
                       # every column the open-items rule reads, in customer order (migration
                       # receivables_0001): the worklist's sums per customer need no sort
                       Index("ix_collection_schedule_customer", "customer_id", "currency",
-                            "due_date", "issue_date", "seq", "amount", "invoice_id", "basis"))
+                            "due_date", "issue_date", "seq", "amount", "invoice_id", "basis",
+                            postgresql_where=text("customer_id IS NOT NULL"),
+                            sqlite_where=text("customer_id IS NOT NULL")))
 
 
 class DunningSendRow(Base):
