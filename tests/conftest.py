@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -61,3 +62,18 @@ def cli(tmp_path: Path):
 
     run.root = root  # type: ignore[attr-defined]
     return run
+
+
+def heads_before(cfg: Any, revision: str) -> list[str]:
+    """The revisions to upgrade to for a database as the release before ``revision`` left it:
+    every head that does not contain ``revision``, and the revisions ``revision`` revises (so
+    neither it nor anything after it is applied, whatever comes later)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(cfg)
+    before = script.get_revision(revision).down_revision
+    targets = set(before if isinstance(before, tuple) else (before,))
+    for head in script.get_heads():
+        if revision not in {r.revision for r in script.iterate_revisions(head, "base")}:
+            targets.add(head)
+    return sorted(targets)

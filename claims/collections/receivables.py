@@ -49,6 +49,16 @@ class Sql:
     def greatest(self, a: str, b: str) -> str:
         return f"MAX({a}, {b})" if self.sqlite else f"GREATEST({a}, {b})"
 
+    def invoice_number(self, row: str) -> tuple[str, str]:
+        """The number of the invoice of the schedule row ``row``: (its expression, the join it
+        needs). Only a query that reads it should read the invoice: SQLite evaluates an unused
+        scalar subquery never, but keeps a join nobody reads (a lookup per row, in the
+        index's customer order: random); PostgreSQL drops an unused join to a unique key,
+        and for a query that reads every number a join beats a lookup per row."""
+        if self.sqlite:
+            return f"(SELECT i.number FROM invoices i WHERE i.id = {row}.invoice_id)", ""
+        return "i.number", f"LEFT JOIN invoices i ON i.id = {row}.invoice_id"
+
 
 def day_start(day: date) -> datetime:
     """Midnight UTC at the start of ``day``."""
@@ -65,7 +75,10 @@ def items_cte(sql: Sql, config: CollectionsConfig, as_of: date | None = None,
     payment counts from the day it was made). Payments settle the earliest instalment first:
     ``cum`` is what is due up to and including an item (seq 0 is a whole invoice, so its own
     amount; an instalment sums its predecessors through the primary key — a third of the cost
-    of a window function over every row).
+    of a window function over every row). The invoice's customer, currency and issue date are
+    the copies on the schedule row (kept by the database's triggers, migrations ``kpis_0001``
+    and ``receivables_0001``), so a query by customer reads one index in its order and the
+    invoice only for its number (:meth:`Sql.invoice_number`).
 
     Columns of ``open_items``: invoice_id, seq, number, customer_id, currency, due_date,
     amount, open_amount, agency (the agency of a statutory due date, else NULL).
@@ -78,20 +91,23 @@ def items_cte(sql: Sql, config: CollectionsConfig, as_of: date | None = None,
         params |= {"as_of": as_of, "as_of_end": day_start(as_of + timedelta(days=1))}
         known = ("AND (p.value_date <= :as_of OR (a.payment_id IS NULL "
                  "AND a.applied_at < :as_of_end))")
-        issued = "WHERE i.issue_date <= :as_of"
+        issued = "WHERE s.issue_date <= :as_of"
+    number, invoice = sql.invoice_number("s")
     cte = f"""WITH
 paid AS (
   SELECT a.invoice_id, SUM(a.amount) AS paid FROM payment_applications a
   LEFT JOIN payments p ON p.id = a.payment_id
   WHERE a.undone_at IS NULL AND a.invoice_id IS NOT NULL {known} GROUP BY a.invoice_id),
 sched AS (
-  SELECT s.invoice_id, s.seq, s.due_date, s.amount, s.basis,
+  SELECT s.invoice_id, s.seq, s.due_date, s.amount, s.basis, s.customer_id, s.currency,
+         s.issue_date,
          CASE WHEN s.seq = 0 THEN s.amount ELSE
            (SELECT SUM(t.amount) FROM collection_schedule t
             WHERE t.invoice_id = s.invoice_id AND t.seq <= s.seq) END AS cum
   FROM collection_schedule s),
 items AS (
-  SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, s.due_date, s.amount,
+  SELECT s.invoice_id, s.seq, {number} AS number, s.customer_id, s.currency, s.due_date,
+         s.amount,
          CASE WHEN s.cum - COALESCE(p.paid, 0) <= 0 THEN 0
               WHEN s.cum - COALESCE(p.paid, 0) >= s.amount THEN s.amount
               ELSE s.cum - COALESCE(p.paid, 0) END AS open_amount,
@@ -100,8 +116,7 @@ items AS (
             WHERE c.invoice_id = s.invoice_id
               AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL'))
          ELSE CAST(NULL AS VARCHAR(200)) END AS agency
-  FROM sched s JOIN invoices i ON i.id = s.invoice_id
-  LEFT JOIN paid p ON p.invoice_id = s.invoice_id
+  FROM sched s LEFT JOIN paid p ON p.invoice_id = s.invoice_id {invoice}
   {issued}),
 open_items AS (
   SELECT * FROM items

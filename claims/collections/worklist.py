@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
@@ -38,6 +39,7 @@ from claims.collections.rates import Rates
 from claims.collections.records import customer_row
 from claims.collections.due import ensure_due_dates
 from claims.collections.interest import agency_interest
+from claims.core.collector import collector_paused
 from claims.errors import InputError
 from claims.store.tables import money_from_sql
 
@@ -175,25 +177,36 @@ def _ranked(ws: Workspace, as_of: date, start: int, count: int | None, *,
     rates = Rates.load(ws.store, config.followup.base_currency)
 
     def pick(accounts: dict[int, Account]) -> tuple[list[tuple[int, Account]], int, int]:
-        for acc in accounts.values():
+        keyed = []  # (-score, name, customer id, account) of each account on the list
+        for cid, acc in accounts.items():
             if rates.base:
                 _convert(acc, rates, as_of)
             _score(acc, config)
-        ranked = sorted(((cid, a) for cid, a in accounts.items() if a.score > 0 or a.at_legal),
-                        key=lambda pair: (-pair[1].score, pair[1].customer))
+            score = acc.score  # a sum of the parts: worked out once per account
+            if score > 0 or acc.at_legal:
+                keyed.append((-score, acc.customer, cid, acc))
+        keyed.sort(key=itemgetter(0, 1))  # stable: the order of ``accounts`` breaks full ties
+        ranked = [(cid, acc) for _, _, cid, acc in keyed]
         first = start
         if clamp and count and first >= len(ranked):
             first = max(0, (len(ranked) - 1) // count * count)
         return ranked[first:None if count is None else first + count], first, len(ranked)
 
-    return _compute(ws, config, as_of, pick)
+    # every account's rows, amounts and parts are made and (but for the slice) freed in here
+    with collector_paused():
+        return _compute(ws, config, as_of, pick)
 
 
 def _queries(head: str) -> dict[str, str]:
     """The worklist's aggregate queries by name, each after ``head`` (the open-items and pause
     CTEs): overdue per currency, broken promises, open disputes, stuck claims, defaulted plans
     and legal escalations. The items that bear interest are :data:`_INTEREST`, read for the
-    accounts shown only."""
+    accounts shown only.
+
+    Each reads the open items straight from their CTE: the sum per customer and currency walks
+    the schedule's customer index in its order (no sort, no temporary table, see migration
+    ``receivables_0001``); stuck claims and legal escalations ask for the items of their own
+    invoice only (``EXISTS``: a few index lookups each, not every item)."""
     statuses = ", ".join(f"'{s}'" for s in WAITING_STATUSES)
     return {
         "overdue": f"""{head}
@@ -215,7 +228,7 @@ GROUP BY customer_id""",
 SELECT i.customer_id, COUNT(*) AS n FROM claims c JOIN invoices i ON i.id = c.invoice_id
 WHERE c.status IN ({statuses}) AND c.updated_at < :stuck_before
   AND i.customer_id IS NOT NULL
-  AND i.id IN (SELECT invoice_id FROM open_items)
+  AND EXISTS (SELECT 1 FROM open_items o WHERE o.invoice_id = i.id)
 GROUP BY i.customer_id""",
         "plans": f"""{head}
 SELECT customer_id, COUNT(*) AS n FROM plan_state WHERE good = 0 GROUP BY customer_id""",
@@ -223,19 +236,16 @@ SELECT customer_id, COUNT(*) AS n FROM plan_state WHERE good = 0 GROUP BY custom
 SELECT x.customer_id, i.number FROM collection_escalations x
 JOIN invoices i ON i.id = x.invoice_id
 WHERE x.status = 'approved' AND x.action = 'legal'
-  AND x.invoice_id IN (SELECT invoice_id FROM open_items)
+  AND EXISTS (SELECT 1 FROM open_items o WHERE o.invoice_id = x.invoice_id)
 ORDER BY i.number""",
     }
 
 
 #: The open items that bear late-payment interest (a statutory agency, past due), of the
-#: customers in ``{customers}`` (a condition on ``customer_id``).
-_INTEREST = """SELECT customer_id, number, currency, agency, open_amount, due_date
-FROM {table} WHERE agency IS NOT NULL AND due_date < :as_of{customers}"""
-
-#: The open items of one worklist computation, evaluated once into a temporary table (per
-#: connection, dropped at the end) that every aggregate query reads as ``open_items``.
-_OPEN_ITEMS = "worklist_open_items"
+#: customers in ``{customers}`` (a condition on ``customer_id``), after the open-items CTE.
+_INTEREST = """
+SELECT customer_id, number, currency, agency, open_amount, due_date
+FROM open_items WHERE agency IS NOT NULL AND due_date < :as_of{customers}"""
 
 #: Above this many accounts on a page the interest query reads every customer's items.
 _INTEREST_FILTER_MAX = 500
@@ -247,12 +257,17 @@ def _compute(ws: Workspace, config: CollectionsConfig, as_of: date,
     mention, let ``pick`` score, rank and cut them (returns the accounts kept with their
     customer ids, the start and the ranking's size), then add late interest to those kept.
 
-    The open items (a window over every scheduled due date, joined to invoices and payments)
-    are evaluated once into a temporary table; the queries read that, not the CTE again each."""
+    Every query reads the open items from the one rule (:func:`items_cte`), in one
+    transaction. On PostgreSQL without JIT compilation (``SET LOCAL``: for this transaction
+    only): the planner's cost of the sums over 100,000 items (their correlated instalment
+    sums priced per row, though almost never run) made it compile them, ~0.7 s of a 0.9 s
+    query, as :func:`claims.reports.kpis.sqlalchemy_runner` found for the KPIs."""
     fu = config.followup
     ensure_due_dates(ws.store.engine, config)
-    with ws.store.engine.connect() as conn:
+    with ws.store.engine.connect() as conn, conn.begin():
         sql = Sql(conn.dialect.name)
+        if not sql.sqlite:
+            conn.execute(text("SET LOCAL jit = off"))
         cte, params = items_cte(sql, config, as_of)
         pauses, pause_params = pause_ctes(as_of, config)
         params |= pause_params | {
@@ -260,30 +275,14 @@ def _compute(ws: Workspace, config: CollectionsConfig, as_of: date,
             "stuck_before": day_start(as_of - timedelta(days=fu.stuck_days)),
             "broken_before": as_of - timedelta(days=fu.promise_grace_days),
         }
-        conn.execute(text(f"DROP TABLE IF EXISTS {_OPEN_ITEMS}"))
-        # SQLite: the table in memory for this computation (a file-backed one cost ~10 ms to
-        # drop at 100,000 items); the pooled connection gets the default back below
-        if sql.sqlite:
-            conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
-        fill = f"CREATE TEMPORARY TABLE {_OPEN_ITEMS} AS {cte}\nSELECT * FROM open_items"
-        conn.execute(bind(fill, {k: v for k, v in params.items() if f":{k}" in fill}))
-        try:
-            head = f"WITH open_items AS (SELECT * FROM {_OPEN_ITEMS}){pauses}"
-            results = {}
-            for name, query in _queries(head).items():
-                used = {k: v for k, v in params.items() if f":{k}" in query}
-                results[name] = conn.execute(bind(query, used)).all()
-            names = _names(conn, {r[0] for rows in results.values() for r in rows})
-            accounts = _accounts(results, names, as_of)
-            kept, first, total = pick(accounts)
-            _add_interest(conn, config, as_of, kept)
-        except BaseException:
-            conn.rollback()  # the original error, not a failed DROP in an aborted transaction
-            raise            # (a table left behind is dropped at the next run's start)
-        conn.execute(text(f"DROP TABLE IF EXISTS {_OPEN_ITEMS}"))
-        conn.commit()
-        if sql.sqlite:
-            conn.exec_driver_sql("PRAGMA temp_store = DEFAULT")
+        results = {}
+        for name, query in _queries(cte + pauses).items():
+            used = {k: v for k, v in params.items() if f":{k}" in query}
+            results[name] = conn.execute(bind(query, used)).all()
+        names = _names(conn, {r[0] for rows in results.values() for r in rows})
+        accounts = _accounts(results, names, as_of)
+        kept, first, total = pick(accounts)
+        _add_interest(conn, config, as_of, kept, cte, params)
     return _Slice([acc for _, acc in kept], first, total)
 
 
@@ -312,8 +311,10 @@ def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
         return acc
 
     days: dict[Any, int] = {}  # the driver's value of an oldest due date → days overdue
+    acc, last = None, None  # a customer's currencies come together (the index's order)
     for cid, currency, amount, oldest in results["overdue"]:
-        acc = account(cid)
+        if acc is None or cid != last:
+            acc, last = account(cid), cid
         acc.overdue[currency] = money(amount, currency)
         late = days.get(oldest)
         if late is None:
@@ -334,9 +335,10 @@ def _accounts(results: dict[str, list[Any]], names: dict[int, tuple[str, str]],
 
 
 def _add_interest(conn: Connection, config: CollectionsConfig, as_of: date,
-                  kept: list[tuple[int, Account]]) -> None:
-    """Late-payment interest owed to each account of ``kept`` (customer id, account), from the
-    items of the worklist's open-items table (still there)."""
+                  kept: list[tuple[int, Account]], cte: str, cte_params: dict[str, Any]
+                  ) -> None:
+    """Late-payment interest owed to each account of ``kept`` (customer id, account), from
+    their open items (``cte``: the open-items CTE with its parameters ``cte_params``)."""
     if not kept:
         return
     wanted = {cid: acc for cid, acc in kept}
@@ -345,7 +347,8 @@ def _add_interest(conn: Connection, config: CollectionsConfig, as_of: date,
     if len(wanted) <= _INTEREST_FILTER_MAX:
         params |= {f"c{n}": cid for n, cid in enumerate(sorted(wanted))}
         customers = f" AND customer_id IN ({', '.join(':' + k for k in params if k != 'as_of')})"
-    query = _INTEREST.format(table=_OPEN_ITEMS, customers=customers)
+    query = cte + _INTEREST.format(customers=customers)
+    params |= {k: v for k, v in cte_params.items() if f":{k}" in cte}
     interest: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for r in conn.execute(bind(query, params)):
         acc = wanted.get(r.customer_id)

@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, select, text, update
 
 from claims.collections.due import ensure_due_dates, set_terms
@@ -24,6 +23,7 @@ from claims.store.tables import InvoiceRow, PaymentApplicationRow, PaymentRow
 from claims.store.tables.collections import ScheduleRow
 from tests.payments.conftest import invoice
 from tests.reports.conftest import AS_OF, pay
+from tests.conftest import heads_before
 
 #: every application's copies beside what they copy (a mismatch is a row)
 _APP_DRIFT = """
@@ -125,21 +125,17 @@ def test_undone_and_reapplied_applications_keep_their_copies(countback_ledger: S
     assert kpis(store.engine, AS_OF)["receivables"] == Decimal("2399000.00")
 
 
-def _head_without(cfg, revision: str) -> list[str]:
-    script = ScriptDirectory.from_config(cfg)
-    return [h for h in script.get_heads() if h != revision]
-
-
 def test_an_existing_database_gets_its_copies_on_upgrade(database_url: str,
                                                          tmp_path: Path) -> None:
-    """Migrated to every head but ``kpis_0001`` and written the way the previous release
-    wrote (no copied columns), then opened: the copies are filled and the KPIs unchanged.
+    """Migrated to every head but ``kpis_0001`` (nor what comes after it) and written the way
+    the previous release wrote (no copied columns), then opened: the copies are filled and the
+    KPIs unchanged.
     (Explicit ids above the sequences' next values, as a restore would leave them.)"""
     engine = create_engine(database_url)
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        for head in sorted(_head_without(cfg, "kpis_0001")):
+        for head in heads_before(cfg, "kpis_0001"):
             command.upgrade(cfg, head)
         conn.execute(text("INSERT INTO customers (id, name, kind, collector, created_at) "
                           "VALUES (1001, 'Ministry', 'agency', '', '2026-01-01 00:00:00+00')"))

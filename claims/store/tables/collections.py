@@ -35,10 +35,19 @@ class ScheduleRow(Base):
     # (migration kpis_0001). Never set them.
     issue_date: Mapped[Any] = mapped_column(Date, nullable=True)
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    # the invoice's customer, for the receivables by customer: a copy written only by the
+    # database's triggers (migration receivables_0001). Never set it.
+    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     __table_args__ = (UniqueConstraint("invoice_id", "seq"),
                       # the few instalment rows, for the KPI split (migration kpis_0001)
                       Index("ix_collection_schedule_instalments", "invoice_id",
-                            postgresql_where=text("seq > 0"), sqlite_where=text("seq > 0")))
+                            postgresql_where=text("seq > 0"), sqlite_where=text("seq > 0")),
+                      # every column the open-items rule reads, in customer order (migration
+                      # receivables_0001): the worklist's sums per customer need no sort
+                      Index("ix_collection_schedule_customer", "customer_id", "currency",
+                            "due_date", "issue_date", "seq", "amount", "invoice_id", "basis",
+                            postgresql_where=text("customer_id IS NOT NULL"),
+                            sqlite_where=text("customer_id IS NOT NULL")))
 
 
 class DunningSendRow(Base):
