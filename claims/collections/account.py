@@ -10,7 +10,7 @@ command that shows the part alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -99,7 +99,7 @@ def account_view(ws: Workspace, customer: str, as_of: date, *, aging_edges: Sequ
                                     aging_edges, aging_labels)
     promises = [p.to_json() for p in records.promise_states(
         ws.store, as_of, customer=name, grace_days=config.followup.promise_grace_days)]
-    disputes = [d for d in records.list_disputes(ws.store, status=None)
+    disputes = [d for d in records.list_disputes(ws.store, status=None, as_of=as_of)
                 if d["customer"] == name]
     view = {"customer": name, "collector": collector, "as_of": as_of,
             "contacts": list_contacts(ws.store, name), "open_items": items,
@@ -110,5 +110,16 @@ def account_view(ws: Workspace, customer: str, as_of: date, *, aging_edges: Sequ
             "interactions": records.list_notes(ws.store, name),
             "reminders": sent_history(ws, name),
             "callbacks_due": callbacks_due(ws.store, as_of, customer_id=cid)}
+    _known_by(view, as_of)
     view["timeline"] = _timeline(view)
     return view
+
+
+def _known_by(view: dict[str, Any], as_of: date) -> None:
+    """Leave out of ``view`` what happened after ``as_of`` (every ``--as-of`` is the world as
+    known on that date): claims made, notes, reminders and decisions later than its end."""
+    end = _moment(as_of + timedelta(days=1))
+    view["claims"] = [c for c in view["claims"] if _moment(c["created_at"]) < end]
+    view["interactions"] = [n for n in view["interactions"] if _moment(n["at"]) < end]
+    view["reminders"] = [r for r in view["reminders"] if r["as_of"] <= as_of]
+    view["decisions"] = [d for d in view["decisions"] if _moment(d["at"]) < end]

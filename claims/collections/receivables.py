@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Date, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
 from claims.collections.settings import CollectionsConfig
+from claims.core import disputes
 from claims.core.money import minor_units, round_money
 from claims.store.tables import MONEY_SCALE, UTCDateTime, money_from_sql
 
@@ -139,7 +140,7 @@ PROMISE_COVERS = """
 def pause_ctes(as_of: date, config: CollectionsConfig) -> tuple[str, dict[str, Any]]:
     """``disputed``, ``promised``, ``plan_state`` and ``planned``: what pauses dunning.
 
-    - an open dispute pauses its invoice;
+    - a dispute open on ``as_of`` (:func:`claims.core.disputes.open_on`) pauses its invoice;
     - an unbroken promise (its date + grace not yet passed) pauses the items it covers
       (:data:`PROMISE_COVERS`);
     - a plan in good standing (paid since it was agreed ≥ instalments due by today − grace)
@@ -147,9 +148,11 @@ def pause_ctes(as_of: date, config: CollectionsConfig) -> tuple[str, dict[str, A
     """
     fu = config.followup
     params = {"promise_cutoff": as_of - timedelta(days=fu.promise_grace_days),
-              "plan_cutoff": as_of - timedelta(days=fu.plan_grace_days)}
+              "plan_cutoff": as_of - timedelta(days=fu.plan_grace_days),
+              **disputes.sql_params(as_of)}
     cte = """,
-disputed AS (SELECT DISTINCT invoice_id FROM collection_disputes WHERE status = 'open'),
+disputed AS (SELECT DISTINCT d.invoice_id FROM collection_disputes d
+            WHERE """ + disputes.open_sql() + """),
 promised AS (""" + PROMISE_COVERS + """),
 plan_paid AS (
   SELECT pl.id AS plan_id, SUM(a.amount) AS paid

@@ -22,6 +22,7 @@ from claims.collections.interactions import (
     DIRECTIONS, INTERACTION_KINDS, OUTCOMES, interaction_json, not_future,
 )
 from claims.errors import ConflictError, InputError, NotFound, UnknownName
+from claims.core import disputes
 from claims.core.money import check_amount, round_money
 from claims.store import Store
 from claims.store.tables import ClaimRow, ContactRow, CustomerRow, InvoiceRow, utcnow
@@ -483,7 +484,18 @@ def resolve_dispute(store: Store, dispute_id: int, *, resolution: str, note: str
         return {"id": row.id, "status": "resolved", "resolution": resolution}
 
 
-def list_disputes(store: Store, *, status: str | None = "open") -> list[dict[str, Any]]:
+def list_disputes(store: Store, *, status: str | None = "open",
+                  as_of: date | None = None) -> list[dict[str, Any]]:
+    """The disputes (``status`` open, resolved, or None: all); with ``as_of``, as they stood
+    at the end of that day (:func:`claims.core.disputes.open_on`): one opened later left out,
+    one resolved later shown open."""
+    if as_of is not None:
+        every = [d for d in list_disputes(store, status=None)
+                 if disputes.open_on(d["opened_at"], None, as_of)]  # opened by then
+        for d in every:
+            if disputes.open_on(d["opened_at"], d["resolved_at"], as_of):
+                d.update(status="open", resolution=None, resolved_at=None)
+        return [d for d in every if status is None or d["status"] == status]
     with store.session() as s:
         query = (select(DisputeRow, InvoiceRow.number, CustomerRow.name)
                  .join(InvoiceRow, InvoiceRow.id == DisputeRow.invoice_id)
@@ -494,5 +506,5 @@ def list_disputes(store: Store, *, status: str | None = "open") -> list[dict[str
         return [{"id": d.id, "customer": name, "invoice": number, "claim": d.claim_id,
                  "reason": d.reason, "team": d.team, "due_date": d.due_date,
                  "status": d.status, "resolution": d.resolution, "opened_at": d.opened_at,
-                 "opened_by": d.opened_by}
+                 "opened_by": d.opened_by, "resolved_at": d.resolved_at}
                 for d, number, name in s.execute(query)]

@@ -39,6 +39,7 @@ from claims.collections.rates import Rates
 from claims.collections.records import customer_row
 from claims.collections.due import ensure_due_dates
 from claims.collections.interest import agency_interest
+from claims.core import disputes
 from claims.core.collector import collector_paused
 from claims.errors import InputError
 from claims.store.tables import money_from_sql
@@ -222,8 +223,8 @@ WHERE pr.cancelled_at IS NULL AND pr.promised_date < :broken_before
                  AND a.kind = 'payment' AND a.applied_at >= pr.made_at)
 GROUP BY pr.customer_id""",
         "disputes": f"""{head}
-SELECT customer_id, COUNT(*) AS n FROM collection_disputes WHERE status = 'open'
-GROUP BY customer_id""",
+SELECT d.customer_id, COUNT(*) AS n FROM collection_disputes d WHERE {disputes.open_sql()}
+GROUP BY d.customer_id""",
         "stuck": f"""{head}
 SELECT i.customer_id, COUNT(*) AS n FROM claims c JOIN invoices i ON i.id = c.invoice_id
 WHERE c.status IN ({statuses}) AND c.updated_at < :stuck_before

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, inspect, text
 
+from claims.core import disputes
 from claims.core.money import CURRENCIES, quantize
 from claims.reports import sql
 from claims.reports.settings import KpiSettings
@@ -407,9 +408,9 @@ def dispute_rows(run: Runner, as_of: date, tables: set[str]) -> list[dict[str, A
                "ORDER BY d.opened_at, d.id", {})
     out = []
     for did, number, reason, team, opened, resolved in rows:
-        opened_day = _day(opened)
-        if opened_day > as_of or (resolved is not None and _day(resolved) <= as_of):
+        if not disputes.open_on(opened, resolved, as_of):
             continue
+        opened_day = _day(opened)
         out.append({"dispute": int(did), "invoice": number, "reason": reason, "team": team,
                     "opened": opened_day, "age_days": (as_of - opened_day).days})
     return out

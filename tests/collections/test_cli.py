@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -79,6 +79,10 @@ def test_failed_sends_exit_1_with_the_reason(cli: Any, acme: Workspace,
 def test_worklist_json(cli: Any, acme: Workspace) -> None:
     cli("dispute", "open", "--invoice", "A-2", "--reason", "pricing", "--team", "Sales",
         "--due", "2026-04-01", "--note", "unit price")
+    # the CLI opens it now; the worklist is as of 12 March: say it was opened on 1 March
+    with acme.store.engine.begin() as conn:
+        conn.execute(text("UPDATE collection_disputes SET opened_at = :at"),
+                     {"at": datetime(2026, 3, 1, 9, tzinfo=UTC)})
     result = cli("worklist", "--as-of", "2026-03-12", "--json")
     assert result.exit_code == 0
     [account] = load(result)["accounts"]

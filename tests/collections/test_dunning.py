@@ -7,7 +7,7 @@ final-notice +45 days from the due date.
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
@@ -204,7 +204,7 @@ def test_an_open_dispute_pauses_its_item_until_resolved(
     setup_two_customers(ws)
     dispute = records.open_dispute(ws.store, invoice="A-1", reason="pricing", team="Sales",
                                    due_date=D(2026, 3, 31), note="price differs from PO",
-                                   actor="maria")
+                                   actor="maria", at=datetime(2026, 3, 11, 9, tzinfo=UTC))
     dunning.run(ws, D(2026, 3, 12))
     acme = [m for m in smtp_server.messages if m["To"] == "ap@acme.test"]
     assert len(acme) == 1 and "A-1" not in text_part(acme[0]) and "A-2" in text_part(acme[0])
@@ -212,7 +212,8 @@ def test_an_open_dispute_pauses_its_item_until_resolved(
         records.open_dispute(ws.store, invoice="A-1", reason="pricing", team="Sales",
                              due_date=None, note="", actor="maria")
     records.resolve_dispute(ws.store, dispute["id"], resolution="rejected",
-                            note="price per contract", actor="maria")
+                            note="price per contract", actor="maria",
+                            at=datetime(2026, 3, 12, 16, tzinfo=UTC))
     dunning.run(ws, D(2026, 3, 13))
     assert ("A-1", "first-reminder", "sent") in sends(ws)
     log = [n["summary"] for n in records.list_notes(ws.store, "Acme Corp")]

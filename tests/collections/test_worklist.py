@@ -31,7 +31,7 @@ def test_the_order_is_explained_by_the_parts(ws: Workspace) -> None:
                         promised_date=D(2026, 6, 27), promised_by="CFO", channel="call",
                         actor="maria", at=at(D(2026, 6, 26)))
     records.open_dispute(ws.store, invoice="U-2", reason="quantity", team="Operations",
-                         due_date=None, note="", actor="maria")
+                         due_date=None, note="", actor="maria", at=at(D(2026, 6, 28)))
     # nothing overdue, nothing on record: not on the list
     add_invoices(ws, "Fine", [("F-1", D(2026, 6, 1), D(2026, 7, 31), "99999.00")])
 
