@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import IO
 
-from claims.core.money import CURRENCIES, to_decimal
+from claims.core.money import CURRENCIES, AmountOutOfRange, check_amount, to_decimal
 from claims.errors import InputError
 
 #: the most bytes a statement may hold inside one token — one attribute, one text, one CSV
@@ -121,10 +121,13 @@ class Statement:
         return self
 
 
-def read_money(text: str | None, currency: str | None, *, file: str,
-               where: str) -> tuple[Decimal, str]:
-    """(amount, currency) of a statement field; InputError for an unknown currency, a missing
-    or malformed amount, or one finer than the currency's minor unit."""
+def read_money(text: str | None, currency: str | None, *, file: str, where: str,
+               negative: bool = True) -> tuple[Decimal, str]:
+    """(amount, currency) of a statement field, read through the one money door
+    (:func:`claims.core.money.check_amount`); InputError for an unknown currency, a missing or
+    malformed amount, one above the largest amount accepted (``1e400``: rule ``amount-range``),
+    one finer than the currency's minor unit, or (``negative=False``: a format whose amounts
+    are unsigned, the sign being a separate mark) a negative one (rule ``amount-unsigned``)."""
     if not currency or currency.upper() not in CURRENCIES:
         raise InputError(f"unknown currency {currency!r} (ISO 4217 code expected)", file=file,
                          field=where, rule="currency-known")
@@ -133,13 +136,21 @@ def read_money(text: str | None, currency: str | None, *, file: str,
         raise InputError("amount is missing", file=file, field=where, rule="amount-required")
     try:
         amount = to_decimal(text.strip(), field=where)
+    except AmountOutOfRange as err:
+        raise InputError(str(err).removeprefix(f"{where}: "), file=file, field=where,
+                         rule="amount-range") from None
     except ValueError as err:
         raise InputError(str(err), file=file, field=where, rule="amount-number") from err
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > CURRENCIES[currency]:
+    if not negative and amount < 0:
+        raise InputError(f"{text.strip()} is negative; amounts in this format are unsigned "
+                         "(the credit/debit mark gives the sign)", file=file, field=where,
+                         rule="amount-unsigned")
+    try:
+        check_amount(amount, currency, field=where)
+    except ValueError as err:
         raise InputError(f"{amount} has more decimals than {currency} allows", file=file,
-                         field=where, rule="amount-minor-units")
-    return amount, currency
+                         field=where, rule="amount-minor-units") from err
+    return amount, currency  # as written: the ids of lines without one hash it (stable_id)
 
 
 def iban(text: str | None) -> str | None:
