@@ -253,4 +253,5 @@ def _camt_tx(tx: Element, t_no: int, e: _CamtEntry) -> StatementLine:
         external_id=external, value_date=e.value_date, amount=tx_amount,
         currency=tx_currency, payer_name=clean(payer), payer_iban=iban(payer_iban),
         reference=clean(structured or e2e),
-        remittance=clean(" ".join(x for x in (free, e2e if structured else None) if x)))
+        remittance=clean(" ".join(x for x in (free, e2e if structured else None) if x)),
+        where=f"{e.where}/NtryDtls/TxDtls[{t_no}]" if e.batch else e.where)

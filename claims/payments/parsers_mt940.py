@@ -252,7 +252,7 @@ class _Mt940Reader:
             value_date=value_date, amount=amount, currency=currency,
             payer_name=clean(d.get("applicant_name")),
             payer_iban=iban(d.get("applicant_iban") or d.get("gvc_applicant_iban")),
-            reference=clean(customer_ref), remittance=clean(remittance))
+            reference=clean(customer_ref), remittance=clean(remittance), where=where)
         if mark == "RC":
             self.st.reversals.append(line)
             return None

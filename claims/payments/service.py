@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from claims.core.importers import regular_file
 from claims.errors import ConflictError, InputError, NotFound
 from claims.core.money import CURRENCIES, check_amount
+from claims.payments.bank_ids import fresh_lines
 from claims.payments.matching import (
     Allocation, Book, Match, MatchSettings, OpenItem, match_lines, plain,
 )
@@ -245,16 +246,6 @@ def _count_match(summary: ImportSummary, payment_id: int, line: StatementLine, m
         "allocations": [a.to_json() for a in match.allocations]})
 
 
-def _new_lines(s: Session, lines: Sequence[StatementLine]) -> tuple[list[StatementLine], int]:
-    """The lines whose bank ids are not kept yet, and how many of ``lines`` are."""
-    ids = [line.external_id for line in lines]
-    known: set[str] = set()
-    for start in range(0, len(ids), 500):
-        known.update(s.scalars(select(PaymentRow.external_id).where(
-            PaymentRow.external_id.in_(ids[start:start + 500]))))
-    return [line for line in lines if line.external_id not in known], len(known)
-
-
 def _insert_payments(s: Session, lines: Sequence[StatementLine], matches: Sequence[Match],
                      source: str) -> list[tuple[int, StatementLine]]:
     """Insert ``lines`` as payments (of the customers their ``matches`` found), in one
@@ -284,7 +275,7 @@ def _import_lines(s: Session, lines: Iterable[StatementLine], source: str,
         summary.lines += len(batch)
         if book is None:
             book = load_book(s)  # every currency: a stream's currencies are not known ahead
-        fresh, known = _new_lines(s, batch)
+        fresh, known = fresh_lines(s, batch, file=summary.file, import_id=import_id)
         summary.already_known += known
         summary.added += len(fresh)
         matches = match_lines(book, fresh, settings)
@@ -336,7 +327,9 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
 
     The file is streamed (memory flat in its lines) inside one transaction: a bad line
     anywhere keeps nothing. The same file (by content) or the same lines (by their bank ids)
-    imported again add nothing. With ``dry_run`` everything is computed and nothing is kept.
+    imported again add nothing; a bank id met again with other facts (amount, date, currency,
+    payer) is a conflict that keeps nothing (:mod:`claims.payments.bank_ids`). With
+    ``dry_run`` everything is computed and nothing is kept.
     """
     settings = settings or MatchSettings()
     digest = file_digest(path)
@@ -396,14 +389,12 @@ def record_portal_payment(store: Store, *, portal: str, advice_id: str, invoice_
                          reference=invoice_number, remittance=f"{portal} payment advice")
     summary = ImportSummary(f"portal:{portal}", "portal", lines=1)
     with store.session() as s:
-        fresh, known = _new_lines(s, [line])
-        if known:
-            existing = s.scalar(select(PaymentRow).where(PaymentRow.external_id ==
-                                                        line.external_id))
-            if existing is None:  # another writer removed it between the two reads
-                raise ConflictError(f"payment advice {advice_id} vanished while recording it")
+        existing = s.scalar(select(PaymentRow).where(PaymentRow.external_id ==
+                                                    line.external_id))
+        if existing is not None:  # idempotent per advice (the sync reports it again)
             return {"payment_id": existing.id, "external_id": existing.external_id,
                     "status": "already-recorded"}
+        fresh = [line]
         matches = match_lines(load_book(s, [currency]), fresh, settings)
         _record_matches(s, _insert_payments(s, fresh, matches, "portal"), matches, settings,
                         actor, None, summary)

@@ -44,6 +44,9 @@ class StatementLine:
     payer_iban: str | None = None
     reference: str | None = None    # structured creditor reference / end-to-end id
     remittance: str | None = None   # unstructured remittance text
+    #: where the line stands in its file (``row 3``, ``Stmt[1]/Ntry[2]/…``), for findings;
+    #: not part of its content
+    where: str | None = field(default=None, compare=False)
 
 
 class SpooledLines:

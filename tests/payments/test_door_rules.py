@@ -1,0 +1,104 @@
+"""Statement lines refused or held back at the door (issue pay28): a bank id met again with
+other content, a bank id twice in one statement, value dates outside reason, and payments
+dated before the invoice they would pay. Real statement files, a real store (SQLite and
+PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from claims.errors import InputError
+from claims.payments import service
+from claims.store import Store
+from claims.store.tables import PaymentRow
+from tests.payments.statements import Tx, camt053
+
+HEADER = "date,amount,currency,payer_name,payer_iban,reference,remittance,id"
+
+
+def statement(tmp_path: Path, name: str, *rows: str) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def payments(store: Store) -> int:
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(PaymentRow)) or 0
+
+
+# -- item 4: the same bank id in a later file ----------------------------------------------------
+
+def test_same_bank_id_same_content_is_known_other_content_is_a_conflict(
+        ledger: Store, tmp_path: Path) -> None:
+    first = statement(tmp_path, "first.csv",
+                      "2026-11-20,1500.00,EUR,Ministry of Works,,,INV-2026-001,TX1")
+    assert service.import_statement(ledger, first).added == 1
+    # the same transaction again (its free text worded otherwise): known, the new line added
+    again = statement(tmp_path, "again.csv",
+                      "2026-11-20,1500.00,EUR,Ministry of Works,,,INV-2026-001 paid,TX1",
+                      "2026-11-21,200.00,EUR,Ministry of Works,,,INV-2026-002,TX2")
+    summary = service.import_statement(ledger, again)
+    assert (summary.added, summary.already_known) == (1, 1)
+    # the same id for other money from another payer on another day: a conflict, nothing kept
+    other = statement(tmp_path, "other.csv",
+                      "2026-11-22,300.00,EUR,Ministry of Works,,,INV-2026-003,TX3",
+                      "2026-11-23,500.00,EUR,Health Agency,,,INV-2026-005,TX1")
+    with pytest.raises(InputError) as err:
+        service.import_statement(ledger, other)
+    assert (err.value.rule, err.value.field) == ("bank-id-conflict", "row 3")
+    message = str(err.value)
+    for needle in (str(other), "csv:generic:TX1", "from first.csv", "amount 1500.00 ≠ 500.00",
+                   "value date 2026-11-20 ≠ 2026-11-23",
+                   "payer name Ministry of Works ≠ Health Agency", "nothing of this file"):
+        assert needle in message, message
+    assert "currency" not in message  # only the facts that differ
+    assert payments(ledger) == 2  # TX3 of the refused file was not kept
+
+
+def test_a_bank_id_conflict_through_the_cli_is_one_line(pay_cli, tmp_path: Path) -> None:
+    first = statement(tmp_path, "first.csv", "2026-11-20,1500.00,EUR,A,,,x,TX1")
+    assert pay_cli("payments", "import", str(first)).exit_code == 0
+    other = statement(tmp_path, "other.csv", "2026-11-20,500.00,EUR,A,,,x,TX1")
+    result = pay_cli("payments", "import", str(other))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "[rule: bank-id-conflict]" in result.output
+
+
+# -- item 5: one bank id twice in one statement ------------------------------------------------
+
+def test_one_bank_id_twice_in_one_statement(ledger: Store, tmp_path: Path) -> None:
+    """Identical lines with one id are one transaction (the second a duplicate); different
+    ones are refused naming both lines, never a database UNIQUE error."""
+    twice = statement(tmp_path, "twice.csv",
+                      "2026-11-20,200.00,EUR,Ministry of Works,,,INV-2026-002,TX9",
+                      "2026-11-20,200.00,EUR,Ministry of Works,,,INV-2026-002,TX9")
+    summary = service.import_statement(ledger, twice)
+    assert (summary.lines, summary.added, summary.already_known) == (2, 1, 1)
+    clash = statement(tmp_path, "clash.csv",
+                      "2026-11-21,300.00,EUR,Ministry of Works,,,INV-2026-003,TX8",
+                      "2026-11-21,450.00,EUR,Ministry of Works,,,INV-2026-004,TX8")
+    with pytest.raises(InputError) as err:
+        service.import_statement(ledger, clash)
+    assert (err.value.rule, err.value.field) == ("bank-id-repeated", "row 3")
+    assert "also on row 2" in str(err.value) and "amount 300.00 ≠ 450.00" in str(err.value)
+    assert "UNIQUE" not in str(err.value)
+    camt = tmp_path / "twice.xml"
+    camt.write_bytes(camt053([Tx("300.00", bank_ref="REF-1"), Tx("450.00", bank_ref="REF-1")]))
+    with pytest.raises(InputError) as err:
+        service.import_statement(ledger, camt)
+    assert (err.value.rule, err.value.field) == ("bank-id-repeated", "Stmt[1]/Ntry[2]")
+    assert "also on Stmt[1]/Ntry[1]" in str(err.value)
+    assert payments(ledger) == 1
+
+
+def test_json_counts_a_repeated_line_as_already_known(pay_cli, tmp_path: Path) -> None:
+    twice = statement(tmp_path, "twice.csv", "2026-11-20,5.00,EUR,A,,,x,T1",
+                      "2026-11-20,5.00,EUR,A,,,x,T1")
+    data = json.loads(pay_cli("payments", "import", str(twice), "--json").stdout)
+    assert (data["lines"], data["added"], data["already_known"]) == (2, 1, 1)
