@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from claims.payments.parsers import (
     CsvMapping, Statement, StatementLine, csv_mapping, parse_statement,
 )
 from claims.payments.reversals import record_reversals
+from claims.payments.statement import check_value_date
 from claims.store.tables.payments import (
     BankCsvMappingRow, PayerAccountRow, PaymentEventRow, PaymentMatchRow, StatementImportRow,
 )
@@ -265,7 +266,7 @@ def _insert_payments(s: Session, lines: Sequence[StatementLine], matches: Sequen
 
 def _import_lines(s: Session, lines: Iterable[StatementLine], source: str,
                   settings: MatchSettings, actor: str, import_id: int,
-                  summary: ImportSummary) -> None:
+                  summary: ImportSummary, today: date) -> None:
     """Match, insert and apply ``lines`` (a list or a stream) batch by batch against one book
     (earlier lines take money first, as in one pass); nothing of a batch is kept in memory
     once it is written, so neither the session nor this function grows with the file."""
@@ -273,6 +274,8 @@ def _import_lines(s: Session, lines: Iterable[StatementLine], source: str,
     it = iter(lines)
     while batch := list(islice(it, IMPORT_BATCH)):
         summary.lines += len(batch)
+        for line in batch:
+            check_value_date(line, file=summary.file, today=today)
         if book is None:
             book = load_book(s)  # every currency: a stream's currencies are not known ahead
         fresh, known = fresh_lines(s, batch, file=summary.file, import_id=import_id)
@@ -322,16 +325,20 @@ def save_mapping(store: Store, bank: str, data: dict[str, Any], *, file: str = "
 
 def import_statement(store: Store, path: Path, *, fmt: str | None = None,
                      bank: str | None = None, settings: MatchSettings | None = None,
-                     actor: str = "", dry_run: bool = False) -> ImportSummary:
+                     actor: str = "", dry_run: bool = False,
+                     today: date | None = None) -> ImportSummary:
     """Import a statement file: new credits become payments, matched and applied or queued.
 
     The file is streamed (memory flat in its lines) inside one transaction: a bad line
     anywhere keeps nothing. The same file (by content) or the same lines (by their bank ids)
     imported again add nothing; a bank id met again with other facts (amount, date, currency,
     payer) is a conflict that keeps nothing (:mod:`claims.payments.bank_ids`). With
-    ``dry_run`` everything is computed and nothing is kept.
+    ``dry_run`` everything is computed and nothing is kept. A value date outside reason (before
+    1900, or more than a week after ``today``, default today in UTC) is refused
+    (:func:`~claims.payments.statement.check_value_date`).
     """
     settings = settings or MatchSettings()
+    today = today or datetime.now(UTC).date()
     digest = file_digest(path)
     mapping = get_mapping(store, bank) if bank else None
     statement: Statement = parse_statement(path, fmt, mapping=mapping, bank=bank or "generic")
@@ -347,11 +354,14 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
         s.add(record)
         s.flush()
         record_id = record.id
-        _import_lines(s, statement.lines, statement.format, settings, actor, record_id, summary)
+        _import_lines(s, statement.lines, statement.format, settings, actor, record_id, summary,
+                      today)
         summary.debits_skipped = statement.debits_skipped
         s.execute(update(StatementImportRow).where(StatementImportRow.id == record_id)
                   .values(added=summary.added, lines=summary.lines, account=statement.account,
                           statement_id=statement.statement_id))
+        for line in statement.reversals:
+            check_value_date(line, file=summary.file, today=today)
         _import_reversals(s, statement, record_id, actor, summary)
         if dry_run:
             s.rollback()
@@ -386,7 +396,9 @@ def record_portal_payment(store: Store, *, portal: str, advice_id: str, invoice_
     settings = settings or MatchSettings()
     line = StatementLine(external_id=f"portal:{portal}:{advice_id}", value_date=value_date,
                          amount=amount, currency=currency, payer_name=payer_name,
-                         reference=invoice_number, remittance=f"{portal} payment advice")
+                         reference=invoice_number, remittance=f"{portal} payment advice",
+                         where=f"advice {advice_id}")
+    check_value_date(line, file=f"portal:{portal}", today=datetime.now(UTC).date())
     summary = ImportSummary(f"portal:{portal}", "portal", lines=1)
     with store.session() as s:
         existing = s.scalar(select(PaymentRow).where(PaymentRow.external_id ==

@@ -16,11 +16,12 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import IO
 
 from claims.core.money import CURRENCIES, AmountOutOfRange, check_amount, to_decimal
+from claims.core.moments import check_date
 from claims.errors import InputError
 
 #: the most bytes a statement may hold inside one token — one attribute, one text, one CSV
@@ -30,6 +31,9 @@ MAX_TOKEN_BYTES = 1 << 20
 MAX_ENTRY_ELEMENTS = 100_000
 #: reversal lines of a statement kept in memory; more go to a temporary file
 REVERSALS_IN_MEMORY = 10_000
+#: days a statement line's value date may lie after today (UTC): banks book some credits with
+#: the next business days' value (a weekend, a holiday); later than this is refused
+FUTURE_VALUE_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +158,20 @@ def read_money(text: str | None, currency: str | None, *, file: str, where: str,
         raise InputError(f"{amount} has more decimals than {currency} allows", file=file,
                          field=where, rule="amount-minor-units") from err
     return amount, currency  # as written: the ids of lines without one hash it (stable_id)
+
+
+def check_value_date(line: StatementLine, *, file: str, today: date) -> None:
+    """A line's value date within reason, else an InputError naming the file and line: within
+    the one range of dates (:func:`claims.core.moments.check_date`, 1900 … 2999, rule
+    ``date-range``) and at most :data:`FUTURE_VALUE_DAYS` after ``today`` (rule
+    ``value-date-future``): money is not received in 2999."""
+    where = f"{line.where}: value date" if line.where else "value date"
+    check_date(line.value_date, where, file=file)
+    latest = today + timedelta(days=FUTURE_VALUE_DAYS)
+    if line.value_date > latest:
+        raise InputError(f"{line.value_date} is in the future: a value date may lie at most "
+                         f"{FUTURE_VALUE_DAYS} days after today ({today}), i.e. up to {latest}",
+                         file=file, field=where, rule="value-date-future")
 
 
 def iban(text: str | None) -> str | None:

@@ -6,16 +6,25 @@ PostgreSQL)."""
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from claims.collections.due import ensure_due_dates
+from claims.collections.receivables import open_items
+from claims.collections.settings import CollectionsConfig
 from claims.errors import InputError
-from claims.payments import service
+from claims.payments import reconcile, service
+from claims.reports.kpis import kpis
 from claims.store import Store
 from claims.store.tables import PaymentRow
+from tests.payments.conftest import LEDGER
 from tests.payments.statements import Tx, camt053
+
+TODAY = date(2026, 12, 2)
 
 HEADER = "date,amount,currency,payer_name,payer_iban,reference,remittance,id"
 
@@ -102,3 +111,61 @@ def test_json_counts_a_repeated_line_as_already_known(pay_cli, tmp_path: Path) -
                       "2026-11-20,5.00,EUR,A,,,x,T1")
     data = json.loads(pay_cli("payments", "import", str(twice), "--json").stdout)
     assert (data["lines"], data["added"], data["already_known"]) == (2, 1, 1)
+
+
+# -- item 6: value dates outside reason; paid as of a date by one rule -----------------------
+
+@pytest.mark.parametrize(("day", "rule"), [("2999-12-16", "value-date-future"),
+                                           ("0001-01-01", "date-range"),
+                                           ("2026-12-10", "value-date-future")])
+def test_value_dates_outside_reason_are_refused(ledger: Store, tmp_path: Path, day: str,
+                                                rule: str) -> None:
+    """Before 1900 (the one range of dates, claims.core.moments.check_date) or more than a week
+    after today: refused naming the file, the line and the rule; nothing kept."""
+    path = statement(tmp_path, "dated.csv",
+                     "2026-11-20,200.00,EUR,Ministry of Works,,,INV-2026-002,OK1",
+                     f"{day},1500.00,EUR,Ministry of Works,,,INV-2026-001,D1")
+    with pytest.raises(InputError) as err:
+        service.import_statement(ledger, path, today=TODAY)
+    assert (err.value.rule, err.value.field) == (rule, "row 3: value date")
+    assert str(err.value).startswith(f"{path}: row 3: value date: ")
+    camt = tmp_path / "dated.xml"
+    camt.write_bytes(camt053([Tx("10.00", value_date=date.fromisoformat(day))]))
+    with pytest.raises(InputError) as err:
+        service.import_statement(ledger, camt, today=TODAY)
+    assert (err.value.rule, err.value.field) == (rule, "Stmt[1]/Ntry[1]: value date")
+    assert payments(ledger) == 0
+
+
+def test_far_dates_through_the_cli_are_one_line(pay_cli, tmp_path: Path) -> None:
+    for day in ("2999-12-16", "0001-01-01"):
+        path = statement(tmp_path, "far.csv", f"{day},10.00,EUR,A,,,x,T1")
+        result = pay_cli("payments", "import", str(path))
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 1
+        assert "row 2: value date" in result.output
+
+
+def test_a_payment_value_dated_later_is_paid_from_that_day_in_every_view(
+        ledger: Store, tmp_path: Path) -> None:
+    """A credit value-dated six days ahead (within the tolerance) is applied, but neither the
+    reconciliation nor the KPIs count it as paid before its value date: one rule
+    (claims.store.asof)."""
+    path = statement(tmp_path, "ahead.csv",
+                     "2026-12-08,1500.00,EUR,Ministry of Works,,,INV-2026-001,F1")
+    assert service.import_statement(ledger, path, today=TODAY).applied == 1
+    ensure_due_dates(ledger.engine, CollectionsConfig())
+    invoiced = sum((i.total for i in LEDGER), Decimal(0))
+    for as_of, paid in ((TODAY, Decimal(0)), (date(2026, 12, 8), Decimal("1500.00"))):
+        entries = reconcile.reconciliation(ledger, as_of=as_of)
+        [works] = [e for e in entries if e["customer"] == "Ministry of Works"]
+        assert (works["paid"], works["received"]) == (paid, paid)
+        open_total = sum((e["open"] for e in entries), Decimal(0))
+        assert open_total == invoiced - paid
+        assert kpis(ledger.engine, as_of, currency="EUR")["receivables"] == open_total
+        with ledger.engine.connect() as conn:  # claims followup receivables, account show
+            items = open_items(conn, CollectionsConfig(), as_of=as_of)
+        assert sum((i.open_amount for i in items), Decimal(0)) == open_total
+    # invoices issued after the as-of date are not invoiced yet
+    early = reconcile.reconciliation(ledger, as_of=date(2026, 9, 1))
+    assert sum((e["invoiced"] for e in early), Decimal(0)) == Decimal("1500.00")
