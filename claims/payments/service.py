@@ -25,7 +25,7 @@ from claims.errors import ConflictError, InputError, NotFound
 from claims.core.money import CURRENCIES, check_amount
 from claims.payments.bank_ids import fresh_lines
 from claims.payments.matching import (
-    Allocation, Book, Match, MatchSettings, OpenItem, match_lines, plain,
+    Allocation, Book, Match, MatchSettings, OpenItem, issued_by, match_lines, plain,
 )
 from claims.payments.parsers import (
     CsvMapping, Statement, StatementLine, csv_mapping, parse_statement,
@@ -140,6 +140,11 @@ def _apply(s: Session, payment: PaymentRow, allocations: Sequence[Allocation], *
         if invoice.currency != payment.currency:
             raise ConflictError(f"invoice {invoice.number} is in {invoice.currency}, the "
                                 f"payment in {payment.currency}")
+        if not issued_by(invoice.issue_date, payment.value_date):
+            raise ConflictError(
+                f"invoice {invoice.number} was issued on {invoice.issue_date}, after the "
+                f"payment's value date {payment.value_date}: a payment cannot pay an invoice "
+                "before it is issued; reject the match or name another invoice")
         owed = _invoice_open(s, a.invoice_id)
         if a.amount > owed:
             raise ConflictError(f"invoice {invoice.number} has {owed} open; cannot apply "

@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from claims.collections.due import ensure_due_dates
 from claims.collections.receivables import open_items
 from claims.collections.settings import CollectionsConfig
-from claims.errors import InputError
+from claims.errors import ConflictError, InputError
 from claims.payments import reconcile, service
 from claims.reports.kpis import kpis
 from claims.store import Store
 from claims.store.tables import PaymentRow
+from claims.workspace import Workspace
 from tests.payments.conftest import LEDGER
 from tests.payments.statements import Tx, camt053
 
@@ -169,3 +170,41 @@ def test_a_payment_value_dated_later_is_paid_from_that_day_in_every_view(
     # invoices issued after the as-of date are not invoiced yet
     early = reconcile.reconciliation(ledger, as_of=date(2026, 9, 1))
     assert sum((e["invoiced"] for e in early), Decimal(0)) == Decimal("1500.00")
+
+
+# -- item 1: a payment dated before the invoice ------------------------------------------------
+
+def test_a_payment_dated_before_the_invoice_goes_to_review(ledger: Store, tmp_path: Path) -> None:
+    """Not applied automatically (review, the reason names the dates), not applicable by hand
+    to that invoice, and the receivables as of any date never go negative."""
+    early = statement(tmp_path, "early.csv",
+                      "2026-03-01,1500.00,EUR,Ministry of Works,,,INV-2026-001,EARLY1")
+    summary = service.import_statement(ledger, early, today=TODAY)
+    assert (summary.added, summary.applied, summary.review) == (1, 0, 1)
+    [queued] = service.review_queue(ledger)
+    assert queued["flags"] == ["before-issue"] and queued["proposal"] == []
+    assert "value date 2026-03-01 is before the invoice's issue date" in queued["reason"]
+    with pytest.raises(ConflictError, match="no proposal"):
+        service.accept(ledger, queued["payment_id"])
+    with pytest.raises(ConflictError) as err:
+        service.change(ledger, queued["payment_id"], [("INV-2026-001", None)])
+    assert "INV-2026-001 was issued on 2026-09-01, after the payment's value date 2026-03-01" \
+        in str(err.value)
+    ensure_due_dates(ledger.engine, CollectionsConfig())
+    for as_of in (date(2026, 6, 1), date(2026, 9, 1), TODAY):
+        assert kpis(ledger.engine, as_of, currency="EUR")["receivables"] >= 0
+    assert kpis(ledger.engine, date(2026, 6, 1), currency="EUR")["receivables"] == 0
+
+
+def test_the_testers_early_payment_through_the_cli(pay_cli, tmp_path: Path) -> None:
+    """The report as given: imported, left in review, kpi as of 2026-06-01 not negative."""
+    ws = Workspace(pay_cli.root)
+    ws.store.put_invoices(LEDGER)
+    ws.close()
+    early = statement(tmp_path, "early.csv",
+                      "2026-03-01,1500.00,EUR,Ministry of Works,,,INV-2026-001,EARLY1")
+    data = json.loads(pay_cli("payments", "import", str(early), "--json").stdout)
+    assert (data["applied"], data["review"]) == (0, 1)
+    kpi = json.loads(pay_cli("kpi", "--as-of", "2026-06-01", "--currency", "EUR",
+                             "--json").stdout)
+    assert Decimal(kpi["receivables"]) == 0
