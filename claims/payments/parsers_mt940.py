@@ -8,6 +8,9 @@ closing balance (``:62F:``/``:62M:`` and what follows). Memory is then flat in t
 lines, whatever the size of one statement; the balance check (opening + transactions =
 closing) is made per statement as before. Each line is decoded as UTF-8, else ISO-8859-1
 (MT940 from German banks often is). A line longer than :data:`MAX_TOKEN_BYTES` is refused.
+The dates a field opens with (``:61:`` value and entry date, balance dates) are checked before
+the parser sees them: it would move 30 February to the 28th; an impossible date is refused
+naming its line (rule ``mt940-date``).
 """
 
 from __future__ import annotations
