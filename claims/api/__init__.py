@@ -30,7 +30,7 @@ from claims.api.setup import *  # noqa: F403
 from claims.api.sources import *  # noqa: F403
 from claims.api.web import *  # noqa: F403
 from claims.core.moments import parse_date, parse_moment
-from claims.core.money import fmt, to_decimal
+from claims.core.money import AmountOutOfRange, fmt, to_decimal
 from claims.errors import (
     BundleError, ClaimsError, ConflictError, EvidenceFailed, InputError, NotFound,
     PortalUnreachable, StoreError, SyncLocked, UnknownName, ValidationFailed, WorkspaceError,
@@ -47,7 +47,8 @@ __all__ = [  # noqa: F405 - the names each slice module exports
     *forecast.__all__,
     *lifecycle.__all__, *payments.__all__, *web.__all__,
     *portal.__all__, *reports.__all__, *setup.__all__, *sources.__all__,
-    "fmt", "to_decimal", "parse_date", "parse_moment", "BundleError", "ClaimsError",
+    "AmountOutOfRange", "fmt", "to_decimal", "parse_date", "parse_moment", "BundleError",
+    "ClaimsError",
     "ConflictError", "EvidenceFailed",
     "InputError", "NotFound", "PortalError", "PortalUnreachable", "StoreError", "SyncLocked",
     "UnknownName", "ValidationFailed", "WorkspaceError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,11 @@ def payment_history(ws: Workspace, payment_id: int) -> list[dict[str, Any]]:
     return service.history(ws.store, payment_id)
 
 
-def reconciliation(ws: Workspace, *, customer: str | None = None) -> list[dict[str, Any]]:
-    """Per customer: invoiced, claimed, paid, open, and every unexplained difference."""
-    return reconcile.reconciliation(ws.store, customer=customer)
+def reconciliation(ws: Workspace, *, customer: str | None = None,
+                   as_of: date | None = None) -> list[dict[str, Any]]:
+    """Per customer: invoiced, claimed, paid, open, and every unexplained difference, as of
+    ``as_of`` (default today) by the rule of the other as-of views (claims.store.asof)."""
+    return reconcile.reconciliation(ws.store, customer=customer, as_of=as_of or date.today())
 
 
 def read_mapping_file(path: Path) -> dict[str, Any]:

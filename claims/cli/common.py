@@ -29,7 +29,9 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from claims.api import ClaimsError, InputError, PortalError, Workspace, find_workspace, to_decimal
+from claims.api import (
+    AmountOutOfRange, ClaimsError, InputError, PortalError, Workspace, find_workspace, to_decimal,
+)
 # the one reading of dates and moments, re-exported for the commands (claims.core.moments)
 from claims.api import parse_date, parse_moment  # noqa: F401
 
@@ -175,7 +177,10 @@ def emit_json(data: Any) -> None:
 def parse_amount(text: str, field: str) -> Decimal:
     """An amount option value as an exact Decimal; a clear error otherwise."""
     try:
-        return to_decimal(text)
+        return to_decimal(text, field=field)
+    except AmountOutOfRange as err:  # e.g. 1e400: the one reading's own words
+        raise InputError(str(err).removeprefix(f"{field}: "), field=field,
+                         rule="amount") from None
     except ValueError:
         raise InputError(f"{text!r} is not an amount", field=field, rule="amount") from None
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.cli.common import JsonOption, emit_json, parse_amount, workspace_from
+from claims.cli.common import JsonOption, emit_json, parse_amount, parse_date, workspace_from
 
 app = typer.Typer(no_args_is_help=True,
                   help="Cash application: statements in, payments matched, reviewed, undone.")
@@ -186,12 +186,17 @@ def reverse_cmd(ctx: typer.Context, reversal_id: int = typer.Argument(...),
 @app.command("reconcile")
 def reconcile_cmd(ctx: typer.Context,
                   customer: str = typer.Option(None, "--customer", help="only this customer"),
+                  as_of: str = typer.Option(None, "--as-of",
+                                            help="YYYY-MM-DD (default: today)"),
                   as_json: bool = JsonOption) -> None:
-    """Per customer: invoiced, claimed, paid, open, and every unexplained difference.
+    """Per customer: invoiced, claimed, paid, open, and every unexplained difference, as of a
+    date: invoices issued and payments received (value date) by then, as kpi and followup
+    receivables count them.
 
-    Example: claims payments reconcile --customer "Ministry of Works"
+    Example: claims payments reconcile --customer "Ministry of Works" --as-of 2026-11-30
     """
-    rows = api.reconciliation(workspace_from(ctx), customer=customer)
+    rows = api.reconciliation(workspace_from(ctx), customer=customer,
+                              as_of=parse_date(as_of, "--as-of"))
     if as_json:
         emit_json(rows)
         return

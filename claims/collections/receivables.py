@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import TextClause
 from claims.collections.settings import CollectionsConfig
 from claims.core import disputes
 from claims.core.money import minor_units, round_money
+from claims.store.asof import APPLICATION_KNOWN, SCHEDULE_ISSUED, as_of_params
 from claims.store.tables import MONEY_SCALE, UTCDateTime, money_from_sql
 
 #: Claim statuses at which a claim waits on the agency (a long wait there means "stuck").
@@ -88,11 +89,10 @@ def items_cte(sql: Sql, config: CollectionsConfig, as_of: date | None = None,
     params: dict[str, Any] = {}
     known = ""
     issued = ""
-    if as_of is not None:
-        params |= {"as_of": as_of, "as_of_end": day_start(as_of + timedelta(days=1))}
-        known = ("AND (p.value_date <= :as_of OR (a.payment_id IS NULL "
-                 "AND a.applied_at < :as_of_end))")
-        issued = "WHERE s.issue_date <= :as_of"
+    if as_of is not None:  # the one rule of what is known on a date (claims.store.asof)
+        params |= as_of_params(as_of)
+        known = f"AND {APPLICATION_KNOWN}"
+        issued = f"WHERE {SCHEDULE_ISSUED}"
     number, invoice = sql.invoice_number("s")
     cte = f"""WITH
 paid AS (

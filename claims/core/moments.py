@@ -22,9 +22,17 @@ def parse_date(text: str | None, field: str) -> date | None:
     except ValueError:
         raise InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=field,
                          rule="iso-date") from None
+    return check_date(value, field, shown=repr(text))
+
+
+def check_date(value: date, field: str | None, *, file: str | None = None,
+               shown: str | None = None) -> date:
+    """``value`` if it lies within 1900-01-01 … 2999-12-31, the one range of dates every door
+    takes (a typed option, a statement's value date); else an InputError (rule ``date-range``)
+    naming ``file`` and ``field``."""
     if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise InputError(f"{text!r} is outside {EARLIEST_DATE} … {LATEST_DATE}", field=field,
-                         rule="date-range")
+        raise InputError(f"{shown or value} is outside {EARLIEST_DATE} … {LATEST_DATE}",
+                         file=file, field=field, rule="date-range")
     return value
 
 

@@ -40,13 +40,20 @@ DEFAULT_ROUNDING: RoundingMode = "half-up"
 #: many amounts in SQL still fit in 64 bits.
 MAX_AMOUNT = Decimal("99999999999.99")
 
+
+class AmountOutOfRange(ValueError):
+    """An amount above :data:`MAX_AMOUNT` in magnitude (``1e400``, 59 digits): refused when it
+    is read, before any arithmetic could overflow the decimal context."""
+
 #: ``1234.5``, ``-1,234.50`` (grouping only in front of a decimal part), ``.5``
 _PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+\.\d+")
 
 
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
-    """A ``Decimal`` from a string, int or Decimal; floats and junk raise ``ValueError``."""
+    """A ``Decimal`` from a string, int or Decimal; floats, junk and an amount above
+    :data:`MAX_AMOUNT` (:class:`AmountOutOfRange`, e.g. ``1e400``) raise ``ValueError``: this
+    is the one reading of an amount, so every door refuses them the same way."""
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError(
             f"{field}: {value!r} is a binary float; write amounts as strings, e.g. \"1500.50\"")
@@ -60,6 +67,9 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
         raise ValueError(f"{field}: {value!r} is not an amount")
     if not result.is_finite():
         raise ValueError(f"{field}: {value!r} is not a finite number")
+    if abs(result) > MAX_AMOUNT:
+        raise AmountOutOfRange(f"{field}: {value} exceeds the largest amount accepted, "
+                               f"{MAX_AMOUNT:,} (docs/kpis.md, \"Rounding\")")
     return result
 
 
@@ -96,15 +106,12 @@ def check_amount(value: object, currency: str, *, field: str = "amount",
     number, an amount finer than the minor unit (100.005 USD), one above :data:`MAX_AMOUNT`,
     or (``negative=False``) a negative amount.
     """
-    amount = to_decimal(value, field=field)
+    amount = to_decimal(value, field=field)  # refuses one above MAX_AMOUNT
     places = minor_units(currency)
     if amount != amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):
         unit = Decimal(1).scaleb(-places)
         raise ValueError(f"{field}: {value} has a fraction below the minor unit of {currency} "
                          f"({unit}); amounts are exact to the {unit}, never rounded at the door")
-    if abs(amount) > MAX_AMOUNT:
-        raise ValueError(f"{field}: {value} exceeds the largest amount accepted, "
-                         f"{MAX_AMOUNT:,} (docs/kpis.md, \"Rounding\")")
     if not negative and amount < 0:
         raise ValueError(f"{field}: {value} is negative")
     return amount.quantize(Decimal(1).scaleb(-places))

@@ -11,6 +11,13 @@ payer known by IBAN (learned) — one open item of that amount  payer      90 (n
 payer known — several open items sum to it (oldest first)     subset     80 (name: 70)
 ===========================================================  =========  =====================
 
+A payment never pays an invoice issued after its value date (:func:`issued_by`, the one rule;
+the review door :func:`claims.payments.service.accept` / ``change`` keeps it too): such an
+invoice is left out of every rule; a reference or text naming only such invoices goes to review
+without a proposal (flag ``before-issue``, the reason names the dates), naming some of them
+costs −25 (flag ``before-issue``). Every as-of view then agrees: money is never applied before
+the invoice exists, so receivables as of a date never go negative.
+
 Then the amount is settled against the invoice(s) found: a difference within the tolerance is
 written off (or taken as a discount) −5; a short payment leaves the rest open and is flagged
 −10; an overpayment puts the excess on account as a credit −10. Several open items of the same
@@ -152,6 +159,19 @@ class Book:
                 self.remaining[a.invoice_id] -= a.amount
 
 
+def issued_by(issue_date: date, value_date: date) -> bool:
+    """The one rule: a payment value-dated ``value_date`` can pay an invoice issued on
+    ``issue_date`` only if the invoice was issued by then (on or before that day)."""
+    return issue_date <= value_date
+
+
+def _before_issue(book: Book, ids: Sequence[int], line: StatementLine) -> str:
+    """The reason's words for invoices ``ids`` issued after ``line``'s value date."""
+    dates = ", ".join(f"{book.items[i].number} issued {book.items[i].issue_date}" for i in ids)
+    return (f"the payment's value date {line.value_date} is before the invoice's issue date "
+            f"({dates}): not applied to it")
+
+
 def _tolerance(settings: MatchSettings, invoice_open: Decimal) -> Decimal:
     return max(settings.tolerance, invoice_open * settings.tolerance_percent / 100)
 
@@ -195,11 +215,14 @@ def _settle(book: Book, ids: Sequence[int], amount: Decimal, settings: MatchSett
             f"short payment: {shown(short, currency)} stays open")
 
 
-def _subset(book: Book, customer_id: int, currency: str, amount: Decimal,
-            settings: MatchSettings, budget: int = 20_000) -> list[int] | None:
-    """The oldest-first subset of a payer's open items that sums to ``amount`` exactly."""
+def _subset(book: Book, customer_id: int, line: StatementLine, settings: MatchSettings,
+            budget: int = 20_000) -> list[int] | None:
+    """The oldest-first subset of a payer's open items (issued by the line's value date) that
+    sums to the line's amount exactly."""
+    currency, amount = line.currency, line.amount
     pool = [i for i in book.by_customer.get(customer_id, ())
-            if book.remaining[i] > 0 and book.items[i].currency == currency]
+            if book.remaining[i] > 0 and book.items[i].currency == currency
+            and issued_by(book.items[i].issue_date, line.value_date)]
     pool = pool[:settings.subset_window]
     values = [book.remaining[i] for i in pool]
     nodes = 0
@@ -239,11 +262,19 @@ def match_line(book: Book, line: StatementLine, settings: MatchSettings) -> Matc
     for method, base, text, label in (
             ("reference", 100, line.reference, "reference"),
             ("text", 95, line.remittance, "invoice number in the text")):
-        ids = same_currency(book.find_numbers(text))
-        if not ids:
+        found = same_currency(book.find_numbers(text))
+        if not found:
             continue
+        customer = book.items[found[0]].customer_id
+        ids = [i for i in found if issued_by(book.items[i].issue_date, line.value_date)]
+        early = [i for i in found if i not in ids]
+        if not ids:  # to review, no proposal: a person decides (reject, or on account)
+            return Match(line, method, 0, f"{label} {_numbers(book, early)}: "
+                         f"{_before_issue(book, early, line)}", customer, (), ("before-issue",))
         allocations, flags, penalty, note = _settle(book, ids, amount, settings)
-        customer = book.items[ids[0]].customer_id
+        if early:
+            flags, penalty = [*flags, "before-issue"], penalty + 25
+            note = f"{note}; {_before_issue(book, early, line)}"
         book.take(allocations)
         return Match(line, method, max(base - penalty, 0),
                      f"{label} {_numbers(book, ids)}: {note}", customer, tuple(allocations),
@@ -257,7 +288,8 @@ def match_line(book: Book, line: StatementLine, settings: MatchSettings) -> Matc
     if customer_id is None:
         return Match(line, "none", 0, "no invoice reference and the payer is unknown")
     same = [i for i in book.by_amount.get((customer_id, currency, amount), ())
-            if book.remaining[i] == amount]
+            if book.remaining[i] == amount
+            and issued_by(book.items[i].issue_date, line.value_date)]
     if same:
         flags = ("ambiguous",) if len(same) > 1 else ()
         allocation = (Allocation(same[0], book.items[same[0]].number, amount),)
@@ -266,7 +298,7 @@ def match_line(book: Book, line: StatementLine, settings: MatchSettings) -> Matc
         return Match(line, "payer", base - (25 if flags else 0),
                      f"payer recognised by {how}; open item {book.items[same[0]].number} of "
                      f"that amount{extra}", customer_id, allocation, flags)
-    subset = _subset(book, customer_id, currency, amount, settings)
+    subset = _subset(book, customer_id, line, settings)
     if subset:
         allocations = tuple(Allocation(i, book.items[i].number, book.remaining[i])
                             for i in subset)

@@ -6,7 +6,9 @@ it closes and then dropped from the tree, so memory stays flat in the number of 
 guards: no single token (an attribute, a text) may run past
 :data:`~claims.payments.statement.MAX_TOKEN_BYTES` without the parser completing an element,
 and no entry may hold more than :data:`~claims.payments.statement.MAX_ENTRY_ELEMENTS`
-elements — either is refused with one finding (rule ``xml-size``).
+elements — either is refused with one finding (rule ``xml-size``). Amounts are unsigned, as
+the ISO 20022 schema has them (the sign is ``CdtDbtInd``): a negative ``Amt`` is refused (rule
+``amount-unsigned``), never read as a credit of minus that much.
 """
 
 from __future__ import annotations
@@ -189,7 +191,7 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
     amt_el = _find(entry, "Amt")
     amount, currency = read_money(amt_el.text if amt_el is not None else None,
                                   amt_el.get("Ccy") if amt_el is not None else None,
-                                  file=file, where=f"{where}/Amt")
+                                  file=file, where=f"{where}/Amt", negative=False)
     reversal = (_text(entry, "RvslInd") or "").lower() in ("true", "1")
     if indicator == "DBIT" and not reversal or indicator == "CRDT" and reversal:
         return "debit", []  # money paid out, or a returned debit: not money received
@@ -222,7 +224,8 @@ def _camt_tx_amount(tx: Element, t_no: int, e: _CamtEntry) -> tuple[Decimal, str
     if tx_amt is None:
         raise InputError("a batch entry's transaction has no amount", file=e.file,
                          field=f"{tx_where}/Amt", rule="camt053-structure")
-    return read_money(tx_amt.text, tx_amt.get("Ccy"), file=e.file, where=f"{tx_where}/Amt")
+    return read_money(tx_amt.text, tx_amt.get("Ccy"), file=e.file, where=f"{tx_where}/Amt",
+                      negative=False)
 
 
 def _camt_tx(tx: Element, t_no: int, e: _CamtEntry) -> StatementLine:
@@ -250,4 +253,5 @@ def _camt_tx(tx: Element, t_no: int, e: _CamtEntry) -> StatementLine:
         external_id=external, value_date=e.value_date, amount=tx_amount,
         currency=tx_currency, payer_name=clean(payer), payer_iban=iban(payer_iban),
         reference=clean(structured or e2e),
-        remittance=clean(" ".join(x for x in (free, e2e if structured else None) if x)))
+        remittance=clean(" ".join(x for x in (free, e2e if structured else None) if x)),
+        where=f"{e.where}/NtryDtls/TxDtls[{t_no}]" if e.batch else e.where)

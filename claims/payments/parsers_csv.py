@@ -129,7 +129,8 @@ def _rows(stream: BinaryIO, mapping: CsvMapping, file: str, bank: str,
 
 def _positive(line: StatementLine) -> StatementLine:
     return StatementLine(line.external_id, line.value_date, -line.amount, line.currency,
-                         line.payer_name, line.payer_iban, line.reference, line.remittance)
+                         line.payer_name, line.payer_iban, line.reference, line.remittance,
+                         line.where)
 
 
 @lru_cache(maxsize=4096)
@@ -171,4 +172,5 @@ def _row(row: dict[str | Any, str | Any], row_no: int, wanted: dict[str, str],
                                                                        seen),
         value_date=value_date, amount=amount, currency=currency,
         payer_name=clean(get("payer_name")), payer_iban=iban(get("payer_iban")),
-        reference=clean(get("reference")), remittance=clean(get("remittance")))
+        reference=clean(get("reference")), remittance=clean(get("remittance")),
+        where=f"row {row_no}")

@@ -8,6 +8,9 @@ closing balance (``:62F:``/``:62M:`` and what follows). Memory is then flat in t
 lines, whatever the size of one statement; the balance check (opening + transactions =
 closing) is made per statement as before. Each line is decoded as UTF-8, else ISO-8859-1
 (MT940 from German banks often is). A line longer than :data:`MAX_TOKEN_BYTES` is refused.
+The dates a field opens with (``:61:`` value and entry date, balance dates) are checked before
+the parser sees them: it would move 30 February to the 28th; an impossible date is refused
+naming its line (rule ``mt940-date``).
 """
 
 from __future__ import annotations
@@ -75,9 +78,11 @@ def _library(text: str, file: str) -> list[Any]:
 
 
 def _fields(fh: BinaryIO, file: str) -> Iterator[tuple[str, str]]:
-    """(tag, text) of each field in file order; the tag is '' for lines before the first."""
-    tag, parts = "", []
+    """(tag, text) of each field in file order; the tag is '' for lines before the first.
+    Each field's dates are checked first (:func:`_check_dates`)."""
+    tag, parts, line_no = "", [], 0
     while raw := fh.readline(MAX_TOKEN_BYTES + 1):
+        line_no += 1
         if len(raw) > MAX_TOKEN_BYTES:
             raise InputError(f"a line longer than {MAX_TOKEN_BYTES} bytes", file=file,
                              rule="mt940-line-length")
@@ -90,9 +95,38 @@ def _fields(fh: BinaryIO, file: str) -> Iterator[tuple[str, str]]:
             if parts:
                 yield tag, "".join(parts)
             tag, parts = found.group(1), []
+            _check_dates(tag, line, file, line_no)
         parts.append(line if line.endswith("\n") else line + "\n")
     if parts:
         yield tag, "".join(parts)
+
+
+#: the dates a field opens with: ``:61:`` value date YYMMDD and entry date MMDD; a balance
+#: (``:60F:``, ``:62M:``, ``:64:`` …) D/C mark and YYMMDD
+_DATED = {"61": re.compile(r":61:(?P<y>\d\d)(?P<m>\d\d)(?P<d>\d\d)((?P<em>\d\d)(?P<ed>\d\d))?"),
+          **{t: re.compile(rf":{t}:[CD](?P<y>\d\d)(?P<m>\d\d)(?P<d>\d\d)")
+             for t in ("60F", "60M", "62F", "62M", "64", "65")}}
+
+
+def _check_dates(tag: str, line: str, file: str, line_no: int) -> None:
+    """An impossible date (30 February, month 13) in a field's opening line is refused naming
+    the line (rule ``mt940-date``): the mt-940 parser would move it to a day that exists."""
+    pattern = _DATED.get(tag)
+    found = pattern.match(line) if pattern else None
+    if found is None:
+        return  # not a dated field, or malformed: the parser's own finding (mt940-syntax)
+    year = 2000 + int(found["y"])
+    checks = [("value date" if tag == "61" else "date", year, found["m"], found["d"])]
+    if found.groupdict().get("em"):  # its year is the value date's or a neighbour: 29 Feb may be
+        checks.append(("entry date", 2000, found["em"], found["ed"]))
+    for name, y, month, day in checks:
+        try:
+            date(y, int(month), int(day))
+        except ValueError:
+            shown = f"{y}-{month}-{day}" if name != "entry date" else f"{month}-{day} (MMDD)"
+            raise InputError(f"{shown} is an impossible date; refused, never moved to a day "
+                             "that exists", file=file, field=f"line {line_no}: :{tag}: {name}",
+                             rule="mt940-date") from None
 
 
 @dataclass
@@ -221,7 +255,7 @@ class _Mt940Reader:
             value_date=value_date, amount=amount, currency=currency,
             payer_name=clean(d.get("applicant_name")),
             payer_iban=iban(d.get("applicant_iban") or d.get("gvc_applicant_iban")),
-            reference=clean(customer_ref), remittance=clean(remittance))
+            reference=clean(customer_ref), remittance=clean(remittance), where=where)
         if mark == "RC":
             self.st.reversals.append(line)
             return None

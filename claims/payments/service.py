@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,15 @@ from sqlalchemy.orm import Session
 from claims.core.importers import regular_file
 from claims.errors import ConflictError, InputError, NotFound
 from claims.core.money import CURRENCIES, check_amount
+from claims.payments.bank_ids import fresh_lines
 from claims.payments.matching import (
-    Allocation, Book, Match, MatchSettings, OpenItem, match_lines, plain,
+    Allocation, Book, Match, MatchSettings, OpenItem, issued_by, match_lines, plain,
 )
 from claims.payments.parsers import (
     CsvMapping, Statement, StatementLine, csv_mapping, parse_statement,
 )
 from claims.payments.reversals import record_reversals
+from claims.payments.statement import check_value_date
 from claims.store.tables.payments import (
     BankCsvMappingRow, PayerAccountRow, PaymentEventRow, PaymentMatchRow, StatementImportRow,
 )
@@ -138,6 +140,11 @@ def _apply(s: Session, payment: PaymentRow, allocations: Sequence[Allocation], *
         if invoice.currency != payment.currency:
             raise ConflictError(f"invoice {invoice.number} is in {invoice.currency}, the "
                                 f"payment in {payment.currency}")
+        if not issued_by(invoice.issue_date, payment.value_date):
+            raise ConflictError(
+                f"invoice {invoice.number} was issued on {invoice.issue_date}, after the "
+                f"payment's value date {payment.value_date}: a payment cannot pay an invoice "
+                "before it is issued; reject the match or name another invoice")
         owed = _invoice_open(s, a.invoice_id)
         if a.amount > owed:
             raise ConflictError(f"invoice {invoice.number} has {owed} open; cannot apply "
@@ -245,16 +252,6 @@ def _count_match(summary: ImportSummary, payment_id: int, line: StatementLine, m
         "allocations": [a.to_json() for a in match.allocations]})
 
 
-def _new_lines(s: Session, lines: Sequence[StatementLine]) -> tuple[list[StatementLine], int]:
-    """The lines whose bank ids are not kept yet, and how many of ``lines`` are."""
-    ids = [line.external_id for line in lines]
-    known: set[str] = set()
-    for start in range(0, len(ids), 500):
-        known.update(s.scalars(select(PaymentRow.external_id).where(
-            PaymentRow.external_id.in_(ids[start:start + 500]))))
-    return [line for line in lines if line.external_id not in known], len(known)
-
-
 def _insert_payments(s: Session, lines: Sequence[StatementLine], matches: Sequence[Match],
                      source: str) -> list[tuple[int, StatementLine]]:
     """Insert ``lines`` as payments (of the customers their ``matches`` found), in one
@@ -274,7 +271,7 @@ def _insert_payments(s: Session, lines: Sequence[StatementLine], matches: Sequen
 
 def _import_lines(s: Session, lines: Iterable[StatementLine], source: str,
                   settings: MatchSettings, actor: str, import_id: int,
-                  summary: ImportSummary) -> None:
+                  summary: ImportSummary, today: date) -> None:
     """Match, insert and apply ``lines`` (a list or a stream) batch by batch against one book
     (earlier lines take money first, as in one pass); nothing of a batch is kept in memory
     once it is written, so neither the session nor this function grows with the file."""
@@ -282,9 +279,11 @@ def _import_lines(s: Session, lines: Iterable[StatementLine], source: str,
     it = iter(lines)
     while batch := list(islice(it, IMPORT_BATCH)):
         summary.lines += len(batch)
+        for line in batch:
+            check_value_date(line, file=summary.file, today=today)
         if book is None:
             book = load_book(s)  # every currency: a stream's currencies are not known ahead
-        fresh, known = _new_lines(s, batch)
+        fresh, known = fresh_lines(s, batch, file=summary.file, import_id=import_id)
         summary.already_known += known
         summary.added += len(fresh)
         matches = match_lines(book, fresh, settings)
@@ -331,14 +330,20 @@ def save_mapping(store: Store, bank: str, data: dict[str, Any], *, file: str = "
 
 def import_statement(store: Store, path: Path, *, fmt: str | None = None,
                      bank: str | None = None, settings: MatchSettings | None = None,
-                     actor: str = "", dry_run: bool = False) -> ImportSummary:
+                     actor: str = "", dry_run: bool = False,
+                     today: date | None = None) -> ImportSummary:
     """Import a statement file: new credits become payments, matched and applied or queued.
 
     The file is streamed (memory flat in its lines) inside one transaction: a bad line
     anywhere keeps nothing. The same file (by content) or the same lines (by their bank ids)
-    imported again add nothing. With ``dry_run`` everything is computed and nothing is kept.
+    imported again add nothing; a bank id met again with other facts (amount, date, currency,
+    payer) is a conflict that keeps nothing (:mod:`claims.payments.bank_ids`). With
+    ``dry_run`` everything is computed and nothing is kept. A value date outside reason (before
+    1900, or more than a week after ``today``, default today in UTC) is refused
+    (:func:`~claims.payments.statement.check_value_date`).
     """
     settings = settings or MatchSettings()
+    today = today or datetime.now(UTC).date()
     digest = file_digest(path)
     mapping = get_mapping(store, bank) if bank else None
     statement: Statement = parse_statement(path, fmt, mapping=mapping, bank=bank or "generic")
@@ -354,11 +359,14 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
         s.add(record)
         s.flush()
         record_id = record.id
-        _import_lines(s, statement.lines, statement.format, settings, actor, record_id, summary)
+        _import_lines(s, statement.lines, statement.format, settings, actor, record_id, summary,
+                      today)
         summary.debits_skipped = statement.debits_skipped
         s.execute(update(StatementImportRow).where(StatementImportRow.id == record_id)
                   .values(added=summary.added, lines=summary.lines, account=statement.account,
                           statement_id=statement.statement_id))
+        for line in statement.reversals:
+            check_value_date(line, file=summary.file, today=today)
         _import_reversals(s, statement, record_id, actor, summary)
         if dry_run:
             s.rollback()
@@ -393,17 +401,17 @@ def record_portal_payment(store: Store, *, portal: str, advice_id: str, invoice_
     settings = settings or MatchSettings()
     line = StatementLine(external_id=f"portal:{portal}:{advice_id}", value_date=value_date,
                          amount=amount, currency=currency, payer_name=payer_name,
-                         reference=invoice_number, remittance=f"{portal} payment advice")
+                         reference=invoice_number, remittance=f"{portal} payment advice",
+                         where=f"advice {advice_id}")
+    check_value_date(line, file=f"portal:{portal}", today=datetime.now(UTC).date())
     summary = ImportSummary(f"portal:{portal}", "portal", lines=1)
     with store.session() as s:
-        fresh, known = _new_lines(s, [line])
-        if known:
-            existing = s.scalar(select(PaymentRow).where(PaymentRow.external_id ==
-                                                        line.external_id))
-            if existing is None:  # another writer removed it between the two reads
-                raise ConflictError(f"payment advice {advice_id} vanished while recording it")
+        existing = s.scalar(select(PaymentRow).where(PaymentRow.external_id ==
+                                                    line.external_id))
+        if existing is not None:  # idempotent per advice (the sync reports it again)
             return {"payment_id": existing.id, "external_id": existing.external_id,
                     "status": "already-recorded"}
+        fresh = [line]
         matches = match_lines(load_book(s, [currency]), fresh, settings)
         _record_matches(s, _insert_payments(s, fresh, matches, "portal"), matches, settings,
                         actor, None, summary)

@@ -16,11 +16,12 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import IO
 
-from claims.core.money import CURRENCIES, to_decimal
+from claims.core.money import CURRENCIES, AmountOutOfRange, check_amount, to_decimal
+from claims.core.moments import check_date
 from claims.errors import InputError
 
 #: the most bytes a statement may hold inside one token — one attribute, one text, one CSV
@@ -30,6 +31,9 @@ MAX_TOKEN_BYTES = 1 << 20
 MAX_ENTRY_ELEMENTS = 100_000
 #: reversal lines of a statement kept in memory; more go to a temporary file
 REVERSALS_IN_MEMORY = 10_000
+#: days a statement line's value date may lie after today (UTC): banks book some credits with
+#: the next business days' value (a weekend, a holiday); later than this is refused
+FUTURE_VALUE_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,9 @@ class StatementLine:
     payer_iban: str | None = None
     reference: str | None = None    # structured creditor reference / end-to-end id
     remittance: str | None = None   # unstructured remittance text
+    #: where the line stands in its file (``row 3``, ``Stmt[1]/Ntry[2]/…``), for findings;
+    #: not part of its content
+    where: str | None = field(default=None, compare=False)
 
 
 class SpooledLines:
@@ -121,10 +128,13 @@ class Statement:
         return self
 
 
-def read_money(text: str | None, currency: str | None, *, file: str,
-               where: str) -> tuple[Decimal, str]:
-    """(amount, currency) of a statement field; InputError for an unknown currency, a missing
-    or malformed amount, or one finer than the currency's minor unit."""
+def read_money(text: str | None, currency: str | None, *, file: str, where: str,
+               negative: bool = True) -> tuple[Decimal, str]:
+    """(amount, currency) of a statement field, read through the one money door
+    (:func:`claims.core.money.check_amount`); InputError for an unknown currency, a missing or
+    malformed amount, one above the largest amount accepted (``1e400``: rule ``amount-range``),
+    one finer than the currency's minor unit, or (``negative=False``: a format whose amounts
+    are unsigned, the sign being a separate mark) a negative one (rule ``amount-unsigned``)."""
     if not currency or currency.upper() not in CURRENCIES:
         raise InputError(f"unknown currency {currency!r} (ISO 4217 code expected)", file=file,
                          field=where, rule="currency-known")
@@ -133,13 +143,35 @@ def read_money(text: str | None, currency: str | None, *, file: str,
         raise InputError("amount is missing", file=file, field=where, rule="amount-required")
     try:
         amount = to_decimal(text.strip(), field=where)
+    except AmountOutOfRange as err:
+        raise InputError(str(err).removeprefix(f"{where}: "), file=file, field=where,
+                         rule="amount-range") from None
     except ValueError as err:
         raise InputError(str(err), file=file, field=where, rule="amount-number") from err
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > CURRENCIES[currency]:
+    if not negative and amount < 0:
+        raise InputError(f"{text.strip()} is negative; amounts in this format are unsigned "
+                         "(the credit/debit mark gives the sign)", file=file, field=where,
+                         rule="amount-unsigned")
+    try:
+        check_amount(amount, currency, field=where)
+    except ValueError as err:
         raise InputError(f"{amount} has more decimals than {currency} allows", file=file,
-                         field=where, rule="amount-minor-units")
-    return amount, currency
+                         field=where, rule="amount-minor-units") from err
+    return amount, currency  # as written: the ids of lines without one hash it (stable_id)
+
+
+def check_value_date(line: StatementLine, *, file: str, today: date) -> None:
+    """A line's value date within reason, else an InputError naming the file and line: within
+    the one range of dates (:func:`claims.core.moments.check_date`, 1900 … 2999, rule
+    ``date-range``) and at most :data:`FUTURE_VALUE_DAYS` after ``today`` (rule
+    ``value-date-future``): money is not received in 2999."""
+    where = f"{line.where}: value date" if line.where else "value date"
+    check_date(line.value_date, where, file=file)
+    latest = today + timedelta(days=FUTURE_VALUE_DAYS)
+    if line.value_date > latest:
+        raise InputError(f"{line.value_date} is in the future: a value date may lie at most "
+                         f"{FUTURE_VALUE_DAYS} days after today ({today}), i.e. up to {latest}",
+                         file=file, field=where, rule="value-date-future")
 
 
 def iban(text: str | None) -> str | None:

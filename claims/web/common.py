@@ -201,6 +201,9 @@ def form_amount(form: Any, name: str) -> Decimal:
     """An amount form field as an exact Decimal (as the CLI reads ``--amount``)."""
     text = form_text(form, name)
     try:
-        return api.to_decimal(text)
+        return api.to_decimal(text, field=name)
+    except api.AmountOutOfRange as err:  # e.g. 1e400: the one reading's own words
+        raise api.InputError(str(err).removeprefix(f"{name}: "), field=name,
+                             rule="amount") from None
     except ValueError:
         raise api.InputError(f"{text!r} is not an amount", field=name, rule="amount") from None

@@ -149,3 +149,33 @@ def test_currency_must_match() -> None:
     assert m.method != "reference"
     m = match_line(book(), line("450.00", reference="GBP-1", currency="GBP"), S)
     assert m.method == "reference" and m.confidence == 100
+
+
+def _dated(amount: str, day: date, **kw: str) -> StatementLine:
+    return StatementLine(external_id=f"d:{amount}:{day}", value_date=day,
+                         amount=Decimal(amount), currency="EUR", **kw)
+
+
+def test_a_payment_dated_before_the_invoice_is_never_proposed_for_it() -> None:
+    """(pay28 item 1) a payment value-dated before an invoice's issue date cannot pay it: by
+    reference or text it goes to review without a proposal, naming both dates; the payer
+    rules leave such invoices out."""
+    b = book()
+    early = match_line(b, _dated("1500.00", date(2026, 3, 1), reference="INV-2026-001"), S)
+    assert (early.method, early.confidence, early.allocations) == ("reference", 0, ())
+    assert early.flags == ("before-issue",)
+    assert "value date 2026-03-01 is before the invoice's issue date" in early.reason
+    assert "INV-2026-001 issued 2026-09-01" in early.reason
+    assert b.remaining[1] == Decimal("1500.00")  # nothing reserved
+    # naming one invoice issued by then and one after: only the first is proposed, -25
+    mixed = match_line(b, _dated("1600.00", date(2026, 9, 1),
+                                 remittance="INV-2026-001 INV-2026-002"), S)
+    assert [a.number for a in mixed.allocations if a.invoice_id] == ["INV-2026-001"]
+    assert "before-issue" in mixed.flags and mixed.confidence < S.auto_apply_threshold
+    # the payer known by name, the amount of an invoice issued later: not that invoice
+    payer = match_line(book(), _dated("450.00", date(2026, 9, 7), payer_name="Health Agency"),
+                       S)
+    assert all(a.invoice_id is None for a in payer.allocations)
+    subset = match_line(book(), _dated("300.00", date(2026, 9, 2),
+                                       payer_name="Ministry of Works"), S)
+    assert subset.method != "subset" or all(a.invoice_id in (1, 2) for a in subset.allocations)

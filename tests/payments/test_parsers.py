@@ -176,3 +176,72 @@ def test_mt940_garbage_is_one_finding_and_nothing_on_stderr(
     assert "\n" not in str(err.value) and "parser message(s) folded in" in str(err.value)
     out, errors = capfd.readouterr()
     assert out == "" and errors == ""
+
+
+# -- pay28: amounts and dates refused at the door ----------------------------------------------
+
+CSV_HEADER = "date,amount,currency,payer_name,payer_iban,reference,remittance,id"
+
+@pytest.mark.parametrize("huge", ["1e400", "1" * 70])
+def test_camt053_and_csv_huge_amounts_are_one_clean_finding(huge: str) -> None:
+    """(pay28 item 7) ``decimal.InvalidOperation`` never escapes: the one reading of an amount
+    refuses it, and the finding names the file, the entry or row and the rule."""
+    data = camt053([Tx("10.00"), Tx("5.00")]).replace(b">5.00<", f">{huge}<".encode())
+    with pytest.raises(InputError) as err:
+        parse_camt053(data, file="s.xml")
+    assert (err.value.rule, err.value.field) == ("amount-range", "Stmt[1]/Ntry[2]/Amt")
+    assert "s.xml" in str(err.value) and "exceeds the largest amount" in str(err.value)
+    csv_data = (f"{CSV_HEADER}\n2026-11-20,10.00,EUR,,,,,A\n2026-11-20,{huge},EUR,,,,,B\n"
+                .encode())
+    with pytest.raises(InputError) as err:
+        parse_csv(csv_data, file="s.csv")
+    assert (err.value.rule, err.value.field) == ("amount-range", "row 3: amount")
+
+
+@pytest.mark.parametrize("indicator", ["CRDT", "DBIT"])
+def test_camt053_negative_amount_is_refused(indicator: str) -> None:
+    """(pay28 item 3) camt.053 amounts are unsigned (the sign is CdtDbtInd): ``-76360.00`` is
+    refused naming the entry, never kept as a credit of minus that much."""
+    data = camt053([Tx("10.00"), Tx("76360.00", credit=indicator == "CRDT")]).replace(
+        b">76360.00<", b">-76360.00<")
+    with pytest.raises(InputError) as err:
+        parse_camt053(data, file="neg.xml")
+    assert (err.value.rule, err.value.field) == ("amount-unsigned", "Stmt[1]/Ntry[2]/Amt")
+    assert "neg.xml" in str(err.value) and "-76360.00 is negative" in str(err.value)
+    batch = camt053([[Tx("100.00"), Tx("50.00")]]).replace(b">50.00<", b">-50.00<")
+    with pytest.raises(InputError) as err:
+        parse_camt053(batch, file="neg.xml")
+    assert err.value.rule == "amount-unsigned"
+    assert err.value.field == "Stmt[1]/Ntry[1]/NtryDtls/TxDtls[2]/Amt"
+
+
+@pytest.mark.parametrize(("date_field", "where"), [
+    ("2602301130", "line 5: :61: value date"),    # 30 February
+    ("2611310230", "line 5: :61: value date"),    # 31 November
+    ("2611201332", "line 5: :61: entry date"),    # month 13
+])
+def test_mt940_impossible_date_is_refused(date_field: str, where: str) -> None:
+    """(pay28 item 2) the parser library made 30 Feb the 28th; an impossible date is refused
+    naming the file, the line and the rule."""
+    data = mt940([Tx("20930.00", text="INV-2026-0103")]).replace(
+        b":61:2611201120", f":61:{date_field}".encode())
+    with pytest.raises(InputError) as err:
+        parse_mt940(data, file="feb.sta")
+    assert (err.value.rule, err.value.field) == ("mt940-date", where)
+    assert str(err.value).startswith("feb.sta: line 5")
+    balance = mt940([Tx("1.00")]).replace(b":60F:C261119", b":60F:C260229")
+    with pytest.raises(InputError) as err:
+        parse_mt940(balance, file="feb.sta")
+    assert (err.value.rule, err.value.field) == ("mt940-date", "line 4: :60F: date")
+
+
+def test_csv_and_camt053_impossible_dates_are_refused() -> None:
+    """(pay28 item 2) CSV and camt.053 already refused 30 February; kept so."""
+    with pytest.raises(InputError) as err:
+        parse_csv(f"{CSV_HEADER}\n2026-02-30,1.00,EUR,,,,,A\n".encode(), file="s.csv")
+    assert (err.value.rule, err.value.field) == ("csv-date", "row 2: date")
+    data = camt053([Tx("10.00", value_date=date(2026, 2, 28))]).replace(
+        b"2026-02-28", b"2026-02-30")
+    with pytest.raises(InputError) as err:
+        parse_camt053(data, file="s.xml")
+    assert (err.value.rule, err.value.field) == ("date-iso", "Stmt[1]/Ntry[1]/ValDt")
