@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from claims.forecast.distributions import (
-    DMAX, DMIN, SPAN, Dist, Sample, estimate_all, median_of, mix, open_slot, paid_slot,
+    DMAX, DMIN, SPAN, Dist, Sample, estimate_all, median_of, mix, paid_slot,
 )
 from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger
 
@@ -269,10 +269,14 @@ def lateness_shares(ledger: Ledger, claim: ClaimFacts, approved: date,
 
 def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     """Review (submitted → approved or returned), correction (returned → submitted again),
-    lateness (paid − (approved + payment days)), per agency and for everyone."""
+    lateness (paid − (approved + payment days)), per agency and for everyone.
+
+    :func:`stage_observations` and :func:`lateness_shares` inline (a call per claim and a
+    tuple per observation were half of it): the same floats."""
     review: dict[str, Sample] = defaultdict(Sample)
     correction: dict[str, Sample] = defaultdict(Sample)
     lateness: dict[str, Sample] = defaultdict(Sample)
+    receipts_of, billed_of = ledger.receipts_of, ledger.billed
     for claim in ledger.claims:
         # events are in time order: none by ``day``, or the last before the window: skip
         events = claim.events
@@ -282,20 +286,35 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
         if not events or events[-1][0] < since:
             continue
         agency = claim.agency
-        for table, start, end in stage_observations(events):
-            samples = (review, correction)[table]
-            _observe((samples[agency], samples["everyone"]), start, end, day)
+        _count_stages(events, day, agency, review, correction)
         approved = claim.first("APPROVED", day)
         if approved is None:
             continue
         target = approved + timedelta(days=claim.payment_days)
-        pair = (lateness[agency], lateness["everyone"])
+        mine, everyone = lateness[agency], lateness["everyone"]
+        # lateness_shares(ledger, claim, approved, day), inline
+        billed = float(billed_of(claim.invoice_id))  # ok: statistics, not money
         left = 1.0
-        for _, slot, share, after in lateness_shares(ledger, claim, approved, day):
-            left = after
-            for s in pair:
-                s.paid[slot] += share
-        for s in pair:
+        for r in receipts_of(claim.invoice_id):
+            if r.day > day:  # oldest first: the rest is later too
+                break
+            if r.kind != "payment" or r.day < approved or left <= 1e-9:
+                continue
+            amount = float(r.amount)  # ok: statistics, not money
+            if billed > 0:
+                share = amount / billed
+                if left < share:  # min(amount / billed, left)
+                    share = left
+            else:
+                share = 1.0 if amount > 0 else 0.0
+            if share <= 0:
+                continue
+            left -= share
+            late = (r.day - target).days
+            slot = SPAN if late > DMAX else 0 if late < DMIN else late - DMIN
+            mine.paid[slot] += share
+            everyone.paid[slot] += share
+        for s in (mine, everyone):
             if left > 1e-9:
                 s.add_open((day - target).days, left)
             s.count()
@@ -307,17 +326,36 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
                 table[GLOBAL if key == "everyone" else key] = dist
 
 
-def _observe(samples: tuple[Sample, ...], start: date, end: date | None, day: date) -> None:
-    if end is not None:
-        slot = paid_slot((end - start).days)
-        for s in samples:
-            s.paid[slot] += 1.0
-            s.n += 1.0
-    else:
-        slot = open_slot((day - start).days)
-        for s in samples:
-            s.censored[slot] += 1.0
-            s.n += 1.0
+def _count_stages(events: list[tuple[date, str]], day: date, agency: str,
+                  review: dict[str, Sample], correction: dict[str, Sample]) -> None:
+    """The claim's reviews and corrections (:func:`stage_observations`) counted as they are
+    found, from the last event back: each adds exactly 1.0, so no sum depends on the order."""
+    review_end: date | None = None
+    correction_end: date | None = None
+    for at, st in reversed(events):
+        if st == "SUBMITTED":
+            samples, end = review, review_end
+            correction_end = at
+        elif st == "RETURNED":
+            samples, end = correction, correction_end
+            review_end = at
+        else:
+            if st in APPROVED:
+                review_end = at
+            continue
+        mine, everyone = samples[agency], samples["everyone"]
+        if end is not None:
+            d = (end - at).days
+            slot = SPAN if d > DMAX else 0 if d < DMIN else d - DMIN
+            mine.paid[slot] += 1.0
+            everyone.paid[slot] += 1.0
+        else:
+            d = (day - at).days
+            slot = SPAN if d >= DMAX else 0 if d < DMIN else d - DMIN
+            mine.censored[slot] += 1.0
+            everyone.censored[slot] += 1.0
+        mine.n += 1.0
+        everyone.n += 1.0
 
 
 @dataclass

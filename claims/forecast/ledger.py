@@ -281,7 +281,7 @@ class Ledger:
         :meth:`Unsettled.at` (the others are known to be paid)."""
         out: list[tuple[Item, Decimal]] = []
         left: dict[int, Decimal] = {}
-        paid_by, as_known = self.paid_by, self.as_known
+        as_known, index, zero = self.as_known, self._paid, Decimal(0)
         for item in self.items if items is None else items:
             if item.issue_date > day:
                 continue
@@ -289,12 +289,18 @@ class Ledger:
                 item = as_known(item, day)
             invoice_id = item.invoice_id
             paid = left.get(invoice_id)
-            if paid is None:
-                paid = paid_by(invoice_id, day)
-            settled = min(paid, item.amount)
+            if paid is None:  # paid_by, inline
+                entry = index.get(invoice_id)
+                if entry is None:
+                    paid = zero
+                else:
+                    k = bisect_right(entry[0], day)
+                    paid = entry[1][k - 1] if k else zero
+            amount = item.amount
+            settled = amount if amount < paid else paid  # min(paid, amount)
             left[invoice_id] = paid - settled
-            if item.amount - settled > 0:
-                out.append((item, item.amount - settled))
+            if amount - settled > 0:
+                out.append((item, amount - settled))
         return out
 
     def settled_on(self, invoice_id: int, amount: Decimal) -> date:

@@ -319,9 +319,13 @@ def _moments(lines: list[Line], weeks: int) -> tuple[list[float], list[float], l
     """Per week: expected receipts, their standard deviation (a customer's lines move
     together, customers are independent) and the amount at stake (lines with weight > 0)."""
     amount = np.array([float(ln.amount) for ln in lines])  # ok: statistics, not money
-    w = np.zeros((len(lines), weeks))
-    for i, ln in enumerate(lines):
-        w[i, :len(ln.weights)] = ln.weights[:weeks]
+    rows = [ln.weights for ln in lines]
+    if all(len(r) == weeks for r in rows):  # the usual case: one array from them all
+        w = np.array(rows, dtype=np.float64).reshape(len(lines), weeks)
+    else:
+        w = np.zeros((len(lines), weeks))
+        for i, ln in enumerate(lines):
+            w[i, :len(ln.weights)] = ln.weights[:weeks]
     live = w > 0.0
     share = np.where(live, w, 0.0)
     mean = (amount[:, None] * share).sum(axis=0)
