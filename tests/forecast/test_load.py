@@ -5,7 +5,9 @@ and the forecast pauses the cyclic collector only while it runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import inspect
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +23,8 @@ from claims.collections.receivables import (
     Sql, as_date, as_datetime, bind, items_cte, money,
 )
 from claims.collections.terms import Instalment, Terms
-from claims.forecast.ledger import Item
+from claims.forecast.ledger import ClaimFacts, Item, Receipt
+from claims.forecast.model import Line
 from claims.forecast.queries import load_ledger
 from claims.workspace import init_workspace
 from tests.collections.conftest import add_invoices, pay, submitted_claim, write_config
@@ -214,3 +217,30 @@ def test_the_ledger_is_freed_before_the_collector_comes_back(
         assert fc.lines and alive_at_enable == [False]
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("cls", [Item, Receipt, ClaimFacts, Line])
+def test_the_written_out_inits_are_the_dataclass_ones(cls) -> None:
+    """Item, Receipt, ClaimFacts and Line write their ``__init__`` out (faster than a frozen
+    dataclass's own): the same parameters in field order with the fields' defaults, each
+    value stored as given (the very object), by position or keyword, and still frozen."""
+    fields = dataclasses.fields(cls)
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert [p.name for p in params] == [f.name for f in fields]
+    for p, f in zip(params, fields, strict=True):
+        expected = inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+        assert p.default == expected, f.name
+        assert f.default_factory is dataclasses.MISSING and f.init
+    values = [object() for _ in fields]
+    made = cls(*values)
+    assert all(getattr(made, f.name) is v for f, v in zip(fields, values, strict=True))
+    assert vars(made) == {f.name: v for f, v in zip(fields, values, strict=True)}
+    assert cls(**{f.name: v for f, v in zip(fields, values, strict=True)}) == made
+    assert dataclasses.replace(made, **{fields[0].name: 1}) != made
+    required = [v for f, v in zip(fields, values, strict=True)
+                if f.default is dataclasses.MISSING]
+    defaulted = cls(*required)
+    assert all(getattr(defaulted, f.name) == f.default for f in fields
+               if f.default is not dataclasses.MISSING)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, fields[0].name, 1)
