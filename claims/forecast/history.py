@@ -376,9 +376,9 @@ def promise_outcomes(ledger: Ledger, day: date, grace_days: int) -> Outcomes:
     running: dict[int, tuple[list[date], list[float]]] = {}
     # only the customers who promised are asked (the others' payments were most of the work)
     for customer in {p.customer_id for p in ledger.promises}:
-        rows = sorted((r.day, float(r.amount))  # ok: statistics, not money
-                      for r in ledger.receipts_of_customer(customer)
-                      if r.kind == "payment" and r.day <= day)
+        rows = sorted([(r.day, float(r.amount))  # ok: statistics, not money
+                       for r in ledger.receipts_of_customer(customer)
+                       if r.kind == "payment" and r.day <= day])
         if not rows:
             continue
         days, sums, total = [], [0.0], 0.0

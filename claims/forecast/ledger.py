@@ -206,7 +206,7 @@ class Ledger:
         order as before."""
         zero = Decimal(0)
         self._sorted = sorted(self.receipts, key=attrgetter("day"))
-        self._days = [r.day for r in self._sorted]
+        self._days = list(map(attrgetter("day"), self._sorted))
         by_invoice: dict[int, list[Receipt]] = {}
         for r in self._sorted:
             rows = by_invoice.get(r.invoice_id)
@@ -215,13 +215,16 @@ class Ledger:
             else:
                 rows.append(r)
         self._by_invoice = by_invoice
-        customer_of: dict[int, int] = {}
+        items = self.items
+        invoices = list(map(attrgetter("invoice_id"), items))
+        # the last item of an invoice names its customer, as the loop before said
+        self._customer_of = dict(zip(invoices, map(attrgetter("customer_id"), items),
+                                     strict=True))
         billed: dict[int, Decimal] = {}
-        for i in self.items:
-            customer_of[i.invoice_id] = i.customer_id
-            billed[i.invoice_id] = billed.get(i.invoice_id, zero) + i.amount
+        get = billed.get
+        for invoice_id, amount in zip(invoices, map(attrgetter("amount"), items), strict=True):
+            billed[invoice_id] = get(invoice_id, zero) + amount
         self._billed = billed
-        self._customer_of = customer_of
         paid: dict[int, tuple[list[date], list[Decimal]]] = {}
         for invoice_id, rows in by_invoice.items():
             if len(rows) == 1:
