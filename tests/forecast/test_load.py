@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import text
 
 from claims import api
 from claims.api.forecast import collector_paused
@@ -88,6 +89,42 @@ def test_items_read_from_the_schedule_are_the_items_of_the_collections_cte(
             "MW-1", "Ministry of Works", date(2026, 3, 2))
     finally:
         ws.close()
+
+
+def test_receipts_and_claim_events_read_as_the_driver_gives_them_are_the_rows_ones(
+        tmp_path: Path, database_url: str) -> None:
+    """load_ledger reads its big queries through the driver's cursor (no SQLAlchemy rows) and
+    cuts each claim's events out of one ordered read: the receipts (day, amount as Decimal at
+    the currency's places, kind) and every claim's (day, status) in order are those read
+    through SQLAlchemy's rows, on SQLite and PostgreSQL."""
+    ws = init_workspace(tmp_path / "ws", database_url=database_url)
+    try:
+        api.load_synthetic_history(ws, invoices=300, customers=20)
+        add_invoices(ws, "Acme Corp", [("A-1", date(2026, 1, 1), None, "900.00")])
+        pay(ws, "A-1", "100.00")
+        ledger = load_ledger(ws.store.engine, config_of(ws))
+        with ws.store.engine.connect() as conn:
+            receipts = sorted((r.invoice_id, as_date(r.day), money(r.amount, r.currency), r.kind)
+                              for r in conn.execute(text(
+                "SELECT a.invoice_id, COALESCE(p.value_date, a.applied_at) AS day, a.amount, "
+                "a.kind, i.currency FROM payment_applications a "
+                "JOIN invoices i ON i.id = a.invoice_id "
+                "LEFT JOIN payments p ON p.id = a.payment_id WHERE a.undone_at IS NULL")))
+            events: dict[int, list[tuple[date, str]]] = {}
+            for r in conn.execute(text("SELECT claim_id, at, status FROM claim_events "
+                                       "WHERE status IS NOT NULL ORDER BY claim_id, at, id")):
+                events.setdefault(r.claim_id, []).append((as_date(r.at), r.status))
+            claims = [r.id for r in conn.execute(text("SELECT id FROM claims ORDER BY id"))]
+    finally:
+        ws.close()
+    got = sorted((r.invoice_id, r.day, r.amount, r.kind) for r in ledger.receipts)
+    assert got == receipts and len(got) > 50
+    assert [str(r[2]) for r in got] == [str(r[2]) for r in receipts]  # the same places
+    assert any(r[2] == Decimal("100.00") for r in got)
+    assert [c.claim_id for c in ledger.claims] == claims
+    assert {c.claim_id: list(c.events) for c in ledger.claims} == {
+        c: events.get(c, []) for c in claims}
+    assert any(len(c.events) > 2 for c in ledger.claims)
 
 
 @pytest.mark.parametrize("enabled", [True, False])
