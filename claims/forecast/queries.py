@@ -179,7 +179,7 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
 
 
 def _claims(conn: Connection, conv: _Conv) -> list[ClaimFacts]:
-    events: dict[int, list[tuple[date, str]]] = {}
+    events: dict[int, tuple[tuple[date, str], ...]] = {}
     ids, days, statuses = conv.columns(_fetch(conn, (
         "SELECT claim_id, at, status FROM claim_events "
         "WHERE status IS NOT NULL ORDER BY claim_id, at, id")), days=(1,)) or ((), (), ())
@@ -189,7 +189,7 @@ def _claims(conn: Connection, conv: _Conv) -> list[ClaimFacts]:
     start = 0
     for claim_id, run in groupby(ids):
         end = start + len(list(run))
-        events[claim_id] = pairs[start:end]
+        events[claim_id] = tuple(pairs[start:end])
         start = end
     contracts = {kid: (agency, portal, _payment_days(data)) for kid, agency, portal, data in
                  conn.execute(text("SELECT id, agency, portal, data FROM contracts")).all()}
@@ -200,7 +200,7 @@ def _claims(conn: Connection, conv: _Conv) -> list[ClaimFacts]:
             continue
         agency, portal, days = contracts[contract_id]
         out.append(ClaimFacts(claim_id, invoice_id, agency, portal, days,
-                              tuple(events.get(claim_id, ()))))
+                              events.get(claim_id, ())))
     return out
 
 
