@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import inspect
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -125,6 +125,25 @@ def test_receipts_and_claim_events_read_as_the_driver_gives_them_are_the_rows_on
     assert {c.claim_id: list(c.events) for c in ledger.claims} == {
         c: events.get(c, []) for c in claims}
     assert any(len(c.events) > 2 for c in ledger.claims)
+
+
+def test_a_second_forecast_sees_what_changed_after_the_first(
+        tmp_path: Path, database_url: str) -> None:
+    """The driver-cursor reads leave nothing open behind them: a payment and a new invoice
+    recorded after a forecast are in the next one (same workspace, same engine)."""
+    ws = init_workspace(tmp_path / "ws", database_url=database_url)
+    try:
+        day = date(2026, 3, 3)
+        add_invoices(ws, "Acme Corp", [("A-1", date(2026, 1, 1), None, "900.00")])
+        first = api.cash_forecast(ws, day)
+        assert [(ln.ref, ln.amount) for ln in first.lines] == [("A-1", Decimal("900.00"))]
+        pay(ws, "A-1", "100.00", at=datetime(2026, 2, 1, 12, tzinfo=UTC))
+        add_invoices(ws, "Acme Corp", [("A-2", date(2026, 2, 1), None, "50.00")])
+        second = api.cash_forecast(ws, day)
+        assert sorted((ln.ref, ln.amount) for ln in second.lines) == [
+            ("A-1", Decimal("800.00")), ("A-2", Decimal("50.00"))]
+    finally:
+        ws.close()
 
 
 @pytest.mark.parametrize("enabled", [True, False])
