@@ -220,20 +220,16 @@ def week_weights(dist: Dist, offset: int, weeks: int) -> tuple[float, ...]:
     date: the mass at delays ≤ −offset is conditioned away. The rest (after the horizon, or
     never) is what the weights do not add up to."""
     cdf = dist.cumulative
-
-    def below(delay: int) -> float:  # P(delay ≤ d)
-        if delay < DMIN:
-            return 0.0
-        return cdf[min(delay, DMAX) - DMIN]
-
-    seen = below(-offset)
-    remaining = 1.0 - seen
+    # P(delay ≤ d) at d = 7k − offset, k = 0…weeks (0 below DMIN, the last value past DMAX),
+    # without a call per point: the same values, the same subtractions and divisions
+    at = []
+    for k in range(weeks + 1):
+        d = 7 * k - offset
+        at.append(0.0 if d < DMIN else cdf[(d if d < DMAX else DMAX) - DMIN])
+    remaining = 1.0 - at[0]
     if remaining <= 1e-12:
         return tuple([0.0] * weeks)
-    out = []
-    for k in range(1, weeks + 1):
-        out.append((below(7 * k - offset) - below(7 * (k - 1) - offset)) / remaining)
-    return tuple(out)
+    return tuple([(at[k] - at[k - 1]) / remaining for k in range(1, weeks + 1)])
 
 
 def convolve(a: Sequence[float], b: Sequence[float], limit: int) -> list[float]:

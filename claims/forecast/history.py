@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from claims.forecast.distributions import (
-    SPAN, Dist, Sample, complete, estimate_all, median_of, mix, open_slot, paid_slot,
+    DMAX, DMIN, SPAN, Dist, Sample, complete, estimate_all, median_of, mix, paid_slot,
 )
 from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger
 
@@ -135,42 +135,70 @@ def receipt_shares(ledger: Ledger, item: Item, day: date, skip: float
 
 def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     """Per item due in the window: each payment by ``day`` at its delay, the rest open
-    (censored at ``day − due``), write-offs as never."""
+    (censored at ``day − due``), write-offs as never.
+
+    :func:`receipt_shares` and the slots inline, one pass per item (a call per item and a
+    tuple per receipt were half of learning): the same float operations in the same order."""
     samples: dict[object, Sample] = defaultdict(Sample)
     lags: dict[int, list[int]] = defaultdict(list)
     used: dict[int, float] = {}
-    #: per (agency, customer): its three samples, looked up (and so made, in this order) once
-    groups_of: dict[tuple[str | None, int], tuple[Sample, Sample, Sample]] = {}
+    #: per (agency, customer): its three samples and its lags (made in this order) once
+    groups_of: dict[tuple[str | None, int], tuple[Sample, Sample, Sample, list[int]]] = {}
+    receipts_of, as_known = ledger.receipts_of, ledger.as_known
     for known in ledger.items:
-        # in_window, inline (a call per item was a tenth of learn): not issued yet, or due
-        # outside the window as known at the end of ``day``: skipped
+        # in_window, inline: not issued yet, or due outside the window as known: skipped
         if known.issue_date > day:
             continue
-        item = known if known.known_from is None else ledger.as_known(known, day)
-        if item.due_date > day or item.due_date < since or item.amount <= 0:
+        item = known if known.known_from is None else as_known(known, day)
+        due = item.due_date
+        if due > day or due < since or item.amount <= 0:
             continue
         total = float(item.amount)  # ok: a weight for the delay distribution, not money
         pkey = (item.agency, item.customer_id)
         groups = groups_of.get(pkey)
         if groups is None:
-            groups = groups_of[pkey] = (samples[item.customer_id],
-                                        samples[parent_key(ledger, item)], samples[GLOBAL])
+            groups = groups_of[pkey] = (samples[item.customer_id], samples[
+                parent_key(ledger, item)], samples[GLOBAL], lags[item.customer_id])
+        own, parent, everyone, lag = groups
         # the invoice's receipts settle its items in order: skip what earlier items took
-        shares, left = receipt_shares(ledger, item, day, used.get(item.invoice_id, 0.0))
-        for _, payment, slot, weight, delay, _ in shares:
-            if payment:
-                for g in groups:
-                    g.paid[slot] += weight
-                lags[item.customer_id].append(delay)
+        invoice_id = item.invoice_id
+        skip = used.get(invoice_id, 0.0)
+        left = total
+        for r in receipts_of(invoice_id):
+            if r.day > day or left <= 0:
+                break
+            amount = float(r.amount)  # ok: statistics, not money
+            if skip > 0:
+                taken = amount if amount < skip else skip  # min(skip, amount)
+                skip -= taken
+                amount -= taken
+            share = left if left < amount else amount  # min(amount, left)
+            if share <= 0:
+                continue
+            left -= share
+            delay = (r.day - due).days
+            weight = share / total
+            if r.kind == "payment":
+                slot = SPAN if delay > DMAX else 0 if delay < DMIN else delay - DMIN
+                own.paid[slot] += weight
+                parent.paid[slot] += weight
+                everyone.paid[slot] += weight
+                lag.append(delay)
             else:  # a write-off: never paid
-                for g in groups:
-                    g.censored[slot] += weight
-        used[item.invoice_id] = used.get(item.invoice_id, 0.0) + total - left
-        slot = open_slot((day - item.due_date).days)
-        for g in groups:
-            if left > 0:
-                g.censored[slot] += left / total
-            g.n += 1.0
+                own.censored[SPAN] += weight
+                parent.censored[SPAN] += weight
+                everyone.censored[SPAN] += weight
+        used[invoice_id] = used.get(invoice_id, 0.0) + total - left
+        if left > 0:
+            delay = (day - due).days
+            slot = SPAN if delay >= DMAX else 0 if delay < DMIN else delay - DMIN
+            rest = left / total
+            own.censored[slot] += rest
+            parent.censored[slot] += rest
+            everyone.censored[slot] += rest
+        own.n += 1.0
+        parent.n += 1.0
+        everyone.n += 1.0
     keys = list(samples)
     for key, dist in zip(keys, estimate_all([samples[k] for k in keys]), strict=True):
         if dist is not None:
@@ -241,10 +269,14 @@ def lateness_shares(ledger: Ledger, claim: ClaimFacts, approved: date,
 
 def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     """Review (submitted → approved or returned), correction (returned → submitted again),
-    lateness (paid − (approved + payment days)), per agency and for everyone."""
+    lateness (paid − (approved + payment days)), per agency and for everyone.
+
+    :func:`stage_observations` and :func:`lateness_shares` inline (a call per claim and a
+    tuple per observation were half of it): the same floats."""
     review: dict[str, Sample] = defaultdict(Sample)
     correction: dict[str, Sample] = defaultdict(Sample)
     lateness: dict[str, Sample] = defaultdict(Sample)
+    receipts_of, billed_of = ledger.receipts_of, ledger.billed
     for claim in ledger.claims:
         # events are in time order: none by ``day``, or the last before the window: skip
         events = claim.events
@@ -254,20 +286,35 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
         if not events or events[-1][0] < since:
             continue
         agency = claim.agency
-        for table, start, end in stage_observations(events):
-            samples = (review, correction)[table]
-            _observe((samples[agency], samples["everyone"]), start, end, day)
+        _count_stages(events, day, agency, review, correction)
         approved = claim.first("APPROVED", day)
         if approved is None:
             continue
         target = approved + timedelta(days=claim.payment_days)
-        pair = (lateness[agency], lateness["everyone"])
+        mine, everyone = lateness[agency], lateness["everyone"]
+        # lateness_shares(ledger, claim, approved, day), inline
+        billed = float(billed_of(claim.invoice_id))  # ok: statistics, not money
         left = 1.0
-        for _, slot, share, after in lateness_shares(ledger, claim, approved, day):
-            left = after
-            for s in pair:
-                s.paid[slot] += share
-        for s in pair:
+        for r in receipts_of(claim.invoice_id):
+            if r.day > day:  # oldest first: the rest is later too
+                break
+            if r.kind != "payment" or r.day < approved or left <= 1e-9:
+                continue
+            amount = float(r.amount)  # ok: statistics, not money
+            if billed > 0:
+                share = amount / billed
+                if left < share:  # min(amount / billed, left)
+                    share = left
+            else:
+                share = 1.0 if amount > 0 else 0.0
+            if share <= 0:
+                continue
+            left -= share
+            late = (r.day - target).days
+            slot = SPAN if late > DMAX else 0 if late < DMIN else late - DMIN
+            mine.paid[slot] += share
+            everyone.paid[slot] += share
+        for s in (mine, everyone):
             if left > 1e-9:
                 s.add_open((day - target).days, left)
             s.count()
@@ -279,17 +326,36 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
                 table[GLOBAL if key == "everyone" else key] = dist
 
 
-def _observe(samples: tuple[Sample, ...], start: date, end: date | None, day: date) -> None:
-    if end is not None:
-        slot = paid_slot((end - start).days)
-        for s in samples:
-            s.paid[slot] += 1.0
-            s.n += 1.0
-    else:
-        slot = open_slot((day - start).days)
-        for s in samples:
-            s.censored[slot] += 1.0
-            s.n += 1.0
+def _count_stages(events: list[tuple[date, str]], day: date, agency: str,
+                  review: dict[str, Sample], correction: dict[str, Sample]) -> None:
+    """The claim's reviews and corrections (:func:`stage_observations`) counted as they are
+    found, from the last event back: each adds exactly 1.0, so no sum depends on the order."""
+    review_end: date | None = None
+    correction_end: date | None = None
+    for at, st in reversed(events):
+        if st == "SUBMITTED":
+            samples, end = review, review_end
+            correction_end = at
+        elif st == "RETURNED":
+            samples, end = correction, correction_end
+            review_end = at
+        else:
+            if st in APPROVED:
+                review_end = at
+            continue
+        mine, everyone = samples[agency], samples["everyone"]
+        if end is not None:
+            d = (end - at).days
+            slot = SPAN if d > DMAX else 0 if d < DMIN else d - DMIN
+            mine.paid[slot] += 1.0
+            everyone.paid[slot] += 1.0
+        else:
+            d = (day - at).days
+            slot = SPAN if d >= DMAX else 0 if d < DMIN else d - DMIN
+            mine.censored[slot] += 1.0
+            everyone.censored[slot] += 1.0
+        mine.n += 1.0
+        everyone.n += 1.0
 
 
 @dataclass
@@ -310,9 +376,9 @@ def promise_outcomes(ledger: Ledger, day: date, grace_days: int) -> Outcomes:
     running: dict[int, tuple[list[date], list[float]]] = {}
     # only the customers who promised are asked (the others' payments were most of the work)
     for customer in {p.customer_id for p in ledger.promises}:
-        rows = sorted((r.day, float(r.amount))  # ok: statistics, not money
-                      for r in ledger.receipts_of_customer(customer)
-                      if r.kind == "payment" and r.day <= day)
+        rows = sorted([(r.day, float(r.amount))  # ok: statistics, not money
+                       for r in ledger.receipts_of_customer(customer)
+                       if r.kind == "payment" and r.day <= day])
         if not rows:
             continue
         days, sums, total = [], [0.0], 0.0

@@ -41,9 +41,12 @@ from claims.forecast.stages import claim_weights
 Z90 = 1.2815515655446004  # the standard normal's 90th percentile
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Line:
-    """One receivable spread over the weeks: ``amount`` × ``weights[k]`` expected in week k+1."""
+    """One receivable spread over the weeks: ``amount`` × ``weights[k]`` expected in week k+1.
+
+    ``__init__`` written out, as :class:`~claims.forecast.ledger.Item`'s (a line per open
+    item: 100,000)."""
 
     source: str           # claim | invoice | promise | plan
     ref: str
@@ -53,6 +56,18 @@ class Line:
     amount: Decimal
     weights: tuple[float, ...]
     assumption: str
+
+    def __init__(self, source: str, ref: str, customer_id: int, customer: str, currency: str,
+                 amount: Decimal, weights: tuple[float, ...], assumption: str) -> None:
+        d = self.__dict__
+        d["source"] = source
+        d["ref"] = ref
+        d["customer_id"] = customer_id
+        d["customer"] = customer
+        d["currency"] = currency
+        d["amount"] = amount
+        d["weights"] = weights
+        d["assumption"] = assumption
 
     def expected(self, week: int) -> float:
         return float(self.amount) * self.weights[week - 1]  # ok: statistics, not money
@@ -320,9 +335,13 @@ def _moments(lines: list[Line], weeks: int) -> tuple[list[float], list[float], l
     """Per week: expected receipts, their standard deviation (a customer's lines move
     together, customers are independent) and the amount at stake (lines with weight > 0)."""
     amount = np.array([float(ln.amount) for ln in lines])  # ok: statistics, not money
-    w = np.zeros((len(lines), weeks))
-    for i, ln in enumerate(lines):
-        w[i, :len(ln.weights)] = ln.weights[:weeks]
+    rows = [ln.weights for ln in lines]
+    if all(len(r) == weeks for r in rows):  # the usual case: one array from them all
+        w = np.array(rows, dtype=np.float64).reshape(len(lines), weeks)
+    else:
+        w = np.zeros((len(lines), weeks))
+        for i, ln in enumerate(lines):
+            w[i, :len(ln.weights)] = ln.weights[:weeks]
     live = w > 0.0
     share = np.where(live, w, 0.0)
     mean = (amount[:, None] * share).sum(axis=0)

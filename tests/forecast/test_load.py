@@ -5,13 +5,16 @@ and the forecast pauses the cyclic collector only while it runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
-from datetime import date
+import inspect
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import text
 
 from claims import api
 from claims.api.forecast import collector_paused
@@ -21,7 +24,8 @@ from claims.collections.receivables import (
     Sql, as_date, as_datetime, bind, items_cte, money,
 )
 from claims.collections.terms import Instalment, Terms
-from claims.forecast.ledger import Item
+from claims.forecast.ledger import ClaimFacts, Item, Receipt
+from claims.forecast.model import Line
 from claims.forecast.queries import load_ledger
 from claims.workspace import init_workspace
 from tests.collections.conftest import add_invoices, pay, submitted_claim, write_config
@@ -83,6 +87,61 @@ def test_items_read_from_the_schedule_are_the_items_of_the_collections_cte(
         (statutory,) = [i for i in items if i.statutory_agency]
         assert (statutory.number, statutory.statutory_agency, statutory.known_from) == (
             "MW-1", "Ministry of Works", date(2026, 3, 2))
+    finally:
+        ws.close()
+
+
+def test_receipts_and_claim_events_read_as_the_driver_gives_them_are_the_rows_ones(
+        tmp_path: Path, database_url: str) -> None:
+    """load_ledger reads its big queries through the driver's cursor (no SQLAlchemy rows) and
+    cuts each claim's events out of one ordered read: the receipts (day, amount as Decimal at
+    the currency's places, kind) and every claim's (day, status) in order are those read
+    through SQLAlchemy's rows, on SQLite and PostgreSQL."""
+    ws = init_workspace(tmp_path / "ws", database_url=database_url)
+    try:
+        api.load_synthetic_history(ws, invoices=300, customers=20)
+        add_invoices(ws, "Acme Corp", [("A-1", date(2026, 1, 1), None, "900.00")])
+        pay(ws, "A-1", "100.00")
+        ledger = load_ledger(ws.store.engine, config_of(ws))
+        with ws.store.engine.connect() as conn:
+            receipts = sorted((r.invoice_id, as_date(r.day), money(r.amount, r.currency), r.kind)
+                              for r in conn.execute(text(
+                "SELECT a.invoice_id, COALESCE(p.value_date, a.applied_at) AS day, a.amount, "
+                "a.kind, i.currency FROM payment_applications a "
+                "JOIN invoices i ON i.id = a.invoice_id "
+                "LEFT JOIN payments p ON p.id = a.payment_id WHERE a.undone_at IS NULL")))
+            events: dict[int, list[tuple[date, str]]] = {}
+            for r in conn.execute(text("SELECT claim_id, at, status FROM claim_events "
+                                       "WHERE status IS NOT NULL ORDER BY claim_id, at, id")):
+                events.setdefault(r.claim_id, []).append((as_date(r.at), r.status))
+            claims = [r.id for r in conn.execute(text("SELECT id FROM claims ORDER BY id"))]
+    finally:
+        ws.close()
+    got = sorted((r.invoice_id, r.day, r.amount, r.kind) for r in ledger.receipts)
+    assert got == receipts and len(got) > 50
+    assert [str(r[2]) for r in got] == [str(r[2]) for r in receipts]  # the same places
+    assert any(r[2] == Decimal("100.00") for r in got)
+    assert [c.claim_id for c in ledger.claims] == claims
+    assert {c.claim_id: list(c.events) for c in ledger.claims} == {
+        c: events.get(c, []) for c in claims}
+    assert any(len(c.events) > 2 for c in ledger.claims)
+
+
+def test_a_second_forecast_sees_what_changed_after_the_first(
+        tmp_path: Path, database_url: str) -> None:
+    """The driver-cursor reads leave nothing open behind them: a payment and a new invoice
+    recorded after a forecast are in the next one (same workspace, same engine)."""
+    ws = init_workspace(tmp_path / "ws", database_url=database_url)
+    try:
+        day = date(2026, 3, 3)
+        add_invoices(ws, "Acme Corp", [("A-1", date(2026, 1, 1), None, "900.00")])
+        first = api.cash_forecast(ws, day)
+        assert [(ln.ref, ln.amount) for ln in first.lines] == [("A-1", Decimal("900.00"))]
+        pay(ws, "A-1", "100.00", at=datetime(2026, 2, 1, 12, tzinfo=UTC))
+        add_invoices(ws, "Acme Corp", [("A-2", date(2026, 2, 1), None, "50.00")])
+        second = api.cash_forecast(ws, day)
+        assert sorted((ln.ref, ln.amount) for ln in second.lines) == [
+            ("A-1", Decimal("800.00")), ("A-2", Decimal("50.00"))]
     finally:
         ws.close()
 
@@ -214,3 +273,30 @@ def test_the_ledger_is_freed_before_the_collector_comes_back(
         assert fc.lines and alive_at_enable == [False]
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("cls", [Item, Receipt, ClaimFacts, Line])
+def test_the_written_out_inits_are_the_dataclass_ones(cls) -> None:
+    """Item, Receipt, ClaimFacts and Line write their ``__init__`` out (faster than a frozen
+    dataclass's own): the same parameters in field order with the fields' defaults, each
+    value stored as given (the very object), by position or keyword, and still frozen."""
+    fields = dataclasses.fields(cls)
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert [p.name for p in params] == [f.name for f in fields]
+    for p, f in zip(params, fields, strict=True):
+        expected = inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+        assert p.default == expected, f.name
+        assert f.default_factory is dataclasses.MISSING and f.init
+    values = [object() for _ in fields]
+    made = cls(*values)
+    assert all(getattr(made, f.name) is v for f, v in zip(fields, values, strict=True))
+    assert vars(made) == {f.name: v for f, v in zip(fields, values, strict=True)}
+    assert cls(**{f.name: v for f, v in zip(fields, values, strict=True)}) == made
+    assert dataclasses.replace(made, **{fields[0].name: 1}) != made
+    required = [v for f, v in zip(fields, values, strict=True)
+                if f.default is dataclasses.MISSING]
+    defaulted = cls(*required)
+    assert all(getattr(defaulted, f.name) == f.default for f in fields
+               if f.default is not dataclasses.MISSING)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, fields[0].name, 1)

@@ -183,6 +183,8 @@ class ClaimEventRow(Base):
     status: Mapped[str | None] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(100), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: the forecast reads each claim's statuses in this order (migration forecast_0001)
+    __table_args__ = (Index("ix_claim_events_claim_order", "claim_id", "at", "id", "status"),)
 
 
 class ContactRow(Base):
