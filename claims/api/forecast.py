@@ -3,15 +3,14 @@ history in bulk (customers with segments, invoices with terms, a generated histo
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from claims.collections.dunning.plan import config_of
 from claims.collections.due import ensure_due_dates
+from claims.core.collector import collector_paused
 from claims.collections.terms import Terms
 from claims.core.models import Invoice
 from claims.errors import InputError
@@ -65,21 +64,6 @@ def cash_forecast(ws: Workspace, as_of: date | None = None, *,
         # object made meanwhile and still alive (the ledger's ~2 million at 100,000 open)
         del ledger, behaviour
     return result
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for the block, then back as it was. A forecast makes
-    millions of small objects (items, receipts, lines) and frees them when it returns, and
-    makes no cycles; with the collector on, its full collections (each walking everything
-    alive) were a large part of a 100,000-invoice forecast."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def backtest_forecast(ws: Workspace, start: date, end: date, *,

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from claims import api
-from claims.api.forecast import collector_paused
+from claims.core.collector import collector_paused
 from claims.collections.due import invoice_dues, set_terms
 from claims.collections.dunning.plan import config_of
 from claims.collections.receivables import (
@@ -243,6 +243,7 @@ def test_the_ledger_is_freed_before_the_collector_comes_back(
     import weakref
 
     import claims.api.forecast as module
+    import claims.core.collector as collector
 
     ws = init_workspace(tmp_path / "ws")
     try:
@@ -263,7 +264,7 @@ def test_the_ledger_is_freed_before_the_collector_comes_back(
                 gc.enable()
 
         monkeypatch.setattr(module, "_ledger", ledger)
-        monkeypatch.setattr(module, "gc", Gc)
+        monkeypatch.setattr(collector, "gc", Gc)
         was = gc.isenabled()
         gc.enable()
         try:
