@@ -108,6 +108,9 @@ def seal(conn: Connection, evidence_dir: Path, key: Ed25519PrivateKey,
         if not cp.signature_valid(public):
             raise LogRewritten(where, f"its signature does not verify with key {key_id(public)}")
         _check_consistent(subtree, size, root, cp, where, [c for _, c in references] + saved)
+    if stored and _one_behind(conn, saved, stored[1]):
+        # a process stopped between committing its checkpoint and filing it: file it now
+        append_checkpoint_file(checkpoint_file(evidence_dir), stored[1])
     if stored and stored[1].tree_size == size:
         return stored[1], False
     cp = Checkpoint(size, root, format_time(clock()), key_id(public)).signed(key)
@@ -129,6 +132,16 @@ def _check_not_deleted(conn: Connection, saved: list[Checkpoint], last: Checkpoi
     if count < len(saved):
         raise CheckpointsDeleted("evidence_checkpoints", f"holds {count} checkpoints but "
                                  f"{len(saved)} were signed: checkpoints were deleted")
+
+
+def _one_behind(conn: Connection, saved: list[Checkpoint], latest: Checkpoint) -> bool:
+    """The file holds every checkpoint of the database but its latest (already checked above):
+    the window between a checkpoint's commit and its line in the file. Any larger gap is left
+    for ``claims evidence verify`` to report."""
+    if any((c.tree_size, c.root_hash) == (latest.tree_size, latest.root_hash) for c in saved):
+        return False
+    count = conn.execute(select(func.count()).select_from(ledger.checkpoints_table)).scalar_one()
+    return count == len(saved) + 1
 
 
 def _check_consistent(subtree: merkle.Subtree, size: int, root: bytes, cp: Checkpoint,
