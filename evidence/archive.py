@@ -252,6 +252,13 @@ class EvidenceArchive:
                 continue
         return found
 
+    def has_entries(self, claim: str) -> bool:
+        """Whether any event of ``claim`` is in the log."""
+        t = ledger.entries_table
+        with self._read() as conn:
+            return conn.execute(select(t.c.idx).where(t.c.claim == claim).limit(1)).first() \
+                is not None
+
     def entry(self, index: int) -> Entry:
         """The entry at ``index``."""
         t = ledger.entries_table
