@@ -311,10 +311,11 @@ def saved_checkpoints(archive: AuditSource, report: VerificationReport,
                         "signed and kept outside the database, but no longer in "
                         "evidence_checkpoints: checkpoints were deleted")
     in_file = {(cp.tree_size, cp.root_hash) for cp in saved}
-    unfiled = [cp for _, cp in stored if (cp.tree_size, cp.root_hash) not in in_file]
+    unfiled = [cp for _, cp in stored  # legacy (v1) checkpoints predate the file
+               if cp.origin is not None and (cp.tree_size, cp.root_hash) not in in_file]
     if unfiled and not path.exists():
         report.fail("checkpoint-file-missing", str(path), f"evidence_checkpoints holds "
-                    f"{len(stored)} signed checkpoint(s) but the checkpoint file kept outside "
+                    f"{len(unfiled)} signed checkpoint(s) but the checkpoint file kept outside "
                     "the database is gone (deleted or moved)")
     elif unfiled:
         report.fail("checkpoint-file-truncated", str(path), f"holds {len(saved)} "
@@ -344,8 +345,10 @@ def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
     stored = stored_checkpoints(archive, report)
     saved = saved_checkpoints(archive, report, stored)
     sources = [("evidence_checkpoints", [cp for _, cp in stored])]
-    if not report.codes() & {"checkpoint-file-missing", "checkpoint-file-truncated"}:
-        sources.append((str(checkpoint_file(archive.evidence_dir)), saved))
+    legacy = max((cp.tree_size for _, cp in stored if cp.origin is None), default=0)
+    if sealed_upto > legacy and not report.codes() & {"checkpoint-file-missing",
+                                                       "checkpoint-file-truncated"}:
+        sources.append((str(checkpoint_file(archive.evidence_dir)), saved))  # file: since v2
     sealed_entries_covered(report, sealed_upto, sources)
     trusted = trusted + saved
     n = tree.size

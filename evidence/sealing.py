@@ -137,11 +137,14 @@ def _check_not_deleted(conn: Connection, saved: list[Checkpoint], last: Checkpoi
 def _one_behind(conn: Connection, saved: list[Checkpoint], latest: Checkpoint) -> bool:
     """The file holds every checkpoint of the database but its latest (already checked above):
     the window between a checkpoint's commit and its line in the file. Any larger gap is left
-    for ``claims evidence verify`` to report."""
-    if any((c.tree_size, c.root_hash) == (latest.tree_size, latest.root_hash) for c in saved):
+    for ``claims evidence verify`` to report. Legacy (v1) checkpoints predate the file."""
+    if latest.origin is None or any(
+            (c.tree_size, c.root_hash) == (latest.tree_size, latest.root_hash) for c in saved):
         return False
-    count = conn.execute(select(func.count()).select_from(ledger.checkpoints_table)).scalar_one()
-    return count == len(saved) + 1
+    t = ledger.checkpoints_table
+    count = conn.execute(select(func.count()).select_from(t)
+                         .where(t.c.origin.is_not(None))).scalar_one()
+    return count == len([c for c in saved if c.origin is not None]) + 1
 
 
 def _check_consistent(subtree: merkle.Subtree, size: int, root: bytes, cp: Checkpoint,
