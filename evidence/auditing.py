@@ -23,7 +23,8 @@ from evidence.errors import EvidenceError, SigningKeyError
 from evidence.keys import key_id, load_public_key
 from evidence.model import (Checkpoint, Entry, EventKind, Problem, VerificationReport,
                             format_time)
-from evidence.sealing import checkpoint_file, read_checkpoint_file, row_checkpoint
+from evidence.sealing import (checkpoint_file, crash_gap, files_every_checkpoint,
+                              read_checkpoint_file, row_checkpoint, unfiled)
 
 MAX_PROBLEMS_PER_CODE = 50  # a rewritten log would otherwise list every later entry
 
@@ -56,9 +57,13 @@ def verify_archive(archive: AuditSource, claim: str | None = None, *,
     outside it (``keys/checkpoints.jsonl``) and the ledger witness each other: a checkpoint in
     the file but not in the database is ``checkpoint-deleted``; one in the database but not in
     the file is ``checkpoint-file-truncated`` (``checkpoint-file-missing`` when the file is
-    gone); an ``evidence.exported`` entry (signed into a checkpoint as it is recorded) that no
-    checkpoint of the database or of the file reaches is ``checkpoint-missing``. So a rollback
-    of the database alone, or of the file alone, is caught. A rollback made consistently in the
+    gone), except the newest alone: the window between a checkpoint's commit and its line in the
+    file, left by a stopped process, is a warning (``checkpoint-unfiled``: nothing is hidden by
+    it, and the next checkpoint files it); an ``evidence.exported`` entry (signed into a
+    checkpoint as it is recorded) that no checkpoint of the database or of the file reaches is
+    ``checkpoint-missing``. So a rollback of the database alone, or of the file alone, is
+    caught. In a fleet (folders sharing one key and ledger) each folder files only its own
+    checkpoints: there only ``checkpoint-deleted`` applies. A rollback made consistently in the
     database *and* the file (entries, state, checkpoints and file lines removed together) leaves
     nothing local to contradict it: only a witness (which refuses to cosign a log that no longer
     extends what it cosigned) or a checkpoint saved outside the workspace (an export's
@@ -85,7 +90,7 @@ def _verify_claim(archive: AuditSource, report: VerificationReport, claim: str,
                   ) -> dict[str, tuple[int, str]]:
     """The claim's entries by inclusion proofs against the latest signed checkpoint."""
     stored = stored_checkpoints(archive, report)
-    trusted = trusted + saved_checkpoints(archive, report, stored)
+    trusted = trusted + saved_checkpoints(archive, report, stored)[0]
     latest = stored[-1][1] if stored else None
     report.checkpoint = latest
     scan = _Scan(report, claim, contiguous=False)
@@ -294,15 +299,19 @@ def stored_checkpoints(archive: AuditSource, report: VerificationReport
 
 
 def saved_checkpoints(archive: AuditSource, report: VerificationReport,
-                      stored: list[tuple[int, Checkpoint]]) -> list[Checkpoint]:
-    """The checkpoints of the append-only checkpoint file; each one missing from the database is
-    reported as deleted."""
+                      stored: list[tuple[int, Checkpoint]]) -> tuple[list[Checkpoint], bool]:
+    """The checkpoints of the append-only checkpoint file, and whether it is a complete witness
+    of the database's. Each one missing from the database is reported as deleted; the file gone,
+    or lacking checkpoints the database holds, is reported too (only the newest missing, the
+    window a stopped process leaves, is a warning). Where the signing key is not the folder's
+    own (a fleet sharing one key and ledger), each folder files only the checkpoints it signed,
+    so the file is not checked against the database's."""
     path = checkpoint_file(archive.evidence_dir)
     try:
         saved = read_checkpoint_file(path)
     except EvidenceError as err:
         report.fail("checkpoint-file", str(path), str(err))
-        return []
+        return [], False
     present = {(cp.tree_size, cp.root_hash) for _, cp in stored}
     for cp in saved:
         report.count("checkpoints in the checkpoint file")
@@ -310,20 +319,26 @@ def saved_checkpoints(archive: AuditSource, report: VerificationReport,
             report.fail("checkpoint-deleted", f"{path} (size {cp.tree_size}, {cp.time})",
                         "signed and kept outside the database, but no longer in "
                         "evidence_checkpoints: checkpoints were deleted")
-    in_file = {(cp.tree_size, cp.root_hash) for cp in saved}
-    unfiled = [cp for _, cp in stored  # legacy (v1) checkpoints predate the file
-               if cp.origin is not None and (cp.tree_size, cp.root_hash) not in in_file]
-    if unfiled and not path.exists():
+    if not files_every_checkpoint(archive.evidence_dir, archive.public_key_file):
+        return saved, False
+    listed = [cp for _, cp in stored]
+    missing = unfiled(listed, saved)
+    if not missing:
+        return saved, True
+    if crash_gap(listed, saved):
+        report.warn("checkpoint-unfiled", f"{path} (size {missing[0].tree_size})", "the newest "
+                    "checkpoint is not in the file yet: a process stopped between signing it "
+                    "and filing it; the next `claims evidence checkpoint` files it")
+    elif not path.exists():
         report.fail("checkpoint-file-missing", str(path), f"evidence_checkpoints holds "
-                    f"{len(unfiled)} signed checkpoint(s) but the checkpoint file kept outside "
+                    f"{len(missing)} signed checkpoint(s) but the checkpoint file kept outside "
                     "the database is gone (deleted or moved)")
-    elif unfiled:
+    else:
         report.fail("checkpoint-file-truncated", str(path), f"holds {len(saved)} "
-                    f"checkpoint(s) but {len(unfiled)} more were signed (evidence_checkpoints, "
-                    f"sizes {', '.join(str(cp.tree_size) for cp in unfiled[:10])}): the file "
-                    "was cut or replaced (a process stopped between signing a checkpoint and "
-                    "filing it is caught up by the next `claims evidence checkpoint`)")
-    return saved
+                    f"checkpoint(s) but {len(missing)} more were signed (evidence_checkpoints, "
+                    f"sizes {', '.join(str(cp.tree_size) for cp in missing[:10])}): the file "
+                    "was cut or replaced")
+    return saved, False
 
 
 def sealed_entries_covered(report: VerificationReport, sealed_upto: int,
@@ -343,12 +358,11 @@ def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
                         key: Ed25519PublicKey | None, trusted: list[Checkpoint],
                         sealed_upto: int) -> None:
     stored = stored_checkpoints(archive, report)
-    saved = saved_checkpoints(archive, report, stored)
+    saved, complete = saved_checkpoints(archive, report, stored)
     sources = [("evidence_checkpoints", [cp for _, cp in stored])]
     legacy = max((cp.tree_size for _, cp in stored if cp.origin is None), default=0)
-    if sealed_upto > legacy and not report.codes() & {"checkpoint-file-missing",
-                                                       "checkpoint-file-truncated"}:
-        sources.append((str(checkpoint_file(archive.evidence_dir)), saved))  # file: since v2
+    if complete and sealed_upto > legacy:  # the file witnesses v2 checkpoints only
+        sources.append((str(checkpoint_file(archive.evidence_dir)), saved))
     sealed_entries_covered(report, sealed_upto, sources)
     trusted = trusted + saved
     n = tree.size
