@@ -115,7 +115,8 @@ def seal(conn: Connection, evidence_dir: Path, key: Ed25519PrivateKey,
         if not cp.signature_valid(public):
             raise LogRewritten(where, f"its signature does not verify with key {key_id(public)}")
         _check_consistent(subtree, size, root, cp, where, [c for _, c in references] + saved)
-    if every and stored and crash_gap(_all_stored(conn), saved):  # a stopped process left it
+    if every and stored and unfiled([stored[1]], saved) and crash_gap(_all_stored(conn), saved):
+        # a stopped process left the newest unfiled (read every row only then)
         append_checkpoint_file(checkpoint_file(evidence_dir), stored[1])
     if stored and stored[1].tree_size == size:
         return stored[1], False
