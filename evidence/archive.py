@@ -156,7 +156,8 @@ class EvidenceArchive:
 
     def _seal_in(self, conn: Connection) -> tuple[Checkpoint, bool, int]:
         key = load_private_key(self.evidence_dir, self.key_file)
-        cp, new = sealing.seal(conn, self.evidence_dir, key, self._clock)
+        cp, new = sealing.seal(conn, self.evidence_dir, key, self._clock, every=(
+            sealing.files_every_checkpoint(self.evidence_dir, self.key_file)))
         t = ledger.checkpoints_table
         row_id = conn.execute(select(t.c.id).where(t.c.tree_size == cp.tree_size,
                                                    t.c.root_hash == cp.root_hash)
@@ -251,6 +252,13 @@ class EvidenceArchive:
             except LedgerError:
                 continue
         return found
+
+    def has_entries(self, claim: str) -> bool:
+        """Whether any event of ``claim`` is in the log."""
+        t = ledger.entries_table
+        with self._read() as conn:
+            return conn.execute(select(t.c.idx).where(t.c.claim == claim).limit(1)).first() \
+                is not None
 
     def entry(self, index: int) -> Entry:
         """The entry at ``index``."""

@@ -21,8 +21,10 @@ from evidence.blobs import CHUNK, BlobStore, hash_file
 from evidence.canonical import canonical_json
 from evidence.errors import EvidenceError, SigningKeyError
 from evidence.keys import key_id, load_public_key
-from evidence.model import Checkpoint, Entry, Problem, VerificationReport, format_time
-from evidence.sealing import checkpoint_file, read_checkpoint_file, row_checkpoint
+from evidence.model import (Checkpoint, Entry, EventKind, Problem, VerificationReport,
+                            format_time)
+from evidence.sealing import (checkpoint_file, crash_gap, files_every_checkpoint,
+                              read_checkpoint_file, row_checkpoint, unfiled)
 
 MAX_PROBLEMS_PER_CODE = 50  # a rewritten log would otherwise list every later entry
 
@@ -50,6 +52,23 @@ def verify_archive(archive: AuditSource, claim: str | None = None, *,
     public key (an auditor's copy; default: the workspace's ``signing.pub``).
     ``trusted_checkpoints`` are checkpoints saved earlier (e.g. from an export): each must still
     be consistent with this log, as must those of the append-only checkpoint file.
+
+    What the checkpoint checks prove. The database's checkpoints, the checkpoint file kept
+    outside it (``keys/checkpoints.jsonl``) and the ledger witness each other: a checkpoint in
+    the file but not in the database is ``checkpoint-deleted``; one in the database but not in
+    the file is ``checkpoint-file-truncated`` (``checkpoint-file-missing`` when the file is
+    gone), except the newest alone: the window between a checkpoint's commit and its line in the
+    file, left by a stopped process, is a warning (``checkpoint-unfiled``: nothing is hidden by
+    it, and the next checkpoint files it); an ``evidence.exported`` entry (signed into a
+    checkpoint as it is recorded) that no checkpoint of the database or of the file reaches is
+    ``checkpoint-missing``. So a rollback of the database alone, or of the file alone, is
+    caught. In a fleet (folders sharing one key and ledger) each folder files only its own
+    checkpoints: there only ``checkpoint-deleted`` applies. A rollback made consistently in the
+    database *and* the file (entries, state, checkpoints and file lines removed together) leaves
+    nothing local to contradict it: only a witness (which refuses to cosign a log that no longer
+    extends what it cosigned) or a checkpoint saved outside the workspace (an export's
+    ``checkpoint.json`` passed as ``trusted_checkpoints``) proves it. A workspace that never
+    signed a checkpoint has neither, and verifies.
     """
     report = VerificationReport(subject=f"evidence archive {archive.evidence_dir}"
                                 + (f" (claim {claim})" if claim else ""))
@@ -60,9 +79,9 @@ def verify_archive(archive: AuditSource, claim: str | None = None, *,
             report.warn("claim-unknown", f"claim {claim}", "no evidence recorded for this claim")
         _verify_blobs(archive, report, referenced, all_blobs=False)
         return report
-    tree, referenced = _verify_ledger(archive, report, claim)
-    _verify_checkpoints(archive, report, tree, key, list(trusted_checkpoints))
-    _verify_blobs(archive, report, referenced, all_blobs=True)
+    tree, scan = _verify_ledger(archive, report, claim)
+    _verify_checkpoints(archive, report, tree, key, list(trusted_checkpoints), scan.sealed_upto)
+    _verify_blobs(archive, report, scan.referenced, all_blobs=True)
     return report
 
 
@@ -71,7 +90,7 @@ def _verify_claim(archive: AuditSource, report: VerificationReport, claim: str,
                   ) -> dict[str, tuple[int, str]]:
     """The claim's entries by inclusion proofs against the latest signed checkpoint."""
     stored = stored_checkpoints(archive, report)
-    trusted = trusted + saved_checkpoints(archive, report, stored)
+    trusted = trusted + saved_checkpoints(archive, report, stored)[0]
     latest = stored[-1][1] if stored else None
     report.checkpoint = latest
     scan = _Scan(report, claim, contiguous=False)
@@ -171,6 +190,7 @@ class _Scan:
         self.heads: dict[str, bytes] = {}
         self.seen: dict[str, int] = {}
         self.expected = 0
+        self.sealed_upto = 0  # entries up to the last one signed as it was recorded (exports)
 
     def fail(self, code: str, where: str, message: str) -> None:
         self.seen[code] = self.seen.get(code, 0) + 1
@@ -212,6 +232,8 @@ class _Scan:
                 row.kind, row.claim, row.recorded_at):
             self.fail("entry-columns", where, "kind/claim/time columns differ from the leaf")
         self.chain(entry, where)
+        if entry.kind == EventKind.EVIDENCE_EXPORTED:
+            self.sealed_upto = idx + 1
         if self.claim is None or entry.claim == self.claim:
             if self.claim is not None:
                 self.report.count("claim entries")
@@ -234,7 +256,7 @@ class _Scan:
 
 
 def _verify_ledger(archive: AuditSource, report: VerificationReport, claim: str | None
-                   ) -> tuple[merkle.MerkleTree, dict[str, tuple[int, str]]]:
+                   ) -> tuple[merkle.MerkleTree, _Scan]:
     t = ledger.entries_table
     scan = _Scan(report, claim)
     query = select(t.c.idx, t.c.leaf, t.c.leaf_hash, t.c.kind, t.c.claim,
@@ -259,7 +281,7 @@ def _verify_ledger(archive: AuditSource, report: VerificationReport, claim: str 
     elif merkle.compact_root(compact) != tree.root():
         report.fail("state-root", "evidence_state", "the stored compact range does not match "
                     "the ledger's leaves")
-    return tree, scan.referenced
+    return tree, scan
 
 
 def stored_checkpoints(archive: AuditSource, report: VerificationReport
@@ -277,15 +299,19 @@ def stored_checkpoints(archive: AuditSource, report: VerificationReport
 
 
 def saved_checkpoints(archive: AuditSource, report: VerificationReport,
-                      stored: list[tuple[int, Checkpoint]]) -> list[Checkpoint]:
-    """The checkpoints of the append-only checkpoint file; each one missing from the database is
-    reported as deleted."""
+                      stored: list[tuple[int, Checkpoint]]) -> tuple[list[Checkpoint], bool]:
+    """The checkpoints of the append-only checkpoint file, and whether it is a complete witness
+    of the database's. Each one missing from the database is reported as deleted; the file gone,
+    or lacking checkpoints the database holds, is reported too (only the newest missing, the
+    window a stopped process leaves, is a warning). Where the signing key is not the folder's
+    own (a fleet sharing one key and ledger), each folder files only the checkpoints it signed,
+    so the file is not checked against the database's."""
     path = checkpoint_file(archive.evidence_dir)
     try:
         saved = read_checkpoint_file(path)
     except EvidenceError as err:
         report.fail("checkpoint-file", str(path), str(err))
-        return []
+        return [], False
     present = {(cp.tree_size, cp.root_hash) for _, cp in stored}
     for cp in saved:
         report.count("checkpoints in the checkpoint file")
@@ -293,14 +319,52 @@ def saved_checkpoints(archive: AuditSource, report: VerificationReport,
             report.fail("checkpoint-deleted", f"{path} (size {cp.tree_size}, {cp.time})",
                         "signed and kept outside the database, but no longer in "
                         "evidence_checkpoints: checkpoints were deleted")
-    return saved
+    if not files_every_checkpoint(archive.evidence_dir, archive.public_key_file):
+        return saved, False
+    listed = [cp for _, cp in stored]
+    missing = unfiled(listed, saved)
+    if not missing:
+        return saved, True
+    if crash_gap(listed, saved):
+        report.warn("checkpoint-unfiled", f"{path} (size {missing[0].tree_size})", "the newest "
+                    "checkpoint is not in the file yet: a process stopped between signing it "
+                    "and filing it; the next `claims evidence checkpoint` files it")
+    elif not path.exists():
+        report.fail("checkpoint-file-missing", str(path), f"evidence_checkpoints holds "
+                    f"{len(missing)} signed checkpoint(s) but the checkpoint file kept outside "
+                    "the database is gone (deleted or moved)")
+    else:
+        report.fail("checkpoint-file-truncated", str(path), f"holds {len(saved)} "
+                    f"checkpoint(s) but {len(missing)} more were signed (evidence_checkpoints, "
+                    f"sizes {', '.join(str(cp.tree_size) for cp in missing[:10])}): the file "
+                    "was cut or replaced")
+    return saved, False
+
+
+def sealed_entries_covered(report: VerificationReport, sealed_upto: int,
+                           sources: list[tuple[str, list[Checkpoint]]]) -> None:
+    """An ``evidence.exported`` entry is signed into a checkpoint as it is recorded: the
+    checkpoints of each source (the database, the file) must reach past the last such entry."""
+    for where, cps in sources:
+        reach = max((cp.tree_size for cp in cps), default=0)
+        if reach < sealed_upto:
+            report.fail("checkpoint-missing", where, f"entry {sealed_upto - 1} (an export) was "
+                        f"signed into a checkpoint when recorded, but the checkpoints here reach "
+                        f"only {reach} entries: checkpoints were deleted")
 
 
 def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
                         tree: merkle.MerkleTree,
-                        key: Ed25519PublicKey | None, trusted: list[Checkpoint]) -> None:
+                        key: Ed25519PublicKey | None, trusted: list[Checkpoint],
+                        sealed_upto: int) -> None:
     stored = stored_checkpoints(archive, report)
-    trusted = trusted + saved_checkpoints(archive, report, stored)
+    saved, complete = saved_checkpoints(archive, report, stored)
+    sources = [("evidence_checkpoints", [cp for _, cp in stored])]
+    legacy = max((cp.tree_size for _, cp in stored if cp.origin is None), default=0)
+    if complete and sealed_upto > legacy:  # the file witnesses v2 checkpoints only
+        sources.append((str(checkpoint_file(archive.evidence_dir)), saved))
+    sealed_entries_covered(report, sealed_upto, sources)
+    trusted = trusted + saved
     n = tree.size
     previous: Checkpoint | None = None
     verified_sizes = [0]  # sizes whose signed root matched the ledger

@@ -108,6 +108,9 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
     """Build the bag for :meth:`EvidenceArchive.export` (see there); returns ``out``."""
     if out.exists():
         raise ExportExists(out)
+    if out.suffix.lower() == ".zip":
+        raise ExportError(f"{out}: an export is a bag folder, not a zip; name the folder "
+                          "without .zip (and zip it afterwards if you need one)", path=out)
     if not out.parent.is_dir():
         raise ExportError(f"{out.parent} is not a folder", path=out)
     lo, hi = as_utc_bound(since, end=False), as_utc_bound(until, end=True)

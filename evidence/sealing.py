@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,15 +35,20 @@ def checkpoint_file(evidence_dir: Path) -> Path:
 
 
 def read_checkpoint_file(path: Path) -> list[Checkpoint]:
-    """Every checkpoint in the file, in file order; a malformed line is a :class:`LedgerError`."""
+    """Every checkpoint in the file, in file order, each once (a checkpoint filed by the next
+    seal while the process that signed it files it too is written twice); a malformed line is
+    a :class:`LedgerError`."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as err:
         raise LedgerError(f"{path}: cannot read the checkpoint file ({err})") from err
-    out = []
+    out, seen = [], set()
     for n, line in enumerate(text.splitlines(), 1):
+        if line in seen:
+            continue
+        seen.add(line)
         try:
             out.append(Checkpoint.from_json(json.loads(line)))
         except (ValueError, KeyError, TypeError) as err:
@@ -85,10 +90,12 @@ def latest_stored(conn: Connection) -> tuple[int, Checkpoint] | None:
 
 
 def seal(conn: Connection, evidence_dir: Path, key: Ed25519PrivateKey,
-         clock: Callable[[], datetime]) -> tuple[Checkpoint, bool]:
+         clock: Callable[[], datetime], *, every: bool = True) -> tuple[Checkpoint, bool]:
     """Sign a checkpoint of the log as it is (in ``conn``'s write transaction), after proving it
     consistent with every last signed checkpoint. Returns (checkpoint, whether it is new); a new
-    one must be appended to the checkpoint file once the transaction commits."""
+    one must be appended to the checkpoint file once the transaction commits. ``every``: the
+    file witnesses every checkpoint (:func:`files_every_checkpoint`); then one a stopped process
+    left unfiled is filed here."""
     size, compact = ledger.read_state(conn)
     subtree = ledger.subtree_reader(conn)
     root = merkle.EMPTY_ROOT if size == 0 else subtree(0, size)
@@ -108,6 +115,9 @@ def seal(conn: Connection, evidence_dir: Path, key: Ed25519PrivateKey,
         if not cp.signature_valid(public):
             raise LogRewritten(where, f"its signature does not verify with key {key_id(public)}")
         _check_consistent(subtree, size, root, cp, where, [c for _, c in references] + saved)
+    if every and stored and unfiled([stored[1]], saved) and crash_gap(_all_stored(conn), saved):
+        # a stopped process left the newest unfiled (read every row only then)
+        append_checkpoint_file(checkpoint_file(evidence_dir), stored[1])
     if stored and stored[1].tree_size == size:
         return stored[1], False
     cp = Checkpoint(size, root, format_time(clock()), key_id(public)).signed(key)
@@ -129,6 +139,38 @@ def _check_not_deleted(conn: Connection, saved: list[Checkpoint], last: Checkpoi
     if count < len(saved):
         raise CheckpointsDeleted("evidence_checkpoints", f"holds {count} checkpoints but "
                                  f"{len(saved)} were signed: checkpoints were deleted")
+
+
+def files_every_checkpoint(evidence_dir: Path, key_file: Path) -> bool:
+    """Whether the folder's checkpoint file witnesses every checkpoint of the database: when
+    the folder signs with its own key. A fleet shares one key (and ledger) between folders,
+    and each folder files only the checkpoints it signed."""
+    return Path(key_file).parent == keys_dir(evidence_dir)
+
+
+def unfiled(stored: Sequence[Checkpoint], saved: Sequence[Checkpoint]) -> list[Checkpoint]:
+    """The database's signed checkpoints (``stored``, oldest first) that the checkpoint file
+    (``saved``) lacks; legacy (v1) checkpoints predate the file and are never in it."""
+    in_file = {(c.tree_size, c.root_hash) for c in saved}
+    return [c for c in stored
+            if c.origin is not None and (c.tree_size, c.root_hash) not in in_file]
+
+
+def crash_gap(stored: Sequence[Checkpoint], saved: Sequence[Checkpoint]) -> bool:
+    """Only the database's newest checkpoint is missing from the file: the window between its
+    commit and its line in the file (a process stopped there). Nothing is hidden by it (the
+    database's checkpoint is checked against the ledger) and the next checkpoint files it; any
+    other gap is the file cut, replaced or deleted."""
+    missing = unfiled(stored, saved)
+    return len(missing) == 1 and missing[0] is stored[-1]
+
+
+def _all_stored(conn: Connection) -> list[Checkpoint]:
+    t = ledger.checkpoints_table
+    try:
+        return [row_checkpoint(row) for row in conn.execute(select(t).order_by(t.c.id))]
+    except ValueError as err:
+        raise LogRewritten("evidence_checkpoints", str(err)) from err
 
 
 def _check_consistent(subtree: merkle.Subtree, size: int, root: bytes, cp: Checkpoint,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from claims.core.importers import read_file, regular_file
-from claims.errors import EvidenceFailed, InputError
+from claims.errors import EvidenceFailed, InputError, NotFound
 from claims.lifecycle.workflow import built_bundle_problems
 from claims.workspace import Workspace
 from evidence import Checkpoint, Entry, EvidenceError, VerificationReport, format_log
@@ -51,6 +51,23 @@ def load_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
     return out
 
 
+def known_claim(ws: Workspace, claim: str | None) -> None:
+    """Refuse (:class:`NotFound`) a claim that is neither in the store nor in the evidence log
+    (evidence kept for a claim whose row is gone can still be read and verified)."""
+    if claim is None:
+        return
+    if claim.isascii() and claim.isdigit() and len(claim) < 19:  # an id the store can hold
+        try:
+            ws.store.get_claim_brief(int(claim))
+            return
+        except NotFound:
+            pass
+    with _evidence_errors():
+        if ws.evidence.has_entries(claim):
+            return
+    raise NotFound("claim", claim)
+
+
 def verify_evidence(ws: Workspace, claim: str | None = None, *,
                     trusted_key: Path | None = None,
                     checkpoints: Sequence[Path] = ()) -> VerificationReport:
@@ -60,6 +77,7 @@ def verify_evidence(ws: Workspace, claim: str | None = None, *,
     saved = load_checkpoints(checkpoints)
     if trusted_key is not None:
         regular_file(trusted_key, field="--trusted-key")
+    known_claim(ws, claim)
     with _evidence_errors():
         report = ws.evidence.verify(claim, trusted_key=trusted_key, trusted_checkpoints=saved)
     checked, problems = built_bundle_problems(ws, claim)
@@ -71,6 +89,7 @@ def verify_evidence(ws: Workspace, claim: str | None = None, *,
 
 def evidence_log(ws: Workspace, claim: str | None = None) -> list[Entry]:
     """The evidence entries (of one claim), oldest first."""
+    known_claim(ws, claim)
     with _evidence_errors():
         return ws.evidence.entries(claim)
 
@@ -94,6 +113,7 @@ def export_evidence(ws: Workspace, out: Path, *, claim: str | None = None,
     if claim is None and since is None and until is None:
         raise InputError("give --claim ID, or --from DATE --to DATE",
                          field="--claim / --from / --to", rule="export-scope")
+    known_claim(ws, claim)
     with _evidence_errors():
         return ws.evidence.export(out, claim=claim, since=since, until=until, actor=ws.actor)
 
@@ -107,6 +127,8 @@ def verify_evidence_export(path: Path, *, trusted_key: Path | None = None,
     if trusted_key is not None:
         regular_file(trusted_key, field="--trusted-key")
     try:  # the verifier stops at a folder without bagit.txt; a name it cannot even look up
+        if not path.exists():
+            raise InputError("not found", file=str(path)[:200], rule="file-exists")
         (path / "bagit.txt").is_file()
     except OSError as err:  # (too long, a loop of links) is one line here
         raise InputError(f"cannot read: {err.strerror or err}", file=str(path)[:200],

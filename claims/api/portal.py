@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from claims.api.web import check_port
 from claims.errors import ConflictError, InputError, PortalUnreachable
 from claims.lifecycle import status_sync, submission
 from claims.lifecycle.status_sync import SyncResult
@@ -107,7 +108,7 @@ def sandbox_command(host: str, port: int, faults: str = "",
             f"the sandbox portal is an optional part (missing: {', '.join(missing)}); "
             "install it with: pip install 'claimwright[sandbox]'")
     args = [sys.executable, "-m", "portals.sandbox", "serve", "--host", host, "--port",
-            str(port)]
+            str(check_port(port))]
     if faults:
         args += ["--faults", faults]
     return args + list(extra_args)

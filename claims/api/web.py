@@ -28,6 +28,13 @@ __all__ = ["BOARD_COLUMNS", "BoardFilters", "WEB_MODULES", "serve_command", "cla
 WEB_MODULES = ("starlette", "uvicorn", "multipart", "itsdangerous")
 
 
+def check_port(port: int, field: str = "--port") -> int:
+    """``port`` when it is a TCP port to listen on (1-65535); else an :class:`InputError`."""
+    if not 0 < port < 65536:
+        raise InputError(f"{port} is not a TCP port (1-65535)", field=field, rule="port-range")
+    return port
+
+
 def serve_command(ws: Workspace, host: str, port: int,
                   extra_args: Sequence[str] = ()) -> list[str]:
     """The command line that serves the web workspace of ``ws``; a clear error naming the
@@ -37,8 +44,7 @@ def serve_command(ws: Workspace, host: str, port: int,
         raise ConflictError(
             f"the web workspace is an optional part (missing: {', '.join(missing)}); "
             "install it with: pip install 'claimwright[web]'")
-    if not 0 < port < 65536:
-        raise InputError(f"{port} is not a TCP port", field="--port", rule="port-range")
+    check_port(port)
     # -P: a workspace folder (which holds an "evidence" folder) must not shadow our packages
     return [sys.executable, "-P", "-m", "claims.web", "--workspace", str(ws.root), "--host", host,
             "--port", str(port), *extra_args]

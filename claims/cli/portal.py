@@ -27,6 +27,8 @@ def submit(ctx: typer.Context,
            as_json: bool = JsonOption) -> None:
     """Submit claims through their contract's portal in headless Chromium, never twice.
 
+    Exit codes: 0 every claim submitted; 3 the portal could not be reached for any claim
+    tried (nothing was sent: try again later); 1 anything else that was not submitted.
     Example: claims claim submit --all --workers 2 --json
     """
     ws = workspace_from(ctx)
@@ -57,7 +59,7 @@ def submit(ctx: typer.Context,
         if summary.stopped:
             err_console.print(f"stopped: {escape(summary.stopped)}", highlight=False)
     if not summary.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(summary.exit_code)
 
 
 @status_app.command("sync")

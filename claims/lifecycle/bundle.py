@@ -43,6 +43,7 @@ from typing import Any, BinaryIO
 from evidence import BlobBatch, Staged, flush_files
 from claims.errors import BundleError
 from claims.lifecycle.bagcheck import bag_folder_problems, bag_zip_problems
+from claims.lifecycle.documents.stored import copy_changed
 from claims.lifecycle.storedzip import StoredZip, copy_range, start_writeback
 from claims.core.models import Claim, Contract, Invoice
 from claims.core.money import quantize
@@ -277,10 +278,9 @@ def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path,
             with _blob_sink(blobs, doc.sha256, doc.size) as blob:
                 sha = _copy_into_bag_and_zip(zf, f"{name}/{rel}", root / doc.stored_path,
                                              bag / rel, blob, doc.sha256)
-                if sha != doc.sha256:
-                    raise BundleError(f"{doc.filename}: stored copy changed (sha256 {sha} "
-                                      f"is not the recorded {doc.sha256})",
-                                      claim_id=claim.id, path=doc.stored_path)
+                if changed := copy_changed(doc.sha256, sha):
+                    raise BundleError(f"{doc.filename}: {changed}", claim_id=claim.id,
+                                      path=doc.stored_path)
             if blobs is not None and blobs.stored(doc.sha256):
                 staged[Path(rel).name] = Staged(doc.sha256, doc.size)
         zf.close()

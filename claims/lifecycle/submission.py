@@ -43,14 +43,14 @@ import structlog
 from claims.core.models import Claim, ClaimStatus
 from pydantic import BaseModel, ValidationError
 
-from claims.errors import ConflictError, InputError, LeaseLost
+from claims.errors import ConflictError, InputError, LeaseLost, PortalUnreachable
 from claims.lifecycle.leases import Heartbeat, Lease, holder, release, take_lease, worker_id
 from portals.base import (
     BrowserOptions, PackageFile, PortalAdapter, PortalCredentials, SubmissionPackage, check_package,
 )
 from portals.errors import (
-    AlreadySubmitted, AuthenticationFailed, NotSupported, OutcomeUnknown, PortalError,
-    PortalRejected,
+    AlreadySubmitted, AuthenticationFailed, BrowserNotFound, NotSupported, OutcomeUnknown,
+    PortalError, PortalRejected, PortalUnavailable,
 )
 from portals.registry import load_adapter
 from portals.totp import TotpSpec
@@ -71,6 +71,7 @@ class Outcome:
     reference: str | None = None
     message: str = ""
     reconciled: bool = False
+    unreachable: bool = False   # failed because its portal could not be reached (try later)
 
     @property
     def ok(self) -> bool:
@@ -86,8 +87,20 @@ class SubmitSummary:
     def ok(self) -> bool:
         return self.stopped is None and all(o.ok for o in self.outcomes)
 
+    @property
+    def exit_code(self) -> int:
+        """0 all submitted; 3 (:class:`PortalUnreachable`'s, as ``status sync``) when the run
+        did nothing because the portal could not be reached for any claim it tried; else 1."""
+        if self.ok:
+            return 0
+        failed = [o for o in self.outcomes if not o.ok]
+        if self.stopped is None and failed and len(failed) == len(self.outcomes) and all(
+                o.unreachable for o in failed):
+            return PortalUnreachable.exit_code
+        return 1
+
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "stopped": self.stopped,
+        return {"ok": self.ok, "stopped": self.stopped, "exit_code": self.exit_code,
                 "claims": [o.__dict__ | {"ok": o.ok} for o in self.outcomes]}
 
 
@@ -331,7 +344,14 @@ def _portal_error(job: _Job, err: PortalError, evidence: Path) -> Outcome:
         job.event("submission.unknown", ClaimStatus.UNKNOWN, error=str(err))
         return Outcome(claim_id, ClaimStatus.UNKNOWN.value, message=str(err))
     job.event("submission.failed", error=str(err), step=getattr(err, "step", None))
-    return Outcome(claim_id, current.value, message=str(err))
+    return Outcome(claim_id, current.value, message=str(err), unreachable=_unreachable(err))
+
+
+def _unreachable(err: PortalError) -> bool:
+    """The portal could not be reached at all (no connection: refused, no route, DNS), as
+    opposed to one that answered (a 5xx, its maintenance page) or no browser here."""
+    return (isinstance(err, PortalUnavailable) and not isinstance(err, BrowserNotFound)
+            and err.step != "browser" and err.status is None and not err.maintenance)
 
 
 def _screens(folder: Path) -> dict[str, Path]:

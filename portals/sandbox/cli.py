@@ -242,6 +242,17 @@ def backoffice(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tcp_port(text: str) -> int:
+    """A TCP port to listen on (argparse refuses anything else, before a file is made)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m portals.sandbox",
@@ -251,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the sandbox portal")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--port", type=_tcp_port, default=8765, help="1-65535")
     s.add_argument("--db", default="sandbox-portal.db", help="SQLite file (created if missing)")
     s.add_argument("--faults", default="", help='e.g. "latency=0.5;http500=upload*1"')
     s.add_argument(

@@ -177,7 +177,9 @@ class DraftFile(Base):
 
 
 def make_engine(path: Path) -> Engine:
-    """An engine on the SQLite file at ``path`` (WAL), with the tables created."""
+    """An engine on the SQLite file at ``path`` (WAL), with the tables created. A new file is
+    made 0600 (its accounts and uploads are nobody else's; SQLite gives its WAL the same)."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     engine = create_engine(f"sqlite:///{path}")
 
     @event.listens_for(engine, "connect")

@@ -91,3 +91,37 @@ def test_a_document_changed_in_the_store_stops_the_build_and_leaves_nothing(work
         build_bundle(claim, contract, invoice, root=workspace.root, out_dir=out,
                      bagging_date=TODAY)
     assert list(out.iterdir()) == []  # no half-made bag, zip or staging folder
+
+
+def _overwrite(path: Path, data: bytes) -> None:
+    os.chmod(path, 0o644)
+    path.write_bytes(data)
+
+
+@pytest.mark.parametrize("change", ["one byte", "not a pdf"])
+def test_validate_reports_a_stored_copy_changed_without_changing_its_size(
+        workspace, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    from claims.lifecycle.documents import stored as stored_module
+
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files)
+    assert not [f for f in api.validate_claim(workspace, claim.id, as_of=TODAY) if f.is_error]
+    doc = claim.documents[1]
+    path = workspace.root / doc.stored_path
+    data = bytearray(path.read_bytes())
+    if change == "one byte":
+        data[len(data) // 2] ^= 0xFF
+    else:
+        data[:8] = b"XPDF-1.3"
+    _overwrite(path, bytes(data))
+    hashed: list[Path] = []
+    real = stored_module.hash_file
+    monkeypatch.setattr(stored_module, "hash_file", lambda p: hashed.append(Path(p)) or real(p))
+    findings = api.validate_claim(workspace, claim.id, as_of=TODAY)
+    changed = [f for f in findings if f.code == "E-DOC-009"]
+    assert [f.file for f in changed] == [doc.filename]
+    assert "stored copy changed (sha256" in changed[0].message and doc.sha256 in changed[0].message
+    assert workspace.store.get_claim(claim.id).status.value == "INVALID"
+    assert len(hashed) == len(set(hashed)) == len({d.stored_path for d in claim.documents})
+    with pytest.raises(ValidationFailed, match="E-DOC-009"):
+        api.build_claim(workspace, claim.id, as_of=TODAY)

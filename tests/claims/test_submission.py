@@ -283,3 +283,26 @@ def test_a_correction_on_a_portal_without_resubmission_needs_attention_not_rejec
     [on_portal] = portal_claims(server, supplier.contract_number)
     assert on_portal["status"] == "returned"   # nothing was sent
     assert [h["status"] for h in on_portal["history"]].count("submitted") == 1
+
+
+def test_submit_exits_3_when_the_portal_cannot_be_reached(cli, workspace, server,
+                                                          monkeypatch) -> None:
+    """README: exit 3 "the portal could not be reached" (as `status sync`): a closed port."""
+    import tomllib
+
+    import tomli_w
+
+    from portals.sandbox.testing import free_port
+
+    ready_claims(workspace, server, monkeypatch, n=1)
+    config = workspace.root / "claims.toml"
+    data = tomllib.loads(config.read_text())
+    data["portals"]["sandbox"]["url"] = f"http://127.0.0.1:{free_port()}"  # nobody listens
+    config.write_text(tomli_w.dumps(data))
+    result = cli("claim", "submit", "1")
+    assert result.exit_code == 3, result.output
+    assert "cannot reach" in result.output and "Traceback" not in result.output
+    code, out = run_json(cli, "claim", "submit", "1")
+    assert code == 3 and out["exit_code"] == 3
+    assert [(c["status"], c["unreachable"]) for c in out["claims"]] == [("READY", True)]
+    assert portal_claims(server, workspace.store.get_claim(1).contract_number) == []

@@ -105,3 +105,11 @@ def flip_byte(path: Path, at: int | None = None) -> None:
 
 def blob_paths(archive: EvidenceArchive) -> list[tuple[str, Path]]:
     return [(d, p) for d, p in archive.blobs.files() if d is not None]
+
+
+def refile_checkpoints(evidence_dir: Path, checkpoints: list[Checkpoint | None]) -> None:
+    """Rewrite the checkpoint file kept outside the database with ``checkpoints`` (what an
+    attacker holding the whole machine does after :func:`rewrite_log`)."""
+    path = evidence_dir / "keys" / "checkpoints.jsonl"
+    path.write_bytes(b"".join(canonical_json(cp.to_json()) + b"\n"
+                              for cp in checkpoints if cp is not None))

@@ -119,3 +119,38 @@ def test_checkpoint_command(cli, ws: Path) -> None:
     cli("evidence", "log")
     data = json.loads(cli("evidence", "checkpoint", "--json").output)
     assert data["tree_size"] == 4 and len(data["signature"]) == 128
+
+
+def _entries(cli) -> int:
+    return len(json.loads(cli("evidence", "log", "--json").output))
+
+
+@pytest.mark.parametrize("command", [("export", "--claim", "999", "OUT"),
+                                     ("verify", "--claim", "999"), ("log", "--claim", "999")])
+def test_an_unknown_claim_is_an_error_and_records_nothing(cli, ws: Path, tmp_path: Path,
+                                                          command: tuple[str, ...]) -> None:
+    before = _entries(cli)
+    out = tmp_path / "out999"
+    result = cli("evidence", *[str(out) if part == "OUT" else part for part in command])
+    assert result.exit_code == 1, result.output
+    assert "no claim 999" in result.output and "Traceback" not in result.output
+    assert not out.exists() and not list(tmp_path.glob(".out999*"))
+    assert _entries(cli) == before  # no evidence.exported entry for a claim that is not there
+
+
+def test_an_export_named_zip_is_refused_before_anything_is_written(cli, ws: Path,
+                                                                  tmp_path: Path) -> None:
+    before = _entries(cli)
+    out = tmp_path / "out.zip"
+    result = cli("evidence", "export", "--claim", "12", str(out))
+    assert result.exit_code == 1, result.output
+    assert "out.zip" in result.output and "folder" in result.output
+    assert not out.exists() and _entries(cli) == before
+
+
+def test_verify_export_of_a_missing_path_says_not_found(cli, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-bag"
+    result = cli("evidence", "verify-export", str(missing), "--trust-bag-key", workspace=None)
+    assert result.exit_code == 1, result.output
+    assert "not found" in result.output and str(missing) in result.output
+    assert "bagit.txt" not in result.output

@@ -11,7 +11,8 @@ from sqlalchemy import Engine, delete, insert, update
 from evidence import Checkpoint, EvidenceArchive, ledger
 from evidence.keys import load_private_key, public_pem
 
-from .tampering import blob_paths, edit_leaf, flip_byte, leaves, rewrite_log, set_row
+from .tampering import (blob_paths, edit_leaf, flip_byte, leaves, refile_checkpoints,
+                        rewrite_log, set_row)
 
 
 @pytest.fixture
@@ -164,9 +165,9 @@ def test_a_replaced_public_key_is_caught_when_the_auditor_pins_theirs(
     mallory = Ed25519PrivateKey.generate()
     all_leaves = leaves(engine)
     all_leaves[1] = edit_leaf(all_leaves[1], actor="mallory")
-    rewrite_log(engine, all_leaves, key=mallory)
+    forged = rewrite_log(engine, all_leaves, key=mallory)
     (archive.evidence_dir / "keys" / "signing.pub").write_bytes(public_pem(mallory.public_key()))
-    (archive.evidence_dir / "keys" / "checkpoints.jsonl").unlink()  # the whole machine is theirs
+    refile_checkpoints(archive.evidence_dir, [forged])  # the whole machine is theirs
     assert archive.verify().ok  # self-consistent: only a pinned key tells it apart...
     report = archive.verify(trusted_key=trusted)
     assert report.codes() == {"key-replaced", "checkpoint-signature"}
@@ -184,13 +185,13 @@ def test_a_rewrite_inconsistent_with_an_earlier_checkpoint_is_caught(
     report = archive.verify()
     assert "checkpoint-root" in report.codes()
     # with the old checkpoints deleted, the checkpoint file kept outside the database tells
-    rewrite_log(engine, all_leaves, key=load_private_key(archive.evidence_dir))
+    resigned = rewrite_log(engine, all_leaves, key=load_private_key(archive.evidence_dir))
     report = archive.verify()
     assert {"checkpoint-deleted", "checkpoint-inconsistent"} == report.codes()
     assert all("checkpoints.jsonl" in p.where for p in report.problems
                if p.code == "checkpoint-deleted")
-    # and when the key holder deletes that file too, the log is self-consistent again...
-    (archive.evidence_dir / "keys" / "checkpoints.jsonl").unlink()
+    # and when the key holder rewrites that file too, the log is self-consistent again...
+    refile_checkpoints(archive.evidence_dir, [resigned])
     assert archive.verify().ok
     # ...but not consistent with the checkpoint the auditor saved
     report = archive.verify(trusted_checkpoints=[saved])

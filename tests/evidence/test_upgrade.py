@@ -64,15 +64,16 @@ def _migrate_without_evidence(engine: Engine) -> None:
 
 
 def _old_history(engine: Engine, evidence_dir: Path) -> list[bytes]:
-    """Three v1 events of CLM-1 and a legacy (JSON-signed) checkpoint over them, written the
-    way the previous release wrote them; returns the leaf hashes."""
+    """Three v1 events of CLM-1 (the last an export, sealed by the checkpoint) and a legacy
+    (JSON-signed) checkpoint over them, written the way the previous release wrote them (no
+    checkpoint file yet); returns the leaf hashes."""
     t = {name: OLD.tables[name] for name in OLD.tables}
     key = load_private_key(evidence_dir)
     hashes: list[bytes] = []
     compact: list[bytes] = []
     with engine.begin() as conn:
         OLD.create_all(conn)
-        for i, kind in enumerate(("bundle.built", "submission.started", "status.changed")):
+        for i, kind in enumerate(("bundle.built", "submission.started", "evidence.exported")):
             when = f"2026-01-0{i + 1}T09:00:00.000000Z"
             leaf = canonical_json({"v": 1, "index": i, "kind": kind, "claim": "CLM-1",
                                    "time": when, "actor": "alice", "metadata": {"n": i},
@@ -119,6 +120,8 @@ def test_a_workspace_made_by_the_previous_release_migrates_and_signs(
         with engine.connect() as conn:
             assert EVIDENCE_REVISION in MigrationContext.configure(conn).get_current_heads()
 
+        # the legacy checkpoint predates the checkpoint file: its absence is no problem
+        assert ws.evidence.verify().ok, ws.evidence.verify().summary()
         cp = ws.evidence.checkpoint()  # nothing new: the legacy checkpoint is the latest
         assert (cp.tree_size, cp.origin) == (3, None)
         entry = ws.record_evidence(kind="status.changed", claim="CLM-1",

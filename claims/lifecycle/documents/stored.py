@@ -13,9 +13,26 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from claims.lifecycle.documents.pdf import PdfInspection, PdfProblem, PdfProblemCode, inspect_pdf
+from claims.lifecycle.documents.pdf import (PdfInspection, PdfProblem, PdfProblemCode, hash_file,
+                                           inspect_pdf)
 from claims.lifecycle.documents.settings import TextBudget
 from claims.lifecycle.documents.text import text_contains
+
+def copy_changed(recorded: str, actual: str) -> str | None:
+    """The one rule for a stored document's copy (``claim build`` and ``claim validate``): its
+    SHA-256 is the one recorded at intake; else what changed, for the message."""
+    if actual == recorded:
+        return None
+    return f"stored copy changed (sha256 {actual} is not the recorded {recorded})"
+
+
+def stored_sha256(path: Path, seen: dict[Path, str]) -> str:
+    """The SHA-256 of a stored copy, hashed once per ``seen`` (one validation: documents of the
+    same content share one stored file). ``OSError`` when it cannot be read."""
+    if path not in seen:
+        seen[path] = hash_file(path)[0]
+    return seen[path]
+
 
 def inspect_for_store(path: Path, budget: TextBudget | None = None) -> PdfInspection:
     """Inspect a stored document once, keeping the text of every page (within ``budget``)."""

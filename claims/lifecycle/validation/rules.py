@@ -17,7 +17,8 @@ from claims.lifecycle.documents.pdf import PdfInspection
 from claims.lifecycle.documents.text import (
     amount_spellings, find_ambiguous_dates, find_labelled_dates,
 )
-from claims.lifecycle.documents.stored import inspect_for_store, search
+from claims.lifecycle.documents.stored import (copy_changed, inspect_for_store, search,
+                                              stored_sha256)
 from claims.core.models import Claim, Contract, Document, DocumentRule, Invoice
 from claims.core.money import fmt, quantize
 from claims.lifecycle.validation.findings import Finding, error, info, warning
@@ -38,6 +39,7 @@ class Context:
     earlier: list[tuple[int, str, str, Decimal]]   # other live claims: (id, invoice, status, total)
     invoice_changed: bool = False
     inspections: dict[str, PdfInspection] = field(default_factory=dict)  # by sha256
+    hashes: dict[Path, str] = field(default_factory=dict)  # stored copies hashed, by path
 
 
 def _rounded(ctx: Context, amount: Decimal) -> Decimal:
@@ -174,6 +176,12 @@ def check_document(ctx: Context, doc: Document, rule: DocumentRule) -> list[Find
     if on_disk != doc.size:
         return [error("E-DOC-009", f"the stored copy changed size ({on_disk:,} bytes, not "
                       f"{doc.size:,})", file=name)]
+    try:
+        changed = copy_changed(doc.sha256, stored_sha256(path, ctx.hashes))
+    except OSError as err:
+        changed = f"the stored copy cannot be read ({err.strerror or err})"
+    if changed:
+        return [error("E-DOC-009", f"the {changed}", file=name)]
     wanted = _needles(rule, ctx)
     spellings = [s for group in wanted.values() for s in group]
     report = ctx.inspections.get(doc.sha256) or inspect_for_store(path)

@@ -1,0 +1,44 @@
+"""`claims portal sandbox` refuses a port that is not one before anything is made, and the
+sandbox's database is its owner's alone (0600), like the rest of the private workspace."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portals.sandbox.db import make_engine
+
+
+@pytest.mark.parametrize("port", ["-1", "0", "65536", "99999"])
+def test_a_port_out_of_range_is_refused_at_the_door(tmp_path: Path, port: str) -> None:
+    run = subprocess.run([sys.executable, "-m", "claims", "portal", "sandbox", "--port", port],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1, run.stderr
+    assert f"--port: {port} is not a TCP port (1-65535)" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
+    assert list(tmp_path.iterdir()) == []  # no sandbox-portal.db
+
+
+def test_the_sandbox_itself_refuses_a_bad_port_before_making_its_database(
+        tmp_path: Path) -> None:
+    db = tmp_path / "portal.db"
+    run = subprocess.run([sys.executable, "-m", "portals.sandbox", "serve", "--port", "-1",
+                          "--db", str(db)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "is not a TCP port" in run.stderr
+    assert "Traceback" not in run.stderr and not db.exists()
+
+
+def test_the_sandbox_database_is_made_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        engine = make_engine(tmp_path / "sandbox-portal.db")
+        engine.dispose()
+    finally:
+        os.umask(old)
+    for path in tmp_path.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
