@@ -77,3 +77,21 @@ def heads_before(cfg: Any, revision: str) -> list[str]:
         if revision not in {r.revision for r in script.iterate_revisions(head, "base")}:
             targets.add(head)
     return sorted(targets)
+
+
+def insert_old_invoice(conn: Any) -> None:
+    """Customer 1001, invoice J1 (EUR 700.00 issued 2026-01-10, due 2026-02-09) and its schedule
+    row 1001, written as the previous release wrote them (no copied columns; explicit ids
+    above the sequences' next values, as a restore would leave them): for upgrade tests."""
+    from sqlalchemy import text
+
+    conn.execute(text("INSERT INTO customers (id, name, kind, collector, created_at) "
+                      "VALUES (1001, 'Ministry', 'agency', '', '2026-01-01 00:00:00+00')"))
+    conn.execute(text(
+        "INSERT INTO invoices (id, number, customer_id, currency, issue_date, due_date, net,"
+        " vat, total, data, source, content_hash, created_at, updated_at) VALUES "
+        "(1001, 'J1', 1001, 'EUR', '2026-01-10', '2026-02-09', 7000000000, 0, 7000000000, '{}',"
+        " 't', 'x', '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')"))
+    conn.execute(text("INSERT INTO collection_schedule (id, invoice_id, seq, due_date, "
+                      "amount, basis) VALUES (1001, 1001, 0, '2026-02-09', 7000000000, "
+                      "'invoice')"))

@@ -26,7 +26,7 @@ from claims.store.tables import CustomerRow, InvoiceRow, PaymentApplicationRow, 
 from claims.store.tables.collections import ScheduleRow
 from claims.workspace import Workspace
 from tests.collections.conftest import add_invoices, at
-from tests.conftest import heads_before
+from tests.conftest import heads_before, insert_old_invoice
 
 D = date
 AS_OF = D(2026, 6, 30)
@@ -163,16 +163,7 @@ def test_an_existing_database_gets_the_copy_on_upgrade(database_url: str,
         cfg.attributes["connection"] = conn
         for head in heads_before(cfg, "receivables_0001"):
             command.upgrade(cfg, head)
-        conn.execute(text("INSERT INTO customers (id, name, kind, collector, created_at) "
-                          "VALUES (1001, 'Ministry', 'agency', '', '2026-01-01 00:00:00+00')"))
-        conn.execute(text(
-            "INSERT INTO invoices (id, number, customer_id, currency, issue_date, due_date, net,"
-            " vat, total, data, source, content_hash, created_at, updated_at) VALUES "
-            "(1001, 'J1', 1001, 'EUR', '2026-01-10', '2026-02-09', 7000000000, 0, 7000000000, '{}',"
-            " 't', 'x', '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')"))
-        conn.execute(text("INSERT INTO collection_schedule (id, invoice_id, seq, due_date, "
-                          "amount, basis) VALUES (1001, 1001, 0, '2026-02-09', 7000000000, "
-                          "'invoice')"))
+        insert_old_invoice(conn)
     engine.dispose()
     store = Store.open(database_url)
     try:

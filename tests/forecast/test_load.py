@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import text
 
 from claims import api
-from claims.core.collector import collector_paused
 from claims.collections.due import invoice_dues, set_terms
 from claims.collections.dunning.plan import config_of
 from claims.collections.receivables import (
@@ -144,21 +143,6 @@ def test_a_second_forecast_sees_what_changed_after_the_first(
             ("A-1", Decimal("800.00")), ("A-2", Decimal("50.00"))]
     finally:
         ws.close()
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_the_collector_is_paused_only_while_the_forecast_runs(enabled: bool) -> None:
-    was = gc.isenabled()
-    try:
-        (gc.enable if enabled else gc.disable)()
-        with collector_paused():
-            assert not gc.isenabled()
-        assert gc.isenabled() is enabled
-        with pytest.raises(RuntimeError), collector_paused():
-            raise RuntimeError("the forecast failed")
-        assert gc.isenabled() is enabled
-    finally:
-        (gc.enable if was else gc.disable)()
 
 
 def test_columns_convert_as_one_value_at_a_time() -> None:

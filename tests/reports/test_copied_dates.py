@@ -23,7 +23,7 @@ from claims.store.tables import InvoiceRow, PaymentApplicationRow, PaymentRow
 from claims.store.tables.collections import ScheduleRow
 from tests.payments.conftest import invoice
 from tests.reports.conftest import AS_OF, pay
-from tests.conftest import heads_before
+from tests.conftest import heads_before, insert_old_invoice
 
 #: every application's copies beside what they copy (a mismatch is a row)
 _APP_DRIFT = """
@@ -137,16 +137,7 @@ def test_an_existing_database_gets_its_copies_on_upgrade(database_url: str,
         cfg.attributes["connection"] = conn
         for head in heads_before(cfg, "kpis_0001"):
             command.upgrade(cfg, head)
-        conn.execute(text("INSERT INTO customers (id, name, kind, collector, created_at) "
-                          "VALUES (1001, 'Ministry', 'agency', '', '2026-01-01 00:00:00+00')"))
-        conn.execute(text(
-            "INSERT INTO invoices (id, number, customer_id, currency, issue_date, due_date, net,"
-            " vat, total, data, source, content_hash, created_at, updated_at) VALUES "
-            "(1001, 'J1', 1001, 'EUR', '2026-01-10', '2026-02-09', 7000000000, 0, 7000000000, '{}',"
-            " 't', 'x', '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')"))
-        conn.execute(text("INSERT INTO collection_schedule (id, invoice_id, seq, due_date, "
-                          "amount, basis) VALUES (1001, 1001, 0, '2026-02-09', 7000000000, "
-                          "'invoice')"))
+        insert_old_invoice(conn)
         conn.execute(text("INSERT INTO payments (id, source, external_id, value_date, amount,"
                           " currency, created_at) VALUES (1001, 'camt053', 'P1', '2026-02-20', "
                           "1000000000, 'EUR', '2026-01-01 00:00:00+00')"))
