@@ -8,6 +8,7 @@ from typing import Any
 
 from claims.collections.dunning import config_of
 from claims.collections.due import ensure_due_dates
+from claims.core.money import minor_units
 from claims.errors import InputError
 from claims.api.forecast import cash_forecast
 from claims.reports.forecast import forecast_table
@@ -26,8 +27,18 @@ def compute_kpis(ws: Workspace, as_of: date | None = None, *,
                  currency: str | None = None) -> dict[str, Any]:
     """DSO, CEI, aging, at risk, match rate, … as of a date (default today), in one currency."""
     settings = ws.settings.reports
+    _check_currency(currency)
     ensure_due_dates(ws.store.engine, config_of(ws))
     return kpis(ws.store.engine, as_of or date.today(), settings, currency=currency)
+
+
+def _check_currency(currency: str | None) -> None:
+    """A ``--currency`` the KPIs can be in: an ISO 4217 code (:func:`minor_units` knows it)."""
+    if currency is not None:
+        try:
+            minor_units(currency)
+        except ValueError as err:
+            raise InputError(str(err), field="--currency", rule="known-currency") from None
 
 
 def write_collection_report(ws: Workspace, kind: str, fmt: str, out: Path, *,
@@ -42,6 +53,7 @@ def write_collection_report(ws: Workspace, kind: str, fmt: str, out: Path, *,
         raise InputError(f"unknown format {fmt!r}; use {', '.join(REPORT_FORMATS)}",
                          field="--format", rule="report-format")
     settings = ws.settings.reports
+    _check_currency(currency)
     ensure_due_dates(ws.store.engine, config_of(ws))
     as_of = as_of or date.today()
     build = weekly_report if kind == "weekly" else monthly_report

@@ -21,7 +21,7 @@ def submit(ctx: typer.Context,
            claim_id: int = typer.Argument(None, metavar="ID", help="Claim id."),
            all_: bool = typer.Option(False, "--all", help="Every READY claim (and reconcile "
                                                           "SUBMITTING/UNKNOWN ones)."),
-           workers: int = typer.Option(1, "--workers", help="Parallel browser workers."),
+           workers: int = typer.Option(1, "--workers", min=1, help="Parallel browser workers."),
            dry_run: bool = typer.Option(False, "--dry-run",
                                         help="Show what would be submitted; touch nothing."),
            as_json: bool = JsonOption) -> None:

@@ -98,9 +98,9 @@ def _tabular(ctx: typer.Context, file: Path, mapping: str, preview: int, dry_run
 
 
 MappingOption = typer.Option(..., "--mapping", "-m",
-                             help="quickbooks, quickbooks-invoice-list, sap, sap-en, oracle, or one of "
-                                  "yours in claims.toml (claims invoice import mappings).")
-PreviewOption = typer.Option(0, "--preview", metavar="N",
+                             help="quickbooks, quickbooks-invoice-list, sap, sap-en, oracle, or "
+                                  "one of yours in claims.toml (claims invoice import mappings).")
+PreviewOption = typer.Option(0, "--preview", metavar="N", min=0,
                              help="Show the first N rows as the mapping reads them; "
                                   "import nothing.")
 SkipRowsOption = typer.Option(None, "--skip-rows", metavar="N", min=0,

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from claims.errors import ConflictError, NotFound
+from claims.errors import ConflictError, InputError, NotFound
 from claims.payments.parsers import StatementLine
 from claims.store import Store
 from claims.store.tables import PaymentApplicationRow, PaymentRow, utcnow
@@ -111,8 +111,16 @@ def _as_dict(r: PaymentReversalRow) -> dict[str, Any]:
             "payment_id": r.payment_id, "candidates": list(r.candidates or [])}
 
 
+#: What a recorded reversal can be: its payment found and reopened, several candidates (a
+#: person decides), or none found.
+REVERSAL_STATUSES = ("reversed", "review", "unmatched")
+
+
 def reversals(store: Store, *, status: str | None = None) -> list[dict[str, Any]]:
     """The recorded reversals (of one ``status``: reversed, review, unmatched), oldest first."""
+    if status is not None and status not in REVERSAL_STATUSES:
+        raise InputError(f"unknown status {status!r}; use {', '.join(REVERSAL_STATUSES)}",
+                         field="--status", rule="reversal-status")
     with store.session() as s:
         query = select(PaymentReversalRow).order_by(PaymentReversalRow.value_date,
                                                     PaymentReversalRow.id)
