@@ -159,7 +159,7 @@ def graft(child: Dist | None, wider: Dist | None) -> Dist | None:
         return child
     start = child.open_from
     tail = np.asarray(wider.pmf[start:], dtype=np.float64)
-    mass = float(tail.sum()) + wider.later
+    mass = float(tail.sum()) + wider.later  # ok: probability mass, not money
     if mass <= 1e-12:
         return child
     scale = child.later / mass

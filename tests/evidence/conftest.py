@@ -100,3 +100,12 @@ def history(archive: EvidenceArchive, tmp_path: Path) -> Callable[[], None]:
                        files={"step-1.png": png(4, 3, 200)})
         archive.checkpoint()
     return make
+
+
+@pytest.fixture
+def archive_with_history(archive: EvidenceArchive, history: Callable[[], None]
+                         ) -> EvidenceArchive:
+    """The archive after :func:`history`, verified clean: what a tampering test starts from."""
+    history()
+    assert archive.verify().ok
+    return archive

@@ -4,7 +4,6 @@ the ledger an export signed as it was recorded), ``verify`` fails and says which
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,6 @@ from sqlalchemy import Engine, delete, func, select, update
 from evidence import EvidenceArchive, ledger, merkle
 from evidence.keys import init_keys
 from evidence.sealing import checkpoint_file, read_checkpoint_file
-
-
-@pytest.fixture
-def archive_with_history(archive: EvidenceArchive, history: Callable[[], None]
-                         ) -> EvidenceArchive:
-    history()
-    assert archive.verify().ok
-    return archive
 
 
 def _roll_back_last_entry(engine: Engine) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -13,14 +12,6 @@ from evidence.keys import load_private_key, public_pem
 
 from .tampering import (blob_paths, edit_leaf, flip_byte, leaves, refile_checkpoints,
                         rewrite_log, set_row)
-
-
-@pytest.fixture
-def archive_with_history(archive: EvidenceArchive, history: Callable[[], None]
-                         ) -> EvidenceArchive:
-    history()
-    assert archive.verify().ok
-    return archive
 
 
 def test_one_flipped_byte_in_any_blob_is_caught(archive_with_history: EvidenceArchive) -> None:
