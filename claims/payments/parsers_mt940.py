@@ -65,13 +65,23 @@ def _captured_log(name: str) -> Iterator[list[str]]:
         logger.propagate = propagate
 
 
+def _said(err: Exception) -> str:
+    """What the parser's error says, for a person: its "Unable to parse <Tag object at 0x…>
+    from 'value'" (the message, the tag object, the value) as the tag's number and the value;
+    any other object's repr cut out."""
+    args = err.args
+    if len(args) >= 3 and isinstance(args[2], str) and hasattr(args[1], "id"):
+        return f"cannot read tag :{args[1].id}: from {args[2]!r}"
+    return re.sub(r"<[\w.]+ object at 0x[0-9a-fA-F]+>", "…", str(args[0] if args else err))
+
+
 def _library(text: str, file: str) -> list[Any]:
     """``text`` through the mt-940 parser; its failures become one ``mt940-syntax`` finding."""
     try:
         with _captured_log("mt940") as said:
             return list(mt940.parse_statements(text, options=_OPTIONS))
     except Exception as err:  # the parser raises bare ValueError/RuntimeError/KeyError
-        first = " ".join(str(err).split())[:200]
+        first = " ".join(_said(err).split())[:200]
         noise = f" ({len(said)} parser message(s) folded in)" if said else ""
         raise InputError(f"malformed MT940: {first}{noise}", file=file,
                          rule="mt940-syntax") from err

@@ -174,6 +174,9 @@ def test_mt940_garbage_is_one_finding_and_nothing_on_stderr(
         parse_mt940(garbage, file="junk.sta")
     assert err.value.rule == "mt940-syntax" and err.value.file == "junk.sta"
     assert "\n" not in str(err.value) and "parser message(s) folded in" in str(err.value)
+    # the tag and the value, never an object's repr (found by an independent tester)
+    assert "cannot read tag :60F: from 'C'" in str(err.value)
+    assert "object at 0x" not in str(err.value)
     out, errors = capfd.readouterr()
     assert out == "" and errors == ""
 
