@@ -76,7 +76,7 @@ def contract(folder: Path, n: int) -> Path:
     import yaml
 
     data = {"number": "C-BENCH", "agency": "Ministry", "portal": "sandbox", "currency": "SAR",
-            "supplier": "Bench Co", "ceiling": str(10**12),
+            "supplier": "Bench Co", "ceiling": str(10**11 - 1),
             "period": {"start": "2026-01-01", "end": "2026-12-31"}, "vat_percent": "15",
             "claim_types": ["services-milestone"], "extra_documents": EXTRA}
     path = folder / "contract.yaml"
