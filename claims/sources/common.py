@@ -163,12 +163,26 @@ def check_currency(code: str, *, file: str, field: str) -> str:
 def make_invoice(data: dict[str, Any], *, file: str, where: str = "") -> Invoice:
     """An :class:`Invoice` from ``data``, or an :class:`InputError` naming file and field."""
     try:
-        return Invoice.model_validate(data)
+        invoice = Invoice.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
         loc = "/".join(str(p) for p in first["loc"])
         raise InputError(first["msg"], file=file, field=f"{where}/{loc}" if where else loc,
                          rule="invoice-model") from None
+    return check_invoice_dates(invoice, file=file, where=where)
+
+
+def check_invoice_dates(invoice: Invoice, *, file: str, where: str = "") -> Invoice:
+    """``invoice`` if its dates are ones an invoice can have, the rule of every invoice door
+    (an invoice file, an import); else an :class:`InputError` naming file and field: the due
+    date is not before the issue date (rule ``due-after-issue``). Stored invoices are read
+    without it: the rule is the door's, not the model's."""
+    prefix = f"{where}/" if where else ""
+    if invoice.due_date is not None and invoice.due_date < invoice.issue_date:
+        raise InputError(f"due date {invoice.due_date} is before the issue date "
+                         f"{invoice.issue_date}", file=file, field=f"{prefix}due_date",
+                         rule="due-after-issue")
+    return invoice
 
 
 def money2(amount: Decimal, places: int = 2) -> Decimal:
