@@ -7,14 +7,16 @@ from datetime import UTC, date, datetime
 
 from claims.errors import InputError
 
-#: Dates a command takes: wide enough for any contract, narrow enough that date arithmetic
+#: Dates a command takes, the plausible range of a business date: wide enough for any contract
+#: and any history a ledger holds (nothing here predates 1970), narrow enough that a typo
+#: (0001-01-01, 1900-01-01, 2999) is refused rather than believed, and that date arithmetic
 #: (ageing buckets, due dates, periods) can never leave the calendar.
-EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(2199, 12, 31)
 
 
 def parse_date(text: str | None, field: str) -> date | None:
     """A YYYY-MM-DD value as a date (None stays None); a clear error otherwise,
-    also for a date outside 1900-01-01 … 2999-12-31."""
+    also for a date outside :data:`EARLIEST_DATE` … :data:`LATEST_DATE`."""
     if text is None:
         return None
     try:
@@ -27,9 +29,9 @@ def parse_date(text: str | None, field: str) -> date | None:
 
 def check_date(value: date, field: str | None, *, file: str | None = None,
                shown: str | None = None) -> date:
-    """``value`` if it lies within 1900-01-01 … 2999-12-31, the one range of dates every door
-    takes (a typed option, a statement's value date); else an InputError (rule ``date-range``)
-    naming ``file`` and ``field``."""
+    """``value`` if it lies within :data:`EARLIEST_DATE` … :data:`LATEST_DATE`, the one range
+    of dates every door takes (a typed option, an invoice's dates, a statement's value date);
+    else an InputError (rule ``date-range``) naming ``file`` and ``field``."""
     if not EARLIEST_DATE <= value <= LATEST_DATE:
         raise InputError(f"{shown or value} is outside {EARLIEST_DATE} … {LATEST_DATE}",
                          file=file, field=field, rule="date-range")

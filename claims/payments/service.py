@@ -339,7 +339,7 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
     imported again add nothing; a bank id met again with other facts (amount, date, currency,
     payer) is a conflict that keeps nothing (:mod:`claims.payments.bank_ids`). With
     ``dry_run`` everything is computed and nothing is kept. A value date outside reason (before
-    1900, or more than a week after ``today``, default today in UTC) is refused
+    1970, or more than a week after ``today``, default today in UTC) is refused
     (:func:`~claims.payments.statement.check_value_date`).
     """
     settings = settings or MatchSettings()

@@ -162,9 +162,9 @@ def read_money(text: str | None, currency: str | None, *, file: str, where: str,
 
 def check_value_date(line: StatementLine, *, file: str, today: date) -> None:
     """A line's value date within reason, else an InputError naming the file and line: within
-    the one range of dates (:func:`claims.core.moments.check_date`, 1900 … 2999, rule
+    the one range of dates (:func:`claims.core.moments.check_date`, 1970 … 2199, rule
     ``date-range``) and at most :data:`FUTURE_VALUE_DAYS` after ``today`` (rule
-    ``value-date-future``): money is not received in 2999."""
+    ``value-date-future``): money is not received in 2199."""
     where = f"{line.where}: value date" if line.where else "value date"
     check_date(line.value_date, where, file=file)
     latest = today + timedelta(days=FUTURE_VALUE_DAYS)

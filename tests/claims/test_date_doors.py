@@ -58,3 +58,17 @@ def test_an_import_refuses_a_due_date_before_the_issue_date(cli, samples, tmp_pa
     result = cli("invoice", "import", "csv", str(export), "--mapping", "quickbooks")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "row 2/due_date" in result.stderr and "due-after-issue" in result.stderr
+
+
+@pytest.mark.parametrize("day", ["1900-01-01", "1969-12-31", "2200-01-01", "0001-01-01"])
+def test_an_as_of_outside_the_plausible_range_is_refused(cli, samples, day) -> None:
+    """One range of dates (claims.core.moments, 1970-01-01 … 2199-12-31) for every typed
+    date: a claim is never VALID as of 1900. A bad value typed in an option is bad input
+    (exit 1, one line naming the option and the rule), as a malformed --as-of is."""
+    result = cli("claim", "validate", "1", "--as-of", day)
+    assert result.exit_code == 1 and "VALID" not in result.stdout
+    assert result.stderr.strip() == (f"error: --as-of: '{day}' is outside 1970-01-01 … "
+                                      "2199-12-31 [rule: date-range]")
+    for edge in ("1970-01-01", "2199-12-31"):
+        taken = cli("claim", "validate", "1", "--as-of", edge)
+        assert "date-range" not in taken.stderr and "claim 1:" in taken.stdout
