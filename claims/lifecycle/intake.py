@@ -20,6 +20,7 @@ import schemas
 from claims.core.claimtypes import claim_type
 from claims.core.importers import INVOICE_SOURCES, regular_file
 from claims.core.models import Contract, Invoice
+from claims.core.moments import check_date
 from claims.errors import InputError
 from claims.lifecycle.validation.findings import Finding, error
 
@@ -110,6 +111,8 @@ def load_contract(path: Path) -> Contract:
         contract = Contract.model_validate(flat)
     except ValidationError as err:
         raise pydantic_error(err, str(path)) from None
+    check_date(contract.period_start, "/period/start", file=str(path))
+    check_date(contract.period_end, "/period/end", file=str(path))
     if contract.period_end < contract.period_start:
         raise InputError(f"period ends {contract.period_end} before it starts "
                          f"{contract.period_start}", file=str(path), field="/period",

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from claims.errors import InputError
 from claims.core.models import Invoice
+from claims.core.moments import check_date
 from claims.core.money import CURRENCIES, quantize
 
 Severity = Literal["error", "warning"]
@@ -174,10 +175,14 @@ def make_invoice(data: dict[str, Any], *, file: str, where: str = "") -> Invoice
 
 def check_invoice_dates(invoice: Invoice, *, file: str, where: str = "") -> Invoice:
     """``invoice`` if its dates are ones an invoice can have, the rule of every invoice door
-    (an invoice file, an import); else an :class:`InputError` naming file and field: the due
-    date is not before the issue date (rule ``due-after-issue``). Stored invoices are read
-    without it: the rule is the door's, not the model's."""
+    (an invoice file, an import); else an :class:`InputError` naming file and field: each date
+    within the one range of dates (:func:`claims.core.moments.check_date`, rule
+    ``date-range``), the due date not before the issue date (rule ``due-after-issue``).
+    Stored invoices are read without it: the rule is the door's, not the model's."""
     prefix = f"{where}/" if where else ""
+    for name in ("issue_date", "due_date", "period_start", "period_end"):
+        if getattr(invoice, name) is not None:
+            check_date(getattr(invoice, name), f"{prefix}{name}", file=file)
     if invoice.due_date is not None and invoice.due_date < invoice.issue_date:
         raise InputError(f"due date {invoice.due_date} is before the issue date "
                          f"{invoice.issue_date}", file=file, field=f"{prefix}due_date",

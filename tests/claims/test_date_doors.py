@@ -72,3 +72,27 @@ def test_an_as_of_outside_the_plausible_range_is_refused(cli, samples, day) -> N
     for edge in ("1970-01-01", "2199-12-31"):
         taken = cli("claim", "validate", "1", "--as-of", edge)
         assert "date-range" not in taken.stderr and "claim 1:" in taken.stdout
+
+
+@pytest.mark.parametrize(("field", "day"), [("issue_date", "0001-01-01"),
+                                            ("issue_date", "1900-01-01"),
+                                            ("due_date", "9999-12-31"),
+                                            ("period_end", "2999-01-31")])
+def test_an_implausible_invoice_date_is_refused_at_the_door(cli, samples, tmp_path, field,
+                                                           day) -> None:
+    result = _add(cli, tmp_path, GOOD | {field: day})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert " ".join(result.stderr.split()) == (
+        f"error: {tmp_path / 'invoices.json'}: /0/{field}: {day} is outside 1970-01-01 … "
+        "2199-12-31 [rule: date-range]")
+    assert _stored(cli) == []
+
+
+def test_an_implausible_contract_period_is_refused(cli, samples, tmp_path) -> None:
+    text = (samples / "contract.yaml").read_text()
+    start = text.split("start:")[1].split()[0]
+    bad = tmp_path / "contract.yaml"
+    bad.write_text(text.replace(f"start: {start}", "start: 0001-01-01"))
+    result = cli("contract", "add", str(bad), "--replace")
+    assert result.exit_code == 1 and "/period/start" in result.stderr
+    assert "date-range" in result.stderr and "Traceback" not in result.output
