@@ -60,7 +60,12 @@ def _invoice(path: Path, *, pages: int = 2, number: str = "INV-2024-0042") -> sa
         (b"\x89PNG\r\n\x1a\n\x00\x00", "image/png"),
         (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg"),
         (b"", "application/x-empty"),
-        (b"hello, world", "application/octet-stream"),
+        (b"hello, world", "text/plain"),
+        (b"\xef\xbb\xbf  <!DOCTYPE html>\n<html><body>Invoice</body></html>", "text/html"),
+        (b"<!-- saved page -->\n<HTML lang=en>", "text/html"),
+        (b"<?xml version='1.0'?><Invoice/>", "application/xml"),
+        (b"caf\xc3", "text/plain"),  # a character cut at the end of the head
+        (b"\x01\x02binary", "application/octet-stream"),
         (b"PK\x03\x04" + b"%PDF-1.4", "application/zip"),  # polyglot: offset-0 magic wins
     ],
 )
@@ -99,6 +104,8 @@ BadMaker = Callable[[Path], object]
         (samples.make_zero_byte_pdf, PdfProblemCode.ZERO_BYTES, "empty (0 bytes)"),
         (samples.make_zip_named_pdf, PdfProblemCode.NOT_A_PDF, "ZIP archive"),
         (samples.make_exe_named_pdf, PdfProblemCode.NOT_A_PDF, "Windows executable"),
+        (lambda p: p.write_bytes(b"<!DOCTYPE html>\n<html><body>Invoice</body></html>\n"),
+         PdfProblemCode.NOT_A_PDF, "its content is HTML text (text/html)"),
         (samples.make_truncated_pdf, PdfProblemCode.TRUNCATED, "%%EOF"),
         (samples.make_corrupt_pdf, PdfProblemCode.CORRUPT, "cross-reference"),
         (lambda p: samples.make_corrupt_pdf(p, damage="xref"), PdfProblemCode.CORRUPT,
