@@ -43,7 +43,7 @@ import structlog
 from claims.core.models import Claim, ClaimStatus
 from pydantic import BaseModel, ValidationError
 
-from claims.errors import ConflictError, InputError, LeaseLost, PortalUnreachable
+from claims.errors import ClaimsError, ConflictError, InputError, LeaseLost, PortalUnreachable
 from claims.lifecycle.leases import Heartbeat, Lease, holder, release, take_lease, worker_id
 from portals.base import (
     BrowserOptions, PackageFile, PortalAdapter, PortalCredentials, SubmissionPackage, check_package,
@@ -410,11 +410,20 @@ def _work_on(run: _Run, adapters: dict[str, PortalAdapter], lease: Lease,
     except Exception as err:  # noqa: BLE001 - one claim's failure must not stop the batch
         now = store.get_claim(claim_id)
         return Outcome(claim_id, now.status.value, now.portal_reference,
-                       message=f"{type(err).__name__}: {err}")
+                       message=failure_message(err))
     finally:
         beat.watch(None)
         if not lease.released:
             release(store.engine, claim_id, lease.owner)
+
+
+def failure_message(err: Exception) -> str:
+    """What a person reads of one claim's failure: an expected error's own message (a bad
+    setting names its file and field), never its class name; an unexpected one (a bug) keeps
+    its type, the one clue to it."""
+    if isinstance(err, (ClaimsError, PortalError)):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
 
 
 def _worker(run: _Run) -> None:
