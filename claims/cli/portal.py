@@ -27,8 +27,9 @@ def submit(ctx: typer.Context,
            as_json: bool = JsonOption) -> None:
     """Submit claims through their contract's portal in headless Chromium, never twice.
 
-    Exit codes: 0 every claim submitted; 3 the portal could not be reached for any claim
-    tried (nothing was sent: try again later); 1 anything else that was not submitted.
+    Exit codes: 0 every claim submitted; 3 the portal could not be reached (refused, or no
+    answer in time) for any claim tried (nothing was sent: try again later); 1 anything else
+    that was not submitted.
     Example: claims claim submit --all --workers 2 --json
     """
     ws = workspace_from(ctx)

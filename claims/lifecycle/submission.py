@@ -50,7 +50,7 @@ from portals.base import (
 )
 from portals.errors import (
     AlreadySubmitted, AuthenticationFailed, BrowserNotFound, NotSupported, OutcomeUnknown,
-    PortalError, PortalRejected, PortalUnavailable,
+    PortalError, PortalRejected, PortalTimeout, PortalUnavailable,
 )
 from portals.registry import load_adapter
 from portals.totp import TotpSpec
@@ -348,8 +348,12 @@ def _portal_error(job: _Job, err: PortalError, evidence: Path) -> Outcome:
 
 
 def _unreachable(err: PortalError) -> bool:
-    """The portal could not be reached at all (no connection: refused, no route, DNS), as
-    opposed to one that answered (a 5xx, its maintenance page) or no browser here."""
+    """The portal could not be reached at all (no connection: refused, no route, DNS; or no
+    answer in time, a blackholed address: :class:`PortalTimeout`, raised before the final
+    click only), as opposed to one that answered (a 5xx, its maintenance page) or no browser
+    here. The one decision behind ``claim submit``'s exit 3."""
+    if isinstance(err, PortalTimeout):
+        return True
     return (isinstance(err, PortalUnavailable) and not isinstance(err, BrowserNotFound)
             and err.step != "browser" and err.status is None and not err.maintenance)
 

@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from claims.lifecycle import submission
+from claims.workspace import find_workspace
+from portals.errors import PortalTimeout
+from portals.base import PortalLimits
+from tests.portals.test_kit import LIMITS, Fake
+
 
 
 @pytest.fixture
@@ -28,3 +34,32 @@ def test_a_settings_error_is_its_message_never_its_class_name(cli, ready) -> Non
     assert "InputError" not in result.output
     out = cli("claim", "submit", "1", "--json")
     assert "InputError" not in out.stdout and "CLAIMS_SANDBOX_TOTP" in out.stdout
+
+
+class Blackholed(Fake):
+    """A portal whose address takes the connection and never answers: every try times out."""
+
+    @property
+    def limits(self) -> PortalLimits:
+        """Room for the sample claim's documents."""
+        return LIMITS.model_copy(update={"max_files": 10, "max_file_bytes": 10**8})
+
+    def sign_in(self) -> None:
+        self.calls.append("sign_in")
+        raise PortalTimeout("/login did not load in time", portal=self.name, step="login")
+
+
+def test_a_portal_that_never_answers_exits_3_as_an_unreachable_one(cli, ready,
+                                                                  tmp_path) -> None:
+    """README exit 3: the portal could not be reached — refused or never answering alike;
+    nothing was sent, the claim stays READY for the next run."""
+    ws = find_workspace(ready)
+    try:
+        summary = submission.submit_claims(
+            ws, ids=[1], adapter_factory=lambda _ws, _p: Blackholed(tmp_path))
+        assert summary.exit_code == 3 and summary.to_json()["exit_code"] == 3
+        [outcome] = summary.outcomes
+        assert (outcome.status, outcome.unreachable) == ("READY", True)
+        assert "did not load in time" in outcome.message
+    finally:
+        ws.close()
