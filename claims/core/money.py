@@ -17,6 +17,8 @@ import re
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from typing import Literal
 
+from claims.errors import InputError
+
 RoundingMode = Literal["half-up", "half-even", "down", "up"]
 
 _MODES = {"half-up": ROUND_HALF_UP, "half-even": ROUND_HALF_EVEN, "down": ROUND_DOWN,
@@ -115,6 +117,28 @@ def check_amount(value: object, currency: str, *, field: str = "amount",
     if not negative and amount < 0:
         raise ValueError(f"{field}: {value} is negative")
     return amount.quantize(Decimal(1).scaleb(-places))
+
+
+def read_amount(value: object, currency: str, *, file: str | None, field: str) -> Decimal:
+    """``value`` read as an amount of ``currency`` at a file's door, as written (not
+    quantized); else one :class:`InputError` naming ``file`` and ``field``: above
+    :data:`MAX_AMOUNT` (rule ``amount-range``), not an exact number (``amount-number``), finer
+    than the currency's minor unit (``amount-minor-units``). The checks are
+    :func:`check_amount`'s; this gives them a file's words."""
+    try:
+        amount = to_decimal(value.strip() if isinstance(value, str) else value, field=field)
+    except AmountOutOfRange as err:
+        raise InputError(str(err).removeprefix(f"{field}: "), file=file, field=field,
+                         rule="amount-range") from None
+    except ValueError as err:
+        raise InputError(str(err).removeprefix(f"{field}: "), file=file, field=field,
+                         rule="amount-number") from None
+    try:
+        check_amount(amount, currency, field=field)
+    except ValueError:
+        raise InputError(f"{amount} has more decimals than {currency} allows", file=file,
+                         field=field, rule="amount-minor-units") from None
+    return amount
 
 
 def quantize(amount: Decimal, places: int = 2, mode: RoundingMode = DEFAULT_ROUNDING) -> Decimal:

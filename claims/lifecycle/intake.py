@@ -20,6 +20,7 @@ import schemas
 from claims.core.claimtypes import claim_type
 from claims.core.importers import INVOICE_SOURCES, regular_file
 from claims.core.models import Contract, Invoice
+from claims.core.money import CURRENCIES, read_amount
 from claims.core.moments import check_date
 from claims.errors import InputError
 from claims.lifecycle.validation.findings import Finding, error
@@ -104,6 +105,8 @@ def load_contract(path: Path) -> Contract:
         except InputError as err:
             raise InputError(str(err.args[0]).split(": ", 1)[-1], file=str(path),
                              field=f"/claim_types/{i}", rule="known-claim-type") from None
+    if data["currency"] in CURRENCIES:  # an unknown one: the model names it
+        read_amount(data["ceiling"], data["currency"], file=str(path), field="/ceiling")
     flat = dict(data)
     period = flat.pop("period")
     flat["period_start"], flat["period_end"] = period["start"], period["end"]

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import IO
 
-from claims.core.money import CURRENCIES, AmountOutOfRange, check_amount, to_decimal
+from claims.core.money import CURRENCIES, read_amount
 from claims.core.moments import check_date
 from claims.errors import InputError
 
@@ -141,22 +141,11 @@ def read_money(text: str | None, currency: str | None, *, file: str, where: str,
     currency = currency.upper()
     if text is None or not text.strip():
         raise InputError("amount is missing", file=file, field=where, rule="amount-required")
-    try:
-        amount = to_decimal(text.strip(), field=where)
-    except AmountOutOfRange as err:
-        raise InputError(str(err).removeprefix(f"{where}: "), file=file, field=where,
-                         rule="amount-range") from None
-    except ValueError as err:
-        raise InputError(str(err), file=file, field=where, rule="amount-number") from err
+    amount = read_amount(text, currency, file=file, field=where)
     if not negative and amount < 0:
         raise InputError(f"{text.strip()} is negative; amounts in this format are unsigned "
                          "(the credit/debit mark gives the sign)", file=file, field=where,
                          rule="amount-unsigned")
-    try:
-        check_amount(amount, currency, field=where)
-    except ValueError as err:
-        raise InputError(f"{amount} has more decimals than {currency} allows", file=file,
-                         field=where, rule="amount-minor-units") from err
     return amount, currency  # as written: the ids of lines without one hash it (stable_id)
 
 

@@ -46,6 +46,25 @@ def test_a_wrong_contract_names_the_file_the_field_and_the_rule(tmp_path, change
     assert "[schema:" in text  # the rule
 
 
+TOO_LARGE = ' exceeds the largest amount accepted, 99,999,999,999.99 (docs/kpis.md, "Rounding")'
+
+
+@pytest.mark.parametrize("ceiling, words, rule", [
+    ("9" * 60, "9" * 60 + TOO_LARGE, "amount-range"),
+    (10**60, "1" + "0" * 60 + TOO_LARGE, "amount-range"),
+    ("1000.001", "1000.001 has more decimals than SAR allows", "amount-minor-units"),
+])
+def test_a_ceiling_beyond_the_money_door_names_the_file_and_the_field(tmp_path, ceiling, words,
+                                                                       rule) -> None:
+    """The one money door (claims.core.money.read_amount), as for a statement's amounts: one
+    line, the file, /ceiling, the rule; never a ceiling rounded to fit."""
+    path = write(tmp_path, GOOD | {"ceiling": ceiling})
+    with pytest.raises(InputError) as err:
+        load_contract(path)
+    assert str(err.value) == f"{path}: /ceiling: {words} [rule: {rule}]"
+    assert (err.value.file, err.value.field, err.value.rule) == (str(path), "/ceiling", rule)
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="2 problem"):
         load_contract(write(tmp_path, GOOD | {"ceiling": 1.5, "vat_percent": "-1"}))
