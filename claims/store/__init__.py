@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Connection, Engine, case, delete, func, insert, literal, null, select, update,
+    Connection, Engine, bindparam, case, delete, func, insert, literal, null, select, update,
 )
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -132,16 +132,21 @@ def _claim_of(row: ClaimRow, contract_number: str, invoice_number: str, *,
                  bundle_sha256=row.bundle_sha256, events=events)
 
 
+#: The hot statements of a submit worker, built once (SQLAlchemy reuses their compiled form
+#: without building them and their cache keys again for every claim).
+_BRIEF_CLAIM = (select(ClaimRow.__table__, ContractRow.number.label("contract_number_"),
+                       InvoiceRow.number.label("invoice_number_"))
+                .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
+                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                .where(ClaimRow.id == bindparam("claim_id")))
+_INSERT_EVENT = insert(ClaimEventRow.__table__)
+
+
 def brief_claim(conn: Connection, claim_id: int) -> Claim | None:
     """The claim without its documents and history (None if there is none), in one Core query
     on ``conn``: :meth:`Store.get_claim_brief`, and a submit worker's lease reads it in the
     transaction that takes the lease (:func:`claims.lifecycle.leases.take_lease`)."""
-    found = conn.execute(
-        select(ClaimRow.__table__, ContractRow.number.label("contract_number_"),
-               InvoiceRow.number.label("invoice_number_"))
-        .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
-        .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
-        .where(ClaimRow.id == claim_id)).first()
+    found = conn.execute(_BRIEF_CLAIM, {"claim_id": claim_id}).first()
     return None if found is None else _claim_of(found, found.contract_number_,
                                                 found.invoice_number_)
 
@@ -533,9 +538,9 @@ class Store:
                         select(claims.id).where(claims.id == claim_id)).first() is not None:
                     raise LeaseLost(claim_id, fence.owner, f"lease version {fence.version}")
                 raise NotFound("claim", claim_id)
-            conn.execute(insert(ClaimEventRow.__table__).values(
-                claim_id=claim_id, kind=kind, status=status.value if status else None,
-                actor=actor, detail=_jsonable(detail or {}), at=now))
+            conn.execute(_INSERT_EVENT, {
+                "claim_id": claim_id, "kind": kind, "status": status.value if status else None,
+                "actor": actor, "detail": _jsonable(detail or {}), "at": now})
 
     def inspections(self, shas: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored inspections of these documents, by sha256 (those that have one)."""
