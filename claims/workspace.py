@@ -6,6 +6,7 @@ Found from ``--workspace DIR``, else ``CLAIMS_WORKSPACE``, else the current fold
 from __future__ import annotations
 
 import copy
+import functools
 import getpass
 import os
 from functools import cached_property
@@ -34,6 +35,13 @@ DEFAULT_CONFIG = {
         }
     },
 }
+
+
+@functools.cache
+def os_user() -> str:
+    """The OS user this process runs as, looked up once (``getpass.getuser`` reads the password
+    database when no LOGNAME/USER is set, and the actor is asked for at every claim event)."""
+    return getpass.getuser()
 
 
 class Workspace:
@@ -66,7 +74,7 @@ class Workspace:
     def actor(self) -> str:
         """Who acts: the person this view acts as, else ``actor`` of the settings
         (``CLAIMS_ACTOR``), else the OS user."""
-        return self._acting_as or self.settings.actor or getpass.getuser()
+        return self._acting_as or self.settings.actor or os_user()
 
     def acting_as(self, actor: str) -> Workspace:
         """This workspace as ``actor`` sees it: the same settings, store and evidence archive,

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (BigInteger, Column, Connection, Engine, Integer, LargeBinary, MetaData,
-                        String, Table, Text, insert, select, update)
+                        String, Table, Text, bindparam, insert, select, update)
 from sqlalchemy.exc import SQLAlchemyError
 
 from evidence import merkle
@@ -127,16 +127,46 @@ def split_compact(blob: bytes) -> list[bytes]:
     return [blob[i:i + 32] for i in range(0, len(blob), 32)]
 
 
+# An append's statements, built once: SQLAlchemy reuses their compiled form without building
+# them and their cache keys again at every append (two appends per claim submitted).
+_TOUCH_STATE = (update(state_table).where(state_table.c.id == 1)
+                .values(size=state_table.c.size))
+_TOUCH_READ_STATE = _TOUCH_STATE.returning(state_table.c.size, state_table.c.compact)
+_READ_STATE = select(state_table.c.size, state_table.c.compact).where(state_table.c.id == 1)
+_SET_STATE = (update(state_table).where(state_table.c.id == 1)
+              .values(size=bindparam("new_size"), compact=bindparam("new_compact")))
+_LAST_CLAIM_LEAF = (select(entries_table.c.leaf_hash)
+                    .where(entries_table.c.claim == bindparam("claim"))
+                    .order_by(entries_table.c.idx.desc()).limit(1))
+_INSERT_ENTRY = insert(entries_table)
+_INSERT_NODES = insert(nodes_table)
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the ledger's append lock from its first statement."""
+    with _locked(engine, read=False) as (conn, _):
+        yield conn
+
+
+@contextmanager
+def _locked(engine: Engine, *, read: bool
+            ) -> Iterator[tuple[Connection, tuple[int, list[bytes]] | None]]:
+    """:func:`write_transaction`, and with ``read`` the state (tree size, compact range) read
+    under the lock: by the locking statement itself where the database returns rows from an
+    UPDATE (SQLite 3.35+, PostgreSQL), else by one more select."""
     try:
         with engine.connect() as conn:
             _lock(conn)
             # a write first: on any other database this row lock serialises appends
-            conn.execute(update(state_table).where(state_table.c.id == 1)
-                         .values(size=state_table.c.size))
-            yield conn
+            state = None
+            if read and conn.dialect.update_returning:
+                size, compact = conn.execute(_TOUCH_READ_STATE).one()
+                state = int(size), split_compact(bytes(compact))
+            else:
+                conn.execute(_TOUCH_STATE)
+                state = read_state(conn) if read else None
+            yield conn, state
             conn.commit()
     except SQLAlchemyError as err:
         raise LedgerError(f"evidence ledger write failed: {err}") from err
@@ -174,8 +204,7 @@ def subtree_reader(conn: Connection) -> merkle.Subtree:
 
 def read_state(conn: Connection) -> tuple[int, list[bytes]]:
     """(tree size, compact range) as stored."""
-    row = conn.execute(select(state_table.c.size, state_table.c.compact)
-                       .where(state_table.c.id == 1)).one()
+    row = conn.execute(_READ_STATE).one()
     return int(row.size), split_compact(bytes(row.compact))
 
 
@@ -188,9 +217,7 @@ def as_bytes(value: Any) -> bytes | None:
 
 def last_claim_leaf(conn: Connection, claim: str) -> bytes | None:
     """The leaf hash of the latest entry of ``claim`` (None if it has none)."""
-    t = entries_table
-    row = conn.execute(select(t.c.leaf_hash).where(t.c.claim == claim)
-                       .order_by(t.c.idx.desc()).limit(1)).first()
+    row = conn.execute(_LAST_CLAIM_LEAF, {"claim": claim}).first()
     return as_bytes(row.leaf_hash) if row else None
 
 
@@ -203,19 +230,18 @@ def append(engine: Engine, claim: str | None,
     canonical leaf bytes and the columns copied out of it (kind, claim, recorded_at). ``after``
     runs in the same transaction once the leaf is in (e.g. to sign a checkpoint ending with it).
     """
-    with write_transaction(engine) as conn:
-        size, compact = read_state(conn)
+    with _locked(engine, read=True) as (conn, state):
+        size, compact = state  # type: ignore[misc]
         previous = last_claim_leaf(conn, claim) if claim is not None else None
         leaf, columns = make_leaf(size, previous)
         leaf_hash = merkle.leaf_hash(leaf)
-        conn.execute(insert(entries_table).values(idx=size, leaf=leaf, leaf_hash=leaf_hash,
-                                                  **columns))
+        conn.execute(_INSERT_ENTRY, {"idx": size, "leaf": leaf, "leaf_hash": leaf_hash,
+                                     **columns})
         compact, made = merkle.compact_append_nodes(compact, size, leaf_hash)
         cached = [{"height": h, "idx": i, "hash": node} for h, i, node in made
                   if h >= NODE_MIN_HEIGHT]
         if cached:
-            conn.execute(insert(nodes_table), cached)
-        conn.execute(update(state_table).where(state_table.c.id == 1)
-                     .values(size=size + 1, compact=b"".join(compact)))
+            conn.execute(_INSERT_NODES, cached)
+        conn.execute(_SET_STATE, {"new_size": size + 1, "new_compact": b"".join(compact)})
         extra = after(conn) if after is not None else None
     return size, leaf, leaf_hash, extra

@@ -30,11 +30,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Connection, Engine, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from claims.core.models import Claim
 from claims.errors import LeaseLost, StoreError
-from claims.store import Fence
+from claims.store import Fence, brief_claim
 from claims.store.tables import ClaimRow, utcnow
 
 DEFAULT_TTL = timedelta(minutes=10)
@@ -60,6 +61,9 @@ class Lease:
     attempts: int = 0
     #: given back already (with the claim's last write), so no separate release is needed
     released: bool = False
+    #: the claim as read in the transaction that took the lease (``take_lease(read=True)``),
+    #: without its documents and history
+    claim: Claim | None = None
 
     def fence(self) -> Fence:
         """What a fenced write compares (and the expiry it renews to)."""
@@ -81,8 +85,10 @@ def _free(now: datetime):  # noqa: ANN202 - an SQL expression
 
 def take_lease(engine: Engine, owner: str, statuses: Iterable[str], *,
                only: Iterable[int] | None = None, exclude: Iterable[int] = (),
-               ttl: timedelta = DEFAULT_TTL) -> Lease | None:
-    """Lease the lowest-numbered free claim in ``statuses`` (and ``only``, not ``exclude``)."""
+               ttl: timedelta = DEFAULT_TTL, read: bool = False) -> Lease | None:
+    """Lease the lowest-numbered free claim in ``statuses`` (and ``only``, not ``exclude``);
+    ``read``: with the claim as it is once leased (``Lease.claim``, read in the same
+    transaction, so a worker needs no second one to read it)."""
     started = time.monotonic()
     now = utcnow()
     query = (select(ClaimRow.id).where(ClaimRow.status.in_(list(statuses)), _free(now))
@@ -99,17 +105,32 @@ def take_lease(engine: Engine, owner: str, statuses: Iterable[str], *,
             conn.begin()
             query = query.with_for_update(skip_locked=True)
         claim_id = conn.execute(query).scalar()
-        version = attempts = None
+        version = attempts = claim = None
         if claim_id is not None:
-            conn.execute(update(ClaimRow).where(ClaimRow.id == claim_id)
-                         .values(lease_owner=owner, lease_expires_at=now + ttl,
-                                 lease_version=ClaimRow.lease_version + 1))
-            version, attempts = conn.execute(select(ClaimRow.lease_version, ClaimRow.attempts)
-                                             .where(ClaimRow.id == claim_id)).one()
+            version, attempts = _lease_row(conn, claim_id, owner, now + ttl)
+            claim = brief_claim(conn, claim_id) if read else None
         conn.commit()
     if claim_id is None:
         return None
-    return Lease(claim_id, owner, version, ttl, started + ttl.total_seconds(), attempts or 0)
+    return Lease(claim_id, owner, version, ttl, started + ttl.total_seconds(), attempts or 0,
+                 claim=claim)
+
+
+def _lease_row(conn: Connection, claim_id: int, owner: str, until: datetime) -> tuple[int, int]:
+    """Take ``claim_id``'s lease (in the caller's transaction); returns the new fencing token and
+    the claim's attempts: one ``UPDATE … RETURNING`` where the database has it (SQLite 3.35+,
+    PostgreSQL), else the update and a select."""
+    taken = (update(ClaimRow).where(ClaimRow.id == claim_id)
+             .values(lease_owner=owner, lease_expires_at=until,
+                     lease_version=ClaimRow.lease_version + 1))
+    if conn.dialect.update_returning:
+        version, attempts = conn.execute(
+            taken.returning(ClaimRow.lease_version, ClaimRow.attempts)).one()
+    else:
+        conn.execute(taken)
+        version, attempts = conn.execute(select(ClaimRow.lease_version, ClaimRow.attempts)
+                                         .where(ClaimRow.id == claim_id)).one()
+    return int(version), int(attempts or 0)
 
 
 def take_next(engine: Engine, owner: str, statuses: Iterable[str], *,

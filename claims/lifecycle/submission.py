@@ -283,10 +283,6 @@ def _file(job: _Job, package: SubmissionPackage) -> Outcome:
             receipt = job.adapter.submit(package, evidence, on_final_submit)
     except AuthenticationFailed:
         raise
-    except LeaseLost as err:
-        now = ws.store.get_claim(job.id)
-        return Outcome(job.id, now.status.value, now.portal_reference,
-                       f"{err}; nothing was clicked")
     except PortalError as err:
         return _portal_error(job, err, evidence)
     files = _screens(evidence)
@@ -405,12 +401,18 @@ def _work_on(run: _Run, adapters: dict[str, PortalAdapter], lease: Lease,
     claim_id, store = lease.claim_id, run.ws.store
     beat.watch(lease)
     try:
-        # read once, after the lease, without documents and history (one query)
-        claim = store.get_claim_brief(claim_id)
+        # read once, in the lease's own transaction, without documents and history
+        claim = lease.claim or store.get_claim_brief(claim_id)
         return submit_one(run.ws, _adapter_for(run, adapters, claim), claim_id,
                           lease=lease, beat=beat, claim=claim)
     except AuthenticationFailed:
         raise
+    except LeaseLost as err:
+        # raised only before the final click (a heartbeat's finding, a fenced write, the
+        # intent's own check), wherever the worker was when it noticed
+        now = store.get_claim(claim_id)
+        return Outcome(claim_id, now.status.value, now.portal_reference,
+                       f"{err}; nothing was clicked")
     except Exception as err:  # noqa: BLE001 - one claim's failure must not stop the batch
         now = store.get_claim(claim_id)
         return Outcome(claim_id, now.status.value, now.portal_reference,
@@ -441,7 +443,7 @@ def _worker(run: _Run) -> None:
                 with run.lock:
                     exclude = set(run.handled)
                 lease = take_lease(run.ws.store.engine, owner, SUBMITTABLE, only=run.ids,
-                                   exclude=exclude, ttl=run.ttl)
+                                   exclude=exclude, ttl=run.ttl, read=True)
                 if lease is None:
                     return
                 with run.lock:

@@ -16,23 +16,25 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import (
+    Connection, Engine, bindparam, case, delete, func, insert, literal, null, select, update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
-from claims.errors import ConflictError, DuplicateKey, LeaseLost, NotFound, StoreError
+from claims.errors import ConflictError, LeaseLost, NotFound
 from claims.core.due import COMPUTED_BASES
 from claims.core.models import (
     DEAD, WITHDRAWABLE, Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice,
 )
-from claims.store.engine import make_engine, migrate
+from claims.store.engine import make_engine, migrate, store_errors
 from claims.store.tables import (
     ClaimDocumentRow, ClaimEventRow, ClaimRow, ContractRow, CustomerRow, DocumentRow, InvoiceRow,
     utcnow,
 )
 from claims.store.tables.collections import ScheduleRow
 
-__all__ = ["Fence", "Store", "ImportResult", "invoice_hash", "make_engine", "migrate"]
+__all__ = ["Fence", "Store", "ImportResult", "brief_claim", "invoice_hash", "make_engine",
+           "migrate"]
 
 #: Statuses whose claims no longer count against the ceiling or block a new claim.
 #: The dead statuses as stored (see :data:`claims.core.models.DEAD`).
@@ -117,15 +119,6 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[An
             if key != "source" and old.get(key) != new.get(key)}
 
 
-def _unique_violation(err: IntegrityError) -> bool:
-    """True if a unique key (or primary key) refused the row: SQLSTATE 23505 on PostgreSQL,
-    ``UNIQUE constraint failed`` on SQLite; any other constraint is not a duplicate."""
-    if getattr(err.orig, "sqlstate", None) == "23505":
-        return True
-    text = str(err.orig)
-    return "UNIQUE constraint failed" in text or "PRIMARY KEY constraint failed" in text
-
-
 def _claim_of(row: ClaimRow, contract_number: str, invoice_number: str, *,
               documents: tuple[Document, ...] = (),
               events: tuple[ClaimEvent, ...] = ()) -> Claim:
@@ -137,6 +130,25 @@ def _claim_of(row: ClaimRow, contract_number: str, invoice_number: str, *,
                  status=ClaimStatus(row.status), documents=documents, created_at=row.created_at,
                  portal_reference=row.portal_reference, bundle_path=row.bundle_path,
                  bundle_sha256=row.bundle_sha256, events=events)
+
+
+#: The hot statements of a submit worker, built once (SQLAlchemy reuses their compiled form
+#: without building them and their cache keys again for every claim).
+_BRIEF_CLAIM = (select(ClaimRow.__table__, ContractRow.number.label("contract_number_"),
+                       InvoiceRow.number.label("invoice_number_"))
+                .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
+                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
+                .where(ClaimRow.id == bindparam("claim_id")))
+_INSERT_EVENT = insert(ClaimEventRow.__table__)
+
+
+def brief_claim(conn: Connection, claim_id: int) -> Claim | None:
+    """The claim without its documents and history (None if there is none), in one Core query
+    on ``conn``: :meth:`Store.get_claim_brief`, and a submit worker's lease reads it in the
+    transaction that takes the lease (:func:`claims.lifecycle.leases.take_lease`)."""
+    found = conn.execute(_BRIEF_CLAIM, {"claim_id": claim_id}).first()
+    return None if found is None else _claim_of(found, found.contract_number_,
+                                                found.invoice_number_)
 
 
 class Store:
@@ -160,24 +172,22 @@ class Store:
         """A transaction: committed when the block ends, rolled back on any error."""
         session = self._sessions()
         try:
-            yield session
-            session.commit()
-        except IntegrityError as err:
-            session.rollback()
-            if _unique_violation(err):
-                raise DuplicateKey(f"the database refused the change: {err.orig}") from err
-            raise StoreError(f"the database refused the change: {err.orig}") from err
-        except SQLAlchemyError as err:
-            session.rollback()
-            raise StoreError(f"database error: {err}") from err
-        except OverflowError as err:  # e.g. an id of 30 digits given on the command line
-            session.rollback()
-            raise StoreError(f"a number is out of the database's range: {err}") from None
-        except BaseException:
-            session.rollback()
-            raise
+            with store_errors():
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
         finally:
             session.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A Core transaction (no ORM unit of work), for the few hot writes made per claim;
+        committed when the block ends, rolled back on any error, errors as in :meth:`session`."""
+        with store_errors(), self.engine.begin() as conn:
+            yield conn
 
     # -- contracts ---------------------------------------------------------------------------
 
@@ -437,16 +447,12 @@ class Store:
     def get_claim_brief(self, claim_id: int) -> Claim:
         """One claim without its documents and history, in one query (what a submit worker
         needs to file a READY claim; it reads the history with :meth:`get_claim` only to
-        reconcile one whose last outcome is not known)."""
-        with self.session() as s:
-            found = s.execute(
-                select(ClaimRow, ContractRow.number, InvoiceRow.number)
-                .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
-                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
-                .where(ClaimRow.id == claim_id)).first()
-            if found is None:
-                raise NotFound("claim", claim_id)
-            return _claim_of(*found)
+        reconcile one whose last outcome is not known). See :func:`brief_claim`."""
+        with store_errors(), self.engine.connect() as conn:
+            claim = brief_claim(conn, claim_id)
+        if claim is None:
+            raise NotFound("claim", claim_id)
+        return claim
 
     def list_claims(self, status: str | None = None) -> list[Claim]:
         with self.session() as s:
@@ -503,37 +509,38 @@ class Store:
                      **columns: Any) -> None:
         """Append an event; with ``status``, move the claim there; ``columns`` update the row.
 
-        With ``fence``, first compare-and-renew the lease (``UPDATE … WHERE id AND lease_owner AND
-        lease_version``) in the same transaction; no row matched: :class:`LeaseLost`, nothing
-        written. With ``release`` (a lease owner), that owner's lease is given back in the same
-        transaction (``UPDATE … WHERE id AND lease_owner``: only if it still holds it).
+        With ``fence``, the row is written only while the lease is held (``UPDATE … WHERE id AND
+        lease_owner AND lease_version``, renewing it to ``fence.until``); no row matched:
+        :class:`LeaseLost`, nothing written. With ``release`` (a lease owner), that owner's
+        lease is given back in the same statement (only if it still holds it). One transaction
+        of two Core statements (the claim's row, then the event), no ORM unit of work: it runs
+        two or three times per claim submitted.
         """
-        with self.session() as s:
-            if fence is not None:
-                renewed = s.execute(
-                    update(ClaimRow).where(ClaimRow.id == claim_id,
-                                           ClaimRow.lease_owner == fence.owner,
-                                           ClaimRow.lease_version == fence.version)
-                    .values(lease_expires_at=fence.until)
-                    .execution_options(synchronize_session=False))
-                if renewed.rowcount != 1:
+        now = utcnow()
+        claims = ClaimRow.__table__.c
+        values: dict[str, Any] = {**columns, "updated_at": now}
+        if status is not None:
+            values["status"] = status.value
+        where = [claims.id == claim_id]
+        if fence is not None:
+            where += [claims.lease_owner == fence.owner, claims.lease_version == fence.version]
+            values["lease_expires_at"] = fence.until
+        if release is not None:
+            held = claims.lease_owner == release
+            kept = (literal(fence.until, claims.lease_expires_at.type) if fence is not None
+                    else claims.lease_expires_at)
+            values["lease_owner"] = case((held, null()), else_=claims.lease_owner)
+            values["lease_expires_at"] = case((held, null()), else_=kept)
+        with self.write() as conn:
+            if conn.execute(update(ClaimRow.__table__).where(*where)
+                            .values(values)).rowcount != 1:
+                if fence is not None and conn.execute(
+                        select(claims.id).where(claims.id == claim_id)).first() is not None:
                     raise LeaseLost(claim_id, fence.owner, f"lease version {fence.version}")
-            if release is not None:
-                s.execute(update(ClaimRow).where(ClaimRow.id == claim_id,
-                                                 ClaimRow.lease_owner == release)
-                          .values(lease_owner=None, lease_expires_at=None)
-                          .execution_options(synchronize_session=False))
-            row = s.get(ClaimRow, claim_id)
-            if row is None:
                 raise NotFound("claim", claim_id)
-            if status is not None:
-                row.status = status.value
-            for name, value in columns.items():
-                setattr(row, name, value)
-            row.updated_at = utcnow()
-            s.add(ClaimEventRow(claim_id=claim_id, kind=kind,
-                                status=status.value if status else None, actor=actor,
-                                detail=_jsonable(detail or {})))
+            conn.execute(_INSERT_EVENT, {
+                "claim_id": claim_id, "kind": kind, "status": status.value if status else None,
+                "actor": actor, "detail": _jsonable(detail or {}), "at": now})
 
     def inspections(self, shas: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored inspections of these documents, by sha256 (those that have one)."""

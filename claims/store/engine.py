@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from claims.errors import StoreError
+from claims.errors import DuplicateKey, StoreError
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -82,3 +84,28 @@ def migrate(engine: Engine) -> None:
             command.upgrade(cfg, "heads")
     except SQLAlchemyError as err:
         raise StoreError(f"database migration failed: {err}") from err
+
+
+def _unique_violation(err: IntegrityError) -> bool:
+    """True if a unique key (or primary key) refused the row: SQLSTATE 23505 on PostgreSQL,
+    ``UNIQUE constraint failed`` on SQLite; any other constraint is not a duplicate."""
+    if getattr(err.orig, "sqlstate", None) == "23505":
+        return True
+    text = str(err.orig)
+    return "UNIQUE constraint failed" in text or "PRIMARY KEY constraint failed" in text
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """The database's errors as the store's, one line each: a unique key that refused a row is
+    :class:`DuplicateKey`, any other refusal or database error :class:`StoreError`."""
+    try:
+        yield
+    except IntegrityError as err:
+        if _unique_violation(err):
+            raise DuplicateKey(f"the database refused the change: {err.orig}") from err
+        raise StoreError(f"the database refused the change: {err.orig}") from err
+    except SQLAlchemyError as err:
+        raise StoreError(f"database error: {err}") from err
+    except OverflowError as err:  # e.g. an id of 30 digits given on the command line
+        raise StoreError(f"a number is out of the database's range: {err}") from None

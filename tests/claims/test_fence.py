@@ -18,6 +18,7 @@ import pytest
 from claims.core.models import ClaimStatus
 from claims.errors import LeaseLost
 from claims.lifecycle.leases import Heartbeat, holder, release, take_lease
+from claims.lifecycle.submission import submit_claims
 from claims.store import Store
 from portals.sandbox.testing import SandboxServer, running_sandbox
 from tests.claims.portal_helpers import portal_claims, ready_claims
@@ -112,6 +113,41 @@ def test_submitting_a_claim_another_worker_holds_says_who_until_when(cli, worksp
     [claim] = out["claims"]
     assert claim["claim_id"] == claim_id and claim["status"] == "READY"
     assert "held by another worker (host:1:other) until" in claim["message"]
+
+
+class _NeverAsked:
+    """An adapter that must not be asked to file anything."""
+
+    limits = None
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def submit(self, *args: object) -> None:
+        self.asked.append("submit")
+        raise AssertionError("the adapter was asked to file a claim whose lease was lost")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_lease_lost_before_the_portal_says_nothing_was_clicked(workspace,
+                                                                  monkeypatch) -> None:
+    """Wherever the worker notices the loss (here the heartbeat's finding, at its first check,
+    before the package is even read), the claim is reported as it is and nothing was sent."""
+    [claim_id] = ready_in_store(workspace.store, 1)
+
+    def found_taken(beat: Heartbeat) -> None:
+        if beat.lease is not None:
+            raise LeaseLost(beat.lease.claim_id, beat.lease.owner, "a renewal found it taken")
+
+    monkeypatch.setattr(Heartbeat, "check", found_taken)
+    adapter = _NeverAsked()
+    summary = submit_claims(workspace, ids=[claim_id], adapter_factory=lambda ws, p: adapter)
+    [outcome] = summary.outcomes
+    assert outcome.status == "READY" and not summary.ok and adapter.asked == []
+    assert "lost its lease" in outcome.message and "nothing was clicked" in outcome.message
+    assert holder(workspace.store.engine, claim_id) is None  # given back, as after any claim
 
 
 # -- with the real portal and real processes ---------------------------------------------------

@@ -3,8 +3,11 @@
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from claims.lifecycle.leases import holder, release, take_next, worker_id
+import pytest
+
 from claims.core.models import ClaimStatus
+from claims.errors import NotFound
+from claims.lifecycle.leases import holder, release, take_lease, take_next, worker_id
 from claims.store import Store
 from tests.claims.test_store import contract, invoice
 
@@ -71,4 +74,37 @@ def test_a_brief_claim_is_the_claim_without_documents_and_history(database_url) 
     [claim_id] = ready_claims(store, 1)
     full, brief = store.get_claim(claim_id), store.get_claim_brief(claim_id)
     assert full.events and brief == full.model_copy(update={"documents": (), "events": ()})
+    store.close()
+
+
+def test_a_lease_taken_with_read_carries_the_claim_read_in_its_transaction(database_url) -> None:
+    store = Store.open(database_url)
+    first, second = ready_claims(store, 2)
+    lease = take_lease(store.engine, "a", ["READY"], read=True)
+    assert lease is not None and lease.claim_id == first
+    assert lease.version == 1 and lease.attempts == 0
+    assert lease.claim == store.get_claim_brief(first)
+    other = take_lease(store.engine, "b", ["READY"])
+    assert other is not None and other.claim_id == second and other.claim is None  # not asked
+    store.close()
+
+
+def test_a_fenced_last_write_renews_or_gives_back_only_as_asked(database_url) -> None:
+    store = Store.open(database_url)
+    first, second = ready_claims(store, 2)
+    lease = take_lease(store.engine, "a", ["READY"], ttl=timedelta(seconds=30), only=[first])
+    assert lease is not None
+    fence = lease.fence()
+    store.record_event(first, "submission.intent", status=ClaimStatus.SUBMITTING, fence=fence,
+                       attempts=1)
+    held = holder(store.engine, first)
+    assert held is not None and held[0] == "a" and abs((held[1] - fence.until).total_seconds()) < 1
+    assert store.get_claim_attempts(first) == 1
+    store.record_event(first, "submission.finished", status=ClaimStatus.SUBMITTED,
+                       fence=lease.fence(), release="a", portal_reference="REF-1")
+    claim = store.get_claim(first)
+    assert holder(store.engine, first) is None and claim.portal_reference == "REF-1"
+    assert [e.kind for e in claim.events][-2:] == ["submission.intent", "submission.finished"]
+    with pytest.raises(NotFound):
+        store.record_event(second + 100, "note", status=ClaimStatus.SUBMITTED)
     store.close()
