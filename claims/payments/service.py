@@ -380,7 +380,7 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
 def _import_reversals(s: Session, statement: Statement, import_id: int, actor: str,
                       summary: ImportSummary) -> None:
     counts = record_reversals(s, statement.reversals, marked=statement.reversals_marked,
-                              import_id=import_id, actor=actor)
+                              import_id=import_id, actor=actor, file=summary.file)
     summary.reversed, summary.reversals_review = counts.reversed, counts.review
     summary.reversals_unmatched = counts.unmatched
     summary.debits_skipped += counts.debits
