@@ -63,7 +63,8 @@ def _add_csv_row(invoices: dict[str, dict[str, Any]], row: dict[str, Any], rowno
         raise InputError("empty invoice number", file=file, field=f"row {rowno}: number",
                          rule="required")
     inv = invoices.setdefault(number, {
-        k: (row.get(k) or None) for k in _CSV_INVOICE} | {"lines": [], "_row": rowno})
+        k: (row.get(k) or None) for k in _CSV_INVOICE} | {
+        "customer": (row.get("customer") or "").strip(), "lines": [], "_row": rowno})
     inv["lines"].append({"description": row["description"], "quantity": row["quantity"],
                          "unit_price": row["unit_price"], "net": row["line_net"],
                          "vat_percent": row.get("vat_percent") or None,

@@ -161,6 +161,19 @@ def test_invoices_from_csv(cli, samples, tmp_path) -> None:
     assert result.exit_code == 1 and "missing column(s)" in result.stderr
 
 
+def test_a_claimwright_csv_without_its_optional_customer_column_is_read(cli, samples,
+                                                                       tmp_path) -> None:
+    """customer is optional (claims.sources.invoice_file); its absence was refused as 'row 2/
+    customer: Input should be a valid string'."""
+    csv_file = tmp_path / "inv.csv"
+    csv_file.write_text(
+        "number,issue_date,due_date,currency,description,quantity,unit_price,line_net,line_vat\n"
+        "INV-D1,2026-11-12,2026-12-12,SAR,Design,1,10.00,10.00,1.50\n")
+    result = cli("invoice", "add", str(csv_file))
+    assert result.exit_code == 0, result.output
+    assert cli("invoice", "show", "INV-D1").exit_code == 0
+
+
 def test_no_workspace_is_a_clear_error(cli, tmp_path) -> None:
     result = cli("claim", "list", workspace=tmp_path / "nowhere")
     assert result.exit_code == 1 and "not a Claimwright workspace" in result.stderr
