@@ -42,6 +42,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, whose impossible dates (2026-02-30) are YAML errors with their line
+    and column, not a bare ValueError."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)  # type: ignore[arg-type]
+    except (ValueError, OverflowError) as err:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} is not a date ({err})", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
 def read_structured(path: Path) -> Any:
     """Parse a JSON or YAML file (by extension); floats stay floats so rules can refuse them."""
     regular_file(path)
@@ -54,7 +70,7 @@ def read_structured(path: Path) -> Any:
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
-        return _plain(yaml.safe_load(text))
+        return _plain(yaml.load(text, Loader=_Loader))  # noqa: S506 - a SafeLoader
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise InputError(f"not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {err}",
                          file=str(path), rule="syntax") from err

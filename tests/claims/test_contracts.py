@@ -91,3 +91,15 @@ def test_json_contracts_and_syntax_errors(tmp_path: Path) -> None:
         load_contract(tmp_path / "broken.json")
     with pytest.raises(InputError, match="file not found"):
         load_contract(tmp_path / "missing.yaml")
+
+
+def test_an_impossible_yaml_date_is_a_syntax_error_with_its_line(tmp_path: Path) -> None:
+    """YAML reads 2026-02-30 as a date and fails (a bare ValueError: a traceback); now the
+    file's error names the value, the line and the column."""
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(GOOD).replace("start: '2026-01-01'", "start: 2026-02-30"))
+    with pytest.raises(InputError) as err:
+        load_contract(path)
+    assert err.value.rule == "syntax" and err.value.file == str(path)
+    assert "'2026-02-30' is not a date (day is out of range for month)" in str(err.value)
+    assert "line 9, column 10" in str(err.value)
