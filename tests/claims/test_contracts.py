@@ -103,3 +103,22 @@ def test_an_impossible_yaml_date_is_a_syntax_error_with_its_line(tmp_path: Path)
     assert err.value.rule == "syntax" and err.value.file == str(path)
     assert "'2026-02-30' is not a date (day is out of range for month)" in str(err.value)
     assert "line 9, column 10" in str(err.value)
+
+
+def test_a_yaml_alias_bomb_and_deep_nesting_are_refused_not_a_hang(tmp_path: Path) -> None:
+    """Nine nested aliases expand to 9^9 values ("billion laughs"): refused past a million;
+    thousands of nested brackets (YAML or JSON) are one line, never a RecursionError."""
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    bomb = tmp_path / "contract.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as err:
+        load_contract(bomb)
+    assert str(err.value) == (f"{bomb}: more than 1,000,000 values once its aliases (*name) "
+                              "are expanded [rule: yaml-size]")
+    for name in ("deep.yaml", "deep.json"):
+        deep = tmp_path / name
+        deep.write_text("[" * 100_000 + "]" * 100_000)
+        with pytest.raises(InputError) as err:
+            load_contract(deep)
+        assert str(err.value) == f"{deep}: nested too deeply [rule: syntax]"
