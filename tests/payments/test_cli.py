@@ -182,3 +182,11 @@ def test_a_mapping_with_an_encoding_python_does_not_know_is_refused_when_saved(
         assert used.exit_code == 1 and "Traceback" not in used.output
         assert "the saved CSV mapping of 'other'" in used.stderr
         assert "encoding: unknown encoding 'no-such-codec'" in used.stderr
+
+
+def test_a_mapping_file_nested_too_deeply_is_one_line(pay_cli, tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    result = pay_cli("payments", "mapping", "set", "deep", str(deep))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == f"error: {deep}: nested too deeply [rule: json-syntax]"
