@@ -28,7 +28,7 @@ from claims.core.importers import FileImporter, regular_file
 from claims.core.models import Invoice
 from claims.errors import InputError
 from claims.lifecycle.intake import pydantic_error, read_structured
-from claims.sources.common import CustomerRef, SourceInvoice, check_invoice_dates
+from claims.sources.common import CustomerRef, SourceInvoice, check_invoice
 
 _CSV_INVOICE = ("number", "issue_date", "due_date", "currency", "customer", "contract_number",
                 "period_start", "period_end", "net", "vat", "total")
@@ -115,7 +115,7 @@ def _invoice(item: Any, file: str, where: str) -> Invoice:
         raise InputError(f"{getattr(invoice, negative[0])} is negative (a credit note is "
                          "not a claimable invoice)", file=file,
                          field=f"{where}/{negative[0]}", rule="non-negative-amount")
-    return check_invoice_dates(invoice, file=file, where=where)
+    return check_invoice(invoice, file=file, where=where)
 
 
 def _sum_lines(lines: list[dict[str, Any]], target: str) -> str | None:

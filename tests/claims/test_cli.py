@@ -174,6 +174,26 @@ def test_a_claimwright_csv_without_its_optional_customer_column_is_read(cli, sam
     assert cli("invoice", "show", "INV-D1").exit_code == 0
 
 
+
+@pytest.mark.parametrize(("field", "value"), [("number", ""), ("number", "   "),
+                                              ("number", "A\nB"), ("number", "X" * 65),
+                                              ("contract_number", "C\x00")])
+def test_an_invoice_number_no_one_can_use_is_refused_at_the_door(cli, samples, tmp_path, field,
+                                                                  value) -> None:
+    """Was stored (an empty number, a newline in it; 65 characters fail PostgreSQL's
+    column later): 1 to 64 characters, not blank, no control characters."""
+    path = tmp_path / "inv.json"
+    good = {"number": "INV-N1", "issue_date": "2026-11-01", "currency": "SAR", "net": "10.00",
+            "vat": "1.50", "total": "11.50"}
+    path.write_text(json.dumps([good | {field: value}]))
+    result = cli("invoice", "add", str(path))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    line = " ".join(result.stderr.split())
+    assert f"{path}: /0/{field}: " in line and "[rule: invoice-number]" in line
+    assert "1 to 64 characters, not blank, without control characters" in line
+    assert cli("invoice", "show", "INV-N1").exit_code == 1  # nothing stored
+
+
 def test_no_workspace_is_a_clear_error(cli, tmp_path) -> None:
     result = cli("claim", "list", workspace=tmp_path / "nowhere")
     assert result.exit_code == 1 and "not a Claimwright workspace" in result.stderr
