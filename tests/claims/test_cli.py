@@ -177,9 +177,10 @@ def test_a_claimwright_csv_without_its_optional_customer_column_is_read(cli, sam
 
 @pytest.mark.parametrize(("field", "value"), [("number", ""), ("number", "   "),
                                               ("number", "A\nB"), ("number", "X" * 65),
-                                              ("contract_number", "C\x00")])
-def test_an_invoice_number_no_one_can_use_is_refused_at_the_door(cli, samples, tmp_path, field,
-                                                                  value) -> None:
+                                              ("contract_number", "C\x00"),
+                                              ("customer", "M" * 201), ("customer", "M\rX")])
+def test_a_number_or_customer_no_one_can_use_is_refused_at_the_door(cli, samples, tmp_path, field,
+                                                                   value) -> None:
     """Was stored (an empty number, a newline in it; 65 characters fail PostgreSQL's
     column later): 1 to 64 characters, not blank, no control characters."""
     path = tmp_path / "inv.json"
@@ -189,8 +190,11 @@ def test_an_invoice_number_no_one_can_use_is_refused_at_the_door(cli, samples, t
     result = cli("invoice", "add", str(path))
     assert result.exit_code == 1 and "Traceback" not in result.output
     line = " ".join(result.stderr.split())
-    assert f"{path}: /0/{field}: " in line and "[rule: invoice-number]" in line
-    assert "1 to 64 characters, not blank, without control characters" in line
+    assert f"{path}: /0/{field}: " in line
+    assert ("[rule: customer-name]" in line and "at most 200 characters, without control "
+            "characters" in line) if field == "customer" else (
+        "[rule: invoice-number]" in line
+        and "1 to 64 characters, not blank, without control characters" in line)
     assert cli("invoice", "show", "INV-N1").exit_code == 1  # nothing stored
 
 

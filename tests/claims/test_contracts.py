@@ -35,6 +35,9 @@ def test_a_good_contract_loads_with_exact_amounts(tmp_path: Path) -> None:
     ({"currency": "riyal"}, "/currency", "does not match"),
     ({"period": {"start": "2026-01-01"}}, "/period", "'end' is a required property"),
     ({"colour": "blue"}, "/", "Additional properties"),
+    # the store's columns: PostgreSQL refused them later, with no file or field
+    ({"agency": "A" * 201}, "/agency", "is too long"),
+    ({"portal": "p" * 65}, "/portal", "is too long"),
 ])
 def test_a_wrong_contract_names_the_file_the_field_and_the_rule(tmp_path, change, field,
                                                                 words) -> None:
