@@ -207,7 +207,8 @@ def settings_error(err: ValidationError, file: str) -> InputError:
                            field=".".join(loc))
     if first["type"] == FIELD_ERROR:
         loc += (ctx["field"],)
-    return InputError(first["msg"], file=file, field=".".join(loc), rule="settings")
+    return InputError(str(first["msg"]).removeprefix("Value error, "), file=file,
+                      field=".".join(loc), rule="settings")
 
 
 def known_keys(loc: tuple[str, ...]) -> list[str] | None:

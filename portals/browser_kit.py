@@ -89,6 +89,7 @@ class BrowserAdapter(StepAdapter):
         try:
             response = self.page.goto(self.base_url + path)
         except PlaywrightTimeoutError as err:
+            self.abandon_navigation()
             raise PortalTimeout(
                 f"{path} did not load in time", portal=self.name, step=step
             ) from err
@@ -99,6 +100,15 @@ class BrowserAdapter(StepAdapter):
         self.check_page(response, step)
         return response
 
+    def abandon_navigation(self) -> None:
+        """Leave a page that never loaded (a blackholed address): until another navigation
+        replaces it, Playwright calls without a timeout of their own (a locator's ``count``,
+        the page's ``title``: the error's evidence) wait for it forever."""
+        try:
+            self.page.goto("about:blank")
+        except PlaywrightError:
+            pass  # the error being raised says what went wrong
+
     def click_and_wait(self, target: Locator, step: str) -> Response | None:
         """Click ``target``, wait for the next page; errors mapped, then :meth:`check_page`."""
         try:
@@ -106,6 +116,7 @@ class BrowserAdapter(StepAdapter):
                 target.click()
             response = nav.value
         except PlaywrightTimeoutError as err:
+            self.abandon_navigation()
             raise PortalTimeout(
                 f"no answer to the {step} step in time", portal=self.name, step=step
             ) from err

@@ -79,6 +79,8 @@ def read_mapping_file(path: Path) -> dict[str, Any]:
                          rule="json-syntax") from None
     except json.JSONDecodeError as err:
         raise InputError(f"not JSON: {err}", file=str(path), rule="json-syntax") from None
+    except RecursionError:
+        raise InputError("nested too deeply", file=str(path), rule="json-syntax") from None
     if not isinstance(data, dict):
         raise InputError("a mapping is a JSON object", file=str(path), rule="csv-mapping")
     return data

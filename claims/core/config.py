@@ -7,6 +7,7 @@ Each slice declares its own ``claims.toml`` section with these (e.g.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
@@ -22,6 +23,20 @@ class Section(BaseModel):
     """A table of claims.toml: unknown keys are refused, values are read-only once loaded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def text_encoding(name: str) -> str:
+    """``name`` if Python can decode text with it (``utf-8-sig``, ``cp1252``, ``latin-1``…),
+    checked when a mapping is saved or loaded, not when its first file is read; else a
+    ``ValueError`` saying so (``no-such-codec``, or ``base64``: a codec, but not of text)."""
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, TypeError, ValueError):
+        raise ValueError(f"unknown encoding {name!r} (a Python codec name such as utf-8-sig, "
+                         "cp1252 or latin-1)") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ValueError(f"{name!r} is not a text encoding") from None
+    return name
 
 
 def field_error(field: str, message: str) -> PydanticCustomError:

@@ -41,7 +41,8 @@ COMPUTED_BASES = ("statutory", "invoice", "default")
 class Instalment(Model):
     """One part of an invoice: a share in percent (or an amount) due N days after issue."""
 
-    days: int = Field(ge=0, description="days after the invoice date")
+    days: int = Field(ge=0, le=3650, description="days after the invoice date (ten years at "
+                                                "most: a due date stays a date)")
     percent: Amount | None = Field(None, description="share of the total, %")
     amount: Amount | None = Field(None, description="fixed amount (instead of percent)")
 

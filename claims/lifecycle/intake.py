@@ -29,17 +29,47 @@ from claims.lifecycle.validation.findings import Finding, error
 
 # -- structured files -------------------------------------------------------------------------
 
-def _plain(value: Any) -> Any:
-    """YAML dates to ISO strings, so the JSON Schema sees what a JSON file would give it."""
+#: Values a YAML file may hold once its aliases (``*name``) are expanded: a few nested
+#: aliases ("billion laughs") would otherwise expand past any memory.
+MAX_YAML_VALUES = 1_000_000
+
+
+class _TooLarge(Exception):
+    """A YAML file holds more than :data:`MAX_YAML_VALUES` values, aliases expanded."""
+
+
+def _plain(value: Any, budget: list[int] | None = None) -> Any:
+    """YAML dates to ISO strings, so the JSON Schema sees what a JSON file would give it;
+    :class:`_TooLarge` past :data:`MAX_YAML_VALUES` values."""
+    budget = [MAX_YAML_VALUES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, budget) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, budget) for v in value]
     return value
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, whose impossible dates (2026-02-30) are YAML errors with their line
+    and column, not a bare ValueError."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)  # type: ignore[arg-type]
+    except (ValueError, OverflowError) as err:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} is not a date ({err})", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def read_structured(path: Path) -> Any:
@@ -54,10 +84,15 @@ def read_structured(path: Path) -> Any:
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
-        return _plain(yaml.safe_load(text))
+        return _plain(yaml.load(text, Loader=_Loader))  # noqa: S506 - a SafeLoader
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise InputError(f"not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {err}",
                          file=str(path), rule="syntax") from err
+    except _TooLarge:
+        raise InputError(f"more than {MAX_YAML_VALUES:,} values once its aliases (*name) are "
+                         "expanded", file=str(path), rule="yaml-size") from None
+    except RecursionError:
+        raise InputError("nested too deeply", file=str(path), rule="syntax") from None
 
 
 def _pointer(path: Iterable[Any]) -> str:

@@ -12,6 +12,9 @@ statement — it is:
   fact (rules ``bank-id-conflict`` against a kept payment, ``bank-id-repeated`` within one
   batch of the statement). The import is one transaction, so nothing of the file is kept.
 
+A reversal line's id met again is compared the same way, against the kept reversal
+(:func:`claims.payments.reversals.known_reversal`).
+
 The free texts (reference, remittance) are not compared: a bank may word them differently in a
 later export; the payment keeps the first import's. Within one file, two lines more than an
 import batch apart (:data:`claims.payments.service.IMPORT_BATCH`) are compared through the

@@ -17,7 +17,9 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, BinaryIO, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from claims.core.config import text_encoding
 
 from claims.errors import InputError
 from claims.payments.statement import (
@@ -43,6 +45,11 @@ class CsvMapping(BaseModel):
     currency: str | None = Field(None, description="currency when there is no currency column")
     encoding: str = Field("utf-8-sig", description="file encoding")
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, name: str) -> str:
+        return text_encoding(name)
+
 
 def csv_mapping(data: dict[str, Any], *, file: str = "<mapping>") -> CsvMapping:
     """Validate a mapping (e.g. read from JSON); a clear error names the bad field."""
@@ -50,8 +57,8 @@ def csv_mapping(data: dict[str, Any], *, file: str = "<mapping>") -> CsvMapping:
         mapping = CsvMapping.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        raise InputError(first["msg"], file=file, field=".".join(map(str, first["loc"])),
-                         rule="csv-mapping") from err
+        raise InputError(first["msg"].removeprefix("Value error, "), file=file,
+                         field=".".join(map(str, first["loc"])), rule="csv-mapping") from None
     missing = [f for f in ("date", "amount") if f not in mapping.columns]
     if missing:
         raise InputError(f"the mapping must name the {' and '.join(missing)} column(s)",

@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from claims.errors import ConflictError, InputError, NotFound
+from claims.payments.bank_ids import differences
 from claims.payments.parsers import StatementLine
 from claims.store import Store
 from claims.store.tables import PaymentApplicationRow, PaymentRow, utcnow
@@ -76,14 +77,36 @@ def reopen(s: Session, payment: PaymentRow, reversal: PaymentReversalRow, actor:
     return len(live)
 
 
+def known_reversal(s: Session, line: StatementLine, *, file: str,
+                   import_id: int | None) -> bool:
+    """Whether ``line``'s bank id is a reversal already kept (from an earlier file, or an
+    earlier line of this one): the same transaction when its facts agree; an InputError
+    (rule ``bank-id-conflict``, the rule of :mod:`claims.payments.bank_ids`) when its value
+    date, amount, currency or payer differ."""
+    kept = s.scalar(select(PaymentReversalRow).where(
+        PaymentReversalRow.external_id == line.external_id))
+    if kept is None:
+        return False
+    diff = differences(kept, line)
+    if diff:
+        source = ("an earlier line of this file" if import_id is not None
+                  and kept.import_id == import_id else "an earlier import")
+        raise InputError(
+            f"bank id {line.external_id} is already kept as reversal #{kept.id} (from "
+            f"{source}) with other content: {'; '.join(diff)} (one id names one transaction; "
+            "nothing of this file is kept)", file=file, field=line.where,
+            rule="bank-id-conflict")
+    return True
+
+
 def record_reversals(s: Session, lines: Iterable[StatementLine], *, marked: bool,
-                     import_id: int | None, actor: str) -> ReversalCounts:
+                     import_id: int | None, actor: str, file: str = "") -> ReversalCounts:
     """Record each reversal line of an import and reopen what it returned (module docstring);
-    ``marked``: the bank marked the lines as reversals (False: negative CSV lines)."""
+    ``marked``: the bank marked the lines as reversals (False: negative CSV lines). A bank id
+    met again is compared (:func:`known_reversal`)."""
     counts = ReversalCounts()
     for line in lines:
-        if s.scalar(select(PaymentReversalRow.id).where(
-                PaymentReversalRow.external_id == line.external_id)) is not None:
+        if known_reversal(s, line, file=file, import_id=import_id):
             counts.already_known += 1
             continue
         found = candidates(s, line)

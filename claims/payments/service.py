@@ -305,7 +305,8 @@ def file_digest(path: Path) -> str:
 
 
 def get_mapping(store: Store, bank: str) -> CsvMapping:
-    """The saved CSV mapping of ``bank``."""
+    """The saved CSV mapping of ``bank``; one saved before a rule it breaks (an encoding
+    Python does not know) is an InputError naming it and the field: save it again."""
     with store.session() as s:
         row = s.scalar(select(BankCsvMappingRow).where(BankCsvMappingRow.bank == bank))
         if row is None:
@@ -313,7 +314,8 @@ def get_mapping(store: Store, bank: str) -> CsvMapping:
             raise InputError(f"no CSV mapping saved for bank {bank!r}; known: "
                              f"{', '.join(known) or 'none'}", field="--bank",
                              rule="csv-mapping-known")
-        return CsvMapping.model_validate(row.mapping)
+        return csv_mapping(row.mapping, file=f"the saved CSV mapping of {bank!r} (save it "
+                                             "again: claims payments mapping set)")
 
 
 def save_mapping(store: Store, bank: str, data: dict[str, Any], *, file: str = "<mapping>",
@@ -378,7 +380,7 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
 def _import_reversals(s: Session, statement: Statement, import_id: int, actor: str,
                       summary: ImportSummary) -> None:
     counts = record_reversals(s, statement.reversals, marked=statement.reversals_marked,
-                              import_id=import_id, actor=actor)
+                              import_id=import_id, actor=actor, file=summary.file)
     summary.reversed, summary.reversals_review = counts.reversed, counts.review
     summary.reversals_unmatched = counts.unmatched
     summary.debits_skipped += counts.debits

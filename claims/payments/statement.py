@@ -170,8 +170,10 @@ def iban(text: str | None) -> str | None:
 
 
 def clean(text: str | None) -> str | None:
-    """``text`` with runs of blanks made one space; None when empty."""
-    cleaned = " ".join((text or "").split())
+    """``text`` with runs of blanks and control characters (a NUL, which PostgreSQL's text
+    refuses) made one space; None when empty."""
+    shown = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text or "")
+    cleaned = " ".join(shown.split())
     return cleaned or None
 
 

@@ -170,6 +170,39 @@ def make_invoice(data: dict[str, Any], *, file: str, where: str = "") -> Invoice
         loc = "/".join(str(p) for p in first["loc"])
         raise InputError(first["msg"], file=file, field=f"{where}/{loc}" if where else loc,
                          rule="invoice-model") from None
+    return check_invoice(invoice, file=file, where=where)
+
+
+#: The longest invoice or contract number a door takes: the store's column (String(64)).
+MAX_NUMBER_LENGTH = 64
+#: The longest customer name a door takes: the store's column (String(200)).
+MAX_CUSTOMER_LENGTH = 200
+
+
+def check_invoice(invoice: Invoice, *, file: str, where: str = "") -> Invoice:
+    """``invoice`` if it may come in, the rule of every invoice door (an invoice file, an
+    import); else an :class:`InputError` naming file and field. Its number (and contract
+    number) is 1 to :data:`MAX_NUMBER_LENGTH` characters without control characters and not
+    blank (rule ``invoice-number``); its customer at most :data:`MAX_CUSTOMER_LENGTH`
+    characters without control characters (rule ``customer-name``); its dates pass
+    :func:`check_invoice_dates`. Stored invoices are read without it: the rule is the door's,
+    not the model's."""
+    prefix = f"{where}/" if where else ""
+    for name in ("number", "contract_number"):
+        value = getattr(invoice, name)
+        if value is None:
+            continue
+        if not value.strip() or len(value) > MAX_NUMBER_LENGTH or any(
+                ord(c) < 32 or ord(c) == 127 for c in value):
+            raise InputError(f"{value[:80]!r}: an invoice's {name.replace('_', ' ')} is 1 to "
+                             f"{MAX_NUMBER_LENGTH} characters, not blank, without control "
+                             "characters", file=file, field=f"{prefix}{name}",
+                             rule="invoice-number")
+    if len(invoice.customer) > MAX_CUSTOMER_LENGTH or any(
+            ord(c) < 32 or ord(c) == 127 for c in invoice.customer):
+        raise InputError(f"{invoice.customer[:80]!r}: a customer's name is at most "
+                         f"{MAX_CUSTOMER_LENGTH} characters, without control characters",
+                         file=file, field=f"{prefix}customer", rule="customer-name")
     return check_invoice_dates(invoice, file=file, where=where)
 
 

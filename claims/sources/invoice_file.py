@@ -28,7 +28,7 @@ from claims.core.importers import FileImporter, regular_file
 from claims.core.models import Invoice
 from claims.errors import InputError
 from claims.lifecycle.intake import pydantic_error, read_structured
-from claims.sources.common import CustomerRef, SourceInvoice, check_invoice_dates
+from claims.sources.common import CustomerRef, SourceInvoice, check_invoice
 
 _CSV_INVOICE = ("number", "issue_date", "due_date", "currency", "customer", "contract_number",
                 "period_start", "period_end", "net", "vat", "total")
@@ -63,7 +63,8 @@ def _add_csv_row(invoices: dict[str, dict[str, Any]], row: dict[str, Any], rowno
         raise InputError("empty invoice number", file=file, field=f"row {rowno}: number",
                          rule="required")
     inv = invoices.setdefault(number, {
-        k: (row.get(k) or None) for k in _CSV_INVOICE} | {"lines": [], "_row": rowno})
+        k: (row.get(k) or None) for k in _CSV_INVOICE} | {
+        "customer": (row.get("customer") or "").strip(), "lines": [], "_row": rowno})
     inv["lines"].append({"description": row["description"], "quantity": row["quantity"],
                          "unit_price": row["unit_price"], "net": row["line_net"],
                          "vat_percent": row.get("vat_percent") or None,
@@ -114,7 +115,7 @@ def _invoice(item: Any, file: str, where: str) -> Invoice:
         raise InputError(f"{getattr(invoice, negative[0])} is negative (a credit note is "
                          "not a claimable invoice)", file=file,
                          field=f"{where}/{negative[0]}", rule="non-negative-amount")
-    return check_invoice_dates(invoice, file=file, where=where)
+    return check_invoice(invoice, file=file, where=where)
 
 
 def _sum_lines(lines: list[dict[str, Any]], target: str) -> str | None:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from claims.core.config import Section, field_error, unknown_name_error
+from claims.core.config import Section, field_error, text_encoding, unknown_name_error
 from claims.secrets import SecretRef
 from claims.sources.numbers import LOCALES
 
@@ -116,6 +116,11 @@ class Mapping(Section):
         if unknown:
             raise unknown_name_error("invoice field", unknown[0], FIELDS)
         return columns
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, name: str) -> str:
+        return text_encoding(name)
 
     @field_validator("number_format")
     @classmethod

@@ -161,6 +161,43 @@ def test_invoices_from_csv(cli, samples, tmp_path) -> None:
     assert result.exit_code == 1 and "missing column(s)" in result.stderr
 
 
+def test_a_claimwright_csv_without_its_optional_customer_column_is_read(cli, samples,
+                                                                       tmp_path) -> None:
+    """customer is optional (claims.sources.invoice_file); its absence was refused as 'row 2/
+    customer: Input should be a valid string'."""
+    csv_file = tmp_path / "inv.csv"
+    csv_file.write_text(
+        "number,issue_date,due_date,currency,description,quantity,unit_price,line_net,line_vat\n"
+        "INV-D1,2026-11-12,2026-12-12,SAR,Design,1,10.00,10.00,1.50\n")
+    result = cli("invoice", "add", str(csv_file))
+    assert result.exit_code == 0, result.output
+    assert cli("invoice", "show", "INV-D1").exit_code == 0
+
+
+
+@pytest.mark.parametrize(("field", "value"), [("number", ""), ("number", "   "),
+                                              ("number", "A\nB"), ("number", "X" * 65),
+                                              ("contract_number", "C\x00"),
+                                              ("customer", "M" * 201), ("customer", "M\rX")])
+def test_a_number_or_customer_no_one_can_use_is_refused_at_the_door(cli, samples, tmp_path, field,
+                                                                   value) -> None:
+    """Was stored (an empty number, a newline in it; 65 characters fail PostgreSQL's
+    column later): 1 to 64 characters, not blank, no control characters."""
+    path = tmp_path / "inv.json"
+    good = {"number": "INV-N1", "issue_date": "2026-11-01", "currency": "SAR", "net": "10.00",
+            "vat": "1.50", "total": "11.50"}
+    path.write_text(json.dumps([good | {field: value}]))
+    result = cli("invoice", "add", str(path))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    line = " ".join(result.stderr.split())
+    assert f"{path}: /0/{field}: " in line
+    assert ("[rule: customer-name]" in line and "at most 200 characters, without control "
+            "characters" in line) if field == "customer" else (
+        "[rule: invoice-number]" in line
+        and "1 to 64 characters, not blank, without control characters" in line)
+    assert cli("invoice", "show", "INV-N1").exit_code == 1  # nothing stored
+
+
 def test_no_workspace_is_a_clear_error(cli, tmp_path) -> None:
     result = cli("claim", "list", workspace=tmp_path / "nowhere")
     assert result.exit_code == 1 and "not a Claimwright workspace" in result.stderr

@@ -35,6 +35,9 @@ def test_a_good_contract_loads_with_exact_amounts(tmp_path: Path) -> None:
     ({"currency": "riyal"}, "/currency", "does not match"),
     ({"period": {"start": "2026-01-01"}}, "/period", "'end' is a required property"),
     ({"colour": "blue"}, "/", "Additional properties"),
+    # the store's columns: PostgreSQL refused them later, with no file or field
+    ({"agency": "A" * 201}, "/agency", "is too long"),
+    ({"portal": "p" * 65}, "/portal", "is too long"),
 ])
 def test_a_wrong_contract_names_the_file_the_field_and_the_rule(tmp_path, change, field,
                                                                 words) -> None:
@@ -91,3 +94,34 @@ def test_json_contracts_and_syntax_errors(tmp_path: Path) -> None:
         load_contract(tmp_path / "broken.json")
     with pytest.raises(InputError, match="file not found"):
         load_contract(tmp_path / "missing.yaml")
+
+
+def test_an_impossible_yaml_date_is_a_syntax_error_with_its_line(tmp_path: Path) -> None:
+    """YAML reads 2026-02-30 as a date and fails (a bare ValueError: a traceback); now the
+    file's error names the value, the line and the column."""
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(GOOD).replace("start: '2026-01-01'", "start: 2026-02-30"))
+    with pytest.raises(InputError) as err:
+        load_contract(path)
+    assert err.value.rule == "syntax" and err.value.file == str(path)
+    assert "'2026-02-30' is not a date (day is out of range for month)" in str(err.value)
+    assert "line 9, column 10" in str(err.value)
+
+
+def test_a_yaml_alias_bomb_and_deep_nesting_are_refused_not_a_hang(tmp_path: Path) -> None:
+    """Nine nested aliases expand to 9^9 values ("billion laughs"): refused past a million;
+    thousands of nested brackets (YAML or JSON) are one line, never a RecursionError."""
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    bomb = tmp_path / "contract.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as err:
+        load_contract(bomb)
+    assert str(err.value) == (f"{bomb}: more than 1,000,000 values once its aliases (*name) "
+                              "are expanded [rule: yaml-size]")
+    for name in ("deep.yaml", "deep.json"):
+        deep = tmp_path / name
+        deep.write_text("[" * 100_000 + "]" * 100_000)
+        with pytest.raises(InputError) as err:
+            load_contract(deep)
+        assert str(err.value) == f"{deep}: nested too deeply [rule: syntax]"

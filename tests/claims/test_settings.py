@@ -150,6 +150,19 @@ def test_a_bad_value_names_the_file_and_the_field(tmp_path) -> None:
     assert err.value.field == "invoice_import.zoho.client_id"
 
 
+def test_an_import_mapping_with_an_unknown_encoding_is_refused_when_loaded(tmp_path) -> None:
+    """The one rule of an encoding name (claims.core.config.text_encoding), as a bank's CSV
+    mapping: refused when claims.toml is read, not when the first export is."""
+    path = config(tmp_path, "[invoice_import.mappings.mine]\ncolumns = {number = 'No'}\n"
+                            "encoding = 'no-such-codec'\n")
+    with pytest.raises(InputError) as err:
+        load_settings(path)
+    assert err.value.field == "invoice_import.mappings.mine.encoding"
+    assert str(err.value) == (f"{path}: invoice_import.mappings.mine.encoding: unknown "
+                              "encoding 'no-such-codec' (a Python codec name such as utf-8-sig, "
+                              "cp1252 or latin-1) [rule: settings]")
+
+
 def test_the_environment_overrides_the_file(tmp_path, monkeypatch) -> None:
     path = config(tmp_path, "actor = 'file'\n[database]\nurl = 'sqlite:///file.db'\n")
     monkeypatch.setenv("CLAIMS_DATABASE_URL", "sqlite:///env.db")

@@ -3,9 +3,15 @@ answers. No browser: the settings fail first, and the blackholed portal is a fak
 
 from __future__ import annotations
 
+import signal
+import socket
+import threading
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from claims.lifecycle import submission
 from claims.workspace import find_workspace
@@ -63,3 +69,55 @@ def test_a_portal_that_never_answers_exits_3_as_an_unreachable_one(cli, ready,
         assert "did not load in time" in outcome.message
     finally:
         ws.close()
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """An address that takes connections and never answers (a firewall's blackhole)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    taken: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                taken.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in taken:
+        conn.close()
+    server.close()
+
+
+def _hung(_signum: int, _frame: object) -> None:
+    raise TimeoutError("claim submit hung on a portal that never answers")
+
+
+@pytest.mark.browser
+def test_a_blackholed_portal_in_real_chromium_ends_with_exit_3_not_a_hang(
+        cli, ready, blackhole, monkeypatch) -> None:
+    """After a navigation timed out, the page is left (about:blank): the error's evidence
+    (a locator count, the page title, which wait without a timeout) would wait forever."""
+    config = ready / "claims.toml"
+    data = tomllib.loads(config.read_text())
+    data["portals"]["sandbox"] |= {"url": blackhole, "timeout_seconds": 1}
+    config.write_text(tomli_w.dumps(data))
+    monkeypatch.setenv("CLAIMS_SANDBOX_TOTP", "JBSWY3DPEHPK3PXP")
+    previous = signal.signal(signal.SIGALRM, _hung)
+    signal.alarm(120)
+    try:
+        result = cli("claim", "submit", "1")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result.exit_code == 3, result.output
+    assert "did not load in time" in result.stdout and "Traceback" not in result.output

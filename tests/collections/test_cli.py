@@ -198,6 +198,9 @@ def test_escalation_through_the_cli(cli: Any, acme: Workspace,
      "instalment shares add up to 90 %, not 100 %"),
     (["followup", "terms", "A-1", "--instalment", "30=10", "--instalment", "60=50%"],
      "instalments do not add up to the total"),
+    # a day count the database cannot hold was its error ("out of the database's range")
+    (["followup", "terms", "A-1", "--instalment", "99999999999999999=100%"],
+     "--instalment: 99999999999999999: Input should be less than or equal to 3650"),
     # issue 14, item 6: the one money door at payment-plan creation
     (["plan", "add", "Acme Corp", "--invoice", "A-1", "--instalment", "2026-04-01=100.005",
       "--as-of", "2026-03-12"],

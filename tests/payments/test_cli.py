@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 from openpyxl import load_workbook
+from sqlalchemy import select
 
+from claims.store.tables.payments import BankCsvMappingRow
 from claims.workspace import Workspace
 from tests.payments.conftest import LEDGER
 from tests.payments.test_service import EVERY_CASE
@@ -150,3 +152,41 @@ def test_reversal_in_review_is_listed_and_resolved(pay_cli, tmp_path: Path) -> N
     twice = pay_cli("payments", "reverse", str(row["reversal_id"]), "--payment", str(p1))
     assert twice.exit_code == 1 and "already reopened" in twice.output
     assert "Traceback" not in twice.output
+
+
+def test_a_mapping_with_an_encoding_python_does_not_know_is_refused_when_saved(
+        pay_cli, tmp_path: Path) -> None:
+    """Checked when saved (codecs.lookup), naming the field; one saved before the rule is a
+    clean line when used, never a traceback."""
+    for encoding, words in (("no-such-codec", "unknown encoding 'no-such-codec'"),
+                            ("base64", "'base64' is not a text encoding")):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps(GERMAN_MAPPING | {"encoding": encoding}))
+        result = pay_cli("payments", "mapping", "set", "other", str(bad))
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"error: {bad}: encoding: {words}" in " ".join(result.stderr.split())
+        assert "[rule: csv-mapping]" in result.stderr and "Value error" not in result.stderr
+    assert pay_cli("payments", "mapping", "show", "other").exit_code == 1  # nothing saved
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(GERMAN_MAPPING | {"encoding": "cp1252"}))
+    assert pay_cli("payments", "mapping", "set", "other", str(good)).exit_code == 0
+    ws = Workspace(pay_cli.root)   # as a release before the rule saved it
+    with ws.store.session() as s:
+        row = s.scalar(select(BankCsvMappingRow).where(BankCsvMappingRow.bank == "other"))
+        row.mapping = row.mapping | {"encoding": "no-such-codec"}
+    ws.close()
+    for args in (("payments", "mapping", "show", "other"),
+                 ("payments", "import", str(tmp_path / "s.csv"), "--bank", "other")):
+        (tmp_path / "s.csv").write_text("x")
+        used = pay_cli(*args)
+        assert used.exit_code == 1 and "Traceback" not in used.output
+        assert "the saved CSV mapping of 'other'" in used.stderr
+        assert "encoding: unknown encoding 'no-such-codec'" in used.stderr
+
+
+def test_a_mapping_file_nested_too_deeply_is_one_line(pay_cli, tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    result = pay_cli("payments", "mapping", "set", "deep", str(deep))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == f"error: {deep}: nested too deeply [rule: json-syntax]"

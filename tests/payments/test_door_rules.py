@@ -208,3 +208,14 @@ def test_the_testers_early_payment_through_the_cli(pay_cli, tmp_path: Path) -> N
     kpi = json.loads(pay_cli("kpi", "--as-of", "2026-06-01", "--currency", "EUR",
                              "--json").stdout)
     assert Decimal(kpi["receivables"]) == 0
+
+
+def test_control_characters_in_a_statement_s_text_are_blanks(ledger: Store,
+                                                             tmp_path: Path) -> None:
+    """A NUL in a payer's name was kept as is, and PostgreSQL's text refuses it (the import
+    failed with the database's words): control characters read as blanks, like tabs."""
+    path = statement(tmp_path, "nul.csv",
+                     "2026-11-20,10.00,EUR,Ministry\x00of\x07Works,,,INV-2026-002,N1")
+    service.import_statement(ledger, path, today=TODAY)
+    with ledger.session() as s:
+        assert s.scalar(select(PaymentRow.payer_name)) == "Ministry of Works"

@@ -6,13 +6,14 @@ when several payments fit. Real files, a real store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from claims.errors import ConflictError
+from claims.errors import ConflictError, InputError
 from claims.payments import reconcile, reversals, service, statement as statement_module
 from claims.payments.parsers import csv_mapping, parse_camt053, parse_csv, parse_mt940
 from claims.store import Store
@@ -88,6 +89,40 @@ def test_camt053_reversal_reopens_the_invoice(ledger: Store, tmp_path: Path) -> 
     # the same reversal in another file is known and reopens nothing twice
     again = _import(ledger, tmp_path / "c.xml", camt053([back], stmt_id="S3"))
     assert again.reversed == 0 and again.already_known == 1
+
+
+def test_a_reversal_bank_id_met_again_with_other_facts_is_refused(ledger: Store,
+                                                                 tmp_path: Path) -> None:
+    """One bank id names one transaction, reversals too (claims.payments.bank_ids): met again
+    with another amount or date, in a later file or later in the same one, the file is refused
+    naming the line, the id and what differs; nothing of it is kept."""
+    first = _import(ledger, tmp_path / "a.xml", camt053([PAID], stmt_id="S1"))
+    back = Tx("1500.00", credit=False, reversal=True, payer="Ministry of Works",
+              iban=WORKS_IBAN, reference="RF18INV2026001", bank_ref="R1")
+    assert _import(ledger, tmp_path / "b.xml", camt053([back], stmt_id="S2")).reversed == 1
+    other = Tx("1400.00", credit=False, reversal=True, payer="Ministry of Works",
+               iban=WORKS_IBAN, reference="RF18INV2026001", bank_ref="R1")
+    later = Tx("1500.00", value_date=date(2026, 11, 21), credit=False, reversal=True,
+               payer="Ministry of Works", iban=WORKS_IBAN, reference="RF18INV2026001",
+               bank_ref="R1")
+    for entries, differs in (([other], "amount 1500.00 ≠ 1400.00"),
+                             ([later], "value date 2026-11-20 ≠ 2026-11-21")):
+        with pytest.raises(InputError) as err:
+            _import(ledger, tmp_path / "c.xml", camt053(entries, stmt_id="S3"))
+        assert err.value.rule == "bank-id-conflict" and differs in str(err.value)
+        assert "already kept as reversal #1 (from an earlier import)" in str(err.value)
+        assert str(err.value).startswith(f"{tmp_path / 'c.xml'}: Stmt[1]/Ntry[1]: ")
+    assert len(reversals.reversals(ledger)) == 1
+    twice = Tx("300.00", credit=False, reversal=True, payer="Stranger", bank_ref="R7")
+    with pytest.raises(InputError) as err:
+        _import(ledger, tmp_path / "d.xml", camt053(
+            [twice, Tx("310.00", credit=False, reversal=True, payer="Stranger",
+                       bank_ref="R7")], stmt_id="S4"))
+    assert err.value.rule == "bank-id-conflict" and "an earlier line of this file" in str(
+        err.value) and "amount 300.00 ≠ 310.00" in str(err.value)
+    assert len(reversals.reversals(ledger)) == 1 and first.applied == 1
+    same = _import(ledger, tmp_path / "e.xml", camt053([twice, twice], stmt_id="S5"))
+    assert (same.reversals_unmatched, same.already_known) == (1, 1)  # a duplicate, kept once
 
 
 def test_mt940_rc_reversal_reopens_the_invoice(ledger: Store, tmp_path: Path) -> None:
