@@ -13,18 +13,29 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
+from itertools import repeat
+from operator import attrgetter, is_
+
+import numpy as np
 
 from claims.forecast.distributions import (
-    DMAX, DMIN, SPAN, Dist, Sample, complete, estimate_all, median_of, mix, paid_slot,
+    DMAX, DMIN, SPAN, Dist, Sample, complete, estimate_rows, median_of, mix, open_slot,
+    paid_slot,
 )
-from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger
+from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger, Receipt
 
 GLOBAL = "everyone"
 
 
 def parent_key(ledger: Ledger, item: Item) -> str:
     """The group a customer's item falls back to: its contract's agency, else the segment."""
-    return f"agency {item.agency}" if item.agency else f"segment {ledger.segment(item.customer_id)}"
+    return parent_of(ledger, item.agency, item.customer_id)
+
+
+def parent_of(ledger: Ledger, agency: str | None, customer_id: int) -> str:
+    """:func:`parent_key` of an item of ``customer_id`` billing ``agency``'s contract."""
+    return f"agency {agency}" if agency else f"segment {ledger.segment(customer_id)}"
 
 
 @dataclass
@@ -137,73 +148,213 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     """Per item due in the window: each payment by ``day`` at its delay, the rest open
     (censored at ``day − due``), write-offs as never.
 
-    :func:`receipt_shares` and the slots inline, one pass per item (a call per item and a
-    tuple per receipt were half of learning): the same float operations in the same order."""
-    samples: dict[object, Sample] = defaultdict(Sample)
-    lags: dict[int, list[int]] = defaultdict(list)
-    used: dict[int, float] = {}
-    #: per (agency, customer): its three samples and its lags (made in this order) once
-    groups_of: dict[tuple[str | None, int], tuple[Sample, Sample, Sample, list[int]]] = {}
-    receipts_of, as_known = ledger.receipts_of, ledger.as_known
-    for known in ledger.items:
-        # in_window, inline: not issued yet, or due outside the window as known: skipped
-        if known.issue_date > day:
-            continue
-        item = known if known.known_from is None else as_known(known, day)
-        due = item.due_date
-        if due > day or due < since or item.amount <= 0:
-            continue
-        total = float(item.amount)  # ok: a weight for the delay distribution, not money
-        pkey = (item.agency, item.customer_id)
-        groups = groups_of.get(pkey)
-        if groups is None:
-            groups = groups_of[pkey] = (samples[item.customer_id], samples[
-                parent_key(ledger, item)], samples[GLOBAL], lags[item.customer_id])
-        own, parent, everyone, lag = groups
-        # the invoice's receipts settle its items in order: skip what earlier items took
-        invoice_id = item.invoice_id
-        skip = used.get(invoice_id, 0.0)
-        left = total
-        for r in receipts_of(invoice_id):
-            if r.day > day or left <= 0:
-                break
-            amount = float(r.amount)  # ok: statistics, not money
-            if skip > 0:
-                taken = amount if amount < skip else skip  # min(skip, amount)
-                skip -= taken
-                amount -= taken
-            share = left if left < amount else amount  # min(amount, left)
-            if share <= 0:
-                continue
-            left -= share
-            delay = (r.day - due).days
-            weight = share / total
-            if r.kind == "payment":
-                slot = SPAN if delay > DMAX else 0 if delay < DMIN else delay - DMIN
-                own.paid[slot] += weight
-                parent.paid[slot] += weight
-                everyone.paid[slot] += weight
-                lag.append(delay)
-            else:  # a write-off: never paid
-                own.censored[SPAN] += weight
-                parent.censored[SPAN] += weight
-                everyone.censored[SPAN] += weight
-        used[invoice_id] = used.get(invoice_id, 0.0) + total - left
-        if left > 0:
-            delay = (day - due).days
-            slot = SPAN if delay >= DMAX else 0 if delay < DMIN else delay - DMIN
-            rest = left / total
-            own.censored[slot] += rest
-            parent.censored[slot] += rest
-            everyone.censored[slot] += rest
-        own.n += 1.0
-        parent.n += 1.0
-        everyone.n += 1.0
-    keys = list(samples)
-    for key, dist in zip(keys, estimate_all([samples[k] for k in keys]), strict=True):
+    Column-wise (a Python step per item and receipt was most of learning): an item alone on
+    its invoice with a due date known from its issue (nearly all) is settled by its receipts
+    one rank at a time for all such items at once (:func:`_settle_plain`); the others go
+    through :func:`receipt_shares` in item order. Each sample's cells add the same weights
+    in the same order as the item-by-item loop (sorted by item, then receipt:
+    ``np.bincount`` adds in input order): the same floats."""
+    cols = _ItemColumns(ledger)
+    d = day.toordinal()
+    live = cols.plain & (cols.issue <= d) & (cols.due >= since.toordinal()) & \
+        (cols.due <= d) & cols.positive
+    paid, censored, lags, width = _settle_plain(cols, live, ledger.receipts_by_invoice(), d)
+    counted = _others(ledger, cols, day, since, width, paid, censored, lags)
+    live[counted] = True  # the others counted: disjoint from the plain ones
+    counted = np.flatnonzero(live)
+    if not counted.size:  # nothing due in the window: no sample at all
+        return
+    keys, cust_of, parent_of = _delay_groups(ledger, cols, counted)
+    size = len(keys)
+    n = np.bincount(cust_of[counted], minlength=size) + np.bincount(parent_of[counted],
+                                                                     minlength=size)
+    n[keys.index(GLOBAL)] += counted.size
+    dists = estimate_rows(_cells(paid, cust_of, parent_of, keys.index(GLOBAL), size),
+                          _cells(censored, cust_of, parent_of, keys.index(GLOBAL), size),
+                          n.astype(np.float64))
+    for key, dist in zip(keys, dists, strict=True):
         if dist is not None:
             put_delay(b, key, dist)
-    b.lag_days = {c: m for c, values in lags.items() if (m := median_of(values)) is not None}
+    pos = np.concatenate([p for p, _ in lags]) if lags else np.zeros(0, dtype=np.int64)
+    delay = np.concatenate([x for _, x in lags]) if lags else np.zeros(0, dtype=np.int64)
+    rows = cust_of[pos]
+    order = np.lexsort((delay, rows))
+    rows, delay = rows[order], delay[order]
+    starts = np.flatnonzero(np.append(True, rows[1:] != rows[:-1])) if rows.size else rows
+    ends = np.append(starts[1:], rows.size)[:starts.size]
+    b.lag_days = {keys[r]: median_of(delay[s:e].tolist())  # type: ignore[misc]
+                  for r, s, e in zip(rows[starts].tolist(), starts.tolist(), ends.tolist(),
+                                     strict=True)}
+
+
+class _ItemColumns:
+    """The ledger's items as columns (positions as in ``ledger.items``)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        items = ledger.items
+        size = len(items)
+        self.items = items
+        self.invoice = np.fromiter(map(attrgetter("invoice_id"), items), np.int64, size)
+        self.customer = np.fromiter(map(attrgetter("customer_id"), items), np.int64, size)
+        self.agency = np.array(list(map(attrgetter("agency"), items)) + [None],
+                               dtype=object)[:size]  # the extra None: never a 2-d array
+        self.issue = np.fromiter(map(date.toordinal, map(attrgetter("issue_date"), items)),
+                                 np.int64, size)
+        self.due = np.fromiter(map(date.toordinal, map(attrgetter("due_date"), items)),
+                               np.int64, size)
+        amounts = list(map(attrgetter("amount"), items))
+        self.positive = np.fromiter(map(_ZERO.__lt__, amounts), bool, size)
+        # ok: weights for the delay distributions, not money
+        self.total = np.fromiter(map(float, amounts), np.float64, size)
+        # alone on its invoice, with a due date known from its issue (as_known: itself)
+        alone = np.ones(size, dtype=bool)
+        same = self.invoice[1:] == self.invoice[:-1]
+        alone[1:] &= ~same
+        alone[:-1] &= ~same
+        self.plain = alone & np.fromiter(map(is_, map(attrgetter("known_from"), items),
+                                             repeat(None)), bool, size)
+
+
+_ZERO = Decimal(0)
+#: the slot of every delay from DMIN − 1 to DMAX + 1 (clipped beyond), by the one rule each
+_LOW = DMIN - 1
+_PAID_SLOTS = np.asarray([paid_slot(k) for k in range(_LOW, DMAX + 2)], dtype=np.int64)
+_OPEN_SLOTS = np.asarray([open_slot(k) for k in range(_LOW, DMAX + 2)], dtype=np.int64)
+#: (order key, item position, slot, weight) parts of a sample's paid or censored cells
+Parts = list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _settle_plain(cols: _ItemColumns, live: np.ndarray, receipts: list[Receipt], d: int
+                  ) -> tuple[Parts, Parts, list[tuple[np.ndarray, np.ndarray]], int]:
+    """The receipts by day ``d`` of the ``live`` items (each alone on its invoice), the
+    k-th receipt of every such item at once, k = 0, 1, …: the loop's share, left and weight
+    per item, elementwise (an item's receipts come in its invoice's order). Order keys are
+    item × width + k, width: 2 more than any invoice's receipts (the rest open is last)."""
+    size = len(receipts)
+    inv = np.fromiter(map(attrgetter("invoice_id"), receipts), np.int64, size)
+    days = np.fromiter(map(date.toordinal, map(attrgetter("day"), receipts)), np.int64, size)
+    # ok: statistics, not money
+    amounts = np.fromiter(map(float, map(attrgetter("amount"), receipts)), np.float64, size)
+    payment = np.fromiter(map("payment".__eq__, map(attrgetter("kind"), receipts)), bool,
+                          size)
+    first = np.flatnonzero(np.append(True, inv[1:] != inv[:-1])) if size else inv
+    runs = np.diff(np.append(first, size))
+    rank = np.arange(size) - np.repeat(first, runs)
+    width = int(runs.max(initial=0)) + 2
+    owner = np.minimum(np.searchsorted(cols.invoice, inv), max(len(cols.invoice) - 1, 0))
+    keep = np.flatnonzero((cols.invoice[owner] == inv) & live[owner] & (days <= d)) \
+        if len(cols.invoice) else np.zeros(0, dtype=np.int64)
+    left, total, due = cols.total.copy(), cols.total, cols.due
+    paid: Parts = []
+    censored: Parts = []
+    lags: list[tuple[np.ndarray, np.ndarray]] = []
+    for k in range(width - 1):
+        sel = keep[rank[keep] == k]
+        if not sel.size:
+            break
+        item = owner[sel]
+        was, amount = left[item], amounts[sel]
+        share = np.where(was < amount, was, amount)  # min(amount, left)
+        go = (was > 0) & (share > 0)
+        sel, item, share = sel[go], item[go], share[go]
+        left[item] = was[go] - share
+        weight = share / total[item]
+        delay = days[sel] - due[item]
+        pay = payment[sel]
+        paid.append((item[pay] * width + k, item[pay], _slot(_PAID_SLOTS, delay[pay]),
+                     weight[pay]))
+        off = item[~pay]
+        censored.append((off * width + k, off, np.full(off.size, SPAN), weight[~pay]))
+        lags.append((item[pay], delay[pay]))
+    rest = np.flatnonzero(live)
+    rest = rest[left[rest] > 0]
+    censored.append((rest * width + width - 1, rest, _slot(_OPEN_SLOTS, d - due[rest]),
+                     left[rest] / total[rest]))
+    return paid, censored, lags, width
+
+
+def _slot(table: np.ndarray, delays: np.ndarray) -> np.ndarray:
+    return table[np.clip(delays, _LOW, DMAX + 1) - _LOW]
+
+
+def _others(ledger: Ledger, cols: _ItemColumns, day: date, since: date, width: int,
+            paid: Parts, censored: Parts, lags: list[tuple[np.ndarray, np.ndarray]]
+            ) -> list[int]:
+    """The items not settled column-wise (instalments, statutory due dates known later),
+    item by item through :func:`receipt_shares` as the loop took them, added to the parts;
+    the positions of those counted."""
+    used: dict[int, float] = {}
+    rows: list[tuple[int, int, int, float]] = []
+    gone: list[tuple[int, int, int, float]] = []
+    late: list[tuple[int, int]] = []
+    counted: list[int] = []
+    for pos in np.flatnonzero(~cols.plain & (cols.issue <= day.toordinal())).tolist():
+        item = in_window(ledger, cols.items[pos], day, since)
+        if item is None or item.amount <= 0:
+            continue
+        total = float(item.amount)  # ok: a weight for the delay distribution, not money
+        shares, left = receipt_shares(ledger, item, day, used.get(item.invoice_id, 0.0))
+        for k, (_, payment, slot, weight, delay, _) in enumerate(shares):
+            if payment:
+                rows.append((pos * width + k, pos, slot, weight))
+                late.append((pos, delay))
+            else:
+                gone.append((pos * width + k, pos, slot, weight))
+        used[item.invoice_id] = used.get(item.invoice_id, 0.0) + total - left
+        if left > 0:
+            gone.append((pos * width + width - 1, pos, open_slot((day - item.due_date).days),
+                         left / total))
+        counted.append(pos)
+    for target, extra in ((paid, rows), (censored, gone)):
+        if extra:
+            key, at, slot, weight = zip(*extra, strict=True)
+            target.append((np.asarray(key, dtype=np.int64), np.asarray(at, dtype=np.int64),
+                           np.asarray(slot, dtype=np.int64), np.asarray(weight)))
+    if late:
+        at, delay = zip(*late, strict=True)
+        lags.append((np.asarray(at, dtype=np.int64), np.asarray(delay, dtype=np.int64)))
+    return counted
+
+
+def _delay_groups(ledger: Ledger, cols: _ItemColumns, counted: np.ndarray
+                  ) -> tuple[list[object], np.ndarray, np.ndarray]:
+    """The sample keys in the order the loop made them (per (agency, customer) first met in
+    item order: the customer, its parent group, everyone), and per item position its
+    customer's and parent's rows."""
+    items = cols.items
+    met = list(zip(cols.agency[counted].tolist(), cols.customer[counted].tolist(),
+                   strict=True))
+    pairs: dict[tuple[str | None, int], int] = dict.fromkeys(met)  # type: ignore[arg-type]
+    for k, pair in enumerate(pairs):
+        pairs[pair] = k
+    of_item = list(map(pairs.__getitem__, met))
+    index: dict[object, int] = {}
+    cust, parent = [], []
+    for agency, customer in pairs:
+        cust.append(index.setdefault(customer, len(index)))
+        parent.append(index.setdefault(parent_of(ledger, agency, customer), len(index)))
+        index.setdefault(GLOBAL, len(index))
+    at = np.asarray(of_item, dtype=np.int64)
+    cust_of = np.zeros(len(items), dtype=np.int64)
+    parent_of_ = np.zeros(len(items), dtype=np.int64)
+    cust_of[counted] = np.asarray(cust, dtype=np.int64)[at] if at.size else 0
+    parent_of_[counted] = np.asarray(parent, dtype=np.int64)[at] if at.size else 0
+    return list(index), cust_of, parent_of_
+
+
+def _cells(parts: Parts, cust_of: np.ndarray, parent_of_: np.ndarray, everyone: int,
+           size: int) -> np.ndarray:
+    """The parts' weights summed per (group row, slot), in item then receipt order."""
+    width = SPAN + 1
+    if not parts:
+        return np.zeros((size, width))
+    key, pos, slot, weight = (np.concatenate([p[k] for p in parts]) for k in range(4))
+    order = np.argsort(key, kind="stable")
+    pos, slot, weight = pos[order], slot[order].astype(np.int64), weight[order]
+    cells = np.concatenate((cust_of[pos] * width + slot, parent_of_[pos] * width + slot,
+                            everyone * width + slot))
+    return np.bincount(cells, np.concatenate((weight, weight, weight)),
+                       minlength=size * width).reshape(size, width)
 
 
 def stage_observations(events: tuple[tuple[date, str], ...] | list[tuple[date, str]]
