@@ -76,17 +76,26 @@ class Behaviour:
             self._mixed[key] = mix(self.parent.get(parent), self.everyone, self.prior)
         return self._mixed[key]  # type: ignore[return-value]
 
+    @staticmethod
+    def overall_rate(table: dict[int, tuple[int, int]]) -> float:
+        """Kept / made of everyone (0.5 with no record)."""
+        kept = sum(k for k, _ in table.values())
+        made = sum(n for _, n in table.values())
+        return kept / made if made else 0.5
+
     def stage(self, table: dict[str, Dist], agency: str) -> Dist | None:
         key = ("stage", id(table), agency)
         if key not in self._mixed:
             self._mixed[key] = complete(mix(table.get(agency), table.get(GLOBAL), self.prior))
         return self._mixed[key]  # type: ignore[return-value]
 
-    def rate(self, table: dict[int, tuple[int, int]], customer_id: int) -> float:
-        """Kept / made for the customer, shrunk toward everyone's rate (0.5 with no record)."""
-        kept = sum(k for k, _ in table.values())
-        made = sum(n for _, n in table.values())
-        overall = kept / made if made else 0.5
+    def rate(self, table: dict[int, tuple[int, int]], customer_id: int,
+             overall: float | None = None) -> float:
+        """Kept / made for the customer, shrunk toward everyone's rate (0.5 with no record);
+        ``overall``: :meth:`overall_rate` of ``table`` when the caller has it already (one
+        sum for many customers, not one per customer)."""
+        if overall is None:
+            overall = self.overall_rate(table)
         own_kept, own_made = table.get(customer_id, (0, 0))
         prior = 3.0
         return (own_kept + prior * overall) / (own_made + prior)

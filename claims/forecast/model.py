@@ -265,6 +265,7 @@ def _promises(ledger: Ledger, behaviour: Behaviour, day: date, options: Options,
     taken: dict[tuple[int, str], float] = defaultdict(float)
     out: list[Line] = []
     grace = timedelta(days=options.promise_grace_days)
+    overall = behaviour.overall_rate(behaviour.promise_rate)
     for p in ledger.promises:
         if not active(p.made_on, p.cancelled_on, day) or p.promised_date + grace < day:
             continue
@@ -273,7 +274,7 @@ def _promises(ledger: Ledger, behaviour: Behaviour, day: date, options: Options,
         still = min(p.amount - paid, open_by_customer[key])
         if still <= 0:
             continue
-        q = behaviour.rate(behaviour.promise_rate, p.customer_id)
+        q = behaviour.rate(behaviour.promise_rate, p.customer_id, overall)
         taken[key] += q * float(still)  # ok: statistics, not money
         out.append(Line("promise", f"promise #{p.id}", p.customer_id, ledger.name(p.customer_id),
                         p.currency, still, tuple(_point(day, p.promised_date, options.weeks, q)),
@@ -293,12 +294,13 @@ def _plans(ledger: Ledger, behaviour: Behaviour, day: date, options: Options) ->
     """The open instalments of active plans: kept with the customer's rate on their dates,
     else on the customer's delay distribution after their dates."""
     out = []
+    overall = behaviour.overall_rate(behaviour.plan_rate)
     for plan in ledger.plans:
         if not active(plan.agreed_on, plan.cancelled_on, day):
             continue
         paid = sum((r.amount for i in plan.invoice_ids for r in ledger.receipts_of(i)
                     if plan.agreed_on <= r.day <= day and r.kind == "payment"), Decimal(0))
-        q = behaviour.rate(behaviour.plan_rate, plan.customer_id)
+        q = behaviour.rate(behaviour.plan_rate, plan.customer_id, overall)
         for seq, (due, amount) in enumerate(plan.instalments, start=1):
             settled = min(paid, amount)
             paid -= settled

@@ -106,3 +106,14 @@ def test_delays_learned_column_wise_are_the_item_by_item_loop(day: date) -> None
     assert list(b.parent.items()) == [(k, d) for k, d in dists.items() if isinstance(k, str)]
     assert list(b.lag_days.items()) == list(lags.items())
     assert len(b.customer) > 2 and (b.lag_days or day.month == 2)
+
+
+def test_a_keeping_rate_given_everyones_rate_is_the_one_without() -> None:
+    """The forecast sums everyone's kept / made once per table, not once per promise."""
+    b = learn(_ledger(3), date(2025, 6, 30))
+    for table in (b.promise_rate, b.plan_rate):
+        assert table
+        overall = b.overall_rate(table)
+        for customer in [*list(table)[:10], -1]:
+            assert b.rate(table, customer, overall) == b.rate(table, customer)
+    assert b.overall_rate({}) == 0.5
