@@ -167,7 +167,10 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
         f"CASE WHEN s.basis = '{STATUTORY}' THEN (SELECT MAX(k.agency) FROM claims c "
         f"JOIN contracts k ON k.id = c.contract_id WHERE c.invoice_id = s.invoice_id "
         f"AND {LIVE_CLAIM}) END AS agency, "
-        "i.issue_date, k.agency AS contract_agency, i.due_date AS invoice_due, i.total, "
+        # the invoice's own due date and total only where a statutory one is remade (few)
+        "i.issue_date, k.agency AS contract_agency, "
+        f"CASE WHEN s.basis = '{STATUTORY}' THEN i.due_date END AS invoice_due, "
+        f"CASE WHEN s.basis = '{STATUTORY}' THEN i.total END AS total, "
         f"CASE WHEN s.basis = '{STATUTORY}' THEN (SELECT MIN(e.at) FROM claims c "
         "JOIN claim_events e ON e.claim_id = c.id WHERE c.invoice_id = s.invoice_id "
         f"AND e.status = 'SUBMITTED' AND {LIVE_CLAIM}) END AS received "
