@@ -205,8 +205,11 @@ class _ItemColumns:
         self.items = items
         self.invoice = np.fromiter(map(attrgetter("invoice_id"), items), np.int64, size)
         self.customer = np.fromiter(map(attrgetter("customer_id"), items), np.int64, size)
-        self.agency = np.array(list(map(attrgetter("agency"), items)) + [None],
-                               dtype=object)[:size]  # the extra None: never a 2-d array
+        agencies = list(map(attrgetter("agency"), items))
+        #: the distinct contract agencies (and None), and each item's as a code into them
+        self.agencies = list(dict.fromkeys(agencies))
+        code = {agency: k for k, agency in enumerate(self.agencies)}
+        self.agency = np.fromiter(map(code.__getitem__, agencies), np.int64, size)
         self.issue = np.fromiter(map(date.toordinal, map(attrgetter("issue_date"), items)),
                                  np.int64, size)
         self.due = np.fromiter(map(date.toordinal, map(attrgetter("due_date"), items)),
@@ -331,19 +334,24 @@ def _delay_groups(ledger: Ledger, cols: _ItemColumns, counted: np.ndarray
     item order: the customer, its parent group, everyone), and per item position its
     customer's and parent's rows."""
     items = cols.items
-    met = list(zip(cols.agency[counted].tolist(), cols.customer[counted].tolist(),
-                   strict=True))
-    pairs: dict[tuple[str | None, int], int] = dict.fromkeys(met)  # type: ignore[arg-type]
-    for k, pair in enumerate(pairs):
-        pairs[pair] = k
-    of_item = list(map(pairs.__getitem__, met))
+    met = np.stack((cols.agency[counted], cols.customer[counted]), axis=1)
+    low, high = (int(met[:, 1].min()), int(met[:, 1].max())) if counted.size else (0, 0)
+    if (high - low + 1) * len(cols.agencies) < 2**62:  # a pair as one number: a 1-d sort
+        pair = met[:, 0] * (high - low + 1) + (met[:, 1] - low)
+        _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(met, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # the pairs in the order first met
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
     index: dict[object, int] = {}
     cust, parent = [], []
-    for agency, customer in pairs:
+    for code, customer in met[first[order]].tolist():
+        agency = cols.agencies[code]
         cust.append(index.setdefault(customer, len(index)))
         parent.append(index.setdefault(parent_of(ledger, agency, customer), len(index)))
         index.setdefault(GLOBAL, len(index))
-    at = np.asarray(of_item, dtype=np.int64)
+    at = rank[inverse.reshape(-1)]
     cust_of = np.zeros(len(items), dtype=np.int64)
     parent_of_ = np.zeros(len(items), dtype=np.int64)
     cust_of[counted] = np.asarray(cust, dtype=np.int64)[at] if at.size else 0

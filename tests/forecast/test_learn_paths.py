@@ -117,3 +117,22 @@ def test_a_keeping_rate_given_everyones_rate_is_the_one_without() -> None:
         for customer in [*list(table)[:10], -1]:
             assert b.rate(table, customer, overall) == b.rate(table, customer)
     assert b.overall_rate({}) == 0.5
+
+
+def test_delays_with_customer_ids_too_far_apart_for_one_number_are_the_loop() -> None:
+    """(agency, customer) pairs are grouped as one number when it fits in 62 bits, else as
+    rows: the same samples either way."""
+    from dataclasses import replace
+
+    from claims.forecast.ledger import Ledger
+
+    base = _ledger(3)
+    items = [replace(i, customer_id=i.customer_id + 2**62) if i.customer_id % 2 else i
+             for i in base.items]
+    ledger = Ledger(items, list(base.receipts), dict(base.customers))
+    day = date(2025, 6, 30)
+    dists, lags = _delays_as_before(ledger, day, day - timedelta(days=365))
+    b = learn(ledger, day)
+    assert b.everyone == dists.pop(GLOBAL)
+    assert list(b.customer.items()) == [(k, d) for k, d in dists.items() if isinstance(k, int)]
+    assert any(k > 2**62 for k in b.customer) and list(b.lag_days.items()) == list(lags.items())
