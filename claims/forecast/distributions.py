@@ -287,4 +287,9 @@ def median_of(values: Iterable[int]) -> int | None:
     ordered = sorted(values)
     if not ordered:
         return None
-    return ordered[(len(ordered) - 1) // 2]
+    return ordered[lower_median_at(len(ordered))]
+
+
+def lower_median_at(count: int) -> int:
+    """Where the (lower) median of ``count`` ordered values is (:func:`median_of`)."""
+    return (count - 1) // 2

@@ -20,8 +20,8 @@ from operator import attrgetter, is_
 import numpy as np
 
 from claims.forecast.distributions import (
-    DMAX, DMIN, SPAN, Dist, Sample, complete, estimate_rows, median_of, mix, open_slot,
-    paid_slot,
+    DMAX, DMIN, SPAN, Dist, Sample, complete, estimate_rows, lower_median_at, mix,
+    open_slot, paid_slot,
 )
 from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger, Receipt
 
@@ -191,9 +191,10 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     rows, delay = rows[order], delay[order]
     starts = np.flatnonzero(np.append(True, rows[1:] != rows[:-1])) if rows.size else rows
     ends = np.append(starts[1:], rows.size)[:starts.size]
-    b.lag_days = {keys[r]: median_of(delay[s:e].tolist())  # type: ignore[misc]
-                  for r, s, e in zip(rows[starts].tolist(), starts.tolist(), ends.tolist(),
-                                     strict=True)}
+    # each customer's run of delays is in order already: its lower median read off it
+    at = starts + lower_median_at(ends - starts)  # type: ignore[arg-type]
+    b.lag_days = dict(zip(map(keys.__getitem__, rows[starts].tolist()),  # type: ignore[arg-type]
+                          delay[at].tolist(), strict=True))
 
 
 class _ItemColumns:
