@@ -14,8 +14,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import numpy as np
+
+from claims.forecast.columns import ItemColumns, Parts, cells, settle_plain
 from claims.forecast.distributions import (
-    DMAX, DMIN, SPAN, Dist, Sample, complete, estimate_all, median_of, mix, paid_slot,
+    DMAX, DMIN, SPAN, Dist, Sample, complete, estimate_rows, lower_median_at, mix,
+    open_slot, paid_slot,
 )
 from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger
 
@@ -24,7 +28,12 @@ GLOBAL = "everyone"
 
 def parent_key(ledger: Ledger, item: Item) -> str:
     """The group a customer's item falls back to: its contract's agency, else the segment."""
-    return f"agency {item.agency}" if item.agency else f"segment {ledger.segment(item.customer_id)}"
+    return parent_of(ledger, item.agency, item.customer_id)
+
+
+def parent_of(ledger: Ledger, agency: str | None, customer_id: int) -> str:
+    """:func:`parent_key` of an item of ``customer_id`` billing ``agency``'s contract."""
+    return f"agency {agency}" if agency else f"segment {ledger.segment(customer_id)}"
 
 
 @dataclass
@@ -65,17 +74,26 @@ class Behaviour:
             self._mixed[key] = mix(self.parent.get(parent), self.everyone, self.prior)
         return self._mixed[key]  # type: ignore[return-value]
 
+    @staticmethod
+    def overall_rate(table: dict[int, tuple[int, int]]) -> float:
+        """Kept / made of everyone (0.5 with no record)."""
+        kept = sum(k for k, _ in table.values())
+        made = sum(n for _, n in table.values())
+        return kept / made if made else 0.5
+
     def stage(self, table: dict[str, Dist], agency: str) -> Dist | None:
         key = ("stage", id(table), agency)
         if key not in self._mixed:
             self._mixed[key] = complete(mix(table.get(agency), table.get(GLOBAL), self.prior))
         return self._mixed[key]  # type: ignore[return-value]
 
-    def rate(self, table: dict[int, tuple[int, int]], customer_id: int) -> float:
-        """Kept / made for the customer, shrunk toward everyone's rate (0.5 with no record)."""
-        kept = sum(k for k, _ in table.values())
-        made = sum(n for _, n in table.values())
-        overall = kept / made if made else 0.5
+    def rate(self, table: dict[int, tuple[int, int]], customer_id: int,
+             overall: float | None = None) -> float:
+        """Kept / made for the customer, shrunk toward everyone's rate (0.5 with no record);
+        ``overall``: :meth:`overall_rate` of ``table`` when the caller has it already (one
+        sum for many customers, not one per customer)."""
+        if overall is None:
+            overall = self.overall_rate(table)
         own_kept, own_made = table.get(customer_id, (0, 0))
         prior = 3.0
         return (own_kept + prior * overall) / (own_made + prior)
@@ -137,73 +155,114 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     """Per item due in the window: each payment by ``day`` at its delay, the rest open
     (censored at ``day − due``), write-offs as never.
 
-    :func:`receipt_shares` and the slots inline, one pass per item (a call per item and a
-    tuple per receipt were half of learning): the same float operations in the same order."""
-    samples: dict[object, Sample] = defaultdict(Sample)
-    lags: dict[int, list[int]] = defaultdict(list)
-    used: dict[int, float] = {}
-    #: per (agency, customer): its three samples and its lags (made in this order) once
-    groups_of: dict[tuple[str | None, int], tuple[Sample, Sample, Sample, list[int]]] = {}
-    receipts_of, as_known = ledger.receipts_of, ledger.as_known
-    for known in ledger.items:
-        # in_window, inline: not issued yet, or due outside the window as known: skipped
-        if known.issue_date > day:
-            continue
-        item = known if known.known_from is None else as_known(known, day)
-        due = item.due_date
-        if due > day or due < since or item.amount <= 0:
-            continue
-        total = float(item.amount)  # ok: a weight for the delay distribution, not money
-        pkey = (item.agency, item.customer_id)
-        groups = groups_of.get(pkey)
-        if groups is None:
-            groups = groups_of[pkey] = (samples[item.customer_id], samples[
-                parent_key(ledger, item)], samples[GLOBAL], lags[item.customer_id])
-        own, parent, everyone, lag = groups
-        # the invoice's receipts settle its items in order: skip what earlier items took
-        invoice_id = item.invoice_id
-        skip = used.get(invoice_id, 0.0)
-        left = total
-        for r in receipts_of(invoice_id):
-            if r.day > day or left <= 0:
-                break
-            amount = float(r.amount)  # ok: statistics, not money
-            if skip > 0:
-                taken = amount if amount < skip else skip  # min(skip, amount)
-                skip -= taken
-                amount -= taken
-            share = left if left < amount else amount  # min(amount, left)
-            if share <= 0:
-                continue
-            left -= share
-            delay = (r.day - due).days
-            weight = share / total
-            if r.kind == "payment":
-                slot = SPAN if delay > DMAX else 0 if delay < DMIN else delay - DMIN
-                own.paid[slot] += weight
-                parent.paid[slot] += weight
-                everyone.paid[slot] += weight
-                lag.append(delay)
-            else:  # a write-off: never paid
-                own.censored[SPAN] += weight
-                parent.censored[SPAN] += weight
-                everyone.censored[SPAN] += weight
-        used[invoice_id] = used.get(invoice_id, 0.0) + total - left
-        if left > 0:
-            delay = (day - due).days
-            slot = SPAN if delay >= DMAX else 0 if delay < DMIN else delay - DMIN
-            rest = left / total
-            own.censored[slot] += rest
-            parent.censored[slot] += rest
-            everyone.censored[slot] += rest
-        own.n += 1.0
-        parent.n += 1.0
-        everyone.n += 1.0
-    keys = list(samples)
-    for key, dist in zip(keys, estimate_all([samples[k] for k in keys]), strict=True):
+    Column-wise (a Python step per item and receipt was most of learning): an item alone on
+    its invoice with a due date known from its issue (nearly all) is settled by its receipts
+    one rank at a time for all such items at once (:func:`settle_plain`); the others go
+    through :func:`receipt_shares` in item order. Each sample's cells add the same weights
+    in the same order as the item-by-item loop (sorted by item, then receipt:
+    ``np.bincount`` adds in input order): the same floats."""
+    cols = ItemColumns(ledger)
+    d = day.toordinal()
+    live = cols.plain & (cols.issue <= d) & (cols.due >= since.toordinal()) & \
+        (cols.due <= d) & cols.positive
+    paid, censored, lags, width = settle_plain(cols, live, ledger.receipts_by_invoice(), d)
+    counted = _others(ledger, cols, day, since, width, paid, censored, lags)
+    live[counted] = True  # the others counted: disjoint from the plain ones
+    counted = np.flatnonzero(live)
+    if not counted.size:  # nothing due in the window: no sample at all
+        return
+    keys, cust_of, parent_of = _delay_groups(ledger, cols, counted)
+    size = len(keys)
+    n = np.bincount(cust_of[counted], minlength=size) + np.bincount(parent_of[counted],
+                                                                     minlength=size)
+    n[keys.index(GLOBAL)] += counted.size
+    dists = estimate_rows(cells(paid, cust_of, parent_of, keys.index(GLOBAL), size),
+                          cells(censored, cust_of, parent_of, keys.index(GLOBAL), size),
+                          n.astype(np.float64))
+    for key, dist in zip(keys, dists, strict=True):
         if dist is not None:
             put_delay(b, key, dist)
-    b.lag_days = {c: m for c, values in lags.items() if (m := median_of(values)) is not None}
+    pos = np.concatenate([p for p, _ in lags]) if lags else np.zeros(0, dtype=np.int64)
+    delay = np.concatenate([x for _, x in lags]) if lags else np.zeros(0, dtype=np.int64)
+    rows = cust_of[pos]
+    order = np.lexsort((delay, rows))
+    rows, delay = rows[order], delay[order]
+    starts = np.flatnonzero(np.append(True, rows[1:] != rows[:-1])) if rows.size else rows
+    ends = np.append(starts[1:], rows.size)[:starts.size]
+    # each customer's run of delays is in order already: its lower median read off it
+    at = starts + lower_median_at(ends - starts)  # type: ignore[arg-type]
+    b.lag_days = dict(zip(map(keys.__getitem__, rows[starts].tolist()),  # type: ignore[arg-type]
+                          delay[at].tolist(), strict=True))
+
+
+def _others(ledger: Ledger, cols: ItemColumns, day: date, since: date, width: int,
+            paid: Parts, censored: Parts, lags: list[tuple[np.ndarray, np.ndarray]]
+            ) -> list[int]:
+    """The items not settled column-wise (instalments, statutory due dates known later),
+    item by item through :func:`receipt_shares` as the loop took them, added to the parts;
+    the positions of those counted."""
+    used: dict[int, float] = {}
+    rows: list[tuple[int, int, int, float]] = []
+    gone: list[tuple[int, int, int, float]] = []
+    late: list[tuple[int, int]] = []
+    counted: list[int] = []
+    for pos in np.flatnonzero(~cols.plain & (cols.issue <= day.toordinal())).tolist():
+        item = in_window(ledger, cols.items[pos], day, since)
+        if item is None or item.amount <= 0:
+            continue
+        total = float(item.amount)  # ok: a weight for the delay distribution, not money
+        shares, left = receipt_shares(ledger, item, day, used.get(item.invoice_id, 0.0))
+        for k, (_, payment, slot, weight, delay, _) in enumerate(shares):
+            if payment:
+                rows.append((pos * width + k, pos, slot, weight))
+                late.append((pos, delay))
+            else:
+                gone.append((pos * width + k, pos, slot, weight))
+        used[item.invoice_id] = used.get(item.invoice_id, 0.0) + total - left
+        if left > 0:
+            gone.append((pos * width + width - 1, pos, open_slot((day - item.due_date).days),
+                         left / total))
+        counted.append(pos)
+    for target, extra in ((paid, rows), (censored, gone)):
+        if extra:
+            key, at, slot, weight = zip(*extra, strict=True)
+            target.append((np.asarray(key, dtype=np.int64), np.asarray(at, dtype=np.int64),
+                           np.asarray(slot, dtype=np.int64), np.asarray(weight)))
+    if late:
+        at, delay = zip(*late, strict=True)
+        lags.append((np.asarray(at, dtype=np.int64), np.asarray(delay, dtype=np.int64)))
+    return counted
+
+
+def _delay_groups(ledger: Ledger, cols: ItemColumns, counted: np.ndarray
+                  ) -> tuple[list[object], np.ndarray, np.ndarray]:
+    """The sample keys in the order the loop made them (per (agency, customer) first met in
+    item order: the customer, its parent group, everyone), and per item position its
+    customer's and parent's rows."""
+    items = cols.items
+    met = np.stack((cols.agency[counted], cols.customer[counted]), axis=1)
+    low, high = (int(met[:, 1].min()), int(met[:, 1].max())) if counted.size else (0, 0)
+    if (high - low + 1) * len(cols.agencies) < 2**62:  # a pair as one number: a 1-d sort
+        pair = met[:, 0] * (high - low + 1) + (met[:, 1] - low)
+        _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(met, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # the pairs in the order first met
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    index: dict[object, int] = {}
+    cust, parent = [], []
+    for code, customer in met[first[order]].tolist():
+        agency = cols.agencies[code]
+        cust.append(index.setdefault(customer, len(index)))
+        parent.append(index.setdefault(parent_of(ledger, agency, customer), len(index)))
+        index.setdefault(GLOBAL, len(index))
+    at = rank[inverse.reshape(-1)]
+    cust_of = np.zeros(len(items), dtype=np.int64)
+    parent_of_ = np.zeros(len(items), dtype=np.int64)
+    cust_of[counted] = np.asarray(cust, dtype=np.int64)[at] if at.size else 0
+    parent_of_[counted] = np.asarray(parent, dtype=np.int64)[at] if at.size else 0
+    return list(index), cust_of, parent_of_
 
 
 def stage_observations(events: tuple[tuple[date, str], ...] | list[tuple[date, str]]

@@ -307,6 +307,11 @@ class Ledger:
         """The receipts of the customer's invoices (any day, any kind; filter before use)."""
         return self._customers().get(customer_id, [])
 
+    def receipts_by_invoice(self) -> list[Receipt]:
+        """Every receipt, invoice by invoice (ascending id), each invoice's in the order of
+        :meth:`receipts_of` (oldest first)."""
+        return sorted(self._sorted, key=attrgetter("invoice_id"))  # stable: the day order
+
     def receipts_of(self, invoice_id: int) -> list[Receipt]:
         """The invoice's receipts, oldest first (filter by day before use)."""
         return self._by_invoice.get(invoice_id, [])

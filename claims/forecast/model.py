@@ -32,7 +32,9 @@ import numpy as np
 
 from claims.collections.terms import late_interest
 from claims.core.money import CURRENCIES, quantize
-from claims.forecast.distributions import Dist, complete, graft, week_weights
+from claims.forecast.distributions import (
+    Dist, complete, graft, week_weights, week_weights_rows,
+)
 from claims.forecast.history import Behaviour, parent_key
 from claims.forecast.ledger import APPROVED, RETURNED, REVIEW, Item, Ledger, active
 from claims.forecast.options import Options
@@ -165,7 +167,7 @@ def forecast(ledger: Ledger, behaviour: Behaviour, day: date,
         status, since = claim.status_on(day)
         if status in REVIEW or status in APPROVED or status in RETURNED:
             claims[claim.invoice_id] = (claim, status, since)
-    invoice_lines: list[Line] = []
+    invoices: list[tuple[Item, Decimal, str]] = []  # spread over the weeks all at once
     cache: dict[tuple[Any, ...], tuple[tuple[float, ...], str]] = {}
     rules = ledger.interest_rules
     names: dict[int, str] = {}  # ledger.name once per customer, not once per line
@@ -190,37 +192,55 @@ def forecast(ledger: Ledger, behaviour: Behaviour, day: date,
                                      item.customer_id, name, item.currency, open_amount,
                                      weights, why))
             continue
-        weights, why = _invoice_weights(ledger, behaviour, item, day, options.weeks, cache)
-        invoice_lines.append(Line("invoice", item.label, item.customer_id, name,
-                                  item.currency, open_amount, weights, why))
+        invoices.append((item, open_amount, name))
+    spread = _invoice_weights(ledger, behaviour, [item for item, _, _ in invoices], day,
+                              options.weeks)
+    invoice_lines = [Line("invoice", item.label, item.customer_id, name, item.currency,
+                          open_amount, weights, why)
+                     for (item, open_amount, name), (weights, why) in zip(invoices, spread,
+                                                                            strict=True)]
     result.lines += _promises(ledger, behaviour, day, options, invoice_lines)
     result.lines += _plans(ledger, behaviour, day, options)
     result.rows = _weeks(result, options.weeks)
     return result
 
 
-def _invoice_weights(ledger: Ledger, behaviour: Behaviour, item: Item, day: date, weeks: int,
-                     cache: dict[tuple[Any, ...], tuple[tuple[float, ...], str]]
-                     ) -> tuple[tuple[float, ...], str]:
-    offset = (item.due_date - day).days
-    # the parent group follows from the customer and the contract's agency: made on a miss
-    key = ("invoice", item.customer_id, item.agency, offset)
-    if key not in cache:
-        parent = parent_key(ledger, item)
-        dist, source = behaviour.delay(item, parent)
+def _invoice_weights(ledger: Ledger, behaviour: Behaviour, items: list[Item], day: date,
+                     weeks: int) -> list[tuple[tuple[float, ...], str]]:
+    """Each item's week weights and assumption, made once per (customer, contract agency,
+    days from the as-of date to the due date): the parent group follows from the customer
+    and the agency, the distribution from both; the weights of every distinct one in one
+    pass (:func:`week_weights_rows`)."""
+    keys = [(item.customer_id, item.agency, (item.due_date - day).days) for item in items]
+    firsts: dict[tuple[int, str | None, int], Item] = {}
+    for key, item in zip(keys, items, strict=True):
+        if key not in firsts:
+            firsts[key] = item
+    made: dict[tuple[int, str | None, int], tuple[tuple[float, ...], str]] = {}
+    pending: list[tuple[tuple[int, str | None, int], Dist, str]] = []
+    delays: dict[tuple[int, str | None], tuple[Dist | None, str]] = {}
+    for key, item in firsts.items():
+        offset = key[2]
+        found = delays.get(key[:2])
+        if found is None:
+            found = delays[key[:2]] = behaviour.delay(item, parent_key(ledger, item))
+        dist, source = found
         if dist is None:  # no history at all: the due date itself (overdue: next week)
             weights = tuple([1.0] + [0.0] * (weeks - 1)) if offset <= 7 else \
                 week_weights(Dist.point(0), offset, weeks)
-            cache[key] = (weights, "no payment history anywhere: paid on its due date")
-        else:
-            median = dist.median()
-            cache[key] = (week_weights(dist, offset, weeks),
-                          f"due {item.due_date} shifted by the {source}: median "
-                          f"{'+' if (median or 0) >= 0 else ''}{median} d, later than "
-                          f"{240} d or never {dist.later:.0%}"
-                          + (f"; {-offset} d overdue, unpaid so far" if offset < 0 else ""))
-    weights, why = cache[key]
-    return weights, why
+            made[key] = (weights, "no payment history anywhere: paid on its due date")
+            continue
+        median = dist.median()
+        pending.append((key, dist, f"due {item.due_date} shifted by the {source}: median "
+                                   f"{'+' if (median or 0) >= 0 else ''}{median} d, later than "
+                                   f"{240} d or never {dist.later:.0%}"
+                                   + (f"; {-offset} d overdue, unpaid so far" if offset < 0
+                                      else "")))
+    rows = week_weights_rows([dist for _, dist, _ in pending],
+                             [key[2] for key, _, _ in pending], weeks)
+    for (key, _, why), weights in zip(pending, rows, strict=True):
+        made[key] = (weights, why)
+    return [made[key] for key in keys]
 
 
 def _week_of(day: date, target: date, weeks: int) -> int:
@@ -245,6 +265,7 @@ def _promises(ledger: Ledger, behaviour: Behaviour, day: date, options: Options,
     taken: dict[tuple[int, str], float] = defaultdict(float)
     out: list[Line] = []
     grace = timedelta(days=options.promise_grace_days)
+    overall = behaviour.overall_rate(behaviour.promise_rate)
     for p in ledger.promises:
         if not active(p.made_on, p.cancelled_on, day) or p.promised_date + grace < day:
             continue
@@ -253,7 +274,7 @@ def _promises(ledger: Ledger, behaviour: Behaviour, day: date, options: Options,
         still = min(p.amount - paid, open_by_customer[key])
         if still <= 0:
             continue
-        q = behaviour.rate(behaviour.promise_rate, p.customer_id)
+        q = behaviour.rate(behaviour.promise_rate, p.customer_id, overall)
         taken[key] += q * float(still)  # ok: statistics, not money
         out.append(Line("promise", f"promise #{p.id}", p.customer_id, ledger.name(p.customer_id),
                         p.currency, still, tuple(_point(day, p.promised_date, options.weeks, q)),
@@ -273,12 +294,13 @@ def _plans(ledger: Ledger, behaviour: Behaviour, day: date, options: Options) ->
     """The open instalments of active plans: kept with the customer's rate on their dates,
     else on the customer's delay distribution after their dates."""
     out = []
+    overall = behaviour.overall_rate(behaviour.plan_rate)
     for plan in ledger.plans:
         if not active(plan.agreed_on, plan.cancelled_on, day):
             continue
         paid = sum((r.amount for i in plan.invoice_ids for r in ledger.receipts_of(i)
                     if plan.agreed_on <= r.day <= day and r.kind == "payment"), Decimal(0))
-        q = behaviour.rate(behaviour.plan_rate, plan.customer_id)
+        q = behaviour.rate(behaviour.plan_rate, plan.customer_id, overall)
         for seq, (due, amount) in enumerate(plan.instalments, start=1):
             settled = min(paid, amount)
             paid -= settled

@@ -16,7 +16,8 @@ import pytest
 
 from claims.forecast.backtest import actuals, baselines, invoices_of, run_backtest
 from claims.forecast.distributions import (
-    DMAX, DMIN, SPAN, Dist, Sample, convolve, days_pmf, mix,
+    DMAX, DMIN, SPAN, Dist, Sample, convolve, days_pmf, mix, week_weights,
+    week_weights_rows,
 )
 from claims.forecast.history import learn
 from claims.forecast.model import forecast
@@ -77,6 +78,33 @@ def test_all_mass_censored_later_is_no_payment_at_all() -> None:
     s.count()
     d = s.estimate()
     assert sum(d.pmf) == 0.0 and d.later == 1.0
+
+
+def _loop_week_weights(dist: Dist, offset: int, weeks: int) -> tuple[float, ...]:
+    cdf = dist.cdf()
+    at = [0.0 if 7 * k - offset < DMIN else cdf[min(7 * k - offset, DMAX) - DMIN]
+          for k in range(weeks + 1)]
+    remaining = 1.0 - at[0]
+    if remaining <= 1e-12:
+        return tuple([0.0] * weeks)
+    return tuple((at[k] - at[k - 1]) / remaining for k in range(1, weeks + 1))
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_week_weights_of_many_items_are_the_loop_to_the_bit(seed: int) -> None:
+    """The forecast spreads every distinct (distribution, offset) in one numpy pass: each
+    row is the per-item loop's, including offsets far before and after the delay range and
+    a distribution fully paid by the as-of date (all weights 0)."""
+    rng = random.Random(seed)
+    dists = [_random_sample(rng, 200).estimate(), _random_sample(rng, 20).estimate(),
+             Dist.point(-5)]
+    pairs = [(rng.choice(dists), rng.randint(-400, 200)) for _ in range(300)]
+    pairs += [(dists[2], 10), (dists[2], -3), (dists[0], DMIN - 100), (dists[1], DMAX + 50)]
+    rows = week_weights_rows([d for d, _ in pairs], [o for _, o in pairs], 13)
+    assert rows == [_loop_week_weights(d, o, 13) for d, o in pairs]
+    assert rows[-3] == (0.0,) * 13 and rows[-4][0] == 1.0
+    assert week_weights(dists[0], 3, 5) == _loop_week_weights(dists[0], 3, 5)
+    assert week_weights_rows([], [], 13) == []
 
 
 @pytest.mark.parametrize("seed", [4, 5])

@@ -167,6 +167,21 @@ def test_columns_convert_as_one_value_at_a_time() -> None:
     assert _Conv().columns([], days=(1,)) == []
 
 
+
+@pytest.mark.parametrize("currency", ["EUR", "JPY", "KWD"])
+def test_a_one_currency_column_converts_as_one_value_at_a_time(currency: str) -> None:
+    """A column of one currency at its minor unit (every stored one) made at once: what
+    :func:`money` makes per amount, to the exponent (negative, zero, the largest amount
+    accepted); a column with an amount finer than the minor unit, or not integers, amount by
+    amount as before."""
+    from claims.forecast.queries import _Conv
+
+    raws = [1_000_000, 1_234_500, 0, -50_000, 999_999_999_999_990_000, 10_000, 12_300]
+    for column in (raws, raws + [12_345], raws + [None], [7, 7]):
+        got = _Conv().column_money(column, [currency] * len(column))
+        expected = [money(raw, currency) for raw in column]
+        assert [str(m) for m in got] == [str(m) for m in expected], column
+
 def _index_as_before(ledger):
     """The per-invoice and per-customer running totals as Ledger.index built them before."""
     by_invoice: dict = {}
