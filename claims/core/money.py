@@ -47,6 +47,15 @@ class AmountOutOfRange(ValueError):
     """An amount above :data:`MAX_AMOUNT` in magnitude (``1e400``, 59 digits): refused when it
     is read, before any arithmetic could overflow the decimal context."""
 
+
+class _MinorUnits(ValueError):
+    """More decimals written than the currency's minor unit."""
+
+
+class _Notation(ValueError):
+    """An amount not written in its notation (a stray character, a declared notation)."""
+
+
 #: ``1234.5``, ``-1,234.50`` (grouping only in front of a decimal part), ``.5``
 _PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+\.\d+")
@@ -73,6 +82,15 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
         raise AmountOutOfRange(f"{field}: {value} exceeds the largest amount accepted, "
                                f"{MAX_AMOUNT:,} (docs/kpis.md, \"Rounding\")")
     return result
+
+
+def _unexpected(text: str) -> None:
+    """``ValueError`` naming the first character no amount is written with (``$``, a letter,
+    a non-ASCII digit)."""
+    odd = next((c for c in text if c not in "0123456789+-.,"), None)
+    if odd is not None:
+        raise _Notation(f"{text!r}: unexpected character {odd!r} (an amount is ASCII digits, "
+                         "a sign and a decimal mark)")
 
 
 def _parse(text: str, field: str) -> Decimal:
@@ -119,17 +137,52 @@ def check_amount(value: object, currency: str, *, field: str = "amount",
     return amount.quantize(Decimal(1).scaleb(-places))
 
 
-def read_amount(value: object, currency: str, *, file: str | None, field: str) -> Decimal:
+#: A declared notation of amounts (a bank CSV mapping's ``decimal``): the decimal mark
+#: at most once, thousands grouped by the other mark in threes only, ASCII digits.
+_NOTATIONS = {
+    ",": re.compile(r"[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]+)?"),
+    ".": re.compile(r"[+-]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?"),
+}
+
+
+def _declared(text: str, decimal: str, currency: str) -> str:
+    """``text`` written in the notation whose decimal mark is ``decimal``, as a plain number;
+    ``ValueError`` (never a guess) when it does not fit exactly, or has more decimals than
+    ``currency``'s minor unit."""
+    group = "." if decimal == "," else ","
+    if not _NOTATIONS[decimal].fullmatch(text):
+        _unexpected(text)
+        raise _Notation(f"{text!r} does not fit the declared notation (decimal mark "
+                         f"{decimal!r} at most once, thousands grouped by {group!r} in threes)")
+    whole, _, fraction = text.partition(decimal)
+    if len(fraction) > minor_units(currency):
+        raise _MinorUnits(f"{text!r} has {len(fraction)} decimals; {currency} has "
+                          f"{minor_units(currency)}")
+    return whole.replace(group, "") + (f".{fraction}" if fraction else "")
+
+
+def read_amount(value: object, currency: str, *, file: str | None, field: str,
+                decimal: str | None = None) -> Decimal:
     """``value`` read as an amount of ``currency`` at a file's door, as written (not
     quantized); else one :class:`InputError` naming ``file`` and ``field``: above
     :data:`MAX_AMOUNT` (rule ``amount-range``), not an exact number (``amount-number``), finer
-    than the currency's minor unit (``amount-minor-units``). The checks are
-    :func:`check_amount`'s; this gives them a file's words."""
+    than the currency's minor unit (``amount-minor-units``). With ``decimal`` (``","`` or
+    ``"."``: a declared notation, e.g. a bank CSV mapping's) the text must fit that notation
+    exactly (:func:`_declared`). The checks are :func:`check_amount`'s; this gives them a
+    file's words."""
+    if isinstance(value, str):
+        value = value.strip()
     try:
-        amount = to_decimal(value.strip() if isinstance(value, str) else value, field=field)
+        if decimal is not None and isinstance(value, str):
+            value = _declared(value, decimal, currency)
+        amount = to_decimal(value, field=field)
     except AmountOutOfRange as err:
         raise InputError(str(err).removeprefix(f"{field}: "), file=file, field=field,
                          rule="amount-range") from None
+    except _MinorUnits as err:
+        raise InputError(str(err), file=file, field=field, rule="amount-minor-units") from None
+    except _Notation as err:
+        raise InputError(str(err), file=file, field=field, rule="amount-notation") from None
     except ValueError as err:
         raise InputError(str(err).removeprefix(f"{field}: "), file=file, field=field,
                          rule="amount-number") from None

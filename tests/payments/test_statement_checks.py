@@ -1,0 +1,44 @@
+"""What a statement must satisfy before a line of it is kept: amounts in the file's declared
+notation, entries that agree with their transactions, one currency per account, balances
+that add up. Each file is written by the test; the parser reads it from disk."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from claims.errors import InputError
+from claims.payments.parsers import csv_mapping, parse_statement
+from tests.payments.statements import GERMAN_MAPPING
+
+DE_HEADER = "Buchungstag;Betrag;Waehrung;Auftraggeber;IBAN;Verwendungszweck\n"
+
+
+def _de_csv(tmp_path: Path, *amounts: str) -> Path:
+    path = tmp_path / "de.csv"
+    path.write_text(DE_HEADER + "".join(f"01.11.2026;{a};EUR;Ministry;;INV-1\n" for a in amounts))
+    return path
+
+
+@pytest.mark.parametrize("amount", ["113.850,00", "1.234,5", "76,36", "1234,56", "0,01", "-5,00"])
+def test_csv_decimal_comma_reads_amounts_as_written(tmp_path: Path, amount: str) -> None:
+    st = parse_statement(_de_csv(tmp_path, amount), "csv", mapping=csv_mapping(GERMAN_MAPPING))
+    lines = list(st.lines) + list(st.reversals)
+    expected = Decimal(amount.replace(".", "").replace(",", "."))
+    assert [line.amount for line in lines] == [abs(expected)]
+
+
+@pytest.mark.parametrize(("amount", "rule"), [
+    ("76.36", "amount-notation"), ("113,850.00", "amount-notation"),
+    ("1.13.850,00", "amount-notation"), ("1,2,3", "amount-notation"),
+    ("1.2345,00", "amount-notation"), ("12,345", "amount-minor-units"),
+    ("1e5", "amount-notation"), ("76.360,00-", "amount-notation")])
+def test_csv_amount_off_the_declared_notation_is_refused(tmp_path: Path, amount: str,
+                                                         rule: str) -> None:
+    path = _de_csv(tmp_path, "10,00", amount)
+    with pytest.raises(InputError) as err:
+        parse_statement(path, "csv", mapping=csv_mapping(GERMAN_MAPPING)).materialize()
+    assert (err.value.rule, err.value.field) == (rule, "row 3: Betrag")
+    assert str(err.value).count("row 3") == 1 and repr(amount) in str(err.value)
