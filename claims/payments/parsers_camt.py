@@ -205,8 +205,9 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
                         currency, len(txs) > 1, seen)
     lines = [_camt_tx(tx, t_no, shared) for t_no, tx in enumerate(txs, start=1)]
     total = sum(line.amount for line in lines)
-    if len(lines) > 1 and total != amount:
-        raise InputError(f"batch transactions sum to {total}, the entry says {amount}",
+    if total != amount:  # one transaction or many: they are the entry
+        what = "batch transactions sum to" if len(lines) > 1 else "its one transaction says"
+        raise InputError(f"{what} {total}, the entry says {amount}",
                          file=file, field=f"{where}/Amt", rule="camt053-batch-sum")
     if reversal:
         lines = [replace(line, external_id=f"{line.external_id}:reversal") for line in lines]

@@ -42,3 +42,49 @@ def test_csv_amount_off_the_declared_notation_is_refused(tmp_path: Path, amount:
         parse_statement(path, "csv", mapping=csv_mapping(GERMAN_MAPPING)).materialize()
     assert (err.value.rule, err.value.field) == (rule, "row 3: Betrag")
     assert str(err.value).count("row 3") == 1 and repr(amount) in str(err.value)
+
+
+NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
+
+
+def _entry(amount: str, *txs: str, ccy: str = "SAR", status: str = "BOOK",
+           indicator: str = "CRDT") -> str:
+    details = f"<NtryDtls>{''.join(txs)}</NtryDtls>" if txs else ""
+    return (f'<Ntry><Amt Ccy="{ccy}">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>'
+            f"<Sts><Cd>{status}</Cd></Sts><BookgDt><Dt>2026-11-20</Dt></BookgDt>"
+            f"<ValDt><Dt>2026-11-20</Dt></ValDt>{details}</Ntry>")
+
+
+def _tx(amount: str | None = None, ccy: str = "SAR", *, path: str = "Amt",
+        extra: str = "") -> str:
+    amt = f'<Amt Ccy="{ccy}">{amount}</Amt>' if amount is not None else ""
+    if path == "TxAmt":
+        amt = f"<AmtDtls><TxAmt>{amt}{extra}</TxAmt></AmtDtls>"
+    return f"<TxDtls>{amt}<RmtInf><Ustrd>INV-1</Ustrd></RmtInf></TxDtls>"
+
+
+def _camt(tmp_path: Path, *entries: str, acct_ccy: str = "", balances: str = "",
+          encoding: str = "utf-8") -> Path:
+    ccy = f"<Ccy>{acct_ccy}</Ccy>" if acct_ccy else ""
+    text = (f'<?xml version="1.0" encoding="{encoding.upper()}"?><Document xmlns="{NS}">'
+            "<BkToCstmrStmt><GrpHdr><MsgId>M</MsgId></GrpHdr><Stmt><Id>S1</Id>"
+            f"<Acct><Id><IBAN>SA0380000000608010167519</IBAN></Id>{ccy}</Acct>{balances}"
+            f"{''.join(entries)}</Stmt></BkToCstmrStmt></Document>")
+    path = tmp_path / "s.xml"
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def _refused(path: Path) -> InputError:
+    with pytest.raises(InputError) as err:
+        parse_statement(path).materialize()
+    return err.value
+
+
+def test_camt_single_transaction_is_sum_checked_like_a_batch(tmp_path: Path) -> None:
+    err = _refused(_camt(tmp_path, _entry("113850.00", _tx("10.00"))))
+    assert (err.rule, err.field) == ("camt053-batch-sum", "Stmt[1]/Ntry[1]/Amt")
+    assert "10.00" in str(err) and "113850.00" in str(err)
+    ok = parse_statement(_camt(tmp_path, _entry("10.00", _tx("10.00")), _entry("5.00", _tx())))
+    assert [line.amount for line in ok.materialize().lines] == [Decimal("10.00"),
+                                                                Decimal("5.00")]
