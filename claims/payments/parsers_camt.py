@@ -144,7 +144,7 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 st.statement_id = _text(stmt, "Id")
                 st.account = iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
             kind, found = _camt_entry(el, f"Stmt[{s_no}]/Ntry[{n_no}]", file, st.account,
-                                      st.statement_id, seen)
+                                      st.statement_id, seen, _text(stmt, "Acct/Ccy"))
             stmt.remove(el)
             el.clear()
             if kind == "debit":
@@ -177,10 +177,11 @@ class _CamtEntry:
 
 
 def _camt_entry(entry: Element, where: str, file: str, account: str | None,
-                statement_id: str | None, seen: Counter[bytes],
+                statement_id: str | None, seen: Counter[bytes], account_ccy: str | None = None,
                 ) -> tuple[str, list[StatementLine]]:
     """(kind, lines) of one entry: kind ``credit`` (``[]`` if not booked), ``debit``, or
-    ``reversal`` (a debit with ``RvslInd`` true: a credit returned, its lines positive)."""
+    ``reversal`` (a debit with ``RvslInd`` true: a credit returned, its lines positive). An
+    entry in another currency than its account's (``Acct/Ccy``) is refused."""
     status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
     if status and status not in ("BOOK",):
         return "credit", []  # pending / information-only entries are not money received yet
@@ -192,6 +193,10 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
     amount, currency = read_money(amt_el.text if amt_el is not None else None,
                                   amt_el.get("Ccy") if amt_el is not None else None,
                                   file=file, where=f"{where}/Amt", negative=False)
+    if account_ccy and currency != account_ccy.upper():
+        raise InputError(f"an entry in {currency} on an account in {account_ccy} (Acct/Ccy): "
+                         "currencies are never mixed", file=file, field=f"{where}/Amt",
+                         rule="camt053-currency")
     reversal = (_text(entry, "RvslInd") or "").lower() in ("true", "1")
     if indicator == "DBIT" and not reversal or indicator == "CRDT" and reversal:
         return "debit", []  # money paid out, or a returned debit: not money received
@@ -214,19 +219,48 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
     return ("reversal" if reversal else "credit"), lines
 
 
+def _tx_money(el: Element, where: str, e: _CamtEntry) -> tuple[Decimal, str]:
+    return read_money(el.text, el.get("Ccy"), file=e.file, where=where, negative=False)
+
+
 def _camt_tx_amount(tx: Element, t_no: int, e: _CamtEntry) -> tuple[Decimal, str]:
-    """A transaction's own amount, or the entry's when it is the entry's only one."""
+    """A transaction's amount in the entry's currency: its own (``Amt``, else
+    ``AmtDtls/TxAmt/Amt``), or the entry's when it is the entry's only one and gives none. An
+    amount (also ``AmtDtls/InstdAmt``) in another currency than the entry's is refused unless
+    an exchange (``CcyXchg``) is given; then the line is the entry's amount (one transaction)
+    or the counter value ``AmtDtls/CntrValAmt/Amt`` (a batch)."""
     tx_where = f"{e.where}/NtryDtls/TxDtls[{t_no}]"
-    tx_amt = _find(tx, "Amt")
-    if tx_amt is None:  # (an Element without children is falsy: no `or` here)
-        tx_amt = _find(tx, "AmtDtls/TxAmt/Amt")
-    if not e.batch and tx_amt is None:
+    exchange = any(_find(tx, f"AmtDtls/{kind}/CcyXchg") is not None
+                   for kind in ("InstdAmt", "TxAmt", "CntrValAmt", "AnncdPstngAmt", "PrtryAmt"))
+    own: tuple[Decimal, str] | None = None
+    for path in ("Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt"):
+        el = _find(tx, path)
+        if el is None:  # (an Element without children is falsy: no `or` here)
+            continue
+        money = _tx_money(el, f"{tx_where}/{path}", e)
+        if money[1] != e.currency and not exchange:
+            raise InputError(f"{money[1]} {money[0]} under an entry in {e.currency} without an "
+                             "exchange (CcyXchg): currencies are never mixed", file=e.file,
+                             field=f"{tx_where}/{path}", rule="camt053-currency")
+        if own is None and path != "AmtDtls/InstdAmt/Amt":
+            own = money
+    if own is None and not e.batch:
         return e.amount, e.currency
-    if tx_amt is None:
+    if own is None:
         raise InputError("a batch entry's transaction has no amount", file=e.file,
                          field=f"{tx_where}/Amt", rule="camt053-structure")
-    return read_money(tx_amt.text, tx_amt.get("Ccy"), file=e.file, where=f"{tx_where}/Amt",
-                      negative=False)
+    if own[1] == e.currency:
+        return own
+    if not e.batch:
+        return e.amount, e.currency  # exchanged: the entry says what reached the account
+    counter = _find(tx, "AmtDtls/CntrValAmt/Amt")
+    value = _tx_money(counter, f"{tx_where}/AmtDtls/CntrValAmt/Amt", e) \
+        if counter is not None else None
+    if value is None or value[1] != e.currency:
+        raise InputError(f"a batch transaction in {own[1]} needs its counter value in "
+                         f"{e.currency} (AmtDtls/CntrValAmt)", file=e.file,
+                         field=f"{tx_where}/AmtDtls", rule="camt053-currency")
+    return value
 
 
 def _camt_tx(tx: Element, t_no: int, e: _CamtEntry) -> StatementLine:

@@ -215,7 +215,7 @@ def test_camt053_negative_amount_is_refused(indicator: str) -> None:
     with pytest.raises(InputError) as err:
         parse_camt053(batch, file="neg.xml")
     assert err.value.rule == "amount-unsigned"
-    assert err.value.field == "Stmt[1]/Ntry[1]/NtryDtls/TxDtls[2]/Amt"
+    assert err.value.field == "Stmt[1]/Ntry[1]/NtryDtls/TxDtls[2]/AmtDtls/TxAmt/Amt"
 
 
 @pytest.mark.parametrize(("date_field", "where"), [

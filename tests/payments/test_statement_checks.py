@@ -88,3 +88,27 @@ def test_camt_single_transaction_is_sum_checked_like_a_batch(tmp_path: Path) -> 
     ok = parse_statement(_camt(tmp_path, _entry("10.00", _tx("10.00")), _entry("5.00", _tx())))
     assert [line.amount for line in ok.materialize().lines] == [Decimal("10.00"),
                                                                 Decimal("5.00")]
+
+
+XCHG = ("<CcyXchg><SrcCcy>EUR</SrcCcy><TrgtCcy>SAR</TrgtCcy><XchgRate>4.0</XchgRate>"
+        "</CcyXchg>")
+
+
+@pytest.mark.parametrize(("entries", "field"), [
+    ([_entry("400.00", _tx("100.00", "EUR", path="TxAmt"))],
+     "Stmt[1]/Ntry[1]/NtryDtls/TxDtls[1]/AmtDtls/TxAmt/Amt"),
+    ([_entry("300.00", _tx("100.00"), _tx("200.00", "USD"))],
+     "Stmt[1]/Ntry[1]/NtryDtls/TxDtls[2]/Amt"),
+    ([_entry("100.00", _tx("100.00", "EUR"), ccy="EUR")], "Stmt[1]/Ntry[1]/Amt"),
+])
+def test_camt_currencies_are_never_mixed(tmp_path: Path, entries: list[str], field: str) -> None:
+    err = _refused(_camt(tmp_path, *entries, acct_ccy="SAR"))
+    assert (err.rule, err.field) == ("camt053-currency", field)
+
+
+def test_camt_a_transaction_in_another_currency_with_an_exchange_is_the_entry(
+        tmp_path: Path) -> None:
+    path = _camt(tmp_path, _entry("400.00", _tx("100.00", "EUR", path="TxAmt", extra=XCHG)),
+                 acct_ccy="SAR")
+    (line,) = parse_statement(path).materialize().lines
+    assert (line.amount, line.currency) == (Decimal("400.00"), "SAR")
