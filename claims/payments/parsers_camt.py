@@ -118,6 +118,7 @@ def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
 def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine]:
     seen: Counter[bytes] = Counter()
     depth = s_no = n_no = inside = 0
+    net = Decimal(0)  # the booked entries of the Stmt being read, credits less debits
     stmt: Element | None = None
     for event, el in _events(stream, file):
         name = _local(el.tag)
@@ -127,7 +128,7 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 raise InputError(f"root element {el.tag!r} is not a camt.053 Document",
                                  file=file, rule="camt053-namespace")
             if depth == 3 and name == "Stmt":
-                stmt, s_no, n_no = el, s_no + 1, 0
+                stmt, s_no, n_no, net = el, s_no + 1, 0, Decimal(0)
             if inside:
                 inside += 1
                 if inside > MAX_ENTRY_ELEMENTS:
@@ -145,6 +146,7 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 st.account = iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
             kind, found = _camt_entry(el, f"Stmt[{s_no}]/Ntry[{n_no}]", file, st.account,
                                       st.statement_id, seen, _text(stmt, "Acct/Ccy"))
+            net += _booked(el, f"Stmt[{s_no}]/Ntry[{n_no}]", file)
             stmt.remove(el)
             el.clear()
             if kind == "debit":
@@ -153,11 +155,60 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 st.reversals.extend(found)
             else:
                 yield from found
-        elif depth == 2 and name == "Stmt":
+        elif depth == 2 and name == "Stmt" and stmt is not None:
+            _check_balances(stmt, net, f"Stmt[{s_no}]", file)
             stmt = None
     if s_no == 0:
         raise InputError("no Stmt in BkToCstmrStmt", file=file, field="BkToCstmrStmt/Stmt",
                          rule="camt053-structure")
+
+
+def _booked(entry: Element, where: str, file: str) -> Decimal:
+    """What a (checked) entry moved on the account: its amount, signed by ``CdtDbtInd``; 0
+    when it is not booked (pending, information only)."""
+    status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
+    if status and status != "BOOK":
+        return Decimal(0)
+    amt_el = _find(entry, "Amt")
+    amount, _ = read_money(amt_el.text if amt_el is not None else None,
+                           amt_el.get("Ccy") if amt_el is not None else None,
+                           file=file, where=f"{where}/Amt", negative=False)
+    return amount if _text(entry, "CdtDbtInd") == "CRDT" else -amount
+
+
+def _balance(stmt: Element, codes: tuple[str, ...], where: str,
+             file: str) -> tuple[Decimal, str, str] | None:
+    """(signed amount, currency, code) of the Stmt's first ``Bal`` of one of ``codes``."""
+    for n, bal in enumerate(_findall(stmt, "Bal"), start=1):
+        code = _text(bal, "Tp/CdOrPrtry/Cd")
+        if code in codes:
+            amt_el = _find(bal, "Amt")
+            amount, currency = read_money(
+                amt_el.text if amt_el is not None else None,
+                amt_el.get("Ccy") if amt_el is not None else None, file=file,
+                where=f"{where}/Bal[{n}]/Amt", negative=False)
+            sign = -1 if _text(bal, "CdtDbtInd") == "DBIT" else 1
+            return sign * amount, currency, code
+    return None
+
+
+def _check_balances(stmt: Element, net: Decimal, where: str, file: str) -> None:
+    """The opening balance (``OPBD`` or ``PRCD``) plus the booked entries must be the closing
+    one (``CLBD``) when the Stmt gives both, else InputError (rule ``camt053-balance``): a
+    statement that does not add up is truncated or corrupted."""
+    opening = _balance(stmt, ("OPBD", "PRCD"), where, file)
+    closing = _balance(stmt, ("CLBD",), where, file)
+    if opening is None or closing is None:
+        return
+    if opening[1] != closing[1]:
+        raise InputError(f"the {opening[2]} balance is in {opening[1]}, the CLBD in "
+                         f"{closing[1]}", file=file, field=f"{where}/Bal",
+                         rule="camt053-currency")
+    if opening[0] + net != closing[0]:
+        raise InputError(f"{opening[2]} balance {opening[0]} plus booked entries {net} is "
+                         f"{opening[0] + net}, not the CLBD balance {closing[0]} (truncated or "
+                         "corrupted statement)", file=file, field=f"{where}/Bal",
+                         rule="camt053-balance")
 
 
 @dataclass

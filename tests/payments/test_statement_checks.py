@@ -112,3 +112,28 @@ def test_camt_a_transaction_in_another_currency_with_an_exchange_is_the_entry(
                  acct_ccy="SAR")
     (line,) = parse_statement(path).materialize().lines
     assert (line.amount, line.currency) == (Decimal("400.00"), "SAR")
+
+
+def _bal(code: str, amount: str, indicator: str = "CRDT") -> str:
+    return (f"<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp>"
+            f'<Amt Ccy="SAR">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>'
+            "<Dt><Dt>2026-11-20</Dt></Dt></Bal>")
+
+
+ENTRIES = (_entry("100.00"), _entry("30.00", indicator="DBIT"), _entry("7.00", status="PDNG"))
+
+
+@pytest.mark.parametrize("opening", ["OPBD", "PRCD"])
+def test_camt_balances_that_do_not_add_up_are_refused(tmp_path: Path, opening: str) -> None:
+    err = _refused(_camt(tmp_path, *ENTRIES, balances=_bal(opening, "1000.00")
+                         + _bal("CLBD", "1077.00")))
+    assert (err.rule, err.field) == ("camt053-balance", "Stmt[1]/Bal")
+    assert "1070.00" in str(err) and "1077.00" in str(err)
+
+
+@pytest.mark.parametrize("balances", [_bal("OPBD", "1000.00") + _bal("CLBD", "1070.00"),
+                                      _bal("OPBD", "50.00", "DBIT") + _bal("CLBD", "20.00"),
+                                      _bal("CLBD", "5.00")])
+def test_camt_balances_that_add_up_or_stand_alone_pass(tmp_path: Path, balances: str) -> None:
+    st = parse_statement(_camt(tmp_path, *ENTRIES, balances=balances)).materialize()
+    assert [line.amount for line in st.lines] == [Decimal("100.00")]
