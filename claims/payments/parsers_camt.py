@@ -172,7 +172,8 @@ def _booked(entry: Element, where: str, file: str) -> Decimal:
     amt_el = _find(entry, "Amt")
     amount, _ = read_money(amt_el.text if amt_el is not None else None,
                            amt_el.get("Ccy") if amt_el is not None else None,
-                           file=file, where=f"{where}/Amt", negative=False)
+                           file=file, where=f"{where}/Amt", negative=False,
+                           decimal="xsd")
     return amount if _text(entry, "CdtDbtInd") == "CRDT" else -amount
 
 
@@ -186,7 +187,7 @@ def _balance(stmt: Element, codes: tuple[str, ...], where: str,
             amount, currency = read_money(
                 amt_el.text if amt_el is not None else None,
                 amt_el.get("Ccy") if amt_el is not None else None, file=file,
-                where=f"{where}/Bal[{n}]/Amt", negative=False)
+                where=f"{where}/Bal[{n}]/Amt", negative=False, decimal="xsd")
             sign = -1 if _text(bal, "CdtDbtInd") == "DBIT" else 1
             return sign * amount, currency, code
     return None
@@ -243,7 +244,8 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
     amt_el = _find(entry, "Amt")
     amount, currency = read_money(amt_el.text if amt_el is not None else None,
                                   amt_el.get("Ccy") if amt_el is not None else None,
-                                  file=file, where=f"{where}/Amt", negative=False)
+                                  file=file, where=f"{where}/Amt", negative=False,
+                           decimal="xsd")
     if account_ccy and currency != account_ccy.upper():
         raise InputError(f"an entry in {currency} on an account in {account_ccy} (Acct/Ccy): "
                          "currencies are never mixed", file=file, field=f"{where}/Amt",
@@ -271,7 +273,8 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
 
 
 def _tx_money(el: Element, where: str, e: _CamtEntry) -> tuple[Decimal, str]:
-    return read_money(el.text, el.get("Ccy"), file=e.file, where=where, negative=False)
+    return read_money(el.text, el.get("Ccy"), file=e.file, where=where, negative=False,
+                      decimal="xsd")
 
 
 def _camt_tx_amount(tx: Element, t_no: int, e: _CamtEntry) -> tuple[Decimal, str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from claims.core.money import to_decimal
 from claims.errors import InputError
 from claims.payments.parsers import csv_mapping, parse_statement
 from tests.payments.statements import GERMAN_MAPPING
@@ -137,3 +138,16 @@ def test_camt_balances_that_do_not_add_up_are_refused(tmp_path: Path, opening: s
 def test_camt_balances_that_add_up_or_stand_alone_pass(tmp_path: Path, balances: str) -> None:
     st = parse_statement(_camt(tmp_path, *ENTRIES, balances=balances)).materialize()
     assert [line.amount for line in st.lines] == [Decimal("100.00")]
+
+
+@pytest.mark.parametrize("amount", ["1E3", "1e5", "1,000.00", "١٢٣.٠٠", "1.000.00", "$100.00"])
+def test_camt_amt_is_an_xs_decimal(tmp_path: Path, amount: str) -> None:
+    err = _refused(_camt(tmp_path, _entry(amount)))
+    assert (err.rule, err.field) == ("amount-notation", "Stmt[1]/Ntry[1]/Amt")
+    assert str(err).count("Stmt[1]/Ntry[1]/Amt") == 1
+
+
+@pytest.mark.parametrize("text", ["1e5", "1E3", "١٢٣", "١٢٣.٤٥", "1e400", "2.5E+2"])
+def test_the_one_money_door_refuses_exponents_and_non_ascii_digits(text: str) -> None:
+    with pytest.raises(ValueError, match=r"--amount: .*unexpected character"):
+        to_decimal(text, field="--amount")
