@@ -47,9 +47,19 @@ class AmountOutOfRange(ValueError):
     """An amount above :data:`MAX_AMOUNT` in magnitude (``1e400``, 59 digits): refused when it
     is read, before any arithmetic could overflow the decimal context."""
 
+
+class _MinorUnits(ValueError):
+    """More decimals written than the currency's minor unit."""
+
+
+class _Notation(ValueError):
+    """An amount not written in its notation (a stray character, a declared notation)."""
+
+
 #: ``1234.5``, ``-1,234.50`` (grouping only in front of a decimal part), ``.5``
-_PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+\.\d+")
+#: ASCII digits only, no exponent (``1e5`` is no way to write an amount)
+_PLAIN = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+\.[0-9]+")
 
 
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
@@ -75,6 +85,16 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     return result
 
 
+def _unexpected(text: str, field: str | None = None) -> None:
+    """``ValueError`` naming the first character no amount is written with (``$``, a letter,
+    a non-ASCII digit such as ``١``, the ``e`` of an exponent)."""
+    odd = next((c for c in text if c not in "0123456789+-.,"), None)
+    if odd is not None:
+        prefix = f"{field}: " if field else ""
+        raise _Notation(f"{prefix}{text!r}: unexpected character {odd!r} (an amount is "
+                        "ASCII digits, a sign and a decimal mark)")
+
+
 def _parse(text: str, field: str) -> Decimal:
     """A decimal string read one way only; an ambiguous separator raises ``ValueError``."""
     if _GROUPED.fullmatch(text):
@@ -86,6 +106,7 @@ def _parse(text: str, field: str) -> Decimal:
     elif text.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
         raise ValueError(f"{field}: {text!r} is not a finite number")
     elif not _PLAIN.fullmatch(text):
+        _unexpected(text, field)
         raise ValueError(f"{field}: {text!r} is not a number")
     try:
         return Decimal(text)
@@ -119,17 +140,58 @@ def check_amount(value: object, currency: str, *, field: str = "amount",
     return amount.quantize(Decimal(1).scaleb(-places))
 
 
-def read_amount(value: object, currency: str, *, file: str | None, field: str) -> Decimal:
+#: The notations a file can declare: a bank CSV mapping's ``decimal`` (``","`` or ``"."``: the
+#: decimal mark at most once, thousands grouped by the other mark in threes only) and
+#: ``"xsd"`` (XML Schema's ``xs:decimal``, camt.053's ``Amt``: digits and at most one ``.``).
+#: ASCII digits only. Each maps to (grammar, decimal mark, grouping mark).
+_NOTATIONS: dict[str, tuple[re.Pattern[str], str, str]] = {
+    ",": (re.compile(r"[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]+)?"), ",", "."),
+    ".": (re.compile(r"[+-]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?"), ".", ","),
+    "xsd": (re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"), ".", ""),
+}
+
+
+def _declared(text: str, notation: str, currency: str) -> str:
+    """``text`` written in ``notation`` (see :data:`_NOTATIONS`), as a plain number;
+    ``ValueError`` (never a guess) when it does not fit exactly, or (a CSV notation) has more
+    decimals than ``currency``'s minor unit."""
+    grammar, decimal, group = _NOTATIONS[notation]
+    if not grammar.fullmatch(text):
+        _unexpected(text)
+        rule = (f"decimal mark {decimal!r} at most once, thousands grouped by {group!r} in "
+                "threes" if group else "xs:decimal: digits and at most one '.'")
+        raise _Notation(f"{text!r} does not fit the declared notation ({rule})")
+    if not group:
+        return text
+    whole, _, fraction = text.partition(decimal)
+    if len(fraction) > minor_units(currency):
+        raise _MinorUnits(f"{text!r} has {len(fraction)} decimals; {currency} has "
+                          f"{minor_units(currency)}")
+    return whole.replace(group, "") + (f".{fraction}" if fraction else "")
+
+
+def read_amount(value: object, currency: str, *, file: str | None, field: str,
+                decimal: str | None = None) -> Decimal:
     """``value`` read as an amount of ``currency`` at a file's door, as written (not
     quantized); else one :class:`InputError` naming ``file`` and ``field``: above
     :data:`MAX_AMOUNT` (rule ``amount-range``), not an exact number (``amount-number``), finer
-    than the currency's minor unit (``amount-minor-units``). The checks are
+    than the currency's minor unit (``amount-minor-units``). With ``decimal`` (a declared
+    notation of :data:`_NOTATIONS`: a bank CSV mapping's ``","`` or ``"."``, camt.053's
+    ``"xsd"``) the text must fit that notation exactly (``amount-notation``). The checks are
     :func:`check_amount`'s; this gives them a file's words."""
+    if isinstance(value, str):
+        value = value.strip()
     try:
-        amount = to_decimal(value.strip() if isinstance(value, str) else value, field=field)
+        if decimal is not None and isinstance(value, str):
+            value = _declared(value, decimal, currency)
+        amount = to_decimal(value, field=field)
     except AmountOutOfRange as err:
         raise InputError(str(err).removeprefix(f"{field}: "), file=file, field=field,
                          rule="amount-range") from None
+    except _MinorUnits as err:
+        raise InputError(str(err), file=file, field=field, rule="amount-minor-units") from None
+    except _Notation as err:
+        raise InputError(str(err), file=file, field=field, rule="amount-notation") from None
     except ValueError as err:
         raise InputError(str(err).removeprefix(f"{field}: "), file=file, field=field,
                          rule="amount-number") from None

@@ -118,6 +118,7 @@ def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
 def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine]:
     seen: Counter[bytes] = Counter()
     depth = s_no = n_no = inside = 0
+    net = Decimal(0)  # the booked entries of the Stmt being read, credits less debits
     stmt: Element | None = None
     for event, el in _events(stream, file):
         name = _local(el.tag)
@@ -127,7 +128,7 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 raise InputError(f"root element {el.tag!r} is not a camt.053 Document",
                                  file=file, rule="camt053-namespace")
             if depth == 3 and name == "Stmt":
-                stmt, s_no, n_no = el, s_no + 1, 0
+                stmt, s_no, n_no, net = el, s_no + 1, 0, Decimal(0)
             if inside:
                 inside += 1
                 if inside > MAX_ENTRY_ELEMENTS:
@@ -144,7 +145,8 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 st.statement_id = _text(stmt, "Id")
                 st.account = iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
             kind, found = _camt_entry(el, f"Stmt[{s_no}]/Ntry[{n_no}]", file, st.account,
-                                      st.statement_id, seen)
+                                      st.statement_id, seen, _text(stmt, "Acct/Ccy"))
+            net += _booked(el, f"Stmt[{s_no}]/Ntry[{n_no}]", file)
             stmt.remove(el)
             el.clear()
             if kind == "debit":
@@ -153,11 +155,61 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 st.reversals.extend(found)
             else:
                 yield from found
-        elif depth == 2 and name == "Stmt":
+        elif depth == 2 and name == "Stmt" and stmt is not None:
+            _check_balances(stmt, net, f"Stmt[{s_no}]", file)
             stmt = None
     if s_no == 0:
         raise InputError("no Stmt in BkToCstmrStmt", file=file, field="BkToCstmrStmt/Stmt",
                          rule="camt053-structure")
+
+
+def _booked(entry: Element, where: str, file: str) -> Decimal:
+    """What a (checked) entry moved on the account: its amount, signed by ``CdtDbtInd``; 0
+    when it is not booked (pending, information only)."""
+    status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
+    if status and status != "BOOK":
+        return Decimal(0)
+    amt_el = _find(entry, "Amt")
+    amount, _ = read_money(amt_el.text if amt_el is not None else None,
+                           amt_el.get("Ccy") if amt_el is not None else None,
+                           file=file, where=f"{where}/Amt", negative=False,
+                           decimal="xsd")
+    return amount if _text(entry, "CdtDbtInd") == "CRDT" else -amount
+
+
+def _balance(stmt: Element, codes: tuple[str, ...], where: str,
+             file: str) -> tuple[Decimal, str, str] | None:
+    """(signed amount, currency, code) of the Stmt's first ``Bal`` of one of ``codes``."""
+    for n, bal in enumerate(_findall(stmt, "Bal"), start=1):
+        code = _text(bal, "Tp/CdOrPrtry/Cd")
+        if code in codes:
+            amt_el = _find(bal, "Amt")
+            amount, currency = read_money(
+                amt_el.text if amt_el is not None else None,
+                amt_el.get("Ccy") if amt_el is not None else None, file=file,
+                where=f"{where}/Bal[{n}]/Amt", negative=False, decimal="xsd")
+            sign = -1 if _text(bal, "CdtDbtInd") == "DBIT" else 1
+            return sign * amount, currency, code
+    return None
+
+
+def _check_balances(stmt: Element, net: Decimal, where: str, file: str) -> None:
+    """The opening balance (``OPBD`` or ``PRCD``) plus the booked entries must be the closing
+    one (``CLBD``) when the Stmt gives both, else InputError (rule ``camt053-balance``): a
+    statement that does not add up is truncated or corrupted."""
+    opening = _balance(stmt, ("OPBD", "PRCD"), where, file)
+    closing = _balance(stmt, ("CLBD",), where, file)
+    if opening is None or closing is None:
+        return
+    if opening[1] != closing[1]:
+        raise InputError(f"the {opening[2]} balance is in {opening[1]}, the CLBD in "
+                         f"{closing[1]}", file=file, field=f"{where}/Bal",
+                         rule="camt053-currency")
+    if opening[0] + net != closing[0]:
+        raise InputError(f"{opening[2]} balance {opening[0]} plus booked entries {net} is "
+                         f"{opening[0] + net}, not the CLBD balance {closing[0]} (truncated or "
+                         "corrupted statement)", file=file, field=f"{where}/Bal",
+                         rule="camt053-balance")
 
 
 @dataclass
@@ -177,10 +229,11 @@ class _CamtEntry:
 
 
 def _camt_entry(entry: Element, where: str, file: str, account: str | None,
-                statement_id: str | None, seen: Counter[bytes],
+                statement_id: str | None, seen: Counter[bytes], account_ccy: str | None = None,
                 ) -> tuple[str, list[StatementLine]]:
     """(kind, lines) of one entry: kind ``credit`` (``[]`` if not booked), ``debit``, or
-    ``reversal`` (a debit with ``RvslInd`` true: a credit returned, its lines positive)."""
+    ``reversal`` (a debit with ``RvslInd`` true: a credit returned, its lines positive). An
+    entry in another currency than its account's (``Acct/Ccy``) is refused."""
     status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
     if status and status not in ("BOOK",):
         return "credit", []  # pending / information-only entries are not money received yet
@@ -191,7 +244,12 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
     amt_el = _find(entry, "Amt")
     amount, currency = read_money(amt_el.text if amt_el is not None else None,
                                   amt_el.get("Ccy") if amt_el is not None else None,
-                                  file=file, where=f"{where}/Amt", negative=False)
+                                  file=file, where=f"{where}/Amt", negative=False,
+                           decimal="xsd")
+    if account_ccy and currency != account_ccy.upper():
+        raise InputError(f"an entry in {currency} on an account in {account_ccy} (Acct/Ccy): "
+                         "currencies are never mixed", file=file, field=f"{where}/Amt",
+                         rule="camt053-currency")
     reversal = (_text(entry, "RvslInd") or "").lower() in ("true", "1")
     if indicator == "DBIT" and not reversal or indicator == "CRDT" and reversal:
         return "debit", []  # money paid out, or a returned debit: not money received
@@ -205,27 +263,58 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
                         currency, len(txs) > 1, seen)
     lines = [_camt_tx(tx, t_no, shared) for t_no, tx in enumerate(txs, start=1)]
     total = sum(line.amount for line in lines)
-    if len(lines) > 1 and total != amount:
-        raise InputError(f"batch transactions sum to {total}, the entry says {amount}",
+    if total != amount:  # one transaction or many: they are the entry
+        what = "batch transactions sum to" if len(lines) > 1 else "its one transaction says"
+        raise InputError(f"{what} {total}, the entry says {amount}",
                          file=file, field=f"{where}/Amt", rule="camt053-batch-sum")
     if reversal:
         lines = [replace(line, external_id=f"{line.external_id}:reversal") for line in lines]
     return ("reversal" if reversal else "credit"), lines
 
 
+def _tx_money(el: Element, where: str, e: _CamtEntry) -> tuple[Decimal, str]:
+    return read_money(el.text, el.get("Ccy"), file=e.file, where=where, negative=False,
+                      decimal="xsd")
+
+
 def _camt_tx_amount(tx: Element, t_no: int, e: _CamtEntry) -> tuple[Decimal, str]:
-    """A transaction's own amount, or the entry's when it is the entry's only one."""
+    """A transaction's amount in the entry's currency: its own (``Amt``, else
+    ``AmtDtls/TxAmt/Amt``), or the entry's when it is the entry's only one and gives none. An
+    amount (also ``AmtDtls/InstdAmt``) in another currency than the entry's is refused unless
+    an exchange (``CcyXchg``) is given; then the line is the entry's amount (one transaction)
+    or the counter value ``AmtDtls/CntrValAmt/Amt`` (a batch)."""
     tx_where = f"{e.where}/NtryDtls/TxDtls[{t_no}]"
-    tx_amt = _find(tx, "Amt")
-    if tx_amt is None:  # (an Element without children is falsy: no `or` here)
-        tx_amt = _find(tx, "AmtDtls/TxAmt/Amt")
-    if not e.batch and tx_amt is None:
+    exchange = any(_find(tx, f"AmtDtls/{kind}/CcyXchg") is not None
+                   for kind in ("InstdAmt", "TxAmt", "CntrValAmt", "AnncdPstngAmt", "PrtryAmt"))
+    own: tuple[Decimal, str] | None = None
+    for path in ("Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt"):
+        el = _find(tx, path)
+        if el is None:  # (an Element without children is falsy: no `or` here)
+            continue
+        money = _tx_money(el, f"{tx_where}/{path}", e)
+        if money[1] != e.currency and not exchange:
+            raise InputError(f"{money[1]} {money[0]} under an entry in {e.currency} without an "
+                             "exchange (CcyXchg): currencies are never mixed", file=e.file,
+                             field=f"{tx_where}/{path}", rule="camt053-currency")
+        if own is None and path != "AmtDtls/InstdAmt/Amt":
+            own = money
+    if own is None and not e.batch:
         return e.amount, e.currency
-    if tx_amt is None:
+    if own is None:
         raise InputError("a batch entry's transaction has no amount", file=e.file,
                          field=f"{tx_where}/Amt", rule="camt053-structure")
-    return read_money(tx_amt.text, tx_amt.get("Ccy"), file=e.file, where=f"{tx_where}/Amt",
-                      negative=False)
+    if own[1] == e.currency:
+        return own
+    if not e.batch:
+        return e.amount, e.currency  # exchanged: the entry says what reached the account
+    counter = _find(tx, "AmtDtls/CntrValAmt/Amt")
+    value = _tx_money(counter, f"{tx_where}/AmtDtls/CntrValAmt/Amt", e) \
+        if counter is not None else None
+    if value is None or value[1] != e.currency:
+        raise InputError(f"a batch transaction in {own[1]} needs its counter value in "
+                         f"{e.currency} (AmtDtls/CntrValAmt)", file=e.file,
+                         field=f"{tx_where}/AmtDtls", rule="camt053-currency")
+    return value
 
 
 def _camt_tx(tx: Element, t_no: int, e: _CamtEntry) -> StatementLine:

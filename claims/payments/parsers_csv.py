@@ -158,11 +158,9 @@ def _row(row: dict[str | Any, str | Any], row_no: int, wanted: dict[str, str],
         column = wanted.get(name)
         return (row[column] or "").strip() or None if column else None
 
-    raw_amount = (get("amount") or "").replace(" ", "")
-    if mapping.decimal == ",":
-        raw_amount = raw_amount.replace(".", "").replace(",", ".")
-    amount, currency = read_money(raw_amount, get("currency") or mapping.currency, file=file,
-                                  where=f"row {row_no}: {wanted['amount']}")
+    amount, currency = read_money(get("amount"), get("currency") or mapping.currency,
+                                  file=file, where=f"row {row_no}: {wanted['amount']}",
+                                  decimal=mapping.decimal)
     raw_date = get("date") or ""
     try:
         value_date = _date(raw_date, mapping.date_format)

@@ -129,19 +129,20 @@ class Statement:
 
 
 def read_money(text: str | None, currency: str | None, *, file: str, where: str,
-               negative: bool = True) -> tuple[Decimal, str]:
+               negative: bool = True, decimal: str | None = None) -> tuple[Decimal, str]:
     """(amount, currency) of a statement field, read through the one money door
     (:func:`claims.core.money.check_amount`); InputError for an unknown currency, a missing or
     malformed amount, one above the largest amount accepted (``1e400``: rule ``amount-range``),
     one finer than the currency's minor unit, or (``negative=False``: a format whose amounts
-    are unsigned, the sign being a separate mark) a negative one (rule ``amount-unsigned``)."""
+    are unsigned, the sign being a separate mark) a negative one (rule ``amount-unsigned``).
+    ``decimal``: the file's declared notation (see :func:`claims.core.money.read_amount`)."""
     if not currency or currency.upper() not in CURRENCIES:
         raise InputError(f"unknown currency {currency!r} (ISO 4217 code expected)", file=file,
                          field=where, rule="currency-known")
     currency = currency.upper()
     if text is None or not text.strip():
         raise InputError("amount is missing", file=file, field=where, rule="amount-required")
-    amount = read_amount(text, currency, file=file, field=where)
+    amount = read_amount(text, currency, file=file, field=where, decimal=decimal)
     if not negative and amount < 0:
         raise InputError(f"{text.strip()} is negative; amounts in this format are unsigned "
                          "(the credit/debit mark gives the sign)", file=file, field=where,

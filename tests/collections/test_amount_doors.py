@@ -16,7 +16,7 @@ from claims.store.tables import InvoiceRow, PaymentRow
 from claims.workspace import Workspace
 from tests.collections.conftest import add_invoices
 
-HUGE = ["1e400", "9" * 59, "1" * 70]
+HUGE = ["9" * 59, "1" * 70, "9" * 12]  # 1e400: no exponents (pay29)
 
 
 @pytest.fixture

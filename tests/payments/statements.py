@@ -79,8 +79,9 @@ def camt053(entries: list[Tx | list[Tx]], *, version: str = "08", stmt_id: str =
             f"<Acct><Id><IBAN>{OUR_IBAN}</IBAN></Id><Ccy>{currency}</Ccy></Acct>"
             f'<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="{currency}">0.00</Amt>'
             f"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-20</Dt></Dt></Bal>"
-            f'<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="{currency}">{total}'
-            f"</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-20</Dt></Dt></Bal>"
+            f'<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="{currency}">'
+            f"{abs(total)}</Amt><CdtDbtInd>{'CRDT' if total >= 0 else 'DBIT'}</CdtDbtInd>"
+            f"<Dt><Dt>2026-11-20</Dt></Dt></Bal>"
             f"{''.join(body)}</Stmt></BkToCstmrStmt></Document>\n").encode()
 
 

@@ -39,6 +39,7 @@ def _camt_statement(path: Path, n: int) -> None:
     one = camt053([Tx("10.00", text="x", bank_ref="R0")])
     head, rest = one.split(b"<Ntry>", 1)
     entry, tail = rest.rsplit(b"</Ntry>", 1)
+    head = head.replace(b">10.00</Amt>", f">{10 * n}.00</Amt>".encode())  # the CLBD balance
     with path.open("wb") as f:
         f.write(head)
         for k in range(n):
