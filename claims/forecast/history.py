@@ -9,7 +9,6 @@ instalments are kept. Only facts dated on or before the as-of day are read.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -432,24 +431,12 @@ def promise_outcomes(ledger: Ledger, day: date, grace_days: int) -> Outcomes:
     for a plan's invoices) between when it was made and its date + grace, from the payments
     by ``day`` (an outcome counted at ``day`` has its date + grace before it: it reads only
     payments before ``day``, the same with any later ``day``)."""
-    running: dict[int, tuple[list[date], list[float]]] = {}
-    # only the customers who promised are asked (the others' payments were most of the work)
-    for customer in {p.customer_id for p in ledger.promises}:
-        rows = sorted([(r.day, float(r.amount))  # ok: statistics, not money
-                       for r in ledger.receipts_of_customer(customer)
-                       if r.kind == "payment" and r.day <= day])
-        if not rows:
-            continue
-        days, sums, total = [], [0.0], 0.0
-        for d, a in rows:
-            total += a
-            days.append(d)
-            sums.append(total)
-        running[customer] = (days, sums)
-
+    # the customer's payments valued start … end and by ``day``: two bisections in the
+    # ledger's running totals per customer (made once, on first use, and read again by the
+    # forecast's promises: one index per customer, not one here and one there)
     def paid_between(customer: int, start: date, end: date) -> float:
-        days, sums = running.get(customer, ([], [0.0]))
-        return sums[bisect_right(days, end)] - sums[bisect_left(days, start)]
+        # ok: a keeping rate (statistics), not money
+        return float(ledger.paid_by_customer(customer, start, min(end, day)))
 
     grace = timedelta(days=grace_days)
     out = Outcomes([], [])
