@@ -20,6 +20,7 @@ against the signed root, the chain of each claim's events, and the signed export
 
 from __future__ import annotations
 
+import ast
 import binascii
 import json
 import os
@@ -33,7 +34,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from evidence import verifier
+from evidence import verifier, verifier_core
 from evidence.blobs import CHUNK, BlobStore, hash_file
 from evidence.canonical import canonical_json
 from evidence.errors import ExportError, ExportExists
@@ -42,7 +43,10 @@ from evidence.keys import load_private_key, public_pem
 from evidence.model import (Checkpoint, Entry, EventKind, Problem, VerificationReport,
                             as_utc_bound, format_time)
 
-BAGIT_TXT = verifier.BAGIT_TXT
+BAGIT_TXT = verifier_core.BAGIT_TXT
+#: the modules of the standalone verifier, in the order ``verify.py`` holds them (the last has
+#: the verify.py docstring and ``main``)
+VERIFIER_PARTS = (verifier_core, verifier)
 TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "verify.py")
 README = """Claimwright evidence export
 ===========================
@@ -139,11 +143,11 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
         _write_ledger(archive, data / "ledger", cp, entries, earlier)
         (data / "index.html").write_bytes(render_index(_title(scope), entries, cp))
         (data / "README.txt").write_bytes(README.encode("utf-8"))
-        (tmp / "verify.py").write_bytes(Path(verifier.__file__).read_bytes())
-        statement = {"type": verifier.EXPORT_TYPE, "scope": scope, "tree_size": cp.tree_size,
+        (tmp / "verify.py").write_bytes(verifier_script())
+        statement = {"type": verifier_core.EXPORT_TYPE, "scope": scope, "tree_size": cp.tree_size,
                      "root_hash": cp.root_hash.hex(), "key_id": cp.key_id,
                      "entries": [[e.index, e.leaf_hash.hex()] for e in entries],
-                     "files": {rel: hash_file(tmp / rel)[0] for rel in verifier.DERIVED}}
+                     "files": {rel: hash_file(tmp / rel)[0] for rel in verifier_core.DERIVED}}
         signature = key.sign(canonical_json(statement))
         (data / "ledger" / "export.json").write_bytes(
             canonical_json({**statement, "signature": signature.hex()}) + b"\n")
@@ -155,6 +159,27 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def verifier_script() -> bytes:
+    """``verify.py``: the verifier's modules (:data:`VERIFIER_PARTS`) as one standalone file:
+    the last one's shebang and docstring, then each module's code without its docstring, its
+    ``from __future__`` line and its imports of the other parts."""
+    out: list[str] = []
+    for module in VERIFIER_PARTS:
+        text = Path(str(module.__file__)).read_text(encoding="utf-8")
+        lines, body = text.split("\n"), ast.parse(text).body
+        docstring = body[0].end_lineno or 0  # every part starts with its docstring
+        if module is VERIFIER_PARTS[-1]:
+            out = lines[:docstring] + ["", "from __future__ import annotations"] + out
+        drop = set(range(1, docstring + 1))
+        for node in body:
+            if isinstance(node, ast.ImportFrom) and str(node.module).split(".")[0] in (
+                    "__future__", "evidence"):
+                drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+        out += ["", f"# --- {module.__name__} ".ljust(100, "-")]
+        out += [line for n, line in enumerate(lines, 1) if n not in drop]
+    return ("\n".join(out).rstrip("\n") + "\n").encode("utf-8")
 
 
 def _copy_blobs(archive: ExportSource, entries: list[Entry], folder: Path) -> None:
