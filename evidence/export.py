@@ -131,8 +131,9 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
     if archive.root(cp.tree_size) != cp.root_hash:
         raise ExportError("the ledger does not match its latest signed checkpoint; run "
                           "`claims evidence verify`", path=out)
-    earlier = [c for c in archive.checkpoints()
-               if c.tree_size < cp.tree_size and c.origin is not None]
+    earlier = list({c.tree_size: c for c in sorted(
+        archive.checkpoints(), key=lambda c: c.tree_size)
+        if c.tree_size < cp.tree_size and c.origin is not None}.values())
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
         data = tmp / "data"
@@ -147,6 +148,7 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
         statement = {"type": verifier_core.EXPORT_TYPE, "scope": scope, "tree_size": cp.tree_size,
                      "root_hash": cp.root_hash.hex(), "key_id": cp.key_id,
                      "entries": [[e.index, e.leaf_hash.hex()] for e in entries],
+                     "checkpoints": [[c.tree_size, c.root_hash.hex()] for c in earlier],
                      "files": {rel: hash_file(tmp / rel)[0] for rel in verifier_core.DERIVED}}
         signature = key.sign(canonical_json(statement))
         (data / "ledger" / "export.json").write_bytes(

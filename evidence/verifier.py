@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from evidence.verifier_core import (DERIVED, EXPORT_TYPE, KNOWN, Report,
+from evidence.verifier_core import (DERIVED, EXPORT_TYPE, KNOWN, LEGACY_EXPORT_TYPE, Report,
                                     canonical_json, cosigned_by, ed25519_ok, leaf_hash,
                                     load_json, load_pem_key, log_signature_ok, parse_note,
                                     parse_vkey, raw_key, sha256_file, verify_consistency,
@@ -108,8 +108,10 @@ def read_statement(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
     if key is not None and not ed25519_ok(key, sig, canonical_json(body)):
         report.fail("export-signature", where, "signature does not verify with key "
                     f"{report.key_id}: the statement was edited or forged")
-    if body.get("type") != EXPORT_TYPE:
+    if body.get("type") not in (EXPORT_TYPE, LEGACY_EXPORT_TYPE):
         report.fail("export-unreadable", where, f"not a {EXPORT_TYPE} statement")
+    elif body.get("type") == EXPORT_TYPE and not isinstance(body.get("checkpoints"), list):
+        report.fail("export-unreadable", where, "names no list of earlier checkpoints")
     if (body.get("tree_size"), body.get("root_hash")) != (cp["size"], cp["root"].hex()):
         report.fail("export-checkpoint", where, "names a different checkpoint from "
                     "data/ledger/checkpoint.json")
@@ -232,18 +234,47 @@ def verify_files(bag: Path, actual: dict[str, tuple[str, int]], found: list[dict
                         "statement names (edited, replaced or removed)")
 
 
-def verify_history(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
-                   saved: list[dict[str, Any]], report: Report) -> None:
-    """Earlier checkpoints (in the bag, and saved by the auditor) are consistent with this one."""
-    raw = load_json(bag, "data/ledger/checkpoints.json", report)
-    proofs: dict[tuple[int, bytes], list[bytes]] = {}
+def read_history(bag: Path, cp: dict[str, Any], statement: dict[str, Any],
+                 report: Report) -> list[tuple[dict[str, Any], list[bytes]]]:
+    """The earlier checkpoints of checkpoints.json with their consistency proofs: by strictly
+    increasing size, each before the exported checkpoint, and exactly those the signed statement
+    names (a v2 statement names none: its bag's list is checked only for order)."""
+    rel = "data/ledger/checkpoints.json"
+    raw = load_json(bag, rel, report)
     try:
         earlier = [(parse_note(i["note"]), [bytes.fromhex(p) for p in i["consistency_proof"]])
                    for i in (raw["checkpoints"] if raw is not None else [])]
     except (KeyError, TypeError, ValueError, binascii.Error) as err:
-        report.fail("checkpoint-unreadable", "data/ledger/checkpoints.json", str(err))
-        earlier = []
-    for old, proof in earlier:
+        report.fail("checkpoint-unreadable", rel, str(err))
+        return []
+    sizes = [old["size"] for old, _ in earlier]
+    if any(a >= b for a, b in zip(sizes, sizes[1:], strict=False)):
+        report.fail("checkpoint-history", rel, f"sizes {_sizes(sizes)} are not strictly "
+                    "increasing: a checkpoint was duplicated or moved")
+    if sizes and sizes[-1] >= cp["size"]:
+        report.fail("checkpoint-history", rel, f"holds a checkpoint of size {max(sizes)}, not "
+                    f"earlier than the exported one (size {cp['size']}): added")
+    named = statement.get("checkpoints")
+    if statement.get("type") == EXPORT_TYPE and named != [
+            [old["size"], old["root"].hex()] for old, _ in earlier]:
+        report.fail("checkpoint-history", rel, f"holds checkpoints of sizes {_sizes(sizes)}, "
+                    "the signed export statement names sizes "
+                    f"{_sizes([n[0] if isinstance(n, list) and n else n for n in named or []])}"
+                    ": checkpoints removed, added, duplicated or reordered")
+    return earlier
+
+
+def _sizes(sizes: list[Any]) -> str:
+    shown = ", ".join(str(s) for s in sizes[:12])
+    return f"[{shown}{', …' if len(sizes) > 12 else ''}]"
+
+
+def verify_history(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
+                   saved: list[dict[str, Any]], statement: dict[str, Any],
+                   report: Report) -> None:
+    """Earlier checkpoints (in the bag, and saved by the auditor) are consistent with this one."""
+    proofs: dict[tuple[int, bytes], list[bytes]] = {}
+    for old, proof in read_history(bag, cp, statement, report):
         where = f"data/ledger/checkpoints.json size {old['size']} ({old['time']})"
         report.count("consistency proofs")
         if key is not None and not log_signature_ok(old, key):
@@ -291,7 +322,7 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
     verify_listed(statement.get("entries", []), found, report)
     verify_complete(found, statement.get("scope") or {}, cp, report)
     verify_files(bag, actual, found, statement, report)
-    verify_history(bag, cp, key, saved, report)
+    verify_history(bag, cp, key, saved, statement, report)
     return report
 
 

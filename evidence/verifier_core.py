@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
-EXPORT_TYPE = "claimwright-evidence-export/v2"
+EXPORT_TYPE = "claimwright-evidence-export/v3"
+LEGACY_EXPORT_TYPE = "claimwright-evidence-export/v2"  # its statement names no checkpoints
 ORIGIN_PREFIX = "claimwright.evidence/"
 DASH = "\u2014"
 DERIVED = ("data/index.html", "data/README.txt", "verify.py")
