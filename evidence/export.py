@@ -47,7 +47,7 @@ BAGIT_TXT = verifier_core.BAGIT_TXT
 #: the modules of the standalone verifier, in the order ``verify.py`` holds them (the last has
 #: the verify.py docstring and ``main``)
 VERIFIER_PARTS = (verifier_core, verifier)
-TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "verify.py")
+TAG_FILES = verifier_core.TAG_FILES
 README = """Claimwright evidence export
 ===========================
 
@@ -71,13 +71,6 @@ self-consistent. The formats are specified in docs/evidence-format.md of Claimwr
 def _scope(claim: str | None, since: datetime | None, until: datetime | None) -> dict[str, Any]:
     return {"claim": claim, "since": format_time(since) if since else None,
             "until": format_time(until) if until else None}
-
-
-def _title(scope: dict[str, Any]) -> str:
-    parts = [f"claim {scope['claim']}"] if scope["claim"] else []
-    if scope["since"] or scope["until"]:
-        parts.append(f"{(scope['since'] or '…')[:10]} to {(scope['until'] or '…')[:10]}")
-    return ", ".join(parts) or "the whole log"
 
 
 class ExportSource(Protocol):
@@ -142,7 +135,8 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
         _copy_blobs(archive, entries, data / "blobs")
         (data / "keys" / "signing.pub").write_bytes(public_pem(key.public_key()))
         _write_ledger(archive, data / "ledger", cp, entries, earlier)
-        (data / "index.html").write_bytes(render_index(_title(scope), entries, cp))
+        title = verifier_core.export_title(scope)
+        (data / "index.html").write_bytes(render_index(title, entries, cp))
         (data / "README.txt").write_bytes(README.encode("utf-8"))
         (tmp / "verify.py").write_bytes(verifier_script())
         statement = {"type": verifier_core.EXPORT_TYPE, "scope": scope, "tree_size": cp.tree_size,
@@ -217,13 +211,10 @@ def _write_bag_files(bag: Path, cp: Checkpoint, scope: dict[str, Any]) -> None:
                        for p in payload)
     octets = sum(hashes[p][1] for p in payload)
     (bag / "bagit.txt").write_bytes(BAGIT_TXT)
-    (bag / "bag-info.txt").write_text(
-        "Bag-Software-Agent: claimwright evidence\n"
-        f"Bagging-Date: {cp.time[:10]}\n"
-        f"Payload-Oxum: {octets}.{len(payload)}\n"
-        f"External-Description: Claimwright evidence export, {_title(scope)}\n"
-        f"External-Identifier: checkpoint {cp.tree_size} {cp.root_hash.hex()}\n",
-        encoding="utf-8")
+    info = verifier_core.bag_info(cp.time, cp.tree_size, cp.root_hash.hex(),
+                                  f"{octets}.{len(payload)}", scope)
+    (bag / "bag-info.txt").write_text("".join(f"{label}: {value}\n" for label, value in info),
+                                      encoding="utf-8")
     (bag / "manifest-sha256.txt").write_text(manifest, encoding="utf-8")
     tags = "".join(f"{hash_file(bag / name)[0]}  {name}\n" for name in TAG_FILES)
     (bag / "tagmanifest-sha256.txt").write_text(tags, encoding="utf-8")

@@ -25,11 +25,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from evidence.verifier_core import (DERIVED, EXPORT_TYPE, KNOWN, LEGACY_EXPORT_TYPE, Report,
-                                    canonical_json, cosigned_by, ed25519_ok, leaf_hash,
-                                    load_json, load_pem_key, log_signature_ok, parse_note,
-                                    parse_vkey, raw_key, sha256_file, verify_consistency,
-                                    verify_inclusion, verify_structure)
+from evidence.verifier_core import (CHECKPOINT_FIELDS, CHECKPOINT_TYPE, DERIVED, ENTRY_FIELDS,
+                                    EXPORT_TYPE, KNOWN, LEGACY_EXPORT_TYPE, ORIGIN_PREFIX,
+                                    STATEMENT_FIELDS, Report, canonical_json, cosigned_by,
+                                    ed25519_ok, exact_fields, hex_list, is_hex64, is_int,
+                                    leaf_hash, load_json, load_pem_key, log_signature_ok,
+                                    parse_note, parse_vkey, raw_key, same, sha256_file,
+                                    verify_bag_info, verify_consistency, verify_inclusion,
+                                    verify_structure)
 
 STORE, MANY = {"action": "store_true"}, {"action": "append", "default": []}
 
@@ -58,12 +61,26 @@ def read_checkpoint(bag: Path, report: Report) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        cp = parse_note(str(raw["note"]))
-        if (raw.get("tree_size"), raw.get("root_hash")) != (cp["size"], cp["root"].hex()):
-            raise ValueError("its JSON fields differ from its signed note")
+        data = exact_fields(raw, CHECKPOINT_FIELDS, "it")
+        if not isinstance(data["note"], str):
+            raise ValueError("its note is not a string")
+        cp = parse_note(data["note"])
+        own = [s for name, s in cp["signatures"] if name == cp["origin"] and len(s) == 68]
+        for name, value in (("tree_size", cp["size"]), ("root_hash", cp["root"].hex())):
+            if not same(data[name], value):  # what every proof is against: stop here
+                raise ValueError(f"{name} {json.dumps(data[name])[:80]} is not the signed "
+                                 f"note's {json.dumps(value)}")
+        signed = {"type": CHECKPOINT_TYPE, "origin": cp["origin"], "time": cp["time"],
+                  "key_id": cp["origin"].removeprefix(ORIGIN_PREFIX),
+                  "signature": own[0][4:].hex() if own else "(none in the note)"}
     except (KeyError, TypeError, ValueError, binascii.Error) as err:
         report.fail("checkpoint-unreadable", "data/ledger/checkpoint.json", str(err))
         return None
+    for name, value in signed.items():  # the note is authoritative: check on with it
+        if not same(data[name], value):
+            report.fail("checkpoint-fields", f"data/ledger/checkpoint.json field {name}",
+                        f"{json.dumps(data[name])[:80]} is not the signed note's "
+                        f"{json.dumps(value)[:80]} (edited)")
     report.checkpoint = cp
     report.count("checkpoints")
     return cp
@@ -101,6 +118,13 @@ def read_statement(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
     if not isinstance(statement, dict):
         return {}
     body = {k: v for k, v in statement.items() if k != "signature"}
+    known = STATEMENT_FIELDS if body.get("type") == EXPORT_TYPE else tuple(
+        f for f in STATEMENT_FIELDS if f != "checkpoints")
+    try:
+        exact_fields(statement, known, "the statement")
+        check_statement(body)
+    except ValueError as err:
+        report.fail("export-unreadable", where, str(err))
     try:
         sig = bytes.fromhex(str(statement.get("signature")))
     except ValueError:
@@ -112,10 +136,28 @@ def read_statement(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
         report.fail("export-unreadable", where, f"not a {EXPORT_TYPE} statement")
     elif body.get("type") == EXPORT_TYPE and not isinstance(body.get("checkpoints"), list):
         report.fail("export-unreadable", where, "names no list of earlier checkpoints")
-    if (body.get("tree_size"), body.get("root_hash")) != (cp["size"], cp["root"].hex()):
+    if not (same(body.get("tree_size"), cp["size"]) and same(body.get("root_hash"),
+                                                           cp["root"].hex())
+            and same(body.get("key_id"), cp["origin"].removeprefix(ORIGIN_PREFIX))):
         report.fail("export-checkpoint", where, "names a different checkpoint from "
                     "data/ledger/checkpoint.json")
     return body
+
+
+def check_statement(body: dict[str, Any]) -> None:
+    """The statement's fields have their types (ValueError naming the first that does not)."""
+    scope = exact_fields(body["scope"], ("claim", "since", "until"), "its scope")
+    if not all(v is None or isinstance(v, str) for v in scope.values()):
+        raise ValueError("its scope holds a value that is neither a string nor null")
+    for name in ("entries", "checkpoints"):
+        listed = body.get(name, [])
+        if not isinstance(listed, list) or not all(
+                isinstance(i, list) and len(i) == 2 and is_int(i[0]) and i[0] >= 0
+                and is_hex64(i[1]) for i in listed):
+            raise ValueError(f"its {name} is not a list of [index or size, SHA-256 hex]")
+    files = exact_fields(body["files"], DERIVED, "its files")
+    if not all(is_hex64(h) for h in files.values()):
+        raise ValueError("its files are not SHA-256 hex hashes")
 
 
 def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[str, Any]]:
@@ -132,10 +174,14 @@ def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[s
     found = []
     for n, line in enumerate(text.splitlines(), 1):
         try:
-            item = json.loads(line)
-            index, leaf = int(item["index"]), str(item["leaf"]).encode("utf-8")
-            proof = [bytes.fromhex(p) for p in item["inclusion_proof"]]
-            stated = bytes.fromhex(item["leaf_hash"])
+            item = exact_fields(json.loads(line), ENTRY_FIELDS, "it")
+            index = item["index"]
+            if not is_int(index) or index < 0:
+                raise ValueError(f"index {json.dumps(index)[:40]} is not a non-negative integer")
+            if not isinstance(item["leaf"], str) or not is_hex64(item["leaf_hash"]):
+                raise ValueError("leaf is not a string, or leaf_hash not SHA-256 hex")
+            leaf, stated = item["leaf"].encode("utf-8"), bytes.fromhex(item["leaf_hash"])
+            proof = hex_list(item["inclusion_proof"], "inclusion_proof")
         except (ValueError, KeyError, TypeError) as err:
             report.fail("entry-unreadable", f"{rel} line {n}", f"not an entry with a proof: {err}")
             continue
@@ -149,9 +195,10 @@ def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[s
                         "(inclusion proof fails): altered, moved or forged")
         try:
             event = json.loads(leaf)
-            blobs = {name: (str(r["sha256"]), int(r["size"]))
-                     for name, r in dict(event["blobs"]).items()}
-            if int(event["index"]) != index:
+            blobs = {name: (r["sha256"], r["size"]) for name, r in dict(event["blobs"]).items()}
+            if not all(is_hex64(h) and is_int(n) for h, n in blobs.values()):
+                raise ValueError("a file's sha256 or size is not a hash or an integer")
+            if not same(event["index"], index):
                 report.fail("entry-moved", where, f"leaf records index {event['index']}")
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             report.fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
@@ -162,10 +209,10 @@ def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[s
 
 def verify_listed(listed: Any, found: list[dict[str, Any]], report: Report) -> None:
     """The bag holds exactly the entries the signed statement lists, in its order."""
-    try:
-        wanted = [(int(i), str(h)) for i, h in listed]
-    except (TypeError, ValueError):
-        return report.fail("export-unreadable", "data/ledger/export.json", "no entry list")
+    if not isinstance(listed, list) or not all(isinstance(i, list) and len(i) == 2
+                                               and is_int(i[0]) for i in listed):
+        return  # read_statement reported it
+    wanted = [(i, str(h)) for i, h in listed]
     present = [(e["index"], e["hash"].hex()) for e in found]
     missing, extra = sorted(set(wanted) - set(present)), sorted(set(present) - set(wanted))
     for index, h in missing:
@@ -242,8 +289,16 @@ def read_history(bag: Path, cp: dict[str, Any], statement: dict[str, Any],
     rel = "data/ledger/checkpoints.json"
     raw = load_json(bag, rel, report)
     try:
-        earlier = [(parse_note(i["note"]), [bytes.fromhex(p) for p in i["consistency_proof"]])
-                   for i in (raw["checkpoints"] if raw is not None else [])]
+        items = exact_fields(raw, ("checkpoints",), "it")["checkpoints"] if raw is not None else []
+        if not isinstance(items, list):
+            raise ValueError("its checkpoints are not a list")
+        earlier = []
+        for n, item in enumerate(items, 1):
+            item = exact_fields(item, ("note", "consistency_proof"), f"checkpoint {n}")
+            if not isinstance(item["note"], str):
+                raise ValueError(f"checkpoint {n}: its note is not a string")
+            earlier.append((parse_note(item["note"]),
+                            hex_list(item["consistency_proof"], f"checkpoint {n}'s proof")))
     except (KeyError, TypeError, ValueError, binascii.Error) as err:
         report.fail("checkpoint-unreadable", rel, str(err))
         return []
@@ -314,10 +369,11 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
              for s in saved_checkpoints]
     key = choose_key(bag, pinned, report)
     cp = read_checkpoint(bag, report)
+    statement = read_statement(bag, cp, key, report) if cp is not None else {}
+    verify_bag_info(bag, actual, cp, statement.get("scope"), report)
     if cp is None:
         return report
     check_trust(cp, key, pinned is not None, witnesses, trust_bag_key, report)
-    statement = read_statement(bag, cp, key, report)
     found = verify_entries(bag, cp, report)
     verify_listed(statement.get("entries", []), found, report)
     verify_complete(found, statement.get("scope") or {}, cp, report)

@@ -23,6 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 EXPORT_TYPE = "claimwright-evidence-export/v3"
 LEGACY_EXPORT_TYPE = "claimwright-evidence-export/v2"  # its statement names no checkpoints
+CHECKPOINT_TYPE = "claimwright-evidence-checkpoint/v2"
+CHECKPOINT_FIELDS = ("type", "origin", "tree_size", "root_hash", "time", "key_id", "signature",
+                     "note")
+ENTRY_FIELDS = ("index", "leaf", "leaf_hash", "inclusion_proof")
+STATEMENT_FIELDS = ("type", "scope", "tree_size", "root_hash", "key_id", "entries", "checkpoints",
+                    "files", "signature")
+TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "verify.py")
 ORIGIN_PREFIX = "claimwright.evidence/"
 DASH = "\u2014"
 DERIVED = ("data/index.html", "data/README.txt", "verify.py")
@@ -30,6 +37,7 @@ LEDGER = ("checkpoint.json", "entries.jsonl", "checkpoints.json", "export.json")
 KNOWN = {"data/index.html", "data/README.txt", "data/keys/signing.pub"} | {
     f"data/ledger/{n}" for n in LEDGER}
 _MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})[ \t]+(\S.*)$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 # --- primitives: hashes, RFC 9162 proofs, C2SP signed notes ------------------------------------
@@ -209,6 +217,62 @@ class Report:
                 "warnings": []}
 
 
+# --- strict JSON: an int is not a bool or a float, a hash is 64 lowercase hex, no unknown field -
+
+def is_int(value: Any) -> bool:
+    """A JSON integer (``true`` is not 1, ``1.0`` is not 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_hex64(value: Any) -> bool:
+    """A SHA-256 as 64 lowercase hex digits."""
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
+def same(value: Any, expected: Any) -> bool:
+    """Equal and of the same JSON type (``true`` is not ``1``)."""
+    return type(value) is type(expected) and value == expected
+
+
+def exact_fields(value: Any, names: tuple[str, ...], what: str) -> dict[str, Any]:
+    """``value`` as a JSON object with exactly the fields ``names`` (ValueError naming the first
+    missing or unknown one)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is not a JSON object")
+    for name in names:
+        if name not in value:
+            raise ValueError(f"{what} has no field {name!r}")
+    for name in value:
+        if name not in names:
+            raise ValueError(f"{what} has an unknown field {str(name)[:40]!r}")
+    return value
+
+
+def hex_list(value: Any, what: str) -> list[bytes]:
+    """A list of SHA-256 hex strings, as bytes (ValueError naming ``what``)."""
+    if not isinstance(value, list) or not all(is_hex64(h) for h in value):
+        raise ValueError(f"{what} is not a list of SHA-256 hex hashes")
+    return [bytes.fromhex(h) for h in value]
+
+
+def export_title(scope: dict[str, Any]) -> str:
+    """What an export of ``scope`` holds, in words (bag-info.txt's External-Description)."""
+    parts = [f"claim {scope['claim']}"] if scope.get("claim") else []
+    if scope.get("since") or scope.get("until"):
+        parts.append(f"{(scope.get('since') or '…')[:10]} to {(scope.get('until') or '…')[:10]}")
+    return ", ".join(parts) or "the whole log"
+
+
+def bag_info(time: str, size: int, root_hex: str, oxum: str,
+             scope: dict[str, Any]) -> list[tuple[str, str]]:
+    """The lines of bag-info.txt, (label, value), in order: all an export writes there, and all
+    a verifier accepts."""
+    return [("Bag-Software-Agent", "claimwright evidence"), ("Bagging-Date", time[:10]),
+            ("Payload-Oxum", oxum),
+            ("External-Description", f"Claimwright evidence export, {export_title(scope)}"),
+            ("External-Identifier", f"checkpoint {size} {root_hex}")]
+
+
 # --- the bag -----------------------------------------------------------------------------------
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -246,7 +310,8 @@ def _read_manifest(bag: Path, name: str, report: Report) -> dict[str, str] | Non
 
 
 def verify_structure(bag: Path, actual: dict[str, tuple[str, int]], report: Report) -> None:
-    """BagIt (RFC 8493): declaration, both manifests, nothing unlisted, Payload-Oxum."""
+    """BagIt (RFC 8493): the declaration; both manifests, each listing only its own files
+    (the tag manifest: :data:`TAG_FILES`); nothing unlisted, nothing but an export's files."""
     try:
         if (bag / "bagit.txt").read_bytes() != BAGIT_TXT:
             report.fail("bag-declaration", "bagit.txt", "not the BagIt 1.0 / UTF-8 declaration")
@@ -257,6 +322,7 @@ def verify_structure(bag: Path, actual: dict[str, tuple[str, int]], report: Repo
     if manifest is None:
         report.fail("bag-manifest-missing", "manifest-sha256.txt", "the payload manifest is gone")
         manifest = {}
+    tagmanifest_present = tagmanifest is not None
     if tagmanifest is None:
         report.fail("bag-tagmanifest-missing", "tagmanifest-sha256.txt",
                     "the tag manifest is gone: bag-info.txt and the manifests are unprotected")
@@ -271,23 +337,55 @@ def verify_structure(bag: Path, actual: dict[str, tuple[str, int]], report: Repo
                 report.fail("bag-file-altered", rel, f"SHA-256 {actual[rel][0]} is not the "
                             f"{digest} listed in {name}")
     for rel in sorted(actual):
-        if rel == "tagmanifest-sha256.txt":
-            continue
-        if rel.startswith("data/") and rel not in manifest:
-            report.fail("bag-file-unlisted", rel, "in the payload but not in the manifest")
-        elif not rel.startswith("data/") and rel not in tagmanifest and tagmanifest:
-            report.fail("bag-file-unlisted", rel, "a tag file not in the tag manifest")
-    payload = [h for rel, h in actual.items() if rel.startswith("data/")]
+        if rel.startswith("data/"):
+            if rel not in manifest:
+                report.fail("bag-file-unlisted", rel, "in the payload but not in the manifest")
+        elif rel not in (*TAG_FILES, "tagmanifest-sha256.txt"):
+            report.fail("bag-file-unexpected", rel, "not part of an evidence export (added)")
+    for rel in (f for f in TAG_FILES if tagmanifest_present and f not in tagmanifest):
+        report.fail("bag-file-unlisted", rel, "a tag file not in tagmanifest-sha256.txt")
+    for rel in sorted(r for r in manifest if not r.startswith("data/")):
+        report.fail("bag-manifest-syntax", "manifest-sha256.txt", f"lists {rel[:80]!r}, not a "
+                    "payload file (data/...)")
+    for rel in sorted(r for r in tagmanifest if r not in TAG_FILES):
+        report.fail("bag-manifest-syntax", "tagmanifest-sha256.txt", f"lists {rel[:80]!r}, not "
+                    f"one of the tag files {', '.join(TAG_FILES)}")
+
+
+def verify_bag_info(bag: Path, actual: dict[str, tuple[str, int]], cp: dict[str, Any] | None,
+                    scope: Any, report: Report) -> None:
+    """bag-info.txt holds exactly the lines an export writes (:func:`bag_info`): its
+    Payload-Oxum that of the payload, the rest those of the checkpoint and the signed scope."""
+    rel = "bag-info.txt"
+    payload = [h for name, h in actual.items() if name.startswith("data/")]
     oxum = f"{sum(size for _, size in payload)}.{len(payload)}"
     try:
-        info = (bag / "bag-info.txt").read_text(encoding="utf-8", errors="replace")
+        text = (bag / rel).read_bytes().decode("utf-8")
     except FileNotFoundError:
-        report.fail("bag-info-missing", "bag-info.txt", "missing")
-        return
-    m = re.search(r"^Payload-Oxum:\s*(\S+)\s*$", info, re.MULTILINE)
-    if m is None or m.group(1) != oxum:
-        report.fail("bag-oxum", "bag-info.txt", f"Payload-Oxum {m.group(1) if m else 'missing'} "
-                    f"but the payload is {oxum} (octets.files)")
+        return report.fail("bag-info-missing", rel, "missing")
+    except UnicodeDecodeError:
+        return report.fail("bag-info", rel, "not UTF-8 text")
+    expected = dict(bag_info(cp["time"], cp["size"], cp["root"].hex(), oxum, scope)
+                    if cp is not None and isinstance(scope, dict) else [("Payload-Oxum", oxum)])
+    seen: dict[str, str] = {}
+    labels = [label for label, _ in bag_info("", 0, "", "", {})]
+    lines = text.split("\n")
+    for n, line in enumerate(lines, 1):
+        label, colon, value = line.partition(": ")
+        if not line and n == len(lines):
+            continue
+        if not colon or label not in labels or label in seen:
+            report.fail("bag-info", f"{rel} line {n}", f"not a line an export writes, or a "
+                        f"repeated one: {line[:80]!r}")
+        else:
+            seen[label] = value
+    for label, want in expected.items():
+        if label == "Payload-Oxum" and seen.get(label) != want:
+            report.fail("bag-oxum", rel, f"Payload-Oxum {seen.get(label) or 'missing'} but the "
+                        f"payload is {want} (octets.files)")
+        elif seen.get(label) != want:
+            report.fail("bag-info", rel, f"{label} {seen.get(label, 'missing')!r} is not the "
+                        f"export's {want[:90]!r} (edited)")
 
 
 def load_json(bag: Path, rel: str, report: Report) -> Any:

@@ -117,3 +117,97 @@ def test_a_v2_export_names_no_checkpoints_but_its_history_must_still_be_in_order
     assert verify_py(export, "--trusted-key", str(export.key))[0] == 0
     _rewrite_history(export, _history(export)["checkpoints"][::-1])
     both_fail(export, cli, CHECKPOINTS, "checkpoint-history", "not strictly increasing")
+
+
+# --- 2. strict types, no unknown fields, bag-info.txt covered ------------------------------------
+
+CHECKPOINT = "data/ledger/checkpoint.json"
+
+
+@pytest.mark.parametrize("field,value", [
+    ("signature", "00" * 64), ("key_id", "ab" * 32), ("time", "2020-01-01T00:00:00Z"),
+    ("type", "claimwright-evidence-checkpoint/v1"), ("origin", "claimwright.evidence/x")])
+def test_an_edited_checkpoint_field_beside_the_note_fails(export: Export, cli, field: str,
+                                                          value: str) -> None:
+    path = export.bag / CHECKPOINT
+    data = json.loads(path.read_text())
+    data[field] = value
+    path.write_bytes(canonical_json(data))
+    recompute_manifests(export.bag)
+    both_fail(export, cli, f"{CHECKPOINT} field {field}", "checkpoint-fields", "signed note")
+
+
+@pytest.mark.parametrize("value", [True, 4.0, "4"])
+def test_a_checkpoint_size_not_an_integer_fails(export: Export, cli, value: object) -> None:
+    path = export.bag / CHECKPOINT
+    data = json.loads(path.read_text())
+    data["tree_size"] = value
+    path.write_text(json.dumps(data))
+    recompute_manifests(export.bag)
+    both_fail(export, cli, CHECKPOINT, "checkpoint-unreadable", "tree_size")
+
+
+@pytest.mark.parametrize("rel", [CHECKPOINT, CHECKPOINTS, "data/ledger/entries.jsonl"])
+def test_an_unknown_field_fails(export: Export, cli, rel: str) -> None:
+    path = export.bag / rel
+    if rel == CHECKPOINTS:
+        data = _history(export)
+        data["checkpoints"][0]["comment"] = "looks fine"
+        path.write_text(json.dumps(data))
+    else:
+        lines = path.read_text().splitlines()
+        first = json.loads(lines[0])
+        first["comment"] = "looks fine"
+        path.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    recompute_manifests(export.bag)
+    both_fail(export, cli, rel, "unknown field 'comment'")
+
+
+@pytest.mark.parametrize("index", ["bool", "float"])
+def test_an_entry_index_given_as_true_or_a_float_fails(export: Export, cli, index: str) -> None:
+    path = export.bag / "data/ledger/entries.jsonl"
+    items = [json.loads(line) for line in path.read_text().splitlines()]
+    n = next(n for n, i in enumerate(items) if i["index"] in (0, 1))
+    items[n]["index"] = bool(items[n]["index"]) if index == "bool" else float(items[n]["index"])
+    path.write_text("".join(json.dumps(i) + "\n" for i in items))
+    recompute_manifests(export.bag)
+    both_fail(export, cli, f"data/ledger/entries.jsonl line {n + 1}", "entry-unreadable",
+              "not a non-negative integer")
+
+
+def test_an_unknown_statement_field_fails(export: Export, cli) -> None:
+    path = export.bag / "data/ledger/export.json"
+    data = json.loads(path.read_text())
+    data["note"] = "approved by the auditor"
+    path.write_bytes(canonical_json(data))
+    recompute_manifests(export.bag)
+    both_fail(export, cli, "data/ledger/export.json", "export-unreadable", "unknown field")
+
+
+@pytest.mark.parametrize("edit", ["description", "identifier", "date", "added line"])
+def test_an_edited_bag_info_fails_even_with_manifests_recomputed(export: Export, cli,
+                                                                 edit: str) -> None:
+    path = export.bag / "bag-info.txt"
+    text = path.read_text()
+    text = {"description": text.replace("claim CLM-1", "claim CLM-2"),
+            "identifier": text.replace("External-Identifier: checkpoint ",
+                                       "External-Identifier: checkpoint 1"),
+            "date": text.replace("Bagging-Date: 2026", "Bagging-Date: 2025"),
+            "added line": text + "Contact-Name: Mallory\n"}[edit]
+    path.write_text(text)
+    recompute_manifests(export.bag)
+    both_fail(export, cli, "bag-info.txt", "bag-info")
+
+
+def test_an_emptied_tag_manifest_leaves_bag_info_unprotected_and_fails(export: Export,
+                                                                        cli) -> None:
+    (export.bag / "tagmanifest-sha256.txt").write_text("")
+    both_fail(export, cli, "bag-info.txt", "bag-file-unlisted", "tagmanifest-sha256.txt")
+
+
+def test_a_tag_file_added_beside_the_bag_fails(export: Export, cli) -> None:
+    (export.bag / "notes.txt").write_text("nothing to see")
+    tags = export.bag / "tagmanifest-sha256.txt"
+    tags.write_text(tags.read_text() + f"{'ab' * 32}  notes.txt\n")
+    both_fail(export, cli, "notes.txt", "bag-file-unexpected")
+    both_fail(export, cli, "tagmanifest-sha256.txt", "bag-manifest-syntax", "notes.txt")
