@@ -20,6 +20,7 @@ against the signed root, the chain of each claim's events, and the signed export
 
 from __future__ import annotations
 
+import ast
 import binascii
 import json
 import os
@@ -33,7 +34,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from evidence import verifier
+from evidence import verifier, verifier_core
 from evidence.blobs import CHUNK, BlobStore, hash_file
 from evidence.canonical import canonical_json
 from evidence.errors import ExportError, ExportExists
@@ -42,8 +43,11 @@ from evidence.keys import load_private_key, public_pem
 from evidence.model import (Checkpoint, Entry, EventKind, Problem, VerificationReport,
                             as_utc_bound, format_time)
 
-BAGIT_TXT = verifier.BAGIT_TXT
-TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "verify.py")
+BAGIT_TXT = verifier_core.BAGIT_TXT
+#: the modules of the standalone verifier, in the order ``verify.py`` holds them (the last has
+#: the verify.py docstring and ``main``)
+VERIFIER_PARTS = (verifier_core, verifier)
+TAG_FILES = verifier_core.TAG_FILES
 README = """Claimwright evidence export
 ===========================
 
@@ -67,13 +71,6 @@ self-consistent. The formats are specified in docs/evidence-format.md of Claimwr
 def _scope(claim: str | None, since: datetime | None, until: datetime | None) -> dict[str, Any]:
     return {"claim": claim, "since": format_time(since) if since else None,
             "until": format_time(until) if until else None}
-
-
-def _title(scope: dict[str, Any]) -> str:
-    parts = [f"claim {scope['claim']}"] if scope["claim"] else []
-    if scope["since"] or scope["until"]:
-        parts.append(f"{(scope['since'] or '…')[:10]} to {(scope['until'] or '…')[:10]}")
-    return ", ".join(parts) or "the whole log"
 
 
 class ExportSource(Protocol):
@@ -127,8 +124,9 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
     if archive.root(cp.tree_size) != cp.root_hash:
         raise ExportError("the ledger does not match its latest signed checkpoint; run "
                           "`claims evidence verify`", path=out)
-    earlier = [c for c in archive.checkpoints()
-               if c.tree_size < cp.tree_size and c.origin is not None]
+    earlier = list({c.tree_size: c for c in sorted(
+        archive.checkpoints(), key=lambda c: c.tree_size)
+        if c.tree_size < cp.tree_size and c.origin is not None}.values())
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
         data = tmp / "data"
@@ -137,13 +135,15 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
         _copy_blobs(archive, entries, data / "blobs")
         (data / "keys" / "signing.pub").write_bytes(public_pem(key.public_key()))
         _write_ledger(archive, data / "ledger", cp, entries, earlier)
-        (data / "index.html").write_bytes(render_index(_title(scope), entries, cp))
+        title = verifier_core.export_title(scope)
+        (data / "index.html").write_bytes(render_index(title, entries, cp))
         (data / "README.txt").write_bytes(README.encode("utf-8"))
-        (tmp / "verify.py").write_bytes(Path(verifier.__file__).read_bytes())
-        statement = {"type": verifier.EXPORT_TYPE, "scope": scope, "tree_size": cp.tree_size,
+        (tmp / "verify.py").write_bytes(verifier_script())
+        statement = {"type": verifier_core.EXPORT_TYPE, "scope": scope, "tree_size": cp.tree_size,
                      "root_hash": cp.root_hash.hex(), "key_id": cp.key_id,
                      "entries": [[e.index, e.leaf_hash.hex()] for e in entries],
-                     "files": {rel: hash_file(tmp / rel)[0] for rel in verifier.DERIVED}}
+                     "checkpoints": [[c.tree_size, c.root_hash.hex()] for c in earlier],
+                     "files": {rel: hash_file(tmp / rel)[0] for rel in verifier_core.DERIVED}}
         signature = key.sign(canonical_json(statement))
         (data / "ledger" / "export.json").write_bytes(
             canonical_json({**statement, "signature": signature.hex()}) + b"\n")
@@ -155,6 +155,27 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def verifier_script() -> bytes:
+    """``verify.py``: the verifier's modules (:data:`VERIFIER_PARTS`) as one standalone file:
+    the last one's shebang and docstring, then each module's code without its docstring, its
+    ``from __future__`` line and its imports of the other parts."""
+    out: list[str] = []
+    for module in VERIFIER_PARTS:
+        text = Path(str(module.__file__)).read_text(encoding="utf-8")
+        lines, body = text.split("\n"), ast.parse(text).body
+        docstring = body[0].end_lineno or 0  # every part starts with its docstring
+        if module is VERIFIER_PARTS[-1]:
+            out = lines[:docstring] + ["", "from __future__ import annotations"] + out
+        drop = set(range(1, docstring + 1))
+        for node in body:
+            if isinstance(node, ast.ImportFrom) and str(node.module).split(".")[0] in (
+                    "__future__", "evidence"):
+                drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+        out += ["", f"# --- {module.__name__} ".ljust(100, "-")]
+        out += [line for n, line in enumerate(lines, 1) if n not in drop]
+    return ("\n".join(out).rstrip("\n") + "\n").encode("utf-8")
 
 
 def _copy_blobs(archive: ExportSource, entries: list[Entry], folder: Path) -> None:
@@ -190,13 +211,10 @@ def _write_bag_files(bag: Path, cp: Checkpoint, scope: dict[str, Any]) -> None:
                        for p in payload)
     octets = sum(hashes[p][1] for p in payload)
     (bag / "bagit.txt").write_bytes(BAGIT_TXT)
-    (bag / "bag-info.txt").write_text(
-        "Bag-Software-Agent: claimwright evidence\n"
-        f"Bagging-Date: {cp.time[:10]}\n"
-        f"Payload-Oxum: {octets}.{len(payload)}\n"
-        f"External-Description: Claimwright evidence export, {_title(scope)}\n"
-        f"External-Identifier: checkpoint {cp.tree_size} {cp.root_hash.hex()}\n",
-        encoding="utf-8")
+    info = verifier_core.bag_info(cp.time, cp.tree_size, cp.root_hash.hex(),
+                                  f"{octets}.{len(payload)}", scope)
+    (bag / "bag-info.txt").write_text("".join(f"{label}: {value}\n" for label, value in info),
+                                      encoding="utf-8")
     (bag / "manifest-sha256.txt").write_text(manifest, encoding="utf-8")
     tags = "".join(f"{hash_file(bag / name)[0]}  {name}\n" for name in TAG_FILES)
     (bag / "tagmanifest-sha256.txt").write_text(tags, encoding="utf-8")

@@ -8,310 +8,33 @@ specified in docs/evidence-format.md (``claims evidence verify-export`` runs thi
 
 Exit status 0 verified, 1 problems found (each with a code, where, and what), 2 bad arguments.
 Without a pinned key or a pinned witness's cosignature the verdict is "unpinned".
+
+(In the repository: the checks of a bag. ``verify.py`` is :mod:`evidence.verifier_core` then this
+module, one file, built by :func:`evidence.export.verifier_script`.)
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import binascii
 import hashlib
 import json
-import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
-EXPORT_TYPE = "claimwright-evidence-export/v2"
-ORIGIN_PREFIX = "claimwright.evidence/"
-DASH = "\u2014"
-DERIVED = ("data/index.html", "data/README.txt", "verify.py")
-LEDGER = ("checkpoint.json", "entries.jsonl", "checkpoints.json", "export.json")
-KNOWN = {"data/index.html", "data/README.txt", "data/keys/signing.pub"} | {
-    f"data/ledger/{n}" for n in LEDGER}
+from evidence.verifier_core import (CHECKPOINT_FIELDS, CHECKPOINT_TYPE, DERIVED, ENTRY_FIELDS,
+                                    EXPORT_TYPE, KNOWN, LEGACY_EXPORT_TYPE, ORIGIN_PREFIX,
+                                    STATEMENT_FIELDS, Report, canonical_json, cosigned_by,
+                                    ed25519_ok, exact_fields, hex_list, is_hex64, is_int,
+                                    leaf_hash, load_json, load_pem_key, log_signature_ok,
+                                    parse_note, parse_vkey, raw_key, same, sha256_file,
+                                    verify_bag_info, verify_consistency, verify_inclusion,
+                                    verify_structure)
+
 STORE, MANY = {"action": "store_true"}, {"action": "append", "default": []}
-_MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})[ \t]+(\S.*)$")
-
-
-# --- primitives: hashes, RFC 9162 proofs, C2SP signed notes ------------------------------------
-
-def leaf_hash(leaf: bytes) -> bytes:
-    """SHA-256(0x00 || leaf)."""
-    return hashlib.sha256(b"\x00" + leaf).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """SHA-256(0x01 || left || right)."""
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def verify_inclusion(lh: bytes, index: int, size: int, proof: list[bytes], root: bytes) -> bool:
-    """RFC 9162 §2.1.3.2: True when ``proof`` leads from leaf hash ``lh`` at ``index`` to
-    ``root`` in a tree of ``size`` leaves."""
-    if not 0 <= index < size or any(len(p) != 32 for p in proof):
-        return False
-    fn, sn, r = index, size - 1, lh
-    for p in proof:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
-
-
-def verify_consistency(m: int, n: int, old: bytes, new: bytes, proof: list[bytes]) -> bool:
-    """RFC 9162 §2.1.4.2: True when the tree ``old`` of ``m`` leaves is a prefix of ``new``."""
-    if not 0 <= m <= n or any(len(p) != 32 for p in proof):
-        return False
-    if m == n:
-        return not proof and old == new
-    if m == 0:
-        return not proof
-    path = ([old] if m & (m - 1) == 0 else []) + list(proof)
-    if not path:
-        return False
-    fn, sn = m - 1, n - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr, sr = node_hash(c, fr), node_hash(c, sr)
-            while not fn & 1 and fn:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    return fr == old and sr == new and sn == 0
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8 (what is hashed and signed)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
-
-
-def raw_key(key: Ed25519PublicKey) -> bytes:
-    """The 32 raw public key bytes."""
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def key_hash(name: str, kind: int, key: Ed25519PublicKey) -> bytes:
-    """SHA-256(name || "\\n" || kind || key)[:4]: 0x01 note keys, 0x04 cosignature keys."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + raw_key(key)).digest()[:4]
-
-
-def ed25519_ok(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
-    """True when ``signature`` is ``key``'s signature of ``message``."""
-    try:
-        key.verify(signature, message)
-        return True
-    except (InvalidSignature, ValueError):
-        return False
-
-
-def parse_vkey(text: str) -> tuple[str, int, Ed25519PublicKey]:
-    """(name, type, key) of a vkey ``name+hexhash+base64(type||key)`` (the base64 may hold '+')."""
-    name, hex_hash, material = text.strip().split("+", 2)
-    raw = base64.b64decode(material, validate=True)
-    if len(raw) != 33:
-        raise ValueError("not an Ed25519 key")
-    key = Ed25519PublicKey.from_public_bytes(raw[1:])
-    if key_hash(name, raw[0], key) != bytes.fromhex(hex_hash):
-        raise ValueError("key hash does not match")
-    return name, raw[0], key
-
-
-def parse_note(text: str) -> dict[str, Any]:
-    """A signed checkpoint note: origin, size, root, time, body, and its signatures as
-    [(name, decoded bytes)] (ValueError when malformed)."""
-    at = text.rfind("\n\n")
-    if at < 0 or not text.endswith("\n"):
-        raise ValueError("not a signed note")
-    body, sigs = text[:at + 1], []
-    for line in text[at + 2:-1].split("\n"):
-        parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != DASH:
-            raise ValueError(f"not a signature line: {line[:60]!r}")
-        sigs.append((parts[1], base64.b64decode(parts[2], validate=True)))
-    lines = body[:-1].split("\n")
-    if len(lines) < 3 or not re.fullmatch(r"0|[1-9][0-9]*", lines[1]):
-        raise ValueError("not a checkpoint body")
-    root = base64.b64decode(lines[2], validate=True)
-    if len(root) != 32:
-        raise ValueError("root hash is not 32 bytes")
-    times = [e[5:] for e in lines[3:] if e.startswith("time ")]
-    return {"origin": lines[0], "size": int(lines[1]), "root": root, "body": body,
-            "time": times[0] if times else "", "signatures": sigs, "text": text}
-
-
-def log_signature_ok(cp: dict[str, Any], key: Ed25519PublicKey) -> bool:
-    """The note carries ``key``'s signature and its origin names that key."""
-    origin = ORIGIN_PREFIX + hashlib.sha256(raw_key(key)).hexdigest()
-    if cp["origin"] != origin:
-        return False
-    return any(name == origin and len(s) == 68 and s[:4] == key_hash(origin, 1, key)
-               and ed25519_ok(key, s[4:], cp["body"].encode()) for name, s in cp["signatures"])
-
-
-def cosigned_by(cp: dict[str, Any], witness: tuple[str, int, Ed25519PublicKey]) -> bool:
-    """The note carries a valid cosignature/v1 of ``witness``."""
-    name, kind, key = witness
-    want = key_hash(name, 4, key)
-    for signer, s in cp["signatures"]:
-        if signer == name and kind == 4 and len(s) == 76 and s[:4] == want:
-            stamp = int.from_bytes(s[4:12], "big")
-            message = f"cosignature/v1\ntime {stamp}\n".encode() + cp["body"].encode()
-            if ed25519_ok(key, s[12:], message):
-                return True
-    return False
-
-
-# --- the report --------------------------------------------------------------------------------
-
-@dataclass
-class Report:
-    """Every problem found (code, where, message), warnings, and tallies of what was checked."""
-
-    subject: str
-    problems: list[dict[str, str]] = field(default_factory=list)
-    checked: dict[str, int] = field(default_factory=dict)
-    key_id: str | None = None
-    checkpoint: dict[str, Any] | None = None
-
-    def fail(self, code: str, where: str, message: str) -> None:
-        """Record a problem."""
-        self.problems.append({"code": code, "where": where, "message": message})
-
-    def count(self, what: str, n: int = 1) -> None:
-        """Add to a tally."""
-        self.checked[what] = self.checked.get(what, 0) + n
-
-    def to_json(self) -> dict[str, Any]:
-        """The report as JSON data."""
-        cp = self.checkpoint and {"origin": self.checkpoint["origin"],
-                                  "tree_size": self.checkpoint["size"],
-                                  "root_hash": self.checkpoint["root"].hex(),
-                                  "time": self.checkpoint["time"], "note": self.checkpoint["text"]}
-        return {"subject": self.subject, "ok": not self.problems, "key_id": self.key_id,
-                "checkpoint": cp, "checked": self.checked, "problems": self.problems,
-                "warnings": []}
-
-
-# --- the bag -----------------------------------------------------------------------------------
-
-def sha256_file(path: Path) -> tuple[str, int]:
-    """(SHA-256 hex, size) of a file."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest(), path.stat().st_size
-
-
-def _decode_path(path: str) -> str:
-    for code, char in (("%0A", "\n"), ("%0a", "\n"), ("%0D", "\r"), ("%0d", "\r"), ("%25", "%")):
-        path = path.replace(code, char)
-    return path
-
-
-def _read_manifest(bag: Path, name: str, report: Report) -> dict[str, str] | None:
-    try:
-        text = (bag / name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError:
-        report.fail("bag-manifest-syntax", name, "not UTF-8 text")
-        return {}
-    listed: dict[str, str] = {}
-    lines = text.split("\n")
-    for n, line in enumerate(lines, 1):
-        if not line and n == len(lines):
-            continue
-        m = _MANIFEST_LINE.match(line)
-        if m is None:
-            report.fail("bag-manifest-syntax", f"{name} line {n}",
-                        f"not '<sha256>  <path>': {line[:80]!r}")
-            continue
-        listed[_decode_path(m.group(2))] = m.group(1)
-    return listed
-
-
-def verify_structure(bag: Path, actual: dict[str, tuple[str, int]], report: Report) -> None:
-    """BagIt (RFC 8493): declaration, both manifests, nothing unlisted, Payload-Oxum."""
-    try:
-        if (bag / "bagit.txt").read_bytes() != BAGIT_TXT:
-            report.fail("bag-declaration", "bagit.txt", "not the BagIt 1.0 / UTF-8 declaration")
-    except FileNotFoundError:
-        report.fail("bag-declaration", "bagit.txt", "missing: this is not a BagIt bag")
-    manifest = _read_manifest(bag, "manifest-sha256.txt", report)
-    tagmanifest = _read_manifest(bag, "tagmanifest-sha256.txt", report)
-    if manifest is None:
-        report.fail("bag-manifest-missing", "manifest-sha256.txt", "the payload manifest is gone")
-        manifest = {}
-    if tagmanifest is None:
-        report.fail("bag-tagmanifest-missing", "tagmanifest-sha256.txt",
-                    "the tag manifest is gone: bag-info.txt and the manifests are unprotected")
-        tagmanifest = {}
-    for listing, name in ((manifest, "manifest-sha256.txt"),
-                          (tagmanifest, "tagmanifest-sha256.txt")):
-        for rel, digest in sorted(listing.items()):
-            report.count("bag files")
-            if rel not in actual:
-                report.fail("bag-file-missing", rel, f"listed in {name} but not in the bag")
-            elif actual[rel][0] != digest:
-                report.fail("bag-file-altered", rel, f"SHA-256 {actual[rel][0]} is not the "
-                            f"{digest} listed in {name}")
-    for rel in sorted(actual):
-        if rel == "tagmanifest-sha256.txt":
-            continue
-        if rel.startswith("data/") and rel not in manifest:
-            report.fail("bag-file-unlisted", rel, "in the payload but not in the manifest")
-        elif not rel.startswith("data/") and rel not in tagmanifest and tagmanifest:
-            report.fail("bag-file-unlisted", rel, "a tag file not in the tag manifest")
-    payload = [h for rel, h in actual.items() if rel.startswith("data/")]
-    oxum = f"{sum(size for _, size in payload)}.{len(payload)}"
-    try:
-        info = (bag / "bag-info.txt").read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        report.fail("bag-info-missing", "bag-info.txt", "missing")
-        return
-    m = re.search(r"^Payload-Oxum:\s*(\S+)\s*$", info, re.MULTILINE)
-    if m is None or m.group(1) != oxum:
-        report.fail("bag-oxum", "bag-info.txt", f"Payload-Oxum {m.group(1) if m else 'missing'} "
-                    f"but the payload is {oxum} (octets.files)")
-
-
-def _load_json(bag: Path, rel: str, report: Report) -> Any:
-    try:
-        return json.loads((bag / rel).read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        report.fail("bag-ledger-missing", rel, "missing")
-    except (UnicodeDecodeError, ValueError) as err:
-        report.fail("bag-ledger-unreadable", rel, f"not JSON: {err}")
-    return None
-
-
-def load_pem_key(data: bytes) -> Ed25519PublicKey:
-    """An Ed25519 public key from PEM (ValueError if not one)."""
-    if not isinstance(key := serialization.load_pem_public_key(data), Ed25519PublicKey):
-        raise ValueError("not an Ed25519 key")
-    return key
 
 
 def choose_key(bag: Path, pinned: Ed25519PublicKey | None,
@@ -334,16 +57,30 @@ def choose_key(bag: Path, pinned: Ed25519PublicKey | None,
 
 def read_checkpoint(bag: Path, report: Report) -> dict[str, Any] | None:
     """The signed checkpoint note every proof is against (data/ledger/checkpoint.json)."""
-    raw = _load_json(bag, "data/ledger/checkpoint.json", report)
+    raw = load_json(bag, "data/ledger/checkpoint.json", report)
     if raw is None:
         return None
     try:
-        cp = parse_note(str(raw["note"]))
-        if (raw.get("tree_size"), raw.get("root_hash")) != (cp["size"], cp["root"].hex()):
-            raise ValueError("its JSON fields differ from its signed note")
+        data = exact_fields(raw, CHECKPOINT_FIELDS, "it")
+        if not isinstance(data["note"], str):
+            raise ValueError("its note is not a string")
+        cp = parse_note(data["note"])
+        own = [s for name, s in cp["signatures"] if name == cp["origin"] and len(s) == 68]
+        for name, value in (("tree_size", cp["size"]), ("root_hash", cp["root"].hex())):
+            if not same(data[name], value):  # what every proof is against: stop here
+                raise ValueError(f"{name} {json.dumps(data[name])[:80]} is not the signed "
+                                 f"note's {json.dumps(value)}")
+        signed = {"type": CHECKPOINT_TYPE, "origin": cp["origin"], "time": cp["time"],
+                  "key_id": cp["origin"].removeprefix(ORIGIN_PREFIX),
+                  "signature": own[0][4:].hex() if own else "(none in the note)"}
     except (KeyError, TypeError, ValueError, binascii.Error) as err:
         report.fail("checkpoint-unreadable", "data/ledger/checkpoint.json", str(err))
         return None
+    for name, value in signed.items():  # the note is authoritative: check on with it
+        if not same(data[name], value):
+            report.fail("checkpoint-fields", f"data/ledger/checkpoint.json field {name}",
+                        f"{json.dumps(data[name])[:80]} is not the signed note's "
+                        f"{json.dumps(value)[:80]} (edited)")
     report.checkpoint = cp
     report.count("checkpoints")
     return cp
@@ -377,10 +114,17 @@ def read_statement(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
                    report: Report) -> dict[str, Any]:
     """The signed export statement: scope, the entries it lists, hashes of the derived files."""
     where = "data/ledger/export.json"
-    statement = _load_json(bag, where, report)
+    statement = load_json(bag, where, report)
     if not isinstance(statement, dict):
         return {}
     body = {k: v for k, v in statement.items() if k != "signature"}
+    known = STATEMENT_FIELDS if body.get("type") == EXPORT_TYPE else tuple(
+        f for f in STATEMENT_FIELDS if f != "checkpoints")
+    try:
+        exact_fields(statement, known, "the statement")
+        check_statement(body)
+    except ValueError as err:
+        report.fail("export-unreadable", where, str(err))
     try:
         sig = bytes.fromhex(str(statement.get("signature")))
     except ValueError:
@@ -388,12 +132,32 @@ def read_statement(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
     if key is not None and not ed25519_ok(key, sig, canonical_json(body)):
         report.fail("export-signature", where, "signature does not verify with key "
                     f"{report.key_id}: the statement was edited or forged")
-    if body.get("type") != EXPORT_TYPE:
+    if body.get("type") not in (EXPORT_TYPE, LEGACY_EXPORT_TYPE):
         report.fail("export-unreadable", where, f"not a {EXPORT_TYPE} statement")
-    if (body.get("tree_size"), body.get("root_hash")) != (cp["size"], cp["root"].hex()):
+    elif body.get("type") == EXPORT_TYPE and not isinstance(body.get("checkpoints"), list):
+        report.fail("export-unreadable", where, "names no list of earlier checkpoints")
+    if not (same(body.get("tree_size"), cp["size"]) and same(body.get("root_hash"),
+                                                           cp["root"].hex())
+            and same(body.get("key_id"), cp["origin"].removeprefix(ORIGIN_PREFIX))):
         report.fail("export-checkpoint", where, "names a different checkpoint from "
                     "data/ledger/checkpoint.json")
     return body
+
+
+def check_statement(body: dict[str, Any]) -> None:
+    """The statement's fields have their types (ValueError naming the first that does not)."""
+    scope = exact_fields(body["scope"], ("claim", "since", "until"), "its scope")
+    if not all(v is None or isinstance(v, str) for v in scope.values()):
+        raise ValueError("its scope holds a value that is neither a string nor null")
+    for name in ("entries", "checkpoints"):
+        listed = body.get(name, [])
+        if not isinstance(listed, list) or not all(
+                isinstance(i, list) and len(i) == 2 and is_int(i[0]) and i[0] >= 0
+                and is_hex64(i[1]) for i in listed):
+            raise ValueError(f"its {name} is not a list of [index or size, SHA-256 hex]")
+    files = exact_fields(body["files"], DERIVED, "its files")
+    if not all(is_hex64(h) for h in files.values()):
+        raise ValueError("its files are not SHA-256 hex hashes")
 
 
 def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[str, Any]]:
@@ -410,10 +174,14 @@ def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[s
     found = []
     for n, line in enumerate(text.splitlines(), 1):
         try:
-            item = json.loads(line)
-            index, leaf = int(item["index"]), str(item["leaf"]).encode("utf-8")
-            proof = [bytes.fromhex(p) for p in item["inclusion_proof"]]
-            stated = bytes.fromhex(item["leaf_hash"])
+            item = exact_fields(json.loads(line), ENTRY_FIELDS, "it")
+            index = item["index"]
+            if not is_int(index) or index < 0:
+                raise ValueError(f"index {json.dumps(index)[:40]} is not a non-negative integer")
+            if not isinstance(item["leaf"], str) or not is_hex64(item["leaf_hash"]):
+                raise ValueError("leaf is not a string, or leaf_hash not SHA-256 hex")
+            leaf, stated = item["leaf"].encode("utf-8"), bytes.fromhex(item["leaf_hash"])
+            proof = hex_list(item["inclusion_proof"], "inclusion_proof")
         except (ValueError, KeyError, TypeError) as err:
             report.fail("entry-unreadable", f"{rel} line {n}", f"not an entry with a proof: {err}")
             continue
@@ -427,9 +195,10 @@ def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[s
                         "(inclusion proof fails): altered, moved or forged")
         try:
             event = json.loads(leaf)
-            blobs = {name: (str(r["sha256"]), int(r["size"]))
-                     for name, r in dict(event["blobs"]).items()}
-            if int(event["index"]) != index:
+            blobs = {name: (r["sha256"], r["size"]) for name, r in dict(event["blobs"]).items()}
+            if not all(is_hex64(h) and is_int(n) for h, n in blobs.values()):
+                raise ValueError("a file's sha256 or size is not a hash or an integer")
+            if not same(event["index"], index):
                 report.fail("entry-moved", where, f"leaf records index {event['index']}")
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             report.fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
@@ -440,10 +209,10 @@ def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[s
 
 def verify_listed(listed: Any, found: list[dict[str, Any]], report: Report) -> None:
     """The bag holds exactly the entries the signed statement lists, in its order."""
-    try:
-        wanted = [(int(i), str(h)) for i, h in listed]
-    except (TypeError, ValueError):
-        return report.fail("export-unreadable", "data/ledger/export.json", "no entry list")
+    if not isinstance(listed, list) or not all(isinstance(i, list) and len(i) == 2
+                                               and is_int(i[0]) for i in listed):
+        return  # read_statement reported it
+    wanted = [(i, str(h)) for i, h in listed]
     present = [(e["index"], e["hash"].hex()) for e in found]
     missing, extra = sorted(set(wanted) - set(present)), sorted(set(present) - set(wanted))
     for index, h in missing:
@@ -512,18 +281,55 @@ def verify_files(bag: Path, actual: dict[str, tuple[str, int]], found: list[dict
                         "statement names (edited, replaced or removed)")
 
 
-def verify_history(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
-                   saved: list[dict[str, Any]], report: Report) -> None:
-    """Earlier checkpoints (in the bag, and saved by the auditor) are consistent with this one."""
-    raw = _load_json(bag, "data/ledger/checkpoints.json", report)
-    proofs: dict[tuple[int, bytes], list[bytes]] = {}
+def read_history(bag: Path, cp: dict[str, Any], statement: dict[str, Any],
+                 report: Report) -> list[tuple[dict[str, Any], list[bytes]]]:
+    """The earlier checkpoints of checkpoints.json with their consistency proofs: by strictly
+    increasing size, each before the exported checkpoint, and exactly those the signed statement
+    names (a v2 statement names none: its bag's list is checked only for order)."""
+    rel = "data/ledger/checkpoints.json"
+    raw = load_json(bag, rel, report)
     try:
-        earlier = [(parse_note(i["note"]), [bytes.fromhex(p) for p in i["consistency_proof"]])
-                   for i in (raw["checkpoints"] if raw is not None else [])]
-    except (KeyError, TypeError, ValueError, binascii.Error) as err:
-        report.fail("checkpoint-unreadable", "data/ledger/checkpoints.json", str(err))
+        items = exact_fields(raw, ("checkpoints",), "it")["checkpoints"] if raw is not None else []
+        if not isinstance(items, list):
+            raise ValueError("its checkpoints are not a list")
         earlier = []
-    for old, proof in earlier:
+        for n, item in enumerate(items, 1):
+            item = exact_fields(item, ("note", "consistency_proof"), f"checkpoint {n}")
+            if not isinstance(item["note"], str):
+                raise ValueError(f"checkpoint {n}: its note is not a string")
+            earlier.append((parse_note(item["note"]),
+                            hex_list(item["consistency_proof"], f"checkpoint {n}'s proof")))
+    except (KeyError, TypeError, ValueError, binascii.Error) as err:
+        report.fail("checkpoint-unreadable", rel, str(err))
+        return []
+    sizes = [old["size"] for old, _ in earlier]
+    if any(a >= b for a, b in zip(sizes, sizes[1:], strict=False)):
+        report.fail("checkpoint-history", rel, f"sizes {_sizes(sizes)} are not strictly "
+                    "increasing: a checkpoint was duplicated or moved")
+    if sizes and sizes[-1] >= cp["size"]:
+        report.fail("checkpoint-history", rel, f"holds a checkpoint of size {max(sizes)}, not "
+                    f"earlier than the exported one (size {cp['size']}): added")
+    named = statement.get("checkpoints")
+    if statement.get("type") == EXPORT_TYPE and named != [
+            [old["size"], old["root"].hex()] for old, _ in earlier]:
+        report.fail("checkpoint-history", rel, f"holds checkpoints of sizes {_sizes(sizes)}, "
+                    "the signed export statement names sizes "
+                    f"{_sizes([n[0] if isinstance(n, list) and n else n for n in named or []])}"
+                    ": checkpoints removed, added, duplicated or reordered")
+    return earlier
+
+
+def _sizes(sizes: list[Any]) -> str:
+    shown = ", ".join(str(s) for s in sizes[:12])
+    return f"[{shown}{', …' if len(sizes) > 12 else ''}]"
+
+
+def verify_history(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
+                   saved: list[dict[str, Any]], statement: dict[str, Any],
+                   report: Report) -> None:
+    """Earlier checkpoints (in the bag, and saved by the auditor) are consistent with this one."""
+    proofs: dict[tuple[int, bytes], list[bytes]] = {}
+    for old, proof in read_history(bag, cp, statement, report):
         where = f"data/ledger/checkpoints.json size {old['size']} ({old['time']})"
         report.count("consistency proofs")
         if key is not None and not log_signature_ok(old, key):
@@ -563,15 +369,16 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
              for s in saved_checkpoints]
     key = choose_key(bag, pinned, report)
     cp = read_checkpoint(bag, report)
+    statement = read_statement(bag, cp, key, report) if cp is not None else {}
+    verify_bag_info(bag, actual, cp, statement.get("scope"), report)
     if cp is None:
         return report
     check_trust(cp, key, pinned is not None, witnesses, trust_bag_key, report)
-    statement = read_statement(bag, cp, key, report)
     found = verify_entries(bag, cp, report)
     verify_listed(statement.get("entries", []), found, report)
     verify_complete(found, statement.get("scope") or {}, cp, report)
     verify_files(bag, actual, found, statement, report)
-    verify_history(bag, cp, key, saved, report)
+    verify_history(bag, cp, key, saved, statement, report)
     return report
 
 

@@ -23,24 +23,7 @@ from evidence.canonical import canonical_json
 from evidence.keys import load_private_key, public_pem
 
 from .conftest import Clock
-from .tampering import edit_leaf, flip_byte, leaves, rewrite_log
-
-
-def recompute_manifests(bag: Path) -> None:
-    """What a careful tamperer does after editing a bag: make its BagIt manifests match again."""
-    payload = sorted(p for p in (bag / "data").rglob("*") if p.is_file())
-    (bag / "manifest-sha256.txt").write_text("".join(
-        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(bag).as_posix()}\n"
-        for p in payload))
-    info = (bag / "bag-info.txt").read_text().splitlines()
-    oxum = f"{sum(p.stat().st_size for p in payload)}.{len(payload)}"
-    (bag / "bag-info.txt").write_text("\n".join(
-        f"Payload-Oxum: {oxum}" if line.startswith("Payload-Oxum") else line for line in info)
-        + "\n")
-    if (bag / "tagmanifest-sha256.txt").exists():
-        (bag / "tagmanifest-sha256.txt").write_text("".join(
-            f"{hashlib.sha256((bag / n).read_bytes()).hexdigest()}  {n}\n"
-            for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "verify.py")))
+from .tampering import edit_leaf, flip_byte, leaves, recompute_manifests, rewrite_log
 
 
 def entry_lines(bag: Path) -> list[dict]:

@@ -22,13 +22,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
-from evidence import Checkpoint, EvidenceArchive, note, verifier
+from evidence import Checkpoint, EvidenceArchive, note
 from evidence.canonical import canonical_json
+from evidence.export import verifier_script
 from evidence.keys import load_private_key, public_pem
 
 from .tampering import edit_leaf, flip_byte, leaves, rewrite_log
-
-VERIFIER = Path(verifier.__file__)
 
 
 @pytest.fixture
@@ -290,7 +289,7 @@ def test_every_bag_carries_this_verifier(archive: EvidenceArchive, history: Call
                                          tmp_path: Path) -> None:
     history()
     bag = archive.export(tmp_path / "audit", claim="CLM-1")
-    assert (bag / "verify.py").read_bytes() == VERIFIER.read_bytes()
+    assert (bag / "verify.py").read_bytes() == verifier_script()
 
 
 ALLOWED = set(sys.stdlib_module_names) | {"cryptography", "__future__"}
@@ -298,7 +297,7 @@ ALLOWED = set(sys.stdlib_module_names) | {"cryptography", "__future__"}
 
 def test_verify_py_imports_only_the_standard_library_and_cryptography(
         archive: EvidenceArchive, history: Callable[[], None], tmp_path: Path) -> None:
-    tree = ast.parse(VERIFIER.read_text(encoding="utf-8"))
+    tree = ast.parse(verifier_script().decode("utf-8"))
     named = {alias.name.split(".")[0] for node in ast.walk(tree)
              if isinstance(node, ast.Import) for alias in node.names}
     named |= {node.module.split(".")[0] for node in ast.walk(tree)

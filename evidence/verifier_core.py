@@ -1,0 +1,405 @@
+"""The first part of the standalone verifier (``verify.py``, see :mod:`evidence.verifier`): hashes,
+RFC 9162 proofs, C2SP signed notes and keys, the report, and the BagIt structure of a bag.
+
+``verify.py`` is this module followed by :mod:`evidence.verifier` in one file (built by
+:func:`evidence.export.verifier_script`): the standard library and ``cryptography`` only, and no
+import of another Claimwright module but the verifier's own parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+EXPORT_TYPE = "claimwright-evidence-export/v3"
+LEGACY_EXPORT_TYPE = "claimwright-evidence-export/v2"  # its statement names no checkpoints
+CHECKPOINT_TYPE = "claimwright-evidence-checkpoint/v2"
+CHECKPOINT_FIELDS = ("type", "origin", "tree_size", "root_hash", "time", "key_id", "signature",
+                     "note")
+ENTRY_FIELDS = ("index", "leaf", "leaf_hash", "inclusion_proof")
+STATEMENT_FIELDS = ("type", "scope", "tree_size", "root_hash", "key_id", "entries", "checkpoints",
+                    "files", "signature")
+TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "verify.py")
+ORIGIN_PREFIX = "claimwright.evidence/"
+DASH = "\u2014"
+DERIVED = ("data/index.html", "data/README.txt", "verify.py")
+LEDGER = ("checkpoint.json", "entries.jsonl", "checkpoints.json", "export.json")
+KNOWN = {"data/index.html", "data/README.txt", "data/keys/signing.pub"} | {
+    f"data/ledger/{n}" for n in LEDGER}
+_MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})[ \t]+(\S.*)$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+# --- primitives: hashes, RFC 9162 proofs, C2SP signed notes ------------------------------------
+
+def leaf_hash(leaf: bytes) -> bytes:
+    """SHA-256(0x00 || leaf)."""
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def verify_inclusion(lh: bytes, index: int, size: int, proof: list[bytes], root: bytes) -> bool:
+    """RFC 9162 §2.1.3.2: True when ``proof`` leads from leaf hash ``lh`` at ``index`` to
+    ``root`` in a tree of ``size`` leaves."""
+    if not 0 <= index < size or any(len(p) != 32 for p in proof):
+        return False
+    fn, sn, r = index, size - 1, lh
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(m: int, n: int, old: bytes, new: bytes, proof: list[bytes]) -> bool:
+    """RFC 9162 §2.1.4.2: True when the tree ``old`` of ``m`` leaves is a prefix of ``new``."""
+    if not 0 <= m <= n or any(len(p) != 32 for p in proof):
+        return False
+    if m == n:
+        return not proof and old == new
+    if m == 0:
+        return not proof
+    path = ([old] if m & (m - 1) == 0 else []) + list(proof)
+    if not path:
+        return False
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == old and sr == new and sn == 0
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8 (what is hashed and signed)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def raw_key(key: Ed25519PublicKey) -> bytes:
+    """The 32 raw public key bytes."""
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_hash(name: str, kind: int, key: Ed25519PublicKey) -> bytes:
+    """SHA-256(name || "\\n" || kind || key)[:4]: 0x01 note keys, 0x04 cosignature keys."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + raw_key(key)).digest()[:4]
+
+
+def ed25519_ok(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
+    """True when ``signature`` is ``key``'s signature of ``message``."""
+    try:
+        key.verify(signature, message)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def parse_vkey(text: str) -> tuple[str, int, Ed25519PublicKey]:
+    """(name, type, key) of a vkey ``name+hexhash+base64(type||key)`` (the base64 may hold '+')."""
+    name, hex_hash, material = text.strip().split("+", 2)
+    raw = base64.b64decode(material, validate=True)
+    if len(raw) != 33:
+        raise ValueError("not an Ed25519 key")
+    key = Ed25519PublicKey.from_public_bytes(raw[1:])
+    if key_hash(name, raw[0], key) != bytes.fromhex(hex_hash):
+        raise ValueError("key hash does not match")
+    return name, raw[0], key
+
+
+def parse_note(text: str) -> dict[str, Any]:
+    """A signed checkpoint note: origin, size, root, time, body, and its signatures as
+    [(name, decoded bytes)] (ValueError when malformed)."""
+    at = text.rfind("\n\n")
+    if at < 0 or not text.endswith("\n"):
+        raise ValueError("not a signed note")
+    body, sigs = text[:at + 1], []
+    for line in text[at + 2:-1].split("\n"):
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != DASH:
+            raise ValueError(f"not a signature line: {line[:60]!r}")
+        sigs.append((parts[1], base64.b64decode(parts[2], validate=True)))
+    lines = body[:-1].split("\n")
+    if len(lines) < 3 or not re.fullmatch(r"0|[1-9][0-9]*", lines[1]):
+        raise ValueError("not a checkpoint body")
+    root = base64.b64decode(lines[2], validate=True)
+    if len(root) != 32:
+        raise ValueError("root hash is not 32 bytes")
+    times = [e[5:] for e in lines[3:] if e.startswith("time ")]
+    return {"origin": lines[0], "size": int(lines[1]), "root": root, "body": body,
+            "time": times[0] if times else "", "signatures": sigs, "text": text}
+
+
+def log_signature_ok(cp: dict[str, Any], key: Ed25519PublicKey) -> bool:
+    """The note carries ``key``'s signature and its origin names that key."""
+    origin = ORIGIN_PREFIX + hashlib.sha256(raw_key(key)).hexdigest()
+    if cp["origin"] != origin:
+        return False
+    return any(name == origin and len(s) == 68 and s[:4] == key_hash(origin, 1, key)
+               and ed25519_ok(key, s[4:], cp["body"].encode()) for name, s in cp["signatures"])
+
+
+def cosigned_by(cp: dict[str, Any], witness: tuple[str, int, Ed25519PublicKey]) -> bool:
+    """The note carries a valid cosignature/v1 of ``witness``."""
+    name, kind, key = witness
+    want = key_hash(name, 4, key)
+    for signer, s in cp["signatures"]:
+        if signer == name and kind == 4 and len(s) == 76 and s[:4] == want:
+            stamp = int.from_bytes(s[4:12], "big")
+            message = f"cosignature/v1\ntime {stamp}\n".encode() + cp["body"].encode()
+            if ed25519_ok(key, s[12:], message):
+                return True
+    return False
+
+
+# --- the report --------------------------------------------------------------------------------
+
+@dataclass
+class Report:
+    """Every problem found (code, where, message), warnings, and tallies of what was checked."""
+
+    subject: str
+    problems: list[dict[str, str]] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+    key_id: str | None = None
+    checkpoint: dict[str, Any] | None = None
+
+    def fail(self, code: str, where: str, message: str) -> None:
+        """Record a problem."""
+        self.problems.append({"code": code, "where": where, "message": message})
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Add to a tally."""
+        self.checked[what] = self.checked.get(what, 0) + n
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON data."""
+        cp = self.checkpoint and {"origin": self.checkpoint["origin"],
+                                  "tree_size": self.checkpoint["size"],
+                                  "root_hash": self.checkpoint["root"].hex(),
+                                  "time": self.checkpoint["time"], "note": self.checkpoint["text"]}
+        return {"subject": self.subject, "ok": not self.problems, "key_id": self.key_id,
+                "checkpoint": cp, "checked": self.checked, "problems": self.problems,
+                "warnings": []}
+
+
+# --- strict JSON: an int is not a bool or a float, a hash is 64 lowercase hex, no unknown field -
+
+def is_int(value: Any) -> bool:
+    """A JSON integer (``true`` is not 1, ``1.0`` is not 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_hex64(value: Any) -> bool:
+    """A SHA-256 as 64 lowercase hex digits."""
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
+def same(value: Any, expected: Any) -> bool:
+    """Equal and of the same JSON type (``true`` is not ``1``)."""
+    return type(value) is type(expected) and value == expected
+
+
+def exact_fields(value: Any, names: tuple[str, ...], what: str) -> dict[str, Any]:
+    """``value`` as a JSON object with exactly the fields ``names`` (ValueError naming the first
+    missing or unknown one)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is not a JSON object")
+    for name in names:
+        if name not in value:
+            raise ValueError(f"{what} has no field {name!r}")
+    for name in value:
+        if name not in names:
+            raise ValueError(f"{what} has an unknown field {str(name)[:40]!r}")
+    return value
+
+
+def hex_list(value: Any, what: str) -> list[bytes]:
+    """A list of SHA-256 hex strings, as bytes (ValueError naming ``what``)."""
+    if not isinstance(value, list) or not all(is_hex64(h) for h in value):
+        raise ValueError(f"{what} is not a list of SHA-256 hex hashes")
+    return [bytes.fromhex(h) for h in value]
+
+
+def export_title(scope: dict[str, Any]) -> str:
+    """What an export of ``scope`` holds, in words (bag-info.txt's External-Description)."""
+    parts = [f"claim {scope['claim']}"] if scope.get("claim") else []
+    if scope.get("since") or scope.get("until"):
+        parts.append(f"{(scope.get('since') or '…')[:10]} to {(scope.get('until') or '…')[:10]}")
+    return ", ".join(parts) or "the whole log"
+
+
+def bag_info(time: str, size: int, root_hex: str, oxum: str,
+             scope: dict[str, Any]) -> list[tuple[str, str]]:
+    """The lines of bag-info.txt, (label, value), in order: all an export writes there, and all
+    a verifier accepts."""
+    return [("Bag-Software-Agent", "claimwright evidence"), ("Bagging-Date", time[:10]),
+            ("Payload-Oxum", oxum),
+            ("External-Description", f"Claimwright evidence export, {export_title(scope)}"),
+            ("External-Identifier", f"checkpoint {size} {root_hex}")]
+
+
+# --- the bag -----------------------------------------------------------------------------------
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """(SHA-256 hex, size) of a file."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest(), path.stat().st_size
+
+
+def _decode_path(path: str) -> str:
+    for code, char in (("%0A", "\n"), ("%0a", "\n"), ("%0D", "\r"), ("%0d", "\r"), ("%25", "%")):
+        path = path.replace(code, char)
+    return path
+
+
+def _read_manifest(bag: Path, name: str, report: Report) -> dict[str, str] | None:
+    try:
+        text = (bag / name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        report.fail("bag-manifest-syntax", name, "not UTF-8 text")
+        return {}
+    listed: dict[str, str] = {}
+    lines = text.split("\n")
+    for n, line in enumerate(lines, 1):
+        if not line and n == len(lines):
+            continue
+        m = _MANIFEST_LINE.match(line)
+        if m is None:
+            report.fail("bag-manifest-syntax", f"{name} line {n}",
+                        f"not '<sha256>  <path>': {line[:80]!r}")
+            continue
+        listed[_decode_path(m.group(2))] = m.group(1)
+    return listed
+
+
+def verify_structure(bag: Path, actual: dict[str, tuple[str, int]], report: Report) -> None:
+    """BagIt (RFC 8493): the declaration; both manifests, each listing only its own files
+    (the tag manifest: :data:`TAG_FILES`); nothing unlisted, nothing but an export's files."""
+    try:
+        if (bag / "bagit.txt").read_bytes() != BAGIT_TXT:
+            report.fail("bag-declaration", "bagit.txt", "not the BagIt 1.0 / UTF-8 declaration")
+    except FileNotFoundError:
+        report.fail("bag-declaration", "bagit.txt", "missing: this is not a BagIt bag")
+    manifest = _read_manifest(bag, "manifest-sha256.txt", report)
+    tagmanifest = _read_manifest(bag, "tagmanifest-sha256.txt", report)
+    if manifest is None:
+        report.fail("bag-manifest-missing", "manifest-sha256.txt", "the payload manifest is gone")
+        manifest = {}
+    tagmanifest_present = tagmanifest is not None
+    if tagmanifest is None:
+        report.fail("bag-tagmanifest-missing", "tagmanifest-sha256.txt",
+                    "the tag manifest is gone: bag-info.txt and the manifests are unprotected")
+        tagmanifest = {}
+    for listing, name in ((manifest, "manifest-sha256.txt"),
+                          (tagmanifest, "tagmanifest-sha256.txt")):
+        for rel, digest in sorted(listing.items()):
+            report.count("bag files")
+            if rel not in actual:
+                report.fail("bag-file-missing", rel, f"listed in {name} but not in the bag")
+            elif actual[rel][0] != digest:
+                report.fail("bag-file-altered", rel, f"SHA-256 {actual[rel][0]} is not the "
+                            f"{digest} listed in {name}")
+    for rel in sorted(actual):
+        if rel.startswith("data/"):
+            if rel not in manifest:
+                report.fail("bag-file-unlisted", rel, "in the payload but not in the manifest")
+        elif rel not in (*TAG_FILES, "tagmanifest-sha256.txt"):
+            report.fail("bag-file-unexpected", rel, "not part of an evidence export (added)")
+    for rel in (f for f in TAG_FILES if tagmanifest_present and f not in tagmanifest):
+        report.fail("bag-file-unlisted", rel, "a tag file not in tagmanifest-sha256.txt")
+    for rel in sorted(r for r in manifest if not r.startswith("data/")):
+        report.fail("bag-manifest-syntax", "manifest-sha256.txt", f"lists {rel[:80]!r}, not a "
+                    "payload file (data/...)")
+    for rel in sorted(r for r in tagmanifest if r not in TAG_FILES):
+        report.fail("bag-manifest-syntax", "tagmanifest-sha256.txt", f"lists {rel[:80]!r}, not "
+                    f"one of the tag files {', '.join(TAG_FILES)}")
+
+
+def verify_bag_info(bag: Path, actual: dict[str, tuple[str, int]], cp: dict[str, Any] | None,
+                    scope: Any, report: Report) -> None:
+    """bag-info.txt holds exactly the lines an export writes (:func:`bag_info`): its
+    Payload-Oxum that of the payload, the rest those of the checkpoint and the signed scope."""
+    rel = "bag-info.txt"
+    payload = [h for name, h in actual.items() if name.startswith("data/")]
+    oxum = f"{sum(size for _, size in payload)}.{len(payload)}"
+    try:
+        text = (bag / rel).read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return report.fail("bag-info-missing", rel, "missing")
+    except UnicodeDecodeError:
+        return report.fail("bag-info", rel, "not UTF-8 text")
+    expected = dict(bag_info(cp["time"], cp["size"], cp["root"].hex(), oxum, scope)
+                    if cp is not None and isinstance(scope, dict) else [("Payload-Oxum", oxum)])
+    seen: dict[str, str] = {}
+    labels = [label for label, _ in bag_info("", 0, "", "", {})]
+    lines = text.split("\n")
+    for n, line in enumerate(lines, 1):
+        label, colon, value = line.partition(": ")
+        if not line and n == len(lines):
+            continue
+        if not colon or label not in labels or label in seen:
+            report.fail("bag-info", f"{rel} line {n}", f"not a line an export writes, or a "
+                        f"repeated one: {line[:80]!r}")
+        else:
+            seen[label] = value
+    for label, want in expected.items():
+        if label == "Payload-Oxum" and seen.get(label) != want:
+            report.fail("bag-oxum", rel, f"Payload-Oxum {seen.get(label) or 'missing'} but the "
+                        f"payload is {want} (octets.files)")
+        elif seen.get(label) != want:
+            report.fail("bag-info", rel, f"{label} {seen.get(label, 'missing')!r} is not the "
+                        f"export's {want[:90]!r} (edited)")
+
+
+def load_json(bag: Path, rel: str, report: Report) -> Any:
+    try:
+        return json.loads((bag / rel).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        report.fail("bag-ledger-missing", rel, "missing")
+    except (UnicodeDecodeError, ValueError) as err:
+        report.fail("bag-ledger-unreadable", rel, f"not JSON: {err}")
+    return None
+
+
+def load_pem_key(data: bytes) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM (ValueError if not one)."""
+    if not isinstance(key := serialization.load_pem_public_key(data), Ed25519PublicKey):
+        raise ValueError("not an Ed25519 key")
+    return key

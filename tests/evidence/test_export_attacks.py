@@ -1,0 +1,213 @@
+"""An auditor's attacks on a real export: each must make verification FAIL, through the bag's own
+``verify.py`` (its own Python process, outside the repository) and through ``claims evidence
+verify-export``, with one clear line naming the file and what is wrong, and no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from evidence import EvidenceArchive
+from evidence.canonical import canonical_json
+from evidence.keys import load_private_key
+
+from .tampering import recompute_manifests
+
+CHECKPOINTS = "data/ledger/checkpoints.json"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """Bags do not depend on the database: these attacks run on SQLite only."""
+    return f"sqlite:///{tmp_path / 'claims.db'}"
+
+
+@dataclass
+class Export:
+    """A real export (of CLM-1, three checkpoints before its own), the auditor's copy of the
+    verifier it carries and the public key the auditor was given."""
+
+    bag: Path
+    script: Path
+    key: Path
+
+
+@pytest.fixture
+def export(archive: EvidenceArchive, history: Callable[[], None], tmp_path: Path) -> Export:
+    history()
+    bag = archive.export(tmp_path / "audit", claim="CLM-1", actor="auditor-request")
+    auditor = tmp_path / "auditor"
+    auditor.mkdir()
+    (auditor / "signing.pub").write_bytes(archive.public_key_pem())
+    shutil.copy(bag / "verify.py", auditor / "verify.py")
+    return Export(bag, auditor / "verify.py", auditor / "signing.pub")
+
+
+def verify_py(ex: Export, *args: str, timeout: float = 120) -> tuple[int, str]:
+    """``python3 verify.py BAG ...`` as an auditor runs it: nothing of Claimwright importable."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-I", str(ex.script), str(ex.bag), *args],
+                          capture_output=True, text=True, cwd=ex.script.parent, env=env,
+                          timeout=timeout)
+    return done.returncode, done.stdout + done.stderr
+
+
+def both_fail(ex: Export, cli: Callable[..., object], where: str, *words: str,
+              args: tuple[str, ...] = ()) -> None:
+    """Both verifiers exit 1 with a PROBLEM line naming ``where`` and holding ``words``."""
+    args = args or ("--trusted-key", str(ex.key))
+    code, out = verify_py(ex, *args)
+    result = cli("evidence", "verify-export", str(ex.bag), *args, workspace=None)
+    for name, status, text in (("verify.py", code, out),
+                               ("verify-export", result.exit_code,  # type: ignore[attr-defined]
+                                result.output)):  # type: ignore[attr-defined]
+        assert status == 1 and "Traceback" not in text, f"{name}: {text}"
+        lines = [line for line in text.splitlines()
+                 if "PROBLEM" in line and where in line and all(w in line for w in words)]
+        assert lines, f"{name} has no problem naming {where} {words}: {text}"
+
+
+def _history(ex: Export) -> dict:
+    return json.loads((ex.bag / CHECKPOINTS).read_text())
+
+
+def _rewrite_history(ex: Export, items: list) -> None:
+    (ex.bag / CHECKPOINTS).write_bytes(canonical_json({"checkpoints": items}) + b"\n")
+    recompute_manifests(ex.bag)
+
+
+def test_an_untouched_export_verifies_with_its_earlier_checkpoints(export: Export, cli) -> None:
+    code, out = verify_py(export, "--trusted-key", str(export.key))
+    assert code == 0, out
+    assert len(_history(export)["checkpoints"]) == 3
+    statement = json.loads((export.bag / "data/ledger/export.json").read_text())
+    assert [size for size, _ in statement["checkpoints"]] == [3, 7, 9]
+
+
+@pytest.mark.parametrize("attack", ["duplicated", "reversed", "emptied", "one dropped",
+                                    "exported one added", "copy added"])
+def test_an_edited_checkpoint_history_fails(export: Export, cli, attack: str) -> None:
+    items = _history(export)["checkpoints"]
+    current = json.loads((export.bag / "data/ledger/checkpoint.json").read_text())
+    edited = {"duplicated": items + items, "reversed": items[::-1], "emptied": [],
+              "one dropped": items[1:],
+              "exported one added": items + [{"note": current["note"], "consistency_proof": []}],
+              "copy added": items[:1] + items}[attack]
+    _rewrite_history(export, edited)
+    both_fail(export, cli, CHECKPOINTS, "checkpoint-history")
+
+
+def test_a_v2_export_names_no_checkpoints_but_its_history_must_still_be_in_order(
+        export: Export, archive: EvidenceArchive, cli) -> None:
+    path = export.bag / "data/ledger/export.json"
+    statement = json.loads(path.read_text())
+    del statement["signature"], statement["checkpoints"]
+    statement["type"] = "claimwright-evidence-export/v2"
+    signature = load_private_key(archive.evidence_dir).sign(canonical_json(statement))
+    path.write_bytes(canonical_json({**statement, "signature": signature.hex()}) + b"\n")
+    recompute_manifests(export.bag)
+    assert verify_py(export, "--trusted-key", str(export.key))[0] == 0
+    _rewrite_history(export, _history(export)["checkpoints"][::-1])
+    both_fail(export, cli, CHECKPOINTS, "checkpoint-history", "not strictly increasing")
+
+
+# --- 2. strict types, no unknown fields, bag-info.txt covered ------------------------------------
+
+CHECKPOINT = "data/ledger/checkpoint.json"
+
+
+@pytest.mark.parametrize("field,value", [
+    ("signature", "00" * 64), ("key_id", "ab" * 32), ("time", "2020-01-01T00:00:00Z"),
+    ("type", "claimwright-evidence-checkpoint/v1"), ("origin", "claimwright.evidence/x")])
+def test_an_edited_checkpoint_field_beside_the_note_fails(export: Export, cli, field: str,
+                                                          value: str) -> None:
+    path = export.bag / CHECKPOINT
+    data = json.loads(path.read_text())
+    data[field] = value
+    path.write_bytes(canonical_json(data))
+    recompute_manifests(export.bag)
+    both_fail(export, cli, f"{CHECKPOINT} field {field}", "checkpoint-fields", "signed note")
+
+
+@pytest.mark.parametrize("value", [True, 4.0, "4"])
+def test_a_checkpoint_size_not_an_integer_fails(export: Export, cli, value: object) -> None:
+    path = export.bag / CHECKPOINT
+    data = json.loads(path.read_text())
+    data["tree_size"] = value
+    path.write_text(json.dumps(data))
+    recompute_manifests(export.bag)
+    both_fail(export, cli, CHECKPOINT, "checkpoint-unreadable", "tree_size")
+
+
+@pytest.mark.parametrize("rel", [CHECKPOINT, CHECKPOINTS, "data/ledger/entries.jsonl"])
+def test_an_unknown_field_fails(export: Export, cli, rel: str) -> None:
+    path = export.bag / rel
+    if rel == CHECKPOINTS:
+        data = _history(export)
+        data["checkpoints"][0]["comment"] = "looks fine"
+        path.write_text(json.dumps(data))
+    else:
+        lines = path.read_text().splitlines()
+        first = json.loads(lines[0])
+        first["comment"] = "looks fine"
+        path.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    recompute_manifests(export.bag)
+    both_fail(export, cli, rel, "unknown field 'comment'")
+
+
+@pytest.mark.parametrize("index", ["bool", "float"])
+def test_an_entry_index_given_as_true_or_a_float_fails(export: Export, cli, index: str) -> None:
+    path = export.bag / "data/ledger/entries.jsonl"
+    items = [json.loads(line) for line in path.read_text().splitlines()]
+    n = next(n for n, i in enumerate(items) if i["index"] in (0, 1))
+    items[n]["index"] = bool(items[n]["index"]) if index == "bool" else float(items[n]["index"])
+    path.write_text("".join(json.dumps(i) + "\n" for i in items))
+    recompute_manifests(export.bag)
+    both_fail(export, cli, f"data/ledger/entries.jsonl line {n + 1}", "entry-unreadable",
+              "not a non-negative integer")
+
+
+def test_an_unknown_statement_field_fails(export: Export, cli) -> None:
+    path = export.bag / "data/ledger/export.json"
+    data = json.loads(path.read_text())
+    data["note"] = "approved by the auditor"
+    path.write_bytes(canonical_json(data))
+    recompute_manifests(export.bag)
+    both_fail(export, cli, "data/ledger/export.json", "export-unreadable", "unknown field")
+
+
+@pytest.mark.parametrize("edit", ["description", "identifier", "date", "added line"])
+def test_an_edited_bag_info_fails_even_with_manifests_recomputed(export: Export, cli,
+                                                                 edit: str) -> None:
+    path = export.bag / "bag-info.txt"
+    text = path.read_text()
+    text = {"description": text.replace("claim CLM-1", "claim CLM-2"),
+            "identifier": text.replace("External-Identifier: checkpoint ",
+                                       "External-Identifier: checkpoint 1"),
+            "date": text.replace("Bagging-Date: 2026", "Bagging-Date: 2025"),
+            "added line": text + "Contact-Name: Mallory\n"}[edit]
+    path.write_text(text)
+    recompute_manifests(export.bag)
+    both_fail(export, cli, "bag-info.txt", "bag-info")
+
+
+def test_an_emptied_tag_manifest_leaves_bag_info_unprotected_and_fails(export: Export,
+                                                                        cli) -> None:
+    (export.bag / "tagmanifest-sha256.txt").write_text("")
+    both_fail(export, cli, "bag-info.txt", "bag-file-unlisted", "tagmanifest-sha256.txt")
+
+
+def test_a_tag_file_added_beside_the_bag_fails(export: Export, cli) -> None:
+    (export.bag / "notes.txt").write_text("nothing to see")
+    tags = export.bag / "tagmanifest-sha256.txt"
+    tags.write_text(tags.read_text() + f"{'ab' * 32}  notes.txt\n")
+    both_fail(export, cli, "notes.txt", "bag-file-unexpected")
+    both_fail(export, cli, "tagmanifest-sha256.txt", "bag-manifest-syntax", "notes.txt")
