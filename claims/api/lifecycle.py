@@ -3,7 +3,7 @@ withdraw, list and show. The work is done in :mod:`claims.lifecycle.workflow`.""
 
 from __future__ import annotations
 
-from claims.core.models import FROZEN, Claim, ClaimStatus, Contract
+from claims.core.models import FROZEN, Claim, ClaimStatus, Contract, ceiling_problem
 from claims.lifecycle.bundle import Bundle
 from claims.lifecycle.validation.findings import Finding
 from claims.lifecycle.workflow import (
@@ -13,7 +13,8 @@ from claims.lifecycle.workflow import (
 )
 from claims.store import ImportResult
 
-__all__ = ["FROZEN", "add_contract", "add_invoices", "new_claim", "validate_claim",
+__all__ = ["FROZEN", "add_contract", "add_invoices", "ceiling_problem", "new_claim",
+           "validate_claim",
            "build_claim", "build_claims", "check_buildable", "correct_claim", "findings_for",
            "get_claim", "list_claims", "list_contracts", "parse_period", "target_claims",
            "withdraw_claim",

@@ -33,11 +33,13 @@ def add(ctx: typer.Context,
 
 @app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """List contracts.
+    """List contracts; one whose stored ceiling breaks a rule is named on stderr, not listed.
 
     Example: claims contract list --json
     """
-    contracts = api.list_contracts(workspace_from(ctx))
+    contracts, problems = api.list_contracts(workspace_from(ctx))
+    for problem in problems:  # the others are listed; each one left out is named on stderr
+        typer.echo(f"warning: not listed: {problem}", err=True)
     if as_json:
         emit_json([c.model_dump(mode="json") for c in contracts])
         return

@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from claims.core.money import CURRENCIES, RoundingMode, check_amount, to_decimal
+from claims.core.money import CURRENCIES, RoundingMode, check_amount, read_amount, to_decimal
+from claims.errors import InputError
 
 
 def _amount(value: Any) -> Decimal:
@@ -99,6 +100,30 @@ class Contract(Model):
     claim_types: tuple[str, ...] = Field(description="claim types allowed on this contract")
     extra_documents: tuple[DocumentRule, ...] = Field(
         (), description="documents this contract requires on top of its claim types'")
+
+
+def ceiling_problem(data: dict[str, Any]) -> InputError | None:
+    """The rule a stored contract's ceiling breaks (``data`` as stored: JSON), as the
+    :class:`InputError` naming the contract, ``/ceiling`` and the rule (``amount-range``: above
+    the largest amount, written into the database directly or by an older version), or None.
+    The check is the contract file's own (:func:`claims.core.money.read_amount`)."""
+    currency = data.get("currency")
+    if currency not in CURRENCIES:  # not this rule: the model names an unknown currency
+        return None
+    try:
+        read_amount(data.get("ceiling"), currency, file=f"contract {data.get('number')}",
+                    field="/ceiling")
+    except InputError as err:
+        return err
+    return None
+
+
+def stored_contract(data: dict[str, Any]) -> Contract:
+    """A contract as stored (JSON), read back; :func:`ceiling_problem`'s error when its ceiling
+    breaks a rule (one line, never a pydantic traceback)."""
+    if (problem := ceiling_problem(data)) is not None:
+        raise problem
+    return Contract.model_validate(data)
 
 
 class InvoiceLine(Model):

@@ -31,7 +31,9 @@ from claims.errors import (
 from claims.lifecycle.documents.door import accept_documents
 from claims.lifecycle.documents.stored import from_json
 from claims.lifecycle.intake import load_contract, load_invoices, schema_findings
-from claims.core.models import DEAD, FROZEN, Claim, ClaimStatus, Contract
+from claims.core.models import (
+    DEAD, FROZEN, Claim, ClaimStatus, Contract, ceiling_problem, stored_contract,
+)
 from claims.store import ImportResult
 from claims.lifecycle.validation.findings import Finding, error, has_errors
 from claims.lifecycle.validation.rules import Context, run_rules
@@ -352,9 +354,19 @@ def _finish(ws: Workspace, p: _Pending) -> Bundle:
     return bundle
 
 
-def list_contracts(ws: Workspace) -> list[Contract]:
-    """Every stored contract, by number."""
-    return ws.store.list_contracts()
+def list_contracts(ws: Workspace) -> tuple[list[Contract], list[InputError]]:
+    """Every stored contract that reads, by number, and the error of each one left out
+    because its stored ceiling breaks a rule (:func:`ceiling_problem`, e.g. above the largest
+    amount: written into the database directly or by an older version)."""
+    contracts: list[Contract] = []
+    problems: list[InputError] = []
+    for data in ws.store.contract_data():
+        problem = ceiling_problem(data)
+        if problem is None:
+            contracts.append(stored_contract(data))
+        else:
+            problems.append(problem)
+    return contracts, problems
 
 
 def list_claims(ws: Workspace, status: str | None = None) -> list[Claim]:

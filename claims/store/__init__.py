@@ -25,6 +25,7 @@ from claims.errors import ConflictError, LeaseLost, NotFound
 from claims.core.due import COMPUTED_BASES
 from claims.core.models import (
     DEAD, WITHDRAWABLE, Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice,
+    stored_contract,
 )
 from claims.store.engine import make_engine, migrate, store_errors
 from claims.store.tables import (
@@ -215,12 +216,12 @@ class Store:
             row = s.scalar(select(ContractRow).where(ContractRow.number == number))
             if row is None:
                 raise NotFound("contract", number)
-            return Contract.model_validate(row.data)
+            return stored_contract(row.data)
 
-    def list_contracts(self) -> list[Contract]:
+    def contract_data(self) -> list[dict[str, Any]]:
+        """Every stored contract as stored (JSON), by number: read by the listing."""
         with self.session() as s:
-            rows = s.scalars(select(ContractRow).order_by(ContractRow.number))
-            return [Contract.model_validate(r.data) for r in rows]
+            return [r.data for r in s.scalars(select(ContractRow).order_by(ContractRow.number))]
 
     # -- invoices ----------------------------------------------------------------------------
 
@@ -583,7 +584,7 @@ class Store:
                 .where(ClaimRow.contract_id == row.contract_id, ClaimRow.id < row.id,
                        ClaimRow.status.not_in(DEAD_STATUSES))
                 .order_by(ClaimRow.id))
-            return {"claim": claim, "contract": Contract.model_validate(contract_data),
+            return {"claim": claim, "contract": stored_contract(contract_data),
                     "invoice": Invoice.model_validate(invoice_data),
                     "invoice_changed": bool(row.invoice_hash
                                             and row.invoice_hash != invoice_hash),

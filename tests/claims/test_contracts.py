@@ -1,12 +1,18 @@
 """Contract files are checked against schemas/contract.schema.json with clear errors."""
 
+import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from claims.errors import InputError
 from claims.lifecycle.intake import load_contract
+from claims.store.tables import ContractRow
+from claims.workspace import find_workspace
 
 GOOD = {
     "number": "C-123", "agency": "Ministry of Health", "portal": "sandbox", "currency": "SAR",
@@ -85,8 +91,6 @@ def test_a_period_that_ends_before_it_starts_is_refused(tmp_path: Path) -> None:
 
 
 def test_json_contracts_and_syntax_errors(tmp_path: Path) -> None:
-    import json
-
     (tmp_path / "c.json").write_text(json.dumps(GOOD))
     assert load_contract(tmp_path / "c.json").number == "C-123"
     (tmp_path / "broken.json").write_text("{\"number\": ")
@@ -125,3 +129,40 @@ def test_a_yaml_alias_bomb_and_deep_nesting_are_refused_not_a_hang(tmp_path: Pat
         with pytest.raises(InputError) as err:
             load_contract(deep)
         assert str(err.value) == f"{deep}: nested too deeply [rule: syntax]"
+
+
+def test_contract_list_names_a_stored_ceiling_above_the_largest_amount_and_lists_the_rest(
+        cli, tmp_path: Path) -> None:
+    """A ceiling above the largest amount, written into the database directly (or by an older
+    version): `contract list` was a pydantic traceback; now the others are listed and the one
+    left out is one warning line on stderr naming the contract, /ceiling and the rule."""
+    assert cli("init", str(cli.root), workspace=None).exit_code == 0
+    for number in ("C-1", "C-2"):
+        added = cli("contract", "add", str(write(tmp_path, GOOD | {"number": number}, number)))
+        assert added.exit_code == 0, added.output
+    engine = create_engine(f"sqlite:///{cli.root / 'claims.db'}")
+    with Session(engine) as s, s.begin():
+        row = s.scalars(select(ContractRow).where(ContractRow.number == "C-1")).one()
+        row.ceiling = Decimal("100000000000000")
+        row.data = row.data | {"ceiling": "100000000000000"}
+    engine.dispose()
+    warning = ("warning: not listed: contract C-1: /ceiling: 100000000000000 exceeds the largest "
+               'amount accepted, 99,999,999,999.99 (docs/kpis.md, "Rounding") '
+               "[rule: amount-range]\n")
+    table = cli("contract", "list")
+    assert table.exit_code == 0 and "Traceback" not in table.output
+    assert "C-2" in table.stdout and "C-1" not in table.stdout
+    assert table.stderr == warning
+    as_json = cli("contract", "list", "--json")
+    assert as_json.exit_code == 0 and as_json.stderr == warning
+    assert [c["number"] for c in json.loads(as_json.stdout)] == ["C-2"]
+    # a command that needs the contract itself: the same one line, never a traceback
+    ws = find_workspace(cli.root)
+    try:
+        with pytest.raises(InputError) as err:
+            ws.store.get_contract("C-1")
+        assert f"warning: not listed: {err.value}\n" == warning
+        assert err.value.rule == "amount-range" and err.value.field == "/ceiling"
+        assert ws.store.get_contract("C-2").ceiling == Decimal("1000000.00")
+    finally:
+        ws.close()
