@@ -9,10 +9,16 @@ and no entry may hold more than :data:`~claims.payments.statement.MAX_ENTRY_ELEM
 elements — either is refused with one finding (rule ``xml-size``). Amounts are unsigned, as
 the ISO 20022 schema has them (the sign is ``CdtDbtInd``): a negative ``Amt`` is refused (rule
 ``amount-unsigned``), never read as a credit of minus that much.
+
+The encoding is the XML's own (:func:`xml_encoding`: its byte-order mark, else the width of its
+first ``<``, and its declaration): UTF-8, UTF-16 (LE or BE, with a BOM or without) and
+single-byte encodings are read; any other (UTF-32, Shift_JIS, a name Python does not know, a
+declaration that contradicts the BOM) is refused naming it (rule ``xml-encoding``).
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from collections import Counter
@@ -20,7 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import chain
 from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLPullParser
 
@@ -36,6 +43,76 @@ from claims.payments.statement import (
 _CAMT_NS = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.\d\d\}")
 #: bytes read from the file per feed
 CHUNK = 64 * 1024
+#: byte-order marks, longest first (UTF-32-LE's begins with UTF-16-LE's)
+_BOMS = ((b"\x00\x00\xfe\xff", "UTF-32-BE"), (b"\xff\xfe\x00\x00", "UTF-32-LE"),
+         (b"\xef\xbb\xbf", "UTF-8"), (b"\xfe\xff", "UTF-16-BE"), (b"\xff\xfe", "UTF-16-LE"))
+#: without a BOM, the widths tried (XML 1.0 appendix F: the zero bytes around the first '<')
+_WIDE = (("UTF-32-BE", 4), ("UTF-32-LE", 4), ("UTF-16-BE", 2), ("UTF-16-LE", 2))
+_DECLARED = re.compile(r"""\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"']{1,40})["']""")
+
+
+@dataclass(frozen=True)
+class XmlEncoding:
+    """How a document that starts like XML is encoded: ``family`` by its byte-order mark
+    (``bom``) or by the width its first ``<`` is written in (UTF-8 for any 8-bit encoding),
+    and the name its declaration gives (``encoding="…"``), if any."""
+
+    family: str
+    bom: bool
+    declared: str | None
+
+
+def xml_encoding(head: bytes) -> XmlEncoding | None:
+    """The encoding of a document starting with ``head`` when it starts like XML (its first
+    non-blank character is ``<``, in UTF-8, UTF-16 or UTF-32, with a BOM or without), else
+    None."""
+    bom = next(((mark, name) for mark, name in _BOMS if head.startswith(mark)), None)
+    if bom:
+        family, body = bom[1], head[len(bom[0]):]
+    else:
+        family, body = next(
+            ((name, head) for name, w in _WIDE
+             if head[:len(head) // w * w].decode(name, "replace").lstrip().startswith("<")),
+            ("UTF-8", head))
+    width = 4 if "32" in family else 2 if "16" in family else 1
+    text = body[:len(body) // width * width].decode(family, "replace")
+    if not text.lstrip().startswith("<"):
+        return None
+    declared = _DECLARED.match(text)
+    return XmlEncoding(family, bom is not None, declared[1] if declared else None)
+
+
+def _codec(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def parser_encoding(head: bytes, file: str) -> str | None:
+    """The encoding the XML parser is told to read a document starting with ``head`` in (None:
+    its declaration, else UTF-8); InputError (rule ``xml-encoding``) naming the encoding when
+    it cannot be read (see the module doc) or the declaration contradicts the BOM."""
+    enc = xml_encoding(head)
+    if enc is None or enc.family == "UTF-8" and enc.declared is None:
+        return None
+    how = "byte-order mark" if enc.bom else "first bytes"
+    codec = _codec(enc.declared) if enc.declared else None
+    if enc.family.startswith("UTF-16") and (enc.declared is None or codec in (
+            "utf-16", "utf-16-le", "utf-16-be")):
+        return enc.family.replace("-LE", "LE").replace("-BE", "BE")  # expat's own names
+    if enc.family.startswith("UTF-32"):
+        problem = f"encoded {enc.family} (by its {how})"
+    elif enc.family != "UTF-8":
+        problem = f"encoded {enc.family} (by its {how}) but declared {enc.declared}"
+    elif codec is None:
+        problem = f"encoded {enc.declared} (by its declaration), an encoding Python does not know"
+    elif codec == "utf-8" or len(bytes(range(256)).decode(codec, "replace")) == 256:
+        return None  # expat reads UTF-8 and, through the codec, any single-byte encoding
+    else:
+        problem = f"encoded {enc.declared} (by its declaration)"
+    raise InputError(f"the XML is {problem}, which cannot be read: save the statement as UTF-8 "
+                     "or UTF-16", file=file, field="encoding", rule="xml-encoding")
 
 
 @lru_cache(maxsize=4096)
@@ -75,11 +152,13 @@ def _date(text: str | None, *, file: str, where: str) -> date:
 
 def _events(stream: BinaryIO, file: str) -> Iterator[tuple[str, Element]]:
     """(event, element) pairs of the safe pull parser over ``stream``, with the token guard."""
+    first = stream.read(CHUNK)
     parser = XMLPullParser(events=("start", "end"), _parser=DefusedXMLParser(
-        target=TreeBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True))
+        target=TreeBuilder(), encoding=parser_encoding(first, file), forbid_dtd=True,
+        forbid_entities=True, forbid_external=True))
     pending = 0  # bytes fed since the parser last completed a start or end tag
     try:
-        while chunk := stream.read(CHUNK):
+        for chunk in chain((first,), iter(partial(stream.read, CHUNK), b"")):
             parser.feed(chunk)
             pending += len(chunk)
             got = False
