@@ -8,7 +8,9 @@ guards: no single token (an attribute, a text) may run past
 and no entry may hold more than :data:`~claims.payments.statement.MAX_ENTRY_ELEMENTS`
 elements — either is refused with one finding (rule ``xml-size``). Amounts are unsigned, as
 the ISO 20022 schema has them (the sign is ``CdtDbtInd``): a negative ``Amt`` is refused (rule
-``amount-unsigned``), never read as a credit of minus that much.
+``amount-unsigned``), never read as a credit of minus that much. Only booked entries (``Sts``
+``BOOK``) are read and count in the balance check; the others (pending ``PDNG``, ``INFO``,
+``FUTR``…) are counted per Stmt and status in ``Statement.not_booked``, never dropped unsaid.
 
 The encoding is the XML's own (:func:`xml_encoding`: its byte-order mark, else the width of its
 first ``<``, and its declaration): UTF-8, UTF-16 (LE or BE, with a BOM or without) and
@@ -28,7 +30,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache, partial
 from itertools import chain
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLPullParser
 
 from defusedxml import DefusedXmlException
@@ -48,6 +50,10 @@ _BOMS = ((b"\x00\x00\xfe\xff", "UTF-32-BE"), (b"\xff\xfe\x00\x00", "UTF-32-LE"),
          (b"\xef\xbb\xbf", "UTF-8"), (b"\xfe\xff", "UTF-16-BE"), (b"\xff\xfe", "UTF-16-LE"))
 #: without a BOM, the widths tried (XML 1.0 appendix F: the zero bytes around the first '<')
 _WIDE = (("UTF-32-BE", 4), ("UTF-32-LE", 4), ("UTF-16-BE", 2), ("UTF-16-LE", 2))
+#: why an entry the bank has not booked is left out, by its status (ExternalEntryStatus1Code);
+#: any other status is named as it is. Only ``BOOK`` entries are payments and count in balances.
+NOT_BOOKED = {"PDNG": "pending: not booked yet", "INFO": "information only: never booked",
+              "FUTR": "future: booked on a later date"}
 _DECLARED = re.compile(r"""\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"']{1,40})["']""")
 
 
@@ -196,6 +202,7 @@ def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
 
 def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine]:
     seen: Counter[bytes] = Counter()
+    unbooked: Counter[str] = Counter()  # the Stmt's entries not booked, per status
     depth = s_no = n_no = inside = 0
     net = Decimal(0)  # the booked entries of the Stmt being read, credits less debits
     stmt: Element | None = None
@@ -207,7 +214,7 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 raise InputError(f"root element {el.tag!r} is not a camt.053 Document",
                                  file=file, rule="camt053-namespace")
             if depth == 3 and name == "Stmt":
-                stmt, s_no, n_no, net = el, s_no + 1, 0, Decimal(0)
+                stmt, s_no, n_no, net, unbooked = el, s_no + 1, 0, Decimal(0), Counter()
             if inside:
                 inside += 1
                 if inside > MAX_ENTRY_ELEMENTS:
@@ -219,16 +226,21 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
             continue
         depth -= 1
         if depth == 3 and name == "Ntry" and stmt is not None:
-            inside = 0
+            inside, where = 0, f"Stmt[{s_no}]/Ntry[{n_no}]"
             if n_no == 1:
                 st.statement_id = _text(stmt, "Id")
                 st.account = iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
-            kind, found = _camt_entry(el, f"Stmt[{s_no}]/Ntry[{n_no}]", file, st.account,
-                                      st.statement_id, seen, _text(stmt, "Acct/Ccy"))
-            net += _booked(el, f"Stmt[{s_no}]/Ntry[{n_no}]", file)
+            status = _status(el, where, file)
+            kind, found = "not booked", []
+            if status == "BOOK":  # the one rule: only booked entries are money (and balances)
+                kind, found = _camt_entry(el, where, file, st.account, st.statement_id, seen,
+                                          _text(stmt, "Acct/Ccy"))
+                net += _booked(el, where, file)
             stmt.remove(el)
             el.clear()
-            if kind == "debit":
+            if kind == "not booked":
+                unbooked[status] += 1
+            elif kind == "debit":
                 st.debits_skipped += 1
             elif kind == "reversal":
                 st.reversals.extend(found)
@@ -236,18 +248,33 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 yield from found
         elif depth == 2 and name == "Stmt" and stmt is not None:
             _check_balances(stmt, net, f"Stmt[{s_no}]", file)
+            st.not_booked.extend(_not_booked(stmt, s_no, unbooked))
             stmt = None
     if s_no == 0:
         raise InputError("no Stmt in BkToCstmrStmt", file=file, field="BkToCstmrStmt/Stmt",
                          rule="camt053-structure")
 
 
+def _status(entry: Element, where: str, file: str) -> str:
+    """An entry's status: ``Sts`` (.001.02 to .07), ``Sts/Cd`` or ``Sts/Prtry`` (.08 on);
+    InputError when it has none (the schema requires one)."""
+    status = _text(entry, "Sts/Cd") or _text(entry, "Sts/Prtry") or _text(entry, "Sts")
+    if not status:
+        raise InputError("the entry has no status (Sts: BOOK, PDNG, INFO or FUTR expected)",
+                         file=file, field=f"{where}/Sts", rule="camt053-structure")
+    return status
+
+
+def _not_booked(stmt: Element, s_no: int, counts: Counter[str]) -> list[dict[str, Any]]:
+    """What a Stmt's entries that are not booked are, per status (see :data:`NOT_BOOKED`)."""
+    return [{"statement": f"Stmt[{s_no}]", "id": _text(stmt, "Id"), "status": status,
+             "entries": count, "reason": NOT_BOOKED.get(
+                 status, f"status {status}: only booked (BOOK) entries are money received")}
+            for status, count in sorted(counts.items())]
+
+
 def _booked(entry: Element, where: str, file: str) -> Decimal:
-    """What a (checked) entry moved on the account: its amount, signed by ``CdtDbtInd``; 0
-    when it is not booked (pending, information only)."""
-    status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
-    if status and status != "BOOK":
-        return Decimal(0)
+    """What a booked entry moved on the account: its amount, signed by ``CdtDbtInd``."""
     amt_el = _find(entry, "Amt")
     amount, _ = read_money(amt_el.text if amt_el is not None else None,
                            amt_el.get("Ccy") if amt_el is not None else None,
@@ -310,12 +337,9 @@ class _CamtEntry:
 def _camt_entry(entry: Element, where: str, file: str, account: str | None,
                 statement_id: str | None, seen: Counter[bytes], account_ccy: str | None = None,
                 ) -> tuple[str, list[StatementLine]]:
-    """(kind, lines) of one entry: kind ``credit`` (``[]`` if not booked), ``debit``, or
-    ``reversal`` (a debit with ``RvslInd`` true: a credit returned, its lines positive). An
-    entry in another currency than its account's (``Acct/Ccy``) is refused."""
-    status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
-    if status and status not in ("BOOK",):
-        return "credit", []  # pending / information-only entries are not money received yet
+    """(kind, lines) of one booked entry: kind ``credit``, ``debit``, or ``reversal`` (a debit
+    with ``RvslInd`` true: a credit returned, its lines positive). An entry in another
+    currency than its account's (``Acct/Ccy``) is refused."""
     indicator = _text(entry, "CdtDbtInd")
     if indicator not in ("CRDT", "DBIT"):
         raise InputError(f"CdtDbtInd {indicator!r} is not CRDT or DBIT", file=file,
