@@ -44,6 +44,10 @@ def import_(ctx: typer.Context,
                f"{summary.already_known} already known, {summary.debits_skipped} debit(s) "
                f"skipped; applied {summary.applied}, to review {summary.review}, unmatched "
                f"{summary.unmatched}{' (dry run: nothing kept)' if dry_run else ''}")
+    for skip in summary.not_booked:
+        stmt = f"{skip['statement']} ({skip['id']})" if skip["id"] else skip["statement"]
+        typer.echo(f"  not imported: {skip['entries']} {skip['status']} "
+                   f"entr{'y' if skip['entries'] == 1 else 'ies'} of {stmt} ({skip['reason']})")
     if summary.reversed or summary.reversals_review or summary.reversals_unmatched:
         typer.echo(f"  reversals: {summary.reversed} reopened their invoices, "
                    f"{summary.reversals_review} to review, {summary.reversals_unmatched} "

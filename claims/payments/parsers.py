@@ -32,7 +32,7 @@ from claims.core.importers import (
     HEAD_BYTES, STATEMENT_FORMATS, FileImporter, read_head, regular_file,
 )
 from claims.errors import InputError, PluginError
-from claims.payments.parsers_camt import parse_camt053, stream_camt053
+from claims.payments.parsers_camt import parse_camt053, stream_camt053, xml_encoding
 from claims.payments.parsers_mt940 import stream_mt940
 from claims.payments.parsers_csv import (
     CSV_FIELDS, CsvMapping, csv_mapping, parse_csv, stream_csv,
@@ -73,7 +73,9 @@ def _closing(lines: Iterable[StatementLine], fh: BinaryIO) -> Iterator[Statement
 # -- the formats as importers (entry-point group claims.statement_formats) ---------------------
 
 class Camt053Format(FileImporter):
-    """ISO 20022 camt.053: recognised by XML content (the first non-blank byte is ``<``)."""
+    """ISO 20022 camt.053: recognised by XML content (the first non-blank character is ``<``,
+    in UTF-8, UTF-16 or UTF-32, with or without a byte-order mark; see
+    :func:`~claims.payments.parsers_camt.xml_encoding`)."""
 
     name = "camt053"
     description = "ISO 20022 camt.053 bank-to-customer statement (XML)"
@@ -81,9 +83,9 @@ class Camt053Format(FileImporter):
     read_rule = "file-readable"
 
     def matches(self, head: bytes) -> bool:
-        """True if the content starts like XML (after blanks, with or without a BOM)."""
-        head = head.lstrip()
-        return head.startswith(b"<") or head.startswith(b"\xef\xbb\xbf<")
+        """True if the content starts like XML (after blanks, whatever its encoding: one the
+        parser cannot read is then refused naming it, never taken for a CSV)."""
+        return xml_encoding(head) is not None
 
     def extract(self, path: Path, options: Mapping[str, Any]) -> Statement:
         """The statement in ``path``, streamed; see :func:`stream_camt053`."""

@@ -8,11 +8,19 @@ guards: no single token (an attribute, a text) may run past
 and no entry may hold more than :data:`~claims.payments.statement.MAX_ENTRY_ELEMENTS`
 elements — either is refused with one finding (rule ``xml-size``). Amounts are unsigned, as
 the ISO 20022 schema has them (the sign is ``CdtDbtInd``): a negative ``Amt`` is refused (rule
-``amount-unsigned``), never read as a credit of minus that much.
+``amount-unsigned``), never read as a credit of minus that much. Only booked entries (``Sts``
+``BOOK``) are read and count in the balance check; the others (pending ``PDNG``, ``INFO``,
+``FUTR``…) are counted per Stmt and status in ``Statement.not_booked``, never dropped unsaid.
+
+The encoding is the XML's own (:func:`xml_encoding`: its byte-order mark, else the width of its
+first ``<``, and its declaration): UTF-8, UTF-16 (LE or BE, with a BOM or without) and
+single-byte encodings are read; any other (UTF-32, Shift_JIS, a name Python does not know, a
+declaration that contradicts the BOM) is refused naming it (rule ``xml-encoding``).
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from collections import Counter
@@ -20,8 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
-from typing import BinaryIO
+from functools import lru_cache, partial
+from itertools import chain
+from typing import Any, BinaryIO
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLPullParser
 
 from defusedxml import DefusedXmlException
@@ -36,6 +45,80 @@ from claims.payments.statement import (
 _CAMT_NS = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.\d\d\}")
 #: bytes read from the file per feed
 CHUNK = 64 * 1024
+#: byte-order marks, longest first (UTF-32-LE's begins with UTF-16-LE's)
+_BOMS = ((b"\x00\x00\xfe\xff", "UTF-32-BE"), (b"\xff\xfe\x00\x00", "UTF-32-LE"),
+         (b"\xef\xbb\xbf", "UTF-8"), (b"\xfe\xff", "UTF-16-BE"), (b"\xff\xfe", "UTF-16-LE"))
+#: without a BOM, the widths tried (XML 1.0 appendix F: the zero bytes around the first '<')
+_WIDE = (("UTF-32-BE", 4), ("UTF-32-LE", 4), ("UTF-16-BE", 2), ("UTF-16-LE", 2))
+#: why an entry the bank has not booked is left out, by its status (ExternalEntryStatus1Code);
+#: any other status is named as it is. Only ``BOOK`` entries are payments and count in balances.
+NOT_BOOKED = {"PDNG": "pending: not booked yet", "INFO": "information only: never booked",
+              "FUTR": "future: booked on a later date"}
+_DECLARED = re.compile(r"""\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"']{1,40})["']""")
+
+
+@dataclass(frozen=True)
+class XmlEncoding:
+    """How a document that starts like XML is encoded: ``family`` by its byte-order mark
+    (``bom``) or by the width its first ``<`` is written in (UTF-8 for any 8-bit encoding),
+    and the name its declaration gives (``encoding="…"``), if any."""
+
+    family: str
+    bom: bool
+    declared: str | None
+
+
+def xml_encoding(head: bytes) -> XmlEncoding | None:
+    """The encoding of a document starting with ``head`` when it starts like XML (its first
+    non-blank character is ``<``, in UTF-8, UTF-16 or UTF-32, with a BOM or without), else
+    None."""
+    bom = next(((mark, name) for mark, name in _BOMS if head.startswith(mark)), None)
+    if bom:
+        family, body = bom[1], head[len(bom[0]):]
+    else:
+        family, body = next(
+            ((name, head) for name, w in _WIDE
+             if head[:len(head) // w * w].decode(name, "replace").lstrip().startswith("<")),
+            ("UTF-8", head))
+    width = 4 if "32" in family else 2 if "16" in family else 1
+    text = body[:len(body) // width * width].decode(family, "replace")
+    if not text.lstrip().startswith("<"):
+        return None
+    declared = _DECLARED.match(text)
+    return XmlEncoding(family, bom is not None, declared[1] if declared else None)
+
+
+def _codec(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def parser_encoding(head: bytes, file: str) -> str | None:
+    """The encoding the XML parser is told to read a document starting with ``head`` in (None:
+    its declaration, else UTF-8); InputError (rule ``xml-encoding``) naming the encoding when
+    it cannot be read (see the module doc) or the declaration contradicts the BOM."""
+    enc = xml_encoding(head)
+    if enc is None or enc.family == "UTF-8" and enc.declared is None:
+        return None
+    how = "byte-order mark" if enc.bom else "first bytes"
+    codec = _codec(enc.declared) if enc.declared else None
+    if enc.family.startswith("UTF-16") and (enc.declared is None or codec in (
+            "utf-16", "utf-16-le", "utf-16-be")):
+        return enc.family.replace("-LE", "LE").replace("-BE", "BE")  # expat's own names
+    if enc.family.startswith("UTF-32"):
+        problem = f"encoded {enc.family} (by its {how})"
+    elif enc.family != "UTF-8":
+        problem = f"encoded {enc.family} (by its {how}) but declared {enc.declared}"
+    elif codec is None:
+        problem = f"encoded {enc.declared} (by its declaration), an encoding Python does not know"
+    elif codec == "utf-8" or len(bytes(range(256)).decode(codec, "replace")) == 256:
+        return None  # expat reads UTF-8 and, through the codec, any single-byte encoding
+    else:
+        problem = f"encoded {enc.declared} (by its declaration)"
+    raise InputError(f"the XML is {problem}, which cannot be read: save the statement as UTF-8 "
+                     "or UTF-16", file=file, field="encoding", rule="xml-encoding")
 
 
 @lru_cache(maxsize=4096)
@@ -75,11 +158,13 @@ def _date(text: str | None, *, file: str, where: str) -> date:
 
 def _events(stream: BinaryIO, file: str) -> Iterator[tuple[str, Element]]:
     """(event, element) pairs of the safe pull parser over ``stream``, with the token guard."""
+    first = stream.read(CHUNK)
     parser = XMLPullParser(events=("start", "end"), _parser=DefusedXMLParser(
-        target=TreeBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True))
+        target=TreeBuilder(), encoding=parser_encoding(first, file), forbid_dtd=True,
+        forbid_entities=True, forbid_external=True))
     pending = 0  # bytes fed since the parser last completed a start or end tag
     try:
-        while chunk := stream.read(CHUNK):
+        for chunk in chain((first,), iter(partial(stream.read, CHUNK), b"")):
             parser.feed(chunk)
             pending += len(chunk)
             got = False
@@ -117,6 +202,7 @@ def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
 
 def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine]:
     seen: Counter[bytes] = Counter()
+    unbooked: Counter[str] = Counter()  # the Stmt's entries not booked, per status
     depth = s_no = n_no = inside = 0
     net = Decimal(0)  # the booked entries of the Stmt being read, credits less debits
     stmt: Element | None = None
@@ -128,7 +214,7 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 raise InputError(f"root element {el.tag!r} is not a camt.053 Document",
                                  file=file, rule="camt053-namespace")
             if depth == 3 and name == "Stmt":
-                stmt, s_no, n_no, net = el, s_no + 1, 0, Decimal(0)
+                stmt, s_no, n_no, net, unbooked = el, s_no + 1, 0, Decimal(0), Counter()
             if inside:
                 inside += 1
                 if inside > MAX_ENTRY_ELEMENTS:
@@ -140,16 +226,21 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
             continue
         depth -= 1
         if depth == 3 and name == "Ntry" and stmt is not None:
-            inside = 0
+            inside, where = 0, f"Stmt[{s_no}]/Ntry[{n_no}]"
             if n_no == 1:
                 st.statement_id = _text(stmt, "Id")
                 st.account = iban(_text(stmt, "Acct/Id/IBAN")) or _text(stmt, "Acct/Id/Othr/Id")
-            kind, found = _camt_entry(el, f"Stmt[{s_no}]/Ntry[{n_no}]", file, st.account,
-                                      st.statement_id, seen, _text(stmt, "Acct/Ccy"))
-            net += _booked(el, f"Stmt[{s_no}]/Ntry[{n_no}]", file)
+            status = _status(el, where, file)
+            kind, found = "not booked", []
+            if status == "BOOK":  # the one rule: only booked entries are money (and balances)
+                kind, found = _camt_entry(el, where, file, st.account, st.statement_id, seen,
+                                          _text(stmt, "Acct/Ccy"))
+                net += _booked(el, where, file)
             stmt.remove(el)
             el.clear()
-            if kind == "debit":
+            if kind == "not booked":
+                unbooked[status] += 1
+            elif kind == "debit":
                 st.debits_skipped += 1
             elif kind == "reversal":
                 st.reversals.extend(found)
@@ -157,18 +248,33 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 yield from found
         elif depth == 2 and name == "Stmt" and stmt is not None:
             _check_balances(stmt, net, f"Stmt[{s_no}]", file)
+            st.not_booked.extend(_not_booked(stmt, s_no, unbooked))
             stmt = None
     if s_no == 0:
         raise InputError("no Stmt in BkToCstmrStmt", file=file, field="BkToCstmrStmt/Stmt",
                          rule="camt053-structure")
 
 
+def _status(entry: Element, where: str, file: str) -> str:
+    """An entry's status: ``Sts`` (.001.02 to .07), ``Sts/Cd`` or ``Sts/Prtry`` (.08 on);
+    InputError when it has none (the schema requires one)."""
+    status = _text(entry, "Sts/Cd") or _text(entry, "Sts/Prtry") or _text(entry, "Sts")
+    if not status:
+        raise InputError("the entry has no status (Sts: BOOK, PDNG, INFO or FUTR expected)",
+                         file=file, field=f"{where}/Sts", rule="camt053-structure")
+    return status
+
+
+def _not_booked(stmt: Element, s_no: int, counts: Counter[str]) -> list[dict[str, Any]]:
+    """What a Stmt's entries that are not booked are, per status (see :data:`NOT_BOOKED`)."""
+    return [{"statement": f"Stmt[{s_no}]", "id": _text(stmt, "Id"), "status": status,
+             "entries": count, "reason": NOT_BOOKED.get(
+                 status, f"status {status}: only booked (BOOK) entries are money received")}
+            for status, count in sorted(counts.items())]
+
+
 def _booked(entry: Element, where: str, file: str) -> Decimal:
-    """What a (checked) entry moved on the account: its amount, signed by ``CdtDbtInd``; 0
-    when it is not booked (pending, information only)."""
-    status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
-    if status and status != "BOOK":
-        return Decimal(0)
+    """What a booked entry moved on the account: its amount, signed by ``CdtDbtInd``."""
     amt_el = _find(entry, "Amt")
     amount, _ = read_money(amt_el.text if amt_el is not None else None,
                            amt_el.get("Ccy") if amt_el is not None else None,
@@ -231,12 +337,9 @@ class _CamtEntry:
 def _camt_entry(entry: Element, where: str, file: str, account: str | None,
                 statement_id: str | None, seen: Counter[bytes], account_ccy: str | None = None,
                 ) -> tuple[str, list[StatementLine]]:
-    """(kind, lines) of one entry: kind ``credit`` (``[]`` if not booked), ``debit``, or
-    ``reversal`` (a debit with ``RvslInd`` true: a credit returned, its lines positive). An
-    entry in another currency than its account's (``Acct/Ccy``) is refused."""
-    status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
-    if status and status not in ("BOOK",):
-        return "credit", []  # pending / information-only entries are not money received yet
+    """(kind, lines) of one booked entry: kind ``credit``, ``debit``, or ``reversal`` (a debit
+    with ``RvslInd`` true: a credit returned, its lines positive). An entry in another
+    currency than its account's (``Acct/Ccy``) is refused."""
     indicator = _text(entry, "CdtDbtInd")
     if indicator not in ("CRDT", "DBIT"):
         raise InputError(f"CdtDbtInd {indicator!r} is not CRDT or DBIT", file=file,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -18,9 +19,10 @@ from functools import lru_cache
 from typing import Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from claims.core.config import text_encoding
-
+from claims.core.money import CURRENCIES
 from claims.errors import InputError
 from claims.payments.statement import (
     MAX_TOKEN_BYTES, Statement, StatementLine, clean, iban, read_money, stable_id,
@@ -28,6 +30,18 @@ from claims.payments.statement import (
 
 CSV_FIELDS = ("date", "amount", "currency", "payer_name", "payer_iban", "reference",
               "remittance", "id")
+#: the strptime directives a date column may use: day, month (number or English name), year,
+#: day of the year, and a time of day after the date
+DATE_DIRECTIVES = frozenset("dmbByYjHMS%")
+#: a date and time every date format must write and read back as the same date
+_SAMPLE = datetime(2026, 11, 20, 13, 45, 30)
+#: the rules a mapping is checked by, beyond its types (each also the error's pydantic type)
+_RULES = ("csv-column-name", "csv-column-once", "currency-known", "csv-date-format")
+
+
+def _refuse(rule: str, field: str, message: str) -> PydanticCustomError:
+    """A mapping's validation error naming its ``field`` and ``rule`` (see :func:`csv_mapping`)."""
+    return PydanticCustomError(rule, "{message}", {"field": field, "message": message})
 
 
 class CsvMapping(BaseModel):
@@ -50,6 +64,52 @@ class CsvMapping(BaseModel):
     def _known_encoding(cls, name: str) -> str:
         return text_encoding(name)
 
+    @field_validator("columns")
+    @classmethod
+    def _column_names(cls, columns: dict[str, str]) -> dict[str, str]:
+        """A column name is printable text without quotes; each column maps one field."""
+        used: dict[str, str] = {}
+        for field, name in columns.items():
+            if not name.strip() or '"' in name or not name.isprintable() or len(name) > 200:
+                raise _refuse("csv-column-name", f"columns.{field}", f"{name!r} is no column "
+                              "name: printable text without quotes (\"), not blank, at most 200 "
+                              "characters")
+            if name in used:
+                raise _refuse("csv-column-once", f"columns.{field}", f"column {name!r} is "
+                              f"already mapped to {used[name]}: a column is used once")
+            used[name] = field
+        return columns
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, code: str | None) -> str | None:
+        if code is None:
+            return None
+        if code.strip().upper() not in CURRENCIES:
+            raise _refuse("currency-known", "currency", f"{code!r} is no currency: an ISO 4217 "
+                          f"code of three letters known here ({', '.join(CURRENCIES)})")
+        return code.strip().upper()
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, fmt: str) -> str:
+        """Only :data:`DATE_DIRECTIVES`, and a sample date written and read back unchanged."""
+        unknown = sorted({f"%{d}" for d in re.findall(r"%(.?)", fmt, re.S)
+                          if d not in DATE_DIRECTIVES})
+        if unknown:
+            raise _refuse("csv-date-format", "date_format", f"{fmt!r} uses {', '.join(unknown)}: "
+                          "a date format uses only "
+                          f"{' '.join('%' + d for d in sorted(DATE_DIRECTIVES))}")
+        try:
+            back = datetime.strptime(_SAMPLE.strftime(fmt), fmt).date()
+        except ValueError:
+            back = None
+        if back != _SAMPLE.date():
+            raise _refuse("csv-date-format", "date_format", f"{fmt!r} does not read back the "
+                          f"date it writes ({_SAMPLE:%Y-%m-%d} as {_SAMPLE.strftime(fmt)!r}): a "
+                          "date format needs the day, the month and the year")
+        return fmt
+
 
 def csv_mapping(data: dict[str, Any], *, file: str = "<mapping>") -> CsvMapping:
     """Validate a mapping (e.g. read from JSON); a clear error names the bad field."""
@@ -57,8 +117,10 @@ def csv_mapping(data: dict[str, Any], *, file: str = "<mapping>") -> CsvMapping:
         mapping = CsvMapping.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        raise InputError(first["msg"].removeprefix("Value error, "), file=file,
-                         field=".".join(map(str, first["loc"])), rule="csv-mapping") from None
+        rule = first["type"] if first["type"] in _RULES else "csv-mapping"
+        field = (first.get("ctx") or {}).get("field") or ".".join(map(str, first["loc"]))
+        raise InputError(first["msg"].removeprefix("Value error, "), file=file, field=field,
+                         rule=rule) from None
     missing = [f for f in ("date", "amount") if f not in mapping.columns]
     if missing:
         raise InputError(f"the mapping must name the {' and '.join(missing)} column(s)",

@@ -57,6 +57,9 @@ class ImportSummary:
     duplicate: bool = False
     lines: int = 0
     debits_skipped: int = 0
+    #: entries left out because the bank has not booked them (pending…), per statement and
+    #: status: ``{statement, id, status, entries, reason}`` (Statement.not_booked)
+    not_booked: list[dict[str, Any]] = field(default_factory=list)
     added: int = 0
     already_known: int = 0
     applied: int = 0
@@ -355,6 +358,7 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
             summary.duplicate = True
             summary.lines = summary.already_known = sum(1 for _ in statement.lines)
             summary.debits_skipped = statement.debits_skipped
+            summary.not_booked = statement.not_booked
             return summary
         record = StatementImportRow(sha256=digest, filename=path.name, format=statement.format,
                                     lines=0, actor=actor)
@@ -363,7 +367,8 @@ def import_statement(store: Store, path: Path, *, fmt: str | None = None,
         record_id = record.id
         _import_lines(s, statement.lines, statement.format, settings, actor, record_id, summary,
                       today)
-        summary.debits_skipped = statement.debits_skipped
+        summary.debits_skipped, summary.not_booked = (statement.debits_skipped,
+                                                      statement.not_booked)
         s.execute(update(StatementImportRow).where(StatementImportRow.id == record_id)
                   .values(added=summary.added, lines=summary.lines, account=statement.account,
                           statement_id=statement.statement_id))

@@ -3,8 +3,9 @@ field readers the parsers share (money, IBAN, text, a stable id for a line witho
 
 A :class:`Statement` may be *streamed*: the built-in camt.053 and CSV parsers return one whose
 ``lines`` is an iterator reading the file as it goes (memory flat in the number of lines), and
-whose ``debits_skipped``, ``reversals``, ``account`` and ``statement_id`` are complete once
-``lines`` is exhausted. :meth:`Statement.materialize` reads it whole (small files, tests).
+whose ``debits_skipped``, ``not_booked``, ``reversals``, ``account`` and ``statement_id`` are
+complete once ``lines`` is exhausted. :meth:`Statement.materialize` reads it whole (small files,
+tests).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any
 
 from claims.core.money import CURRENCIES, read_amount
 from claims.core.moments import check_date
@@ -120,6 +121,9 @@ class Statement:
     reversals: SpooledLines = field(default_factory=SpooledLines)
     #: True when the bank marked them as reversals; False for CSV negative lines (candidates)
     reversals_marked: bool = True
+    #: entries left out because the bank has not booked them (camt.053 ``Sts`` other than
+    #: BOOK), per statement and status: ``{statement, id, status, entries, reason}``
+    not_booked: list[dict[str, Any]] = field(default_factory=list)
 
     def materialize(self) -> Statement:
         """This statement with ``lines`` read into a list (every field then final)."""
