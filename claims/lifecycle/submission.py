@@ -43,10 +43,13 @@ import structlog
 from claims.core.models import Claim, ClaimStatus
 from pydantic import BaseModel, ValidationError
 
-from claims.errors import ClaimsError, ConflictError, InputError, LeaseLost, PortalUnreachable
+from claims.errors import (
+    ClaimsError, ConflictError, EvidenceFailed, InputError, LeaseLost, PortalUnreachable,
+)
 from claims.lifecycle.leases import Heartbeat, Lease, holder, release, take_lease, worker_id
 from portals.base import (
-    BrowserOptions, PackageFile, PortalAdapter, PortalCredentials, SubmissionPackage, check_package,
+    BrowserOptions, PackageFile, PortalAdapter, PortalCredentials, Receipt, SubmissionPackage,
+    check_package,
 )
 from portals.errors import (
     AlreadySubmitted, AuthenticationFailed, BrowserNotFound, NotSupported, OutcomeUnknown,
@@ -55,7 +58,9 @@ from portals.errors import (
 from portals.registry import load_adapter
 from portals.totp import TotpSpec
 
-if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+if TYPE_CHECKING:  # only types here: the workspace composes this slice
+    from sqlalchemy import Connection
+
     from claims.workspace import Workspace
 
 log = structlog.get_logger("claims.lifecycle.submission")
@@ -135,10 +140,11 @@ def _evidence_dir(ws: Workspace, claim_id: int) -> Path:
 
 
 def _record_evidence(ws: Workspace, claim_id: int, kind: str, metadata: dict[str, Any],
-                     files: dict[str, Path] | None = None) -> None:
-    """Record in the evidence archive when it is installed, else a manifest beside the files."""
+                     files: dict[str, Path] | None = None,
+                     within: Callable[[Connection], Any] | None = None) -> None:
+    """Record in the evidence archive; ``within(conn)``: a claim write committed with it."""
     ws.record_evidence(kind=kind, claim=str(claim_id), metadata=metadata,
-                          files=files or {})
+                       files=files or {}, within=within)
 
 
 @dataclass
@@ -288,21 +294,37 @@ def _file(job: _Job, package: SubmissionPackage) -> Outcome:
     files = _screens(evidence)
     if receipt.receipt_pdf:
         files["receipt.pdf"] = Path(receipt.receipt_pdf)
-    # filed: the lease is given back in the same write (one transaction fewer per claim)
-    ws.store.record_event(job.id, "submission.finished", status=ClaimStatus.SUBMITTED,
-                          actor=ws.actor, detail={"reference": receipt.reference,
-                                                  "submitted_at": receipt.submitted_at,
-                                                  "message": receipt.portal_message},
-                          portal_reference=receipt.reference,
-                          release=job.lease.owner if job.lease is not None else None)
-    if job.lease is not None:
-        job.lease.released = True
-    _record_evidence(ws, job.id, "submission.finished",
-                     {"reference": receipt.reference,
-                      "submitted_at": receipt.submitted_at.isoformat(),
-                      "portal_message": receipt.portal_message}, files)
+    _finished(job, receipt, files)
     return Outcome(job.id, ClaimStatus.SUBMITTED.value, receipt.reference,
                    receipt.portal_message)
+
+
+def _finished(job: _Job, receipt: Receipt, files: dict[str, Path]) -> None:
+    """Filed: the claim SUBMITTED with its reference and the lease given back, committed in the
+    transaction of its ``submission.finished`` evidence (one transaction per claim, not two;
+    its files are made durable before). Should the evidence fail, the claim still says
+    SUBMITTED (written alone), and the failure is raised."""
+    ws = job.ws
+
+    def submitted(conn: Connection | None) -> None:
+        ws.store.record_event(job.id, "submission.finished", status=ClaimStatus.SUBMITTED,
+                              actor=ws.actor, detail={"reference": receipt.reference,
+                                                      "submitted_at": receipt.submitted_at,
+                                                      "message": receipt.portal_message},
+                              portal_reference=receipt.reference, conn=conn,
+                              release=job.lease.owner if job.lease is not None else None)
+
+    try:
+        _record_evidence(ws, job.id, "submission.finished",
+                         {"reference": receipt.reference,
+                          "submitted_at": receipt.submitted_at.isoformat(),
+                          "portal_message": receipt.portal_message}, files, within=submitted)
+    except EvidenceFailed:
+        if ws.store.get_claim_brief(job.id).status is not ClaimStatus.SUBMITTED:
+            submitted(None)  # rolled back with the evidence: written alone
+        raise
+    if job.lease is not None:
+        job.lease.released = True
 
 
 def _portal_error(job: _Job, err: PortalError, evidence: Path) -> Outcome:
