@@ -9,11 +9,13 @@ import copy
 import functools
 import getpass
 import os
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+from sqlalchemy import Connection
 
 from claims.errors import EvidenceFailed, WorkspaceError
 from evidence import BlobBatch, Entry, EvidenceArchive, EvidenceError, Staged, init_keys
@@ -114,11 +116,13 @@ class Workspace:
 
     def record_evidence(self, *, kind: str, claim: str | None, metadata: dict[str, Any],
                         files: dict[str, Path | bytes | Staged] | None = None,
-                        batch: BlobBatch | None = None) -> Entry:
+                        batch: BlobBatch | None = None,
+                        within: Callable[[Connection], Any] | None = None) -> Entry:
         """Append one evidence event (with its files as blobs); returns the ledger entry.
 
         The files are written as one batch (``batch``, if the caller staged some already)
-        made durable by one flush before the entry is committed.
+        made durable by one flush before the entry is committed. ``within(conn)`` is a write
+        committed in the entry's own transaction (see :meth:`EvidenceArchive.record`).
 
         The one place ``claims`` writes evidence. Metadata must carry no secrets: the archive
         refuses keys that look like one. :meth:`close` signs a checkpoint over what was recorded.
@@ -126,7 +130,7 @@ class Workspace:
         try:
             entry = self.evidence.record(kind=kind, claim=claim, actor=self.actor,
                                          metadata=metadata, files=files or {},
-                                         batch=batch)
+                                         batch=batch, within=within)
         except EvidenceError as err:
             raise EvidenceFailed(f"evidence not recorded ({kind}): {err}") from err
         except OSError as err:  # a full disk, a read-only folder: one line, not a traceback

@@ -81,7 +81,8 @@ class EvidenceArchive:
 
     def record(self, kind: str, claim: str | None, actor: str, metadata: dict[str, Any],
                files: Mapping[str, Path | bytes | Staged] | None = None, *,
-               seal: bool = False, batch: BlobBatch | None = None) -> Entry:
+               seal: bool = False, batch: BlobBatch | None = None,
+               within: Callable[[Connection], Any] | None = None) -> Entry:
         """Store ``files`` as blobs and append one event to the ledger; return the entry.
 
         ``files`` maps a name (``"receipt.pdf"``, ``"step-3.png"``) to a path, bytes, or a
@@ -91,6 +92,10 @@ class EvidenceArchive:
         checkpoint ending with this event is signed in the same transaction (and sent to the
         witnesses). Raises :class:`MetadataError` (or :class:`SecretInMetadata`) before anything
         is written, and :class:`~evidence.errors.LogRewritten` if sealing finds a rewritten log.
+
+        ``within(conn)`` runs in the entry's own transaction, once the entry is in: the caller's
+        write that must commit with the entry or not at all (e.g. a claim's status), in one
+        commit instead of two. Whatever it raises rolls the entry back and is raised as is.
         """
         if not KIND_RE.match(kind or ""):
             raise MetadataError("kind", f"{kind!r} is not a dotted lower-case event kind")
@@ -114,8 +119,13 @@ class EvidenceArchive:
                                    "prev_claim_leaf": previous.hex() if previous else None})
             return leaf, {"kind": kind, "claim": claim, "recorded_at": when}
 
+        def after(conn: Connection) -> Any:
+            if within is not None:
+                within(conn)
+            return self._seal_in(conn) if seal else None
+
         _, leaf, leaf_hash, sealed = ledger.append(
-            self.engine, claim, make_leaf, after=self._seal_in if seal else None)
+            self.engine, claim, make_leaf, after=after if seal or within else None)
         if journal is not None:   # committed: its blobs are referenced now
             journal.unlink(missing_ok=True)
         if sealed is not None:

@@ -16,6 +16,11 @@ from portals.errors import PortalError
 
 GROUP = "claims.portals"
 
+#: Adapter classes already found, by name, for this process: reading the entry points
+#: (every installed distribution's metadata) costs milliseconds, and a run asks per claim.
+#: Only successes are kept, so an adapter installed later is still found by name.
+_LOADED: dict[str, type[PortalAdapter]] = {}
+
 
 class UnknownAdapter(PortalError, LookupError):
     """No adapter is registered under that name.
@@ -44,11 +49,17 @@ def available_adapters() -> list[str]:
 
 
 def load_adapter(name: str) -> type[PortalAdapter]:
-    """The adapter class registered as ``name``; UnknownAdapter (with a suggestion) otherwise."""
+    """The adapter class registered as ``name``; UnknownAdapter (with a suggestion) otherwise.
+
+    Found once per process and then kept (``_LOADED``); failures are not kept.
+    """
+    if name in _LOADED:
+        return _LOADED[name]
     eps = _entry_points()
     if name not in eps:
         raise UnknownAdapter(name, sorted(eps))
     cls = eps[name].load()
     if not (isinstance(cls, type) and issubclass(cls, PortalAdapter)):
         raise PortalError(f"entry point {name!r} ({eps[name].value}) is not a PortalAdapter")
+    _LOADED[name] = cls
     return cls

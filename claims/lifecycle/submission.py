@@ -41,21 +41,21 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from claims.core.models import Claim, ClaimStatus
-from pydantic import BaseModel, ValidationError
 
-from claims.errors import ClaimsError, ConflictError, InputError, LeaseLost, PortalUnreachable
-from claims.lifecycle.leases import Heartbeat, Lease, holder, release, take_lease, worker_id
-from portals.base import (
-    BrowserOptions, PackageFile, PortalAdapter, PortalCredentials, SubmissionPackage, check_package,
+from claims.errors import (
+    ClaimsError, ConflictError, EvidenceFailed, InputError, LeaseLost, PortalUnreachable,
 )
+from claims.lifecycle.leases import Heartbeat, Lease, holder, release, take_lease, worker_id
+from portals.base import PackageFile, PortalAdapter, Receipt, SubmissionPackage, check_package
 from portals.errors import (
     AlreadySubmitted, AuthenticationFailed, BrowserNotFound, NotSupported, OutcomeUnknown,
     PortalError, PortalRejected, PortalTimeout, PortalUnavailable,
 )
-from portals.registry import load_adapter
-from portals.totp import TotpSpec
+from claims.lifecycle.adapters import adapter_settings, default_adapter_factory  # noqa: F401
 
-if TYPE_CHECKING:  # only a type here: the workspace composes this slice
+if TYPE_CHECKING:  # only types here: the workspace composes this slice
+    from sqlalchemy import Connection
+
     from claims.workspace import Workspace
 
 log = structlog.get_logger("claims.lifecycle.submission")
@@ -135,10 +135,11 @@ def _evidence_dir(ws: Workspace, claim_id: int) -> Path:
 
 
 def _record_evidence(ws: Workspace, claim_id: int, kind: str, metadata: dict[str, Any],
-                     files: dict[str, Path] | None = None) -> None:
-    """Record in the evidence archive when it is installed, else a manifest beside the files."""
+                     files: dict[str, Path] | None = None,
+                     within: Callable[[Connection], Any] | None = None) -> None:
+    """Record in the evidence archive; ``within(conn)``: a claim write committed with it."""
     ws.record_evidence(kind=kind, claim=str(claim_id), metadata=metadata,
-                          files=files or {})
+                       files=files or {}, within=within)
 
 
 @dataclass
@@ -238,71 +239,109 @@ def _reconcile(job: _Job) -> Outcome | None:
     return None
 
 
-def _fenced_intent(job: _Job, attempts: int, resubmission: bool) -> Callable[[], None]:
+@dataclass
+class _Intent:
     """The ``on_final_submit`` hook: the intent is durable before the click, and written only
-    while this worker holds the lease (else LeaseLost, and the adapter does not click)."""
+    while this worker holds the lease (else LeaseLost, and the adapter does not click).
 
-    def on_final_submit() -> None:
+    The claim's SUBMITTING (with its attempt count) is written inside the transaction of its
+    ``submission.started`` evidence: one commit right before the final request, not two. An
+    attempt stopped before it (a portal error, a lost lease) records ``submission.started``
+    on its own, marked ``final_request_sent: false`` (:meth:`unsent`)."""
+
+    job: _Job
+    attempts: int
+    resubmission: bool
+    started: dict[str, Any]
+    written: bool = False
+
+    def __call__(self) -> None:
+        job = self.job
         job.check()
-        started = time.monotonic()
+        began = time.monotonic()
         fence = job.lease.fence() if job.lease is not None else None
-        job.ws.store.record_event(job.id, "submission.intent", status=ClaimStatus.SUBMITTING,
-                                  actor=job.ws.actor, fence=fence,
-                                  detail={"attempt": attempts, "resubmission": resubmission},
-                                  attempts=attempts)
+
+        def submitting(conn: Connection) -> None:
+            job.ws.store.record_event(job.id, "submission.intent", status=ClaimStatus.SUBMITTING,
+                                      actor=job.ws.actor, fence=fence, conn=conn,
+                                      detail={"attempt": self.attempts,
+                                              "resubmission": self.resubmission},
+                                      attempts=self.attempts)
+
+        _record_evidence(job.ws, job.id, "submission.started", self.started, within=submitting)
+        self.written = True
         if job.lease is None:
             return
-        took = time.monotonic() - started
-        job.lease.deadline = max(job.lease.deadline, started + job.lease.ttl.total_seconds())
+        took = time.monotonic() - began
+        job.lease.deadline = max(job.lease.deadline, began + job.lease.ttl.total_seconds())
         if took > job.lease.ttl.total_seconds() / 3:
             # paused or stalled around the write: the lease may have lapsed since; do not click
             # (the intent stays: the claim is reconciled by a lookup, never filed blind)
             raise LeaseLost(job.id, job.lease.owner, f"the fenced write took {took:.1f} s")
 
-    return on_final_submit
+    def unsent(self) -> None:
+        """The attempt's ``submission.started`` when it stopped before its intent."""
+        if not self.written:
+            _record_evidence(self.job.ws, self.job.id, "submission.started",
+                             self.started | {"final_request_sent": False})
 
 
 def _file(job: _Job, package: SubmissionPackage) -> Outcome:
     """Run the adapter's wizard and final click; map what happens to the claim's status."""
     ws, claim = job.ws, job.claim
-    resubmission = claim.portal_reference is not None
     evidence = _evidence_dir(ws, job.id)
     # the lease read the count when it was taken (one query fewer per claim)
     attempts = (job.lease.attempts if job.lease is not None
                 else ws.store.get_claim_attempts(job.id)) + 1
-    on_final_submit = _fenced_intent(job, attempts, resubmission)
-    _record_evidence(ws, job.id, "submission.started",
-                     {"attempt": attempts, "invoice": claim.invoice_number,
-                      "contract": claim.contract_number, "files": len(package.files),
-                      "resubmission_of": claim.portal_reference})
+    on_final_submit = _Intent(job, attempts, claim.portal_reference is not None, {
+        "attempt": attempts, "invoice": claim.invoice_number,
+        "contract": claim.contract_number, "files": len(package.files),
+        "resubmission_of": claim.portal_reference})
     try:
         if claim.portal_reference is not None:
             receipt = job.adapter.resubmit(claim.portal_reference, package, evidence,
                                            on_final_submit)
         else:
             receipt = job.adapter.submit(package, evidence, on_final_submit)
-    except AuthenticationFailed:
-        raise
-    except PortalError as err:
+    except (PortalError, LeaseLost) as err:
+        on_final_submit.unsent()
+        if isinstance(err, AuthenticationFailed) or not isinstance(err, PortalError):
+            raise
         return _portal_error(job, err, evidence)
     files = _screens(evidence)
     if receipt.receipt_pdf:
         files["receipt.pdf"] = Path(receipt.receipt_pdf)
-    # filed: the lease is given back in the same write (one transaction fewer per claim)
-    ws.store.record_event(job.id, "submission.finished", status=ClaimStatus.SUBMITTED,
-                          actor=ws.actor, detail={"reference": receipt.reference,
-                                                  "submitted_at": receipt.submitted_at,
-                                                  "message": receipt.portal_message},
-                          portal_reference=receipt.reference,
-                          release=job.lease.owner if job.lease is not None else None)
-    if job.lease is not None:
-        job.lease.released = True
-    _record_evidence(ws, job.id, "submission.finished",
-                     {"reference": receipt.reference,
-                      "submitted_at": receipt.submitted_at.isoformat(),
-                      "portal_message": receipt.portal_message}, files)
+    _finished(job, receipt, files)
     return Outcome(job.id, ClaimStatus.SUBMITTED.value, receipt.reference,
                    receipt.portal_message)
+
+
+def _finished(job: _Job, receipt: Receipt, files: dict[str, Path]) -> None:
+    """Filed: the claim SUBMITTED with its reference and the lease given back, committed in the
+    transaction of its ``submission.finished`` evidence (one transaction per claim, not two;
+    its files are made durable before). Should the evidence fail, the claim still says
+    SUBMITTED (written alone), and the failure is raised."""
+    ws = job.ws
+
+    def submitted(conn: Connection | None) -> None:
+        ws.store.record_event(job.id, "submission.finished", status=ClaimStatus.SUBMITTED,
+                              actor=ws.actor, detail={"reference": receipt.reference,
+                                                      "submitted_at": receipt.submitted_at,
+                                                      "message": receipt.portal_message},
+                              portal_reference=receipt.reference, conn=conn,
+                              release=job.lease.owner if job.lease is not None else None)
+
+    try:
+        _record_evidence(ws, job.id, "submission.finished",
+                         {"reference": receipt.reference,
+                          "submitted_at": receipt.submitted_at.isoformat(),
+                          "portal_message": receipt.portal_message}, files, within=submitted)
+    except EvidenceFailed:
+        if ws.store.get_claim_brief(job.id).status is not ClaimStatus.SUBMITTED:
+            submitted(None)  # rolled back with the evidence: written alone
+        raise
+    if job.lease is not None:
+        job.lease.released = True
 
 
 def _portal_error(job: _Job, err: PortalError, evidence: Path) -> Outcome:
@@ -517,57 +556,3 @@ def lease_ttl(ws: Workspace) -> timedelta:
     600). The heartbeat renews it every third of that while the worker lives; after it a
     crashed (or paused) worker's claim is taken up and reconciled."""
     return timedelta(seconds=ws.settings.lease.seconds)
-
-def default_adapter_factory(ws: Workspace, portal: str) -> PortalAdapter:
-    """The adapter registered for ``portal``, configured from claims.toml."""
-    cls = load_adapter(portal)
-    settings = ws.settings.portals.get(portal)
-    if settings is None:
-        raise InputError(f"no [portals.{portal}] table", file=str(ws.config_path),
-                         field=f"portals.{portal}", rule="portal-configured")
-    if settings.password is None:
-        raise InputError("no password reference", file=str(ws.config_path),
-                         field=f"portals.{portal}.password", rule="secret-reference")
-    try:
-        totp = TotpSpec(algorithm=settings.totp_algorithm, digits=settings.totp_digits,
-                        period=settings.totp_period, encoding=settings.totp_encoding)
-    except ValidationError as err:
-        raise _settings_error(ws, portal, err) from None
-    creds = PortalCredentials(
-        username=settings.username,
-        password=settings.password.resolve(f"portals.{portal}.password"),
-        totp_secret=(settings.totp_secret.resolve(f"portals.{portal}.totp_secret")
-                     if settings.totp_secret else None), totp=totp)
-    b = ws.settings.browser
-    options = BrowserOptions(executable=b.executable or None, headless=b.headless,
-                             ws_endpoint=b.ws_endpoint or None,
-                             timeout_ms=int(settings.timeout_seconds * 1000))
-    state = ws.root / ".portal-state" / f"{portal}.json"
-    state.parent.mkdir(mode=0o700, exist_ok=True)
-    return cls(settings.url, creds, browser=options, state_file=state,
-               evidence_dir=ws.evidence_dir / "portal",
-               settings=adapter_settings(ws, portal, cls, settings.model_extra or {}))
-
-
-def adapter_settings(ws: Workspace, portal: str, cls: type[PortalAdapter],
-                     extra: dict[str, Any]) -> BaseModel | None:
-    """The adapter's own keys of ``[portals.<portal>]``, validated by its ``settings_model``;
-    an adapter without one refuses any extra key (named, with the file)."""
-    if cls.settings_model is None:
-        if extra:
-            key = sorted(extra)[0]
-            raise InputError(f"unknown key (the {portal!r} adapter takes no settings of its own)",
-                             file=str(ws.config_path), field=f"portals.{portal}.{key}",
-                             rule="known-key")
-        return None
-    try:
-        return cls.settings_model.model_validate(extra)
-    except ValidationError as err:
-        raise _settings_error(ws, portal, err) from None
-
-
-def _settings_error(ws: Workspace, portal: str, err: ValidationError) -> InputError:
-    first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"])
-    return InputError(first["msg"], file=str(ws.config_path), field=f"portals.{portal}.{key}",
-                      rule="adapter-settings")

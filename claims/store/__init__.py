@@ -9,7 +9,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -507,7 +507,7 @@ class Store:
     def record_event(self, claim_id: int, kind: str, *, status: ClaimStatus | None = None,
                      actor: str = "", detail: dict[str, Any] | None = None,
                      fence: Fence | None = None, release: str | None = None,
-                     **columns: Any) -> None:
+                     conn: Connection | None = None, **columns: Any) -> None:
         """Append an event; with ``status``, move the claim there; ``columns`` update the row.
 
         With ``fence``, the row is written only while the lease is held (``UPDATE … WHERE id AND
@@ -515,7 +515,7 @@ class Store:
         :class:`LeaseLost`, nothing written. With ``release`` (a lease owner), that owner's
         lease is given back in the same statement (only if it still holds it). One transaction
         of two Core statements (the claim's row, then the event), no ORM unit of work: it runs
-        two or three times per claim submitted.
+        two or three times per claim submitted. With ``conn``: in that (the caller's) transaction.
         """
         now = utcnow()
         claims = ClaimRow.__table__.c
@@ -532,7 +532,7 @@ class Store:
                     else claims.lease_expires_at)
             values["lease_owner"] = case((held, null()), else_=claims.lease_owner)
             values["lease_expires_at"] = case((held, null()), else_=kept)
-        with self.write() as conn:
+        with store_errors(), nullcontext(conn) if conn is not None else self.write() as conn:
             if conn.execute(update(ClaimRow.__table__).where(*where)
                             .values(values)).rowcount != 1:
                 if fence is not None and conn.execute(

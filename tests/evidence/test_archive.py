@@ -9,7 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import (Column, Connection, Engine, Integer, MetaData, Table, func, insert,
+                        select)
 
 from evidence import (EvidenceArchive, KeysExist, KeysMissing, MetadataError, ProofError,
                       SecretInMetadata, SigningKeyError, init_keys, ledger, merkle)
@@ -28,6 +29,28 @@ def test_record_returns_the_entry_with_its_index_and_leaf_hash(archive: Evidence
     assert e0.blobs["bundle.zip"].media_type == "application/zip"
     assert archive.entry(0) == e0
     assert [e.index for e in archive.entries("CLM-1")] == [0, 1]
+
+
+def test_a_write_within_the_record_commits_with_its_entry_or_not_at_all(
+        archive: EvidenceArchive, engine: Engine) -> None:
+    side = Table("side_writes", MetaData(), Column("n", Integer))
+    side.metadata.create_all(engine)
+    archive.record("status.changed", "CLM-1", "sync", {"to": "a"},
+                   within=lambda conn: conn.execute(insert(side).values(n=1)))
+
+    def refused(conn: Connection) -> None:
+        conn.execute(insert(side).values(n=2))
+        raise LookupError("the caller's write found no row")
+
+    with pytest.raises(LookupError, match="found no row"):
+        archive.record("status.changed", "CLM-1", "sync", {"to": "b"},
+                       files={"x.txt": b"staged"}, within=refused)
+    with engine.connect() as conn:
+        assert list(conn.execute(select(side.c.n))) == [(1,)]
+    assert [e.metadata["to"] for e in archive.entries("CLM-1")] == ["a"]
+    assert archive.size() == 1
+    # the refused record's blob is journalled, never unexplained: verify still passes
+    assert archive.verify().ok
 
 
 def test_leaves_are_canonical_json(archive: EvidenceArchive) -> None:

@@ -36,6 +36,30 @@ def test_the_sandbox_registers_through_the_entry_point_group() -> None:
     assert issubclass(SandboxAdapter, PortalAdapter)
 
 
+def test_an_adapter_class_is_found_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from portals import registry
+    from portals.sandbox.adapter import SandboxAdapter
+
+    monkeypatch.setattr(registry, "_LOADED", {})
+    reads: list[int] = []
+    real = registry._entry_points
+
+    def counting() -> dict:
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(registry, "_entry_points", counting)
+    assert load_adapter("sandbox") is SandboxAdapter
+    assert load_adapter("sandbox") is SandboxAdapter
+    assert load_adapter("sandbox") is SandboxAdapter
+    assert len(reads) == 1
+    # a failure is not kept: an unknown name is looked up afresh each time
+    for _ in range(2):
+        with pytest.raises(UnknownAdapter):
+            load_adapter("sandbx")
+    assert len(reads) == 3
+
+
 def test_an_unknown_adapter_name_suggests_the_closest() -> None:
     with pytest.raises(UnknownAdapter) as info:
         load_adapter("sandbx")
