@@ -6,7 +6,7 @@ Every function takes the workspace first; :mod:`claims.api` hands them to users.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import calendar
 import re
@@ -25,8 +25,8 @@ from claims.lifecycle.bundle import (
     Bundle, StagedBundle, claim_document, place_bundle, stage_bundle,
 )
 from claims.errors import (
-    BundleError, ClaimsError, ConflictError, EvidenceFailed, InputError, StoredCopyChanged,
-    UnknownName, ValidationFailed,
+    BundleError, ClaimsError, ConflictError, EvidenceFailed, InputError, NotFound,
+    StoredCopyChanged, UnknownName, ValidationFailed,
 )
 from claims.lifecycle.documents.door import accept_documents
 from claims.lifecycle.documents.stored import from_json
@@ -147,8 +147,10 @@ def bundles_folder(ws: Workspace, contract_number: str) -> Path:
 
 
 def _context(ws: Workspace, claim_id: int, as_of: date | None, *,
-             copies_hashed_later: bool = False) -> Context:
-    data = ws.store.claim_context(claim_id)
+             copies_hashed_later: bool = False, data: dict[str, Any] | None = None) -> Context:
+    """The rules' context of a claim, from ``data`` (its :meth:`Store.claim_context`, read
+    with a group's) or read now."""
+    data = data if data is not None else ws.store.claim_context(claim_id)
     return Context(claim=data["claim"], contract=data["contract"], invoice=data["invoice"],
                    root=ws.root, as_of=as_of or today_utc(), earlier=data["earlier"],
                    invoice_changed=data["invoice_changed"],
@@ -273,13 +275,18 @@ def build_claims(ws: Workspace, claim_ids: Sequence[int], *, out_dir: Path | Non
     failed: dict[int, ClaimsError] = {}
     todo = list(claim_ids)
     while todo and not (fail_fast and failed):
+        # the group's claims read together, as they stand when it starts (none of them
+        # changes before the flush); one left for the next group is read again then
+        contexts = ws.store.claim_contexts(todo[:FLUSH_CLAIMS])
         with ExitStack() as stack:
             group: list[_Pending] = []
             waiting = 0
             while todo and len(group) < FLUSH_CLAIMS and waiting < FLUSH_BYTES:
                 claim_id = todo.pop(0)
                 try:
-                    pending = _stage_claim(ws, claim_id, out_dir, as_of, stack)
+                    if claim_id not in contexts:
+                        raise NotFound("claim", claim_id)
+                    pending = _stage_claim(ws, contexts[claim_id], out_dir, as_of, stack)
                 except ClaimsError as err:
                     failed[claim_id] = err
                     if on_each:
@@ -294,10 +301,11 @@ def build_claims(ws: Workspace, claim_ids: Sequence[int], *, out_dir: Path | Non
     return done, failed
 
 
-def _stage_claim(ws: Workspace, claim_id: int, out_dir: Path | None, as_of: date | None,
-                 stack: ExitStack) -> _Pending:
+def _stage_claim(ws: Workspace, data: dict[str, Any], out_dir: Path | None,
+                 as_of: date | None, stack: ExitStack) -> _Pending:
+    claim_id = data["claim"].id
     # each stored copy is hashed once, as it is copied: validation checks its size only
-    ctx = _context(ws, claim_id, as_of, copies_hashed_later=True)
+    ctx = _context(ws, claim_id, as_of, copies_hashed_later=True, data=data)
     claim, contract, invoice = ctx.claim, ctx.contract, ctx.invoice
     if claim.status in FROZEN and claim.bundle_path is None or claim.status in DEAD:
         raise ConflictError(f"claim {claim_id} is {claim.status.value}; it cannot be rebuilt")
