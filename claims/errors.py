@@ -102,6 +102,16 @@ class BundleError(ClaimsError):
         super().__init__(message)
 
 
+class StoredCopyChanged(BundleError):
+    """A stored document's bytes, read as the bundle was built, are not its recorded SHA-256;
+    ``filename`` is the user's name for it and ``changed`` what differs."""
+
+    def __init__(self, message: str, *, filename: str, changed: str,
+                 claim_id: int | None = None, path: str | None = None) -> None:
+        self.filename, self.changed = filename, changed
+        super().__init__(message, claim_id=claim_id, path=path)
+
+
 class StoreError(ClaimsError):
     """The database refused an operation (a wrapped SQLAlchemy error)."""
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from evidence import BlobBatch, Staged, flush_files
-from claims.errors import BundleError
+from claims.errors import BundleError, StoredCopyChanged
 from claims.lifecycle.bagcheck import bag_folder_problems, bag_zip_problems
 from claims.lifecycle.documents.stored import copy_changed
 from claims.lifecycle.storedzip import StoredZip, copy_range, start_writeback
@@ -279,8 +279,9 @@ def _stage(plan: _Plan, claim: Claim, root: Path, staging: Path,
                 sha = _copy_into_bag_and_zip(zf, f"{name}/{rel}", root / doc.stored_path,
                                              bag / rel, blob, doc.sha256)
                 if changed := copy_changed(doc.sha256, sha):
-                    raise BundleError(f"{doc.filename}: {changed}", claim_id=claim.id,
-                                      path=doc.stored_path)
+                    raise StoredCopyChanged(f"{doc.filename}: {changed}", claim_id=claim.id,
+                                            path=doc.stored_path, filename=doc.filename,
+                                            changed=changed)
             if blobs is not None and blobs.stored(doc.sha256):
                 staged[Path(rel).name] = Staged(doc.sha256, doc.size)
         zf.close()

@@ -6,7 +6,7 @@ Every function takes the workspace first; :mod:`claims.api` hands them to users.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import calendar
 import re
@@ -25,8 +25,8 @@ from claims.lifecycle.bundle import (
     Bundle, StagedBundle, claim_document, place_bundle, stage_bundle,
 )
 from claims.errors import (
-    BundleError, ClaimsError, ConflictError, EvidenceFailed, InputError, UnknownName,
-    ValidationFailed,
+    BundleError, ClaimsError, ConflictError, EvidenceFailed, InputError, NotFound,
+    StoredCopyChanged, UnknownName, ValidationFailed,
 )
 from claims.lifecycle.documents.door import accept_documents
 from claims.lifecycle.documents.stored import from_json
@@ -36,7 +36,9 @@ from claims.core.models import (
 )
 from claims.store import ImportResult
 from claims.lifecycle.validation.findings import Finding, error, has_errors
-from claims.lifecycle.validation.rules import Context, run_rules
+from claims.lifecycle.validation.rules import (
+    Context, copy_changed_finding, run_rules, stored_copy_finding,
+)
 
 if TYPE_CHECKING:  # only a type here: the workspace composes this slice
     from claims.workspace import Workspace
@@ -146,12 +148,16 @@ def bundles_folder(ws: Workspace, contract_number: str) -> Path:
     return folder
 
 
-def _context(ws: Workspace, claim_id: int, as_of: date | None) -> Context:
-    data = ws.store.claim_context(claim_id)
+def _context(ws: Workspace, claim_id: int, as_of: date | None, *,
+             copies_hashed_later: bool = False, data: dict[str, Any] | None = None) -> Context:
+    """The rules' context of a claim, from ``data`` (its :meth:`Store.claim_context`, read
+    with a group's) or read now."""
+    data = data if data is not None else ws.store.claim_context(claim_id)
     return Context(claim=data["claim"], contract=data["contract"], invoice=data["invoice"],
                    root=ws.root, as_of=as_of or today_utc(), earlier=data["earlier"],
                    invoice_changed=data["invoice_changed"],
-                   inspections={sha: from_json(i) for sha, i in data["inspections"].items()})
+                   inspections={sha: from_json(i) for sha, i in data["inspections"].items()},
+                   copies_hashed_later=copies_hashed_later)
 
 
 def _findings(ctx: Context) -> list[Finding]:
@@ -271,13 +277,18 @@ def build_claims(ws: Workspace, claim_ids: Sequence[int], *, out_dir: Path | Non
     failed: dict[int, ClaimsError] = {}
     todo = list(claim_ids)
     while todo and not (fail_fast and failed):
+        # the group's claims read together, as they stand when it starts (none of them
+        # changes before the flush); one left for the next group is read again then
+        contexts = ws.store.claim_contexts(todo[:FLUSH_CLAIMS])
         with ExitStack() as stack:
             group: list[_Pending] = []
             waiting = 0
             while todo and len(group) < FLUSH_CLAIMS and waiting < FLUSH_BYTES:
                 claim_id = todo.pop(0)
                 try:
-                    pending = _stage_claim(ws, claim_id, out_dir, as_of, stack)
+                    if claim_id not in contexts:
+                        raise NotFound("claim", claim_id)
+                    pending = _stage_claim(ws, contexts[claim_id], out_dir, as_of, stack)
                 except ClaimsError as err:
                     failed[claim_id] = err
                     if on_each:
@@ -292,9 +303,11 @@ def build_claims(ws: Workspace, claim_ids: Sequence[int], *, out_dir: Path | Non
     return done, failed
 
 
-def _stage_claim(ws: Workspace, claim_id: int, out_dir: Path | None, as_of: date | None,
-                 stack: ExitStack) -> _Pending:
-    ctx = _context(ws, claim_id, as_of)
+def _stage_claim(ws: Workspace, data: dict[str, Any], out_dir: Path | None,
+                 as_of: date | None, stack: ExitStack) -> _Pending:
+    claim_id = data["claim"].id
+    # each stored copy is hashed once, as it is copied: validation checks its size only
+    ctx = _context(ws, claim_id, as_of, copies_hashed_later=True, data=data)
     claim, contract, invoice = ctx.claim, ctx.contract, ctx.invoice
     if claim.status in FROZEN and claim.bundle_path is None or claim.status in DEAD:
         raise ConflictError(f"claim {claim_id} is {claim.status.value}; it cannot be rebuilt")
@@ -303,9 +316,16 @@ def _stage_claim(ws: Workspace, claim_id: int, out_dir: Path | None, as_of: date
         raise ValidationFailed(claim_id, findings)
     # the bag's files become evidence blobs as it is built; what is not committed is dropped
     batch = stack.enter_context(ws.evidence_batch())
-    bundle = stage_bundle(claim, contract, invoice, root=ws.root,
-                          out_dir=out_dir or bundles_folder(ws, contract.number),
-                          bagging_date=claim.created_at.date(), blobs=batch)
+    try:
+        bundle = stage_bundle(claim, contract, invoice, root=ws.root,
+                              out_dir=out_dir or bundles_folder(ws, contract.number),
+                              bagging_date=claim.created_at.date(), blobs=batch)
+    except StoredCopyChanged as err:  # the bytes read to be copied are not the recorded ones
+        raise ValidationFailed(claim_id, [copy_changed_finding(err.filename, err.changed)]
+                               + findings) from err
+    if isinstance(bundle, Bundle):  # reused: no stored copy was read, so hash them now
+        if changed := [f for d in claim.documents if (f := stored_copy_finding(ctx, d))]:
+            raise ValidationFailed(claim_id, changed + findings)
     if isinstance(bundle, StagedBundle):
         stack.callback(bundle.discard)
     return _Pending(claim, contract.number, invoice.number, batch, bundle)

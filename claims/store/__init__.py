@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from claims.errors import ConflictError, LeaseLost, NotFound
 from claims.core.due import COMPUTED_BASES
 from claims.core.models import (
-    DEAD, WITHDRAWABLE, Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice,
-    stored_contract,
+    WITHDRAWABLE, Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice, stored_contract,
 )
+from claims.store.context import DEAD_STATUSES, claim_contexts
 from claims.store.engine import make_engine, migrate, store_errors
 from claims.store.tables import (
     ClaimDocumentRow, ClaimEventRow, ClaimRow, ContractRow, CustomerRow, DocumentRow, InvoiceRow,
@@ -34,12 +34,9 @@ from claims.store.tables import (
 )
 from claims.store.tables.collections import ScheduleRow
 
-__all__ = ["Fence", "Store", "ImportResult", "brief_claim", "invoice_hash", "make_engine",
-           "migrate"]
+__all__ = ["DEAD_STATUSES", "Fence", "Store", "ImportResult", "brief_claim", "invoice_hash",
+           "make_engine", "migrate"]
 
-#: Statuses whose claims no longer count against the ceiling or block a new claim.
-#: The dead statuses as stored (see :data:`claims.core.models.DEAD`).
-DEAD_STATUSES = frozenset(s.value for s in DEAD)
 
 
 @dataclass(frozen=True)
@@ -561,35 +558,18 @@ class Store:
                     Path(path).unlink(missing_ok=True)
 
     def claim_context(self, claim_id: int) -> dict[str, Any]:
-        """Everything validating and building a claim needs, read in one transaction: four
-        queries (the claim with its contract and invoice; its documents with their
-        inspections; its history; the contract's earlier live claims)."""
+        """Everything validating and building a claim needs, read in one transaction (see
+        :func:`claims.store.context.claim_contexts`); :class:`NotFound` if there is none."""
+        found = self.claim_contexts([claim_id])
+        if claim_id not in found:
+            raise NotFound("claim", claim_id)
+        return found[claim_id]
+
+    def claim_contexts(self, claim_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """:meth:`claim_context` of each of ``claim_ids`` that exists, by id, read together
+        in one transaction (four queries)."""
         with self.session() as s:
-            found = s.execute(
-                select(ClaimRow, ContractRow.number, ContractRow.data, InvoiceRow.number,
-                       InvoiceRow.data, InvoiceRow.content_hash)
-                .join(ContractRow, ContractRow.id == ClaimRow.contract_id)
-                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
-                .where(ClaimRow.id == claim_id)).one_or_none()
-            if found is None:
-                raise NotFound("claim", claim_id)
-            row, contract_number, contract_data, invoice_number, invoice_data, invoice_hash = found
-            inspections: dict[str, dict[str, Any]] = {}
-            claim = self._to_claims(s, [row], {row.id: (contract_number, invoice_number)},
-                                    inspections)[0]
-            earlier = s.execute(
-                select(ClaimRow.id, InvoiceRow.number, ClaimRow.status, InvoiceRow.total)
-                .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
-                # only earlier live claims: a later claim never invalidates an earlier one
-                .where(ClaimRow.contract_id == row.contract_id, ClaimRow.id < row.id,
-                       ClaimRow.status.not_in(DEAD_STATUSES))
-                .order_by(ClaimRow.id))
-            return {"claim": claim, "contract": stored_contract(contract_data),
-                    "invoice": Invoice.model_validate(invoice_data),
-                    "invoice_changed": bool(row.invoice_hash
-                                            and row.invoice_hash != invoice_hash),
-                    "earlier": [(r[0], r[1], r[2], r[3]) for r in earlier],
-                    "inspections": inspections}
+            return claim_contexts(s, claim_ids, self._to_claims)
 
     def get_claim_attempts(self, claim_id: int) -> int:
         with self.session() as s:

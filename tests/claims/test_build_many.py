@@ -8,7 +8,7 @@ import pytest
 
 import evidence.batch
 from claims import api
-from claims.errors import BundleError, ValidationFailed
+from claims.errors import BundleError, NotFound, ValidationFailed
 from claims.lifecycle import workflow
 from tests.claims.helpers import TODAY, load_samples, sample_claim
 
@@ -121,3 +121,25 @@ def test_build_claim_is_the_same_path_and_raises_its_failure(workspace):
     assert again.reused and again.bag_digest == first.bag_digest
     assert len(bundle_built_entries(workspace)) == 1
 
+
+
+def test_a_group_is_read_together_as_each_claim_would_be_alone(workspace, monkeypatch):
+    """``build --all`` reads a group's claims in one go (not claim by claim); what it reads is
+    what each claim's own read gives, and an unknown id fails alone."""
+    a, b, bad = claims_of(workspace, 3)
+    workspace.store.withdraw_claim(b, reason="not needed", actor="test")
+    together = workspace.store.claim_contexts([bad, a, b, 999])
+    assert sorted(together) == [a, b, bad]
+    for i in (a, b, bad):
+        assert together[i] == workspace.store.claim_context(i)
+    assert [e[0] for e in together[bad]["earlier"]] == [a]   # b is withdrawn: not counted
+    assert together[a]["inspections"] and together[a]["earlier"] == []
+    reads: list[list[int]] = []
+    real = workspace.store.claim_contexts
+    monkeypatch.setattr(workspace.store, "claim_contexts",
+                        lambda ids: reads.append(list(ids)) or real(ids))
+    monkeypatch.setattr(workspace.store, "claim_context", None)   # never claim by claim
+    done, failed = api.build_claims(workspace, [a, 999, bad], as_of=TODAY)
+    assert list(done) == [a] and isinstance(failed[999], NotFound)
+    assert isinstance(failed[bad], ValidationFailed)
+    assert reads == [[a, 999, bad]]

@@ -125,3 +125,49 @@ def test_validate_reports_a_stored_copy_changed_without_changing_its_size(
     assert len(hashed) == len(set(hashed)) == len({d.stored_path for d in claim.documents})
     with pytest.raises(ValidationFailed, match="E-DOC-009"):
         api.build_claim(workspace, claim.id, as_of=TODAY)
+
+
+def test_a_build_reads_each_stored_copy_once_and_its_digest_is_of_the_bytes_copied(
+        workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation inside ``build`` does not hash the stored copies (the build hashes the bytes
+    it copies); a copy changed without changing its size is still refused, as E-DOC-009, and
+    leaves no bag, zip or staging folder behind."""
+    from claims.lifecycle.documents import stored as stored_module
+
+    files = load_samples(workspace)
+    claim = sample_claim(workspace, files)
+    hashed: list[Path] = []
+    real = stored_module.hash_file
+    monkeypatch.setattr(stored_module, "hash_file", lambda p: hashed.append(Path(p)) or real(p))
+    doc = claim.documents[2]
+    path = workspace.root / doc.stored_path
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    _overwrite(path, bytes(data))
+    with pytest.raises(ValidationFailed, match="E-DOC-009") as caught:
+        api.build_claim(workspace, claim.id, as_of=TODAY)
+    changed = [f for f in caught.value.findings if f.code == "E-DOC-009"]
+    assert [f.file for f in changed] == [doc.filename] and doc.sha256 in changed[0].message
+    assert hashed == []  # validation did not read it; the build's copy did
+    assert not any(p.is_file() for p in workspace.bundles_dir.rglob("*"))
+    assert workspace.store.get_claim(claim.id).status.value == "DRAFT"
+    data[len(data) // 2] ^= 0xFF
+    _overwrite(path, bytes(data))
+    bundle = api.build_claim(workspace, claim.id, as_of=TODAY)
+    assert hashed == [] and not bundle.reused
+    bagit.Bag(str(bundle.directory)).validate()
+
+
+def test_a_reused_bundle_still_refuses_a_stored_copy_changed_since(workspace) -> None:
+    """An intact bundle is reused without copying anything, so the stored copies are hashed
+    then: one changed (same size) fails the build as E-DOC-009."""
+    claim, bundle = built(workspace)
+    doc = claim.documents[0]
+    path = workspace.root / doc.stored_path
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    _overwrite(path, bytes(data))
+    with pytest.raises(ValidationFailed, match="E-DOC-009") as caught:
+        api.build_claim(workspace, claim.id, as_of=TODAY)
+    assert [f.file for f in caught.value.findings if f.is_error] == [doc.filename]
+    assert bagit.Bag(str(bundle.directory)).is_valid()  # the bundle itself was not touched

@@ -104,3 +104,27 @@ def test_claims_keep_their_documents_in_order_and_their_history(store) -> None:
     assert again.created_at.tzinfo is not None
     assert store.list_claims(status="VALID")[0].id == claim.id
     assert store.list_claims(status="PAID") == []
+
+
+def test_claim_contexts_read_many_claims_as_each_alone(store) -> None:
+    """Two contracts, a withdrawn claim: each claim's context read with others is its own
+    (its contract's earlier live claims only), and an unknown id is left out."""
+    store.put_contract(contract())
+    store.put_contract(contract(number="C-2"))
+    store.put_invoices([invoice(f"INV-{i}", contract_number=f"C-{1 + i % 2}")
+                        for i in range(4)])
+    docs = [dict(type="invoice", filename="invoice.pdf", sha256="a" * 64, size=10,
+                 media_type="application/pdf", pages=1, stored_path="documents/a.pdf")]
+    ids = [store.create_claim(contract_number=f"C-{1 + i % 2}", invoice_number=f"INV-{i}",
+                              claim_type="goods-delivery", documents=docs, actor="a").id
+           for i in range(4)]
+    store.withdraw_claim(ids[0], reason="x", actor="a")
+    together = store.claim_contexts([*reversed(ids), 999])
+    assert sorted(together) == ids
+    for i in ids:
+        assert together[i] == store.claim_context(i)
+    assert [e[0] for e in together[ids[2]]["earlier"]] == []        # ids[0] is withdrawn
+    assert [e[0] for e in together[ids[3]]["earlier"]] == [ids[1]]  # its own contract's
+    assert together[ids[3]]["contract"].number == "C-2"
+    with pytest.raises(NotFound):
+        store.claim_context(999)

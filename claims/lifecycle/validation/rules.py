@@ -40,6 +40,9 @@ class Context:
     invoice_changed: bool = False
     inspections: dict[str, PdfInspection] = field(default_factory=dict)  # by sha256
     hashes: dict[Path, str] = field(default_factory=dict)  # stored copies hashed, by path
+    #: the caller (``claim build``) checks each stored copy's SHA-256 on the very bytes it
+    #: copies, so the rules check its size only and do not read it a second time
+    copies_hashed_later: bool = False
 
 
 def _rounded(ctx: Context, amount: Decimal) -> Decimal:
@@ -163,25 +166,39 @@ def _needles(rule: DocumentRule, ctx: Context) -> dict[str, list[str]]:
     return wanted
 
 
+def copy_changed_finding(filename: str, changed: str) -> Finding:
+    """The finding for the stored copy of ``filename`` that is not the bytes recorded at
+    intake (``changed``: :func:`copy_changed`'s words)."""
+    return error("E-DOC-009", f"the {changed}", file=filename)
+
+
+def stored_copy_finding(ctx: Context, doc: Document, *, hash_it: bool = True) -> Finding | None:
+    """A stored copy missing, of another size or (``hash_it``) not of its recorded SHA-256."""
+    path = ctx.root / doc.stored_path
+    try:
+        on_disk = path.stat().st_size
+    except OSError:
+        return error("E-DOC-009", "the stored copy is missing from the workspace",
+                     file=doc.filename)
+    if on_disk != doc.size:
+        return error("E-DOC-009", f"the stored copy changed size ({on_disk:,} bytes, not "
+                     f"{doc.size:,})", file=doc.filename)
+    if not hash_it:
+        return None
+    try:
+        changed = copy_changed(doc.sha256, stored_sha256(path, ctx.hashes))
+    except OSError as err:
+        changed = f"stored copy cannot be read ({err.strerror or err})"
+    return copy_changed_finding(doc.filename, changed) if changed else None
+
+
 def check_document(ctx: Context, doc: Document, rule: DocumentRule) -> list[Finding]:
     """One document against its rule: type by content, size, PDF health, text, dates."""
     out: list[Finding] = []
     name = doc.filename
     path = ctx.root / doc.stored_path
-    try:
-        on_disk = path.stat().st_size
-    except OSError:
-        return [error("E-DOC-009", "the stored copy is missing from the workspace",
-                      file=name)]
-    if on_disk != doc.size:
-        return [error("E-DOC-009", f"the stored copy changed size ({on_disk:,} bytes, not "
-                      f"{doc.size:,})", file=name)]
-    try:
-        changed = copy_changed(doc.sha256, stored_sha256(path, ctx.hashes))
-    except OSError as err:
-        changed = f"the stored copy cannot be read ({err.strerror or err})"
-    if changed:
-        return [error("E-DOC-009", f"the {changed}", file=name)]
+    if problem := stored_copy_finding(ctx, doc, hash_it=not ctx.copies_hashed_later):
+        return [problem]
     wanted = _needles(rule, ctx)
     spellings = [s for group in wanted.values() for s in group]
     report = ctx.inspections.get(doc.sha256) or inspect_for_store(path)
