@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from itertools import accumulate
 from operator import attrgetter
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 REVIEW = frozenset({"SUBMITTED", "UNDER_REVIEW"})
 APPROVED = frozenset({"APPROVED", "PAYMENT_ORDERED", "PAID"})
 RETURNED = frozenset({"RETURNED"})
+_DAY, _AMOUNT = attrgetter("day"), attrgetter("amount")
 
 
 # The three kinds of fact made by the hundred thousand (a 100,000-open forecast loads 250,000
@@ -267,13 +269,12 @@ class Ledger:
             rows = self._customers().get(customer_id)
             if rows is None:
                 return None
-            zero = Decimal(0)
-            days, running, total = [], [zero], zero
-            for r in sorted((r for r in rows if r.kind == "payment"), key=attrgetter("day")):
-                total += r.amount
-                days.append(r.day)
-                running.append(total)
-            entry = self._customer_paid[customer_id] = (days, running)
+            # payments only (a stable sort: same-day ones in the order read), the running
+            # totals made by accumulate: zero, zero + the first, … (the same Decimal sums)
+            payments = sorted([r for r in rows if r.kind == "payment"], key=_DAY)
+            entry = self._customer_paid[customer_id] = (
+                list(map(_DAY, payments)),
+                list(accumulate(map(_AMOUNT, payments), initial=Decimal(0))))
         return entry
 
     def billed(self, invoice_id: int) -> Decimal:
