@@ -254,7 +254,7 @@ def verify_export(path: Path, *, trusted_key: Ed25519PublicKey | Path | bytes | 
     if isinstance(trusted_key, Ed25519PublicKey):
         pem: bytes | None = public_pem(trusted_key)
     elif isinstance(trusted_key, Path):
-        pem = Path(trusted_key).read_bytes()
+        pem = verifier_core.read_limited(Path(trusted_key))
     else:
         pem = trusted_key
     saved = tuple(json.dumps(cp.to_json()) for cp in trusted_checkpoints)

@@ -45,6 +45,9 @@ def load_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
         except OSError as err:
             raise InputError(f"cannot read: {err.strerror}", file=str(path),
                              rule="file-readable") from None
+        except RecursionError:
+            raise InputError("not a signed checkpoint: JSON nested too deeply", file=str(path),
+                             rule="evidence-checkpoint") from None
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise InputError(f"not a signed checkpoint: {err}", file=str(path),
                              rule="evidence-checkpoint") from None
