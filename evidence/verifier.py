@@ -28,13 +28,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evidence.verifier_core import (CHECKPOINT_FIELDS, CHECKPOINT_TYPE, DERIVED, ENTRY_FIELDS,
                                     EXPORT_TYPE, KNOWN, LEGACY_EXPORT_TYPE, MAX_LINE,
-                                    ORIGIN_PREFIX, STATEMENT_FIELDS, canonical_json, cosigned_by,
-                                    ed25519_ok, exact_fields, hex_list, is_hex64, is_int,
-                                    leaf_hash, load_json, load_pem_key, log_signature_ok,
-                                    open_regular, parse_json, parse_note, parse_vkey, raw_key,
-                                    read_bag, read_limited, Report, same, verify_bag_info,
-                                    verify_consistency, verify_inclusion, verify_structure,
-                                    walk_bag)
+                                    ORIGIN_PREFIX, STATEMENT_FIELDS, BadOption, canonical_json,
+                                    cosigned_by, ed25519_ok, exact_fields, hex_list, is_hex64,
+                                    is_int, leaf_hash, load_json, load_pem_key, log_signature_ok,
+                                    open_regular, parse_json, parse_note, pinned_key, raw_key,
+                                    read_bag, read_limited, Report, same, saved_checkpoint,
+                                    verify_bag_info, verify_consistency, verify_inclusion,
+                                    verify_structure, walk_bag, witness_key)
 
 STORE, MANY = {"action": "store_true"}, {"action": "append", "default": []}
 
@@ -374,10 +374,9 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
         return report
     actual = walk_bag(bag, report)
     verify_structure(bag, actual, report)
-    pinned = load_pem_key(trusted_key) if trusted_key is not None else None
-    witnesses = [parse_vkey(v) for v in witness_keys]
-    saved = [parse_note(parse_json(s)["note"] if s.lstrip().startswith("{") else s)
-             for s in saved_checkpoints]
+    pinned = pinned_key(trusted_key) if trusted_key is not None else None
+    witnesses = [witness_key(v) for v in witness_keys]
+    saved = [saved_checkpoint(s) for s in saved_checkpoints]
     key = choose_key(bag, pinned, report)
     cp = read_checkpoint(bag, report)
     statement = read_statement(bag, cp, key, report) if cp is not None else {}
@@ -393,11 +392,21 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
     return report
 
 
-def _read_option(flag: str, name: str) -> bytes:
+def _option_file(flag: str, name: str) -> bytes:
+    """The file given to ``flag``, read and checked (:class:`BadOption` naming it)."""
     try:
-        return read_limited(Path(name))
+        data = read_limited(Path(name))
+        if flag == "--trusted-key":
+            pinned_key(data)
+        else:
+            saved_checkpoint(data.decode("utf-8"))
+        return data
     except OSError as err:
-        raise ValueError(f"{flag} {name}: {err.strerror or err}") from None
+        raise BadOption(flag, f"{name}: cannot read: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise BadOption(flag, f"{name}: not UTF-8 text") from None
+    except BadOption as err:
+        raise BadOption(flag, f"{name}: {err.detail}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -408,12 +417,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(flag, **options)
     args = parser.parse_args(argv)
     try:
-        pinned = _read_option("--trusted-key", args.trusted_key) if args.trusted_key else None
-        saved = tuple(_read_option("--checkpoint", c).decode("utf-8") for c in args.checkpoint)
+        pinned = _option_file("--trusted-key", args.trusted_key) if args.trusted_key else None
+        saved = tuple(_option_file("--checkpoint", c).decode("utf-8") for c in args.checkpoint)
         report = verify_bag(args.bag, trusted_key=pinned, witness_keys=tuple(args.witness_key),
                             trust_bag_key=args.trust_bag_key, saved_checkpoints=saved)
-    except (OSError, ValueError, KeyError, binascii.Error) as err:
-        return print(f"verify.py: {err}", file=sys.stderr) or 2
+    except (OSError, ValueError) as err:  # BadOption: which option, and what is wrong
+        return print(f"verify.py: {str(err)[:300]}", file=sys.stderr) or 2
     lines = [f"{report.subject}: {'FAILED' if report.problems else 'OK'}"] + [
         f"  PROBLEM {p['code']} {p['where']}: {p['message']}" for p in report.problems]
     print(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json

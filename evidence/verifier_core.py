@@ -9,6 +9,7 @@ import of another Claimwright module but the verifier's own parts.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -191,6 +192,45 @@ def cosigned_by(cp: dict[str, Any], witness: tuple[str, int, Ed25519PublicKey]) 
             if ed25519_ok(key, s[12:], message):
                 return True
     return False
+
+
+# --- the verifier's options --------------------------------------------------------------------
+
+class BadOption(ValueError):
+    """An option of the verifier that is not what it must be: ``option`` names it, ``detail``
+    says what is wrong (a usage error: verify.py exits 2)."""
+
+    def __init__(self, option: str, detail: str) -> None:
+        super().__init__(f"{option}: {detail}")
+        self.option, self.detail = option, detail
+
+
+def pinned_key(data: bytes) -> Ed25519PublicKey:
+    """The key given with --trusted-key (:class:`BadOption` when it is not one)."""
+    try:
+        return load_pem_key(data)
+    except ValueError:
+        raise BadOption("--trusted-key", "not an Ed25519 public key in PEM form (as the "
+                        "export's data/keys/signing.pub)") from None
+
+
+def witness_key(text: str) -> tuple[str, int, Ed25519PublicKey]:
+    """A witness's key given with --witness-key (:class:`BadOption` when it is not one)."""
+    try:
+        return parse_vkey(text)
+    except (ValueError, binascii.Error):
+        raise BadOption("--witness-key", f"{text[:60]!r} is not a witness verifier key "
+                        "(name+hash+base64, as `claims evidence witness vkey` prints)") from None
+
+
+def saved_checkpoint(text: str) -> dict[str, Any]:
+    """A checkpoint given with --checkpoint: its JSON or its signed note (:class:`BadOption`
+    when it is neither)."""
+    try:
+        return parse_note(parse_json(text)["note"] if text.lstrip().startswith("{") else text)
+    except (ValueError, KeyError, TypeError, binascii.Error) as err:
+        raise BadOption("--checkpoint", f"not a signed checkpoint (its JSON or its note): "
+                        f"{str(err)[:80]}") from None
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -476,6 +516,10 @@ def load_json(bag: Path, rel: str, report: Report) -> Any:
 
 def load_pem_key(data: bytes) -> Ed25519PublicKey:
     """An Ed25519 public key from PEM (ValueError if not one)."""
-    if not isinstance(key := serialization.load_pem_public_key(data), Ed25519PublicKey):
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (TypeError, UnsupportedAlgorithm) as err:
+        raise ValueError(f"not a public key: {err}") from None
+    if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 key")
     return key

@@ -306,3 +306,24 @@ def test_a_symlinked_folder_in_the_bag_is_refused(export: Export, cli, tmp_path:
     shutil.move(blobs, tmp_path / "blobs")
     blobs.symlink_to(tmp_path / "blobs", target_is_directory=True)
     both_fail(export, cli, "data/blobs", "bag-file-refused", "symbolic link")
+
+
+# --- 4. bad options: one clear line naming the option, exit 2 ---------------------------------
+
+@pytest.mark.parametrize("option,value,words", [
+    ("--witness-key", "garbage", "is not a witness verifier key"),
+    ("--witness-key", "w+0011+AAAA", "is not a witness verifier key"),
+    ("--trusted-key", "README", "not an Ed25519 public key"),
+    ("--trusted-key", "CHECKPOINT", "not an Ed25519 public key"),
+    ("--checkpoint", "README", "not a signed checkpoint")])
+def test_a_bad_option_is_one_line_and_exit_2(export: Export, cli, option: str, value: str,
+                                             words: str) -> None:
+    value = {"CHECKPOINT": str(export.bag / CHECKPOINT),
+             "README": str(export.bag / "data/README.txt")}.get(value, value)
+    code, out = verify_py(export, option, value, "--trust-bag-key")
+    result = cli("evidence", "verify-export", str(export.bag), option, value, "--trust-bag-key",
+                 workspace=None)
+    for status, text in ((code, out), (result.exit_code, result.output)):
+        lines = text.strip().splitlines()
+        assert status == 2 and len(lines) == 1, text
+        assert option in lines[0] and words in lines[0] and "Traceback" not in text, text
