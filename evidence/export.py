@@ -249,18 +249,25 @@ def verify_export(path: Path, *, trusted_key: Ed25519PublicKey | Path | bytes | 
     ``trusted_key`` pins the log's public key; ``witness_keys`` pin witnesses (vkeys), whose
     cosignature then vouches for the checkpoint. With neither, the bag fails as "unpinned"
     unless ``trust_bag_key`` accepts the bag's own key. ``trusted_checkpoints`` are checkpoints
-    the auditor saved earlier: each must be consistent with the exported one.
+    the auditor saved earlier: each must be consistent with the exported one. An option that is
+    not what it must be (a key that is not one) raises :class:`evidence.verifier_core.BadOption`.
     """
     if isinstance(trusted_key, Ed25519PublicKey):
         pem: bytes | None = public_pem(trusted_key)
     elif isinstance(trusted_key, Path):
-        pem = Path(trusted_key).read_bytes()
+        try:
+            pem = verifier_core.read_limited(trusted_key)
+        except OSError as err:
+            raise verifier_core.BadOption("--trusted-key", f"cannot read: "
+                                          f"{err.strerror or err}") from None
     else:
         pem = trusted_key
     saved = tuple(json.dumps(cp.to_json()) for cp in trusted_checkpoints)
     try:
         result = verifier.verify_bag(path, trusted_key=pem, witness_keys=tuple(witness_keys),
                                      trust_bag_key=trust_bag_key, saved_checkpoints=saved)
+    except verifier_core.BadOption:
+        raise
     except (ValueError, binascii.Error) as err:
         raise ExportError(f"cannot verify {path}: {err}", path=Path(path)) from err
     report = VerificationReport(subject=result.subject, checked=dict(result.checked),

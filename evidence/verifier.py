@@ -21,18 +21,20 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evidence.verifier_core import (CHECKPOINT_FIELDS, CHECKPOINT_TYPE, DERIVED, ENTRY_FIELDS,
-                                    EXPORT_TYPE, KNOWN, LEGACY_EXPORT_TYPE, ORIGIN_PREFIX,
-                                    STATEMENT_FIELDS, Report, canonical_json, cosigned_by,
-                                    ed25519_ok, exact_fields, hex_list, is_hex64, is_int,
-                                    leaf_hash, load_json, load_pem_key, log_signature_ok,
-                                    parse_note, parse_vkey, raw_key, same, sha256_file,
+                                    EXPORT_TYPE, KNOWN, LEGACY_EXPORT_TYPE, MAX_LINE,
+                                    ORIGIN_PREFIX, STATEMENT_FIELDS, BadOption, canonical_json,
+                                    cosigned_by, ed25519_ok, exact_fields, hex_list, is_hex64,
+                                    is_int, leaf_hash, load_json, load_pem_key, log_signature_ok,
+                                    open_regular, parse_json, parse_note, pinned_key, raw_key,
+                                    read_bag, read_limited, Report, same, saved_checkpoint,
                                     verify_bag_info, verify_consistency, verify_inclusion,
-                                    verify_structure)
+                                    verify_structure, walk_bag, witness_key)
 
 STORE, MANY = {"action": "store_true"}, {"action": "append", "default": []}
 
@@ -41,8 +43,7 @@ def choose_key(bag: Path, pinned: Ed25519PublicKey | None,
                report: Report) -> Ed25519PublicKey | None:
     """The key to check the log's signatures with: the pinned one, else the bag's own."""
     try:
-        bag_key: Ed25519PublicKey | None = load_pem_key(
-            (bag / "data/keys/signing.pub").read_bytes())
+        bag_key: Ed25519PublicKey | None = load_pem_key(read_bag(bag, "data/keys/signing.pub"))
     except (OSError, ValueError) as err:
         report.fail("bag-key", "data/keys/signing.pub", f"no Ed25519 public key: {err}")
         bag_key = None
@@ -160,21 +161,32 @@ def check_statement(body: dict[str, Any]) -> None:
         raise ValueError("its files are not SHA-256 hex hashes")
 
 
+def entry_lines(bag: Path, rel: str, report: Report) -> Iterator[tuple[int, str]]:
+    """(number, text) of each line of ``rel``, read one line at a time: a line over
+    :data:`MAX_LINE` bytes, or not UTF-8, is reported and ends the reading."""
+    try:
+        with open_regular(bag / rel) as f:
+            for n, line in enumerate(iter(lambda: f.readline(MAX_LINE + 1), b""), 1):
+                if len(line) > MAX_LINE:
+                    return report.fail("entry-unreadable", f"{rel} line {n}", f"longer than "
+                                       f"{MAX_LINE:,} bytes: refused (not read further)")
+                try:
+                    yield n, line.decode("utf-8")
+                except UnicodeDecodeError:
+                    return report.fail("bag-ledger-unreadable", f"{rel} line {n}", "not UTF-8")
+    except FileNotFoundError:
+        report.fail("bag-ledger-missing", rel, "missing")
+    except OSError as err:
+        report.fail("bag-ledger-unreadable", rel, f"cannot read: {err.strerror or err}")
+
+
 def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[str, Any]]:
     """Every line of entries.jsonl: leaf hash, inclusion proof, decoded event."""
     rel = "data/ledger/entries.jsonl"
-    try:
-        text = (bag / rel).read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        report.fail("bag-ledger-missing", rel, "missing")
-        return []
-    except UnicodeDecodeError:
-        report.fail("bag-ledger-unreadable", rel, "not UTF-8")
-        return []
     found = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in entry_lines(bag, rel, report):
         try:
-            item = exact_fields(json.loads(line), ENTRY_FIELDS, "it")
+            item = exact_fields(parse_json(line), ENTRY_FIELDS, "it")
             index = item["index"]
             if not is_int(index) or index < 0:
                 raise ValueError(f"index {json.dumps(index)[:40]} is not a non-negative integer")
@@ -194,7 +206,7 @@ def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[s
             report.fail("entry-proof", where, "leaf is not in the signed log at this index "
                         "(inclusion proof fails): altered, moved or forged")
         try:
-            event = json.loads(leaf)
+            event = parse_json(leaf)
             blobs = {name: (r["sha256"], r["size"]) for name, r in dict(event["blobs"]).items()}
             if not all(is_hex64(h) and is_int(n) for h, n in blobs.values()):
                 raise ValueError("a file's sha256 or size is not a hash or an integer")
@@ -360,13 +372,11 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
     if not (bag / "bagit.txt").is_file():  # not a folder, or not a bag: nothing to walk
         report.fail("bag-missing", str(bag), "no bagit.txt: this is not an evidence export")
         return report
-    actual = {p.relative_to(bag).as_posix(): sha256_file(p)
-              for p in sorted(bag.rglob("*")) if p.is_file()}
+    actual = walk_bag(bag, report)
     verify_structure(bag, actual, report)
-    pinned = load_pem_key(trusted_key) if trusted_key is not None else None
-    witnesses = [parse_vkey(v) for v in witness_keys]
-    saved = [parse_note(json.loads(s)["note"] if s.lstrip().startswith("{") else s)
-             for s in saved_checkpoints]
+    pinned = pinned_key(trusted_key) if trusted_key is not None else None
+    witnesses = [witness_key(v) for v in witness_keys]
+    saved = [saved_checkpoint(s) for s in saved_checkpoints]
     key = choose_key(bag, pinned, report)
     cp = read_checkpoint(bag, report)
     statement = read_statement(bag, cp, key, report) if cp is not None else {}
@@ -382,6 +392,23 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
     return report
 
 
+def _option_file(flag: str, name: str) -> bytes:
+    """The file given to ``flag``, read and checked (:class:`BadOption` naming it)."""
+    try:
+        data = read_limited(Path(name))
+        if flag == "--trusted-key":
+            pinned_key(data)
+        else:
+            saved_checkpoint(data.decode("utf-8"))
+        return data
+    except OSError as err:
+        raise BadOption(flag, f"{name}: cannot read: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise BadOption(flag, f"{name}: not UTF-8 text") from None
+    except BadOption as err:
+        raise BadOption(flag, f"{name}: {err.detail}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line: prints the verdict and every problem; returns the exit status."""
     parser = argparse.ArgumentParser(description="Verify a Claimwright evidence export.")
@@ -390,12 +417,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(flag, **options)
     args = parser.parse_args(argv)
     try:
-        pinned = Path(args.trusted_key).read_bytes() if args.trusted_key else None
-        saved = tuple(Path(c).read_text(encoding="utf-8") for c in args.checkpoint)
+        pinned = _option_file("--trusted-key", args.trusted_key) if args.trusted_key else None
+        saved = tuple(_option_file("--checkpoint", c).decode("utf-8") for c in args.checkpoint)
         report = verify_bag(args.bag, trusted_key=pinned, witness_keys=tuple(args.witness_key),
                             trust_bag_key=args.trust_bag_key, saved_checkpoints=saved)
-    except (OSError, ValueError, KeyError, binascii.Error) as err:
-        return print(f"verify.py: {err}", file=sys.stderr) or 2
+    except (OSError, ValueError) as err:  # BadOption: which option, and what is wrong
+        return print(f"verify.py: {str(err)[:300]}", file=sys.stderr) or 2
     lines = [f"{report.subject}: {'FAILED' if report.problems else 'OK'}"] + [
         f"  PROBLEM {p['code']} {p['where']}: {p['message']}" for p in report.problems]
     print(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json

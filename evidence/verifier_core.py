@@ -9,14 +9,17 @@ import of another Claimwright module but the verifier's own parts.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -38,6 +41,11 @@ KNOWN = {"data/index.html", "data/README.txt", "data/keys/signing.pub"} | {
     f"data/ledger/{n}" for n in LEDGER}
 _MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})[ \t]+(\S.*)$")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+# the most read of a file read whole (a blob is hashed in chunks, entries.jsonl by the line)
+SMALL = 1 << 20
+LIMITS = {"data/ledger/export.json": 256 << 20, "data/ledger/checkpoints.json": 64 << 20,
+          "manifest-sha256.txt": 256 << 20}
+MAX_LINE = 4 << 20  # a line of entries.jsonl
 
 
 # --- primitives: hashes, RFC 9162 proofs, C2SP signed notes ------------------------------------
@@ -186,6 +194,45 @@ def cosigned_by(cp: dict[str, Any], witness: tuple[str, int, Ed25519PublicKey]) 
     return False
 
 
+# --- the verifier's options --------------------------------------------------------------------
+
+class BadOption(ValueError):
+    """An option of the verifier that is not what it must be: ``option`` names it, ``detail``
+    says what is wrong (a usage error: verify.py exits 2)."""
+
+    def __init__(self, option: str, detail: str) -> None:
+        super().__init__(f"{option}: {detail}")
+        self.option, self.detail = option, detail
+
+
+def pinned_key(data: bytes) -> Ed25519PublicKey:
+    """The key given with --trusted-key (:class:`BadOption` when it is not one)."""
+    try:
+        return load_pem_key(data)
+    except ValueError:
+        raise BadOption("--trusted-key", "not an Ed25519 public key in PEM form (as the "
+                        "export's data/keys/signing.pub)") from None
+
+
+def witness_key(text: str) -> tuple[str, int, Ed25519PublicKey]:
+    """A witness's key given with --witness-key (:class:`BadOption` when it is not one)."""
+    try:
+        return parse_vkey(text)
+    except (ValueError, binascii.Error):
+        raise BadOption("--witness-key", f"{text[:60]!r} is not a witness verifier key "
+                        "(name+hash+base64, as `claims evidence witness vkey` prints)") from None
+
+
+def saved_checkpoint(text: str) -> dict[str, Any]:
+    """A checkpoint given with --checkpoint: its JSON or its signed note (:class:`BadOption`
+    when it is neither)."""
+    try:
+        return parse_note(parse_json(text)["note"] if text.lstrip().startswith("{") else text)
+    except (ValueError, KeyError, TypeError, binascii.Error) as err:
+        raise BadOption("--checkpoint", f"not a signed checkpoint (its JSON or its note): "
+                        f"{str(err)[:80]}") from None
+
+
 # --- the report --------------------------------------------------------------------------------
 
 @dataclass
@@ -275,10 +322,73 @@ def bag_info(time: str, size: int, root_hex: str, oxum: str,
 
 # --- the bag -----------------------------------------------------------------------------------
 
+class Refused(OSError):
+    """A file the verifier does not read: a symbolic link, a FIFO, a device, or too large."""
+
+
+def open_regular(path: Path) -> Any:
+    """``path`` open for reading (binary) if it is a regular file and not a symbolic link, else
+    :class:`Refused`; never waits on a FIFO (checked before opening, opened non-blocking)."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        raise Refused("a symbolic link: refused (an export holds only regular files)")
+    if not stat.S_ISREG(mode):
+        raise Refused("not a regular file (a folder, FIFO, device or socket): refused")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_BINARY", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the lstat
+        os.close(fd)
+        raise Refused("not a regular file: refused")
+    return os.fdopen(fd, "rb")
+
+
+def read_limited(path: Path, limit: int = SMALL) -> bytes:
+    """All of a regular file of at most ``limit`` bytes (:class:`Refused` otherwise)."""
+    with open_regular(path) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise Refused(f"larger than {limit:,} bytes: refused")
+    return data
+
+
+def read_bag(bag: Path, rel: str) -> bytes:
+    """A file of the bag read whole, within its limit (:data:`LIMITS`, else :data:`SMALL`)."""
+    return read_limited(bag / rel, LIMITS.get(rel, SMALL))
+
+
+def parse_json(data: bytes | str) -> Any:
+    """JSON (ValueError when not, or nested too deeply to read)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def sha256_file(path: Path) -> tuple[str, int]:
-    """(SHA-256 hex, size) of a file."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest(), path.stat().st_size
+    """(SHA-256 hex, size) of a regular file (:class:`Refused` for anything else)."""
+    with open_regular(path) as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+        return digest, os.fstat(f.fileno()).st_size
+
+
+def walk_bag(bag: Path, report: Report) -> dict[str, tuple[str, int]]:
+    """(SHA-256, size) of every regular file of the bag by its path; a symbolic link (to a file
+    or a folder: never followed), a FIFO, a device or an unreadable file is a problem."""
+    actual: dict[str, tuple[str, int]] = {}
+    for top, dirs, files in os.walk(bag):
+        for name in sorted(dirs + files):
+            path = Path(top, name)
+            rel = path.relative_to(bag).as_posix()
+            try:
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
+                    raise Refused("a symbolic link: refused (an export holds only regular "
+                                  "files and folders)")
+                if not stat.S_ISDIR(mode):
+                    actual[rel] = sha256_file(path)
+            except OSError as err:
+                report.fail("bag-file-refused", rel, str(err.strerror or err))
+    return actual
 
 
 def _decode_path(path: str) -> str:
@@ -289,11 +399,12 @@ def _decode_path(path: str) -> str:
 
 def _read_manifest(bag: Path, name: str, report: Report) -> dict[str, str] | None:
     try:
-        text = (bag / name).read_text(encoding="utf-8")
+        text = read_bag(bag, name).decode("utf-8")
     except FileNotFoundError:
         return None
-    except UnicodeDecodeError:
-        report.fail("bag-manifest-syntax", name, "not UTF-8 text")
+    except (OSError, UnicodeDecodeError) as err:
+        report.fail("bag-manifest-syntax", name, "cannot read: " + (
+            "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else str(err)))
         return {}
     listed: dict[str, str] = {}
     lines = text.split("\n")
@@ -313,10 +424,12 @@ def verify_structure(bag: Path, actual: dict[str, tuple[str, int]], report: Repo
     """BagIt (RFC 8493): the declaration; both manifests, each listing only its own files
     (the tag manifest: :data:`TAG_FILES`); nothing unlisted, nothing but an export's files."""
     try:
-        if (bag / "bagit.txt").read_bytes() != BAGIT_TXT:
+        if read_bag(bag, "bagit.txt") != BAGIT_TXT:
             report.fail("bag-declaration", "bagit.txt", "not the BagIt 1.0 / UTF-8 declaration")
     except FileNotFoundError:
         report.fail("bag-declaration", "bagit.txt", "missing: this is not a BagIt bag")
+    except OSError as err:
+        report.fail("bag-declaration", "bagit.txt", f"cannot read: {err.strerror or err}")
     manifest = _read_manifest(bag, "manifest-sha256.txt", report)
     tagmanifest = _read_manifest(bag, "tagmanifest-sha256.txt", report)
     if manifest is None:
@@ -360,11 +473,12 @@ def verify_bag_info(bag: Path, actual: dict[str, tuple[str, int]], cp: dict[str,
     payload = [h for name, h in actual.items() if name.startswith("data/")]
     oxum = f"{sum(size for _, size in payload)}.{len(payload)}"
     try:
-        text = (bag / rel).read_bytes().decode("utf-8")
+        text = read_bag(bag, rel).decode("utf-8")
     except FileNotFoundError:
         return report.fail("bag-info-missing", rel, "missing")
-    except UnicodeDecodeError:
-        return report.fail("bag-info", rel, "not UTF-8 text")
+    except (OSError, UnicodeDecodeError) as err:
+        return report.fail("bag-info", rel, "cannot read: " + (
+            "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else str(err)))
     expected = dict(bag_info(cp["time"], cp["size"], cp["root"].hex(), oxum, scope)
                     if cp is not None and isinstance(scope, dict) else [("Payload-Oxum", oxum)])
     seen: dict[str, str] = {}
@@ -390,9 +504,11 @@ def verify_bag_info(bag: Path, actual: dict[str, tuple[str, int]], cp: dict[str,
 
 def load_json(bag: Path, rel: str, report: Report) -> Any:
     try:
-        return json.loads((bag / rel).read_bytes().decode("utf-8"))
+        return parse_json(read_bag(bag, rel).decode("utf-8"))
     except FileNotFoundError:
         report.fail("bag-ledger-missing", rel, "missing")
+    except OSError as err:
+        report.fail("bag-ledger-unreadable", rel, f"cannot read: {err.strerror or err}")
     except (UnicodeDecodeError, ValueError) as err:
         report.fail("bag-ledger-unreadable", rel, f"not JSON: {err}")
     return None
@@ -400,6 +516,10 @@ def load_json(bag: Path, rel: str, report: Report) -> Any:
 
 def load_pem_key(data: bytes) -> Ed25519PublicKey:
     """An Ed25519 public key from PEM (ValueError if not one)."""
-    if not isinstance(key := serialization.load_pem_public_key(data), Ed25519PublicKey):
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (TypeError, UnsupportedAlgorithm) as err:
+        raise ValueError(f"not a public key: {err}") from None
+    if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 key")
     return key

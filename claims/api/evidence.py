@@ -19,6 +19,7 @@ from evidence import Checkpoint, Entry, EvidenceError, VerificationReport, forma
 from evidence import verify_export as _verify_bag
 from evidence.errors import WitnessRefused
 from evidence.model import format_time
+from evidence.verifier_core import BadOption
 from evidence.witness import Witness, serve
 
 __all__ = ["Checkpoint", "VerificationReport", "load_checkpoints", "verify_evidence",
@@ -44,10 +45,13 @@ def load_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
             out.append(Checkpoint.load(text))
         except OSError as err:
             raise InputError(f"cannot read: {err.strerror}", file=str(path),
-                             rule="file-readable") from None
+                             field="--checkpoint", rule="file-readable") from None
+        except RecursionError:
+            raise InputError("not a signed checkpoint: JSON nested too deeply", file=str(path),
+                             field="--checkpoint", rule="evidence-checkpoint") from None
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise InputError(f"not a signed checkpoint: {err}", file=str(path),
-                             rule="evidence-checkpoint") from None
+                             field="--checkpoint", rule="evidence-checkpoint") from None
     return out
 
 
@@ -122,7 +126,9 @@ def verify_evidence_export(path: Path, *, trusted_key: Path | None = None,
                            checkpoints: Sequence[Path] = (), witness_keys: Sequence[str] = (),
                            trust_bag_key: bool = False) -> VerificationReport:
     """Verify an exported bag offline (no workspace, no database). Without a pinned key or a
-    pinned witness (vkey) the report fails as "unpinned" unless ``trust_bag_key``."""
+    pinned witness (vkey) the report fails as "unpinned" unless ``trust_bag_key``. An option
+    that is not what it must be (``--trusted-key``, ``--witness-key``, ``--checkpoint``) is an
+    :class:`InputError` naming it in ``field``."""
     saved = load_checkpoints(checkpoints)
     if trusted_key is not None:
         regular_file(trusted_key, field="--trusted-key")
@@ -137,6 +143,9 @@ def verify_evidence_export(path: Path, *, trusted_key: Path | None = None,
         try:
             return _verify_bag(path, trusted_key=trusted_key, trusted_checkpoints=saved,
                                witness_keys=witness_keys, trust_bag_key=trust_bag_key)
+        except BadOption as err:
+            raise InputError(err.detail, file=str(trusted_key) if err.option == "--trusted-key"
+                             else None, field=err.option, rule="evidence-option") from None
         except OSError as err:
             raise EvidenceFailed(f"{path}: cannot read the export: {err.strerror or err}"
                                  f"{f' ({err.filename})' if err.filename else ''}") from err

@@ -26,6 +26,9 @@ SavedCheckpoint = typer.Option([], "--checkpoint", exists=True, dir_okay=False,
                                     "consistent with it. Repeatable.")
 
 
+VERIFY_OPTIONS = ("--trusted-key", "--witness-key", "--checkpoint")
+
+
 def _print_report(report: api.VerificationReport, as_json: bool) -> None:
     if as_json:
         emit_json(report.to_json())
@@ -112,8 +115,15 @@ def verify_export(path: Path = typer.Argument(..., help="The exported bag folder
 
     Example: claims evidence verify-export audit-claim-12 --trusted-key signing.pub
     """
-    report = api.verify_evidence_export(path, trusted_key=trusted_key, checkpoints=checkpoint,
-                                        witness_keys=witness_key, trust_bag_key=trust_bag_key)
+    try:
+        report = api.verify_evidence_export(path, trusted_key=trusted_key,
+                                            checkpoints=checkpoint, witness_keys=witness_key,
+                                            trust_bag_key=trust_bag_key)
+    except api.InputError as err:
+        if err.field not in VERIFY_OPTIONS:
+            raise
+        typer.echo(f"error: {err}", err=True)  # a usage error: exit 2, as verify.py's
+        raise typer.Exit(2) from None
     _print_report(report, as_json)
 
 

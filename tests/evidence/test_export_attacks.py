@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,3 +213,117 @@ def test_a_tag_file_added_beside_the_bag_fails(export: Export, cli) -> None:
     tags.write_text(tags.read_text() + f"{'ab' * 32}  notes.txt\n")
     both_fail(export, cli, "notes.txt", "bag-file-unexpected")
     both_fail(export, cli, "tagmanifest-sha256.txt", "bag-manifest-syntax", "notes.txt")
+
+
+# --- 3. hostile input: deep nesting, huge lines and files, FIFOs, symbolic links --------------
+
+@pytest.mark.parametrize("rel", [CHECKPOINT, CHECKPOINTS, "data/ledger/export.json"])
+def test_json_nested_100000_deep_fails_without_a_traceback(export: Export, cli, rel: str) -> None:
+    (export.bag / rel).write_text("[" * 100_000)
+    recompute_manifests(export.bag)
+    both_fail(export, cli, rel, "nested too deeply")
+
+
+def test_an_entry_line_nested_100000_deep_fails(export: Export, cli) -> None:
+    path = export.bag / "data/ledger/entries.jsonl"
+    path.write_text("[" * 100_000 + "\n" + path.read_text())
+    recompute_manifests(export.bag)
+    both_fail(export, cli, "data/ledger/entries.jsonl line 1", "entry-unreadable",
+              "nested too deeply")
+
+
+def test_a_huge_entry_line_is_not_read_whole(export: Export, cli) -> None:
+    path = export.bag / "data/ledger/entries.jsonl"
+    with path.open("ab") as f:
+        f.write(b'{"leaf": "' + b"x" * (5 << 20) + b'"}\n')
+    both_fail(export, cli, "data/ledger/entries.jsonl line", "entry-unreadable",
+              "longer than 4,194,304 bytes")
+
+
+def test_a_huge_checkpoint_file_is_not_read_whole(export: Export, cli) -> None:
+    (export.bag / CHECKPOINT).write_bytes(b" " * (2 << 20) + b"{}")
+    both_fail(export, cli, CHECKPOINT, "larger than 1,048,576 bytes")
+
+
+def _unblock_later(fifo: Path) -> threading.Timer:
+    """Should a verifier wait on ``fifo``, open its other end after a while so that the test
+    fails on the time taken rather than hanging."""
+    def unblock() -> None:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK) if fifo.exists() else None
+        if fd is not None:
+            os.close(fd)
+    timer = threading.Timer(20, unblock)
+    timer.start()
+    return timer
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_as_checkpoint_json_is_refused_without_waiting(export: Export, cli) -> None:
+    path = export.bag / CHECKPOINT
+    path.unlink()
+    os.mkfifo(path)
+    timer = _unblock_later(path)
+    started = time.monotonic()
+    try:
+        both_fail(export, cli, CHECKPOINT, "not a regular file")
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("option", ["--trusted-key", "--checkpoint"])
+def test_a_fifo_given_as_an_option_is_refused_without_waiting(export: Export, cli, tmp_path: Path,
+                                                             option: str) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    timer = _unblock_later(fifo)
+    started = time.monotonic()
+    try:
+        code, out = verify_py(export, option, str(fifo), "--trust-bag-key", timeout=30)
+        result = cli("evidence", "verify-export", str(export.bag), option, str(fifo),
+                     "--trust-bag-key", workspace=None)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 15
+    for text in (out, result.output):
+        assert "Traceback" not in text and "not a regular file" in text and "pipe" in text, text
+    assert code == 2 and result.exit_code != 0, (out, result.output)
+
+
+def test_a_symlinked_blob_is_refused_even_with_the_same_content(export: Export, cli,
+                                                                tmp_path: Path) -> None:
+    blob = sorted((export.bag / "data/blobs").iterdir())[0]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(blob.read_bytes())
+    blob.unlink()
+    blob.symlink_to(elsewhere)
+    both_fail(export, cli, f"data/blobs/{blob.name}", "bag-file-refused", "symbolic link")
+
+
+def test_a_symlinked_folder_in_the_bag_is_refused(export: Export, cli, tmp_path: Path) -> None:
+    blobs = export.bag / "data/blobs"
+    shutil.move(blobs, tmp_path / "blobs")
+    blobs.symlink_to(tmp_path / "blobs", target_is_directory=True)
+    both_fail(export, cli, "data/blobs", "bag-file-refused", "symbolic link")
+
+
+# --- 4. bad options: one clear line naming the option, exit 2 ---------------------------------
+
+@pytest.mark.parametrize("option,value,words", [
+    ("--witness-key", "garbage", "is not a witness verifier key"),
+    ("--witness-key", "w+0011+AAAA", "is not a witness verifier key"),
+    ("--trusted-key", "README", "not an Ed25519 public key"),
+    ("--trusted-key", "CHECKPOINT", "not an Ed25519 public key"),
+    ("--checkpoint", "README", "not a signed checkpoint")])
+def test_a_bad_option_is_one_line_and_exit_2(export: Export, cli, option: str, value: str,
+                                             words: str) -> None:
+    value = {"CHECKPOINT": str(export.bag / CHECKPOINT),
+             "README": str(export.bag / "data/README.txt")}.get(value, value)
+    code, out = verify_py(export, option, value, "--trust-bag-key")
+    result = cli("evidence", "verify-export", str(export.bag), option, value, "--trust-bag-key",
+                 workspace=None)
+    for status, text in ((code, out), (result.exit_code, result.output)):
+        lines = text.strip().splitlines()
+        assert status == 2 and len(lines) == 1, text
+        assert option in lines[0] and words in lines[0] and "Traceback" not in text, text

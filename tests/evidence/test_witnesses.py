@@ -24,7 +24,7 @@ from claims import api
 from claims.errors import InputError
 from claims.settings import load_settings
 from claims.workspace import Workspace, init_workspace
-from evidence import note, verifier
+from evidence import note, verifier_core
 from evidence.keys import load_private_key
 from evidence.sealing import checkpoint_file
 from tests.evidence.tampering import edit_leaf, leaves, rewrite_log
@@ -295,4 +295,4 @@ def test_a_verifier_key_whose_base64_holds_a_plus_is_read() -> None:
     text, key = next((t, k) for k in keys
                      if "+" in (t := note.vkey(name, note.COSIGNATURE_ED25519, k)).split("+", 2)[2])
     assert note.parse_vkey(text).key.public_bytes_raw() == key.public_bytes_raw()
-    assert verifier.parse_vkey(text)[0] == name
+    assert verifier_core.parse_vkey(text)[0] == name
