@@ -25,7 +25,8 @@ from claims.core.config import text_encoding
 from claims.core.money import CURRENCIES
 from claims.errors import InputError
 from claims.payments.statement import (
-    MAX_TOKEN_BYTES, Statement, StatementLine, clean, iban, read_money, stable_id,
+    MAX_TOKEN_BYTES, Statement, StatementLine, ascii_digits, clean, iban, read_money,
+    stable_id,
 )
 
 CSV_FIELDS = ("date", "amount", "currency", "payer_name", "payer_iban", "reference",
@@ -224,6 +225,7 @@ def _row(row: dict[str | Any, str | Any], row_no: int, wanted: dict[str, str],
                                   file=file, where=f"row {row_no}: {wanted['amount']}",
                                   decimal=mapping.decimal)
     raw_date = get("date") or ""
+    ascii_digits(raw_date, file=file, field=f"row {row_no}: {wanted['date']}", rule="csv-date")
     try:
         value_date = _date(raw_date, mapping.date_format)
     except ValueError as err:

@@ -30,12 +30,13 @@ from mt940.options import Options
 
 from claims.errors import InputError
 from claims.payments.statement import (
-    MAX_TOKEN_BYTES, Statement, StatementLine, clean, iban, read_money, stable_id,
+    MAX_TOKEN_BYTES, Statement, StatementLine, ascii_digits, clean, iban, read_money,
+    stable_id,
 )
 
 #: transactions handed to the mt-940 parser at a time (with their statement's header)
 MT940_CHUNK = 500
-_TAG = re.compile(r"^:(\d\d[A-Z]?):")
+_TAG = re.compile(r"^:([0-9][0-9][A-Z]?):")
 _OPTIONS = Options(applicant_iban=True, reversal_sign=True)
 
 
@@ -113,8 +114,9 @@ def _fields(fh: BinaryIO, file: str) -> Iterator[tuple[str, str]]:
 
 #: the dates a field opens with: ``:61:`` value date YYMMDD and entry date MMDD; a balance
 #: (``:60F:``, ``:62M:``, ``:64:`` …) D/C mark and YYMMDD
-_DATED = {"61": re.compile(r":61:(?P<y>\d\d)(?P<m>\d\d)(?P<d>\d\d)((?P<em>\d\d)(?P<ed>\d\d))?"),
-          **{t: re.compile(rf":{t}:[CD](?P<y>\d\d)(?P<m>\d\d)(?P<d>\d\d)")
+_DATED = {"61": re.compile(r":61:(?P<y>\d\d)(?P<m>\d\d)(?P<d>\d\d)((?P<em>\d\d)(?P<ed>\d\d))?",
+                           re.ASCII),
+          **{t: re.compile(rf":{t}:[CD](?P<y>\d\d)(?P<m>\d\d)(?P<d>\d\d)", re.ASCII)
              for t in ("60F", "60M", "62F", "62M", "64", "65")}}
 
 
@@ -122,6 +124,8 @@ def _check_dates(tag: str, line: str, file: str, line_no: int) -> None:
     """An impossible date (30 February, month 13) in a field's opening line is refused naming
     the line (rule ``mt940-date``): the mt-940 parser would move it to a day that exists."""
     pattern = _DATED.get(tag)
+    if pattern:  # the mt-940 parser's \d would read ٢٦ as 26, in a date or an amount
+        ascii_digits(line, file=file, field=f"line {line_no}: :{tag}:", rule="mt940-syntax")
     found = pattern.match(line) if pattern else None
     if found is None:
         return  # not a dated field, or malformed: the parser's own finding (mt940-syntax)

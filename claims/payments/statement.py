@@ -168,6 +168,17 @@ def check_value_date(line: StatementLine, *, file: str, today: date) -> None:
                          file=file, field=where, rule="value-date-future")
 
 
+def ascii_digits(text: str, *, file: str, field: str, rule: str) -> None:
+    """InputError when ``text`` holds a digit other than 0-9 (``٢٠٢٦``, ``２０２６``): ``\\d`` in
+    ``strptime`` and in the MT940 parser takes them, ``int`` reads them; a statement's dates
+    and amounts are written in ASCII digits, as its amounts must be (``amount-notation``)."""
+    foreign = next((c for c in text if c.isdigit() and not c.isascii()), None)
+    if foreign is not None:
+        raise InputError(f"{text.strip()[:60]!r} holds the non-ASCII digit {foreign!r}: dates "
+                         "and amounts are written in digits 0-9", file=file, field=field,
+                         rule=rule)
+
+
 def iban(text: str | None) -> str | None:
     """An IBAN without blanks, upper case; None when empty."""
     cleaned = re.sub(r"\s+", "", text or "").upper()

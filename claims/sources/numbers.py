@@ -31,13 +31,14 @@ _NEG_PAREN = re.compile(r"^\((.*)\)$")
 
 
 def _grammar(decimal: str, thousands: str) -> re.Pattern[str]:
-    """Digits, optionally grouped by threes with ``thousands``, optionally a ``decimal`` part."""
+    """ASCII digits (``[0-9]``: ``\\d`` would take ``١٢٣`` and ``１２３``, which Decimal reads as
+    123), optionally grouped by threes with ``thousands``, optionally a ``decimal`` part."""
     d = re.escape(decimal)
-    frac = rf"(?:{d}\d+)?"
+    frac = rf"(?:{d}[0-9]+)?"
     if not thousands:
-        return re.compile(rf"\d+{frac}|{d}\d+")
+        return re.compile(rf"[0-9]+{frac}|{d}[0-9]+")
     t = re.escape(thousands)
-    return re.compile(rf"\d+{frac}|\d{{1,3}}(?:{t}\d{{3}})+{frac}|{d}\d+")
+    return re.compile(rf"[0-9]+{frac}|[0-9]{{1,3}}(?:{t}[0-9]{{3}})+{frac}|{d}[0-9]+")
 
 
 def notation(decimal: str, thousands: str) -> str:
@@ -84,6 +85,9 @@ def parse_amount(raw: Any, decimal: str, thousands: str, *,
         text, negative = text[:-1].strip(), not negative
     if text and text[0] in "+-":
         negative, text = negative != (text[0] == "-"), text[1:].strip()
+    if any(ch.isdigit() and not ch.isascii() for ch in text):
+        raise ValueError(f"{raw!r} is not a number: digits are ASCII 0-9 only (rule: "
+                         "number-locale)")
     if not _grammar(decimal, thousands).fullmatch(text):
         raise ValueError(f"{raw!r} is not a number in the declared notation "
                          f"({notation(decimal, thousands)}){_looks_like(text, decimal, thousands)}"

@@ -12,7 +12,7 @@ import pytest
 from claims.core.money import to_decimal
 from claims.errors import InputError
 from claims.payments.parsers import csv_mapping, parse_statement
-from tests.payments.statements import GERMAN_MAPPING
+from tests.payments.statements import GERMAN_MAPPING, Tx, mt940
 
 DE_HEADER = "Buchungstag;Betrag;Waehrung;Auftraggeber;IBAN;Verwendungszweck\n"
 
@@ -151,3 +151,30 @@ def test_camt_amt_is_an_xs_decimal(tmp_path: Path, amount: str) -> None:
 def test_the_one_money_door_refuses_exponents_and_non_ascii_digits(text: str) -> None:
     with pytest.raises(ValueError, match=r"--amount: .*unexpected character"):
         to_decimal(text, field="--amount")
+
+
+@pytest.mark.parametrize("day", ["20.11.٢٠٢٦", "٢٠.١١.٢٠٢٦", "20.11.２０２６", "20.11.۲۰۲۶"])
+def test_csv_date_with_non_ascii_digits_is_refused(tmp_path: Path, day: str) -> None:
+    """strptime's %Y is \\d\\d\\d\\d: 20.11.٢٠٢٦ was 2026-11-20."""
+    path = tmp_path / "de.csv"
+    path.write_text(DE_HEADER + f"01.11.2026;10,00;EUR;A;;INV-1\n{day};5,00;EUR;B;;INV-2\n")
+    with pytest.raises(InputError) as err:
+        parse_statement(path, "csv", mapping=csv_mapping(GERMAN_MAPPING)).materialize()
+    assert (err.value.rule, err.value.field) == ("csv-date", "row 3: Buchungstag")
+    assert "digits 0-9" in str(err.value)
+
+
+@pytest.mark.parametrize(("old", "new", "line"), [
+    (":61:2611201120C10,00", ":61:٢٦11201120C10,00", 5),     # the value date
+    (":61:2611201120C10,00", ":61:2611201120C١٠,00", 5),     # the amount
+    (":60F:C261119EUR1000,00", ":60F:C261119EUR１０00,00", 4),  # a balance
+])
+def test_mt940_fields_with_non_ascii_digits_are_refused(tmp_path: Path, old: str, new: str,
+                                                        line: int) -> None:
+    text = mt940([Tx("10.00", payer="X")]).decode()
+    assert old in text
+    path = tmp_path / "s.sta"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    err = _refused(path)
+    assert err.rule == "mt940-syntax" and err.field.startswith(f"line {line}: :")
+    assert "digits 0-9" in str(err)

@@ -121,3 +121,30 @@ def test_quickbooks_online_invoice_list(ws) -> None:
     assert ws.store.get_invoice("1005").customer == "Total Quality Logistics"
     assert ws.store.get_invoice("1002").lines[0].description == "Design review"
     assert import_tabular(ws, QBO_LIST, "quickbooks-invoice-list").unchanged == batch.added
+
+
+@pytest.mark.parametrize("text", ["١٢٣", "١٢٣,٤٥", "1,٢٣٤.00", "１２３", "12.٥", "۱۲۳", "१२३"])
+@pytest.mark.parametrize(("decimal", "thousands"), [(".", ","), (",", "."), (".", "")])
+def test_non_ascii_digits_are_refused_in_every_notation(text, decimal, thousands) -> None:
+    """``\\d`` took Arabic-Indic and full-width digits, which Decimal reads: ١٢٣ was 123."""
+    with pytest.raises(ValueError, match="digits are ASCII 0-9 only") as err:
+        parse_amount(text, decimal, thousands)
+    assert "number-locale" in str(err.value)
+    with pytest.raises(ValueError):
+        parse_amount(text, decimal, thousands, declared=False)
+
+
+def test_an_export_with_arabic_indic_digits_is_refused_naming_the_row(ws, tmp_path) -> None:
+    with ws.config_path.open("a", encoding="utf-8") as f:
+        f.write('\n[invoice_import.mappings.ar-erp]\nlocale = "en"\ncurrency = "SAR"\n'
+                '[invoice_import.mappings.ar-erp.columns]\nnumber = "No"\nissue_date = "Date"\n'
+                'customer = "Customer"\ntotal = "Total"\n')
+    ws.__dict__.pop("settings", None)
+    path = tmp_path / "ar.csv"
+    path.write_text('No,Date,Customer,Total\nA,2026-01-01,X,"1,500.00"\nB,2026-01-02,Y,١٢٣\n',
+                    encoding="utf-8")
+    with pytest.raises(ImportRejected) as err:
+        import_tabular(ws, path, "ar-erp")
+    (finding,) = [f for f in err.value.findings if "ASCII" in f.message]
+    assert "Total" in finding.field and "'١٢٣'" in finding.message
+    assert ws.store.list_invoices() == []
