@@ -9,7 +9,7 @@ import copy
 import functools
 import getpass
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,9 @@ import tomli_w
 from sqlalchemy import Connection
 
 from claims.errors import EvidenceFailed, WorkspaceError
-from evidence import BlobBatch, Entry, EvidenceArchive, EvidenceError, Staged, init_keys
+from evidence import (
+    BlobBatch, Entry, EvidenceArchive, EvidenceError, Record, Staged, init_keys,
+)
 from claims.settings import Settings, load_settings
 from claims.store import Store
 from claims.store.engine import parse_url, resolve_url
@@ -124,20 +126,32 @@ class Workspace:
         made durable by one flush before the entry is committed. ``within(conn)`` is a write
         committed in the entry's own transaction (see :meth:`EvidenceArchive.record`).
 
-        The one place ``claims`` writes evidence. Metadata must carry no secrets: the archive
-        refuses keys that look like one. :meth:`close` signs a checkpoint over what was recorded.
+        The one place ``claims`` writes evidence (:meth:`record_evidence_many` is it for
+        several events). Metadata must carry no secrets: the archive refuses keys that look
+        like one. :meth:`close` signs a checkpoint over what was recorded.
         """
+        return self.record_evidence_many([(kind, claim, metadata, files, batch)],
+                                         within=within)[0]
+
+    def record_evidence_many(self, events: Sequence[tuple[
+            str, str | None, dict[str, Any], dict[str, Path | bytes | Staged] | None,
+            BlobBatch | None]], *,
+            within: Callable[[Connection], Any] | None = None) -> list[Entry]:
+        """Append several evidence events, each (kind, claim, metadata, files, batch) as
+        :meth:`record_evidence` takes them, in one ledger transaction: all or none (their blobs
+        made durable by one flush). Returns the entries in order."""
+        kinds = ", ".join(sorted({e[0] for e in events}))
         try:
-            entry = self.evidence.record(kind=kind, claim=claim, actor=self.actor,
-                                         metadata=metadata, files=files or {},
-                                         batch=batch, within=within)
+            entries = self.evidence.record_many([
+                Record(kind, claim, self.actor, metadata, files or {}, batch)
+                for kind, claim, metadata, files, batch in events], within=within)
         except EvidenceError as err:
-            raise EvidenceFailed(f"evidence not recorded ({kind}): {err}") from err
+            raise EvidenceFailed(f"evidence not recorded ({kinds}): {err}") from err
         except OSError as err:  # a full disk, a read-only folder: one line, not a traceback
-            raise EvidenceFailed(f"evidence not recorded ({kind}): {err.strerror or err}"
+            raise EvidenceFailed(f"evidence not recorded ({kinds}): {err.strerror or err}"
                                  f"{f' ({err.filename})' if err.filename else ''}") from err
         self._evidence_recorded = True
-        return entry
+        return entries
 
     def evidence_batch(self) -> BlobBatch:
         """A batch for one record's evidence blobs (see :meth:`record_evidence`)."""

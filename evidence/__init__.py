@@ -22,7 +22,7 @@ Public face::
 ``evidence`` never imports ``claims``. Errors: see :mod:`evidence.errors`.
 """
 
-from evidence.archive import EvidenceArchive, format_log
+from evidence.archive import EvidenceArchive, Record, format_log
 from evidence.batch import BlobBatch, Staged, flush_batches, flush_files
 from evidence.errors import (BlobError, BlobNotFound, CheckpointsDeleted, EntryNotFound,
                              EvidenceError, ExportError, ExportExists, KeysExist, KeysMissing,
@@ -41,7 +41,7 @@ __all__ = [
     "BlobBatch", "BlobError", "BlobNotFound", "BlobRef", "Checkpoint", "CheckpointsDeleted",
     "Entry", "EntryNotFound", "EventKind", "EvidenceArchive", "EvidenceError", "ExportError",
     "ExportExists", "KeysExist", "KeysMissing", "LedgerError", "LogRewritten", "MetadataError",
-    "Problem", "ProofError", "SecretInMetadata", "SigningKeyError", "Staged",
+    "Problem", "ProofError", "Record", "SecretInMetadata", "SigningKeyError", "Staged",
     "VerificationReport", "Witness", "WitnessEndpoint", "WitnessError", "WitnessRefused",
     "WitnessUnreachable", "consistency_proof", "create_schema", "flush_batches", "flush_files",
     "format_log", "inclusion_proof", "init_keys", "key_id", "load_public_key",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+from contextlib import ExitStack
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,7 +17,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from evidence import auditing, ledger, merkle, note, sealing
-from evidence.batch import BlobBatch, Staged
+from evidence.batch import BlobBatch, Staged, flush_batches
 from evidence.blobs import BlobStore
 from evidence.canonical import canonical_json, clean_metadata, secret_word
 from evidence.errors import (EntryNotFound, LedgerError, MetadataError, ProofError,
@@ -32,6 +34,18 @@ FILE_NAME_RE = re.compile(r"^[^/\\\x00]{1,200}$")
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One event for :meth:`EvidenceArchive.record_many` (the arguments of ``record``)."""
+
+    kind: str
+    claim: str | None
+    actor: str
+    metadata: dict[str, Any]
+    files: Mapping[str, Path | bytes | Staged] | None = None
+    batch: BlobBatch | None = None
 
 
 class EvidenceArchive:
@@ -97,40 +111,71 @@ class EvidenceArchive:
         write that must commit with the entry or not at all (e.g. a claim's status), in one
         commit instead of two. Whatever it raises rolls the entry back and is raised as is.
         """
-        if not KIND_RE.match(kind or ""):
-            raise MetadataError("kind", f"{kind!r} is not a dotted lower-case event kind")
-        if claim is not None and (not isinstance(claim, str) or not claim.strip()):
-            raise MetadataError("claim", "must be a non-empty string or None")
-        if not isinstance(actor, str) or not actor.strip():
-            raise MetadataError("actor", "must be a non-empty string")
-        clean = clean_metadata(dict(metadata))
+        return self.record_many([Record(kind, claim, actor, metadata, files, batch)],
+                                seal=seal, within=within)[0]
+
+    def record_many(self, records: Sequence[Record], *, seal: bool = False,
+                    within: Callable[[Connection], Any] | None = None) -> list[Entry]:
+        """:meth:`record` for each of ``records`` at once: each checked before anything is
+        written, every blob made durable by one flush and named in one journal, the events
+        appended in order in one transaction (all or none; with ``seal`` the checkpoint ends
+        with the last; ``within`` as :meth:`record` has it, once the last is in). Returns the
+        entries in order."""
+        cleaned = [self._checked(r) for r in records]
+        journal: list[Path] = []
+
+        def one_journal() -> Path:
+            if not journal:
+                journal.append(self.blobs.journal())
+            return journal[0]
+
         # the blobs go in first, journalled, so that a record cut short (a killed process)
         # leaves blobs that verify reports as interrupted rather than as unexplained
-        with batch or BlobBatch(self.blobs) as blobs:
-            refs = self._store_files(dict(files or {}), blobs)
-            journal = blobs.commit(self.blobs.journal)  # one flush, then journalled, linked
-
-        def make_leaf(index: int, previous: bytes | None) -> tuple[bytes, dict[str, Any]]:
-            # the time is taken under the append lock, so times never go backwards along the log
-            when = format_time(self._clock())
-            leaf = canonical_json({"v": LEAF_VERSION, "index": index, "kind": kind,
-                                   "claim": claim, "time": when, "actor": actor,
-                                   "metadata": clean, "blobs": refs,
-                                   "prev_claim_leaf": previous.hex() if previous else None})
-            return leaf, {"kind": kind, "claim": claim, "recorded_at": when}
+        with ExitStack() as stack:
+            batches = [stack.enter_context(r.batch or BlobBatch(self.blobs)) for r in records]
+            refs = [self._store_files(dict(r.files or {}), b)
+                    for r, b in zip(records, batches, strict=True)]
+            flush_batches(batches)   # one flush for them all
+            for b in batches:
+                b.commit(one_journal)   # journalled, then linked
 
         def after(conn: Connection) -> Any:
             if within is not None:
                 within(conn)
             return self._seal_in(conn) if seal else None
 
-        _, leaf, leaf_hash, sealed = ledger.append(
-            self.engine, claim, make_leaf, after=after if seal or within else None)
-        if journal is not None:   # committed: its blobs are referenced now
-            journal.unlink(missing_ok=True)
+        appended, sealed = ledger.append_many(
+            self.engine, [(r.claim, self._leaf_maker(r, clean, ref))
+                          for r, clean, ref in zip(records, cleaned, refs, strict=True)],
+            after=after if seal or within else None)
+        for path in journal:   # committed: its blobs are referenced now
+            path.unlink(missing_ok=True)
         if sealed is not None:
             self._after_seal(*sealed)
-        return Entry.from_leaf(leaf, leaf_hash)
+        return [Entry.from_leaf(leaf, leaf_hash) for _, leaf, leaf_hash in appended]
+
+    @staticmethod
+    def _checked(r: Record) -> dict[str, Any]:
+        """``r``'s metadata cleaned, once its kind, claim and actor are checked."""
+        if not KIND_RE.match(r.kind or ""):
+            raise MetadataError("kind", f"{r.kind!r} is not a dotted lower-case event kind")
+        if r.claim is not None and (not isinstance(r.claim, str) or not r.claim.strip()):
+            raise MetadataError("claim", "must be a non-empty string or None")
+        if not isinstance(r.actor, str) or not r.actor.strip():
+            raise MetadataError("actor", "must be a non-empty string")
+        return clean_metadata(dict(r.metadata))
+
+    def _leaf_maker(self, r: Record, clean: dict[str, Any],
+                    refs: dict[str, dict[str, Any]]) -> ledger.MakeLeaf:
+        def make_leaf(index: int, previous: bytes | None) -> tuple[bytes, dict[str, Any]]:
+            # the time is taken under the append lock, so times never go backwards along the log
+            when = format_time(self._clock())
+            leaf = canonical_json({"v": LEAF_VERSION, "index": index, "kind": r.kind,
+                                   "claim": r.claim, "time": when, "actor": r.actor,
+                                   "metadata": clean, "blobs": refs,
+                                   "prev_claim_leaf": previous.hex() if previous else None})
+            return leaf, {"kind": r.kind, "claim": r.claim, "recorded_at": when}
+        return make_leaf
 
     def blob_batch(self) -> BlobBatch:
         """A batch to stage a record's blobs in (a context manager: what is not committed by

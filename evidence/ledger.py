@@ -18,7 +18,7 @@ statement also writes the state row, which any other database serialises too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -221,8 +221,10 @@ def last_claim_leaf(conn: Connection, claim: str) -> bytes | None:
     return as_bytes(row.leaf_hash) if row else None
 
 
-def append(engine: Engine, claim: str | None,
-           make_leaf: Callable[[int, bytes | None], tuple[bytes, dict[str, Any]]],
+MakeLeaf = Callable[[int, bytes | None], tuple[bytes, dict[str, Any]]]
+
+
+def append(engine: Engine, claim: str | None, make_leaf: MakeLeaf,
            after: Callable[[Connection], Any] | None = None) -> tuple[int, bytes, bytes, Any]:
     """Append one leaf; returns (index, leaf, leaf hash, what ``after`` returned).
 
@@ -230,18 +232,33 @@ def append(engine: Engine, claim: str | None,
     canonical leaf bytes and the columns copied out of it (kind, claim, recorded_at). ``after``
     runs in the same transaction once the leaf is in (e.g. to sign a checkpoint ending with it).
     """
+    appended, extra = append_many(engine, [(claim, make_leaf)], after)
+    return (*appended[0], extra)
+
+
+def append_many(engine: Engine, leaves: Sequence[tuple[str | None, MakeLeaf]],
+                after: Callable[[Connection], Any] | None = None
+                ) -> tuple[list[tuple[int, bytes, bytes]], Any]:
+    """Append ``leaves`` ((claim, make_leaf) pairs, as :func:`append` takes) in order, in one
+    transaction: all or none. Returns ((index, leaf, leaf hash) of each, what ``after``
+    returned)."""
+    out: list[tuple[int, bytes, bytes]] = []
     with _locked(engine, read=True) as (conn, state):
         size, compact = state  # type: ignore[misc]
-        previous = last_claim_leaf(conn, claim) if claim is not None else None
-        leaf, columns = make_leaf(size, previous)
-        leaf_hash = merkle.leaf_hash(leaf)
-        conn.execute(_INSERT_ENTRY, {"idx": size, "leaf": leaf, "leaf_hash": leaf_hash,
-                                     **columns})
-        compact, made = merkle.compact_append_nodes(compact, size, leaf_hash)
-        cached = [{"height": h, "idx": i, "hash": node} for h, i, node in made
-                  if h >= NODE_MIN_HEIGHT]
-        if cached:
-            conn.execute(_INSERT_NODES, cached)
-        conn.execute(_SET_STATE, {"new_size": size + 1, "new_compact": b"".join(compact)})
+        for claim, make_leaf in leaves:
+            # an earlier leaf of the same claim in this transaction is seen here
+            previous = last_claim_leaf(conn, claim) if claim is not None else None
+            leaf, columns = make_leaf(size, previous)
+            leaf_hash = merkle.leaf_hash(leaf)
+            conn.execute(_INSERT_ENTRY, {"idx": size, "leaf": leaf, "leaf_hash": leaf_hash,
+                                         **columns})
+            compact, made = merkle.compact_append_nodes(compact, size, leaf_hash)
+            cached = [{"height": h, "idx": i, "hash": node} for h, i, node in made
+                      if h >= NODE_MIN_HEIGHT]
+            if cached:
+                conn.execute(_INSERT_NODES, cached)
+            out.append((size, leaf, leaf_hash))
+            size += 1
+        conn.execute(_SET_STATE, {"new_size": size, "new_compact": b"".join(compact)})
         extra = after(conn) if after is not None else None
-    return size, leaf, leaf_hash, extra
+    return out, extra

@@ -208,20 +208,20 @@ def _has_bundle_evidence(ws: Workspace, claim_id: int, bag_digest: str) -> bool:
                for e in entries)
 
 
-def _record_built(ws: Workspace, claim_id: int, contract: str, invoice: str, bundle: Bundle,
-                  batch: BlobBatch) -> None:
-    """The ``bundle.built`` evidence: the tag files, claim.json and the payload PDFs byte for
-    byte (staged while the bag was built, or read back from a reused bag)."""
+def _built_event(p: _Pending, bundle: Bundle) -> tuple[
+        str, str, dict[str, Any], dict[str, Path | Staged], BlobBatch]:
+    """The ``bundle.built`` evidence of a placed bundle, as :meth:`Workspace.record_evidence_many`
+    takes it: the tag files, claim.json and the payload PDFs byte for byte (staged while the
+    bag was built, or read back from a reused bag)."""
     files: dict[str, Path | Staged] = {name: bundle.directory / name for name in (
         "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")}
     files["claim.json"] = bundle.directory / "data" / "claim.json"
     files |= {pdf.name: pdf for pdf in sorted((bundle.directory / "data" / "documents").iterdir())}
     files |= bundle.staged  # what was staged as the bag was built is not read again
-    ws.record_evidence(kind="bundle.built", claim=str(claim_id),
-                       metadata={"bag_digest": bundle.bag_digest, "zip": bundle.zip_path.name,
-                                 "contract": contract, "invoice": invoice,
-                                 "payload_bytes": bundle.payload_bytes, "files": bundle.files},
-                       files=files, batch=batch)
+    return ("bundle.built", str(p.claim.id),
+            {"bag_digest": bundle.bag_digest, "zip": bundle.zip_path.name,
+             "contract": p.contract, "invoice": p.invoice,
+             "payload_bytes": bundle.payload_bytes, "files": bundle.files}, files, p.batch)
 
 
 #: :func:`build_claims` flushes once per this many claims, or sooner when this many payload
@@ -334,9 +334,10 @@ def _stage_claim(ws: Workspace, data: dict[str, Any], out_dir: Path | None,
 def _flush_and_finish(ws: Workspace, group: list[_Pending], done: dict[int, Bundle],
                       failed: dict[int, ClaimsError], on_each: Callable[[int], None] | None,
                       fail_fast: bool) -> None:
-    """One flush for the group's staged zips and blobs, then each claim placed, recorded in
-    evidence and marked READY (a claim that fails there fails alone; with ``fail_fast`` the
-    rest of the group is left as it was, its staged bundles dropped)."""
+    """One flush for the group's staged zips and blobs, then each claim placed (one that
+    fails there fails alone; with ``fail_fast`` the rest of the group is left as it was, its
+    staged bundles dropped), the placed claims' evidence recorded in one ledger transaction
+    (failing, it fails them all, none READY), then each marked READY."""
     try:
         flush_batches([p.batch for p in group], also=[
             path for p in group if isinstance(p.bundle, StagedBundle) for path in p.bundle.due])
@@ -347,22 +348,44 @@ def _flush_and_finish(ws: Workspace, group: list[_Pending], done: dict[int, Bund
             if on_each:
                 on_each(p.claim.id)
         return
+    placed: list[tuple[_Pending, Bundle, bool]] = []
     for p in group:
         if fail_fast and failed:
-            return
+            break   # the rest is left as it was: its staged bundles are dropped
         try:
-            done[p.claim.id] = _finish(ws, p)
+            placed.append((p, *_place(ws, p)))
+        except ClaimsError as err:
+            failed[p.claim.id] = err
+            if on_each:
+                on_each(p.claim.id)
+    events = [_built_event(p, bundle) for p, bundle, new in placed if new]
+    try:   # the group's evidence in one ledger transaction: all or none
+        if events:
+            ws.record_evidence_many(events)
+    except ClaimsError as err:
+        for p, _, _ in placed:
+            failed[p.claim.id] = err
+            if on_each:
+                on_each(p.claim.id)
+        return
+    for p, bundle, _ in placed:   # READY only once its evidence is committed
+        try:
+            done[p.claim.id] = _mark_ready(ws, p.claim, bundle)
         except ClaimsError as err:
             failed[p.claim.id] = err
         if on_each:
             on_each(p.claim.id)
 
 
-def _finish(ws: Workspace, p: _Pending) -> Bundle:
-    claim = p.claim
+def _place(ws: Workspace, p: _Pending) -> tuple[Bundle, bool]:
+    """Move a staged bundle into place (a reused one is there); returns it and whether its
+    ``bundle.built`` evidence is still to be recorded."""
     bundle = place_bundle(p.bundle) if isinstance(p.bundle, StagedBundle) else p.bundle
-    if not (bundle.reused and _has_bundle_evidence(ws, claim.id, bundle.bag_digest)):
-        _record_built(ws, claim.id, p.contract, p.invoice, bundle, p.batch)
+    return bundle, not (bundle.reused and _has_bundle_evidence(ws, p.claim.id,
+                                                                bundle.bag_digest))
+
+
+def _mark_ready(ws: Workspace, claim: Claim, bundle: Bundle) -> Bundle:
     if claim.status not in FROZEN:
         ws.store.record_event(claim.id, "bundle.built", status=ClaimStatus.READY,
                               actor=ws.actor, detail={"zip": str(bundle.zip_path),

@@ -143,3 +143,33 @@ def test_a_group_is_read_together_as_each_claim_would_be_alone(workspace, monkey
     assert list(done) == [a] and isinstance(failed[999], NotFound)
     assert isinstance(failed[bad], ValidationFailed)
     assert reads == [[a, 999, bad]]
+
+
+def test_a_group_s_evidence_is_one_transaction_and_a_failed_one_leaves_none_ready(
+        workspace, monkeypatch):
+    """The group's bundle.built entries go in together; when that write fails no claim of
+    the group is READY, and the next build reuses the placed bundles and records them."""
+    from evidence import LedgerError, ledger
+
+    a, b = claims_of(workspace, 2)
+    calls: list[int] = []
+    real = ledger.append_many
+
+    def refused(engine, leaves, after=None):
+        calls.append(len(leaves))
+        raise LedgerError("evidence ledger write failed: disk I/O error")
+
+    monkeypatch.setattr(ledger, "append_many", refused)
+    done, failed = api.build_claims(workspace, [a, b], as_of=TODAY)
+    assert done == {} and set(failed) == {a, b} and calls == [2]
+    assert all("evidence not recorded (bundle.built)" in str(e) for e in failed.values())
+    assert [status(workspace, i) for i in (a, b)] == ["DRAFT", "DRAFT"]
+    assert bundle_built_entries(workspace) == []
+    monkeypatch.setattr(ledger, "append_many",
+                        lambda engine, leaves, after=None: calls.append(len(leaves))
+                        or real(engine, leaves, after))
+    done, failed = api.build_claims(workspace, [a, b], as_of=TODAY)
+    assert failed == {} and all(bundle.reused for bundle in done.values())
+    assert calls == [2, 2] and [status(workspace, i) for i in (a, b)] == ["READY", "READY"]
+    assert len(bundle_built_entries(workspace)) == 2
+    assert api.verify_evidence(workspace).ok

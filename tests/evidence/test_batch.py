@@ -131,3 +131,38 @@ def test_a_failed_shared_flush_marks_nothing_flushed(archive: EvidenceArchive,
         with pytest.raises(OSError, match="No space left"):
             batch_module.flush_batches([batch])
         assert batch.due()   # still due: a commit would flush it (and fail the same way)
+
+
+def test_record_many_appends_in_one_transaction_with_one_flush_and_one_journal(
+        archive: EvidenceArchive, flushes: list[list[Path]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several records at once: one flush for every blob, one journal (removed once
+    committed), the events in order, a claim's second event chained to its first."""
+    from evidence import Record
+
+    journals: list[Path] = []
+    real_journal = archive.blobs.journal
+    monkeypatch.setattr(archive.blobs, "journal",
+                        lambda: journals.append(real_journal()) or journals[-1])
+    records = [Record("bundle.built", claim, "ops", {"n": i}, {f"f{i}.txt": f"{i}".encode()})
+               for i, claim in enumerate(["CLM-1", "CLM-2", "CLM-1"])]
+    entries = archive.record_many(records)
+    assert [(e.claim, e.metadata["n"]) for e in entries] == [("CLM-1", 0), ("CLM-2", 1),
+                                                             ("CLM-1", 2)]
+    assert [e.index for e in entries] == [0, 1, 2]
+    assert entries[2].prev_claim_leaf == entries[0].leaf_hash.hex()
+    assert len(flushes) == 1 and len(flushes[0]) == 3
+    assert len(journals) == 1 and not journals[0].exists()
+    assert archive.verify().ok
+
+
+def test_record_many_writes_nothing_when_one_record_is_refused(archive: EvidenceArchive,
+                                                              tmp_path: Path) -> None:
+    from evidence import Record
+
+    records = [Record("bundle.built", "CLM-1", "ops", {"n": 1}, {"a.txt": b"a"}),
+               Record("Bad Kind", "CLM-2", "ops", {"n": 2}, {"b.txt": b"b"})]
+    with pytest.raises(MetadataError, match="kind"):
+        archive.record_many(records)
+    assert archive.size() == 0
+    assert [d for d, _ in archive.blobs.files()] == []
