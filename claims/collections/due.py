@@ -2,16 +2,18 @@
 :func:`claims.core.due.due_dates` (the one function that decides them).
 
 Every invoice has rows: explicit terms (``set_terms``: basis net / eom / instalments) are kept
-as given; the others (basis statutory / invoice / default) are computed here when the invoice
-has none yet, and again when its claim reaches the agency (the statutory rule starts from the
-receipt). The receivables SQL and the KPI SQL read only these rows, so ``claims kpi`` and
-``claims followup receivables`` age an invoice on the same date.
+as given; the others (basis statutory / returned / invoice / default) are computed here when
+the invoice has none yet, and again when its claim reaches the agency (the statutory rule
+starts from the receipt) or the agency returns it (the clock stops; the resubmission starts it
+again): the store drops the computed rows when either is recorded
+(:mod:`claims.store.schedule`). The receivables SQL and the KPI SQL read only these rows, so
+``claims kpi`` and ``claims followup receivables`` age an invoice on the same date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,19 +30,34 @@ from claims.store import Store
 from claims.store.tables import MONEY_SCALE, ContractRow, InvoiceRow
 from claims.store.tables.collections import ScheduleRow
 
-_STALE = """
+#: THE receipt of the proper invoice ``{invoice}`` (an invoice id expression) by the agency:
+#: its live claim's first SUBMITTED event not followed by a RETURNED one (after a return the
+#: clock runs from the resubmission); NULL when none (never submitted, or returned since).
+RECEIVED_SQL = """(SELECT MIN(e.at) FROM claims c JOIN claim_events e ON e.claim_id = c.id
+        WHERE c.invoice_id = {invoice} AND e.status = 'SUBMITTED'
+          AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')
+          AND NOT EXISTS (SELECT 1 FROM claim_events r WHERE r.claim_id = e.claim_id
+                          AND r.status = 'RETURNED'
+                          AND (r.at > e.at OR (r.at = e.at AND r.id > e.id))))"""
+#: 1 when the invoice's live claim was ever RETURNED (with :data:`RECEIVED_SQL` NULL: the
+#: agency has it back, the statutory clock is stopped), else 0
+RETURNED_SQL = """CASE WHEN EXISTS (SELECT 1 FROM claims c JOIN claim_events e
+                               ON e.claim_id = c.id
+        WHERE c.invoice_id = {invoice} AND e.status = 'RETURNED'
+          AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')) THEN 1 ELSE 0 END"""
+
+_STALE = f"""
 SELECT i.id, i.issue_date, i.due_date, i.total, i.currency,
        COALESCE((SELECT MAX(k.agency) FROM claims c JOIN contracts k ON k.id = c.contract_id
                  WHERE c.invoice_id = i.id
                    AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')),
                 (SELECT MAX(k.agency) FROM contracts k WHERE k.number = i.contract_number))
          AS agency,
-       (SELECT MIN(e.at) FROM claims c JOIN claim_events e ON e.claim_id = c.id
-        WHERE c.invoice_id = i.id AND e.status = 'SUBMITTED'
-          AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')) AS received,
+       {RECEIVED_SQL.format(invoice="i.id")} AS received,
+       {RETURNED_SQL.format(invoice="i.id")} AS returned,
        (SELECT MIN(s.basis) FROM collection_schedule s WHERE s.invoice_id = i.id) AS basis
 FROM invoices i
-WHERE {where}"""
+WHERE {{where}}"""
 
 #: an invoice without rows
 _MISSING = "NOT EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id)"
@@ -50,6 +67,10 @@ _MISSING = "NOT EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id =
 #: over every invoice is skipped. It reads no marker and takes no lock a writer takes.
 _UNSCHEDULED = ("SELECT (SELECT COUNT(*) FROM invoices)"
                 " - (SELECT COUNT(DISTINCT invoice_id) FROM collection_schedule)")
+#: an invoice whose stopped clock (basis ``returned``) gave its due date: made again on every
+#: run, since it is counted from today (few: the claims an agency has back for correction)
+_RETURNED_ROWS = """i.id IN (SELECT s.invoice_id FROM collection_schedule s
+                WHERE s.basis = 'returned')"""
 #: an invoice whose claim reached an agency with a statutory rule while its rows still have a
 #: non-statutory computed basis (the second half of :data:`_NEEDS` on its own, driven by the
 #: claims: used when no invoice is without rows)
@@ -57,7 +78,8 @@ _STATUTORY = """i.id IN (SELECT c.invoice_id FROM claims c JOIN contracts k ON k
                  JOIN claim_events e ON e.claim_id = c.id
                  WHERE e.status = 'SUBMITTED' AND k.agency IN ({agencies}))
 AND EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id
-            AND s.basis IN ('invoice', 'default'))"""
+            AND s.basis IN ('invoice', 'default'))
+OR """ + _RETURNED_ROWS
 #: … or one whose claim reached an agency with a statutory rule while its rows still have a
 #: non-statutory computed basis (the claim first: most invoices have none, one index probe)
 _NEEDS = _MISSING + """
@@ -66,21 +88,26 @@ OR (EXISTS (SELECT 1 FROM claims c JOIN contracts k ON k.id = c.contract_id
             WHERE c.invoice_id = i.id AND e.status = 'SUBMITTED'
               AND k.agency IN ({agencies}))
     AND EXISTS (SELECT 1 FROM collection_schedule s WHERE s.invoice_id = i.id
-                AND s.basis IN ('invoice', 'default')))"""
+                AND s.basis IN ('invoice', 'default')))
+OR """ + _RETURNED_ROWS
 
 
 def _row_due(row: Any, config: CollectionsConfig,
              calendars: dict[tuple[str, int], Any]) -> tuple[date, str]:
     """The computed due date and basis of one invoice row (columns of ``_STALE``) through
     :func:`claims.core.due.computed_due`; ``calendars`` caches (agency, issue year) → calendar
-    (building a calendar is the costly part)."""
+    (building a calendar is the costly part). A stopped clock (``returned`` without a
+    receipt since) is counted from today, the agency's day."""
     issue = as_date(row.issue_date)
     rule = config.agencies.get(row.agency) if row.agency else None
     statutory = None
-    received = None
-    if rule is not None and rule.rule == "prompt-payment" and row.received is not None:
+    received = returned_on = None
+    if rule is not None and rule.rule == "prompt-payment":
         statutory = StatutoryRule(rule.acceptance_days, rule.payment_days)
-        received = rule.local_date(as_datetime(row.received))
+        if row.received is not None:
+            received = rule.local_date(as_datetime(row.received))
+        elif row.returned:
+            returned_on = rule.local_date(datetime.now(UTC))
     calendar = None
     if rule is not None:
         key = (row.agency, issue.year)
@@ -89,7 +116,8 @@ def _row_due(row: Any, config: CollectionsConfig,
         calendar = calendars[key]
     return computed_due(issue, invoice_due=as_date(row.due_date) if row.due_date is not None
                         else None, default_net_days=config.followup.default_net_days,
-                        rule=statutory, received=received, business_days=calendar)
+                        rule=statutory, received=received, returned_on=returned_on,
+                        business_days=calendar)
 
 
 def invoice_dues(row: Any, config: CollectionsConfig,
@@ -160,8 +188,8 @@ def _stored_values(rows: list[Any], config: CollectionsConfig,
     to_date, to_amount = procs[2] or (lambda v: v), procs[3] or (lambda v: v)
     out = []
     for r in rows:
-        invoice_id, issue, due, raw, currency, agency, received = r[:7]  # _STALE's columns
-        key = (agency, issue, due, received)
+        invoice_id, issue, due, raw, currency, agency, received, returned = r[:8]  # _STALE's
+        key = (agency, issue, due, received, returned)
         hit = dates.get(key)
         if hit is None:
             day, basis = _row_due(r, config, calendars)

@@ -9,8 +9,12 @@ The rule, in order (docs/kpis.md, "Due dates"):
 1. explicit payment terms given to the invoice (``net`` N days after issue, ``eom`` N days
    after the end of the issue month, or ``instalments``, each N days after issue);
 2. an agency's statutory rule (the US Prompt Payment Act, 31 U.S.C. 3903(a)(1)): ``payment_days``
-   after the later of the receipt of a proper invoice (the claim's submission) and the deemed
-   acceptance (delivery, taken as the invoice date, + ``acceptance_days``);
+   after the later of the receipt of a proper invoice (the claim's submission; after the agency
+   returned it, its resubmission) and the deemed acceptance (delivery, taken as the invoice
+   date, + ``acceptance_days``). While the agency has it back for correction the clock is
+   stopped (5 CFR 1315.9: an improper invoice is returned, and the payment clock runs from the
+   receipt of the proper one): nothing falls due before a resubmission, at the earliest today
+   (basis ``returned``);
 3. the due date printed on the invoice;
 4. the issue date + the default net days.
 
@@ -35,7 +39,10 @@ from claims.core.money import quantize
 
 #: the bases a due date can have; the first three are terms given explicitly to the invoice
 EXPLICIT_BASES = ("net", "eom", "instalments")
-COMPUTED_BASES = ("statutory", "invoice", "default")
+COMPUTED_BASES = ("statutory", "returned", "invoice", "default")
+#: the claim statuses that start or stop the statutory clock (a receipt, a return): recording
+#: one makes the invoice's computed due dates stale (:mod:`claims.store.schedule`)
+CLOCK_STATUSES = ("SUBMITTED", "RETURNED")
 
 
 class Instalment(Model):
@@ -193,15 +200,24 @@ def schedule(terms: Terms, issue_date: date, total: Decimal, places: int = 2) ->
 
 def computed_due(issue_date: date, *, invoice_due: date | None = None,
                  default_net_days: int = 30, rule: StatutoryRule | None = None,
-                 received: date | None = None,
+                 received: date | None = None, returned_on: date | None = None,
                  business_days: BusinessCalendar | None = None) -> tuple[date, str]:
     """THE due date of an invoice without explicit terms, and its basis (rules 2 to 4 of the
     module docstring, then the agency's calendar). It depends on dates only, never on the
     amount, so a bulk fill computes it once per distinct set of dates (the amount of the one
-    due is the invoice total)."""
-    if rule is not None and received is not None:
+    due is the invoice total).
+
+    ``received``: the receipt of the proper invoice, the claim's first submission since the
+    agency last returned it (None: none since). ``returned_on``: set (to today, the agency's
+    day) while the agency has the claim back with no resubmission since: under ``rule`` the
+    clock is stopped, and the earliest the invoice can fall due is a resubmission that day
+    (basis ``returned``: never overdue, no interest, no reminder)."""
+    if rule is not None and (received is not None or returned_on is not None):
         accepted = issue_date + timedelta(days=rule.acceptance_days)
-        day, basis = max(received, accepted) + timedelta(days=rule.payment_days), "statutory"
+        start = received if received is not None else returned_on
+        assert start is not None
+        day = max(start, accepted) + timedelta(days=rule.payment_days)
+        basis = "statutory" if received is not None else "returned"
     elif invoice_due is not None:
         day, basis = invoice_due, "invoice"
     else:
@@ -214,11 +230,13 @@ def computed_due(issue_date: date, *, invoice_due: date | None = None,
 def due_dates(issue_date: date, total: Decimal, *, places: int = 2, terms: Terms | None = None,
               invoice_due: date | None = None, default_net_days: int = 30,
               rule: StatutoryRule | None = None, received: date | None = None,
+              returned_on: date | None = None,
               business_days: BusinessCalendar | None = None) -> list[Due]:
     """THE due dates of one invoice (see the module docstring for the order of the rules).
 
     ``received``: when the agency received the proper invoice (the claim's submission); the
-    statutory rule applies only with both ``rule`` and ``received``. ``business_days``: the
+    statutory rule applies only with ``rule`` and ``received`` (or ``returned_on``: the clock
+    stopped, see :func:`computed_due`). ``business_days``: the
     agency's calendar; a due date on a non-business day moves to the next business day.
     Returns one :class:`Due` (seq 0) or one per instalment (seq 1…), amounts adding up to
     ``total``. Without ``terms`` the date is :func:`computed_due`'s.
@@ -226,7 +244,8 @@ def due_dates(issue_date: date, total: Decimal, *, places: int = 2, terms: Terms
     if terms is None:
         day, basis = computed_due(issue_date, invoice_due=invoice_due,
                                   default_net_days=default_net_days, rule=rule,
-                                  received=received, business_days=business_days)
+                                  received=received, returned_on=returned_on,
+                                  business_days=business_days)
         return [Due(0, day, total, basis)]
     dues = schedule(terms, issue_date, total, places)
     if business_days is None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, text
 
-from claims.collections.due import invoice_dues
+from claims.collections.due import RECEIVED_SQL, invoice_dues
 from claims.collections.receivables import as_date, as_datetime, money
 from claims.collections.settings import CollectionsConfig
 from claims.core.money import minor_units
@@ -171,9 +171,9 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
         "i.issue_date, k.agency AS contract_agency, "
         f"CASE WHEN s.basis = '{STATUTORY}' THEN i.due_date END AS invoice_due, "
         f"CASE WHEN s.basis = '{STATUTORY}' THEN i.total END AS total, "
-        f"CASE WHEN s.basis = '{STATUTORY}' THEN (SELECT MIN(e.at) FROM claims c "
-        "JOIN claim_events e ON e.claim_id = c.id WHERE c.invoice_id = s.invoice_id "
-        f"AND e.status = 'SUBMITTED' AND {LIVE_CLAIM}) END AS received "
+        # the receipt the statutory due date was made from (a resubmission after a return)
+        f"CASE WHEN s.basis = '{STATUTORY}' THEN {RECEIVED_SQL.format(invoice='s.invoice_id')} "
+        "END AS received "
         "FROM collection_schedule s JOIN invoices i ON i.id = s.invoice_id "
         "LEFT JOIN contracts k ON k.number = i.contract_number "
         "WHERE i.customer_id IS NOT NULL"))
@@ -195,7 +195,7 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
                       else as_date(received[k]))
         before = invoice_dues(SimpleNamespace(
             issue_date=row[8], due_date=row[10], total=row[11], currency=currencies[k],
-            agency=agency, received=None), config)[0].due_date
+            agency=agency, received=None, returned=0), config)[0].due_date
         out[k] = Item(ids[k], int(seqs[k]), numbers[k], customers[k], currencies[k], issued[k],
                       dues[k], amounts[k], contract_agencies[k], agency, known_from, before)
     return out

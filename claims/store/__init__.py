@@ -17,22 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Connection, Engine, bindparam, case, delete, func, insert, literal, null, select, update,
+    Connection, Engine, bindparam, case, func, insert, literal, null, select, update,
 )
 from sqlalchemy.orm import Session, sessionmaker
 
 from claims.errors import ConflictError, LeaseLost, NotFound
-from claims.core.due import COMPUTED_BASES
 from claims.core.models import (
     WITHDRAWABLE, Claim, ClaimEvent, ClaimStatus, Contract, Document, Invoice, stored_contract,
 )
 from claims.store.context import DEAD_STATUSES, claim_contexts
 from claims.store.engine import make_engine, migrate, store_errors
+from claims.store.schedule import reschedule_changed, reschedule_on_clock
 from claims.store.tables import (
     ClaimDocumentRow, ClaimEventRow, ClaimRow, ContractRow, CustomerRow, DocumentRow, InvoiceRow,
     utcnow,
 )
-from claims.store.tables.collections import ScheduleRow
 
 __all__ = ["DEAD_STATUSES", "Fence", "Store", "ImportResult", "brief_claim", "invoice_hash",
            "make_engine", "migrate"]
@@ -81,34 +80,6 @@ class ImportResult:
     #: their new issue date, total or currency: the terms were removed, the invoice falls due
     #: by the due-date rule until terms are given again (:func:`reschedule_changed`)
     terms_removed: list[str] = field(default_factory=list)
-
-
-#: An invoice's fields its due dates and amounts are made from: a change to one of them makes
-#: its stored schedule stale. The first three also decide explicit terms' dates and amounts.
-_TERMS_FIELDS = ("issue_date", "total", "currency")
-_DUE_FIELDS = (*_TERMS_FIELDS, "due_date", "contract_number")
-
-
-def reschedule_changed(s: Session, changed: dict[int, dict[str, tuple[Any, Any]]]) -> list[int]:
-    """Drop the schedule rows a change made stale, so that the one due-date rule
-    (:func:`claims.collections.due.ensure_due_dates`, run before anything reads due dates)
-    writes them again from the new content: computed rows when a field they are made from
-    changed; explicit terms too when the issue date, total or currency changed (their dates
-    and amounts were made from the old ones, and the terms themselves are not kept apart).
-    ``changed``: invoice id → its differences. Returns the ids whose explicit terms went."""
-    computed = [iid for iid, diff in changed.items() if any(f in diff for f in _DUE_FIELDS)]
-    terms = [iid for iid, diff in changed.items() if any(f in diff for f in _TERMS_FIELDS)]
-    removed: list[int] = []
-    for start in range(0, len(terms), 500):
-        chunk = terms[start:start + 500]
-        removed += s.scalars(select(ScheduleRow.invoice_id).where(
-            ScheduleRow.invoice_id.in_(chunk), ScheduleRow.basis.not_in(COMPUTED_BASES))
-            .distinct())
-        s.execute(delete(ScheduleRow).where(ScheduleRow.invoice_id.in_(chunk)))
-    for start in range(0, len(computed), 500):
-        s.execute(delete(ScheduleRow).where(ScheduleRow.invoice_id.in_(
-            computed[start:start + 500]), ScheduleRow.basis.in_(COMPUTED_BASES)))
-    return removed
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -539,6 +510,7 @@ class Store:
             conn.execute(_INSERT_EVENT, {
                 "claim_id": claim_id, "kind": kind, "status": status.value if status else None,
                 "actor": actor, "detail": _jsonable(detail or {}), "at": now})
+            reschedule_on_clock(conn, claim_id, status.value if status else None)
 
     def inspections(self, shas: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored inspections of these documents, by sha256 (those that have one)."""

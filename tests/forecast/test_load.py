@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from claims import api
-from claims.collections.due import invoice_dues, set_terms
+from claims.collections.due import RECEIVED_SQL, invoice_dues, set_terms
 from claims.collections.dunning.plan import config_of
 from claims.collections.receivables import (
     Sql, as_date, as_datetime, bind, items_cte, money,
@@ -39,9 +39,8 @@ def _items_through_the_cte(engine, config) -> list[Item]:
             "it.due_date, it.amount, it.agency, i.issue_date, k.agency AS contract_agency, "
             "CASE WHEN it.agency IS NOT NULL THEN i.due_date END AS invoice_due, "
             "CASE WHEN it.agency IS NOT NULL THEN i.total END AS total, "
-            "CASE WHEN it.agency IS NOT NULL THEN (SELECT MIN(e.at) FROM claims c "
-            "JOIN claim_events e ON e.claim_id = c.id WHERE c.invoice_id = it.invoice_id "
-            "AND e.status = 'SUBMITTED' AND c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')) "
+            # the receipt by the one rule (after a return: the resubmission)
+            f"CASE WHEN it.agency IS NOT NULL THEN {RECEIVED_SQL.format(invoice='it.invoice_id')} "
             "END AS received "
             "FROM items it JOIN invoices i ON i.id = it.invoice_id "
             "LEFT JOIN contracts k ON k.number = i.contract_number "
@@ -56,7 +55,7 @@ def _items_through_the_cte(engine, config) -> list[Item]:
                           else as_date(received))
             before = invoice_dues(SimpleNamespace(
                 issue_date=issued, due_date=invoice_due, total=total, currency=currency,
-                agency=agency, received=None), config)[0].due_date
+                agency=agency, received=None, returned=0), config)[0].due_date
         out.append(Item(iid, int(seq), number, cid, currency, as_date(issued), as_date(due),
                         money(amount, currency), contract_agency, agency, known_from, before))
     return sorted(out, key=lambda i: (i.invoice_id, i.seq))
