@@ -21,7 +21,8 @@ from claims.workspace import Workspace
 __all__ = [
     "Instalment", "Terms", "run_followup", "preview_followup", "render_reminder",
     "resolve_stuck_send", "sent_history", "receivables", "set_invoice_terms", "add_contact",
-    "set_collector", "worklist", "worklist_page", "add_note", "list_notes", "add_promise", "promise_states",
+    "set_collector", "worklist", "worklist_page", "add_note", "list_notes", "add_promise",
+    "promise_states",
     "add_plan", "plan_status", "open_dispute", "resolve_dispute", "list_disputes",
     "escalation_candidates", "propose_escalation", "approve_escalation", "reject_escalation",
     "revoke_escalation", "escalation_log", "import_rates",

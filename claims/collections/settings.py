@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from itertools import pairwise
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
@@ -176,7 +177,7 @@ class FollowupSettings(Section):
     @classmethod
     def _no_overlap(cls, rates: tuple[TreasuryRate, ...]) -> tuple[TreasuryRate, ...]:
         ordered = sorted(rates, key=lambda r: r.start)
-        for before, after in zip(ordered, ordered[1:]):
+        for before, after in pairwise(ordered):
             if after.start <= before.end:
                 raise ValueError(f"periods {before.start}..{before.end} and "
                                  f"{after.start}..{after.end} overlap")

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from claims import api
-from claims.web.common import action, flash, form_text, page, refuse, render
+from claims.web.common import action, flash, page, refuse, render
 
 
 @page

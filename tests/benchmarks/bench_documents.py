@@ -1,4 +1,5 @@
-"""Benchmark claims.lifecycle.documents.pdf: PDF inspection time and peak memory against reading the file.
+"""Benchmark claims.lifecycle.documents.pdf: PDF inspection time and peak memory against
+reading the file.
 
 Prints a table. The reference in the same run is hash_file (a streamed read of every byte):
 inspecting should cost a small, size-independent fraction of it. Peak RSS is measured in a
@@ -61,7 +62,8 @@ def main() -> None:
             hash_file(path)
             hash_s = time.perf_counter() - t0
             ours = _in_subprocess(
-                f"from claims.lifecycle.documents.pdf import inspect_pdf\ninspect_pdf({str(path)!r}, "
+                "from claims.lifecycle.documents.pdf import inspect_pdf\n"
+                f"inspect_pdf({str(path)!r}, "
                 "needles=['one page of text'])")
             naive = _in_subprocess(
                 f"from pypdf import PdfReader\nPdfReader({str(path)!r}).pages[0].extract_text()")

@@ -1,7 +1,7 @@
 """Benchmark: the web workspace's board and worklist pages on a large workspace, beside the CLI
 commands that read the same data.
 
-    python tests/benchmarks/bench_web.py                                # 10,000 claims, 100,000 invoices
+    python tests/benchmarks/bench_web.py       # 10,000 claims, 100,000 invoices
     python tests/benchmarks/bench_web.py --claims 1000 --invoices 10000  # quicker
 
 The server is the real ``python -m claims.web`` in a subprocess on a free port; each page is

@@ -36,7 +36,8 @@ def test_the_zip_holds_the_same_bag_with_fixed_times_and_permissions(workspace) 
     _claim, bundle = built(workspace)
     with zipfile.ZipFile(bundle.zip_path) as zf:
         names = zf.namelist()
-        assert names[0].endswith("/bag-info.txt") and names[-1].endswith("04-registration-certificate.pdf")
+        assert names[0].endswith("/bag-info.txt")
+        assert names[-1].endswith("04-registration-certificate.pdf")
         for info in zf.infolist():
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
             assert (info.external_attr >> 16) & 0o777 == 0o644

@@ -73,7 +73,8 @@ def test_validate_exits_1_with_every_finding_when_a_claim_has_errors(cli, sample
 def test_a_bad_contract_file_is_one_clear_line_and_exit_1(cli, samples, tmp_path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("number: C-9\nagency: A\ncurrency: SAR\nceiling: 10.5\nperiod: {start: "
-                   "2026-01-01, end: 2026-12-31}\nvat_percent: '15'\nclaim_types: [goods-delivery]\n")
+                   "2026-01-01, end: 2026-12-31}\nvat_percent: '15'\n"
+                   "claim_types: [goods-delivery]\n")
     result = cli("contract", "add", str(bad))
     assert result.exit_code == 1
     assert str(bad) in result.stderr and "/ceiling" in result.stderr

@@ -67,7 +67,8 @@ def test_reimporting_is_idempotent_and_a_changed_invoice_is_updated(store) -> No
     assert store.get_invoice("INV-1").customer == "Another agency"
 
 
-def test_an_invoice_changed_after_its_bundle_was_built_is_a_conflict_not_an_overwrite(store) -> None:
+def test_an_invoice_changed_after_its_bundle_was_built_is_a_conflict_not_an_overwrite(
+        store) -> None:
     store.put_contract(contract())
     store.put_invoices([invoice()])
     claim = store.create_claim(contract_number="C-1", invoice_number="INV-1",

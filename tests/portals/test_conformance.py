@@ -79,7 +79,8 @@ def test_the_portal_duplicate_check_is_off_during_the_kit(
 def test_claims_portal_conformance_runs_the_kit_from_the_command_line(
     cli, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    result = cli("portal", "conformance", "sandbox", "--only", "maintenance", "--dir", str(tmp_path / "kit"), "--json")  # fmt: skip
+    result = cli("portal", "conformance", "sandbox", "--only", "maintenance", "--dir",
+                 str(tmp_path / "kit"), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["ok"] and [s["scenario"] for s in report["scenarios"]] == ["maintenance"]
