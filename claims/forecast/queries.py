@@ -161,43 +161,46 @@ def _whole_minor_units(raws: Sequence[int], currency: str) -> list[Decimal] | No
 def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Item]:
     """The receivables; one whose due date is statutory also carries the day its claim
     reached the agency (from then on that due date was known) and the due date before it,
-    made by the one due-date rule without the receipt (:func:`invoice_dues`)."""
+    made by the one due-date rule without the receipt (:func:`invoice_dues`). The statutory
+    ones (few) are read apart with the columns only they need: the others' read has no
+    column that would be NULL on every row (the Ledger sorts the items)."""
+    frm = ("FROM collection_schedule s JOIN invoices i ON i.id = s.invoice_id "
+           "LEFT JOIN contracts k ON k.number = i.contract_number "
+           "WHERE i.customer_id IS NOT NULL AND s.basis ")  # basis is NOT NULL
+    cols = conv.columns(_fetch(conn, (
+        "SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, i.issue_date, "
+        f"s.due_date, s.amount, k.agency {frm}<> '{STATUTORY}'")), days=(5, 6), money=((7, 4),))
+    # one Item per row made by map (no Python loop over 250,000 rows)
+    out = list(map(Item, cols[0], map(int, cols[1]), *cols[2:])) if cols else []
+    return out + _statutory_items(conn, config, conv, frm)
+
+
+def _statutory_items(conn: Connection, config: CollectionsConfig, conv: _Conv, frm: str
+                     ) -> list[Item]:
+    """The items whose due date is statutory, each with the agency of its invoice's live
+    claim and, when the claim reached it, the day it did and the due date before it."""
     rows = _fetch(conn, (
         "SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, s.due_date, s.amount, "
-        f"CASE WHEN s.basis = '{STATUTORY}' THEN (SELECT MAX(k.agency) FROM claims c "
-        f"JOIN contracts k ON k.id = c.contract_id WHERE c.invoice_id = s.invoice_id "
-        f"AND {LIVE_CLAIM}) END AS agency, "
-        # the invoice's own due date and total only where a statutory one is remade (few)
-        "i.issue_date, k.agency AS contract_agency, "
-        f"CASE WHEN s.basis = '{STATUTORY}' THEN i.due_date END AS invoice_due, "
-        f"CASE WHEN s.basis = '{STATUTORY}' THEN i.total END AS total, "
+        "(SELECT MAX(k.agency) FROM claims c JOIN contracts k ON k.id = c.contract_id "
+        f"WHERE c.invoice_id = s.invoice_id AND {LIVE_CLAIM}) AS agency, "
+        "i.issue_date, k.agency AS contract_agency, i.due_date AS invoice_due, i.total, "
         # the receipt the statutory due date was made from (a resubmission after a return)
-        f"CASE WHEN s.basis = '{STATUTORY}' THEN {RECEIVED_SQL.format(invoice='s.invoice_id')} "
-        "END AS received "
-        "FROM collection_schedule s JOIN invoices i ON i.id = s.invoice_id "
-        "LEFT JOIN contracts k ON k.number = i.contract_number "
-        "WHERE i.customer_id IS NOT NULL"))
-    if not rows:
-        return []
-    (ids, seqs, numbers, customers, currencies, dues, amounts, agencies, issued,
-     contract_agencies, _, _, received) = conv.columns(rows, days=(5, 8), money=((6, 4),))
-    # one Item per row made by map (no Python loop over 250,000 rows); the statutory ones
-    # (an agency and a receipt: few) made again below with the day the due date was known
-    out = list(map(Item, ids, map(int, seqs), numbers, customers, currencies, issued, dues,
-                   amounts, contract_agencies, agencies))
-    for k in [k for k, day in enumerate(received) if day is not None]:
-        agency, row = agencies[k], rows[k]
-        if agency is None:
-            continue
-        rule = config.agencies.get(agency)
-        # the receipt's day in the agency's time zone, as the due-date rule dates it
-        known_from = (rule.local_date(as_datetime(received[k])) if rule is not None
-                      else as_date(received[k]))
-        before = invoice_dues(SimpleNamespace(
-            issue_date=row[8], due_date=row[10], total=row[11], currency=currencies[k],
-            agency=agency, received=None, returned=0), config)[0].due_date
-        out[k] = Item(ids[k], int(seqs[k]), numbers[k], customers[k], currencies[k], issued[k],
-                      dues[k], amounts[k], contract_agencies[k], agency, known_from, before)
+        f"{RECEIVED_SQL.format(invoice='s.invoice_id')} AS received {frm}= '{STATUTORY}'"))
+    out = []
+    for row, (invoice_id, seq, number, customer, currency, due, amount, agency, issued,
+              contract_agency, _, _, received) in zip(rows, zip(*conv.columns(
+                  rows, days=(5, 8), money=((6, 4),)), strict=True), strict=True):
+        known_from = before = None
+        if agency is not None and received is not None:
+            rule = config.agencies.get(agency)
+            # the receipt's day in the agency's time zone, as the due-date rule dates it
+            known_from = (rule.local_date(as_datetime(received)) if rule is not None
+                          else as_date(received))
+            before = invoice_dues(SimpleNamespace(
+                issue_date=row[8], due_date=row[10], total=row[11], currency=currency,
+                agency=agency, received=None, returned=0), config)[0].due_date
+        out.append(Item(invoice_id, int(seq), number, customer, currency, issued, due, amount,
+                        contract_agency, agency, known_from, before))
     return out
 
 
