@@ -50,7 +50,7 @@ def load_ledger(engine: Engine, config: CollectionsConfig) -> Ledger:
             "a.amount, a.kind, i.currency FROM payment_applications a "
             "JOIN invoices i ON i.id = a.invoice_id "
             "LEFT JOIN payments p ON p.id = a.payment_id "
-            "WHERE a.undone_at IS NULL")), days=(1,), money=((2, 4),))
+            "WHERE a.undone_at IS NULL")), days=(1,), money=((2, 4),), names=(3,))
         # (invoice, day, amount, kind) columns: a Receipt per row made by map
         receipts = list(map(Receipt, *cols[:4])) if cols else []
         customers = {cid: (name, kind) for cid, name, kind in conn.execute(
@@ -84,12 +84,16 @@ class _Conv:
     def __init__(self) -> None:
         self._days: dict[Any, date] = {}
         self._money: dict[str, dict[Any, Decimal]] = {}
+        self._names: dict[Any, Any] = {}
 
     def day(self, value: Any) -> date:
-        key = value[:10] if isinstance(value, str) else value
-        found = self._days.get(key)
+        found = self._days.get(value)
         if found is None:
-            found = self._days[key] = as_date(key)
+            key = value[:10] if isinstance(value, str) else value
+            found = self._days.get(key)
+            if found is None:
+                found = self._days[key] = as_date(key)
+            self._days[value] = found  # the value as read, too: no cut the next time
         return found
 
     def money(self, raw: Any, currency: str) -> Decimal:
@@ -100,9 +104,10 @@ class _Conv:
         return found
 
     def column_days(self, values: Sequence[Any]) -> list[date]:
-        """:meth:`day` of every value, in one pass (no call per value: a million rows)."""
+        """:meth:`day` of every value, in one pass (no call per value: a million rows; a few
+        hundred distinct values, each looked up as read)."""
         known, day = self._days, self.day
-        return [known.get(v[:10] if v.__class__ is str else v) or day(v) for v in values]
+        return [known.get(v) or day(v) for v in values]
 
     def column_money(self, raws: Sequence[Any], currencies: Sequence[str]) -> list[Decimal]:
         """:meth:`money` of every (raw, currency), in one pass; an integer amount at its
@@ -131,7 +136,8 @@ class _Conv:
         return out
 
     def columns(self, rows: Sequence[Sequence[Any]], *, days: tuple[int, ...] = (),
-                money: tuple[tuple[int, int], ...] = ()) -> list[Sequence[Any]]:
+                money: tuple[tuple[int, int], ...] = (), names: tuple[int, ...] = ()
+                ) -> list[Sequence[Any]]:
         """The rows as columns, the ``days`` columns as dates and each ``money`` (amount,
         currency) pair's amount column as amounts."""
         cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else []
@@ -141,6 +147,8 @@ class _Conv:
             cols[k] = self.column_days(cols[k])
         for k, c in money:
             cols[k] = self.column_money(cols[k], cols[c])
+        for k in names:  # a few distinct texts (currencies, agencies, kinds): one object each
+            cols[k] = list(map(self._names.setdefault, cols[k], cols[k]))
         return cols
 
 
@@ -169,7 +177,8 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
            "WHERE i.customer_id IS NOT NULL AND s.basis ")  # basis is NOT NULL
     cols = conv.columns(_fetch(conn, (
         "SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, i.issue_date, "
-        f"s.due_date, s.amount, k.agency {frm}<> '{STATUTORY}'")), days=(5, 6), money=((7, 4),))
+        f"s.due_date, s.amount, k.agency {frm}<> '{STATUTORY}'")), days=(5, 6), money=((7, 4),),
+        names=(4, 8))
     # one Item per row made by map (no Python loop over 250,000 rows)
     out = list(map(Item, cols[0], map(int, cols[1]), *cols[2:])) if cols else []
     return out + _statutory_items(conn, config, conv, frm)
@@ -208,7 +217,8 @@ def _claims(conn: Connection, conv: _Conv) -> list[ClaimFacts]:
     events: dict[int, tuple[tuple[date, str], ...]] = {}
     ids, days, statuses = conv.columns(_fetch(conn, (
         "SELECT claim_id, at, status FROM claim_events "
-        "WHERE status IS NOT NULL ORDER BY claim_id, at, id")), days=(1,)) or ((), (), ())
+        "WHERE status IS NOT NULL ORDER BY claim_id, at, id")), days=(1,), names=(2,)
+    ) or ((), (), ())
     # in claim order: each claim's run of events cut out of them all (groupby counts the run
     # in C; no Python step per event)
     pairs = list(zip(days, statuses, strict=True))
