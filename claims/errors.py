@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from claims.lifecycle.validation.findings import Finding
@@ -145,12 +145,15 @@ class LeaseLost(ConflictError):
 
 
 class PortalUnreachable(ClaimsError):
-    """A portal could not be reached at all (status sync); ``portal`` names it."""
+    """A portal could not be reached at all (status sync); ``portal`` names it and
+    ``results`` holds each visited portal's outcome (its ``error``) by name."""
 
     exit_code = 3
 
-    def __init__(self, message: str, *, portal: str | None = None) -> None:
+    def __init__(self, message: str, *, portal: str | None = None,
+                 results: dict[str, Any] | None = None) -> None:
         self.portal = portal
+        self.results = results or {}
         super().__init__(message)
 
 

@@ -76,9 +76,12 @@ def sync(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     try:
         results = api.sync_statuses(workspace_from(ctx))
     except ClaimsError as err:  # JSON for the cron log too, then the one line on stderr
+        failed = getattr(err, "results", {})  # every portal failed: each one's error
         if as_json:
             emit_json({"ok": False, "error": str(err), "exit_code": err.exit_code,
-                       "portals": {}})
+                       "portals": {p: r.to_json() for p, r in failed.items()}})
+        else:
+            _print_sync(failed)
         raise
     if as_json:
         emit_json({"ok": all(r.ok for r in results.values()),
@@ -86,16 +89,20 @@ def sync(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     else:
         if not results:
             typer.echo("no tracked claims: no portal visited")
-        for portal, r in results.items():
-            if r.error is not None:
-                typer.echo(f"{portal}: FAILED: {r.error}")
-                continue
-            typer.echo(f"{portal}: {r.seen} on the portal, {len(r.changed)} changed, "
-                       f"{len(r.failed)} failed")
-            for c in r.changed:
-                typer.echo(f"  claim {c['claim']}: {c['from']} -> {c['to']} ({c['reference']})")
+        _print_sync(results)
     if not all(r.ok for r in results.values()):
         raise typer.Exit(1)
+
+
+def _print_sync(results: dict) -> None:
+    for portal, r in results.items():
+        if r.error is not None:
+            typer.echo(f"{portal}: FAILED: {r.error}")
+            continue
+        typer.echo(f"{portal}: {r.seen} on the portal, {len(r.changed)} changed, "
+                   f"{len(r.failed)} failed")
+        for c in r.changed:
+            typer.echo(f"  claim {c['claim']}: {c['from']} -> {c['to']} ({c['reference']})")
 
 
 @portal_app.command("sandbox", context_settings={"allow_extra_args": True,
