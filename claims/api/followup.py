@@ -21,11 +21,18 @@ from claims.workspace import Workspace
 __all__ = [
     "Instalment", "Terms", "run_followup", "preview_followup", "render_reminder",
     "resolve_stuck_send", "sent_history", "receivables", "set_invoice_terms", "add_contact",
-    "set_collector", "worklist", "worklist_page", "add_note", "list_notes", "add_promise", "promise_states",
+    "set_collector", "worklist", "worklist_page", "add_note", "list_notes", "add_promise",
+    "promise_states",
     "add_plan", "plan_status", "open_dispute", "resolve_dispute", "list_disputes",
     "escalation_candidates", "propose_escalation", "approve_escalation", "reject_escalation",
-    "revoke_escalation", "escalation_log", "import_rates",
+    "revoke_escalation", "escalation_log", "import_rates", "WORKLIST_CSV_COLUMNS",
 ]
+
+#: The worklist's CSV columns, also when no account is listed (a header line all the same).
+WORKLIST_CSV_COLUMNS = ["rank", "customer", "score",
+                        *(f"part_{p}" for p in worklist_lib.SCORE_PARTS), "base_currency",
+                        "overdue_base", "overdue", "unconverted", "days_overdue", "collector",
+                        "at_legal"]
 
 
 def run_followup(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,

@@ -252,7 +252,8 @@ def worklist(ctx: typer.Context, as_of: str = AsOfOption,
                    "callbacks_due": callbacks})
         return
     if chosen == "csv":
-        emit_rows("csv", None, [_worklist_row(n, a) for n, a in enumerate(accounts, start=1)])
+        emit_rows("csv", None, [_worklist_row(n, a) for n, a in enumerate(accounts, start=1)],
+                  columns=api.WORKLIST_CSV_COLUMNS)
         return
     _print_worklist(accounts)
     if callbacks:
