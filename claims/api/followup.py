@@ -14,7 +14,7 @@ from claims.collections.contacts import available_languages, check_language
 from claims.collections.due import set_terms
 
 from claims.collections.terms import Instalment, Terms
-from claims.core.money import check_amount
+from claims.core.money import check_amount, minor_units
 from claims.errors import InputError
 from claims.workspace import Workspace
 
@@ -114,7 +114,11 @@ def add_promise(ws: Workspace, customer: str, *, amount: Decimal, currency: str,
                 **fields: Any) -> dict[str, Any]:
     """Record a promise to pay. The amount passes the one money door
     (:func:`claims.core.money.check_amount`): a known ISO currency, nothing below its minor
-    unit, nothing above the maximum, nothing negative."""
+    unit, nothing above the maximum, nothing negative; an unknown currency names --currency."""
+    try:
+        minor_units(currency)
+    except ValueError as err:
+        raise InputError(str(err), field="--currency", rule="known-currency") from None
     try:
         exact = check_amount(amount, currency, field="--amount", negative=False)
     except ValueError as err:
