@@ -19,6 +19,7 @@ import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -30,7 +31,8 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from claims.api import (
-    AmountOutOfRange, ClaimsError, InputError, PortalError, Workspace, find_workspace, to_decimal,
+    AmountOutOfRange, ClaimsError, InputError, PortalError, UnknownName, Workspace,
+    find_workspace, to_decimal,
 )
 # the one reading of dates and moments, re-exported for the commands (claims.core.moments)
 from claims.api import parse_date, parse_moment  # noqa: F401
@@ -55,6 +57,15 @@ def output_format(fmt: str | None, as_json: bool = False) -> str:
     if as_json and fmt not in (None, "json"):
         raise typer.BadParameter(f"--json and --format {fmt} disagree", param_hint="--format")
     return "json" if as_json else fmt or "table"
+
+
+def known_format(fmt: str | None, known: Sequence[str]) -> str | None:
+    """``--format`` checked at the door: an unknown one is a usage error (exit 2), as the
+    README's exit codes say, with the near miss named."""
+    if fmt is not None and fmt not in known:
+        raise typer.BadParameter(str(UnknownName("format", fmt, known)),
+                                 param_hint="--format")
+    return fmt
 
 
 def deprecated_spelling(value: str | None, old: str | None, *, new: str, old_flag: str,

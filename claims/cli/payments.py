@@ -9,7 +9,9 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.cli.common import JsonOption, emit_json, parse_amount, parse_date, workspace_from
+from claims.cli.common import (
+    JsonOption, emit_json, known_format, parse_amount, parse_date, workspace_from,
+)
 
 app = typer.Typer(no_args_is_help=True,
                   help="Cash application: statements in, payments matched, reviewed, undone.")
@@ -32,6 +34,7 @@ def import_(ctx: typer.Context,
 
     Example: claims payments import statement-2026-11-20.xml --format camt053
     """
+    known_format(fmt, api.statement_formats())
     summary = api.import_statement(workspace_from(ctx), file, fmt=fmt, bank=bank,
                                    dry_run=dry_run)
     if as_json:

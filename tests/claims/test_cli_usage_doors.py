@@ -31,3 +31,20 @@ def test_options_that_can_never_be_valid(cli: Any, tmp_path: Path) -> None:
     export.write_text("Num,Date\n1,2026-01-01\n", encoding="utf-8")
     _refused(cli("invoice", "import", "csv", str(export), "-m", "quickbooks", "--preview",
                  "-1"), "--preview", code=2)
+
+
+def test_an_unknown_format_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    """The README's exit codes: an unknown ``--format`` is 2, on every command that has one
+    (payments import, report and forecast gave 1)."""
+    init_workspace(cli.root).close()
+    statement = tmp_path / "s.xml"
+    statement.write_text("<x/>", encoding="utf-8")
+    for args in (["payments", "import", str(statement), "--format", "mt94"],
+                 ["report", "weekly", "--format", "pdf", "--out", str(tmp_path / "r.pdf")],
+                 ["forecast", "--format", "pdf"],
+                 ["worklist", "--format", "xml"]):
+        result = cli(*args)
+        _refused(result, "--format", code=2)
+        assert "unknown format" in result.output or "is not one of" in result.output
+    assert not (tmp_path / "r.pdf").exists()
+    assert cli("forecast", "--format", "json", "--weeks", "1").exit_code == 0
