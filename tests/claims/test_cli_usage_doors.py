@@ -33,6 +33,18 @@ def test_options_that_can_never_be_valid(cli: Any, tmp_path: Path) -> None:
                  "-1"), "--preview", code=2)
 
 
+def test_preview_zero_imports_nothing(cli: Any) -> None:
+    """``--preview 0`` was taken as no preview at all: the file was imported for real."""
+    init_workspace(cli.root).close()
+    export = Path(__file__).parents[1] / "fixtures" / "exports" / "qbo-invoice-list.csv"
+    args = ["invoice", "import", "csv", str(export), "-m", "quickbooks-invoice-list"]
+    _refused(cli(*args, "--preview", "0"), "--preview", code=2)
+    assert cli("invoice", "import", "history").stdout.strip() == ""  # nothing was imported
+    shown = cli(*args, "--preview", "1")
+    assert shown.exit_code == 0 and "row 6: " in shown.stdout and "row 7" not in shown.stdout
+    assert cli("invoice", "import", "history").stdout.strip() == ""
+
+
 def test_an_unknown_format_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
     """The README's exit codes: an unknown ``--format`` is 2, on every command that has one
     (payments import, report and forecast gave 1)."""
