@@ -36,12 +36,7 @@ def _read_password(password_file: Path | None) -> str:
     """The first line of ``password_file``, else asked for (twice, hidden)."""
     if password_file is None:
         return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
-    try:
-        lines = password_file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise api.InputError(f"cannot read: {getattr(err, 'strerror', None) or err}",
-                             file=str(password_file), rule="file-readable") from None
-    return lines[0] if lines else ""
+    return api.read_password_file(password_file)
 
 
 @user_app.command("disable")
