@@ -45,6 +45,10 @@ err_console = Console(stderr=True)
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON (stable format).")
 AsOfOption = typer.Option(None, "--as-of", help="Act as on this date (YYYY-MM-DD; default today).")
 FORMATS = ("table", "json", "csv")
+#: The largest id the database holds (a signed 64-bit integer): a larger one is a usage error
+#: naming the argument, not the database's "out of range".
+MAX_ID = 2**63 - 1
+
 FormatOption = typer.Option(None, "--format", help="table (default), json or csv.")
 
 

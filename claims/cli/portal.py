@@ -12,13 +12,13 @@ from rich.progress import Progress
 
 from claims import api
 from claims.api import ClaimsError
-from claims.cli.common import JsonOption, emit_json, err_console, workspace_from
+from claims.cli.common import MAX_ID, JsonOption, emit_json, err_console, workspace_from
 
 status_app = typer.Typer(no_args_is_help=True, help="Portal status of submitted claims.")
 portal_app = typer.Typer(no_args_is_help=True, help="Portals: run the sandbox portal.")
 
 def submit(ctx: typer.Context,
-           claim_id: int = typer.Argument(None, metavar="ID", help="Claim id."),
+           claim_id: int = typer.Argument(None, max=MAX_ID, metavar="ID", help="Claim id."),
            all_: bool = typer.Option(False, "--all", help="Every READY claim (and reconcile "
                                                           "SUBMITTING/UNKNOWN ones)."),
            workers: int = typer.Option(1, "--workers", min=1, help="Parallel browser workers."),

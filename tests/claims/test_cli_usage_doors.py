@@ -60,3 +60,25 @@ def test_an_unknown_format_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
         assert "unknown format" in result.output or "is not one of" in result.output
     assert not (tmp_path / "r.pdf").exists()
     assert cli("forecast", "--format", "json", "--weeks", "1").exit_code == 0
+
+
+HUGE = "99999999999999999999999"
+
+
+def test_an_id_no_database_holds_is_a_usage_error(cli: Any) -> None:
+    """An id beyond a signed 64-bit integer said "a number is out of the database's range:
+    Python int too large to convert to SQLite INTEGER", naming no argument; now it is a usage
+    error naming the argument or option (exit 2), and the largest id is simply not found."""
+    init_workspace(cli.root).close()
+    for args in (["claim", "show", HUGE], ["claim", "validate", HUGE], ["claim", "build", HUGE],
+                 ["claim", "withdraw", HUGE, "--reason", "x"], ["claim", "submit", HUGE],
+                 ["promise", "cancel", HUGE, "--reason", "x"], ["plan", "show", HUGE],
+                 ["dispute", "resolve", HUGE, "--resolution", "credit-note"],
+                 ["payments", "undo", HUGE], ["payments", "reverse", "1", "--payment", HUGE],
+                 ["contact", "edit", HUGE, "--language", "en"],
+                 ["followup", "resolve", HUGE, "--sent"]):
+        result = cli(*args)
+        _refused(result, "9223372036854775807", code=2)
+        assert "database's range" not in result.output, args
+    largest = cli("claim", "show", "9223372036854775807")
+    assert largest.exit_code == 1 and "no claim 9223372036854775807" in largest.output
