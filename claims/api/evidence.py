@@ -185,6 +185,9 @@ def log_verifier_key(ws: Workspace) -> str:
 
 
 def _witness(state: Path, name: str | None, logs: Sequence[str] = ()) -> Witness:
+    if state.exists() and not state.is_dir():  # "File exists" from mkdir named nothing useful
+        raise InputError("is not a folder (the witness keeps its key and state in one)",
+                         file=str(state), field="--state", rule="witness-state-folder")
     try:
         witness = Witness(state, name)
         witness.trust_logs(logs)
