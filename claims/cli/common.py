@@ -15,6 +15,8 @@ import io
 import json
 import logging
 import os
+import signal
+import subprocess
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -61,6 +63,28 @@ def output_format(fmt: str | None, as_json: bool = False) -> str:
     if as_json and fmt not in (None, "json"):
         raise typer.BadParameter(f"--json and --format {fmt} disagree", param_hint="--format")
     return "json" if as_json else fmt or "table"
+
+
+def run_server(command: Sequence[str]) -> int:
+    """Run a serving child process until it ends; its exit code. A SIGTERM or SIGHUP sent to
+    ``claims`` (systemd, ``kill``) is passed on to it, so stopping the command stops the
+    server instead of leaving it running orphaned; Ctrl-C reaches both (one process group)."""
+    proc = subprocess.Popen(list(command))
+
+    def forward(signum: int, _frame: object) -> None:
+        proc.send_signal(signum)
+
+    old = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                code = proc.wait()
+                return 128 - code if code < 0 else code  # killed by signal N: 128 + N
+            except KeyboardInterrupt:  # the child has its own SIGINT: wait for it to end
+                continue
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def known_format(fmt: str | None, known: Sequence[str]) -> str | None:

@@ -3,7 +3,6 @@ conformance``."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import typer
@@ -12,7 +11,9 @@ from rich.progress import Progress
 
 from claims import api
 from claims.api import ClaimsError
-from claims.cli.common import MAX_ID, JsonOption, emit_json, err_console, workspace_from
+from claims.cli.common import (
+    MAX_ID, JsonOption, emit_json, err_console, run_server, workspace_from,
+)
 
 status_app = typer.Typer(no_args_is_help=True, help="Portal status of submitted claims.")
 portal_app = typer.Typer(no_args_is_help=True, help="Portals: run the sandbox portal.")
@@ -116,7 +117,7 @@ def sandbox(ctx: typer.Context,
 
     Example: claims portal sandbox --port 8765 --faults "lost_response=final_submit"
     """
-    raise typer.Exit(subprocess.call(api.sandbox_command(host, port, faults, ctx.args)))
+    raise typer.Exit(run_server(api.sandbox_command(host, port, faults, ctx.args)))
 
 
 @portal_app.command("conformance")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import typer
 
 from claims import api
-from claims.cli.common import JsonOption, emit_json, workspace_from
+from claims.cli.common import JsonOption, emit_json, run_server, workspace_from
 
 user_app = typer.Typer(no_args_is_help=True, help="Local accounts of the web workspace.")
 
@@ -92,4 +91,4 @@ def serve(ctx: typer.Context,
     Example: claims serve --port 8000
     """
     command = api.serve_command(workspace_from(ctx), host, port)
-    raise typer.Exit(subprocess.call(command))
+    raise typer.Exit(run_server(command))
