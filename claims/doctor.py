@@ -30,7 +30,7 @@ from claims.settings import load_settings
 from claims.store.tables import ContactRow, ContractRow
 from claims.workspace import CONFIG_NAME, Workspace
 from portals.browser import find_chromium
-from portals.errors import PortalError
+from portals.errors import BrowserNotFound, PortalError
 from portals.registry import available_adapters
 
 __all__ = ["Check", "run_checks"]
@@ -243,11 +243,12 @@ def check_browser(ws: Workspace) -> list[Check]:
     b = ws.settings.browser
     if b.ws_endpoint:
         return [_ok("browser", f"browser server {b.ws_endpoint} (not contacted)")]
-    found = find_chromium(b.executable or None)
-    if found is None:
-        return [Check("browser", "fail", "no Chromium found", "run `make browser` "
-                      "(or apt install chromium), or set [browser] executable")]
-    return [_ok("browser", str(found))]
+    try:
+        found = find_chromium(b.executable or None)
+    except BrowserNotFound as err:  # one failed check, the others still reported
+        return [Check("browser", "fail", str(err), "run `make browser` (or apt install "
+                      "chromium), or set [browser] executable to a Chromium")]
+    return [_ok("browser", "Playwright's own Chromium" if found is None else str(found))]
 
 
 def run_checks(ws: Workspace, *, network: bool = True) -> list[Check]:

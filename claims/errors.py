@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from claims.lifecycle.validation.findings import Finding
@@ -65,13 +65,13 @@ class UnknownName(InputError):
     """A name that is not in a known vocabulary, with near-miss suggestions."""
 
     def __init__(self, kind: str, name: str, known: Iterable[str], *, file: str | None = None,
-                 field: str | None = None) -> None:
+                 field: str | None = None, rule: str | None = None) -> None:
         self.kind, self.name, self.known = kind, name, sorted(known)
         self.suggestions = difflib.get_close_matches(name, self.known, n=1, cutoff=0.6)
         hint = f" (did you mean {' or '.join(self.suggestions)}?)" if self.suggestions else ""
         known_list = ", ".join(self.known) or "none"
         super().__init__(f"unknown {kind} {name!r}{hint}; known: {known_list}", file=file,
-                         field=field, rule=f"known-{kind.replace(' ', '-')}")
+                         field=field, rule=rule or f"known-{kind.replace(' ', '-')}")
 
 
 class NotFound(ClaimsError):
@@ -145,12 +145,15 @@ class LeaseLost(ConflictError):
 
 
 class PortalUnreachable(ClaimsError):
-    """A portal could not be reached at all (status sync); ``portal`` names it."""
+    """A portal could not be reached at all (status sync); ``portal`` names it and
+    ``results`` holds each visited portal's outcome (its ``error``) by name."""
 
     exit_code = 3
 
-    def __init__(self, message: str, *, portal: str | None = None) -> None:
+    def __init__(self, message: str, *, portal: str | None = None,
+                 results: dict[str, Any] | None = None) -> None:
         self.portal = portal
+        self.results = results or {}
         super().__init__(message)
 
 

@@ -115,12 +115,19 @@ class EvidenceSettings(Section):
                                           "cosignatures are kept and exported")
 
 
+#: The longest lease or settle time: a week (a longer one is a typo, and timedelta overflows
+#: long before "99999999999999999999999" seconds).
+WEEK_SECONDS = 7 * 24 * 3600
+
+
 class LeaseSettings(Section):
     """How long a worker holds a claim, and how long a lost intent is left to settle."""
 
-    seconds: float = Field(600.0, gt=0, description="lease length; renewed every third of it "
-                                                    "while the worker lives")  # ok: not money
-    settle_seconds: float = Field(60.0, ge=0, description="a taken-over claim whose intent is "
+    seconds: float = Field(600.0, gt=0, le=WEEK_SECONDS, allow_inf_nan=False,
+                           description="lease length (at most a week); renewed every third of "
+                                       "it while the worker lives")  # ok: not money
+    settle_seconds: float = Field(60.0, ge=0, le=WEEK_SECONDS, allow_inf_nan=False,
+                                  description="a taken-over claim whose intent is "
                                   "younger than this and that the portal does not list yet "
                                   "waits in UNKNOWN instead of being filed again")  # ok: seconds
 
@@ -176,16 +183,23 @@ def load_settings(path: Path) -> Settings:
         raise WorkspaceError(f"{path} does not exist") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(str(err), file=str(path), rule="toml-syntax") from err
+    applied: dict[str, str] = {}
     for env, keys in _ENV_OVERRIDES.items():
         if env in os.environ:
             target = data
             for key in keys[:-1]:
                 target = target.setdefault(key, {})
             target[keys[-1]] = os.environ[env]
+            applied[".".join(keys)] = env
     try:
         return Settings.model_validate(data)
     except ValidationError as err:
-        raise settings_error(err, str(path)) from None
+        problem = settings_error(err, str(path))
+        env = applied.get(problem.field or "")
+        if env is None:
+            raise problem from None
+        # the bad value came from the environment: name the variable, not claims.toml
+        raise settings_error(err, f"{env} (overrides {path.name})") from None
 
 
 def settings_error(err: ValidationError, file: str) -> InputError:

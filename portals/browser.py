@@ -74,6 +74,8 @@ def find_chromium(explicit: str | os.PathLike[str] | None = None) -> Path | None
         path = Path(explicit)
         if not path.exists():
             raise BrowserNotFound(f"browser.executable {path} does not exist")
+        if not path.is_file() or not os.access(path, os.X_OK):
+            raise BrowserNotFound(f"browser.executable {path} is not an executable file")
         return path
     if playwright_chromium() is not None:
         return None

@@ -4,13 +4,29 @@ person (their name recorded in claim history and evidence, as ``CLAIMS_ACTOR`` d
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from claims import accounts
 from claims.accounts import ROLES, LoginThrottle, User
+from claims.core.importers import regular_file
 from claims.errors import ConflictError, InputError, NotFound
 from claims.workspace import Workspace
 
 __all__ = ["ROLES", "LoginThrottle", "User", "add_user", "list_users", "get_user",
-           "sign_in", "acting_as", "seal_evidence", "disable_user", "change_password"]
+           "sign_in", "acting_as", "seal_evidence", "disable_user", "change_password",
+           "read_password_file"]
+
+
+def read_password_file(path: Path) -> str:
+    """The first line of ``path`` (``--password-file``); a folder, a FIFO (reading it would wait
+    forever) or an unreadable file is one error naming it."""
+    try:
+        lines = regular_file(path, field="--password-file",
+                             missing_rule="file-readable").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read: {getattr(err, 'strerror', None) or err}",
+                         file=str(path), field="--password-file", rule="file-readable") from None
+    return lines[0] if lines else ""
 
 
 def add_user(ws: Workspace, name: str, *, role: str, password: str) -> User:

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from claims.core.importers import read_file, regular_file
+from claims.core.importers import regular_file
 from claims.errors import EvidenceFailed, InputError, NotFound
 from claims.lifecycle.workflow import built_bundle_problems
 from claims.workspace import Workspace
@@ -41,7 +41,8 @@ def load_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
     out = []
     for path in paths:
         try:
-            text = read_file(path, rule="file-readable").decode("utf-8")
+            text = regular_file(path, field="--checkpoint",  # a FIFO: exit 2, as verify.py
+                                missing_rule="file-readable").read_bytes().decode("utf-8")
             out.append(Checkpoint.load(text))
         except OSError as err:
             raise InputError(f"cannot read: {err.strerror}", file=str(path),
@@ -184,6 +185,9 @@ def log_verifier_key(ws: Workspace) -> str:
 
 
 def _witness(state: Path, name: str | None, logs: Sequence[str] = ()) -> Witness:
+    if state.exists() and not state.is_dir():  # "File exists" from mkdir named nothing useful
+        raise InputError("is not a folder (the witness keeps its key and state in one)",
+                         file=str(state), field="--state", rule="witness-state-folder")
     try:
         witness = Witness(state, name)
         witness.trust_logs(logs)

@@ -14,7 +14,7 @@ from claims.collections.contacts import available_languages, check_language
 from claims.collections.due import set_terms
 
 from claims.collections.terms import Instalment, Terms
-from claims.core.money import check_amount
+from claims.core.money import check_amount, minor_units
 from claims.errors import InputError
 from claims.workspace import Workspace
 
@@ -25,8 +25,14 @@ __all__ = [
     "promise_states",
     "add_plan", "plan_status", "open_dispute", "resolve_dispute", "list_disputes",
     "escalation_candidates", "propose_escalation", "approve_escalation", "reject_escalation",
-    "revoke_escalation", "escalation_log", "import_rates",
+    "revoke_escalation", "escalation_log", "import_rates", "WORKLIST_CSV_COLUMNS",
 ]
+
+#: The worklist's CSV columns, also when no account is listed (a header line all the same).
+WORKLIST_CSV_COLUMNS = ["rank", "customer", "score",
+                        *(f"part_{p}" for p in worklist_lib.SCORE_PARTS), "base_currency",
+                        "overdue_base", "overdue", "unconverted", "days_overdue", "collector",
+                        "at_legal"]
 
 
 def run_followup(ws: Workspace, as_of: date | None = None, *, dry_run: bool = False,
@@ -108,7 +114,11 @@ def add_promise(ws: Workspace, customer: str, *, amount: Decimal, currency: str,
                 **fields: Any) -> dict[str, Any]:
     """Record a promise to pay. The amount passes the one money door
     (:func:`claims.core.money.check_amount`): a known ISO currency, nothing below its minor
-    unit, nothing above the maximum, nothing negative."""
+    unit, nothing above the maximum, nothing negative; an unknown currency names --currency."""
+    try:
+        minor_units(currency)
+    except ValueError as err:
+        raise InputError(str(err), field="--currency", rule="known-currency") from None
     try:
         exact = check_amount(amount, currency, field="--amount", negative=False)
     except ValueError as err:

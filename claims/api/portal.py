@@ -81,9 +81,14 @@ def sync_statuses(ws: Workspace, adapter_factory: submission.AdapterFactory | No
             adapter.close()
     failed = [p for p, r in results.items() if r.error is not None]
     if results and len(failed) == len(results):
-        raise PortalUnreachable("; ".join(f"{p}: {results[p].error}" for p in failed),
-                                portal=failed[0])
+        raise PortalUnreachable("; ".join(_named(p, results[p].error or "") for p in failed),
+                                portal=failed[0], results=results)
     return results
+
+
+def _named(portal: str, error: str) -> str:
+    """``error`` prefixed with its portal's name once (an adapter's message may name it)."""
+    return error if error.startswith(f"{portal}:") else f"{portal}: {error}"
 
 
 def _importable(module: str) -> bool:

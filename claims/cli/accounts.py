@@ -10,7 +10,7 @@ import typer
 
 from claims import api
 from claims.cli.common import (
-    AsOfOption, FormatOption, JsonOption, deprecated_spelling, emit_json, emit_rows,
+    MAX_ID, AsOfOption, FormatOption, JsonOption, deprecated_spelling, emit_json, emit_rows,
     output_format, parse_date as _date, workspace_from,
 )
 
@@ -58,7 +58,8 @@ def contact_list(ctx: typer.Context,
 
 
 @contact_app.command("edit")
-def contact_edit(ctx: typer.Context, contact_id: int = typer.Argument(..., help="Contact id."),
+def contact_edit(ctx: typer.Context,
+                 contact_id: int = typer.Argument(..., max=MAX_ID, help="Contact id."),
                  name: str = typer.Option(None, "--name", help="New name."),
                  email: str = typer.Option(None, "--email", help="New e-mail address."),
                  phone: str = typer.Option(None, "--phone", help="New phone number."),
@@ -78,7 +79,7 @@ def contact_edit(ctx: typer.Context, contact_id: int = typer.Argument(..., help=
 
 @contact_app.command("remove")
 def contact_remove(ctx: typer.Context,
-                   contact_id: int = typer.Argument(..., help="Contact id."),
+                   contact_id: int = typer.Argument(..., max=MAX_ID, help="Contact id."),
                    as_json: bool = JsonOption) -> None:
     """Remove a contact (logged interactions keep the name).
 

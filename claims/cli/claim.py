@@ -14,7 +14,8 @@ from rich.progress import Progress
 from claims import api
 from claims.api import Claim, ClaimsError, Finding, InputError
 from claims.cli.common import (
-    FormatOption, JsonOption, console, deprecated_spelling, emit_json, emit_rows, err_console,
+    MAX_ID, FormatOption, JsonOption, console, deprecated_spelling, emit_json, emit_rows,
+    err_console,
     output_format, parse_date, workspace_from,
 )
 
@@ -82,7 +83,7 @@ def new(ctx: typer.Context,
 
 @app.command("correct")
 def correct(ctx: typer.Context,
-            claim_id: int = typer.Argument(..., metavar="ID", help="A RETURNED claim."),
+            claim_id: int = typer.Argument(..., max=MAX_ID, metavar="ID", help="A RETURNED claim."),
             doc: list[str] = typer.Option([], "--doc", help="TYPE=FILE to replace, repeatable."),
             expiry: list[str] = typer.Option([], "--expiry", help="TYPE=YYYY-MM-DD expiry."),
             issued: list[str] = typer.Option([], "--issued", help="TYPE=YYYY-MM-DD issue date."),
@@ -154,7 +155,7 @@ def _print_findings(claim_id: int, findings: list[Finding]) -> None:
 
 @app.command("validate")
 def validate(ctx: typer.Context,
-             claim_id: int = typer.Argument(None, metavar="ID", help="Claim id."),
+             claim_id: int = typer.Argument(None, max=MAX_ID, metavar="ID", help="Claim id."),
              all_: bool = typer.Option(False, "--all", help="Every claim."),
              as_of: str = AsOf,
              fail_fast: bool = typer.Option(False, "--fail-fast",
@@ -191,7 +192,7 @@ def validate(ctx: typer.Context,
 
 @app.command("build")
 def build(ctx: typer.Context,
-          claim_id: int = typer.Argument(None, metavar="ID", help="Claim id."),
+          claim_id: int = typer.Argument(None, max=MAX_ID, metavar="ID", help="Claim id."),
           all_: bool = typer.Option(False, "--all", help="Every claim not yet submitted."),
           out: Path = typer.Option(None, "--out", help="Folder for bundles (default: bundles/)."),
           as_of: str = AsOf,
@@ -233,7 +234,7 @@ def build(ctx: typer.Context,
 
 
 @app.command("withdraw")
-def withdraw(ctx: typer.Context, claim_id: int = typer.Argument(..., metavar="ID"),
+def withdraw(ctx: typer.Context, claim_id: int = typer.Argument(..., max=MAX_ID, metavar="ID"),
              reason: str = typer.Option(..., "--reason", help="Why (kept in history and "
                                                              "evidence)."),
              as_json: bool = JsonOption) -> None:
@@ -267,7 +268,7 @@ def list_(ctx: typer.Context,
 
 
 @app.command("show")
-def show(ctx: typer.Context, claim_id: int = typer.Argument(..., metavar="ID"),
+def show(ctx: typer.Context, claim_id: int = typer.Argument(..., max=MAX_ID, metavar="ID"),
          as_json: bool = JsonOption) -> None:
     """Show one claim with its documents and history.
 

@@ -15,10 +15,13 @@ import io
 import json
 import logging
 import os
+import signal
+import subprocess
 import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -30,7 +33,8 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from claims.api import (
-    AmountOutOfRange, ClaimsError, InputError, PortalError, Workspace, find_workspace, to_decimal,
+    AmountOutOfRange, ClaimsError, InputError, PortalError, UnknownName, Workspace,
+    find_workspace, to_decimal,
 )
 # the one reading of dates and moments, re-exported for the commands (claims.core.moments)
 from claims.api import parse_date, parse_moment  # noqa: F401
@@ -43,6 +47,10 @@ err_console = Console(stderr=True)
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON (stable format).")
 AsOfOption = typer.Option(None, "--as-of", help="Act as on this date (YYYY-MM-DD; default today).")
 FORMATS = ("table", "json", "csv")
+#: The largest id the database holds (a signed 64-bit integer): a larger one is a usage error
+#: naming the argument, not the database's "out of range".
+MAX_ID = 2**63 - 1
+
 FormatOption = typer.Option(None, "--format", help="table (default), json or csv.")
 
 
@@ -55,6 +63,37 @@ def output_format(fmt: str | None, as_json: bool = False) -> str:
     if as_json and fmt not in (None, "json"):
         raise typer.BadParameter(f"--json and --format {fmt} disagree", param_hint="--format")
     return "json" if as_json else fmt or "table"
+
+
+def run_server(command: Sequence[str]) -> int:
+    """Run a serving child process until it ends; its exit code. A SIGTERM or SIGHUP sent to
+    ``claims`` (systemd, ``kill``) is passed on to it, so stopping the command stops the
+    server instead of leaving it running orphaned; Ctrl-C reaches both (one process group)."""
+    proc = subprocess.Popen(list(command))
+
+    def forward(signum: int, _frame: object) -> None:
+        proc.send_signal(signum)
+
+    old = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                code = proc.wait()
+                return 128 - code if code < 0 else code  # killed by signal N: 128 + N
+            except KeyboardInterrupt:  # the child has its own SIGINT: wait for it to end
+                continue
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def known_format(fmt: str | None, known: Sequence[str]) -> str | None:
+    """``--format`` checked at the door: an unknown one is a usage error (exit 2), as the
+    README's exit codes say, with the near miss named."""
+    if fmt is not None and fmt not in known:
+        raise typer.BadParameter(str(UnknownName("format", fmt, known)),
+                                 param_hint="--format")
+    return fmt
 
 
 def deprecated_spelling(value: str | None, old: str | None, *, new: str, old_flag: str,

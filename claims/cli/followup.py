@@ -18,7 +18,7 @@ from rich.table import Table
 from claims import api
 from claims.api import InputError, Instalment, Terms
 from claims.cli.common import (
-    AsOfOption, FormatOption, JsonOption, console, emit_json, emit_rows, output_format,
+    MAX_ID, AsOfOption, FormatOption, JsonOption, console, emit_json, emit_rows, output_format,
     parse_amount as _amount, parse_date as _date, workspace_from,
 )
 
@@ -92,7 +92,8 @@ def preview(ctx: typer.Context, as_of: str = AsOfOption,
 
 
 @followup_app.command("resolve")
-def resolve(ctx: typer.Context, send_id: int = typer.Argument(..., help="The stuck send's id."),
+def resolve(ctx: typer.Context,
+            send_id: int = typer.Argument(..., max=MAX_ID, help="The stuck send's id."),
             sent: bool = typer.Option(None, "--sent/--not-sent",
                                       help="Did the message reach the mailbox?"),
             as_json: bool = JsonOption) -> None:
@@ -252,7 +253,8 @@ def worklist(ctx: typer.Context, as_of: str = AsOfOption,
                    "callbacks_due": callbacks})
         return
     if chosen == "csv":
-        emit_rows("csv", None, [_worklist_row(n, a) for n, a in enumerate(accounts, start=1)])
+        emit_rows("csv", None, [_worklist_row(n, a) for n, a in enumerate(accounts, start=1)],
+                  columns=api.WORKLIST_CSV_COLUMNS)
         return
     _print_worklist(accounts)
     if callbacks:

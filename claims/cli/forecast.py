@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.cli.common import JsonOption, emit_json, parse_date, workspace_from
+from claims.cli.common import JsonOption, emit_json, known_format, parse_date, workspace_from
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False,
                   help="13-week cash-flow forecast (P10/P50/P90 per week) and its backtest.")
@@ -30,9 +30,7 @@ def forecast(ctx: typer.Context,
     """
     if ctx.invoked_subcommand:
         return
-    if fmt not in api.FORECAST_FORMATS:
-        raise api.InputError(f"unknown format {fmt!r}; use table, json, html or xlsx",
-                             field="--format", rule="forecast-format")
+    known_format(fmt, api.FORECAST_FORMATS)
     fc = api.cash_forecast(workspace_from(ctx), parse_date(as_of, "--as-of"), weeks=weeks)
     if explain is not None:
         if not 1 <= explain <= fc.weeks:

@@ -9,7 +9,9 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.cli.common import JsonOption, emit_json, parse_amount, parse_date, workspace_from
+from claims.cli.common import (
+    MAX_ID, JsonOption, emit_json, known_format, parse_amount, parse_date, workspace_from,
+)
 
 app = typer.Typer(no_args_is_help=True,
                   help="Cash application: statements in, payments matched, reviewed, undone.")
@@ -32,6 +34,7 @@ def import_(ctx: typer.Context,
 
     Example: claims payments import statement-2026-11-20.xml --format camt053
     """
+    known_format(fmt, api.statement_formats())
     summary = api.import_statement(workspace_from(ctx), file, fmt=fmt, bank=bank,
                                    dry_run=dry_run)
     if as_json:
@@ -80,7 +83,7 @@ def review(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 @review_app.command("accept")
-def accept(ctx: typer.Context, payment_id: int = typer.Argument(...),
+def accept(ctx: typer.Context, payment_id: int = typer.Argument(..., max=MAX_ID),
            as_json: bool = JsonOption) -> None:
     """Apply the proposed match. Example: claims payments review accept 12"""
     api.accept_match(workspace_from(ctx), payment_id)
@@ -95,7 +98,7 @@ def _parse_invoice(spec: str) -> tuple[str, Decimal | None]:
 
 
 @review_app.command("change")
-def change(ctx: typer.Context, payment_id: int = typer.Argument(...),
+def change(ctx: typer.Context, payment_id: int = typer.Argument(..., max=MAX_ID),
            invoice: list[str] = typer.Option(..., "--invoice",
                                              help="INVOICE or INVOICE=AMOUNT, repeatable"),
            note: str = typer.Option("", "--note", help="why (recorded)"),
@@ -110,7 +113,7 @@ def change(ctx: typer.Context, payment_id: int = typer.Argument(...),
 
 
 @review_app.command("reject")
-def reject(ctx: typer.Context, payment_id: int = typer.Argument(...),
+def reject(ctx: typer.Context, payment_id: int = typer.Argument(..., max=MAX_ID),
            note: str = typer.Option("", "--note", help="why (recorded)"),
            as_json: bool = JsonOption) -> None:
     """Reject the proposal: the payment stays unapplied.
@@ -122,7 +125,7 @@ def reject(ctx: typer.Context, payment_id: int = typer.Argument(...),
 
 
 @app.command("undo")
-def undo(ctx: typer.Context, payment_id: int = typer.Argument(...),
+def undo(ctx: typer.Context, payment_id: int = typer.Argument(..., max=MAX_ID),
          note: str = typer.Option("", "--note", help="why (recorded)"),
          as_json: bool = JsonOption) -> None:
     """Undo every application of a payment; it goes back to review.
@@ -134,7 +137,7 @@ def undo(ctx: typer.Context, payment_id: int = typer.Argument(...),
 
 
 @app.command("history")
-def history(ctx: typer.Context, payment_id: int = typer.Argument(...),
+def history(ctx: typer.Context, payment_id: int = typer.Argument(..., max=MAX_ID),
             as_json: bool = JsonOption) -> None:
     """Every recorded step of a payment. Example: claims payments history 12"""
     events = api.payment_history(workspace_from(ctx), payment_id)
@@ -176,8 +179,9 @@ def reversals_cmd(ctx: typer.Context,
 
 
 @app.command("reverse")
-def reverse_cmd(ctx: typer.Context, reversal_id: int = typer.Argument(...),
-                payment: int = typer.Option(..., "--payment", help="the payment it returned"),
+def reverse_cmd(ctx: typer.Context, reversal_id: int = typer.Argument(..., max=MAX_ID),
+                payment: int = typer.Option(..., "--payment", max=MAX_ID,
+                                            help="the payment it returned"),
                 as_json: bool = JsonOption) -> None:
     """Name the payment a reversal in review returned: its invoices open again.
 

@@ -3,7 +3,6 @@ conformance``."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import typer
@@ -12,13 +11,15 @@ from rich.progress import Progress
 
 from claims import api
 from claims.api import ClaimsError
-from claims.cli.common import JsonOption, emit_json, err_console, workspace_from
+from claims.cli.common import (
+    MAX_ID, JsonOption, emit_json, err_console, run_server, workspace_from,
+)
 
 status_app = typer.Typer(no_args_is_help=True, help="Portal status of submitted claims.")
 portal_app = typer.Typer(no_args_is_help=True, help="Portals: run the sandbox portal.")
 
 def submit(ctx: typer.Context,
-           claim_id: int = typer.Argument(None, metavar="ID", help="Claim id."),
+           claim_id: int = typer.Argument(None, max=MAX_ID, metavar="ID", help="Claim id."),
            all_: bool = typer.Option(False, "--all", help="Every READY claim (and reconcile "
                                                           "SUBMITTING/UNKNOWN ones)."),
            workers: int = typer.Option(1, "--workers", min=1, help="Parallel browser workers."),
@@ -76,9 +77,12 @@ def sync(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     try:
         results = api.sync_statuses(workspace_from(ctx))
     except ClaimsError as err:  # JSON for the cron log too, then the one line on stderr
+        failed = getattr(err, "results", {})  # every portal failed: each one's error
         if as_json:
             emit_json({"ok": False, "error": str(err), "exit_code": err.exit_code,
-                       "portals": {}})
+                       "portals": {p: r.to_json() for p, r in failed.items()}})
+        else:
+            _print_sync(failed)
         raise
     if as_json:
         emit_json({"ok": all(r.ok for r in results.values()),
@@ -86,16 +90,20 @@ def sync(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     else:
         if not results:
             typer.echo("no tracked claims: no portal visited")
-        for portal, r in results.items():
-            if r.error is not None:
-                typer.echo(f"{portal}: FAILED: {r.error}")
-                continue
-            typer.echo(f"{portal}: {r.seen} on the portal, {len(r.changed)} changed, "
-                       f"{len(r.failed)} failed")
-            for c in r.changed:
-                typer.echo(f"  claim {c['claim']}: {c['from']} -> {c['to']} ({c['reference']})")
+        _print_sync(results)
     if not all(r.ok for r in results.values()):
         raise typer.Exit(1)
+
+
+def _print_sync(results: dict) -> None:
+    for portal, r in results.items():
+        if r.error is not None:
+            typer.echo(f"{portal}: FAILED: {r.error}")
+            continue
+        typer.echo(f"{portal}: {r.seen} on the portal, {len(r.changed)} changed, "
+                   f"{len(r.failed)} failed")
+        for c in r.changed:
+            typer.echo(f"  claim {c['claim']}: {c['from']} -> {c['to']} ({c['reference']})")
 
 
 @portal_app.command("sandbox", context_settings={"allow_extra_args": True,
@@ -109,7 +117,7 @@ def sandbox(ctx: typer.Context,
 
     Example: claims portal sandbox --port 8765 --faults "lost_response=final_submit"
     """
-    raise typer.Exit(subprocess.call(api.sandbox_command(host, port, faults, ctx.args)))
+    raise typer.Exit(run_server(api.sandbox_command(host, port, faults, ctx.args)))
 
 
 @portal_app.command("conformance")

@@ -11,7 +11,7 @@ import typer
 from claims import api
 from claims.api import InputError
 from claims.cli.common import (
-    AsOfOption, FormatOption, JsonOption, emit_json, emit_rows, output_format,
+    MAX_ID, AsOfOption, FormatOption, JsonOption, emit_json, emit_rows, output_format,
     parse_amount as _amount, parse_date as _date, parse_moment, workspace_from,
 )
 
@@ -158,7 +158,7 @@ def _instalments(specs: list[str]) -> list[tuple[date, Any]]:
 
 
 @plan_app.command("show")
-def plan_show(ctx: typer.Context, plan_id: int = typer.Argument(..., help="Plan id."),
+def plan_show(ctx: typer.Context, plan_id: int = typer.Argument(..., max=MAX_ID, help="Plan id."),
               as_of: str = AsOfOption, as_json: bool = JsonOption) -> None:
     """A plan's adherence: paid so far and each instalment's state.
 
@@ -180,7 +180,8 @@ def plan_show(ctx: typer.Context, plan_id: int = typer.Argument(..., help="Plan 
 @dispute_app.command("open")
 def dispute_open(ctx: typer.Context,
                  invoice: str = typer.Option(None, "--invoice", help="Disputed invoice."),
-                 claim: int = typer.Option(None, "--claim", help="Disputed claim (id)."),
+                 claim: int = typer.Option(None, "--claim", max=MAX_ID,
+                                             help="Disputed claim (id)."),
                  reason: str = typer.Option(..., "--reason", help="Reason code."),
                  team: str = typer.Option(..., "--team", help="Operations, Sales or Finance."),
                  due: str = typer.Option(None, "--due", help="Resolve by (YYYY-MM-DD)."),
@@ -198,7 +199,8 @@ def dispute_open(ctx: typer.Context,
 
 
 @dispute_app.command("resolve")
-def dispute_resolve(ctx: typer.Context, dispute_id: int = typer.Argument(..., help="Dispute id."),
+def dispute_resolve(ctx: typer.Context,
+                    dispute_id: int = typer.Argument(..., max=MAX_ID, help="Dispute id."),
                     resolution: str = typer.Option(..., "--resolution",
                                                    help="credit-note, resubmitted or rejected."),
                     note: str = typer.Option("", "--note", help="How it was settled."),
@@ -232,7 +234,8 @@ def dispute_list(ctx: typer.Context,
 # -- changing promises and plans ------------------------------------------------------------
 
 @promise_app.command("cancel")
-def promise_cancel(ctx: typer.Context, promise_id: int = typer.Argument(..., help="Promise id."),
+def promise_cancel(ctx: typer.Context,
+                   promise_id: int = typer.Argument(..., max=MAX_ID, help="Promise id."),
                    reason: str = typer.Option(..., "--reason", help="Why it is cancelled."),
                    as_json: bool = JsonOption) -> None:
     """Cancel a promise: it no longer pauses reminders nor counts as broken.
@@ -244,7 +247,8 @@ def promise_cancel(ctx: typer.Context, promise_id: int = typer.Argument(..., hel
 
 
 @promise_app.command("edit")
-def promise_edit(ctx: typer.Context, promise_id: int = typer.Argument(..., help="Promise id."),
+def promise_edit(ctx: typer.Context,
+                 promise_id: int = typer.Argument(..., max=MAX_ID, help="Promise id."),
                  amount: str = typer.Option(None, "--amount", help="New amount."),
                  by_date: str = typer.Option(None, "--date", help="New promised date."),
                  as_of: str = AsOfOption, as_json: bool = JsonOption) -> None:
@@ -280,7 +284,7 @@ def plan_list(ctx: typer.Context, as_of: str = AsOfOption,
 
 
 @plan_app.command("cancel")
-def plan_cancel(ctx: typer.Context, plan_id: int = typer.Argument(..., help="Plan id."),
+def plan_cancel(ctx: typer.Context, plan_id: int = typer.Argument(..., max=MAX_ID, help="Plan id."),
                 reason: str = typer.Option(..., "--reason", help="Why it is cancelled."),
                 as_json: bool = JsonOption) -> None:
     """Cancel a payment plan: its invoices are reminded again.
@@ -292,7 +296,7 @@ def plan_cancel(ctx: typer.Context, plan_id: int = typer.Argument(..., help="Pla
 
 
 @plan_app.command("edit")
-def plan_edit(ctx: typer.Context, plan_id: int = typer.Argument(..., help="Plan id."),
+def plan_edit(ctx: typer.Context, plan_id: int = typer.Argument(..., max=MAX_ID, help="Plan id."),
               instalment: list[str] = typer.Option(..., "--instalment", help="DATE=AMOUNT."),
               note: str = typer.Option("", "--note", help="What was agreed."),
               as_of: str = AsOfOption, as_json: bool = JsonOption) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from claims import api
-from claims.cli.common import JsonOption, emit_json, parse_date, workspace_from
+from claims.cli.common import JsonOption, emit_json, known_format, parse_date, workspace_from
 
 
 def kpi(ctx: typer.Context,
@@ -56,6 +56,7 @@ def report(ctx: typer.Context,
 
     Example: claims report monthly --as-of 2026-10-31 --format xlsx --out october.xlsx
     """
+    known_format(fmt, api.REPORT_FORMATS)
     result, path = api.write_collection_report(workspace_from(ctx), kind, fmt, out,
                                                as_of=parse_date(as_of, "--as-of"),
                                                currency=currency)

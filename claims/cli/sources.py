@@ -81,10 +81,10 @@ def zoho(ctx: typer.Context,
     report(batch, as_json)
 
 
-def _tabular(ctx: typer.Context, file: Path, mapping: str, preview: int, dry_run: bool,
+def _tabular(ctx: typer.Context, file: Path, mapping: str, preview: int | None, dry_run: bool,
              as_json: bool, skip_rows: int | None) -> None:
     ws = workspace_from(ctx)
-    if preview:
+    if preview is not None:
         shown = api.preview_tabular(ws, file, mapping, preview, skip_rows=skip_rows)
         if as_json:
             emit_json(shown)
@@ -100,8 +100,8 @@ def _tabular(ctx: typer.Context, file: Path, mapping: str, preview: int, dry_run
 MappingOption = typer.Option(..., "--mapping", "-m",
                              help="quickbooks, quickbooks-invoice-list, sap, sap-en, oracle, or "
                                   "one of yours in claims.toml (claims invoice import mappings).")
-PreviewOption = typer.Option(0, "--preview", metavar="N", min=0,
-                             help="Show the first N rows as the mapping reads them; "
+PreviewOption = typer.Option(None, "--preview", metavar="N", min=1,
+                             help="Show the first N rows (N ≥ 1) as the mapping reads them; "
                                   "import nothing.")
 SkipRowsOption = typer.Option(None, "--skip-rows", metavar="N", min=0,
                               help="Rows above the header (default: the header is found: the "
@@ -110,7 +110,7 @@ SkipRowsOption = typer.Option(None, "--skip-rows", metavar="N", min=0,
 
 @app.command("csv")
 def csv_(ctx: typer.Context, file: Path = typer.Argument(..., help="the CSV export"),
-         mapping: str = MappingOption, preview: int = PreviewOption, dry_run: bool = DryRun,
+         mapping: str = MappingOption, preview: int | None = PreviewOption, dry_run: bool = DryRun,
          skip_rows: int | None = SkipRowsOption, as_json: bool = JsonOption) -> None:
     """Import a CSV accounting export through a column mapping, all rows or none.
 
@@ -121,7 +121,7 @@ def csv_(ctx: typer.Context, file: Path = typer.Argument(..., help="the CSV expo
 
 @app.command("xlsx")
 def xlsx(ctx: typer.Context, file: Path = typer.Argument(..., help="the XLSX export"),
-         mapping: str = MappingOption, preview: int = PreviewOption, dry_run: bool = DryRun,
+         mapping: str = MappingOption, preview: int | None = PreviewOption, dry_run: bool = DryRun,
          skip_rows: int | None = SkipRowsOption, as_json: bool = JsonOption) -> None:
     """Import an XLSX accounting export through a column mapping, all rows or none.
 

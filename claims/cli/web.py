@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import typer
 
 from claims import api
-from claims.cli.common import JsonOption, emit_json, workspace_from
+from claims.cli.common import JsonOption, emit_json, run_server, workspace_from
 
 user_app = typer.Typer(no_args_is_help=True, help="Local accounts of the web workspace.")
 
@@ -36,12 +35,7 @@ def _read_password(password_file: Path | None) -> str:
     """The first line of ``password_file``, else asked for (twice, hidden)."""
     if password_file is None:
         return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
-    try:
-        lines = password_file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise api.InputError(f"cannot read: {getattr(err, 'strerror', None) or err}",
-                             file=str(password_file), rule="file-readable") from None
-    return lines[0] if lines else ""
+    return api.read_password_file(password_file)
 
 
 @user_app.command("disable")
@@ -97,4 +91,4 @@ def serve(ctx: typer.Context,
     Example: claims serve --port 8000
     """
     command = api.serve_command(workspace_from(ctx), host, port)
-    raise typer.Exit(subprocess.call(command))
+    raise typer.Exit(run_server(command))

@@ -164,7 +164,7 @@ def _contact_of(s: Session, cust: CustomerRow, contact: str) -> str:
         if contact.strip() in (str(row.id), row.name):
             return row.name
     raise UnknownName(f"contact of {cust.name}", contact, [r.name for r in rows],
-                      field="contact")
+                      field="contact", rule="known-contact")  # not a rule per customer
 
 
 def list_notes(store: Store, customer: str) -> list[dict[str, Any]]:

@@ -112,6 +112,11 @@ def _part(count: int | Decimal, weight: Decimal) -> Decimal:
     return (count * weight).quantize(_CENT) if count else _NONE
 
 
+#: The parts of a score, in the order they are shown (``Account.parts`` keys).
+SCORE_PARTS = ("amount_overdue", "days_overdue", "broken_promises", "disputes", "stuck_claims",
+               "defaulted_plans")
+
+
 def _score(account: Account, config: CollectionsConfig) -> None:
     w = config.followup.weights
     overdue = (account.overdue_base if account.base_currency and account.overdue_base is not None

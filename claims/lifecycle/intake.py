@@ -81,6 +81,8 @@ def read_structured(path: Path) -> Any:
         raise InputError("file not found", file=str(path), rule="file-exists") from None
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read: {err}", file=str(path), rule="utf-8-text") from err
+    if not text.strip():  # YAML reads nothing as None: "None is not of type 'object'"
+        raise InputError("is empty", file=str(path), rule="not-empty")
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)

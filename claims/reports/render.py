@@ -180,6 +180,9 @@ def _atomic(path: Path, write: Any) -> None:
     if path.is_dir():
         raise InputError("is a folder; name the file to write", file=str(path), field="--out",
                          rule="output-file")
+    if path.exists() and not path.is_file():  # replacing a FIFO or a device is never meant
+        raise InputError("is not a regular file (a FIFO, socket or device); name the file to "
+                         "write", file=str(path), field="--out", rule="output-file")
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:

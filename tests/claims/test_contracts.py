@@ -100,6 +100,15 @@ def test_json_contracts_and_syntax_errors(tmp_path: Path) -> None:
         load_contract(tmp_path / "missing.yaml")
 
 
+def test_an_empty_file_says_it_is_empty(tmp_path: Path) -> None:
+    """An empty contract.yaml said "/: None is not of type 'object'"."""
+    for name, text in (("c.yaml", ""), ("c2.yml", "\n  \n"), ("c.json", "")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError) as err:
+            load_contract(tmp_path / name)
+        assert str(err.value) == f"{tmp_path / name}: is empty [rule: not-empty]"
+
+
 def test_an_impossible_yaml_date_is_a_syntax_error_with_its_line(tmp_path: Path) -> None:
     """YAML reads 2026-02-30 as a date and fails (a bare ValueError: a traceback); now the
     file's error names the value, the line and the column."""

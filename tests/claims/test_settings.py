@@ -173,6 +173,29 @@ def test_the_environment_overrides_the_file(tmp_path, monkeypatch) -> None:
     assert settings.browser.ws_endpoint == "ws://127.0.0.1:1" and settings.browser.headless
 
 
+@pytest.mark.parametrize("value, message", [
+    ("abc", "valid number"), ("-5", "greater than 0"), ("inf", "finite number"),
+    ("1e999", "finite number"), ("99999999999999999999999", "less than or equal to 604800"),
+])
+def test_a_bad_value_from_the_environment_names_the_variable(tmp_path, monkeypatch, value,
+                                                             message) -> None:
+    """CLAIMS_LEASE_SECONDS=abc was reported as "claims.toml: lease.seconds", a key the file
+    does not hold; an infinite or huge lease was taken (timedelta overflows on it)."""
+    path = config(tmp_path, "")
+    monkeypatch.setenv("CLAIMS_LEASE_SECONDS", value)
+    with pytest.raises(InputError) as err:
+        load_settings(path)
+    assert err.value.file == "CLAIMS_LEASE_SECONDS (overrides claims.toml)"
+    assert err.value.field == "lease.seconds" and message in str(err.value)
+    monkeypatch.setenv("CLAIMS_LEASE_SECONDS", "30")
+    assert load_settings(path).lease.seconds == 30
+    monkeypatch.delenv("CLAIMS_LEASE_SECONDS")
+    bad_file = config(tmp_path, "[lease]\nseconds = -1\n")  # from the file: the file named
+    with pytest.raises(InputError) as err:
+        load_settings(bad_file)
+    assert err.value.file == str(bad_file)
+
+
 @pytest.mark.parametrize("line, field, suggestion", [
     ("databse = 1", "databse", "database"),
     ("[followup.smtp]\nhots = 'x'", "followup.smtp.hots", "host"),

@@ -5,6 +5,7 @@ each change is in the evidence log without the password."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,19 @@ def test_admin_disables_and_resets(cli: Any, tmp_path: Path,
     missing = cli("user", "password", "bob", "--password-file", str(tmp_path / "nope"))
     assert missing.exit_code == 1 and "nope" in missing.output
     ws.close()
+
+
+def test_password_file_that_is_not_a_file(cli: Any, tmp_path: Path) -> None:
+    """A FIFO as --password-file waited forever for a writer (the command hung); a folder said
+    only 'Is a directory'. Each is one line naming the file and the option, exit 1, no user."""
+    assert cli("init", str(tmp_path / "ws"), workspace=None).exit_code == 0
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path, words in ((fifo, "not a regular file"), (tmp_path, "is a folder"),
+                        (tmp_path / "none.txt", "file not found")):
+        for args in (["user", "add", "eve", "--role", "auditor"], ["user", "password", "eve"]):
+            result = cli(*args, "--password-file", str(path))
+            assert result.exit_code == 1, result.output
+            assert words in result.output and "--password-file" in result.output
+            assert "Traceback" not in result.output
+    assert json.loads(cli("user", "list", "--json").stdout) == []

@@ -179,7 +179,7 @@ def test_escalation_through_the_cli(cli: Any, acme: Workspace,
     (["promise", "add", "Acme Corp", "--amount", "100.005", "--currency", "USD", "--date",
       "2026-03-20", "--by", "x"], "--amount: 100.005 has a fraction below the minor unit of USD"),
     (["promise", "add", "Acme Corp", "--amount", "100", "--currency", "XYZ", "--date",
-      "2026-03-20", "--by", "x"], "unknown currency 'XYZ'"),
+      "2026-03-20", "--by", "x"], "--currency: unknown currency 'XYZ'"),  # not --amount
     (["promise", "add", "Acme Corp", "--amount", "-5", "--currency", "USD", "--date",
       "2026-03-20", "--by", "x"], "--amount: -5 is negative"),
     (["dispute", "open", "--invoice", "A-1", "--reason", "prcing", "--team", "Sales"],

@@ -56,6 +56,9 @@ def test_list_formats(cli: Any, book: Workspace) -> None:
     # 1,000 / 1,000 × 1 + 60 days × 0.5 = 31.00; 400 → 0.40 + 29 × 0.5 = 14.90
     assert [(r["rank"], r["customer"], r["score"]) for r in rows] == [
         ("1", LONG, "31.00"), ("2", "Acme", "14.90")]
+    header = got.stdout.splitlines()[0]
+    nothing = cli("worklist", "--as-of", "2026-01-01", "--format", "csv")  # nothing due yet
+    assert nothing.exit_code == 0 and nothing.stdout == header + "\n"  # the header all the same
     contacts = list(csv.DictReader(io.StringIO(cli("contact", "list", "--format",
                                                    "csv").stdout)))
     assert [(c["customer"], c["email"]) for c in contacts] == [("Acme", "ap@acme.test"),

@@ -140,3 +140,18 @@ def test_a_prompt_payment_agency_without_todays_rate_warns(cli: Any, ws: Workspa
                                             "source": "test: the user's published rate"}])
     _, again = _doctor(cli, "--offline")
     assert _states(again)["interest"] == "ok"
+
+
+@pytest.mark.parametrize("executable, words", [("/no/such/chromium", "does not exist"),
+                                               ("/", "is not an executable file")])
+def test_a_bad_browser_is_a_failed_check_not_the_end_of_the_report(
+        cli: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch, executable: str,
+        words: str) -> None:
+    """CLAIMS_BROWSER_EXECUTABLE naming nothing stopped the doctor with 'portal error: …' and
+    no report (no JSON either); a folder was reported 'ok'."""
+    monkeypatch.setenv("CLAIMS_BROWSER_EXECUTABLE", executable)
+    code, report = _doctor(cli, "--offline")
+    assert code == 1 and report["ok"] is False
+    browser = next(c for c in report["checks"] if c["name"] == "browser")
+    assert browser["state"] == "fail" and words in browser["message"], browser
+    assert {"settings", "database", "browser"} <= set(_states(report))

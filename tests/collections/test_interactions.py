@@ -51,8 +51,9 @@ def test_a_note_has_structure_and_is_checked(book: Workspace) -> None:
                          at=datetime.now(UTC) + timedelta(hours=2))
     with pytest.raises(UnknownName, match="unknown outcome 'answered'"):
         records.add_note(ws.store, "Acme", "x", author="maria", outcome="answered")
-    with pytest.raises(UnknownName, match="unknown contact of Acme 'Nobody'"):
+    with pytest.raises(UnknownName, match="unknown contact of Acme 'Nobody'") as err:
         records.add_note(ws.store, "Acme", "x", author="maria", contact="Nobody")
+    assert err.value.rule == "known-contact"  # was known-contact-of-Acme: a rule per customer
     with pytest.raises(InputError, match="--next-action and --next-action-date together"):
         records.add_note(ws.store, "Acme", "x", author="maria", next_action="call")
     with pytest.raises(InputError, match="before the interaction"):

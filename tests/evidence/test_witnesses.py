@@ -259,6 +259,19 @@ def test_the_log_and_witness_verifier_keys(tmp_path: Path, cli: Callable[..., ob
     assert (witness.kind, witness.name) == (note.COSIGNATURE_ED25519, "witness.example/1")
 
 
+def test_a_witness_state_that_is_a_fifo_is_one_clear_line(
+        tmp_path: Path, cli: Callable[..., object]) -> None:
+    """--state naming a FIFO said only "witness state …: File exists"."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for args in (["vkey"], ["trust", "x"]):
+        result = cli("evidence", "witness", *args, "--state", str(fifo), workspace=None)
+        assert result.exit_code == 1, result.output  # type: ignore[attr-defined]
+        assert "--state: is not a folder" in result.output  # type: ignore[attr-defined]
+        assert "File exists" not in result.output  # type: ignore[attr-defined]
+    assert os.path.exists(fifo) and not os.path.isdir(fifo)
+
+
 def test_serving_a_witness_of_no_log_or_on_a_taken_port_is_one_clear_line(
         tmp_path: Path, cli: Callable[..., object]) -> None:
     nothing = cli("evidence", "witness", "serve", "--state", str(tmp_path / "w"), "--port", "0",

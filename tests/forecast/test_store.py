@@ -89,7 +89,7 @@ def test_cli_forecast_explain_and_backtest(history_ws: Workspace, cli) -> None:
     assert set(scores) == {"weeks 1-4", "weeks 5-13"}
     assert set(scores["weeks 1-4"]) == {"naive", "lag", "model"}
     out = cli("forecast", "--format", "pdf", workspace=Path(root))
-    assert out.exit_code == 1
+    assert out.exit_code == 2  # an unknown --format is a usage error (README, exit codes)
     html = Path(root) / "fc.html"
     out = cli("forecast", "--as-of", "2025-09-30", "--format", "html", "--out", str(html),
               workspace=Path(root))

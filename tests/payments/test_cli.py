@@ -82,7 +82,7 @@ def test_bad_input_is_one_clean_line(pay_cli, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "unsafe XML refused" in result.output and "Traceback" not in result.output
     result = pay_cli("payments", "import", str(bomb), "--format", "pdf")
-    assert result.exit_code == 1 and "unknown format 'pdf'" in result.output
+    assert result.exit_code == 2 and "unknown format 'pdf'" in result.output
     result = pay_cli("payments", "undo", "999")
     assert result.exit_code == 1 and "no payment 999" in result.output
 

@@ -32,3 +32,12 @@ def test_a_real_chromium_launches_headless_and_renders_a_page() -> None:
         page.set_content("<h1>Claimwright</h1>")
         assert page.get_by_role("heading").inner_text() == "Claimwright"
         b.close()
+
+
+def test_an_explicit_path_that_is_no_program_is_a_clear_error(tmp_path: Path) -> None:
+    """A folder or a plain file as browser.executable was taken as the browser."""
+    text = tmp_path / "chromium.txt"
+    text.write_text("not a program", encoding="utf-8")
+    for path in (tmp_path, text):
+        with pytest.raises(browser.BrowserNotFound, match="is not an executable file"):
+            browser.find_chromium(path)

@@ -4,9 +4,12 @@ sandbox's database is its owner's alone (0600), like the rest of the private wor
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,3 +45,34 @@ def test_the_sandbox_database_is_made_private(tmp_path: Path) -> None:
         os.umask(old)
     for path in tmp_path.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_stopping_the_command_stops_the_sandbox(tmp_path: Path) -> None:
+    """`kill` (SIGTERM) of `claims portal sandbox` left the portal it started running,
+    orphaned, on its port; now the signal is passed on and both end."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "claims", "portal", "sandbox", "--port",
+                             str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(port):
+            assert proc.poll() is None and time.monotonic() < deadline, "sandbox never served"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while _answers(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _answers(port), "the sandbox still serves after its command was stopped"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

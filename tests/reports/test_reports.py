@@ -4,7 +4,9 @@ dates) and JSON, from the hand-worked ledger."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -120,6 +122,17 @@ def test_bad_output(aged_ledger: Store, tmp_path: Path) -> None:
         write_report(report, "html", tmp_path / "missing" / "w.html")
     assert err.value.rule == "output-folder"
     assert not (tmp_path / "missing").exists()
+    # a FIFO (or a device) named as --out was replaced by the report, "wrote …", exit 0
+    out = tmp_path / "out"
+    out.mkdir()
+    fifo = out / "pipe"
+    os.mkfifo(fifo)
+    for fmt in ("html", "xlsx", "json"):
+        with pytest.raises(InputError, match="not a regular file") as err:
+            write_report(report, fmt, fifo)
+        assert err.value.rule == "output-file" and err.value.field == "--out"
+        assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert [p.name for p in out.iterdir()] == ["pipe"]  # no temporary file left
 
 
 FORMULAS = ["=HYPERLINK(\"http://127.0.0.1/x\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A2)",
