@@ -40,6 +40,7 @@ def load_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
     """Checkpoints saved earlier (JSON files); a clear error naming a file that is not one."""
     out = []
     for path in paths:
+        regular_file(path, field="--checkpoint")
         try:
             text = read_file(path, rule="file-readable").decode("utf-8")
             out.append(Checkpoint.load(text))

@@ -327,3 +327,19 @@ def test_a_bad_option_is_one_line_and_exit_2(export: Export, cli, option: str, v
         lines = text.strip().splitlines()
         assert status == 2 and len(lines) == 1, text
         assert option in lines[0] and words in lines[0] and "Traceback" not in text, text
+
+
+@pytest.mark.parametrize("option", ["--trusted-key", "--checkpoint"])
+@pytest.mark.parametrize("given", ["missing", "folder"])
+def test_a_missing_or_folder_option_file_is_one_line_naming_it(export: Export, cli,
+                                                               tmp_path: Path, option: str,
+                                                               given: str) -> None:
+    """Not Typer's multi-line usage box: one line naming the option and the file, exit 2."""
+    value = str(tmp_path / "no-such.pub") if given == "missing" else str(tmp_path)
+    code, out = verify_py(export, option, value, "--trust-bag-key")
+    result = cli("evidence", "verify-export", str(export.bag), option, value, "--trust-bag-key",
+                 workspace=None)
+    for status, text in ((code, out), (result.exit_code, result.output)):
+        lines = text.strip().splitlines()
+        assert status == 2 and len(lines) == 1, text
+        assert option in lines[0] and value in lines[0] and "Traceback" not in text, text
