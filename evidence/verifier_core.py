@@ -407,6 +407,7 @@ def _read_manifest(bag: Path, name: str, report: Report) -> dict[str, str] | Non
             "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else str(err)))
         return {}
     listed: dict[str, str] = {}
+    first: dict[str, int] = {}
     lines = text.split("\n")
     for n, line in enumerate(lines, 1):
         if not line and n == len(lines):
@@ -416,7 +417,12 @@ def _read_manifest(bag: Path, name: str, report: Report) -> dict[str, str] | Non
             report.fail("bag-manifest-syntax", f"{name} line {n}",
                         f"not '<sha256>  <path>': {line[:80]!r}")
             continue
-        listed[_decode_path(m.group(2))] = m.group(1)
+        rel = _decode_path(m.group(2))
+        if rel in first:  # which of the two counts is the reader's guess: neither does
+            report.fail("bag-manifest-duplicate", f"{name} line {n}", f"lists {rel[:80]!r} "
+                        f"again (first on line {first[rel]}): a file is listed once")
+            continue
+        first[rel], listed[rel] = n, m.group(1)
     return listed
 
 

@@ -21,7 +21,7 @@ from evidence import EvidenceArchive
 from evidence.canonical import canonical_json
 from evidence.keys import load_private_key
 
-from .tampering import recompute_manifests
+from .tampering import recompute_manifests, recompute_tags
 
 CHECKPOINTS = "data/ledger/checkpoints.json"
 
@@ -343,3 +343,21 @@ def test_a_missing_or_folder_option_file_is_one_line_naming_it(export: Export, c
         lines = text.strip().splitlines()
         assert status == 2 and len(lines) == 1, text
         assert option in lines[0] and value in lines[0] and "Traceback" not in text, text
+
+
+# --- 5. found by an independent auditor (aud32) ------------------------------------------------
+
+@pytest.mark.parametrize("name", ["manifest-sha256.txt", "tagmanifest-sha256.txt"])
+@pytest.mark.parametrize("second", ["same", "other hash"])
+def test_a_file_listed_twice_in_a_manifest_fails(export: Export, cli, name: str,
+                                                 second: str) -> None:
+    """Two lines for one file: a reader keeping the first and one keeping the last disagree
+    (the other hash may even be the file's earlier content), so a file is listed once."""
+    path = export.bag / name
+    lines = path.read_text().splitlines()
+    digest, rel = lines[0].split("  ", 1)
+    again = lines[0] if second == "same" else f"{'0' * 64}  {rel}"
+    path.write_text("\n".join([*lines, again]) + "\n")
+    if name == "manifest-sha256.txt":
+        recompute_tags(export.bag)
+    both_fail(export, cli, f"{name} line {len(lines) + 1}", "bag-manifest-duplicate", rel)
