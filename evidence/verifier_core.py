@@ -508,9 +508,25 @@ def verify_bag_info(bag: Path, actual: dict[str, tuple[str, int]], cp: dict[str,
                         f"export's {want[:90]!r} (edited)")
 
 
+def not_canonical(data: bytes, value: Any) -> str | None:
+    """Why ``data`` (a ledger file, or a line of entries.jsonl) is not exactly the canonical JSON
+    of ``value`` and a newline, as an export writes it; None when it is."""
+    try:
+        if canonical_json(value) + b"\n" == data:
+            return None
+    except ValueError:  # NaN or Infinity
+        return "holds a number JSON does not have (NaN or Infinity)"
+    return ("is not the canonical JSON an export writes (one line, keys sorted and each once, "
+            "no spaces, \\n at the end): reformatted or edited")
+
+
 def load_json(bag: Path, rel: str, report: Report) -> Any:
     try:
-        return parse_json(read_bag(bag, rel).decode("utf-8"))
+        data = read_bag(bag, rel)
+        value = parse_json(data.decode("utf-8"))
+        if (why := not_canonical(data, value)) is not None:
+            report.fail("ledger-canonical", rel, why)
+        return value
     except FileNotFoundError:
         report.fail("bag-ledger-missing", rel, "missing")
     except OSError as err:

@@ -361,3 +361,30 @@ def test_a_file_listed_twice_in_a_manifest_fails(export: Export, cli, name: str,
     if name == "manifest-sha256.txt":
         recompute_tags(export.bag)
     both_fail(export, cli, f"{name} line {len(lines) + 1}", "bag-manifest-duplicate", rel)
+
+
+def _reformat(text: str, how: str) -> str:
+    if how == "crlf":
+        return text.replace("\n", "\r\n")
+    if how == "indented":
+        return "".join(json.dumps(json.loads(line), indent=1) + "\n"
+                       for line in text.splitlines())
+    # a key repeated with the same value: this reader takes the last, another the first
+    return "".join(line[:-1] + ',"' + next(iter(json.loads(line))) + '":'
+                   + json.dumps(next(iter(json.loads(line).values()))) + "}\n"
+                   for line in text.splitlines())
+
+
+@pytest.mark.parametrize("rel,how", [
+    (rel, how) for rel in (CHECKPOINT, CHECKPOINTS, "data/ledger/export.json")
+    for how in ("crlf", "indented", "repeated key")] + [
+    ("data/ledger/entries.jsonl", "crlf"), ("data/ledger/entries.jsonl", "repeated key")])
+def test_a_ledger_file_not_in_canonical_form_fails(export: Export, cli, rel: str,
+                                                   how: str) -> None:
+    """An export writes canonical JSON: whitespace, line ends or a repeated key mean the file
+    was rewritten (a repeated key is read differently by different JSON readers)."""
+    path = export.bag / rel
+    path.write_text(_reformat(path.read_text(), how), newline="")
+    recompute_manifests(export.bag)
+    where = f"{rel} line 1" if rel.endswith(".jsonl") else rel
+    both_fail(export, cli, where, "ledger-canonical", "canonical JSON")
