@@ -39,6 +39,7 @@ DERIVED = ("data/index.html", "data/README.txt", "verify.py")
 LEDGER = ("checkpoint.json", "entries.jsonl", "checkpoints.json", "export.json")
 KNOWN = {"data/index.html", "data/README.txt", "data/keys/signing.pub"} | {
     f"data/ledger/{n}" for n in LEDGER}
+FOLDERS = {"data", "data/blobs", "data/keys", "data/ledger"}
 _MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})[ \t]+(\S.*)$")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # the most read of a file read whole (a blob is hashed in chunks, entries.jsonl by the line)
@@ -386,6 +387,9 @@ def walk_bag(bag: Path, report: Report) -> dict[str, tuple[str, int]]:
                                   "files and folders)")
                 if not stat.S_ISDIR(mode):
                     actual[rel] = sha256_file(path)
+                elif rel not in FOLDERS:  # BagIt lists no folder: an empty one goes unseen
+                    report.fail("bag-folder-unexpected", rel, "a folder an export does not "
+                                "make (added)")
             except OSError as err:
                 report.fail("bag-file-refused", rel, str(err.strerror or err))
     return actual

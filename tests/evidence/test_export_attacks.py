@@ -388,3 +388,10 @@ def test_a_ledger_file_not_in_canonical_form_fails(export: Export, cli, rel: str
     recompute_manifests(export.bag)
     where = f"{rel} line 1" if rel.endswith(".jsonl") else rel
     both_fail(export, cli, where, "ledger-canonical", "canonical JSON")
+
+
+@pytest.mark.parametrize("rel", ["data/extra", "data/blobs/more", "notes"])
+def test_an_empty_folder_added_to_the_bag_fails(export: Export, cli, rel: str) -> None:
+    """No manifest lists folders: an added empty one is seen only by walking the bag."""
+    (export.bag / rel).mkdir()
+    both_fail(export, cli, rel, "bag-folder-unexpected")
