@@ -222,6 +222,10 @@ class _Scan:
             if canonical_json(json.loads(leaf.decode("utf-8"))) != leaf:
                 self.fail("entry-not-canonical", where, "leaf is not canonical JSON")
             entry = Entry.from_leaf(leaf, lh)
+        except RecursionError:
+            self.fail("entry-unreadable", where, "leaf is not a valid event: JSON nested too "
+                      "deeply to read")
+            return
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             self.fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
             return
@@ -455,7 +459,7 @@ def _check_one(path: Path, digest: str, size: int) -> str | None:
     except FileNotFoundError:
         return "missing"
     except OSError as err:
-        return f"unreadable: {err.strerror}"
+        return f"unreadable: {err.strerror or err}"
     if actual_size != size:
         return f"size {actual_size}, recorded {size}"
     if actual != digest:

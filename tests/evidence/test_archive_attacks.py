@@ -1,0 +1,102 @@
+"""An auditor's attacks on the live archive (the database rows and the files beside them) that
+once hung or crashed ``claims evidence verify``: each must be a problem in the report, found
+quickly, with no traceback."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, update
+
+from evidence import EvidenceArchive, EvidenceError, ledger
+
+from .tampering import blob_paths
+
+FIFOS = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+
+
+def _verify_without_waiting(archive: EvidenceArchive, fifo: Path) -> set[str]:
+    """Verify, opening the other end of ``fifo`` after a while should the verifier wait on it
+    (so that the test fails on the time taken rather than hanging)."""
+    def unblock() -> None:
+        if fifo.exists():
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    timer = threading.Timer(20, unblock)
+    timer.start()
+    started = time.monotonic()
+    try:
+        report = archive.verify()
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 15, "the verifier waited on a FIFO"
+    assert not report.ok
+    return {p.code for p in report.problems}
+
+
+def _replace_by_fifo(path: Path) -> Path:
+    path.chmod(0o644)
+    path.unlink()
+    os.mkfifo(path)
+    return path
+
+
+@FIFOS
+def test_a_fifo_in_place_of_a_blob_is_refused_without_waiting(
+        archive_with_history: EvidenceArchive) -> None:
+    _, blob = blob_paths(archive_with_history)[0]
+    codes = _verify_without_waiting(archive_with_history, _replace_by_fifo(blob))
+    assert "blob-altered" in codes
+
+
+@FIFOS
+def test_a_fifo_in_place_of_the_public_key_is_refused_without_waiting(
+        archive_with_history: EvidenceArchive) -> None:
+    fifo = _replace_by_fifo(archive_with_history.public_key_file)
+    assert "key-missing" in _verify_without_waiting(archive_with_history, fifo)
+
+
+@FIFOS
+def test_a_fifo_in_place_of_the_checkpoint_file_is_refused_without_waiting(
+        archive_with_history: EvidenceArchive) -> None:
+    fifo = _replace_by_fifo(archive_with_history.evidence_dir / "keys" / "checkpoints.jsonl")
+    assert "checkpoint-file" in _verify_without_waiting(archive_with_history, fifo)
+
+
+def test_a_blob_replaced_by_a_symbolic_link_is_refused(archive_with_history: EvidenceArchive,
+                                                       tmp_path: Path) -> None:
+    """Even to the same bytes: the store holds its own read-only files, not pointers to
+    somewhere that may change later."""
+    _, blob = blob_paths(archive_with_history)[0]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(blob.read_bytes())
+    blob.chmod(0o644)
+    blob.unlink()
+    blob.symlink_to(elsewhere)
+    problems = [p for p in archive_with_history.verify().problems if p.code == "blob-altered"]
+    assert problems and "symbolic link" in problems[0].message
+
+
+def test_a_leaf_nested_100000_deep_is_a_problem_not_a_crash(
+        archive_with_history: EvidenceArchive, engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(ledger.entries_table).where(ledger.entries_table.c.idx == 1)
+                     .values(leaf=b"[" * 100_000))
+    report = archive_with_history.verify()
+    assert any(p.code == "entry-unreadable" and "nested too deeply" in p.message
+               for p in report.problems), report.problems
+    with pytest.raises(EvidenceError, match="nested too deeply"):  # reading the log: one line
+        archive_with_history.entries()
+
+
+def test_a_checkpoint_line_nested_100000_deep_is_a_problem_not_a_crash(
+        archive_with_history: EvidenceArchive) -> None:
+    path = archive_with_history.evidence_dir / "keys" / "checkpoints.jsonl"
+    path.chmod(0o644)
+    with path.open("a") as f:
+        f.write("[" * 100_000 + "\n")
+    problems = [p for p in archive_with_history.verify().problems if p.code == "checkpoint-file"]
+    assert problems and "nested too deeply" in problems[0].message
