@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from evidence import EvidenceArchive, EvidenceError, ledger
 
@@ -100,3 +100,25 @@ def test_a_checkpoint_line_nested_100000_deep_is_a_problem_not_a_crash(
         f.write("[" * 100_000 + "\n")
     problems = [p for p in archive_with_history.verify().problems if p.code == "checkpoint-file"]
     assert problems and "nested too deeply" in problems[0].message
+
+
+@pytest.mark.parametrize("line,checkpoint", [
+    ("garbage", "latest"),
+    ("\u2014 w.example " + "A" * 100 + "\n", "latest"),  # not 76 bytes: not a cosignature/v1
+    ("\u2014 other.example " + "A" * 102 + "==\n", "latest"),  # another witness's name
+    ("\u2014 w.example " + "A" * 102 + "==\n", "none")])
+def test_a_forged_cosignature_row_is_reported(archive_with_history: EvidenceArchive,
+                                              engine: Engine, line: str,
+                                              checkpoint: str) -> None:
+    """A cosignature row that is not one of its witness's cosignature lines for a stored
+    checkpoint: the log verified OK, and every export carried it in its note and failed."""
+    c, t = ledger.cosignatures_table, ledger.checkpoints_table
+    with engine.begin() as conn:
+        latest = conn.execute(select(func.max(t.c.id))).scalar()
+        conn.execute(insert(c).values(checkpoint_id=latest if checkpoint == "latest" else 999,
+                                      witness="w.example", line=line))
+    for claim in (None, "CLM-1"):
+        problems = [p for p in archive_with_history.verify(claim).problems
+                    if p.code == "cosignature-invalid"]
+        assert problems and "evidence_cosignatures #" in problems[0].where, claim
+        assert ("not stored" in problems[0].message) == (checkpoint == "none")
