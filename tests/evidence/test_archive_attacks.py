@@ -5,6 +5,7 @@ quickly, with no traceback."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -122,3 +123,14 @@ def test_a_forged_cosignature_row_is_reported(archive_with_history: EvidenceArch
                     if p.code == "cosignature-invalid"]
         assert problems and "evidence_cosignatures #" in problems[0].where, claim
         assert ("not stored" in problems[0].message) == (checkpoint == "none")
+
+
+def test_a_deleted_state_row_is_one_line_naming_it(cli, tmp_path: Path) -> None:
+    """It said 'evidence ledger read failed: No row was found when one was required'."""
+    assert cli("init", str(cli.root), workspace=None).exit_code == 0
+    with sqlite3.connect(cli.root / "claims.db") as db:
+        db.execute("DELETE FROM evidence_state")
+    result = cli("evidence", "verify")
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1, result.output
+    assert "evidence_state" in lines[0] and "state-missing" in lines[0], result.output
