@@ -232,11 +232,13 @@ class _Scan:
     def row(self, row: Any) -> None:
         """Check one ``evidence_entries`` row and add it to the scan."""
         idx, where = int(row.idx), f"entry {row.idx}"
-        if self.contiguous and idx != self.expected:
+        if idx < 0:  # rows are read by index: one below 0 comes first
+            self.fail("entry-index", where, "a negative index: the row was edited")
+        elif self.contiguous and idx != self.expected:
             gap = idx - self.expected
             self.fail("entry-missing", f"entries {self.expected}..{idx - 1}",
                       f"{gap} entr{'y' if gap == 1 else 'ies'} missing from the ledger (removed)")
-        self.expected = idx + 1
+        self.expected = max(idx + 1, self.expected)
         self.report.count("entries")
         leaf, stored = ledger.as_bytes(row.leaf), ledger.as_bytes(row.leaf_hash)
         if leaf is None or stored is None:

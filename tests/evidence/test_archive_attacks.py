@@ -134,3 +134,16 @@ def test_a_deleted_state_row_is_one_line_naming_it(cli, tmp_path: Path) -> None:
     lines = result.output.strip().splitlines()
     assert result.exit_code == 1 and len(lines) == 1, result.output
     assert "evidence_state" in lines[0] and "state-missing" in lines[0], result.output
+
+
+def test_a_negative_entry_index_is_named(archive_with_history: EvidenceArchive,
+                                         engine: Engine) -> None:
+    """It read 'entries 0..-6: -5 entries missing from the ledger'."""
+    t = ledger.entries_table
+    with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.idx == 0).values(idx=-5))
+    problems = archive_with_history.verify().problems
+    assert any(p.code == "entry-index" and p.where == "entry -5" for p in problems), problems
+    assert not any("-" in p.message.split(" entr")[0] for p in problems
+                   if p.code == "entry-missing"), problems
+    assert any(p.code == "entry-missing" and p.where == "entries 0..0" for p in problems)
