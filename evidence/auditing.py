@@ -469,8 +469,8 @@ def _verify_blobs(archive: AuditSource, report: VerificationReport,
     interrupted = archive.blobs.pending()
     for digest, path in archive.blobs.files():
         if digest is None:
-            report.fail("blob-unexpected", str(path), "a file in the blob store that is not "
-                        "named by a SHA-256 digest")
+            report.fail("blob-unexpected", str(path), "not a regular file named by a SHA-256 "
+                        "digest (a stray file, a folder, a FIFO or a link) in the blob store")
         elif digest not in referenced and digest in interrupted:
             report.warn("blob-interrupted", str(path), "stored by a record that was cut "
                         "short before its ledger entry (e.g. a killed process), or is "

@@ -51,6 +51,9 @@ def test_a_fifo_in_place_of_a_blob_is_refused_without_waiting(
     _, blob = blob_paths(archive_with_history)[0]
     codes = _verify_without_waiting(archive_with_history, _replace_by_fifo(blob))
     assert "blob-altered" in codes
+    stray = [p for p in archive_with_history.verify().problems if p.code == "blob-unexpected"]
+    assert stray and "FIFO" in stray[0].message  # not only 'not named by a SHA-256 digest'
+
 
 
 @FIFOS
