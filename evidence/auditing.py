@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
-from evidence import ledger, merkle
+from evidence import ledger, merkle, note
 from evidence.blobs import CHUNK, BlobStore, hash_file
 from evidence.canonical import canonical_json
 from evidence.errors import EvidenceError, SigningKeyError
@@ -75,14 +75,46 @@ def verify_archive(archive: AuditSource, claim: str | None = None, *,
     key = _verification_key(archive, report, trusted_key)
     if claim is not None:
         referenced = _verify_claim(archive, report, claim, key, list(trusted_checkpoints))
+        _verify_cosignatures(archive, report)
         if not report.checked.get("claim entries"):
             report.warn("claim-unknown", f"claim {claim}", "no evidence recorded for this claim")
         _verify_blobs(archive, report, referenced, all_blobs=False)
         return report
     tree, scan = _verify_ledger(archive, report, claim)
     _verify_checkpoints(archive, report, tree, key, list(trusted_checkpoints), scan.sealed_upto)
+    _verify_cosignatures(archive, report)
     _verify_blobs(archive, report, scan.referenced, all_blobs=True)
     return report
+
+
+def _verify_cosignatures(archive: AuditSource, report: VerificationReport) -> None:
+    """Each stored witness cosignature is one signature line of its witness (an export carries
+    it in its checkpoint's note) for a stored checkpoint, and valid when the witness is one of
+    the workspace's."""
+    c = ledger.cosignatures_table
+    checkpoints = dict(stored_checkpoints(archive, VerificationReport(subject="checkpoints")))
+    known = {w.key.name: w.key for w in getattr(archive, "witnesses", ())}
+    with archive._read() as conn:
+        rows = conn.execute(select(c).order_by(c.c.id)).all()
+    for row in rows:
+        where = f"evidence_cosignatures #{row.id} (witness {str(row.witness)[:60]})"
+        report.count("witness cosignatures")
+        try:
+            _, sigs = note.split_note("x\n\n" + str(row.line))
+        except ValueError:
+            sigs = []
+        cp = checkpoints.get(row.checkpoint_id)
+        if len(sigs) != 1 or sigs[0][0] != row.witness or len(sigs[0][1]) != 76:
+            why = "is not one cosignature line of this witness"
+        elif cp is None:
+            why = f"is for checkpoint #{row.checkpoint_id}, which is not stored"
+        elif row.witness in known and note.cosignature_time(
+                cp.body().decode(), known[row.witness], sigs[0][1]) is None:
+            why = "does not verify with the witness's key (of claims.toml)"
+        else:
+            continue
+        report.fail("cosignature-invalid", where, f"{why}: forged or edited (an export "
+                    "would carry it in its checkpoint's note and fail)")
 
 
 def _verify_claim(archive: AuditSource, report: VerificationReport, claim: str,
@@ -200,11 +232,13 @@ class _Scan:
     def row(self, row: Any) -> None:
         """Check one ``evidence_entries`` row and add it to the scan."""
         idx, where = int(row.idx), f"entry {row.idx}"
-        if self.contiguous and idx != self.expected:
+        if idx < 0:  # rows are read by index: one below 0 comes first
+            self.fail("entry-index", where, "a negative index: the row was edited")
+        elif self.contiguous and idx != self.expected:
             gap = idx - self.expected
             self.fail("entry-missing", f"entries {self.expected}..{idx - 1}",
                       f"{gap} entr{'y' if gap == 1 else 'ies'} missing from the ledger (removed)")
-        self.expected = idx + 1
+        self.expected = max(idx + 1, self.expected)
         self.report.count("entries")
         leaf, stored = ledger.as_bytes(row.leaf), ledger.as_bytes(row.leaf_hash)
         if leaf is None or stored is None:
@@ -222,6 +256,10 @@ class _Scan:
             if canonical_json(json.loads(leaf.decode("utf-8"))) != leaf:
                 self.fail("entry-not-canonical", where, "leaf is not canonical JSON")
             entry = Entry.from_leaf(leaf, lh)
+        except RecursionError:
+            self.fail("entry-unreadable", where, "leaf is not a valid event: JSON nested too "
+                      "deeply to read")
+            return
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             self.fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
             return
@@ -431,8 +469,8 @@ def _verify_blobs(archive: AuditSource, report: VerificationReport,
     interrupted = archive.blobs.pending()
     for digest, path in archive.blobs.files():
         if digest is None:
-            report.fail("blob-unexpected", str(path), "a file in the blob store that is not "
-                        "named by a SHA-256 digest")
+            report.fail("blob-unexpected", str(path), "not a regular file named by a SHA-256 "
+                        "digest (a stray file, a folder, a FIFO or a link) in the blob store")
         elif digest not in referenced and digest in interrupted:
             report.warn("blob-interrupted", str(path), "stored by a record that was cut "
                         "short before its ledger entry (e.g. a killed process), or is "
@@ -455,7 +493,7 @@ def _check_one(path: Path, digest: str, size: int) -> str | None:
     except FileNotFoundError:
         return "missing"
     except OSError as err:
-        return f"unreadable: {err.strerror}"
+        return f"unreadable: {err.strerror or err}"
     if actual_size != size:
         return f"size {actual_size}, recorded {size}"
     if actual != digest:

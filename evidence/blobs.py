@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from evidence.errors import BlobError, BlobNotFound
+from evidence.verifier_core import open_regular
 
 CHUNK = 1 << 20  # 1 MiB
 
@@ -50,7 +51,7 @@ def hash_file(path: Path, buffer: bytearray | None = None) -> tuple[str, int]:
     view = memoryview(buf)
     h = hashlib.sha256()
     size = 0
-    with open(path, "rb", buffering=0) as f:
+    with open_regular(path) as f:  # a FIFO or a symbolic link put in the store: refused
         while n := f.readinto(view):
             h.update(view[:n])
             size += n

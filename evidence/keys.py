@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from evidence.errors import KeysExist, KeysMissing, SigningKeyError
+from evidence.verifier_core import read_limited
 
 KEYS_DIR = "keys"
 PRIVATE_KEY_FILE = "signing.key"
@@ -105,9 +106,12 @@ def load_public_key(source: Path | str | bytes) -> Ed25519PublicKey:
     else:
         path = Path(source)
         try:
-            data = path.read_bytes()
+            data = read_limited(path)  # a FIFO or a huge file put in its place: refused
         except FileNotFoundError as err:
             raise KeysMissing(path) from err
+        except OSError as err:
+            raise SigningKeyError(f"{path}: cannot read: {err.strerror or err}",
+                                  path=path) from None
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as err:

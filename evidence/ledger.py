@@ -204,7 +204,11 @@ def subtree_reader(conn: Connection) -> merkle.Subtree:
 
 def read_state(conn: Connection) -> tuple[int, list[bytes]]:
     """(tree size, compact range) as stored."""
-    row = conn.execute(_READ_STATE).one()
+    row = conn.execute(_READ_STATE).one_or_none()
+    if row is None:
+        raise LedgerError("evidence_state: its row (the log's size and compact range) was "
+                          "deleted: the ledger can be neither verified nor appended to until "
+                          "it is restored from a backup [rule: state-missing]")
     return int(row.size), split_compact(bytes(row.compact))
 
 

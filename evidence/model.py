@@ -68,7 +68,10 @@ class Entry:
     @classmethod
     def from_leaf(cls, leaf: bytes, leaf_hash: bytes) -> Entry:
         """Decode a leaf (raises ``ValueError``/``KeyError``/``TypeError`` when malformed)."""
-        data = json.loads(leaf.decode("utf-8"))
+        try:
+            data = json.loads(leaf.decode("utf-8"))
+        except RecursionError:
+            raise ValueError("JSON nested too deeply to read") from None
         return cls(
             index=int(data["index"]), kind=str(data["kind"]), claim=data["claim"],
             time=parse_time(data["time"]), actor=str(data["actor"]),

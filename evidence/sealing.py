@@ -25,6 +25,7 @@ from evidence.canonical import canonical_json
 from evidence.errors import CheckpointsDeleted, LedgerError, LogRewritten
 from evidence.keys import key_id, keys_dir
 from evidence.model import Checkpoint, format_time
+from evidence.verifier_core import open_regular
 
 CHECKPOINT_FILE = "checkpoints.jsonl"
 
@@ -39,7 +40,8 @@ def read_checkpoint_file(path: Path) -> list[Checkpoint]:
     seal while the process that signed it files it too is written twice); a malformed line is
     a :class:`LedgerError`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open_regular(path) as f:  # a FIFO put in its place: refused, never waited on
+            text = f.read().decode("utf-8")
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as err:
@@ -51,6 +53,9 @@ def read_checkpoint_file(path: Path) -> list[Checkpoint]:
         seen.add(line)
         try:
             out.append(Checkpoint.from_json(json.loads(line)))
+        except RecursionError:
+            raise LedgerError(f"{path} line {n}: not a signed checkpoint (JSON nested too "
+                              "deeply to read)") from None
         except (ValueError, KeyError, TypeError) as err:
             raise LedgerError(f"{path} line {n}: not a signed checkpoint ({err})") from err
     return out

@@ -31,8 +31,9 @@ from evidence.verifier_core import (CHECKPOINT_FIELDS, CHECKPOINT_TYPE, DERIVED,
                                     ORIGIN_PREFIX, STATEMENT_FIELDS, BadOption, canonical_json,
                                     cosigned_by, ed25519_ok, exact_fields, hex_list, is_hex64,
                                     is_int, leaf_hash, load_json, load_pem_key, log_signature_ok,
-                                    open_regular, parse_json, parse_note, pinned_key, raw_key,
-                                    read_bag, read_limited, Report, same, saved_checkpoint,
+                                    not_canonical, open_regular, parse_json, parse_note,
+                                    pinned_key, raw_key, read_bag, read_limited, Report, same,
+                                    saved_checkpoint,
                                     verify_bag_info, verify_consistency, verify_inclusion,
                                     verify_structure, walk_bag, witness_key)
 
@@ -187,6 +188,8 @@ def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[s
     for n, line in entry_lines(bag, rel, report):
         try:
             item = exact_fields(parse_json(line), ENTRY_FIELDS, "it")
+            if (why := not_canonical(line.encode("utf-8"), item)) is not None:
+                report.fail("ledger-canonical", f"{rel} line {n}", why)
             index = item["index"]
             if not is_int(index) or index < 0:
                 raise ValueError(f"index {json.dumps(index)[:40]} is not a non-negative integer")

@@ -39,6 +39,7 @@ DERIVED = ("data/index.html", "data/README.txt", "verify.py")
 LEDGER = ("checkpoint.json", "entries.jsonl", "checkpoints.json", "export.json")
 KNOWN = {"data/index.html", "data/README.txt", "data/keys/signing.pub"} | {
     f"data/ledger/{n}" for n in LEDGER}
+FOLDERS = {"data", "data/blobs", "data/keys", "data/ledger"}
 _MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})[ \t]+(\S.*)$")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # the most read of a file read whole (a blob is hashed in chunks, entries.jsonl by the line)
@@ -386,6 +387,9 @@ def walk_bag(bag: Path, report: Report) -> dict[str, tuple[str, int]]:
                                   "files and folders)")
                 if not stat.S_ISDIR(mode):
                     actual[rel] = sha256_file(path)
+                elif rel not in FOLDERS:  # BagIt lists no folder: an empty one goes unseen
+                    report.fail("bag-folder-unexpected", rel, "a folder an export does not "
+                                "make (added)")
             except OSError as err:
                 report.fail("bag-file-refused", rel, str(err.strerror or err))
     return actual
@@ -407,6 +411,7 @@ def _read_manifest(bag: Path, name: str, report: Report) -> dict[str, str] | Non
             "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else str(err)))
         return {}
     listed: dict[str, str] = {}
+    first: dict[str, int] = {}
     lines = text.split("\n")
     for n, line in enumerate(lines, 1):
         if not line and n == len(lines):
@@ -416,7 +421,12 @@ def _read_manifest(bag: Path, name: str, report: Report) -> dict[str, str] | Non
             report.fail("bag-manifest-syntax", f"{name} line {n}",
                         f"not '<sha256>  <path>': {line[:80]!r}")
             continue
-        listed[_decode_path(m.group(2))] = m.group(1)
+        rel = _decode_path(m.group(2))
+        if rel in first:  # which of the two counts is the reader's guess: neither does
+            report.fail("bag-manifest-duplicate", f"{name} line {n}", f"lists {rel[:80]!r} "
+                        f"again (first on line {first[rel]}): a file is listed once")
+            continue
+        first[rel], listed[rel] = n, m.group(1)
     return listed
 
 
@@ -502,9 +512,25 @@ def verify_bag_info(bag: Path, actual: dict[str, tuple[str, int]], cp: dict[str,
                         f"export's {want[:90]!r} (edited)")
 
 
+def not_canonical(data: bytes, value: Any) -> str | None:
+    """Why ``data`` (a ledger file, or a line of entries.jsonl) is not exactly the canonical JSON
+    of ``value`` and a newline, as an export writes it; None when it is."""
+    try:
+        if canonical_json(value) + b"\n" == data:
+            return None
+    except ValueError:  # NaN or Infinity
+        return "holds a number JSON does not have (NaN or Infinity)"
+    return ("is not the canonical JSON an export writes (one line, keys sorted and each once, "
+            "no spaces, \\n at the end): reformatted or edited")
+
+
 def load_json(bag: Path, rel: str, report: Report) -> Any:
     try:
-        return parse_json(read_bag(bag, rel).decode("utf-8"))
+        data = read_bag(bag, rel)
+        value = parse_json(data.decode("utf-8"))
+        if (why := not_canonical(data, value)) is not None:
+            report.fail("ledger-canonical", rel, why)
+        return value
     except FileNotFoundError:
         report.fail("bag-ledger-missing", rel, "missing")
     except OSError as err:

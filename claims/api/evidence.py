@@ -40,6 +40,7 @@ def load_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
     """Checkpoints saved earlier (JSON files); a clear error naming a file that is not one."""
     out = []
     for path in paths:
+        regular_file(path, field="--checkpoint")
         try:
             text = regular_file(path, field="--checkpoint",  # a FIFO: exit 2, as verify.py
                                 missing_rule="file-readable").read_bytes().decode("utf-8")

@@ -7,6 +7,8 @@ says what and where); 2 usage error.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -17,16 +19,30 @@ from claims.cli.common import JsonOption, emit_json, parse_date, workspace_from
 app = typer.Typer(no_args_is_help=True,
                   help="Evidence: verify the archive, read its log, export it for an auditor.")
 
-TrustedKey = typer.Option(None, "--trusted-key", exists=True, dir_okay=False,
+# the files are checked by the API (missing, a folder, a FIFO: one line naming the option and
+# the file, exit 2), not by Typer, whose usage box would name neither on one line
+TrustedKey = typer.Option(None, "--trusted-key",
                           help="The public key (PEM) you were given; pins it instead of the "
                                "one stored beside the evidence.")
-SavedCheckpoint = typer.Option([], "--checkpoint", exists=True, dir_okay=False,
+SavedCheckpoint = typer.Option([], "--checkpoint",
                                help="A checkpoint saved earlier (JSON, e.g. an export's "
                                     "data/ledger/checkpoint.json); the log must still be "
                                     "consistent with it. Repeatable.")
 
 
 VERIFY_OPTIONS = ("--trusted-key", "--witness-key", "--checkpoint")
+
+
+@contextmanager
+def _option_errors() -> Iterator[None]:
+    """A bad --trusted-key, --witness-key or --checkpoint is a usage error: one line, exit 2."""
+    try:
+        yield
+    except api.InputError as err:
+        if err.field not in VERIFY_OPTIONS:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _print_report(report: api.VerificationReport, as_json: bool) -> None:
@@ -49,8 +65,9 @@ def verify(ctx: typer.Context,
 
     Example: claims evidence verify --claim 12 --trusted-key auditor/signing.pub
     """
-    report = api.verify_evidence(workspace_from(ctx), claim, trusted_key=trusted_key,
-                                 checkpoints=checkpoint)
+    with _option_errors():
+        report = api.verify_evidence(workspace_from(ctx), claim, trusted_key=trusted_key,
+                                     checkpoints=checkpoint)
     _print_report(report, as_json)
 
 
@@ -115,15 +132,10 @@ def verify_export(path: Path = typer.Argument(..., help="The exported bag folder
 
     Example: claims evidence verify-export audit-claim-12 --trusted-key signing.pub
     """
-    try:
+    with _option_errors():  # a usage error: exit 2, as verify.py's
         report = api.verify_evidence_export(path, trusted_key=trusted_key,
                                             checkpoints=checkpoint, witness_keys=witness_key,
                                             trust_bag_key=trust_bag_key)
-    except api.InputError as err:
-        if err.field not in VERIFY_OPTIONS:
-            raise
-        typer.echo(f"error: {err}", err=True)  # a usage error: exit 2, as verify.py's
-        raise typer.Exit(2) from None
     _print_report(report, as_json)
 
 

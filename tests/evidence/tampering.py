@@ -128,6 +128,11 @@ def recompute_manifests(bag: Path) -> None:
         f"Payload-Oxum: {oxum}" if line.startswith("Payload-Oxum") else line for line in info)
         + "\n")
     if (bag / "tagmanifest-sha256.txt").exists():
-        (bag / "tagmanifest-sha256.txt").write_text("".join(
-            f"{hashlib.sha256((bag / n).read_bytes()).hexdigest()}  {n}\n"
-            for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "verify.py")))
+        recompute_tags(bag)
+
+
+def recompute_tags(bag: Path) -> None:
+    """Make the tag manifest match the tag files again (after editing one of them)."""
+    (bag / "tagmanifest-sha256.txt").write_text("".join(
+        f"{hashlib.sha256((bag / n).read_bytes()).hexdigest()}  {n}\n"
+        for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "verify.py")))

@@ -154,3 +154,13 @@ def test_verify_export_of_a_missing_path_says_not_found(cli, tmp_path: Path) -> 
     assert result.exit_code == 1, result.output
     assert "not found" in result.output and str(missing) in result.output
     assert "bagit.txt" not in result.output
+
+
+@pytest.mark.parametrize("option", ["--trusted-key", "--checkpoint"])
+def test_verify_with_a_missing_option_file_is_one_line_and_exit_2(cli, ws: Path,
+                                                                  option: str) -> None:
+    missing = ws / "no-such.pub"
+    result = cli("evidence", "verify", option, str(missing))
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert option in lines[0] and str(missing) in lines[0], result.output

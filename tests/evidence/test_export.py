@@ -234,13 +234,13 @@ def test_an_edited_or_forged_checkpoint_is_caught(bag: Path) -> None:
     lines = cp["note"].split("\n")
     lines[1] = str(cp["tree_size"] + 1)  # the signed size line, and the JSON beside it
     cp["note"], cp["tree_size"] = "\n".join(lines), cp["tree_size"] + 1
-    path.write_bytes(canonical_json(cp))
+    path.write_bytes(canonical_json(cp) + b"\n")
     recompute_manifests(bag)
     report = verify_export(bag, trust_bag_key=True)
     assert {"checkpoint-signature", "export-checkpoint", "entry-proof"} <= report.codes()
     json_only = json.loads(path.read_text())
     json_only["tree_size"] -= 1  # the JSON no longer says what the signed note says
-    path.write_bytes(canonical_json(json_only))
+    path.write_bytes(canonical_json(json_only) + b"\n")
     recompute_manifests(bag)
     assert verify_export(bag, trust_bag_key=True).codes() == {"checkpoint-unreadable"}
 

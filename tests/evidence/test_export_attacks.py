@@ -21,7 +21,7 @@ from evidence import EvidenceArchive
 from evidence.canonical import canonical_json
 from evidence.keys import load_private_key
 
-from .tampering import recompute_manifests
+from .tampering import recompute_manifests, recompute_tags
 
 CHECKPOINTS = "data/ledger/checkpoints.json"
 
@@ -330,3 +330,71 @@ def test_a_bad_option_is_one_line_and_exit_2(export: Export, cli, option: str, v
         lines = text.strip().splitlines()
         assert status == 2 and len(lines) == 1, text
         assert option in lines[0] and words in lines[0] and "Traceback" not in text, text
+
+
+@pytest.mark.parametrize("option", ["--trusted-key", "--checkpoint"])
+@pytest.mark.parametrize("given", ["missing", "folder"])
+def test_a_missing_or_folder_option_file_is_one_line_naming_it(export: Export, cli,
+                                                               tmp_path: Path, option: str,
+                                                               given: str) -> None:
+    """Not Typer's multi-line usage box: one line naming the option and the file, exit 2."""
+    value = str(tmp_path / "no-such.pub") if given == "missing" else str(tmp_path)
+    code, out = verify_py(export, option, value, "--trust-bag-key")
+    result = cli("evidence", "verify-export", str(export.bag), option, value, "--trust-bag-key",
+                 workspace=None)
+    for status, text in ((code, out), (result.exit_code, result.output)):
+        lines = text.strip().splitlines()
+        assert status == 2 and len(lines) == 1, text
+        assert option in lines[0] and value in lines[0] and "Traceback" not in text, text
+
+
+# --- 5. found by an independent auditor (aud32) ------------------------------------------------
+
+@pytest.mark.parametrize("name", ["manifest-sha256.txt", "tagmanifest-sha256.txt"])
+@pytest.mark.parametrize("second", ["same", "other hash"])
+def test_a_file_listed_twice_in_a_manifest_fails(export: Export, cli, name: str,
+                                                 second: str) -> None:
+    """Two lines for one file: a reader keeping the first and one keeping the last disagree
+    (the other hash may even be the file's earlier content), so a file is listed once."""
+    path = export.bag / name
+    lines = path.read_text().splitlines()
+    digest, rel = lines[0].split("  ", 1)
+    again = lines[0] if second == "same" else f"{'0' * 64}  {rel}"
+    path.write_text("\n".join([*lines, again]) + "\n")
+    if name == "manifest-sha256.txt":
+        recompute_tags(export.bag)
+    both_fail(export, cli, f"{name} line {len(lines) + 1}", "bag-manifest-duplicate", rel)
+
+
+def _reformat(text: str, how: str) -> str:
+    if how == "crlf":
+        return text.replace("\n", "\r\n")
+    if how == "indented":
+        return "".join(json.dumps(json.loads(line), indent=1) + "\n"
+                       for line in text.splitlines())
+    # a key repeated with the same value: this reader takes the last, another the first
+    return "".join(line[:-1] + ',"' + next(iter(json.loads(line))) + '":'
+                   + json.dumps(next(iter(json.loads(line).values()))) + "}\n"
+                   for line in text.splitlines())
+
+
+@pytest.mark.parametrize("rel,how", [
+    (rel, how) for rel in (CHECKPOINT, CHECKPOINTS, "data/ledger/export.json")
+    for how in ("crlf", "indented", "repeated key")] + [
+    ("data/ledger/entries.jsonl", "crlf"), ("data/ledger/entries.jsonl", "repeated key")])
+def test_a_ledger_file_not_in_canonical_form_fails(export: Export, cli, rel: str,
+                                                   how: str) -> None:
+    """An export writes canonical JSON: whitespace, line ends or a repeated key mean the file
+    was rewritten (a repeated key is read differently by different JSON readers)."""
+    path = export.bag / rel
+    path.write_text(_reformat(path.read_text(), how), newline="")
+    recompute_manifests(export.bag)
+    where = f"{rel} line 1" if rel.endswith(".jsonl") else rel
+    both_fail(export, cli, where, "ledger-canonical", "canonical JSON")
+
+
+@pytest.mark.parametrize("rel", ["data/extra", "data/blobs/more", "notes"])
+def test_an_empty_folder_added_to_the_bag_fails(export: Export, cli, rel: str) -> None:
+    """No manifest lists folders: an added empty one is seen only by walking the bag."""
+    (export.bag / rel).mkdir()
+    both_fail(export, cli, rel, "bag-folder-unexpected")
