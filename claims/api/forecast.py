@@ -30,11 +30,11 @@ __all__ = ["FORECAST_FORMATS", "Backtest", "Forecast", "add_customers", "add_inv
 FORECAST_FORMATS = ("table", "json", "html", "xlsx")
 
 
-def _ledger(ws: Workspace) -> Any:
+def _ledger(ws: Workspace, as_of: date | None = None) -> Any:
     """What the forecast learns from, with every invoice's due dates made by the one due-date
-    rule first (:func:`claims.collections.due.ensure_due_dates`)."""
+    rule first (:func:`claims.collections.due.ensure_due_dates`, for ``as_of``)."""
     config = config_of(ws)
-    ensure_due_dates(ws.store.engine, config)
+    ensure_due_dates(ws.store.engine, config, as_of)
     return load_ledger(ws.store.engine, config)
 
 
@@ -56,7 +56,7 @@ def cash_forecast(ws: Workspace, as_of: date | None = None, *,
     options = forecast_options(ws, weeks)
     day = as_of or date.today()
     with collector_paused():
-        ledger = _ledger(ws)
+        ledger = _ledger(ws, day)
         behaviour = learn(ledger, day, window_days=options.window_days, prior=options.prior,
                           grace_days=options.promise_grace_days)
         result = forecast(ledger, behaviour, day, options)

@@ -28,7 +28,7 @@ def compute_kpis(ws: Workspace, as_of: date | None = None, *,
     """DSO, CEI, aging, at risk, match rate, … as of a date (default today), in one currency."""
     settings = ws.settings.reports
     _check_currency(currency)
-    ensure_due_dates(ws.store.engine, config_of(ws))
+    ensure_due_dates(ws.store.engine, config_of(ws), as_of)
     return kpis(ws.store.engine, as_of or date.today(), settings, currency=currency)
 
 
@@ -54,7 +54,7 @@ def write_collection_report(ws: Workspace, kind: str, fmt: str, out: Path, *,
                          field="--format", rule="report-format")
     settings = ws.settings.reports
     _check_currency(currency)
-    ensure_due_dates(ws.store.engine, config_of(ws))
+    ensure_due_dates(ws.store.engine, config_of(ws), as_of)
     as_of = as_of or date.today()
     build = weekly_report if kind == "weekly" else monthly_report
     fc = cash_forecast(ws, as_of)

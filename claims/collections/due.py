@@ -92,12 +92,14 @@ OR (EXISTS (SELECT 1 FROM claims c JOIN contracts k ON k.id = c.contract_id
 OR """ + _RETURNED_ROWS
 
 
-def _row_due(row: Any, config: CollectionsConfig,
-             calendars: dict[tuple[str, int], Any]) -> tuple[date, str]:
+def _row_due(row: Any, config: CollectionsConfig, calendars: dict[tuple[str, int], Any],
+             as_of: date | None = None) -> tuple[date, str]:
     """The computed due date and basis of one invoice row (columns of ``_STALE``) through
     :func:`claims.core.due.computed_due`; ``calendars`` caches (agency, issue year) → calendar
     (building a calendar is the costly part). A stopped clock (``returned`` without a
-    receipt since) is counted from today, the agency's day."""
+    receipt since) is counted from a resubmission on the later of today (the agency's day)
+    and ``as_of`` (the command's ``--as-of``): never overdue on the day a command looks at,
+    nor on any day before it (a row written for a past as-of is not earlier than today's)."""
     issue = as_date(row.issue_date)
     rule = config.agencies.get(row.agency) if row.agency else None
     statutory = None
@@ -107,7 +109,7 @@ def _row_due(row: Any, config: CollectionsConfig,
         if row.received is not None:
             received = rule.local_date(as_datetime(row.received))
         elif row.returned:
-            returned_on = rule.local_date(datetime.now(UTC))
+            returned_on = max(rule.local_date(datetime.now(UTC)), as_of or date.min)
     calendar = None
     if rule is not None:
         key = (row.agency, issue.year)
@@ -121,18 +123,22 @@ def _row_due(row: Any, config: CollectionsConfig,
 
 
 def invoice_dues(row: Any, config: CollectionsConfig,
-                 calendars: dict[tuple[str, int], Any] | None = None) -> list[Due]:
+                 calendars: dict[tuple[str, int], Any] | None = None,
+                 as_of: date | None = None) -> list[Due]:
     """The due dates of one invoice row (columns of ``_STALE``) under ``config`` without
     explicit terms: :func:`claims.core.due.due_dates`'s one due, the invoice total rounded at
-    its currency; ``calendars`` as in :func:`_row_due` (a cache for a run over many)."""
-    day, basis = _row_due(row, config, {} if calendars is None else calendars)
+    its currency; ``calendars`` and ``as_of`` as in :func:`_row_due`."""
+    day, basis = _row_due(row, config, {} if calendars is None else calendars, as_of)
     return [Due(0, day, money(row.total, row.currency), basis)]
 
 
 def refresh_due_dates(conn: Connection, config: CollectionsConfig,
-                      invoice_ids: Iterable[int] | None = None) -> int:
+                      invoice_ids: Iterable[int] | None = None, *,
+                      as_of: date | None = None) -> int:
     """Write the computed due dates of the invoices that need them (no rows yet, or a claim
     newly at a statutory agency), or of exactly ``invoice_ids``; explicit terms are kept.
+    ``as_of``: the day the command looks at (a stopped clock is counted from it, see
+    :func:`_row_due`).
 
     Returns the number of invoices whose rows were (re)written. Runs in ``conn``'s
     transaction (the caller commits).
@@ -166,15 +172,15 @@ def refresh_due_dates(conn: Connection, config: CollectionsConfig,
         chunk = ids[start:start + 500]
         conn.execute(delete(ScheduleRow).where(ScheduleRow.invoice_id.in_(chunk),
                                                ScheduleRow.basis.in_(COMPUTED_BASES)))
-    _insert_many(conn, rows, config)
+    _insert_many(conn, rows, config, as_of)
     return len(rows)
 
 
 _COLUMNS = ("invoice_id", "seq", "due_date", "amount", "basis")
 
 
-def _stored_values(rows: list[Any], config: CollectionsConfig,
-                   procs: list[Any]) -> list[tuple[Any, ...]]:
+def _stored_values(rows: list[Any], config: CollectionsConfig, procs: list[Any],
+                   as_of: date | None = None) -> list[tuple[Any, ...]]:
     """The schedule rows of ``rows`` (one due each: they have no explicit terms) as the driver
     takes them (``procs``: the columns' bind processors, in :data:`_COLUMNS` order).
 
@@ -192,7 +198,7 @@ def _stored_values(rows: list[Any], config: CollectionsConfig,
         key = (agency, issue, due, received, returned)
         hit = dates.get(key)
         if hit is None:
-            day, basis = _row_due(r, config, calendars)
+            day, basis = _row_due(r, config, calendars, as_of)
             hit = dates[key] = (to_date(day), basis)
         step = steps.get(currency)
         if step is None:  # raw amounts are integers of 1/10**MONEY_SCALE units
@@ -202,7 +208,8 @@ def _stored_values(rows: list[Any], config: CollectionsConfig,
     return out
 
 
-def _insert_many(conn: Connection, rows: list[Any], config: CollectionsConfig) -> None:
+def _insert_many(conn: Connection, rows: list[Any], config: CollectionsConfig,
+                 as_of: date | None = None) -> None:
     """Insert the computed schedule rows of ``rows`` straight through the driver, each value
     converted as SQLAlchemy would convert it (:func:`_stored_values`), without SQLAlchemy's
     per-row parameter processing — most of the time of a large fill."""
@@ -210,11 +217,11 @@ def _insert_many(conn: Connection, rows: list[Any], config: CollectionsConfig) -
         calendars: dict[tuple[str, int], Any] = {}
         conn.execute(insert(ScheduleRow), [
             dict(zip(_COLUMNS, (r.id, d.seq, d.due_date, d.amount, d.basis), strict=True))
-            for r in rows for d in invoice_dues(r, config, calendars)])
+            for r in rows for d in invoice_dues(r, config, calendars, as_of)])
         return
     table = ScheduleRow.__table__
     converted = _stored_values(rows, config, [
-        table.c[name].type._cached_bind_processor(conn.dialect) for name in _COLUMNS])
+        table.c[name].type._cached_bind_processor(conn.dialect) for name in _COLUMNS], as_of)
     if conn.dialect.name == "sqlite":  # its executemany is a C loop, fast enough
         marks = ", ".join(["?"] * len(_COLUMNS))
         conn.exec_driver_sql(f"INSERT INTO collection_schedule ({', '.join(_COLUMNS)}) "
@@ -231,12 +238,14 @@ def _insert_many(conn: Connection, rows: list[Any], config: CollectionsConfig) -
         cursor.close()
 
 
-def ensure_due_dates(engine: Engine, config: CollectionsConfig) -> int:
-    """:func:`refresh_due_dates` in its own transaction, before anything reads due dates;
-    returns the number of invoices (re)written (0 when all are there: two counts, or with a
-    statutory agency also a look at the claims that reached one)."""
+def ensure_due_dates(engine: Engine, config: CollectionsConfig,
+                     as_of: date | None = None) -> int:
+    """:func:`refresh_due_dates` in its own transaction, before anything reads due dates
+    (``as_of``: the day the command reads them for, its ``--as-of``); returns the number of
+    invoices (re)written (0 when all are there: two counts, or with a statutory agency also a
+    look at the claims that reached one)."""
     with engine.begin() as conn:
-        return refresh_due_dates(conn, config)
+        return refresh_due_dates(conn, config, as_of=as_of)
 
 
 def set_terms(store: Store, config: CollectionsConfig, invoice_number: str,

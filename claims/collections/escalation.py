@@ -78,7 +78,7 @@ def _candidate_rows(ws: Workspace, as_of: date) -> list[Any]:
     policy = config.followup.escalation
     finals = [lv.name for lv in config.followup.levels if lv.final] or [
         config.followup.levels[-1].name]
-    ensure_due_dates(ws.store.engine, config)
+    ensure_due_dates(ws.store.engine, config, as_of)
     with ws.store.engine.connect() as conn:
         sql = Sql(conn.dialect.name)
         cte, params = items_cte(sql, config, as_of)
@@ -184,7 +184,7 @@ def _same_person(a: str, b: str) -> bool:
 def _open_balance(ws: Workspace, invoice: InvoiceRow, as_of: date) -> tuple[Decimal, int]:
     """The open balance of ``invoice`` known on ``as_of`` and its days overdue."""
     config = config_of(ws)
-    ensure_due_dates(ws.store.engine, config)
+    ensure_due_dates(ws.store.engine, config, as_of)
     with ws.store.engine.connect() as conn:
         items = [i for i in open_items(conn, config, customer_id=invoice.customer_id,
                                        as_of=as_of) if i.invoice_id == invoice.id]

@@ -269,7 +269,7 @@ def _compute(ws: Workspace, config: CollectionsConfig, as_of: date,
     sums priced per row, though almost never run) made it compile them, ~0.7 s of a 0.9 s
     query, as :func:`claims.reports.kpis.sqlalchemy_runner` found for the KPIs."""
     fu = config.followup
-    ensure_due_dates(ws.store.engine, config)
+    ensure_due_dates(ws.store.engine, config, as_of)
     with ws.store.engine.connect() as conn, conn.begin():
         sql = Sql(conn.dialect.name)
         if not sql.sqlite:
@@ -381,7 +381,7 @@ def receivables(ws: Workspace, as_of: date | None = None, *, customer: str | Non
     if customer:
         with ws.store.session() as s:
             cid = customer_row(s, customer).id
-    ensure_due_dates(ws.store.engine, config)
+    ensure_due_dates(ws.store.engine, config, as_of)
     with ws.store.engine.connect() as conn:
         items = open_items(conn, config, customer_id=cid, as_of=as_of)
         claims = {r.invoice_id: r for r in conn.execute(bind("""

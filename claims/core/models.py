@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from claims.core.money import CURRENCIES, RoundingMode, check_amount, read_amount, to_decimal
+from claims.core.money import (
+    CURRENCIES, AmountOutOfRange, RoundingMode, check_amount, read_amount, to_decimal,
+)
 from claims.errors import InputError
 
 
@@ -101,6 +103,12 @@ class Contract(Model):
     extra_documents: tuple[DocumentRule, ...] = Field(
         (), description="documents this contract requires on top of its claim types'")
 
+    @model_validator(mode="after")
+    def _ceiling_in_range(self) -> Contract:
+        """The ceiling passes the one money check of its currency (minor unit, limit)."""
+        check_amount(self.ceiling, self.currency, field="ceiling")
+        return self
+
 
 def ceiling_problem(data: dict[str, Any]) -> InputError | None:
     """The rule a stored contract's ceiling breaks (``data`` as stored: JSON), as the
@@ -150,6 +158,21 @@ class Invoice(Model):
     vat: Amount
     total: Amount
     source: str = Field("manual", description="where it came from: manual, csv, ubl, zoho, …")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _amounts_in_range(cls, data: Any) -> Any:
+        """net, VAT and total within their currency's limit, read with the currency (before
+        the currency-blind reading of each field), so a refusal names the currency."""
+        currency = str(data.get("currency", "")).upper() if isinstance(data, dict) else ""
+        for name in ("net", "vat", "total") if currency in CURRENCIES else ():
+            try:
+                to_decimal(data.get(name, 0), field=name, currency=currency)
+            except AmountOutOfRange:
+                raise
+            except ValueError:
+                continue  # not an amount: the field's own reading names it
+        return data
 
     @model_validator(mode="after")
     def _amounts_in_minor_units(self) -> Invoice:

@@ -8,7 +8,8 @@ reader could read otherwise (``9,5``, ``1.100,00``, ``1,100``) is refused as amb
 The rounding policy (docs/kpis.md, "Rounding"): every amount the product computes is rounded
 **half-up at the currency's minor unit** (ISO 4217) by :func:`round_money`, unless a contract
 names another mode. :func:`check_amount` is the one check at every door: an amount finer than
-the currency's minor unit or larger than :data:`MAX_AMOUNT` is refused, never rounded away.
+the currency's minor unit or larger than :func:`amount_limit` of its currency
+(:data:`MAX_MINOR_UNITS` minor units) is refused, never rounded away.
 """
 
 from __future__ import annotations
@@ -24,28 +25,48 @@ RoundingMode = Literal["half-up", "half-even", "down", "up"]
 _MODES = {"half-up": ROUND_HALF_UP, "half-even": ROUND_HALF_EVEN, "down": ROUND_DOWN,
           "up": ROUND_UP}
 
-#: ISO 4217 codes with their minor-unit exponent (the currencies a government supplier meets;
-#: extend as needed). An unknown code is an input error, not a guess.
+#: ISO 4217 codes with their minor-unit exponent (the list's "minor unit" column, checked by
+#: hand: 0 for CLP, ISK, JPY, KRW, PYG, UGX, VND, XAF, XOF; 3 for BHD, IQD, JOD, KWD, LYD, OMR,
+#: TND; IDR, HUF and COP 2; extend as needed). An unknown code is an input error, not a guess.
 CURRENCIES: dict[str, int] = {
-    "AED": 2, "AUD": 2, "BHD": 3, "CAD": 2, "CHF": 2, "CNY": 2, "DKK": 2, "EGP": 2, "EUR": 2,
-    "GBP": 2, "HKD": 2, "INR": 2, "JOD": 3, "JPY": 0, "KWD": 3, "MAD": 2, "NOK": 2, "NZD": 2,
-    "OMR": 3, "PLN": 2, "QAR": 2, "SAR": 2, "SEK": 2, "SGD": 2, "TND": 3, "TRY": 2, "USD": 2,
-    "ZAR": 2,
+    "AED": 2, "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0, "CNY": 2, "COP": 2,
+    "CZK": 2, "DKK": 2, "EGP": 2, "EUR": 2, "GBP": 2, "HKD": 2, "HUF": 2, "IDR": 2, "ILS": 2,
+    "INR": 2, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0, "KES": 2, "KRW": 0, "KWD": 3, "LYD": 3,
+    "MAD": 2, "MXN": 2, "MYR": 2, "NGN": 2, "NOK": 2, "NZD": 2, "OMR": 3, "PHP": 2, "PKR": 2,
+    "PLN": 2, "PYG": 0, "QAR": 2, "RON": 2, "SAR": 2, "SEK": 2, "SGD": 2, "THB": 2, "TND": 3,
+    "TRY": 2, "UGX": 0, "USD": 2, "VND": 0, "XAF": 0, "XOF": 0, "ZAR": 2,
 }
 
 
 #: The policy every computed amount is rounded with (docs/kpis.md, "Rounding").
 DEFAULT_ROUNDING: RoundingMode = "half-up"
 
-#: The largest magnitude of one amount. Amounts are stored as 64-bit integers of 1/10,000
-#: (max 922,337,203,685,477.5807); one amount is kept 10,000 times below that so that sums of
-#: many amounts in SQL still fit in 64 bits.
-MAX_AMOUNT = Decimal("99999999999.99")
+#: The largest magnitude of one amount, counted in its currency's minor units: 13 digits, so
+#: 99,999,999,999.99 USD, 9,999,999,999,999 JPY, 9,999,999,999.999 KWD (:func:`amount_limit`).
+#: The store (``claims.store.tables``, 64-bit integers of 1/10,000) checks when it is imported
+#: that it holds every currency's limit with room for SQL sums.
+MAX_MINOR_UNITS = 10**13 - 1
+
+
+def amount_limit(currency: str) -> Decimal:
+    """The largest magnitude of one amount of ``currency``: :data:`MAX_MINOR_UNITS` of its
+    minor unit (``"USD"`` → 99999999999.99, ``"JPY"`` → 9999999999999); the one rule."""
+    return Decimal(MAX_MINOR_UNITS).scaleb(-minor_units(currency))
 
 
 class AmountOutOfRange(ValueError):
-    """An amount above :data:`MAX_AMOUNT` in magnitude (``1e400``, 59 digits): refused when it
-    is read, before any arithmetic could overflow the decimal context."""
+    """An amount above its currency's :func:`amount_limit` in magnitude, or (read before its
+    currency is known: ``1e400``, 59 digits) above every currency's: refused when it is read,
+    before any arithmetic could overflow the decimal context."""
+
+
+def check_range(amount: Decimal, currency: str, *, field: str = "amount") -> None:
+    """:class:`AmountOutOfRange` naming ``field``, ``currency`` and the limit when ``amount``
+    is above :func:`amount_limit` of ``currency`` in magnitude."""
+    limit = amount_limit(currency)
+    if abs(amount) > limit:
+        raise AmountOutOfRange(f"{field}: {amount} exceeds the largest amount accepted in "
+                               f"{currency}, {limit:,} (docs/kpis.md, \"Rounding\")")
 
 
 class _MinorUnits(ValueError):
@@ -62,10 +83,12 @@ _PLAIN = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _GROUPED = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+\.[0-9]+")
 
 
-def to_decimal(value: object, *, field: str = "amount") -> Decimal:
-    """A ``Decimal`` from a string, int or Decimal; floats, junk and an amount above
-    :data:`MAX_AMOUNT` (:class:`AmountOutOfRange`, e.g. ``1e400``) raise ``ValueError``: this
-    is the one reading of an amount, so every door refuses them the same way."""
+def to_decimal(value: object, *, field: str = "amount", currency: str | None = None) -> Decimal:
+    """A ``Decimal`` from a string, int or Decimal; floats, junk and an amount above every
+    currency's :func:`amount_limit` (:class:`AmountOutOfRange`, e.g. ``1e400``) raise
+    ``ValueError``: this is the one reading of an amount, so every door refuses them the same
+    way. With ``currency`` the limit is that currency's (:func:`check_range`), as every door
+    that knows it (:func:`check_amount`, :func:`read_amount`) has it."""
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError(
             f"{field}: {value!r} is a binary float; write amounts as strings, e.g. \"1500.50\"")
@@ -79,9 +102,11 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
         raise ValueError(f"{field}: {value!r} is not an amount")
     if not result.is_finite():
         raise ValueError(f"{field}: {value!r} is not a finite number")
-    if abs(result) > MAX_AMOUNT:
-        raise AmountOutOfRange(f"{field}: {value} exceeds the largest amount accepted, "
-                               f"{MAX_AMOUNT:,} (docs/kpis.md, \"Rounding\")")
+    if currency is not None:
+        check_range(result, currency, field=field)
+    elif abs(result) > _WIDEST:
+        raise AmountOutOfRange(f"{field}: {value} exceeds the largest amount accepted in any "
+                               f"currency, {_WIDEST:,} (docs/kpis.md, \"Rounding\")")
     return result
 
 
@@ -126,11 +151,11 @@ def check_amount(value: object, currency: str, *, field: str = "amount",
 
     Returns the amount at the currency's minor unit (``"100.5"`` USD → ``Decimal("100.50")``).
     Raises ``ValueError`` naming ``field`` and the rule for a float, an ambiguous or malformed
-    number, an amount finer than the minor unit (100.005 USD), one above :data:`MAX_AMOUNT`,
-    or (``negative=False``) a negative amount.
+    number, an amount finer than the minor unit (100.005 USD), one above the currency's
+    :func:`amount_limit` (:class:`AmountOutOfRange`), or (``negative=False``) a negative one.
     """
-    amount = to_decimal(value, field=field)  # refuses one above MAX_AMOUNT
     places = minor_units(currency)
+    amount = to_decimal(value, field=field, currency=currency)
     if amount != amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):
         unit = Decimal(1).scaleb(-places)
         raise ValueError(f"{field}: {value} has a fraction below the minor unit of {currency} "
@@ -173,18 +198,19 @@ def _declared(text: str, notation: str, currency: str) -> str:
 def read_amount(value: object, currency: str, *, file: str | None, field: str,
                 decimal: str | None = None) -> Decimal:
     """``value`` read as an amount of ``currency`` at a file's door, as written (not
-    quantized); else one :class:`InputError` naming ``file`` and ``field``: above
-    :data:`MAX_AMOUNT` (rule ``amount-range``), not an exact number (``amount-number``), finer
-    than the currency's minor unit (``amount-minor-units``). With ``decimal`` (a declared
-    notation of :data:`_NOTATIONS`: a bank CSV mapping's ``","`` or ``"."``, camt.053's
-    ``"xsd"``) the text must fit that notation exactly (``amount-notation``). The checks are
-    :func:`check_amount`'s; this gives them a file's words."""
+    quantized); else one :class:`InputError` naming ``file`` and ``field``: above the
+    currency's :func:`amount_limit` (rule ``amount-range``), not an exact number
+    (``amount-number``), finer than the currency's minor unit (``amount-minor-units``). With
+    ``decimal`` (a declared notation of :data:`_NOTATIONS`: a bank CSV mapping's ``","`` or
+    ``"."``, camt.053's ``"xsd"``) the text must fit that notation exactly
+    (``amount-notation``). The checks are :func:`check_amount`'s; this gives them a file's
+    words."""
     if isinstance(value, str):
         value = value.strip()
     try:
         if decimal is not None and isinstance(value, str):
             value = _declared(value, decimal, currency)
-        amount = to_decimal(value, field=field)
+        amount = to_decimal(value, field=field, currency=currency)
     except AmountOutOfRange as err:
         raise InputError(str(err).removeprefix(f"{field}: "), file=file, field=field,
                          rule="amount-range") from None
@@ -219,3 +245,7 @@ def minor_units(currency: str) -> int:
         return CURRENCIES[currency]
     except KeyError:
         raise ValueError(f"unknown currency {currency!r} (ISO 4217 code expected)") from None
+
+
+#: Every currency's limit at once: the bound of an amount read before its currency is known.
+_WIDEST = max(map(amount_limit, CURRENCIES))

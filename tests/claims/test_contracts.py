@@ -55,7 +55,8 @@ def test_a_wrong_contract_names_the_file_the_field_and_the_rule(tmp_path, change
     assert "[schema:" in text  # the rule
 
 
-TOO_LARGE = ' exceeds the largest amount accepted, 99,999,999,999.99 (docs/kpis.md, "Rounding")'
+TOO_LARGE = (' exceeds the largest amount accepted in SAR, 99,999,999,999.99 '
+             '(docs/kpis.md, "Rounding")')
 
 
 @pytest.mark.parametrize("ceiling, words, rule", [
@@ -156,7 +157,7 @@ def test_contract_list_names_a_stored_ceiling_above_the_largest_amount_and_lists
         row.data = row.data | {"ceiling": "100000000000000"}
     engine.dispose()
     warning = ("warning: not listed: contract C-1: /ceiling: 100000000000000 exceeds the largest "
-               'amount accepted, 99,999,999,999.99 (docs/kpis.md, "Rounding") '
+               'amount accepted in SAR, 99,999,999,999.99 (docs/kpis.md, "Rounding") '
                "[rule: amount-range]\n")
     table = cli("contract", "list")
     assert table.exit_code == 0 and "Traceback" not in table.output

@@ -249,8 +249,8 @@ def test_the_ledger_is_freed_before_the_collector_comes_back(
         made, alive_at_enable = [], []
         real_ledger = module._ledger
 
-        def ledger(w):
-            made.append(weakref.ref(result := real_ledger(w)))
+        def ledger(w, *args):
+            made.append(weakref.ref(result := real_ledger(w, *args)))
             return result
 
         class Gc:

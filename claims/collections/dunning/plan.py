@@ -80,7 +80,7 @@ def due_items(ws: Workspace, as_of: date, *, customer_id: int | None = None
     """Every item with a reminder level due today and not sent yet: (item, level rank)."""
     config = config_of(ws)
     levels = config.followup.levels
-    ensure_due_dates(ws.store.engine, config)
+    ensure_due_dates(ws.store.engine, config, as_of)
     with ws.store.engine.connect() as conn:
         sql = Sql(conn.dialect.name)
         cte, params = items_cte(sql, config, as_of)

@@ -16,7 +16,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from claims.core.money import CURRENCIES, amount_limit, minor_units
+
 MONEY_SCALE = 4
+
+#: How many amounts at their currency's limit a SQL ``SUM`` of one 64-bit column must hold
+#: (the largest, 9,999,999,999,999 JPY, is 10**17 raw: 92 of them fit).
+SUM_HEADROOM = 64
+
+
+def store_problem(currency: str) -> str | None:
+    """Why a money column cannot hold every amount of ``currency`` (its minor unit finer than
+    1/10,000, or :func:`claims.core.money.amount_limit` times :data:`SUM_HEADROOM` above a
+    64-bit integer of 1/10,000), or None."""
+    if minor_units(currency) > MONEY_SCALE:
+        return f"{currency}'s minor unit is finer than 1/10**{MONEY_SCALE}"
+    if amount_limit(currency).scaleb(MONEY_SCALE) * SUM_HEADROOM > 2**63 - 1:
+        return f"{SUM_HEADROOM} amounts of {amount_limit(currency):,} {currency} overflow 64 bits"
+    return None
+
+
+if _unheld := [p for p in map(store_problem, CURRENCIES) if p]:  # a table edit, not input
+    raise RuntimeError("money columns: " + "; ".join(_unheld))
 
 
 class MoneyColumn(TypeDecorator[Decimal]):

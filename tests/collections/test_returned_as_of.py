@@ -1,0 +1,60 @@
+"""A claim back with the supplier is never overdue on the day a command looks at.
+
+The stopped clock (basis returned) was counted from a resubmission *today*, the real clock: a
+report run ``--as-of`` a day more than 30 days after today showed the claim overdue, with
+interest and a reminder. Now the one rule (claims.collections.due._row_due) counts it from a
+resubmission on the later of today and the command's as-of day, so every command agrees.
+Worked by hand: issued Jan 10 2026 (accepted Jan 17), returned Feb 3, 30 payment days; as of
+Mon Jun 3 2030 (after today) the earliest due date is Jun 3 + 30 = Wed Jul 3 2030 (a business
+day): not overdue, no interest, no reminder. Before, it fell due 30 days after today.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from claims.core.models import ClaimStatus
+from claims.workspace import Workspace
+from tests.collections.conftest import at, customer, submitted_claim, write_config
+
+D = date
+AGENCY = {"Ministry of Works": {"rule": "prompt-payment", "interest_rate_percent": "4.625"}}
+AS_OF = "2030-06-03"
+
+
+def _json(result: Any) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_returned_claim_is_not_overdue_as_of_a_day_after_today(cli: Any, ws: Workspace,
+                                                                 smtp_server: Any) -> None:
+    assert datetime.now(UTC).date() < D(2030, 5, 1)  # the as-of day is after today
+    write_config(ws, None, agencies=AGENCY)
+    claim = submitted_claim(ws, "MW-1", "Ministry of Works", issued=D(2026, 1, 10),
+                            submitted=D(2026, 1, 12), total="10000.00")
+    customer(ws, "Ministry of Works", "ap@mow.test")
+    ws.store.record_event(claim, "status.changed", status=ClaimStatus.RETURNED)
+    with ws.store.engine.begin() as conn:
+        conn.execute(text("UPDATE claim_events SET at = :t WHERE claim_id = :c AND "
+                          "status = 'RETURNED'"), {"t": at(D(2026, 2, 3)), "c": claim})
+    [item] = _json(cli("followup", "receivables", "--as-of", AS_OF, "--json"))
+    assert item["due_date"] == "2030-07-03" and item["interest"] == "0.00"
+    assert item["days_overdue"] <= 0
+    # listed, if at all, for the claim stuck with the supplier, never for anything overdue
+    for account in _json(cli("worklist", "--as-of", AS_OF, "--json"))["accounts"]:
+        assert account["overdue"] == {} and account["days_overdue"] == 0
+        assert account["interest_owed"] == {}
+    preview = _json(cli("followup", "preview", "--as-of", AS_OF, "--json"))
+    assert "MW-1" not in json.dumps(preview)
+    assert smtp_server.messages == []
+    # a command without --as-of counts from today again: the row is made each run
+    [today] = _json(cli("followup", "receivables", "--json"))
+    due = D.fromisoformat(today["due_date"])
+    now = datetime.now(UTC).date()
+    assert now + timedelta(days=30) <= due <= now + timedelta(days=34)
+    assert today["interest"] == "0.00"
