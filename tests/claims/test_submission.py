@@ -237,7 +237,11 @@ def test_status_sync_says_which_portal_failed_and_exits_3_when_all_did(
     config.write_text(tomli_w.dumps(data))
     result = cli("status", "sync")
     assert result.exit_code == 3, result.output
-    assert "sandbox" in result.output and "\n" not in result.output.strip()
+    # each portal's outcome (the README's "sandbox: FAILED: …"), then the one error line
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[0].startswith("sandbox: FAILED:"), result.output
+    assert lines[-1].startswith("error:") and len(lines) == 2, result.output
+    assert "Traceback" not in result.output
 
 
 def test_a_correction_on_a_portal_without_resubmission_needs_attention_not_rejected(

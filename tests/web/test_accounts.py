@@ -28,7 +28,7 @@ def test_user_add_reads_the_password_file_and_stores_only_a_scrypt_hash(cli, tmp
 @pytest.mark.parametrize(("args", "message"), [
     (["--role", "boss"], "unknown role 'boss'"),
     (["--role", "auditor", "--password-file", "short"], "at least 10 characters"),
-    (["--role", "auditor", "--password-file", "missing"], "cannot read"),
+    (["--role", "auditor", "--password-file", "missing"], "file not found"),
 ])
 def test_user_add_refuses_bad_input_in_one_line(cli, tmp_path, args, message) -> None:
     assert cli("init", str(cli.root)).exit_code == 0
