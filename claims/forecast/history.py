@@ -435,8 +435,8 @@ def promise_outcomes(ledger: Ledger, day: date, grace_days: int) -> Outcomes:
     # ledger's running totals per customer (made once, on first use, and read again by the
     # forecast's promises: one index per customer, not one here and one there)
     def paid_between(customer: int, start: date, end: date) -> float:
-        # ok: a keeping rate (statistics), not money
-        return float(ledger.paid_by_customer(customer, start, min(end, day)))
+        paid = ledger.paid_by_customer(customer, start, min(end, day))
+        return float(paid)  # ok: a keeping rate (statistics), not money
 
     grace = timedelta(days=grace_days)
     out = Outcomes([], [])
