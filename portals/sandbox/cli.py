@@ -168,6 +168,11 @@ class BackofficeRefused(Exception):
         super().__init__(f"HTTP {status}: {message}")
 
 
+def new_backoffice_token() -> str:
+    """A fresh back-office token that never starts with '-', so ``--token T`` always parses."""
+    return "bo-" + secrets.token_urlsafe(16)
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the portal under uvicorn until stopped; returns the exit code (2: bad --faults)."""
     try:
@@ -177,7 +182,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     token = args.backoffice_token or os.environ.get("SANDBOX_BACKOFFICE_TOKEN")
     if not token:
-        token = secrets.token_urlsafe(16)
+        token = new_backoffice_token()
         print(f"back-office token (X-Backoffice-Token): {token}", file=sys.stderr)
     config = PortalConfig(
         db_path=Path(args.db),

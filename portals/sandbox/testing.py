@@ -34,7 +34,7 @@ from pypdf import PdfWriter
 from portals.base import PortalCredentials
 from portals.browser import launch_options
 from portals.totp import TotpSpec, fresh_code
-from portals.sandbox.cli import BackofficeClient
+from portals.sandbox.cli import BackofficeClient, new_backoffice_token
 
 
 @dataclass
@@ -124,7 +124,7 @@ def running_sandbox(
     """Run ``python -m portals.sandbox serve`` on a free port in ``workdir``; stop it after."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    token = secrets.token_urlsafe(16)
+    token = new_backoffice_token()
     db_path = workdir / "portal.db"
     log_path = workdir / "portal.log"
     cmd = [

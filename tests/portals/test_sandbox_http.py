@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from portals.sandbox.cli import BackofficeRefused
+from portals.sandbox.cli import BackofficeRefused, new_backoffice_token
 from portals.sandbox.cli import main as sandbox_cli
 from portals.sandbox.testing import (
     SandboxServer,
@@ -461,3 +461,11 @@ def test_every_page_has_one_h1_and_every_field_a_label(
         assert html.count("<h1>") == 1, h1_of(html)
         assert _unlabelled_fields(html) == [], h1_of(html)
         assert '<html lang="en">' in html and "<main>" in html
+
+
+def test_a_new_backoffice_token_never_reads_as_an_option() -> None:
+    # A token_urlsafe value starts with '-' once in 64 draws; `--token -X…` then failed to parse
+    # (seen in CI). 2,000 draws would hit that almost surely without the prefix.
+    tokens = {new_backoffice_token() for _ in range(2000)}
+    assert len(tokens) == 2000
+    assert not [t for t in tokens if t.startswith("-")]
