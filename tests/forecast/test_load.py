@@ -274,9 +274,32 @@ def test_the_ledger_is_freed_before_the_collector_comes_back(
         ws.close()
 
 
-@pytest.mark.parametrize("cls", [Item, Receipt, ClaimFacts, Line])
+@pytest.mark.parametrize("cls", [Item, Receipt, ClaimFacts])
+def test_the_facts_are_immutable_named_tuples_made_whole_by_the_loader(cls, tmp_path: Path
+                                                                      ) -> None:
+    """Item, Receipt and ClaimFacts are named tuples the loader makes with ``tuple.__new__``
+    (no call per row): every one it makes has all the fields, equals the one the class's own
+    constructor makes from the same values, and cannot be changed."""
+    ws = init_workspace(tmp_path / "ws")
+    try:
+        api.load_synthetic_history(ws, invoices=300, customers=20)
+        api.cash_forecast(ws, date(2026, 6, 30))  # makes every due date
+        ledger = load_ledger(ws.store.engine, config_of(ws))
+    finally:
+        ws.close()
+    made = {Item: ledger.items, Receipt: ledger.receipts, ClaimFacts: ledger.claims}[cls]
+    assert made
+    for fact in made:
+        assert type(fact) is cls and len(fact) == len(cls._fields)
+        assert cls(*fact) == fact and cls(**fact._asdict()) == fact
+    with pytest.raises(AttributeError):
+        setattr(made[0], cls._fields[0], 1)
+    assert made[0]._replace(**{cls._fields[0]: -1})[0] == -1 and made[0][0] != -1
+
+
+@pytest.mark.parametrize("cls", [Line])
 def test_the_written_out_inits_are_the_dataclass_ones(cls) -> None:
-    """Item, Receipt, ClaimFacts and Line write their ``__init__`` out (faster than a frozen
+    """Line writes its ``__init__`` out (faster than a frozen
     dataclass's own): the same parameters in field order with the fields' defaults, each
     value stored as given (the very object), by position or keyword, and still frozen."""
     fields = dataclasses.fields(cls)
