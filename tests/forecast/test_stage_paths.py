@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -93,7 +92,7 @@ def _odd_claims(ledger: Ledger, seed: int) -> None:
             events.append((at, rng.choice(STATUSES)))
         if k % 5 == 0:
             events.reverse()
-        ledger.claims[ledger.claims.index(claim)] = replace(claim, events=tuple(events))
+        ledger.claims[ledger.claims.index(claim)] = claim._replace(events=tuple(events))
 
 
 @pytest.mark.parametrize("seed", [3, 17])
