@@ -10,11 +10,11 @@ guarantee of no look-ahead lives here, and only here.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from itertools import accumulate
+from itertools import accumulate, repeat
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -25,6 +25,7 @@ REVIEW = frozenset({"SUBMITTED", "UNDER_REVIEW"})
 APPROVED = frozenset({"APPROVED", "PAYMENT_ORDERED", "PAID"})
 RETURNED = frozenset({"RETURNED"})
 _DAY, _AMOUNT = attrgetter("day"), attrgetter("amount")
+_INVOICE, _KIND = attrgetter("invoice_id"), attrgetter("kind")
 
 
 # The three kinds of fact made by the hundred thousand (a 100,000-open forecast loads 250,000
@@ -94,6 +95,15 @@ class ClaimFacts(NamedTuple):
         return None
 
 
+class ReceiptColumns(NamedTuple):
+    """The receipts as columns (:meth:`Ledger.receipt_columns`)."""
+
+    invoice: np.ndarray   # int64 invoice ids, ascending
+    day: np.ndarray       # int64 value-day ordinals
+    amount: np.ndarray    # float64 (statistics, not money)
+    payment: np.ndarray   # bool: a payment (not a write-off or other kind)
+
+
 @dataclass(frozen=True)
 class PromiseFacts:
     id: int
@@ -155,6 +165,7 @@ class Ledger:
     _days: list[date] = field(default_factory=list, repr=False)
     _billed: dict[int, Decimal] = field(default_factory=dict, repr=False)
     _customer_of: dict[int, int] = field(default_factory=dict, repr=False)
+    _receipt_columns: ReceiptColumns | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.items.sort(key=attrgetter("invoice_id", "seq"))
@@ -201,6 +212,7 @@ class Ledger:
         self._paid = paid
         # per customer, on first use (a forecast reads the few customers who promised)
         self._by_customer = None
+        self._receipt_columns = None
         self._customer_paid = {}
 
     def _customers(self) -> dict[int, list[Receipt]]:
@@ -242,6 +254,10 @@ class Ledger:
         0, or its instalments, 1…, which add up to it); 0 for an invoice not in the items."""
         return self._billed.get(invoice_id, Decimal(0))
 
+    def billed_many(self, invoice_ids: Iterable[int]) -> Iterator[Decimal]:
+        """:meth:`billed` of each invoice, in order (no Python call per invoice)."""
+        return map(self._billed.get, invoice_ids, repeat(Decimal(0)))
+
     def paid_by(self, invoice_id: int, day: date) -> Decimal:
         """Everything applied to the invoice with a value date on or before ``day``."""
         entry = self._paid.get(invoice_id)
@@ -272,6 +288,20 @@ class Ledger:
         """Every receipt, invoice by invoice (ascending id), each invoice's in the order of
         :meth:`receipts_of` (oldest first)."""
         return sorted(self._sorted, key=attrgetter("invoice_id"))  # stable: the day order
+
+    def receipt_columns(self) -> ReceiptColumns:
+        """Every receipt as columns in :meth:`receipts_by_invoice` order, made once (until
+        :meth:`index`): learning the delays and the claims' lateness both read them."""
+        if self._receipt_columns is None:
+            rows = self.receipts_by_invoice()
+            size = len(rows)
+            self._receipt_columns = ReceiptColumns(
+                np.fromiter(map(_INVOICE, rows), np.int64, size),
+                np.fromiter(map(date.toordinal, map(_DAY, rows)), np.int64, size),
+                # ok: statistics (shares of what was billed), not money
+                np.fromiter(map(float, map(_AMOUNT, rows)), np.float64, size),
+                np.fromiter(map("payment".__eq__, map(_KIND, rows)), bool, size))
+        return self._receipt_columns
 
     def receipts_of(self, invoice_id: int) -> list[Receipt]:
         """The invoice's receipts, oldest first (filter by day before use)."""
