@@ -24,7 +24,8 @@ from evidence.keys import key_id, load_public_key
 from evidence.model import (Checkpoint, Entry, EventKind, Problem, VerificationReport,
                             format_time)
 from evidence.sealing import (checkpoint_file, crash_gap, files_every_checkpoint,
-                              read_checkpoint_file, row_checkpoint, unfiled)
+                              row_checkpoint, scan_checkpoint_file, unfiled)
+from evidence.verifier_core import entry_span
 
 MAX_PROBLEMS_PER_CODE = 50  # a rewritten log would otherwise list every later entry
 
@@ -89,8 +90,9 @@ def verify_archive(archive: AuditSource, claim: str | None = None, *,
 
 def _verify_cosignatures(archive: AuditSource, report: VerificationReport) -> None:
     """Each stored witness cosignature is one signature line of its witness (an export carries
-    it in its checkpoint's note) for a stored checkpoint, and valid when the witness is one of
-    the workspace's."""
+    it in its checkpoint's note) for a stored checkpoint. Only the witnesses of claims.toml
+    count: a configured witness's line must verify with its key; another witness's (one
+    removed from claims.toml, or a row added) is not counted and is a warning."""
     c = ledger.cosignatures_table
     checkpoints = dict(stored_checkpoints(archive, VerificationReport(subject="checkpoints")))
     known = {w.key.name: w.key for w in getattr(archive, "witnesses", ())}
@@ -98,7 +100,6 @@ def _verify_cosignatures(archive: AuditSource, report: VerificationReport) -> No
         rows = conn.execute(select(c).order_by(c.c.id)).all()
     for row in rows:
         where = f"evidence_cosignatures #{row.id} (witness {str(row.witness)[:60]})"
-        report.count("witness cosignatures")
         try:
             _, sigs = note.split_note("x\n\n" + str(row.line))
         except ValueError:
@@ -108,10 +109,15 @@ def _verify_cosignatures(archive: AuditSource, report: VerificationReport) -> No
             why = "is not one cosignature line of this witness"
         elif cp is None:
             why = f"is for checkpoint #{row.checkpoint_id}, which is not stored"
-        elif row.witness in known and note.cosignature_time(
-                cp.body().decode(), known[row.witness], sigs[0][1]) is None:
+        elif row.witness not in known:
+            report.warn("cosignature-unknown", where, "a witness not configured in claims.toml "
+                        "([[evidence.witnesses]]): not counted, its signature not checked (a "
+                        "witness removed from the configuration, or a row added)")
+            continue
+        elif note.cosignature_time(cp.body().decode(), known[row.witness], sigs[0][1]) is None:
             why = "does not verify with the witness's key (of claims.toml)"
         else:
+            report.count("witness cosignatures")
             continue
         report.fail("cosignature-invalid", where, f"{why}: forged or edited (an export "
                     "would carry it in its checkpoint's note and fail)")
@@ -236,7 +242,7 @@ class _Scan:
             self.fail("entry-index", where, "a negative index: the row was edited")
         elif self.contiguous and idx != self.expected:
             gap = idx - self.expected
-            self.fail("entry-missing", f"entries {self.expected}..{idx - 1}",
+            self.fail("entry-missing", entry_span(self.expected, idx),
                       f"{gap} entr{'y' if gap == 1 else 'ies'} missing from the ledger (removed)")
         self.expected = max(idx + 1, self.expected)
         self.report.count("entries")
@@ -345,10 +351,13 @@ def saved_checkpoints(archive: AuditSource, report: VerificationReport,
     own (a fleet sharing one key and ledger), each folder files only the checkpoints it signed,
     so the file is not checked against the database's."""
     path = checkpoint_file(archive.evidence_dir)
-    try:
-        saved = read_checkpoint_file(path)
-    except EvidenceError as err:
-        report.fail("checkpoint-file", str(path), str(err))
+    saved, findings = scan_checkpoint_file(path)
+    seen: dict[str, int] = {}
+    for problem in findings:  # each line out of order or not as written, up to a limit
+        seen[problem.code] = seen.get(problem.code, 0) + 1
+        if seen[problem.code] <= MAX_PROBLEMS_PER_CODE:
+            report.problems.append(problem)
+    if not saved and findings:
         return [], False
     present = {(cp.tree_size, cp.root_hash) for _, cp in stored}
     for cp in saved:
@@ -422,8 +431,8 @@ def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
         elif tree.root(cp.tree_size) != cp.root_hash:
             good = max(s for s in verified_sizes if s <= cp.tree_size)
             report.fail("checkpoint-root", where, "signed root differs from the ledger's: "
-                        f"entries {good}..{cp.tree_size - 1} were changed, removed, reordered "
-                        "or inserted")
+                        f"{entry_span(good, cp.tree_size, verb=True)} changed, removed, "
+                        "reordered or inserted")
         else:
             verified_sizes.append(cp.tree_size)
             if previous is not None and previous.tree_size <= cp.tree_size:
@@ -454,7 +463,7 @@ def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
                         f"with it: entries before {cp.tree_size} were rewritten")
     covered = latest.tree_size if latest else 0
     if n > covered:
-        report.warn("not-checkpointed", f"entries {covered}..{n - 1}",
+        report.warn("not-checkpointed", entry_span(covered, n),
                     "not yet covered by a signed checkpoint")
 
 

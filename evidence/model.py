@@ -195,9 +195,10 @@ class Checkpoint:
         """Read the form :meth:`to_json` writes (``ValueError``/``KeyError`` if malformed)."""
         if data.get("type") == CHECKPOINT_TYPE:
             cp = cls.from_note(str(data["note"]))
-            if (cp.tree_size, cp.root_hash.hex(), cp.time, cp.key_id) != (
-                    data.get("tree_size"), data.get("root_hash"), data.get("time"),
-                    data.get("key_id")):
+            if (cp.tree_size, cp.root_hash.hex(), cp.time, cp.key_id, cp.signature.hex(),
+                    cp.origin) != (data.get("tree_size"), data.get("root_hash"),
+                                   data.get("time"), data.get("key_id"),
+                                   data.get("signature"), data.get("origin")):
                 raise ValueError("the JSON fields differ from the signed note")
             return cp
         if data.get("type") != LEGACY_CHECKPOINT_TYPE:

@@ -236,6 +236,16 @@ def saved_checkpoint(text: str) -> dict[str, Any]:
 
 # --- the report --------------------------------------------------------------------------------
 
+def entry_span(start: int, end: int, *, verb: bool = False) -> str:
+    """Entries ``start`` to ``end - 1`` in words: "no entries", "entry 4", "entries 4..9";
+    with ``verb`` followed by "was" or "were" to agree."""
+    if end - start <= 0:
+        return "no entries" + (" were" if verb else "")
+    if end - start == 1:
+        return f"entry {start}" + (" was" if verb else "")
+    return f"entries {start}..{end - 1}" + (" were" if verb else "")
+
+
 @dataclass
 class Report:
     """Every problem found (code, where, message), warnings, and tallies of what was checked."""

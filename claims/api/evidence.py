@@ -162,11 +162,14 @@ class SignedCheckpoint:
     checkpoint: Checkpoint
     refused: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    #: the configured witnesses (claims.toml) whose valid cosignature the checkpoint carries
+    witnessed_by: list[str] = field(default_factory=list)
 
     @property
     def cosignatures(self) -> int:
-        """How many witnesses have cosigned this checkpoint."""
-        return len(self.checkpoint.cosignatures)
+        """How many configured witnesses have cosigned this checkpoint (a stored line of a
+        witness not in claims.toml does not count)."""
+        return len(self.witnessed_by)
 
 
 def sign_checkpoint(ws: Workspace) -> SignedCheckpoint:
@@ -175,8 +178,10 @@ def sign_checkpoint(ws: Workspace) -> SignedCheckpoint:
     with _evidence_errors():
         cp = ws.evidence.checkpoint()
         problems = list(ws.evidence.witness_problems)
+        witnessed = ws.evidence.witnessed_by(cp)
     return SignedCheckpoint(cp, [str(p) for p in problems if isinstance(p, WitnessRefused)],
-                            [str(p) for p in problems if not isinstance(p, WitnessRefused)])
+                            [str(p) for p in problems if not isinstance(p, WitnessRefused)],
+                            witnessed)
 
 
 def log_verifier_key(ws: Workspace) -> str:

@@ -398,3 +398,24 @@ def test_an_empty_folder_added_to_the_bag_fails(export: Export, cli, rel: str) -
     """No manifest lists folders: an added empty one is seen only by walking the bag."""
     (export.bag / rel).mkdir()
     both_fail(export, cli, rel, "bag-folder-unexpected")
+
+
+def test_a_duplicated_entry_is_named_as_such(export: Export, cli) -> None:
+    """A copied line of entries.jsonl read only 'entries are out of order'."""
+    path = export.bag / "data/ledger/entries.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:2] + lines[1:2] + lines[2:]))
+    recompute_manifests(export.bag)
+    index = json.loads(lines[1])["index"]
+    both_fail(export, cli, f"entry {index}", "entry-duplicate", "2 times")
+
+
+def test_an_older_export_replayed_to_an_auditor_with_a_newer_checkpoint_fails(
+        export: Export, archive: EvidenceArchive, cli, tmp_path: Path) -> None:
+    """It said 'the log was rewritten': the export is older than the checkpoint saved."""
+    saved = tmp_path / "newer-checkpoint.json"
+    archive.record("status.changed", "CLM-1", "sync", {"to": "closed"})
+    newer = archive.export(tmp_path / "newer", claim="CLM-1")
+    shutil.copy(newer / "data/ledger/checkpoint.json", saved)
+    both_fail(export, cli, "trusted checkpoint", "checkpoint-inconsistent", "older export",
+              args=("--trusted-key", str(export.key), "--checkpoint", str(saved)))
