@@ -71,14 +71,15 @@ def scan_checkpoint_file(path: Path) -> tuple[list[Checkpoint], list[Problem]]:
     top: tuple[int, Checkpoint] | None = None  # the line of the largest checkpoint so far
     lines = data.split(b"\n")
     for n, raw in enumerate(lines, 1):
-        if (n == len(lines) and not raw) or raw in seen:
+        last, repeat = n == len(lines), raw in seen
+        if (last and not raw) or (repeat and not last):
             continue
         seen.add(raw)
         where = f"{path} line {n}"
-        cp, code, why = _checkpoint_line(raw, cut=n == len(lines))
+        cp, code, why = _checkpoint_line(raw, cut=last)
         if code is not None:
             problems.append(Problem(code, where, why))
-        if cp is None:
+        if cp is None or repeat:
             continue
         if top is not None and (cp.tree_size <= top[1].tree_size or cp.time < top[1].time):
             problems.append(Problem(
