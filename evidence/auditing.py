@@ -25,7 +25,7 @@ from evidence.model import (Checkpoint, Entry, EventKind, Problem, VerificationR
                             format_time)
 from evidence.sealing import (checkpoint_file, crash_gap, files_every_checkpoint,
                               row_checkpoint, scan_checkpoint_file, unfiled)
-from evidence.verifier_core import entry_span
+from evidence.verifier_core import entry_count, entry_span
 
 MAX_PROBLEMS_PER_CODE = 50  # a rewritten log would otherwise list every later entry
 
@@ -176,8 +176,8 @@ def _check_latest(report: VerificationReport, subtree: merkle.Subtree, size: int
         report.fail("checkpoint-signature", where, "signature does not verify with key "
                     f"{key_id(key)}: forged, edited, or signed with another key")
     if latest.tree_size > size:
-        report.fail("checkpoint-size", where, f"signs {latest.tree_size} entries but the "
-                    f"ledger holds {size}: entries removed")
+        report.fail("checkpoint-size", where, f"signs {entry_count(latest.tree_size)} but "
+                    f"the ledger holds {size}: entries removed")
         return None
     try:
         if latest.tree_size and subtree(0, latest.tree_size) != latest.root_hash:
@@ -243,7 +243,7 @@ class _Scan:
         elif self.contiguous and idx != self.expected:
             gap = idx - self.expected
             self.fail("entry-missing", entry_span(self.expected, idx),
-                      f"{gap} entr{'y' if gap == 1 else 'ies'} missing from the ledger (removed)")
+                      f"{entry_count(gap)} missing from the ledger (removed)")
         self.expected = max(idx + 1, self.expected)
         self.report.count("entries")
         leaf, stored = ledger.as_bytes(row.leaf), ledger.as_bytes(row.leaf_hash)
@@ -320,7 +320,7 @@ def _verify_ledger(archive: AuditSource, report: VerificationReport, claim: str 
                           "cached subtree hash differs from the leaves' (proofs served from it "
                           "would fail)")
     if state_size != tree.size:
-        report.fail("state-size", "evidence_state", f"records {state_size} entries but the "
+        report.fail("state-size", "evidence_state", f"records {entry_count(state_size)} but the "
                     f"ledger holds {tree.size}")
     elif merkle.compact_root(compact) != tree.root():
         report.fail("state-root", "evidence_state", "the stored compact range does not match "
@@ -397,7 +397,7 @@ def sealed_entries_covered(report: VerificationReport, sealed_upto: int,
         if reach < sealed_upto:
             report.fail("checkpoint-missing", where, f"entry {sealed_upto - 1} (an export) was "
                         f"signed into a checkpoint when recorded, but the checkpoints here reach "
-                        f"only {reach} entries: checkpoints were deleted")
+                        f"only {entry_count(reach)}: checkpoints were deleted")
 
 
 def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
@@ -426,8 +426,8 @@ def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
             report.fail("checkpoint-order", where, f"goes back from size "
                         f"{previous.tree_size} at {previous.time}: the log was truncated")
         if cp.tree_size > n:
-            report.fail("checkpoint-size", where, f"signs {cp.tree_size} entries but the "
-                        f"ledger holds {n}: entries removed")
+            report.fail("checkpoint-size", where, f"signs {entry_count(cp.tree_size)} but "
+                        f"the ledger holds {n}: entries removed")
         elif tree.root(cp.tree_size) != cp.root_hash:
             good = max(s for s in verified_sizes if s <= cp.tree_size)
             report.fail("checkpoint-root", where, "signed root differs from the ledger's: "
@@ -452,8 +452,8 @@ def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
             report.fail("checkpoint-signature", where, "signature does not verify with key "
                         f"{key_id(key)}")
         if cp.tree_size > n:
-            report.fail("checkpoint-size", where, f"signs {cp.tree_size} entries but the "
-                        f"ledger holds {n}: entries removed")
+            report.fail("checkpoint-size", where, f"signs {entry_count(cp.tree_size)} but "
+                        f"the ledger holds {n}: entries removed")
             continue
         target = latest.tree_size if latest and cp.tree_size <= latest.tree_size <= n else n
         proof = tree.consistency_proof(cp.tree_size, target)

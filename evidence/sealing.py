@@ -26,7 +26,7 @@ from evidence.canonical import canonical_json
 from evidence.errors import CheckpointsDeleted, LedgerError, LogRewritten
 from evidence.keys import key_id, keys_dir
 from evidence.model import Checkpoint, Problem, format_time
-from evidence.verifier_core import entry_span, open_regular
+from evidence.verifier_core import entry_count, entry_span, open_regular
 
 CHECKPOINT_FILE = "checkpoints.jsonl"
 TAIL = 1 << 16  # more than a checkpoint line: where the file's last line is read from
@@ -253,7 +253,7 @@ def _all_stored(conn: Connection) -> list[Checkpoint]:
 def _check_consistent(subtree: merkle.Subtree, size: int, root: bytes, cp: Checkpoint,
                       where: str, known: list[Checkpoint]) -> None:
     if cp.tree_size > size:
-        raise LogRewritten(where, f"signs {cp.tree_size} entries but the ledger holds {size}: "
+        raise LogRewritten(where, f"signs {entry_count(cp.tree_size)} but the ledger holds {size}: "
                            "entries were removed")
     if cp.tree_size == size:
         ok = cp.root_hash == root

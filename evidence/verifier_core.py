@@ -246,6 +246,11 @@ def entry_span(start: int, end: int, *, verb: bool = False) -> str:
     return f"entries {start}..{end - 1}" + (" were" if verb else "")
 
 
+def entry_count(n: int) -> str:
+    """``n`` entries in words: "0 entries", "1 entry", "5 entries"."""
+    return f"{n} entr{'y' if n == 1 else 'ies'}"
+
+
 @dataclass
 class Report:
     """Every problem found (code, where, message), warnings, and tallies of what was checked."""

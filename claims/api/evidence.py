@@ -19,7 +19,7 @@ from evidence import Checkpoint, Entry, EvidenceError, VerificationReport, forma
 from evidence import verify_export as _verify_bag
 from evidence.errors import WitnessRefused
 from evidence.model import format_time
-from evidence.verifier_core import BadOption
+from evidence.verifier_core import BadOption, entry_count
 from evidence.witness import Witness, serve
 
 __all__ = ["Checkpoint", "VerificationReport", "load_checkpoints", "verify_evidence",
@@ -170,6 +170,12 @@ class SignedCheckpoint:
         """How many configured witnesses have cosigned this checkpoint (a stored line of a
         witness not in claims.toml does not count)."""
         return len(self.witnessed_by)
+
+    def summary(self) -> str:
+        """One line: size, root, time, key id and the configured witnesses' cosignatures."""
+        cp = self.checkpoint
+        return (f"checkpoint: {entry_count(cp.tree_size)}, root {cp.root_hash.hex()}, {cp.time}, "
+                f"key id {cp.key_id}, {self.cosignatures} witness cosignature(s)")
 
 
 def sign_checkpoint(ws: Workspace) -> SignedCheckpoint:
