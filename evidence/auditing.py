@@ -216,6 +216,14 @@ def _verification_key(archive: AuditSource, report: VerificationReport,
     report.key_id = key_id(key) if key is not None else None
     return key
 
+
+def fail_capped(report: VerificationReport, seen: dict[str, int], problem: Problem) -> None:
+    """Report ``problem`` unless ``MAX_PROBLEMS_PER_CODE`` of its code were (``seen`` counts)."""
+    seen[problem.code] = seen.get(problem.code, 0) + 1
+    if seen[problem.code] <= MAX_PROBLEMS_PER_CODE:
+        report.problems.append(problem)
+
+
 class _Scan:
     """The state of one pass over the ledger rows: leaf hashes, referenced blobs, the head of
     each claim's chain, and problem counts (at most ``MAX_PROBLEMS_PER_CODE`` per code)."""
@@ -231,9 +239,7 @@ class _Scan:
         self.sealed_upto = 0  # entries up to the last one signed as it was recorded (exports)
 
     def fail(self, code: str, where: str, message: str) -> None:
-        self.seen[code] = self.seen.get(code, 0) + 1
-        if self.seen[code] <= MAX_PROBLEMS_PER_CODE:
-            self.report.fail(code, where, message)
+        fail_capped(self.report, self.seen, Problem(code, where, message))
 
     def row(self, row: Any) -> None:
         """Check one ``evidence_entries`` row and add it to the scan."""
@@ -353,10 +359,8 @@ def saved_checkpoints(archive: AuditSource, report: VerificationReport,
     path = checkpoint_file(archive.evidence_dir)
     saved, findings = scan_checkpoint_file(path)
     seen: dict[str, int] = {}
-    for problem in findings:  # each line out of order or not as written, up to a limit
-        seen[problem.code] = seen.get(problem.code, 0) + 1
-        if seen[problem.code] <= MAX_PROBLEMS_PER_CODE:
-            report.problems.append(problem)
+    for problem in findings:  # each line out of order or not as written
+        fail_capped(report, seen, problem)
     if not saved and findings:
         return [], False
     present = {(cp.tree_size, cp.root_hash) for _, cp in stored}
