@@ -230,3 +230,16 @@ def test_a_checkpoint_line_whose_fields_differ_from_its_note_is_caught(
     assert "checkpoint-file" in report.codes(), report.problems
     bad = [p for p in report.problems if p.code == "checkpoint-file"]
     assert bad[0].where == f"{path} line 2" and "differ from the signed note" in bad[0].message
+
+
+def test_signing_goes_on_over_a_file_out_of_form_and_verify_keeps_saying_so(
+        archive_with_history: EvidenceArchive) -> None:
+    archive = archive_with_history
+    path = checkpoint_file(archive.evidence_dir)
+    _edit_lines(path, "CRLF")
+    archive.record("status.changed", "CLM-1", "sync", {"to": "paid"})
+    archive.checkpoint()
+    assert path.read_bytes().endswith(b"}\n") and len(read_checkpoint_file(path)) == 4
+    report = archive.verify()
+    assert report.codes() == {"checkpoint-file-form"}
+    assert [p.where for p in report.problems] == [f"{path} line {n}" for n in (1, 2, 3)]
