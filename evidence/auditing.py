@@ -98,6 +98,7 @@ def _verify_cosignatures(archive: AuditSource, report: VerificationReport) -> No
     known = {w.key.name: w.key for w in getattr(archive, "witnesses", ())}
     with archive._read() as conn:
         rows = conn.execute(select(c).order_by(c.c.id)).all()
+    counted: set[tuple[int, str]] = set()  # two processes may store one cosignature twice
     for row in rows:
         where = f"evidence_cosignatures #{row.id} (witness {str(row.witness)[:60]})"
         try:
@@ -117,7 +118,9 @@ def _verify_cosignatures(archive: AuditSource, report: VerificationReport) -> No
         elif note.cosignature_time(cp.body().decode(), known[row.witness], sigs[0][1]) is None:
             why = "does not verify with the witness's key (of claims.toml)"
         else:
-            report.count("witness cosignatures")
+            if (row.checkpoint_id, row.witness) not in counted:
+                counted.add((row.checkpoint_id, row.witness))
+                report.count("witness cosignatures")
             continue
         report.fail("cosignature-invalid", where, f"{why}: forged or edited (an export "
                     "would carry it in its checkpoint's note and fail)")

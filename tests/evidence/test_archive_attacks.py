@@ -185,3 +185,9 @@ def test_a_cosignature_of_a_witness_not_in_claims_toml_does_not_count(
     report = configured.verify()
     assert report.ok and report.checked["witness cosignatures"] == 1 and not report.warnings
     assert configured.witnessed_by(latest) == ["stranger.example/w"]
+    c = ledger.cosignatures_table  # stored twice (two processes cosigning at once): counted once
+    with engine.begin() as conn:
+        row = conn.execute(select(c.c.checkpoint_id, c.c.witness, c.c.line)).one()
+        conn.execute(insert(c).values(checkpoint_id=row.checkpoint_id, witness=row.witness,
+                                      line=row.line))
+    assert configured.verify().checked["witness cosignatures"] == 1
