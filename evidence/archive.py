@@ -250,6 +250,12 @@ class EvidenceArchive:
         with ledger.write_transaction(self.engine) as conn:
             conn.execute(insert(c).values(checkpoint_id=row_id, witness=name, line=line))
 
+    def witnessed_by(self, cp: Checkpoint) -> list[str]:
+        """The witnesses of this archive (claims.toml) whose valid cosignature ``cp`` carries;
+        a line of any other witness does not count."""
+        return [w.key.name for w in self.witnesses
+                if any(_cosigns(w, cp, line) for line in cp.cosignatures)]
+
     def _with_cosignatures(self, cp: Checkpoint, row_id: int) -> Checkpoint:
         c = ledger.cosignatures_table
         with self._read() as conn:

@@ -24,7 +24,8 @@ from evidence.keys import key_id, load_public_key
 from evidence.model import (Checkpoint, Entry, EventKind, Problem, VerificationReport,
                             format_time)
 from evidence.sealing import (checkpoint_file, crash_gap, files_every_checkpoint,
-                              read_checkpoint_file, row_checkpoint, unfiled)
+                              row_checkpoint, scan_checkpoint_file, unfiled)
+from evidence.verifier_core import entry_count, entry_span
 
 MAX_PROBLEMS_PER_CODE = 50  # a rewritten log would otherwise list every later entry
 
@@ -89,16 +90,17 @@ def verify_archive(archive: AuditSource, claim: str | None = None, *,
 
 def _verify_cosignatures(archive: AuditSource, report: VerificationReport) -> None:
     """Each stored witness cosignature is one signature line of its witness (an export carries
-    it in its checkpoint's note) for a stored checkpoint, and valid when the witness is one of
-    the workspace's."""
+    it in its checkpoint's note) for a stored checkpoint. Only the witnesses of claims.toml
+    count: a configured witness's line must verify with its key; another witness's (one
+    removed from claims.toml, or a row added) is not counted and is a warning."""
     c = ledger.cosignatures_table
     checkpoints = dict(stored_checkpoints(archive, VerificationReport(subject="checkpoints")))
     known = {w.key.name: w.key for w in getattr(archive, "witnesses", ())}
     with archive._read() as conn:
         rows = conn.execute(select(c).order_by(c.c.id)).all()
+    counted: set[tuple[int, str]] = set()  # two processes may store one cosignature twice
     for row in rows:
         where = f"evidence_cosignatures #{row.id} (witness {str(row.witness)[:60]})"
-        report.count("witness cosignatures")
         try:
             _, sigs = note.split_note("x\n\n" + str(row.line))
         except ValueError:
@@ -108,10 +110,17 @@ def _verify_cosignatures(archive: AuditSource, report: VerificationReport) -> No
             why = "is not one cosignature line of this witness"
         elif cp is None:
             why = f"is for checkpoint #{row.checkpoint_id}, which is not stored"
-        elif row.witness in known and note.cosignature_time(
-                cp.body().decode(), known[row.witness], sigs[0][1]) is None:
+        elif row.witness not in known:
+            report.warn("cosignature-unknown", where, "a witness not configured in claims.toml "
+                        "([[evidence.witnesses]]): not counted, its signature not checked (a "
+                        "witness removed from the configuration, or a row added)")
+            continue
+        elif note.cosignature_time(cp.body().decode(), known[row.witness], sigs[0][1]) is None:
             why = "does not verify with the witness's key (of claims.toml)"
         else:
+            if (row.checkpoint_id, row.witness) not in counted:
+                counted.add((row.checkpoint_id, row.witness))
+                report.count("witness cosignatures")
             continue
         report.fail("cosignature-invalid", where, f"{why}: forged or edited (an export "
                     "would carry it in its checkpoint's note and fail)")
@@ -170,8 +179,8 @@ def _check_latest(report: VerificationReport, subtree: merkle.Subtree, size: int
         report.fail("checkpoint-signature", where, "signature does not verify with key "
                     f"{key_id(key)}: forged, edited, or signed with another key")
     if latest.tree_size > size:
-        report.fail("checkpoint-size", where, f"signs {latest.tree_size} entries but the "
-                    f"ledger holds {size}: entries removed")
+        report.fail("checkpoint-size", where, f"signs {entry_count(latest.tree_size)} but "
+                    f"the ledger holds {size}: entries removed")
         return None
     try:
         if latest.tree_size and subtree(0, latest.tree_size) != latest.root_hash:
@@ -210,6 +219,14 @@ def _verification_key(archive: AuditSource, report: VerificationReport,
     report.key_id = key_id(key) if key is not None else None
     return key
 
+
+def fail_capped(report: VerificationReport, seen: dict[str, int], problem: Problem) -> None:
+    """Report ``problem`` unless ``MAX_PROBLEMS_PER_CODE`` of its code were (``seen`` counts)."""
+    seen[problem.code] = seen.get(problem.code, 0) + 1
+    if seen[problem.code] <= MAX_PROBLEMS_PER_CODE:
+        report.problems.append(problem)
+
+
 class _Scan:
     """The state of one pass over the ledger rows: leaf hashes, referenced blobs, the head of
     each claim's chain, and problem counts (at most ``MAX_PROBLEMS_PER_CODE`` per code)."""
@@ -225,9 +242,7 @@ class _Scan:
         self.sealed_upto = 0  # entries up to the last one signed as it was recorded (exports)
 
     def fail(self, code: str, where: str, message: str) -> None:
-        self.seen[code] = self.seen.get(code, 0) + 1
-        if self.seen[code] <= MAX_PROBLEMS_PER_CODE:
-            self.report.fail(code, where, message)
+        fail_capped(self.report, self.seen, Problem(code, where, message))
 
     def row(self, row: Any) -> None:
         """Check one ``evidence_entries`` row and add it to the scan."""
@@ -236,8 +251,8 @@ class _Scan:
             self.fail("entry-index", where, "a negative index: the row was edited")
         elif self.contiguous and idx != self.expected:
             gap = idx - self.expected
-            self.fail("entry-missing", f"entries {self.expected}..{idx - 1}",
-                      f"{gap} entr{'y' if gap == 1 else 'ies'} missing from the ledger (removed)")
+            self.fail("entry-missing", entry_span(self.expected, idx),
+                      f"{entry_count(gap)} missing from the ledger (removed)")
         self.expected = max(idx + 1, self.expected)
         self.report.count("entries")
         leaf, stored = ledger.as_bytes(row.leaf), ledger.as_bytes(row.leaf_hash)
@@ -314,7 +329,7 @@ def _verify_ledger(archive: AuditSource, report: VerificationReport, claim: str 
                           "cached subtree hash differs from the leaves' (proofs served from it "
                           "would fail)")
     if state_size != tree.size:
-        report.fail("state-size", "evidence_state", f"records {state_size} entries but the "
+        report.fail("state-size", "evidence_state", f"records {entry_count(state_size)} but the "
                     f"ledger holds {tree.size}")
     elif merkle.compact_root(compact) != tree.root():
         report.fail("state-root", "evidence_state", "the stored compact range does not match "
@@ -345,10 +360,11 @@ def saved_checkpoints(archive: AuditSource, report: VerificationReport,
     own (a fleet sharing one key and ledger), each folder files only the checkpoints it signed,
     so the file is not checked against the database's."""
     path = checkpoint_file(archive.evidence_dir)
-    try:
-        saved = read_checkpoint_file(path)
-    except EvidenceError as err:
-        report.fail("checkpoint-file", str(path), str(err))
+    saved, findings = scan_checkpoint_file(path)
+    seen: dict[str, int] = {}
+    for problem in findings:  # each line out of order or not as written
+        fail_capped(report, seen, problem)
+    if not saved and findings:
         return [], False
     present = {(cp.tree_size, cp.root_hash) for _, cp in stored}
     for cp in saved:
@@ -388,7 +404,7 @@ def sealed_entries_covered(report: VerificationReport, sealed_upto: int,
         if reach < sealed_upto:
             report.fail("checkpoint-missing", where, f"entry {sealed_upto - 1} (an export) was "
                         f"signed into a checkpoint when recorded, but the checkpoints here reach "
-                        f"only {reach} entries: checkpoints were deleted")
+                        f"only {entry_count(reach)}: checkpoints were deleted")
 
 
 def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
@@ -417,13 +433,13 @@ def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
             report.fail("checkpoint-order", where, f"goes back from size "
                         f"{previous.tree_size} at {previous.time}: the log was truncated")
         if cp.tree_size > n:
-            report.fail("checkpoint-size", where, f"signs {cp.tree_size} entries but the "
-                        f"ledger holds {n}: entries removed")
+            report.fail("checkpoint-size", where, f"signs {entry_count(cp.tree_size)} but "
+                        f"the ledger holds {n}: entries removed")
         elif tree.root(cp.tree_size) != cp.root_hash:
             good = max(s for s in verified_sizes if s <= cp.tree_size)
             report.fail("checkpoint-root", where, "signed root differs from the ledger's: "
-                        f"entries {good}..{cp.tree_size - 1} were changed, removed, reordered "
-                        "or inserted")
+                        f"{entry_span(good, cp.tree_size, verb=True)} changed, removed, "
+                        "reordered or inserted")
         else:
             verified_sizes.append(cp.tree_size)
             if previous is not None and previous.tree_size <= cp.tree_size:
@@ -443,8 +459,8 @@ def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
             report.fail("checkpoint-signature", where, "signature does not verify with key "
                         f"{key_id(key)}")
         if cp.tree_size > n:
-            report.fail("checkpoint-size", where, f"signs {cp.tree_size} entries but the "
-                        f"ledger holds {n}: entries removed")
+            report.fail("checkpoint-size", where, f"signs {entry_count(cp.tree_size)} but "
+                        f"the ledger holds {n}: entries removed")
             continue
         target = latest.tree_size if latest and cp.tree_size <= latest.tree_size <= n else n
         proof = tree.consistency_proof(cp.tree_size, target)
@@ -454,7 +470,7 @@ def _verify_checkpoints(archive: AuditSource, report: VerificationReport,
                         f"with it: entries before {cp.tree_size} were rewritten")
     covered = latest.tree_size if latest else 0
     if n > covered:
-        report.warn("not-checkpointed", f"entries {covered}..{n - 1}",
+        report.warn("not-checkpointed", entry_span(covered, n),
                     "not yet covered by a signed checkpoint")
 
 

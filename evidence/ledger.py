@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from evidence import merkle
 from evidence.errors import LedgerError
+from evidence.verifier_core import entry_span
 
 metadata = MetaData()
 
@@ -195,7 +196,7 @@ def subtree_reader(conn: Connection) -> merkle.Subtree:
                 raise LedgerError(f"evidence entry {idx}: leaf_hash is not a 32-byte hash")
             out.append(value)
         if len(out) != end - start:
-            raise LedgerError(f"evidence entries {start}..{end - 1}: {end - start - len(out)} "
+            raise LedgerError(f"evidence {entry_span(start, end)}: {end - start - len(out)} "
                               "missing")
         return out
 

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from evidence import note
 from evidence.canonical import canonical_json
 from evidence.keys import key_id, signature_ok
+from evidence.verifier_core import entry_count
 
 LEAF_VERSION = 2  # v2: ``prev_claim_leaf`` chains the events of one claim
 CHECKPOINT_TYPE = "claimwright-evidence-checkpoint/v2"
@@ -195,9 +196,10 @@ class Checkpoint:
         """Read the form :meth:`to_json` writes (``ValueError``/``KeyError`` if malformed)."""
         if data.get("type") == CHECKPOINT_TYPE:
             cp = cls.from_note(str(data["note"]))
-            if (cp.tree_size, cp.root_hash.hex(), cp.time, cp.key_id) != (
-                    data.get("tree_size"), data.get("root_hash"), data.get("time"),
-                    data.get("key_id")):
+            if (cp.tree_size, cp.root_hash.hex(), cp.time, cp.key_id, cp.signature.hex(),
+                    cp.origin) != (data.get("tree_size"), data.get("root_hash"),
+                                   data.get("time"), data.get("key_id"),
+                                   data.get("signature"), data.get("origin")):
                 raise ValueError("the JSON fields differ from the signed note")
             return cp
         if data.get("type") != LEGACY_CHECKPOINT_TYPE:
@@ -283,7 +285,7 @@ class VerificationReport:
         if self.key_id:
             lines.append(f"  signing key id {self.key_id}")
         if self.checkpoint:
-            lines.append(f"  checkpoint: {self.checkpoint.tree_size} entries, root "
+            lines.append(f"  checkpoint: {entry_count(self.checkpoint.tree_size)}, root "
                          f"{self.checkpoint.root_hash.hex()}, {self.checkpoint.time}")
         lines.append("  checked: " + ", ".join(f"{v} {k}" for k, v in sorted(self.checked.items())))
         lines += [f"  PROBLEM {p}" for p in self.problems]

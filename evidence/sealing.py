@@ -10,12 +10,13 @@ truncated log, a tampered state row, or checkpoints deleted from the database st
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, insert, select
@@ -24,10 +25,11 @@ from evidence import ledger, merkle
 from evidence.canonical import canonical_json
 from evidence.errors import CheckpointsDeleted, LedgerError, LogRewritten
 from evidence.keys import key_id, keys_dir
-from evidence.model import Checkpoint, format_time
-from evidence.verifier_core import open_regular
+from evidence.model import Checkpoint, Problem, format_time
+from evidence.verifier_core import entry_count, entry_span, open_regular
 
 CHECKPOINT_FILE = "checkpoints.jsonl"
+TAIL = 1 << 16  # more than a checkpoint line: where the file's last line is read from
 
 
 def checkpoint_file(evidence_dir: Path) -> Path:
@@ -36,38 +38,108 @@ def checkpoint_file(evidence_dir: Path) -> Path:
 
 
 def read_checkpoint_file(path: Path) -> list[Checkpoint]:
-    """Every checkpoint in the file, in file order, each once (a checkpoint filed by the next
-    seal while the process that signed it files it too is written twice); a malformed line is
-    a :class:`LedgerError`."""
+    """Every checkpoint in the file, in file order, each once; a line that is not a signed
+    checkpoint, or a file that cannot be read, is a :class:`LedgerError` naming it. (Lines out
+    of order or not in their written form are read: :func:`scan_checkpoint_file` reports them.)"""
+    saved, problems = scan_checkpoint_file(path)
+    for problem in problems:
+        if problem.code == "checkpoint-file":
+            raise LedgerError(f"{problem.where}: {problem.message}")
+    return saved
+
+
+def scan_checkpoint_file(path: Path) -> tuple[list[Checkpoint], list[Problem]]:
+    """Every checkpoint in the file (in file order, each once) and every breach of the file's
+    rules (docs/evidence-format.md §3): each line is exactly the canonical JSON the log writes
+    and ``\\n`` (``checkpoint-file-form``: no CR, no space, no empty line, not cut short), and
+    each checkpoint's tree size is larger, and its time no earlier, than every earlier line's
+    (``checkpoint-file-order``). A line repeating an earlier one byte for byte is read once (a
+    checkpoint filed both by the next seal and by the process that signed it, before appends
+    were ordered). A line that is no signed checkpoint, or a file that cannot be read, is
+    ``checkpoint-file``."""
     try:
         with open_regular(path) as f:  # a FIFO put in its place: refused, never waited on
-            text = f.read().decode("utf-8")
+            data = f.read()
     except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError) as err:
-        raise LedgerError(f"{path}: cannot read the checkpoint file ({err})") from err
-    out, seen = [], set()
-    for n, line in enumerate(text.splitlines(), 1):
-        if line in seen:
+        return [], []
+    except OSError as err:
+        return [], [Problem("checkpoint-file", str(path),
+                            f"cannot read the checkpoint file ({err})")]
+    out: list[Checkpoint] = []
+    problems: list[Problem] = []
+    seen: set[bytes] = set()
+    top: tuple[int, Checkpoint] | None = None  # the line of the largest checkpoint so far
+    lines = data.split(b"\n")
+    for n, raw in enumerate(lines, 1):
+        last, repeat = n == len(lines), raw in seen
+        if (last and not raw) or (repeat and not last):
             continue
-        seen.add(line)
-        try:
-            out.append(Checkpoint.from_json(json.loads(line)))
-        except RecursionError:
-            raise LedgerError(f"{path} line {n}: not a signed checkpoint (JSON nested too "
-                              "deeply to read)") from None
-        except (ValueError, KeyError, TypeError) as err:
-            raise LedgerError(f"{path} line {n}: not a signed checkpoint ({err})") from err
-    return out
+        seen.add(raw)
+        where = f"{path} line {n}"
+        cp, code, why = _checkpoint_line(raw, cut=last)
+        if code is not None:
+            problems.append(Problem(code, where, why))
+        if cp is None or repeat:
+            continue
+        if top is not None and (cp.tree_size <= top[1].tree_size or cp.time < top[1].time):
+            problems.append(Problem(
+                "checkpoint-file-order", where, f"tree size {cp.tree_size} ({cp.time}) after "
+                f"tree size {top[1].tree_size} ({top[1].time}) on line {top[0]}: lines "
+                "reordered, or a checkpoint inserted or forked (each line's tree size is larger, "
+                "and its time no earlier, than every line's before it)"))
+        if top is None or cp.tree_size > top[1].tree_size:
+            top = (n, cp)
+        out.append(cp)
+    return out, problems
+
+
+def _checkpoint_line(raw: bytes, *, cut: bool) -> tuple[Checkpoint | None, str | None, str]:
+    """(checkpoint, problem code, why) of one line of the checkpoint file (without its ``\\n``;
+    ``cut``: the file ends without one)."""
+    if not raw.strip():
+        return None, "checkpoint-file-form", "an empty line (the log writes none)"
+    try:
+        cp = Checkpoint.from_json(json.loads(raw.decode("utf-8")))
+    except RecursionError:
+        return None, "checkpoint-file", "not a signed checkpoint (JSON nested too deeply to read)"
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        return None, "checkpoint-file", f"not a signed checkpoint ({str(err)[:200]})"
+    if cut:
+        return cp, "checkpoint-file-form", "cut short: no \\n at its end (an interrupted write " \
+            "or an edit)"
+    if raw.endswith(b"\r"):
+        return cp, "checkpoint-file-form", "ends in CR (a CRLF line end): the log writes \\n only"
+    if canonical_json(cp.to_json()) != raw:
+        return cp, "checkpoint-file-form", "not the canonical JSON the log writes (keys sorted " \
+            "and each once, no spaces, no field but its own): reformatted or edited"
+    return cp, None, ""
 
 
 def append_checkpoint_file(path: Path, cp: Checkpoint) -> None:
-    """Append ``cp`` to the checkpoint file (created 0600), flushed to disk."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "ab") as f:
+    """Append ``cp`` to the checkpoint file (created 0600), flushed to disk, unless the file
+    already ends with it or with a larger checkpoint (filed by the next seal, which files a
+    checkpoint its own process had not filed yet): the file stays in order. Appends are
+    serialised by an exclusive lock on the file."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+        if _last_size(f) >= cp.tree_size:
+            return
         f.write(canonical_json(cp.to_json()) + b"\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def _last_size(f: BinaryIO) -> int:
+    """The tree size of the checkpoint file's last line (-1: none, or not readable)."""
+    end = f.seek(0, os.SEEK_END)
+    f.seek(max(0, end - TAIL))
+    lines = f.read().split(b"\n")
+    try:
+        size = json.loads(lines[-2] if len(lines) > 1 else b"")["tree_size"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return -1
+    return size if isinstance(size, int) else -1
 
 
 def row_checkpoint(row: Any) -> Checkpoint:
@@ -181,7 +253,7 @@ def _all_stored(conn: Connection) -> list[Checkpoint]:
 def _check_consistent(subtree: merkle.Subtree, size: int, root: bytes, cp: Checkpoint,
                       where: str, known: list[Checkpoint]) -> None:
     if cp.tree_size > size:
-        raise LogRewritten(where, f"signs {cp.tree_size} entries but the ledger holds {size}: "
+        raise LogRewritten(where, f"signs {entry_count(cp.tree_size)} but the ledger holds {size}: "
                            "entries were removed")
     if cp.tree_size == size:
         ok = cp.root_hash == root
@@ -192,8 +264,9 @@ def _check_consistent(subtree: merkle.Subtree, size: int, root: bytes, cp: Check
         good = max([c.tree_size for c in known if c.tree_size < cp.tree_size
                     and c.tree_size <= size and _root(subtree, c.tree_size) == c.root_hash],
                    default=0)
-        raise LogRewritten(where, f"the log is not consistent with it: entries {good}.."
-                           f"{cp.tree_size - 1} were changed, removed, reordered or inserted")
+        raise LogRewritten(where, "the log is not consistent with it: "
+                           f"{entry_span(good, cp.tree_size, verb=True)} changed, removed, "
+                           "reordered or inserted")
 
 
 def _root(subtree: merkle.Subtree, size: int) -> bytes:

@@ -20,8 +20,9 @@ import binascii
 import hashlib
 import json
 import sys
-from pathlib import Path
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -230,12 +231,17 @@ def verify_listed(listed: Any, found: list[dict[str, Any]], report: Report) -> N
     wanted = [(i, str(h)) for i, h in listed]
     present = [(e["index"], e["hash"].hex()) for e in found]
     missing, extra = sorted(set(wanted) - set(present)), sorted(set(present) - set(wanted))
+    copies = Counter(present)
+    for (index, _), n in sorted(copies.items()):
+        if n > 1:
+            report.fail("entry-duplicate", f"entry {index}", f"{n} times in "
+                        "data/ledger/entries.jsonl: each entry is in the bag once (copied)")
     for index, h in missing:
         report.fail("entry-removed", f"entry {index}", "listed in the signed export statement "
                     f"(leaf hash {h[:16]}…) but not in the bag, or altered")
     for index, _ in extra:
         report.fail("entry-added", f"entry {index}", "in the bag but not in the statement")
-    if not missing and not extra and present != wanted:
+    if not missing and not extra and len(copies) == len(present) and present != wanted:
         report.fail("entry-order", "data/ledger/entries.jsonl", "entries are out of order")
 
 
@@ -358,7 +364,11 @@ def verify_history(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
         report.count("trusted checkpoints")
         if key is not None and not log_signature_ok(old, key):
             report.fail("checkpoint-signature", where, f"does not verify with key {report.key_id}")
-        if not (old["root"] == cp["root"] if old["size"] == cp["size"] else any(
+        if old["size"] > cp["size"]:
+            report.fail("checkpoint-inconsistent", where, f"is larger than the exported "
+                        f"checkpoint (size {cp['size']}): this export is older than a checkpoint "
+                        "you saved (an older export replayed), or the log was cut")
+        elif not (old["root"] == cp["root"] if old["size"] == cp["size"] else any(
                 verify_consistency(old["size"], cp["size"], old["root"], cp["root"], p)
                 for (size, _), p in proofs.items() if size == old["size"])):
             report.fail("checkpoint-inconsistent", where, "the exported log is not consistent "

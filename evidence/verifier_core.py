@@ -236,6 +236,21 @@ def saved_checkpoint(text: str) -> dict[str, Any]:
 
 # --- the report --------------------------------------------------------------------------------
 
+def entry_span(start: int, end: int, *, verb: bool = False) -> str:
+    """Entries ``start`` to ``end - 1`` in words: "no entries", "entry 4", "entries 4..9";
+    with ``verb`` followed by "was" or "were" to agree."""
+    if end - start <= 0:
+        return "no entries" + (" were" if verb else "")
+    if end - start == 1:
+        return f"entry {start}" + (" was" if verb else "")
+    return f"entries {start}..{end - 1}" + (" were" if verb else "")
+
+
+def entry_count(n: int) -> str:
+    """``n`` entries in words: "0 entries", "1 entry", "5 entries"."""
+    return f"{n} entr{'y' if n == 1 else 'ies'}"
+
+
 @dataclass
 class Report:
     """Every problem found (code, where, message), warnings, and tallies of what was checked."""

@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evidence import merkle, note
 from evidence.errors import SigningKeyError, WitnessError, WitnessRefused, WitnessUnreachable
 from evidence.model import Checkpoint
+from evidence.verifier_core import entry_count
 
 MAX_BODY = 1 << 16
 TIMEOUT_SECONDS = 10.0
@@ -81,7 +82,7 @@ def add_checkpoint(endpoint: WitnessEndpoint, cp: Checkpoint, old_size: int,
             if int(body) > cp.tree_size:
                 if log_size is not None and int(body) <= log_size:
                     return None
-                raise WitnessRefused(witness.name, f"it cosigned {int(body)} entries, this "
+                raise WitnessRefused(witness.name, f"it cosigned {entry_count(int(body))}, this "
                                      f"checkpoint has {cp.tree_size}: the log was truncated")
             old_size = int(body)
             continue

@@ -19,7 +19,7 @@ from evidence import Checkpoint, Entry, EvidenceError, VerificationReport, forma
 from evidence import verify_export as _verify_bag
 from evidence.errors import WitnessRefused
 from evidence.model import format_time
-from evidence.verifier_core import BadOption
+from evidence.verifier_core import BadOption, entry_count
 from evidence.witness import Witness, serve
 
 __all__ = ["Checkpoint", "VerificationReport", "load_checkpoints", "verify_evidence",
@@ -162,11 +162,20 @@ class SignedCheckpoint:
     checkpoint: Checkpoint
     refused: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    #: the configured witnesses (claims.toml) whose valid cosignature the checkpoint carries
+    witnessed_by: list[str] = field(default_factory=list)
 
     @property
     def cosignatures(self) -> int:
-        """How many witnesses have cosigned this checkpoint."""
-        return len(self.checkpoint.cosignatures)
+        """How many configured witnesses have cosigned this checkpoint (a stored line of a
+        witness not in claims.toml does not count)."""
+        return len(self.witnessed_by)
+
+    def summary(self) -> str:
+        """One line: size, root, time, key id and the configured witnesses' cosignatures."""
+        cp = self.checkpoint
+        return (f"checkpoint: {entry_count(cp.tree_size)}, root {cp.root_hash.hex()}, {cp.time}, "
+                f"key id {cp.key_id}, {self.cosignatures} witness cosignature(s)")
 
 
 def sign_checkpoint(ws: Workspace) -> SignedCheckpoint:
@@ -175,8 +184,10 @@ def sign_checkpoint(ws: Workspace) -> SignedCheckpoint:
     with _evidence_errors():
         cp = ws.evidence.checkpoint()
         problems = list(ws.evidence.witness_problems)
+        witnessed = ws.evidence.witnessed_by(cp)
     return SignedCheckpoint(cp, [str(p) for p in problems if isinstance(p, WitnessRefused)],
-                            [str(p) for p in problems if not isinstance(p, WitnessRefused)])
+                            [str(p) for p in problems if not isinstance(p, WitnessRefused)],
+                            witnessed)
 
 
 def log_verifier_key(ws: Workspace) -> str:

@@ -152,8 +152,7 @@ def checkpoint(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         emit_json({**cp.to_json(), "witnesses_refused": signed.refused,
                    "witnesses_unreachable": signed.unreachable})
     else:
-        typer.echo(f"checkpoint: {cp.tree_size} entries, root {cp.root_hash.hex()}, {cp.time}, "
-                   f"key id {cp.key_id}, {signed.cosignatures} witness cosignature(s)")
+        typer.echo(signed.summary())
         for line in signed.unreachable:
             typer.echo(f"warning: {line}", err=True)
         for line in signed.refused:

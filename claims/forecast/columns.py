@@ -14,7 +14,7 @@ from operator import attrgetter, is_
 import numpy as np
 
 from claims.forecast.distributions import DMAX, DMIN, SPAN, open_slot, paid_slot
-from claims.forecast.ledger import Ledger, Receipt
+from claims.forecast.ledger import Ledger, ReceiptColumns
 
 
 class ItemColumns:
@@ -57,19 +57,15 @@ _OPEN_SLOTS = np.asarray([open_slot(k) for k in range(_LOW, DMAX + 2)], dtype=np
 Parts = list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 
-def settle_plain(cols: ItemColumns, live: np.ndarray, receipts: list[Receipt], d: int
+def settle_plain(cols: ItemColumns, live: np.ndarray, receipts: ReceiptColumns, d: int
                   ) -> tuple[Parts, Parts, list[tuple[np.ndarray, np.ndarray]], int]:
     """The receipts by day ``d`` of the ``live`` items (each alone on its invoice), the
     k-th receipt of every such item at once, k = 0, 1, …: the loop's share, left and weight
-    per item, elementwise (an item's receipts come in its invoice's order). Order keys are
-    item × width + k, width: 2 more than any invoice's receipts (the rest open is last)."""
-    size = len(receipts)
-    inv = np.fromiter(map(attrgetter("invoice_id"), receipts), np.int64, size)
-    days = np.fromiter(map(date.toordinal, map(attrgetter("day"), receipts)), np.int64, size)
-    # ok: statistics, not money
-    amounts = np.fromiter(map(float, map(attrgetter("amount"), receipts)), np.float64, size)
-    payment = np.fromiter(map("payment".__eq__, map(attrgetter("kind"), receipts)), bool,
-                          size)
+    per item, elementwise (an item's receipts come in its invoice's order,
+    :meth:`~claims.forecast.ledger.Ledger.receipt_columns`). Order keys are item × width + k,
+    width: 2 more than any invoice's receipts (the rest open is last)."""
+    inv, days, amounts, payment = receipts
+    size = inv.size
     first = np.flatnonzero(np.append(True, inv[1:] != inv[:-1])) if size else inv
     runs = np.diff(np.append(first, size))
     rank = np.arange(size) - np.repeat(first, runs)

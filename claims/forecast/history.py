@@ -21,6 +21,7 @@ from claims.forecast.distributions import (
     open_slot, paid_slot,
 )
 from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger
+from claims.forecast.stage_facts import stage_facts, stages_at
 
 GLOBAL = "everyone"
 
@@ -103,8 +104,14 @@ def learn(ledger: Ledger, day: date, *, window_days: int = 365, prior: float = 1
     """:class:`Behaviour` from the facts known at the end of ``day``, over the last
     ``window_days`` (behaviour drifts: old habits count no more)."""
     b = Behaviour(prior=prior)
-    _learn_delays(ledger, day, day - timedelta(days=window_days), b)
-    _learn_stages(ledger, day, day - timedelta(days=window_days), b)
+    since = day - timedelta(days=window_days)
+    _learn_delays(ledger, day, since, b)
+    facts = stage_facts(ledger)
+    if facts.in_order:  # every loaded ledger: its events are read in time order
+        b.review, b.correction, b.lateness = stages_at(facts, day.toordinal(),
+                                                       since.toordinal())
+    else:
+        _learn_stages(ledger, day, since, b)
     count_outcomes(promise_outcomes(ledger, day, grace_days), day, b)
     return b
 
@@ -164,7 +171,7 @@ def _learn_delays(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     d = day.toordinal()
     live = cols.plain & (cols.issue <= d) & (cols.due >= since.toordinal()) & \
         (cols.due <= d) & cols.positive
-    paid, censored, lags, width = settle_plain(cols, live, ledger.receipts_by_invoice(), d)
+    paid, censored, lags, width = settle_plain(cols, live, ledger.receipt_columns(), d)
     counted = _others(ledger, cols, day, since, width, paid, censored, lags)
     live[counted] = True  # the others counted: disjoint from the plain ones
     counted = np.flatnonzero(live)
@@ -327,7 +334,9 @@ def lateness_shares(ledger: Ledger, claim: ClaimFacts, approved: date,
 
 def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     """Review (submitted → approved or returned), correction (returned → submitted again),
-    lateness (paid − (approved + payment days)), per agency and for everyone.
+    lateness (paid − (approved + payment days)), per agency and for everyone, claim by claim:
+    for a ledger whose claims' events are not all in time order (a loaded one's are: then
+    :func:`~claims.forecast.stage_facts.stages_at`, the same figures, column-wise).
 
     :func:`stage_observations` and :func:`lateness_shares` inline (a call per claim and a
     tuple per observation were half of it): the same floats."""

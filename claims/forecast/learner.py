@@ -4,10 +4,11 @@
 over 52 dates read it 52 times (on a 1,000,000-invoice history, most of the time). The
 learner walks the ledger once, in the order facts became known, and keeps every fact as an
 array row with the day it became known: a payment's slot and weight in its invoice's delay
-sample, the amount still open after it, a claim's review or correction with the day it ended,
-a promise's outcome. :meth:`Learner.at` then selects what was known by the end of a day
-(nothing dated later: the same no-look-ahead cut as :func:`learn`) and sums it per customer,
-agency or segment, and everyone, in one numpy pass.
+sample, the amount still open after it, a promise's outcome; the claims' stages are
+:func:`~claims.forecast.stage_facts.stage_facts`, the build :func:`learn` makes too.
+:meth:`Learner.at` then selects what was known by the end of a day (nothing dated later:
+the same no-look-ahead cut as :func:`learn`) and sums it per customer, agency or segment,
+and everyone, in one numpy pass.
 
 Same figures as :func:`learn`, to the bit: the sums add the same weights in the same order
 (``np.bincount`` adds in input order; the rows keep the ledger's item and receipt order), the
@@ -26,16 +27,15 @@ from typing import Any
 import numpy as np
 
 from claims.forecast.distributions import (
-    DMAX, DMIN, SPAN, Dist, estimate_rows, median_of, open_slot, paid_slot,
+    estimate_rows, median_of, open_slot,
 )
 from claims.forecast.history import (
-    GLOBAL, Behaviour, count_outcomes, in_window, lateness_shares, learn, put_delay, parent_key,
-    promise_outcomes, receipt_shares, stage_observations,
+    GLOBAL, Behaviour, count_outcomes, in_window, learn, put_delay, parent_key,
+    promise_outcomes, receipt_shares,
 )
 from claims.forecast.ledger import Item, Ledger
+from claims.forecast.stage_facts import OPEN_SLOTS, WIDTH, slots, stage_facts, stages_at
 
-WIDTH = SPAN + 1  # a sample's slots: SPAN days and "later" (or never)
-NEVER = 10**9     # the day ordinal of an end not reached
 
 
 def _ord(day: date) -> int:
@@ -70,11 +70,10 @@ class Learner:
     def __init__(self, ledger: Ledger, *, window_days: int = 365, prior: float = 10.0,
                  grace_days: int = 0) -> None:
         self.ledger, self.window, self.prior, self.grace = ledger, window_days, prior, grace_days
-        self.delay_groups, self.stage_groups = Groups(), Groups()
-        self.in_order = all([at for at, _ in c.events] == sorted(at for at, _ in c.events)
-                            for c in ledger.claims)
+        self.delay_groups = Groups()
+        self.stages = stage_facts(ledger)
+        self.in_order = self.stages.in_order  # else no prefix to cut: learn() each day
         self._delay_facts()
-        self._stage_facts()
         self.outcomes = promise_outcomes(ledger, date.max, grace_days)
 
     def _delay_facts(self) -> None:
@@ -110,33 +109,6 @@ class Learner:
         self.shares = _columns(shares, "item day payment slot weight delay left open",
                                "i8 i8 ? i8 f8 i8 f8 ?")
 
-    def _stage_facts(self) -> None:
-        """Per claim: its event days (for the window), each review or correction with its
-        start and end day, its first approval, and each payment after it."""
-        ledger, group = self.ledger, self.stage_groups
-        days: list[tuple[int, int]] = []
-        obs: list[tuple[int, int, int, int, int]] = []
-        approved: list[tuple[int, int, int]] = []
-        late: list[tuple[int, int, int, int, float, float]] = []
-        self.approved_on = np.full(len(ledger.claims), NEVER, dtype=np.int64)
-        for ci, claim in enumerate(ledger.claims):
-            agency = group(claim.agency)
-            days += [(ci, _ord(at)) for at, _ in claim.events]
-            obs += [(ci, table, agency, _ord(start), _ord(end) if end else NEVER)
-                    for table, start, end in stage_observations(claim.events)]
-            first = claim.first("APPROVED", date.max)
-            if first is None:
-                continue
-            self.approved_on[ci] = _ord(first)
-            approved.append((ci, agency, _ord(first) + claim.payment_days))
-            late += [(ci, agency, _ord(first), _ord(d), slot, share, left)
-                     for d, slot, share, left in lateness_shares(ledger, claim, first)]
-        self.claim_days = _columns(days, "claim day", "i8 i8")
-        self.obs = _columns(obs, "claim table agency start end", "i8 i8 i8 i8 i8")
-        self.late = _columns(late, "claim agency approved day slot share left",
-                             "i8 i8 i8 i8 i8 f8 f8")
-        self.approved = _columns(approved, "claim agency target", "i8 i8 i8")
-
     def at(self, day: date) -> Behaviour:
         """What :func:`learn` returns for ``day`` with this learner's settings."""
         if not self.in_order:  # a claim's events out of time order: no prefix to cut
@@ -144,7 +116,8 @@ class Learner:
                          grace_days=self.grace)
         b = Behaviour(prior=self.prior)
         self._delays_at(day, b)
-        self._stages_at(day, b)
+        b.review, b.correction, b.lateness = stages_at(
+            self.stages, _ord(day), _ord(day - timedelta(days=self.window)))
         count_outcomes(self.outcomes, day, b)
         return b
 
@@ -170,7 +143,7 @@ class Learner:
         censored = [(2 * it["pos"][owner_off], it["cust"][owner_off], it["parent"][owner_off],
                      sh["slot"][off], sh["weight"][off]),
                     (2 * it["pos"][opened] + 1, it["cust"][opened], it["parent"][opened],
-                     _slots(OPEN_SLOTS, d - it["due"][opened]), left[opened])]
+                     slots(OPEN_SLOTS, d - it["due"][opened]), left[opened])]
         lags = [(it["cust"][owner_pay], sh["delay"][pay])]
         counted = [(it["cust"][rows], it["parent"][rows])]
         self._others_at(day, paid, censored, lags, counted)
@@ -217,50 +190,6 @@ class Learner:
                 names = " ".join(f"c{k}" for k in range(len(types.split())))
                 target.append(tuple(_columns(extra, names, types).values()))
 
-    def _stages_at(self, day: date, b: Behaviour) -> None:
-        """Review and correction (every observation weighs 1: sums are exact in any order)
-        and lateness, per agency and everyone, for claims with an event in the window."""
-        d, since = _ord(day), _ord(day - timedelta(days=self.window))
-        recent = np.zeros(len(self.ledger.claims), dtype=bool)
-        cd = self.claim_days
-        recent[cd["claim"][(cd["day"] >= since) & (cd["day"] <= d)]] = True
-        size, keys = len(self.stage_groups), list(self.stage_groups.index)
-        o = self.obs
-        for t, table in ((0, b.review), (1, b.correction)):
-            mine = (o["table"] == t) & recent[o["claim"]] & (o["start"] <= d)
-            done, wait = mine & (o["end"] <= d), mine & (o["end"] > d)
-            paid = _stage_sum(o["agency"][done], _slots(PAID_SLOTS, o["end"][done]
-                                                        - o["start"][done]),
-                              np.ones(int(done.sum())), size)
-            cens = _stage_sum(o["agency"][wait], _slots(OPEN_SLOTS, d - o["start"][wait]),
-                              np.ones(int(wait.sum())), size)
-            _put_stage(table, keys, paid, cens, _stage_count(o["agency"][mine], size))
-        ap, lt = self.approved, self.late
-        who = recent[ap["claim"]] & (self.approved_on[ap["claim"]] <= d)
-        sel = np.nonzero(recent[lt["claim"]] & (lt["approved"] <= d) & (lt["day"] <= d))[0]
-        left = np.ones(len(self.ledger.claims))
-        if sel.size:
-            owner = lt["claim"][sel]
-            last = sel[np.append(owner[1:] != owner[:-1], True)]
-            left[lt["claim"][last]] = lt["left"][last]
-        paid = _stage_sum(lt["agency"][sel], lt["slot"][sel], lt["share"][sel], size)
-        claims = ap["claim"][who]
-        keep = left[claims] > 1e-9
-        cens = _stage_sum(ap["agency"][who][keep], _slots(OPEN_SLOTS,
-                                                          d - ap["target"][who][keep]),
-                          left[claims][keep], size)
-        _put_stage(b.lateness, keys, paid, cens, _stage_count(ap["agency"][who], size))
-
-
-#: the slot of every delay from DMIN − 1 to DMAX + 1 (clipped beyond), by the one rule each
-_LOW = DMIN - 1
-PAID_SLOTS = np.asarray([paid_slot(k) for k in range(_LOW, DMAX + 2)], dtype=np.int64)
-OPEN_SLOTS = np.asarray([open_slot(k) for k in range(_LOW, DMAX + 2)], dtype=np.int64)
-
-
-def _slots(table: np.ndarray, delays: np.ndarray) -> np.ndarray:
-    return table[np.clip(delays, _LOW, DMAX + 1) - _LOW]
-
 
 def _sum(parts: list[tuple[np.ndarray, ...]], size: int) -> np.ndarray:
     """(order key, customer row, parent row, slot, weight) parts → groups × slots, each cell
@@ -297,26 +226,3 @@ def _medians(parts: list[tuple[np.ndarray, ...]], keys: list[object]) -> dict[in
         key = keys[int(cust[s])]
         out[key] = median_of(delay[s:e].tolist())  # type: ignore[index, assignment]
     return out
-
-
-def _stage_sum(groups: np.ndarray, slots: np.ndarray, weights: np.ndarray, size: int
-               ) -> np.ndarray:
-    """Per agency row and slot (and everyone's, row 0): the weights in input order."""
-    cells = np.concatenate((groups * WIDTH + slots, slots)).astype(np.int64)
-    w = np.concatenate((weights, weights)).astype(np.float64)
-    return np.bincount(cells, w, minlength=size * WIDTH).reshape(size, WIDTH)
-
-
-def _stage_count(groups: np.ndarray, size: int) -> np.ndarray:
-    n = np.bincount(groups.astype(np.int64), minlength=size).astype(np.float64)
-    n[0] = float(groups.size)  # ok: a count
-    return n
-
-
-def _put_stage(table: dict[str, Dist], keys: list[object], paid: np.ndarray,
-               censored: np.ndarray, n: np.ndarray) -> None:
-    for g, dist in enumerate(estimate_rows(paid, censored, n)):
-        if dist is not None:
-            table[str(keys[g])] = dist
-
-

@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -43,12 +43,10 @@ from claims.forecast.stages import claim_weights
 Z90 = 1.2815515655446004  # the standard normal's 90th percentile
 
 
-@dataclass(frozen=True, init=False)
-class Line:
+class Line(NamedTuple):
     """One receivable spread over the weeks: ``amount`` × ``weights[k]`` expected in week k+1.
 
-    ``__init__`` written out, as :class:`~claims.forecast.ledger.Item`'s (a line per open
-    item: 100,000)."""
+    A named tuple, as :class:`~claims.forecast.ledger.Item` (a line per open item: 100,000)."""
 
     source: str           # claim | invoice | promise | plan
     ref: str
@@ -58,18 +56,6 @@ class Line:
     amount: Decimal
     weights: tuple[float, ...]
     assumption: str
-
-    def __init__(self, source: str, ref: str, customer_id: int, customer: str, currency: str,
-                 amount: Decimal, weights: tuple[float, ...], assumption: str) -> None:
-        d = self.__dict__
-        d["source"] = source
-        d["ref"] = ref
-        d["customer_id"] = customer_id
-        d["customer"] = customer
-        d["currency"] = currency
-        d["amount"] = amount
-        d["weights"] = weights
-        d["assumption"] = assumption
 
     def expected(self, week: int) -> float:
         return float(self.amount) * self.weights[week - 1]  # ok: statistics, not money

@@ -34,6 +34,8 @@ from claims.store.tables import MONEY_SCALE
 STATUTORY = "statutory"
 #: a claim that still stands (the agency of a statutory due date, its receipt by the agency)
 LIVE_CLAIM = "c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')"
+#: a named tuple of a class from a row of its fields, all of them: ``_new(Item, row)``
+_new = tuple.__new__
 
 
 def load_ledger(engine: Engine, config: CollectionsConfig) -> Ledger:
@@ -51,8 +53,8 @@ def load_ledger(engine: Engine, config: CollectionsConfig) -> Ledger:
             "JOIN invoices i ON i.id = a.invoice_id "
             "LEFT JOIN payments p ON p.id = a.payment_id "
             "WHERE a.undone_at IS NULL")), days=(1,), money=((2, 4),), names=(3,))
-        # (invoice, day, amount, kind) columns: a Receipt per row made by map
-        receipts = list(map(Receipt, *cols[:4])) if cols else []
+        # (invoice, day, amount, kind) columns: a Receipt per row, made in C (no call per row)
+        receipts = list(map(_new, repeat(Receipt), zip(*cols[:4], strict=True))) if cols else []
         customers = {cid: (name, kind) for cid, name, kind in conn.execute(
             text("SELECT id, name, kind FROM customers")).all()}
         ledger = Ledger(items, receipts, customers, _claims(conn, conv), _promises(conn),
@@ -179,8 +181,11 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
         "SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, i.issue_date, "
         f"s.due_date, s.amount, k.agency {frm}<> '{STATUTORY}'")), days=(5, 6), money=((7, 4),),
         names=(4, 8))
-    # one Item per row made by map (no Python loop over 250,000 rows)
-    out = list(map(Item, cols[0], map(int, cols[1]), *cols[2:])) if cols else []
+    # one Item per row made in C (no Python call per row over 250,000 rows); the fields after
+    # the agency (statutory only) are None, and no earlier due dates
+    none = repeat(None)  # endless: zip stops with the columns (of one length, from the rows)
+    out = list(map(_new, repeat(Item), zip(cols[0], map(int, cols[1]), *cols[2:], none, none,
+                                            none, repeat(()), strict=False))) if cols else []
     return out + _statutory_items(conn, config, conv, frm)
 
 
@@ -285,8 +290,8 @@ def _claims(conn: Connection, conv: _Conv) -> list[ClaimFacts]:
         if contract_id not in contracts:   # as the inner join with contracts did
             continue
         agency, portal, days = contracts[contract_id]
-        out.append(ClaimFacts(claim_id, invoice_id, agency, portal, days,
-                              events.get(claim_id, ())))
+        out.append(_new(ClaimFacts, (claim_id, invoice_id, agency, portal, days,
+                                     events.get(claim_id, ()))))
     return out
 
 

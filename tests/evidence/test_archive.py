@@ -16,6 +16,7 @@ from evidence import (EvidenceArchive, KeysExist, KeysMissing, MetadataError, Pr
                       SecretInMetadata, SigningKeyError, init_keys, ledger, merkle)
 from evidence.blobs import hash_file
 from evidence.canonical import canonical_json
+from evidence.verifier_core import entry_count, entry_span
 
 
 def test_record_returns_the_entry_with_its_index_and_leaf_hash(archive: EvidenceArchive) -> None:
@@ -177,7 +178,28 @@ def test_entries_after_the_last_checkpoint_are_a_warning(archive: EvidenceArchiv
     report = archive.verify()
     assert report.ok
     assert [w.code for w in report.warnings] == ["not-checkpointed"]
-    assert "entries 9..9" in str(report.warnings[0])
+    assert report.warnings[0].where == "entry 9"
+    archive.record("status.changed", "CLM-2", "sync", {"to": "appealed"})
+    assert archive.verify().warnings[0].where == "entries 9..10"
+
+
+def test_entry_ranges_read_right_for_none_one_and_many() -> None:
+    """Findings said "entries 0..0" of one entry."""
+    assert entry_span(3, 3) == "no entries"
+    assert entry_span(0, 1) == "entry 0"
+    assert entry_span(4, 10) == "entries 4..9"
+    assert entry_span(2, 3, verb=True) == "entry 2 was"
+    assert entry_span(0, 10, verb=True) == "entries 0..9 were"
+    assert [entry_count(n) for n in (0, 1, 5)] == ["0 entries", "1 entry", "5 entries"]
+
+
+def test_a_one_entry_log_reads_one_entry(archive: EvidenceArchive) -> None:
+    archive.record("bundle.built", "CLM-1", "alice", {"invoice": "INV-1"})
+    archive.checkpoint()
+    archive.record("status.changed", "CLM-1", "sync", {"to": "submitted"})
+    report = archive.verify()
+    assert "checkpoint: 1 entry, root" in report.summary()
+    assert "warning not-checkpointed entry 1: " in report.summary()
 
 
 def test_schema_uses_its_own_prefixed_tables(engine: Engine, archive: EvidenceArchive) -> None:

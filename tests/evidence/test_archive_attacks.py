@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, func, insert, select, update
 
-from evidence import EvidenceArchive, EvidenceError, ledger
+from evidence import EvidenceArchive, EvidenceError, WitnessEndpoint, ledger, note
 
 from .tampering import blob_paths
 
@@ -149,4 +150,44 @@ def test_a_negative_entry_index_is_named(archive_with_history: EvidenceArchive,
     assert any(p.code == "entry-index" and p.where == "entry -5" for p in problems), problems
     assert not any("-" in p.message.split(" entr")[0] for p in problems
                    if p.code == "entry-missing"), problems
-    assert any(p.code == "entry-missing" and p.where == "entries 0..0" for p in problems)
+    assert any(p.code == "entry-missing" and p.where == "entry 0" for p in problems)
+
+
+def _cosign_latest(archive: EvidenceArchive, engine: Engine, name: str) -> str:
+    """A valid cosignature of the latest checkpoint by a witness key made here, stored as the
+    log stores one; returns the witness's vkey."""
+    key = Ed25519PrivateKey.generate()
+    cp = archive.latest_checkpoint()
+    assert cp is not None
+    line = note.cosign(cp.body().decode(), name, key, 1_770_000_000)
+    c, t = ledger.cosignatures_table, ledger.checkpoints_table
+    with engine.begin() as conn:
+        latest = conn.execute(select(func.max(t.c.id))).scalar()
+        conn.execute(insert(c).values(checkpoint_id=latest, witness=name, line=line))
+    return note.vkey(name, note.COSIGNATURE_ED25519, key.public_key())
+
+
+def test_a_cosignature_of_a_witness_not_in_claims_toml_does_not_count(
+        archive_with_history: EvidenceArchive, engine: Engine) -> None:
+    """A valid cosignature by a witness the workspace does not name was accepted (counted)
+    by the live check: only the configured witnesses count; another is a warning."""
+    vkey = _cosign_latest(archive_with_history, engine, "stranger.example/w")
+    for claim in (None, "CLM-1"):
+        report = archive_with_history.verify(claim)
+        assert report.ok and "witness cosignatures" not in report.checked, report.checked
+        unknown = [w for w in report.warnings if w.code == "cosignature-unknown"]
+        assert len(unknown) == 1 and "stranger.example/w" in unknown[0].where
+        assert "not configured in claims.toml" in unknown[0].message
+    latest = archive_with_history.latest_checkpoint()
+    assert latest is not None and archive_with_history.witnessed_by(latest) == []
+    configured = EvidenceArchive.open(archive_with_history.evidence_dir, engine,
+                                      witnesses=[WitnessEndpoint("http://127.0.0.1:1", vkey)])
+    report = configured.verify()
+    assert report.ok and report.checked["witness cosignatures"] == 1 and not report.warnings
+    assert configured.witnessed_by(latest) == ["stranger.example/w"]
+    c = ledger.cosignatures_table  # stored twice (two processes cosigning at once): counted once
+    with engine.begin() as conn:
+        row = conn.execute(select(c.c.checkpoint_id, c.c.witness, c.c.line)).one()
+        conn.execute(insert(c).values(checkpoint_id=row.checkpoint_id, witness=row.witness,
+                                      line=row.line))
+    assert configured.verify().checked["witness cosignatures"] == 1

@@ -4,14 +4,16 @@ the ledger an export signed as it was recorded), ``verify`` fails and says which
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, func, select, update
 
 from evidence import EvidenceArchive, ledger, merkle
+from evidence.canonical import canonical_json
 from evidence.keys import init_keys
-from evidence.sealing import checkpoint_file, read_checkpoint_file
+from evidence.sealing import append_checkpoint_file, checkpoint_file, read_checkpoint_file
 
 
 def _roll_back_last_entry(engine: Engine) -> None:
@@ -144,3 +146,100 @@ def test_a_checkpoint_filed_twice_counts_once(archive_with_history: EvidenceArch
     archive.record("status.changed", "CLM-1", "sync", {"to": "paid"})
     archive.checkpoint()  # not refused as CheckpointsDeleted
     assert archive.verify().ok
+
+
+def _edit_lines(path: Path, attack: str) -> int:
+    """The auditor's edit of the checkpoint file (three lines, by increasing size); returns the
+    line the verifier must name."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    if attack == "reordered":
+        lines[0], lines[1] = lines[1], lines[0]
+        bad = 2
+    elif attack == "last moved first":
+        lines = lines[-1:] + lines[:-1]
+        bad = 2
+    elif attack == "CRLF":
+        lines = [line[:-1] + b"\r\n" for line in lines]
+        bad = 1
+    elif attack == "trailing space":
+        lines[1] = lines[1][:-1] + b" \n"
+        bad = 2
+    elif attack == "blank line":
+        lines.insert(2, b"\n")
+        bad = 3
+    elif attack == "reformatted":
+        lines[2] = json.dumps(json.loads(lines[2]), indent=None).encode() + b"\n"
+        bad = 3
+    else:  # "no newline at the end"
+        lines[-1] = lines[-1][:-1]
+        bad = 3
+    path.chmod(0o644)
+    path.write_bytes(b"".join(lines))
+    return bad
+
+
+@pytest.mark.parametrize("attack,code", [
+    ("reordered", "checkpoint-file-order"), ("last moved first", "checkpoint-file-order"),
+    ("CRLF", "checkpoint-file-form"), ("trailing space", "checkpoint-file-form"),
+    ("blank line", "checkpoint-file-form"), ("reformatted", "checkpoint-file-form"),
+    ("no newline at the end", "checkpoint-file-form")])
+def test_a_checkpoint_file_out_of_order_or_not_as_written_is_caught(
+        archive_with_history: EvidenceArchive, attack: str, code: str) -> None:
+    """Every line still a validly signed checkpoint of this log, so nothing else objects: the
+    file's own rules (one canonical line each, sizes increasing) must."""
+    archive = archive_with_history
+    path = checkpoint_file(archive.evidence_dir)
+    line = _edit_lines(path, attack)
+    for claim in (None, "CLM-1"):
+        report = archive.verify(claim)
+        assert report.codes() == {code}, (claim, report.problems)
+        first = report.problems[0]
+        assert first.where == f"{path} line {line}", report.problems
+        assert "\n" not in str(first)
+    words = {"checkpoint-file-order": "tree size", "CRLF": "CRLF", "trailing space": "canonical",
+             "blank line": "empty line", "reformatted": "canonical",
+             "no newline at the end": "cut short"}
+    assert (words[attack] if attack in words else words[code]) in report.problems[0].message
+
+
+def test_appends_keep_the_file_in_order(archive_with_history: EvidenceArchive) -> None:
+    """The process that signed a checkpoint files it after the next seal already did (with a
+    later one after it): it is not written again, out of order."""
+    archive = archive_with_history
+    path = checkpoint_file(archive.evidence_dir)
+    before = path.read_bytes()
+    older = read_checkpoint_file(path)[1]
+    append_checkpoint_file(path, older)
+    append_checkpoint_file(path, read_checkpoint_file(path)[-1])
+    assert path.read_bytes() == before
+    assert archive.verify().ok
+
+
+@pytest.mark.parametrize("field", ["signature", "origin"])
+def test_a_checkpoint_line_whose_fields_differ_from_its_note_is_caught(
+        archive_with_history: EvidenceArchive, field: str) -> None:
+    """The note is what is signed; a `signature` or `origin` beside it that says otherwise was
+    read without a word (only size, root, time and key id were compared)."""
+    path = checkpoint_file(archive_with_history.evidence_dir)
+    lines = path.read_bytes().splitlines(keepends=True)
+    data = json.loads(lines[1])
+    data[field] = "0" * len(data[field])
+    path.chmod(0o644)
+    path.write_bytes(lines[0] + canonical_json(data) + b"\n" + lines[2])
+    report = archive_with_history.verify()
+    assert "checkpoint-file" in report.codes(), report.problems
+    bad = [p for p in report.problems if p.code == "checkpoint-file"]
+    assert bad[0].where == f"{path} line 2" and "differ from the signed note" in bad[0].message
+
+
+def test_signing_goes_on_over_a_file_out_of_form_and_verify_keeps_saying_so(
+        archive_with_history: EvidenceArchive) -> None:
+    archive = archive_with_history
+    path = checkpoint_file(archive.evidence_dir)
+    _edit_lines(path, "CRLF")
+    archive.record("status.changed", "CLM-1", "sync", {"to": "paid"})
+    archive.checkpoint()
+    assert path.read_bytes().endswith(b"}\n") and len(read_checkpoint_file(path)) == 4
+    report = archive.verify()
+    assert report.codes() == {"checkpoint-file-form"}
+    assert [p.where for p in report.problems] == [f"{path} line {n}" for n in (1, 2, 3)]

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from evidence import EvidenceArchive
+from evidence import Checkpoint, EvidenceArchive
 from evidence.canonical import canonical_json
-from evidence.keys import load_private_key
+from evidence.keys import load_private_key, public_pem
 
 from .tampering import recompute_manifests, recompute_tags
 
@@ -398,3 +399,79 @@ def test_an_empty_folder_added_to_the_bag_fails(export: Export, cli, rel: str) -
     """No manifest lists folders: an added empty one is seen only by walking the bag."""
     (export.bag / rel).mkdir()
     both_fail(export, cli, rel, "bag-folder-unexpected")
+
+
+def test_a_duplicated_entry_is_named_as_such(export: Export, cli) -> None:
+    """A copied line of entries.jsonl read only 'entries are out of order'."""
+    path = export.bag / "data/ledger/entries.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:2] + lines[1:2] + lines[2:]))
+    recompute_manifests(export.bag)
+    index = json.loads(lines[1])["index"]
+    both_fail(export, cli, f"entry {index}", "entry-duplicate", "2 times")
+
+
+def test_an_older_export_replayed_to_an_auditor_with_a_newer_checkpoint_fails(
+        export: Export, archive: EvidenceArchive, cli, tmp_path: Path) -> None:
+    """It said 'the log was rewritten': the export is older than the checkpoint saved."""
+    saved = tmp_path / "newer-checkpoint.json"
+    archive.record("status.changed", "CLM-1", "sync", {"to": "closed"})
+    newer = archive.export(tmp_path / "newer", claim="CLM-1")
+    shutil.copy(newer / "data/ledger/checkpoint.json", saved)
+    both_fail(export, cli, "trusted checkpoint", "checkpoint-inconsistent", "older export",
+              args=("--trusted-key", str(export.key), "--checkpoint", str(saved)))
+
+
+def _blobs(ex: Export) -> list[Path]:
+    found = sorted((ex.bag / "data/blobs").iterdir())
+    for path in found:
+        path.chmod(0o644)
+    return found
+
+
+def _cut_last_entry(ex: Export) -> None:
+    path = ex.bag / "data/ledger/entries.jsonl"
+    path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:-1]))
+
+
+def _swap_blobs(ex: Export) -> None:
+    a, b = _blobs(ex)[:2]
+    data_a, data_b = a.read_bytes(), b.read_bytes()
+    a.write_bytes(data_b)
+    b.write_bytes(data_a)
+
+
+def _same_size_blob(ex: Export) -> None:
+    blob = _blobs(ex)[0]
+    blob.write_bytes(b"x" * blob.stat().st_size)
+
+
+def _edit_note_signature(ex: Export) -> None:
+    """One base64 character of the log's signature line changed (the last line of the note)."""
+    data = json.loads((ex.bag / CHECKPOINT).read_text())
+    body, _, sig = data["note"].rpartition(" ")
+    data["note"] = f"{body} {sig[:10]}{'A' if sig[10] != 'A' else 'B'}{sig[11:]}"
+    (ex.bag / CHECKPOINT).write_bytes(canonical_json(data) + b"\n")
+
+
+def _replace_public_key(ex: Export) -> None:
+    other = Ed25519PrivateKey.generate().public_key()
+    (ex.bag / "data/keys/signing.pub").write_bytes(public_pem(other))
+
+
+def _replay_older_checkpoint(ex: Export) -> None:
+    older = _history(ex)["checkpoints"][0]["note"]
+    (ex.bag / CHECKPOINT).write_bytes(canonical_json(Checkpoint.from_note(older).to_json())
+                                      + b"\n")
+
+
+@pytest.mark.parametrize("attack,code", [
+    (_cut_last_entry, "entry-removed"), (_swap_blobs, "blob-altered"),
+    (_same_size_blob, "blob-altered"), (_edit_note_signature, "checkpoint-signature"),
+    (_replace_public_key, "key-replaced"), (_replay_older_checkpoint, "export-checkpoint")],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else v)
+def test_an_auditors_attack_with_the_manifests_recomputed_fails(
+        export: Export, cli, attack: Callable[[Export], None], code: str) -> None:
+    attack(export)
+    recompute_manifests(export.bag)
+    both_fail(export, cli, "", code)

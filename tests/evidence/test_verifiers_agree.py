@@ -233,6 +233,24 @@ def witness_never_cosigned(c: Case) -> list[str]:
     return ["--witness-key", vkey]
 
 
+def duplicated_entry(c: Case) -> list[str]:
+    items = _entries(c.bag)
+    _write_entries(c.bag, items + items[-1:])
+    _manifests(c.bag)
+    return ["--trusted-key", str(c.key_pem)]
+
+
+def older_export_replayed(c: Case) -> list[str]:
+    """The auditor saved this bag's checkpoint; later they are handed an older export."""
+    saved = c.tmp / "saved-checkpoint.json"
+    older = c.archive.export(c.tmp / "older", claim="CLM-2")
+    c.archive.record("status.changed", "CLM-1", "sync", {"to": "closed"})
+    newer = c.archive.export(c.tmp / "newer", claim="CLM-1")
+    shutil.copy(newer / "data/ledger/checkpoint.json", saved)
+    c.bag = older
+    return ["--trusted-key", str(c.key_pem), "--checkpoint", str(saved)]
+
+
 def not_a_bag(c: Case) -> list[str]:
     c.bag = c.tmp / "empty"
     c.bag.mkdir()
@@ -245,6 +263,7 @@ CASES: list[Callable[[Case], list[str]]] = [
     removed_entry, omitted_event_re_signed, reordered_entries, edited_checkpoint,
     edited_statement, checkpoint_of_another_key, attackers_key_unpinned, attackers_key_pinned,
     without_public_key, rewritten_against_saved_checkpoint, witness_never_cosigned, not_a_bag,
+    duplicated_entry, older_export_replayed,
 ]
 EXPECTED_OK = {untouched_pinned, untouched_bag_key}
 

@@ -6,7 +6,6 @@ learn the same behaviour as of that day, with :func:`learn` and with the backtes
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -29,8 +28,8 @@ def _items(instalments: bool) -> list[Item]:
                    Decimal("1000.00"), "Agency A")
     if not instalments:
         return [invoice]
-    return [replace(invoice, seq=1, amount=Decimal("500.00")),
-            replace(invoice, seq=2, amount=Decimal("500.00"),
+    return [invoice._replace(seq=1, amount=Decimal("500.00")),
+            invoice._replace(seq=2, amount=Decimal("500.00"),
                     due_date=invoice.due_date + timedelta(days=30))]
 
 
@@ -67,7 +66,7 @@ def test_shares_are_of_the_amount_billed() -> None:
         (TARGET + timedelta(days=2), 0.4, pytest.approx(0.6)),
         (AS_OF + timedelta(days=1), pytest.approx(0.6), 0.0)]
     # an invoice billing nothing: its first payment after approval is the whole
-    nothing = Ledger([replace(_items(False)[0], amount=Decimal("0.00"))],
+    nothing = Ledger([_items(False)[0]._replace(amount=Decimal("0.00"))],
                      [Receipt(1, TARGET, Decimal("10.00")), Receipt(1, AS_OF, Decimal("5.00"))],
                      claims=[CLAIM])
     assert [(share, left) for _, _, share, left in lateness_shares(nothing, CLAIM, APPROVED)

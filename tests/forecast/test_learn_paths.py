@@ -126,12 +126,11 @@ def test_a_keeping_rate_given_everyones_rate_is_the_one_without() -> None:
 def test_delays_with_customer_ids_too_far_apart_for_one_number_are_the_loop() -> None:
     """(agency, customer) pairs are grouped as one number when it fits in 62 bits, else as
     rows: the same samples either way."""
-    from dataclasses import replace
 
     from claims.forecast.ledger import Ledger
 
     base = _ledger(3)
-    items = [replace(i, customer_id=i.customer_id + 2**62) if i.customer_id % 2 else i
+    items = [i._replace(customer_id=i.customer_id + 2**62) if i.customer_id % 2 else i
              for i in base.items]
     ledger = Ledger(items, list(base.receipts), dict(base.customers))
     day = date(2025, 6, 30)

@@ -31,8 +31,8 @@ START, END = date(2024, 1, 1), date(2025, 6, 30)
 
 def _instalments(item: Item) -> list[Item]:
     half = (item.amount / 2).quantize(Decimal("0.01"))
-    return [replace(item, seq=1, amount=half),
-            replace(item, seq=2, amount=item.amount - half,
+    return [item._replace(seq=1, amount=half),
+            item._replace(seq=2, amount=item.amount - half,
                     due_date=item.due_date + timedelta(days=30))]
 
 
@@ -46,7 +46,7 @@ def _ledger(seed: int) -> Ledger:
         if item.invoice_id % 9 == 0:
             items += _instalments(item)
         elif item.invoice_id % 13 == 0:  # a statutory due date known from a later day
-            items.append(replace(item, due_date=item.due_date + timedelta(days=12),
+            items.append(item._replace(due_date=item.due_date + timedelta(days=12),
                                  known_from=item.issue_date + timedelta(days=20),
                                  due_before=item.due_date, statutory_agency="Agency 01"))
         else:

@@ -46,13 +46,12 @@ def test_open_items_are_the_item_by_item_ones() -> None:
     """Ledger.open_items (as_known only for items with a later-known due date, one lookup of
     what was paid per invoice) against the loop it replaced, with a statutory due date known
     only from a later day among the items."""
-    from dataclasses import replace
 
     from claims.forecast.ledger import Ledger
 
     history = generate(2000, 40)
     items = list(history.items)
-    items[5] = replace(items[5], due_date=items[5].due_date + timedelta(days=20),
+    items[5] = items[5]._replace(due_date=items[5].due_date + timedelta(days=20),
                        statutory_agency="Agency 01", known_from=date(2025, 6, 1),
                        due_before=items[5].due_date)
     ledger = Ledger(items, list(history.receipts))

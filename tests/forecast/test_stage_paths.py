@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
 from claims.forecast.distributions import Sample
 from claims.forecast.history import (
-    GLOBAL, Behaviour, _learn_stages, lateness_shares, stage_observations,
+    GLOBAL, Behaviour, _learn_stages, lateness_shares, learn, stage_observations,
 )
 from claims.forecast.ledger import APPROVED, Ledger
+from claims.forecast.stage_facts import stage_facts, stages_at
 from claims.forecast.synthetic import generate
 
 from tests.forecast.test_learner import _ledger
@@ -81,9 +81,9 @@ def _stages_as_before(ledger: Ledger, day: date, since: date) -> Behaviour:
     return b
 
 
-def _odd_claims(ledger: Ledger, seed: int) -> None:
+def _odd_claims(ledger: Ledger, seed: int, reverse: bool = True) -> None:
     """Claims with random status runs (twice submitted, returned twice, paid without an
-    approval, rejected) and some in reverse time order."""
+    approval, rejected) and (``reverse``) some in reverse time order."""
     rng = random.Random(seed)
     for k, claim in enumerate(ledger.claims[::7]):
         at = claim.events[0][0] if claim.events else date(2024, 6, 1)
@@ -91,9 +91,9 @@ def _odd_claims(ledger: Ledger, seed: int) -> None:
         for _ in range(rng.randint(0, 7)):
             at += timedelta(days=rng.randint(0, 40))
             events.append((at, rng.choice(STATUSES)))
-        if k % 5 == 0:
+        if reverse and k % 5 == 0:
             events.reverse()
-        ledger.claims[ledger.claims.index(claim)] = replace(claim, events=tuple(events))
+        ledger.claims[ledger.claims.index(claim)] = claim._replace(events=tuple(events))
 
 
 @pytest.mark.parametrize("seed", [3, 17])
@@ -109,6 +109,35 @@ def test_stages_are_learned_as_before(seed: int) -> None:
             learned += bool(b.review and b.correction and b.lateness)
         day += timedelta(days=23)
     assert learned > 20
+
+
+@pytest.mark.parametrize(("seed", "in_order"), [(3, True), (17, True), (5, False)])
+def test_learn_takes_the_stages_column_wise_with_the_same_floats(seed: int, in_order: bool
+                                                                  ) -> None:
+    """learn() reads the stages of a ledger whose claims' events are in time order (every
+    loaded one) column-wise (stage_facts + stages_at), else claim by claim: the same
+    distributions to the bit either way, with odd status runs, for many days and windows."""
+    ledger = _ledger(seed)
+    _odd_claims(ledger, seed, reverse=not in_order)
+    assert stage_facts(ledger).in_order is in_order
+    day, learned = date(2023, 12, 1), 0
+    while day <= date(2025, 12, 31):
+        for window in (365, 60):
+            b = learn(ledger, day, window_days=window)
+            want = _stages_as_before(ledger, day, day - timedelta(days=window))
+            assert (b.review, b.correction, b.lateness) == (
+                want.review, want.correction, want.lateness), (day, window)
+            learned += bool(b.review and b.correction and b.lateness)
+        day += timedelta(days=23)
+    assert learned > 20
+
+
+def test_stage_facts_of_a_ledger_without_claims_or_payments() -> None:
+    empty = Ledger([], [])
+    facts = stage_facts(empty)
+    assert facts.in_order and facts.keys == ["everyone"]
+    assert stages_at(facts, date(2026, 1, 1).toordinal(), date(2025, 1, 1).toordinal()) == (
+        {}, {}, {})
 
 
 def test_observations_first_and_lateness_cut_as_before() -> None:
