@@ -199,7 +199,7 @@ def build(ctx: typer.Context,
           dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; build nothing."),
           fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
           as_json: bool = JsonOption) -> None:
-    """Build the bundle folder and its .zip for valid claims; print their paths.
+    """Build the bag folder and its .zip for valid claims; print both paths per claim.
 
     Example: claims claim build --all --out /tmp/bundles
     """
@@ -223,7 +223,8 @@ def build(ctx: typer.Context,
     else:
         for i, b in done.items():
             typer.echo(f"claim {i}: would build" if b is None else
-                       f"claim {i}: {b.zip_path}{' (unchanged)' if b.reused else ''}")
+                       f"claim {i}: bag {b.directory}, zip {b.zip_path}"
+                       f"{' (unchanged)' if b.reused else ''}")
         for i, e in failed.items():
             err_console.print(f"claim {i}: error: {escape(str(e))}", highlight=False,
                               soft_wrap=True)

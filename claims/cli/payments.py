@@ -49,8 +49,11 @@ def import_(ctx: typer.Context,
                f"{summary.unmatched}{' (dry run: nothing kept)' if dry_run else ''}")
     for skip in summary.not_booked:
         stmt = f"{skip['statement']} ({skip['id']})" if skip["id"] else skip["statement"]
+        sums = "; ".join(f"{side} " + ", ".join(f"{c} {a}" for c, a in skip[side].items())
+                         for side in ("credits", "debits") if skip.get(side))
         typer.echo(f"  not imported: {skip['entries']} {skip['status']} "
-                   f"entr{'y' if skip['entries'] == 1 else 'ies'} of {stmt} ({skip['reason']})")
+                   f"entr{'y' if skip['entries'] == 1 else 'ies'} of {stmt} ({skip['reason']})"
+                   + (f": {sums}" if sums else ""))
     if summary.reversed or summary.reversals_review or summary.reversals_unmatched:
         typer.echo(f"  reversals: {summary.reversed} reopened their invoices, "
                    f"{summary.reversals_review} to review, {summary.reversals_unmatched} "

@@ -97,9 +97,10 @@ def _row_due(row: Any, config: CollectionsConfig, calendars: dict[tuple[str, int
     """The computed due date and basis of one invoice row (columns of ``_STALE``) through
     :func:`claims.core.due.computed_due`; ``calendars`` caches (agency, issue year) → calendar
     (building a calendar is the costly part). A stopped clock (``returned`` without a
-    receipt since) is counted from a resubmission on the later of today (the agency's day)
-    and ``as_of`` (the command's ``--as-of``): never overdue on the day a command looks at,
-    nor on any day before it (a row written for a past as-of is not earlier than today's)."""
+    receipt since) is counted from a resubmission on ``as_of`` (the command's ``--as-of``),
+    or today (the agency's day) when none is given: never overdue on the day a command looks
+    at, and with ``--as-of`` independent of the machine's clock (these rows are made again
+    on every run, so a row written for another day is never read for this one)."""
     issue = as_date(row.issue_date)
     rule = config.agencies.get(row.agency) if row.agency else None
     statutory = None
@@ -109,7 +110,7 @@ def _row_due(row: Any, config: CollectionsConfig, calendars: dict[tuple[str, int
         if row.received is not None:
             received = rule.local_date(as_datetime(row.received))
         elif row.returned:
-            returned_on = max(rule.local_date(datetime.now(UTC)), as_of or date.min)
+            returned_on = as_of if as_of is not None else rule.local_date(datetime.now(UTC))
     calendar = None
     if rule is not None:
         key = (row.agency, issue.year)

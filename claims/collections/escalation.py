@@ -181,16 +181,19 @@ def _same_person(a: str, b: str) -> bool:
     return a.strip().casefold() == b.strip().casefold()
 
 
-def _open_balance(ws: Workspace, invoice: InvoiceRow, as_of: date) -> tuple[Decimal, int]:
-    """The open balance of ``invoice`` known on ``as_of`` and its days overdue."""
+def _open_balance(ws: Workspace, invoice: InvoiceRow, as_of: date
+                  ) -> tuple[Decimal, int, date | None]:
+    """The open balance of ``invoice`` known on ``as_of``, its days overdue (of its oldest
+    open item; 0 or less: not overdue) and that item's due date (None: nothing open), read
+    from the one due-date rule's schedule (:func:`ensure_due_dates`)."""
     config = config_of(ws)
     ensure_due_dates(ws.store.engine, config, as_of)
     with ws.store.engine.connect() as conn:
         items = [i for i in open_items(conn, config, customer_id=invoice.customer_id,
                                        as_of=as_of) if i.invoice_id == invoice.id]
     amount = sum((i.open_amount for i in items), Decimal(0))
-    days = max(((as_of - i.due_date).days for i in items), default=0)
-    return amount, days
+    due = min((i.due_date for i in items), default=None)
+    return amount, (as_of - due).days if due is not None else 0, due
 
 
 def _live(s: Session, invoice_id: int, status: str | None = None) -> Esc | None:
@@ -259,10 +262,13 @@ def propose(ws: Workspace, invoice: str, *, action: str, reason: str,
         if live is not None:
             raise ConflictError(f"invoice {inv.number}: {live.action} is {live.status} already "
                                 f"(#{live.id}); reject or revoke it first")
-        amount, _ = _open_balance(ws, inv, as_of)
+        amount, days, due = _open_balance(ws, inv, as_of)
         if amount <= 0:
             raise InputError(f"invoice {inv.number} has no open balance on {as_of}",
                              field="invoice", rule="open-balance")
+        if days <= 0:  # overdue from the day after its due date, as everywhere
+            raise InputError(f"invoice {inv.number} is not overdue on {as_of}: it falls due "
+                             f"on {due}; only an overdue invoice is escalated", rule="overdue")
         esc = Esc(customer_id=inv.customer_id, invoice_id=inv.id, action=action, amount=amount,
                   reason=reason, status="proposed", proposed_by=actor, proposed_at=utcnow())
         s.add(esc)
@@ -286,7 +292,7 @@ def _candidacy(ws: Workspace, inv: InvoiceRow, action: str, as_of: date) -> str 
             if c.action == "unconverted":
                 return c.reasons[0]
             return f"the rules propose {c.action}, not {action} ({'; '.join(c.reasons)})"
-    amount, days = _open_balance(ws, inv, as_of)
+    amount, days, _ = _open_balance(ws, inv, as_of)
     return (f"the rules propose nothing for it on {as_of} ({days} days overdue, open "
             f"{inv.currency} {amount}; disputed, planned and younger items are never proposed)")
 
@@ -317,7 +323,7 @@ def approve(ws: Workspace, invoice: str, *, note: str = "", override_reason: str
         if why_not is not None and not override:
             raise ConflictError(f"invoice {inv.number} is no {esc.action} candidate: {why_not}; "
                                 "approve with --override-reason to override the rules")
-        amount, _ = _open_balance(ws, inv, as_of)
+        amount, _, _ = _open_balance(ws, inv, as_of)
         if amount <= 0:
             raise ConflictError(f"invoice {inv.number} has no open balance on {as_of}")
         esc.amount, esc.status = amount, "approved"

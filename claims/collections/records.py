@@ -121,30 +121,30 @@ def add_note(store: Store, customer: str, summary: str, *, author: str, kind: st
     """Log an interaction with an account; returns the entry. ``at`` may lie in the past,
     never in the future; the invoice must be the customer's; a contact is one of the
     customer's (by name or id); a next action needs its date and the other way round."""
-    _check(kind, INTERACTION_KINDS, "interaction kind", "kind")
+    _check(kind, INTERACTION_KINDS, "interaction kind", "--kind")
     if direction is not None:
-        _check(direction, DIRECTIONS, "direction", "direction")
+        _check(direction, DIRECTIONS, "direction", "--direction")
     if outcome is not None:
-        _check(outcome, OUTCOMES, "outcome", "outcome")
+        _check(outcome, OUTCOMES, "outcome", "--outcome")
     if not summary.strip():
         raise InputError("the note is empty", field="summary", rule="non-empty")
     now = utcnow()
     if at is not None and not not_future(at, now):
         raise InputError(f"{at:%Y-%m-%d %H:%M} is in the future (backdating is allowed, "
-                         "not the future)", field="at", rule="not-future")
+                         "not the future)", field="--at", rule="not-future")
     when = at or now
     if (next_action_date is None) != (not (next_action or "").strip()):
         raise InputError("give --next-action and --next-action-date together",
-                         field="next-action", rule="both")
+                         field="--next-action", rule="both")
     if next_action_date is not None and next_action_date < when.date():
         raise InputError(f"the next action date {next_action_date} is before the "
-                         f"interaction ({when.date()})", field="next-action-date",
+                         f"interaction ({when.date()})", field="--next-action-date",
                          rule="not-before-interaction")
     with store.session() as s:
         cust = customer_row(s, customer)
         inv = invoice_row(s, invoice) if invoice else None
         if inv is not None and inv.customer_id != cust.id:
-            raise InputError(f"invoice {inv.number} is not {cust.name}'s", field="invoice",
+            raise InputError(f"invoice {inv.number} is not {cust.name}'s", field="--invoice",
                              rule="same-customer")
         person = _contact_of(s, cust, contact) if contact else None
         row = InteractionRow(customer_id=cust.id, at=when, author=author, kind=kind,
@@ -164,7 +164,7 @@ def _contact_of(s: Session, cust: CustomerRow, contact: str) -> str:
         if contact.strip() in (str(row.id), row.name):
             return row.name
     raise UnknownName(f"contact of {cust.name}", contact, [r.name for r in rows],
-                      field="contact", rule="known-contact")  # not a rule per customer
+                      field="--contact", rule="known-contact")  # not a rule per customer
 
 
 def list_notes(store: Store, customer: str) -> list[dict[str, Any]]:
@@ -189,7 +189,7 @@ def add_promise(store: Store, customer: str, *, amount: Decimal, currency: str,
 
     Checked when written: its date is not before ``as_of`` (default: the day it is made),
     and the amount is not above what the customer has open in that currency."""
-    _check(channel, CHANNELS, "channel", "channel")
+    _check(channel, CHANNELS, "channel", "--channel")
     _positive(amount, currency, "amount")
     if not promised_by.strip():
         raise InputError("who promised is missing", field="by", rule="non-empty")
@@ -431,8 +431,8 @@ def open_dispute(store: Store, *, invoice: str | None = None, claim_id: int | No
                  reason: str, team: str, due_date: date | None, note: str, actor: str,
                  at: datetime | None = None) -> dict[str, Any]:
     """Open a dispute on an invoice or a claim (its invoice); it pauses dunning on that item."""
-    _check(reason, DISPUTE_REASONS, "dispute reason", "reason")
-    _check(team, TEAMS, "team", "team")
+    _check(reason, DISPUTE_REASONS, "dispute reason", "--reason")
+    _check(team, TEAMS, "team", "--team")
     if (invoice is None) == (claim_id is None):
         raise InputError("give an invoice or a claim", field="invoice", rule="one-of")
     with store.session() as s:
@@ -468,7 +468,7 @@ def open_dispute(store: Store, *, invoice: str | None = None, claim_id: int | No
 def resolve_dispute(store: Store, dispute_id: int, *, resolution: str, note: str, actor: str,
                     at: datetime | None = None) -> dict[str, Any]:
     """Close a dispute with its resolution; dunning on the item resumes."""
-    _check(resolution, RESOLUTIONS, "resolution", "resolution")
+    _check(resolution, RESOLUTIONS, "resolution", "--resolution")
     with store.session() as s:
         row = s.get(DisputeRow, dispute_id)
         if row is None:

@@ -14,7 +14,7 @@ The rule, in order (docs/kpis.md, "Due dates"):
    date, + ``acceptance_days``). While the agency has it back for correction the clock is
    stopped (5 CFR 1315.9: an improper invoice is returned, and the payment clock runs from the
    receipt of the proper one): nothing falls due before a resubmission, at the earliest on
-   the later of today and the command's as-of day (basis ``returned``);
+   the command's as-of day, else today (basis ``returned``);
 3. the due date printed on the invoice;
 4. the issue date + the default net days.
 
@@ -208,8 +208,8 @@ def computed_due(issue_date: date, *, invoice_due: date | None = None,
     due is the invoice total).
 
     ``received``: the receipt of the proper invoice, the claim's first submission since the
-    agency last returned it (None: none since). ``returned_on``: set (to the later of today,
-    the agency's day, and the command's as-of day) while the agency has the claim back with no
+    agency last returned it (None: none since). ``returned_on``: set (to the command's as-of
+    day, else today, the agency's day) while the agency has the claim back with no
     resubmission since: under ``rule`` the
     clock is stopped, and the earliest the invoice can fall due is a resubmission that day
     (basis ``returned``: never overdue, no interest, no reminder)."""

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from claims.core.money import (
-    CURRENCIES, AmountOutOfRange, RoundingMode, check_amount, read_amount, to_decimal,
+    CURRENCIES, AmountOutOfRange, RoundingMode, check_amount, check_range, read_amount,
+    to_decimal,
 )
 from claims.errors import InputError
 
@@ -134,6 +135,10 @@ def stored_contract(data: dict[str, Any]) -> Contract:
     return Contract.model_validate(data)
 
 
+#: the money of an invoice line, each within its invoice currency's limit
+LINE_AMOUNTS = ("net", "vat", "unit_price")
+
+
 class InvoiceLine(Model):
     description: str
     quantity: Amount
@@ -165,9 +170,15 @@ class Invoice(Model):
         """net, VAT and total within their currency's limit, read with the currency (before
         the currency-blind reading of each field), so a refusal names the currency."""
         currency = str(data.get("currency", "")).upper() if isinstance(data, dict) else ""
-        for name in ("net", "vat", "total") if currency in CURRENCIES else ():
+        if currency not in CURRENCIES:
+            return data
+        lines = data.get("lines")
+        for field, value in [(name, data.get(name, 0)) for name in ("net", "vat", "total")] + [
+                (f"lines/{i}/{name}", line.get(name, 0))
+                for i, line in enumerate(lines if isinstance(lines, (list, tuple)) else ())
+                if isinstance(line, dict) for name in LINE_AMOUNTS]:
             try:
-                to_decimal(data.get(name, 0), field=name, currency=currency)
+                to_decimal(value, field=field, currency=currency)
             except AmountOutOfRange:
                 raise
             except ValueError:
@@ -176,9 +187,15 @@ class Invoice(Model):
 
     @model_validator(mode="after")
     def _amounts_in_minor_units(self) -> Invoice:
-        """net, VAT and total pass the one money check (minor unit, maximum magnitude)."""
+        """net, VAT and total, and each line's net, VAT and unit price, pass the one money
+        check of the invoice's currency: its maximum magnitude, and (all but a unit price,
+        which may be finer) its minor unit."""
         for name in ("net", "vat", "total"):
             check_amount(getattr(self, name), self.currency, field=name)
+        for i, line in enumerate(self.lines):
+            check_amount(line.net, self.currency, field=f"lines/{i}/net")
+            check_amount(line.vat, self.currency, field=f"lines/{i}/vat")
+            check_range(line.unit_price, self.currency, field=f"lines/{i}/unit_price")
         return self
 
 

@@ -52,6 +52,10 @@ class Item(NamedTuple):
     #: it the invoice's own (or default) due date stood (:meth:`Ledger.as_known`)
     known_from: date | None = None
     due_before: date | None = None
+    #: the due dates that stood between the claim's first receipt and ``known_from`` (a
+    #: resubmission), each (from day, due date, statutory?): an earlier receipt's statutory
+    #: due date; while the agency had the claim back, the stopped clock's of each day
+    earlier: tuple[tuple[date, date, bool], ...] = ()
 
     @property
     def label(self) -> str:
@@ -310,12 +314,20 @@ class Ledger:
     @staticmethod
     def as_known(item: Item, day: date) -> Item:
         """The item as known at the end of ``day``: a statutory due date made from a claim's
-        receipt after ``day`` was not known yet, so the due date before it stands (and no
-        statutory interest runs)."""
+        receipt after ``day`` was not known yet. The due date that stood then is the last of
+        ``earlier`` from ``day`` or before (an earlier receipt's statutory due date, with its
+        interest; the stopped clock's while the agency had the claim back), else
+        ``due_before``: the invoice's own (or default) one, no statutory interest."""
         if item.known_from is None or day >= item.known_from or item.due_before is None:
             return item
-        return item._replace(due_date=item.due_before, statutory_agency=None, known_from=None,
-                             due_before=None)
+        due, statutory = item.due_before, False
+        for start, step_due, step_statutory in item.earlier:
+            if start > day:
+                break
+            due, statutory = step_due, step_statutory
+        return item._replace(due_date=due,
+                             statutory_agency=item.statutory_agency if statutory else None,
+                             known_from=None, due_before=None, earlier=())
 
     def open_items(self, day: date, items: Iterable[Item] | None = None
                    ) -> list[tuple[Item, Decimal]]:

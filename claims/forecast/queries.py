@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from itertools import groupby, repeat
 from types import SimpleNamespace
@@ -182,10 +182,10 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
         f"s.due_date, s.amount, k.agency {frm}<> '{STATUTORY}'")), days=(5, 6), money=((7, 4),),
         names=(4, 8))
     # one Item per row made in C (no Python call per row over 250,000 rows); the fields after
-    # the agency (statutory only) are None
+    # the agency (statutory only) are None, and no earlier due dates
     none = repeat(None)  # endless: zip stops with the columns (of one length, from the rows)
     out = list(map(_new, repeat(Item), zip(cols[0], map(int, cols[1]), *cols[2:], none, none,
-                                            none, strict=False))) if cols else []
+                                            none, repeat(()), strict=False))) if cols else []
     return out + _statutory_items(conn, config, conv, frm)
 
 
@@ -200,22 +200,72 @@ def _statutory_items(conn: Connection, config: CollectionsConfig, conv: _Conv, f
         "i.issue_date, k.agency AS contract_agency, i.due_date AS invoice_due, i.total, "
         # the receipt the statutory due date was made from (a resubmission after a return)
         f"{RECEIVED_SQL.format(invoice='s.invoice_id')} AS received {frm}= '{STATUTORY}'"))
-    out = []
+    events: dict[int, list[tuple[Any, str]]] = defaultdict(list)
+    if rows:
+        for invoice_id, at, status in conn.execute(text(_RECEIPT_EVENTS)):
+            events[invoice_id].append((at, status))
+    out, calendars = [], {}
     for row, (invoice_id, seq, number, customer, currency, due, amount, agency, issued,
               contract_agency, _, _, received) in zip(rows, zip(*conv.columns(
                   rows, days=(5, 8), money=((6, 4),)), strict=True), strict=True):
         known_from = before = None
+        earlier: tuple[tuple[date, date, bool], ...] = ()
         if agency is not None and received is not None:
             rule = config.agencies.get(agency)
             # the receipt's day in the agency's time zone, as the due-date rule dates it
             known_from = (rule.local_date(as_datetime(received)) if rule is not None
                           else as_date(received))
-            before = invoice_dues(SimpleNamespace(
-                issue_date=row[8], due_date=row[10], total=row[11], currency=currency,
-                agency=agency, received=None, returned=0), config)[0].due_date
+            facts = SimpleNamespace(issue_date=row[8], due_date=row[10], total=row[11],
+                                    currency=currency, agency=agency, received=None,
+                                    returned=0)
+            before = invoice_dues(facts, config, calendars)[0].due_date
+            if rule is not None:
+                earlier = _earlier(facts, events[invoice_id], rule, config, known_from,
+                                   calendars)
         out.append(Item(invoice_id, int(seq), number, customer, currency, issued, due, amount,
-                        contract_agency, agency, known_from, before))
+                        contract_agency, agency, known_from, before, earlier))
     return out
+
+
+#: the SUBMITTED and RETURNED events of the live claims of the invoices whose due date is
+#: statutory (few), in the order :data:`RECEIVED_SQL` reads them (time, then id)
+_RECEIPT_EVENTS = f"""SELECT c.invoice_id, e.at, e.status FROM claims c
+JOIN claim_events e ON e.claim_id = c.id
+WHERE {LIVE_CLAIM} AND e.status IN ('SUBMITTED', 'RETURNED')
+  AND c.invoice_id IN (SELECT invoice_id FROM collection_schedule WHERE basis = '{STATUTORY}')
+ORDER BY c.invoice_id, e.at, e.id"""
+
+
+def _earlier(facts: SimpleNamespace, events: list[tuple[Any, str]], rule: Any,
+             config: CollectionsConfig, known_from: date,
+             calendars: dict[tuple[str, int], Any]) -> tuple[tuple[date, date, bool], ...]:
+    """The due dates that stood before ``known_from`` (the receipt the statutory due date is
+    made from), each from its day, by the one due-date rule (:func:`invoice_dues`): from an
+    earlier receipt (the first SUBMITTED event since the last RETURNED one, as
+    :data:`RECEIVED_SQL` picks it) its statutory due date; from a return until the next
+    receipt, each day the stopped clock's due date as of that day (a resubmission that day:
+    never overdue)."""
+    steps: list[tuple[date, date, bool]] = []
+    received = returned = None
+    for at, status in [*events, (None, "END")]:
+        day = known_from if at is None else rule.local_date(as_datetime(at))
+        if returned is not None and (status == "END" or status == "SUBMITTED"):
+            stopped = vars(facts) | {"returned": 1}
+            steps += [(d, invoice_dues(SimpleNamespace(**stopped), config, calendars,
+                                       as_of=d)[0].due_date, False)
+                      for d in (returned + timedelta(days=n)
+                                for n in range((min(day, known_from) - returned).days))]
+            returned = None
+        if status == "END" or day >= known_from:
+            break
+        if status == "SUBMITTED" and received is None:
+            received = day
+            steps.append((day, invoice_dues(SimpleNamespace(**(vars(facts) | {"received": at})),
+                                            config, calendars)[0].due_date, True))
+        elif status == "RETURNED":
+            received = None
+            returned = day if returned is None else returned
+    return tuple(steps)
 
 
 def _claims(conn: Connection, conv: _Conv) -> list[ClaimFacts]:

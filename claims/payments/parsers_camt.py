@@ -203,6 +203,8 @@ def parse_camt053(data: bytes, *, file: str = "<camt.053>") -> Statement:
 def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine]:
     seen: Counter[bytes] = Counter()
     unbooked: Counter[str] = Counter()  # the Stmt's entries not booked, per status
+    #: their amounts per (status, currency, CRDT or DBIT), totalled as booked ones are
+    unbooked_sums: dict[tuple[str, str, str], Decimal] = {}
     depth = s_no = n_no = inside = 0
     net = Decimal(0)  # the booked entries of the Stmt being read, credits less debits
     stmt: Element | None = None
@@ -215,6 +217,7 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                                  file=file, rule="camt053-namespace")
             if depth == 3 and name == "Stmt":
                 stmt, s_no, n_no, net, unbooked = el, s_no + 1, 0, Decimal(0), Counter()
+                unbooked_sums = {}
             if inside:
                 inside += 1
                 if inside > MAX_ENTRY_ELEMENTS:
@@ -235,7 +238,12 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
             if status == "BOOK":  # the one rule: only booked entries are money (and balances)
                 kind, found = _camt_entry(el, where, file, st.account, st.statement_id, seen,
                                           _text(stmt, "Acct/Ccy"))
-                net += _booked(el, where, file)
+                net += _moved(el, where, file)[0]
+            else:
+                moved, currency = _moved(el, where, file)
+                side = (status, currency, "CRDT" if _text(el, "CdtDbtInd") == "CRDT"
+                        else "DBIT")
+                unbooked_sums[side] = unbooked_sums.get(side, Decimal(0)) + abs(moved)
             stmt.remove(el)
             el.clear()
             if kind == "not booked":
@@ -248,7 +256,7 @@ def _lines(stream: BinaryIO, file: str, st: Statement) -> Iterator[StatementLine
                 yield from found
         elif depth == 2 and name == "Stmt" and stmt is not None:
             _check_balances(stmt, net, f"Stmt[{s_no}]", file)
-            st.not_booked.extend(_not_booked(stmt, s_no, unbooked))
+            st.not_booked.extend(_not_booked(stmt, s_no, unbooked, unbooked_sums))
             stmt = None
     if s_no == 0:
         raise InputError("no Stmt in BkToCstmrStmt", file=file, field="BkToCstmrStmt/Stmt",
@@ -265,22 +273,29 @@ def _status(entry: Element, where: str, file: str) -> str:
     return status
 
 
-def _not_booked(stmt: Element, s_no: int, counts: Counter[str]) -> list[dict[str, Any]]:
-    """What a Stmt's entries that are not booked are, per status (see :data:`NOT_BOOKED`)."""
+def _not_booked(stmt: Element, s_no: int, counts: Counter[str],
+                sums: dict[tuple[str, str, str], Decimal]) -> list[dict[str, Any]]:
+    """What a Stmt's entries that are not booked are, per status (see :data:`NOT_BOOKED`):
+    how many, and their ``credits`` and ``debits`` per currency (amounts as strings)."""
+    def totals(status: str, side: str) -> dict[str, str]:
+        return {c: str(a) for (s, c, d), a in sorted(sums.items()) if s == status and d == side}
+
     return [{"statement": f"Stmt[{s_no}]", "id": _text(stmt, "Id"), "status": status,
-             "entries": count, "reason": NOT_BOOKED.get(
+             "entries": count, "credits": totals(status, "CRDT"),
+             "debits": totals(status, "DBIT"), "reason": NOT_BOOKED.get(
                  status, f"status {status}: only booked (BOOK) entries are money received")}
             for status, count in sorted(counts.items())]
 
 
-def _booked(entry: Element, where: str, file: str) -> Decimal:
-    """What a booked entry moved on the account: its amount, signed by ``CdtDbtInd``."""
+def _moved(entry: Element, where: str, file: str) -> tuple[Decimal, str]:
+    """What an entry moves (booked) or would move (not booked) on the account: its amount,
+    signed by ``CdtDbtInd``, and its currency."""
     amt_el = _find(entry, "Amt")
-    amount, _ = read_money(amt_el.text if amt_el is not None else None,
-                           amt_el.get("Ccy") if amt_el is not None else None,
-                           file=file, where=f"{where}/Amt", negative=False,
-                           decimal="xsd")
-    return amount if _text(entry, "CdtDbtInd") == "CRDT" else -amount
+    amount, currency = read_money(amt_el.text if amt_el is not None else None,
+                                  amt_el.get("Ccy") if amt_el is not None else None,
+                                  file=file, where=f"{where}/Amt", negative=False,
+                                  decimal="xsd")
+    return (amount if _text(entry, "CdtDbtInd") == "CRDT" else -amount), currency
 
 
 def _balance(stmt: Element, codes: tuple[str, ...], where: str,

@@ -58,7 +58,8 @@ class ImportSummary:
     lines: int = 0
     debits_skipped: int = 0
     #: entries left out because the bank has not booked them (pending…), per statement and
-    #: status: ``{statement, id, status, entries, reason}`` (Statement.not_booked)
+    #: status: ``{statement, id, status, entries, credits, debits, reason}`` (credits and
+    #: debits: currency → total, as strings; Statement.not_booked)
     not_booked: list[dict[str, Any]] = field(default_factory=list)
     added: int = 0
     already_known: int = 0

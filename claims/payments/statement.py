@@ -122,7 +122,8 @@ class Statement:
     #: True when the bank marked them as reversals; False for CSV negative lines (candidates)
     reversals_marked: bool = True
     #: entries left out because the bank has not booked them (camt.053 ``Sts`` other than
-    #: BOOK), per statement and status: ``{statement, id, status, entries, reason}``
+    #: BOOK), per statement and status: ``{statement, id, status, entries, credits, debits,
+    #: reason}`` (credits and debits: currency → their total, as strings)
     not_booked: list[dict[str, Any]] = field(default_factory=list)
 
     def materialize(self) -> Statement:

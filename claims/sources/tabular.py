@@ -124,6 +124,8 @@ def _csv_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[tuple[i
         header = find_header(reader, mapping)
     except StopIteration:
         raise InputError("is empty", file=str(path), rule="csv-header") from None
+    except SkippedEverything as err:
+        raise err.refusal(str(path)) from None
     except csv.Error as err:
         raise InputError(f"not CSV: {err}", file=str(path), rule="csv-syntax") from err
 
@@ -163,6 +165,8 @@ def _xlsx_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[tuple[
         header = find_header(counted, mapping)
     except StopIteration:
         raise InputError("the sheet is empty", file=str(path), rule="xlsx-header") from None
+    except SkippedEverything as err:
+        raise err.refusal(str(path)) from None
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         for n, values in enumerate(it, start=counted.n + 1):
@@ -215,6 +219,20 @@ class _Counting:
         return value
 
 
+class SkippedEverything(Exception):
+    """``skip_rows`` reaches past the last row: no header row is left to read."""
+
+    def __init__(self, rows: int, skip: int) -> None:
+        super().__init__(rows, skip)
+        self.rows, self.skip = rows, skip
+
+    def refusal(self, file: str) -> InputError:
+        """The one-line error naming the file, its row count and the skip that passed it."""
+        return InputError(f"has {self.rows} row(s); skipping {self.skip} (--skip-rows or the "
+                          "mapping's skip_rows) skips them all, leaving no header row",
+                          file=file, field="--skip-rows", rule="skip-rows")
+
+
 #: how far down a header is looked for (title lines, a report's heading, blank rows)
 HEADER_SEARCH_ROWS = 30
 
@@ -227,9 +245,14 @@ def find_header(rows: Iterator[Sequence[Any]], mapping: Mapping) -> list[str]:
         return [str(v).strip() if v is not None else "" for v in values]
 
     if mapping.skip_rows is not None:
-        for _ in range(mapping.skip_rows):
-            next(rows)
-        return cells(next(rows))
+        values: Sequence[Any] | None = None
+        for read in range(mapping.skip_rows + 1):
+            values = next(rows, None)
+            if values is None:
+                if read == 0:
+                    raise StopIteration  # no row at all: the file is empty
+                raise SkippedEverything(read, mapping.skip_rows)
+        return cells(values)
     needed = _needed(mapping)
     first: list[str] | None = None
     for _ in range(HEADER_SEARCH_ROWS):

@@ -281,3 +281,17 @@ def test_the_workspace_is_private_to_its_owner(cli, samples) -> None:
     assert stat.S_IMODE(cli.root.stat().st_mode) == 0o700
     stored = next((cli.root / "documents").rglob("*.pdf"))
     assert stat.S_IMODE(stored.stat().st_mode) == 0o400
+
+
+def test_build_all_prints_the_bag_folder_and_the_zip_of_each_claim(cli, samples) -> None:
+    """The README's walkthrough: ``claim build --all`` prints, per valid claim, the bag folder
+    and its zip (one line: ``claim 1: bag DIR, zip FILE``); claim 3 is refused, exit 1."""
+    built = cli("claim", "build", "--all")
+    assert built.exit_code == 1 and "claim 3: error:" in built.stderr
+    lines = [ln for ln in built.stdout.splitlines() if ln.startswith("claim ")]
+    assert [ln.split(":")[0] for ln in lines] == ["claim 1", "claim 2"]
+    for line in lines:
+        bag, zipped = line.split(": bag ", 1)[1].split(", zip ")
+        assert Path(bag).is_dir() and (Path(bag) / "bagit.txt").is_file()
+        assert Path(zipped).is_file() and zipped == f"{bag}.zip"
+    assert built.stdout.splitlines()[-1] == "2 built, 1 failed"

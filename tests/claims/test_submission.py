@@ -115,6 +115,41 @@ def test_the_portals_own_rejection_is_recorded_with_its_message(
     assert shown["events"][-1]["detail"]["messages"]
 
 
+def test_a_claim_refused_by_the_portal_is_filed_again_as_a_new_claim(
+        cli, workspace, server, monkeypatch) -> None:
+    """The README's path after REJECTED_BY_PORTAL: the claim is closed (correct, build and
+    submit refuse it); once what the portal said is fixed, a new claim for the same invoice
+    is made, built and submitted."""
+    from tests.claims.helpers import TODAY
+    from tests.claims.portal_helpers import DOC_TYPES
+
+    supplier = ready_claims(workspace, server, monkeypatch, n=1, portal_currency="EUR")
+    code, out = run_json(cli, "claim", "submit", "1")
+    assert code == 1 and out["claims"][0]["status"] == "REJECTED_BY_PORTAL", out
+    inputs, invoice = workspace.root / "inputs", f"{supplier.contract_number}-INV-001"
+    docs = {"invoice": inputs / f"{invoice}.pdf", "completion-certificate":
+            inputs / f"{invoice}-cc.pdf", "tax-certificate": inputs / "tax.pdf",
+            "registration-certificate": inputs / "registration.pdf"}
+    for refused in (["claim", "correct", "1", "--doc", f"invoice={docs['invoice']}"],
+                    ["claim", "build", "1"], ["claim", "submit", "1"]):
+        result = cli(*refused)
+        assert result.exit_code == 1 and "REJECTED_BY_PORTAL" in result.output, refused
+    assert cli("claim", "withdraw", "1", "--reason", "refused by the portal").exit_code == 0
+    # the agency's back office fixes its side: the contract is paid in SAR after all
+    server.backoffice.add_contract(supplier.contract_number, supplier.username,
+                                   currency="SAR", document_types=list(DOC_TYPES))
+    made = cli("claim", "new", invoice, "--contract", supplier.contract_number,
+               "--milestone", "M1", *[a for t, f in docs.items() for a in ("--doc", f"{t}={f}")],
+               "--json")
+    assert made.exit_code == 0, made.output
+    new_id = str(json.loads(made.stdout)["id"])
+    assert cli("claim", "build", new_id, "--as-of", str(TODAY)).exit_code == 0
+    code, out = run_json(cli, "claim", "submit", new_id)
+    assert code == 0 and out["claims"][0]["status"] == "SUBMITTED", out
+    [filed] = portal_claims(server, supplier.contract_number)
+    assert filed["reference"] == out["claims"][0]["reference"]
+
+
 def test_status_sync_records_changes_once_and_sets_the_expected_payment_date(
         cli, workspace, server, monkeypatch) -> None:
     ready_claims(workspace, server, monkeypatch, n=2)

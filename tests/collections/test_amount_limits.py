@@ -95,6 +95,36 @@ def test_invoice_add_takes_the_limit_and_refuses_above(cli: Any, ws: Workspace, 
 
 
 @pytest.mark.parametrize("currency", sorted(LIMITS))
+def test_invoice_lines_are_checked_against_their_own_currency(cli: Any, ws: Workspace,
+                                                              tmp_path: Path,
+                                                              currency: str) -> None:
+    """A line's net and VAT pass the same door as the invoice's: its currency's limit and
+    minor unit (before, only the largest limit of any currency, JPY's 9,999,999,999,999, and
+    no minor unit: a SAR line of 100,000,000,000.00 or a JPY line of 0.5 was kept)."""
+    limit, over, shown = LIMITS[currency]
+    finer = {"JPY": "0.5", "SAR": "0.005", "KWD": "0.0005"}[currency]
+
+    def invoice(number: str, line_net: str, line_vat: str = "0") -> Path:
+        path = tmp_path / f"{number}.json"
+        path.write_text(json.dumps([{
+            "number": number, "issue_date": "2026-02-01", "currency": currency,
+            "customer": "Acme Corp", "net": "1", "vat": "0", "total": "1",
+            "lines": [{"description": "Works", "quantity": "1", "unit_price": "1",
+                       "net": line_net, "vat": line_vat}]}]))
+        return path
+
+    assert cli("invoice", "add", str(invoice("I-AT", limit))).exit_code == 0
+    path = invoice("I-OVER", over)
+    _refused(cli("invoice", "add", str(path)), str(path), f"lines/0/net: {over} exceeds the "
+             f"largest amount accepted in {currency}, {shown}", lines=2)
+    path = invoice("I-FINE", "1", line_vat=finer)
+    _refused(cli("invoice", "add", str(path)), str(path), f"lines/0/vat: {finer} has a "
+             f"fraction below the minor unit of {currency}", lines=2)
+    with ws.store.session() as s:
+        assert list(s.scalars(select(InvoiceRow.number))) == ["I-AT"]
+
+
+@pytest.mark.parametrize("currency", sorted(LIMITS))
 def test_statement_import_takes_the_limit_and_refuses_above(cli: Any, ws: Workspace,
                                                             tmp_path: Path, currency: str) -> None:
     limit, over, shown = LIMITS[currency]

@@ -121,6 +121,28 @@ def test_notes_callbacks_and_the_account(cli: Any, book: Workspace) -> None:
     assert unknown.exit_code == 1 and "unknown customer 'Nobody'" in unknown.stderr
 
 
+def test_a_bad_value_names_the_option_as_typed(cli: Any, book: Workspace) -> None:
+    """``--kind X`` refused names ``--kind`` (not the library's ``kind``): the user finds the
+    option to fix; the same for every vocabulary option of notes, promises and disputes."""
+    cases = [(["note", "add", "Acme", "x", "--kind", "phone"], "--kind: unknown interaction kind"),
+             (["note", "add", "Acme", "x", "--outcome", "answered"], "--outcome: unknown outcome"),
+             (["note", "add", "Acme", "x", "--direction", "sideways"],
+              "--direction: unknown direction"),
+             (["note", "add", "Acme", "x", "--contact", "Nobody"], "--contact: unknown contact"),
+             (["note", "add", "Acme", "x", "--next-action", "call"], "--next-action: give"),
+             (["promise", "add", "Acme", "--amount", "10.00", "--currency", "USD", "--date",
+               "2099-01-01", "--by", "A", "--channel", "fax"], "--channel: unknown channel"),
+             (["dispute", "open", "--invoice", "A-1", "--reason", "price", "--team",
+               "Operations"], "--reason: unknown dispute reason"),
+             (["dispute", "open", "--invoice", "A-1", "--reason", "pricing", "--team", "Ops"],
+              "--team: unknown team")]
+    for args, message in cases:
+        result = cli(*args)
+        assert result.exit_code == 1 and "Traceback" not in result.output, args
+        lines = result.stderr.strip().splitlines()  # one line, naming the option first
+        assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), (args, lines)
+
+
 def test_contacts_through_the_cli(cli: Any, book: Workspace) -> None:
     ja = cli("contact", "add", "Acme", "--name", "K. Sato", "--language", "ja")
     assert ja.exit_code == 1 and "unknown language 'ja'; known: ar, en" in ja.stderr

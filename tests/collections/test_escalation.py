@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -78,27 +79,44 @@ def test_proposer_and_approver_differ_and_every_step_is_evidence(
     assert entries[log[1]["evidence"]].metadata["proposed_by"] == "maria"
 
 
+def test_an_invoice_not_yet_overdue_is_not_proposed(cli: Any, book: Workspace,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-2 falls due on 2026-07-31: as of 2026-06-30 (and on its due date itself) it is not
+    overdue, so neither legal action nor a write-off can be proposed; a day later it can."""
+    ws = book
+    act_as(ws, monkeypatch, "maria")
+    for day in (AS_OF, D(2026, 7, 31)):
+        with pytest.raises(InputError) as err:
+            escalation.propose(ws, "R-2", action="legal", reason="preemptive", as_of=day)
+        assert str(err.value) == (f"invoice R-2 is not overdue on {day}: it falls due on "
+                                  "2026-07-31; only an overdue invoice is escalated "
+                                  "[rule: overdue]")
+    result = cli("escalation", "propose", "R-2", "--action", "write-off", "--reason", "x",
+                 "--as-of", str(AS_OF))
+    assert result.exit_code == 1 and result.stderr.strip().splitlines() == [
+        "error: invoice R-2 is not overdue on 2026-06-30: it falls due on 2026-07-31; only an "
+        "overdue invoice is escalated [rule: overdue]"]
+    assert escalation.decision_log(ws, invoice="R-2") == []
+    escalation.propose(ws, "R-2", action="legal", reason="a day late", as_of=D(2026, 8, 1))
+
+
 def test_candidacy_is_checked_at_approval_and_an_override_is_marked(
         book: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     ws = book
     act_as(ws, monkeypatch, "maria")
     escalation.propose(ws, "R-1", action="write-off", reason="they will never pay",
                        as_of=AS_OF)
-    escalation.propose(ws, "R-2", action="legal", reason="preemptive", as_of=AS_OF)
     act_as(ws, monkeypatch, "cfo")
     with pytest.raises(ConflictError, match=r"R-1 is no write-off candidate: the rules propose "
                                             r"nothing for it on 2026-06-30 \(100 days overdue, "
                                             r"open USD 60000.00"):
         escalation.approve(ws, "R-1", as_of=AS_OF)
-    with pytest.raises(ConflictError, match="R-2 is no legal candidate"):
-        escalation.approve(ws, "R-2", as_of=AS_OF)  # not even due
     done = escalation.approve(ws, "R-1", as_of=AS_OF,
                               override_reason="insolvency filed, claim lodged with the trustee")
     assert done["override"] is True and done["override_reason"].startswith("insolvency")
     [approved_line] = [e for e in escalation.decision_log(ws, invoice="R-1")
                        if e["event"] == "approved"]
     assert approved_line["override"] is True
-    escalation.reject(ws, "R-2", reason="not due yet")
     with pytest.raises(ConflictError, match="no open proposal"):
         escalation.approve(ws, "R-2", as_of=AS_OF)
 

@@ -7,6 +7,10 @@ resubmission on the later of today and the command's as-of day, so every command
 Worked by hand: issued Jan 10 2026 (accepted Jan 17), returned Feb 3, 30 payment days; as of
 Mon Jun 3 2030 (after today) the earliest due date is Jun 3 + 30 = Wed Jul 3 2030 (a business
 day): not overdue, no interest, no reminder. Before, it fell due 30 days after today.
+
+With ``--as-of`` the machine's clock plays no part: as of a day *before* today the stopped
+clock counts from that day, not from today (it used the later of the two, so a report for a
+past day changed with the day it was run on).
 """
 
 from __future__ import annotations
@@ -58,3 +62,25 @@ def test_a_returned_claim_is_not_overdue_as_of_a_day_after_today(cli: Any, ws: W
     now = datetime.now(UTC).date()
     assert now + timedelta(days=30) <= due <= now + timedelta(days=34)
     assert today["interest"] == "0.00"
+
+
+def test_a_returned_claim_as_of_a_past_day_counts_from_that_day_not_today(
+        cli: Any, ws: Workspace, smtp_server: Any) -> None:
+    """Returned Feb 3 2026; as of Fri Apr 17 2026 (before today) a resubmission that day is
+    due Apr 17 + 30 = Sun May 17 → Mon May 18 2026 (the federal calendar), whatever today is.
+    Before, the later of today and Apr 17 was used: 30 days after the day the test ran."""
+    assert datetime.now(UTC).date() > D(2026, 4, 17)  # the as-of day is before today
+    write_config(ws, None, agencies=AGENCY)
+    claim = submitted_claim(ws, "MW-1", "Ministry of Works", issued=D(2026, 1, 10),
+                            submitted=D(2026, 1, 12), total="10000.00")
+    customer(ws, "Ministry of Works", "ap@mow.test")
+    ws.store.record_event(claim, "status.changed", status=ClaimStatus.RETURNED)
+    with ws.store.engine.begin() as conn:
+        conn.execute(text("UPDATE claim_events SET at = :t WHERE claim_id = :c AND "
+                          "status = 'RETURNED'"), {"t": at(D(2026, 2, 3)), "c": claim})
+    [item] = _json(cli("followup", "receivables", "--as-of", "2026-04-17", "--json"))
+    assert item["due_date"] == "2026-05-18" and item["interest"] == "0.00"
+    assert item["days_overdue"] <= 0
+    [again] = _json(cli("followup", "receivables", "--as-of", "2026-05-20", "--json"))
+    # May 20 + 30 = Fri Jun 19, Juneteenth (a federal holiday) → Mon Jun 22
+    assert again["due_date"] == "2026-06-22"

@@ -17,9 +17,10 @@ from tests.payments.statements import Tx, camt053
 NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 
 
-def _entry(amount: str, status: str | None = "<Cd>BOOK</Cd>", indicator: str = "CRDT") -> str:
+def _entry(amount: str, status: str | None = "<Cd>BOOK</Cd>", indicator: str = "CRDT",
+           currency: str = "SAR") -> str:
     sts = "" if status is None else f"<Sts>{status}</Sts>"
-    return (f'<Ntry><Amt Ccy="SAR">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>{sts}'
+    return (f'<Ntry><Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>{sts}'
             "<BookgDt><Dt>2026-11-20</Dt></BookgDt><ValDt><Dt>2026-11-20</Dt></ValDt>"
             "<NtryDtls><TxDtls><RmtInf><Ustrd>INV-1</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>")
 
@@ -59,9 +60,23 @@ def test_not_booked_entries_are_counted_per_statement_and_status(tmp_path: Path)
     assert [(n["statement"], n["id"], n["status"], n["entries"]) for n in st.not_booked] == [
         ("Stmt[1]", "S1", "PDNG", 3), ("Stmt[2]", "S2", "FUTR", 1),
         ("Stmt[2]", "S2", "HELD", 1), ("Stmt[2]", "S2", "INFO", 1)]
+    # totalled per currency as booked ones are: S1's pending 7.00 + 8.00 in, 9.00 out
+    assert [(n["status"], n["credits"], n["debits"]) for n in st.not_booked] == [
+        ("PDNG", {"SAR": "15.00"}, {"SAR": "9.00"}), ("FUTR", {"SAR": "6.00"}, {}),
+        ("HELD", {"SAR": "4.00"}, {}), ("INFO", {"SAR": "5.00"}, {})]
     reasons = {n["status"]: n["reason"] for n in st.not_booked}
     assert reasons["PDNG"].startswith("pending") and "information only" in reasons["INFO"]
     assert "HELD" in reasons["HELD"] and "BOOK" in reasons["HELD"]
+
+
+def test_pending_entries_are_totalled_per_currency(tmp_path: Path) -> None:
+    path = _camt(tmp_path, _stmt("S1", _entry("100.00"), _entry("7.00", PENDING),
+                                 _entry("3.50", PENDING, currency="USD"),
+                                 _entry("2.25", PENDING, currency="USD"),
+                                 _entry("1.000", PENDING, indicator="DBIT", currency="KWD")))
+    [pending] = parse_statement(path).materialize().not_booked
+    assert (pending["entries"], pending["credits"], pending["debits"]) == (
+        4, {"SAR": "7.00", "USD": "5.75"}, {"KWD": "1.000"})
 
 
 def test_the_002_status_form_is_read_too(tmp_path: Path) -> None:
@@ -96,13 +111,15 @@ def test_the_import_reports_what_it_left_out(pay_cli, tmp_path: Path) -> None:
     result = pay_cli("payments", "import", str(path), "--dry-run")
     assert result.exit_code == 0, result.output
     assert "2 credit line(s), 2 new" in result.output
-    assert ("not imported: 3 PDNG entries of Stmt[1] (S1) (pending: not booked yet)"
-            in result.output)
+    assert ("not imported: 3 PDNG entries of Stmt[1] (S1) (pending: not booked yet): "
+            "credits SAR 15.00; debits SAR 9.00" in result.output)
     assert "not imported: 1 INFO entry of Stmt[2] (S2) (information only" in result.output
     data = json.loads(pay_cli("payments", "import", str(path), "--json").stdout)
     assert (data["lines"], data["added"]) == (2, 2)
     assert [(n["statement"], n["status"], n["entries"]) for n in data["not_booked"]] == [
         ("Stmt[1]", "PDNG", 3), ("Stmt[2]", "FUTR", 1), ("Stmt[2]", "HELD", 1),
         ("Stmt[2]", "INFO", 1)]
+    assert (data["not_booked"][0]["credits"], data["not_booked"][0]["debits"]) == (
+        {"SAR": "15.00"}, {"SAR": "9.00"})
     again = json.loads(pay_cli("payments", "import", str(path), "--json").stdout)
     assert again["duplicate"] and again["not_booked"] == data["not_booked"]

@@ -181,6 +181,30 @@ def test_skip_rows_gives_the_header_row(ws, tmp_path) -> None:
     assert out["rows"][0]["row"] == 4
 
 
+def test_skip_rows_past_the_last_row_says_so_not_that_the_file_is_empty(ws, tmp_path) -> None:
+    """--skip-rows 1000000 on a file of 4 rows: the file is not empty; the skip passed it."""
+    path = write(tmp_path, "t.csv", "Report\nDate,Num\n" + QB)
+    rows = len(("Report\nDate,Num\n" + QB).splitlines())
+    for skip in (rows, 10**6):
+        with pytest.raises(InputError) as err:
+            import_tabular(ws, path, "quickbooks", skip_rows=skip)
+        assert str(err.value) == (f"{path}: --skip-rows: has {rows} row(s); skipping {skip} "
+                                  "(--skip-rows or the mapping's skip_rows) skips them all, "
+                                  "leaving no header row [rule: skip-rows]")
+    with pytest.raises(InputError, match=f"has {rows} row"):
+        preview_tabular(ws, path, "quickbooks", rows=1, skip_rows=10**6)
+    with pytest.raises(InputError, match="is empty"):  # an empty file is still empty
+        import_tabular(ws, write(tmp_path, "e.csv", ""), "quickbooks", skip_rows=3)
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["Title"])
+    book.active.append(["Transaction Number", "Amount"])
+    book.save(tmp_path / "short.xlsx")
+    with pytest.raises(InputError, match=r"short.xlsx: --skip-rows: has 2 row\(s\); skipping 9"):
+        import_tabular(ws, tmp_path / "short.xlsx", "oracle", skip_rows=9)
+
+
 def test_oracle_without_the_optional_contract_number_column(ws, tmp_path) -> None:
     import openpyxl
 
