@@ -22,6 +22,11 @@ paused (SIGSTOP, a frozen VM) for longer than the lease exactly there, or a clic
 in flight longer than the settle time, can still meet a taken-over claim; ``settle_seconds``
 covers the second, nothing here covers the first (docs/deployment.md).
 
+Once filed, the claim's last write (``submission.finished`` evidence, SUBMITTED, the lease given
+back) runs in the worker's background writer (:mod:`claims.lifecycle.writer`) while the next
+claim's files go to the portal; the next intent waits for it, and the claim's outcome is
+reported only once it is written. A kill before it leaves the claim SUBMITTING: reconciled.
+
 A rejected password is never retried (real portals lock the account): the run stops.
 Every step is recorded as a claim event and, with its screenshots and receipt, as evidence.
 """
