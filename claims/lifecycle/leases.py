@@ -20,6 +20,7 @@ A lease cannot lapse under a live worker, and a worker that lost one cannot act 
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
@@ -30,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, or_, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from claims.core.models import Claim
@@ -79,8 +80,29 @@ def _database() -> Iterator[None]:
         raise StoreError(f"database error while handling a lease: {err}") from err
 
 
-def _free(now: datetime):  # noqa: ANN202 - an SQL expression
-    return or_(ClaimRow.lease_owner.is_(None), ClaimRow.lease_expires_at < now)
+@functools.lru_cache(maxsize=16)
+def _next_free(only: bool, exclude: bool, for_update: bool) -> Select[tuple[int]]:
+    """:func:`take_lease`'s query, built once per shape (it runs once per claim submitted):
+    the lowest id in ``statuses`` whose lease is free at ``now`` (and in ``only``, not in
+    ``exclude``), all bound at execution."""
+    free = or_(ClaimRow.lease_owner.is_(None),
+               ClaimRow.lease_expires_at < bindparam("now", type_=ClaimRow.lease_expires_at.type))
+    query = (select(ClaimRow.id).where(ClaimRow.status.in_(bindparam("statuses", expanding=True)),
+                                       free).order_by(ClaimRow.id).limit(1))
+    if only:
+        query = query.where(ClaimRow.id.in_(bindparam("only", expanding=True)))
+    if exclude:
+        query = query.where(ClaimRow.id.not_in(bindparam("exclude", expanding=True)))
+    return query.with_for_update(skip_locked=True) if for_update else query
+
+
+_TAKE = (update(ClaimRow).where(ClaimRow.id == bindparam("claim_id"))
+         .values(lease_owner=bindparam("owner"),
+                 lease_expires_at=bindparam("until", type_=ClaimRow.lease_expires_at.type),
+                 lease_version=ClaimRow.lease_version + 1))
+_TAKE_RETURNING = _TAKE.returning(ClaimRow.lease_version, ClaimRow.attempts)
+_LEASE_ROW = select(ClaimRow.lease_version, ClaimRow.attempts).where(
+    ClaimRow.id == bindparam("claim_id"))
 
 
 def take_lease(engine: Engine, owner: str, statuses: Iterable[str], *,
@@ -91,20 +113,20 @@ def take_lease(engine: Engine, owner: str, statuses: Iterable[str], *,
     transaction, so a worker needs no second one to read it)."""
     started = time.monotonic()
     now = utcnow()
-    query = (select(ClaimRow.id).where(ClaimRow.status.in_(list(statuses)), _free(now))
-             .order_by(ClaimRow.id).limit(1))
+    params: dict[str, object] = {"statuses": list(statuses), "now": now}
     if only is not None:
-        query = query.where(ClaimRow.id.in_(list(only)))
+        params["only"] = list(only)
     excluded = list(exclude)
     if excluded:
-        query = query.where(ClaimRow.id.not_in(excluded))
+        params["exclude"] = excluded
+    sqlite = engine.dialect.name == "sqlite"
+    query = _next_free(only is not None, bool(excluded), not sqlite)
     with _database(), engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
+        if sqlite:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.begin()
-            query = query.with_for_update(skip_locked=True)
-        claim_id = conn.execute(query).scalar()
+        claim_id = conn.execute(query, params).scalar()
         version = attempts = claim = None
         if claim_id is not None:
             version, attempts = _lease_row(conn, claim_id, owner, now + ttl)
@@ -120,16 +142,12 @@ def _lease_row(conn: Connection, claim_id: int, owner: str, until: datetime) -> 
     """Take ``claim_id``'s lease (in the caller's transaction); returns the new fencing token and
     the claim's attempts: one ``UPDATE … RETURNING`` where the database has it (SQLite 3.35+,
     PostgreSQL), else the update and a select."""
-    taken = (update(ClaimRow).where(ClaimRow.id == claim_id)
-             .values(lease_owner=owner, lease_expires_at=until,
-                     lease_version=ClaimRow.lease_version + 1))
+    params = {"claim_id": claim_id, "owner": owner, "until": until}
     if conn.dialect.update_returning:
-        version, attempts = conn.execute(
-            taken.returning(ClaimRow.lease_version, ClaimRow.attempts)).one()
+        version, attempts = conn.execute(_TAKE_RETURNING, params).one()
     else:
-        conn.execute(taken)
-        version, attempts = conn.execute(select(ClaimRow.lease_version, ClaimRow.attempts)
-                                         .where(ClaimRow.id == claim_id)).one()
+        conn.execute(_TAKE, params)
+        version, attempts = conn.execute(_LEASE_ROW, {"claim_id": claim_id}).one()
     return int(version), int(attempts or 0)
 
 

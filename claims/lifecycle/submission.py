@@ -22,6 +22,11 @@ paused (SIGSTOP, a frozen VM) for longer than the lease exactly there, or a clic
 in flight longer than the settle time, can still meet a taken-over claim; ``settle_seconds``
 covers the second, nothing here covers the first (docs/deployment.md).
 
+Once filed, the claim's last write (``submission.finished`` evidence, SUBMITTED, the lease given
+back) runs in the worker's background writer (:mod:`claims.lifecycle.writer`) while the next
+claim's files go to the portal; the next intent waits for it, and the claim's outcome is
+reported only once it is written. A kill before it leaves the claim SUBMITTING: reconciled.
+
 A rejected password is never retried (real portals lock the account): the run stops.
 Every step is recorded as a claim event and, with its screenshots and receipt, as evidence.
 """
@@ -43,9 +48,11 @@ import structlog
 from claims.core.models import Claim, ClaimStatus
 
 from claims.errors import (
-    ClaimsError, ConflictError, EvidenceFailed, InputError, LeaseLost, PortalUnreachable,
+    ConflictError, EvidenceFailed, InputError, LeaseLost,
 )
 from claims.lifecycle.leases import Heartbeat, Lease, holder, release, take_lease, worker_id
+from claims.lifecycle.outcomes import Outcome, SubmitSummary, failure_message
+from claims.lifecycle.writer import Writer
 from portals.base import PackageFile, PortalAdapter, Receipt, SubmissionPackage, check_package
 from portals.errors import (
     AlreadySubmitted, AuthenticationFailed, BrowserNotFound, NotSupported, OutcomeUnknown,
@@ -62,46 +69,6 @@ log = structlog.get_logger("claims.lifecycle.submission")
 
 #: Statuses a submit run picks up: ready ones, and those whose last outcome is not known.
 SUBMITTABLE = (ClaimStatus.READY.value, ClaimStatus.SUBMITTING.value, ClaimStatus.UNKNOWN.value)
-
-
-@dataclass
-class Outcome:
-    claim_id: int
-    status: str
-    reference: str | None = None
-    message: str = ""
-    reconciled: bool = False
-    unreachable: bool = False   # failed because its portal could not be reached (try later)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == ClaimStatus.SUBMITTED.value
-
-
-@dataclass
-class SubmitSummary:
-    outcomes: list[Outcome] = field(default_factory=list)
-    stopped: str | None = None   # why the run stopped early (e.g. credentials refused)
-
-    @property
-    def ok(self) -> bool:
-        return self.stopped is None and all(o.ok for o in self.outcomes)
-
-    @property
-    def exit_code(self) -> int:
-        """0 all submitted; 3 (:class:`PortalUnreachable`'s, as ``status sync``) when the run
-        did nothing because the portal could not be reached for any claim it tried; else 1."""
-        if self.ok:
-            return 0
-        failed = [o for o in self.outcomes if not o.ok]
-        if self.stopped is None and failed and len(failed) == len(self.outcomes) and all(
-                o.unreachable for o in failed):
-            return PortalUnreachable.exit_code
-        return 1
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "stopped": self.stopped, "exit_code": self.exit_code,
-                "claims": [o.__dict__ | {"ok": o.ok} for o in self.outcomes]}
 
 
 AdapterFactory = Callable[["Workspace", str], PortalAdapter]
@@ -151,6 +118,10 @@ class _Job:
     claim: Claim
     lease: Lease | None = None
     beat: Heartbeat | None = None
+    #: takes the claim's last write (``submission.finished``) to run in the background
+    defer: Callable[[Callable[[], None]], None] | None = None
+    #: waits for the writes deferred before (called before the intent)
+    settle: Callable[[], None] | None = None
 
     @property
     def id(self) -> int:
@@ -172,20 +143,23 @@ class _Job:
 
 def submit_one(ws: Workspace, adapter: PortalAdapter, claim_id: int, *,
                lease: Lease | None = None, beat: Heartbeat | None = None,
-               claim: Claim | None = None) -> Outcome:
+               claim: Claim | None = None, writer: Writer | None = None,
+               defer: Callable[[Callable[[], None]], None] | None = None) -> Outcome:
     """Submit (or reconcile) one leased claim. Raises AuthenticationFailed to stop a run.
 
     With ``lease`` the SUBMITTING intent is fenced on it, and ``beat`` (its heartbeat) is
     checked between steps: a lost lease ends the work on the claim (LeaseLost) before any click.
     ``claim``: the claim as read after the lease was taken (read here when not given), so one
-    job reads it once; every write that matters is still fenced on the lease.
+    job reads it once; every write that matters is still fenced on the lease. ``defer``: takes
+    the claim's last write once filed, instead of running it here (see
+    :mod:`claims.lifecycle.writer`); the intent first waits for ``writer``'s earlier writes.
     """
     if claim is None or claim.id != claim_id:
         claim = ws.store.get_claim(claim_id)
     if claim.status.value in (ClaimStatus.SUBMITTING.value, ClaimStatus.UNKNOWN.value) and \
             not claim.events:  # read without its history (get_claim_brief): reconciling needs it
         claim = ws.store.get_claim(claim_id)
-    job = _Job(ws, adapter, claim, lease, beat)
+    job = _Job(ws, adapter, claim, lease, beat, defer, writer.settle if writer else None)
     if job.claim.status.value in (ClaimStatus.SUBMITTING.value, ClaimStatus.UNKNOWN.value):
         settled = _reconcile(job)
         if settled is not None:
@@ -257,6 +231,8 @@ class _Intent:
 
     def __call__(self) -> None:
         job = self.job
+        if job.settle is not None:   # the worker's last claim's write, done before this one's
+            job.settle()
         job.check()
         began = time.monotonic()
         fence = job.lease.fence() if job.lease is not None else None
@@ -311,7 +287,10 @@ def _file(job: _Job, package: SubmissionPackage) -> Outcome:
     files = _screens(evidence)
     if receipt.receipt_pdf:
         files["receipt.pdf"] = Path(receipt.receipt_pdf)
-    _finished(job, receipt, files)
+    if job.defer is not None:
+        job.defer(lambda: _finished(job, receipt, files))
+    else:
+        _finished(job, receipt, files)
     return Outcome(job.id, ClaimStatus.SUBMITTED.value, receipt.reference,
                    receipt.portal_message)
 
@@ -434,16 +413,19 @@ def _adapter_for(run: _Run, adapters: dict[str, PortalAdapter], claim: Claim) ->
     return adapters[portal]
 
 
-def _work_on(run: _Run, adapters: dict[str, PortalAdapter], lease: Lease,
-             beat: Heartbeat) -> Outcome:
-    """Submit one leased claim under the worker's heartbeat; always give the lease back."""
+def _work_on(run: _Run, adapters: dict[str, PortalAdapter], lease: Lease, beat: Heartbeat,
+             writer: Writer) -> tuple[Outcome, Callable[[], None] | None]:
+    """Submit one leased claim under the worker's heartbeat; give the lease back, unless the
+    claim was filed: then its last write (which gives it back) is returned, to run later."""
     claim_id, store = lease.claim_id, run.ws.store
+    later: list[Callable[[], None]] = []
     beat.watch(lease)
     try:
         # read once, in the lease's own transaction, without documents and history
         claim = lease.claim or store.get_claim_brief(claim_id)
-        return submit_one(run.ws, _adapter_for(run, adapters, claim), claim_id,
-                          lease=lease, beat=beat, claim=claim)
+        return submit_one(run.ws, _adapter_for(run, adapters, claim), claim_id, lease=lease,
+                          beat=beat, claim=claim, writer=writer,
+                          defer=later.append), (later[0] if later else None)
     except AuthenticationFailed:
         raise
     except LeaseLost as err:
@@ -451,53 +433,84 @@ def _work_on(run: _Run, adapters: dict[str, PortalAdapter], lease: Lease,
         # intent's own check), wherever the worker was when it noticed
         now = store.get_claim(claim_id)
         return Outcome(claim_id, now.status.value, now.portal_reference,
-                       f"{err}; nothing was clicked")
+                       f"{err}; nothing was clicked"), None
     except Exception as err:  # noqa: BLE001 - one claim's failure must not stop the batch
-        now = store.get_claim(claim_id)
-        return Outcome(claim_id, now.status.value, now.portal_reference,
-                       message=failure_message(err))
+        return _failed(run, claim_id, err), None
     finally:
         beat.watch(None)
-        if not lease.released:
+        if not lease.released and not later:
             release(store.engine, claim_id, lease.owner)
 
 
-def failure_message(err: Exception) -> str:
-    """What a person reads of one claim's failure: an expected error's own message (a bad
-    setting names its file and field), never its class name; an unexpected one (a bug) keeps
-    its type, the one clue to it."""
-    if isinstance(err, (ClaimsError, PortalError)):
-        return str(err)
-    return f"{type(err).__name__}: {err}"
+def _failed(run: _Run, claim_id: int, err: Exception) -> Outcome:
+    """The outcome of a claim whose work failed: its status now, and what went wrong."""
+    now = run.ws.store.get_claim(claim_id)
+    return Outcome(claim_id, now.status.value, now.portal_reference,
+                   message=failure_message(err))
+
+
+def _finish_task(run: _Run, outcome: Outcome, finish: Callable[[], None],
+                 lease: Lease) -> Callable[[], None]:
+    """The background task of a filed claim: its last write, the lease given back, and then,
+    only then, its outcome reported (with the failure, should the write fail)."""
+    def task() -> None:
+        done = outcome
+        try:
+            finish()
+        except Exception as err:  # noqa: BLE001 - as _work_on: the claim's failure is its outcome
+            try:
+                done = _failed(run, lease.claim_id, err)
+            except Exception:  # noqa: BLE001 - the database is away: say what is known
+                done = Outcome(lease.claim_id, ClaimStatus.SUBMITTED.value, outcome.reference,
+                               message=failure_message(err))
+        finally:
+            if not lease.released:
+                release(run.ws.store.engine, lease.claim_id, lease.owner)
+        run.report(done)
+    return task
 
 
 def _worker(run: _Run) -> None:
-    """Lease claims one at a time until none is left (or the run stops)."""
+    """Lease claims one at a time until none is left (or the run stops). A filed claim's last
+    write runs in the worker's :class:`Writer` once the next lease is taken (so the two never
+    wait on each other's lock), while the next claim's files go to the portal."""
     owner = worker_id()
     adapters: dict[str, PortalAdapter] = {}
+    writer, held = Writer(), None
     # one heartbeat thread renews each of this worker's leases in turn (not a thread per claim)
     try:
         with Heartbeat(run.ws.store.engine, ttl=run.ttl) as beat:
             while run.summary.stopped is None:
                 with run.lock:
                     exclude = set(run.handled)
-                lease = take_lease(run.ws.store.engine, owner, SUBMITTABLE, only=run.ids,
-                                   exclude=exclude, ttl=run.ttl, read=True)
+                try:
+                    lease = take_lease(run.ws.store.engine, owner, SUBMITTABLE, only=run.ids,
+                                       exclude=exclude, ttl=run.ttl, read=True)
+                finally:
+                    if held is not None:
+                        writer.start(held)
+                        held = None
                 if lease is None:
                     return
                 with run.lock:
                     run.handled.add(lease.claim_id)
                 try:
-                    outcome = _work_on(run, adapters, lease, beat)
+                    outcome, finish = _work_on(run, adapters, lease, beat, writer)
                 except AuthenticationFailed as err:
                     run.summary.stopped = f"the portal refused the credentials: {err}"
                     return
+                if finish is not None:
+                    held = _finish_task(run, outcome, finish, lease)
+                    continue
                 run.report(outcome)
                 if not outcome.ok and outcome.status == ClaimStatus.READY.value:
                     # a failure before the final click: leave it READY for the next run,
                     # but do not take it again in this one
                     return
     finally:
+        if held is not None:
+            writer.start(held)
+        writer.close()
         for adapter in adapters.values():
             adapter.close()
 

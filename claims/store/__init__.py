@@ -5,6 +5,7 @@ Every write is one transaction: an import or a claim either lands whole or not a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Connection, Engine, bindparam, case, func, insert, literal, null, select, update,
+    Connection, Engine, Update, bindparam, case, func, insert, null, select, update,
 )
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,6 +110,25 @@ _BRIEF_CLAIM = (select(ClaimRow.__table__, ContractRow.number.label("contract_nu
                 .join(InvoiceRow, InvoiceRow.id == ClaimRow.invoice_id)
                 .where(ClaimRow.id == bindparam("claim_id")))
 _INSERT_EVENT = insert(ClaimEventRow.__table__)
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_update(names: tuple[str, ...], fenced: bool, releasing: bool) -> Update:
+    """:meth:`Store.record_event`'s UPDATE of the claim row setting ``names``, built once per
+    shape: ``v_<name>`` bind the values, ``w_id`` (and, fenced, ``w_owner``, ``w_version``,
+    ``v_lease_expires_at``; releasing, ``w_release``) the rest at execution."""
+    c = ClaimRow.__table__.c
+    values: dict[str, Any] = {n: bindparam(f"v_{n}", type_=c[n].type) for n in names}
+    where = [c.id == bindparam("w_id")]
+    if fenced:
+        where += [c.lease_owner == bindparam("w_owner"), c.lease_version == bindparam("w_version")]
+        values["lease_expires_at"] = bindparam("v_lease_expires_at", type_=c.lease_expires_at.type)
+    if releasing:
+        held = c.lease_owner == bindparam("w_release")
+        kept = values["lease_expires_at"] if fenced else c.lease_expires_at
+        values["lease_owner"] = case((held, null()), else_=c.lease_owner)
+        values["lease_expires_at"] = case((held, null()), else_=kept)
+    return update(ClaimRow.__table__).where(*where).values(values)
 
 
 def brief_claim(conn: Connection, claim_id: int) -> Claim | None:
@@ -490,19 +510,15 @@ class Store:
         values: dict[str, Any] = {**columns, "updated_at": now}
         if status is not None:
             values["status"] = status.value
-        where = [claims.id == claim_id]
+        params = {f"v_{k}": v for k, v in values.items()} | {"w_id": claim_id}
         if fence is not None:
-            where += [claims.lease_owner == fence.owner, claims.lease_version == fence.version]
-            values["lease_expires_at"] = fence.until
+            params |= {"w_owner": fence.owner, "w_version": fence.version,
+                       "v_lease_expires_at": fence.until}
         if release is not None:
-            held = claims.lease_owner == release
-            kept = (literal(fence.until, claims.lease_expires_at.type) if fence is not None
-                    else claims.lease_expires_at)
-            values["lease_owner"] = case((held, null()), else_=claims.lease_owner)
-            values["lease_expires_at"] = case((held, null()), else_=kept)
+            params["w_release"] = release
+        statement = _claim_update(tuple(sorted(values)), fence is not None, release is not None)
         with store_errors(), nullcontext(conn) if conn is not None else self.write() as conn:
-            if conn.execute(update(ClaimRow.__table__).where(*where)
-                            .values(values)).rowcount != 1:
+            if conn.execute(statement, params).rowcount != 1:
                 if fence is not None and conn.execute(
                         select(claims.id).where(claims.id == claim_id)).first() is not None:
                     raise LeaseLost(claim_id, fence.owner, f"lease version {fence.version}")
