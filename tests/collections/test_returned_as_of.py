@@ -35,9 +35,8 @@ def _json(result: Any) -> Any:
     return json.loads(result.stdout)
 
 
-def test_a_returned_claim_is_not_overdue_as_of_a_day_after_today(cli: Any, ws: Workspace,
-                                                                 smtp_server: Any) -> None:
-    assert datetime.now(UTC).date() < D(2030, 5, 1)  # the as-of day is after today
+def _returned_on_feb_3(ws: Workspace) -> None:
+    """MW-1 (USD 10,000 to the Ministry of Works) submitted Jan 12 2026, returned Feb 3."""
     write_config(ws, None, agencies=AGENCY)
     claim = submitted_claim(ws, "MW-1", "Ministry of Works", issued=D(2026, 1, 10),
                             submitted=D(2026, 1, 12), total="10000.00")
@@ -46,6 +45,12 @@ def test_a_returned_claim_is_not_overdue_as_of_a_day_after_today(cli: Any, ws: W
     with ws.store.engine.begin() as conn:
         conn.execute(text("UPDATE claim_events SET at = :t WHERE claim_id = :c AND "
                           "status = 'RETURNED'"), {"t": at(D(2026, 2, 3)), "c": claim})
+
+
+def test_a_returned_claim_is_not_overdue_as_of_a_day_after_today(cli: Any, ws: Workspace,
+                                                                 smtp_server: Any) -> None:
+    assert datetime.now(UTC).date() < D(2030, 5, 1)  # the as-of day is after today
+    _returned_on_feb_3(ws)
     [item] = _json(cli("followup", "receivables", "--as-of", AS_OF, "--json"))
     assert item["due_date"] == "2030-07-03" and item["interest"] == "0.00"
     assert item["days_overdue"] <= 0
@@ -70,14 +75,7 @@ def test_a_returned_claim_as_of_a_past_day_counts_from_that_day_not_today(
     due Apr 17 + 30 = Sun May 17 → Mon May 18 2026 (the federal calendar), whatever today is.
     Before, the later of today and Apr 17 was used: 30 days after the day the test ran."""
     assert datetime.now(UTC).date() > D(2026, 4, 17)  # the as-of day is before today
-    write_config(ws, None, agencies=AGENCY)
-    claim = submitted_claim(ws, "MW-1", "Ministry of Works", issued=D(2026, 1, 10),
-                            submitted=D(2026, 1, 12), total="10000.00")
-    customer(ws, "Ministry of Works", "ap@mow.test")
-    ws.store.record_event(claim, "status.changed", status=ClaimStatus.RETURNED)
-    with ws.store.engine.begin() as conn:
-        conn.execute(text("UPDATE claim_events SET at = :t WHERE claim_id = :c AND "
-                          "status = 'RETURNED'"), {"t": at(D(2026, 2, 3)), "c": claim})
+    _returned_on_feb_3(ws)
     [item] = _json(cli("followup", "receivables", "--as-of", "2026-04-17", "--json"))
     assert item["due_date"] == "2026-05-18" and item["interest"] == "0.00"
     assert item["days_overdue"] <= 0
