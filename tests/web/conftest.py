@@ -39,12 +39,23 @@ def serve():
     return lambda ws: running_web(ws.root)
 
 
+def follow(locator, *, timeout: float | None = None) -> None:
+    """Click what leads to another page and wait until that page has loaded.
+
+    Playwright's ``click`` returns once the click is dispatched, not when the page it leads to
+    has loaded; an assertion straight after it could read the old page. Every click in these
+    tests that leaves the page goes through here.
+    """
+    with locator.page.expect_navigation(timeout=timeout):
+        locator.click(timeout=timeout)
+
+
 def sign_in(page, url: str, name: str, password: str = PASSWORD) -> None:
     """Sign in through the form, as a person does."""
     page.goto(url + "/login")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    follow(page.get_by_role("button", name="Sign in"))
 
 
 def csrf_of(page) -> str:

@@ -14,7 +14,7 @@ from claims import api
 from claims.cli import app
 from tests.benchmarks.bench_collections import seed
 from tests.claims.helpers import TODAY, load_samples, sample_claim
-from tests.web.conftest import PASSWORD, add_people, csrf_of, sign_in
+from tests.web.conftest import PASSWORD, add_people, csrf_of, follow, sign_in
 
 pytestmark = pytest.mark.browser
 AGENCY = "Ministry of Public Works"
@@ -48,7 +48,7 @@ def test_the_worklist_is_shown_a_page_at_a_time_in_the_ranking_order(workspace, 
         assert status.startswith(f"Accounts 1–50 of {len(ranked)} (page 1 of 2)"), status
         first = page.locator("table.worklist tbody tr td:nth-child(2)").all_inner_texts()
         assert page.locator("table.worklist tbody tr td.score").count() == 50
-        page.get_by_role("link", name="Next page").click()
+        follow(page.get_by_role("link", name="Next page"))
         second = page.locator("table.worklist tbody tr td:nth-child(2)").all_inner_texts()
         assert first + second == ranked
         assert page.locator("table.worklist tbody tr td:first-child").first.inner_text() == "51"
@@ -68,7 +68,7 @@ def test_a_dispute_is_resolved_from_the_customer_page(sample_ws, serve, chromium
         page.goto(url + f"/customers/{AGENCY}")
         page.get_by_label(f"Resolution of #{opened['id']}").select_option("credit-note")
         page.get_by_label(f"Note on #{opened['id']}").fill("credit note CN-7 issued")
-        page.get_by_role("button", name=f"Resolve dispute #{opened['id']}").click()
+        follow(page.get_by_role("button", name=f"Resolve dispute #{opened['id']}"))
         assert "resolved: credit-note" in page.get_by_role("status").first.inner_text()
         assert "resolved: credit-note" in page.locator(".disputes").inner_text()
         assert page.get_by_role("button", name=f"Resolve dispute #{opened['id']}").count() == 0
@@ -133,18 +133,18 @@ def test_an_admin_disables_an_account_and_changes_a_password_others_cannot(
 
         admin = chromium.new_context().new_page()
         sign_in(admin, url, "ada")
-        admin.get_by_role("link", name="People").click()
+        follow(admin.get_by_role("link", name="People"))
         assert admin.locator("tr[data-user]").count() == 3
         forged = admin.request.post(url + "/people/olga/disable", form={"csrf_token": "x"})
         assert forged.status == 403 and "security token" in forged.text()
         admin.get_by_label("New password for amira").fill("short")
         admin.get_by_label("New password for amira").evaluate("e => e.removeAttribute('minlength')")
-        admin.get_by_role("button", name="Change password of amira").click()
+        follow(admin.get_by_role("button", name="Change password of amira"))
         assert "at least 10 characters" in admin.get_by_role("alert").inner_text()
         admin.get_by_label("New password for amira").fill(new_password)
-        admin.get_by_role("button", name="Change password of amira").click()
+        follow(admin.get_by_role("button", name="Change password of amira"))
         assert "password of amira changed" in admin.get_by_role("status").first.inner_text()
-        admin.get_by_role("button", name="Disable olga").click()
+        follow(admin.get_by_role("button", name="Disable olga"))
         assert "account olga disabled" in admin.get_by_role("status").first.inner_text()
         assert admin.locator("tr[data-user]").count() == 2
         assert admin.get_by_role("button", name="Disable ada").count() == 0  # not oneself

@@ -11,7 +11,7 @@ import pytest
 
 from claims import api
 from tests.claims.helpers import TODAY, load_samples
-from tests.web.conftest import add_people, sign_in
+from tests.web.conftest import add_people, follow, sign_in
 
 pytestmark = pytest.mark.browser
 AGENCY = "Ministry of Public Works"
@@ -38,7 +38,7 @@ def fill_note(page, **fields: str) -> None:
     for name, label in boxes.items():
         if name in fields:
             page.get_by_label(label, exact=name not in ("at",)).fill(fields[name])
-    page.get_by_role("button", name="Add note").click()
+    follow(page.get_by_role("button", name="Add note"))
 
 
 def test_a_structured_note_is_stored_as_typed_and_bad_ones_are_refused(notes_ws, serve,

@@ -9,7 +9,7 @@ import pytest
 
 from claims import api
 from tests.claims.helpers import TODAY, load_samples, sample_claim
-from tests.web.conftest import add_people, csrf_of, sign_in
+from tests.web.conftest import add_people, csrf_of, follow, sign_in
 
 pytestmark = pytest.mark.browser
 AGENCY = "Ministry of Public Works"
@@ -36,7 +36,7 @@ def test_an_auditor_reads_everything_and_can_change_nothing(sample_ws, serve, ch
         draft = page.locator('section[data-status="DRAFT"]')
         assert draft.locator(".count").inner_text() == "2"
         assert draft.locator(".amount").inner_text() == "190,210.00 SAR"  # 113,850 + 76,360
-        page.get_by_role("link", name=re.compile("Claim 1,")).click()
+        follow(page.get_by_role("link", name=re.compile("Claim 1,")))
         assert page.get_by_role("heading", level=1).inner_text().startswith("Claim #1")
         assert page.get_by_role("navigation", name="Actions on this claim").count() == 0
         token = csrf_of(page)
@@ -86,12 +86,12 @@ def test_a_specialist_validates_builds_and_withdraws_with_confirmation(sample_ws
         page = chromium.new_page(viewport={"width": 1280, "height": 800})
         sign_in(page, url, "amira")
         page.goto(url + "/claims/1")
-        page.get_by_role("link", name="Validate").click()
+        follow(page.get_by_role("link", name="Validate"))
         assert page.get_by_role("heading", level=1).inner_text() == "Validate: claim #1"
-        page.get_by_role("button", name="Confirm: validate").click()
+        follow(page.get_by_role("button", name="Confirm: validate"))
         assert "claim 1 validated: 0 error(s)" in page.get_by_role("status").first.inner_text()
-        page.get_by_role("link", name="Build the bundle").click()
-        page.get_by_role("button", name="Confirm: build the bundle").click()
+        follow(page.get_by_role("link", name="Build the bundle"))
+        follow(page.get_by_role("button", name="Confirm: build the bundle"))
         assert page.locator(".status").inner_text() == "READY"
         bundle = page.request.get(url + "/claims/1/bundle")
         assert bundle.status == 200 and bundle.body()[:2] == b"PK"
@@ -99,7 +99,7 @@ def test_a_specialist_validates_builds_and_withdraws_with_confirmation(sample_ws
         page.get_by_role("button", name="Confirm: withdraw").click()  # no reason: refused
         assert page.url.endswith("/claims/2/withdraw")  # the browser's own required check
         page.get_by_label("Reason").fill("  ")
-        page.get_by_role("button", name="Confirm: withdraw").click()
+        follow(page.get_by_role("button", name="Confirm: withdraw"))
         assert "a withdrawal needs a reason" in page.get_by_role("alert").inner_text()
         page.goto(url + "/?age=abc")
         assert "'abc' is not a whole number of days" in page.get_by_role("alert").inner_text()
@@ -118,7 +118,7 @@ def test_notes_render_escaped_and_arabic_right_to_left(sample_ws, serve, chromiu
         page.goto(url + f"/customers/{AGENCY}")
         for text in ("<script>window.pwned=1</script><b>bold</b>", arabic):
             page.get_by_label("Text").fill(text)
-            page.get_by_role("button", name="Add note").click()
+            follow(page.get_by_role("button", name="Add note"))
             assert "added" in page.get_by_role("status").first.inner_text()
         log = page.locator(".notes")
         assert "<script>window.pwned=1</script><b>bold</b>" in log.inner_text()
@@ -129,7 +129,7 @@ def test_notes_render_escaped_and_arabic_right_to_left(sample_ws, serve, chromiu
         page.get_by_label("Currency").fill("SAR")
         page.get_by_label("Date (YYYY-MM-DD)").fill("2026-12-31")
         page.get_by_label("Promised by").fill("A. Saleh")
-        page.get_by_role("button", name="Record promise").click()
+        follow(page.get_by_role("button", name="Record promise"))
         assert "'12x' is not an amount" in page.get_by_role("alert").inner_text()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, "the customer page scrolls sideways on a phone"

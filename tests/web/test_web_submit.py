@@ -11,7 +11,7 @@ import pytest
 from claims import api
 from portals.sandbox.testing import SandboxServer, running_sandbox
 from tests.claims.portal_helpers import portal_claims, ready_claims
-from tests.web.conftest import add_people, sign_in
+from tests.web.conftest import add_people, follow, sign_in
 
 pytestmark = pytest.mark.browser
 SUBMIT_TIMEOUT = 180_000  # ms: a real Chromium files on the portal behind the button
@@ -33,8 +33,8 @@ def test_a_specialists_day_board_claim_submit_worklist_note_payments(workspace, 
         sign_in(page, url, "amira")
         ready = page.locator('section[data-status="READY"]')
         assert ready.locator(".count").inner_text() == "1"
-        ready.get_by_role("link").first.click()
-        page.get_by_role("link", name="Submit to the portal").click()
+        follow(ready.get_by_role("link").first)
+        follow(page.get_by_role("link", name="Submit to the portal"))
         page.get_by_role("button", name="Confirm: submit to the portal").click(
             timeout=SUBMIT_TIMEOUT)
         page.wait_for_url(re.compile(r"/claims/\d+$"), timeout=SUBMIT_TIMEOUT)
@@ -42,19 +42,19 @@ def test_a_specialists_day_board_claim_submit_worklist_note_payments(workspace, 
         assert page.locator(".status").inner_text() == "SUBMITTED"
         assert page.locator(".attempts img").count() >= 1  # the portal's screens, from evidence
         assert "passed" in page.locator("#h-evidence ~ .verify").inner_text()
-        page.get_by_role("link", name="Board").click()
+        follow(page.get_by_role("link", name="Board"))
         assert page.locator('section[data-status="SUBMITTED"] .count').inner_text() == "1"
-        page.get_by_role("link", name="Worklist").click()
+        follow(page.get_by_role("link", name="Worklist"))
         assert page.get_by_role("heading", level=1).inner_text().startswith("Today's worklist")
         agency = api.get_invoice(workspace, api.list_claims(workspace)[0].invoice_number).customer
         page.goto(url + f"/customers/{agency}")
         page.get_by_label("Kind").select_option("call")
         page.get_by_label("Text").fill("Called AP: claim filed, approval expected next week")
-        page.get_by_role("button", name="Add note").click()
+        follow(page.get_by_role("button", name="Add note"))
         assert "Called AP" in page.locator(".notes").inner_text()
-        page.get_by_role("link", name="Payments").click()
+        follow(page.get_by_role("link", name="Payments"))
         assert page.get_by_role("heading", level=1).inner_text().startswith("Payments to review")
-        page.get_by_role("link", name="KPIs").click()
+        follow(page.get_by_role("link", name="KPIs"))
         assert page.locator("#kpi-receivables").inner_text() != ""
     claim = api.list_claims(workspace)[0]
     assert claim.status.value == "SUBMITTED"
@@ -124,10 +124,10 @@ def test_status_sync_from_the_board_then_a_returned_claim_is_corrected_by_upload
         assert "sandbox: 1 on the portal, 1 changed (claim 1 SUBMITTED -> RETURNED)" in said
         assert page.locator('section[data-status="RETURNED"] .count').inner_text() == "1"
         page.goto(url + "/claims/1")
-        page.get_by_role("link", name="Correct the returned claim").click()
+        follow(page.get_by_role("link", name="Correct the returned claim"))
         page.get_by_label("Document to replace").select_option("completion-certificate")
         page.get_by_label("Corrected file").set_input_files(str(signed))
-        page.get_by_role("button", name="Confirm: correct the returned claim").click()
+        follow(page.get_by_role("button", name="Confirm: correct the returned claim"))
         assert "corrected (completion-certificate replaced)" in \
             page.get_by_role("status").first.inner_text()
         assert page.locator(".status").inner_text() == "DRAFT"
