@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -29,6 +30,34 @@ templates = Jinja2Templates(env=jinja2.Environment(
 
 #: The largest request body an action accepts (an upload of corrected documents).
 MAX_BODY = 30 * 1024 * 1024
+
+
+#: The web form's label for each command-line option an API error may name: the API words its
+#: errors for the CLI (``--next-action: give --next-action and --next-action-date together``);
+#: a person at the form reads the field's label instead. Options not listed read as their
+#: words (``--foo-bar`` as ``foo bar``).
+FORM_LABELS = {
+    "--kind": "Kind", "--direction": "Direction", "--outcome": "Outcome",
+    "--contact": "Contact spoken to", "--at": "When it happened", "--next-action": "Next action",
+    "--next-action-date": "Next action date", "--invoice": "Invoice", "--text": "Text",
+    "--channel": "Channel", "--amount": "Amount", "--currency": "Currency", "--date": "Date",
+    "--by": "Promised by", "--reason": "Reason", "--team": "Team", "--due": "Resolve by",
+    "--resolution": "Resolution", "--note": "Note", "--role": "Role",
+}
+_OPTION = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
+
+
+def _label(option: str) -> str:
+    return FORM_LABELS.get(option) or option[2:].replace("-", " ")
+
+
+def in_form_words(message: str) -> str:
+    """An API error as a person at a web form reads it: a leading ``--option:`` becomes the
+    field's label, any other option named in the text its quoted label."""
+    head = _OPTION.match(message)
+    if head and message[head.end():head.end() + 1] == ":":
+        message = _label(head.group(0)) + message[head.end():]
+    return _OPTION.sub(lambda m: f'"{_label(m.group(0))}"', message)
 
 
 def _money(amount: Any) -> str:
@@ -131,9 +160,9 @@ def page(handler: Callable[..., Response]) -> Callable[[Request], Any]:
             ws = api.acting_as(request.app.state.ws, user)
             response = await run_in_threadpool(handler, request, ws)
         except api.NotFound as err:
-            return refuse(request, str(err), 404)
+            return refuse(request, in_form_words(str(err)), 404)
         except (api.ClaimsError, api.PortalError) as err:
-            return refuse(request, str(err), 400)
+            return refuse(request, in_form_words(str(err)), 400)
         # the server's time for the page (reading + rendering), for the signed-in reader and
         # the benchmark: W3C Server Timing, https://www.w3.org/TR/server-timing/
         response.headers["server-timing"] = (
@@ -174,7 +203,7 @@ def action(handler: Callable[..., str] | None = None, *, admin: bool = False) ->
         try:
             target = await run_in_threadpool(handler, request, ws, form)
         except (api.ClaimsError, api.PortalError) as err:
-            flash(request, "error", str(err))
+            flash(request, "error", in_form_words(str(err)))
             target = back
         finally:
             await run_in_threadpool(api.seal_evidence, ws)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from claims import api
+from claims.web.common import in_form_words
 from tests.claims.helpers import TODAY, load_samples
 from tests.web.conftest import add_people, follow, sign_in
 
@@ -59,8 +60,8 @@ def test_a_structured_note_is_stored_as_typed_and_bad_ones_are_refused(notes_ws,
         assert "call outbound with Huda Al-Qahtani (callback requested)" in entry
         assert f"next: call back by {callback}" in entry
         refused = (  # each a one-line error from the same rule as the CLI's
-            ({"text": "x", "next_action": "call back"}, "give --next-action and "
-             "--next-action-date together"),
+            ({"text": "x", "next_action": "call back"}, 'Next action: give "Next action" and '
+             '"Next action date" together'),
             ({"text": "x", "at": tomorrow}, "is in the future"),
             ({"text": "x", "at": "yesterday"}, "'yesterday' is not a date or date-time"),
             ({"text": "x", "contact": "Nobody"}, "Nobody"),
@@ -72,6 +73,7 @@ def test_a_structured_note_is_stored_as_typed_and_bad_ones_are_refused(notes_ws,
             fill_note(page, **fields)
             alert = page.get_by_role("alert").inner_text()
             assert message in alert and "Traceback" not in alert, (fields, alert)
+            assert "--" not in alert, alert  # the form's labels, not the CLI's options
     notes = api.list_notes(notes_ws, AGENCY)
     assert len(notes) == 1, "a refused note was written"
     note = notes[0]
@@ -81,3 +83,19 @@ def test_a_structured_note_is_stored_as_typed_and_bad_ones_are_refused(notes_ws,
     assert (note["next_action"], note["next_action_date"]) == ("call back", callback)
     at = note["at"] if note["at"].tzinfo else note["at"].replace(tzinfo=UTC)
     assert at == yesterday
+
+
+def test_an_api_error_reads_in_the_forms_words_not_the_clis() -> None:
+    """The API words a refusal for the CLI; the web shows the same rule with the form's labels
+    (a leading field unquoted, the others quoted), never a ``--option``."""
+    assert in_form_words("--next-action: give --next-action and --next-action-date together "
+                         "[rule: both]") == \
+        'Next action: give "Next action" and "Next action date" together [rule: both]'
+    assert in_form_words("--at: 2099-01-01 00:00 is in the future") == \
+        "When it happened: 2099-01-01 00:00 is in the future"
+    assert in_form_words("--kind: unknown interaction kind 'phone' (did you mean "
+                         "call?)").startswith("Kind: unknown interaction kind")
+    assert in_form_words("--skip-rows: must be 0 or more") == "skip rows: must be 0 or more"
+    # a double dash that is not an option (inside a word, a file name, a bare "--") stays
+    for text in ("a--b is not an option", "file x--kind.csv: bad", "-- alone", "amount: 12x"):
+        assert in_form_words(text) == text
