@@ -115,6 +115,28 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
         raise ExportError(f"the range starts ({lo:%Y-%m-%d}) after it ends ({hi:%Y-%m-%d})",
                           path=out)
     scope = _scope(claim, lo, hi)
+    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    try:  # before the export's event: a folder it cannot write into leaves the log as it was
+        tmp.mkdir()
+    except OSError as err:
+        raise ExportError(f"cannot write into {out.parent}: {err.strerror or err}",
+                          path=out) from None
+    try:
+        return _fill_export(archive, tmp, out, claim=claim, lo=lo, hi=hi, scope=scope,
+                            actor=actor)
+    except OSError as err:  # e.g. the disk filled up: nothing half-written is left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ExportError(f"could not write the export {out}: {err.strerror or err}",
+                          path=out) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _fill_export(archive: ExportSource, tmp: Path, out: Path, *, claim: str | None,
+                 lo: datetime | None, hi: datetime | None, scope: dict[str, Any],
+                 actor: str) -> Path:
+    """Record the export's event, write the bag into ``tmp``, then rename it to ``out``."""
     key = load_private_key(archive.evidence_dir, archive.key_file)
     # the export's own event closes the export: a checkpoint ending with it is signed with it
     mark = archive.record(EventKind.EVIDENCE_EXPORTED, claim, actor,
@@ -127,33 +149,28 @@ def build_export(archive: ExportSource, out: Path, *, claim: str | None,
     earlier = list({c.tree_size: c for c in sorted(
         archive.checkpoints(), key=lambda c: c.tree_size)
         if c.tree_size < cp.tree_size and c.origin is not None}.values())
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    try:
-        data = tmp / "data"
-        for sub in ("blobs", "keys", "ledger"):
-            (data / sub).mkdir(parents=True)
-        _copy_blobs(archive, entries, data / "blobs")
-        (data / "keys" / "signing.pub").write_bytes(public_pem(key.public_key()))
-        _write_ledger(archive, data / "ledger", cp, entries, earlier)
-        title = verifier_core.export_title(scope)
-        (data / "index.html").write_bytes(render_index(title, entries, cp))
-        (data / "README.txt").write_bytes(README.encode("utf-8"))
-        (tmp / "verify.py").write_bytes(verifier_script())
-        statement = {"type": verifier_core.EXPORT_TYPE, "scope": scope, "tree_size": cp.tree_size,
-                     "root_hash": cp.root_hash.hex(), "key_id": cp.key_id,
-                     "entries": [[e.index, e.leaf_hash.hex()] for e in entries],
-                     "checkpoints": [[c.tree_size, c.root_hash.hex()] for c in earlier],
-                     "files": {rel: hash_file(tmp / rel)[0] for rel in verifier_core.DERIVED}}
-        signature = key.sign(canonical_json(statement))
-        (data / "ledger" / "export.json").write_bytes(
-            canonical_json({**statement, "signature": signature.hex()}) + b"\n")
-        _write_bag_files(tmp, cp, scope)
-        if out.exists():
-            raise ExportExists(out)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    data = tmp / "data"
+    for sub in ("blobs", "keys", "ledger"):
+        (data / sub).mkdir(parents=True)
+    _copy_blobs(archive, entries, data / "blobs")
+    (data / "keys" / "signing.pub").write_bytes(public_pem(key.public_key()))
+    _write_ledger(archive, data / "ledger", cp, entries, earlier)
+    title = verifier_core.export_title(scope)
+    (data / "index.html").write_bytes(render_index(title, entries, cp))
+    (data / "README.txt").write_bytes(README.encode("utf-8"))
+    (tmp / "verify.py").write_bytes(verifier_script())
+    statement = {"type": verifier_core.EXPORT_TYPE, "scope": scope, "tree_size": cp.tree_size,
+                 "root_hash": cp.root_hash.hex(), "key_id": cp.key_id,
+                 "entries": [[e.index, e.leaf_hash.hex()] for e in entries],
+                 "checkpoints": [[c.tree_size, c.root_hash.hex()] for c in earlier],
+                 "files": {rel: hash_file(tmp / rel)[0] for rel in verifier_core.DERIVED}}
+    signature = key.sign(canonical_json(statement))
+    (data / "ledger" / "export.json").write_bytes(
+        canonical_json({**statement, "signature": signature.hex()}) + b"\n")
+    _write_bag_files(tmp, cp, scope)
+    if out.exists():
+        raise ExportExists(out)
+    os.rename(tmp, out)
     return out
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from evidence import (Checkpoint, EvidenceArchive, ExportError, ExportExists, key_id,
                       verify_export)
+from evidence import export as export_module
 from evidence.errors import LogRewritten
 from evidence.canonical import canonical_json
 from evidence.keys import load_private_key, public_pem
@@ -124,6 +125,27 @@ def test_export_never_overwrites_and_leaves_nothing_half_written(bag: Path,
         archive.export(tmp_path / "x", since=date(2026, 5, 2), until=date(2026, 5, 1))
     with pytest.raises(ExportError, match="not a folder"):
         archive.export(tmp_path / "no" / "such" / "dir", claim="CLM-1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_folder_it_cannot_write_is_refused_before_the_export_is_logged(
+        bag: Path, archive: EvidenceArchive, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc takes no new folders (even as root): a clean error, and the log gains no
+    ``evidence.exported`` for an export that never happened. A write failing midway (a full
+    disk) is a clean error too, with no partial folder left behind."""
+    logged = len(archive.entries())
+    with pytest.raises(ExportError, match="cannot write into /proc"):
+        archive.export(Path("/proc/claimwright-export"), claim="CLM-1")
+    assert len(archive.entries()) == logged
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export_module, "_copy_blobs", disk_full)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(ExportError, match="could not write the export .*No space left"):
+        archive.export(tmp_path / "full", claim="CLM-1")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
