@@ -183,6 +183,11 @@ def load_settings(path: Path) -> Settings:
         raise WorkspaceError(f"{path} does not exist") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(str(err), file=str(path), rule="toml-syntax") from err
+    except UnicodeDecodeError as err:  # e.g. a workbook written over it
+        raise InputError(f"is not UTF-8 text (byte {err.start}); settings are TOML text",
+                         file=str(path), rule="toml-syntax") from None
+    except OSError as err:
+        raise WorkspaceError(f"{path} cannot be read: {err.strerror or err}") from None
     applied: dict[str, str] = {}
     for env, keys in _ENV_OVERRIDES.items():
         if env in os.environ:

@@ -17,7 +17,7 @@ from typing import Any
 import tomli_w
 from sqlalchemy import Connection
 
-from claims.errors import EvidenceFailed, WorkspaceError
+from claims.errors import EvidenceFailed, InputError, WorkspaceError
 from evidence import (
     BlobBatch, Entry, EvidenceArchive, EvidenceError, Record, Staged, init_keys,
 )
@@ -100,6 +100,29 @@ class Workspace:
     @property
     def evidence_dir(self) -> Path:
         return self.root / "evidence"
+
+    def own_files(self) -> list[Path]:
+        """What the workspace keeps and no output may replace: its settings, its SQLite
+        database (and that file's journals), the documents, bundles and evidence (with the
+        blobs folder and signing key wherever the settings put them)."""
+        conf = self.settings.evidence
+        own = [self.config_path, self.documents_dir, self.bundles_dir, self.evidence_dir]
+        own += [p for p in (self._in_root(conf.blobs_dir), self._in_root(conf.key_file)) if p]
+        url = parse_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            own.append(Path(str(url.database)).resolve())
+        return own
+
+    def refuse_own_file(self, path: Path, *, field: str = "--out") -> None:
+        """Refuse ``path`` as an output when writing it would replace one of
+        :meth:`own_files` (``--out claims.toml`` once wrote a workbook over the settings)."""
+        target = path.expanduser().resolve()
+        for own in self.own_files():
+            journal = target.parent == own.parent and target.name.startswith(own.name + "-")
+            if target == own or own in target.parents or journal:
+                where = "is" if target == own or journal else "is inside"
+                raise InputError(f"{where} the workspace's own {own.name}; name another file",
+                                 file=str(path), field=field, rule="not-a-workspace-file")
 
     def _in_root(self, path: str) -> Path | None:
         return (self.root / Path(path).expanduser()).resolve() if path else None

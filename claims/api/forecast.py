@@ -81,6 +81,7 @@ def write_forecast(ws: Workspace, fc: Forecast, fmt: str, out: Path) -> Path:
     if fmt not in ("html", "xlsx", "json"):
         raise InputError(f"unknown format {fmt!r}; use {', '.join(FORECAST_FORMATS)}",
                          field="--format", rule="forecast-format")
+    ws.refuse_own_file(out)
     if fmt == "json":
         report = forecast_report(fc)
         report.kpis = fc.to_json(drill_limit=None)  # the full forecast rides along

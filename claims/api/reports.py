@@ -52,6 +52,7 @@ def write_collection_report(ws: Workspace, kind: str, fmt: str, out: Path, *,
     if fmt not in REPORT_FORMATS:
         raise InputError(f"unknown format {fmt!r}; use {', '.join(REPORT_FORMATS)}",
                          field="--format", rule="report-format")
+    ws.refuse_own_file(out)
     settings = ws.settings.reports
     _check_currency(currency)
     ensure_due_dates(ws.store.engine, config_of(ws), as_of)

@@ -64,7 +64,7 @@ WORDS = ["x" * 5000, "Ünïcødé ☃ \u202e", "C-2026-014", "INV-2026-0101", "1
          "bogus", "--json", "-", "../../escape", "a/b", "'; DROP TABLE claims; --"]
 PATH_NAMES = ["folder", "fifo", "missing.pdf", "..", "../..", "empty.pdf", "garbage.pdf",
               "sample.pdf", "contract.yaml", "ünï cödé.pdf", "a/b/../../garbage.pdf",
-              "folder/../../escape"]
+              "folder/../../escape", "/proc/claimwright-unwritable"]
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
                max_size=40)

@@ -82,3 +82,26 @@ def test_an_id_no_database_holds_is_a_usage_error(cli: Any) -> None:
         assert "database's range" not in result.output, args
     largest = cli("claim", "show", "9223372036854775807")
     assert largest.exit_code == 1 and "no claim 9223372036854775807" in largest.output
+
+
+def test_an_output_never_replaces_the_workspaces_own_files(cli: Any) -> None:
+    """``forecast --format xlsx --out claims.toml`` wrote a workbook over the settings, and
+    every later command died on a UnicodeDecodeError. Now the workspace's own files (settings,
+    the SQLite database and its journals, documents, bundles, evidence) are refused as
+    ``--out``, and settings that are not UTF-8 text are one clear error."""
+    init_workspace(cli.root).close()
+    settings = (cli.root / "claims.toml").read_bytes()
+    for args, own in ((["forecast", "--format", "xlsx"], "claims.toml"),
+                      (["forecast", "--format", "json"], "claims.db"),
+                      (["report", "weekly"], "claims.db-wal"),
+                      (["report", "monthly", "--format", "xlsx"], "evidence/keys/signing.key"),
+                      (["report", "weekly", "--format", "json"], "documents/../claims.toml")):
+        result = cli(*args, "--out", str(cli.root / own))
+        _refused(result, "the workspace's own", "not-a-workspace-file", code=1)
+    assert (cli.root / "claims.toml").read_bytes() == settings
+    assert not (cli.root / "claims.db-wal").exists()
+    assert cli("report", "weekly", "--out", str(cli.root / "weekly.html")).exit_code == 0
+    (cli.root / "claims.toml").write_bytes(b"PK\x03\x04\x83\x00 a workbook, not TOML")
+    result = cli("kpi")
+    _refused(result, "claims.toml: is not UTF-8 text", "toml-syntax", code=1)
+    assert len(result.output.strip().splitlines()) == 1
