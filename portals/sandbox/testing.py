@@ -122,7 +122,7 @@ def running_sandbox(
     totp_period: int = 30,
 ) -> Iterator[SandboxServer]:
     """Run ``python -m portals.sandbox serve`` on a free port in ``workdir``; stop it after."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the portal's data: its owner's
     port = free_port()
     token = new_backoffice_token()
     db_path = workdir / "portal.db"
@@ -144,7 +144,7 @@ def running_sandbox(
         str(totp_period),
     ]
     env = dict(os.environ, SANDBOX_BACKOFFICE_TOKEN=token)
-    with open(log_path, "wb") as log:
+    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as log:
         process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -243,10 +243,10 @@ def run_server(workdir: Path) -> Iterator[str]:
     run-server``, from the playwright package's bundled driver) on a free local port; yields its
     ``ws://`` endpoint for ``CLAIMS_BROWSER_WS_ENDPOINT``. Started with ``--unsafe`` so that a
     client may name this machine's Chromium (:func:`portals.browser.server_launch_headers`)."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the portal's data: its owner's
     port = free_port()
     log_path = workdir / "run-server.log"
-    with open(log_path, "wb") as log:
+    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1",
              "--port", str(port), "--unsafe"],

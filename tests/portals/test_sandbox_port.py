@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from portals.sandbox.db import make_engine
+from portals.sandbox.testing import running_sandbox
 
 
 @pytest.mark.parametrize("port", ["-1", "0", "65536", "99999"])
@@ -76,3 +77,16 @@ def test_stopping_the_command_stops_the_sandbox(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_running_sandbox_keeps_its_folder_and_log_private(tmp_path: Path) -> None:
+    """``make demo`` runs the sandbox in the workspace's ``.sandbox-portal``: the folder was
+    0755 and the log 0644 under the usual umask; now the owner's only."""
+    old = os.umask(0o022)
+    try:
+        with running_sandbox(tmp_path / "portal") as server:
+            assert server.log_path.stat().st_size > 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "portal").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "portal" / "portal.log").stat().st_mode) == 0o600
