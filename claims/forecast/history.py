@@ -17,7 +17,7 @@ import numpy as np
 
 from claims.forecast.columns import ItemColumns, Parts, cells, settle_plain
 from claims.forecast.distributions import (
-    DMAX, DMIN, SPAN, Dist, Sample, complete, estimate_rows, lower_median_at, mix,
+    SPAN, Dist, Sample, complete, estimate_rows, lower_median_at, mix,
     open_slot, paid_slot,
 )
 from claims.forecast.ledger import APPROVED, ClaimFacts, Item, Ledger
@@ -334,56 +334,40 @@ def lateness_shares(ledger: Ledger, claim: ClaimFacts, approved: date,
 
 def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
     """Review (submitted → approved or returned), correction (returned → submitted again),
-    lateness (paid − (approved + payment days)), per agency and for everyone, claim by claim:
-    for a ledger whose claims' events are not all in time order (a loaded one's are: then
-    :func:`~claims.forecast.stage_facts.stages_at`, the same figures, column-wise).
-
-    :func:`stage_observations` and :func:`lateness_shares` inline (a call per claim and a
-    tuple per observation were half of it): the same floats."""
+    lateness (paid − (approved + payment days)), per agency and for everyone, claim by claim
+    (:func:`stage_observations`, :func:`lateness_shares`): for a ledger whose claims' events
+    are not all in time order. A loaded ledger's are: then
+    :func:`~claims.forecast.stage_facts.stages_at` learns the same figures column-wise."""
     review: dict[str, Sample] = defaultdict(Sample)
     correction: dict[str, Sample] = defaultdict(Sample)
     lateness: dict[str, Sample] = defaultdict(Sample)
-    receipts_of, billed_of = ledger.receipts_of, ledger.billed
     for claim in ledger.claims:
-        # events are in time order: none by ``day``, or the last before the window: skip
-        events = claim.events
+        events = claim.events  # skipped by its first and last event as listed, as ever
         if not events or events[0][0] > day or events[-1][0] < since:
             continue
         events = [e for e in events if e[0] <= day]
         if not events or events[-1][0] < since:
             continue
         agency = claim.agency
-        _count_stages(events, day, agency, review, correction)
+        for table, start, end in stage_observations(events):
+            samples = review if table == 0 else correction
+            for s in (samples[agency], samples["everyone"]):
+                if end is None:
+                    s.add_open((day - start).days, 1.0)
+                else:
+                    s.add_paid((end - start).days, 1.0)
+                s.count()
         approved = claim.first("APPROVED", day)
         if approved is None:
             continue
-        target = approved + timedelta(days=claim.payment_days)
-        mine, everyone = lateness[agency], lateness["everyone"]
-        # lateness_shares(ledger, claim, approved, day), inline
-        billed = float(billed_of(claim.invoice_id))  # ok: statistics, not money
-        left = 1.0
-        for r in receipts_of(claim.invoice_id):
-            if r.day > day:  # oldest first: the rest is later too
-                break
-            if r.kind != "payment" or r.day < approved or left <= 1e-9:
-                continue
-            amount = float(r.amount)  # ok: statistics, not money
-            if billed > 0:
-                share = amount / billed
-                if left < share:  # min(amount / billed, left)
-                    share = left
-            else:
-                share = 1.0 if amount > 0 else 0.0
-            if share <= 0:
-                continue
-            left -= share
-            late = (r.day - target).days
-            slot = SPAN if late > DMAX else 0 if late < DMIN else late - DMIN
-            mine.paid[slot] += share
-            everyone.paid[slot] += share
-        for s in (mine, everyone):
+        shares = lateness_shares(ledger, claim, approved, day)
+        left = shares[-1][3] if shares else 1.0
+        late = (day - (approved + timedelta(days=claim.payment_days))).days
+        for s in (lateness[agency], lateness["everyone"]):
+            for _, slot, share, _ in shares:
+                s.paid[slot] += share
             if left > 1e-9:
-                s.add_open((day - target).days, left)
+                s.add_open(late, left)
             s.count()
     for table, samples in ((b.review, review), (b.correction, correction),
                            (b.lateness, lateness)):
@@ -391,38 +375,6 @@ def _learn_stages(ledger: Ledger, day: date, since: date, b: Behaviour) -> None:
             dist = sample.estimate()
             if dist is not None:
                 table[GLOBAL if key == "everyone" else key] = dist
-
-
-def _count_stages(events: list[tuple[date, str]], day: date, agency: str,
-                  review: dict[str, Sample], correction: dict[str, Sample]) -> None:
-    """The claim's reviews and corrections (:func:`stage_observations`) counted as they are
-    found, from the last event back: each adds exactly 1.0, so no sum depends on the order."""
-    review_end: date | None = None
-    correction_end: date | None = None
-    for at, st in reversed(events):
-        if st == "SUBMITTED":
-            samples, end = review, review_end
-            correction_end = at
-        elif st == "RETURNED":
-            samples, end = correction, correction_end
-            review_end = at
-        else:
-            if st in APPROVED:
-                review_end = at
-            continue
-        mine, everyone = samples[agency], samples["everyone"]
-        if end is not None:
-            d = (end - at).days
-            slot = SPAN if d > DMAX else 0 if d < DMIN else d - DMIN
-            mine.paid[slot] += 1.0
-            everyone.paid[slot] += 1.0
-        else:
-            d = (day - at).days
-            slot = SPAN if d >= DMAX else 0 if d < DMIN else d - DMIN
-            mine.censored[slot] += 1.0
-            everyone.censored[slot] += 1.0
-        mine.n += 1.0
-        everyone.n += 1.0
 
 
 @dataclass
