@@ -35,7 +35,7 @@ def _ledger(ws: Workspace, as_of: date | None = None) -> Any:
     rule first (:func:`claims.collections.due.ensure_due_dates`, for ``as_of``)."""
     config = config_of(ws)
     ensure_due_dates(ws.store.engine, config, as_of)
-    return load_ledger(ws.store.engine, config)
+    return load_ledger(ws.store.engine, config, as_of)
 
 
 def forecast_options(ws: Workspace, weeks: int | None = None) -> Options:

@@ -92,6 +92,12 @@ OR (EXISTS (SELECT 1 FROM claims c JOIN contracts k ON k.id = c.contract_id
 OR """ + _RETURNED_ROWS
 
 
+def stopped_clock_day(rule: Any, as_of: date | None) -> date:
+    """The day a stopped clock (the agency has the claim back) is counted from: a
+    resubmission on the command's ``as_of``, else today, the agency's day."""
+    return as_of if as_of is not None else rule.local_date(datetime.now(UTC))
+
+
 def _row_due(row: Any, config: CollectionsConfig, calendars: dict[tuple[str, int], Any],
              as_of: date | None = None) -> tuple[date, str]:
     """The computed due date and basis of one invoice row (columns of ``_STALE``) through
@@ -110,7 +116,7 @@ def _row_due(row: Any, config: CollectionsConfig, calendars: dict[tuple[str, int
         if row.received is not None:
             received = rule.local_date(as_datetime(row.received))
         elif row.returned:
-            returned_on = as_of if as_of is not None else rule.local_date(datetime.now(UTC))
+            returned_on = stopped_clock_day(rule, as_of)
     calendar = None
     if rule is not None:
         key = (row.agency, issue.year)

@@ -47,14 +47,19 @@ class Item(NamedTuple):
     due_date: date
     amount: Decimal
     agency: str | None = None          # the contract's agency, if the invoice bills one
-    statutory_agency: str | None = None  # set when a prompt-payment rule gave the due date
-    #: a statutory due date is made from the claim's receipt: known only from that day; before
-    #: it the invoice's own (or default) due date stood (:meth:`Ledger.as_known`)
+    #: set when a prompt-payment rule gave the due date: from the claim's receipt, or (the
+    #: agency has the claim back) the stopped clock's, which lies after the day it is counted
+    #: from, so never overdue and never with interest
+    statutory_agency: str | None = None
+    #: a statutory due date is made from the claim's receipt: known only from that day (a
+    #: stopped clock's: from the day it was counted from); before it the invoice's own (or
+    #: default) due date stood (:meth:`Ledger.as_known`)
     known_from: date | None = None
     due_before: date | None = None
     #: the due dates that stood between the claim's first receipt and ``known_from`` (a
-    #: resubmission), each (from day, due date, statutory?): an earlier receipt's statutory
-    #: due date; while the agency had the claim back, the stopped clock's of each day
+    #: resubmission, or the day a stopped clock was counted from), each (from day, due date,
+    #: statutory?): an earlier receipt's statutory due date; while the agency had the claim
+    #: back, the stopped clock's of each day
     earlier: tuple[tuple[date, date, bool], ...] = ()
 
     @property

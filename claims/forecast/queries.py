@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, text
 
-from claims.collections.due import RECEIVED_SQL, invoice_dues
+from claims.collections.due import RECEIVED_SQL, invoice_dues, stopped_clock_day
 from claims.collections.receivables import as_date, as_datetime, money
 from claims.collections.settings import CollectionsConfig
 from claims.core.money import minor_units
@@ -32,21 +32,27 @@ from claims.store.tables import MONEY_SCALE
 #: the schedule basis of a due date made by an agency's prompt-payment rule
 #: (:func:`claims.core.due.due_dates`): such an item carries the agency of its invoice's claim
 STATUTORY = "statutory"
+#: the bases whose due date is made from the claim's life at the agency: read apart
+#: (:func:`_statutory_items`), each with the due dates that stood before (basis ``returned``:
+#: the agency has the claim back, the clock stopped)
+AT_THE_AGENCY = f"('{STATUTORY}', 'returned')"
 #: a claim that still stands (the agency of a statutory due date, its receipt by the agency)
 LIVE_CLAIM = "c.status NOT IN ('REJECTED', 'REJECTED_BY_PORTAL')"
 #: a named tuple of a class from a row of its fields, all of them: ``_new(Item, row)``
 _new = tuple.__new__
 
 
-def load_ledger(engine: Engine, config: CollectionsConfig) -> Ledger:
+def load_ledger(engine: Engine, config: CollectionsConfig, as_of: date | None = None
+                ) -> Ledger:
     """Every receivable, receipt, claim status, promise, plan and dispute in the store.
 
     Bulk: one query per kind of fact, each fetched whole (``fetchall``) as plain columns and
     unpacked positionally; dates and amounts that repeat are converted once (:class:`_Conv`);
-    a contract's payment days are read once per contract, not once per claim."""
+    a contract's payment days are read once per contract, not once per claim. ``as_of``: the
+    day the due dates were made for (:func:`~claims.collections.due.ensure_due_dates`)."""
     conv = _Conv()
     with engine.connect() as conn:
-        items = _items(conn, config, conv)
+        items = _items(conn, config, conv, as_of)
         cols = conv.columns(_fetch(conn, (
             "SELECT a.invoice_id, COALESCE(p.value_date, a.applied_at) AS day, "
             "a.amount, a.kind, i.currency FROM payment_applications a "
@@ -168,7 +174,8 @@ def _whole_minor_units(raws: Sequence[int], currency: str) -> list[Decimal] | No
     return list(map(Decimal.scaleb, map(Decimal, (values // step).tolist()), repeat(-places)))
 
 
-def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Item]:
+def _items(conn: Connection, config: CollectionsConfig, conv: _Conv,
+           as_of: date | None = None) -> list[Item]:
     """The receivables; one whose due date is statutory also carries the day its claim
     reached the agency (from then on that due date was known) and the due date before it,
     made by the one due-date rule without the receipt (:func:`invoice_dues`). The statutory
@@ -179,27 +186,30 @@ def _items(conn: Connection, config: CollectionsConfig, conv: _Conv) -> list[Ite
            "WHERE i.customer_id IS NOT NULL AND s.basis ")  # basis is NOT NULL
     cols = conv.columns(_fetch(conn, (
         "SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, i.issue_date, "
-        f"s.due_date, s.amount, k.agency {frm}<> '{STATUTORY}'")), days=(5, 6), money=((7, 4),),
-        names=(4, 8))
+        f"s.due_date, s.amount, k.agency {frm}NOT IN {AT_THE_AGENCY}")), days=(5, 6),
+        money=((7, 4),), names=(4, 8))
     # one Item per row made in C (no Python call per row over 250,000 rows); the fields after
     # the agency (statutory only) are None, and no earlier due dates
     none = repeat(None)  # endless: zip stops with the columns (of one length, from the rows)
     out = list(map(_new, repeat(Item), zip(cols[0], map(int, cols[1]), *cols[2:], none, none,
                                             none, repeat(()), strict=False))) if cols else []
-    return out + _statutory_items(conn, config, conv, frm)
+    return out + _statutory_items(conn, config, conv, frm, as_of)
 
 
-def _statutory_items(conn: Connection, config: CollectionsConfig, conv: _Conv, frm: str
-                     ) -> list[Item]:
-    """The items whose due date is statutory, each with the agency of its invoice's live
-    claim and, when the claim reached it, the day it did and the due date before it."""
+def _statutory_items(conn: Connection, config: CollectionsConfig, conv: _Conv, frm: str,
+                     as_of: date | None) -> list[Item]:
+    """The items whose due date is made at the agency (:data:`AT_THE_AGENCY`), each with the
+    agency of its invoice's live claim and the day that due date was known from (the claim's
+    receipt; with the claim back at the supplier, ``as_of`` or today: the day the stopped clock
+    was counted from, :func:`~claims.collections.due.stopped_clock_day`), the due date before
+    the claim reached the agency, and the ones that stood in between (:func:`_earlier`)."""
     rows = _fetch(conn, (
         "SELECT s.invoice_id, s.seq, i.number, i.customer_id, i.currency, s.due_date, s.amount, "
         "(SELECT MAX(k.agency) FROM claims c JOIN contracts k ON k.id = c.contract_id "
         f"WHERE c.invoice_id = s.invoice_id AND {LIVE_CLAIM}) AS agency, "
         "i.issue_date, k.agency AS contract_agency, i.due_date AS invoice_due, i.total, "
         # the receipt the statutory due date was made from (a resubmission after a return)
-        f"{RECEIVED_SQL.format(invoice='s.invoice_id')} AS received {frm}= '{STATUTORY}'"))
+        f"{RECEIVED_SQL.format(invoice='s.invoice_id')} AS received {frm}IN {AT_THE_AGENCY}"))
     events: dict[int, list[tuple[Any, str]]] = defaultdict(list)
     if rows:
         for invoice_id, at, status in conn.execute(text(_RECEIPT_EVENTS)):
@@ -210,10 +220,12 @@ def _statutory_items(conn: Connection, config: CollectionsConfig, conv: _Conv, f
                   rows, days=(5, 8), money=((6, 4),)), strict=True), strict=True):
         known_from = before = None
         earlier: tuple[tuple[date, date, bool], ...] = ()
-        if agency is not None and received is not None:
-            rule = config.agencies.get(agency)
-            # the receipt's day in the agency's time zone, as the due-date rule dates it
-            known_from = (rule.local_date(as_datetime(received)) if rule is not None
+        rule = config.agencies.get(agency) if agency is not None else None
+        if agency is not None and (received is not None or rule is not None):
+            # the receipt's day in the agency's time zone, as the due-date rule dates it; with
+            # the claim back at the supplier, the day the stopped clock was counted from
+            known_from = (stopped_clock_day(rule, as_of) if received is None
+                          else rule.local_date(as_datetime(received)) if rule is not None
                           else as_date(received))
             facts = SimpleNamespace(issue_date=row[8], due_date=row[10], total=row[11],
                                     currency=currency, agency=agency, received=None,
@@ -228,11 +240,11 @@ def _statutory_items(conn: Connection, config: CollectionsConfig, conv: _Conv, f
 
 
 #: the SUBMITTED and RETURNED events of the live claims of the invoices whose due date is
-#: statutory (few), in the order :data:`RECEIVED_SQL` reads them (time, then id)
+#: made at the agency (few), in the order :data:`RECEIVED_SQL` reads them (time, then id)
 _RECEIPT_EVENTS = f"""SELECT c.invoice_id, e.at, e.status FROM claims c
 JOIN claim_events e ON e.claim_id = c.id
 WHERE {LIVE_CLAIM} AND e.status IN ('SUBMITTED', 'RETURNED')
-  AND c.invoice_id IN (SELECT invoice_id FROM collection_schedule WHERE basis = '{STATUTORY}')
+  AND c.invoice_id IN (SELECT invoice_id FROM collection_schedule WHERE basis IN {AT_THE_AGENCY})
 ORDER BY c.invoice_id, e.at, e.id"""
 
 

@@ -21,7 +21,10 @@ from typing import Any
 
 from sqlalchemy import text
 
+from claims.collections.dunning.plan import config_of
+from claims.collections.due import ensure_due_dates
 from claims.core.models import ClaimStatus
+from claims.forecast.queries import load_ledger
 from claims.workspace import Workspace
 from tests.collections.conftest import at, customer, submitted_claim, write_config
 
@@ -82,3 +85,35 @@ def test_a_returned_claim_as_of_a_past_day_counts_from_that_day_not_today(
     [again] = _json(cli("followup", "receivables", "--as-of", "2026-05-20", "--json"))
     # May 20 + 30 = Fri Jun 19, Juneteenth (a federal holiday) → Mon Jun 22
     assert again["due_date"] == "2026-06-22"
+
+
+def test_a_replay_as_of_past_days_uses_the_due_date_that_stood_on_each(ws: Workspace) -> None:
+    """The backtest loads the ledger once (as of today) and replays past days. For a claim the
+    agency still has back, every past day read the stopped clock counted from *today*: a due
+    date no one could have known then. Now each day reads the one that stood on it, worked by
+    hand (the federal calendar; acceptance 7 days, payment 30):
+
+    - Jan 11 2026, before the claim reached the agency: the invoice's own, issue + 30 days =
+      Mon Feb 9;
+    - Jan 20, received Jan 12: accepted Jan 17 + 30 = Mon Feb 16, Washington's Birthday →
+      Tue Feb 17 (statutory);
+    - Apr 17, returned Feb 3: a resubmission that day, Apr 17 + 30 = Sun May 17 → Mon May 18;
+    - today: today's stopped clock, as every other command counts it."""
+    _returned_on_feb_3(ws)
+    config = config_of(ws)
+    ensure_due_dates(ws.store.engine, config, None)
+    ledger = load_ledger(ws.store.engine, config)
+
+    def due_on(day: date) -> date:
+        [(item, _)] = ledger.open_items(day)
+        return item.due_date
+
+    assert due_on(D(2026, 1, 11)) == D(2026, 2, 9)
+    assert due_on(D(2026, 1, 20)) == D(2026, 2, 17)
+    assert due_on(D(2026, 4, 17)) == D(2026, 5, 18)
+    assert due_on(D(2026, 5, 20)) == D(2026, 6, 22)  # Juneteenth → Mon Jun 22, as above
+    now = datetime.now(UTC).date()
+    assert now + timedelta(days=30) <= due_on(now) <= now + timedelta(days=34)
+    # statutory interest runs from the statutory due date only, never from the others
+    assert [ledger.open_items(d)[0][0].statutory_agency for d in
+            (D(2026, 1, 11), D(2026, 1, 20), D(2026, 4, 17))] == [None, "Ministry of Works", None]
