@@ -51,10 +51,20 @@ class Dist:
         return list(self.cumulative)
 
     @cached_property
+    def array(self) -> np.ndarray:
+        """:attr:`pmf` as a float64 array, made once (a parent group's is read by the mix of
+        every customer under it)."""
+        return np.asarray(self.pmf, dtype=np.float64)
+
+    @cached_property
+    def _running(self) -> np.ndarray:
+        # np.cumsum adds in order, as a loop adding the masses one by one does: the same floats
+        return np.cumsum(self.array)
+
+    @cached_property
     def cumulative(self) -> tuple[float, ...]:
         """:meth:`cdf`, computed once per distribution (every item of a customer reads it)."""
-        # np.cumsum adds in order, as the loop it replaces did: the same floats
-        return tuple(np.cumsum(np.asarray(self.pmf, dtype=np.float64)).tolist())
+        return tuple(self._running.tolist())
 
     def median(self) -> int | None:
         """The median delay in days, or ``None`` when most of the mass is ``later``."""
@@ -62,12 +72,10 @@ class Dist:
 
     @cached_property
     def _median(self) -> int | None:
-        total = 0.0
-        for k, p in enumerate(self.pmf):
-            total += p
-            if total >= 0.5:
-                return k + DMIN
-        return None
+        # the first delay whose running mass (the loop's sums: :attr:`_running`) reaches 1/2
+        reached = self._running >= 0.5
+        k = int(np.argmax(reached)) if reached.size else 0
+        return k + DMIN if reached.size and reached[k] else None
 
 
 def _index(days: int) -> int:
@@ -158,7 +166,7 @@ def graft(child: Dist | None, wider: Dist | None) -> Dist | None:
     if child is None or child.open_from is None or wider is None:
         return child
     start = child.open_from
-    tail = np.asarray(wider.pmf[start:], dtype=np.float64)
+    tail = wider.array[start:].copy()  # a fresh array, as before: summed alike
     mass = float(tail.sum()) + wider.later  # ok: probability mass, not money
     if mass <= 1e-12:
         return child
@@ -206,8 +214,7 @@ def mix(child: Dist | None, parent: Dist | None, prior: float) -> Dist | None:
     w = child.n / (child.n + prior) if child.n + prior > 0 else 1.0
     if len(child.pmf) != len(parent.pmf):
         raise ValueError("mix: distributions over different delay ranges")
-    pmf = tuple((w * np.asarray(child.pmf, dtype=np.float64)
-                 + (1 - w) * np.asarray(parent.pmf, dtype=np.float64)).tolist())
+    pmf = tuple((w * child.array + (1 - w) * parent.array).tolist())
     later = w * child.later + (1 - w) * parent.later
     # unseen from where either is (a blend of unseen and seen tails is no better known)
     ends = [d.open_from for d in (child, parent) if d.open_from is not None]
@@ -234,7 +241,7 @@ def week_weights_rows(dists: Sequence[Dist], offsets: Sequence[int], weeks: int
     row_of: dict[int, int] = {}
     rows = [row_of.setdefault(id(d), len(row_of)) for d in dists]
     distinct = {id(d): d for d in dists}
-    cdf = np.array([distinct[key].cumulative for key in row_of], dtype=np.float64)
+    cdf = np.array([distinct[key]._running for key in row_of], dtype=np.float64)
     points = 7 * np.arange(weeks + 1) - np.asarray(offsets, dtype=np.int64)[:, None]
     at = cdf[np.asarray(rows)[:, None], np.clip(points, DMIN, DMAX) - DMIN]
     at[points < DMIN] = 0.0
