@@ -56,14 +56,17 @@ class Dist:
         """A Dist of the float64 masses ``pmf``, kept as its :attr:`array` (the same values
         as the tuple: not made again from it)."""
         dist = cls(tuple(pmf.tolist()), later, n, open_from)
+        pmf.flags.writeable = False  # as frozen as the tuple (a change is made on a copy)
         dist.__dict__["array"] = pmf  # the cached_property's slot (a frozen dataclass)
         return dist
 
     @cached_property
     def array(self) -> np.ndarray:
         """:attr:`pmf` as a float64 array, made once (a parent group's is read by the mix of
-        every customer under it)."""
-        return np.asarray(self.pmf, dtype=np.float64)
+        every customer under it); read-only."""
+        array = np.asarray(self.pmf, dtype=np.float64)
+        array.flags.writeable = False
+        return array
 
     @cached_property
     def _running(self) -> np.ndarray:
