@@ -50,11 +50,33 @@ class Dist:
         """Cumulative P(delay ≤ d) per index."""
         return list(self.cumulative)
 
+    @classmethod
+    def of_array(cls, pmf: np.ndarray, later: float, n: float = 0.0,
+                 open_from: int | None = None) -> Dist:
+        """A Dist of the float64 masses ``pmf``, kept as its :attr:`array` (the same values
+        as the tuple: not made again from it)."""
+        dist = cls(tuple(pmf.tolist()), later, n, open_from)
+        pmf.flags.writeable = False  # as frozen as the tuple (a change is made on a copy)
+        dist.__dict__["array"] = pmf  # the cached_property's slot (a frozen dataclass)
+        return dist
+
+    @cached_property
+    def array(self) -> np.ndarray:
+        """:attr:`pmf` as a float64 array, made once (a parent group's is read by the mix of
+        every customer under it); read-only."""
+        array = np.asarray(self.pmf, dtype=np.float64)
+        array.flags.writeable = False
+        return array
+
+    @cached_property
+    def _running(self) -> np.ndarray:
+        # np.cumsum adds in order, as a loop adding the masses one by one does: the same floats
+        return np.cumsum(self.array)
+
     @cached_property
     def cumulative(self) -> tuple[float, ...]:
         """:meth:`cdf`, computed once per distribution (every item of a customer reads it)."""
-        # np.cumsum adds in order, as the loop it replaces did: the same floats
-        return tuple(np.cumsum(np.asarray(self.pmf, dtype=np.float64)).tolist())
+        return tuple(self._running.tolist())
 
     def median(self) -> int | None:
         """The median delay in days, or ``None`` when most of the mass is ``later``."""
@@ -62,12 +84,10 @@ class Dist:
 
     @cached_property
     def _median(self) -> int | None:
-        total = 0.0
-        for k, p in enumerate(self.pmf):
-            total += p
-            if total >= 0.5:
-                return k + DMIN
-        return None
+        # the first delay whose running mass (the loop's sums: :attr:`_running`) reaches 1/2
+        reached = self._running >= 0.5
+        k = int(np.argmax(reached)) if reached.size else 0
+        return k + DMIN if reached.size and reached[k] else None
 
 
 def _index(days: int) -> int:
@@ -137,7 +157,7 @@ def estimate_rows(paid: np.ndarray, censored: np.ndarray, n: Sequence[float]
         hazard = np.where(risk > 1e-12, p / np.where(risk > 1e-12, risk, 1.0), 0.0)
     survival = np.multiply.accumulate(
         np.concatenate((np.ones((live.size, 1)), 1.0 - hazard), axis=1), axis=1)
-    pmf = (survival[:, :SPAN] * hazard).tolist()
+    pmf = survival[:, :SPAN] * hazard
     later = survival[:, SPAN].tolist()
     # the slot after each row's last observation (paid or open): the estimate ends there
     seen = (paid[live] + censored[live]) > 0
@@ -145,7 +165,7 @@ def estimate_rows(paid: np.ndarray, censored: np.ndarray, n: Sequence[float]
     for k, row in enumerate(live.tolist()):
         rest = max(later[k], 0.0)
         open_from = ends[k] if ends[k] < SPAN and rest > 1e-12 else None
-        out[row] = Dist(tuple(pmf[k]), rest, float(n[row]), open_from)  # ok: a count
+        out[row] = Dist.of_array(pmf[k], rest, float(n[row]), open_from)  # ok: a count
     return out
 
 
@@ -158,17 +178,17 @@ def graft(child: Dist | None, wider: Dist | None) -> Dist | None:
     if child is None or child.open_from is None or wider is None:
         return child
     start = child.open_from
-    tail = np.asarray(wider.pmf[start:], dtype=np.float64)
+    tail = wider.array[start:].copy()  # a fresh array, as before: summed alike
     mass = float(tail.sum()) + wider.later  # ok: probability mass, not money
     if mass <= 1e-12:
         return child
     scale = child.later / mass
-    pmf = child.pmf[:start] + tuple((tail * scale).tolist())
+    pmf = np.concatenate((child.array[:start], tail * scale))
     still = None
     if wider.open_from is not None:
         still = max(start, wider.open_from)
     later = scale * wider.later
-    return Dist(pmf, later, child.n, still if later > 1e-12 else None)
+    return Dist.of_array(pmf, later, child.n, still if later > 1e-12 else None)
 
 
 def complete(dist: Dist | None) -> Dist | None:
@@ -177,9 +197,9 @@ def complete(dist: Dist | None) -> Dist | None:
     Never "never paid" for want of data (a young ledger: every invoice still open)."""
     if dist is None or dist.open_from is None:
         return dist
-    pmf = list(dist.pmf)
+    pmf = dist.array.copy()
     pmf[dist.open_from] += dist.later
-    return Dist(tuple(pmf), 0.0, dist.n)
+    return Dist.of_array(pmf, 0.0, dist.n)
 
 
 def estimate_all(samples: Sequence[Sample]) -> list[Dist | None]:
@@ -206,12 +226,12 @@ def mix(child: Dist | None, parent: Dist | None, prior: float) -> Dist | None:
     w = child.n / (child.n + prior) if child.n + prior > 0 else 1.0
     if len(child.pmf) != len(parent.pmf):
         raise ValueError("mix: distributions over different delay ranges")
-    pmf = tuple((w * np.asarray(child.pmf, dtype=np.float64)
-                 + (1 - w) * np.asarray(parent.pmf, dtype=np.float64)).tolist())
+    pmf = w * child.array + (1 - w) * parent.array
     later = w * child.later + (1 - w) * parent.later
     # unseen from where either is (a blend of unseen and seen tails is no better known)
     ends = [d.open_from for d in (child, parent) if d.open_from is not None]
-    return Dist(pmf, later, child.n + parent.n, min(ends) if ends and later > 1e-12 else None)
+    return Dist.of_array(pmf, later, child.n + parent.n,
+                         min(ends) if ends and later > 1e-12 else None)
 
 
 def week_weights(dist: Dist, offset: int, weeks: int) -> tuple[float, ...]:
@@ -234,7 +254,7 @@ def week_weights_rows(dists: Sequence[Dist], offsets: Sequence[int], weeks: int
     row_of: dict[int, int] = {}
     rows = [row_of.setdefault(id(d), len(row_of)) for d in dists]
     distinct = {id(d): d for d in dists}
-    cdf = np.array([distinct[key].cumulative for key in row_of], dtype=np.float64)
+    cdf = np.array([distinct[key]._running for key in row_of], dtype=np.float64)
     points = 7 * np.arange(weeks + 1) - np.asarray(offsets, dtype=np.int64)[:, None]
     at = cdf[np.asarray(rows)[:, None], np.clip(points, DMIN, DMAX) - DMIN]
     at[points < DMIN] = 0.0
@@ -263,7 +283,7 @@ def convolve(a: Sequence[float], b: Sequence[float], limit: int) -> list[float]:
 
 def days_pmf(dist: Dist, shift: int, limit: int) -> list[float]:
     """``dist`` moved by ``shift`` days as a mass over 0…limit−1 (mass below 0 goes to 0)."""
-    pmf = np.asarray(dist.pmf, dtype=np.float64)
+    pmf = dist.array
     days = np.maximum(np.arange(pmf.size) + (DMIN + shift), 0)
     keep = (pmf != 0.0) & (days < limit)
     out = np.zeros(limit)

@@ -63,7 +63,7 @@ def load_ledger(engine: Engine, config: CollectionsConfig, as_of: date | None = 
         receipts = list(map(_new, repeat(Receipt), zip(*cols[:4], strict=True))) if cols else []
         customers = {cid: (name, kind) for cid, name, kind in conn.execute(
             text("SELECT id, name, kind FROM customers")).all()}
-        ledger = Ledger(items, receipts, customers, _claims(conn, conv), _promises(conn),
+        ledger = Ledger(items, receipts, customers, _claims(conn, conv), _promises(conn, conv),
                         _plans(conn), _disputes(conn))
     ledger.interest_rules = {
         name: (rule.interest_rate_percent, rule.compounding_days, rule.day_count)
@@ -315,13 +315,16 @@ def _payment_days(data: Any) -> int:
     return int(terms.get("days", 30))
 
 
-def _promises(conn: Connection) -> list[PromiseFacts]:
-    return [PromiseFacts(r.id, r.customer_id, r.currency, money(r.amount, r.currency),
-                         as_date(r.promised_date), as_date(r.made_at),
-                         as_date(r.cancelled_at) if r.cancelled_at else None)
-            for r in conn.execute(text(
-                "SELECT id, customer_id, currency, amount, promised_date, made_at, cancelled_at "
-                "FROM collection_promises"))]
+def _promises(conn: Connection, conv: _Conv) -> list[PromiseFacts]:
+    """Every promise, read as columns (a forecast of 100,000 open invoices reads 16,000 of
+    them: a SQLAlchemy row, a date parse and an amount per promise were a tenth of loading)."""
+    cols = conv.columns(_fetch(conn, (
+        "SELECT id, customer_id, currency, amount, promised_date, made_at, cancelled_at "
+        "FROM collection_promises")), days=(4, 5), money=((3, 2),), names=(2,))
+    if not cols:
+        return []
+    cols[6] = [conv.day(v) if v else None for v in cols[6]]
+    return list(map(PromiseFacts, *cols))
 
 
 def _plans(conn: Connection) -> list[PlanFacts]:
