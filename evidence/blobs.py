@@ -72,10 +72,13 @@ class BlobStore:
 
     def journal(self) -> Path:
         """A new journal for one record's blobs (see :meth:`put`); delete it when committed."""
-        folder = self.root / PENDING
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / uuid.uuid4().hex
-        path.touch()
+        path = self.root / PENDING / uuid.uuid4().hex
+        try:  # one create; the folder is made only when it is missing (once per store)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        os.close(fd)
         return path
 
     def pending(self) -> set[str]:
