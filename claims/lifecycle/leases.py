@@ -114,9 +114,15 @@ def take_lease(engine: Engine, owner: str, statuses: Iterable[str], *,
     started = time.monotonic()
     now = utcnow()
     params: dict[str, object] = {"statuses": list(statuses), "now": now}
-    if only is not None:
-        params["only"] = list(only)
     excluded = list(exclude)
+    if only is not None:
+        # the ids asked for, less those excluded: one short IN list, not an IN and a NOT IN
+        # growing with every claim a run has handled
+        left = set(excluded)
+        params["only"] = [i for i in only if i not in left]
+        excluded = []
+        if not params["only"]:
+            return None
     if excluded:
         params["exclude"] = excluded
     sqlite = engine.dialect.name == "sqlite"

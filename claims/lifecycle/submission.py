@@ -34,6 +34,7 @@ Every step is recorded as a claim event and, with its screenshots and receipt, a
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -375,7 +376,11 @@ def _unreachable(err: PortalError) -> bool:
 def _screens(folder: Path) -> dict[str, Path]:
     """The adapter's step files under neutral names: a step called e.g. "totp" (its code field
     masked in the picture) must not make the archive's secret guard refuse the record."""
-    files = sorted(p for p in folder.glob("*") if p.is_file())
+    try:
+        with os.scandir(folder) as entries:  # one listing, no stat per file (glob + is_file)
+            files = sorted(Path(e.path) for e in entries if e.is_file())
+    except FileNotFoundError:
+        return {}
     return {f"step-{i:02d}{p.suffix}": p for i, p in enumerate(files, start=1)}
 
 
