@@ -177,6 +177,9 @@ class ChorusProAdapter(StepAdapter):
     #: monotonic time before which the gateway said no call is left (rate limit)
     _quota_at: float = 0.0  # ok: monotonic seconds
     _body: dict[str, Any] | None = None
+    #: the headers of the business calls (:meth:`_headers`) and the token they carry
+    _auth: dict[str, str] | None = None
+    _headers_of: str | None = None
     _answer: dict[str, Any] | None = None
     #: exchanges gathered for one evidence step (the uploads), None when not gathering
     _batch: list[dict[str, Any]] | None = None
@@ -353,10 +356,7 @@ class ChorusProAdapter(StepAdapter):
         """One business call with the token and technical account; errors mapped by status."""
         if self._token is None:
             raise SessionExpired("no access token", portal=self.name, step=step)
-        creds = self.credentials
-        account = f"{creds.username}:{creds.password.get_secret_value()}".encode()
-        headers = {"Authorization": f"Bearer {self._token}",
-                   "cpro-account": base64.b64encode(account).decode()}
+        headers = self._headers()
         wait = self._quota_at - time.monotonic()
         if wait > 0:  # the gateway's quota is spent: wait rather than be refused (the deposit!)
             if self.recording:
@@ -367,6 +367,17 @@ class ChorusProAdapter(StepAdapter):
         self._note_quota(response)
         self._raise_for(response, step, answer)
         return answer
+
+    def _headers(self) -> dict[str, str]:
+        """The token and technical account headers of a business call, made once per token."""
+        auth = self._auth
+        if auth is None or self._headers_of != self._token:
+            creds = self.credentials
+            account = f"{creds.username}:{creds.password.get_secret_value()}".encode()
+            auth = self._auth = {"Authorization": f"Bearer {self._token}",
+                                 "cpro-account": base64.b64encode(account).decode()}
+            self._headers_of = self._token
+        return auth
 
     def _note_quota(self, response: httpx.Response) -> None:
         """Remember until when the gateway has no call left for us (429 or a spent quota)."""

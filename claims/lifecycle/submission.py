@@ -377,8 +377,10 @@ def _screens(folder: Path) -> dict[str, Path]:
     """The adapter's step files under neutral names: a step called e.g. "totp" (its code field
     masked in the picture) must not make the archive's secret guard refuse the record."""
     try:
-        with os.scandir(folder) as entries:  # one listing, no stat per file (glob + is_file)
-            files = sorted(Path(e.path) for e in entries if e.is_file())
+        with os.scandir(folder) as entries:  # one listing, no stat per file (glob + is_file);
+            # hidden files skipped, as glob("*") did
+            files = sorted(Path(e.path) for e in entries
+                           if e.is_file() and not e.name.startswith("."))
     except FileNotFoundError:
         return {}
     return {f"step-{i:02d}{p.suffix}": p for i, p in enumerate(files, start=1)}
