@@ -108,17 +108,25 @@ class Workspace:
         conf = self.settings.evidence
         own = [self.config_path, self.documents_dir, self.bundles_dir, self.evidence_dir]
         own += [p for p in (self._in_root(conf.blobs_dir), self._in_root(conf.key_file)) if p]
+        database = self._database_file()
+        return own + [database] if database is not None else own
+
+    def _database_file(self) -> Path | None:
+        """The SQLite database's file, if the store is one."""
         url = parse_url(self.database_url)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            own.append(Path(str(url.database)).resolve())
-        return own
+            return Path(str(url.database)).resolve()
+        return None
 
     def refuse_own_file(self, path: Path, *, field: str = "--out") -> None:
         """Refuse ``path`` as an output when writing it would replace one of
-        :meth:`own_files` (``--out claims.toml`` once wrote a workbook over the settings)."""
+        :meth:`own_files` (``--out claims.toml`` once wrote a workbook over the settings), or
+        one of the database's journals (``claims.db-wal``)."""
         target = path.expanduser().resolve()
+        database = self._database_file()
         for own in self.own_files():
-            journal = target.parent == own.parent and target.name.startswith(own.name + "-")
+            journal = (own == database and target.parent == own.parent
+                       and target.name.startswith(own.name + "-"))
             if target == own or own in target.parents or journal:
                 where = "is" if target == own or journal else "is inside"
                 raise InputError(f"{where} the workspace's own {own.name}; name another file",

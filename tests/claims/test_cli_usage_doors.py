@@ -101,6 +101,8 @@ def test_an_output_never_replaces_the_workspaces_own_files(cli: Any) -> None:
     assert (cli.root / "claims.toml").read_bytes() == settings
     assert not (cli.root / "claims.db-wal").exists()
     assert cli("report", "weekly", "--out", str(cli.root / "weekly.html")).exit_code == 0
+    # only the database has journals: a name that merely starts like a folder's is fine
+    assert cli("report", "weekly", "--out", str(cli.root / "bundles-week.html")).exit_code == 0
     (cli.root / "claims.toml").write_bytes(b"PK\x03\x04\x83\x00 a workbook, not TOML")
     result = cli("kpi")
     _refused(result, "claims.toml: is not UTF-8 text", "toml-syntax", code=1)
