@@ -14,7 +14,8 @@ What it gives an adapter (all documented, all public):
   click, the receipt and every error;
 * :meth:`mark` — the step in the claim's evidence with the page's url and title and the time,
   no screenshot: for form-filling steps;
-* :meth:`map_error` — raw Playwright errors as PortalTimeout / PortalUnavailable / PortalError.
+* :meth:`map_error` — raw Playwright errors as PortalTimeout / PortalUnavailable / PortalError;
+* :meth:`sent_once` — run by the kit around the final click: what it sends goes out once.
 """
 
 from __future__ import annotations
@@ -22,16 +23,32 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response
+from playwright.sync_api import (
+    Browser, BrowserContext, Locator, Page, Request, Response, Route,
+)
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from portals.browser import acquire_browser, release_browser
 from portals.errors import BrowserNotFound, PortalError, PortalTimeout, PortalUnavailable
 from portals.kit import StepAdapter
+
+
+#: methods that change nothing on the portal: Chromium may send them as it likes
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _carries_files(request: Request) -> bool:
+    """Whether ``request`` uploads files (multipart with a file part), whose bytes
+    Playwright's copy of the body would lack."""
+    if "multipart/" not in (request.headers.get("content-type") or ""):
+        return False
+    return b'filename="' in (request.post_data_buffer or b"")
 
 
 def first_line(err: PlaywrightError) -> str:
@@ -82,6 +99,40 @@ class BrowserAdapter(StepAdapter):
         screenshot, when filing one: for form-filling steps (see :meth:`capture`)."""
         if self.recording:
             self.evidence.mark(self.page, step, **details)
+
+    @contextmanager
+    def sent_once(self) -> Iterator[None]:
+        """While the final click runs, a request that may change something (any method but
+        GET, HEAD and OPTIONS) is sent by Playwright (``route.fetch``: never sent again,
+        redirects left to the page) instead of by Chromium, which silently sends a request
+        again when a kept-alive connection closes before any answer: a portal that stored the
+        claim and then dropped the line would get it twice. An answer that never comes aborts
+        the request: the page fails, and the kit calls the outcome unknown.
+
+        A body carrying files (a multipart part with a ``filename``) is left to Chromium:
+        Playwright does not see the files' bytes. Upload files in :meth:`attach`, before the
+        final click, as portals' wizards mostly do."""
+        timeout = self.browser_options.timeout_ms
+
+        def once(route: Route) -> None:
+            if route.request.method in _SAFE_METHODS or _carries_files(route.request):
+                route.fallback()
+                return
+            try:
+                answer = route.fetch(max_redirects=0, max_retries=0, timeout=timeout)
+            except PlaywrightError:
+                route.abort("connectionfailed")
+                return
+            route.fulfill(response=answer)
+
+        self.page.route("**/*", once)
+        try:
+            yield
+        finally:
+            try:
+                self.page.unroute("**/*", once)
+            except PlaywrightError:
+                pass  # a closed page has no routes left
 
     # -- navigation -------------------------------------------------------------------------------
     def goto(self, path: str, step: str) -> Response | None:

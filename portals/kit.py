@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -118,6 +118,12 @@ class StepAdapter(PortalAdapter):
     def on_step_error(self, err: PortalError) -> None:
         """Evidence of a step that failed before the final click (browser adapters: a masked
         screenshot of the page, unless the step just took one; others: nothing more)."""
+
+    def sent_once(self) -> AbstractContextManager[Any]:
+        """Around the final click: make sure what it sends reaches the portal at most once
+        (browser adapters: :meth:`portals.browser_kit.BrowserAdapter.sent_once`; API adapters
+        send with a client that never re-sends a request on its own: nothing to do)."""
+        return nullcontext()
 
     def mark(self, step: str, **details: Any) -> None:
         """A cheaper record of the step just done (browser adapters: url, title and time, no
@@ -259,7 +265,8 @@ class StepAdapter(PortalAdapter):
         """The final click and the receipt: any failure but a clear refusal is OutcomeUnknown."""
         step = "final_submit"
         try:
-            self.final_click(package)
+            with self.sent_once():
+                self.final_click(package)
             step = "receipt"
             return self.read_receipt(package)
         except (AlreadySubmitted, PortalRejected, OutcomeUnknown):
