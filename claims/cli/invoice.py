@@ -18,7 +18,8 @@ def add(ctx: typer.Context,
         file: Path = typer.Argument(..., help="invoices.json, .yaml or .csv"),
         as_json: bool = JsonOption) -> None:
     """Add invoices, all or none. Re-adding the same content changes nothing; changed content
-    is updated unless a claim was built from it (then it is reported as a conflict).
+    is updated unless a claim was built from it, or it changes the currency, customer or total
+    of an invoice money was applied to (then it is reported as a conflict, kept as it was).
 
     Example: claims invoice add invoices.json
     """
@@ -26,6 +27,7 @@ def add(ctx: typer.Context,
     if as_json:
         emit_json({"added": result.added, "unchanged": result.unchanged,
                    "changed": result.changed, "conflicts": result.conflicts,
+                   "reasons": {n: result.reason(n) for n in result.conflicts},
                    "differences": {n: {k: list(v) for k, v in d.items()}
                                    for n, d in result.differences.items()},
                    "terms_removed": result.terms_removed})
@@ -39,8 +41,8 @@ def add(ctx: typer.Context,
         for number in result.terms_removed:
             typer.echo(f"  {TERMS_REMOVED.format(number=number)}", err=True)
         for number in result.conflicts:
-            typer.echo(f"  conflict: {number} changed at the source after its claim was built; "
-                       "kept the old content:", err=True)
+            typer.echo(f"  conflict: {number} {result.reason(number)}; kept the old content:",
+                       err=True)
             for key, (old, new) in result.differences.get(number, {}).items():
                 typer.echo(f"    {key}: {shown_value(old)} → {shown_value(new)}", err=True)
     if result.conflicts:

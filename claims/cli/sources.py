@@ -47,8 +47,8 @@ def report(batch: ImportBatch, as_json: bool) -> None:
         for number in batch.terms_removed:
             typer.echo(f"  {TERMS_REMOVED.format(number=number)}", err=True)
         for change in batch.conflicts:
-            typer.echo(f"  CONFLICT {change.number}: changed at the source after its claim was "
-                       "built; kept the old content:", err=True)
+            typer.echo(f"  CONFLICT {change.number}: {change.reason}; kept the old content:",
+                       err=True)
             for line in _change(change):
                 typer.echo(line, err=True)
         for finding in batch.findings:

@@ -88,12 +88,14 @@ class InvoiceChange:
     """An invoice whose source content differs from what we stored: field → (old, new)."""
 
     number: str
-    conflict: bool                              # a claim was built from the old content
+    conflict: bool                              # kept as it was: the old content is relied on
     fields: dict[str, tuple[Any, Any]]
+    reason: str = ""                            # a conflict's why, in words
 
     def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "conflict": self.conflict,
-                "fields": {k: {"old": o, "new": n} for k, (o, n) in self.fields.items()}}
+        out = {"number": self.number, "conflict": self.conflict,
+               "fields": {k: {"old": o, "new": n} for k, (o, n) in self.fields.items()}}
+        return out | ({"reason": self.reason} if self.conflict else {})
 
 
 @dataclass

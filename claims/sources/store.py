@@ -203,8 +203,8 @@ def store_batch(ws: Workspace, items: Sequence[SourceInvoice], *, source: str, t
             batch.added, batch.unchanged = result.added, result.unchanged
             batch.changed = [InvoiceChange(n, False, result.differences.get(n, {}))
                              for n in result.changed]
-            batch.conflicts = [InvoiceChange(n, True, result.differences.get(n, {}))
-                               for n in result.conflicts]
+            batch.conflicts = [InvoiceChange(n, True, result.differences.get(n, {}),
+                                             result.reason(n)) for n in result.conflicts]
             batch.customers_added, batch.contacts_added, batch.terms_removed = (
                 matcher.customers_added, matcher.contacts_added, result.terms_removed)
             if dry_run:

@@ -31,7 +31,7 @@ from claims.store.engine import make_engine, migrate, store_errors
 from claims.store.schedule import reschedule_changed, reschedule_on_clock
 from claims.store.tables import (
     ClaimDocumentRow, ClaimEventRow, ClaimRow, ContractRow, CustomerRow, DocumentRow, InvoiceRow,
-    utcnow,
+    PaymentApplicationRow, utcnow,
 )
 
 __all__ = ["DEAD_STATUSES", "Fence", "Store", "ImportResult", "brief_claim", "invoice_hash",
@@ -74,13 +74,30 @@ class ImportResult:
     added: list[str]
     unchanged: list[str]
     changed: list[str]      # differed from what we have; updated only if no claim uses them
-    conflicts: list[str]    # differed, and a claim was already built from the old content
+    #: differed, and the old content is relied on (:data:`CONFLICT_REASONS`): kept as it was
+    conflicts: list[str]
     #: for each changed or conflicting invoice: field → (old value, new value), JSON-ready
     differences: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
     #: changed invoices whose explicit payment terms (``claims followup terms``) no longer fit
     #: their new issue date, total or currency: the terms were removed, the invoice falls due
     #: by the due-date rule until terms are given again (:func:`reschedule_changed`)
     terms_removed: list[str] = field(default_factory=list)
+    #: why each conflict was kept: a key of :data:`CONFLICT_REASONS`
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def reason(self, number: str) -> str:
+        """The words for why the conflicting invoice ``number`` was kept."""
+        return CONFLICT_REASONS[self.reasons.get(number, "built")]
+
+
+#: why a changed invoice is kept as it was (a conflict), each in the words the commands print
+CONFLICT_REASONS = {
+    "built": "changed at the source after its claim was built",
+    "paid": "changed its currency, customer or total after money was applied to it "
+            "(correct it with a credit note, or undo the payments first)",
+}
+#: the fields money applied to an invoice was applied against: a change to one is a conflict
+PAID_FIELDS = ("currency", "customer", "total")
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -228,7 +245,9 @@ class Store:
         """Add or update invoices, all or nothing.
 
         Re-importing the same content is a no-op. Changed content updates the invoice unless a
-        claim was already built or submitted from it: then it is a conflict, never overwritten.
+        claim was already built or submitted from it, or it changes the currency, customer or
+        total of an invoice money was applied to: then it is a conflict, never overwritten
+        (``reasons`` says which).
         ``differences`` gives the old and new values of each changed or conflicting invoice.
         With ``session``, the work joins the caller's transaction (an import that also writes
         customers and its own records), else it is one transaction of its own.
@@ -248,14 +267,19 @@ class Store:
         numbers = list(dict.fromkeys(inv.number for inv in invoices))
         existing: dict[str, InvoiceRow] = {}
         built: set[int] = set()
+        paid: set[int] = set()
+        reasons: dict[str, str] = {}
         for start in range(0, len(numbers), 500):
             chunk = numbers[start:start + 500]
             rows = list(s.scalars(select(InvoiceRow).where(InvoiceRow.number.in_(chunk))))
             existing.update((r.number, r) for r in rows)
             if rows:
+                ids = [r.id for r in rows]
                 built.update(s.scalars(select(ClaimRow.invoice_id).where(
-                    ClaimRow.invoice_id.in_([r.id for r in rows]),
-                    ClaimRow.bundle_sha256.is_not(None))))
+                    ClaimRow.invoice_id.in_(ids), ClaimRow.bundle_sha256.is_not(None))))
+                paid.update(s.scalars(select(PaymentApplicationRow.invoice_id).where(
+                    PaymentApplicationRow.invoice_id.in_(ids),
+                    PaymentApplicationRow.undone_at.is_(None))))
         customers: dict[str, int | None] = {}
         stale: dict[int, dict[str, tuple[Any, Any]]] = {}  # changed rows' ids → differences
         with s.no_autoflush:
@@ -268,8 +292,11 @@ class Store:
                 data = _jsonable(inv.model_dump())
                 if row is not None:
                     differences[inv.number] = _differences(row.data, data)
-                    if row.id in built:
+                    reason = "built" if row.id in built else "paid" if row.id in paid and any(
+                        k in differences[inv.number] for k in PAID_FIELDS) else None
+                    if reason is not None:
                         conflicts.append(inv.number)
+                        reasons[inv.number] = reason
                         continue
                     changed.append(inv.number)
                     stale[row.id] = differences[inv.number]
@@ -290,7 +317,8 @@ class Store:
         s.flush()
         removed = set(reschedule_changed(s, stale))
         terms_removed = [n for n in changed if existing[n].id in removed]
-        return ImportResult(added, unchanged, changed, conflicts, differences, terms_removed)
+        return ImportResult(added, unchanged, changed, conflicts, differences, terms_removed,
+                            reasons)
 
     def get_invoice(self, number: str) -> Invoice:
         with self.session() as s:

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from tests.payments.statements import Tx, camt053
+
 from .conftest import build_claim_on
 from .fake_zoho import CLIENT_SECRET, REFRESH_TOKEN, FakeZoho, FakeZohoServer
 
@@ -44,7 +46,67 @@ def test_a_conflict_shows_old_and_new_and_exits_1(ws_cli, workspace, peppol_dir,
     assert "due_date: 2017-12-01 → 2018-01-15" in result.stderr
     data = json.loads(ws_cli("invoice", "import", "ubl", str(changed), "--json").stdout)
     assert data["conflicts"] == [{"number": "Snippet1", "conflict": True, "fields": {
-        "due_date": {"old": "2017-12-01", "new": "2018-01-15"}}}]
+        "due_date": {"old": "2017-12-01", "new": "2018-01-15"}},
+        "reason": "changed at the source after its claim was built"}]
+
+
+def test_a_paid_invoice_keeps_its_currency_customer_and_total(ws_cli, workspace, peppol_dir,
+                                                               tmp_path) -> None:
+    """Money applied to an invoice was applied against its currency, customer and total: a
+    re-import changing one is a conflict (the EUR payment never becomes dollars); a change to
+    anything else (the due date) still updates it."""
+    src = peppol_dir / "base-example.xml"
+    assert ws_cli("invoice", "import", "ubl", str(src)).exit_code == 0
+    _pay(ws_cli, workspace, tmp_path, "1656.25", "Snippet1")
+    changed = tmp_path / "usd.xml"
+    changed.write_bytes(src.read_bytes().replace(b"EUR", b"USD"))
+    result = ws_cli("invoice", "import", "ubl", str(changed), "--json")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and [c["number"] for c in data["conflicts"]] == ["Snippet1"]
+    assert data["conflicts"][0]["fields"]["currency"] == {"old": "EUR", "new": "USD"}
+    assert "after money was applied" in data["conflicts"][0]["reason"]
+    shown = json.loads(ws_cli("invoice", "show", "Snippet1", "--json").stdout)
+    assert shown["invoice"]["currency"] == "EUR" and shown["invoice"]["total"] == "1656.25"
+    later = tmp_path / "due.xml"
+    later.write_bytes(src.read_bytes().replace(b"<cbc:DueDate>2017-12-01",
+                                               b"<cbc:DueDate>2018-01-15"))
+    result = ws_cli("invoice", "import", "ubl", str(later))
+    assert result.exit_code == 0 and "updated 1" in result.output, result.output
+
+
+def test_a_paid_invoices_total_is_kept_on_invoice_add(ws_cli, workspace, tmp_path) -> None:
+    invoice = {"number": "T-1", "issue_date": "2026-11-02", "due_date": "2026-12-02",
+               "currency": "EUR", "customer": "Agency", "net": "100.00", "vat": "19.00",
+               "total": "119.00", "lines": [{"description": "Work", "quantity": "1",
+                                             "unit_price": "100.00", "net": "100.00",
+                                             "vat": "19.00"}]}
+    path = tmp_path / "invoices.json"
+    path.write_text(json.dumps({"invoices": [invoice]}), encoding="utf-8")
+    assert ws_cli("invoice", "add", str(path)).exit_code == 0
+    _pay(ws_cli, workspace, tmp_path, "119.00", "T-1")
+    line = invoice["lines"][0] | {"unit_price": "50.00", "net": "50.00", "vat": "9.50"}
+    path.write_text(json.dumps({"invoices": [invoice | {
+        "net": "50.00", "vat": "9.50", "total": "59.50", "lines": [line]}]}), encoding="utf-8")
+    result = ws_cli("invoice", "add", str(path), "--json")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and data["conflicts"] == ["T-1"]
+    assert data["differences"]["T-1"]["total"] == ["119.00", "59.50"]
+    assert "after money was applied" in data["reasons"]["T-1"]
+    result = ws_cli("invoice", "add", str(path))
+    assert "conflict: T-1 changed its currency, customer or total" in result.stderr
+
+
+def _pay(ws_cli, workspace, tmp_path, amount: str, number: str) -> None:
+    """A bank statement paying invoice ``number`` in full, imported and applied."""
+    statement = tmp_path / f"pay-{number}.xml"
+    statement.write_bytes(camt053([Tx(amount, text=f"Invoice {number}", payer="Payer ltd",
+                                      iban="DE75512108001245126199")]))
+    paid = ws_cli("payments", "import", str(statement))
+    assert paid.exit_code == 0, paid.output
+    with workspace.store.engine.connect() as conn:
+        assert conn.exec_driver_sql(
+            "SELECT count(*) FROM payment_applications a JOIN invoices i ON i.id = a.invoice_id "
+            f"WHERE i.number = '{number}' AND a.undone_at IS NULL").scalar() == 1
 
 
 def test_bad_input_is_one_clean_error(ws_cli, tmp_path) -> None:
