@@ -56,6 +56,10 @@ SECRET_KEYS = frozenset(
         "api_key",
     }
 )
+#: a key holding one of these anywhere in its name is secret too (``id_token``,
+#: ``X-Auth-Token``, ``Set-Cookie``, ``apiSecret``, ``session_password``, ``x-api-key``, ...)
+SECRET_PARTS = ("password", "passwd", "secret", "token", "authorization", "cookie", "api_key",
+                "api-key", "apikey", "private_key", "assertion", "session")
 REDACTED = "**********"
 
 
@@ -64,11 +68,16 @@ def redact(value: Any, keys: Iterable[str] = ()) -> Any:
     secret = SECRET_KEYS | {k.lower() for k in keys}
     if isinstance(value, dict):
         return {
-            k: REDACTED if str(k).lower() in secret else redact(v, secret) for k, v in value.items()
+            k: REDACTED if _is_secret(str(k).lower(), secret) else redact(v, secret)
+            for k, v in value.items()
         }
     if isinstance(value, list):
         return [redact(v, secret) for v in value]
     return value
+
+
+def _is_secret(key: str, secret: frozenset[str] | set[str]) -> bool:
+    return key in secret or any(part in key for part in SECRET_PARTS)
 
 
 def _now() -> str:

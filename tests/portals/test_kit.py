@@ -295,6 +295,19 @@ def test_redact_is_deep_and_takes_extra_keys() -> None:
     assert redact({"a": {"PIN": "1"}}, ["pin"]) == {"a": {"PIN": "**********"}}
 
 
+def test_redact_catches_secret_names_it_was_not_told() -> None:
+    """An OpenID token reply, a gateway's own header names: secret by what their name holds."""
+    body = {"access_token": "a", "id_token": "eyJ", "token_type": "Bearer", "expires_in": 3600,
+            "headers": {"X-Auth-Token": "t", "Set-Cookie": "sid=1", "x-api-key": "k",
+                        "Content-Type": "application/json"},
+            "apiSecret": "s", "statusCode": 200, "invoiceCode": "INV-1"}
+    out = redact(body)
+    assert out["id_token"] == out["access_token"] == out["apiSecret"] == "**********"
+    assert all(v == "**********" for k, v in out["headers"].items() if k != "Content-Type")
+    assert out["headers"]["Content-Type"] == "application/json"
+    assert (out["expires_in"], out["statusCode"], out["invoiceCode"]) == (3600, 200, "INV-1")
+
+
 class _Settings(BaseModel):
     model_config = {"extra": "forbid"}
     tenant: str
