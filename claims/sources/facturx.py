@@ -136,7 +136,9 @@ def parse_cii(data: bytes, *, file: str) -> SourceInvoice:
         **draft.adjustments_json(),
         "vat_breakdown": breakdown, "line_extension": str(totals["line"]),
         "prepaid": str(totals["prepaid"]), "rounding": str(totals["rounding"]),
-        "payable": str(totals["due"])}
+        "payable": str(totals["due"]),
+        # BT-83 remittance information: what the buyer is asked to quote with the payment
+        "payment_reference": st.text("ram:PaymentReference") or None}
     return SourceInvoice(invoice=invoice, origin=file, kind=kind,  # type: ignore[arg-type]
                          external_id=number, customer=customer, extra=extra,
                          findings=draft.findings)

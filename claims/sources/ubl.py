@@ -268,6 +268,8 @@ def _extra(doc: Reader, root: Element, kind: str, draft: Draft, vat: _Vat,
             "vat_breakdown": vat.breakdown, "line_extension": str(totals["line_extension"]),
             "prepaid": str(totals["prepaid"]), "rounding": str(totals["rounding"]),
             "payable": str(totals["payable"]), "seller": _seller(doc),
+            # BT-83 remittance information: what the buyer is asked to quote with the payment
+            "payment_reference": doc.text("cac:PaymentMeans/cbc:PaymentID") or None,
             "tax_currency": vat.tax_currency,
             "tax_in_tax_currency": str(vat.tax_in_tax_currency)
             if vat.tax_in_tax_currency else None}

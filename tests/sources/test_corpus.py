@@ -67,6 +67,20 @@ def test_every_sample_imports_with_its_stated_totals(folder: Path, count: int) -
                        if (folder / name).exists()}
 
 
+def test_the_payment_reference_is_kept_from_ubl_and_cii() -> None:
+    """BT-83 (UBL PaymentMeans/PaymentID, CII PaymentReference): what the buyer quotes with
+    the payment, kept for cash application; every sample that prints one, both syntaxes."""
+    seen = 0
+    for path in sorted(XRECHNUNG.glob("*.xml")):
+        text = path.read_text(encoding="utf-8")
+        tag = "ram:PaymentReference" if "uncefact" in path.name else "cbc:PaymentID"
+        printed = text.split(f"<{tag}>")[1].split("<")[0] if f"<{tag}>" in text else None
+        item = INVOICE_SOURCES.detect(path).extract(path, {})[0]
+        assert item.extra["payment_reference"] == printed, path.name
+        seen += printed is not None
+    assert seen >= 4
+
+
 def test_rounding_the_standard_allows_is_a_warning_with_its_rule() -> None:
     minimal = parse_cii((XRECHNUNG / "technical-cases__cius__01.06_minimal_test_uncefact.xml")
                         .read_bytes(), file="m.xml")

@@ -69,6 +69,10 @@ def test_published_example_imports_with_its_totals(peppol_dir: Path, ws, name: s
     got = sorted((r["category"], D(r["percent"]), D(r["taxable"]), D(r["tax"]))
                  for r in extra["vat_breakdown"])
     assert got == sorted((c, D(p), D(t), D(x)) for c, p, t, x in vat_rows)
+    # BT-83, the reference the buyer is asked to quote with the payment, is kept
+    printed = (peppol_dir / name).read_text(encoding="utf-8")
+    quoted = printed.split("<cbc:PaymentID>")[1].split("<")[0] if "PaymentID" in printed else None
+    assert extra["payment_reference"] == quoted
 
 
 def test_reimport_is_idempotent_and_a_change_after_the_bundle_is_a_conflict(peppol_dir, ws,
