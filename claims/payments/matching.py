@@ -7,6 +7,7 @@ rule                                                          method     confide
 ===========================================================  =========  =====================
 structured reference / end-to-end id names the invoice        reference  100 exact amount
 invoice number(s) found in the free text (normalised)         text       95 exact amount
+… then in the bank's additional text (``AddtlTxInf`` …)       text       95 exact amount
 payer known by IBAN (learned) — one open item of that amount  payer      90 (name: 80)
 payer known — several open items sum to it (oldest first)     subset     80 (name: 70)
 ===========================================================  =========  =====================
@@ -273,7 +274,8 @@ def match_line(book: Book, line: StatementLine, settings: MatchSettings) -> Matc
 
     for method, base, text, label in (
             ("reference", 100, line.reference, "reference"),
-            ("text", 95, line.remittance, "invoice number in the text")):
+            ("text", 95, line.remittance, "invoice number in the text"),
+            ("text", 95, line.additional, "invoice number in the bank's additional text")):
         found = same_currency(book.find_numbers(text))
         if not found:
             continue

@@ -269,7 +269,8 @@ def _insert_payments(s: Session, lines: Sequence[StatementLine], matches: Sequen
     rows = [{"source": source, "external_id": line.external_id, "value_date": line.value_date,
              "amount": line.amount, "currency": line.currency, "payer_name": line.payer_name,
              "payer_iban": line.payer_iban, "reference": line.reference,
-             "remittance": line.remittance, "customer_id": match.customer_id,
+             "remittance": " ".join(x for x in (line.remittance, line.additional) if x) or None,
+             "customer_id": match.customer_id,
              "created_at": now} for line, match in zip(lines, matches, strict=True)]
     ids = dict((e, i) for i, e in s.execute(  # by bank id (unique): any order of RETURNING
         insert(table).returning(table.c.id, table.c.external_id), rows))
