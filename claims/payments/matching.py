@@ -7,6 +7,7 @@ rule                                                          method     confide
 ===========================================================  =========  =====================
 structured reference / end-to-end id names the invoice        reference  100 exact amount
 invoice number(s) found in the free text (normalised)         text       95 exact amount
+… then in the bank's additional text (``AddtlTxInf`` …)       text       95 exact amount
 payer known by IBAN (learned) — one open item of that amount  payer      90 (name: 80)
 payer known — several open items sum to it (oldest first)     subset     80 (name: 70)
 ===========================================================  =========  =====================
@@ -21,7 +22,11 @@ the invoice exists, so receivables as of a date never go negative.
 Then the amount is settled against the invoice(s) found: a difference within the tolerance is
 written off (or taken as a discount) −5; a short payment leaves the rest open and is flagged
 −10; an overpayment puts the excess on account as a credit −10. Several open items of the same
-amount from one payer is ambiguous (−25). Paying an invoice already paid goes on account (−50).
+amount from one payer is ambiguous (−25). Paying an invoice already paid goes on account (−50):
+the :class:`Book` knows every invoice number, paid ones too (their balance is nil), so a
+reference or text naming a paid invoice finds it and the payment waits in review as a possible
+duplicate to refund (flag ``already-paid``), never taken by the payer rules for another invoice
+of that amount.
 
 Every lookup is a dict access on a normalised key; the subset search looks only at a payer's
 oldest ``subset_window`` items and at most ``subset_max_items`` of them, with a node budget, so
@@ -47,7 +52,8 @@ Kind = Literal["payment", "writeoff", "discount", "credit"]
 
 @dataclass(frozen=True, slots=True)
 class OpenItem:
-    """An invoice with an open balance."""
+    """An invoice with its open balance (nil or less for a paid one: known by its number only,
+    see :class:`Book`)."""
 
     invoice_id: int
     number: str
@@ -124,7 +130,9 @@ def candidate_keys(text: str | None, *, max_join: int = 4) -> list[str]:
 
 class Book:
     """The open items and known payers, indexed for matching. Allocations reduce balances, so
-    two lines in one batch never take the same money twice."""
+    two lines in one batch never take the same money twice. Items with nothing open (paid
+    invoices) are indexed by number only: a payment naming one is found as already paid, and no
+    rule allocates to them; an open invoice's number wins over a paid one's."""
 
     def __init__(self, items: Iterable[OpenItem], *, payer_ibans: dict[str, int] | None = None,
                  customer_names: dict[str, int] | None = None) -> None:
@@ -137,7 +145,11 @@ class Book:
                                                  i.invoice_id)):
             self.items[item.invoice_id] = item
             self.remaining[item.invoice_id] = item.open
-            self.by_number[normalise(item.number)] = item.invoice_id
+            key = normalise(item.number)
+            if item.open <= 0:
+                self.by_number.setdefault(key, item.invoice_id)
+                continue
+            self.by_number[key] = item.invoice_id
             if item.customer_id is not None:
                 self.by_customer[item.customer_id].append(item.invoice_id)
                 self.by_amount[(item.customer_id, item.currency, item.open)].append(
@@ -185,7 +197,8 @@ def _settle(book: Book, ids: Sequence[int], amount: Decimal, settings: MatchSett
     total_open = sum((book.remaining[i] for i in ids), Decimal(0))
     if total_open <= 0:
         return ([Allocation(None, None, amount, "credit")], ["already-paid"], 50,
-                "the invoice is already paid; the payment is held on account")
+                "the invoice is already paid: a possible duplicate payment (to refund?); "
+                "the payment is held on account")
     for i in ids:
         item, owed = book.items[i], book.remaining[i]
         if owed <= 0 or left <= 0:
@@ -261,7 +274,8 @@ def match_line(book: Book, line: StatementLine, settings: MatchSettings) -> Matc
 
     for method, base, text, label in (
             ("reference", 100, line.reference, "reference"),
-            ("text", 95, line.remittance, "invoice number in the text")):
+            ("text", 95, line.remittance, "invoice number in the text"),
+            ("text", 95, line.additional, "invoice number in the bank's additional text")):
         found = same_currency(book.find_numbers(text))
         if not found:
             continue

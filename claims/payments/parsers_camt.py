@@ -12,6 +12,13 @@ the ISO 20022 schema has them (the sign is ``CdtDbtInd``): a negative ``Amt`` is
 ``BOOK``) are read and count in the balance check; the others (pending ``PDNG``, ``INFO``,
 ``FUTR``…) are counted per Stmt and status in ``Statement.not_booked``, never dropped unsaid.
 
+What names the invoices: every structured remittance (``RmtInf/Strd`` is [0..*]) — its
+creditor reference ``CdtrRefInf/Ref`` and each referred document's number ``RfrdDocInf/Nb`` —
+is the line's ``reference`` (else the end-to-end id); ``Ustrd`` is its ``remittance``; the
+bank's free texts ``AddtlTxInf`` (the transaction's) and ``AddtlNtryInf`` (the entry's, for an
+entry of one payment: a batch's describes the batch) are its ``additional`` text, which the
+matcher reads after the others (:func:`claims.payments.matching.match_line`).
+
 The encoding is the XML's own (:func:`xml_encoding`: its byte-order mark, else the width of its
 first ``<``, and its declaration): UTF-8, UTF-16 (LE or BE, with a BOM or without) and
 single-byte encodings are read; any other (UTF-32, Shift_JIS, a name Python does not know, a
@@ -39,7 +46,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 from claims.errors import InputError
 from claims.payments.statement import (
     MAX_ENTRY_ELEMENTS, MAX_TOKEN_BYTES, Statement, StatementLine, clean, iban, read_money,
-    stable_id,
+    line_id,
 )
 
 _CAMT_NS = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.\d\d\}")
@@ -347,6 +354,7 @@ class _CamtEntry:
     currency: str
     batch: bool                 # more than one transaction: each must carry its own amount
     seen: Counter[bytes]
+    text: str | None = None     # AddtlNtryInf of an entry of one payment
 
 
 def _camt_entry(entry: Element, where: str, file: str, account: str | None,
@@ -378,7 +386,8 @@ def _camt_entry(entry: Element, where: str, file: str, account: str | None,
         txs = [Element("TxDtls")]  # an entry without details is one payment
     shared = _CamtEntry(file, where, account, statement_id, value_date,
                         _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef"), amount,
-                        currency, len(txs) > 1, seen)
+                        currency, len(txs) > 1, seen,
+                        None if len(txs) > 1 else _text(entry, "AddtlNtryInf"))
     lines = [_camt_tx(tx, t_no, shared) for t_no, tx in enumerate(txs, start=1)]
     total = sum(line.amount for line in lines)
     if total != amount:  # one transaction or many: they are the entry
@@ -441,24 +450,34 @@ def _camt_tx(tx: Element, t_no: int, e: _CamtEntry) -> StatementLine:
     e2e = _text(tx, "Refs/EndToEndId")
     if e2e and e2e.upper() == "NOTPROVIDED":
         e2e = None
-    structured = _text(tx, "RmtInf/Strd/CdtrRefInf/Ref")
+    structured = _structured(tx)
     free = " ".join(el.text.strip() for el in _findall(_find(tx, "RmtInf"), "Ustrd")
                     if el.text)
+    additional = " ".join(x for x in (_text(tx, "AddtlTxInf"), e.text) if x)
     payer = (_text(tx, "RltdPties/Dbtr/Nm") or _text(tx, "RltdPties/Dbtr/Pty/Nm")
              or _text(tx, "RltdPties/UltmtDbtr/Nm"))
     payer_iban = (_text(tx, "RltdPties/DbtrAcct/Id/IBAN")
                   or _text(tx, "RltdPties/DbtrAcct/Id/Othr/Id"))
-    tx_ref = _text(tx, "Refs/AcctSvcrRef") or _text(tx, "Refs/TxId")
-    if tx_ref:
-        external = f"camt053:{e.account}:{tx_ref}"
-    elif e.entry_ref:
-        external = f"camt053:{e.account}:{e.entry_ref}:{t_no}"
-    else:
-        external = stable_id("camt053", (e.account, e.statement_id, e.value_date, tx_amount,
-                                         e2e, structured, free), e.seen)
+    tx_ref = _text(tx, "Refs/AcctSvcrRef") or _text(tx, "Refs/TxId") or (
+        f"{e.entry_ref}:{t_no}" if e.entry_ref else None)
+    external = line_id("camt053", e.account, tx_ref, (
+        e.account, e.value_date, tx_amount, e2e, structured, free), e.seen)
     return StatementLine(
         external_id=external, value_date=e.value_date, amount=tx_amount,
         currency=tx_currency, payer_name=clean(payer), payer_iban=iban(payer_iban),
         reference=clean(structured or e2e),
         remittance=clean(" ".join(x for x in (free, e2e if structured else None) if x)),
-        where=f"{e.where}/NtryDtls/TxDtls[{t_no}]" if e.batch else e.where)
+        where=f"{e.where}/NtryDtls/TxDtls[{t_no}]" if e.batch else e.where,
+        additional=clean(additional))
+
+
+def _structured(tx: Element) -> str | None:
+    """Every structured remittance of ``tx``, in order and once each: each ``Strd``'s
+    ``CdtrRefInf/Ref`` and ``RfrdDocInf/Nb`` (``Strd`` is [0..*]: one payment for several
+    invoices names each); None when there is none."""
+    found: list[str] = []
+    for strd in _findall(_find(tx, "RmtInf"), "Strd"):
+        refs = [_text(strd, "CdtrRefInf/Ref")] + [_text(doc, "Nb") for doc in
+                                                  _findall(strd, "RfrdDocInf")]
+        found += [r for r in dict.fromkeys(refs) if r and r not in found]
+    return " ".join(found) or None

@@ -26,7 +26,7 @@ from claims.core.money import CURRENCIES
 from claims.errors import InputError
 from claims.payments.statement import (
     MAX_TOKEN_BYTES, Statement, StatementLine, ascii_digits, clean, iban, read_money,
-    stable_id,
+    line_id,
 )
 
 CSV_FIELDS = ("date", "amount", "currency", "payer_name", "payer_iban", "reference",
@@ -237,8 +237,7 @@ def _row(row: dict[str | Any, str | Any], row_no: int, wanted: dict[str, str],
              get("reference"), get("remittance"))
     bank_id = get("id")
     return StatementLine(
-        external_id=f"csv:{bank}:{bank_id}" if bank_id else stable_id(f"csv:{bank}", parts,
-                                                                       seen),
+        external_id=line_id("csv", bank, bank_id, parts, seen),
         value_date=value_date, amount=amount, currency=currency,
         payer_name=clean(get("payer_name")), payer_iban=iban(get("payer_iban")),
         reference=clean(get("reference")), remittance=clean(get("remittance")),

@@ -11,6 +11,11 @@ closing) is made per statement as before. Each line is decoded as UTF-8, else IS
 The dates a field opens with (``:61:`` value and entry date, balance dates) are checked before
 the parser sees them: it would move 30 February to the 28th; an impossible date is refused
 naming its line (rule ``mt940-date``).
+
+A transaction's id is the one rule of every format (:func:`~claims.payments.statement.line_id`):
+the bank's reference (``:61:`` subfield 8, after ``//``) on the account, else a digest of the
+transaction's own content; never the statement header (``:20:``, ``:28C:``), so the same
+``:61:``/``:86:`` lines under another header are known again.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from mt940.options import Options
 from claims.errors import InputError
 from claims.payments.statement import (
     MAX_TOKEN_BYTES, Statement, StatementLine, ascii_digits, clean, iban, read_money,
-    stable_id,
+    line_id,
 )
 
 #: transactions handed to the mt-940 parser at a time (with their statement's header)
@@ -253,19 +258,20 @@ class _Mt940Reader:
         if mark in ("D", "RD") or mark != "RC" and amount_obj.amount < 0:
             self.st.debits_skipped += 1  # money paid out, or a returned debit
             return None
-        head = block.head or {}
-        account = iban(head.get("account_identification"))
-        statement_id = head.get("statement_number") or head.get("transaction_reference")
+        account = iban((block.head or {}).get("account_identification"))
         value_date = date(d["date"].year, d["date"].month, d["date"].day)
         customer_ref = d.get("customer_reference")
         if customer_ref and customer_ref.upper() == "NONREF":
             customer_ref = None
         remittance = " ".join(str(x) for x in (d.get("purpose"), d.get("additional_purpose"))
                               if x) or d.get("transaction_details")
-        parts = (account, statement_id, value_date, amount, customer_ref,
-                 d.get("bank_reference"), remittance)
+        bank_ref = d.get("bank_reference")
+        if bank_ref and bank_ref.upper() == "NONREF":
+            bank_ref = None
+        external = line_id("mt940", account, bank_ref, (
+            account, value_date, amount, currency, customer_ref, remittance), self.seen)
         line = StatementLine(
-            external_id=stable_id("mt940" + ":reversal" * (mark == "RC"), parts, self.seen),
+            external_id=external + ":reversal" * (mark == "RC"),
             value_date=value_date, amount=amount, currency=currency,
             payer_name=clean(d.get("applicant_name")),
             payer_iban=iban(d.get("applicant_iban") or d.get("gvc_applicant_iban")),

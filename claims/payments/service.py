@@ -92,8 +92,10 @@ def applied_by_invoice():  # type: ignore[no-untyped-def]
             .group_by(PaymentApplicationRow.invoice_id).subquery())
 
 
-def open_items(s: Session, currencies: Sequence[str] | None = None) -> list[OpenItem]:
-    """Every invoice with an open balance (total less live applications)."""
+def open_items(s: Session, currencies: Sequence[str] | None = None, *,
+               paid: bool = False) -> list[OpenItem]:
+    """Every invoice with an open balance (total less live applications); ``paid``: the
+    others too (nothing open), which the :class:`Book` knows by number only."""
     applied = applied_by_invoice()
     query = (select(InvoiceRow.id, InvoiceRow.number, InvoiceRow.customer_id,
                     InvoiceRow.currency, InvoiceRow.total, applied.c.applied,
@@ -104,17 +106,18 @@ def open_items(s: Session, currencies: Sequence[str] | None = None) -> list[Open
     items = []
     for r in s.execute(query):
         open_amount = r.total - (r.applied or Decimal(0))  # typed: already a Decimal
-        if open_amount > 0:
+        if open_amount > 0 or paid:
             items.append(OpenItem(r.id, r.number, r.customer_id, r.currency, open_amount,
                                   r.issue_date, r.due_date))
     return items
 
 
 def load_book(s: Session, currencies: Sequence[str] | None = None) -> Book:
-    """Open items, learned payer accounts and customer names, indexed for matching."""
+    """Open items (and paid invoices, by number: a payment naming one is not applied to
+    another), learned payer accounts and customer names, indexed for matching."""
     ibans = {r.iban: r.customer_id for r in s.scalars(select(PayerAccountRow))}
     names = {name: cid for cid, name in s.execute(select(CustomerRow.id, CustomerRow.name))}
-    return Book(open_items(s, currencies), payer_ibans=ibans, customer_names=names)
+    return Book(open_items(s, currencies, paid=True), payer_ibans=ibans, customer_names=names)
 
 
 def _invoice_open(s: Session, invoice_id: int) -> Decimal:
@@ -266,7 +269,8 @@ def _insert_payments(s: Session, lines: Sequence[StatementLine], matches: Sequen
     rows = [{"source": source, "external_id": line.external_id, "value_date": line.value_date,
              "amount": line.amount, "currency": line.currency, "payer_name": line.payer_name,
              "payer_iban": line.payer_iban, "reference": line.reference,
-             "remittance": line.remittance, "customer_id": match.customer_id,
+             "remittance": " ".join(x for x in (line.remittance, line.additional) if x) or None,
+             "customer_id": match.customer_id,
              "created_at": now} for line, match in zip(lines, matches, strict=True)]
     ids = dict((e, i) for i, e in s.execute(  # by bank id (unique): any order of RETURNING
         insert(table).returning(table.c.id, table.c.external_id), rows))

@@ -52,6 +52,9 @@ class StatementLine:
     #: where the line stands in its file (``row 3``, ``Stmt[1]/Ntry[2]/…``), for findings;
     #: not part of its content
     where: str | None = field(default=None, compare=False)
+    #: the bank's own free text (camt.053 ``AddtlTxInf`` / ``AddtlNtryInf``): read for invoice
+    #: numbers after ``reference`` and ``remittance``; kept with the remittance
+    additional: str | None = None
 
 
 class SpooledLines:
@@ -192,6 +195,19 @@ def clean(text: str | None) -> str | None:
     shown = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text or "")
     cleaned = " ".join(shown.split())
     return cleaned or None
+
+
+def line_id(prefix: str, account: str | None, bank_ref: str | None, parts: Iterable[object],
+            seen: Counter[bytes]) -> str:
+    """The one rule for a statement line's ``external_id``, every format: the bank's own
+    reference for the transaction names it on its account (``prefix:account:ref``: camt.053
+    ``AcctSvcrRef``/``TxId``, MT940 ``:61:`` subfield 8, a CSV ``id``); without one, a digest
+    of the line's own content ``parts`` (:func:`stable_id`) — never of the statement it came in
+    (``:20:``, ``:28C:``, ``Stmt/Id``), so the same transaction under another statement header
+    is known again."""
+    if bank_ref:
+        return f"{prefix}:{account}:{bank_ref}"
+    return stable_id(f"{prefix}:{account}", parts, seen)
 
 
 def stable_id(prefix: str, parts: Iterable[object], seen: Counter[bytes]) -> str:
