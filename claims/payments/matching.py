@@ -5,12 +5,14 @@ Rules, most certain first (each :class:`Match` carries its confidence 0–100 an
 ===========================================================  =========  =====================
 rule                                                          method     confidence
 ===========================================================  =========  =====================
-structured reference / end-to-end id names the invoice        reference  100 exact amount
+structured reference / end-to-end id names the invoice (*)    reference  100 exact amount
 invoice number(s) found in the free text (normalised)         text       95 exact amount
 … then in the bank's additional text (``AddtlTxInf`` …)       text       95 exact amount
 payer known by IBAN (learned) — one open item of that amount  payer      90 (name: 80)
 payer known — several open items sum to it (oldest first)     subset     80 (name: 70)
 ===========================================================  =========  =====================
+
+(*) by its number, or by the payment reference it asked the buyer to quote (EN 16931 BT-83).
 
 A payment never pays an invoice issued after its value date (:func:`issued_by`, the one rule;
 the review door :func:`claims.payments.service.accept` / ``change`` keeps it too): such an
@@ -135,7 +137,8 @@ class Book:
     rule allocates to them; an open invoice's number wins over a paid one's."""
 
     def __init__(self, items: Iterable[OpenItem], *, payer_ibans: dict[str, int] | None = None,
-                 customer_names: dict[str, int] | None = None) -> None:
+                 customer_names: dict[str, int] | None = None,
+                 payment_references: dict[int, str] | None = None) -> None:
         self.items: dict[int, OpenItem] = {}
         self.remaining: dict[int, Decimal] = {}
         self.by_number: dict[str, int] = {}
@@ -154,6 +157,11 @@ class Book:
                 self.by_customer[item.customer_id].append(item.invoice_id)
                 self.by_amount[(item.customer_id, item.currency, item.open)].append(
                     item.invoice_id)
+        # the reference an invoice asked the buyer to quote (EN 16931 BT-83) names it as its
+        # number does; a number wins over another invoice's reference
+        for invoice_id, ref in (payment_references or {}).items():
+            if invoice_id in self.items and normalise(ref):
+                self.by_number.setdefault(normalise(ref), invoice_id)
         self.payer_ibans = {normalise(k): v for k, v in (payer_ibans or {}).items()}
         self.customer_names = {normalise(k): v for k, v in (customer_names or {}).items()}
 

@@ -32,6 +32,7 @@ from claims.payments.parsers import (
 )
 from claims.payments.reversals import record_reversals
 from claims.payments.statement import check_value_date
+from claims.store.tables.sources import InvoiceOriginRow
 from claims.store.tables.payments import (
     BankCsvMappingRow, PayerAccountRow, PaymentEventRow, PaymentMatchRow, StatementImportRow,
 )
@@ -117,7 +118,11 @@ def load_book(s: Session, currencies: Sequence[str] | None = None) -> Book:
     another), learned payer accounts and customer names, indexed for matching."""
     ibans = {r.iban: r.customer_id for r in s.scalars(select(PayerAccountRow))}
     names = {name: cid for cid, name in s.execute(select(CustomerRow.id, CustomerRow.name))}
-    return Book(open_items(s, currencies, paid=True), payer_ibans=ibans, customer_names=names)
+    quoted = InvoiceOriginRow.extra["payment_reference"].as_string()
+    references = {invoice_id: ref for invoice_id, ref in s.execute(
+        select(InvoiceOriginRow.invoice_id, quoted).where(quoted.is_not(None))) if ref}
+    return Book(open_items(s, currencies, paid=True), payer_ibans=ibans, customer_names=names,
+                payment_references=references)
 
 
 def _invoice_open(s: Session, invoice_id: int) -> Decimal:

@@ -96,6 +96,27 @@ def test_a_paid_invoices_total_is_kept_on_invoice_add(ws_cli, workspace, tmp_pat
     assert "conflict: T-1 changed its currency, customer or total" in result.stderr
 
 
+def test_a_payment_quoting_the_invoices_payment_reference_pays_it(ws_cli, workspace, peppol_dir,
+                                                                   tmp_path) -> None:
+    """EN 16931 BT-83: the reference the invoice asked the buyer to quote names the invoice
+    as its number does (a camt.053 structured creditor reference, nothing else to go on)."""
+    src = tmp_path / "rf.xml"
+    src.write_bytes((peppol_dir / "base-example.xml").read_bytes().replace(
+        b"<cbc:PaymentID>Snippet1<", b"<cbc:PaymentID>RF18539007547034<"))
+    assert ws_cli("invoice", "import", "ubl", str(src)).exit_code == 0
+    statement = tmp_path / "rf-pay.xml"
+    statement.write_bytes(camt053([Tx("1656.25", reference="RF18539007547034",
+                                      payer="Somebody else", iban="DE02120300000000202051")]))
+    result = ws_cli("payments", "import", str(statement), "--json")
+    assert result.exit_code == 0, result.output
+    with workspace.store.engine.connect() as conn:
+        assert conn.exec_driver_sql(
+            "SELECT count(*) FROM payment_applications a JOIN invoices i ON i.id = a.invoice_id "
+            "WHERE i.number = 'Snippet1' AND a.undone_at IS NULL").scalar() == 1
+    [match] = json.loads(result.stdout)["matches"]
+    assert (match["method"], match["confidence"], match["status"]) == ("reference", 100, "applied")
+
+
 def _pay(ws_cli, workspace, tmp_path, amount: str, number: str) -> None:
     """A bank statement paying invoice ``number`` in full, imported and applied."""
     statement = tmp_path / f"pay-{number}.xml"
