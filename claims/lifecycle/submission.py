@@ -404,6 +404,10 @@ class _Run:
     def report(self, outcome: Outcome) -> None:
         with self.lock:
             self.summary.outcomes.append(outcome)
+        (log.info if outcome.ok else log.warning)(
+            "claim.submission", claim=outcome.claim_id, status=outcome.status,
+            reference=outcome.reference, reconciled=outcome.reconciled,
+            unreachable=outcome.unreachable, message=outcome.message)
         if self.progress:
             self.progress(outcome)
 
@@ -568,6 +572,11 @@ def submit_claims(ws: Workspace, *, ids: list[int] | None = None, workers: int =
                 future.result()
     _not_done(run)
     run.summary.outcomes.sort(key=lambda o: o.claim_id)
+    done = run.summary.outcomes
+    (log.info if run.summary.ok else log.warning)(
+        "submission.run", workers=workers, claims=len(done),
+        submitted=sum(o.ok for o in done), not_submitted=[o.claim_id for o in done if not o.ok],
+        stopped=run.summary.stopped)
     return run.summary
 
 

@@ -190,6 +190,10 @@ def test_no_secret_reaches_logs_evidence_or_the_database(
     for name, data in haystacks:
         for secret in secrets:
             assert secret.encode() not in data, f"a secret is in {name}"
+    # and the run did log what it did: each claim's outcome, then the run's (README "Logs")
+    logged = result.output + captured.out + captured.err
+    assert "claim.submission" in logged and "SUBMITTED" in logged, logged[-2000:]
+    assert "submission.run" in logged
 
 
 def test_a_returned_claim_is_corrected_and_resubmitted_under_its_reference(
