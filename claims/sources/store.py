@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from claims.errors import InputError
+from claims.payments.prepaid import sync_prepaid
 from claims.sources.common import (
     CustomerRef, ImportBatch, ImportFinding, ImportRejected, InvoiceChange, SourceInvoice,
 )
@@ -198,6 +199,7 @@ def store_batch(ws: Workspace, items: Sequence[SourceInvoice], *, source: str, t
             _refresh_origins(s, source, {**{i.external_id: i.extra for i in items if i.external_id
                                             and i.invoice.number in result.unchanged},
                                          **(refresh or {})})
+            sync_prepaid(s, [*result.added, *result.changed, *result.unchanged], actor=ws.actor)
             record.finished_at = utcnow()
             batch.import_id = None if dry_run else record.id
             batch.added, batch.unchanged = result.added, result.unchanged
@@ -266,7 +268,10 @@ def _write_origins(s: Session, store: Any, items: Sequence[SourceInvoice], touch
 
 
 #: what an origin record may change while its invoice's content stays the same
-_REFRESHED = ("zoho_status", "balance", "last_modified_time", "payments")
+_REFRESHED = ("zoho_status", "balance", "last_modified_time", "payments",
+              # an e-invoice sent again with a new paid amount (BT-113): the invoice is the
+              # same, what is due is not (:func:`claims.payments.prepaid.sync_prepaid`)
+              "prepaid", "rounding", "payable")
 
 
 def _refresh_origins(s: Session, source: str, updates: dict[str, dict[str, Any]]) -> None:
