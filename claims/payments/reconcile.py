@@ -1,6 +1,6 @@
 """Per-customer reconciliation: invoiced, claimed, paid and still open, with every difference
 that nothing explains yet (short payments, unapplied cash, credits on account, invoices not
-claimed, over-applied invoices).
+claimed, over-applied invoices, credit notes not used yet).
 
 As of a date (default today, UTC), by the one rule of what is known then
 (:mod:`claims.store.asof`), the very rule of ``claims followup receivables``, ``account
@@ -70,7 +70,8 @@ class _Ledger:
 def _add_invoices(s: Session, ledger: _Ledger, wanted: set[int | None] | None,
                   as_of: date) -> None:
     """Add every invoice issued by ``as_of`` (of the ``wanted`` customers): invoiced, claimed,
-    paid, written off, open; and the differences short-paid, over-applied and not-claimed."""
+    paid, written off, open; and the differences short-paid, over-applied and not-claimed, or
+    for a credit note (a negative total) unused-credit."""
     a, p = _applications()
     i = InvoiceRow.__table__.alias("i")
     claimed = exists().where(ClaimRow.invoice_id == i.c.id,
@@ -104,6 +105,11 @@ def _add_invoices(s: Session, ledger: _Ledger, wanted: set[int | None] | None,
         if received and open_amount > 0:
             e["differences"].append({"kind": "short-paid", "invoice": row.number,
                                      "amount": open_amount})
+        if row.total < 0:  # a credit note: its open credit is not over-applied, nor claimable
+            if open_amount < 0:
+                e["differences"].append({"kind": "unused-credit", "invoice": row.number,
+                                         "amount": -open_amount})
+            continue
         if open_amount < 0:
             e["differences"].append({"kind": "over-applied", "invoice": row.number,
                                      "amount": -open_amount})
