@@ -11,6 +11,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from claims.core.money import round_money
 from claims.errors import InputError
 from claims.payments.prepaid import sync_prepaid
 from claims.sources.common import (
@@ -330,6 +332,13 @@ def invoice_record(ws: Workspace, number: str) -> dict[str, Any]:
                       "findings": extra.pop("findings", []), "extra": extra}
     data = _jsonable(invoice.model_dump(mode="json"))
     seller = (source or {}).get("extra", {}).get("seller") or None
+    currency = data.get("currency") or ""
+
+    def shown(value: Any) -> Any:  # an amount at its currency's minor units (ISO 4217)
+        return value if value is None else str(round_money(Decimal(str(value)), currency))
+
     return {"invoice": data, "source": source, "seller": seller,
-            "lines": data.get("lines", []),
-            "totals": {k: data.get(k) for k in ("net", "vat", "total", "currency")}}
+            "lines": [{**ln, "net": shown(ln.get("net")), "vat": shown(ln.get("vat"))}
+                      for ln in data.get("lines", [])],
+            "totals": {**{k: shown(data.get(k)) for k in ("net", "vat", "total")},
+                       "currency": currency}}
