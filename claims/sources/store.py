@@ -202,8 +202,7 @@ def store_batch(ws: Workspace, items: Sequence[SourceInvoice], *, source: str, t
                                             and i.invoice.number in result.unchanged},
                                          **(refresh or {})})
             sync_prepaid(s, [*result.added, *result.changed, *result.unchanged], actor=ws.actor)
-            record.finished_at = utcnow()
-            batch.import_id = None if dry_run else record.id
+            record.finished_at, batch.import_id = utcnow(), None if dry_run else record.id
             batch.added, batch.unchanged = result.added, result.unchanged
             batch.changed = [InvoiceChange(n, False, result.differences.get(n, {}))
                              for n in result.changed]
