@@ -212,13 +212,14 @@ def reconcile_cmd(ctx: typer.Context,
         emit_json(rows)
         return
     for r in rows:
+        # amounts come at their currency's minor units (ISO 4217: JPY 0), shown as kpi does
         typer.echo(f"{r['customer'] or '(unidentified payer)'} {r['currency']}: invoiced "
-                   f"{r['invoiced']:,.2f}, claimed {r['claimed']:,.2f}, paid {r['paid']:,.2f}, "
-                   f"written off {r['written_off']:,.2f}, open {r['open']:,.2f}, unapplied "
-                   f"{r['unapplied']:,.2f}")
+                   f"{r['invoiced']:,}, claimed {r['claimed']:,}, paid {r['paid']:,}, "
+                   f"written off {r['written_off']:,}, open {r['open']:,}, unapplied "
+                   f"{r['unapplied']:,}")
         for d in r["differences"]:
             what = d.get("invoice") or f"payment #{d.get('payment_id')}"
-            typer.echo(f"  {d['kind']}: {what} {d['amount']:,.2f}")
+            typer.echo(f"  {d['kind']}: {what} {d['amount']:,}")
 
 
 @mapping_app.command("set")

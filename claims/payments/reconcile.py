@@ -1,6 +1,6 @@
 """Per-customer reconciliation: invoiced, claimed, paid and still open, with every difference
 that nothing explains yet (short payments, unapplied cash, credits on account, invoices not
-claimed, over-applied invoices).
+claimed, over-applied invoices, credit notes not used yet).
 
 As of a date (default today, UTC), by the one rule of what is known then
 (:mod:`claims.store.asof`), the very rule of ``claims followup receivables``, ``account
@@ -14,10 +14,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
 from claims.core.money import round_money
+from claims.payments import prepaid
 from claims.store import DEAD_STATUSES, Store, asof
 from claims.store.tables import (
     ClaimRow, CustomerRow, InvoiceRow, PaymentApplicationRow, PaymentRow,
@@ -69,16 +70,19 @@ class _Ledger:
 def _add_invoices(s: Session, ledger: _Ledger, wanted: set[int | None] | None,
                   as_of: date) -> None:
     """Add every invoice issued by ``as_of`` (of the ``wanted`` customers): invoiced, claimed,
-    paid, written off, open; and the differences short-paid, over-applied and not-claimed."""
+    paid, written off, open; and the differences short-paid, over-applied and not-claimed, or
+    for a credit note (a negative total) unused-credit."""
     a, p = _applications()
     i = InvoiceRow.__table__.alias("i")
     claimed = exists().where(ClaimRow.invoice_id == i.c.id,
                              ClaimRow.status.not_in(DEAD_STATUSES))
-    per_invoice = (select(a.c.invoice_id, a.c.kind, func.sum(a.c.amount).label("amount"))
+    # the paid amount an e-invoice states (claims.payments.prepaid) is paid, not short-paid
+    kind = case((p.c.source == prepaid.SOURCE, prepaid.SOURCE), else_=a.c.kind).label("kind")
+    per_invoice = (select(a.c.invoice_id, kind, func.sum(a.c.amount).label("amount"))
                    .select_from(a.outerjoin(p, p.c.id == a.c.payment_id))
                    .where(a.c.undone_at.is_(None), a.c.invoice_id.is_not(None),
                           asof.clause(asof.APPLICATION_KNOWN, as_of))
-                   .group_by(a.c.invoice_id, a.c.kind).subquery())
+                   .group_by(a.c.invoice_id, kind).subquery())
     applied: dict[int, dict[str, Decimal]] = defaultdict(dict)
     for invoice_id, kind, amount in s.execute(select(per_invoice)):
         applied[invoice_id][kind] = amount  # SUM keeps the MoneyColumn type
@@ -88,7 +92,8 @@ def _add_invoices(s: Session, ledger: _Ledger, wanted: set[int | None] | None,
         if wanted is not None and row.customer_id not in wanted:
             continue
         e = ledger.entry(row.customer_id, row.currency)
-        paid = applied[row.id].get("payment", Decimal(0))
+        received = applied[row.id].get("payment", Decimal(0))
+        paid = received + applied[row.id].get(prepaid.SOURCE, Decimal(0))
         adjusted = applied[row.id].get("writeoff", Decimal(0)) + applied[row.id].get(
             "discount", Decimal(0))
         open_amount = row.total - paid - adjusted
@@ -97,9 +102,14 @@ def _add_invoices(s: Session, ledger: _Ledger, wanted: set[int | None] | None,
         e["paid"] += paid
         e["written_off"] += adjusted
         e["open"] += open_amount
-        if paid and open_amount > 0:
+        if received and open_amount > 0:
             e["differences"].append({"kind": "short-paid", "invoice": row.number,
                                      "amount": open_amount})
+        if row.total < 0:  # a credit note: its open credit is not over-applied, nor claimable
+            if open_amount < 0:
+                e["differences"].append({"kind": "unused-credit", "invoice": row.number,
+                                         "amount": -open_amount})
+            continue
         if open_amount < 0:
             e["differences"].append({"kind": "over-applied", "invoice": row.number,
                                      "amount": -open_amount})

@@ -84,7 +84,7 @@ def weekly_report(engine: Engine, as_of: date, settings: KpiSettings | None = No
     run, dialect, tables = _context(engine)
     kpis = compute_kpis(run, dialect, as_of, settings, currency=currency, tables=tables)
     currency = kpis["currency"]
-    params: dict[str, Any] = {"as_of": as_of, "currency": currency}
+    params: dict[str, Any] = {"as_of": as_of, "currency": currency, "never": sql.NEVER_DUE}
     for k, e in enumerate(aging_edges(as_of, settings)):
         params[f"ag{k}"] = e
     aging_customer, aging_collector = _aging_tables(run, params, kpis, settings)

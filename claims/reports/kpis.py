@@ -185,7 +185,8 @@ class _Periods:
     def params(self, currency: str, as_of: date) -> dict[str, Any]:
         """The bind parameters of the KPI queries: ``e<k>`` month ends, ``ms<k>``/``me<k>``
         trend months, ``ps``/``pe`` the latest DSO window."""
-        params: dict[str, Any] = {"currency": currency, "as_of": as_of}
+        params: dict[str, Any] = {"currency": currency, "as_of": as_of,
+                                  "never": sql.NEVER_DUE}
         for k, e in enumerate(self.month_ends):
             params[f"e{k}"] = e
         for k, (start, end) in enumerate(self.months[:len(self.windows)]):

@@ -22,13 +22,26 @@ def day_diff(dialect: str, later: str, earlier: str) -> str:
     return f"({later} - {earlier})"  # PostgreSQL and DuckDB: date - date is an integer
 
 
-#: Amounts due grouped by (issue date, due date): a few thousand rows for any number of
+#: The day an unapplied credit falls due: never. A credit note is stored as a negative
+#: schedule row; what the customer may still deduct is not overdue, so its due basis is the
+#: last representable day: current at every date, in no past-due bucket (docs/kpis.md).
+NEVER_DUE = date.max
+
+
+def due_basis(row: str) -> str:
+    """The due basis of the schedule row ``row`` (bind parameter ``:never`` =
+    :data:`NEVER_DUE`): its due date, or never for a credit (a negative amount). The one rule
+    of the KPIs' current, overdue and aging and of the reports' aging and overdue tables."""
+    return f"CASE WHEN {row}.amount < 0 THEN :never ELSE {row}.due_date END"
+
+
+#: Amounts due grouped by (issue date, due basis): a few thousand rows for any number of
 #: invoices, from which sales per month/window and receivables at any date follow. The
 #: schedule rows carry their invoice's issue date and currency (copies kept by the database's
 #: triggers, migration ``kpis_0001``): one table scanned, no join.
 INVOICES_BY_DATES = (
-    "SELECT s.issue_date, s.due_date, SUM(s.amount) FROM collection_schedule s "
-    "WHERE s.currency = :currency GROUP BY s.issue_date, s.due_date")
+    f"SELECT s.issue_date, {due_basis('s')}, SUM(s.amount) FROM collection_schedule s "
+    "WHERE s.currency = :currency GROUP BY 1, 2")
 
 _RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 
@@ -121,8 +134,11 @@ def applications_by_invoice_dates(dialect: str, month_ends: Sequence[str],
 
 def open_at(extra_columns: str = "") -> str:
     """A CTE ``op``: every open item's (schedule row's) balance as of ``:as_of`` and its
-    due date (``due_basis``); payments settle the earliest instalment first."""
+    due basis (``due_basis``, :func:`due_basis`: bind ``:never``); payments settle the
+    earliest instalment first. A credit's balance is negative (between its amount and 0)."""
     left = "s.cum - COALESCE(applied.amount, 0)"
+    credit = (f"CASE WHEN {left} >= 0 THEN 0 WHEN {left} <= s.amount THEN s.amount "
+              f"ELSE {left} END")
     return (
         "WITH applied AS (SELECT a.invoice_id, SUM(a.amount) AS amount "
         "FROM payment_applications a JOIN payments p ON p.id = a.payment_id "
@@ -130,8 +146,8 @@ def open_at(extra_columns: str = "") -> str:
         "sch AS (SELECT invoice_id, seq, due_date, amount, SUM(amount) OVER (PARTITION BY "
         f"invoice_id ORDER BY seq {_RUNNING}) AS cum FROM collection_schedule), "
         "op AS (SELECT i.id, i.customer_id, i.number, i.issue_date, s.due_date, "
-        "s.due_date AS due_basis, "
-        f"CASE WHEN {left} <= 0 THEN 0 WHEN {left} >= s.amount THEN s.amount ELSE {left} END "
+        f"{due_basis('s')} AS due_basis, CASE WHEN s.amount < 0 THEN {credit} "
+        f"WHEN {left} <= 0 THEN 0 WHEN {left} >= s.amount THEN s.amount ELSE {left} END "
         f"AS open{extra_columns} "
         "FROM sch s JOIN invoices i ON i.id = s.invoice_id "
         "LEFT JOIN applied ON applied.invoice_id = i.id "

@@ -11,6 +11,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,9 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from claims.core.money import round_money
 from claims.errors import InputError
+from claims.payments.prepaid import sync_prepaid
 from claims.sources.common import (
     CustomerRef, ImportBatch, ImportFinding, ImportRejected, InvoiceChange, SourceInvoice,
 )
@@ -198,8 +201,8 @@ def store_batch(ws: Workspace, items: Sequence[SourceInvoice], *, source: str, t
             _refresh_origins(s, source, {**{i.external_id: i.extra for i in items if i.external_id
                                             and i.invoice.number in result.unchanged},
                                          **(refresh or {})})
-            record.finished_at = utcnow()
-            batch.import_id = None if dry_run else record.id
+            sync_prepaid(s, [*result.added, *result.changed, *result.unchanged], actor=ws.actor)
+            record.finished_at, batch.import_id = utcnow(), None if dry_run else record.id
             batch.added, batch.unchanged = result.added, result.unchanged
             batch.changed = [InvoiceChange(n, False, result.differences.get(n, {}))
                              for n in result.changed]
@@ -266,7 +269,10 @@ def _write_origins(s: Session, store: Any, items: Sequence[SourceInvoice], touch
 
 
 #: what an origin record may change while its invoice's content stays the same
-_REFRESHED = ("zoho_status", "balance", "last_modified_time", "payments")
+_REFRESHED = ("zoho_status", "balance", "last_modified_time", "payments",
+              # an e-invoice sent again with a new paid amount (BT-113): the invoice is the
+              # same, what is due is not (:func:`claims.payments.prepaid.sync_prepaid`)
+              "prepaid", "rounding", "payable")
 
 
 def _refresh_origins(s: Session, source: str, updates: dict[str, dict[str, Any]]) -> None:
@@ -325,6 +331,13 @@ def invoice_record(ws: Workspace, number: str) -> dict[str, Any]:
                       "findings": extra.pop("findings", []), "extra": extra}
     data = _jsonable(invoice.model_dump(mode="json"))
     seller = (source or {}).get("extra", {}).get("seller") or None
+    currency = data.get("currency") or ""
+
+    def shown(value: Any) -> Any:  # an amount at its currency's minor units (ISO 4217)
+        return value if value is None else str(round_money(Decimal(str(value)), currency))
+
     return {"invoice": data, "source": source, "seller": seller,
-            "lines": data.get("lines", []),
-            "totals": {k: data.get(k) for k in ("net", "vat", "total", "currency")}}
+            "lines": [{**ln, "net": shown(ln.get("net")), "vat": shown(ln.get("vat"))}
+                      for ln in data.get("lines", [])],
+            "totals": {**{k: shown(data.get(k)) for k in ("net", "vat", "total")},
+                       "currency": currency}}
