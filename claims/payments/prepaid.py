@@ -33,11 +33,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from claims.store.tables import InvoiceRow, PaymentApplicationRow, PaymentRow, utcnow
+from claims.store.tables import (
+    PREPAID_SOURCE, InvoiceRow, PaymentApplicationRow, PaymentRow, utcnow,
+)
 from claims.store.tables.payments import PaymentEventRow
 from claims.store.tables.sources import InvoiceOriginRow
 
-SOURCE = "prepaid"
+SOURCE = PREPAID_SOURCE
 _CHUNK = 500
 
 

@@ -31,7 +31,7 @@ from claims.store.engine import make_engine, migrate, store_errors
 from claims.store.schedule import reschedule_changed, reschedule_on_clock
 from claims.store.tables import (
     ClaimDocumentRow, ClaimEventRow, ClaimRow, ContractRow, CustomerRow, DocumentRow, InvoiceRow,
-    PaymentApplicationRow, utcnow,
+    PREPAID_SOURCE, PaymentApplicationRow, PaymentRow, utcnow,
 )
 
 __all__ = ["DEAD_STATUSES", "Fence", "Store", "ImportResult", "brief_claim", "invoice_hash",
@@ -277,9 +277,13 @@ class Store:
                 ids = [r.id for r in rows]
                 built.update(s.scalars(select(ClaimRow.invoice_id).where(
                     ClaimRow.invoice_id.in_(ids), ClaimRow.bundle_sha256.is_not(None))))
-                paid.update(s.scalars(select(PaymentApplicationRow.invoice_id).where(
+                # money received for it; what the invoice itself says was prepaid is posted
+                # from the invoice (claims.payments.prepaid) and follows its changes
+                paid.update(s.scalars(select(PaymentApplicationRow.invoice_id).outerjoin(
+                    PaymentRow, PaymentRow.id == PaymentApplicationRow.payment_id).where(
                     PaymentApplicationRow.invoice_id.in_(ids),
-                    PaymentApplicationRow.undone_at.is_(None))))
+                    PaymentApplicationRow.undone_at.is_(None),
+                    func.coalesce(PaymentRow.source, "") != PREPAID_SOURCE)))
         customers: dict[str, int | None] = {}
         stale: dict[int, dict[str, tuple[Any, Any]]] = {}  # changed rows' ids → differences
         with s.no_autoflush:

@@ -137,6 +137,23 @@ def test_a_changed_paid_amount_undoes_the_old_posting(pay_cli, tmp_path: Path) -
         ws.close()
 
 
+def test_only_money_received_makes_a_change_a_conflict(pay_cli, tmp_path: Path) -> None:
+    """The prepaid posting follows its invoice: a corrected invoice with a paid amount is
+    updated (and its posting with it); once a bank payment is applied, a change of currency,
+    customer or total is a conflict (claims.store.Store.put_invoices)."""
+    _import(pay_cli, tmp_path, ubl(prepaid="190.00"))
+    _import(pay_cli, tmp_path, ubl(prepaid="190.00").replace("Buyer AG", "Buyer Holding AG"))
+    assert _live(pay_cli.root) == [("prepaid", Decimal("190.00"))]
+    statement = tmp_path / "s.xml"
+    statement.write_bytes(camt053([Tx("1000.00", value_date=date(2026, 12, 2),
+                                      payer="Buyer Holding AG", text="Rechnung UBL-1001")]))
+    assert pay_cli("payments", "import", str(statement)).exit_code == 0
+    path = tmp_path / "usd.xml"
+    path.write_text(ubl(prepaid="190.00").replace("EUR", "USD"))
+    result = pay_cli("invoice", "import", "ubl", str(path))
+    assert result.exit_code == 1 and "CONFLICT UBL-1001" in result.stderr, result.output
+
+
 @pytest.mark.parametrize(("extra", "total", "settled"), [
     ({"prepaid": "329.86", "rounding": "0", "payable": "1000.00"}, "1329.86", "329.86"),
     ({"prepaid": "0", "rounding": "-0.01", "payable": "99.99"}, "100.00", "0.01"),

@@ -223,6 +223,11 @@ class ContactRow(Base):
     external_id: Mapped[str | None] = mapped_column(String(64))
 
 
+#: the source of a payment row carrying what an e-invoice says was paid before it was issued
+#: (EN 16931 BT-113; :mod:`claims.payments.prepaid`)
+PREPAID_SOURCE = "prepaid"
+
+
 class PaymentRow(Base):
     """Money received: a bank statement line or a portal payment advice."""
 
