@@ -30,11 +30,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from evidence.verifier_core import (CHECKPOINT_FIELDS, CHECKPOINT_TYPE, DERIVED, ENTRY_FIELDS,
                                     EXPORT_TYPE, KNOWN, LEGACY_EXPORT_TYPE, MAX_LINE,
                                     ORIGIN_PREFIX, STATEMENT_FIELDS, BadOption, canonical_json,
-                                    cosigned_by, ed25519_ok, exact_fields, hex_list, is_hex64,
+                                    cosigned_by, ed25519_ok, event_problem, exact_fields,
+                                    hex_list, is_hex64,
                                     is_int, leaf_hash, load_json, load_pem_key, log_signature_ok,
                                     not_canonical, open_regular, parse_json, parse_note,
                                     pinned_key, raw_key, read_bag, read_limited, Report, same,
-                                    saved_checkpoint,
+                                    saved_checkpoint, scope_problem,
                                     verify_bag_info, verify_consistency, verify_inclusion,
                                     verify_structure, walk_bag, witness_key)
 
@@ -132,7 +133,11 @@ def read_statement(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
         sig = bytes.fromhex(str(statement.get("signature")))
     except ValueError:
         sig = b""
-    if key is not None and not ed25519_ok(key, sig, canonical_json(body)):
+    try:
+        signed = canonical_json(body)
+    except ValueError:  # NaN or Infinity: load_json reported it as not canonical
+        signed = b""
+    if key is not None and not (signed and ed25519_ok(key, sig, signed)):
         report.fail("export-signature", where, "signature does not verify with key "
                     f"{report.key_id}: the statement was edited or forged")
     if body.get("type") not in (EXPORT_TYPE, LEGACY_EXPORT_TYPE):
@@ -149,9 +154,8 @@ def read_statement(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
 
 def check_statement(body: dict[str, Any]) -> None:
     """The statement's fields have their types (ValueError naming the first that does not)."""
-    scope = exact_fields(body["scope"], ("claim", "since", "until"), "its scope")
-    if not all(v is None or isinstance(v, str) for v in scope.values()):
-        raise ValueError("its scope holds a value that is neither a string nor null")
+    if (why := scope_problem(body["scope"])) is not None:
+        raise ValueError(why)
     for name in ("entries", "checkpoints"):
         listed = body.get(name, [])
         if not isinstance(listed, list) or not all(
@@ -218,6 +222,9 @@ def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[s
                 report.fail("entry-moved", where, f"leaf records index {event['index']}")
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             report.fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
+            continue
+        if (why := event_problem(event)) is not None:
+            report.fail("entry-malformed", where, f"leaf is not a valid event: {why}")
             continue
         found.append({"index": index, "hash": lh, "event": event, "blobs": blobs})
     return found
@@ -393,13 +400,14 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
     key = choose_key(bag, pinned, report)
     cp = read_checkpoint(bag, report)
     statement = read_statement(bag, cp, key, report) if cp is not None else {}
-    verify_bag_info(bag, actual, cp, statement.get("scope"), report)
+    scope = statement.get("scope")
+    verify_bag_info(bag, actual, cp, scope, report)
     if cp is None:
         return report
     check_trust(cp, key, pinned is not None, witnesses, trust_bag_key, report)
     found = verify_entries(bag, cp, report)
     verify_listed(statement.get("entries", []), found, report)
-    verify_complete(found, statement.get("scope") or {}, cp, report)
+    verify_complete(found, scope if scope_problem(scope) is None else {}, cp, report)
     verify_files(bag, actual, found, statement, report)
     verify_history(bag, cp, key, saved, statement, report)
     return report

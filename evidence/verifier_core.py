@@ -228,10 +228,15 @@ def saved_checkpoint(text: str) -> dict[str, Any]:
     """A checkpoint given with --checkpoint: its JSON or its signed note (:class:`BadOption`
     when it is neither)."""
     try:
-        return parse_note(parse_json(text)["note"] if text.lstrip().startswith("{") else text)
-    except (ValueError, KeyError, TypeError, binascii.Error) as err:
-        raise BadOption("--checkpoint", f"not a signed checkpoint (its JSON or its note): "
-                        f"{str(err)[:80]}") from None
+        if not text.lstrip().startswith("{"):
+            return parse_note(text)
+        if not isinstance(data := parse_json(text), dict) or data.get("type") != CHECKPOINT_TYPE:
+            raise ValueError(f"not a {CHECKPOINT_TYPE}")
+        if not isinstance(data.get("note"), str):
+            raise ValueError("its note is not a string")
+        return parse_note(data["note"])
+    except (ValueError, binascii.Error) as err:
+        raise BadOption("--checkpoint", f"not a signed checkpoint: {str(err)[:80]}") from None
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -316,6 +321,31 @@ def hex_list(value: Any, what: str) -> list[bytes]:
     if not isinstance(value, list) or not all(is_hex64(h) for h in value):
         raise ValueError(f"{what} is not a list of SHA-256 hex hashes")
     return [bytes.fromhex(h) for h in value]
+
+
+def scope_problem(scope: Any) -> str | None:
+    """Why a statement's ``scope`` is not ``{claim, since, until}`` of strings or nulls."""
+    try:
+        exact_fields(scope, ("claim", "since", "until"), "its scope")
+    except ValueError as err:
+        return str(err)
+    if not all(v is None or isinstance(v, str) for v in scope.values()):
+        return "its scope holds a value that is neither a string nor null"
+    return None
+
+
+def event_problem(event: dict[str, Any]) -> str | None:
+    """Why a decoded leaf (a JSON object) is not an event whose claim, version, kind and chain
+    link have their JSON types; None when it is (the bag's and the workspace's verifiers)."""
+    version = event.get("v", 1)
+    for name, ok in (("claim", event.get("claim") is None or isinstance(event["claim"], str)),
+                     ("v", is_int(version) and version >= 1),
+                     ("prev_claim_leaf", event.get("prev_claim_leaf") is None
+                      or is_hex64(event["prev_claim_leaf"])),
+                     ("kind", isinstance(event.get("kind", ""), str))):
+        if not ok:
+            return f"its {name} {json.dumps(event.get(name))[:40]} is not of its JSON type"
+    return None
 
 
 def export_title(scope: dict[str, Any]) -> str:
@@ -504,8 +534,12 @@ def verify_bag_info(bag: Path, actual: dict[str, tuple[str, int]], cp: dict[str,
     except (OSError, UnicodeDecodeError) as err:
         return report.fail("bag-info", rel, "cannot read: " + (
             "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else str(err)))
+    why = scope_problem(scope)
+    if cp is not None and scope is not None and why is not None:
+        report.fail("bag-info", rel, f"cannot be checked: the statement's scope is malformed "
+                    f"({why})")
     expected = dict(bag_info(cp["time"], cp["size"], cp["root"].hex(), oxum, scope)
-                    if cp is not None and isinstance(scope, dict) else [("Payload-Oxum", oxum)])
+                    if cp is not None and why is None else [("Payload-Oxum", oxum)])
     seen: dict[str, str] = {}
     labels = [label for label, _ in bag_info("", 0, "", "", {})]
     lines = text.split("\n")
