@@ -36,10 +36,14 @@ from evidence.verifier_core import (CHECKPOINT_FIELDS, CHECKPOINT_TYPE, DERIVED,
                                     not_canonical, open_regular, parse_json, parse_note,
                                     pinned_key, raw_key, read_bag, read_limited, Report, same,
                                     saved_checkpoint, scope_problem,
-                                    verify_bag_info, verify_consistency, verify_inclusion,
+                                    bag_info, verify_consistency, verify_inclusion,
                                     verify_structure, walk_bag, witness_key)
 
 STORE, MANY = {"action": "store_true"}, {"action": "append", "default": []}
+RANGE_NOTE = ("an export of a date range (not of a claim) proves that each event it holds is "
+              "genuine, signed into the log and in log order; not that it holds every event of "
+              "the range (the key holder may leave some out): only a claim's export proves its "
+              "claim's events complete (their chain, ending with the export's own event)")
 
 
 def choose_key(bag: Path, pinned: Ed25519PublicKey | None,
@@ -273,7 +277,7 @@ def verify_complete(found: list[dict[str, Any]], scope: dict[str, Any], cp: dict
                             "claim is missing from this export")
         heads[who] = e["hash"].hex()
     if claim is None:
-        return
+        return report.warn("export-range", "data/ledger/export.json", RANGE_NOTE)
     last = max(found, key=lambda item: item["index"])["event"] if found else {}
     if (last.get("index"), last.get("kind"), last.get("claim")) != (
             cp["size"] - 1, "evidence.exported", claim):
@@ -338,11 +342,12 @@ def read_history(bag: Path, cp: dict[str, Any], statement: dict[str, Any],
         report.fail("checkpoint-history", rel, f"holds a checkpoint of size {max(sizes)}, not "
                     f"earlier than the exported one (size {cp['size']}): added")
     named = statement.get("checkpoints")
+    named = named if isinstance(named, list) else []  # read_statement reported it
     if statement.get("type") == EXPORT_TYPE and named != [
             [old["size"], old["root"].hex()] for old, _ in earlier]:
         report.fail("checkpoint-history", rel, f"holds checkpoints of sizes {_sizes(sizes)}, "
                     "the signed export statement names sizes "
-                    f"{_sizes([n[0] if isinstance(n, list) and n else n for n in named or []])}"
+                    f"{_sizes([n[0] if isinstance(n, list) and n else n for n in named])}"
                     ": checkpoints removed, added, duplicated or reordered")
     return earlier
 
@@ -350,6 +355,47 @@ def read_history(bag: Path, cp: dict[str, Any], statement: dict[str, Any],
 def _sizes(sizes: list[Any]) -> str:
     shown = ", ".join(str(s) for s in sizes[:12])
     return f"[{shown}{', …' if len(sizes) > 12 else ''}]"
+
+
+def verify_bag_info(bag: Path, actual: dict[str, tuple[str, int]], cp: dict[str, Any] | None,
+                    scope: Any, report: Report) -> None:
+    """bag-info.txt holds exactly the lines an export writes (:func:`bag_info`): its
+    Payload-Oxum that of the payload, the rest those of the checkpoint and the signed scope."""
+    rel = "bag-info.txt"
+    payload = [h for name, h in actual.items() if name.startswith("data/")]
+    oxum = f"{sum(size for _, size in payload)}.{len(payload)}"
+    try:
+        text = read_bag(bag, rel).decode("utf-8")
+    except FileNotFoundError:
+        return report.fail("bag-info-missing", rel, "missing")
+    except (OSError, UnicodeDecodeError) as err:
+        return report.fail("bag-info", rel, "cannot read: " + (
+            "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else str(err)))
+    why = scope_problem(scope)
+    if cp is not None and scope is not None and why is not None:
+        report.fail("bag-info", rel, f"cannot be checked: the statement's scope is malformed "
+                    f"({why})")
+    expected = dict(bag_info(cp["time"], cp["size"], cp["root"].hex(), oxum, scope)
+                    if cp is not None and why is None else [("Payload-Oxum", oxum)])
+    seen: dict[str, str] = {}
+    labels = [label for label, _ in bag_info("", 0, "", "", {})]
+    lines = text.split("\n")
+    for n, line in enumerate(lines, 1):
+        label, colon, value = line.partition(": ")
+        if not line and n == len(lines):
+            continue
+        if not colon or label not in labels or label in seen:
+            report.fail("bag-info", f"{rel} line {n}", f"not a line an export writes, or a "
+                        f"repeated one: {line[:80]!r}")
+        else:
+            seen[label] = value
+    for label, want in expected.items():
+        if label == "Payload-Oxum" and seen.get(label) != want:
+            report.fail("bag-oxum", rel, f"Payload-Oxum {seen.get(label) or 'missing'} but the "
+                        f"payload is {want} (octets.files)")
+        elif seen.get(label) != want:
+            report.fail("bag-info", rel, f"{label} {seen.get(label, 'missing')!r} is not the "
+                        f"export's {want[:90]!r} (edited)")
 
 
 def verify_history(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
@@ -445,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:  # BadOption: which option, and what is wrong
         return print(f"verify.py: {str(err)[:300]}", file=sys.stderr) or 2
     lines = [f"{report.subject}: {'FAILED' if report.problems else 'OK'}"] + [
-        f"  PROBLEM {p['code']} {p['where']}: {p['message']}" for p in report.problems]
+        f"  PROBLEM {p['code']} {p['where']}: {p['message']}" for p in report.problems] + [
+        f"  WARNING {w['code']} {w['where']}: {w['message']}" for w in report.warnings]
     print(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json
           else "\n".join(lines))
     return 1 if report.problems else 0

@@ -131,3 +131,14 @@ def test_a_negative_checkpoint_size_is_a_checkpoint_problem_and_checking_goes_on
     assert "checkpoint-malformed" in report.codes()
     assert "checkpoint-deleted" in report.codes()  # the checkpoint file still lists them
     assert not archive_with_history.verify(claim="CLM-1").ok
+
+
+@pytest.mark.parametrize("value", [5, True, {"a": 1}, "x"])
+def test_a_statement_checkpoints_not_a_list_is_a_problem_not_a_traceback(
+        export: Export, cli, value: object) -> None:
+    path = export.bag / STATEMENT
+    data = json.loads(path.read_bytes())
+    data["checkpoints"] = value
+    path.write_bytes(canonical_json(data) + b"\n")
+    recompute_manifests(export.bag)
+    both_fail(export, cli, STATEMENT, "export-unreadable", "checkpoints")
