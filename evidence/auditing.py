@@ -25,7 +25,7 @@ from evidence.model import (Checkpoint, Entry, EventKind, Problem, VerificationR
                             format_time)
 from evidence.sealing import (checkpoint_file, crash_gap, files_every_checkpoint,
                               row_checkpoint, scan_checkpoint_file, unfiled)
-from evidence.verifier_core import entry_count, entry_span
+from evidence.verifier_core import entry_count, entry_span, event_problem, is_int
 
 MAX_PROBLEMS_PER_CODE = 50  # a rewritten log would otherwise list every later entry
 
@@ -145,9 +145,9 @@ def _verify_claim(archive: AuditSource, report: VerificationReport, claim: str,
         for row in conn.execute(query).fetchall():
             before = len(scan.hashes)
             scan.row(row)
-            idx = int(row.idx)
             if len(scan.hashes) == before or signed is None:
                 continue
+            idx = int(row.idx)
             if idx >= signed.tree_size:
                 report.warn("not-checkpointed", f"entry {idx}", "not yet covered by a signed "
                             "checkpoint")
@@ -246,7 +246,11 @@ class _Scan:
 
     def row(self, row: Any) -> None:
         """Check one ``evidence_entries`` row and add it to the scan."""
-        idx, where = int(row.idx), f"entry {row.idx}"
+        idx, where = row.idx, f"entry {str(row.idx)[:40]}"
+        if not is_int(idx):  # rows are read by index: one not an integer cannot be placed
+            self.fail("entry-malformed", where, "the idx cell is not an integer: the row was "
+                      "edited (left out of the tree)")
+            return
         if idx < 0:  # rows are read by index: one below 0 comes first
             self.fail("entry-index", where, "a negative index: the row was edited")
         elif self.contiguous and idx != self.expected:
@@ -268,7 +272,8 @@ class _Scan:
                       "when the entry was appended")
         self.hashes.append(lh)
         try:
-            if canonical_json(json.loads(leaf.decode("utf-8"))) != leaf:
+            data = json.loads(leaf.decode("utf-8"))
+            if canonical_json(data) != leaf:
                 self.fail("entry-not-canonical", where, "leaf is not canonical JSON")
             entry = Entry.from_leaf(leaf, lh)
         except RecursionError:
@@ -277,6 +282,9 @@ class _Scan:
             return
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             self.fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
+            return
+        if (why := event_problem(data)) is not None:
+            self.fail("entry-malformed", where, f"leaf is not a valid event: {why}")
             return
         if entry.index != idx:
             self.fail("entry-moved", where, f"leaf records index {entry.index}: entries "
@@ -345,7 +353,10 @@ def stored_checkpoints(archive: AuditSource, report: VerificationReport
     with archive._read() as conn:
         for row in conn.execute(select(t).order_by(t.c.id)):
             try:
-                out.append((int(row.id), row_checkpoint(row)))
+                cp = row_checkpoint(row)
+                if cp.tree_size < 0:
+                    raise ValueError(f"tree size {cp.tree_size} is negative")
+                out.append((int(row.id), cp))
             except ValueError as err:
                 report.fail("checkpoint-malformed", f"checkpoint #{row.id}", str(err))
     return out

@@ -290,6 +290,7 @@ def verify_export(path: Path, *, trusted_key: Ed25519PublicKey | Path | bytes | 
     report = VerificationReport(subject=result.subject, checked=dict(result.checked),
                                 key_id=result.key_id)
     report.problems = [Problem(p["code"], p["where"], p["message"]) for p in result.problems]
+    report.warnings = [Problem(w["code"], w["where"], w["message"]) for w in result.warnings]
     if result.checkpoint is not None:
         try:
             report.checkpoint = Checkpoint.from_note(result.checkpoint["text"])

@@ -30,15 +30,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from evidence.verifier_core import (CHECKPOINT_FIELDS, CHECKPOINT_TYPE, DERIVED, ENTRY_FIELDS,
                                     EXPORT_TYPE, KNOWN, LEGACY_EXPORT_TYPE, MAX_LINE,
                                     ORIGIN_PREFIX, STATEMENT_FIELDS, BadOption, canonical_json,
-                                    cosigned_by, ed25519_ok, exact_fields, hex_list, is_hex64,
+                                    cosigned_by, ed25519_ok, event_problem, exact_fields,
+                                    hex_list, is_hex64,
                                     is_int, leaf_hash, load_json, load_pem_key, log_signature_ok,
                                     not_canonical, open_regular, parse_json, parse_note,
                                     pinned_key, raw_key, read_bag, read_limited, Report, same,
-                                    saved_checkpoint,
-                                    verify_bag_info, verify_consistency, verify_inclusion,
+                                    saved_checkpoint, scope_problem,
+                                    bag_info, verify_consistency, verify_inclusion,
                                     verify_structure, walk_bag, witness_key)
 
 STORE, MANY = {"action": "store_true"}, {"action": "append", "default": []}
+RANGE_NOTE = ("an export of a date range (not of a claim) proves that each event it holds is "
+              "genuine, signed into the log and in log order; not that it holds every event of "
+              "the range (the key holder may leave some out): only a claim's export proves its "
+              "claim's events complete (their chain, ending with the export's own event)")
 
 
 def choose_key(bag: Path, pinned: Ed25519PublicKey | None,
@@ -132,7 +137,11 @@ def read_statement(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
         sig = bytes.fromhex(str(statement.get("signature")))
     except ValueError:
         sig = b""
-    if key is not None and not ed25519_ok(key, sig, canonical_json(body)):
+    try:
+        signed = canonical_json(body)
+    except ValueError:  # NaN or Infinity: load_json reported it as not canonical
+        signed = b""
+    if key is not None and not (signed and ed25519_ok(key, sig, signed)):
         report.fail("export-signature", where, "signature does not verify with key "
                     f"{report.key_id}: the statement was edited or forged")
     if body.get("type") not in (EXPORT_TYPE, LEGACY_EXPORT_TYPE):
@@ -149,9 +158,8 @@ def read_statement(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
 
 def check_statement(body: dict[str, Any]) -> None:
     """The statement's fields have their types (ValueError naming the first that does not)."""
-    scope = exact_fields(body["scope"], ("claim", "since", "until"), "its scope")
-    if not all(v is None or isinstance(v, str) for v in scope.values()):
-        raise ValueError("its scope holds a value that is neither a string nor null")
+    if (why := scope_problem(body["scope"])) is not None:
+        raise ValueError(why)
     for name in ("entries", "checkpoints"):
         listed = body.get(name, [])
         if not isinstance(listed, list) or not all(
@@ -219,6 +227,9 @@ def verify_entries(bag: Path, cp: dict[str, Any], report: Report) -> list[dict[s
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             report.fail("entry-unreadable", where, f"leaf is not a valid event: {err}")
             continue
+        if (why := event_problem(event)) is not None:
+            report.fail("entry-malformed", where, f"leaf is not a valid event: {why}")
+            continue
         found.append({"index": index, "hash": lh, "event": event, "blobs": blobs})
     return found
 
@@ -266,7 +277,7 @@ def verify_complete(found: list[dict[str, Any]], scope: dict[str, Any], cp: dict
                             "claim is missing from this export")
         heads[who] = e["hash"].hex()
     if claim is None:
-        return
+        return report.warn("export-range", "data/ledger/export.json", RANGE_NOTE)
     last = max(found, key=lambda item: item["index"])["event"] if found else {}
     if (last.get("index"), last.get("kind"), last.get("claim")) != (
             cp["size"] - 1, "evidence.exported", claim):
@@ -331,11 +342,12 @@ def read_history(bag: Path, cp: dict[str, Any], statement: dict[str, Any],
         report.fail("checkpoint-history", rel, f"holds a checkpoint of size {max(sizes)}, not "
                     f"earlier than the exported one (size {cp['size']}): added")
     named = statement.get("checkpoints")
+    named = named if isinstance(named, list) else []  # read_statement reported it
     if statement.get("type") == EXPORT_TYPE and named != [
             [old["size"], old["root"].hex()] for old, _ in earlier]:
         report.fail("checkpoint-history", rel, f"holds checkpoints of sizes {_sizes(sizes)}, "
                     "the signed export statement names sizes "
-                    f"{_sizes([n[0] if isinstance(n, list) and n else n for n in named or []])}"
+                    f"{_sizes([n[0] if isinstance(n, list) and n else n for n in named])}"
                     ": checkpoints removed, added, duplicated or reordered")
     return earlier
 
@@ -343,6 +355,47 @@ def read_history(bag: Path, cp: dict[str, Any], statement: dict[str, Any],
 def _sizes(sizes: list[Any]) -> str:
     shown = ", ".join(str(s) for s in sizes[:12])
     return f"[{shown}{', …' if len(sizes) > 12 else ''}]"
+
+
+def verify_bag_info(bag: Path, actual: dict[str, tuple[str, int]], cp: dict[str, Any] | None,
+                    scope: Any, report: Report) -> None:
+    """bag-info.txt holds exactly the lines an export writes (:func:`bag_info`): its
+    Payload-Oxum that of the payload, the rest those of the checkpoint and the signed scope."""
+    rel = "bag-info.txt"
+    payload = [h for name, h in actual.items() if name.startswith("data/")]
+    oxum = f"{sum(size for _, size in payload)}.{len(payload)}"
+    try:
+        text = read_bag(bag, rel).decode("utf-8")
+    except FileNotFoundError:
+        return report.fail("bag-info-missing", rel, "missing")
+    except (OSError, UnicodeDecodeError) as err:
+        return report.fail("bag-info", rel, "cannot read: " + (
+            "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else str(err)))
+    why = scope_problem(scope)
+    if cp is not None and scope is not None and why is not None:
+        report.fail("bag-info", rel, f"cannot be checked: the statement's scope is malformed "
+                    f"({why})")
+    expected = dict(bag_info(cp["time"], cp["size"], cp["root"].hex(), oxum, scope)
+                    if cp is not None and why is None else [("Payload-Oxum", oxum)])
+    seen: dict[str, str] = {}
+    labels = [label for label, _ in bag_info("", 0, "", "", {})]
+    lines = text.split("\n")
+    for n, line in enumerate(lines, 1):
+        label, colon, value = line.partition(": ")
+        if not line and n == len(lines):
+            continue
+        if not colon or label not in labels or label in seen:
+            report.fail("bag-info", f"{rel} line {n}", f"not a line an export writes, or a "
+                        f"repeated one: {line[:80]!r}")
+        else:
+            seen[label] = value
+    for label, want in expected.items():
+        if label == "Payload-Oxum" and seen.get(label) != want:
+            report.fail("bag-oxum", rel, f"Payload-Oxum {seen.get(label) or 'missing'} but the "
+                        f"payload is {want} (octets.files)")
+        elif seen.get(label) != want:
+            report.fail("bag-info", rel, f"{label} {seen.get(label, 'missing')!r} is not the "
+                        f"export's {want[:90]!r} (edited)")
 
 
 def verify_history(bag: Path, cp: dict[str, Any], key: Ed25519PublicKey | None,
@@ -393,13 +446,14 @@ def verify_bag(path: str | Path, *, trusted_key: bytes | None = None,
     key = choose_key(bag, pinned, report)
     cp = read_checkpoint(bag, report)
     statement = read_statement(bag, cp, key, report) if cp is not None else {}
-    verify_bag_info(bag, actual, cp, statement.get("scope"), report)
+    scope = statement.get("scope")
+    verify_bag_info(bag, actual, cp, scope, report)
     if cp is None:
         return report
     check_trust(cp, key, pinned is not None, witnesses, trust_bag_key, report)
     found = verify_entries(bag, cp, report)
     verify_listed(statement.get("entries", []), found, report)
-    verify_complete(found, statement.get("scope") or {}, cp, report)
+    verify_complete(found, scope if scope_problem(scope) is None else {}, cp, report)
     verify_files(bag, actual, found, statement, report)
     verify_history(bag, cp, key, saved, statement, report)
     return report
@@ -437,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:  # BadOption: which option, and what is wrong
         return print(f"verify.py: {str(err)[:300]}", file=sys.stderr) or 2
     lines = [f"{report.subject}: {'FAILED' if report.problems else 'OK'}"] + [
-        f"  PROBLEM {p['code']} {p['where']}: {p['message']}" for p in report.problems]
+        f"  PROBLEM {p['code']} {p['where']}: {p['message']}" for p in report.problems] + [
+        f"  WARNING {w['code']} {w['where']}: {w['message']}" for w in report.warnings]
     print(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json
           else "\n".join(lines))
     return 1 if report.problems else 0

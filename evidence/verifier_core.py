@@ -228,10 +228,15 @@ def saved_checkpoint(text: str) -> dict[str, Any]:
     """A checkpoint given with --checkpoint: its JSON or its signed note (:class:`BadOption`
     when it is neither)."""
     try:
-        return parse_note(parse_json(text)["note"] if text.lstrip().startswith("{") else text)
-    except (ValueError, KeyError, TypeError, binascii.Error) as err:
-        raise BadOption("--checkpoint", f"not a signed checkpoint (its JSON or its note): "
-                        f"{str(err)[:80]}") from None
+        if not text.lstrip().startswith("{"):
+            return parse_note(text)
+        if not isinstance(data := parse_json(text), dict) or data.get("type") != CHECKPOINT_TYPE:
+            raise ValueError(f"not a {CHECKPOINT_TYPE}")
+        if not isinstance(data.get("note"), str):
+            raise ValueError("its note is not a string")
+        return parse_note(data["note"])
+    except (ValueError, binascii.Error) as err:
+        raise BadOption("--checkpoint", f"not a signed checkpoint: {str(err)[:80]}") from None
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -260,10 +265,15 @@ class Report:
     checked: dict[str, int] = field(default_factory=dict)
     key_id: str | None = None
     checkpoint: dict[str, Any] | None = None
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     def fail(self, code: str, where: str, message: str) -> None:
         """Record a problem."""
         self.problems.append({"code": code, "where": where, "message": message})
+
+    def warn(self, code: str, where: str, message: str) -> None:
+        """Record a warning: what the verdict does not prove (not a problem)."""
+        self.warnings.append({"code": code, "where": where, "message": message})
 
     def count(self, what: str, n: int = 1) -> None:
         """Add to a tally."""
@@ -277,7 +287,7 @@ class Report:
                                   "time": self.checkpoint["time"], "note": self.checkpoint["text"]}
         return {"subject": self.subject, "ok": not self.problems, "key_id": self.key_id,
                 "checkpoint": cp, "checked": self.checked, "problems": self.problems,
-                "warnings": []}
+                "warnings": self.warnings}
 
 
 # --- strict JSON: an int is not a bool or a float, a hash is 64 lowercase hex, no unknown field -
@@ -316,6 +326,31 @@ def hex_list(value: Any, what: str) -> list[bytes]:
     if not isinstance(value, list) or not all(is_hex64(h) for h in value):
         raise ValueError(f"{what} is not a list of SHA-256 hex hashes")
     return [bytes.fromhex(h) for h in value]
+
+
+def scope_problem(scope: Any) -> str | None:
+    """Why a statement's ``scope`` is not ``{claim, since, until}`` of strings or nulls."""
+    try:
+        exact_fields(scope, ("claim", "since", "until"), "its scope")
+    except ValueError as err:
+        return str(err)
+    if not all(v is None or isinstance(v, str) for v in scope.values()):
+        return "its scope holds a value that is neither a string nor null"
+    return None
+
+
+def event_problem(event: dict[str, Any]) -> str | None:
+    """Why a decoded leaf (a JSON object) is not an event whose claim, version, kind and chain
+    link have their JSON types; None when it is (the bag's and the workspace's verifiers)."""
+    version = event.get("v", 1)
+    for name, ok in (("claim", event.get("claim") is None or isinstance(event["claim"], str)),
+                     ("v", is_int(version) and version >= 1),
+                     ("prev_claim_leaf", event.get("prev_claim_leaf") is None
+                      or is_hex64(event["prev_claim_leaf"])),
+                     ("kind", isinstance(event.get("kind", ""), str))):
+        if not ok:
+            return f"its {name} {json.dumps(event.get(name))[:40]} is not of its JSON type"
+    return None
 
 
 def export_title(scope: dict[str, Any]) -> str:
@@ -488,43 +523,6 @@ def verify_structure(bag: Path, actual: dict[str, tuple[str, int]], report: Repo
     for rel in sorted(r for r in tagmanifest if r not in TAG_FILES):
         report.fail("bag-manifest-syntax", "tagmanifest-sha256.txt", f"lists {rel[:80]!r}, not "
                     f"one of the tag files {', '.join(TAG_FILES)}")
-
-
-def verify_bag_info(bag: Path, actual: dict[str, tuple[str, int]], cp: dict[str, Any] | None,
-                    scope: Any, report: Report) -> None:
-    """bag-info.txt holds exactly the lines an export writes (:func:`bag_info`): its
-    Payload-Oxum that of the payload, the rest those of the checkpoint and the signed scope."""
-    rel = "bag-info.txt"
-    payload = [h for name, h in actual.items() if name.startswith("data/")]
-    oxum = f"{sum(size for _, size in payload)}.{len(payload)}"
-    try:
-        text = read_bag(bag, rel).decode("utf-8")
-    except FileNotFoundError:
-        return report.fail("bag-info-missing", rel, "missing")
-    except (OSError, UnicodeDecodeError) as err:
-        return report.fail("bag-info", rel, "cannot read: " + (
-            "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else str(err)))
-    expected = dict(bag_info(cp["time"], cp["size"], cp["root"].hex(), oxum, scope)
-                    if cp is not None and isinstance(scope, dict) else [("Payload-Oxum", oxum)])
-    seen: dict[str, str] = {}
-    labels = [label for label, _ in bag_info("", 0, "", "", {})]
-    lines = text.split("\n")
-    for n, line in enumerate(lines, 1):
-        label, colon, value = line.partition(": ")
-        if not line and n == len(lines):
-            continue
-        if not colon or label not in labels or label in seen:
-            report.fail("bag-info", f"{rel} line {n}", f"not a line an export writes, or a "
-                        f"repeated one: {line[:80]!r}")
-        else:
-            seen[label] = value
-    for label, want in expected.items():
-        if label == "Payload-Oxum" and seen.get(label) != want:
-            report.fail("bag-oxum", rel, f"Payload-Oxum {seen.get(label) or 'missing'} but the "
-                        f"payload is {want} (octets.files)")
-        elif seen.get(label) != want:
-            report.fail("bag-info", rel, f"{label} {seen.get(label, 'missing')!r} is not the "
-                        f"export's {want[:90]!r} (edited)")
 
 
 def not_canonical(data: bytes, value: Any) -> str | None:
