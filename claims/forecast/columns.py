@@ -6,10 +6,6 @@ Each sample cell adds the same weights in the same order as the item-by-item loo
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from itertools import repeat
-from operator import attrgetter, is_
 
 import numpy as np
 
@@ -21,34 +17,11 @@ class ItemColumns:
     """The ledger's items as columns (positions as in ``ledger.items``)."""
 
     def __init__(self, ledger: Ledger) -> None:
-        items = ledger.items
-        size = len(items)
-        self.items = items
-        self.invoice = np.fromiter(map(attrgetter("invoice_id"), items), np.int64, size)
-        self.customer = np.fromiter(map(attrgetter("customer_id"), items), np.int64, size)
-        agencies = list(map(attrgetter("agency"), items))
-        #: the distinct contract agencies (and None), and each item's as a code into them
-        self.agencies = list(dict.fromkeys(agencies))
-        code = {agency: k for k, agency in enumerate(self.agencies)}
-        self.agency = np.fromiter(map(code.__getitem__, agencies), np.int64, size)
-        self.issue = np.fromiter(map(date.toordinal, map(attrgetter("issue_date"), items)),
-                                 np.int64, size)
-        self.due = np.fromiter(map(date.toordinal, map(attrgetter("due_date"), items)),
-                               np.int64, size)
-        amounts = list(map(attrgetter("amount"), items))
-        self.positive = np.fromiter(map(_ZERO.__lt__, amounts), bool, size)
-        # ok: weights for the delay distributions, not money
-        self.total = np.fromiter(map(float, amounts), np.float64, size)
-        # alone on its invoice, with a due date known from its issue (as_known: itself)
-        alone = np.ones(size, dtype=bool)
-        same = self.invoice[1:] == self.invoice[:-1]
-        alone[1:] &= ~same
-        alone[:-1] &= ~same
-        self.plain = alone & np.fromiter(map(is_, map(attrgetter("known_from"), items),
-                                             repeat(None)), bool, size)
+        self.items = ledger.items
+        (self.invoice, self.customer, self.agencies, self.agency, self.issue, self.due,
+         self.positive, self.total, self.plain) = ledger.item_arrays()
 
 
-_ZERO = Decimal(0)
 #: the slot of every delay from DMIN − 1 to DMAX + 1 (clipped beyond), by the one rule each
 _LOW = DMIN - 1
 _PAID_SLOTS = np.asarray([paid_slot(k) for k in range(_LOW, DMAX + 2)], dtype=np.int64)

@@ -53,12 +53,23 @@ class Dist:
     @classmethod
     def of_array(cls, pmf: np.ndarray, later: float, n: float = 0.0,
                  open_from: int | None = None) -> Dist:
-        """A Dist of the float64 masses ``pmf``, kept as its :attr:`array` (the same values
-        as the tuple: not made again from it)."""
-        dist = cls(tuple(pmf.tolist()), later, n, open_from)
+        """A Dist of the float64 masses ``pmf``, kept as its :attr:`array`; the tuple
+        :attr:`pmf` is made from it on first read (:meth:`__getattr__`: the same values).
+        Most are read as arrays only (a forecast mixes thousands: a tuple of 301 floats each
+        was a tenth of the model)."""
+        dist = object.__new__(cls)
         pmf.flags.writeable = False  # as frozen as the tuple (a change is made on a copy)
-        dist.__dict__["array"] = pmf  # the cached_property's slot (a frozen dataclass)
+        # the fields but pmf, and the cached_property's slot (a frozen dataclass)
+        dist.__dict__.update(later=later, n=n, open_from=open_from, array=pmf)
         return dist
+
+    def __getattr__(self, name: str) -> object:
+        """Only for :attr:`pmf` of a Dist made :meth:`of_array` (read on a miss only)."""
+        array = self.__dict__.get("array") if name == "pmf" else None
+        if array is None:
+            raise AttributeError(name)
+        pmf = self.__dict__["pmf"] = tuple(array.tolist())
+        return pmf
 
     @cached_property
     def array(self) -> np.ndarray:
@@ -224,7 +235,7 @@ def mix(child: Dist | None, parent: Dist | None, prior: float) -> Dist | None:
     child = graft(child, parent)
     assert child is not None
     w = child.n / (child.n + prior) if child.n + prior > 0 else 1.0
-    if len(child.pmf) != len(parent.pmf):
+    if child.array.size != parent.array.size:
         raise ValueError("mix: distributions over different delay ranges")
     pmf = w * child.array + (1 - w) * parent.array
     later = w * child.later + (1 - w) * parent.later

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import accumulate, repeat
-from operator import attrgetter
+from operator import attrgetter, ge, is_, itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -26,6 +26,7 @@ APPROVED = frozenset({"APPROVED", "PAYMENT_ORDERED", "PAID"})
 RETURNED = frozenset({"RETURNED"})
 _DAY, _AMOUNT = attrgetter("day"), attrgetter("amount")
 _INVOICE, _KIND = attrgetter("invoice_id"), attrgetter("kind")
+_ZERO = Decimal(0)
 
 
 # The three kinds of fact made by the hundred thousand (a 100,000-open forecast loads 250,000
@@ -113,6 +114,21 @@ class ReceiptColumns(NamedTuple):
     payment: np.ndarray   # bool: a payment (not a write-off or other kind)
 
 
+class ItemArrays(NamedTuple):
+    """The items as columns, positions as in :attr:`Ledger.items` (:meth:`Ledger.item_arrays`)."""
+
+    invoice: np.ndarray    # int64 invoice ids (ascending)
+    customer: np.ndarray   # int64
+    agencies: list[str | None]  # the distinct contract agencies (and None) as first met
+    agency: np.ndarray     # int64 code into ``agencies``
+    issue: np.ndarray      # int64 issue-day ordinals
+    due: np.ndarray        # int64 due-day ordinals (as loaded: :meth:`Ledger.as_known` aside)
+    positive: np.ndarray   # bool: amount > 0
+    total: np.ndarray      # float64 amount (statistics, not money)
+    #: alone on its invoice, with a due date known from its issue (as_known: itself)
+    plain: np.ndarray
+
+
 @dataclass(frozen=True)
 class PromiseFacts:
     id: int
@@ -175,6 +191,9 @@ class Ledger:
     _billed: dict[int, Decimal] = field(default_factory=dict, repr=False)
     _customer_of: dict[int, int] = field(default_factory=dict, repr=False)
     _receipt_columns: ReceiptColumns | None = field(default=None, repr=False, compare=False)
+    _item_arrays: ItemArrays | None = field(default=None, repr=False, compare=False)
+    #: per row of :meth:`receipt_columns`: its receipt's position in :attr:`receipts`
+    _receipt_rows: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.items.sort(key=attrgetter("invoice_id", "seq"))
@@ -226,6 +245,7 @@ class Ledger:
         # per customer, on first use (a forecast reads the few customers who promised)
         self._by_customer = None
         self._receipt_columns = None
+        self._item_arrays = None
         self._customer_paid = {}
 
     def _customers(self) -> dict[int, list[Receipt]]:
@@ -247,20 +267,52 @@ class Ledger:
 
     def _paid_of_customer(self, customer_id: int
                           ) -> tuple[list[date], list[Decimal]] | None:
-        """The days of the customer's payments in order and the running totals before each
-        (made once per customer, on first use); ``None`` for a customer without receipts."""
-        entry = self._customer_paid.get(customer_id)
-        if entry is None:
-            rows = self._customers().get(customer_id)
-            if rows is None:
-                return None
-            # payments only (a stable sort: same-day ones in the order read), the running
-            # totals made by accumulate: zero, zero + the first, … (the same Decimal sums)
-            payments = sorted([r for r in rows if r.kind == "payment"], key=_DAY)
-            entry = self._customer_paid[customer_id] = (
-                list(map(_DAY, payments)),
-                list(accumulate(map(_AMOUNT, payments), initial=Decimal(0))))
-        return entry
+        """The days of the customer's payments in order and the running totals before each;
+        ``None`` for a customer without receipts. Made for every customer at once, on first
+        use (:meth:`_index_customers`)."""
+        if not self._customer_paid:
+            self._index_customers()
+        return self._customer_paid.get(customer_id)
+
+    def _index_customers(self) -> None:
+        """Every customer's payments (not write-offs) in the order :meth:`_customers` lists
+        them after a stable sort by day: by value day, then by the invoice's first receipt
+        in :attr:`_sorted`, then as in :attr:`_sorted`; with the running totals before each
+        made by accumulate: zero, zero + the first, … (the same Decimal sums in the same
+        order as a customer at a time). One numpy sort for all customers, not a Python pass
+        over every receipt per customer (most of learning the promises)."""
+        rows, zero = self.receipts, Decimal(0)
+        size = len(rows)
+        customer_of = self._customer_of
+        invoice = np.fromiter(map(_INVOICE, rows), np.int64, size)
+        known = np.fromiter(map(customer_of.__contains__, invoice.tolist()), bool, size)
+        customer = np.fromiter(map(customer_of.get, invoice.tolist(), repeat(0)), np.int64,
+                               size)
+        day = np.fromiter(map(date.toordinal, map(_DAY, rows)), np.int64, size)
+        payment = np.fromiter(map("payment".__eq__, map(_KIND, rows)), bool, size)
+        order = np.argsort(day, kind="stable")  # _sorted: sorted() by day is stable
+        rank = np.empty(size, dtype=np.int64)  # where each receipt stands in _sorted
+        rank[order] = np.arange(size)
+        # per receipt: where its invoice's first receipt stands in _sorted
+        invoices, first = np.unique(invoice[order], return_index=True)
+        first_of = first[np.searchsorted(invoices, invoice)]
+        sel = np.flatnonzero(known & payment)
+        sel = sel[np.lexsort((rank[sel], first_of[sel], day[sel], customer[sel]))]
+        # read in the order made (memory in order), then gathered: C calls, no Python step
+        take = itemgetter(*sel.tolist()) if sel.size > 1 else None
+        days, amounts = list(map(_DAY, rows)), list(map(_AMOUNT, rows))
+        days = list(take(days)) if take else [days[k] for k in sel.tolist()]
+        amounts = list(take(amounts)) if take else [amounts[k] for k in sel.tolist()]
+        owners = customer[sel]
+        starts = np.flatnonzero(np.append(True, owners[1:] != owners[:-1])) if sel.size \
+            else sel
+        ends = np.append(starts[1:], sel.size)
+        paid: dict[int, tuple[list[date], list[Decimal]]] = {
+            c: ([], [zero]) for c in dict.fromkeys(customer[known].tolist())}
+        for c, s, e in zip(owners[starts].tolist(), starts.tolist(), ends.tolist(),
+                           strict=True):
+            paid[c] = (days[s:e], list(accumulate(amounts[s:e], initial=zero)))
+        self._customer_paid = paid
 
     def billed(self, invoice_id: int) -> Decimal:
         """What the invoice billed, known from its issue: its items' amounts (the invoice, seq
@@ -313,13 +365,43 @@ class Ledger:
             size = len(rows)
             invoice = np.fromiter(map(_INVOICE, rows), np.int64, size)
             day = np.fromiter(map(date.toordinal, map(_DAY, rows)), np.int64, size)
-            order = np.lexsort((day, invoice))
+            order = self._receipt_rows = np.lexsort((day, invoice))
             self._receipt_columns = ReceiptColumns(
                 invoice[order], day[order],
                 # ok: statistics (shares of what was billed), not money
                 np.fromiter(map(float, map(_AMOUNT, rows)), np.float64, size)[order],
                 np.fromiter(map("payment".__eq__, map(_KIND, rows)), bool, size)[order])
         return self._receipt_columns
+
+    def item_arrays(self) -> ItemArrays:
+        """Every item as columns, made once (until :meth:`index`): learning the delays and
+        the open items both read them."""
+        if self._item_arrays is None:
+            items = self.items
+            size = len(items)
+            invoice = np.fromiter(map(_INVOICE, items), np.int64, size)
+            agencies = list(map(attrgetter("agency"), items))
+            names = list(dict.fromkeys(agencies))
+            code = {agency: k for k, agency in enumerate(names)}
+            amounts = list(map(_AMOUNT, items))
+            # alone on its invoice, with a due date known from its issue
+            alone = np.ones(size, dtype=bool)
+            same = invoice[1:] == invoice[:-1]
+            alone[1:] &= ~same
+            alone[:-1] &= ~same
+            self._item_arrays = ItemArrays(
+                invoice, np.fromiter(map(attrgetter("customer_id"), items), np.int64, size),
+                names, np.fromiter(map(code.__getitem__, agencies), np.int64, size),
+                np.fromiter(map(date.toordinal, map(attrgetter("issue_date"), items)),
+                            np.int64, size),
+                np.fromiter(map(date.toordinal, map(attrgetter("due_date"), items)),
+                            np.int64, size),
+                np.fromiter(map(_ZERO.__lt__, amounts), bool, size),
+                # ok: weights for the delay distributions, not money
+                np.fromiter(map(float, amounts), np.float64, size),
+                alone & np.fromiter(map(is_, map(attrgetter("known_from"), items),
+                                        repeat(None)), bool, size))
+        return self._item_arrays
 
     def receipts_of(self, invoice_id: int) -> list[Receipt]:
         """The invoice's receipts, oldest first (filter by day before use)."""
@@ -352,7 +434,7 @@ class Ledger:
         out: list[tuple[Item, Decimal]] = []
         left: dict[int, Decimal] = {}
         as_known, index, zero = self.as_known, self._paid, Decimal(0)
-        for item in self.items if items is None else items:
+        for item in self._maybe_open(day) if items is None else items:
             if item.issue_date > day:
                 continue
             if item.known_from is not None:  # as_known leaves the others as they are
@@ -372,6 +454,61 @@ class Ledger:
             if amount - settled > 0:
                 out.append((item, amount - settled))
         return out
+
+    def _maybe_open(self, day: date) -> list[Item]:
+        """The items :meth:`open_items` reads at ``day``: those issued by then, less the ones
+        alone on their invoice (a due date known from the issue) paid in full by then, whose
+        open amount is nothing: paid ≥ amount. Beyond any rounding when the float sum of
+        their receipts by ``day`` exceeds the amount by more than a billionth of the amounts
+        added (float error is ~1e-16 of it per addition); else, when every receipt of the
+        invoice is by ``day`` and the sums are near, by the exact Decimal total
+        (:meth:`paid_by`'s). Every other item keeps the exact step, in order (an item alone
+        on its invoice touches no other's)."""
+        cols = self.item_arrays()
+        size, d = cols.invoice.size, day.toordinal()
+        if not size:
+            return []
+        inv, days, amount, _ = self.receipt_columns()
+        owner = np.minimum(np.searchsorted(cols.invoice, inv), size - 1)
+        mine = cols.invoice[owner] == inv
+        by = mine & (days <= d)
+        paid = np.bincount(owner[by], amount[by], minlength=size)
+        margin = 1e-9 * (np.bincount(owner[by], np.abs(amount[by]), minlength=size)
+                         + np.abs(cols.total))
+        over = paid - cols.total
+        done = cols.plain & (over > margin)
+        # near: every receipt by ``day`` (so paid_by is the last running total), exactly
+        near = cols.plain & ~done & (np.abs(over) <= margin) & \
+            (np.bincount(owner[by], minlength=size) > 0) & \
+            (np.bincount(owner[mine & (days > d)], minlength=size) == 0)
+        at = np.flatnonzero(near)
+        if at.size:  # paid ≥ amount, exactly: an invoice's one receipt read off the list
+            one = np.searchsorted(inv, cols.invoice[at])
+            alone = np.flatnonzero(np.append(inv[1:] != inv[:-1], True)[one])
+            done[at] = np.fromiter(map(ge, self._totals(at, one, alone), map(
+                _AMOUNT, map(self.items.__getitem__, at.tolist()))), bool, at.size)
+        keep = np.flatnonzero((cols.issue <= d) & ~done).tolist()
+        if len(keep) < 2:
+            return [self.items[k] for k in keep]
+        return list(itemgetter(*keep)(self.items))
+
+    def _totals(self, at: np.ndarray, first: np.ndarray, alone: np.ndarray
+                ) -> list[Decimal]:
+        """The Decimal sum of every receipt of the invoices of the items at ``at`` (each with
+        receipts): of an invoice with one receipt (``alone``: positions in ``at``; ``first``:
+        its row in :meth:`receipt_columns`) that receipt's amount, gathered from the
+        receipts as read; of the others the last running total of :meth:`paid_by`."""
+        assert self._receipt_rows is not None  # made with the receipt columns
+        rows = self._receipt_rows[first[alone]].tolist()
+        out = list(itemgetter(*rows)(list(map(_AMOUNT, self.receipts)))) \
+            if len(rows) > 1 else [self.receipts[k].amount for k in rows]
+        if len(rows) == at.size:
+            return out
+        full: list[Decimal] = [self._paid[self.items[k].invoice_id][1][-1]
+                               for k in at.tolist()]
+        for k, total in zip(alone.tolist(), out, strict=True):
+            full[k] = total
+        return full
 
     def settled_on(self, invoice_id: int, amount: Decimal) -> date:
         """The first day from which everything applied to the invoice stays at ``amount`` or

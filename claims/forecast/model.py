@@ -204,22 +204,24 @@ def _invoice_weights(ledger: Ledger, behaviour: Behaviour, items: list[Item], da
             firsts[key] = item
     made: dict[tuple[int, str | None, int], tuple[tuple[float, ...], str]] = {}
     pending: list[tuple[tuple[int, str | None, int], Dist, str]] = []
+    # per (customer, agency): the distribution and what its lines say of it after the date
     delays: dict[tuple[int, str | None], tuple[Dist | None, str]] = {}
     for key, item in firsts.items():
         offset = key[2]
         found = delays.get(key[:2])
         if found is None:
-            found = delays[key[:2]] = behaviour.delay(item, parent_key(ledger, item))
-        dist, source = found
+            dist, source = behaviour.delay(item, parent_key(ledger, item))
+            median = dist.median() if dist is not None else None
+            found = delays[key[:2]] = (dist, "" if dist is None else (
+                f" shifted by the {source}: median {'+' if (median or 0) >= 0 else ''}"
+                f"{median} d, later than {240} d or never {dist.later:.0%}"))
+        dist, tail = found
         if dist is None:  # no history at all: the due date itself (overdue: next week)
             weights = tuple([1.0] + [0.0] * (weeks - 1)) if offset <= 7 else \
                 week_weights(Dist.point(0), offset, weeks)
             made[key] = (weights, "no payment history anywhere: paid on its due date")
             continue
-        median = dist.median()
-        pending.append((key, dist, f"due {item.due_date} shifted by the {source}: median "
-                                   f"{'+' if (median or 0) >= 0 else ''}{median} d, later than "
-                                   f"{240} d or never {dist.later:.0%}"
+        pending.append((key, dist, f"due {item.due_date}{tail}"
                                    + (f"; {-offset} d overdue, unpaid so far" if offset < 0
                                       else "")))
     rows = week_weights_rows([dist for _, dist, _ in pending],

@@ -48,17 +48,19 @@ def claim_weights(claim: ClaimFacts, status: str, since: date | None,
                   ) -> tuple[tuple[float, ...], str]:
     """Week weights of the claim's open amount and the assumption, cached per situation."""
     elapsed = (day - since).days if since else 0
-    key = ("claim", claim.agency, status, elapsed, claim.payment_days)
     if status in APPROVED:
         approved = claim.first("APPROVED", day) or since or day
-        key = ("claim", claim.agency, "APPROVED", approved, claim.payment_days)
-    if key in cache:
-        return cache[key]
+        key: tuple[Any, ...] = ("claim", claim.agency, "APPROVED", approved,
+                                claim.payment_days)
+    else:
+        key = ("claim", claim.agency, status, elapsed, claim.payment_days)
+    found = cache.get(key)
+    if found is not None:  # one lookup: the same situation as a claim before
+        return found
     late = behaviour.stage(behaviour.lateness, claim.agency) or Dist.point(0)
     late_median = late.median()
     weeks, limit = options.weeks, 7 * options.weeks + 1
     if status in APPROVED:
-        approved = claim.first("APPROVED", day) or since or day
         target = approved + timedelta(days=claim.payment_days)
         weights = week_weights(late, (target - day).days, weeks)
         why = (f"approved {approved} + {claim.payment_days} contract payment days = {target}; "

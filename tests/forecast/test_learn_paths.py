@@ -51,9 +51,10 @@ def test_promise_outcomes_read_only_the_promising_customers(day: date) -> None:
         assert got == _promises_as_before(ledger, day, grace)
         assert any(kept for *_, kept in got) and not all(kept for *_, kept in got)
     # the outcomes read the ledger's own per-customer running totals (the ones the
-    # forecast's promises read again), made for the promising customers only
+    # forecast's promises read again), made for every customer with receipts at once
     promising = {p.customer_id for p in ledger.promises}
-    assert ledger._customer_paid and set(ledger._customer_paid) <= promising
+    assert ledger._customer_paid and promising & set(ledger._customer_paid)
+    assert set(ledger._customer_paid) == set(ledger._customers())
 
 
 def test_learn_skips_items_outside_the_window_as_before() -> None:

@@ -73,3 +73,41 @@ def test_open_items_are_the_item_by_item_ones() -> None:
 
     for day in (date(2024, 3, 1), date(2025, 5, 31), date(2025, 6, 1), date(2026, 6, 30)):
         assert ledger.open_items(day) == before(day)
+
+
+def test_open_items_skip_only_what_is_paid_in_full() -> None:
+    """The items alone on their invoice that are paid in full by the day are left out
+    before the exact step (float sums beyond rounding, else the exact Decimal total): paid
+    exactly by one or several receipts, overpaid, a cent short, paid after the day, nothing
+    or a credit billed, receipts not adding up in floats (0.1 + 0.2), instalments."""
+    from decimal import Decimal
+
+    from claims.forecast.ledger import Item, Ledger, Receipt
+
+    d = date(2025, 1, 1)
+
+    def item(invoice: int, amount: str, seq: int = 0) -> Item:
+        return Item(invoice, seq, f"F{invoice}", 1, "EUR", d, d + timedelta(days=30),
+                    Decimal(amount))
+
+    items = [item(1, "100.00"), item(2, "100.00"), item(3, "100.00"), item(4, "100.00"),
+             item(5, "100.00"), item(6, "0.00"), item(7, "-20.00"), item(8, "0.3"),
+             item(9, "0.30"), item(10, "50.00", 1), item(10, "50.00", 2), item(11, "7"),
+             item(12, "1E+2")]
+    at = d + timedelta(days=10)
+    receipts = [Receipt(1, at, Decimal("100.00")), Receipt(2, at, Decimal("60.00")),
+                Receipt(2, at, Decimal("40.00")), Receipt(3, at, Decimal("150.00")),
+                Receipt(4, at, Decimal("99.99")), Receipt(5, at + timedelta(days=40),
+                                                          Decimal("100.00")),
+                Receipt(8, at, Decimal("0.1")), Receipt(8, at, Decimal("0.2")),
+                Receipt(9, at, Decimal("0.30000000000000001")),
+                Receipt(10, at, Decimal("60.00")), Receipt(11, at, Decimal("7.000"), "other"),
+                Receipt(12, at, Decimal("100"))]
+    ledger = Ledger(items, receipts)
+    for day in (d - timedelta(days=1), d, at, at + timedelta(days=40), date(2026, 1, 1)):
+        got = ledger.open_items(day)
+        assert got == ledger.open_items(day, ledger.items)  # the exact step over every item
+        assert [str(a) for _, a in got] == [str(a) for _, a in
+                                            ledger.open_items(day, ledger.items)]
+    assert [(i.invoice_id, str(a)) for i, a in ledger.open_items(at)] == \
+        [(4, "0.01"), (5, "100.00"), (10, "40.00")]
